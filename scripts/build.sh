@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# Configures (once) and builds aiot in build/rel with ccache. Extra arguments go to cmake --build.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+export CCACHE_BASEDIR="$PWD"
+export CCACHE_COMPILERCHECK=content
+build=${AIOT_BUILD_DIR:-build/rel}
+if [[ ! -f "$build/build.ninja" ]]; then
+  cmake --preset release -B "$build" >/dev/null
+fi
+cmake --build "$build" "$@"

@@ -1,0 +1,10 @@
+#!/usr/bin/env bash
+# The main job: installs what is missing, builds, and runs `aiot up` with a simulated fleet.
+# Extra arguments go to `aiot up` (e.g. --simulate 200, --config aiot.yaml).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh
+scripts/build.sh --target aiot
+args=("$@")
+((${#args[@]})) || args=(--simulate 50)
+exec build/rel/src/cli/aiot up "${args[@]}"

@@ -1,0 +1,58 @@
+#!/usr/bin/env bash
+# Installs what aiot needs on Debian 12, and nothing when it is already there (idempotent, quick).
+#   scripts/setup.sh          build dependencies only
+#   scripts/setup.sh --test   also the test peers (mosquitto, paho, influxd, chromium, ...) and npm packages
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+want_test=0
+[[ "${1:-}" == "--test" ]] && want_test=1
+
+build_pkgs=(
+  build-essential cmake ninja-build ccache pkg-config git
+  libboost-dev libssl-dev libyaml-cpp-dev nlohmann-json3-dev libsimdjson-dev libspdlog-dev libfmt-dev
+  libcli11-dev libsqlite3-dev libeigen3-dev libkissfft-dev libflatbuffers-dev flatbuffers-compiler
+  librdkafka-dev prometheus-cpp-dev zlib1g-dev libgtest-dev libgmock-dev libbenchmark-dev
+)
+test_pkgs=(
+  clang libclang-rt-14-dev curl sqlite3 mosquitto mosquitto-clients python3-paho-mqtt wrk
+  nodejs npm python3-sklearn python3-numpy influxdb kcat chromium python3-pyarmnn
+)
+
+pkgs=("${build_pkgs[@]}")
+((want_test)) && pkgs+=("${test_pkgs[@]}")
+
+missing=()
+for p in "${pkgs[@]}"; do
+  if ! dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "ok installed"; then
+    missing+=("$p")
+  fi
+done
+
+if ((${#missing[@]})); then
+  echo "setup: installing ${missing[*]}"
+  sudo=""
+  [[ $(id -u) -ne 0 ]] && sudo="sudo"
+  export DEBIAN_FRONTEND=noninteractive
+  $sudo apt-get update -qq
+  $sudo apt-get install -y -q --no-install-recommends "${missing[@]}"
+  # Debian starts these daemons on install; tests start their own instances on private ports.
+  for svc in mosquitto influxdb; do
+    if command -v systemctl >/dev/null 2>&1; then $sudo systemctl disable --now "$svc" >/dev/null 2>&1 || true; fi
+    $sudo service "$svc" stop >/dev/null 2>&1 || true
+  done
+fi
+
+# npm packages for the dashboard and browser tests, installed from the lock file when it changed.
+if ((want_test)); then
+  for dir in web tests/e2e; do
+    if [[ -f "$dir/package.json" ]]; then
+      stamp="$dir/node_modules/.aiot-installed"
+      if [[ ! -f "$stamp" || "$dir/package.json" -nt "$stamp" || ( -f "$dir/package-lock.json" && "$dir/package-lock.json" -nt "$stamp" ) ]]; then
+        echo "setup: npm install in $dir"
+        (cd "$dir" && if [[ -f package-lock.json ]]; then npm ci --no-audit --no-fund; else npm install --no-audit --no-fund; fi)
+        touch "$stamp"
+      fi
+    fi
+  done
+fi

@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Every test: installs what is missing, builds once (ccache), runs the unit, integration and e2e
+# tests in parallel with ctest, then the fuzz targets for a bounded time (clang, libFuzzer).
+#   scripts/test.sh [ctest args...]    e.g. scripts/test.sh -L unit
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/setup.sh --test
+scripts/build.sh
+jobs=$(( $(nproc) + 1 ))
+status=0
+ctest --test-dir build/rel -j "$jobs" --output-on-failure --timeout 600 "$@" || status=$?
+
+if [[ $# -eq 0 && "${AIOT_SKIP_FUZZ:-0}" != 1 ]]; then
+  export CCACHE_BASEDIR="$PWD"
+  if [[ ! -f build/fuzz/build.ninja ]]; then
+    cmake --preset fuzz -B build/fuzz >/dev/null
+  fi
+  cmake --build build/fuzz --target aiot_fuzz_all
+  ctest --test-dir build/fuzz -j 2 --output-on-failure -L fuzz || status=$?
+fi
+exit $status

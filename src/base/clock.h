@@ -1,0 +1,58 @@
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <cstdint>
+#include <string>
+
+namespace aiot {
+
+// Time, injected where tests must control it (replaying a day of telemetry in a second).
+// Implementations are thread-safe.
+class Clock {
+ public:
+  virtual ~Clock() = default;
+  // Wall-clock time in nanoseconds since the Unix epoch.
+  virtual int64_t NowNanos() const = 0;
+  // Monotonic time in nanoseconds, for intervals and timeouts.
+  virtual int64_t MonotonicNanos() const = 0;
+};
+
+class SystemClock final : public Clock {
+ public:
+  int64_t NowNanos() const override {
+    return std::chrono::duration_cast<std::chrono::nanoseconds>(
+               std::chrono::system_clock::now().time_since_epoch())
+        .count();
+  }
+  int64_t MonotonicNanos() const override {
+    return std::chrono::duration_cast<std::chrono::nanoseconds>(
+               std::chrono::steady_clock::now().time_since_epoch())
+        .count();
+  }
+  static SystemClock& Instance() {
+    static SystemClock c;
+    return c;
+  }
+};
+
+// A clock that only moves when told to. Thread-safe.
+class ManualClock final : public Clock {
+ public:
+  explicit ManualClock(int64_t start_nanos = 0) : now_(start_nanos) {}
+  int64_t NowNanos() const override { return now_.load(); }
+  int64_t MonotonicNanos() const override { return now_.load(); }
+  void Advance(std::chrono::nanoseconds d) { now_ += d.count(); }
+  void Set(int64_t nanos) { now_ = nanos; }
+
+ private:
+  std::atomic<int64_t> now_;
+};
+
+// RFC 3339 UTC with milliseconds, as telemetry carries it: "2026-11-22T10:00:00.123Z".
+std::string FormatTimestamp(int64_t unix_nanos);
+// Parses RFC 3339 ("Z" or "+hh:mm" offsets, optional fraction, 'T' or ' ' separator); returns
+// false on malformed input.
+bool ParseTimestamp(std::string_view text, int64_t* unix_nanos);
+
+}  // namespace aiot
