@@ -21,8 +21,9 @@ TEST(Timestamp, AcceptsOffsetsAndSpaceSeparator) {
 
 TEST(Timestamp, RejectsMalformed) {
   int64_t ns;
-  for (const char* bad : {"", "2026", "2026-13-01T00:00:00Z", "2026-11-22T10:00:00",
-                          "2026-11-22T10:00:00.Z", "2026-11-22T10:00:00Zjunk", "abcd-ef-ghTij:kl:mnZ"}) {
+  for (const char* bad :
+       {"", "2026", "2026-13-01T00:00:00Z", "2026-11-22T10:00:00", "2026-11-22T10:00:00.Z",
+        "2026-11-22T10:00:00Zjunk", "abcd-ef-ghTij:kl:mnZ"}) {
     EXPECT_FALSE(ParseTimestamp(bad, &ns)) << bad;
   }
 }

@@ -5,8 +5,8 @@
 #include <algorithm>
 #include <cctype>
 #include <cerrno>
-#include <cstring>
 #include <cmath>
+#include <cstring>
 #include <fstream>
 #include <sstream>
 
@@ -33,7 +33,8 @@ std::string Line(std::string_view source, const YAML::Node& node) {
 // Reads one YAML value into typed fields; used by the loader and by Set().
 class ValueReader {
  public:
-  ValueReader(std::string_view source, std::string path) : source_(source), path_(std::move(path)) {}
+  ValueReader(std::string_view source, std::string path)
+      : source_(source), path_(std::move(path)) {}
 
   void Read(const YAML::Node& n, bool& v) {
     std::string s = Scalar(n, "a boolean (true/false)");
@@ -62,8 +63,8 @@ class ValueReader {
     int64_t mult = 1;
     std::string digits = s;
     static const std::pair<const char*, int64_t> kSuffixes[] = {
-        {"KiB", 1024}, {"MiB", 1024 * 1024}, {"GiB", 1024LL * 1024 * 1024}, {"k", 1000},
-        {"M", 1000000}, {"G", 1000000000}};
+        {"KiB", 1024}, {"MiB", 1024 * 1024}, {"GiB", 1024LL * 1024 * 1024},
+        {"k", 1000},   {"M", 1000000},       {"G", 1000000000}};
     for (const auto& [suffix, m] : kSuffixes) {
       std::string_view sv(s);
       std::string_view suf(suffix);
@@ -273,8 +274,7 @@ class PathCollector final : public Visitor {
   void Field(std::string_view key, std::vector<std::string>&, std::string_view) override {
     Add(key);
   }
-  void Field(std::string_view key, std::map<std::string, std::string>&,
-             std::string_view) override {
+  void Field(std::string_view key, std::map<std::string, std::string>&, std::string_view) override {
     Add(key);
   }
   void Integer(std::string_view key, int64_t&, int64_t, int64_t, std::string_view) override {
@@ -349,8 +349,7 @@ class YamlPrinter final : public Visitor {
     }
     Emit(key, help, s + "}");
   }
-  void Integer(std::string_view key, int64_t& v, int64_t, int64_t,
-               std::string_view help) override {
+  void Integer(std::string_view key, int64_t& v, int64_t, int64_t, std::string_view help) override {
     Emit(key, help, std::to_string(v));
   }
   void BeginSection(std::string_view key, std::string_view help) override {
@@ -442,7 +441,8 @@ void ApplyAssignments(const std::vector<std::string>& assignments, const Describ
 std::string EnvName(std::string_view path) {
   std::string out = "AIOT_";
   for (char c : path) {
-    out += (c == '.' || c == '-') ? '_' : static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+    out += (c == '.' || c == '-') ? '_'
+                                  : static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
   }
   return out;
 }

@@ -41,8 +41,8 @@ class Visitor {
 
   // Any integer type; the loader rejects values outside the type's range.
   template <typename I>
-    requires(std::is_integral_v<I> && !std::is_same_v<I, bool>)
-  void Field(std::string_view key, I& v, std::string_view help) {
+  requires(std::is_integral_v<I> && !std::is_same_v<I, bool>) void Field(std::string_view key, I& v,
+                                                                         std::string_view help) {
     int64_t wide = static_cast<int64_t>(v);
     constexpr int64_t lo = static_cast<int64_t>(std::numeric_limits<I>::min());
     constexpr int64_t hi = std::numeric_limits<I>::max() > static_cast<uint64_t>(INT64_MAX)

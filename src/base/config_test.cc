@@ -122,10 +122,10 @@ TEST(Config, SetOverridesByDottedPath) {
 
 TEST(Config, EnvironmentOverrides) {
   Root r;
-  auto unknown = ApplyEnvironment({"PATH=/bin", "AIOT_HTTP_THREADS=8", "AIOT_HTTP_TLS_CERT=/c.pem",
-                                   "AIOT_HTTP_TOKENS=x,y", "AIOT_LABELS=site=a,line=2",
-                                   "AIOT_CONFIG=/etc/aiot.yaml", "AIOT_HTTP_THREDS=1"},
-                                  DescriberFor(r));
+  auto unknown = ApplyEnvironment(
+      {"PATH=/bin", "AIOT_HTTP_THREADS=8", "AIOT_HTTP_TLS_CERT=/c.pem", "AIOT_HTTP_TOKENS=x,y",
+       "AIOT_LABELS=site=a,line=2", "AIOT_CONFIG=/etc/aiot.yaml", "AIOT_HTTP_THREDS=1"},
+      DescriberFor(r));
   EXPECT_EQ(r.http.threads, 8);
   EXPECT_EQ(r.http.tls.cert, "/c.pem");
   EXPECT_EQ(r.http.tokens, (std::vector<std::string>{"x", "y"}));
@@ -139,8 +139,9 @@ TEST(Config, DefaultsPrintWithCommentsAndReadBack) {
   r.http.tokens = {"a b", "c"};
   r.labels = {{"site", "north"}};
   std::string yaml = ToYaml(DescriberFor(r));
-  EXPECT_NE(yaml.find("# HTTP server.\nhttp:\n  # Address and port.\n  listen: \"127.0.0.1:8080\"\n"),
-            std::string::npos)
+  EXPECT_NE(
+      yaml.find("# HTTP server.\nhttp:\n  # Address and port.\n  listen: \"127.0.0.1:8080\"\n"),
+      std::string::npos)
       << yaml;
   EXPECT_NE(yaml.find("  tls:\n    # Serve TLS.\n    enabled: false\n"), std::string::npos);
   Root back;

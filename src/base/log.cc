@@ -7,8 +7,8 @@
 
 #include <chrono>
 
-#include "base/clock.h"
 #include <mutex>
+#include "base/clock.h"
 
 namespace aiot::log {
 namespace {
@@ -41,11 +41,21 @@ class JsonFormatter final : public spdlog::formatter {
   static void Escape(spdlog::memory_buf_t& d, std::string_view s) {
     for (char c : s) {
       switch (c) {
-        case '"': Append(d, "\\\""); break;
-        case '\\': Append(d, "\\\\"); break;
-        case '\n': Append(d, "\\n"); break;
-        case '\r': Append(d, "\\r"); break;
-        case '\t': Append(d, "\\t"); break;
+        case '"':
+          Append(d, "\\\"");
+          break;
+        case '\\':
+          Append(d, "\\\\");
+          break;
+        case '\n':
+          Append(d, "\\n");
+          break;
+        case '\r':
+          Append(d, "\\r");
+          break;
+        case '\t':
+          Append(d, "\\t");
+          break;
         default:
           if (static_cast<unsigned char>(c) < 0x20) {
             char buf[8];

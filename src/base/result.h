@@ -7,8 +7,8 @@
 
 namespace aiot {
 
-// Result<T>: a value or a std::error_code. Expected failures travel as Result; exceptions are kept for
-// start-up and configuration boundaries. Modules define an `enum class errc` and make it a
+// Result<T>: a value or a std::error_code. Expected failures travel as Result; exceptions are kept
+// for start-up and configuration boundaries. Modules define an `enum class errc` and make it a
 // std::error_code via std::is_error_code_enum (see base/errc.h for the pattern).
 template <typename T>
 class [[nodiscard]] Result {
