@@ -1,0 +1,60 @@
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "base/config.h"
+
+namespace aiot::mqtt::broker {
+
+// Configuration of the embedded broker. Defaults follow what a Mosquitto 2 user expects: with
+// nothing configured the broker listens on loopback only and lets anonymous clients in only there.
+struct BrokerConfig {
+  // TCP listeners as "address:port". Default: loopback only, like Mosquitto 2 with no listener.
+  // An empty list runs the broker with the in-process transport only.
+  std::vector<std::string> listeners = {"127.0.0.1:1883"};
+  // Anonymous clients (no username): "local_only" (only on listeners bound to a loopback address),
+  // "true" or "false". Username/password authentication is not implemented yet, so "false" refuses
+  // every network client.
+  std::string allow_anonymous = "local_only";
+  // Maximum simultaneous client connections (network and in-process); 0 = unlimited.
+  uint32_t max_connections = 100000;
+  // Per session: messages queued for delivery beyond the in-flight window (QoS 1/2 while online,
+  // QoS 1/2 while offline; QoS 0 is queued only while online). Further messages are dropped and
+  // counted. 0 = unlimited.
+  uint32_t max_queued_messages = 1000;
+  // Per session: bytes of queued messages; 0 = unlimited.
+  uint64_t max_queued_bytes = 0;
+  // Outgoing QoS 1/2 messages in flight per client (also capped by the client's Receive Maximum).
+  uint16_t max_inflight_messages = 20;
+  // Incoming QoS 1/2 messages a client may have in flight (Receive Maximum sent in CONNACK).
+  uint16_t receive_maximum = 100;
+  // Largest MQTT packet accepted, in bytes (Maximum Packet Size in CONNACK); max 268435460.
+  uint32_t max_packet_size = 268435460;
+  // Longest topic name or filter accepted, in bytes.
+  uint32_t max_topic_length = 65535;
+  // Most topic levels accepted in a topic name or filter; 0 = unlimited.
+  uint32_t max_topic_levels = 200;
+  // A connection must send CONNECT within this many milliseconds or be closed.
+  uint32_t connect_timeout_ms = 10000;
+  // Largest Keep Alive granted, seconds; a client asking more (or 0) gets Server Keep Alive (v5).
+  uint16_t max_keepalive = 65535;
+  // Cap on Session Expiry Interval, seconds (4294967295 = no cap: sessions can live forever).
+  uint32_t max_session_expiry = 4294967295u;
+  // Topic aliases a client may use towards the broker (Topic Alias Maximum in CONNACK); 0 = none.
+  uint16_t topic_alias_maximum = 10;
+  // Highest QoS the broker supports (Maximum QoS in CONNACK).
+  uint8_t max_qos = 2;
+  // Retained messages supported; if false, PUBLISH with RETAIN is refused.
+  bool retain_available = true;
+  // Interval between $SYS topic updates, seconds; 0 disables $SYS.
+  uint32_t sys_interval = 10;
+  // io_context threads used when the broker creates its own runtime (`aiot broker`); 0 = one per
+  // core.
+  uint32_t threads = 0;
+};
+
+void Describe(config::Visitor& v, BrokerConfig& c);
+
+}  // namespace aiot::mqtt::broker
