@@ -14,7 +14,7 @@ find_package(simdjson REQUIRED)
 find_package(ZLIB REQUIRED)
 find_package(PkgConfig REQUIRED)
 find_package(FlatBuffers REQUIRED)      # flatbuffers::flatbuffers
-find_package(kissfft REQUIRED)          # kissfft::kissfft-float
+find_package(kissfft REQUIRED COMPONENTS SHARED float)  # kissfft::kissfft-float (Debian ships the shared float build only)
 pkg_check_modules(RDKAFKA REQUIRED IMPORTED_TARGET rdkafka++)  # PkgConfig::RDKAFKA
 if(AIOT_BUILD_TESTS)
   find_package(GTest REQUIRED)
