@@ -16,11 +16,15 @@ build_pkgs=(
 )
 test_pkgs=(
   clang libclang-rt-14-dev curl sqlite3 mosquitto mosquitto-clients python3-paho-mqtt wrk
-  nodejs npm python3-sklearn python3-numpy influxdb kcat chromium python3-pyarmnn
+  python3-sklearn python3-numpy influxdb kcat chromium python3-pyarmnn
 )
 
 pkgs=("${build_pkgs[@]}")
 ((want_test)) && pkgs+=("${test_pkgs[@]}")
+# Node.js may come from elsewhere (a newer upstream build); only install Debian's when there is none.
+if ((want_test)) && ! command -v npm >/dev/null 2>&1; then
+  pkgs+=(nodejs npm)
+fi
 
 missing=()
 for p in "${pkgs[@]}"; do
