@@ -1,0 +1,28 @@
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+#include "store/records.h"
+
+namespace aiot::store {
+
+// InfluxDB line protocol, as Telegraf's mqtt_consumer + JSON parser writes the reference's
+// telemetry: `fan,deviceID=fan-0001 rotation=601.2,temperature=40.1,... <time>`. All values are
+// written as floats (no `i` suffix), so a field keeps one type however the JSON spelled it.
+
+// Multiplier/divisor from milliseconds to `precision` (ns, u, ms, s); false when unknown.
+bool PrecisionFromMs(std::string_view precision, int64_t* mul, int64_t* div);
+
+void AppendMeasurement(std::string& out, std::string_view s);  // escapes ',' and ' '
+void AppendTagOrKey(std::string& out, std::string_view s);     // escapes ',', '=' and ' '
+
+// Appends one line (with '\n'). Returns false (appending nothing) when there is no finite field.
+bool AppendTelemetryLine(std::string& out, std::string_view measurement, const FieldSchema& schema,
+                         const TelemetryPoint& p, int64_t mul, int64_t div);
+// `fan_anomaly,deviceID=..,level=warning,model=fan-mlp@3 score=0.93,fault=1 <time>`
+bool AppendAnomalyLine(std::string& out, std::string_view measurement, const AnomalyPoint& a,
+                       int64_t mul, int64_t div);
+
+}  // namespace aiot::store

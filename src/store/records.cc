@@ -1,0 +1,354 @@
+#include "store/records.h"
+
+#include <simdjson.h>
+
+#include "base/clock.h"
+#include "base/errc.h"
+
+namespace aiot::store {
+namespace {
+
+namespace od = simdjson::ondemand;
+
+constexpr int kMaxDepth = 4;
+constexpr size_t kMaxExtraFields = 256;
+
+// One parser per thread: simdjson parsers are not thread-safe and are expensive to create.
+struct ThreadParser {
+  od::parser parser;
+  std::string buffer;
+};
+
+ThreadParser& Local() {
+  thread_local ThreadParser tp;
+  return tp;
+}
+
+// Copies `json` into a padded thread-local buffer and starts iterating it.
+simdjson::error_code Begin(std::string_view json, od::document* doc) {
+  ThreadParser& tp = Local();
+  tp.buffer.assign(json);
+  tp.buffer.resize(json.size() + simdjson::SIMDJSON_PADDING);
+  return tp.parser.iterate(tp.buffer.data(), json.size(), tp.buffer.size()).get(*doc);
+}
+
+// A device id: a string, or an integer (the reference's CSV numbers its devices 1..6).
+bool ReadDevice(od::value v, std::string* out) {
+  od::json_type t;
+  if (v.type().get(t)) return false;
+  if (t == od::json_type::string) {
+    std::string_view s;
+    if (v.get_string().get(s)) return false;
+    out->assign(s.substr(0, 257));
+    return true;
+  }
+  if (t == od::json_type::number) {
+    int64_t n;
+    if (v.get_int64().get(n)) return false;
+    *out = std::to_string(n);
+    return true;
+  }
+  return false;
+}
+
+// Consumes a value we do not keep, validating it on the way.
+bool Skip(od::value v) {
+  od::json_type t;
+  if (v.type().get(t)) return false;
+  std::string_view raw;
+  if (t == od::json_type::array) {
+    od::array a;
+    return !v.get_array().get(a) && !a.raw_json().get(raw);
+  }
+  if (t == od::json_type::object) {
+    od::object o;
+    return !v.get_object().get(o) && !o.raw_json().get(raw);
+  }
+  (void)v.raw_json_token();
+  return true;
+}
+
+// True when nothing but whitespace follows the root value.
+bool AtEnd(od::document& doc) {
+  const char* loc;
+  return doc.current_location().get(loc) == simdjson::OUT_OF_BOUNDS;
+}
+
+bool ReadTime(od::value v, int64_t* ms) {
+  od::json_type t;
+  if (v.type().get(t)) return false;
+  if (t == od::json_type::string) {
+    std::string_view s;
+    if (v.get_string().get(s)) return false;
+    return ParseTimeMs(s, ms);
+  }
+  if (t == od::json_type::number) {
+    double d;
+    if (v.get_double().get(d) || !std::isfinite(d) || std::fabs(d) > 9.2e15) return false;
+    *ms = static_cast<int64_t>(d);
+    return true;
+  }
+  return false;
+}
+
+// Adds the numeric leaves of `obj` under `prefix` to `out` (Telegraf's flattening).
+Status Flatten(od::object obj, std::string& prefix, int depth, const FieldSchema& schema,
+               TelemetryPoint* out) {
+  if (depth > kMaxDepth) return errc::parse_error;
+  for (auto field : obj) {
+    std::string_view key;
+    if (field.unescaped_key().get(key)) return errc::parse_error;
+    od::value v;
+    if (field.value().get(v)) return errc::parse_error;
+    od::json_type t;
+    if (v.type().get(t)) return errc::parse_error;
+    size_t mark = prefix.size();
+    if (!prefix.empty()) prefix += '_';
+    prefix.append(key);
+    if (t == od::json_type::number) {
+      double d;
+      if (v.get_double().get(d)) return errc::parse_error;
+      if (std::isfinite(d)) {
+        int col = schema.ColumnOf(prefix);
+        if (col >= 0) {
+          out->columns[col] = d;
+        } else if (out->extra.size() < kMaxExtraFields) {
+          out->extra.emplace_back(prefix, d);
+        }
+      }
+    } else if (t == od::json_type::object) {
+      od::object sub;
+      if (v.get_object().get(sub)) return errc::parse_error;
+      if (Status s = Flatten(sub, prefix, depth + 1, schema, out); !s) return s;
+    } else {
+      // Strings, booleans, arrays and null are skipped (Telegraf's JSON parser does the same for
+      // strings it was not told about). Skipping still has to validate the value.
+      if (!Skip(v)) return errc::parse_error;
+    }
+    prefix.resize(mark);
+  }
+  return {};
+}
+
+}  // namespace
+
+const char* LevelName(Level l) {
+  switch (l) {
+    case Level::kOk:
+      return "ok";
+    case Level::kWarning:
+      return "warning";
+    case Level::kCritical:
+      return "critical";
+    default:
+      return "unknown";
+  }
+}
+
+Level ParseLevel(std::string_view s) {
+  if (s == "ok" || s == "normal" || s == "info") return Level::kOk;
+  if (s == "warning" || s == "warn") return Level::kWarning;
+  if (s == "critical" || s == "error" || s == "alarm") return Level::kCritical;
+  return Level::kUnknown;
+}
+
+bool ParseTimeMs(std::string_view text, int64_t* ms) {
+  int64_t ns;
+  if (!ParseTimestamp(text, &ns)) return false;
+  *ms = ns / 1000000;
+  return true;
+}
+
+Status ParseTelemetry(std::string_view json, const FieldSchema& schema, int64_t now_ms,
+                      TelemetryPoint* out) {
+  *out = TelemetryPoint();
+  od::document doc;
+  if (Begin(json, &doc)) return errc::parse_error;
+  od::object obj;
+  if (doc.get_object().get(obj)) return errc::parse_error;
+  bool has_ts = false;
+  std::string prefix;
+  for (auto field : obj) {
+    std::string_view key;
+    if (field.unescaped_key().get(key)) return errc::parse_error;
+    od::value v;
+    if (field.value().get(v)) return errc::parse_error;
+    if (key == "deviceID") {
+      if (!ReadDevice(v, &out->device)) return errc::parse_error;
+      continue;
+    }
+    if (key == "timeStamp") {
+      if (!ReadTime(v, &out->ts_ms)) return errc::parse_error;
+      has_ts = true;
+      continue;
+    }
+    od::json_type t;
+    if (v.type().get(t)) return errc::parse_error;
+    if (t == od::json_type::number) {
+      double d;
+      if (v.get_double().get(d)) return errc::parse_error;
+      if (!std::isfinite(d)) continue;
+      int col = schema.ColumnOf(key);
+      if (col >= 0) {
+        out->columns[col] = d;
+      } else if (out->extra.size() < kMaxExtraFields) {
+        out->extra.emplace_back(std::string(key), d);
+      }
+    } else if (t == od::json_type::object) {
+      od::object sub;
+      if (v.get_object().get(sub)) return errc::parse_error;
+      prefix.assign(key);
+      if (Status s = Flatten(sub, prefix, 1, schema, out); !s) return s;
+    } else {
+      if (!Skip(v)) return errc::parse_error;
+    }
+  }
+  if (!AtEnd(doc)) return errc::parse_error;
+  if (out->device.empty() || out->device.size() > 256) return errc::invalid_argument;
+  if (!has_ts) out->ts_ms = now_ms;
+  return {};
+}
+
+Status ParseAnomaly(std::string_view json, int64_t now_ms, AnomalyPoint* out) {
+  *out = AnomalyPoint();
+  od::document doc;
+  if (Begin(json, &doc)) return errc::parse_error;
+  od::object obj;
+  if (doc.get_object().get(obj)) return errc::parse_error;
+  bool has_ts = false;
+  for (auto field : obj) {
+    std::string_view key;
+    if (field.unescaped_key().get(key)) return errc::parse_error;
+    od::value v;
+    if (field.value().get(v)) return errc::parse_error;
+    if (key == "deviceID") {
+      if (!ReadDevice(v, &out->device)) return errc::parse_error;
+    } else if (key == "timeStamp") {
+      if (!ReadTime(v, &out->ts_ms)) return errc::parse_error;
+      has_ts = true;
+    } else if (key == "fault") {
+      od::json_type t;
+      if (v.type().get(t)) return errc::parse_error;
+      if (t == od::json_type::boolean) {
+        bool b;
+        if (v.get_bool().get(b)) return errc::parse_error;
+        out->fault = b ? 1 : 0;
+      } else {
+        double d;
+        if (v.get_double().get(d)) return errc::parse_error;
+        out->fault = d != 0 ? 1 : 0;
+      }
+    } else if (key == "score") {
+      double d;
+      if (v.get_double().get(d)) return errc::parse_error;
+      out->score = d;
+    } else if (key == "level") {
+      std::string_view s;
+      if (v.get_string().get(s)) return errc::parse_error;
+      out->level = ParseLevel(s);
+    } else if (key == "model") {
+      std::string_view s;
+      if (v.get_string().get(s)) return errc::parse_error;
+      out->model.assign(s.substr(0, 256));
+    } else {
+      if (!Skip(v)) return errc::parse_error;
+    }
+  }
+  if (!AtEnd(doc)) return errc::parse_error;
+  if (out->device.empty() || out->device.size() > 256) return errc::invalid_argument;
+  if (!has_ts) out->ts_ms = now_ms;
+  if (out->level == Level::kUnknown) out->level = out->fault ? Level::kWarning : Level::kOk;
+  return {};
+}
+
+Status ParseStatus(std::string_view json, std::string_view device, int64_t now_ms,
+                   StatusUpdate* out) {
+  *out = StatusUpdate();
+  out->device.assign(device);
+  out->ts_ms = now_ms;
+  od::document doc;
+  if (Begin(json, &doc)) return errc::parse_error;
+  od::object obj;
+  if (doc.get_object().get(obj)) return errc::parse_error;
+  for (auto field : obj) {
+    std::string_view key;
+    if (field.unescaped_key().get(key)) return errc::parse_error;
+    od::value v;
+    if (field.value().get(v)) return errc::parse_error;
+    if (key == "online") {
+      bool b;
+      if (v.get_bool().get(b)) return errc::parse_error;
+      out->online = b;
+    } else if (key == "model") {
+      std::string_view s;
+      if (v.get_string().get(s)) return errc::parse_error;
+      out->model.assign(s.substr(0, 256));
+    } else if (key == "deviceID" && out->device.empty()) {
+      std::string_view s;
+      if (v.get_string().get(s)) return errc::parse_error;
+      out->device.assign(s);
+    } else if (key == "timeStamp") {
+      if (!ReadTime(v, &out->ts_ms)) return errc::parse_error;
+    } else {
+      if (!Skip(v)) return errc::parse_error;
+    }
+  }
+  if (!AtEnd(doc)) return errc::parse_error;
+  if (out->device.empty() || out->device.size() > 256) return errc::invalid_argument;
+  out->json.assign(json);
+  return {};
+}
+
+Status ParseEvent(std::string_view json, std::string_view kind, int64_t now_ms, EventRecord* out) {
+  *out = EventRecord();
+  out->kind.assign(kind);
+  out->ts_ms = now_ms;
+  od::document doc;
+  if (Begin(json, &doc)) return errc::parse_error;
+  od::object obj;
+  if (doc.get_object().get(obj)) return errc::parse_error;
+  for (auto field : obj) {
+    std::string_view key;
+    if (field.unescaped_key().get(key)) return errc::parse_error;
+    od::value v;
+    if (field.value().get(v)) return errc::parse_error;
+    std::string_view s;
+    if (key == "deviceID" || key == "device") {
+      if (!ReadDevice(v, &out->device)) return errc::parse_error;
+    } else if (key == "timeStamp" || key == "time" || key == "ts") {
+      if (!ReadTime(v, &out->ts_ms)) return errc::parse_error;
+    } else if (key == "level" || key == "severity") {
+      if (v.get_string().get(s)) return errc::parse_error;
+      out->level = ParseLevel(s);
+    } else {
+      if (!Skip(v)) return errc::parse_error;
+    }
+  }
+  if (!AtEnd(doc)) return errc::parse_error;
+  out->json.assign(json);
+  return {};
+}
+
+bool TopicMatches(std::string_view filter, std::string_view topic) {
+  size_t f = 0, t = 0;
+  while (true) {
+    size_t fe = filter.find('/', f);
+    std::string_view flevel = filter.substr(f, fe == std::string_view::npos ? fe : fe - f);
+    if (flevel == "#") return true;
+    if (t > topic.size()) return false;
+    size_t te = topic.find('/', t);
+    std::string_view tlevel = topic.substr(t, te == std::string_view::npos ? te : te - t);
+    if (flevel != "+" && flevel != tlevel) return false;
+    bool fend = fe == std::string_view::npos;
+    bool tend = te == std::string_view::npos;
+    if (fend || tend) {
+      if (fend && tend) return true;
+      // "a/#" matches "a" too.
+      return tend && !fend && filter.substr(fe + 1) == "#";
+    }
+    f = fe + 1;
+    t = te + 1;
+  }
+}
+
+}  // namespace aiot::store

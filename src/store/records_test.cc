@@ -1,0 +1,85 @@
+#include "store/records.h"
+
+#include <gtest/gtest.h>
+
+#include "base/errc.h"
+
+namespace aiot::store {
+namespace {
+
+const FieldSchema kSchema({"rotation", "temperature", "vibration", "sound"});
+
+TEST(ParseTelemetry, ReferenceMessage) {
+  TelemetryPoint p;
+  ASSERT_TRUE(ParseTelemetry(
+      R"({"deviceID":"fan-0001","timeStamp":"2026-11-22T10:00:00.123Z","rotation":601.2,"temperature":40.1,"vibration":151.0,"sound":50.3})",
+      kSchema, 0, &p));
+  EXPECT_EQ(p.device, "fan-0001");
+  int64_t want;
+  ASSERT_TRUE(ParseTimeMs("2026-11-22T10:00:00.123Z", &want));
+  EXPECT_EQ(p.ts_ms, want);
+  EXPECT_DOUBLE_EQ(p.columns[0], 601.2);
+  EXPECT_DOUBLE_EQ(p.columns[3], 50.3);
+  EXPECT_TRUE(p.extra.empty());
+}
+
+TEST(ParseTelemetry, ExtraFieldsAndNestedObjectsAreFlattened) {
+  TelemetryPoint p;
+  ASSERT_TRUE(ParseTelemetry(
+      R"({"deviceID":7,"rotation":1,"current":2.5,"spectrum":{"peak":3,"bands":{"b0":4}},"note":"x","ok":true,"arr":[1,2]})",
+      kSchema, 1234, &p));
+  EXPECT_EQ(p.device, "7");
+  EXPECT_EQ(p.ts_ms, 1234);  // no timestamp: receive time
+  EXPECT_TRUE(std::isnan(p.columns[1]));
+  ASSERT_EQ(p.extra.size(), 3u);
+  EXPECT_EQ(p.extra[0].first, "current");
+  EXPECT_EQ(p.extra[1].first, "spectrum_peak");
+  EXPECT_EQ(p.extra[2].first, "spectrum_bands_b0");
+  EXPECT_DOUBLE_EQ(p.extra[2].second, 4);
+}
+
+TEST(ParseTelemetry, BadPayloadsReturnErrors) {
+  TelemetryPoint p;
+  for (const char* bad : {"", "{", "[]", "null", R"({"rotation":1})", R"({"deviceID":"a",)",
+                          R"({"deviceID":"a","timeStamp":"yesterday"})", R"({"deviceID":{}})",
+                          R"({"deviceID":"a"} trailing)", "{\"deviceID\":\"a\",\"x\":1e999999}"}) {
+    EXPECT_FALSE(ParseTelemetry(bad, kSchema, 0, &p)) << bad;
+  }
+}
+
+TEST(ParseAnomaly, ReferenceMessage) {
+  AnomalyPoint a;
+  ASSERT_TRUE(ParseAnomaly(
+      R"({"deviceID":"fan-0005","timeStamp":"2026-11-22T10:00:00.000Z","fault":1,"score":0.93,"level":"critical","model":"fan-mlp@3"})",
+      0, &a));
+  EXPECT_EQ(a.device, "fan-0005");
+  EXPECT_EQ(a.fault, 1);
+  EXPECT_DOUBLE_EQ(a.score, 0.93);
+  EXPECT_EQ(a.level, Level::kCritical);
+  EXPECT_EQ(a.model, "fan-mlp@3");
+  ASSERT_TRUE(ParseAnomaly(R"({"deviceID":"x","fault":true})", 5, &a));
+  EXPECT_EQ(a.level, Level::kWarning);  // no level: derived from fault
+  EXPECT_FALSE(ParseAnomaly(R"({"deviceID":"x","score":"high"})", 5, &a));
+}
+
+TEST(ParseStatus, DeviceFromTopic) {
+  StatusUpdate s;
+  ASSERT_TRUE(
+      ParseStatus(R"({"online":true,"model":"fan-mlp@2","actuator":{"on":1}})", "fan-1", 9, &s));
+  EXPECT_EQ(s.device, "fan-1");
+  EXPECT_TRUE(s.online);
+  EXPECT_EQ(s.model, "fan-mlp@2");
+}
+
+TEST(TopicMatches, Wildcards) {
+  EXPECT_TRUE(TopicMatches("fan/status/+", "fan/status/fan-1"));
+  EXPECT_FALSE(TopicMatches("fan/status/+", "fan/status/fan-1/x"));
+  EXPECT_FALSE(TopicMatches("fan/status/+", "fan/status"));
+  EXPECT_TRUE(TopicMatches("aiot/events/#", "aiot/events/drift/fan-mlp"));
+  EXPECT_TRUE(TopicMatches("aiot/events/#", "aiot/events"));
+  EXPECT_TRUE(TopicMatches("fan/messages", "fan/messages"));
+  EXPECT_FALSE(TopicMatches("fan/messages", "fan/messages2"));
+}
+
+}  // namespace
+}  // namespace aiot::store

@@ -1,0 +1,65 @@
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "base/config.h"
+
+namespace aiot::store {
+
+// InfluxDB 1.x sink: line protocol to `POST /write`, as the reference's Telegraf mqtt_consumer
+// writes it (measurement `fan`, tag `deviceID`, numeric fields), so existing Grafana dashboards
+// keep working.
+struct InfluxConfig {
+  bool enabled = false;                       // write telemetry to InfluxDB as well
+  std::string url = "http://127.0.0.1:8086";  // base URL (http only)
+  std::string database = "aiot";              // db= parameter
+  std::string retention_policy;               // rp= parameter; empty = the database default
+  std::string precision = "ms";               // precision= parameter: ns, u, ms, s
+  std::string username;                       // u= (basic auth); empty = none
+  std::string password;             // p=; set it via AIOT_STORE_INFLUX_PASSWORD, not the file
+  std::string measurement = "fan";  // telemetry measurement
+  std::string anomaly_measurement = "fan_anomaly";  // anomaly measurement; empty = not written
+  bool create_database = true;                      // send CREATE DATABASE at start
+  bool gzip = true;                                 // Content-Encoding: gzip
+  int batch_max_points = 5000;                      // send when a batch has this many points
+  int batch_max_delay_ms = 1000;                    // ... or when its oldest point is this old
+  int queue_capacity = 100000;  // points waiting in memory before spilling to spool
+  int retry_initial_ms = 200;   // first retry delay after a failed write
+  int retry_max_ms = 30000;     // backoff cap
+  int timeout_ms = 10000;       // connect/write/read timeout per request
+  std::string spool_dir =
+      "data/influx-spool";                // batches kept on disk while InfluxDB is unreachable
+  int64_t spool_max_bytes = 256LL << 20;  // oldest spool files are dropped beyond this
+};
+void Describe(config::Visitor& v, InfluxConfig& c);
+
+// The embedded telemetry store (SQLite, WAL).
+struct StoreConfig {
+  std::string path = "data/telemetry.db";  // SQLite file; ":memory:" is not supported (WAL readers)
+  // Telemetry fields stored as numeric columns (fast). Other numeric fields in a message are kept
+  // in a side table (telemetry_extra) and are queryable by name too. Adding a name here later adds
+  // a column; removing one keeps the column.
+  std::vector<std::string> fields = {"rotation", "temperature", "vibration", "sound"};
+  std::string telemetry_topic = "fan/messages";  // telemetry JSON messages
+  std::string anomaly_topic = "fan/anomaly";     // predictor output
+  std::string alerts_topic = "aiot/alerts";      // alerts (stored as events)
+  std::string status_topic = "fan/status/+";     // device status (retained); + = deviceID
+  std::string events_topic = "aiot/events/#";    // drift/model/pipeline events (stored as events)
+  int raw_retention_days = 7;                    // raw points older than this are deleted
+  int rollup_retention_days = 365;               // 1-minute rollups older than this are deleted
+  int event_retention_days = 90;                 // anomaly/alert/status events
+  int queue_capacity = 200000;         // records waiting for the writer; beyond this ingest fails
+  int batch_max_records = 10000;       // records per write transaction
+  int rollup_interval_ms = 5000;       // how often dirty minutes are rolled up
+  int retention_interval_s = 600;      // how often retention runs
+  int reader_connections = 4;          // pooled read-only connections for queries
+  int64_t cache_kib = 16384;           // SQLite page cache per connection
+  std::string synchronous = "normal";  // SQLite synchronous: off, normal, full
+  int max_query_points = 1000000;      // rows a query may return before it is refused
+  InfluxConfig influx;
+};
+void Describe(config::Visitor& v, StoreConfig& c);
+
+}  // namespace aiot::store
