@@ -1,0 +1,66 @@
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "base/config.h"
+
+namespace aiot::sim {
+
+// How simulated machines are built, sensed and worn out.
+struct PhysicsConfig {
+  // Accelerometer sample rate (Hz) and samples per reading (one burst, analysed as one DSP frame).
+  double sample_rate_hz = 4096;
+  uint32_t frame_size = 2048;
+  // DSP window: hann, hamming or rectangular.
+  std::string window = "hann";
+  // Nominal operating time from fault onset to failure at full load (s); each machine draws its own
+  // within +-30%.
+  double time_to_failure_s = 6 * 3600;
+  // A faulty machine's fault starts uniformly within this time after the simulation starts (s).
+  double fault_onset_max_s = 2 * 3600;
+  // After failing, a machine is down (no telemetry) for this long, then repaired (s).
+  double repair_time_s = 3600;
+  // Whether a repaired faulty machine develops a new fault later.
+  bool recurring_faults = false;
+  // Failure modes faulty machines draw from: bearing, imbalance, blade.
+  std::vector<std::string> failure_modes = {"bearing", "imbalance", "blade"};
+  // The label `faulty` is 1 once a fault's severity (damage^2) reaches this: the machine is
+  // visibly degraded and heading for failure (with damage growing steadily, severity 0.25 is
+  // reached halfway from onset to failure).
+  double degraded_severity = 0.25;
+};
+
+void Describe(config::Visitor& v, PhysicsConfig& c);
+
+// `aiot simulate` / the in-process fleet.
+struct FleetConfig {
+  // Number of simulated devices, ids `<id_prefix>0001`...
+  uint32_t devices = 10;
+  std::string id_prefix = "fan-";
+  // Telemetry messages per second per device (wall-clock).
+  double rate = 1.0;
+  // Fraction of devices that develop a fault.
+  double faulty_fraction = 0.2;
+  // Simulated seconds per wall-clock second (3600 replays an hour per second).
+  double time_scale = 1.0;
+  // Seed for everything random; the same seed reproduces the same fleet.
+  uint64_t seed = 1;
+  // Broker URL (mqtt://host:port) for `aiot simulate`.
+  std::string mqtt_url = "mqtt://127.0.0.1:1883";
+  // QoS of telemetry (0 or 1); status messages use QoS 1.
+  uint32_t qos = 0;
+  // Telemetry topic; status topic prefix (retained, with a last will); control topic prefix.
+  std::string topic = "fan/messages";
+  std::string status_prefix = "fan/status/";
+  std::string control_prefix = "fan/control/";
+  // Devices per MQTT connection: 1 = one client id per device (the default); more multiplexes
+  // several devices' telemetry over one connection.
+  uint32_t devices_per_connection = 1;
+  PhysicsConfig physics;
+};
+
+void Describe(config::Visitor& v, FleetConfig& c);
+
+}  // namespace aiot::sim
