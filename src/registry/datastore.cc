@@ -1,0 +1,202 @@
+#include "registry/datastore.h"
+
+#include <cmath>
+#include <ctime>
+#include <filesystem>
+
+#include "base/errc.h"
+#include "base/log.h"
+#include "registry/model_registry.h"
+
+namespace aiot::registry {
+namespace {
+
+constexpr const char* kSchema = R"sql(
+CREATE TABLE IF NOT EXISTS telemetry (
+  ts INTEGER NOT NULL,
+  device TEXT NOT NULL,
+  rotation REAL,
+  temperature REAL,
+  vibration REAL,
+  sound REAL
+);
+CREATE INDEX IF NOT EXISTS telemetry_ts ON telemetry(ts);
+CREATE TABLE IF NOT EXISTS maintenance (
+  device TEXT NOT NULL,
+  failure_at INTEGER NOT NULL,
+  mode TEXT NOT NULL DEFAULT '',
+  recorded_at INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS maintenance_device ON maintenance(device, failure_at);
+)sql";
+
+void AppendNumber(std::string& out, double v) {
+  if (std::isnan(v)) return;  // empty cell
+  char buf[32];
+  int n = std::snprintf(buf, sizeof(buf), "%.6g", v);
+  out.append(buf, static_cast<size_t>(n));
+}
+
+void AppendTime(std::string& out, int64_t nanos) {
+  time_t secs = static_cast<time_t>(nanos / 1'000'000'000);
+  if (nanos < 0 && nanos % 1'000'000'000 != 0) --secs;
+  struct tm tm;
+  gmtime_r(&secs, &tm);
+  char buf[32];
+  size_t n = std::strftime(buf, sizeof(buf), "%Y-%m-%d %H:%M:%S", &tm);
+  out.append(buf, n);
+}
+
+// CSV cell quoting for device ids (they are validated names, but rows may come from anywhere).
+void AppendCell(std::string& out, const std::string& s) {
+  if (s.find_first_of(",\"\n\r") == std::string::npos) {
+    out += s;
+    return;
+  }
+  out += '"';
+  for (char c : s) {
+    if (c == '"') out += '"';
+    out += c;
+  }
+  out += '"';
+}
+
+}  // namespace
+
+TrainingDatastore::TrainingDatastore(RegistryConfig registry, DatastoreConfig config,
+                                     const Clock& clock)
+    : registry_(std::move(registry)), config_(std::move(config)), clock_(clock) {}
+
+Status TrainingDatastore::Open() {
+  std::error_code ec;
+  std::filesystem::create_directories(registry_.data_dir, ec);
+  std::lock_guard lock(mu_);
+  if (Status s = db_.Open(registry_.data_dir + "/datastore.db"); !s.ok()) return s;
+  if (Status s = db_.Exec(kSchema); !s.ok()) return s;
+  auto st = db_.Prepare(
+      "INSERT INTO telemetry (ts, device, rotation, temperature, vibration, sound) "
+      "VALUES (?,?,?,?,?,?)");
+  if (!st.ok()) return st.error();
+  insert_ = std::move(*st);
+  return Status::Ok();
+}
+
+Status TrainingDatastore::Append(std::span<const TelemetryRow> rows) {
+  std::lock_guard lock(mu_);
+  Transaction tx(db_);
+  if (!tx.begin_status().ok()) return tx.begin_status();
+  for (const TelemetryRow& r : rows) {
+    insert_.Bind(1, r.ts).Bind(2, r.device);
+    double values[4] = {r.rotation, r.temperature, r.vibration, r.sound};
+    for (int i = 0; i < 4; ++i) {
+      if (std::isnan(values[i])) {
+        insert_.BindNull(3 + i);
+      } else {
+        insert_.Bind(3 + i, values[i]);
+      }
+    }
+    if (Status s = insert_.Run(); !s.ok()) return s;
+  }
+  return tx.Commit();
+}
+
+Status TrainingDatastore::AddMaintenance(const MaintenanceRecord& record) {
+  if (!IsValidModelName(record.device) || record.mode.size() > 256) return errc::invalid_argument;
+  std::lock_guard lock(mu_);
+  auto st = db_.Prepare(
+      "INSERT INTO maintenance (device, failure_at, mode, recorded_at) VALUES (?,?,?,?)");
+  if (!st.ok()) return st.error();
+  st->Bind(1, record.device)
+      .Bind(2, record.failure_at)
+      .Bind(3, record.mode)
+      .Bind(4, clock_.NowNanos());
+  return st->Run();
+}
+
+Result<std::vector<MaintenanceRecord>> TrainingDatastore::Maintenance(std::string_view device) {
+  std::lock_guard lock(mu_);
+  auto st = db_.Prepare(
+      "SELECT device, failure_at, mode FROM maintenance WHERE (?1 = '' OR device = ?1) "
+      "ORDER BY failure_at");
+  if (!st.ok()) return st.error();
+  st->Bind(1, device);
+  std::vector<MaintenanceRecord> out;
+  while (true) {
+    auto r = st->Step();
+    if (!r.ok()) return r.error();
+    if (!*r) break;
+    out.push_back({st->Text(0), st->Int(1), st->Text(2)});
+  }
+  return out;
+}
+
+Result<int64_t> TrainingDatastore::ExportCsv(const ExportRequest& req, std::ostream& out) {
+  std::string sql =
+      "SELECT t.device, t.ts, t.rotation, t.temperature, t.vibration, t.sound, "
+      "EXISTS (SELECT 1 FROM maintenance m WHERE m.device = t.device AND m.failure_at >= t.ts "
+      "AND m.failure_at <= t.ts + ?3) "
+      "FROM telemetry t WHERE t.ts >= ?1 AND t.ts < ?2";
+  if (!req.devices.empty()) {
+    sql += " AND t.device IN (";
+    for (size_t i = 0; i < req.devices.size(); ++i) {
+      sql += (i ? ",?" : "?") + std::to_string(4 + i);
+    }
+    sql += ")";
+  }
+  sql += " ORDER BY t.ts";
+  std::lock_guard lock(mu_);
+  auto st = db_.Prepare(sql);
+  if (!st.ok()) return st.error();
+  st->Bind(1, req.from).Bind(2, req.to).Bind(3, config_.label_window_s * 1'000'000'000);
+  for (size_t i = 0; i < req.devices.size(); ++i) {
+    st->Bind(static_cast<int>(4 + i), req.devices[i]);
+  }
+  std::string buf = "DeviceID,Time,Rotation,Temperature,Vibration,Sound,Faulty\n";
+  int64_t rows = 0;
+  while (true) {
+    auto r = st->Step();
+    if (!r.ok()) return r.error();
+    if (!*r) break;
+    AppendCell(buf, st->Text(0));
+    buf += ',';
+    AppendTime(buf, st->Int(1));
+    for (int c = 2; c < 6; ++c) {
+      buf += ',';
+      if (!st->IsNull(c)) AppendNumber(buf, st->Real(c));
+    }
+    buf += st->Int(6) ? ",1\n" : ",0\n";
+    ++rows;
+    if (buf.size() > 1 << 16) {
+      out.write(buf.data(), static_cast<std::streamsize>(buf.size()));
+      buf.clear();
+    }
+  }
+  out.write(buf.data(), static_cast<std::streamsize>(buf.size()));
+  if (!out) return errc::io_error;
+  return rows;
+}
+
+Result<int64_t> TrainingDatastore::ApplyRetention() {
+  if (config_.retention_days <= 0) return int64_t{0};
+  int64_t cutoff =
+      clock_.NowNanos() - static_cast<int64_t>(config_.retention_days) * 86400 * 1'000'000'000;
+  std::lock_guard lock(mu_);
+  auto st = db_.Prepare("DELETE FROM telemetry WHERE ts < ?");
+  if (!st.ok()) return st.error();
+  st->Bind(1, cutoff);
+  if (Status s = st->Run(); !s.ok()) return s.error();
+  int64_t n = db_.Changes();
+  if (n > 0) log::Get("registry")->info("retention deleted {} telemetry rows", n);
+  return n;
+}
+
+Result<int64_t> TrainingDatastore::CountRows() {
+  std::lock_guard lock(mu_);
+  auto st = db_.Prepare("SELECT COUNT(*) FROM telemetry");
+  if (!st.ok()) return st.error();
+  auto r = st->Step();
+  if (!r.ok()) return r.error();
+  return st->Int(0);
+}
+
+}  // namespace aiot::registry

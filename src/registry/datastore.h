@@ -1,0 +1,65 @@
+#pragma once
+
+#include <cstdint>
+#include <mutex>
+#include <ostream>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "base/clock.h"
+#include "base/result.h"
+#include "registry/device_status.h"
+#include "registry/registry_config.h"
+#include "registry/sqlite_db.h"
+
+namespace aiot::registry {
+
+struct MaintenanceRecord {
+  std::string device;
+  int64_t failure_at = 0;  // unix nanos
+  std::string mode;        // e.g. "bearing", "imbalance"
+};
+
+struct ExportRequest {
+  int64_t from = 0;                  // unix nanos, inclusive
+  int64_t to = INT64_MAX;            // unix nanos, exclusive
+  std::vector<std::string> devices;  // empty = all
+};
+
+// The training datastore: telemetry rows appended in batches, maintenance records that label the
+// rows after the fact, CSV export for `aiot train`, retention.
+//
+// Storage: <data_dir>/datastore.db (SQLite WAL). Thread-safe: a mutex serializes access.
+class TrainingDatastore {
+ public:
+  TrainingDatastore(RegistryConfig registry, DatastoreConfig config,
+                    const Clock& clock = SystemClock::Instance());
+
+  Status Open();
+
+  // Appends rows in one transaction with one prepared statement.
+  Status Append(std::span<const TelemetryRow> rows);
+  Status AddMaintenance(const MaintenanceRecord& record);
+  Result<std::vector<MaintenanceRecord>> Maintenance(std::string_view device = {});
+
+  // Writes CSV with the header of the reference data set,
+  //   DeviceID,Time,Rotation,Temperature,Vibration,Sound,Faulty
+  // Time as "YYYY-MM-DD HH:MM:SS" (UTC). Faulty is 1 when the device has a maintenance record
+  // with failure_at in [ts, ts + label_window_s], else 0. Ordered by time. Returns the row count.
+  Result<int64_t> ExportCsv(const ExportRequest& req, std::ostream& out);
+
+  // Deletes telemetry older than now - retention_days (no-op when 0). Returns rows deleted.
+  Result<int64_t> ApplyRetention();
+  Result<int64_t> CountRows();
+
+ private:
+  RegistryConfig registry_;
+  DatastoreConfig config_;
+  const Clock& clock_;
+  std::mutex mu_;
+  Database db_;
+  Statement insert_;
+};
+
+}  // namespace aiot::registry

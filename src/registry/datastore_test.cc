@@ -1,0 +1,83 @@
+#include "registry/datastore.h"
+
+#include <gtest/gtest.h>
+
+#include <sstream>
+
+#include "registry/test_dir.h"
+
+namespace aiot::registry {
+namespace {
+
+constexpr int64_t kSec = 1'000'000'000;
+constexpr int64_t kDay = 86400 * kSec;
+// 2026-01-01T00:00:00Z
+constexpr int64_t kT0 = 1767225600 * kSec;
+
+TelemetryRow Row(std::string device, int64_t ts, double rotation) {
+  TelemetryRow r;
+  r.device = std::move(device);
+  r.ts = ts;
+  r.rotation = rotation;
+  r.temperature = 40;
+  r.vibration = 150;
+  r.sound = 50.5;
+  return r;
+}
+
+TEST(DatastoreTest, ExportLabelsRowsBeforeFailures) {
+  TestDir dir;
+  RegistryConfig rc;
+  rc.data_dir = dir.path();
+  DatastoreConfig dc;
+  dc.label_window_s = 3600;
+  TrainingDatastore ds(rc, dc);
+  ASSERT_TRUE(ds.Open().ok());
+  std::vector<TelemetryRow> rows = {
+      Row("fan-1", kT0, 600),
+      Row("fan-2", kT0 + 10 * kSec, 610),
+      Row("fan-1", kT0 + 7200 * kSec, 620),  // 1 h before the failure -> faulty
+      Row("fan-1", kT0 + 9000 * kSec, 630),  // 0.5 h before -> faulty
+      Row("fan-1", kT0 + 20000 * kSec, 640),
+  };
+  ASSERT_TRUE(ds.Append(rows).ok());
+  ASSERT_TRUE(ds.AddMaintenance({"fan-1", kT0 + 10800 * kSec, "bearing"}).ok());
+  EXPECT_EQ(*ds.CountRows(), 5);
+
+  std::ostringstream out;
+  auto n = ds.ExportCsv({}, out);
+  ASSERT_TRUE(n.ok());
+  EXPECT_EQ(*n, 5);
+  EXPECT_EQ(out.str(),
+            "DeviceID,Time,Rotation,Temperature,Vibration,Sound,Faulty\n"
+            "fan-1,2026-01-01 00:00:00,600,40,150,50.5,0\n"
+            "fan-2,2026-01-01 00:00:10,610,40,150,50.5,0\n"
+            "fan-1,2026-01-01 02:00:00,620,40,150,50.5,1\n"
+            "fan-1,2026-01-01 02:30:00,630,40,150,50.5,1\n"
+            "fan-1,2026-01-01 05:33:20,640,40,150,50.5,0\n");
+
+  std::ostringstream some;
+  ExportRequest req;
+  req.from = kT0 + 5 * kSec;
+  req.to = kT0 + 9000 * kSec;
+  req.devices = {"fan-1"};
+  EXPECT_EQ(*ds.ExportCsv(req, some), 1);
+}
+
+TEST(DatastoreTest, RetentionDropsOldRows) {
+  TestDir dir;
+  RegistryConfig rc;
+  rc.data_dir = dir.path();
+  DatastoreConfig dc;
+  dc.retention_days = 7;
+  ManualClock clock(kT0 + 30 * kDay);
+  TrainingDatastore ds(rc, dc, clock);
+  ASSERT_TRUE(ds.Open().ok());
+  std::vector<TelemetryRow> rows = {Row("a", kT0, 1), Row("a", kT0 + 29 * kDay, 2)};
+  ASSERT_TRUE(ds.Append(rows).ok());
+  EXPECT_EQ(*ds.ApplyRetention(), 1);
+  EXPECT_EQ(*ds.CountRows(), 1);
+}
+
+}  // namespace
+}  // namespace aiot::registry

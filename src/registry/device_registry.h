@@ -1,0 +1,88 @@
+#pragma once
+
+#include <cstdint>
+#include <map>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "base/clock.h"
+#include "base/result.h"
+#include "registry/device_status.h"
+#include "registry/registry_config.h"
+#include "registry/sqlite_db.h"
+
+namespace aiot::registry {
+
+enum class DeviceState { kProvisioned, kActive, kDecommissioned };
+const char* DeviceStateName(DeviceState s);
+
+struct DeviceSpec {
+  std::string id;  // same rules as model names: [A-Za-z0-9._-], 1..64
+  std::string type = "fan";
+  std::map<std::string, std::string> labels;  // e.g. {site: north, line: "3"}
+  std::string firmware;
+};
+
+struct Device {
+  DeviceSpec spec;
+  DeviceState state = DeviceState::kProvisioned;
+  int64_t created_at = 0;    // unix nanos
+  int64_t activated_at = 0;  // 0 = never
+  int64_t last_seen = 0;     // last status message, 0 = never
+  bool online = false;
+  std::string status_json;     // last reported status payload, verbatim
+  std::string reported_model;  // "name@version" from the status
+  std::string desired_model;   // "name@version" set by rollouts
+};
+
+// Shown once at provisioning; only salted/hashed forms are stored.
+struct DeviceCredentials {
+  std::string device_id;
+  std::string token;          // bearer token for the HTTP API (role "device")
+  std::string mqtt_username;  // = device id
+  std::string mqtt_password;
+};
+
+// The device registry, in <data_dir>/registry.db beside the models.
+// Thread-safe: all access is serialized by a mutex.
+class DeviceRegistry {
+ public:
+  explicit DeviceRegistry(RegistryConfig config, const Clock& clock = SystemClock::Instance());
+
+  Status Open();
+
+  // errc::already_exists if the id is taken (decommissioned ids are not reused),
+  // errc::invalid_argument for a bad id or label.
+  Result<DeviceCredentials> Provision(const DeviceSpec& spec);
+  Result<Device> Get(std::string_view id);
+  // Devices whose labels contain every pair in `labels` (empty = all), decommissioned ones only
+  // when `include_decommissioned`. Ordered by id.
+  Result<std::vector<Device>> List(const std::map<std::string, std::string>& labels = {},
+                                   bool include_decommissioned = false);
+  // The device a bearer token belongs to; errc::unauthenticated when none (or decommissioned).
+  Result<std::string> AuthenticateToken(std::string_view token);
+  // For the broker: true when the username/password pair belongs to a live device.
+  bool CheckMqttCredentials(std::string_view username, std::string_view password);
+  // Activation: the device presents its id and token; the registry confirms and marks it active.
+  Result<Device> Activate(std::string_view id, std::string_view token);
+  // A status message from fan/status/<id>. errc::not_found for unknown devices.
+  Status RecordStatus(std::string_view id, std::string_view status_json);
+  Status SetDesiredModel(std::string_view id, std::string_view model_ref);
+  // Revokes credentials; the device no longer authenticates. The row stays for history.
+  Status Decommission(std::string_view id);
+
+  // "site:north,line:3" -> {site: north, line: 3}; false on malformed input.
+  static bool ParseLabelSelector(std::string_view text, std::map<std::string, std::string>* out);
+
+ private:
+  Result<Device> GetLocked(std::string_view id);
+
+  RegistryConfig config_;
+  const Clock& clock_;
+  std::mutex mu_;
+  Database db_;
+};
+
+}  // namespace aiot::registry

@@ -1,0 +1,59 @@
+#include "registry/device_status.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+namespace aiot::registry {
+namespace {
+
+TEST(DeviceStatusTest, ParsesOtaReport) {
+  auto s = ParseDeviceStatus(
+      R"({"online":true,"model":"fan-mlp@3","ota":{"rollout":"r-1","state":"failed","version":3,"error":"signature"}})");
+  ASSERT_TRUE(s.ok());
+  EXPECT_TRUE(s->online);
+  EXPECT_EQ(s->model, "fan-mlp@3");
+  EXPECT_EQ(s->ota_rollout, "r-1");
+  EXPECT_EQ(s->ota_state, "failed");
+  EXPECT_EQ(s->ota_version, 3);
+  EXPECT_EQ(s->ota_error, "signature");
+  EXPECT_FALSE(ParseDeviceStatus("[]").ok());
+  EXPECT_FALSE(ParseDeviceStatus(R"({"online":"yes"})").ok());
+  EXPECT_FALSE(ParseDeviceStatus(R"({"ota":5})").ok());
+  EXPECT_FALSE(ParseDeviceStatus("{").ok());
+}
+
+TEST(DeviceStatusTest, SplitsModelRef) {
+  std::string name;
+  int64_t v = 0;
+  ASSERT_TRUE(SplitModelRef("fan-mlp@12", &name, &v));
+  EXPECT_EQ(name, "fan-mlp");
+  EXPECT_EQ(v, 12);
+  EXPECT_FALSE(SplitModelRef("fan-mlp", &name, &v));
+  EXPECT_FALSE(SplitModelRef("@1", &name, &v));
+  EXPECT_FALSE(SplitModelRef("a@", &name, &v));
+  EXPECT_FALSE(SplitModelRef("a@1x", &name, &v));
+}
+
+TEST(DeviceStatusTest, ParsesTelemetry) {
+  TelemetryRow r;
+  ASSERT_TRUE(
+      ParseTelemetry(
+          R"({"deviceID":"fan-0001","timeStamp":"2026-11-22T10:00:00.123Z","rotation":601.2,"temperature":40.1,"vibration":151.0,"sound":50.3})",
+          &r)
+          .ok());
+  EXPECT_EQ(r.device, "fan-0001");
+  EXPECT_EQ(r.ts % 1'000'000'000, 123'000'000);
+  EXPECT_DOUBLE_EQ(r.rotation, 601.2);
+  ASSERT_TRUE(ParseTelemetry(R"({"deviceID":4,"timeStamp":"2016-01-03 06:20:39"})", &r).ok());
+  EXPECT_EQ(r.device, "4");
+  EXPECT_TRUE(std::isnan(r.sound));
+  EXPECT_FALSE(ParseTelemetry(R"({"timeStamp":"2016-01-03 06:20:39"})", &r).ok());
+  EXPECT_FALSE(ParseTelemetry(R"({"deviceID":"x","timeStamp":"yesterday"})", &r).ok());
+  EXPECT_FALSE(
+      ParseTelemetry(R"({"deviceID":"x","timeStamp":"2016-01-03 06:20:39","rotation":"fast"})", &r)
+          .ok());
+}
+
+}  // namespace
+}  // namespace aiot::registry

@@ -1,0 +1,525 @@
+#include "registry/model_registry.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <filesystem>
+#include <fstream>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <set>
+
+#include "base/errc.h"
+#include "base/log.h"
+
+namespace aiot::registry {
+namespace {
+
+constexpr const char* kSchema = R"sql(
+CREATE TABLE IF NOT EXISTS models (
+  name TEXT NOT NULL,
+  version INTEGER NOT NULL,
+  stage TEXT NOT NULL DEFAULT 'none',
+  sha256 TEXT NOT NULL,
+  size INTEGER NOT NULL,
+  signature TEXT NOT NULL,
+  metrics TEXT NOT NULL DEFAULT '{}',
+  parameters TEXT NOT NULL DEFAULT '{}',
+  training_data_hash TEXT NOT NULL DEFAULT '',
+  parent_version INTEGER NOT NULL DEFAULT 0,
+  created_at INTEGER NOT NULL,
+  production_at INTEGER NOT NULL DEFAULT 0,
+  deleted INTEGER NOT NULL DEFAULT 0,
+  PRIMARY KEY (name, version)
+);
+CREATE INDEX IF NOT EXISTS models_sha ON models(name, sha256);
+CREATE UNIQUE INDEX IF NOT EXISTS models_one_production ON models(name) WHERE stage = 'production';
+CREATE TABLE IF NOT EXISTS model_audit (
+  id INTEGER PRIMARY KEY AUTOINCREMENT,
+  at INTEGER NOT NULL,
+  actor TEXT NOT NULL,
+  action TEXT NOT NULL,
+  name TEXT NOT NULL,
+  version INTEGER NOT NULL,
+  detail TEXT NOT NULL DEFAULT ''
+);
+)sql";
+
+constexpr const char* kColumns =
+    "name, version, stage, sha256, size, signature, metrics, parameters, training_data_hash, "
+    "parent_version, created_at";
+
+ModelVersion ReadRow(const Statement& s) {
+  ModelVersion m;
+  m.name = s.Text(0);
+  m.version = s.Int(1);
+  ParseStage(s.Text(2), &m.stage);
+  m.sha256 = s.Text(3);
+  m.size = s.Int(4);
+  m.signature = s.Text(5);
+  m.metrics_json = s.Text(6);
+  m.parameters_json = s.Text(7);
+  m.training_data_hash = s.Text(8);
+  m.parent_version = s.Int(9);
+  m.created_at = s.Int(10);
+  return m;
+}
+
+bool IsJsonObject(const std::string& text) {
+  auto j = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
+  return j.is_object();
+}
+
+Status FsyncDir(const std::string& dir) {
+  int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (fd < 0) return errc::io_error;
+  int rc = ::fsync(fd);
+  ::close(fd);
+  return rc == 0 ? Status::Ok() : Status(errc::io_error);
+}
+
+// Writes `data` to `path` atomically (temp file, fsync, rename).
+Status WriteFileAtomic(const std::string& path, std::string_view data) {
+  std::string tmp = path + ".tmp";
+  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
+  if (fd < 0) return errc::io_error;
+  bool ok = ::write(fd, data.data(), data.size()) == static_cast<ssize_t>(data.size()) &&
+            ::fsync(fd) == 0;
+  ::close(fd);
+  if (!ok || ::rename(tmp.c_str(), path.c_str()) != 0) {
+    ::unlink(tmp.c_str());
+    return errc::io_error;
+  }
+  return Status::Ok();
+}
+
+bool IsHex64(std::string_view s) {
+  if (s.size() != 64) return false;
+  for (char c : s) {
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+const char* StageName(Stage s) {
+  switch (s) {
+    case Stage::kNone:
+      return "none";
+    case Stage::kStaging:
+      return "staging";
+    case Stage::kProduction:
+      return "production";
+    case Stage::kArchived:
+      return "archived";
+  }
+  return "none";
+}
+
+bool ParseStage(std::string_view text, Stage* out) {
+  for (Stage s : {Stage::kNone, Stage::kStaging, Stage::kProduction, Stage::kArchived}) {
+    if (text == StageName(s)) {
+      *out = s;
+      return true;
+    }
+  }
+  return false;
+}
+
+bool IsValidModelName(std::string_view name) {
+  if (name.empty() || name.size() > 64) return false;
+  if (!std::isalnum(static_cast<unsigned char>(name[0]))) return false;
+  for (char c : name) {
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '.' && c != '_' && c != '-') {
+      return false;
+    }
+  }
+  return name.find("..") == std::string_view::npos;
+}
+
+ArtifactUpload::~ArtifactUpload() {
+  if (fd_ >= 0) ::close(fd_);
+  if (!committed_) ::unlink(path_.c_str());
+}
+
+Status ArtifactUpload::Write(std::string_view data) {
+  if (fd_ < 0) return errc::cancelled;
+  if (size_ + static_cast<int64_t>(data.size()) > limit_) return errc::resource_exhausted;
+  const char* p = data.data();
+  size_t left = data.size();
+  while (left > 0) {
+    ssize_t n = ::write(fd_, p, left);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return errc::io_error;
+    }
+    p += n;
+    left -= static_cast<size_t>(n);
+  }
+  hash_.Update(data);
+  size_ += static_cast<int64_t>(data.size());
+  return Status::Ok();
+}
+
+ModelRegistry::ModelRegistry(RegistryConfig config, const Clock& clock)
+    : config_(std::move(config)), clock_(clock) {
+  artifacts_dir_ = config_.data_dir + "/artifacts";
+  tmp_dir_ = artifacts_dir_ + "/tmp";
+}
+
+Status ModelRegistry::Open() {
+  std::error_code ec;
+  std::filesystem::create_directories(tmp_dir_, ec);
+  if (ec) {
+    log::Get("registry")->error("cannot create {}: {}", tmp_dir_, ec.message());
+    return errc::io_error;
+  }
+  auto key = SigningKey::LoadOrCreate(config_.data_dir + "/signing_key.pem");
+  if (!key.ok()) return key.error();
+  key_ = *key;
+  std::lock_guard lock(mu_);
+  if (Status s = db_.Open(config_.data_dir + "/registry.db"); !s.ok()) return s;
+  if (Status s = db_.Exec(kSchema); !s.ok()) return s;
+  CleanUp();
+  return Status::Ok();
+}
+
+void ModelRegistry::CleanUp() {
+  auto log = log::Get("registry");
+  std::error_code ec;
+  for (const auto& e : std::filesystem::directory_iterator(tmp_dir_, ec)) {
+    log->warn("removing interrupted upload {}", e.path().string());
+    std::filesystem::remove(e.path(), ec);
+  }
+  std::set<std::string> referenced;
+  auto st = db_.Prepare("SELECT DISTINCT sha256 FROM models WHERE deleted = 0");
+  if (!st.ok()) return;
+  while (true) {
+    auto r = st->Step();
+    if (!r.ok() || !*r) break;
+    referenced.insert(st->Text(0));
+  }
+  for (const auto& e : std::filesystem::directory_iterator(artifacts_dir_, ec)) {
+    if (!e.is_regular_file()) continue;
+    std::string file = e.path().filename().string();
+    std::string sha = file.substr(0, file.find('.'));
+    if (!referenced.count(sha)) {
+      log->warn("removing unregistered artifact file {}", e.path().string());
+      std::filesystem::remove(e.path(), ec);
+    }
+  }
+}
+
+std::string ModelRegistry::ArtifactPath(std::string_view sha256) const {
+  return artifacts_dir_ + "/" + std::string(sha256);
+}
+
+Result<std::unique_ptr<ArtifactUpload>> ModelRegistry::BeginUpload() {
+  std::string path = tmp_dir_ + "/upload-" + RandomHex(8);
+  int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0644);
+  if (fd < 0) return errc::io_error;
+  return std::unique_ptr<ArtifactUpload>(new ArtifactUpload(path, fd, config_.max_artifact_bytes));
+}
+
+Result<ModelVersion> ModelRegistry::Push(std::string_view bytes, const PushRequest& req) {
+  if (static_cast<int64_t>(bytes.size()) > config_.max_artifact_bytes) {
+    return errc::resource_exhausted;
+  }
+  auto up = BeginUpload();
+  if (!up.ok()) return up.error();
+  if (Status s = (*up)->Write(bytes); !s.ok()) return s.error();
+  return Commit(std::move(*up), req);
+}
+
+Result<ModelVersion> ModelRegistry::Commit(std::unique_ptr<ArtifactUpload> up,
+                                           const PushRequest& req) {
+  if (!IsValidModelName(req.name) || !IsJsonObject(req.metrics_json) ||
+      !IsJsonObject(req.parameters_json) || req.parent_version < 0 || up->size_ == 0) {
+    return errc::invalid_argument;
+  }
+  std::string sha = up->hash_.FinishHex();
+  if (::fsync(up->fd_) != 0) return errc::io_error;
+  ::close(up->fd_);
+  up->fd_ = -1;
+  std::string final_path = ArtifactPath(sha);
+  std::string sig = SignArtifactDigest(key_, sha);
+
+  std::lock_guard lock(mu_);
+  // Same name and bytes as an existing version: idempotent.
+  {
+    auto st = db_.Prepare(std::string("SELECT ") + kColumns +
+                          " FROM models WHERE name = ? AND sha256 = ? AND deleted = 0 "
+                          "ORDER BY version LIMIT 1");
+    if (!st.ok()) return st.error();
+    st->Bind(1, req.name).Bind(2, sha);
+    auto r = st->Step();
+    if (!r.ok()) return r.error();
+    if (*r) return ReadRow(*st);
+  }
+  if (req.parent_version > 0) {
+    auto parent = GetLocked(req.name, req.parent_version);
+    if (!parent.ok()) return errc::invalid_argument;
+  }
+  // The file goes into place before the row exists; Open() removes it if we die in between.
+  if (::rename(up->path_.c_str(), final_path.c_str()) != 0) return errc::io_error;
+  up->committed_ = true;
+  if (Status s = WriteFileAtomic(final_path + ".sig", sig + "\n"); !s.ok()) return s.error();
+  if (Status s = FsyncDir(artifacts_dir_); !s.ok()) return s.error();
+
+  Transaction tx(db_);
+  if (!tx.begin_status().ok()) return tx.begin_status().error();
+  auto next = db_.Prepare("SELECT COALESCE(MAX(version), 0) + 1 FROM models WHERE name = ?");
+  if (!next.ok()) return next.error();
+  next->Bind(1, req.name);
+  auto r = next->Step();
+  if (!r.ok()) return r.error();
+  ModelVersion m;
+  m.name = req.name;
+  m.version = next->Int(0);
+  m.stage = Stage::kNone;
+  m.sha256 = sha;
+  m.size = up->size_;
+  m.signature = sig;
+  m.metrics_json = req.metrics_json;
+  m.parameters_json = req.parameters_json;
+  m.training_data_hash = req.training_data_hash;
+  m.parent_version = req.parent_version;
+  m.created_at = clock_.NowNanos();
+  auto ins = db_.Prepare(
+      "INSERT INTO models (name, version, stage, sha256, size, signature, metrics, parameters, "
+      "training_data_hash, parent_version, created_at) VALUES (?,?,?,?,?,?,?,?,?,?,?)");
+  if (!ins.ok()) return ins.error();
+  ins->Bind(1, m.name)
+      .Bind(2, m.version)
+      .Bind(3, StageName(m.stage))
+      .Bind(4, m.sha256)
+      .Bind(5, m.size)
+      .Bind(6, m.signature)
+      .Bind(7, m.metrics_json)
+      .Bind(8, m.parameters_json)
+      .Bind(9, m.training_data_hash)
+      .Bind(10, m.parent_version)
+      .Bind(11, m.created_at);
+  if (Status s = ins->Run(); !s.ok()) return s.error();
+  if (Status s = AddAudit(req.actor, "push", m.name, m.version, "sha256=" + sha); !s.ok()) {
+    return s.error();
+  }
+  if (Status s = tx.Commit(); !s.ok()) return s.error();
+  log::Get("registry")
+      ->info("registered model {}@{} ({} bytes, sha256 {})", m.name, m.version, m.size, sha);
+  return m;
+}
+
+Status ModelRegistry::AddAudit(std::string_view actor, std::string_view action,
+                               std::string_view name, int64_t version, std::string_view detail) {
+  auto st = db_.Prepare(
+      "INSERT INTO model_audit (at, actor, action, name, version, detail) VALUES (?,?,?,?,?,?)");
+  if (!st.ok()) return st.error();
+  st->Bind(1, clock_.NowNanos())
+      .Bind(2, actor)
+      .Bind(3, action)
+      .Bind(4, name)
+      .Bind(5, version)
+      .Bind(6, detail);
+  return st->Run();
+}
+
+Result<std::vector<ModelVersion>> ModelRegistry::List(std::string_view name) {
+  std::lock_guard lock(mu_);
+  auto st = db_.Prepare(std::string("SELECT ") + kColumns +
+                        " FROM models WHERE deleted = 0 AND (?1 = '' OR name = ?1) "
+                        "ORDER BY name, version DESC");
+  if (!st.ok()) return st.error();
+  st->Bind(1, name);
+  std::vector<ModelVersion> out;
+  while (true) {
+    auto r = st->Step();
+    if (!r.ok()) return r.error();
+    if (!*r) break;
+    out.push_back(ReadRow(*st));
+  }
+  return out;
+}
+
+Result<ModelVersion> ModelRegistry::GetLocked(std::string_view name, int64_t version) {
+  auto st = db_.Prepare(std::string("SELECT ") + kColumns +
+                        " FROM models WHERE name = ? AND version = ? AND deleted = 0");
+  if (!st.ok()) return st.error();
+  st->Bind(1, name).Bind(2, version);
+  auto r = st->Step();
+  if (!r.ok()) return r.error();
+  if (!*r) return errc::not_found;
+  return ReadRow(*st);
+}
+
+Result<ModelVersion> ModelRegistry::Get(std::string_view name, int64_t version) {
+  std::lock_guard lock(mu_);
+  return GetLocked(name, version);
+}
+
+Result<ModelVersion> ModelRegistry::Production(std::string_view name) {
+  std::lock_guard lock(mu_);
+  auto st = db_.Prepare(std::string("SELECT ") + kColumns +
+                        " FROM models WHERE name = ? AND stage = 'production' AND deleted = 0");
+  if (!st.ok()) return st.error();
+  st->Bind(1, name);
+  auto r = st->Step();
+  if (!r.ok()) return r.error();
+  if (!*r) return errc::not_found;
+  return ReadRow(*st);
+}
+
+Result<ModelVersion> ModelRegistry::SetStage(std::string_view name, int64_t version, Stage stage,
+                                             std::string_view actor) {
+  std::lock_guard lock(mu_);
+  Transaction tx(db_);
+  if (!tx.begin_status().ok()) return tx.begin_status().error();
+  auto m = GetLocked(name, version);
+  if (!m.ok()) return m;
+  if (m->stage == stage) return m;
+  if (stage == Stage::kProduction) {
+    auto demote =
+        db_.Prepare("UPDATE models SET stage = 'archived' WHERE name = ? AND stage = 'production'");
+    if (!demote.ok()) return demote.error();
+    demote->Bind(1, name);
+    if (Status s = demote->Run(); !s.ok()) return s.error();
+  }
+  auto up = db_.Prepare(
+      "UPDATE models SET stage = ?, production_at = CASE WHEN ? = 'production' THEN ? ELSE "
+      "production_at END WHERE name = ? AND version = ?");
+  if (!up.ok()) return up.error();
+  up->Bind(1, StageName(stage))
+      .Bind(2, StageName(stage))
+      .Bind(3, clock_.NowNanos())
+      .Bind(4, name)
+      .Bind(5, version);
+  if (Status s = up->Run(); !s.ok()) return s.error();
+  const char* action = stage == Stage::kArchived ? "archive" : "promote";
+  if (Status s = AddAudit(actor, action, name, version,
+                          std::string(StageName(m->stage)) + "->" + StageName(stage));
+      !s.ok()) {
+    return s.error();
+  }
+  if (Status s = tx.Commit(); !s.ok()) return s.error();
+  m->stage = stage;
+  return m;
+}
+
+Result<ModelVersion> ModelRegistry::Rollback(std::string_view name, std::string_view actor) {
+  std::lock_guard lock(mu_);
+  Transaction tx(db_);
+  if (!tx.begin_status().ok()) return tx.begin_status().error();
+  auto st = db_.Prepare(
+      "SELECT version, stage FROM models WHERE name = ? AND deleted = 0 AND production_at > 0 "
+      "ORDER BY production_at DESC LIMIT 2");
+  if (!st.ok()) return st.error();
+  st->Bind(1, name);
+  std::vector<std::pair<int64_t, std::string>> rows;
+  while (true) {
+    auto r = st->Step();
+    if (!r.ok()) return r.error();
+    if (!*r) break;
+    rows.emplace_back(st->Int(0), st->Text(1));
+  }
+  if (rows.size() < 2 || rows[0].second != "production") return errc::not_found;
+  int64_t current = rows[0].first, previous = rows[1].first;
+  // Archive first so the one-production index never sees two.
+  auto archive = db_.Prepare("UPDATE models SET stage = 'archived' WHERE name = ? AND version = ?");
+  if (!archive.ok()) return archive.error();
+  archive->Bind(1, name).Bind(2, current);
+  if (Status s = archive->Run(); !s.ok()) return s.error();
+  auto promote = db_.Prepare(
+      "UPDATE models SET stage = 'production', production_at = ? WHERE name = ? AND version = ?");
+  if (!promote.ok()) return promote.error();
+  promote->Bind(1, clock_.NowNanos()).Bind(2, name).Bind(3, previous);
+  if (Status s = promote->Run(); !s.ok()) return s.error();
+  if (Status s = AddAudit(actor, "rollback", name, previous,
+                          "from " + std::to_string(current) + " to " + std::to_string(previous));
+      !s.ok()) {
+    return s.error();
+  }
+  if (Status s = tx.Commit(); !s.ok()) return s.error();
+  auto m = GetLocked(name, previous);
+  return m;
+}
+
+Status ModelRegistry::Delete(std::string_view name, int64_t version, std::string_view actor) {
+  std::lock_guard lock(mu_);
+  Transaction tx(db_);
+  if (!tx.begin_status().ok()) return tx.begin_status();
+  auto m = GetLocked(name, version);
+  if (!m.ok()) return m.error();
+  if (m->stage == Stage::kProduction) return errc::invalid_argument;
+  auto del = db_.Prepare("UPDATE models SET deleted = 1 WHERE name = ? AND version = ?");
+  if (!del.ok()) return del.error();
+  del->Bind(1, name).Bind(2, version);
+  if (Status s = del->Run(); !s.ok()) return s;
+  if (Status s = AddAudit(actor, "delete", name, version, ""); !s.ok()) return s;
+  auto refs = db_.Prepare("SELECT COUNT(*) FROM models WHERE sha256 = ? AND deleted = 0");
+  if (!refs.ok()) return refs.error();
+  refs->Bind(1, m->sha256);
+  auto r = refs->Step();
+  if (!r.ok()) return r.error();
+  bool unreferenced = refs->Int(0) == 0;
+  if (Status s = tx.Commit(); !s.ok()) return s;
+  if (unreferenced) {
+    // After the commit: a crash here leaves an unreferenced file that Open() removes.
+    ::unlink(ArtifactPath(m->sha256).c_str());
+    ::unlink((ArtifactPath(m->sha256) + ".sig").c_str());
+  }
+  return Status::Ok();
+}
+
+Result<std::vector<AuditEntry>> ModelRegistry::Audit(std::string_view name, int limit) {
+  std::lock_guard lock(mu_);
+  auto st = db_.Prepare(
+      "SELECT id, at, actor, action, name, version, detail FROM model_audit "
+      "WHERE (?1 = '' OR name = ?1) ORDER BY id DESC LIMIT ?2");
+  if (!st.ok()) return st.error();
+  st->Bind(1, name).Bind(2, limit);
+  std::vector<AuditEntry> out;
+  while (true) {
+    auto r = st->Step();
+    if (!r.ok()) return r.error();
+    if (!*r) break;
+    out.push_back(
+        {st->Int(0), st->Int(1), st->Text(2), st->Text(3), st->Text(4), st->Int(5), st->Text(6)});
+  }
+  return out;
+}
+
+std::vector<std::string> ModelRegistry::CheckConsistency() {
+  std::vector<std::string> problems;
+  auto all = List();
+  if (!all.ok()) return {"cannot list models"};
+  std::map<std::string, int> production;
+  for (const auto& m : *all) {
+    std::string id = m.name + "@" + std::to_string(m.version);
+    if (m.stage == Stage::kProduction) ++production[m.name];
+    std::ifstream in(ArtifactPath(m.sha256), std::ios::binary);
+    if (!in) {
+      problems.push_back(id + ": artifact missing");
+      continue;
+    }
+    std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    if (static_cast<int64_t>(bytes.size()) != m.size) problems.push_back(id + ": size differs");
+    if (!VerifyArtifact(key_.PublicKeyPem(), bytes, m.sha256, m.signature).ok()) {
+      problems.push_back(id + ": digest or signature does not verify");
+    }
+    if (!IsHex64(m.sha256)) problems.push_back(id + ": malformed sha256");
+  }
+  for (const auto& [name, n] : production) {
+    if (n > 1) problems.push_back(name + ": more than one production version");
+  }
+  std::error_code ec;
+  for (const auto& e : std::filesystem::directory_iterator(tmp_dir_, ec)) {
+    problems.push_back("leftover temp file " + e.path().string());
+  }
+  return problems;
+}
+
+}  // namespace aiot::registry
