@@ -1,0 +1,777 @@
+#include "net/http_server.h"
+
+#include <utility>  // Before asio: Boost 1.74 with g++ 12.
+
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <array>
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/redirect_error.hpp>
+#include <boost/asio/socket_base.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
+#include <boost/asio/write.hpp>
+#include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/http/error.hpp>
+#include <boost/beast/http/parser.hpp>
+#include <boost/beast/http/read.hpp>
+#include <boost/beast/websocket/rfc6455.hpp>
+#include <charconv>
+#include <chrono>
+#include <condition_variable>
+#include <ctime>
+#include <mutex>
+#include <set>
+
+#include "base/check.h"
+#include "base/errc.h"
+#include "base/log.h"
+#include "net/target.h"
+#include "net/ws_hub.h"
+
+namespace aiot::net {
+
+using tcp = asio::ip::tcp;
+using Clock = std::chrono::steady_clock;
+
+void Describe(config::Visitor& v, HttpServerConfig& c) {
+  v.Field("listen", c.listen,
+          "Address to listen on, host:port or [v6]:port (loopback by default; port 0 = any free).");
+  v.Field("max_header_bytes", c.max_header_bytes,
+          "Largest request line + headers in bytes; larger gets 431 and a close.");
+  v.Field("max_body_bytes", c.max_body_bytes,
+          "Largest request body in bytes (routes may override); larger gets 413 and a close.");
+  v.Field("idle_timeout_ms", c.idle_timeout_ms,
+          "Close a keep-alive connection idle (no request in progress) for this long.");
+  v.Field("request_timeout_ms", c.request_timeout_ms,
+          "Time to receive a whole request once it started (and per response write); then close.");
+  v.Field("max_connections", c.max_connections,
+          "Connections beyond this are accepted and closed at once.");
+  v.Field("drain_timeout_ms", c.drain_timeout_ms,
+          "On stop, wait this long for in-flight requests before closing their connections.");
+  v.Field("auth_tokens", c.auth_tokens,
+          "Bearer tokens by principal name ({name: token}); no defaults, keep them out of the repo "
+          "(e.g. AIOT_HTTP_AUTH_TOKENS or a private config file).");
+  v.Field("auth_roles", c.auth_roles,
+          "Comma-separated roles by principal name ({name: \"admin,operator\"}).");
+  v.Field("metrics_endpoint", c.metrics_endpoint, "Serve GET /metrics (Prometheus text format).");
+}
+
+namespace {
+
+constexpr std::array<double, 14> kBuckets = {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01,
+                                             0.025,  0.05,    0.1,    0.25,  0.5,    1,     5};
+constexpr size_t kMinStatus = 100;
+constexpr size_t kMaxStatus = 600;
+constexpr size_t kFileChunk = 64 * 1024;
+
+bool ParseListen(std::string_view listen, tcp::endpoint& out) {
+  std::string_view host;
+  std::string_view port;
+  if (!listen.empty() && listen.front() == '[') {
+    size_t close = listen.find(']');
+    if (close == std::string_view::npos || close + 1 >= listen.size() || listen[close + 1] != ':') {
+      return false;
+    }
+    host = listen.substr(1, close - 1);
+    port = listen.substr(close + 2);
+  } else {
+    size_t colon = listen.rfind(':');
+    if (colon == std::string_view::npos) return false;
+    host = listen.substr(0, colon);
+    port = listen.substr(colon + 1);
+  }
+  unsigned p = 0;
+  auto [ptr, ec] = std::from_chars(port.data(), port.data() + port.size(), p);
+  if (ec != std::errc() || ptr != port.data() + port.size() || p > 65535) return false;
+  if (host == "localhost") host = "127.0.0.1";
+  if (host.empty()) return false;
+  boost::system::error_code aec;
+  auto addr = asio::ip::make_address(std::string(host), aec);
+  if (aec) return false;
+  out = tcp::endpoint(addr, static_cast<uint16_t>(p));
+  return true;
+}
+
+// Per io_context, per endpoint: plain counters, touched only by the context's thread.
+struct LocalStats {
+  std::array<uint32_t, kMaxStatus - kMinStatus> status{};
+  std::vector<double> buckets = std::vector<double>(kBuckets.size() + 1, 0.0);
+  double sum = 0;
+  bool dirty = false;
+
+  void Record(unsigned code, double seconds) {
+    if (code >= kMinStatus && code < kMaxStatus) ++status[code - kMinStatus];
+    size_t b = 0;
+    while (b < kBuckets.size() && seconds > kBuckets[b]) ++b;
+    buckets[b] += 1;
+    sum += seconds;
+    dirty = true;
+  }
+};
+
+// Registry side of one endpoint: counters resolved once per status, under `mu` (flush path only).
+struct EndpointMetrics {
+  std::string route;
+  std::string method;
+  prometheus::Histogram* histogram = nullptr;
+  std::mutex mu;
+  std::array<prometheus::Counter*, kMaxStatus - kMinStatus> counters{};
+};
+
+void FormatDate(std::string& out) {
+  std::time_t t = std::time(nullptr);
+  std::tm tm{};
+  gmtime_r(&t, &tm);
+  char buf[64];
+  size_t n = std::strftime(buf, sizeof(buf), "Date: %a, %d %b %Y %H:%M:%S GMT\r\n", &tm);
+  out.assign(buf, n);
+}
+
+void AppendHeaderValue(std::string& out, std::string_view v) {
+  for (char c : v) out.push_back(c == '\r' || c == '\n' ? ' ' : c);
+}
+
+}  // namespace
+
+class Connection;
+
+struct ContextState {
+  size_t index = 0;
+  asio::io_context* ctx = nullptr;
+  std::unique_ptr<tcp::acceptor> acceptor;
+  std::unique_ptr<asio::steady_timer> sweep;
+  std::set<Connection*> connections;
+  std::vector<LocalStats> stats;
+  std::string date;
+  bool stopping = false;
+  Clock::time_point drain_deadline{};
+};
+
+struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
+  HttpServerConfig config;
+  Runtime& runtime;
+  Router& router;
+  metrics::Registry& registry;
+  std::shared_ptr<spdlog::logger> log = log::Get("http");
+  std::shared_ptr<const Authenticator> authenticator;
+  std::vector<std::pair<std::string, std::function<bool()>>> readiness;
+  std::vector<std::unique_ptr<ContextState>> contexts;
+  std::vector<std::unique_ptr<EndpointMetrics>> endpoint_metrics;
+  std::vector<WsHub*> hubs;
+  prometheus::Family<prometheus::Counter>* requests_family = nullptr;
+  prometheus::Gauge* connections_gauge = nullptr;
+  size_t id_healthz = 0, id_readyz = 0, id_metrics = 0, id_unmatched = 0;
+  Clock::duration tick{};
+
+  std::atomic<uint16_t> port{0};
+  std::atomic<size_t> active{0};
+  std::atomic<bool> stopping{false};
+  bool started = false;
+
+  // Live coroutines (accept loops, sweepers, connections); Stop() waits for zero.
+  std::mutex live_mu;
+  std::condition_variable live_cv;
+  size_t live = 0;
+
+  Impl(const HttpServerConfig& c, Runtime& rt, Router& r, metrics::Registry& reg)
+      : config(c), runtime(rt), router(r), registry(reg) {}
+
+  void AddLive() {
+    std::lock_guard lock(live_mu);
+    ++live;
+  }
+  void DropLive() {
+    std::lock_guard lock(live_mu);
+    if (--live == 0) live_cv.notify_all();
+  }
+
+  void Flush(ContextState& cs);
+  asio::awaitable<void> AcceptLoop(ContextState& cs);
+  asio::awaitable<void> SweepLoop(ContextState& cs);
+  void StopOnContext(ContextState& cs);
+  Response Builtin(size_t id, ContextState& cs);
+};
+
+// One HTTP connection; lives on one io_context (its ContextState) and is touched only there.
+class Connection {
+ public:
+  enum class Phase { kIdle, kReading, kBusy };
+
+  Connection(std::shared_ptr<HttpServer::Impl> server, ContextState& cs, tcp::socket socket)
+      : server_(std::move(server)), cs_(cs), socket_(std::move(socket)) {
+    boost::system::error_code ec;
+    remote_ = socket_.remote_endpoint(ec);
+  }
+
+  asio::awaitable<void> Run();
+
+  // Called on the context's thread by the sweeper and by stop.
+  void CloseIfIdle() {
+    if (phase_ == Phase::kIdle) Close();
+  }
+  void CloseIfExpired(Clock::time_point now) {
+    if (now >= deadline_) Close();
+  }
+  void Close() {
+    boost::system::error_code ec;
+    socket_.close(ec);
+  }
+
+ private:
+  asio::awaitable<bool> Write(const Response& r, bool head_only, bool keep_alive, unsigned version);
+  asio::awaitable<void> WriteError(http::status s, std::string_view code, std::string_view message,
+                                   unsigned version);
+
+  std::shared_ptr<HttpServer::Impl> server_;
+  ContextState& cs_;
+  tcp::socket socket_;
+  tcp::endpoint remote_;
+  beast::flat_buffer buffer_;
+  std::optional<http::request_parser<http::string_body>> parser_;
+  Request request_;
+  std::string head_;
+  std::string allow_;
+  std::unique_ptr<char[]> file_buf_;
+  Phase phase_ = Phase::kIdle;
+  Clock::time_point deadline_ = Clock::time_point::max();
+};
+
+asio::awaitable<bool> Connection::Write(const Response& r, bool head_only, bool keep_alive,
+                                        unsigned version) {
+  unsigned code = static_cast<unsigned>(r.status);
+  head_.assign("HTTP/1.1 ");
+  char num[24];
+  auto res = std::to_chars(num, num + sizeof(num), code);
+  head_.append(num, res.ptr);
+  head_.push_back(' ');
+  head_.append(http::obsolete_reason(r.status));
+  head_.append("\r\n");
+  const bool no_body = code < 200 || code == 204 || code == 304;
+  uint64_t length = r.file ? r.file->length : r.body.size();
+  if (!no_body) {
+    if (!r.content_type.empty()) {
+      head_.append("Content-Type: ");
+      AppendHeaderValue(head_, r.content_type);
+      head_.append("\r\n");
+    }
+    head_.append("Content-Length: ");
+    res = std::to_chars(num, num + sizeof(num), length);
+    head_.append(num, res.ptr);
+    head_.append("\r\n");
+  }
+  head_.append(cs_.date);
+  if (!keep_alive) {
+    head_.append("Connection: close\r\n");
+  } else if (version == 10) {
+    head_.append("Connection: keep-alive\r\n");
+  }
+  for (const auto& [name, value] : r.headers) {
+    AppendHeaderValue(head_, name);
+    head_.append(": ");
+    AppendHeaderValue(head_, value);
+    head_.append("\r\n");
+  }
+  head_.append("\r\n");
+
+  boost::system::error_code ec;
+  deadline_ = Clock::now() + std::chrono::milliseconds(server_->config.request_timeout_ms);
+  const bool send_body = !head_only && !no_body;
+  if (!send_body || (!r.file && r.body.empty())) {
+    co_await asio::async_write(socket_, asio::buffer(head_),
+                               asio::redirect_error(asio::use_awaitable, ec));
+    co_return !ec;
+  }
+  if (!r.file) {
+    std::array<asio::const_buffer, 2> bufs = {asio::buffer(head_), asio::buffer(r.body)};
+    co_await asio::async_write(socket_, bufs, asio::redirect_error(asio::use_awaitable, ec));
+    co_return !ec;
+  }
+  co_await asio::async_write(socket_, asio::buffer(head_),
+                             asio::redirect_error(asio::use_awaitable, ec));
+  if (ec) co_return false;
+  if (!file_buf_) file_buf_ = std::make_unique<char[]>(kFileChunk);
+  uint64_t offset = r.file->offset;
+  uint64_t remain = r.file->length;
+  while (remain > 0) {
+    size_t want = static_cast<size_t>(std::min<uint64_t>(remain, kFileChunk));
+    ssize_t n = ::pread(r.file->fd, file_buf_.get(), want, static_cast<off_t>(offset));
+    if (n <= 0) co_return false;  // file shrank or I/O error: the length is promised, so close
+    deadline_ = Clock::now() + std::chrono::milliseconds(server_->config.request_timeout_ms);
+    co_await asio::async_write(socket_, asio::buffer(file_buf_.get(), static_cast<size_t>(n)),
+                               asio::redirect_error(asio::use_awaitable, ec));
+    if (ec) co_return false;
+    offset += static_cast<uint64_t>(n);
+    remain -= static_cast<uint64_t>(n);
+  }
+  co_return true;
+}
+
+asio::awaitable<void> Connection::WriteError(http::status s, std::string_view code,
+                                             std::string_view message, unsigned version) {
+  Response r = ErrorResponse(s, code, message);
+  co_await Write(r, false, false, version);
+  server_->contexts[cs_.index]->stats[server_->id_unmatched].Record(static_cast<unsigned>(s), 0);
+}
+
+asio::awaitable<void> Connection::Run() {
+  auto& srv = *server_;
+  const auto& cfg = srv.config;
+  boost::system::error_code ec;
+  for (;;) {
+    phase_ = Phase::kIdle;
+    if (cs_.stopping) break;
+    if (buffer_.size() == 0) {
+      deadline_ = Clock::now() + std::chrono::milliseconds(cfg.idle_timeout_ms);
+      size_t n = co_await socket_.async_read_some(buffer_.prepare(4096),
+                                                  asio::redirect_error(asio::use_awaitable, ec));
+      if (ec) break;
+      buffer_.commit(n);
+    }
+    phase_ = Phase::kReading;
+    deadline_ = Clock::now() + std::chrono::milliseconds(cfg.request_timeout_ms);
+    parser_.emplace();
+    parser_->header_limit(static_cast<std::uint32_t>(
+        std::min<size_t>(cfg.max_header_bytes, std::numeric_limits<std::uint32_t>::max())));
+    parser_->body_limit(cfg.max_body_bytes);
+    co_await http::async_read_header(socket_, buffer_, *parser_,
+                                     asio::redirect_error(asio::use_awaitable, ec));
+    if (ec) {
+      if (ec == http::error::header_limit) {
+        co_await WriteError(http::status::request_header_fields_too_large,
+                            "header_fields_too_large", "request head exceeds the limit", 11);
+      } else if (ec == http::error::body_limit) {
+        co_await WriteError(http::status::payload_too_large, "payload_too_large",
+                            "request body exceeds the limit", 11);
+      } else if (ec.category() == http::make_error_code(http::error::bad_method).category() &&
+                 ec != http::error::end_of_stream && ec != http::error::partial_message) {
+        co_await WriteError(http::status::bad_request, "bad_request", ec.message(), 11);
+      }
+      break;
+    }
+    const Clock::time_point t0 = Clock::now();
+    auto& msg = parser_->get();
+    const unsigned version = msg.version();
+    bool keep_alive = msg.keep_alive();
+    const http::verb method = msg.method();
+    const bool head_only = method == http::verb::head;
+
+    Response resp;
+    size_t stat_id = srv.id_unmatched;
+    const Endpoint* ep = nullptr;
+    std::string_view path;
+    std::string_view query;
+    Request::Params& params = request_.mutable_params();
+    params.clear();
+    bool handled = false;
+
+    if (cs_.stopping) {
+      resp = ErrorResponse(http::status::service_unavailable, "shutting_down",
+                           "the server is shutting down");
+      keep_alive = false;
+      handled = true;
+    } else if (!SplitTarget(msg.target(), path, query)) {
+      resp = ErrorResponse(http::status::bad_request, "bad_request", "malformed request target");
+      keep_alive = false;
+      handled = true;
+    } else if (method == http::verb::get || method == http::verb::head) {
+      if (path == "/healthz") {
+        stat_id = srv.id_healthz;
+      } else if (path == "/readyz") {
+        stat_id = srv.id_readyz;
+      } else if (path == "/metrics" && cfg.metrics_endpoint) {
+        stat_id = srv.id_metrics;
+      }
+      if (stat_id != srv.id_unmatched) {
+        resp = srv.Builtin(stat_id, cs_);
+        handled = true;
+      }
+    }
+
+    if (!handled) {
+      auto found = srv.router.Find(method, path, params, &ep, &allow_);
+      if (found == Router::Lookup::kNotFound) {
+        resp = ErrorResponse(http::status::not_found, "not_found", "no route for this path");
+        handled = true;
+      } else if (found == Router::Lookup::kMethodNotAllowed) {
+        resp = ErrorResponse(http::status::method_not_allowed, "method_not_allowed",
+                             "method not allowed for this path");
+        resp.Header("Allow", allow_);
+        handled = true;
+      } else {
+        stat_id = ep->id;
+      }
+    }
+
+    std::optional<Principal> principal;
+    if (!handled && ep->options.auth) {
+      std::string_view token = BearerToken(msg[http::field::authorization]);
+      if (token.empty()) {
+        resp = ErrorResponse(http::status::unauthorized, "unauthenticated",
+                             "this route requires an Authorization: Bearer token");
+        resp.Header("WWW-Authenticate", "Bearer");
+        handled = true;
+      } else {
+        if (srv.authenticator) principal = srv.authenticator->Authenticate(token);
+        if (!principal) {
+          resp = ErrorResponse(http::status::unauthorized, "unauthenticated", "invalid token");
+          resp.Header("WWW-Authenticate", "Bearer error=\"invalid_token\"");
+          handled = true;
+        } else if (!ep->options.role.empty() && !principal->HasRole(ep->options.role)) {
+          resp = ErrorResponse(http::status::forbidden, "forbidden",
+                               "this route requires role `" + ep->options.role + "`");
+          handled = true;
+        }
+      }
+    }
+
+    if (!handled && !parser_->is_done()) {
+      if (ep->options.max_body_bytes != 0) parser_->body_limit(ep->options.max_body_bytes);
+      auto expect = msg[http::field::expect];
+      if (beast::iequals(expect, "100-continue")) {
+        static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+        co_await asio::async_write(socket_, asio::buffer(kContinue),
+                                   asio::redirect_error(asio::use_awaitable, ec));
+        if (ec) break;
+      }
+      co_await http::async_read(socket_, buffer_, *parser_,
+                                asio::redirect_error(asio::use_awaitable, ec));
+      if (ec) {
+        if (ec == http::error::body_limit) {
+          co_await WriteError(http::status::payload_too_large, "payload_too_large",
+                              "request body exceeds the limit", version);
+        } else if (ec.category() == http::make_error_code(http::error::bad_method).category() &&
+                   ec != http::error::end_of_stream && ec != http::error::partial_message) {
+          co_await WriteError(http::status::bad_request, "bad_request", ec.message(), version);
+        }
+        break;
+      }
+    }
+
+    if (!handled && ep->hub != nullptr) {
+      if (!beast::websocket::is_upgrade(msg)) {
+        resp = ErrorResponse(http::status::upgrade_required, "upgrade_required",
+                             "this route speaks WebSocket");
+        resp.Header("Upgrade", "websocket");
+        handled = true;
+      } else {
+        cs_.stats[stat_id].Record(101, std::chrono::duration<double>(Clock::now() - t0).count());
+        phase_ = Phase::kBusy;
+        deadline_ = Clock::time_point::max();
+        ep->hub->Accept(*cs_.ctx, std::move(socket_), parser_->release(), std::move(principal));
+        co_return;
+      }
+    }
+
+    if (!handled) {
+      phase_ = Phase::kBusy;
+      deadline_ = Clock::time_point::max();
+      // Keep the parsed params across Reset (they live in the request).
+      if (!request_.Reset(parser_->release(), remote_)) {
+        resp = ErrorResponse(http::status::bad_request, "bad_request", "malformed query string");
+      } else {
+        request_.set_principal(std::move(principal));
+        try {
+          if (ep->sync) {
+            resp = ep->sync(request_);
+          } else {
+            resp = co_await ep->async(request_);
+          }
+        } catch (const std::exception& e) {
+          srv.log->warn("{} {} handler threw: {}", http::to_string(ep->method), ep->pattern,
+                        e.what());
+          resp =
+              ErrorResponse(http::status::internal_server_error, "internal", "the handler failed");
+        } catch (...) {
+          resp =
+              ErrorResponse(http::status::internal_server_error, "internal", "the handler failed");
+        }
+      }
+    } else if (!parser_->is_done()) {
+      // Answered before reading the body: the rest of the stream is not a request boundary.
+      keep_alive = false;
+    }
+
+    if (cs_.stopping) keep_alive = false;
+    bool ok = co_await Write(resp, head_only, keep_alive, version);
+    cs_.stats[stat_id].Record(static_cast<unsigned>(resp.status),
+                              std::chrono::duration<double>(Clock::now() - t0).count());
+    if (!ok || !keep_alive) break;
+  }
+  if (socket_.is_open()) {
+    socket_.shutdown(tcp::socket::shutdown_send, ec);
+    socket_.close(ec);
+  }
+}
+
+Response HttpServer::Impl::Builtin(size_t id, ContextState& cs) {
+  if (id == id_healthz) {
+    return Response(http::status::ok, "ok\n");
+  }
+  if (id == id_readyz) {
+    nlohmann::json checks = nlohmann::json::object();
+    bool ready = !stopping.load(std::memory_order_relaxed);
+    for (const auto& [name, check] : readiness) {
+      bool ok = false;
+      try {
+        ok = check();
+      } catch (...) {
+        ok = false;
+      }
+      checks[name] = ok;
+      ready = ready && ok;
+    }
+    nlohmann::json body = {{"ready", ready}, {"checks", checks}};
+    if (stopping.load(std::memory_order_relaxed)) body["stopping"] = true;
+    return JsonResponse(ready ? http::status::ok : http::status::service_unavailable, body);
+  }
+  Flush(cs);
+  return Response(http::status::ok, metrics::SerializeText(registry), metrics::kTextContentType);
+}
+
+void HttpServer::Impl::Flush(ContextState& cs) {
+  for (size_t id = 0; id < cs.stats.size(); ++id) {
+    LocalStats& s = cs.stats[id];
+    if (!s.dirty) continue;
+    EndpointMetrics& m = *endpoint_metrics[id];
+    {
+      std::lock_guard lock(m.mu);
+      for (size_t i = 0; i < s.status.size(); ++i) {
+        if (s.status[i] == 0) continue;
+        prometheus::Counter*& c = m.counters[i];
+        if (c == nullptr) {
+          c = &requests_family->Add({{"route", m.route},
+                                     {"method", m.method},
+                                     {"status", std::to_string(i + kMinStatus)}});
+        }
+        c->Increment(s.status[i]);
+        s.status[i] = 0;
+      }
+    }
+    m.histogram->ObserveMultiple(s.buckets, s.sum);
+    std::fill(s.buckets.begin(), s.buckets.end(), 0.0);
+    s.sum = 0;
+    s.dirty = false;
+  }
+}
+
+asio::awaitable<void> HttpServer::Impl::AcceptLoop(ContextState& cs) {
+  auto self = shared_from_this();
+  boost::system::error_code ec;
+  for (;;) {
+    tcp::socket socket(*cs.ctx);
+    co_await cs.acceptor->async_accept(socket, asio::redirect_error(asio::use_awaitable, ec));
+    if (cs.stopping || !cs.acceptor->is_open()) break;
+    if (ec) {
+      if (ec == asio::error::operation_aborted) break;
+      // Out of descriptors and the like: back off a little instead of spinning.
+      log->warn("accept failed: {}", ec.message());
+      asio::steady_timer t(*cs.ctx, std::chrono::milliseconds(50));
+      co_await t.async_wait(asio::redirect_error(asio::use_awaitable, ec));
+      continue;
+    }
+    if (active.load(std::memory_order_relaxed) >= config.max_connections) {
+      socket.close(ec);
+      continue;
+    }
+    socket.set_option(tcp::no_delay(true), ec);
+    auto conn = std::make_shared<Connection>(self, cs, std::move(socket));
+    cs.connections.insert(conn.get());
+    active.fetch_add(1, std::memory_order_relaxed);
+    connections_gauge->Increment();
+    AddLive();
+    asio::co_spawn(
+        *cs.ctx,
+        [conn, self, &cs]() -> asio::awaitable<void> {
+          try {
+            co_await conn->Run();
+          } catch (const std::exception& e) {
+            self->log->warn("connection failed: {}", e.what());
+          }
+          cs.connections.erase(conn.get());
+          self->active.fetch_sub(1, std::memory_order_relaxed);
+          self->connections_gauge->Decrement();
+          self->DropLive();
+        },
+        asio::detached);
+  }
+  DropLive();
+}
+
+asio::awaitable<void> HttpServer::Impl::SweepLoop(ContextState& cs) {
+  auto self = shared_from_this();
+  boost::system::error_code ec;
+  for (;;) {
+    cs.sweep->expires_after(tick);
+    co_await cs.sweep->async_wait(asio::redirect_error(asio::use_awaitable, ec));
+    FormatDate(cs.date);
+    Flush(cs);
+    auto now = Clock::now();
+    if (cs.stopping && now >= cs.drain_deadline) {
+      for (Connection* c : cs.connections) c->Close();
+    } else {
+      for (Connection* c : cs.connections) c->CloseIfExpired(now);
+    }
+    if (cs.stopping && cs.connections.empty()) break;
+  }
+  Flush(cs);
+  DropLive();
+}
+
+void HttpServer::Impl::StopOnContext(ContextState& cs) {
+  if (cs.stopping) return;
+  cs.stopping = true;
+  cs.drain_deadline = Clock::now() + std::chrono::milliseconds(config.drain_timeout_ms);
+  boost::system::error_code ec;
+  if (cs.acceptor) cs.acceptor->close(ec);
+  if (cs.sweep) cs.sweep->cancel();  // sweep now: it ends once no connection is left
+  // Copy: closing may not erase synchronously, but be safe against iterator invalidation.
+  std::vector<Connection*> conns(cs.connections.begin(), cs.connections.end());
+  for (Connection* c : conns) c->CloseIfIdle();
+}
+
+HttpServer::HttpServer(const HttpServerConfig& config, Runtime& runtime, Router& router,
+                       metrics::Registry& registry)
+    : impl_(std::make_shared<Impl>(config, runtime, router, registry)) {
+  if (!config.auth_tokens.empty() || !config.auth_roles.empty()) {
+    impl_->authenticator =
+        std::make_shared<StaticTokenAuthenticator>(config.auth_tokens, config.auth_roles);
+  }
+}
+
+HttpServer::~HttpServer() {
+  if (impl_->started) Stop();
+}
+
+void HttpServer::SetAuthenticator(std::shared_ptr<const Authenticator> authenticator) {
+  impl_->authenticator = std::move(authenticator);
+}
+
+void HttpServer::AddReadinessCheck(std::string name, std::function<bool()> check) {
+  impl_->readiness.emplace_back(std::move(name), std::move(check));
+}
+
+Status HttpServer::Start() {
+  Impl& s = *impl_;
+  AIOT_CHECK(!s.started, "HttpServer::Start called twice");
+  tcp::endpoint ep;
+  if (!ParseListen(s.config.listen, ep)) {
+    s.log->error("http.listen `{}` is not host:port or [v6]:port", s.config.listen);
+    return errc::invalid_argument;
+  }
+
+  // Metrics: one entry per router endpoint, then the built-ins and "unmatched".
+  auto& req_family = prometheus::BuildCounter()
+                         .Name("aiot_http_requests_total")
+                         .Help("HTTP requests by route, method and status")
+                         .Register(s.registry);
+  auto& dur_family = prometheus::BuildHistogram()
+                         .Name("aiot_http_request_duration_seconds")
+                         .Help("HTTP request handling time (head received to response written)")
+                         .Register(s.registry);
+  auto& conn_family = prometheus::BuildGauge()
+                          .Name("aiot_http_connections")
+                          .Help("Open HTTP connections")
+                          .Register(s.registry);
+  s.requests_family = &req_family;
+  s.connections_gauge = &conn_family.Add({{"listen", s.config.listen}});
+  auto add_metrics = [&](std::string route, std::string method) {
+    auto m = std::make_unique<EndpointMetrics>();
+    m->route = std::move(route);
+    m->method = std::move(method);
+    m->histogram =
+        &dur_family.Add({{"route", m->route}, {"method", m->method}},
+                        prometheus::Histogram::BucketBoundaries(kBuckets.begin(), kBuckets.end()));
+    s.endpoint_metrics.push_back(std::move(m));
+    return s.endpoint_metrics.size() - 1;
+  };
+  for (const auto& e : s.router.endpoints()) {
+    add_metrics(e->pattern, std::string(http::to_string(e->method)));
+    if (e->hub != nullptr && std::find(s.hubs.begin(), s.hubs.end(), e->hub) == s.hubs.end()) {
+      s.hubs.push_back(e->hub);
+    }
+  }
+  s.id_healthz = add_metrics("/healthz", "GET");
+  s.id_readyz = add_metrics("/readyz", "GET");
+  s.id_metrics = add_metrics("/metrics", "GET");
+  s.id_unmatched = add_metrics("unmatched", "any");
+
+  uint32_t shortest = std::min(s.config.idle_timeout_ms, s.config.request_timeout_ms);
+  s.tick = std::chrono::milliseconds(std::clamp<uint32_t>(shortest / 4, 5, 100));
+
+  // One SO_REUSEPORT acceptor per context; the first one decides the port when it is 0.
+  for (size_t i = 0; i < s.runtime.size(); ++i) {
+    auto cs = std::make_unique<ContextState>();
+    cs->index = i;
+    cs->ctx = &s.runtime.context(i);
+    cs->stats.resize(s.endpoint_metrics.size());
+    FormatDate(cs->date);
+    auto acceptor = std::make_unique<tcp::acceptor>(*cs->ctx);
+    boost::system::error_code ec;
+    tcp::endpoint bind_ep = ep;
+    if (i > 0) bind_ep.port(s.port.load());
+    acceptor->open(bind_ep.protocol(), ec);
+    if (!ec) acceptor->set_option(asio::socket_base::reuse_address(true), ec);
+    if (!ec) {
+      int one = 1;
+      if (::setsockopt(acceptor->native_handle(), SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) !=
+          0) {
+        ec.assign(errno, boost::system::system_category());
+      }
+    }
+    if (!ec) acceptor->bind(bind_ep, ec);
+    if (!ec) acceptor->listen(asio::socket_base::max_listen_connections, ec);
+    if (ec) {
+      s.log->error("cannot listen on {}: {}", s.config.listen, ec.message());
+      s.contexts.clear();
+      return std::error_code(ec.value(), std::system_category());
+    }
+    if (i == 0) s.port = acceptor->local_endpoint().port();
+    cs->acceptor = std::move(acceptor);
+    cs->sweep = std::make_unique<asio::steady_timer>(*cs->ctx);
+    s.contexts.push_back(std::move(cs));
+  }
+  s.started = true;
+  for (auto& cs : s.contexts) {
+    ContextState& ref = *cs;
+    s.AddLive();
+    s.AddLive();
+    asio::co_spawn(*ref.ctx, s.AcceptLoop(ref), asio::detached);
+    asio::co_spawn(*ref.ctx, s.SweepLoop(ref), asio::detached);
+  }
+  s.log->info(
+      "listening on {} ({} contexts)",
+      s.config.listen.substr(0, s.config.listen.rfind(':')) + ":" + std::to_string(s.port.load()),
+      s.contexts.size());
+  return Status::Ok();
+}
+
+uint16_t HttpServer::port() const { return impl_->port.load(); }
+
+size_t HttpServer::connections() const { return impl_->active.load(); }
+
+void HttpServer::BeginStop() {
+  auto self = impl_;
+  if (!self->started || self->stopping.exchange(true)) return;
+  for (auto& cs : self->contexts) {
+    ContextState* p = cs.get();
+    asio::post(*p->ctx, [self, p] { self->StopOnContext(*p); });
+  }
+  for (WsHub* hub : self->hubs) hub->CloseAll();
+}
+
+void HttpServer::Stop() {
+  AIOT_CHECK(!Runtime::OnRuntimeThread(),
+             "HttpServer::Stop would block a runtime thread; "
+             "use BeginStop()");
+  if (!impl_->started) return;
+  BeginStop();
+  std::unique_lock lock(impl_->live_mu);
+  impl_->live_cv.wait(lock, [this] { return impl_->live == 0; });
+}
+
+}  // namespace aiot::net
