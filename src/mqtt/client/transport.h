@@ -34,6 +34,10 @@
 //     Your side runs on the broker's cores; cross with asio::post in both directions.
 //  6. Errors in OnTransportClosed: {} for an orderly close, a std::error_code from asio for
 //     network errors, or make_error_code(ReasonCode) (mqtt_category) for protocol failures.
+//  7. Optional flow control: QueuedBytes() returns how many bytes/packets' worth are waiting to
+//     be written (default 0 = never congested); if you return non-zero, call
+//     handler->OnTransportDrained() when it drops back to 0. The client stops handing QoS 0
+//     messages to a congested transport.
 // ------------------------------------------------------------------------------------------------
 
 #include <utility>  // before asio (Boost 1.74 + g++ 12)
@@ -56,6 +60,8 @@ class TransportHandler {
   virtual void OnTransportConnected() = 0;
   virtual void OnTransportPacket(Packet&& packet) = 0;
   virtual void OnTransportClosed(std::error_code ec) = 0;
+  // The transport's write queue emptied (see QueuedBytes()).
+  virtual void OnTransportDrained() {}
 };
 
 class Transport {
@@ -64,6 +70,8 @@ class Transport {
   virtual void Connect(TransportHandler* handler) = 0;
   virtual void Send(Packet packet) = 0;
   virtual void Close() = 0;
+  // Bytes accepted by Send() but not yet written; 0 if the transport does not queue.
+  virtual size_t QueuedBytes() const { return 0; }
 };
 
 // What a transport needs to know about the client's connection.

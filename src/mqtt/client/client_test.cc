@@ -1,0 +1,517 @@
+// The client against a real broker: Debian's mosquitto on a free loopback port, and interop with
+// mosquitto_pub / mosquitto_sub.
+#include "mqtt/client/client.h"
+
+#include <gtest/gtest.h>
+
+#include <boost/asio/post.hpp>
+#include <set>
+
+#include "base/errc.h"
+#include "mqtt/client/tcp_transport.h"
+#include "mqtt/client/test_util.h"
+
+namespace aiot::mqtt {
+namespace {
+
+using testing::IoThread;
+using testing::Mosquitto;
+using testing::WaitFor;
+namespace asio = boost::asio;
+
+// Wraps the TCP transport to observe packets and inject faults: drop PUBLISHes (a lost network
+// write), refuse to connect (a gate), close abruptly (no DISCONNECT).
+struct Tap {
+  std::mutex mu;
+  std::vector<Packet> sent;
+  std::vector<Packet> received;
+  std::atomic<bool> drop_publishes{false};
+  std::atomic<bool> gate_open{true};
+  std::atomic<int> inflight{0};
+  std::atomic<int> max_inflight{0};
+  Transport* current = nullptr;  // on the client's strand only
+
+  template <class T>
+  int CountSent(const std::function<bool(const T&)>& pred = nullptr) {
+    std::lock_guard lock(mu);
+    int n = 0;
+    for (const auto& p : sent) {
+      if (const T* t = std::get_if<T>(&p); t && (!pred || pred(*t))) ++n;
+    }
+    return n;
+  }
+};
+
+class TapTransport final : public Transport, public TransportHandler {
+ public:
+  TapTransport(const asio::any_io_executor& ex, const TransportOptions& o, std::shared_ptr<Tap> tap)
+      : ex_(ex), inner_(MakeTcpTransport(ex, o)), tap_(std::move(tap)) {}
+  ~TapTransport() override {
+    if (tap_->current == this) tap_->current = nullptr;
+  }
+  void Connect(TransportHandler* h) override {
+    handler_ = h;
+    if (!tap_->gate_open) {
+      gated_ = true;
+      asio::post(
+          ex_, [h] { h->OnTransportClosed(std::make_error_code(std::errc::connection_refused)); });
+      return;
+    }
+    tap_->current = this;
+    inner_->Connect(this);
+  }
+  void Send(Packet p) override {
+    {
+      std::lock_guard lock(tap_->mu);
+      tap_->sent.push_back(p);
+    }
+    if (const auto* pub = std::get_if<Publish>(&p)) {
+      if (pub->qos == QoS::kAtLeastOnce && !pub->dup) {
+        const int now = ++tap_->inflight;
+        int prev = tap_->max_inflight.load();
+        while (now > prev && !tap_->max_inflight.compare_exchange_weak(prev, now)) {
+        }
+      }
+      if (tap_->drop_publishes) return;
+    }
+    inner_->Send(std::move(p));
+  }
+  void Close() override {
+    if (!gated_) inner_->Close();
+  }
+  size_t QueuedBytes() const override { return inner_->QueuedBytes(); }
+
+  void OnTransportConnected() override { handler_->OnTransportConnected(); }
+  void OnTransportPacket(Packet&& p) override {
+    if (std::holds_alternative<Puback>(p)) --tap_->inflight;
+    {
+      std::lock_guard lock(tap_->mu);
+      tap_->received.push_back(p);
+    }
+    handler_->OnTransportPacket(std::move(p));
+  }
+  void OnTransportClosed(std::error_code ec) override { handler_->OnTransportClosed(ec); }
+  void OnTransportDrained() override { handler_->OnTransportDrained(); }
+
+ private:
+  asio::any_io_executor ex_;
+  std::unique_ptr<Transport> inner_;
+  std::shared_ptr<Tap> tap_;
+  TransportHandler* handler_ = nullptr;
+  bool gated_ = false;
+};
+
+TransportFactory TapFactory(std::shared_ptr<Tap> tap) {
+  return [tap](const asio::any_io_executor& ex, const TransportOptions& o) {
+    return std::make_unique<TapTransport>(ex, o, tap);
+  };
+}
+
+// Messages received by one subscriber, thread-safe.
+struct Inbox {
+  std::mutex mu;
+  std::vector<Message> messages;
+  void Add(const Message& m) {
+    std::lock_guard lock(mu);
+    messages.push_back(m);
+  }
+  size_t size() {
+    std::lock_guard lock(mu);
+    return messages.size();
+  }
+  std::vector<Message> Copy() {
+    std::lock_guard lock(mu);
+    return messages;
+  }
+  MessageHandler Handler() {
+    return [this](const Message& m) { Add(m); };
+  }
+};
+
+class ClientTest : public ::testing::TestWithParam<uint32_t> {
+ protected:
+  void SetUp() override {
+    if (!Mosquitto::Available()) GTEST_SKIP() << "/usr/sbin/mosquitto not installed";
+    broker_ = std::make_unique<Mosquitto>();
+    ASSERT_TRUE(broker_->Start()) << "mosquitto did not start";
+  }
+  void TearDown() override {
+    for (auto& c : clients_) StopClient(c);
+    clients_.clear();
+  }
+
+  MqttClientConfig Config(const std::string& id) {
+    MqttClientConfig cfg;
+    cfg.url = broker_->url();
+    cfg.client_id = id;
+    cfg.protocol_version = GetParam();
+    cfg.reconnect_min_ms = 50;
+    cfg.reconnect_max_ms = 500;
+    return cfg;
+  }
+
+  std::shared_ptr<Client> Make(MqttClientConfig cfg, TransportFactory f = {}) {
+    auto c = Client::Create(io_.io(), std::move(cfg), std::move(f));
+    clients_.push_back(c);
+    return c;
+  }
+
+  static bool Connected(const std::shared_ptr<Client>& c) {
+    return WaitFor([&] { return c->state() == ConnectionState::kConnected; });
+  }
+
+  // Subscribes and waits for the SUBACK.
+  static ReasonCode SubscribeSync(const std::shared_ptr<Client>& c, const std::string& filter,
+                                  SubscribeOptions o, MessageHandler h) {
+    auto result = std::make_shared<std::atomic<int>>(-1);
+    c->Subscribe(filter, o, std::move(h),
+                 [result](ReasonCode rc) { *result = static_cast<int>(rc); });
+    EXPECT_TRUE(WaitFor([&] { return *result >= 0; }));
+    return static_cast<ReasonCode>(result->load());
+  }
+
+  static void StopClient(const std::shared_ptr<Client>& c) {
+    std::atomic<bool> stopped{false};
+    c->Stop([&] { stopped = true; });
+    EXPECT_TRUE(WaitFor([&] { return stopped.load(); }));
+  }
+
+  IoThread io_;
+  std::unique_ptr<Mosquitto> broker_;
+  std::vector<std::shared_ptr<Client>> clients_;
+};
+
+TEST_P(ClientTest, Qos012RoundTrip) {
+  auto sub = Make(Config("sub"));
+  auto pub = Make(Config("pub"));
+  Inbox inbox;
+  sub->Start();
+  pub->Start();
+  ASSERT_TRUE(Connected(sub));
+  EXPECT_EQ(SubscribeSync(sub, "rt/#", {.qos = QoS::kExactlyOnce}, inbox.Handler()),
+            ReasonCode::kGrantedQos2);
+  std::atomic<int> acked{0};
+  for (int q = 0; q <= 2; ++q) {
+    ASSERT_TRUE(pub->Publish("rt/q" + std::to_string(q), "payload-" + std::to_string(q),
+                             {.qos = static_cast<QoS>(q)},
+                             [&](std::error_code ec) {
+                               EXPECT_FALSE(ec) << ec.message();
+                               ++acked;
+                             })
+                    .ok());
+  }
+  ASSERT_TRUE(WaitFor([&] { return inbox.size() == 3 && acked == 3; }));
+  std::map<std::string, Message> by_topic;
+  for (auto& m : inbox.Copy()) by_topic[m.topic] = m;
+  for (int q = 0; q <= 2; ++q) {
+    const auto& m = by_topic.at("rt/q" + std::to_string(q));
+    EXPECT_EQ(m.payload.view(), "payload-" + std::to_string(q));
+    EXPECT_EQ(static_cast<int>(m.qos), q);
+  }
+  EXPECT_EQ(pub->stats().completed, 3u);
+}
+
+TEST_P(ClientTest, ManyQos1MessagesRespectInflightWindow) {
+  auto tap = std::make_shared<Tap>();
+  auto cfg = Config("pub-window");
+  cfg.max_inflight = 4;
+  auto pub = Make(cfg, TapFactory(tap));
+  auto sub = Make(Config("sub-window"));
+  Inbox inbox;
+  sub->Start();
+  pub->Start();
+  ASSERT_TRUE(Connected(sub));
+  SubscribeSync(sub, "win", {.qos = QoS::kAtLeastOnce}, inbox.Handler());
+  constexpr int kCount = 500;
+  std::atomic<int> acked{0};
+  for (int i = 0; i < kCount; ++i) {
+    ASSERT_TRUE(pub->Publish("win", std::to_string(i), {.qos = QoS::kAtLeastOnce},
+                             [&](std::error_code ec) { acked += ec ? 0 : 1; })
+                    .ok());
+  }
+  ASSERT_TRUE(WaitFor([&] { return acked == kCount && inbox.size() == kCount; }));
+  EXPECT_LE(tap->max_inflight.load(), 4);
+  EXPECT_GE(tap->max_inflight.load(), 1);
+  // Per-publisher order is kept.
+  auto msgs = inbox.Copy();
+  for (int i = 0; i < kCount; ++i) EXPECT_EQ(msgs[i].payload.view(), std::to_string(i));
+}
+
+TEST_P(ClientTest, RetainedMessageDeliveredOnSubscribe) {
+  auto pub = Make(Config("pub-retain"));
+  pub->Start();
+  std::atomic<bool> done{false};
+  ASSERT_TRUE(pub->Publish("status/fan-1", "{\"online\":true}",
+                           {.qos = QoS::kAtLeastOnce, .retain = true},
+                           [&](std::error_code) { done = true; })
+                  .ok());
+  ASSERT_TRUE(WaitFor([&] { return done.load(); }));
+  auto sub = Make(Config("sub-retain"));
+  Inbox inbox;
+  sub->Start();
+  ASSERT_TRUE(Connected(sub));
+  SubscribeSync(sub, "status/+", {.qos = QoS::kAtLeastOnce}, inbox.Handler());
+  ASSERT_TRUE(WaitFor([&] { return inbox.size() == 1; }));
+  auto m = inbox.Copy()[0];
+  EXPECT_TRUE(m.retain);
+  EXPECT_EQ(m.payload.view(), "{\"online\":true}");
+}
+
+TEST_P(ClientTest, WillPublishedWhenConnectionDropsWithoutDisconnect) {
+  auto watcher = Make(Config("watcher"));
+  Inbox inbox;
+  watcher->Start();
+  ASSERT_TRUE(Connected(watcher));
+  SubscribeSync(watcher, "will/#", {.qos = QoS::kAtLeastOnce}, inbox.Handler());
+
+  auto tap = std::make_shared<Tap>();
+  auto cfg = Config("device-with-will");
+  cfg.will_topic = "will/device";
+  cfg.will_payload = "{\"online\":false}";
+  cfg.will_qos = 1;
+  auto device = Make(cfg, TapFactory(tap));
+  device->Start();
+  ASSERT_TRUE(Connected(device));
+  tap->gate_open = false;  // stay away after the drop
+  asio::post(device->executor(), [tap] {
+    if (tap->current) tap->current->Close();  // no DISCONNECT: the broker sends the will
+  });
+  ASSERT_TRUE(WaitFor([&] { return inbox.size() == 1; }));
+  EXPECT_EQ(inbox.Copy()[0].payload.view(), "{\"online\":false}");
+}
+
+TEST_P(ClientTest, NoWillAfterStop) {
+  auto watcher = Make(Config("watcher2"));
+  Inbox inbox;
+  watcher->Start();
+  ASSERT_TRUE(Connected(watcher));
+  SubscribeSync(watcher, "will2/#", {.qos = QoS::kAtLeastOnce}, inbox.Handler());
+  auto cfg = Config("device2");
+  cfg.will_topic = "will2/device";
+  cfg.will_payload = "gone";
+  auto device = Make(cfg);
+  device->Start();
+  ASSERT_TRUE(Connected(device));
+  StopClient(device);
+  // A barrier message after the stop: when it arrives, a will would have arrived first.
+  auto other = Make(Config("barrier"));
+  other->Start();
+  ASSERT_TRUE(other->Publish("will2/barrier", "x", {.qos = QoS::kAtLeastOnce}).ok());
+  ASSERT_TRUE(WaitFor([&] { return inbox.size() >= 1; }));
+  for (auto& m : inbox.Copy()) EXPECT_NE(m.topic, "will2/device");
+}
+
+TEST_P(ClientTest, ReconnectAfterBrokerRestartResubscribesAndDeliversOfflineQueue) {
+  auto sub = Make(Config("sub-restart"));
+  auto tap = std::make_shared<Tap>();
+  auto pub = Make(Config("pub-restart"), TapFactory(tap));
+  Inbox inbox;
+  std::atomic<int> connects{0};
+  sub->SetConnectionHandler([&](const ConnectionEvent& e) {
+    if (e.state == ConnectionState::kConnected) ++connects;
+  });
+  sub->Start();
+  pub->Start();
+  ASSERT_TRUE(Connected(sub));
+  ASSERT_TRUE(Connected(pub));
+  SubscribeSync(sub, "restart/#", {.qos = QoS::kAtLeastOnce}, inbox.Handler());
+
+  broker_->Kill();
+  ASSERT_TRUE(WaitFor([&] {
+    return sub->state() != ConnectionState::kConnected &&
+           pub->state() != ConnectionState::kConnected;
+  }));
+  tap->gate_open = false;  // the publisher comes back only once the subscriber is ready
+  constexpr int kOffline = 20;
+  std::atomic<int> acked{0};
+  for (int i = 0; i < kOffline; ++i) {
+    ASSERT_TRUE(pub->Publish("restart/data", "offline-" + std::to_string(i),
+                             {.qos = QoS::kAtLeastOnce},
+                             [&](std::error_code ec) { acked += ec ? 0 : 1; })
+                    .ok());
+  }
+  ASSERT_TRUE(broker_->Start());
+  ASSERT_TRUE(WaitFor([&] { return connects.load() >= 2; }));
+  // The fresh broker has no session: the client resubscribed by itself. Probe until the
+  // subscription is active.
+  auto probe = Make(Config("probe"));
+  probe->Start();
+  ASSERT_TRUE(WaitFor([&] {
+    (void)probe->Publish("restart/probe", "p", {.qos = QoS::kAtLeastOnce});
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    for (auto& m : inbox.Copy()) {
+      if (m.topic == "restart/probe") return true;
+    }
+    return false;
+  }));
+  tap->gate_open = true;
+  ASSERT_TRUE(WaitFor([&] { return acked == kOffline; }));
+  ASSERT_TRUE(WaitFor([&] {
+    std::set<std::string> got;
+    for (auto& m : inbox.Copy()) {
+      if (m.topic == "restart/data") got.insert(std::string(m.payload.view()));
+    }
+    return got.size() == kOffline;
+  }));
+}
+
+TEST_P(ClientTest, UnacknowledgedQos1And2ResentWithDupAfterReconnect) {
+  auto sub = Make(Config("sub-dup"));
+  Inbox inbox;
+  sub->Start();
+  ASSERT_TRUE(Connected(sub));
+  SubscribeSync(sub, "dup/#", {.qos = QoS::kExactlyOnce}, inbox.Handler());
+
+  auto tap = std::make_shared<Tap>();
+  auto pub = Make(Config("pub-dup"), TapFactory(tap));
+  pub->Start();
+  ASSERT_TRUE(Connected(pub));
+  tap->drop_publishes = true;  // the PUBLISHes are "lost on the wire"
+  std::atomic<int> acked{0};
+  ASSERT_TRUE(pub->Publish("dup/1", "one", {.qos = QoS::kAtLeastOnce},
+                           [&](std::error_code ec) { acked += ec ? 0 : 1; })
+                  .ok());
+  ASSERT_TRUE(pub->Publish("dup/2", "two", {.qos = QoS::kExactlyOnce},
+                           [&](std::error_code ec) { acked += ec ? 0 : 1; })
+                  .ok());
+  ASSERT_TRUE(WaitFor([&] { return tap->CountSent<Publish>() == 2; }));
+  tap->drop_publishes = false;
+  asio::post(pub->executor(), [tap] {
+    if (tap->current) tap->current->Close();
+  });
+  ASSERT_TRUE(WaitFor([&] { return acked == 2 && inbox.size() == 2; }));
+  EXPECT_EQ(tap->CountSent<Publish>([](const Publish& p) { return p.dup; }), 2);
+  EXPECT_EQ(pub->stats().connects, 2u);
+}
+
+TEST_P(ClientTest, UnsubscribeStopsDelivery) {
+  auto c = Make(Config("unsub"));
+  Inbox a, b;
+  c->Start();
+  ASSERT_TRUE(Connected(c));
+  SubscribeSync(c, "u/a", {.qos = QoS::kAtLeastOnce}, a.Handler());
+  SubscribeSync(c, "u/b", {.qos = QoS::kAtLeastOnce}, b.Handler());
+  std::atomic<int> unsub_rc{-1};
+  c->Unsubscribe("u/a", [&](ReasonCode rc) { unsub_rc = static_cast<int>(rc); });
+  ASSERT_TRUE(WaitFor([&] { return unsub_rc >= 0; }));
+  EXPECT_EQ(static_cast<ReasonCode>(unsub_rc.load()), ReasonCode::kSuccess);
+  ASSERT_TRUE(c->Publish("u/a", "1", {.qos = QoS::kAtLeastOnce}).ok());
+  ASSERT_TRUE(c->Publish("u/b", "2", {.qos = QoS::kAtLeastOnce}).ok());
+  ASSERT_TRUE(WaitFor([&] { return b.size() == 1; }));
+  EXPECT_EQ(a.size(), 0u);
+}
+
+TEST_P(ClientTest, InteropWithMosquittoPubAndSub) {
+  auto c = Make(Config("interop"));
+  Inbox inbox;
+  c->Start();
+  ASSERT_TRUE(Connected(c));
+  SubscribeSync(c, "interop/in", {.qos = QoS::kExactlyOnce}, inbox.Handler());
+  const std::string v = GetParam() == 5 ? "mqttv5" : "mqttv311";
+  const std::string port = std::to_string(broker_->port());
+  testing::RunCommand("mosquitto_pub -h 127.0.0.1 -p " + port + " -V " + v +
+                      " -q 2 -t interop/in -m 'from mosquitto_pub'");
+  ASSERT_TRUE(WaitFor([&] { return inbox.size() == 1; }));
+  EXPECT_EQ(inbox.Copy()[0].payload.view(), "from mosquitto_pub");
+  EXPECT_EQ(inbox.Copy()[0].qos, QoS::kExactlyOnce);
+
+  // mosquitto_sub waits for one message; publish retained so it gets it whenever it subscribes.
+  ASSERT_TRUE(
+      c->Publish("interop/out", "from aiot", {.qos = QoS::kAtLeastOnce, .retain = true}).ok());
+  const std::string out = testing::RunCommand("timeout 20 mosquitto_sub -h 127.0.0.1 -p " + port +
+                                              " -V " + v + " -q 1 -C 1 -t interop/out");
+  EXPECT_EQ(out, "from aiot\n");
+}
+
+TEST_P(ClientTest, V5PropertiesPassThrough) {
+  if (GetParam() != 5) GTEST_SKIP() << "v5 only";
+  auto c = Make(Config("props"));
+  Inbox inbox;
+  c->Start();
+  ASSERT_TRUE(Connected(c));
+  SubscribeSync(c, "props/#", {.qos = QoS::kAtLeastOnce}, inbox.Handler());
+  PublishOptions o{.qos = QoS::kAtLeastOnce};
+  o.properties.content_type = "application/json";
+  o.properties.response_topic = "props/reply";
+  o.properties.correlation_data = "corr-1";
+  o.properties.message_expiry_interval = 3600;
+  o.properties.user_properties = {{"device", "fan-0001"}};
+  ASSERT_TRUE(c->Publish("props/x", "{}", o).ok());
+  ASSERT_TRUE(WaitFor([&] { return inbox.size() == 1; }));
+  const auto m = inbox.Copy()[0];
+  EXPECT_EQ(m.properties.content_type, "application/json");
+  EXPECT_EQ(m.properties.response_topic, "props/reply");
+  EXPECT_EQ(m.properties.correlation_data, "corr-1");
+  ASSERT_TRUE(m.properties.message_expiry_interval);
+  EXPECT_LE(*m.properties.message_expiry_interval, 3600u);
+  EXPECT_EQ(m.properties.user_properties, (UserProperties{{"device", "fan-0001"}}));
+}
+
+TEST_P(ClientTest, V5NoLocal) {
+  if (GetParam() != 5) GTEST_SKIP() << "v5 only";
+  auto c = Make(Config("nolocal"));
+  Inbox mine, all;
+  c->Start();
+  ASSERT_TRUE(Connected(c));
+  SubscribeSync(c, "nl/own", {.qos = QoS::kAtLeastOnce, .no_local = true}, mine.Handler());
+  SubscribeSync(c, "nl/barrier", {.qos = QoS::kAtLeastOnce}, all.Handler());
+  ASSERT_TRUE(c->Publish("nl/own", "x", {.qos = QoS::kAtLeastOnce}).ok());
+  ASSERT_TRUE(c->Publish("nl/barrier", "y", {.qos = QoS::kAtLeastOnce}).ok());
+  ASSERT_TRUE(WaitFor([&] { return all.size() == 1; }));
+  EXPECT_EQ(mine.size(), 0u);
+}
+
+INSTANTIATE_TEST_SUITE_P(Versions, ClientTest, ::testing::Values(4u, 5u),
+                         [](const auto& info) { return info.param == 5 ? "V5" : "V311"; });
+
+TEST(ClientOffline, QueueIsBoundedWhileDisconnected) {
+  IoThread io;
+  MqttClientConfig cfg;
+  cfg.url = "tcp://127.0.0.1:" + std::to_string(testing::FreePort());  // nothing listens
+  cfg.offline_queue_limit = 5;
+  auto c = Client::Create(io.io(), cfg);
+  c->Start();
+  std::atomic<int> cancelled{0};
+  for (int i = 0; i < 5; ++i) {
+    EXPECT_TRUE(c->Publish("q", "m", {.qos = QoS::kAtLeastOnce}, [&](std::error_code ec) {
+                   if (ec == std::error_code(errc::cancelled)) ++cancelled;
+                 }).ok());
+  }
+  Status s = c->Publish("q", "overflow", {.qos = QoS::kAtLeastOnce});
+  EXPECT_EQ(s.error(), std::error_code(errc::resource_exhausted));
+  EXPECT_EQ(c->Publish("bad/+", "x").error(), std::error_code(ReasonCode::kTopicNameInvalid));
+  EXPECT_EQ(c->stats().rejected, 1u);
+  std::atomic<bool> stopped{false};
+  c->Stop([&] { stopped = true; });
+  ASSERT_TRUE(WaitFor([&] { return stopped.load(); }));
+  EXPECT_EQ(cancelled.load(), 5);
+  EXPECT_EQ(c->state(), ConnectionState::kStopped);
+}
+
+TEST(ClientConfig, RejectsBadConfiguration) {
+  IoThread io;
+  MqttClientConfig cfg;
+  cfg.protocol_version = 3;
+  EXPECT_THROW(Client::Create(io.io(), cfg), config::Error);
+  cfg.protocol_version = 5;
+  cfg.url = "inproc://";
+  EXPECT_THROW(Client::Create(io.io(), cfg), config::Error);  // needs the broker's factory
+  cfg.url = "127.0.0.1:1883";
+  EXPECT_THROW(Client::Create(io.io(), cfg), config::Error);
+}
+
+TEST(ClientConfig, ParseUrl) {
+  std::string scheme, host, port;
+  ASSERT_TRUE(ParseUrl("tcp://127.0.0.1:1884", &scheme, &host, &port));
+  EXPECT_EQ(scheme, "tcp");
+  EXPECT_EQ(host, "127.0.0.1");
+  EXPECT_EQ(port, "1884");
+  ASSERT_TRUE(ParseUrl("mqtt://broker", &scheme, &host, &port));
+  EXPECT_EQ(port, "1883");
+  ASSERT_TRUE(ParseUrl("tcp://[::1]:1999", &scheme, &host, &port));
+  EXPECT_EQ(host, "::1");
+  EXPECT_EQ(port, "1999");
+}
+
+}  // namespace
+}  // namespace aiot::mqtt

@@ -1,0 +1,200 @@
+#include "mqtt/client/tcp_transport.h"
+
+#include <utility>  // before asio (Boost 1.74 + g++ 12)
+
+#include <boost/asio.hpp>
+
+#include "base/log.h"
+#include "mqtt/protocol/codec.h"
+
+namespace aiot::mqtt {
+namespace {
+
+namespace asio = boost::asio;
+using asio::ip::tcp;
+
+// The connection state, shared with in-flight asio operations so that the TcpTransport can be
+// destroyed at any time. Used only on `executor`.
+class TcpConnection : public std::enable_shared_from_this<TcpConnection> {
+ public:
+  TcpConnection(const asio::any_io_executor& ex, const TransportOptions& options)
+      : executor_(ex),
+        options_(options),
+        resolver_(ex),
+        socket_(ex),
+        decoder_(
+            {.max_packet_size = options.max_packet_size ? options.max_packet_size : kMaxPacketSize,
+             .protocol_version = static_cast<uint8_t>(options.protocol_version)}) {}
+
+  void Connect(TransportHandler* handler) {
+    handler_ = handler;
+    std::string scheme, host, port;
+    if (!ParseUrl(options_.url, &scheme, &host, &port) || (scheme != "tcp" && scheme != "mqtt")) {
+      Finish(std::make_error_code(std::errc::invalid_argument));
+      return;
+    }
+    resolver_.async_resolve(
+        host, port,
+        [self = shared_from_this()](boost::system::error_code ec, tcp::resolver::results_type r) {
+          if (self->finished_) return;
+          if (ec) return self->Finish(ec);
+          asio::async_connect(self->socket_, r,
+                              [self](boost::system::error_code ec2, const tcp::endpoint&) {
+                                if (self->finished_) return;
+                                if (ec2) return self->Finish(ec2);
+                                boost::system::error_code ignored;
+                                self->socket_.set_option(tcp::no_delay(true), ignored);
+                                self->connected_ = true;
+                                if (self->handler_) self->handler_->OnTransportConnected();
+                                self->Read();
+                              });
+        });
+  }
+
+  void Send(const Packet& packet) {
+    if (finished_ || !connected_ || closing_) return;
+    uint8_t version = options_.protocol_version;
+    if (const auto* c = std::get_if<mqtt::Connect>(&packet)) version = c->protocol_version;
+    auto n = Encode(packet, version, &out_);
+    if (!n.ok()) {
+      log::Get("mqtt.client")
+          ->error("cannot encode {}: {}", PacketTypeName(TypeOf(packet)), n.error().message());
+      return Finish(n.error());
+    }
+    if (!writing_active_) Write();
+  }
+
+  void Close() {
+    if (finished_ || closing_) return;
+    closing_ = true;
+    if (!connected_ || !writing_active_) Finish({});
+    // else: Finish after the pending write completes.
+  }
+
+  size_t QueuedBytes() const { return out_.size() + writing_.size(); }
+
+  void Abandon() {
+    handler_ = nullptr;
+    finished_ = true;
+    boost::system::error_code ignored;
+    resolver_.cancel();
+    socket_.close(ignored);
+  }
+
+ private:
+  void Read() {
+    auto space = decoder_.Prepare(64 * 1024);
+    socket_.async_read_some(
+        asio::buffer(space.data(), space.size()),
+        [self = shared_from_this()](boost::system::error_code ec, size_t n) {
+          if (self->finished_) return;
+          if (ec) return self->Finish(ec == asio::error::eof ? std::error_code() : ec);
+          self->decoder_.Commit(n);
+          for (;;) {
+            auto r = self->decoder_.Next();
+            if (!r.ok()) {
+              log::Get("mqtt.client")
+                  ->warn("malformed packet from server: {} ({})", r.error().message(),
+                         self->decoder_.error_detail());
+              return self->Finish(r.error());
+            }
+            if (!r->has_value()) break;
+            if (!self->handler_) return;
+            self->handler_->OnTransportPacket(std::move(**r));
+            if (self->finished_) return;
+          }
+          self->Read();
+        });
+  }
+
+  void Write() {
+    writing_.swap(out_);
+    writing_active_ = true;
+    asio::async_write(socket_, asio::buffer(writing_),
+                      [self = shared_from_this()](boost::system::error_code ec, size_t) {
+                        self->writing_active_ = false;
+                        if (self->finished_) return;
+                        if (ec) return self->Finish(ec);
+                        self->writing_.clear();
+                        if (!self->out_.empty()) return self->Write();
+                        if (self->closing_) return self->Finish({});
+                        if (self->handler_) self->handler_->OnTransportDrained();
+                      });
+  }
+
+  // Ends the connection and delivers OnTransportClosed once, from a fresh handler (never from
+  // inside Send/Close, so the client may destroy the transport in the callback).
+  void Finish(std::error_code ec) {
+    if (finished_) return;
+    finished_ = true;
+    boost::system::error_code ignored;
+    resolver_.cancel();
+    socket_.shutdown(tcp::socket::shutdown_both, ignored);
+    socket_.close(ignored);
+    asio::post(executor_, [self = shared_from_this(), ec] {
+      if (auto* h = std::exchange(self->handler_, nullptr)) h->OnTransportClosed(ec);
+    });
+  }
+
+  asio::any_io_executor executor_;
+  TransportOptions options_;
+  tcp::resolver resolver_;
+  tcp::socket socket_;
+  Decoder decoder_;
+  TransportHandler* handler_ = nullptr;
+  std::string out_;      // encoded, waiting for the current write to finish
+  std::string writing_;  // being written
+  bool writing_active_ = false;
+  bool connected_ = false;
+  bool closing_ = false;
+  bool finished_ = false;
+};
+
+class TcpTransport final : public Transport {
+ public:
+  TcpTransport(const asio::any_io_executor& ex, const TransportOptions& options)
+      : conn_(std::make_shared<TcpConnection>(ex, options)) {}
+  ~TcpTransport() override { conn_->Abandon(); }
+
+  void Connect(TransportHandler* handler) override { conn_->Connect(handler); }
+  void Send(Packet packet) override { conn_->Send(packet); }
+  void Close() override { conn_->Close(); }
+  size_t QueuedBytes() const override { return conn_->QueuedBytes(); }
+
+ private:
+  std::shared_ptr<TcpConnection> conn_;
+};
+
+}  // namespace
+
+std::unique_ptr<Transport> MakeTcpTransport(const boost::asio::any_io_executor& executor,
+                                            const TransportOptions& options) {
+  return std::make_unique<TcpTransport>(executor, options);
+}
+
+bool ParseUrl(const std::string& url, std::string* scheme, std::string* host, std::string* port,
+              const std::string& default_port) {
+  const size_t sep = url.find("://");
+  if (sep == std::string::npos) return false;
+  *scheme = url.substr(0, sep);
+  std::string rest = url.substr(sep + 3);
+  if (const size_t slash = rest.find('/'); slash != std::string::npos) rest.resize(slash);
+  *port = default_port;
+  if (!rest.empty() && rest[0] == '[') {
+    const size_t close = rest.find(']');
+    if (close == std::string::npos) return false;
+    *host = rest.substr(1, close - 1);
+    if (close + 1 < rest.size() && rest[close + 1] == ':') *port = rest.substr(close + 2);
+    return true;
+  }
+  const size_t colon = rest.rfind(':');
+  if (colon != std::string::npos) {
+    *host = rest.substr(0, colon);
+    *port = rest.substr(colon + 1);
+  } else {
+    *host = rest;
+  }
+  return true;
+}
+
+}  // namespace aiot::mqtt

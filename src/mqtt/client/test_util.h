@@ -1,0 +1,60 @@
+#pragma once
+
+// Test helpers for MQTT clients: a real Debian mosquitto on a free loopback port, an io_context
+// thread, and polling waits. Shared by the client tests and the bench tests.
+#include <utility>  // before asio (Boost 1.74 + g++ 12)
+
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+#include <chrono>
+#include <functional>
+#include <string>
+#include <thread>
+
+#include <sys/types.h>
+
+namespace aiot::mqtt::testing {
+
+// A loopback TCP port that was free a moment ago.
+uint16_t FreePort();
+
+// /usr/sbin/mosquitto with `listener <port> 127.0.0.1` and anonymous access, in a temp dir.
+class Mosquitto {
+ public:
+  explicit Mosquitto(uint16_t port = 0, std::string extra_config = "");
+  ~Mosquitto();
+  static bool Available();
+  // Starts the broker and waits until it accepts connections. Returns false on failure.
+  bool Start();
+  // SIGKILL (no clean shutdown) and wait.
+  void Kill();
+  uint16_t port() const { return port_; }
+  std::string url() const { return "tcp://127.0.0.1:" + std::to_string(port_); }
+
+ private:
+  uint16_t port_;
+  std::string dir_;
+  pid_t pid_ = -1;
+};
+
+// Runs an io_context on a background thread until destroyed.
+class IoThread {
+ public:
+  IoThread();
+  ~IoThread();
+  boost::asio::io_context& io() { return io_; }
+
+ private:
+  boost::asio::io_context io_;
+  boost::asio::executor_work_guard<boost::asio::io_context::executor_type> guard_;
+  std::thread thread_;
+};
+
+// Polls `pred` every 5 ms until it is true or `timeout` passes.
+bool WaitFor(const std::function<bool()>& pred,
+             std::chrono::milliseconds timeout = std::chrono::seconds(30));
+
+// Runs a shell command and returns its standard output.
+std::string RunCommand(const std::string& command);
+
+}  // namespace aiot::mqtt::testing
