@@ -4,40 +4,38 @@
 #include <memory>
 #include <optional>
 #include <string>
-#include <utility>
-#include <vector>
+
+#include "mqtt/protocol/packet.h"
 
 namespace aiot::mqtt::broker {
 
 // An application message as the broker routes it: immutable once published, shared by every
-// session it is delivered to (one allocation per PUBLISH, whatever the fan-out). Plain data, so a
-// later persistence layer can serialize it.
+// session it is delivered to (one allocation per PUBLISH whatever the fan-out; the payload is the
+// PUBLISH's own SharedBytes, never copied). Plain data, so a later persistence layer can
+// serialize it.
 struct Message {
   std::string topic;
-  std::string payload;
+  SharedBytes payload;
   uint8_t qos = 0;      // QoS the publisher used
   bool retain = false;  // RETAIN flag the publisher set
-  // v5 properties forwarded unaltered [MQTT-3.3.2-4] ... [MQTT-3.3.2-20].
-  std::optional<uint8_t> payload_format_indicator;
-  std::optional<uint32_t> message_expiry_interval;  // seconds, as received
-  std::string content_type;
-  std::string response_topic;
-  std::optional<std::string> correlation_data;
-  std::vector<std::pair<std::string, std::string>> user_properties;
-  // Broker bookkeeping.
+  // v5 properties forwarded unaltered to subscribers [MQTT-3.3.2-4] .. [MQTT-3.3.2-20]: payload
+  // format, message expiry (as received), content type, response topic, correlation data, user
+  // properties. Nothing else is set here.
+  Properties properties;
   int64_t received_at_ns = 0;  // monotonic time the broker accepted the message
   uint64_t publisher = 0;      // SessionKey of the publisher (No Local), 0 for the broker itself
 
   // Absolute monotonic deadline, or INT64_MAX when the message never expires.
   int64_t ExpiresAtNs() const {
-    if (!message_expiry_interval) return INT64_MAX;
-    return received_at_ns + static_cast<int64_t>(*message_expiry_interval) * 1'000'000'000;
+    if (!properties.message_expiry_interval) return INT64_MAX;
+    return received_at_ns +
+           static_cast<int64_t>(*properties.message_expiry_interval) * 1'000'000'000;
   }
   bool Expired(int64_t now_ns) const { return now_ns >= ExpiresAtNs(); }
   // Remaining expiry interval to send to a subscriber [MQTT-3.3.2-6].
   std::optional<uint32_t> RemainingExpiry(int64_t now_ns) const {
-    if (!message_expiry_interval) return std::nullopt;
-    int64_t left = (ExpiresAtNs() - now_ns) / 1'000'000'000;
+    if (!properties.message_expiry_interval) return std::nullopt;
+    int64_t left = (ExpiresAtNs() - now_ns + 999'999'999) / 1'000'000'000;
     return static_cast<uint32_t>(left < 0 ? 0 : left);
   }
   // Approximate bytes held, for queue limits and metrics.

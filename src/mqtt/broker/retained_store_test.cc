@@ -12,7 +12,7 @@ MessagePtr Msg(std::string topic, std::string payload, std::optional<uint32_t> e
   m->topic = std::move(topic);
   m->payload = std::move(payload);
   m->retain = true;
-  m->message_expiry_interval = expiry;
+  m->properties.message_expiry_interval = expiry;
   return m;
 }
 
@@ -34,7 +34,7 @@ TEST(RetainedStore, SetReplaceClear_MQTT_3_3_1_5_6_7) {
   std::vector<MessagePtr> out;
   store.Match("a/b", 0, &out);
   ASSERT_EQ(out.size(), 1u);
-  EXPECT_EQ(out[0]->payload, "2");
+  EXPECT_EQ(out[0]->payload.view(), "2");
   store.Put(Msg("a/b", ""));  // empty payload clears [MQTT-3.3.1-6]
   EXPECT_EQ(store.size(), 0u);
   EXPECT_TRUE(Topics(store, "#").empty());

@@ -1,0 +1,1157 @@
+#include "mqtt/broker/broker.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <unordered_set>
+
+#include "base/check.h"
+#include "base/log.h"
+#include "base/version.h"
+#include "mqtt/protocol/codec.h"
+#include "mqtt/protocol/topic.h"
+
+namespace aiot::mqtt::broker {
+
+namespace {
+
+constexpr int64_t kNanosPerSecond = 1'000'000'000;
+constexpr uint32_t kNoCore = UINT32_MAX;
+constexpr uint32_t kSessionNeverExpires = 0xFFFFFFFFu;
+
+template <typename T>
+T Ack(uint16_t packet_id, ReasonCode rc = ReasonCode::kSuccess) {
+  T t;
+  t.packet_id = packet_id;
+  t.reason_code = rc;
+  return t;
+}
+
+Connack MakeConnack(ReasonCode rc, bool session_present = false) {
+  Connack c;
+  c.reason_code = rc;
+  c.session_present = session_present;
+  return c;
+}
+
+uint8_t Qos(QoS q) { return static_cast<uint8_t>(q); }
+
+bool TopicWithinLimits(const BrokerConfig& c, std::string_view topic) {
+  if (topic.size() > c.max_topic_length) return false;
+  if (c.max_topic_levels == 0) return true;
+  size_t levels = 1 + std::count(topic.begin(), topic.end(), '/');
+  return levels <= c.max_topic_levels;
+}
+
+}  // namespace
+
+// ---- Metrics ---------------------------------------------------------------------------------
+
+struct Broker::Metrics {
+  explicit Metrics(metrics::Registry& r)
+      : connections_family(prometheus::BuildGauge()
+                               .Name("aiot_mqtt_broker_connections")
+                               .Help("MQTT clients currently connected")
+                               .Register(r)),
+        connections(connections_family.Add({})),
+        sessions(prometheus::BuildGauge()
+                     .Name("aiot_mqtt_broker_sessions")
+                     .Help("MQTT sessions (online and offline)")
+                     .Register(r)
+                     .Add({})),
+        subscriptions(prometheus::BuildGauge()
+                          .Name("aiot_mqtt_broker_subscriptions")
+                          .Help("MQTT subscriptions")
+                          .Register(r)
+                          .Add({})),
+        retained(prometheus::BuildGauge()
+                     .Name("aiot_mqtt_broker_retained_messages")
+                     .Help("Retained messages stored")
+                     .Register(r)
+                     .Add({})),
+        messages(prometheus::BuildCounter()
+                     .Name("aiot_mqtt_broker_messages_total")
+                     .Help("PUBLISH packets received from and sent to clients")
+                     .Register(r)),
+        received(messages.Add({{"direction", "received"}})),
+        sent(messages.Add({{"direction", "sent"}})),
+        dropped_family(prometheus::BuildCounter()
+                           .Name("aiot_mqtt_broker_messages_dropped_total")
+                           .Help("Messages not delivered, by reason")
+                           .Register(r)),
+        dropped_queue_full(dropped_family.Add({{"reason", "queue_full"}})),
+        dropped_too_large(dropped_family.Add({{"reason", "packet_too_large"}})),
+        dropped_expired(dropped_family.Add({{"reason", "expired"}})),
+        dropped_offline_qos0(dropped_family.Add({{"reason", "offline_qos0"}})),
+        rejected_family(prometheus::BuildCounter()
+                            .Name("aiot_mqtt_broker_connections_rejected_total")
+                            .Help("Connections refused or closed by the broker, by reason")
+                            .Register(r)),
+        rejected_max_connections(rejected_family.Add({{"reason", "max_connections"}})),
+        rejected_not_authorized(rejected_family.Add({{"reason", "not_authorized"}})),
+        rejected_connect_timeout(rejected_family.Add({{"reason", "connect_timeout"}})),
+        rejected_keep_alive(rejected_family.Add({{"reason", "keep_alive_timeout"}})),
+        rejected_protocol(rejected_family.Add({{"reason", "protocol_error"}})),
+        rejected_limits(rejected_family.Add({{"reason", "limit_exceeded"}})) {}
+
+  prometheus::Family<prometheus::Gauge>& connections_family;
+  prometheus::Gauge& connections;
+  prometheus::Gauge& sessions;
+  prometheus::Gauge& subscriptions;
+  prometheus::Gauge& retained;
+  prometheus::Family<prometheus::Counter>& messages;
+  prometheus::Counter& received;
+  prometheus::Counter& sent;
+  prometheus::Family<prometheus::Counter>& dropped_family;
+  prometheus::Counter& dropped_queue_full;
+  prometheus::Counter& dropped_too_large;
+  prometheus::Counter& dropped_expired;
+  prometheus::Counter& dropped_offline_qos0;
+  prometheus::Family<prometheus::Counter>& rejected_family;
+  prometheus::Counter& rejected_max_connections;
+  prometheus::Counter& rejected_not_authorized;
+  prometheus::Counter& rejected_connect_timeout;
+  prometheus::Counter& rejected_keep_alive;
+  prometheus::Counter& rejected_protocol;
+  prometheus::Counter& rejected_limits;
+};
+
+// ---- Session ---------------------------------------------------------------------------------
+
+// A session on its current core. REQUIRES: every method runs on shard->index's core.
+class Session {
+ public:
+  Session(Broker& broker, Shard* shard, SessionKey key)
+      : broker_(broker), shard_(shard), key_(key) {}
+
+  SessionKey key() const { return key_; }
+  SessionState& state() { return state_; }
+  ServerConnection* conn() const { return conn_; }
+
+  void Attach(ServerConnection* conn, Shard* shard) {
+    conn_ = conn;
+    shard_ = shard;
+    state_.expires_at_ns = 0;
+  }
+  void Detach() { conn_ = nullptr; }
+  void set_shard(Shard* s) { shard_ = s; }
+
+  size_t Window() const {
+    size_t w = broker_.config_.max_inflight_messages;
+    if (conn_ != nullptr) w = std::min<size_t>(w, conn_->client_receive_maximum_);
+    return std::max<size_t>(w, 1);
+  }
+
+  // A message routed to this session.
+  void Enqueue(Delivery&& d);
+  // Sends queued messages while the in-flight window has room.
+  void Pump();
+  // After a reconnect: resend unacknowledged PUBLISH (DUP) and PUBREL [MQTT-4.4.0-1].
+  void ResendInflight();
+  void OnAck(PacketType type, uint16_t packet_id, ReasonCode rc);
+  // Removes every subscription from the index.
+  void DropSubscriptions() {
+    for (const auto& [filter, opts] : state_.subscriptions) broker_.index_.Remove(key_, filter);
+    state_.subscriptions.clear();
+  }
+
+ private:
+  uint16_t NextPacketId() {
+    for (int i = 0; i < 65536; ++i) {
+      uint16_t id = state_.next_packet_id++;
+      if (state_.next_packet_id == 0) state_.next_packet_id = 1;
+      if (id != 0 && !state_.inflight_out.contains(id)) return id;
+    }
+    return 0;
+  }
+  bool SendNew(Delivery&& d);
+
+  Broker& broker_;
+  Shard* shard_;
+  SessionKey key_;
+  SessionState state_;
+  ServerConnection* conn_ = nullptr;
+};
+
+// ---- Shard: the per-core part of the broker ----------------------------------------------------
+
+// Everything one core owns: its sessions, its connections and its outgoing cross-core batches.
+// REQUIRES: every method runs on this core, except Post.
+class Shard {
+ public:
+  Shard(Broker& broker, uint32_t index, Executor* exec)
+      : broker_(broker), index_(index), exec_(exec) {}
+
+  uint32_t index() const { return index_; }
+  void Post(std::function<void()> fn) { exec_->Post(std::move(fn)); }
+
+  ServerConnection* AddConnection(Link& link, bool anonymous_allowed) {
+    auto conn = std::make_unique<ServerConnection>(broker_, *this, link, anonymous_allowed);
+    ServerConnection* raw = conn.get();
+    uint64_t id = next_conn_id_++;
+    conn_ids_[raw] = id;
+    conns_[id] = std::move(conn);
+    return raw;
+  }
+  void RemoveConnection(ServerConnection* conn) {
+    auto it = conn_ids_.find(conn);
+    AIOT_CHECK(it != conn_ids_.end(), "unknown connection");
+    uint64_t id = it->second;
+    conn_ids_.erase(it);
+    conns_.erase(id);  // destroys conn
+  }
+  uint64_t ConnectionId(ServerConnection* conn) const { return conn_ids_.at(conn); }
+  ServerConnection* FindConnection(uint64_t id) const {
+    auto it = conns_.find(id);
+    return it == conns_.end() ? nullptr : it->second.get();
+  }
+
+  Session* FindSession(SessionKey key) {
+    auto it = sessions_.find(key);
+    return it == sessions_.end() ? nullptr : it->second.get();
+  }
+  Session* AddSession(std::unique_ptr<Session> s) {
+    Session* raw = s.get();
+    moved_.erase(s->key());
+    sessions_[s->key()] = std::move(s);
+    return raw;
+  }
+  std::unique_ptr<Session> TakeSession(SessionKey key, uint32_t to_core) {
+    auto it = sessions_.find(key);
+    if (it == sessions_.end()) return nullptr;
+    std::unique_ptr<Session> s = std::move(it->second);
+    sessions_.erase(it);
+    if (to_core != index_) moved_[key] = to_core;
+    return s;
+  }
+  // A session is on its way here from another core: hold deliveries that arrive before it.
+  void ExpectSession(SessionKey key) { arriving_[key]; }
+  // Deliveries that arrived before the session did.
+  std::vector<Delivery> TakeEarlyDeliveries(SessionKey key) {
+    auto it = arriving_.find(key);
+    if (it == arriving_.end()) return {};
+    std::vector<Delivery> v = std::move(it->second);
+    arriving_.erase(it);
+    return v;
+  }
+  // Ends a session: subscriptions, registry entry, pending will [MQTT-3.1.2-8].
+  void EndSession(Session* s) {
+    s->DropSubscriptions();
+    if (s->state().pending_will) broker_.Route(index_, s->state().pending_will->msg);
+    if (s->conn() != nullptr) s->conn()->session_ = nullptr;
+    broker_.Forget(s->state().client_id, s->key());
+    broker_.stats_.sessions--;
+    sessions_.erase(s->key());
+  }
+
+  // Queues a delivery for a session on `core` (this or another).
+  void Deliver(uint32_t core, SessionKey key, Delivery&& d) {
+    if (core == index_) {
+      DeliverLocal(key, std::move(d));
+      return;
+    }
+    if (outbox_.size() < broker_.shards_.size()) outbox_.resize(broker_.shards_.size());
+    outbox_[core].emplace_back(key, std::move(d));
+    if (!flush_scheduled_) {
+      flush_scheduled_ = true;
+      // Runs after the current handler: everything routed while handling one read is batched
+      // into one post per destination core.
+      Post([this] { Flush(); });
+    }
+  }
+  void DeliverLocal(SessionKey key, Delivery&& d) {
+    auto it = sessions_.find(key);
+    if (it != sessions_.end()) {
+      it->second->Enqueue(std::move(d));
+      return;
+    }
+    auto m = moved_.find(key);
+    if (m != moved_.end()) {
+      Deliver(m->second, key, std::move(d));
+      return;
+    }
+    auto a = arriving_.find(key);
+    if (a != arriving_.end()) a->second.push_back(std::move(d));
+  }
+  void Flush() {
+    flush_scheduled_ = false;
+    for (uint32_t c = 0; c < outbox_.size(); ++c) {
+      if (outbox_[c].empty()) continue;
+      auto batch =
+          std::make_shared<std::vector<std::pair<SessionKey, Delivery>>>(std::move(outbox_[c]));
+      outbox_[c].clear();
+      Shard* target = broker_.shards_[c].get();
+      target->Post([target, batch] {
+        for (auto& [key, d] : *batch) target->DeliverLocal(key, std::move(d));
+      });
+    }
+  }
+
+  void Tick();
+
+ private:
+  friend class Broker;
+  Broker& broker_;
+  uint32_t index_;
+  Executor* exec_;
+  std::unordered_map<uint64_t, std::unique_ptr<ServerConnection>> conns_;
+  std::unordered_map<ServerConnection*, uint64_t> conn_ids_;
+  uint64_t next_conn_id_ = 1;
+  std::unordered_map<SessionKey, std::unique_ptr<Session>> sessions_;
+  std::unordered_map<SessionKey, uint32_t> moved_;  // sessions that moved to another core
+  std::unordered_map<SessionKey, std::vector<Delivery>> arriving_;  // see ExpectSession
+  std::vector<std::vector<std::pair<SessionKey, Delivery>>> outbox_;
+  bool flush_scheduled_ = false;
+};
+
+// ---- Session implementation ------------------------------------------------------------------
+
+void Session::Enqueue(Delivery&& d) {
+  int64_t now = broker_.clock_.MonotonicNanos();
+  if (d.msg->Expired(now)) {
+    broker_.stats_.msgs_dropped++;
+    broker_.metrics_->dropped_expired.Increment();
+    return;
+  }
+  bool online = conn_ != nullptr && conn_->phase_ == ServerConnection::Phase::kOnline;
+  if (d.qos == 0) {
+    if (online) {
+      conn_->SendPublish(d, 0, false);
+    } else {
+      broker_.stats_.msgs_dropped++;
+      broker_.metrics_->dropped_offline_qos0.Increment();
+    }
+    return;
+  }
+  if (online && state_.queue.empty() && state_.inflight_out.size() < Window()) {
+    SendNew(std::move(d));
+    return;
+  }
+  const BrokerConfig& c = broker_.config_;
+  if ((c.max_queued_messages != 0 && state_.queue.size() >= c.max_queued_messages) ||
+      (c.max_queued_bytes != 0 && state_.queued_bytes + d.msg->Bytes() > c.max_queued_bytes)) {
+    broker_.stats_.msgs_dropped++;
+    broker_.metrics_->dropped_queue_full.Increment();
+    return;
+  }
+  state_.queued_bytes += d.msg->Bytes();
+  state_.queue.push_back(std::move(d));
+}
+
+bool Session::SendNew(Delivery&& d) {
+  if (d.qos == 0) {
+    conn_->SendPublish(d, 0, false);
+    return true;
+  }
+  uint16_t id = NextPacketId();
+  if (id == 0) return false;
+  conn_->SendPublish(d, id, false);
+  InflightOut& f = state_.inflight_out[id];
+  f.stage = d.qos == 1 ? InflightOut::Stage::kAwaitPuback : InflightOut::Stage::kAwaitPubrec;
+  f.delivery = std::move(d);
+  return true;
+}
+
+void Session::Pump() {
+  if (conn_ == nullptr || conn_->phase_ != ServerConnection::Phase::kOnline) return;
+  int64_t now = broker_.clock_.MonotonicNanos();
+  while (!state_.queue.empty() && state_.inflight_out.size() < Window()) {
+    Delivery d = std::move(state_.queue.front());
+    state_.queue.pop_front();
+    state_.queued_bytes -= d.msg->Bytes();
+    if (d.msg->Expired(now)) {  // [MQTT-3.3.2-5]
+      broker_.stats_.msgs_dropped++;
+      broker_.metrics_->dropped_expired.Increment();
+      continue;
+    }
+    if (!SendNew(std::move(d))) break;
+  }
+}
+
+void Session::ResendInflight() {
+  for (auto& [id, f] : state_.inflight_out) {
+    if (f.stage == InflightOut::Stage::kAwaitPubcomp) {
+      conn_->Send(Ack<Pubrel>(id));
+    } else {
+      conn_->SendPublish(f.delivery, id, true);
+    }
+  }
+}
+
+void Session::OnAck(PacketType type, uint16_t packet_id, ReasonCode rc) {
+  auto it = state_.inflight_out.find(packet_id);
+  if (type == PacketType::kPubrec) {
+    if (it == state_.inflight_out.end()) {
+      // [MQTT-4.3.3-?]: answer so the client can finish its state; v5 says which id was unknown.
+      conn_->Send(Ack<Pubrel>(packet_id, ReasonCode::kPacketIdentifierNotFound));
+      return;
+    }
+    if (IsError(rc)) {  // v5: the receiver refused; the exchange ends here
+      state_.inflight_out.erase(it);
+    } else {
+      it->second.stage = InflightOut::Stage::kAwaitPubcomp;
+      it->second.delivery.msg.reset();  // payload no longer needed [MQTT-4.3.3-?]
+      conn_->Send(Ack<Pubrel>(packet_id));
+      return;
+    }
+  } else if (it != state_.inflight_out.end()) {
+    bool expected =
+        (type == PacketType::kPuback && it->second.stage == InflightOut::Stage::kAwaitPuback) ||
+        (type == PacketType::kPubcomp && it->second.stage == InflightOut::Stage::kAwaitPubcomp);
+    if (!expected) return;
+    state_.inflight_out.erase(it);
+  } else {
+    return;
+  }
+  Pump();
+}
+
+// ---- Shard::Tick -------------------------------------------------------------------------------
+
+void Shard::Tick() {
+  const BrokerConfig& c = broker_.config_;
+  int64_t now = broker_.clock_.MonotonicNanos();
+  std::vector<ServerConnection*> to_kill;
+  std::vector<std::pair<ServerConnection*, ReasonCode>> kills;
+  for (auto& [id, conn] : conns_) {
+    ServerConnection* x = conn.get();
+    if (x->phase_ == ServerConnection::Phase::kAwaitConnect &&
+        now - x->opened_ns_ > static_cast<int64_t>(c.connect_timeout_ms) * 1'000'000) {
+      broker_.metrics_->rejected_connect_timeout.Increment();
+      kills.emplace_back(x, ReasonCode::kMaximumConnectTime);
+    } else if (x->phase_ == ServerConnection::Phase::kOnline && x->keep_alive_s_ > 0 &&
+               now - x->last_packet_ns_ > x->keep_alive_s_ * kNanosPerSecond * 3 / 2) {
+      // [MQTT-3.1.2-22]: nothing from the client for 1.5 x Keep Alive.
+      broker_.metrics_->rejected_keep_alive.Increment();
+      kills.emplace_back(x, ReasonCode::kKeepAliveTimeout);
+    }
+  }
+  for (auto& [x, rc] : kills)
+    x->Kill(rc, rc == ReasonCode::kKeepAliveTimeout ? "keep alive timeout" : "no CONNECT in time");
+
+  std::vector<Session*> ended;
+  for (auto& [key, s] : sessions_) {
+    SessionState& st = s->state();
+    if (s->conn() != nullptr) continue;
+    if (st.pending_will && now >= st.will_due_ns) {  // [MQTT-3.1.3-9] Will Delay elapsed
+      broker_.Route(index_, st.pending_will->msg);
+      st.pending_will.reset();
+    }
+    if (st.expires_at_ns != 0 && now >= st.expires_at_ns) ended.push_back(s.get());
+  }
+  for (Session* s : ended) EndSession(s);
+}
+
+// ---- ServerConnection ------------------------------------------------------------------------
+
+ServerConnection::ServerConnection(Broker& broker, Shard& shard, Link& link, bool anonymous_allowed)
+    : broker_(broker), shard_(shard), link_(link), anonymous_allowed_(anonymous_allowed) {
+  opened_ns_ = last_packet_ns_ = broker_.clock_.MonotonicNanos();
+  broker_.stats_.sockets++;
+}
+
+ServerConnection::~ServerConnection() { broker_.stats_.sockets--; }
+
+void ServerConnection::Send(const Packet& packet) {
+  if (phase_ == Phase::kClosing && !std::holds_alternative<Disconnect>(packet)) return;
+  link_.Send(packet, version_ == 0 ? kMqtt5 : version_);
+}
+
+void ServerConnection::Kill(ReasonCode rc, const char* reason) {
+  if (phase_ == Phase::kClosing) return;
+  if (version_ == kMqtt5 && (phase_ == Phase::kOnline || phase_ == Phase::kAwaitSession)) {
+    Disconnect d;
+    d.reason_code = rc;
+    if (reason != nullptr) d.properties.reason_string = reason;
+    link_.Send(d, version_);
+  }
+  phase_ = Phase::kClosing;
+  link_.Close();
+}
+
+void ServerConnection::OnProtocolError(ReasonCode rc, const char* detail) {
+  broker_.metrics_->rejected_protocol.Increment();
+  if (phase_ == Phase::kAwaitConnect && version_ == kMqtt5) {
+    Connack ack = MakeConnack(rc);
+    link_.Send(ack, version_);
+    phase_ = Phase::kClosing;
+    link_.Close();
+    return;
+  }
+  Kill(rc, detail);
+}
+
+void ServerConnection::OnPacket(Packet&& packet) {
+  if (phase_ == Phase::kClosing) return;
+  last_packet_ns_ = broker_.clock_.MonotonicNanos();
+  if (phase_ == Phase::kAwaitConnect) {
+    if (!std::holds_alternative<Connect>(packet)) {  // [MQTT-3.1.0-1]
+      phase_ = Phase::kClosing;
+      link_.Close();
+      return;
+    }
+    HandleConnect(std::get<Connect>(std::move(packet)));
+    return;
+  }
+  if (phase_ == Phase::kAwaitSession) {
+    pending_.push_back(std::move(packet));
+    return;
+  }
+  Dispatch(std::move(packet));
+}
+
+void ServerConnection::Dispatch(Packet&& packet) {
+  switch (TypeOf(packet)) {
+    case PacketType::kPublish:
+      HandlePublish(std::get<Publish>(std::move(packet)));
+      break;
+    case PacketType::kPuback:
+      if (session_)
+        session_->OnAck(PacketType::kPuback, std::get<Puback>(packet).packet_id,
+                        ReasonCode::kSuccess);
+      break;
+    case PacketType::kPubrec: {
+      const auto& p = std::get<Pubrec>(packet);
+      if (session_) session_->OnAck(PacketType::kPubrec, p.packet_id, p.reason_code);
+      break;
+    }
+    case PacketType::kPubcomp:
+      if (session_)
+        session_->OnAck(PacketType::kPubcomp, std::get<Pubcomp>(packet).packet_id,
+                        ReasonCode::kSuccess);
+      break;
+    case PacketType::kPubrel: {
+      uint16_t id = std::get<Pubrel>(packet).packet_id;
+      Pubcomp comp = Ack<Pubcomp>(id);
+      if (session_ == nullptr || session_->state().inflight_in.erase(id) == 0)
+        comp.reason_code = ReasonCode::kPacketIdentifierNotFound;
+      Send(comp);
+      break;
+    }
+    case PacketType::kSubscribe:
+      HandleSubscribe(std::get<Subscribe>(std::move(packet)));
+      break;
+    case PacketType::kUnsubscribe:
+      HandleUnsubscribe(std::get<Unsubscribe>(std::move(packet)));
+      break;
+    case PacketType::kPingreq:
+      Send(Pingresp{});
+      break;
+    case PacketType::kDisconnect:
+      HandleDisconnect(std::get<Disconnect>(std::move(packet)));
+      break;
+    case PacketType::kConnect:  // [MQTT-3.1.0-2] a second CONNECT is a Protocol Error
+      Kill(ReasonCode::kProtocolError, "second CONNECT");
+      break;
+    case PacketType::kAuth:  // no enhanced authentication methods are supported
+      Kill(ReasonCode::kProtocolError, "AUTH without an authentication method");
+      break;
+    default:  // CONNACK, SUBACK, UNSUBACK, PINGRESP from a client
+      Kill(ReasonCode::kProtocolError, "packet type not sent by clients");
+      break;
+  }
+}
+
+void ServerConnection::HandleConnect(Connect&& c) {
+  const BrokerConfig& cfg = broker_.config_;
+  version_ = c.protocol_version;
+  auto refuse = [&](ReasonCode rc, const char* why) {
+    Connack ack = MakeConnack(rc);
+    if (version_ == kMqtt5 && why != nullptr) ack.properties.reason_string = why;
+    link_.Send(ack, version_);
+    phase_ = Phase::kClosing;
+    link_.Close();
+  };
+  if (version_ != kMqtt5 && version_ != kMqtt311) {
+    version_ = kMqtt311;  // [MQTT-3.1.2-2] answer 0x01 in 3.1.1 form
+    refuse(ReasonCode::kUnsupportedProtocolVersion, nullptr);
+    return;
+  }
+  if (!anonymous_allowed_) {
+    broker_.metrics_->rejected_not_authorized.Increment();
+    refuse(ReasonCode::kNotAuthorized, "anonymous clients are not allowed on this listener");
+    return;
+  }
+  bool assigned = false;
+  if (c.client_id.empty()) {
+    if (version_ == kMqtt311 && !c.clean_start) {  // [MQTT-3.1.3-8]
+      refuse(ReasonCode::kClientIdentifierNotValid, nullptr);
+      return;
+    }
+    char buf[48];
+    std::snprintf(buf, sizeof buf, "aiot-%016llx",
+                  static_cast<unsigned long long>(broker_.next_assigned_id_++));
+    c.client_id = buf;
+    assigned = true;
+  }
+  const Properties& p = c.properties;
+  uint32_t expiry = 0;
+  if (version_ == kMqtt5) {
+    if (p.receive_maximum && *p.receive_maximum == 0) {  // [MQTT-3.1.2-?] 0 is a Protocol Error
+      refuse(ReasonCode::kProtocolError, "Receive Maximum 0");
+      return;
+    }
+    if (p.maximum_packet_size && *p.maximum_packet_size == 0) {
+      refuse(ReasonCode::kProtocolError, "Maximum Packet Size 0");
+      return;
+    }
+    if (p.authentication_method) {
+      refuse(ReasonCode::kBadAuthenticationMethod, "no authentication methods supported");
+      return;
+    }
+    client_receive_maximum_ = p.receive_maximum.value_or(65535);
+    max_packet_size_ = p.maximum_packet_size.value_or(UINT32_MAX);
+    client_topic_alias_maximum_ = p.topic_alias_maximum.value_or(0);
+    request_problem_information_ = p.request_problem_information.value_or(1) != 0;
+    expiry = std::min(p.session_expiry_interval.value_or(0), cfg.max_session_expiry);
+  } else {
+    expiry = c.clean_start ? 0 : std::min(kSessionNeverExpires, cfg.max_session_expiry);
+  }
+  if (c.will) {
+    const Will& w = *c.will;
+    if (Qos(w.qos) > cfg.max_qos) {
+      refuse(ReasonCode::kQosNotSupported, "will QoS not supported");
+      return;
+    }
+    if (w.retain && !cfg.retain_available) {
+      refuse(ReasonCode::kRetainNotSupported, "retain not supported");
+      return;
+    }
+    if (!TopicWithinLimits(cfg, w.topic)) {
+      refuse(ReasonCode::kTopicNameInvalid, "will topic exceeds limits");
+      return;
+    }
+    auto m = std::make_shared<Message>();
+    m->topic = w.topic;
+    m->payload = w.payload;
+    m->qos = Qos(w.qos);
+    m->retain = w.retain;
+    m->properties.payload_format_indicator = w.properties.payload_format_indicator;
+    m->properties.message_expiry_interval = w.properties.message_expiry_interval;
+    m->properties.content_type = w.properties.content_type;
+    m->properties.response_topic = w.properties.response_topic;
+    m->properties.correlation_data = w.properties.correlation_data;
+    m->properties.user_properties = w.properties.user_properties;
+    will_ = WillState{.msg = std::move(m), .delay_s = w.properties.will_delay_interval.value_or(0)};
+  }
+  keep_alive_s_ = c.keep_alive;
+  std::optional<uint16_t> server_keep_alive;
+  if (version_ == kMqtt5 &&
+      (c.keep_alive > cfg.max_keepalive || (c.keep_alive == 0 && cfg.max_keepalive < 65535))) {
+    keep_alive_s_ = cfg.max_keepalive;
+    server_keep_alive = cfg.max_keepalive;
+  }
+
+  // Claim the client id and fetch any existing session (possibly from another core).
+  SessionKey new_key = broker_.next_key_++;
+  Broker::RegistryEntry old{};
+  bool had_old = false;
+  {
+    std::lock_guard lock(broker_.registry_mu_);
+    auto it = broker_.registry_.find(c.client_id);
+    if (it != broker_.registry_.end()) {
+      old = it->second;
+      had_old = true;
+    }
+    SessionKey key = (had_old && !c.clean_start) ? old.key : new_key;
+    broker_.registry_[c.client_id] = {key, shard_.index()};
+  }
+  phase_ = Phase::kAwaitSession;
+  std::string client_id = c.client_id;
+  uint8_t version = version_;
+  bool clean_start = c.clean_start;
+  auto connack_props = std::make_shared<Properties>();
+  if (version_ == kMqtt5) {
+    Properties& a = *connack_props;
+    if (p.session_expiry_interval.value_or(0) != expiry) a.session_expiry_interval = expiry;
+    a.receive_maximum = cfg.receive_maximum;
+    if (cfg.max_qos < 2) a.maximum_qos = cfg.max_qos;
+    if (!cfg.retain_available) a.retain_available = 0;
+    if (cfg.max_packet_size < kMaxPacketSize) a.maximum_packet_size = cfg.max_packet_size;
+    if (assigned) a.assigned_client_identifier = client_id;
+    if (cfg.topic_alias_maximum > 0) a.topic_alias_maximum = cfg.topic_alias_maximum;
+    a.server_keep_alive = server_keep_alive;
+  }
+  uint64_t conn_id = shard_.ConnectionId(this);
+  Shard* here = &shard_;
+  Broker* broker = &broker_;
+  // Runs on this core with the session (nullptr: start a new one).
+  auto install = [here, broker, conn_id, new_key, client_id, expiry, version,
+                  connack_props](std::unique_ptr<Session> s) {
+    bool present = s != nullptr;
+    if (!s) {
+      s = std::make_unique<Session>(*broker, here, new_key);
+      broker->stats_.sessions++;
+    } else {
+      // Resumed before the will delay elapsed: the will is not sent [MQTT-3.1.3-9].
+      s->state().pending_will.reset();
+    }
+    s->state().client_id = client_id;
+    s->state().expiry_interval_s = expiry;
+    s->state().protocol_version = version;
+    {
+      std::lock_guard lock(broker->registry_mu_);
+      broker->registry_[client_id] = {s->key(), here->index()};
+    }
+    std::vector<Delivery> early = here->TakeEarlyDeliveries(s->key());
+    Session* session = here->AddSession(std::move(s));
+    for (Delivery& d : early) session->Enqueue(std::move(d));
+    ServerConnection* conn = here->FindConnection(conn_id);
+    if (conn == nullptr || conn->phase_ == Phase::kClosing) {
+      // The client went away while its session was being fetched: keep it offline.
+      session->state().expires_at_ns =
+          expiry == 0
+              ? broker->clock_.MonotonicNanos()
+              : broker->clock_.MonotonicNanos() + static_cast<int64_t>(expiry) * kNanosPerSecond;
+      return;
+    }
+    conn->session_ = session;
+    session->Attach(conn, here);
+    Connack ack = MakeConnack(ReasonCode::kSuccess, present);
+    ack.properties = std::move(*connack_props);
+    conn->phase_ = Phase::kOnline;
+    broker->stats_.connections++;
+    conn->Send(ack);
+    session->ResendInflight();
+    session->Pump();
+    std::vector<Packet> pending = std::move(conn->pending_);
+    for (Packet& p : pending) {
+      if (conn->phase_ != Phase::kOnline) break;
+      conn->Dispatch(std::move(p));
+    }
+  };
+  if (!had_old) {
+    install(nullptr);
+    return;
+  }
+  // Take the old session over on its core (maybe this one) [MQTT-3.1.4-3].
+  Shard* old_shard = broker_.shards_[old.core].get();
+  uint32_t to_core = shard_.index();
+  if (!clean_start && old.core != to_core) shard_.ExpectSession(old.key);
+  old_shard->Post([old_shard, broker, old, clean_start, to_core, here, install]() mutable {
+    Session* s = old_shard->FindSession(old.key);
+    std::unique_ptr<Session> taken;
+    if (s != nullptr) {
+      if (ServerConnection* oc = s->conn()) {
+        // The old connection ends abnormally: its will follows the usual rules.
+        oc->Kill(ReasonCode::kSessionTakenOver, "another connection took the session over");
+        oc->OnSessionLost();
+        s = old_shard->FindSession(old.key);  // may have ended (Session Expiry 0)
+      }
+    }
+    if (s != nullptr) {
+      if (clean_start) {
+        old_shard->EndSession(s);
+      } else {
+        taken = old_shard->TakeSession(old.key, to_core);
+        if (to_core != old_shard->index()) {
+          std::vector<std::string> filters;
+          for (const auto& [f, o] : taken->state().subscriptions) filters.push_back(f);
+          broker->index_.Rehome(old.key, filters, to_core);
+        }
+        taken->set_shard(here);
+      }
+    }
+    if (here == old_shard) {
+      install(std::move(taken));  // same core: no window in which deliveries could be lost
+      return;
+    }
+    auto holder = std::make_shared<std::unique_ptr<Session>>(std::move(taken));
+    here->Post([install, holder, here, key = old.key]() mutable {
+      if (!*holder) here->TakeEarlyDeliveries(key);  // nothing is coming: stop holding
+      install(std::move(*holder));
+    });
+  });
+}
+
+void ServerConnection::OnSessionLost() {
+  // Detaches from the session the way a network failure would, without closing the session.
+  if (session_ == nullptr) return;
+  Session* s = session_;
+  session_ = nullptr;
+  s->Detach();
+  broker_.stats_.connections--;
+  int64_t now = broker_.clock_.MonotonicNanos();
+  if (will_ && send_will_) {
+    uint32_t expiry = s->state().expiry_interval_s;
+    if (will_->delay_s > 0 && expiry > 0) {
+      s->state().pending_will = will_;
+      s->state().will_due_ns =
+          now + static_cast<int64_t>(std::min(will_->delay_s, expiry)) * kNanosPerSecond;
+    } else {
+      broker_.Route(shard_.index(), will_->msg);
+    }
+  }
+  will_.reset();
+  uint32_t expiry = s->state().expiry_interval_s;
+  if (expiry == 0) {
+    shard_.EndSession(s);
+  } else if (expiry != kSessionNeverExpires) {
+    s->state().expires_at_ns = now + static_cast<int64_t>(expiry) * kNanosPerSecond;
+  } else {
+    s->state().expires_at_ns = 0;
+  }
+}
+
+void ServerConnection::OnClosed() {
+  OnSessionLost();
+  phase_ = Phase::kClosing;
+  shard_.RemoveConnection(this);  // destroys this
+}
+
+void ServerConnection::HandlePublish(Publish&& p) {
+  const BrokerConfig& cfg = broker_.config_;
+  if (version_ == kMqtt5 && p.properties.topic_alias) {
+    uint16_t alias = *p.properties.topic_alias;
+    if (alias == 0 || alias > cfg.topic_alias_maximum) {  // [MQTT-3.3.2-9] [MQTT-3.3.2-10]
+      Kill(ReasonCode::kTopicAliasInvalid, "topic alias out of range");
+      return;
+    }
+    if (!p.topic.empty()) {
+      alias_in_[alias] = p.topic;
+    } else {
+      auto it = alias_in_.find(alias);
+      if (it == alias_in_.end()) {
+        Kill(ReasonCode::kProtocolError, "unknown topic alias");
+        return;
+      }
+      p.topic = it->second;
+    }
+  }
+  if (p.topic.empty() || ValidateTopicName(p.topic) != ReasonCode::kSuccess) {
+    Kill(ReasonCode::kTopicNameInvalid, "invalid topic name");
+    return;
+  }
+  if (!TopicWithinLimits(cfg, p.topic)) {
+    broker_.metrics_->rejected_limits.Increment();
+    Kill(ReasonCode::kTopicNameInvalid, "topic exceeds the configured length or levels");
+    return;
+  }
+  uint8_t qos = Qos(p.qos);
+  if (qos > cfg.max_qos) {  // [MQTT-3.2.2-11]
+    Kill(ReasonCode::kQosNotSupported, "QoS not supported");
+    return;
+  }
+  if (p.retain && !cfg.retain_available) {  // [MQTT-3.2.2-14]
+    Kill(ReasonCode::kRetainNotSupported, "retain not supported");
+    return;
+  }
+  SessionState& st = session_->state();
+  if (qos == 2) {
+    if (st.inflight_in.contains(p.packet_id)) {  // a resend: already routed once
+      Send(Ack<Pubrec>(p.packet_id));
+      return;
+    }
+    if (st.inflight_in.size() >= cfg.receive_maximum) {  // [MQTT-3.3.4-9]
+      Kill(ReasonCode::kReceiveMaximumExceeded, "receive maximum exceeded");
+      return;
+    }
+  }
+  broker_.stats_.msgs_received++;
+  broker_.stats_.bytes_received += p.payload.size();
+  broker_.metrics_->received.Increment();
+  auto m = std::make_shared<Message>();
+  m->topic = std::move(p.topic);
+  m->payload = std::move(p.payload);
+  m->qos = qos;
+  m->retain = p.retain;
+  if (version_ == kMqtt5) {
+    Properties& from = p.properties;
+    m->properties.payload_format_indicator = from.payload_format_indicator;
+    m->properties.message_expiry_interval = from.message_expiry_interval;
+    m->properties.content_type = std::move(from.content_type);
+    m->properties.response_topic = std::move(from.response_topic);
+    m->properties.correlation_data = std::move(from.correlation_data);
+    m->properties.user_properties = std::move(from.user_properties);
+  }
+  m->received_at_ns = broker_.clock_.MonotonicNanos();
+  m->publisher = session_->key();
+  if (m->retain) broker_.retained_.Put(m);  // empty payload clears [MQTT-3.3.1-6]
+  broker_.Route(shard_.index(), m);
+  if (qos == 1) {
+    Send(Ack<Puback>(p.packet_id));
+  } else if (qos == 2) {
+    st.inflight_in.insert(p.packet_id);
+    Send(Ack<Pubrec>(p.packet_id));
+  }
+}
+
+void ServerConnection::HandleSubscribe(Subscribe&& sub) {
+  const BrokerConfig& cfg = broker_.config_;
+  uint32_t sub_id = 0;
+  if (!sub.properties.subscription_identifiers.empty()) {
+    sub_id = sub.properties.subscription_identifiers[0];
+    if (sub_id == 0) {  // [MQTT-3.8.2-?] Subscription Identifier 0 is a Protocol Error
+      Kill(ReasonCode::kProtocolError, "subscription identifier 0");
+      return;
+    }
+  }
+  Suback ack;
+  ack.packet_id = sub.packet_id;
+  std::vector<std::pair<MessagePtr, uint8_t>> retained;
+  std::vector<std::vector<uint32_t>> retained_ids;
+  int64_t now = broker_.clock_.MonotonicNanos();
+  for (Subscription& s : sub.subscriptions) {
+    if (ValidateTopicFilter(s.filter) != ReasonCode::kSuccess) {
+      ack.reason_codes.push_back(version_ == kMqtt5 ? ReasonCode::kTopicFilterInvalid
+                                                    : ReasonCode::kUnspecifiedError);
+      continue;
+    }
+    bool shared = IsSharedSubscription(s.filter);
+    if (shared && s.options.no_local) {  // [MQTT-3.8.3-4]
+      Kill(ReasonCode::kProtocolError, "No Local on a shared subscription");
+      return;
+    }
+    if (!TopicWithinLimits(cfg, s.filter)) {
+      broker_.metrics_->rejected_limits.Increment();
+      ack.reason_codes.push_back(version_ == kMqtt5 ? ReasonCode::kQuotaExceeded
+                                                    : ReasonCode::kUnspecifiedError);
+      continue;
+    }
+    SubscriptionOptions o;
+    o.qos = std::min<uint8_t>(Qos(s.options.qos), cfg.max_qos);
+    if (version_ == kMqtt5) {
+      o.no_local = s.options.no_local;
+      o.retain_as_published = s.options.retain_as_published;
+      o.retain_handling = static_cast<uint8_t>(s.options.retain_handling);
+      o.subscription_id = sub_id;
+    }
+    bool existed = broker_.index_.Add(session_->key(), shard_.index(), s.filter, o);
+    session_->state().subscriptions[s.filter] = o;
+    ack.reason_codes.push_back(static_cast<ReasonCode>(o.qos));
+    // Retained messages [MQTT-3.3.1-9] [MQTT-3.3.1-10] [MQTT-3.3.1-11]; never for shared
+    // subscriptions [MQTT-3.8.4-?].
+    if (shared || o.retain_handling == 2 || (o.retain_handling == 1 && existed)) continue;
+    std::vector<MessagePtr> found;
+    broker_.retained_.Match(s.filter, now, &found);
+    for (MessagePtr& m : found) {
+      retained.emplace_back(std::move(m), o.qos);
+      retained_ids.push_back(sub_id ? std::vector<uint32_t>{sub_id} : std::vector<uint32_t>{});
+    }
+  }
+  Send(ack);
+  for (size_t i = 0; i < retained.size(); ++i) {
+    Delivery d;
+    d.qos = std::min(retained[i].first->qos, retained[i].second);
+    d.msg = std::move(retained[i].first);
+    d.retain = true;  // [MQTT-3.3.1-8]
+    d.subscription_ids = std::move(retained_ids[i]);
+    session_->Enqueue(std::move(d));
+  }
+}
+
+void ServerConnection::HandleUnsubscribe(Unsubscribe&& u) {
+  Unsuback ack;
+  ack.packet_id = u.packet_id;
+  for (const std::string& f : u.filters) {
+    bool had = session_->state().subscriptions.erase(f) > 0;
+    if (had) broker_.index_.Remove(session_->key(), f);
+    ack.reason_codes.push_back(had ? ReasonCode::kSuccess : ReasonCode::kNoSubscriptionExisted);
+  }
+  Send(ack);
+}
+
+void ServerConnection::HandleDisconnect(Disconnect&& d) {
+  if (version_ == kMqtt5 && d.properties.session_expiry_interval && session_ != nullptr) {
+    if (session_->state().expiry_interval_s == 0 && *d.properties.session_expiry_interval != 0) {
+      Kill(ReasonCode::kProtocolError,
+           "session expiry set on DISCONNECT after 0 in CONNECT");  // [MQTT-3.14.2-2]
+      return;
+    }
+    session_->state().expiry_interval_s =
+        std::min(*d.properties.session_expiry_interval, broker_.config_.max_session_expiry);
+  }
+  // Normal disconnection discards the will [MQTT-3.14.4-3]; 0x04 asks for it to be sent.
+  send_will_ = d.reason_code == ReasonCode::kDisconnectWithWillMessage;
+  phase_ = Phase::kClosing;
+  link_.Close();
+}
+
+void ServerConnection::SendPublish(const Delivery& d, uint16_t packet_id, bool dup) {
+  const Message& m = *d.msg;
+  Publish& p = scratch_;
+  p.qos = static_cast<QoS>(d.qos);
+  p.retain = d.retain;
+  p.dup = dup;
+  p.packet_id = packet_id;
+  p.payload = m.payload;
+  p.topic = m.topic;
+  if (version_ == kMqtt5) {
+    Properties& to = p.properties;
+    const Properties& from = m.properties;
+    to.payload_format_indicator = from.payload_format_indicator;
+    to.message_expiry_interval = m.RemainingExpiry(broker_.clock_.MonotonicNanos());
+    to.content_type = from.content_type;
+    to.response_topic = from.response_topic;
+    to.correlation_data = from.correlation_data;
+    to.user_properties = from.user_properties;
+    to.subscription_identifiers = d.subscription_ids;
+    to.topic_alias.reset();
+    if (client_topic_alias_maximum_ > 0) {
+      auto it = alias_out_.find(m.topic);
+      if (it != alias_out_.end()) {
+        to.topic_alias = it->second;
+        p.topic.clear();
+      } else if (alias_out_.size() < client_topic_alias_maximum_) {
+        uint16_t alias = static_cast<uint16_t>(alias_out_.size() + 1);
+        alias_out_.emplace(m.topic, alias);
+        to.topic_alias = alias;
+      }
+    }
+    if (max_packet_size_ < kMaxPacketSize) {
+      auto size = EncodedSize(p, version_);
+      if (!size.ok() || *size > max_packet_size_) {  // [MQTT-3.1.2-24]
+        broker_.stats_.msgs_dropped++;
+        broker_.metrics_->dropped_too_large.Increment();
+        return;
+      }
+    }
+  }
+  broker_.stats_.msgs_sent++;
+  broker_.stats_.bytes_sent += m.payload.size();
+  broker_.metrics_->sent.Increment();
+  Send(p);
+}
+
+// ---- Broker ----------------------------------------------------------------------------------
+
+Broker::Broker(const BrokerConfig& config, metrics::Registry& registry, const Clock& clock)
+    : config_(config), clock_(clock), metrics_(std::make_unique<Metrics>(registry)) {
+  started_ns_ = clock_.MonotonicNanos();
+}
+
+Broker::~Broker() = default;
+
+void Broker::SetCores(std::vector<Executor*> cores) {
+  AIOT_CHECK(shards_.empty() && !cores.empty(), "SetCores must be called once with >= 1 core");
+  for (uint32_t i = 0; i < cores.size(); ++i)
+    shards_.push_back(std::make_unique<Shard>(*this, i, cores[i]));
+}
+
+ServerConnection* Broker::Accept(uint32_t core, Link& link, bool anonymous_allowed) {
+  AIOT_CHECK(core < shards_.size(), "core %u out of range", core);
+  if (config_.max_connections != 0 && stats_.sockets >= config_.max_connections) {
+    metrics_->rejected_max_connections.Increment();
+    return nullptr;
+  }
+  return shards_[core]->AddConnection(link, anonymous_allowed);
+}
+
+void Broker::Tick(uint32_t core) {
+  shards_[core]->Tick();
+  if (core == 0) {
+    retained_.Expire(clock_.MonotonicNanos());
+    metrics_->connections.Set(static_cast<double>(stats_.connections.load()));
+    metrics_->sessions.Set(static_cast<double>(stats_.sessions.load()));
+    metrics_->subscriptions.Set(static_cast<double>(index_.size()));
+    metrics_->retained.Set(static_cast<double>(retained_.size()));
+  }
+}
+
+void Broker::Shutdown(uint32_t core) {
+  std::vector<ServerConnection*> all;
+  for (auto& [id, conn] : shards_[core]->conns_) all.push_back(conn.get());
+  for (ServerConnection* c : all) c->Kill(ReasonCode::kServerShuttingDown, "server shutting down");
+}
+
+void Broker::Forget(const std::string& client_id, SessionKey key) {
+  std::lock_guard lock(registry_mu_);
+  auto it = registry_.find(client_id);
+  if (it != registry_.end() && it->second.key == key) registry_.erase(it);
+}
+
+void Broker::Route(uint32_t from_core, MessagePtr msg) {
+  thread_local std::vector<Subscriber> subs;
+  subs.clear();
+  index_.Match(msg->topic, &subs);
+  if (subs.empty()) return;
+  // One copy per session for its non-shared subscriptions: the highest QoS granted, every
+  // subscription identifier [MQTT-3.3.4-3] [MQTT-3.3.4-4] [MQTT-3.3.4-5].
+  std::sort(subs.begin(), subs.end(), [](const Subscriber& a, const Subscriber& b) {
+    return a.shared != b.shared ? a.shared < b.shared : a.session < b.session;
+  });
+  auto deliver = [&](uint32_t core, SessionKey key, Delivery&& d) {
+    if (from_core == kNoCore) {
+      Shard* target = shards_[core].get();
+      auto box = std::make_shared<Delivery>(std::move(d));
+      target->Post([target, key, box] { target->DeliverLocal(key, std::move(*box)); });
+    } else {
+      shards_[from_core]->Deliver(core, key, std::move(d));
+    }
+  };
+  for (size_t i = 0; i < subs.size();) {
+    const Subscriber& first = subs[i];
+    Delivery d;
+    bool any = false;
+    uint8_t qos = 0;
+    bool retain = false;
+    size_t j = i;
+    for (; j < subs.size() && subs[j].session == first.session && subs[j].shared == first.shared;
+         ++j) {
+      const Subscriber& s = subs[j];
+      if (s.options.no_local && s.session == msg->publisher) continue;  // [MQTT-3.8.3-3]
+      any = true;
+      qos = std::max(qos, s.options.qos);
+      retain = retain || (s.options.retain_as_published && msg->retain);  // [MQTT-3.3.1-12/13]
+      if (s.options.subscription_id != 0) d.subscription_ids.push_back(s.options.subscription_id);
+      if (s.shared) {  // each shared subscription is delivered on its own
+        ++j;
+        break;
+      }
+    }
+    if (any) {
+      d.msg = msg;
+      d.qos = std::min(qos, msg->qos);  // [MQTT-3.8.4-8]
+      d.retain = retain;
+      deliver(first.core, first.session, std::move(d));
+    }
+    i = j;
+  }
+}
+
+void Broker::PublishFromBroker(std::string topic, std::string payload, bool retain) {
+  auto m = std::make_shared<Message>();
+  m->topic = std::move(topic);
+  m->payload = std::move(payload);
+  m->retain = retain;
+  m->received_at_ns = clock_.MonotonicNanos();
+  if (retain) retained_.Put(m);
+  Route(kNoCore, std::move(m));
+}
+
+void Broker::PublishSys() {
+  uint64_t connected = stats_.connections.load();
+  uint64_t total = stats_.sessions.load();
+  int64_t uptime = (clock_.MonotonicNanos() - started_ns_) / kNanosPerSecond;
+  auto pub = [this](const char* t, std::string v) { PublishFromBroker(t, std::move(v), true); };
+  pub("$SYS/broker/version", std::string("aiot ") + version::kVersion);
+  pub("$SYS/broker/uptime", std::to_string(uptime) + " seconds");
+  pub("$SYS/broker/clients/connected", std::to_string(connected));
+  pub("$SYS/broker/clients/active", std::to_string(connected));
+  pub("$SYS/broker/clients/total", std::to_string(total));
+  pub("$SYS/broker/clients/disconnected",
+      std::to_string(total >= connected ? total - connected : 0));
+  uint64_t mx = clients_total_max_.load();
+  if (connected > mx) clients_total_max_ = mx = connected;
+  pub("$SYS/broker/clients/maximum", std::to_string(mx));
+  pub("$SYS/broker/messages/received", std::to_string(stats_.msgs_received.load()));
+  pub("$SYS/broker/messages/sent", std::to_string(stats_.msgs_sent.load()));
+  pub("$SYS/broker/publish/messages/received", std::to_string(stats_.msgs_received.load()));
+  pub("$SYS/broker/publish/messages/sent", std::to_string(stats_.msgs_sent.load()));
+  pub("$SYS/broker/publish/messages/dropped", std::to_string(stats_.msgs_dropped.load()));
+  pub("$SYS/broker/load/bytes/received", std::to_string(stats_.bytes_received.load()));
+  pub("$SYS/broker/load/bytes/sent", std::to_string(stats_.bytes_sent.load()));
+  pub("$SYS/broker/retained messages/count", std::to_string(retained_.size()));
+  pub("$SYS/broker/subscriptions/count", std::to_string(index_.size()));
+  // Rates over the last interval, like Mosquitto's load/messages/*/1min (here: per interval).
+  uint64_t rx = stats_.msgs_received.load(), tx = stats_.msgs_sent.load();
+  double secs = std::max<uint32_t>(config_.sys_interval, 1);
+  char buf[32];
+  std::snprintf(buf, sizeof buf, "%.2f", (rx - sys_last_rx_) / secs);
+  pub("$SYS/broker/load/messages/received/1min", buf);
+  std::snprintf(buf, sizeof buf, "%.2f", (tx - sys_last_tx_) / secs);
+  pub("$SYS/broker/load/messages/sent/1min", buf);
+  sys_last_rx_ = rx;
+  sys_last_tx_ = tx;
+}
+
+}  // namespace aiot::mqtt::broker

@@ -1,0 +1,191 @@
+#pragma once
+
+#include <atomic>
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "base/clock.h"
+#include "base/metrics.h"
+#include "mqtt/broker/broker_config.h"
+#include "mqtt/broker/retained_store.h"
+#include "mqtt/broker/session_state.h"
+#include "mqtt/broker/subscription_index.h"
+#include "mqtt/protocol/packet.h"
+
+// The broker core: sans-I/O. Packets in (ServerConnection::OnPacket), packets out (Link::Send),
+// time in (Broker::Tick), work across cores through Executor::Post. The asio binding
+// (tcp_listener.h) and the in-process transport are thin layers over this.
+namespace aiot::mqtt::broker {
+
+// Runs closures on one core (one io_context thread). Post is callable from any thread; closures
+// posted from one thread run in the order posted.
+class Executor {
+ public:
+  virtual ~Executor() = default;
+  virtual void Post(std::function<void()> fn) = 0;
+};
+
+// Where a connection's outgoing packets go: a socket (encoded) or an in-process client (as
+// structs). Called only on the connection's core.
+class Link {
+ public:
+  virtual ~Link() = default;
+  // Queues `packet` for the peer. `version` is the connection's protocol version.
+  virtual void Send(const Packet& packet, uint8_t version) = 0;
+  // Flushes what was sent, then closes; the binding then calls ServerConnection::OnClosed.
+  virtual void Close() = 0;
+};
+
+class Broker;
+class Shard;
+class Session;
+
+// One client connection as the broker sees it. Created by Broker::Accept on the connection's core;
+// used only on that core. The binding calls OnPacket for each decoded packet and OnClosed exactly
+// once when the transport is gone; after OnClosed the object is destroyed and must not be used.
+class ServerConnection {
+ public:
+  ServerConnection(Broker& broker, Shard& shard, Link& link, bool anonymous_allowed);
+  ~ServerConnection();
+
+  void OnPacket(Packet&& packet);
+  // A decode error on the stream: v5 gets DISCONNECT with the reason code, then the link closes.
+  void OnProtocolError(ReasonCode rc, const char* detail);
+  void OnClosed();
+
+  uint8_t version() const { return version_; }
+  uint32_t max_packet_size() const { return max_packet_size_; }
+
+ private:
+  friend class Broker;
+  friend class Shard;
+  friend class Session;
+  enum class Phase { kAwaitConnect, kAwaitSession, kOnline, kClosing };
+
+  void HandleConnect(Connect&& c);
+  // Detaches from the session as a network failure would (will, session expiry).
+  void OnSessionLost();
+  void Dispatch(Packet&& packet);
+  void HandlePublish(Publish&& p);
+  void HandleSubscribe(Subscribe&& s);
+  void HandleUnsubscribe(Unsubscribe&& u);
+  void HandleDisconnect(Disconnect&& d);
+  // Server-initiated close: DISCONNECT with `rc` for v5 (if CONNECT was accepted), then close.
+  void Kill(ReasonCode rc, const char* reason);
+  void Send(const Packet& packet);
+  void SendPublish(const Delivery& d, uint16_t packet_id, bool dup);
+
+  Broker& broker_;
+  Shard& shard_;
+  Link& link_;
+  bool anonymous_allowed_;
+  Phase phase_ = Phase::kAwaitConnect;
+  uint8_t version_ = 0;
+  int64_t opened_ns_ = 0;
+  int64_t last_packet_ns_ = 0;
+  uint16_t keep_alive_s_ = 0;
+  Session* session_ = nullptr;  // owned by the shard
+  std::optional<WillState> will_;
+  bool send_will_ = true;  // false after DISCONNECT 0x00
+  // Client's limits (v5 CONNECT properties).
+  uint16_t client_receive_maximum_ = 65535;
+  uint32_t max_packet_size_ = UINT32_MAX;
+  uint16_t client_topic_alias_maximum_ = 0;
+  bool request_problem_information_ = true;
+  // Topic aliases: client -> broker (alias -> topic) and broker -> client (topic -> alias).
+  std::unordered_map<uint16_t, std::string> alias_in_;
+  std::unordered_map<std::string, uint16_t> alias_out_;
+  std::vector<Packet> pending_;  // packets received while the session is being fetched
+  Publish scratch_;              // reused for outgoing PUBLISH: no allocation in steady state
+};
+
+// Counters of the whole broker (also exported to Prometheus and $SYS).
+struct BrokerStats {
+  std::atomic<uint64_t> connections{0};  // currently connected (CONNACK accepted)
+  std::atomic<uint64_t> sessions{0};     // sessions existing (online + offline)
+  std::atomic<uint64_t> msgs_received{0};
+  std::atomic<uint64_t> msgs_sent{0};
+  std::atomic<uint64_t> msgs_dropped{0};
+  std::atomic<uint64_t> bytes_received{0};
+  std::atomic<uint64_t> bytes_sent{0};
+  std::atomic<uint64_t> sockets{0};  // transport connections open (before CONNECT too)
+};
+
+// The broker. Thread-safety: Accept/Tick/ServerConnection methods run on the core they are for;
+// everything shared between cores (subscription index, retained store, client-id registry,
+// stats) is internally synchronized. See src/mqtt/README.md "## Broker".
+class Broker {
+ public:
+  Broker(const BrokerConfig& config, metrics::Registry& registry,
+         const Clock& clock = SystemClock::Instance());
+  ~Broker();
+  Broker(const Broker&) = delete;
+  Broker& operator=(const Broker&) = delete;
+
+  // One executor per core; must be called once before Accept. The executors outlive the broker.
+  void SetCores(std::vector<Executor*> cores);
+  size_t cores() const { return shards_.size(); }
+
+  // A new transport connection on `core`. REQUIRES: called on that core. Returns nullptr when
+  // max_connections is reached (the binding closes the transport).
+  ServerConnection* Accept(uint32_t core, Link& link, bool anonymous_allowed);
+
+  // Timers of `core`: CONNECT timeout, keep alive, will delay, session and message expiry.
+  // REQUIRES: called on that core, about once a second.
+  void Tick(uint32_t core);
+
+  // Publishes the $SYS topics (retained). Called from one thread at a time.
+  void PublishSys();
+
+  // Server shutdown: DISCONNECT (v5: Server shutting down) and close every connection of `core`.
+  // REQUIRES: called on that core.
+  void Shutdown(uint32_t core);
+
+  // Publishes a message from the broker itself (e.g. $SYS). Any thread.
+  void PublishFromBroker(std::string topic, std::string payload, bool retain);
+
+  const BrokerConfig& config() const { return config_; }
+  const BrokerStats& stats() const { return stats_; }
+  const Clock& clock() const { return clock_; }
+  SubscriptionIndex& index() { return index_; }
+  RetainedStore& retained() { return retained_; }
+
+ private:
+  friend class ServerConnection;
+  friend class Shard;
+  friend class Session;
+  struct Metrics;
+  struct RegistryEntry {
+    SessionKey key = 0;
+    uint32_t core = 0;
+  };
+
+  // Routes a message accepted from a publisher on `from_core` (or the broker) to every matching
+  // session, posting one batch per other core.
+  void Route(uint32_t from_core, MessagePtr msg);
+  // Delivers retained messages matching `filter` to session on `core` (the current core).
+  void Forget(const std::string& client_id, SessionKey key);
+
+  BrokerConfig config_;
+  const Clock& clock_;
+  std::unique_ptr<Metrics> metrics_;
+  BrokerStats stats_;
+  SubscriptionIndex index_;
+  RetainedStore retained_;
+  std::vector<std::unique_ptr<Shard>> shards_;
+  std::mutex registry_mu_;
+  std::unordered_map<std::string, RegistryEntry> registry_;  // guarded by registry_mu_
+  std::atomic<SessionKey> next_key_{1};
+  std::atomic<uint64_t> next_assigned_id_{1};
+  int64_t started_ns_ = 0;
+  std::atomic<uint64_t> clients_total_max_{0};
+  uint64_t sys_last_rx_ = 0;  // PublishSys only
+  uint64_t sys_last_tx_ = 0;
+};
+
+}  // namespace aiot::mqtt::broker

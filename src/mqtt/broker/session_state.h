@@ -1,0 +1,60 @@
+#pragma once
+
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <optional>
+#include <set>
+#include <string>
+#include <vector>
+
+#include "mqtt/broker/message.h"
+#include "mqtt/broker/subscription_index.h"
+
+namespace aiot::mqtt::broker {
+
+// A message waiting for (or in) delivery to one session: the shared message plus what this
+// subscriber gets (granted QoS, RETAIN flag after Retain As Published, subscription identifiers).
+struct Delivery {
+  MessagePtr msg;
+  uint8_t qos = 0;
+  bool retain = false;
+  std::vector<uint32_t> subscription_ids;
+};
+
+// An outgoing QoS 1/2 message the client has not finished acknowledging.
+struct InflightOut {
+  enum class Stage : uint8_t {
+    kAwaitPuback,   // QoS 1: PUBLISH sent
+    kAwaitPubrec,   // QoS 2: PUBLISH sent
+    kAwaitPubcomp,  // QoS 2: PUBREC received, PUBREL sent
+  };
+  Delivery delivery;
+  Stage stage = Stage::kAwaitPuback;
+};
+
+// The will of a connection: a message the broker publishes when the connection ends abnormally,
+// after `delay_s` seconds (v5 Will Delay Interval) unless the session resumes first.
+struct WillState {
+  MessagePtr msg;
+  uint32_t delay_s = 0;
+};
+
+// Everything the MQTT standard calls "Session State" on the server (section 4.1), as plain data
+// so that a later issue can persist it. Owned by exactly one core at a time.
+struct SessionState {
+  std::string client_id;
+  uint8_t protocol_version = 5;
+  uint32_t expiry_interval_s = 0;                            // 0xFFFFFFFF: never expires
+  std::map<std::string, SubscriptionOptions> subscriptions;  // filter (incl. $share/...) -> options
+  std::deque<Delivery> queue;                                // not yet sent (window full / offline)
+  size_t queued_bytes = 0;
+  std::map<uint16_t, InflightOut> inflight_out;  // packet id -> state
+  std::set<uint16_t> inflight_in;  // QoS 2 PUBLISH received, PUBREC sent, awaiting PUBREL
+  uint16_t next_packet_id = 1;
+  std::optional<WillState> pending_will;  // delayed will of the last connection
+  int64_t will_due_ns = 0;                // monotonic time to publish pending_will
+  int64_t expires_at_ns = 0;              // monotonic time the offline session ends; 0 = online
+};
+
+}  // namespace aiot::mqtt::broker

@@ -1,0 +1,177 @@
+// Interop with Eclipse Mosquitto's command-line clients (mosquitto_pub / mosquitto_sub, Debian
+// mosquitto-clients), MQTT 3.1.1 and 5.0, against the broker started in-process.
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include <string>
+
+#include "tests/mqtt/test_broker.h"
+
+namespace aiot::mqtt::test {
+namespace {
+
+class MosquittoInterop : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (RunCommand("command -v mosquitto_sub").first != 0)
+      GTEST_SKIP() << "mosquitto-clients not installed";
+    ASSERT_TRUE(broker_.ok());
+    port_ = std::to_string(broker_.port());
+  }
+  std::string Sub(const std::string& args) {
+    return "timeout 60 mosquitto_sub -h 127.0.0.1 -p " + port_ + " " + args;
+  }
+  // mosquitto_sub -W prints "Timed out" when the wait ends; only messages are of interest.
+  static std::string Messages(std::string out) {
+    for (size_t p; (p = out.find("Timed out\n")) != std::string::npos;) out.erase(p, 10);
+    return out;
+  }
+  std::string Pub(const std::string& args) {
+    return "timeout 60 mosquitto_pub -h 127.0.0.1 -p " + port_ + " " + args;
+  }
+  // Waits until the broker holds at least `n` subscriptions (the subscriber is ready).
+  void WaitSubscriptions(size_t n) {
+    ASSERT_TRUE(WaitFor([&] { return broker_.broker().index().size() >= n; }))
+        << "subscriber did not subscribe";
+  }
+
+  TestBroker broker_;
+  std::string port_;
+};
+
+TEST_F(MosquittoInterop, Qos012RoundTripV311) {
+  Process sub(Sub("-V mqttv311 -t 'rt/#' -q 2 -C 3 -F '%t %q %p'"));
+  WaitSubscriptions(1);
+  for (int q = 0; q < 3; ++q) {
+    auto [rc, out] = RunCommand(Pub("-V mqttv311 -t rt/q" + std::to_string(q) + " -q " +
+                                    std::to_string(q) + " -m hello" + std::to_string(q)));
+    ASSERT_EQ(rc, 0) << out;
+  }
+  EXPECT_EQ(sub.Wait(), 0);
+  EXPECT_EQ(sub.Output(), "rt/q0 0 hello0\nrt/q1 1 hello1\nrt/q2 2 hello2\n");
+}
+
+TEST_F(MosquittoInterop, Qos012RoundTripV5WithPropertiesPassedThrough) {
+  Process sub(Sub("-V mqttv5 -t 'v5/#' -q 2 -C 3 -F '%t %q %p [%C] [%R] [%P] [%D]'"));
+  WaitSubscriptions(1);
+  for (int q = 0; q < 3; ++q) {
+    auto [rc, out] =
+        RunCommand(Pub("-V mqttv5 -t v5/t -q " + std::to_string(q) + " -m m" + std::to_string(q) +
+                       " -D publish content-type text/plain -D publish response-topic reply/here"
+                       " -D publish user-property site edge -D publish correlation-data c" +
+                       std::to_string(q)));
+    ASSERT_EQ(rc, 0) << out;
+  }
+  EXPECT_EQ(sub.Wait(), 0);
+  EXPECT_EQ(sub.Output(),
+            "v5/t 0 m0 [text/plain] [reply/here] [site:edge] [c0]\n"
+            "v5/t 1 m1 [text/plain] [reply/here] [site:edge] [c1]\n"
+            "v5/t 2 m2 [text/plain] [reply/here] [site:edge] [c2]\n");
+}
+
+TEST_F(MosquittoInterop, OverlappingSubscriptionsOneCopyAtHighestQos) {
+  // mosquitto_sub subscribes to both filters; the broker must send one copy at QoS 1.
+  Process sub(Sub("-V mqttv5 -t 'ov/+' -q 0 -t 'ov/#' -q 1 -C 2 -F '%t %q %p'"));
+  WaitSubscriptions(2);
+  ASSERT_EQ(RunCommand(Pub("-V mqttv5 -t ov/a -q 1 -m first")).first, 0);
+  ASSERT_EQ(RunCommand(Pub("-V mqttv5 -t ov/b -q 1 -m second")).first, 0);
+  EXPECT_EQ(sub.Wait(), 0);
+  EXPECT_EQ(sub.Output(), "ov/a 1 first\nov/b 1 second\n");
+}
+
+TEST_F(MosquittoInterop, RetainedSetDeliveredOnSubscribeAndCleared) {
+  ASSERT_EQ(RunCommand(Pub("-t ret/a -r -q 1 -m kept")).first, 0);
+  ASSERT_EQ(RunCommand(Pub("-V mqttv5 -t ret/b -r -q 1 -m kept-too")).first, 0);
+  auto [rc, out] = RunCommand(Sub("-t 'ret/#' -C 2 -F '%t %r %p'"));
+  EXPECT_EQ(rc, 0);
+  EXPECT_NE(out.find("ret/a 1 kept\n"), std::string::npos) << out;
+  EXPECT_NE(out.find("ret/b 1 kept-too\n"), std::string::npos) << out;
+  // An empty retained message clears the topic [MQTT-3.3.1-6].
+  ASSERT_EQ(RunCommand(Pub("-t ret/a -r -n")).first, 0);
+  auto [rc2, out2] = RunCommand(Sub("-V mqttv5 -t 'ret/#' --retained-only -W 3 -F '%t %p'"));
+  EXPECT_EQ(Messages(out2), "ret/b kept-too\n");
+}
+
+TEST_F(MosquittoInterop, SessionResumeDeliversQueuedMessages) {
+  for (const char* v : {"mqttv311", "mqttv5"}) {
+    std::string id = std::string("resume-") + v;
+    std::string session = std::string(v) == "mqttv5" ? " -x 600" : "";
+    // Subscribe with a persistent session, then go away.
+    auto [rc, out] = RunCommand(
+        Sub("-V " + std::string(v) + " -c -i " + id + session + " -t 'q/" + v + "' -q 1 -E"));
+    ASSERT_EQ(rc, 0) << out;
+    for (int i = 0; i < 3; ++i) {
+      ASSERT_EQ(
+          RunCommand(Pub("-t q/" + std::string(v) + " -q 1 -m queued" + std::to_string(i))).first,
+          0);
+    }
+    auto [rc2, out2] = RunCommand(Sub("-V " + std::string(v) + " -c -i " + id + session +
+                                      " -t 'q/" + v + "' -q 1 -C 3 -F '%p'"));
+    EXPECT_EQ(rc2, 0);
+    EXPECT_EQ(out2, "queued0\nqueued1\nqueued2\n") << v;
+  }
+}
+
+TEST_F(MosquittoInterop, SharedSubscriptionSplitsMessages) {
+  Process a(Sub("-V mqttv5 -t '$share/workers/jobs/#' -q 1 -W 8 -F '%p'"));
+  Process b(Sub("-V mqttv5 -t '$share/workers/jobs/#' -q 1 -W 8 -F '%p'"));
+  Process all(Sub("-V mqttv5 -t 'jobs/#' -q 1 -C 10 -F '%p'"));
+  WaitSubscriptions(3);
+  for (int i = 0; i < 10; ++i)
+    ASSERT_EQ(RunCommand(Pub("-t jobs/x -q 1 -m j" + std::to_string(i))).first, 0);
+  EXPECT_EQ(all.Wait(), 0);
+  a.Wait();
+  b.Wait();
+  auto lines = [](const std::string& raw) {
+    std::string s = Messages(raw);
+    return std::count(s.begin(), s.end(), '\n');
+  };
+  EXPECT_EQ(lines(a.Output()) + lines(b.Output()), 10) << a.Output() << "|" << b.Output();
+  EXPECT_GT(lines(a.Output()), 0);
+  EXPECT_GT(lines(b.Output()), 0);
+  EXPECT_EQ(lines(all.Output()), 10);
+}
+
+TEST_F(MosquittoInterop, WillPublishedWhenClientDiesV311) {
+  Process watcher(Sub("-t 'will/#' -C 1 -F '%t %p'"));
+  WaitSubscriptions(1);
+  // A client with a will that is killed (no DISCONNECT).
+  Process doomed("exec timeout -s KILL 3 mosquitto_sub -h 127.0.0.1 -p " + port_ +
+                 " -t nothing --will-topic will/dead --will-payload gone");
+  EXPECT_EQ(watcher.Wait(), 0);
+  EXPECT_EQ(watcher.Output(), "will/dead gone\n");
+}
+
+TEST_F(MosquittoInterop, MessageExpiryDropsStaleQueuedMessages) {
+  auto [rc, out] = RunCommand(Sub("-V mqttv5 -c -i exp-1 -x 600 -t exp/t -q 1 -E"));
+  ASSERT_EQ(rc, 0) << out;
+  ASSERT_EQ(RunCommand(Pub("-V mqttv5 -t exp/t -q 1 -m short -D publish message-expiry-interval 1"))
+                .first,
+            0);
+  ASSERT_EQ(
+      RunCommand(Pub("-V mqttv5 -t exp/t -q 1 -m long -D publish message-expiry-interval 600"))
+          .first,
+      0);
+  // Wait until the short one has expired in the queue, then resume.
+  std::this_thread::sleep_for(std::chrono::milliseconds(2200));
+  auto [rc2, out2] = RunCommand(Sub("-V mqttv5 -c -i exp-1 -x 600 -t exp/t -q 1 -C 1 -F '%p %E'"));
+  EXPECT_EQ(rc2, 0);
+  // The remaining interval is sent, reduced by the time spent waiting [MQTT-3.3.2-6].
+  EXPECT_TRUE(out2 == "long 598\n" || out2 == "long 597\n" || out2 == "long 599\n") << out2;
+}
+
+TEST_F(MosquittoInterop, SysTopics) {
+  auto [rc, out] =
+      RunCommand(Sub("-t '$SYS/broker/version' -t '$SYS/broker/uptime' -t "
+                     "'$SYS/broker/clients/connected' -C 3 -F '%t'"));
+  EXPECT_EQ(rc, 0);
+  EXPECT_NE(out.find("$SYS/broker/version"), std::string::npos) << out;
+  EXPECT_NE(out.find("$SYS/broker/uptime"), std::string::npos) << out;
+  // '#' does not see $SYS [MQTT-4.7.2-1].
+  auto [rc2, out2] = RunCommand(Sub("-t '#' -W 2 -F '%t'"));
+  EXPECT_EQ(out2.find("$SYS"), std::string::npos) << out2;
+}
+
+}  // namespace
+}  // namespace aiot::mqtt::test

@@ -1,0 +1,115 @@
+#pragma once
+
+#include <utility>  // Before asio: Boost 1.74 with g++ 12.
+
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/io_context.hpp>
+
+#include <chrono>
+#include <cstdio>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "base/metrics.h"
+#include "mqtt/broker/broker_server.h"
+
+namespace aiot::mqtt::test {
+
+// The broker started in-process on a free loopback port with its own io_context threads.
+class TestBroker {
+ public:
+  explicit TestBroker(broker::BrokerConfig config = {}, int cores = 2) {
+    config.listeners = {"127.0.0.1:0"};
+    config.sys_interval = 1;
+    for (int i = 0; i < cores; ++i) {
+      contexts_.push_back(std::make_unique<boost::asio::io_context>(1));
+      guards_.push_back(boost::asio::make_work_guard(*contexts_.back()));
+    }
+    std::vector<boost::asio::io_context*> raw;
+    for (auto& c : contexts_) raw.push_back(c.get());
+    server_ = std::make_unique<broker::BrokerServer>(config, registry_, raw);
+    ok_ = server_->Start().ok();
+    for (auto& c : contexts_) threads_.emplace_back([ctx = c.get()] { ctx->run(); });
+  }
+  ~TestBroker() {
+    server_->Stop();
+    for (auto& c : contexts_) c->stop();
+    for (auto& t : threads_) t.join();
+    guards_.clear();
+    contexts_.clear();  // destroys pending handlers (and with them the connections)
+    server_.reset();
+  }
+  bool ok() const { return ok_; }
+  uint16_t port() const { return server_->ports().at(0); }
+  broker::Broker& broker() { return server_->broker(); }
+  metrics::Registry& registry() { return registry_; }
+
+ private:
+  metrics::Registry registry_;
+  std::vector<std::unique_ptr<boost::asio::io_context>> contexts_;
+  std::vector<boost::asio::executor_work_guard<boost::asio::io_context::executor_type>> guards_;
+  std::unique_ptr<broker::BrokerServer> server_;
+  std::vector<std::thread> threads_;
+  bool ok_ = false;
+};
+
+// A child process whose stdout is collected in the background.
+class Process {
+ public:
+  explicit Process(const std::string& command) {
+    pipe_ = ::popen((command + " 2>&1").c_str(), "r");
+    reader_ = std::thread([this] {
+      char buf[4096];
+      size_t n;
+      while (pipe_ != nullptr && (n = std::fread(buf, 1, sizeof buf, pipe_)) > 0) {
+        std::lock_guard lock(mu_);
+        out_.append(buf, n);
+      }
+    });
+  }
+  ~Process() { Wait(); }
+  // Waits for the process to exit; returns its exit status.
+  int Wait() {
+    if (reader_.joinable()) reader_.join();
+    if (pipe_ != nullptr) {
+      status_ = ::pclose(pipe_);
+      pipe_ = nullptr;
+    }
+    return WEXITSTATUS(status_);
+  }
+  std::string Output() {
+    std::lock_guard lock(mu_);
+    return out_;
+  }
+
+ private:
+  FILE* pipe_ = nullptr;
+  std::thread reader_;
+  std::mutex mu_;
+  std::string out_;
+  int status_ = -1;
+};
+
+// Runs `command` to completion; returns (exit status, output).
+inline std::pair<int, std::string> RunCommand(const std::string& command) {
+  Process p(command);
+  int rc = p.Wait();
+  return {rc, p.Output()};
+}
+
+// Polls `pred` until true or `timeout` passes.
+inline bool WaitFor(const std::function<bool()>& pred,
+                    std::chrono::milliseconds timeout = std::chrono::seconds(30)) {
+  auto deadline = std::chrono::steady_clock::now() + timeout;
+  while (std::chrono::steady_clock::now() < deadline) {
+    if (pred()) return true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  return pred();
+}
+
+}  // namespace aiot::mqtt::test
