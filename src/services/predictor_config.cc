@@ -1,0 +1,94 @@
+#include "services/predictor_config.h"
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+namespace aiot::services {
+
+void Describe(config::Visitor& v, ThresholdConfig& c) {
+  v.Field("warning", c.warning, "Scores at or above this are a warning (and fault=1).");
+  v.Field("critical", c.critical, "Scores at or above this are critical.");
+  v.Field("from_model", c.from_model,
+          "Prefer the thresholds in the model's metadata when it carries them.");
+}
+
+void Describe(config::Visitor& v, ActuationConfig& c) {
+  v.Field("enabled", c.enabled,
+          "Send a command to a device when its alert state becomes critical.");
+  v.Field("command", c.command, "Command name sent to the device.");
+  v.Field("payload", c.payload, "Command payload (a JSON object).");
+  v.Field("topic_prefix", c.topic_prefix,
+          "Per-device control topic prefix; the device id is appended.");
+}
+
+void Describe(config::Visitor& v, WebhookConfig& c) {
+  v.Field("url", c.url, "POST every alert to this http:// URL; empty disables.");
+  v.Field("max_attempts", c.max_attempts, "Attempts per alert, including the first.");
+  v.Field("initial_backoff_ms", c.initial_backoff_ms,
+          "Delay before the first retry, doubled per retry.");
+  v.Field("max_backoff_ms", c.max_backoff_ms, "Longest delay between retries.");
+  v.Field("timeout_ms", c.timeout_ms, "Timeout of one attempt.");
+  v.Field("queue_limit", c.queue_limit,
+          "Alerts waiting for delivery at most; the oldest is dropped beyond this.");
+}
+
+void Describe(config::Visitor& v, DriftConfig& c) {
+  v.Field("enabled", c.enabled,
+          "Compare a sliding window of live features with the model's reference profile and "
+          "publish drift events.");
+  v.Field("window", c.window, "Readings per window.");
+  v.Field("check_every", c.check_every, "Run the comparison every this many readings.");
+}
+
+void Describe(config::Visitor& v, PredictorConfig& c) {
+  v.Field("topics", c.topics, "Telemetry topics to subscribe to (wildcards allowed).");
+  v.Field("model", c.model, "Model file (.tflite) to load at start.");
+  v.Field("model_name", c.model_name,
+          "Name reported with results, e.g. fan-mlp@3; empty = from the model.");
+  v.Field("max_batch", c.max_batch, "Readings scored together at most.");
+  v.Field("max_batch_delay_us", c.max_batch_delay_us,
+          "How long a reading may wait for its batch to fill (microseconds); 0 = score once the "
+          "messages already received are handled.");
+  v.Field("qos", c.qos, "MQTT QoS for subscriptions and results (0 or 1).");
+  v.Field("anomaly_topic", c.anomaly_topic, "Where per-reading results go.");
+  v.Field("alert_topic", c.alert_topic, "Where alerts go.");
+  v.Field("deadletter_topic", c.deadletter_topic,
+          "Where unusable telemetry goes, with the reason.");
+  v.Field("drift_topic", c.drift_topic, "Where drift events go.");
+  v.Field("model_events_topic", c.model_events_topic,
+          "Model events (registry promotions, load commands) the predictor follows.");
+  v.Field("deadletter_payload_bytes", c.deadletter_payload_bytes,
+          "Bytes of the original payload kept in a dead letter.");
+  v.Field("alert_on_warning", c.alert_on_warning, "Also alert when a device enters warning.");
+  v.Field("alert_on_clear", c.alert_on_clear, "Also alert when a device leaves critical.");
+  config::Section(v, "thresholds", c.thresholds, "Score levels.");
+  config::Section(v, "alerts", c.alerts, "Alert debounce and hysteresis.");
+  config::Section(v, "telemetry", c.telemetry, "Telemetry fields and plausible ranges.");
+  config::Section(v, "actuation", c.actuation, "Commands sent to devices on critical.");
+  config::Section(v, "webhook", c.webhook, "Alert webhook.");
+  config::Section(v, "drift", c.drift, "Online drift monitoring.");
+}
+
+void Validate(const PredictorConfig& c) {
+  if (c.topics.empty()) throw config::Error("predictor.topics is empty; list at least one topic");
+  if (!(c.thresholds.warning <= c.thresholds.critical)) {
+    throw config::Error(
+        fmt::format("predictor.thresholds: warning ({}) must not exceed critical ({})",
+                    c.thresholds.warning, c.thresholds.critical));
+  }
+  if (c.qos > 1) throw config::Error("predictor.qos must be 0 or 1");
+  if (c.max_batch == 0) throw config::Error("predictor.max_batch must be at least 1");
+  auto payload = nlohmann::json::parse(c.actuation.payload, nullptr, false);
+  if (payload.is_discarded() || !payload.is_object()) {
+    throw config::Error(fmt::format(
+        "predictor.actuation.payload is not a JSON object: {}; e.g. '{{\"state\":\"closed\"}}'",
+        c.actuation.payload));
+  }
+  if (!c.webhook.url.empty() && c.webhook.url.rfind("http://", 0) != 0) {
+    throw config::Error(
+        fmt::format("predictor.webhook.url `{}` must start with http:// (https is not supported)",
+                    c.webhook.url));
+  }
+}
+
+}  // namespace aiot::services

@@ -1,0 +1,102 @@
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "base/config.h"
+#include "services/alert_tracker.h"
+#include "services/telemetry.h"
+
+namespace aiot::services {
+
+struct ThresholdConfig {
+  // Scores at or above this are a warning (and "fault":1).
+  double warning = 0.5;
+  // Scores at or above this are critical.
+  double critical = 0.8;
+  // Use the thresholds carried in the model's metadata when it has them.
+  bool from_model = true;
+};
+
+struct ActuationConfig {
+  // Send a command to the device when its alert state becomes critical.
+  bool enabled = false;
+  // Command name (the reference's "set-actuator").
+  std::string command = "set-actuator";
+  // Command payload, a JSON object.
+  std::string payload = R"({"actuator":"valve","state":"closed"})";
+  // Prefix of the per-device control topic; the device id is appended.
+  std::string topic_prefix = "fan/control/";
+};
+
+struct WebhookConfig {
+  // POST alerts here (http://host:port/path); empty disables the webhook.
+  std::string url;
+  // Attempts per alert, including the first.
+  uint32_t max_attempts = 5;
+  // Delay before the first retry; doubled each retry up to max_backoff_ms.
+  uint32_t initial_backoff_ms = 200;
+  uint32_t max_backoff_ms = 5000;
+  // Per-attempt timeout.
+  uint32_t timeout_ms = 3000;
+  // Alerts waiting for delivery at most; beyond this the oldest is dropped (and counted).
+  uint32_t queue_limit = 1000;
+};
+
+struct DriftConfig {
+  // Compare a sliding window of live features with the model's reference profile.
+  bool enabled = true;
+  // Readings per window.
+  uint32_t window = 1000;
+  // Check every this many readings.
+  uint32_t check_every = 1000;
+};
+
+struct PredictorConfig {
+  // Telemetry topics to subscribe to (MQTT wildcards allowed).
+  std::vector<std::string> topics = {"fan/messages"};
+  // Model file (.tflite) to load at start.
+  std::string model;
+  // Name reported with results ("fan-mlp@3"); empty = from the model's metadata or file name.
+  std::string model_name;
+  // Readings scored together at most.
+  uint32_t max_batch = 64;
+  // How long a reading may wait for a batch to fill, in microseconds. 0 = score as soon as the
+  // messages already received are handled (batches then grow with load, at no added latency).
+  uint32_t max_batch_delay_us = 0;
+  // MQTT QoS of the subscriptions and of published results (0 or 1).
+  uint32_t qos = 0;
+  // Output topics.
+  std::string anomaly_topic = "fan/anomaly";
+  std::string alert_topic = "aiot/alerts";
+  std::string deadletter_topic = "aiot/deadletter";
+  std::string drift_topic = "aiot/events/drift";
+  // Model events (registry promotions, load commands); see src/services/README.md.
+  std::string model_events_topic = "aiot/events/model";
+  // Original payload bytes kept in a dead letter.
+  uint32_t deadletter_payload_bytes = 512;
+  // Publish an alert when a device enters warning (critical always alerts).
+  bool alert_on_warning = false;
+  // Publish an alert when a device leaves critical.
+  bool alert_on_clear = true;
+
+  ThresholdConfig thresholds;
+  AlertConfig alerts;
+  TelemetryConfig telemetry;
+  ActuationConfig actuation;
+  WebhookConfig webhook;
+  DriftConfig drift;
+};
+
+void Describe(config::Visitor& v, ThresholdConfig& c);
+void Describe(config::Visitor& v, ActuationConfig& c);
+void Describe(config::Visitor& v, WebhookConfig& c);
+void Describe(config::Visitor& v, DriftConfig& c);
+void Describe(config::Visitor& v, PredictorConfig& c);
+
+// Checks values that the loader cannot (ranges between fields, JSON payloads). Throws
+// config::Error with a message saying what to change.
+void Validate(const PredictorConfig& c);
+
+}  // namespace aiot::services
