@@ -1,0 +1,111 @@
+#include "store/influx_sink.h"
+
+#include <fmt/format.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include <zlib.h>
+
+#include <filesystem>
+#include <fstream>
+#include <random>
+
+namespace aiot::store {
+namespace {
+
+namespace fs = std::filesystem;
+
+std::string Gunzip(const std::string& in) {
+  z_stream zs{};
+  EXPECT_EQ(inflateInit2(&zs, 15 + 16), Z_OK);
+  std::string out(in.size() * 20 + 1024, '\0');
+  zs.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(in.data()));
+  zs.avail_in = static_cast<uInt>(in.size());
+  zs.next_out = reinterpret_cast<Bytef*>(out.data());
+  zs.avail_out = static_cast<uInt>(out.size());
+  EXPECT_EQ(inflate(&zs, Z_FINISH), Z_STREAM_END);
+  out.resize(zs.total_out);
+  inflateEnd(&zs);
+  return out;
+}
+
+TEST(Gzip, RoundTrips) {
+  std::string text;
+  for (int i = 0; i < 1000; ++i)
+    text += fmt::format("fan,deviceID=d{} rotation={} {}\n", i % 7, i, i);
+  std::string gz = Gzip(text);
+  ASSERT_FALSE(gz.empty());
+  EXPECT_LT(gz.size(), text.size() / 3);
+  EXPECT_EQ(Gunzip(gz), text);
+}
+
+// A loopback port with nothing listening: bind, read the port, close.
+uint16_t DeadPort() {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
+  socklen_t len = sizeof a;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+  ::close(fd);
+  return ntohs(a.sin_port);
+}
+
+TEST(InfluxSink, SpoolsWhileUnreachableAndKeepsSpoolAcrossRestarts) {
+  fs::path dir = fs::temp_directory_path() /
+                 fmt::format("aiot-influx-spool-{}-{}", ::getpid(), std::random_device{}());
+  InfluxConfig c;
+  c.url = fmt::format("http://127.0.0.1:{}", DeadPort());
+  c.spool_dir = dir.string();
+  c.batch_max_points = 10;
+  c.retry_initial_ms = 50;
+  c.retry_max_ms = 200;
+  FieldSchema schema({"rotation"});
+  {
+    InfluxSink sink(c, schema);
+    ASSERT_TRUE(sink.Start());
+    for (int i = 0; i < 95; ++i) {
+      TelemetryPoint p;
+      p.device = "fan-1";
+      p.ts_ms = 1000 + i;
+      p.columns[0] = i;
+      sink.Add(Record(p));
+    }
+    EXPECT_FALSE(sink.Flush(std::chrono::milliseconds(300)));
+    sink.Stop();
+    auto st = sink.stats();
+    EXPECT_EQ(st.points_added, 95u);
+    EXPECT_EQ(st.points_sent, 0u);
+    EXPECT_EQ(st.points_dropped, 0u);
+    EXPECT_GE(st.write_failures, 1u);
+  }
+  // Every point is on disk, gzip'd line protocol.
+  size_t lines = 0;
+  for (const auto& e : fs::directory_iterator(dir)) {
+    std::ifstream f(e.path(), std::ios::binary);
+    std::string body((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+    std::string text = Gunzip(body);
+    lines += static_cast<size_t>(std::count(text.begin(), text.end(), '\n'));
+  }
+  EXPECT_EQ(lines, 95u);
+  // A new sink finds the spool.
+  InfluxSink again(c, schema);
+  ASSERT_TRUE(again.Start());
+  EXPECT_EQ(again.stats().spool_files, 10u);
+  again.Stop();
+  fs::remove_all(dir);
+}
+
+TEST(InfluxSink, RejectsBadConfig) {
+  InfluxConfig c;
+  c.precision = "minutes";
+  EXPECT_FALSE(InfluxSink(c, FieldSchema({})).Start());
+  c.precision = "ms";
+  c.url = "https://example:8086";
+  EXPECT_FALSE(InfluxSink(c, FieldSchema({})).Start());
+}
+
+}  // namespace
+}  // namespace aiot::store
