@@ -4,6 +4,7 @@
 
 #include "base/config.h"
 #include "base/log.h"
+#include "net/http_server.h"
 
 namespace aiot::app {
 
@@ -15,6 +16,7 @@ struct AppConfig {
   uint32_t threads = 0;
   // Where aiot keeps its state (SQLite databases, model artifacts, keys).
   std::string data_dir = "var/aiot";
+  net::HttpServerConfig http;
 };
 
 void Describe(config::Visitor& v, AppConfig& c);

@@ -1,6 +1,12 @@
 // Runs the real `aiot` binary as a user would.
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
+#include <unistd.h>
+
+#include <csignal>
 
 #include <array>
 #include <cstdio>
@@ -85,6 +91,70 @@ TEST(Cli, BadOverrideIsAClearError) {
   EXPECT_EQ(r.code, 2);
   EXPECT_NE(r.out.find("unknown key `thread`; did you mean `threads`?"), std::string::npos)
       << r.out;
+}
+
+}  // namespace
+
+namespace {
+
+int FreePort() {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
+  socklen_t len = sizeof a;
+  getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+  close(fd);
+  return ntohs(a.sin_port);
+}
+
+// One HTTP/1.1 GET over a fresh connection; "" when nothing answers.
+std::string HttpGet(int port, const std::string& path) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_port = htons(static_cast<uint16_t>(port));
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  if (connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) != 0) {
+    close(fd);
+    return "";
+  }
+  std::string req = "GET " + path + " HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n";
+  (void)!write(fd, req.data(), req.size());
+  std::string out;
+  char buf[4096];
+  ssize_t n;
+  while ((n = read(fd, buf, sizeof buf)) > 0) out.append(buf, static_cast<size_t>(n));
+  close(fd);
+  return out;
+}
+
+TEST(Cli, UpServesHealthAndMetricsAndStopsCleanlyOnSigterm) {
+  int port = FreePort();
+  std::string listen = "http.listen=127.0.0.1:" + std::to_string(port);
+  pid_t pid = fork();
+  if (pid == 0) {
+    execl(AIOT_BIN, AIOT_BIN, "up", "--set", listen.c_str(), "--log-level", "warn",
+          static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  std::string health;
+  for (int i = 0; i < 300 && health.empty(); ++i) {  // up to 30 s on a loaded machine
+    health = HttpGet(port, "/healthz");
+    if (health.empty()) usleep(100 * 1000);
+  }
+  EXPECT_EQ(health.rfind("HTTP/1.1 200", 0), 0u) << health;
+  std::string metrics = HttpGet(port, "/metrics");
+  EXPECT_EQ(metrics.rfind("HTTP/1.1 200", 0), 0u) << metrics;
+  EXPECT_NE(metrics.find("text/plain; version=0.0.4"), std::string::npos) << metrics;
+  EXPECT_NE(metrics.find("# TYPE aiot_http_requests_total counter"), std::string::npos);
+  kill(pid, SIGTERM);
+  int status = 0;
+  waitpid(pid, &status, 0);
+  ASSERT_TRUE(WIFEXITED(status));
+  EXPECT_EQ(WEXITSTATUS(status), 0);
+  EXPECT_EQ(HttpGet(port, "/healthz"), "");
 }
 
 }  // namespace
