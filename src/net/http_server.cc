@@ -132,6 +132,12 @@ void FormatDate(std::string& out) {
   out.assign(buf, n);
 }
 
+std::string_view Trim(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  return s;
+}
+
 void AppendHeaderValue(std::string& out, std::string_view v) {
   for (char c : v) out.push_back(c == '\r' || c == '\n' ? ' ' : c);
 }
@@ -369,7 +375,15 @@ asio::awaitable<void> Connection::Run() {
     params.clear();
     bool handled = false;
 
-    if (cs_.stopping) {
+    std::string_view te = msg[http::field::transfer_encoding];
+    if (!te.empty() && !beast::iequals(Trim(te), "chunked")) {
+      // Only plain chunked framing is understood; anything else ("gzip, chunked", "chunked,
+      // chunked") would hand handlers an encoded body or hide a smuggled request.
+      resp = ErrorResponse(http::status::not_implemented, "unsupported_transfer_encoding",
+                           "only Transfer-Encoding: chunked is supported");
+      keep_alive = false;
+      handled = true;
+    } else if (cs_.stopping) {
       resp = ErrorResponse(http::status::service_unavailable, "shutting_down",
                            "the server is shutting down");
       keep_alive = false;

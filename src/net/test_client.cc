@@ -147,6 +147,34 @@ bool TestClient::WaitClosed(int timeout_ms) {
   }
 }
 
+void TestClient::ShutdownWrite() {
+  if (fd_ >= 0) ::shutdown(fd_, SHUT_WR);
+}
+
+std::optional<std::string> TestClient::ReadUntilClosed(int timeout_ms) {
+  std::string out = std::move(pending_);
+  pending_.clear();
+  if (fd_ < 0) return out;
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
+  for (;;) {
+    auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+                    deadline - std::chrono::steady_clock::now())
+                    .count();
+    if (left <= 0) return std::nullopt;
+    pollfd p{fd_, POLLIN, 0};
+    int r = ::poll(&p, 1, static_cast<int>(left));
+    if (r <= 0) continue;
+    char buf[16384];
+    ssize_t n = ::recv(fd_, buf, sizeof(buf), 0);
+    if (n == 0) return out;
+    if (n < 0) {
+      if (errno == EINTR || errno == EAGAIN) continue;
+      return out;  // reset counts as closed
+    }
+    out.append(buf, static_cast<size_t>(n));
+  }
+}
+
 std::string GetRequest(std::string_view target, std::string_view extra_headers) {
   std::string r = "GET ";
   r.append(target).append(" HTTP/1.1\r\nHost: test\r\n").append(extra_headers).append("\r\n");

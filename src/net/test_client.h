@@ -41,6 +41,10 @@ class TestClient {
   // that arrive first are discarded.
   bool WaitClosed(int timeout_ms = 20000);
   void Close();
+  // Half-closes (no more bytes from us), like a client that sent a truncated request.
+  void ShutdownWrite();
+  // Everything the server sends until it closes; nullopt on timeout.
+  std::optional<std::string> ReadUntilClosed(int timeout_ms = 20000);
 
  private:
   int fd_ = -1;
