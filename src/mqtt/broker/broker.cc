@@ -1047,6 +1047,8 @@ void Broker::Tick(uint32_t core) {
   }
 }
 
+void Broker::Post(uint32_t core, std::function<void()> fn) { shards_[core]->Post(std::move(fn)); }
+
 void Broker::Shutdown(uint32_t core) {
   std::vector<ServerConnection*> all;
   for (auto& [id, conn] : shards_[core]->conns_) all.push_back(conn.get());

@@ -135,6 +135,11 @@ class Broker {
   // max_connections is reached (the binding closes the transport).
   ServerConnection* Accept(uint32_t core, Link& link, bool anonymous_allowed);
 
+  // Runs `fn` on `core` (any thread). For bindings such as the in-process transport.
+  void Post(uint32_t core, std::function<void()> fn);
+  // A core for a new connection, round robin (any thread).
+  uint32_t NextCore() { return static_cast<uint32_t>(next_core_++ % shards_.size()); }
+
   // Timers of `core`: CONNECT timeout, keep alive, will delay, session and message expiry.
   // REQUIRES: called on that core, about once a second.
   void Tick(uint32_t core);
@@ -181,6 +186,7 @@ class Broker {
   std::mutex registry_mu_;
   std::unordered_map<std::string, RegistryEntry> registry_;  // guarded by registry_mu_
   std::atomic<SessionKey> next_key_{1};
+  std::atomic<uint64_t> next_core_{0};
   std::atomic<uint64_t> next_assigned_id_{1};
   int64_t started_ns_ = 0;
   std::atomic<uint64_t> clients_total_max_{0};
