@@ -1,0 +1,254 @@
+#include "ml/data/dataset.h"
+
+#include <algorithm>
+#include <cmath>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include "base/errc.h"
+#include "base/sha256.h"
+#include "ml/data/random.h"
+
+namespace aiot::ml {
+namespace {
+
+void SetError(std::string* error, std::string message) {
+  if (error) *error = std::move(message);
+}
+
+std::string Trim(std::string_view s) {
+  while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
+  while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
+  return std::string(s);
+}
+
+}  // namespace
+
+std::vector<std::string> SplitList(const std::string& text) {
+  std::vector<std::string> out;
+  size_t start = 0;
+  while (start <= text.size()) {
+    size_t end = text.find(',', start);
+    if (end == std::string::npos) end = text.size();
+    std::string item = Trim(std::string_view(text).substr(start, end - start));
+    if (!item.empty()) out.push_back(item);
+    start = end + 1;
+  }
+  return out;
+}
+
+bool ParseLabelMap(const std::string& text, std::map<std::string, int>* out) {
+  out->clear();
+  for (const auto& item : SplitList(text)) {
+    size_t eq = item.rfind('=');
+    if (eq == std::string::npos || eq == 0) return false;
+    double v;
+    if (!ParseNumber(std::string_view(item).substr(eq + 1), &v) || v < 0 || v != std::floor(v) ||
+        v > 1000) {
+      return false;
+    }
+    (*out)[Trim(std::string_view(item).substr(0, eq))] = static_cast<int>(v);
+  }
+  return !out->empty();
+}
+
+Dataset Dataset::Subset(const std::vector<size_t>& indices) const {
+  Dataset d;
+  d.feature_names = feature_names;
+  d.class_names = class_names;
+  d.label_name = label_name;
+  d.sha256 = sha256;
+  d.cols = cols;
+  d.rows = indices.size();
+  d.x.resize(d.rows * cols);
+  if (!y.empty()) d.y.resize(d.rows);
+  for (size_t i = 0; i < indices.size(); ++i) {
+    std::copy_n(Row(indices[i]), cols, d.x.data() + i * cols);
+    if (!y.empty()) d.y[i] = y[indices[i]];
+  }
+  return d;
+}
+
+Result<Dataset> BuildDataset(const CsvTable& table, const DatasetSchema& schema,
+                             std::string* error) {
+  Dataset d;
+  int label_col = -1;
+  if (!schema.label.empty()) {
+    label_col = table.Column(schema.label);
+    if (label_col < 0) {
+      SetError(error, "label column '" + schema.label + "' not found in the header");
+      return errc::not_found;
+    }
+  }
+  for (const auto& name : schema.drop) {
+    if (table.Column(name) < 0) {
+      SetError(error, "column '" + name + "' (to drop) not found in the header");
+      return errc::not_found;
+    }
+  }
+  std::vector<int> feature_cols;
+  if (!schema.features.empty()) {
+    for (const auto& name : schema.features) {
+      int c = table.Column(name);
+      if (c < 0) {
+        SetError(error, "feature column '" + name + "' not found in the header");
+        return errc::not_found;
+      }
+      if (c == label_col) {
+        SetError(error, "column '" + name + "' is both a feature and the label");
+        return errc::invalid_argument;
+      }
+      feature_cols.push_back(c);
+    }
+  } else {
+    std::set<std::string> drop(schema.drop.begin(), schema.drop.end());
+    for (size_t c = 0; c < table.header.size(); ++c) {
+      if (static_cast<int>(c) == label_col || drop.count(table.header[c])) continue;
+      feature_cols.push_back(static_cast<int>(c));
+    }
+  }
+  if (feature_cols.empty()) {
+    SetError(error, "no feature columns");
+    return errc::invalid_argument;
+  }
+  for (int c : feature_cols) d.feature_names.push_back(table.header[c]);
+  d.label_name = schema.label;
+  d.cols = feature_cols.size();
+  d.rows = table.rows.size();
+  d.x.resize(d.rows * d.cols);
+  if (label_col >= 0) d.y.resize(d.rows);
+
+  int max_class = -1;
+  for (size_t r = 0; r < table.rows.size(); ++r) {
+    const auto& row = table.rows[r];
+    const size_t line = r + 2;
+    for (size_t j = 0; j < feature_cols.size(); ++j) {
+      const std::string& cell = row[feature_cols[j]];
+      double v;
+      if (!ParseNumber(cell, &v)) {
+        std::string what =
+            Trim(cell).empty() ? "missing value" : "non-numeric value '" + cell + "'";
+        SetError(error, "row " + std::to_string(line) + ", column '" +
+                            table.header[feature_cols[j]] + "' (" +
+                            std::to_string(feature_cols[j] + 1) + "): " + what);
+        return errc::parse_error;
+      }
+      d.x[r * d.cols + j] = static_cast<float>(v);
+    }
+    if (label_col < 0) continue;
+    const std::string cell = Trim(row[label_col]);
+    int cls = -1;
+    if (!schema.label_map.empty()) {
+      auto it = schema.label_map.find(cell);
+      if (it == schema.label_map.end()) {
+        SetError(error, "row " + std::to_string(line) + ", column '" + schema.label + "' (" +
+                            std::to_string(label_col + 1) + "): label '" + cell +
+                            "' is not in the label map");
+        return errc::parse_error;
+      }
+      cls = it->second;
+    } else {
+      double v;
+      if (!ParseNumber(cell, &v) || v < 0 || v != std::floor(v) || v > 1000) {
+        SetError(error, "row " + std::to_string(line) + ", column '" + schema.label + "' (" +
+                            std::to_string(label_col + 1) + "): label '" + cell +
+                            "' is not a class number 0..K-1; map text labels with --label-map");
+        return errc::parse_error;
+      }
+      cls = static_cast<int>(v);
+    }
+    d.y[r] = cls;
+    max_class = std::max(max_class, cls);
+  }
+  if (label_col >= 0) {
+    int k = std::max(max_class + 1, 2);
+    d.class_names.resize(k);
+    for (int c = 0; c < k; ++c) d.class_names[c] = std::to_string(c);
+    for (const auto& [name, id] : schema.label_map) {
+      if (id < k) d.class_names[id] = name;
+    }
+  }
+  return d;
+}
+
+Result<Dataset> LoadDataset(const std::string& path, const DatasetSchema& schema,
+                            std::string* error) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    SetError(error, "cannot open " + path);
+    return errc::not_found;
+  }
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  const std::string bytes = ss.str();
+  std::string local;
+  std::string* err = error ? error : &local;
+  auto table = ParseCsv(bytes, err);
+  if (!table.ok()) {
+    *err = path + ": " + *err;
+    return table.error();
+  }
+  auto data = BuildDataset(*table, schema, err);
+  if (!data.ok()) {
+    *err = path + ": " + *err;
+    return data.error();
+  }
+  data->sha256 = Sha256Hex(bytes);
+  return data;
+}
+
+Split StratifiedSplit(const std::vector<int32_t>& y, int num_classes, double test_fraction,
+                      double validation_fraction, uint64_t seed) {
+  Rng rng(seed);
+  Split s;
+  for (int c = 0; c < num_classes; ++c) {
+    std::vector<size_t> idx;
+    for (size_t i = 0; i < y.size(); ++i) {
+      if (y[i] == c) idx.push_back(i);
+    }
+    rng.Shuffle(idx);
+    size_t n_test =
+        static_cast<size_t>(std::llround(test_fraction * static_cast<double>(idx.size())));
+    size_t rest = idx.size() - n_test;
+    size_t n_val =
+        static_cast<size_t>(std::llround(validation_fraction * static_cast<double>(rest)));
+    for (size_t i = 0; i < idx.size(); ++i) {
+      if (i < n_test) {
+        s.test.push_back(idx[i]);
+      } else if (i < n_test + n_val) {
+        s.validation.push_back(idx[i]);
+      } else {
+        s.train.push_back(idx[i]);
+      }
+    }
+  }
+  // Interleave classes so that consumers that do not shuffle still see mixed batches.
+  rng.Shuffle(s.train);
+  rng.Shuffle(s.validation);
+  rng.Shuffle(s.test);
+  return s;
+}
+
+Normalization ComputeNormalization(const Dataset& data, const std::vector<size_t>& rows) {
+  Normalization n;
+  n.mean.assign(data.cols, 0.f);
+  n.stddev.assign(data.cols, 1.f);
+  if (rows.empty()) return n;
+  for (size_t j = 0; j < data.cols; ++j) {
+    double sum = 0;
+    for (size_t r : rows) sum += data.Row(r)[j];
+    double mean = sum / static_cast<double>(rows.size());
+    double sq = 0;
+    for (size_t r : rows) {
+      double d = data.Row(r)[j] - mean;
+      sq += d * d;
+    }
+    double sd = std::sqrt(sq / static_cast<double>(rows.size()));
+    n.mean[j] = static_cast<float>(mean);
+    n.stddev[j] = sd > 1e-12 ? static_cast<float>(sd) : 1.f;
+  }
+  return n;
+}
+
+}  // namespace aiot::ml

@@ -1,0 +1,51 @@
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+#include "ml/tflite/graph.h"
+
+// Inference kernels. The reference kernels are plain loops and the oracle; the optimized kernels
+// work on weights packed at Prepare time (AVX2 + FMA when the CPU has it, a portable path
+// otherwise) and are tested against the reference: int8 results exactly equal, float within
+// rounding. No kernel allocates or throws.
+namespace aiot::ml::kernels {
+
+// Requantization parameters of one int8 FULLY_CONNECTED (per output channel; per-tensor models
+// repeat the same value).
+struct Int8Requant {
+  const int32_t* multiplier;  // N values
+  const int32_t* shift;       // N values
+  int32_t input_zero_point;
+  int32_t output_zero_point;
+  int32_t act_min;
+  int32_t act_max;
+};
+
+// ---- reference ----
+// out[r][n] = act(bias[n] + sum_k in[r][k] * w[n][k]); w is N x K row-major; bias may be null.
+void FullyConnectedFloatRef(const float* in, int rows, int k, const float* w, const float* bias,
+                            int n, Activation act, float* out);
+void FullyConnectedInt8Ref(const int8_t* in, int rows, int k, const int8_t* w, const int32_t* bias,
+                           int n, const Int8Requant& rq, int8_t* out);
+
+// ---- optimized ----
+// Float: weights packed as [K][N rounded up to 16] (transposed, zero padded).
+size_t PackedFloatWeightsSize(int k, int n);  // in floats
+void PackFloatWeights(const float* w, int k, int n, float* packed);
+void FullyConnectedFloatOpt(const float* in, int rows, int k, const float* packed,
+                            const float* bias, int n, Activation act, float* out);
+
+// Int8: weights widened to int16 and packed in pairs of inputs, [ceil(K/2)][N rounded up to 8][2];
+// the input zero point is folded into an effective bias (bias - zp * sum_k w).
+size_t PackedInt8WeightsSize(int k, int n);  // in int16
+void PackInt8Weights(const int8_t* w, int k, int n, int16_t* packed);
+void EffectiveBias(const int8_t* w, const int32_t* bias, int k, int n, int32_t input_zero_point,
+                   int32_t* eff_bias);
+void FullyConnectedInt8Opt(const int8_t* in, int rows, int k, const int16_t* packed,
+                           const int32_t* eff_bias, int n, const Int8Requant& rq, int8_t* out);
+
+// Whether the optimized kernels use AVX2 on this CPU.
+bool HasAvx2();
+
+}  // namespace aiot::ml::kernels

@@ -1,0 +1,91 @@
+#include "ml/train/export.h"
+
+namespace aiot::ml {
+
+GraphSpec BuildFloatGraph(const Mlp& m, const ModelMetadata& metadata) {
+  GraphSpec g;
+  g.name = "main";
+  g.description = "aiot " + (metadata.name.empty() ? std::string("model") : metadata.name);
+  const int f = m.num_inputs();
+  auto add = [&](std::string name, std::vector<int32_t> shape, std::vector<uint8_t> data = {}) {
+    TensorSpec t;
+    t.name = std::move(name);
+    t.shape = std::move(shape);
+    t.data = std::move(data);
+    g.tensors.push_back(std::move(t));
+    return static_cast<int32_t>(g.tensors.size() - 1);
+  };
+  std::vector<float> inv(f);
+  for (int i = 0; i < f; ++i) inv[i] = 1.f / m.norm.stddev[i];
+  const int32_t input = add("features", {1, f});
+  const int32_t mean = add("normalization/mean", {f}, ToBytes(m.norm.mean));
+  const int32_t centered = add("normalization/centered", {1, f});
+  const int32_t inv_std = add("normalization/inv_stddev", {f}, ToBytes(inv));
+  const int32_t normalized = add("normalization/output", {1, f});
+  g.inputs = {input};
+  OpSpec sub;
+  sub.builtin_code = static_cast<int32_t>(Op::kSub);
+  sub.inputs = {input, mean};
+  sub.outputs = {centered};
+  g.ops.push_back(sub);
+  OpSpec mul;
+  mul.builtin_code = static_cast<int32_t>(Op::kMul);
+  mul.inputs = {centered, inv_std};
+  mul.outputs = {normalized};
+  g.ops.push_back(mul);
+  int32_t cur = normalized;
+  for (size_t l = 0; l < m.layers.size(); ++l) {
+    const DenseLayer& L = m.layers[l];
+    const std::string prefix = "dense_" + std::to_string(l);
+    const int32_t w = add(prefix + "/weights", {L.outputs, L.inputs}, ToBytes(L.weights));
+    const int32_t b = add(prefix + "/bias", {L.outputs}, ToBytes(L.bias));
+    const int32_t out =
+        add(prefix + (l + 1 < m.layers.size() ? "/relu" : "/logits"), {1, L.outputs});
+    OpSpec fc;
+    fc.builtin_code = static_cast<int32_t>(Op::kFullyConnected);
+    fc.inputs = {cur, w, b};
+    fc.outputs = {out};
+    fc.activation = L.relu ? Activation::kRelu : Activation::kNone;
+    g.ops.push_back(fc);
+    cur = out;
+  }
+  const int32_t score =
+      add(m.output == OutputKind::kSigmoid ? "score" : "probabilities", {1, m.num_outputs()});
+  OpSpec act;
+  act.builtin_code =
+      static_cast<int32_t>(m.output == OutputKind::kSigmoid ? Op::kLogistic : Op::kSoftmax);
+  act.inputs = {cur};
+  act.outputs = {score};
+  g.ops.push_back(act);
+  g.outputs = {score};
+  g.metadata.emplace_back(kMetadataName, EncodeMetadata(metadata));
+  return g;
+}
+
+ModelMetadata MakeMetadata(const Dataset& data, const std::vector<size_t>& train_rows,
+                           const Mlp& model, const EvalReport& r, const std::string& name) {
+  ModelMetadata md;
+  md.name = name;
+  md.label = data.label_name;
+  md.class_names = data.class_names;
+  md.training_data_sha256 = data.sha256;
+  md.training_rows = train_rows.size();
+  md.decision_threshold = static_cast<float>(r.threshold);
+  for (size_t j = 0; j < data.cols; ++j) {
+    FeatureInfo fi;
+    fi.name = data.feature_names[j];
+    fi.mean = model.norm.mean[j];
+    fi.stddev = model.norm.stddev[j];
+    std::vector<float> values;
+    values.reserve(train_rows.size());
+    for (size_t row : train_rows) values.push_back(data.Row(row)[j]);
+    ComputeProfile(std::move(values), &fi);
+    md.features.push_back(std::move(fi));
+  }
+  md.metrics = {{"test_accuracy", r.accuracy}, {"test_precision", r.precision},
+                {"test_recall", r.recall},     {"test_f1", r.f1},
+                {"test_roc_auc", r.roc_auc},   {"test_samples", static_cast<double>(r.samples)}};
+  return md;
+}
+
+}  // namespace aiot::ml

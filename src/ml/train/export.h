@@ -1,0 +1,26 @@
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "ml/data/dataset.h"
+#include "ml/tflite/graph.h"
+#include "ml/tflite/metadata.h"
+#include "ml/train/metrics.h"
+#include "ml/train/mlp.h"
+
+namespace aiot::ml {
+
+// The float .tflite graph of a trained MLP. Normalisation is inside the model (SUB mean, MUL
+// 1/stddev), so it takes raw sensor values:
+//   features[1,F] -SUB-> -MUL-> FULLY_CONNECTED(+RELU) ... FULLY_CONNECTED -> LOGISTIC|SOFTMAX
+// `metadata` is stored as the "aiot_metadata" entry.
+GraphSpec BuildFloatGraph(const Mlp& model, const ModelMetadata& metadata);
+
+// Metadata for a model trained on `train_rows` of `data`: feature names, normalisation, the
+// drift reference profile of the training rows, test metrics and the data's sha256.
+ModelMetadata MakeMetadata(const Dataset& data, const std::vector<size_t>& train_rows,
+                           const Mlp& model, const EvalReport& test_report,
+                           const std::string& name);
+
+}  // namespace aiot::ml
