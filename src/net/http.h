@@ -136,6 +136,13 @@ Response ServeFile(const Request& request, const std::string& path, std::string_
 // async handlers may co_await (timers, other sockets, asio::post to a worker pool...). A handler
 // that throws yields a JSON 500.
 using SyncHandler = std::function<Response(Request&)>;
+#if defined(BOOST_ASIO_HAS_CO_AWAIT)
 using AsyncHandler = std::function<asio::awaitable<Response>(Request&)>;
+#else
+// Asio 1.74 enables coroutines only where it finds them (g++ 12 yes; clang 14 with libstdc++, used
+// for the fuzz targets, no). Without them only sync handlers exist; this keeps the overloads.
+struct NoCoroutineSupport {};
+using AsyncHandler = std::function<NoCoroutineSupport(Request&)>;
+#endif
 
 }  // namespace aiot::net

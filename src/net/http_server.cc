@@ -30,6 +30,7 @@
 #include "base/check.h"
 #include "base/errc.h"
 #include "base/log.h"
+#include "net/request_parser.h"
 #include "net/target.h"
 #include "net/ws_hub.h"
 
@@ -238,7 +239,7 @@ class Connection {
   tcp::socket socket_;
   tcp::endpoint remote_;
   beast::flat_buffer buffer_;
-  std::optional<http::request_parser<http::string_body>> parser_;
+  std::optional<RequestParser> parser_;
   Request request_;
   std::string head_;
   std::string allow_;
@@ -341,9 +342,7 @@ asio::awaitable<void> Connection::Run() {
     phase_ = Phase::kReading;
     deadline_ = Clock::now() + std::chrono::milliseconds(cfg.request_timeout_ms);
     parser_.emplace();
-    parser_->header_limit(static_cast<std::uint32_t>(
-        std::min<size_t>(cfg.max_header_bytes, std::numeric_limits<std::uint32_t>::max())));
-    parser_->body_limit(cfg.max_body_bytes);
+    ConfigureRequestParser(*parser_, cfg.max_header_bytes, cfg.max_body_bytes);
     co_await http::async_read_header(socket_, buffer_, *parser_,
                                      asio::redirect_error(asio::use_awaitable, ec));
     if (ec) {
