@@ -15,7 +15,7 @@ build_pkgs=(
   librdkafka-dev prometheus-cpp-dev zlib1g-dev libgtest-dev libgmock-dev libbenchmark-dev
 )
 test_pkgs=(
-  clang libclang-rt-14-dev curl sqlite3 mosquitto mosquitto-clients python3-paho-mqtt wrk
+  clang libclang-rt-14-dev curl sqlite3 mosquitto mosquitto-clients python3-paho-mqtt wrk nginx-light
   python3-sklearn python3-numpy influxdb kcat chromium python3-pyarmnn
 )
 
