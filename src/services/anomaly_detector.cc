@@ -3,6 +3,10 @@
 #include <prometheus/counter.h>
 #include <prometheus/histogram.h>
 
+#include <fmt/format.h>
+
+#include <algorithm>
+
 #include "base/check.h"
 #include "base/log.h"
 #include "services/messages.h"
@@ -68,13 +72,21 @@ AnomalyDetector::AnomalyDetector(const PredictorConfig& config, ModelHolder& mod
   topic_.reserve(128);
 }
 
-void AnomalyDetector::PrepareFor(const ModelPtr& model) {
-  if (prepared_for_ == model) return;
+bool AnomalyDetector::PrepareFor(const ModelPtr& model, std::string* why) {
+  if (prepared_for_ == model) return true;
   // A new model (start-up or a swap): rebuild what depends on it. Rare; allocation is fine.
-  auto features = ResolveFeatures(config_.telemetry, model->features());
-  AIOT_CHECK(features.size() == model->input_size(),
-             "model %s takes %zu inputs but names %zu features", model->name().c_str(),
-             model->input_size(), features.size());
+  std::vector<FeatureField> features;
+  try {
+    features = ResolveFeatures(config_.telemetry, model->features());
+  } catch (const config::Error& e) {
+    *why = e.what();
+    return false;
+  }
+  if (features.size() != model->input_size()) {
+    *why = fmt::format("model {} takes {} inputs but the telemetry mapping gives {} features",
+                       model->name(), model->input_size(), features.size());
+    return false;
+  }
   bool same_fields = parser_ && parser_->features().size() == features.size();
   for (size_t i = 0; same_fields && i < features.size(); ++i) {
     same_fields = parser_->features()[i].field == features[i].field &&
@@ -94,6 +106,7 @@ void AnomalyDetector::PrepareFor(const ModelPtr& model) {
   drift_count_ = 0;
   if (config_.drift.enabled && drift_factory_) drift_ = drift_factory_(*model);
   prepared_for_ = model;
+  return true;
 }
 
 void AnomalyDetector::DeadLetter(std::string_view topic, std::string_view payload,
@@ -112,7 +125,12 @@ void AnomalyDetector::Ingest(std::string_view topic, std::string_view payload) {
       DeadLetter(topic, payload, "no_model", "no model loaded");
       return;
     }
-    PrepareFor(batch_model_);
+    std::string why;
+    if (!PrepareFor(batch_model_, &why)) {
+      batch_model_.reset();
+      DeadLetter(topic, payload, "model_mismatch", why);
+      return;
+    }
   }
   float* row = rows_.data() + pending_ * width_;
   Defect defect;

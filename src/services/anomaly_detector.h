@@ -63,7 +63,8 @@ class AnomalyDetector {
  private:
   void DeadLetter(std::string_view topic, std::string_view payload, std::string_view label,
                   std::string_view reason);
-  void PrepareFor(const ModelPtr& model);
+  // Builds the parser etc. for `model`; false (with `why`) when telemetry cannot feed it.
+  bool PrepareFor(const ModelPtr& model, std::string* why);
   void HandleTransition(size_t row, float score, AlertTransition t, std::string_view model);
 
   PredictorConfig config_;

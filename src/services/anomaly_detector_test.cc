@@ -7,7 +7,7 @@
 #include <atomic>
 #include <thread>
 
-#include "services/test_model.h"
+#include "services/test_models.h"
 
 namespace aiot::services {
 namespace {

@@ -1,0 +1,231 @@
+#include "services/predictor.h"
+
+#include <fmt/format.h>
+#include <boost/asio/post.hpp>
+#include <nlohmann/json.hpp>
+
+#include <chrono>
+#include <future>
+
+#include "base/errc.h"
+#include "base/log.h"
+#include "services/webhook.h"
+
+namespace aiot::services {
+
+namespace asio = boost::asio;
+
+namespace {
+
+const std::shared_ptr<spdlog::logger>& Log() {
+  static const auto logger = log::Get("predictor");
+  return logger;
+}
+
+}  // namespace
+
+// Publishes the detector's output with the MQTT client and hands alerts to the webhook.
+class Predictor::Sink final : public DetectorSink {
+ public:
+  Sink(Predictor& p) : p_(p) {}
+  void Publish(std::string_view topic, std::string_view payload) override {
+    mqtt::PublishOptions options;
+    options.qos = static_cast<mqtt::QoS>(p_.config_.qos);
+    Status st = p_.client_->Publish(std::string(topic), mqtt::SharedBytes(payload), options);
+    if (!st.ok()) p_.publish_drops_.Increment();
+  }
+  void Alert(std::string_view payload) override {
+    if (p_.webhook_) p_.webhook_->Enqueue(std::string(payload));
+  }
+
+ private:
+  Predictor& p_;
+};
+
+Predictor::Predictor(const PredictorConfig& config, const mqtt::MqttClientConfig& mqtt,
+                     asio::io_context& io, ModelHolder& models, ModelLoader loader,
+                     prometheus::Registry& metrics, const Clock& clock,
+                     mqtt::TransportFactory transport, DriftWatchFactory drift)
+    : config_(config),
+      io_(io),
+      models_(models),
+      loader_(std::move(loader)),
+      flush_timer_(io),
+      swaps_(prometheus::BuildCounter()
+                 .Name("aiot_predictor_model_swaps_total")
+                 .Help("Models swapped in while running")
+                 .Register(metrics)
+                 .Add({})),
+      load_failures_(prometheus::BuildCounter()
+                         .Name("aiot_predictor_model_load_failures_total")
+                         .Help("Model loads that failed (the old model stays)")
+                         .Register(metrics)
+                         .Add({})),
+      publish_drops_(prometheus::BuildCounter()
+                         .Name("aiot_predictor_publish_dropped_total")
+                         .Help("Results the MQTT client refused (its queue was full)")
+                         .Register(metrics)
+                         .Add({})) {
+  Validate(config_);
+  mqtt::MqttClientConfig mc = mqtt;
+  if (mc.client_id.empty()) mc.client_id = "aiot-predictor";
+  client_ = mqtt::Client::Create(io, mc, std::move(transport));
+  sink_ = std::make_unique<Sink>(*this);
+  if (!config_.webhook.url.empty()) {
+    webhook_ = std::make_unique<AlertWebhook>(config_.webhook, io, metrics);
+  }
+  detector_ =
+      std::make_unique<AnomalyDetector>(config_, models_, metrics, clock, *sink_, std::move(drift));
+  // flush_timer_ must run on the client's strand, like every other detector access.
+  flush_timer_ = asio::steady_timer(client_->executor());
+}
+
+Predictor::~Predictor() = default;
+
+Status Predictor::Start() {
+  if (!models_.Get() && !config_.model.empty()) {
+    Status st = LoadModel(ModelSource{config_.model, config_.model_name, ""});
+    if (!st.ok()) return st;
+  }
+  if (!models_.Get()) {
+    Log()->warn(
+        "no model loaded yet: telemetry is dead-lettered until one is (publish on {} or "
+        "POST /api/v1/predictor/model)",
+        config_.model_events_topic);
+  }
+  const auto qos = static_cast<mqtt::QoS>(config_.qos);
+  for (const auto& topic : config_.topics) {
+    client_->Subscribe(topic, qos, [this](const mqtt::Message& m) { OnTelemetry(m); });
+  }
+  if (!config_.model_events_topic.empty()) {
+    client_->Subscribe(config_.model_events_topic, mqtt::QoS::kAtLeastOnce,
+                       [this](const mqtt::Message& m) { OnModelEvent(m); });
+  }
+  client_->SetConnectionHandler([](const mqtt::ConnectionEvent& e) {
+    if (e.state == mqtt::ConnectionState::kConnected) {
+      Log()->info("connected to the broker");
+    } else if (e.error) {
+      Log()->warn("broker connection {}: {}", mqtt::ConnectionStateName(e.state),
+                  e.error.message());
+    }
+  });
+  client_->Start();
+  if (webhook_) webhook_->Start();
+  ModelPtr m = models_.Get();
+  Log()->info("predictor started: topics [{}], model {}", fmt::join(config_.topics, ", "),
+              m ? m->name() : "(none)");
+  return Status::Ok();
+}
+
+void Predictor::Stop() {
+  std::promise<void> done;
+  asio::post(client_->executor(), [this, &done] {
+    flush_timer_.cancel();
+    detector_->Flush();
+    client_->Stop([&done] { done.set_value(); });
+  });
+  done.get_future().wait();
+  if (webhook_) webhook_->Stop();
+}
+
+void Predictor::OnTelemetry(const mqtt::Message& m) {
+  received_.fetch_add(1, std::memory_order_relaxed);
+  detector_->Ingest(m.topic, m.payload.view());
+  if (detector_->pending() > 0) ScheduleFlush();
+}
+
+void Predictor::ScheduleFlush() {
+  if (flush_scheduled_) return;
+  flush_scheduled_ = true;
+  if (config_.max_batch_delay_us == 0) {
+    // Runs after the messages already delivered to the strand: batches grow with load.
+    asio::post(client_->executor(), [this] {
+      flush_scheduled_ = false;
+      detector_->Flush();
+    });
+  } else {
+    flush_timer_.expires_after(std::chrono::microseconds(config_.max_batch_delay_us));
+    flush_timer_.async_wait([this](boost::system::error_code ec) {
+      flush_scheduled_ = false;
+      if (!ec) detector_->Flush();
+    });
+  }
+}
+
+void Predictor::OnModelEvent(const mqtt::Message& m) {
+  auto j = nlohmann::json::parse(m.payload.view(), nullptr, false);
+  if (j.is_discarded() || !j.is_object()) {
+    Log()->warn("ignoring model event on {}: not a JSON object", m.topic);
+    return;
+  }
+  const std::string event = j.value("event", "");
+  if (event != "promoted" && event != "load") return;  // other events are for other services
+  const std::string target = j.value("target", "predictor");
+  if (target != "predictor" && target != "all") return;
+  ModelSource source;
+  source.path = j.value("path", "");
+  source.sha256 = j.value("sha256", "");
+  source.name = j.value("model", "");
+  if (source.name.empty() && j.contains("name")) {
+    source.name = j.value("name", "");
+    if (j.contains("version") && j["version"].is_number_integer()) {
+      source.name += "@" + std::to_string(j["version"].get<int64_t>());
+    } else if (j.contains("version") && j["version"].is_string()) {
+      source.name += "@" + j["version"].get<std::string>();
+    }
+  }
+  if (source.path.empty()) {
+    Log()->warn("model event `{}` without a `path`: ignored", event);
+    return;
+  }
+  Status st = LoadModel(source);
+  if (!st.ok()) Log()->error("model event `{}`: {}", event, st.error().message());
+}
+
+Status Predictor::LoadModel(const ModelSource& source) {
+  std::lock_guard lock(load_mu_);
+  Result<ModelPtr> loaded = loader_ ? loader_(source) : Result<ModelPtr>(aiot::errc::unsupported);
+  if (!loaded.ok()) {
+    load_failures_.Increment();
+    Log()->error("cannot load model {}: {}", source.path, loaded.error().message());
+    return loaded.error();
+  }
+  ModelPtr model = std::move(loaded).value();
+  const std::string name = model->name();
+  ModelPtr previous = models_.Swap(std::move(model));
+  if (previous) swaps_.Increment();
+  Log()->info("model {} in service (was {})", name, previous ? previous->name() : "none");
+  return Status::Ok();
+}
+
+void Predictor::RegisterRoutes(net::Router& router, const std::string& admin_role) {
+  net::RouteOptions options;
+  options.auth = true;
+  options.role = admin_role;
+  router.Post("/api/v1/predictor/model", net::SyncHandler([this](net::Request& req) {
+                auto body = req.Json();
+                if (!body.ok() || !body->is_object() || !(*body)["path"].is_string()) {
+                  return net::ErrorResponse(net::http::status::bad_request, "invalid_argument",
+                                            "expected {\"path\":\"/models/x.tflite\",\"name\":"
+                                            "\"fan-mlp@4\",\"sha256\":\"...\"} (name and sha256 "
+                                            "optional)");
+                }
+                ModelSource source;
+                source.path = (*body)["path"].get<std::string>();
+                source.name = body->value("name", "");
+                source.sha256 = body->value("sha256", "");
+                ModelPtr before = models_.Get();
+                Status st = LoadModel(source);
+                if (!st.ok()) {
+                  return net::ErrorResponse(
+                      net::http::status::unprocessable_entity, "invalid_argument",
+                      "cannot load " + source.path + ": " + st.error().message());
+                }
+                return net::JsonResponse(nlohmann::json{
+                    {"model", models_.Get()->name()},
+                    {"previous", before ? nlohmann::json(before->name()) : nlohmann::json()}});
+              }),
+              options);
+}
+
+}  // namespace aiot::services

@@ -1,0 +1,100 @@
+#pragma once
+
+#include <utility>  // before asio (Boost 1.74 + g++ 12)
+
+#include <prometheus/counter.h>
+#include <prometheus/registry.h>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/steady_timer.hpp>
+
+#include <atomic>
+#include <functional>
+#include <memory>
+#include <mutex>
+#include <string>
+
+#include "base/clock.h"
+#include "base/result.h"
+#include "mqtt/client/client.h"
+#include "net/router.h"
+#include "services/anomaly_detector.h"
+#include "services/model.h"
+#include "services/predictor_config.h"
+
+namespace aiot::services {
+
+class AlertWebhook;
+
+// What to load: a model file and the name to report it under.
+struct ModelSource {
+  std::string path;    // local .tflite file
+  std::string name;    // "fan-mlp@3"; empty = from the model's metadata or the file name
+  std::string sha256;  // optional: refuse the file unless its sha256 (hex) matches
+};
+
+// Loads a model (src/ml's runtime in production: see MakeTfliteLoader in tflite_model.h).
+using ModelLoader = std::function<Result<ModelPtr>(const ModelSource&)>;
+
+// The streaming predictor service: subscribes to telemetry, scores it in batches with the model
+// in `models`, publishes results, alerts, actuator commands, drift events and dead letters
+// (see AnomalyDetector), follows model events on `model_events_topic` (hot swap) and delivers
+// alerts to a webhook.
+//
+// Threading: everything stream-related runs on the MQTT client's strand (one detector per
+// predictor). LoadModel may be called from any thread; it swaps `models` atomically, so the batch
+// in progress finishes with the old model and the next one uses the new.
+class Predictor {
+ public:
+  // `models` may already hold a model (e.g. shared with the scoring API); otherwise Start loads
+  // config.model. `transport` is the MQTT transport factory (empty = TCP; the embedded broker's
+  // for inproc://). `io` runs the MQTT client and the webhook.
+  Predictor(const PredictorConfig& config, const mqtt::MqttClientConfig& mqtt,
+            boost::asio::io_context& io, ModelHolder& models, ModelLoader loader,
+            prometheus::Registry& metrics, const Clock& clock = SystemClock::Instance(),
+            mqtt::TransportFactory transport = {}, DriftWatchFactory drift = nullptr);
+  ~Predictor();
+  Predictor(const Predictor&) = delete;
+  Predictor& operator=(const Predictor&) = delete;
+
+  // Loads config.model when `models` is empty, subscribes and connects. Returns the load error;
+  // with no model configured it starts anyway (messages are dead-lettered until one is loaded).
+  Status Start();
+  // Scores what is pending, publishes it, disconnects. Blocks until the client stopped.
+  // REQUIRES: not called on the predictor's io_context thread; the io_context is running.
+  void Stop();
+
+  // Loads `source` and swaps it in. Thread-safe.
+  Status LoadModel(const ModelSource& source);
+
+  // POST /api/v1/predictor/model {"path":"...","name":"fan-mlp@4","sha256":"..."} (role
+  // `admin_role`, so it needs a token) -> {"model":"fan-mlp@4","previous":"fan-mlp@3"}.
+  void RegisterRoutes(net::Router& router, const std::string& admin_role = "operator");
+
+  const std::shared_ptr<mqtt::Client>& client() const { return client_; }
+  // Messages scored and dead-lettered so far (for tests and logs).
+  uint64_t received() const { return received_.load(); }
+
+ private:
+  class Sink;
+  void OnTelemetry(const mqtt::Message& m);
+  void OnModelEvent(const mqtt::Message& m);
+  void ScheduleFlush();
+
+  PredictorConfig config_;
+  boost::asio::io_context& io_;
+  ModelHolder& models_;
+  ModelLoader loader_;
+  std::shared_ptr<mqtt::Client> client_;
+  std::unique_ptr<Sink> sink_;
+  std::unique_ptr<AlertWebhook> webhook_;
+  std::unique_ptr<AnomalyDetector> detector_;
+  boost::asio::steady_timer flush_timer_;
+  bool flush_scheduled_ = false;
+  std::atomic<uint64_t> received_{0};
+  std::mutex load_mu_;
+  prometheus::Counter& swaps_;
+  prometheus::Counter& load_failures_;
+  prometheus::Counter& publish_drops_;
+};
+
+}  // namespace aiot::services

@@ -1,0 +1,140 @@
+#include "services/tflite_model.h"
+
+#include <algorithm>
+#include <filesystem>
+#include <mutex>
+#include <vector>
+
+#include "base/errc.h"
+#include "base/log.h"
+#include "ml/runtime/model.h"
+
+namespace aiot::services {
+
+namespace {
+
+constexpr int kMaxBatch = 256;
+
+class TfliteScoringModel final : public ScoringModel {
+ public:
+  TfliteScoringModel(std::shared_ptr<const ml::Model> model, std::string name,
+                     std::unique_ptr<ml::Scorer> first)
+      : model_(std::move(model)), name_(std::move(name)) {
+    const auto& md = model_->metadata();
+    features_ = md.feature_names();
+    inputs_ = static_cast<size_t>(first->num_features());
+    outputs_ = static_cast<size_t>(first->num_outputs());
+    if (model_->has_metadata()) {
+      thresholds_ = Thresholds{md.warning_threshold, md.critical_threshold};
+      for (const auto& f : md.features) profile_.push_back(f.quantiles);
+    }
+    pool_.push_back(std::move(first));
+  }
+
+  const std::string& name() const override { return name_; }
+  const std::vector<std::string>& features() const override { return features_; }
+  size_t input_size() const override { return inputs_; }
+  std::optional<Thresholds> thresholds() const override { return thresholds_; }
+  const std::vector<std::vector<float>>& reference_profile() const override { return profile_; }
+  const ml::Model& model() const { return *model_; }
+
+  Status Score(const float* input, size_t rows, float* scores) const override {
+    std::unique_ptr<ml::Scorer> scorer = Borrow();
+    if (!scorer) return aiot::errc::resource_exhausted;
+    // The scorer writes outputs_ values per row; for binary models that is the score itself,
+    // for K-class models P(class 1) is taken (class 0 = healthy).
+    thread_local std::vector<float> wide;
+    for (size_t done = 0; done < rows;) {
+      const size_t n = std::min<size_t>(rows - done, kMaxBatch);
+      if (outputs_ == 1) {
+        scorer->ScoreBatch(input + done * inputs_, n, scores + done);
+      } else {
+        wide.resize(n * outputs_);
+        scorer->ScoreBatch(input + done * inputs_, n, wide.data());
+        for (size_t r = 0; r < n; ++r) scores[done + r] = wide[r * outputs_ + 1];
+      }
+      done += n;
+    }
+    Return(std::move(scorer));
+    return Status::Ok();
+  }
+
+ private:
+  std::unique_ptr<ml::Scorer> Borrow() const {
+    {
+      std::lock_guard lock(mu_);
+      if (!pool_.empty()) {
+        auto s = std::move(pool_.back());
+        pool_.pop_back();
+        return s;
+      }
+    }
+    ml::ScorerOptions options;
+    options.max_batch = kMaxBatch;
+    auto s = ml::Scorer::Create(model_, options);
+    return s.ok() ? std::move(s).value() : nullptr;
+  }
+  void Return(std::unique_ptr<ml::Scorer> s) const {
+    std::lock_guard lock(mu_);
+    pool_.push_back(std::move(s));
+  }
+
+  std::shared_ptr<const ml::Model> model_;
+  std::string name_;
+  std::vector<std::string> features_;
+  size_t inputs_ = 0;
+  size_t outputs_ = 1;
+  std::optional<Thresholds> thresholds_;
+  std::vector<std::vector<float>> profile_;
+  mutable std::mutex mu_;
+  mutable std::vector<std::unique_ptr<ml::Scorer>> pool_;
+};
+
+}  // namespace
+
+Result<ModelPtr> LoadTfliteModel(const ModelSource& source, std::string* error) {
+  std::string why;
+  auto model = ml::Model::FromFile(source.path, &why);
+  if (!model.ok()) {
+    if (error) *error = why;
+    return model.error();
+  }
+  if (!source.sha256.empty() && (*model)->sha256() != source.sha256) {
+    if (error) *error = "sha256 mismatch: file has " + (*model)->sha256();
+    return aiot::errc::corrupted;
+  }
+  ml::ScorerOptions options;
+  options.max_batch = kMaxBatch;
+  auto scorer = ml::Scorer::Create(*model, options, &why);
+  if (!scorer.ok()) {
+    if (error) *error = why;
+    return scorer.error();
+  }
+  if ((*scorer)->num_outputs() < 1) {
+    if (error) *error = "the model has no output values";
+    return aiot::errc::unsupported;
+  }
+  std::string name = source.name;
+  if (name.empty()) name = (*model)->metadata().name;
+  if (name.empty()) name = std::filesystem::path(source.path).stem().string();
+  auto features = (*model)->metadata().feature_names();
+  if (!features.empty() && features.size() != static_cast<size_t>((*scorer)->num_features())) {
+    if (error) *error = "metadata names a different number of features than the model takes";
+    return aiot::errc::corrupted;
+  }
+  return ModelPtr(std::make_shared<TfliteScoringModel>(std::move(model).value(), std::move(name),
+                                                       std::move(scorer).value()));
+}
+
+ModelLoader MakeTfliteLoader() {
+  return [](const ModelSource& source) -> Result<ModelPtr> {
+    std::string why;
+    auto m = LoadTfliteModel(source, &why);
+    if (!m.ok()) {
+      log::Get("predictor")->error("loading {}: {} ({})", source.path, m.error().message(), why);
+    }
+    return m;
+  };
+}
+
+}  // namespace aiot::services
