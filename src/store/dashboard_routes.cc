@@ -1,0 +1,164 @@
+#include "store/dashboard_routes.h"
+
+#include <unistd.h>
+#include <filesystem>
+#include <string_view>
+
+#include "base/errc.h"
+#include "base/log.h"
+
+#ifndef AIOT_SOURCE_WEB_ROOT
+#define AIOT_SOURCE_WEB_ROOT ""
+#endif
+#ifndef AIOT_INSTALL_WEB_ROOT
+#define AIOT_INSTALL_WEB_ROOT "/usr/local/share/aiot/web"
+#endif
+
+namespace aiot::store {
+namespace {
+
+namespace fs = std::filesystem;
+namespace http = net::http;
+
+std::string_view ContentType(std::string_view path) {
+  static constexpr std::pair<std::string_view, std::string_view> kTypes[] = {
+      {".html", "text/html; charset=utf-8"},
+      {".js", "text/javascript; charset=utf-8"},
+      {".mjs", "text/javascript; charset=utf-8"},
+      {".css", "text/css; charset=utf-8"},
+      {".json", "application/json"},
+      {".map", "application/json"},
+      {".webmanifest", "application/manifest+json"},
+      {".svg", "image/svg+xml"},
+      {".png", "image/png"},
+      {".ico", "image/x-icon"},
+      {".woff2", "font/woff2"},
+      {".txt", "text/plain; charset=utf-8"},
+  };
+  for (auto [ext, type] : kTypes) {
+    if (path.size() >= ext.size() && path.substr(path.size() - ext.size()) == ext) return type;
+  }
+  return "application/octet-stream";
+}
+
+// A relative path made only of ordinary segments.
+bool SafeRelative(std::string_view p) {
+  if (p.empty() || p.front() == '/' || p.find('\\') != std::string_view::npos ||
+      p.find('\0') != std::string_view::npos) {
+    return false;
+  }
+  size_t pos = 0;
+  while (pos <= p.size()) {
+    size_t slash = p.find('/', pos);
+    if (slash == std::string_view::npos) slash = p.size();
+    std::string_view seg = p.substr(pos, slash - pos);
+    if (seg.empty() || seg == "." || seg == ".." || seg.front() == '.') return false;
+    pos = slash + 1;
+  }
+  return true;
+}
+
+std::string ExeDir() {
+  std::error_code ec;
+  auto p = fs::read_symlink("/proc/self/exe", ec);
+  return ec ? std::string() : p.parent_path().string();
+}
+
+bool IsDir(const std::string& p) {
+  std::error_code ec;
+  return !p.empty() && fs::is_directory(p, ec);
+}
+
+}  // namespace
+
+void Describe(config::Visitor& v, DashboardConfig& c) {
+  v.Field("enabled", c.enabled, "serve the web dashboard");
+  v.Field("web_root", c.web_root,
+          "dashboard files; empty = source tree web/, else the installed share/aiot/web");
+  v.Field(
+      "uplot_dir", c.uplot_dir,
+      "uPlot dist files; empty = <web_root>/vendor/uplot or <web_root>/node_modules/uplot/dist");
+  v.Field("path", c.path, "URL prefix of the dashboard (ends with /)");
+  v.Field("ws_path", c.ws_path, "WebSocket path the dashboard connects to");
+}
+
+std::string ResolveWebRoot(const DashboardConfig& config) {
+  if (!config.web_root.empty()) return IsDir(config.web_root) ? config.web_root : std::string();
+  std::string exe = ExeDir();
+  for (std::string candidate :
+       {std::string(AIOT_SOURCE_WEB_ROOT), exe.empty() ? std::string() : exe + "/../share/aiot/web",
+        std::string(AIOT_INSTALL_WEB_ROOT), std::string("/usr/share/aiot/web")}) {
+    if (IsDir(candidate) && fs::exists(fs::path(candidate) / "index.html")) {
+      return fs::weakly_canonical(candidate).string();
+    }
+  }
+  return {};
+}
+
+Status RegisterDashboardRoutes(net::Router& router, const DashboardConfig& config) {
+  auto log = log::Get("dashboard");
+  if (!config.enabled) return {};
+  std::string root = ResolveWebRoot(config);
+  if (root.empty()) {
+    log->warn("no dashboard web root found (set dashboard.web_root); dashboard disabled");
+    return errc::not_found;
+  }
+  std::string uplot = config.uplot_dir;
+  if (uplot.empty()) {
+    uplot =
+        IsDir(root + "/vendor/uplot") ? root + "/vendor/uplot" : root + "/node_modules/uplot/dist";
+  }
+  if (!IsDir(uplot))
+    log->warn("uPlot not found at {} (npm install in web/); charts will not load", uplot);
+  std::string prefix = config.path;
+  if (prefix.empty() || prefix.front() != '/') prefix = "/" + prefix;
+  if (prefix.back() != '/') prefix += '/';
+  log->info("dashboard at {} from {}", prefix, root);
+
+  router.Get("/", [prefix](net::Request&) {
+    net::Response r(http::status::found, "");
+    r.Header("Location", prefix);
+    return r;
+  });
+  std::string ws_path = config.ws_path;
+  router.Get(prefix + "config.json", [ws_path](net::Request&) {
+    net::Response r = net::JsonResponse(nlohmann::json{{"ws_path", ws_path}});
+    r.Header("Cache-Control", "no-cache");
+    return r;
+  });
+  router.Get(prefix + "{file*}", [root, uplot](net::Request& req) {
+    std::string rel(req.param("file"));
+    if (rel.empty()) rel = "index.html";
+    if (!SafeRelative(rel)) {
+      return net::ErrorResponse(http::status::not_found, "not_found", "no such file");
+    }
+    constexpr std::string_view kVendor = "vendor/uplot/";
+    std::string path;
+    bool vendor = rel.compare(0, kVendor.size(), kVendor) == 0;
+    if (vendor) {
+      path = uplot + "/" + rel.substr(kVendor.size());
+    } else if (rel.compare(0, 13, "node_modules/") == 0) {
+      return net::ErrorResponse(http::status::not_found, "not_found", "no such file");
+    } else {
+      path = root + "/" + rel;
+    }
+    std::error_code ec;
+    if (!fs::is_regular_file(path, ec)) {
+      return net::ErrorResponse(http::status::not_found, "not_found", "no such file");
+    }
+    net::Response resp = net::ServeFile(req, path, ContentType(rel));
+    resp.Header("X-Content-Type-Options", "nosniff");
+    resp.Header("Cache-Control", vendor ? "public, max-age=86400" : "no-cache");
+    if (ContentType(rel).substr(0, 9) == "text/html") {
+      resp.Header("Content-Security-Policy",
+                  "default-src 'self'; connect-src 'self' ws: wss:; img-src 'self' data:; "
+                  "style-src 'self' 'unsafe-inline'; object-src 'none'; base-uri 'none'; "
+                  "frame-ancestors 'none'");
+      resp.Header("Referrer-Policy", "no-referrer");
+    }
+    return resp;
+  });
+  return {};
+}
+
+}  // namespace aiot::store

@@ -1,0 +1,35 @@
+#pragma once
+
+#include <string>
+
+#include "base/config.h"
+#include "net/router.h"
+
+namespace aiot::store {
+
+struct DashboardConfig {
+  bool enabled = true;  // serve the web dashboard
+  // Directory with index.html, app.js...; empty = the first that exists of the source tree's
+  // web/ (development builds), <prefix>/share/aiot/web (installed), /usr/share/aiot/web.
+  std::string web_root;
+  // Directory with uPlot's dist files (uPlot.esm.js, uPlot.min.css); empty =
+  // <web_root>/vendor/uplot if it exists (installed), else <web_root>/node_modules/uplot/dist.
+  std::string uplot_dir;
+  // URL prefix of the dashboard; "/" redirects here.
+  std::string path = "/ui/";
+  // WebSocket path the dashboard connects to (registered by whoever owns the WsHub).
+  std::string ws_path = "/api/v1/ws";
+};
+void Describe(config::Visitor& v, DashboardConfig& c);
+
+// The web root that `config` resolves to ("" when none exists).
+std::string ResolveWebRoot(const DashboardConfig& config);
+
+// GET "/" -> redirect to the dashboard; GET <path>{file*} -> static files from the web root with
+// content types, ETag/304, Cache-Control (no-cache for the app, a day for vendored uPlot),
+// nosniff and a same-origin CSP; "vendor/uplot/<file>" comes from the uPlot directory;
+// GET <path>config.json -> {"ws_path":...}. Paths with "..", "." or backslashes are refused (404).
+// Returns errc::not_found (and registers nothing) when no web root exists.
+Status RegisterDashboardRoutes(net::Router& router, const DashboardConfig& config);
+
+}  // namespace aiot::store

@@ -1,0 +1,91 @@
+#include "store/store_service.h"
+
+#include <fmt/format.h>
+
+#include <future>
+
+#include "base/errc.h"
+#include "base/log.h"
+
+namespace aiot::store {
+
+StoreService::StoreService(const StoreConfig& config, ClientFactory client_factory, net::WsHub* hub,
+                           metrics::Registry& registry, Clock& clock)
+    : config_(config),
+      client_factory_(std::move(client_factory)),
+      hub_(hub),
+      registry_(registry),
+      clock_(clock) {}
+
+StoreService::~StoreService() { Stop(); }
+
+Status StoreService::Open() {
+  if (store_) return {};
+  auto s = TelemetryStore::Open(config_, clock_, &registry_);
+  if (!s) return s.error();
+  store_ = std::move(*s);
+  if (config_.influx.enabled) {
+    sink_ = std::make_unique<InfluxSink>(config_.influx, store_->schema(), &registry_);
+    if (Status st = sink_->Start(); !st) {
+      sink_.reset();
+      return st;
+    }
+  }
+  return {};
+}
+
+void StoreService::OnMessage(std::string_view topic, std::string_view payload) {
+  messages_.fetch_add(1, std::memory_order_relaxed);
+  auto rec = store_->Parse(topic, payload);
+  if (!rec) {
+    rejected_.fetch_add(1, std::memory_order_relaxed);
+    log::Get("store")->debug("dropped message on {}: {}", topic, rec.error().message());
+    return;
+  }
+  if (hub_) {
+    std::string channel;
+    if (auto* p = std::get_if<TelemetryPoint>(&*rec)) {
+      channel = "telemetry/" + p->device;
+    } else if (auto* a = std::get_if<AnomalyPoint>(&*rec)) {
+      channel = "anomaly/" + a->device;
+    } else if (auto* s = std::get_if<StatusUpdate>(&*rec)) {
+      channel = "status/" + s->device;
+    } else if (auto* e = std::get_if<EventRecord>(&*rec)) {
+      channel = e->kind == "alert" ? std::string("alerts") : "events/" + e->kind;
+    }
+    hub_->Publish(channel, std::string(payload));
+  }
+  if (sink_) sink_->Add(*rec);
+  if (Status st = store_->Write(std::move(*rec)); !st) rejected_.fetch_add(1);
+}
+
+Status StoreService::Start() {
+  if (Status st = Open(); !st) return st;
+  if (client_ || !client_factory_) return {};
+  client_ = client_factory_();
+  if (!client_) return errc::unavailable;
+  auto handler = [this](const mqtt::Message& m) { OnMessage(m.topic, m.payload.view()); };
+  for (const std::string* topic :
+       {&config_.telemetry_topic, &config_.anomaly_topic, &config_.alerts_topic,
+        &config_.status_topic, &config_.events_topic}) {
+    if (!topic->empty()) client_->Subscribe(*topic, mqtt::QoS::kAtMostOnce, handler);
+  }
+  client_->Start();
+  log::Get("store")->info("store service started: {} ({} column fields{})", config_.path,
+                          store_->schema().size(), sink_ ? ", InfluxDB sink on" : "");
+  return {};
+}
+
+void StoreService::Stop() {
+  if (client_) {
+    std::promise<void> stopped;
+    auto done = stopped.get_future();
+    client_->Stop([&stopped] { stopped.set_value(); });
+    done.wait_for(std::chrono::seconds(10));
+    client_.reset();
+  }
+  if (sink_) sink_->Stop();
+  if (store_) (void)store_->Flush();
+}
+
+}  // namespace aiot::store

@@ -1,0 +1,163 @@
+// Browser test of the aiot dashboard (ctest label e2e): starts a server (`aiot up --simulate N`
+// or tests/e2e/dashboard_server), drives Debian's Chromium with playwright-core, and checks what a
+// user sees: the devices, a chart updating live, an alert appearing, a phone-width layout, and no
+// console errors. Screenshots go to --artifacts.
+//
+//   node dashboard.test.mjs --server "<command>" --devices 4 --artifacts <dir>
+// The server command must print its HTTP port ("listening on port N" or "http://127.0.0.1:N").
+// Exit 0 = pass, 1 = fail, 77 = skipped (no chromium / playwright-core).
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+const args = Object.fromEntries(process.argv.slice(2).reduce((acc, a, i, all) => {
+  if (a.startsWith('--')) acc.push([a.slice(2), all[i + 1]]);
+  return acc;
+}, []));
+const CHROMIUM = '/usr/bin/chromium';
+const devices = Number(args.devices || 4);
+const artifacts = args.artifacts || join(tmpdir(), 'aiot-e2e');
+mkdirSync(artifacts, { recursive: true });
+
+let chromium;
+try {
+  ({ chromium } = await import('playwright-core'));
+} catch (e) {
+  console.log(`SKIP: playwright-core not installed (scripts/setup.sh --test): ${e.message}`);
+  process.exit(77);
+}
+if (!existsSync(CHROMIUM)) {
+  console.log(`SKIP: ${CHROMIUM} missing (scripts/setup.sh --test)`);
+  process.exit(77);
+}
+if (!args.server) {
+  console.error('--server "<command>" is required');
+  process.exit(2);
+}
+
+const failures = [];
+function check(cond, what) {
+  if (cond) console.log(`ok: ${what}`);
+  else { console.log(`FAIL: ${what}`); failures.push(what); }
+}
+
+// ---- server ----
+// "{tmp}" in the server command becomes a fresh directory (databases, data dirs).
+const work = mkdtempSync(join(tmpdir(), 'aiot-e2e-server-'));
+const server = spawn('/bin/sh', ['-c', `exec ${args.server.replaceAll('{tmp}', work)}`], { stdio: ['ignore', 'pipe', 'pipe'] });
+let serverLog = '';
+const port = await new Promise((resolve, reject) => {
+  const timer = setTimeout(() => reject(new Error(`server did not report a port in 120 s:\n${serverLog}`)), 120000);
+  const onData = (chunk) => {
+    serverLog += chunk.toString();
+    const m = serverLog.match(/listening on port (\d+)/) || serverLog.match(/http:\/\/127\.0\.0\.1:(\d+)/);
+    if (m) { clearTimeout(timer); resolve(Number(m[1])); }
+  };
+  server.stdout.on('data', onData);
+  server.stderr.on('data', onData);
+  server.on('exit', (code) => { clearTimeout(timer); reject(new Error(`server exited (${code}):\n${serverLog}`)); });
+});
+server.removeAllListeners('exit');
+const base = `http://127.0.0.1:${port}`;
+console.log(`server at ${base}`);
+
+const profile = mkdtempSync(join(tmpdir(), 'aiot-e2e-chromium-'));
+let context;
+const stopAll = async () => {
+  try { if (context) await context.close(); } catch { /* ignore */ }
+  server.kill('SIGTERM');
+  await new Promise((r) => { const t = setTimeout(() => { server.kill('SIGKILL'); r(); }, 15000); server.on('exit', () => { clearTimeout(t); r(); }); });
+  rmSync(profile, { recursive: true, force: true });
+  rmSync(work, { recursive: true, force: true });
+};
+
+try {
+  context = await chromium.launchPersistentContext(profile, {
+    executablePath: CHROMIUM,
+    headless: true,
+    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+    viewport: { width: 1280, height: 900 },
+  });
+  const page = context.pages()[0] || await context.newPage();
+  const consoleErrors = [];
+  // Optional platform APIs (model registry, rollouts) may be absent: the page renders a notice.
+  const optional = /\/api\/v1\/(models|rollouts)(\?|$)/;
+  page.on('console', (msg) => {
+    if (msg.type() !== 'error') return;
+    const url = msg.location()?.url || '';
+    if (/Failed to load resource/.test(msg.text()) && optional.test(url)) return;
+    consoleErrors.push(`${msg.text()} (${url})`);
+  });
+  page.on('pageerror', (err) => consoleErrors.push(`pageerror: ${err.message}`));
+
+  // Fleet overview: every device is listed with a health level.
+  await page.goto(`${base}/`, { waitUntil: 'domcontentloaded' });
+  await page.waitForFunction((n) => document.querySelectorAll('[data-testid=device]').length >= n, devices, { timeout: 60000 });
+  const names = await page.$$eval('[data-testid=device]', (els) => els.map((e) => e.dataset.device));
+  check(names.length >= devices, `fleet shows ${names.length} devices (want ${devices}): ${names.join(', ')}`);
+  const levels = await page.$$eval('[data-testid=device] .badge', (els) => els.map((e) => e.textContent.trim()));
+  check(levels.every((l) => ['ok', 'warning', 'critical', 'offline', 'unknown'].includes(l)), `health levels shown: ${levels.join(', ')}`);
+  await page.waitForSelector('[data-testid=live].on', { timeout: 30000 });
+  check(true, 'WebSocket live indicator on');
+  await page.screenshot({ path: join(artifacts, 'fleet.png'), fullPage: true });
+
+  // An alert appears live (toast and the recent-alerts list grows).
+  const before = await page.$$eval('#alerts [data-testid=timeline-entry]', (els) => els.length);
+  await page.waitForFunction((n) => document.querySelectorAll('#alerts [data-testid=timeline-entry]').length > n
+    && document.querySelector('.toast'), before, { timeout: 120000 });
+  const alertText = await page.$eval('.toast', (e) => e.textContent);
+  check(true, `alert appeared live: "${alertText}"`);
+  await page.screenshot({ path: join(artifacts, 'fleet-alert.png'), fullPage: true });
+
+  // Per-device live charts.
+  const target = names[names.length - 1];
+  await page.click(`[data-testid=device][data-device="${target}"]`);
+  await page.waitForFunction(() => document.querySelectorAll('[data-testid=chart] canvas').length >= 5, null, { timeout: 30000 });
+  const fields = await page.$$eval('[data-testid=chart]', (els) => els.map((e) => e.dataset.field));
+  check(['rotation', 'temperature', 'vibration', 'sound', 'score'].every((f) => fields.includes(f)), `charts: ${fields.join(', ')}`);
+  const points0 = await page.$eval('[data-testid=chart][data-field=rotation]', (e) => Number(e.dataset.points || 0));
+  const now0 = await page.$eval('[data-testid=chart][data-field=rotation] .now', (e) => e.textContent);
+  await page.waitForFunction((p) => Number(document.querySelector('[data-testid=chart][data-field=rotation]').dataset.points || 0) >= p + 3,
+    points0, { timeout: 60000 });
+  const now1 = await page.$eval('[data-testid=chart][data-field=rotation] .now', (e) => e.textContent);
+  check(true, `rotation chart updated live (${points0} -> more points; value ${now0} -> ${now1})`);
+  await page.waitForTimeout(300);
+  await page.screenshot({ path: join(artifacts, 'device.png'), fullPage: true });
+
+  // Timeline and models pages render.
+  await page.click('a[data-page=timeline]');
+  await page.waitForSelector('[data-testid=timeline] li', { timeout: 30000 });
+  await page.screenshot({ path: join(artifacts, 'timeline.png'), fullPage: true });
+  await page.click('a[data-page=models]');
+  await page.waitForSelector('[data-testid=models] table, [data-testid=models] .empty', { timeout: 30000 });
+  await page.screenshot({ path: join(artifacts, 'models.png'), fullPage: true });
+
+  // Phone width: no horizontal scrolling.
+  await page.setViewportSize({ width: 390, height: 844 });
+  await page.click('a[data-page=fleet]');
+  await page.waitForSelector('[data-testid=device]', { timeout: 30000 });
+  const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+  check(overflow <= 1, `fleet fits a 390 px wide screen (overflow ${overflow} px)`);
+  await page.screenshot({ path: join(artifacts, 'fleet-phone.png'), fullPage: true });
+  await page.goto(`${base}/ui/#/device/${encodeURIComponent(target)}`);
+  await page.waitForFunction(() => document.querySelectorAll('[data-testid=chart] canvas').length >= 5, null, { timeout: 30000 });
+  const overflow2 = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+  check(overflow2 <= 1, `device charts fit a 390 px wide screen (overflow ${overflow2} px)`);
+  await page.screenshot({ path: join(artifacts, 'device-phone.png'), fullPage: true });
+
+  check(consoleErrors.length === 0, `no console errors${consoleErrors.length ? ': ' + consoleErrors.join(' | ') : ''}`);
+} catch (e) {
+  failures.push(e.message);
+  console.log(`FAIL: ${e.stack || e.message}`);
+  console.log(`server log:\n${serverLog.slice(-4000)}`);
+} finally {
+  await stopAll();
+}
+console.log(`screenshots in ${artifacts}`);
+if (failures.length) {
+  console.log(`${failures.length} failure(s)`);
+  process.exit(1);
+}
+console.log('PASS');
