@@ -107,6 +107,12 @@ class RolloutManager {
   void Tick();
 
   const OtaConfig& config() const { return config_; }
+  // For tests and compositions that learn their HTTP port only after start-up. Applies to
+  // rollouts started afterwards.
+  void set_public_url(std::string url) {
+    std::lock_guard lock(mu_);
+    config_.public_url = std::move(url);
+  }
 
  private:
   struct Outgoing {

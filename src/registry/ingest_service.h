@@ -1,0 +1,60 @@
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <memory>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+#include "mqtt/client/client.h"
+#include "registry/datastore.h"
+
+namespace aiot::registry {
+
+struct IngestStats {
+  uint64_t received = 0;  // telemetry messages
+  uint64_t rejected = 0;  // malformed payloads
+  uint64_t written = 0;   // rows committed to the datastore
+  uint64_t failed = 0;    // rows lost to write errors
+};
+
+// Subscribes to the telemetry topic and appends rows to the training datastore in batches: a
+// writer thread commits a batch when batch_rows are buffered or flush_interval_ms has passed.
+// The buffer is not bounded: at the measured write rate (BENCHMARKS.md) a flush interval's worth
+// of telemetry is far below memory limits, and dropping rows would silently bias training data.
+//
+// Threading: the message handler runs on the MQTT client's strand and only parses and buffers
+// (mutex); SQLite writes happen on the writer thread. Stop() flushes what is buffered.
+class IngestService {
+ public:
+  IngestService(DatastoreConfig config, TrainingDatastore& store,
+                std::shared_ptr<mqtt::Client> client);
+  ~IngestService();
+
+  void Start();
+  // Unsubscribes, writes what is buffered, joins the writer.
+  void Stop();
+  // Blocks until everything received so far is written (tests, shutdown).
+  void Flush();
+  IngestStats stats() const;
+
+ private:
+  void OnMessage(const mqtt::Message& m);
+  void WriterLoop();
+
+  DatastoreConfig config_;
+  TrainingDatastore& store_;
+  std::shared_ptr<mqtt::Client> client_;
+  mutable std::mutex mu_;
+  std::condition_variable cv_;       // writer wakes: rows buffered or stopping
+  std::condition_variable drained_;  // Flush waits: buffer empty and nothing in flight
+  std::vector<TelemetryRow> buffer_;
+  bool writing_ = false;
+  bool stopping_ = false;
+  bool started_ = false;
+  IngestStats stats_;
+  std::thread writer_;
+};
+
+}  // namespace aiot::registry
