@@ -27,7 +27,6 @@ void Describe(config::Visitor& v, BrokerConfig& c) {
   v.Field("max_qos", c.max_qos, "highest QoS supported (0, 1 or 2)");
   v.Field("retain_available", c.retain_available, "retained messages supported");
   v.Field("sys_interval", c.sys_interval, "seconds between $SYS updates; 0 disables $SYS");
-  v.Field("threads", c.threads, "io_context threads for `aiot broker`; 0 = one per core");
 }
 
 }  // namespace aiot::mqtt::broker

@@ -50,9 +50,6 @@ struct BrokerConfig {
   bool retain_available = true;
   // Interval between $SYS topic updates, seconds; 0 disables $SYS.
   uint32_t sys_interval = 10;
-  // io_context threads used when the broker creates its own runtime (`aiot broker`); 0 = one per
-  // core.
-  uint32_t threads = 0;
 };
 
 void Describe(config::Visitor& v, BrokerConfig& c);

@@ -1,0 +1,145 @@
+#!/usr/bin/env bash
+# aiot's MQTT broker vs Debian's mosquitto, same run, same load (`aiot bench mqtt`), plus resident
+# memory with N idle connections. Prints a markdown table with ratios (aiot / mosquitto).
+#   scripts/bench-mqtt.sh [--duration S] [--idle N] [--quick]
+# Env: AIOT=path/to/aiot (default build/rel/src/cli/aiot).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+AIOT=${AIOT:-build/rel/src/cli/aiot}
+duration=3
+idle=10000
+quick=0
+while [[ $# -gt 0 ]]; do
+  case "$1" in
+    --duration) duration=$2; shift 2 ;;
+    --idle) idle=$2; shift 2 ;;
+    --quick) quick=1; shift ;;
+    *) echo "unknown argument $1" >&2; exit 2 ;;
+  esac
+done
+[[ -x "$AIOT" ]] || { echo "build aiot first ($AIOT)" >&2; exit 1; }
+command -v mosquitto >/dev/null || MOSQUITTO=/usr/sbin/mosquitto
+MOSQUITTO=${MOSQUITTO:-$(command -v mosquitto)}
+
+ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
+work=$(mktemp -d)
+pids=()
+cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
+  wait 2>/dev/null || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+free_port() { /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
+wait_port() {
+  for _ in $(seq 100); do
+    if /usr/bin/python3 -c "import socket,sys; socket.create_connection(('127.0.0.1',$1),1)" 2>/dev/null; then return 0; fi
+    sleep 0.1
+  done
+  echo "nothing listening on $1" >&2; return 1
+}
+
+mport=$(free_port)
+aport=$(free_port)
+cat > "$work/mosquitto.conf" <<CONF
+listener $mport 127.0.0.1
+allow_anonymous true
+max_connections -1
+CONF
+"$MOSQUITTO" -c "$work/mosquitto.conf" >"$work/mosquitto.log" 2>&1 &
+mpid=$!; pids+=("$mpid")
+"$AIOT" broker --set "broker.listeners=[127.0.0.1:$aport]" --set broker.max_connections=0 \
+  --log-level warn >"$work/aiot.log" 2>&1 &
+apid=$!; pids+=("$apid")
+wait_port "$mport"
+wait_port "$aport"
+
+mosq_version=$("$MOSQUITTO" -h 2>/dev/null | head -1 | sed 's/.*version \([0-9.]*\).*/\1/')
+echo "# aiot broker vs mosquitto $mosq_version ($(nproc) cores, load avg $(cut -d' ' -f1 /proc/loadavg) at start)"
+echo
+
+# name|aiot bench mqtt arguments
+loads=(
+  "QoS 0, 64 B, 1→1|--mode pairs --pubs 1 --subs 1 --qos 0 --size 64"
+  "QoS 0, 1 KiB, 1→1|--mode pairs --pubs 1 --subs 1 --qos 0 --size 1024"
+  "QoS 1, 64 B, 1→1|--mode pairs --pubs 1 --subs 1 --qos 1 --size 64"
+  "QoS 1, 1 KiB, 1→1|--mode pairs --pubs 1 --subs 1 --qos 1 --size 1024"
+  "QoS 0, 64 B, 10→10|--mode pairs --pubs 10 --subs 10 --qos 0 --size 64"
+  "QoS 1, 64 B, 10→10|--mode pairs --pubs 10 --subs 10 --qos 1 --size 64"
+  "QoS 1, 1 KiB, 10→10|--mode pairs --pubs 10 --subs 10 --qos 1 --size 1024"
+  "QoS 0, 64 B, 1→100|--mode fanout --pubs 1 --subs 100 --qos 0 --size 64"
+  "QoS 1, 64 B, 1→100|--mode fanout --pubs 1 --subs 100 --qos 1 --size 64"
+  "QoS 1, 1 KiB, 1→100|--mode fanout --pubs 1 --subs 100 --qos 1 --size 1024"
+)
+((quick)) && loads=("${loads[0]}" "${loads[2]}" "${loads[8]}")
+
+echo "| load | mosquitto msgs/s | aiot msgs/s | ratio | mosquitto p99 ms | aiot p99 ms | p99 ratio | loss m/a |"
+echo "|---|---:|---:|---:|---:|---:|---:|---:|"
+for entry in "${loads[@]}"; do
+  name=${entry%%|*}
+  args=${entry#*|}
+  # shellcheck disable=SC2086
+  if ! "$AIOT" bench mqtt --url "tcp://127.0.0.1:$mport" --url "tcp://127.0.0.1:$aport" \
+      --duration "$duration" --rate max $args --json --log-level warn >"$work/run.json" 2>"$work/run.err"; then
+    echo "| $name | failed: $(tail -1 "$work/run.err") |"
+    continue
+  fi
+  /usr/bin/python3 - "$name" "$work/run.json" <<'PY'
+import json, sys
+name, path = sys.argv[1], sys.argv[2]
+m, a = json.load(open(path))
+ratio = a["recv_rate"] / m["recv_rate"] if m["recv_rate"] else float("nan")
+p99m, p99a = m["latency_ns"]["p99"] / 1e6, a["latency_ns"]["p99"] / 1e6
+pr = p99a / p99m if p99m else float("nan")
+print(f"| {name} | {m['recv_rate']:,.0f} | {a['recv_rate']:,.0f} | {ratio:.2f}x | {p99m:.2f} | {p99a:.2f} | {pr:.2f} | {m['loss']:.3f}/{a['loss']:.3f} |")
+PY
+done
+
+# Resident memory with idle connections (MQTT 3.1.1 CONNECT, keep alive 600 s, then nothing).
+cat > "$work/idle.py" <<'PY'
+import socket, sys, time
+port, n = int(sys.argv[1]), int(sys.argv[2])
+socks = []
+for i in range(n):
+    # Spread over 127.0.0.x sources so ephemeral ports never run out.
+    s = socket.socket()
+    s.bind(("127.0.0.%d" % (2 + i % 200), 0))
+    s.connect(("127.0.0.1", port))
+    cid = b"idle-%06d" % i
+    body = b"\x00\x04MQTT\x04\x02\x02\x58" + len(cid).to_bytes(2, "big") + cid
+    s.sendall(bytes([0x10, len(body)]) + body)
+    socks.append(s)
+for s in socks:
+    ack = s.recv(4)
+    assert ack[:2] == b"\x20\x02" and ack[3] == 0, ack
+print("ready", flush=True)
+sys.stdin.read()
+PY
+rss_kb() { awk '/VmRSS/{print $2}' "/proc/$1/status"; }
+echo
+echo "| $idle idle connections | mosquitto | aiot | ratio |"
+echo "|---|---:|---:|---:|"
+declare -A before after
+for b in mosquitto aiot; do
+  if [[ $b == mosquitto ]]; then pid=$mpid; port=$mport; else pid=$apid; port=$aport; fi
+  before[$b]=$(rss_kb "$pid")
+  mkfifo "$work/hold.$b"
+  /usr/bin/python3 "$work/idle.py" "$port" "$idle" <"$work/hold.$b" >"$work/idle.$b" 2>&1 &
+  hpid=$!; pids+=("$hpid")
+  exec {fd}>"$work/hold.$b"
+  for _ in $(seq 600); do grep -q ready "$work/idle.$b" 2>/dev/null && break; sleep 0.2; done
+  grep -q ready "$work/idle.$b" || { echo "idle clients failed: $(cat "$work/idle.$b")" >&2; }
+  sleep 1
+  after[$b]=$(rss_kb "$pid")
+  exec {fd}>&-
+  wait "$hpid" 2>/dev/null || true
+done
+/usr/bin/python3 - "${before[mosquitto]}" "${after[mosquitto]}" "${before[aiot]}" "${after[aiot]}" "$idle" <<'PY'
+import sys
+mb, ma, ab, aa, n = map(int, sys.argv[1:])
+print(f"| resident memory (MiB) | {ma/1024:.1f} | {aa/1024:.1f} | {aa/ma:.2f}x |")
+pm, pa = (ma - mb) * 1024 / n, (aa - ab) * 1024 / n
+print(f"| bytes per idle connection | {pm:,.0f} | {pa:,.0f} | {pa/pm if pm else float('nan'):.2f}x |")
+PY
