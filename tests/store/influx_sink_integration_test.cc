@@ -6,8 +6,10 @@
 
 #include <chrono>
 #include <filesystem>
+#include <fstream>
 #include <thread>
 
+#include "grafana_dashboard.h"
 #include "influxd.h"
 #include "store/influx_sink.h"
 
@@ -146,6 +148,49 @@ TEST(InfluxSinkIntegration, PointsArriveAndSurviveAnOutage) {
   EXPECT_DOUBLE_EQ(influxd.Scalar("aiot_test", "SELECT sum(rotation) FROM fan"), expected_sum);
   sink.Stop();
   influxd.Stop();
+}
+
+// Every query of deploy/grafana/dashboards/aiot-fan.json returns data from what the sink wrote.
+TEST(InfluxSinkIntegration, GrafanaDashboardQueriesReturnData) {
+  if (!Influxd::Available()) GTEST_SKIP() << "no /usr/bin/influxd (scripts/setup.sh --test)";
+  std::ifstream f(testing::SourceDir() + "/deploy/grafana/dashboards/aiot-fan.json");
+  ASSERT_TRUE(f) << "dashboard file missing";
+  auto dash = nlohmann::json::parse(f, nullptr, false);
+  ASSERT_FALSE(dash.is_discarded());
+  Influxd influxd;
+  ASSERT_TRUE(influxd.Start());
+  InfluxConfig c;
+  c.url = influxd.url();
+  c.database = InfluxConfig().database;  // what the provisioned datasource reads
+  c.batch_max_points = 500;
+  c.spool_dir = influxd.dir() + "/spool";
+  InfluxSink sink(c, kSchema);
+  ASSERT_TRUE(sink.Start());
+  const int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                          std::chrono::system_clock::now().time_since_epoch())
+                          .count();
+  for (int i = 0; i < 600; ++i) {
+    TelemetryPoint p = Point(now - 1800 * 1000, i);
+    sink.Add(Record(p));
+    AnomalyPoint a;
+    a.device = p.device;
+    a.ts_ms = p.ts_ms;
+    a.score = (i % 100) / 100.0;
+    a.fault = a.score > 0.8;
+    a.level = a.fault ? Level::kCritical : Level::kOk;
+    a.model = "fan-mlp@3";
+    sink.Add(Record(a));
+  }
+  ASSERT_TRUE(sink.Flush(60s));
+  for (const auto& q : testing::DashboardQueries(dash)) {
+    std::string expanded = testing::ExpandMacros(q.query);
+    auto r = influxd.Query(c.database, expanded);
+    ASSERT_TRUE(r.is_object()) << q.where << ": " << expanded;
+    EXPECT_FALSE(r["results"][0].contains("error")) << q.where << ": " << r.dump();
+    EXPECT_TRUE(r["results"][0].contains("series") && !r["results"][0]["series"].empty())
+        << q.where << " returned no data: " << expanded;
+  }
+  sink.Stop();
 }
 
 }  // namespace
