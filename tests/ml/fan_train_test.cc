@@ -1,16 +1,18 @@
 // The reference recipe on the reference data: fan.csv, drop DeviceID and Time, 4 features,
-// 60-30-10 ReLU + sigmoid, Adam, 250 epochs, batch 32, 33% test split.
+// 60-30-10 ReLU + sigmoid, Adam, 250 epochs, batch 32, 33% test split; then the exported float
+// model, the int8 model and the agreement between them.
 #include <gtest/gtest.h>
 
 #include "ml/data/dataset.h"
+#include "ml/runtime/model.h"
 #include "ml/train/metrics.h"
-#include "ml/train/mlp.h"
+#include "ml/train/pipeline.h"
 #include "tests/ml/test_data.h"
 
 namespace aiot::ml {
 namespace {
 
-TEST(FanTrainTest, ReferenceRecipeReachesTargetAccuracy) {
+TEST(FanTrainTest, ReferenceRecipeReachesTargetAccuracyFloatAndInt8) {
   const std::string path = testing::SharedData("fan-pdm/fan.csv");
   if (path.empty()) GTEST_SKIP() << "../shared/data/fan-pdm/fan.csv not found";
   DatasetSchema schema;
@@ -22,15 +24,36 @@ TEST(FanTrainTest, ReferenceRecipeReachesTargetAccuracy) {
   ASSERT_EQ(data->rows, 20000u);
   ASSERT_EQ(data->feature_names,
             (std::vector<std::string>{"Rotation", "Temperature", "Vibration", "Sound"}));
-  TrainConfig cfg;  // defaults are the reference recipe
-  auto r = Train(*data, cfg, {}, &err);
-  ASSERT_TRUE(r.ok()) << err;
-  Dataset test = data->Subset(r->split.test);
-  EXPECT_EQ(test.rows, 6600u);
-  auto report = Evaluate(r->model.PredictAll(test), test.y, 2);
-  std::printf("fan.csv: %.2f s training, test %s\n", r->seconds, ToJson(report).c_str());
-  EXPECT_GE(report.accuracy, 0.945) << ToJson(report);
-  EXPECT_GT(report.roc_auc, 0.95);
+  TrainJob job;  // defaults are the reference recipe
+  job.int8 = true;
+  job.name = "fan-mlp";
+  auto out = TrainAndExport(*data, job, {}, &err);
+  ASSERT_TRUE(out.ok()) << err;
+  std::printf("%s\n", out->ToJson().c_str());
+  EXPECT_EQ(out->test.samples, 6600u);
+  EXPECT_GE(out->test.accuracy, 0.945);
+  EXPECT_GT(out->test.roc_auc, 0.95);
+  EXPECT_LE(std::abs(out->test_int8.accuracy - out->test.accuracy), 0.005);
+  EXPECT_GE(out->int8_agreement, 0.995);
+
+  // The exported files carry the metadata a predictor needs.
+  auto model = Model::FromBytes(out->int8_model, &err);
+  ASSERT_TRUE(model.ok()) << err;
+  const auto& md = (*model)->metadata();
+  EXPECT_EQ(md.feature_names(), data->feature_names);
+  EXPECT_EQ(md.quantization, "int8");
+  EXPECT_EQ(md.training_data_sha256, data->sha256);
+  EXPECT_EQ(md.training_data_sha256.size(), 64u);
+  EXPECT_NEAR(md.Metric("test_accuracy", 0), out->test.accuracy, 1e-9);
+  ASSERT_EQ(md.features.size(), 4u);
+  EXPECT_EQ(md.features[0].psi_edges.size(), 9u);
+  // A healthy and a clearly faulty reading, raw sensor units.
+  auto scorer = Scorer::Create(*model);
+  ASSERT_TRUE(scorer.ok());
+  const float healthy[4] = {600, 40, 150, 48};
+  const float faulty[4] = {450, 52, 240, 58};
+  EXPECT_LT((*scorer)->Score(healthy), 0.5f);
+  EXPECT_GT((*scorer)->Score(faulty), 0.9f);
 }
 
 }  // namespace

@@ -1,8 +1,12 @@
 #pragma once
 
+#include <cstdio>
 #include <cstdlib>
 #include <filesystem>
+#include <fstream>
+#include <iterator>
 #include <string>
+#include <vector>
 
 namespace aiot::ml::testing {
 
@@ -14,6 +18,11 @@ inline std::string SharedData(const std::string& relative) {
   return std::filesystem::exists(p) ? p.string() : std::string();
 }
 
+inline std::string SourceDir() {
+  const char* src = std::getenv("AIOT_SOURCE_DIR");
+  return src ? src : AIOT_TEST_SOURCE_DIR;
+}
+
 // A scratch directory under the build tree for files a test writes.
 inline std::string ScratchDir(const std::string& name) {
   const char* bin = std::getenv("AIOT_BINARY_DIR");
@@ -22,6 +31,28 @@ inline std::string ScratchDir(const std::string& name) {
   auto p = base / "ml-scratch" / name;
   std::filesystem::create_directories(p);
   return p.string();
+}
+
+inline std::vector<uint8_t> ReadBytes(const std::string& path) {
+  std::ifstream f(path, std::ios::binary);
+  return std::vector<uint8_t>(std::istreambuf_iterator<char>(f), {});
+}
+
+inline void WriteBytes(const std::string& path, const void* data, size_t size) {
+  std::ofstream f(path, std::ios::binary | std::ios::trunc);
+  f.write(static_cast<const char*>(data), static_cast<std::streamsize>(size));
+}
+
+// Runs a shell command, returns its exit status and stdout.
+inline int Run(const std::string& cmd, std::string* out) {
+  out->clear();
+  FILE* p = popen(cmd.c_str(), "r");
+  if (!p) return -1;
+  char buf[4096];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof(buf), p)) > 0) out->append(buf, n);
+  int st = pclose(p);
+  return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
 }
 
 }  // namespace aiot::ml::testing

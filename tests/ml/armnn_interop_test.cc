@@ -1,0 +1,201 @@
+// Exported .tflite files load in an independent reader — Arm NN's TfLiteParser (Debian
+// python3-pyarmnn, CpuRef backend) — and give the same outputs: float within 1e-5.
+//
+// int8: our kernels follow TensorFlow Lite's integer arithmetic bit for bit (fixed-point
+// MultiplyByQuantizedMultiplier). Arm NN's CpuRef backend does not: it dequantizes to float,
+// accumulates in float and requantizes with round(x / scale), so a result that lands near a
+// rounding boundary can differ by one step. The tests therefore require int8 results to be equal
+// or one step apart, with the great majority exactly equal, and print the counts. TensorFlow's own
+// hello_world int8 model shows the same pattern, so it is Arm NN's arithmetic, not the export.
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "ml/data/random.h"
+#include "ml/quant/quantize.h"
+#include "ml/runtime/model.h"
+#include "ml/train/export.h"
+#include "ml/train/mlp.h"
+#include "tests/ml/test_data.h"
+
+namespace aiot::ml {
+namespace {
+
+// Fan-like data: four features in sensor units, faults widen the ranges.
+Dataset FanLike(size_t n, uint64_t seed) {
+  Dataset d;
+  d.feature_names = {"rotation", "temperature", "vibration", "sound"};
+  d.class_names = {"0", "1"};
+  d.cols = 4;
+  d.rows = n;
+  Rng rng(seed);
+  for (size_t i = 0; i < n; ++i) {
+    const bool f = rng.Uniform() < 0.5;
+    d.x.push_back(static_cast<float>(f ? rng.Uniform(400, 650) : rng.Uniform(500, 700)));
+    d.x.push_back(static_cast<float>(f ? rng.Uniform(35, 55) : rng.Uniform(35, 45)));
+    d.x.push_back(static_cast<float>(f ? rng.Uniform(100, 250) : rng.Uniform(100, 200)));
+    d.x.push_back(static_cast<float>(f ? rng.Uniform(45, 60) : rng.Uniform(45, 52)));
+    d.y.push_back(f ? 1 : 0);
+  }
+  return d;
+}
+
+// The scale of the int8 logits (the input of the DEQUANTIZE op).
+float core_step(const GraphSpec& g) {
+  for (const auto& op : g.ops) {
+    if (op.op() == Op::kDequantize) return g.tensors[op.inputs[0]].quant.scale[0];
+  }
+  return 0;
+}
+
+class ArmnnInterop : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::string out;
+    if (testing::Run("/usr/bin/python3 -c 'import numpy, pyarmnn' 2>&1", &out) != 0) {
+      GTEST_SKIP() << "pyarmnn unusable with /usr/bin/python3: " << out;
+    }
+    dir_ = testing::ScratchDir("armnn");
+  }
+
+  // Runs `graph` in Arm NN on `rows` inputs; returns raw output bytes.
+  std::vector<uint8_t> RunArmnn(const GraphSpec& graph, const std::string& name, const void* input,
+                                size_t input_bytes) {
+    auto bytes = WriteTflite(graph);
+    EXPECT_TRUE(bytes.ok());
+    const std::string model = dir_ + "/" + name + ".tflite";
+    testing::WriteBytes(model, bytes->data(), bytes->size());
+    testing::WriteBytes(dir_ + "/" + name + ".in", input, input_bytes);
+    std::string out;
+    const std::string cmd = "/usr/bin/python3 " + testing::SourceDir() + "/tests/ml/armnn_run.py " +
+                            model + " " + dir_ + "/" + name + ".in " + dir_ + "/" + name +
+                            ".out 2>&1";
+    const int rc = testing::Run(cmd, &out);
+    EXPECT_EQ(rc, 0) << out;
+    return testing::ReadBytes(dir_ + "/" + name + ".out");
+  }
+
+  std::string dir_;
+};
+
+TEST_F(ArmnnInterop, FloatAndInt8ModelsGiveTheSameOutputs) {
+  Dataset d = FanLike(3000, 1);
+  TrainConfig cfg;
+  cfg.epochs = 15;
+  auto r = Train(d, cfg);
+  ASSERT_TRUE(r.ok());
+  GraphSpec fg = BuildFloatGraph(r->model, ModelMetadata{});
+  Dataset calib = d.Subset(r->split.train);
+  Dataset test = d.Subset(r->split.test);
+  const size_t n = 300;
+
+  // Float: the whole model, raw features in, P(fault) out.
+  {
+    auto out = RunArmnn(fg, "float", test.x.data(), n * 4 * sizeof(float));
+    ASSERT_EQ(out.size(), n * sizeof(float));
+    const auto* theirs = reinterpret_cast<const float*>(out.data());
+    auto model = Model::FromBytes(*WriteTflite(fg));
+    auto scorer = Scorer::Create(*model);
+    ASSERT_TRUE(scorer.ok());
+    for (size_t i = 0; i < n; ++i) {
+      ASSERT_NEAR((*scorer)->Score(test.Row(i)), theirs[i], 1e-5) << "row " << i;
+    }
+  }
+
+  // Per-tensor only: Arm NN 20.08 (Debian 12) aborts on per-axis quantized FULLY_CONNECTED
+  // weights, so per-channel models are checked against our reference kernels instead.
+  for (bool per_channel : {false}) {
+    SCOPED_TRACE(per_channel ? "per-channel" : "per-tensor");
+    QuantizeOptions qo;
+    qo.per_channel = per_channel;
+    auto qg = QuantizeGraph(fg, calib.x.data(), calib.rows, qo);
+    ASSERT_TRUE(qg.ok());
+    // The whole int8 model (float in, float out).
+    auto out = RunArmnn(*qg, per_channel ? "int8pc" : "int8", test.x.data(), n * 4 * sizeof(float));
+    ASSERT_EQ(out.size(), n * sizeof(float));
+    const auto* theirs = reinterpret_cast<const float*>(out.data());
+    auto model = Model::FromBytes(*WriteTflite(*qg));
+    auto scorer = Scorer::Create(*model);
+    ASSERT_TRUE(scorer.ok());
+    const float step = core_step(*qg);
+    size_t close = 0;
+    for (size_t i = 0; i < n; ++i) {
+      const float ours = (*scorer)->Score(test.Row(i));
+      close += std::abs(ours - theirs[i]) <= 1e-5f;
+      // At most one int8 step of the logits apart; the sigmoid's slope is at most 1/4.
+      ASSERT_LE(std::abs(ours - theirs[i]), step * 0.25f + 1e-5f) << "row " << i;
+    }
+    std::printf("int8 model (%s): %zu of %zu scores within 1e-5 of Arm NN\n",
+                per_channel ? "per-channel" : "per-tensor", close, n);
+    EXPECT_GE(close, n * 9 / 10);
+    // The int8 core alone (int8 in, int8 out): the integer results must be identical.
+    GraphSpec core = *qg;
+    size_t q_op = 0, dq_op = 0;
+    for (size_t i = 0; i < core.ops.size(); ++i) {
+      if (core.ops[i].op() == Op::kQuantize) q_op = i;
+      if (core.ops[i].op() == Op::kDequantize) dq_op = i;
+    }
+    core.inputs = {core.ops[q_op].outputs[0]};
+    core.outputs = {core.ops[dq_op].inputs[0]};
+    core.ops = std::vector<OpSpec>(core.ops.begin() + q_op + 1, core.ops.begin() + dq_op);
+    auto core_model = Model::FromBytes(*WriteTflite(core));
+    ASSERT_TRUE(core_model.ok());
+    auto it = Interpreter::Create((*core_model)->graph(), InterpreterOptions{1, false});
+    ASSERT_TRUE(it.ok());
+    const auto& qin = core.tensors[core.inputs[0]].quant;
+    std::vector<int8_t> inputs(n * 4);
+    for (size_t i = 0; i < n; ++i) {
+      for (int j = 0; j < 4; ++j) {
+        const float z = (test.Row(i)[j] - r->model.norm.mean[j]) * (1.f / r->model.norm.stddev[j]);
+        inputs[i * 4 + j] = static_cast<int8_t>(
+            std::clamp<long>(std::lround(z / qin.scale[0]) + qin.zero_point[0], -128, 127));
+      }
+    }
+    auto core_out = RunArmnn(core, per_channel ? "core_pc" : "core", inputs.data(), inputs.size());
+    ASSERT_EQ(core_out.size(), n);
+    size_t equal = 0;
+    int max_diff = 0;
+    for (size_t i = 0; i < n; ++i) {
+      std::copy_n(inputs.data() + i * 4, 4, (*it)->input(0).i8());
+      ASSERT_TRUE((*it)->Invoke().ok());
+      const int ours = (*it)->output(0).i8()[0];
+      const int theirs_q = static_cast<int8_t>(core_out[i]);
+      equal += ours == theirs_q;
+      max_diff = std::max(max_diff, std::abs(ours - theirs_q));
+    }
+    std::printf("int8 core (%s): %zu of %zu outputs equal to Arm NN, max difference %d step\n",
+                per_channel ? "per-channel" : "per-tensor", equal, n, max_diff);
+    EXPECT_LE(max_diff, 1);
+    EXPECT_GE(equal, n * 9 / 10);
+  }
+}
+
+TEST_F(ArmnnInterop, TensorFlowsHelloWorldInt8AgreesWithArmnn) {
+  const std::string path = testing::SharedData("tflite/hello_world_int8.tflite");
+  if (path.empty()) GTEST_SKIP() << "../shared/data/tflite/hello_world_int8.tflite not found";
+  auto model = Model::FromFile(path);
+  ASSERT_TRUE(model.ok());
+  std::vector<int8_t> in(256);
+  for (int i = 0; i < 256; ++i) in[i] = static_cast<int8_t>(i - 128);
+  auto out = RunArmnn((*model)->graph(), "hello_int8", in.data(), in.size());
+  ASSERT_EQ(out.size(), 256u);
+  auto it = Interpreter::Create((*model)->graph());
+  ASSERT_TRUE(it.ok());
+  size_t equal = 0;
+  int max_diff = 0;
+  for (int i = 0; i < 256; ++i) {
+    (*it)->input(0).i8()[0] = in[i];
+    ASSERT_TRUE((*it)->Invoke().ok());
+    const int ours = (*it)->output(0).i8()[0];
+    equal += ours == static_cast<int8_t>(out[i]);
+    max_diff = std::max(max_diff, std::abs(ours - static_cast<int8_t>(out[i])));
+  }
+  std::printf("hello_world_int8: %zu of 256 outputs equal to Arm NN, max difference %d step\n",
+              equal, max_diff);
+  // One-step differences in the hidden layers can add up over three layers.
+  EXPECT_LE(max_diff, 3);
+  EXPECT_GE(equal, 256u * 8 / 10);
+}
+
+}  // namespace
+}  // namespace aiot::ml

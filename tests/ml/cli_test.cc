@@ -1,0 +1,133 @@
+// The ml subcommands end to end through the `aiot` binary, on a data set with other columns,
+// units, a text label and imbalanced classes: everything through flags, no code change.
+#include <gtest/gtest.h>
+
+#include <fstream>
+
+#include "ml/data/csv.h"
+#include "ml/data/random.h"
+#include "ml/runtime/model.h"
+#include "tests/ml/test_data.h"
+
+namespace aiot::ml {
+namespace {
+
+std::string Bin() { return AIOT_BIN; }
+
+// A pump data set: id and timestamp columns to drop, three features in other units, a text
+// status label, ~15% failures. Failing pumps run hotter and draw more current.
+void WritePumpCsv(const std::string& path, size_t n, uint64_t seed, double temp_shift = 0) {
+  Rng rng(seed);
+  std::ofstream f(path, std::ios::trunc);
+  f << "pump_id,recorded_at,flow_lpm,bearing_temp_c,current_a,status\r\n";
+  for (size_t i = 0; i < n; ++i) {
+    const bool failing = rng.Uniform() < 0.15;
+    const double flow = failing ? rng.Uniform(80, 120) : rng.Uniform(95, 125);
+    const double temp = (failing ? rng.Uniform(60, 85) : rng.Uniform(40, 65)) + temp_shift;
+    const double current = failing ? rng.Uniform(10, 16) : rng.Uniform(8, 12);
+    f << "P-" << (i % 7) << ",\"2026-11-22 10:" << (i % 60) << "\"," << flow << "," << temp << ","
+      << current << "," << (failing ? "failing" : "healthy") << "\r\n";
+  }
+}
+
+class MlCli : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    dir_ = testing::ScratchDir("cli");
+    csv_ = dir_ + "/pumps.csv";
+    WritePumpCsv(csv_, 3000, 1);
+  }
+  int Aiot(const std::string& args, std::string* out) {
+    return testing::Run(Bin() + " " + args + " 2>" + dir_ + "/stderr.txt", out);
+  }
+  std::string Stderr() {
+    auto b = testing::ReadBytes(dir_ + "/stderr.txt");
+    return std::string(b.begin(), b.end());
+  }
+  std::string dir_, csv_;
+};
+
+TEST_F(MlCli, TrainEvalScoreInspectQuantizeDriftThroughFlagsAlone) {
+  std::string out;
+  const std::string model = dir_ + "/pump.tflite";
+  ASSERT_EQ(Aiot("train --data " + csv_ +
+                     " --label status --label-map healthy=0,failing=1 --drop pump_id,recorded_at"
+                     " --hidden 16,8 --epochs 30 --balanced --seed 3 --int8 --out " +
+                     model + " --report " + dir_ + "/report.json",
+                 &out),
+            0)
+      << Stderr();
+  // Plain progress lines when stderr is not a terminal, and the metrics JSON on stdout.
+  EXPECT_NE(Stderr().find("epoch 30/30 loss="), std::string::npos) << Stderr();
+  EXPECT_NE(out.find("\"features\":[\"flow_lpm\",\"bearing_temp_c\",\"current_a\"]"),
+            std::string::npos)
+      << out;
+  EXPECT_NE(out.find("\"int8\":{"), std::string::npos) << out;
+  auto report = testing::ReadBytes(dir_ + "/report.json");
+  EXPECT_EQ(std::string(report.begin(), report.end()), out);
+  auto m = Model::FromFile(model);
+  ASSERT_TRUE(m.ok());
+  EXPECT_EQ((*m)->metadata().class_names, (std::vector<std::string>{"healthy", "failing"}));
+  EXPECT_GT((*m)->metadata().Metric("test_accuracy", 0), 0.9);
+  EXPECT_GT((*m)->metadata().Metric("test_recall", 0), 0.8);  // minority class found
+  ASSERT_TRUE(Model::FromFile(dir_ + "/pump.int8.tflite").ok());
+
+  // eval reads the label column and text labels from the model's metadata.
+  ASSERT_EQ(Aiot("eval --model " + model + " --data " + csv_, &out), 0) << Stderr();
+  EXPECT_NE(out.find("\"accuracy\":0.9"), std::string::npos) << out;
+
+  // score: CSV in, CSV out with score and fault columns.
+  ASSERT_EQ(Aiot("score --model " + dir_ + "/pump.int8.tflite --data " + csv_, &out), 0)
+      << Stderr();
+  auto scored = ParseCsv(out);
+  ASSERT_TRUE(scored.ok());
+  ASSERT_EQ(scored->rows.size(), 3000u);
+  EXPECT_EQ(scored->header.back(), "fault");
+  EXPECT_EQ(scored->header[scored->header.size() - 2], "score");
+  size_t agree = 0;
+  for (const auto& row : scored->rows) {
+    agree += (row.back() == "1") == (row[5] == "failing");
+  }
+  EXPECT_GT(agree, 2700u);
+
+  // model inspect: layers, quantization and metadata.
+  ASSERT_EQ(Aiot("model inspect " + dir_ + "/pump.int8.tflite", &out), 0) << Stderr();
+  for (const char* s : {"\"op\":\"QUANTIZE\"", "\"op\":\"FULLY_CONNECTED\"", "\"type\":\"int8\"",
+                        "\"zero_point\":[", "\"quantization\":\"int8\"", "\"name\":\"current_a\"",
+                        "\"runnable\":true"}) {
+    EXPECT_NE(out.find(s), std::string::npos) << s << " in " << out;
+  }
+
+  // quantize: a separate step gives a model that agrees with the float one.
+  ASSERT_EQ(Aiot("quantize --model " + model + " --data " + csv_ + " --per-channel --out " + dir_ +
+                     "/pc.tflite",
+                 &out),
+            0)
+      << Stderr();
+  EXPECT_NE(out.find("\"decision_agreement\":0.99"), std::string::npos) << out;
+
+  // drift: the same distribution is quiet, hotter bearings are flagged by name.
+  ASSERT_EQ(Aiot("drift --model " + model + " --data " + csv_, &out), 0) << Stderr();
+  EXPECT_NE(out.find("\"drift\":false"), std::string::npos) << out;
+  WritePumpCsv(dir_ + "/hot.csv", 1000, 9, 8.0);
+  ASSERT_EQ(Aiot("drift --model " + model + " --data " + dir_ + "/hot.csv", &out), 0) << Stderr();
+  EXPECT_NE(out.find("\"drift\":true"), std::string::npos) << out;
+  const size_t temp = out.find("\"name\":\"bearing_temp_c\"");
+  ASSERT_NE(temp, std::string::npos);
+  EXPECT_NE(out.find("\"psi_level\":\"significant\"", temp), std::string::npos) << out;
+}
+
+TEST_F(MlCli, BadInputIsReportedWithRowAndColumn) {
+  std::ofstream(dir_ + "/bad.csv") << "a,b,y\n1,2,0\n3,oops,1\n";
+  std::string out;
+  EXPECT_EQ(Aiot("train --data " + dir_ + "/bad.csv --label y --out " + dir_ + "/x.tflite", &out),
+            1);
+  EXPECT_NE(Stderr().find("row 3, column 'b' (2): non-numeric value 'oops'"), std::string::npos)
+      << Stderr();
+  std::ofstream(dir_ + "/junk.tflite") << "definitely not a model";
+  EXPECT_EQ(Aiot("model inspect " + dir_ + "/junk.tflite", &out), 1);
+  EXPECT_NE(Stderr().find("not a .tflite file"), std::string::npos) << Stderr();
+}
+
+}  // namespace
+}  // namespace aiot::ml
