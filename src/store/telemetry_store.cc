@@ -151,7 +151,11 @@ struct TelemetryStore::Writer {
   Stmt insert_telemetry, insert_extra, insert_anomaly, insert_event, update_status, touch_device;
   Stmt insert_device, select_device, insert_field, select_field;
   Stmt select_rows, select_anomaly_rows, select_extra_rows, insert_rollup;
-  std::unordered_map<std::string, int64_t> device_ids;
+  struct StringHash {
+    using is_transparent = void;
+    size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
+  };
+  std::unordered_map<std::string, int64_t, StringHash, std::equal_to<>> device_ids;
   std::vector<int64_t> column_field_ids;   // by column index
   std::vector<int64_t> anomaly_field_ids;  // score, fault, level
   std::map<std::pair<int64_t, int64_t>, std::pair<int64_t, int64_t>> batch_dirty;
@@ -229,6 +233,7 @@ Status TelemetryStore::Init() {
     PRAGMA synchronous={};
     PRAGMA cache_size=-{};
     PRAGMA temp_store=MEMORY;
+    PRAGMA wal_autocheckpoint=4096;
     CREATE TABLE IF NOT EXISTS devices(
       id INTEGER PRIMARY KEY, name TEXT NOT NULL UNIQUE, first_seen INTEGER, last_seen INTEGER,
       online INTEGER, model TEXT, status TEXT, status_ts INTEGER);
@@ -379,7 +384,7 @@ Result<int64_t> TelemetryStore::FieldId(std::string_view name, std::string_view 
 
 Result<int64_t> TelemetryStore::DeviceId(std::string_view name, int64_t ts_ms) {
   Writer& wr = *writer_;
-  auto it = wr.device_ids.find(std::string(name));
+  auto it = wr.device_ids.find(name);
   if (it != wr.device_ids.end()) return it->second;
   wr.insert_device.Bind(1, name).Bind(2, ts_ms);
   if (Status st = wr.insert_device.Exec(); !st) return st.error();
