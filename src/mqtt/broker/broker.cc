@@ -288,6 +288,18 @@ class Shard {
 
   void Tick();
 
+  // This core's traffic. Written only by this core (plain load + store), read by any.
+  struct alignas(64) Counters {
+    std::atomic<uint64_t> msgs_received{0};
+    std::atomic<uint64_t> msgs_sent{0};
+    std::atomic<uint64_t> bytes_received{0};
+    std::atomic<uint64_t> bytes_sent{0};
+  };
+  static void Add(std::atomic<uint64_t>& c, uint64_t n) {
+    c.store(c.load(std::memory_order_relaxed) + n, std::memory_order_relaxed);
+  }
+  Counters counters;
+
  private:
   friend class Broker;
   Broker& broker_;
@@ -846,9 +858,8 @@ void ServerConnection::HandlePublish(Publish&& p) {
       return;
     }
   }
-  broker_.stats_.msgs_received++;
-  broker_.stats_.bytes_received += p.payload.size();
-  broker_.metrics_->received.Increment();
+  Shard::Add(shard_.counters.msgs_received, 1);
+  Shard::Add(shard_.counters.bytes_received, p.payload.size());
   auto m = std::make_shared<Message>();
   m->topic = std::move(p.topic);
   m->payload = std::move(p.payload);
@@ -1006,9 +1017,8 @@ void ServerConnection::SendPublish(const Delivery& d, uint16_t packet_id, bool d
       }
     }
   }
-  broker_.stats_.msgs_sent++;
-  broker_.stats_.bytes_sent += m.payload.size();
-  broker_.metrics_->sent.Increment();
+  Shard::Add(shard_.counters.msgs_sent, 1);
+  Shard::Add(shard_.counters.bytes_sent, m.payload.size());
   Send(p);
 }
 
@@ -1044,6 +1054,11 @@ void Broker::Tick(uint32_t core) {
     metrics_->sessions.Set(static_cast<double>(stats_.sessions.load()));
     metrics_->subscriptions.Set(static_cast<double>(index_.size()));
     metrics_->retained.Set(static_cast<double>(retained_.size()));
+    MessageTotals t = totals();
+    metrics_->received.Increment(static_cast<double>(t.msgs_received - prom_rx_));
+    metrics_->sent.Increment(static_cast<double>(t.msgs_sent - prom_tx_));
+    prom_rx_ = t.msgs_received;
+    prom_tx_ = t.msgs_sent;
   }
 }
 
@@ -1120,7 +1135,19 @@ void Broker::PublishFromBroker(std::string topic, std::string payload, bool reta
   Route(kNoCore, std::move(m));
 }
 
+MessageTotals Broker::totals() const {
+  MessageTotals t;
+  for (const auto& s : shards_) {
+    t.msgs_received += s->counters.msgs_received.load(std::memory_order_relaxed);
+    t.msgs_sent += s->counters.msgs_sent.load(std::memory_order_relaxed);
+    t.bytes_received += s->counters.bytes_received.load(std::memory_order_relaxed);
+    t.bytes_sent += s->counters.bytes_sent.load(std::memory_order_relaxed);
+  }
+  return t;
+}
+
 void Broker::PublishSys() {
+  MessageTotals totals = this->totals();
   uint64_t connected = stats_.connections.load();
   uint64_t total = stats_.sessions.load();
   int64_t uptime = (clock_.MonotonicNanos() - started_ns_) / kNanosPerSecond;
@@ -1135,17 +1162,17 @@ void Broker::PublishSys() {
   uint64_t mx = clients_total_max_.load();
   if (connected > mx) clients_total_max_ = mx = connected;
   pub("$SYS/broker/clients/maximum", std::to_string(mx));
-  pub("$SYS/broker/messages/received", std::to_string(stats_.msgs_received.load()));
-  pub("$SYS/broker/messages/sent", std::to_string(stats_.msgs_sent.load()));
-  pub("$SYS/broker/publish/messages/received", std::to_string(stats_.msgs_received.load()));
-  pub("$SYS/broker/publish/messages/sent", std::to_string(stats_.msgs_sent.load()));
+  pub("$SYS/broker/messages/received", std::to_string(totals.msgs_received));
+  pub("$SYS/broker/messages/sent", std::to_string(totals.msgs_sent));
+  pub("$SYS/broker/publish/messages/received", std::to_string(totals.msgs_received));
+  pub("$SYS/broker/publish/messages/sent", std::to_string(totals.msgs_sent));
   pub("$SYS/broker/publish/messages/dropped", std::to_string(stats_.msgs_dropped.load()));
-  pub("$SYS/broker/load/bytes/received", std::to_string(stats_.bytes_received.load()));
-  pub("$SYS/broker/load/bytes/sent", std::to_string(stats_.bytes_sent.load()));
+  pub("$SYS/broker/load/bytes/received", std::to_string(totals.bytes_received));
+  pub("$SYS/broker/load/bytes/sent", std::to_string(totals.bytes_sent));
   pub("$SYS/broker/retained messages/count", std::to_string(retained_.size()));
   pub("$SYS/broker/subscriptions/count", std::to_string(index_.size()));
   // Rates over the last interval, like Mosquitto's load/messages/*/1min (here: per interval).
-  uint64_t rx = stats_.msgs_received.load(), tx = stats_.msgs_sent.load();
+  uint64_t rx = totals.msgs_received, tx = totals.msgs_sent;
   double secs = std::max<uint32_t>(config_.sys_interval, 1);
   char buf[32];
   std::snprintf(buf, sizeof buf, "%.2f", (rx - sys_last_rx_) / secs);

@@ -108,12 +108,16 @@ class ServerConnection {
 struct BrokerStats {
   std::atomic<uint64_t> connections{0};  // currently connected (CONNACK accepted)
   std::atomic<uint64_t> sessions{0};     // sessions existing (online + offline)
-  std::atomic<uint64_t> msgs_received{0};
-  std::atomic<uint64_t> msgs_sent{0};
   std::atomic<uint64_t> msgs_dropped{0};
-  std::atomic<uint64_t> bytes_received{0};
-  std::atomic<uint64_t> bytes_sent{0};
   std::atomic<uint64_t> sockets{0};  // transport connections open (before CONNECT too)
+};
+
+// PUBLISH traffic summed over the cores (each core counts its own, without shared cache lines).
+struct MessageTotals {
+  uint64_t msgs_received = 0;
+  uint64_t msgs_sent = 0;
+  uint64_t bytes_received = 0;
+  uint64_t bytes_sent = 0;
 };
 
 // The broker. Thread-safety: Accept/Tick/ServerConnection methods run on the core they are for;
@@ -156,6 +160,7 @@ class Broker {
 
   const BrokerConfig& config() const { return config_; }
   const BrokerStats& stats() const { return stats_; }
+  MessageTotals totals() const;
   const Clock& clock() const { return clock_; }
   SubscriptionIndex& index() { return index_; }
   RetainedStore& retained() { return retained_; }
@@ -190,6 +195,8 @@ class Broker {
   std::atomic<uint64_t> next_assigned_id_{1};
   int64_t started_ns_ = 0;
   std::atomic<uint64_t> clients_total_max_{0};
+  uint64_t prom_rx_ = 0;  // Tick(0) only: totals already added to the Prometheus counters
+  uint64_t prom_tx_ = 0;
   uint64_t sys_last_rx_ = 0;  // PublishSys only
   uint64_t sys_last_tx_ = 0;
 };

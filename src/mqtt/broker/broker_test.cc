@@ -1,0 +1,194 @@
+// The broker core without sockets or threads: packets in, packets out, time from a ManualClock,
+// cross-core posts run by hand.
+#include "mqtt/broker/broker.h"
+
+#include <gtest/gtest.h>
+
+#include <deque>
+
+namespace aiot::mqtt::broker {
+namespace {
+
+class QueueExecutor : public Executor {
+ public:
+  void Post(std::function<void()> fn) override { q_.push_back(std::move(fn)); }
+  bool RunOne() {
+    if (q_.empty()) return false;
+    auto fn = std::move(q_.front());
+    q_.pop_front();
+    fn();
+    return true;
+  }
+
+ private:
+  std::deque<std::function<void()>> q_;
+};
+
+class FakeLink : public Link {
+ public:
+  void Send(const Packet& p, uint8_t) override { sent.push_back(p); }
+  void Close() override { closed = true; }
+  template <typename T>
+  std::vector<T> All() const {
+    std::vector<T> out;
+    for (const auto& p : sent)
+      if (auto* t = std::get_if<T>(&p)) out.push_back(*t);
+    return out;
+  }
+  std::vector<Packet> sent;
+  bool closed = false;
+};
+
+class BrokerCore : public ::testing::Test {
+ protected:
+  BrokerCore() : broker_(BrokerConfig{}, registry_, clock_) {
+    broker_.SetCores({&cores_[0], &cores_[1]});
+  }
+  // Runs every posted closure on every core until all are idle.
+  void Drain() {
+    bool any = true;
+    while (any) {
+      any = false;
+      for (auto& c : cores_)
+        while (c.RunOne()) any = true;
+    }
+  }
+  ServerConnection* Open(uint32_t core, FakeLink& link, const std::string& id, bool clean = true,
+                         uint32_t expiry = 0, uint16_t keep_alive = 0) {
+    ServerConnection* c = broker_.Accept(core, link, true);
+    Connect con;
+    con.client_id = id;
+    con.clean_start = clean;
+    con.keep_alive = keep_alive;
+    if (expiry) con.properties.session_expiry_interval = expiry;
+    c->OnPacket(std::move(con));
+    Drain();
+    return c;
+  }
+  static Subscribe Sub(const std::string& filter, uint8_t qos) {
+    Subscribe s;
+    s.packet_id = 1;
+    Subscription sub;
+    sub.filter = filter;
+    sub.options.qos = static_cast<QoS>(qos);
+    s.subscriptions.push_back(sub);
+    return s;
+  }
+  static Publish Pub(const std::string& topic, const std::string& payload, uint8_t qos,
+                     uint16_t id = 0) {
+    Publish p;
+    p.topic = topic;
+    p.payload = payload;
+    p.qos = static_cast<QoS>(qos);
+    p.packet_id = id;
+    return p;
+  }
+
+  ManualClock clock_{1'000'000'000};
+  metrics::Registry registry_;
+  QueueExecutor cores_[2];
+  Broker broker_;
+};
+
+TEST_F(BrokerCore, PublishCrossesCoresInOneBatch) {
+  FakeLink a, b;
+  ServerConnection* sub = Open(1, a, "sub");
+  ServerConnection* pub = Open(0, b, "pub");
+  sub->OnPacket(Sub("t/#", 1));
+  ASSERT_EQ(a.All<Suback>().size(), 1u);
+  for (int i = 0; i < 3; ++i) pub->OnPacket(Pub("t/x", "m" + std::to_string(i), 1, 10 + i));
+  EXPECT_EQ(b.All<Puback>().size(), 3u);
+  EXPECT_TRUE(a.All<Publish>().empty());  // not yet: posted to core 1
+  ASSERT_TRUE(cores_[0].RunOne());        // core 0's flush: one post carries the batch
+  EXPECT_FALSE(cores_[0].RunOne());
+  ASSERT_TRUE(cores_[1].RunOne());
+  EXPECT_FALSE(cores_[1].RunOne());
+  auto got = a.All<Publish>();
+  ASSERT_EQ(got.size(), 3u);
+  EXPECT_EQ(got[2].payload.view(), "m2");
+  EXPECT_EQ(broker_.totals().msgs_received, 3u);
+  EXPECT_EQ(broker_.totals().msgs_sent, 3u);
+}
+
+TEST_F(BrokerCore, SessionMovesToTheNewConnectionsCoreWithItsQueue) {
+  FakeLink a1, p;
+  ServerConnection* c1 = Open(0, a1, "mover", true, 600);
+  c1->OnPacket(Sub("m/t", 1));
+  c1->OnClosed();  // network failure; the session stays on core 0
+  Drain();
+  ServerConnection* pub = Open(1, p, "pub");
+  pub->OnPacket(Pub("m/t", "while-away", 1, 1));
+  Drain();
+  FakeLink a2;
+  Open(1, a2, "mover", /*clean=*/false, 600);  // resumes on core 1
+  auto acks = a2.All<Connack>();
+  ASSERT_EQ(acks.size(), 1u);
+  EXPECT_TRUE(acks[0].session_present);
+  auto got = a2.All<Publish>();
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].payload.view(), "while-away");
+  // New messages now route to core 1 directly.
+  pub->OnPacket(Pub("m/t", "after", 1, 2));
+  Drain();
+  got = a2.All<Publish>();
+  ASSERT_EQ(got.size(), 2u);
+  EXPECT_EQ(got[1].payload.view(), "after");
+}
+
+TEST_F(BrokerCore, KeepAliveOneAndAHalfTimes_MQTT_3_1_2_22) {
+  FakeLink a;
+  Open(0, a, "ka", true, 0, /*keep_alive=*/10);
+  clock_.Advance(std::chrono::seconds(14));
+  broker_.Tick(0);
+  EXPECT_FALSE(a.closed);  // 14 s < 15 s
+  clock_.Advance(std::chrono::seconds(2));
+  broker_.Tick(0);
+  EXPECT_TRUE(a.closed);
+  auto d = a.All<Disconnect>();
+  ASSERT_EQ(d.size(), 1u);
+  EXPECT_EQ(d[0].reason_code, ReasonCode::kKeepAliveTimeout);
+}
+
+TEST_F(BrokerCore, SessionExpiresAfterInterval_MQTT_3_1_2_23) {
+  FakeLink a;
+  ServerConnection* c = Open(0, a, "exp", true, 30);
+  c->OnPacket(Sub("e/t", 0));
+  c->OnClosed();
+  EXPECT_EQ(broker_.index().size(), 1u);
+  clock_.Advance(std::chrono::seconds(29));
+  broker_.Tick(0);
+  EXPECT_EQ(broker_.index().size(), 1u);
+  clock_.Advance(std::chrono::seconds(2));
+  broker_.Tick(0);
+  EXPECT_EQ(broker_.index().size(), 0u);
+  EXPECT_EQ(broker_.stats().sessions.load(), 0u);
+}
+
+TEST_F(BrokerCore, QueueLimitDropsAndCounts) {
+  BrokerConfig cfg;
+  cfg.max_queued_messages = 2;
+  metrics::Registry reg;
+  ManualClock clock;
+  QueueExecutor core;
+  Broker b(cfg, reg, clock);
+  b.SetCores({&core});
+  FakeLink a, p;
+  ServerConnection* c = b.Accept(0, a, true);
+  Connect con;
+  con.client_id = "q";
+  con.properties.session_expiry_interval = 60;
+  c->OnPacket(std::move(con));
+  c->OnPacket(Sub("q/t", 1));
+  c->OnClosed();
+  ServerConnection* pub = b.Accept(0, p, true);
+  Connect pc;
+  pc.client_id = "p";
+  pub->OnPacket(std::move(pc));
+  for (uint16_t i = 1; i <= 5; ++i) pub->OnPacket(Pub("q/t", "x", 1, i));
+  while (core.RunOne()) {
+  }
+  EXPECT_EQ(b.stats().msgs_dropped.load(), 3u);
+}
+
+}  // namespace
+}  // namespace aiot::mqtt::broker
