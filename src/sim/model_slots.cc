@@ -1,0 +1,153 @@
+#include "sim/model_slots.h"
+
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include <nlohmann/json.hpp>
+
+#include "base/errc.h"
+#include "base/log.h"
+#include "base/sha256.h"
+#include "sim/signature.h"
+
+namespace aiot::sim {
+namespace {
+
+bool WriteAtomically(const std::filesystem::path& path, const std::string& bytes) {
+  const auto tmp = path.string() + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+    if (!out) return false;
+    out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+    out.flush();
+    if (!out) return false;
+  }
+  std::error_code ec;
+  std::filesystem::rename(tmp, path, ec);
+  return !ec;
+}
+
+bool ReadFile(const std::filesystem::path& path, std::string* out) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return false;
+  std::ostringstream s;
+  s << in.rdbuf();
+  *out = s.str();
+  return true;
+}
+
+std::string InfoJson(const ModelInfo& i) {
+  return nlohmann::json{{"name", i.name}, {"version", i.version}, {"sha256", i.sha256}}.dump();
+}
+
+bool ParseInfo(const std::string& text, ModelInfo* i) {
+  auto j = nlohmann::json::parse(text, nullptr, false);
+  if (!j.is_object()) return false;
+  i->name = j.value("name", "");
+  i->version = j.value("version", int64_t{0});
+  i->sha256 = j.value("sha256", "");
+  return !i->name.empty();
+}
+
+}  // namespace
+
+Status VerifyArtifactClaim(const std::string& public_key_pem, const std::string& bytes,
+                           const ArtifactClaim& claim, std::string* error) {
+  if (claim.size >= 0 && static_cast<size_t>(claim.size) != bytes.size()) {
+    *error = "size mismatch";
+    return errc::corrupted;
+  }
+  if (public_key_pem.empty()) {
+    *error = "bad signature";  // without the platform's key nothing can be trusted
+    return errc::permission_denied;
+  }
+  if (Sha256Hex(bytes) != claim.sha256) {
+    *error = "sha256 mismatch";
+    return errc::corrupted;
+  }
+  if (!VerifyDigestSignature(public_key_pem, claim.sha256, claim.signature)) {
+    *error = "bad signature";
+    return errc::permission_denied;
+  }
+  return Status::Ok();
+}
+
+ModelSlots::ModelSlots(ModelLoader loader, std::string dir)
+    : loader_(std::move(loader)), dir_(std::move(dir)) {}
+
+Status ModelSlots::Restore(std::string* error) {
+  if (dir_.empty()) return Status::Ok();
+  const std::filesystem::path d(dir_);
+  auto load = [&](const char* stem, Slot* slot) {
+    std::string info_text, bytes;
+    if (!ReadFile(d / (std::string(stem) + ".json"), &info_text) ||
+        !ReadFile(d / (std::string(stem) + ".model"), &bytes) ||
+        !ParseInfo(info_text, &slot->info)) {
+      return false;
+    }
+    // A file on disk is only trusted if it is what we verified when installing it.
+    if (Sha256Hex(bytes) != slot->info.sha256) return false;
+    auto m = loader_(bytes, error);
+    if (!m.ok()) return false;
+    slot->bytes = std::move(bytes);
+    slot->model = std::move(*m);
+    return true;
+  };
+  const bool have_active = load("active", &active_);
+  const bool have_previous = load("previous", &previous_);
+  if (!have_active && have_previous) {
+    std::swap(active_, previous_);
+    Persist();
+  }
+  return Status::Ok();
+}
+
+Status ModelSlots::Install(const ModelInfo& info, std::string bytes, const ArtifactClaim& claim,
+                           const std::string& public_key_pem, std::string* error) {
+  if (Status st = VerifyArtifactClaim(public_key_pem, bytes, claim, error); !st.ok()) return st;
+  auto model = loader_(bytes, error);
+  if (!model.ok()) {
+    // The new model is not activated: the active one keeps scoring (rolled back).
+    *error = "invalid model: " + *error;
+    return errc::invalid_argument;
+  }
+  previous_ = std::move(active_);
+  active_.info = info;
+  active_.info.sha256 = claim.sha256;
+  active_.bytes = std::move(bytes);
+  active_.model = std::move(*model);
+  Persist();
+  return Status::Ok();
+}
+
+Status ModelSlots::Rollback(std::string* error) {
+  if (!previous_.model) {
+    *error = "no previous model";
+    return errc::not_found;
+  }
+  std::swap(active_, previous_);
+  Persist();
+  return Status::Ok();
+}
+
+void ModelSlots::Persist() {
+  if (dir_.empty()) return;
+  std::error_code ec;
+  std::filesystem::create_directories(dir_, ec);
+  const std::filesystem::path d(dir_);
+  // Artifact before info: a crash in between leaves an info whose sha256 does not match, which
+  // Restore() rejects.
+  for (auto [stem, slot] : {std::pair{"active", &active_}, std::pair{"previous", &previous_}}) {
+    if (!slot->model) {
+      std::filesystem::remove(d / (std::string(stem) + ".json"), ec);
+      continue;
+    }
+    if (!WriteAtomically(d / (std::string(stem) + ".model"), slot->bytes) ||
+        !WriteAtomically(d / (std::string(stem) + ".json"), InfoJson(slot->info))) {
+      log::Get("sim.device")->warn("could not persist model {} in {}", slot->info.Label(), dir_);
+    }
+  }
+}
+
+}  // namespace aiot::sim

@@ -1,0 +1,85 @@
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+
+#include "base/result.h"
+#include "sim/simulated_device.h"
+
+namespace aiot::sim {
+
+// A model a device scores readings with.
+class DeviceModel {
+ public:
+  virtual ~DeviceModel() = default;
+  // Probability that the machine is faulty, in [0, 1]; an error when the model cannot score this
+  // reading (e.g. it wants features the device does not have).
+  virtual Result<float> Score(const Reading& reading) = 0;
+};
+
+// Turns artifact bytes into a runnable model; fills `error` with a reason on failure.
+using ModelLoader = std::function<Result<std::unique_ptr<DeviceModel>>(const std::string& bytes,
+                                                                       std::string* error)>;
+
+struct ModelInfo {
+  std::string name;
+  int64_t version = 0;
+  std::string sha256;
+  std::string Label() const { return name + "@" + std::to_string(version); }
+};
+
+// What an OTA command promises about an artifact.
+struct ArtifactClaim {
+  std::string sha256;     // lowercase hex
+  std::string signature;  // base64 Ed25519 over the sha256 hex string (see src/ota/README.md)
+  int64_t size = -1;      // bytes; -1 = not given
+};
+
+// Verifies the artifact against the claim and the platform's key: the size, the sha256, then the
+// signature. Returns errc::corrupted (size or digest mismatch) or errc::permission_denied (bad or
+// missing signature, or no key) with `error` set to "size mismatch", "sha256 mismatch" or
+// "bad signature".
+Status VerifyArtifactClaim(const std::string& public_key_pem, const std::string& bytes,
+                           const ArtifactClaim& claim, std::string* error);
+
+// The device's model slots: the active model and the one before it, to roll back to. Installing
+// verifies first and activates only a model that loads; if the new model fails to load, the
+// active one stays (the install is rolled back). With a directory, the artifacts and their info
+// are written there atomically (write + rename), so a restart resumes with the active model.
+// Not thread-safe: used on the device agent's strand.
+class ModelSlots {
+ public:
+  // `dir` may be empty (memory only).
+  ModelSlots(ModelLoader loader, std::string dir);
+
+  // Loads the persisted active model (falling back to the previous one) if `dir` has one.
+  Status Restore(std::string* error);
+
+  // Verify, load, activate. On failure nothing changes and `error` says why ("sha256 mismatch",
+  // "bad signature", "size mismatch", "invalid model: ...").
+  Status Install(const ModelInfo& info, std::string bytes, const ArtifactClaim& claim,
+                 const std::string& public_key_pem, std::string* error);
+  // Makes the previous model active again (the active one becomes the previous).
+  Status Rollback(std::string* error);
+
+  DeviceModel* active() { return active_.model.get(); }
+  const ModelInfo* active_info() const { return active_.model ? &active_.info : nullptr; }
+  const ModelInfo* previous_info() const { return previous_.model ? &previous_.info : nullptr; }
+
+ private:
+  struct Slot {
+    ModelInfo info;
+    std::string bytes;
+    std::unique_ptr<DeviceModel> model;
+  };
+  void Persist();
+
+  ModelLoader loader_;
+  std::string dir_;
+  Slot active_;
+  Slot previous_;
+};
+
+}  // namespace aiot::sim

@@ -1,0 +1,44 @@
+#include "sim/signature.h"
+
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+
+#include <memory>
+#include <string>
+
+namespace aiot::sim {
+
+bool VerifyDigestSignature(std::string_view public_key_pem, std::string_view sha256_hex,
+                           std::string_view signature_b64) {
+  if (signature_b64.empty() || signature_b64.size() > 1024 || sha256_hex.size() != 64) return false;
+  // Standard base64 with padding: EVP_DecodeBlock keeps the padding bytes, strip them after.
+  std::string sig((signature_b64.size() / 4) * 3 + 3, '\0');
+  const int n = EVP_DecodeBlock(reinterpret_cast<unsigned char*>(sig.data()),
+                                reinterpret_cast<const unsigned char*>(signature_b64.data()),
+                                static_cast<int>(signature_b64.size()));
+  if (n < 0 || signature_b64.size() % 4 != 0) return false;
+  size_t len = static_cast<size_t>(n);
+  if (signature_b64.ends_with("==")) {
+    len -= 2;
+  } else if (signature_b64.ends_with("=")) {
+    len -= 1;
+  }
+  sig.resize(len);
+  if (sig.size() != 64) return false;
+
+  std::unique_ptr<BIO, decltype(&BIO_free)> bio(
+      BIO_new_mem_buf(public_key_pem.data(), static_cast<int>(public_key_pem.size())), &BIO_free);
+  if (!bio) return false;
+  std::unique_ptr<EVP_PKEY, decltype(&EVP_PKEY_free)> key(
+      PEM_read_bio_PUBKEY(bio.get(), nullptr, nullptr, nullptr), &EVP_PKEY_free);
+  if (!key || EVP_PKEY_id(key.get()) != EVP_PKEY_ED25519) return false;
+  std::unique_ptr<EVP_MD_CTX, decltype(&EVP_MD_CTX_free)> ctx(EVP_MD_CTX_new(), &EVP_MD_CTX_free);
+  if (!ctx || EVP_DigestVerifyInit(ctx.get(), nullptr, nullptr, nullptr, key.get()) != 1) {
+    return false;
+  }
+  return EVP_DigestVerify(ctx.get(), reinterpret_cast<const unsigned char*>(sig.data()), sig.size(),
+                          reinterpret_cast<const unsigned char*>(sha256_hex.data()),
+                          sha256_hex.size()) == 1;
+}
+
+}  // namespace aiot::sim
