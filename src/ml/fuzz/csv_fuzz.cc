@@ -1,0 +1,21 @@
+// libFuzzer target: arbitrary bytes as a CSV file, then as a data set with the first column as
+// the label. Errors are fine; crashes and hangs are not.
+#include <cstddef>
+#include <cstdint>
+#include <string_view>
+
+#include "ml/data/csv.h"
+#include "ml/data/dataset.h"
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  std::string err;
+  auto table =
+      aiot::ml::ParseCsv(std::string_view(reinterpret_cast<const char*>(data), size), &err);
+  if (!table.ok() || table->header.empty()) return 0;
+  aiot::ml::DatasetSchema schema;
+  schema.label = table->header[0];
+  (void)aiot::ml::BuildDataset(*table, schema, &err);
+  schema.label_map = {{"a", 0}, {"b", 1}};
+  (void)aiot::ml::BuildDataset(*table, schema, &err);
+  return 0;
+}
