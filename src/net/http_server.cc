@@ -333,6 +333,8 @@ asio::awaitable<void> Connection::Run() {
     phase_ = Phase::kIdle;
     if (cs_.stopping) break;
     if (buffer_.size() == 0) {
+      // Give back the memory of a large request; small buffers are kept for the next one.
+      if (buffer_.capacity() > 64 * 1024) buffer_.shrink_to_fit();
       deadline_ = Clock::now() + std::chrono::milliseconds(cfg.idle_timeout_ms);
       size_t n = co_await socket_.async_read_some(buffer_.prepare(4096),
                                                   asio::redirect_error(asio::use_awaitable, ec));
@@ -784,7 +786,21 @@ void HttpServer::Stop() {
   if (!impl_->started) return;
   BeginStop();
   std::unique_lock lock(impl_->live_mu);
-  impl_->live_cv.wait(lock, [this] { return impl_->live == 0; });
+  // If the Runtime was stopped first nothing can drain any more; do not wait forever (the
+  // coroutines are destroyed with the io_contexts).
+  auto runtime_stopped = [this] {
+    for (auto& cs : impl_->contexts) {
+      if (!cs->ctx->stopped()) return false;
+    }
+    return true;
+  };
+  while (!impl_->live_cv.wait_for(lock, std::chrono::milliseconds(50),
+                                  [this] { return impl_->live == 0; })) {
+    if (runtime_stopped()) {
+      impl_->log->warn("HttpServer::Stop after Runtime::Stop: connections were not drained");
+      break;
+    }
+  }
 }
 
 }  // namespace aiot::net

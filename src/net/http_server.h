@@ -83,7 +83,8 @@ class HttpServer {
   // `Connection: close`), answers requests that arrive meanwhile with 503, and after
   // drain_timeout_ms closes whatever is left. Safe from any thread (it posts to the contexts).
   void BeginStop();
-  // BeginStop() and wait until every connection is gone. REQUIRES: not on a runtime thread.
+  // BeginStop() and wait until every connection is gone. Call it before Runtime::Stop() (if the
+  // runtime is stopped first it returns without draining). REQUIRES: not on a runtime thread.
   void Stop();
 
   struct Impl;  // internal; public only so that the connection code can name it

@@ -97,7 +97,11 @@ class WsSession : public std::enable_shared_from_this<WsSession> {
   asio::awaitable<void> Run(http::request<http::string_body> request) {
     auto self = shared_from_this();
     boost::system::error_code ec;
-    ws_.set_option(websocket::stream_base::timeout::suggested(beast::role_type::server));
+    // Pings keep listen-only clients (dashboards) from hitting the idle timeout; a client that
+    // stops answering them is closed.
+    auto timeouts = websocket::stream_base::timeout::suggested(beast::role_type::server);
+    timeouts.keep_alive_pings = true;
+    ws_.set_option(timeouts);
     ws_.read_message_max(hub_->config.max_message_bytes);
     ws_.text(true);
     // Initial subscriptions from ?subscribe=a,b
