@@ -471,10 +471,16 @@ Status Interpreter::Invoke(int batch) {
         if (nd.act == Activation::kRelu || nd.act == Activation::kRelu6) lo = 0.f;
         if (nd.act == Activation::kRelu6) hi = 6.f;
         if (nd.act == Activation::kReluN1To1) lo = -1.f, hi = 1.f;
-        for (size_t i = 0; i < count; ++i) {
-          const float bv = nd.period == 0 ? b[i] : b[nd.period == 1 ? 0 : i % nd.period];
-          float v = nd.op == Op::kAdd ? a[i] + bv : nd.op == Op::kSub ? a[i] - bv : a[i] * bv;
-          y[i] = std::min(std::max(v, lo), hi);
+        // The broadcast operand repeats with period `period` (0 = element-wise, 1 = scalar).
+        const size_t period = nd.period == 0 ? count : nd.period;
+        for (size_t base = 0; base < count; base += period) {
+          const size_t len = std::min(period, count - base);
+          for (size_t j = 0; j < len; ++j) {
+            const size_t i = base + j;
+            const float bv = nd.period == 0 ? b[i] : b[nd.period == 1 ? 0 : j];
+            float v = nd.op == Op::kAdd ? a[i] + bv : nd.op == Op::kSub ? a[i] - bv : a[i] * bv;
+            y[i] = std::min(std::max(v, lo), hi);
+          }
         }
         break;
       }
