@@ -1,0 +1,216 @@
+// The store's HTTP API and dashboard routes over a real HTTP server on loopback, and the
+// StoreService fed by a real MQTT broker (mosquitto) with messages published by mosquitto_pub.
+#include <fmt/format.h>
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <filesystem>
+#include <random>
+#include <thread>
+
+#include <nlohmann/json.hpp>
+
+#include "mqtt/client/test_util.h"
+#include "net/http_server.h"
+#include "net/runtime.h"
+#include "store/dashboard_routes.h"
+#include "store/http_client.h"
+#include "store/store_routes.h"
+#include "store/store_service.h"
+
+namespace aiot::store {
+namespace {
+
+namespace fs = std::filesystem;
+using namespace std::chrono_literals;
+using nlohmann::json;
+
+constexpr int64_t kT0 = 1'795'000'020'000;  // a whole minute
+
+class TempDir {
+ public:
+  TempDir() {
+    path_ = fs::temp_directory_path() /
+            fmt::format("aiot-store-http-{}-{}", ::getpid(), std::random_device{}());
+    fs::create_directories(path_);
+  }
+  ~TempDir() { fs::remove_all(path_); }
+  std::string File(const std::string& n) const { return (path_ / n).string(); }
+
+ private:
+  fs::path path_;
+};
+
+class StoreHttpTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    StoreConfig c;
+    c.path = dir_.File("t.db");
+    auto s = TelemetryStore::Open(c, clock_);
+    ASSERT_TRUE(s);
+    store_ = std::move(*s);
+    RegisterStoreRoutes(router_, *store_);
+    DashboardConfig dc;
+    dc.web_root = std::string(std::getenv("AIOT_SOURCE_DIR") ? std::getenv("AIOT_SOURCE_DIR")
+                                                             : AIOT_TEST_SOURCE_DIR) +
+                  "/web";
+    ASSERT_TRUE(RegisterDashboardRoutes(router_, dc));
+    net::HttpServerConfig hc;
+    hc.listen = "127.0.0.1:0";
+    server_ = std::make_unique<net::HttpServer>(hc, runtime_, router_, registry_);
+    runtime_.Start();
+    ASSERT_TRUE(server_->Start());
+    auto c2 = HttpClient::Create(fmt::format("http://127.0.0.1:{}", server_->port()), 20000);
+    ASSERT_TRUE(c2);
+    client_ = std::make_unique<HttpClient>(std::move(*c2));
+  }
+  void TearDown() override {
+    client_.reset();
+    if (server_) server_->Stop();
+    runtime_.Stop();
+    runtime_.Join();
+  }
+  HttpReply Get(const std::string& target) {
+    auto r = client_->Request("GET", target, "");
+    EXPECT_TRUE(r) << target;
+    return r ? *r : HttpReply{};
+  }
+
+  TempDir dir_;
+  ManualClock clock_{(kT0 + 3600 * 1000) * 1000000};
+  metrics::Registry registry_;
+  net::Runtime runtime_{1};
+  net::Router router_;
+  std::unique_ptr<TelemetryStore> store_;
+  std::unique_ptr<net::HttpServer> server_;
+  std::unique_ptr<HttpClient> client_;
+};
+
+TEST_F(StoreHttpTest, SeriesDevicesAnomalies) {
+  for (int i = 0; i < 120; ++i) {
+    ASSERT_TRUE(store_->Ingest(
+        "fan/messages",
+        fmt::format(R"({{"deviceID":"fan 1","timeStamp":{},"rotation":{},"sound":{}}})",
+                    kT0 + i * 1000, i, 50)));
+  }
+  ASSERT_TRUE(store_->Ingest(
+      "fan/anomaly",
+      fmt::format(
+          R"({{"deviceID":"fan 1","timeStamp":{},"fault":1,"score":0.95,"level":"critical","model":"m@2"}})",
+          kT0 + 5000)));
+  ASSERT_TRUE(store_->Flush());
+
+  auto r =
+      Get(fmt::format("/api/v1/series?devices=fan%201&fields=rotation,score&from={}&to={}"
+                      "&bucket=60s&agg=max",
+                      kT0, kT0 + 120000));
+  ASSERT_EQ(r.status, 200) << r.body;
+  auto j = json::parse(r.body);
+  ASSERT_EQ(j["series"].size(), 2u);
+  EXPECT_EQ(j["series"][0]["field"], "rotation");
+  EXPECT_EQ(j["series"][0]["v"], json({59.0, 119.0}));
+  EXPECT_EQ(j["series"][0]["t"], json({kT0, kT0 + 60000}));
+  EXPECT_EQ(j["series"][1]["v"], json({0.95}));
+
+  r = Get(fmt::format("/api/v1/series?fields=rotation,sound&from={}&to={}&bucket=1m&format=csv",
+                      kT0, kT0 + 60000));
+  ASSERT_EQ(r.status, 200);
+  EXPECT_EQ(r.body.substr(0, r.body.find("\r\n")), "time,device,rotation,sound");
+  EXPECT_NE(r.body.find(",fan 1,29.5,50\r\n"), std::string::npos) << r.body;
+
+  EXPECT_EQ(Get("/api/v1/series?agg=median").status, 400);
+  EXPECT_EQ(Get("/api/v1/series?format=xml").status, 400);
+  EXPECT_EQ(Get("/api/v1/series?from=-1h&to=-2h").status, 400);
+
+  r = Get("/api/v1/devices");
+  ASSERT_EQ(r.status, 200);
+  j = json::parse(r.body);
+  ASSERT_EQ(j["devices"].size(), 1u);
+  EXPECT_EQ(j["devices"][0]["deviceID"], "fan 1");
+  EXPECT_EQ(j["devices"][0]["level"], "critical");
+  EXPECT_EQ(j["devices"][0]["model"], "m@2");
+  EXPECT_EQ(j["devices"][0]["latest"]["rotation"], 119.0);
+
+  r = Get("/api/v1/anomalies?from=0");
+  ASSERT_EQ(r.status, 200);
+  j = json::parse(r.body);
+  ASSERT_EQ(j["entries"].size(), 1u);
+  EXPECT_EQ(j["entries"][0]["kind"], "anomaly");
+  EXPECT_EQ(j["entries"][0]["score"], 0.95);
+  EXPECT_EQ(Get("/api/v1/anomalies?limit=-1").status, 400);
+}
+
+TEST_F(StoreHttpTest, DashboardFiles) {
+  auto r = Get("/");
+  EXPECT_EQ(r.status, 302);
+  r = Get("/ui/");
+  ASSERT_EQ(r.status, 200);
+  EXPECT_NE(r.body.find("<!doctype html>"), std::string::npos);
+  r = Get("/ui/app.js");
+  EXPECT_EQ(r.status, 200);
+  r = Get("/ui/config.json");
+  EXPECT_EQ(json::parse(r.body)["ws_path"], "/api/v1/ws");
+  // Traversal and hidden/dependency paths are refused.
+  for (const char* bad :
+       {"/ui/../CMakeLists.txt", "/ui/%2e%2e/CMakeLists.txt", "/ui/..%2fCMakeLists.txt",
+        "/ui/node_modules/uplot/package.json", "/ui/.gitignore",
+        "/ui/vendor/uplot/../../index.html", "/ui/a%5c..%5c..%5cCMakeLists.txt", "/ui/nope.js"}) {
+    auto b = Get(bad);
+    EXPECT_TRUE(b.status == 404 || b.status == 400) << bad << " -> " << b.status;
+    EXPECT_EQ(b.body.find("cmake_minimum_required"), std::string::npos) << bad;
+  }
+  if (fs::exists(std::string(AIOT_TEST_SOURCE_DIR) + "/web/node_modules/uplot/dist/uPlot.esm.js")) {
+    r = Get("/ui/vendor/uplot/uPlot.esm.js");
+    EXPECT_EQ(r.status, 200);
+  }
+}
+
+TEST(StoreServiceMqtt, MessagesFromMosquittoReachTheStore) {
+  if (!mqtt::testing::Mosquitto::Available()) GTEST_SKIP() << "no mosquitto";
+  mqtt::testing::Mosquitto broker;
+  ASSERT_TRUE(broker.Start());
+  mqtt::testing::IoThread io;
+  TempDir dir;
+  StoreConfig c;
+  c.path = dir.File("svc.db");
+  metrics::Registry registry;
+  mqtt::MqttClientConfig mc;
+  mc.url = broker.url();
+  StoreService svc(
+      c, [&] { return mqtt::Client::Create(io.io(), mc); }, nullptr, registry);
+  ASSERT_TRUE(svc.Start());
+  auto pub = [&](const std::string& topic, const std::string& payload, bool retain = false) {
+    std::string cmd = fmt::format("mosquitto_pub -p {} -t '{}' {} -m '{}'", broker.port(), topic,
+                                  retain ? "-r" : "", payload);
+    ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd;
+  };
+  // Subscriptions are asynchronous: publish until the first message lands.
+  ASSERT_TRUE(mqtt::testing::WaitFor(
+      [&] {
+        pub("fan/messages", R"({"deviceID":"fan-9","rotation":600,"temperature":40})");
+        return svc.messages() > 0;
+      },
+      30s));
+  pub("fan/status/fan-9", R"({"online":true,"model":"fan-mlp@7"})", true);
+  pub("fan/anomaly",
+      R"({"deviceID":"fan-9","fault":1,"score":0.9,"level":"warning","model":"fan-mlp@7"})");
+  pub("aiot/alerts", R"({"deviceID":"fan-9","level":"warning","message":"imminent failure"})");
+  pub("fan/messages", "not json");
+  ASSERT_TRUE(mqtt::testing::WaitFor([&] { return svc.messages() >= 5; }, 30s));
+  ASSERT_TRUE(svc.store()->Flush());
+  auto devices = svc.store()->Devices();
+  ASSERT_TRUE(devices);
+  ASSERT_EQ(devices->size(), 1u);
+  EXPECT_EQ((*devices)[0].name, "fan-9");
+  EXPECT_TRUE((*devices)[0].online);
+  EXPECT_EQ((*devices)[0].model, "fan-mlp@7");
+  EXPECT_EQ((*devices)[0].level, Level::kWarning);
+  auto tl = svc.store()->Timeline({});
+  ASSERT_TRUE(tl);
+  EXPECT_EQ(tl->size(), 2u);      // the alert and the warning anomaly
+  EXPECT_GE(svc.rejected(), 1u);  // "not json"
+  svc.Stop();
+}
+
+}  // namespace
+}  // namespace aiot::store
