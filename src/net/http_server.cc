@@ -218,8 +218,12 @@ class Connection {
   asio::awaitable<void> Run();
 
   // Called on the context's thread by the sweeper and by stop.
+  // Idle = waiting for a request with nothing received: a request whose bytes are already in
+  // the socket is let through (and answered 503).
   void CloseIfIdle() {
-    if (phase_ == Phase::kIdle) Close();
+    if (phase_ != Phase::kIdle || buffer_.size() != 0) return;
+    boost::system::error_code ec;
+    if (socket_.available(ec) == 0 || ec) Close();
   }
   void CloseIfExpired(Clock::time_point now) {
     if (now >= deadline_) Close();

@@ -422,6 +422,56 @@ TEST_F(HttpServerTest, GracefulStopFinishesInFlightAndRefusesNew) {
   EXPECT_EQ(server_->connections(), 0u);
 }
 
+TEST_F(HttpServerTest, RequestArrivingDuringStopGets503) {
+  StartServer();
+  TestClient c(port_);
+  // Half a request head: the connection has received bytes, so stop does not close it as idle.
+  ASSERT_TRUE(WaitFor([&] { return server_->connections() == 1; }));
+  ASSERT_TRUE(c.Send("GET /healthz HTTP/1.1\r\n"));
+  server_->BeginStop();
+  EXPECT_TRUE(WaitFor([&] { return testing::ConnectRefused(port_); }));
+  ASSERT_TRUE(c.Send("Host: x\r\n\r\n"));
+  auto r = c.Read();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 503);
+  EXPECT_EQ(Body(*r)["error"]["code"], "shutting_down");
+  EXPECT_FALSE(r->keep_alive);
+}
+
+TEST_F(HttpServerTest, ExpectContinueGetsInterimResponse) {
+  StartServer();
+  TestClient c(port_);
+  ASSERT_TRUE(
+      c.Send("POST /echo HTTP/1.1\r\nHost: x\r\nContent-Length: 7\r\n"
+             "Expect: 100-continue\r\n\r\n"));
+  auto interim = c.Read();
+  ASSERT_TRUE(interim);
+  EXPECT_EQ(interim->status, 100);
+  ASSERT_TRUE(c.Send(R"({"a":2})"));
+  auto r = c.Read();
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 201);
+  EXPECT_EQ(Body(*r)["a"], 2);
+}
+
+TEST_F(HttpServerTest, ConnectionsBeyondTheLimitAreClosed) {
+  config_.max_connections = 2;
+  StartServer();
+  TestClient a(port_);
+  TestClient b(port_);
+  ASSERT_TRUE(a.Roundtrip(GetRequest("/healthz")));
+  ASSERT_TRUE(b.Roundtrip(GetRequest("/healthz")));
+  TestClient c(port_);
+  ASSERT_TRUE(c.connected());  // the kernel accepts; the server closes it at once
+  EXPECT_TRUE(c.WaitClosed());
+  a.Close();
+  ASSERT_TRUE(WaitFor([&] { return server_->connections() == 1; }));
+  TestClient d(port_);
+  auto r = d.Roundtrip(GetRequest("/healthz"));
+  ASSERT_TRUE(r);
+  EXPECT_EQ(r->status, 200);
+}
+
 TEST_F(HttpServerTest, StopClosesStuckRequestsAfterDrainTimeout) {
   config_.drain_timeout_ms = 100;
   StartServer();
