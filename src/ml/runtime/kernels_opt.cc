@@ -178,34 +178,45 @@ __attribute__((target("avx2,fma"))) inline __m256i Requantize(__m256i x, __m256i
                           _mm256_and_si256(_mm256_cmpgt_epi32(remainder, threshold), one));
 }
 
-template <int V>
-__attribute__((target("avx2,fma"))) inline void FcInt8Block(const int8_t* x, int k,
+inline uint32_t Int8Pair(const int8_t* x, int i, int k) {
+  const int32_t hi = i + 1 < k ? x[i + 1] : 0;
+  return static_cast<uint16_t>(static_cast<int16_t>(x[i])) |
+         (static_cast<uint32_t>(static_cast<uint16_t>(static_cast<int16_t>(hi))) << 16);
+}
+
+// R rows x V vectors of 8 outputs: int32 accumulation with madd over input pairs, then TFLite's
+// requantization on 8 lanes at a time.
+template <int R, int V>
+__attribute__((target("avx2,fma"))) inline void FcInt8Block(const int8_t* in, int k,
                                                             const int16_t* packed, int n8,
                                                             const int32_t* eff_bias, int n, int o0,
-                                                            const Int8Requant& rq, int8_t* y) {
-  __m256i acc[V];
+                                                            const Int8Requant& rq, int8_t* out) {
+  __m256i acc[R][V];
   for (int v = 0; v < V; ++v) {
-    acc[v] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(eff_bias + o0 + 8 * v));
+    const __m256i b = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(eff_bias + o0 + 8 * v));
+    for (int r = 0; r < R; ++r) acc[r][v] = b;
   }
-  const int k2 = k / 2;
+  const int k2 = (k + 1) / 2;
   for (int p = 0; p < k2; ++p) {
-    const uint32_t pair =
-        static_cast<uint16_t>(static_cast<int16_t>(x[2 * p])) |
-        (static_cast<uint32_t>(static_cast<uint16_t>(static_cast<int16_t>(x[2 * p + 1]))) << 16);
-    const __m256i xv = _mm256_set1_epi32(static_cast<int32_t>(pair));
     const int16_t* wr = packed + (static_cast<ptrdiff_t>(p) * n8 + o0) * 2;
-    for (int v = 0; v < V; ++v) {
-      const __m256i w = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(wr + 16 * v));
-      acc[v] = _mm256_add_epi32(acc[v], _mm256_madd_epi16(w, xv));
+    if constexpr (R == 1) {
+      // One row: load each weight vector where it is used (8 accumulators + 8 preloaded weights
+      // would not fit in the 16 ymm registers).
+      const __m256i xv = _mm256_set1_epi32(static_cast<int32_t>(Int8Pair(in, 2 * p, k)));
+      for (int v = 0; v < V; ++v) {
+        const __m256i w = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(wr + 16 * v));
+        acc[0][v] = _mm256_add_epi32(acc[0][v], _mm256_madd_epi16(w, xv));
+      }
+      continue;
     }
-  }
-  if (k & 1) {
-    const uint32_t pair = static_cast<uint16_t>(static_cast<int16_t>(x[k - 1]));
-    const __m256i xv = _mm256_set1_epi32(static_cast<int32_t>(pair));
-    const int16_t* wr = packed + (static_cast<ptrdiff_t>(k2) * n8 + o0) * 2;
-    for (int v = 0; v < V; ++v) {
-      const __m256i w = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(wr + 16 * v));
-      acc[v] = _mm256_add_epi32(acc[v], _mm256_madd_epi16(w, xv));
+    __m256i w[V];
+    for (int v = 0; v < V; ++v)
+      w[v] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(wr + 16 * v));
+    for (int r = 0; r < R; ++r) {
+      const __m256i xv = _mm256_set1_epi32(
+          static_cast<int32_t>(Int8Pair(in + static_cast<ptrdiff_t>(r) * k, 2 * p, k)));
+      for (int v = 0; v < V; ++v)
+        acc[r][v] = _mm256_add_epi32(acc[r][v], _mm256_madd_epi16(w[v], xv));
     }
   }
   const __m256i zp = _mm256_set1_epi32(rq.output_zero_point);
@@ -218,12 +229,26 @@ __attribute__((target("avx2,fma"))) inline void FcInt8Block(const int8_t* x, int
     const __m256i shift = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(rq.shift + base));
     const __m256i left = _mm256_max_epi32(shift, zero);
     const __m256i right = _mm256_max_epi32(_mm256_sub_epi32(zero, shift), zero);
-    __m256i r = Requantize(acc[v], mult, left, right);
-    r = _mm256_min_epi32(_mm256_max_epi32(_mm256_add_epi32(r, zp), lo), hi);
-    alignas(32) int32_t tmp[8];
-    _mm256_store_si256(reinterpret_cast<__m256i*>(tmp), r);
     const int valid = std::min(8, n - base);
-    for (int j = 0; j < valid; ++j) y[base + j] = static_cast<int8_t>(tmp[j]);
+    for (int r = 0; r < R; ++r) {
+      __m256i q = Requantize(acc[r][v], mult, left, right);
+      q = _mm256_min_epi32(_mm256_max_epi32(_mm256_add_epi32(q, zp), lo), hi);
+      // Values are already in [-128, 127]: the saturating packs are exact.
+      const __m256i p16 = _mm256_packs_epi32(q, q);
+      const __m256i p8 = _mm256_packs_epi16(p16, p16);
+      const uint32_t first = static_cast<uint32_t>(_mm256_extract_epi32(p8, 0));
+      const uint32_t second = static_cast<uint32_t>(_mm256_extract_epi32(p8, 4));
+      int8_t* y = out + static_cast<ptrdiff_t>(r) * n + base;
+      if (valid == 8) {
+        std::memcpy(y, &first, 4);
+        std::memcpy(y + 4, &second, 4);
+      } else {
+        int8_t tmp[8];
+        std::memcpy(tmp, &first, 4);
+        std::memcpy(tmp + 4, &second, 4);
+        for (int j = 0; j < valid; ++j) y[j] = tmp[j];
+      }
+    }
   }
 }
 
@@ -231,13 +256,21 @@ __attribute__((target("avx2,fma"))) void FcInt8Avx2(const int8_t* in, int rows, 
                                                     const int16_t* packed, const int32_t* eff_bias,
                                                     int n, const Int8Requant& rq, int8_t* out) {
   const int n8 = RoundUp(n, 8);
-  for (int r = 0; r < rows; ++r) {
+  int r = 0;
+  for (; r + 4 <= rows; r += 4) {
     const int8_t* x = in + static_cast<ptrdiff_t>(r) * k;
     int8_t* y = out + static_cast<ptrdiff_t>(r) * n;
     int o0 = 0;
-    for (; o0 + 64 <= n8; o0 += 64) FcInt8Block<8>(x, k, packed, n8, eff_bias, n, o0, rq, y);
-    for (; o0 + 32 <= n8; o0 += 32) FcInt8Block<4>(x, k, packed, n8, eff_bias, n, o0, rq, y);
-    for (; o0 < n8; o0 += 8) FcInt8Block<1>(x, k, packed, n8, eff_bias, n, o0, rq, y);
+    for (; o0 + 16 <= n8; o0 += 16) FcInt8Block<4, 2>(x, k, packed, n8, eff_bias, n, o0, rq, y);
+    for (; o0 < n8; o0 += 8) FcInt8Block<4, 1>(x, k, packed, n8, eff_bias, n, o0, rq, y);
+  }
+  for (; r < rows; ++r) {
+    const int8_t* x = in + static_cast<ptrdiff_t>(r) * k;
+    int8_t* y = out + static_cast<ptrdiff_t>(r) * n;
+    int o0 = 0;
+    for (; o0 + 64 <= n8; o0 += 64) FcInt8Block<1, 8>(x, k, packed, n8, eff_bias, n, o0, rq, y);
+    for (; o0 + 32 <= n8; o0 += 32) FcInt8Block<1, 4>(x, k, packed, n8, eff_bias, n, o0, rq, y);
+    for (; o0 < n8; o0 += 8) FcInt8Block<1, 1>(x, k, packed, n8, eff_bias, n, o0, rq, y);
   }
 }
 
