@@ -7,11 +7,12 @@ namespace {
 
 TEST(LatencyHistogram, BucketsCoverValuesWithBoundedError) {
   for (uint64_t v : std::initializer_list<uint64_t>{0, 1, 63, 64, 65, 127, 128, 1000, 123456789,
-                     (uint64_t{1} << 40) + 12345, UINT64_MAX}) {
+                                                    (uint64_t{1} << 40) + 12345, UINT64_MAX}) {
     const size_t b = LatencyHistogram::BucketOf(v);
     EXPECT_LE(LatencyHistogram::BucketLow(b), v) << v;
     EXPECT_GE(LatencyHistogram::BucketHigh(b), v) << v;
-    const double width = static_cast<double>(LatencyHistogram::BucketHigh(b) - LatencyHistogram::BucketLow(b));
+    const double width =
+        static_cast<double>(LatencyHistogram::BucketHigh(b) - LatencyHistogram::BucketLow(b));
     EXPECT_LE(width, static_cast<double>(v) / 64.0 + 1) << v;
   }
 }

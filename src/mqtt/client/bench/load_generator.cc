@@ -2,16 +2,16 @@
 
 #include <utility>  // before asio (Boost 1.74 + g++ 12)
 
+#include <fmt/format.h>
+#include <algorithm>
+#include <atomic>
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <algorithm>
-#include <atomic>
 #include <chrono>
 #include <cmath>
 #include <cstring>
-#include <fmt/format.h>
 #include <memory>
 #include <mutex>
 #include <random>
@@ -34,9 +34,12 @@ Result<Mode> ParseMode(std::string_view s) {
 
 const char* ModeName(Mode m) {
   switch (m) {
-    case Mode::kPairs: return "pairs";
-    case Mode::kFanIn: return "fanin";
-    case Mode::kFanOut: return "fanout";
+    case Mode::kPairs:
+      return "pairs";
+    case Mode::kFanIn:
+      return "fanin";
+    case Mode::kFanOut:
+      return "fanout";
   }
   return "?";
 }
@@ -62,7 +65,7 @@ struct Publisher {
   std::shared_ptr<Client> client;
   std::string topic;
   uint32_t index = 0;
-  uint32_t subscribers = 0;  // of `topic`
+  uint32_t subscribers = 0;                   // of `topic`
   std::unique_ptr<asio::steady_timer> timer;  // rate mode
   // On the client's strand:
   uint64_t seq = 0;
@@ -146,11 +149,12 @@ class Load {
       subs_.push_back(std::move(s));
     }
     auto all_stop = [&] { StopAll(); };
-    const auto connect_timeout = std::chrono::milliseconds(static_cast<int64_t>(o_.connect_timeout_s * 1000));
+    const auto connect_timeout =
+        std::chrono::milliseconds(static_cast<int64_t>(o_.connect_timeout_s * 1000));
     if (!WaitUntil([&] { return subscribed + refused == o_.subs; }, connect_timeout) || refused) {
       if (error) {
-        *error = fmt::format("{} of {} subscribers subscribed to {} ({} refused)", subscribed.load(),
-                             o_.subs, o_.url, refused.load());
+        *error = fmt::format("{} of {} subscribers subscribed to {} ({} refused)",
+                             subscribed.load(), o_.subs, o_.url, refused.load());
       }
       all_stop();
       return errc::unavailable;
@@ -162,7 +166,8 @@ class Load {
       const uint32_t t = i % topics;
       p->topic = prefix + "t" + std::to_string(t);
       p->subscribers = subs_per_topic[t];
-      p->client = Client::Create(Io(o_.subs + i), ClientConfig(fmt::format("bench-{}-p{}", run, i)));
+      p->client =
+          Client::Create(Io(o_.subs + i), ClientConfig(fmt::format("bench-{}-p{}", run, i)));
       p->timer = std::make_unique<asio::steady_timer>(p->client->executor());
       p->client->Start();
       pubs_.push_back(std::move(p));
@@ -192,7 +197,8 @@ class Load {
       });
     }
     // Publishing phase, then wait for completions and stragglers.
-    std::this_thread::sleep_until(std::chrono::steady_clock::time_point(std::chrono::nanoseconds(end_ns_)));
+    std::this_thread::sleep_until(
+        std::chrono::steady_clock::time_point(std::chrono::nanoseconds(end_ns_)));
     const auto drain = std::chrono::milliseconds(static_cast<int64_t>(o_.drain_s * 1000));
     WaitUntil(
         [&] {
@@ -289,8 +295,8 @@ class Load {
       PublishOne(p);
     }
     if (p->issued < due) p->issued = due;  // cannot keep up: those count as not sent
-    const auto period = std::chrono::nanoseconds(
-        std::max<int64_t>(1'000'000, static_cast<int64_t>(1e9 / o_.rate)));
+    const auto period =
+        std::chrono::nanoseconds(std::max<int64_t>(1'000'000, static_cast<int64_t>(1e9 / o_.rate)));
     p->timer->expires_after(period);
     p->timer->async_wait([this, p](boost::system::error_code ec) {
       if (!ec) Tick(p);
@@ -337,23 +343,28 @@ std::string Ms(uint64_t ns) { return fmt::format("{:.3f}", ns / 1e6); }
 
 Result<LoadReport> RunLoad(const LoadOptions& options, std::string* error) {
   if (options.protocol != 4 && options.protocol != 5) return errc::invalid_argument;
-  if (options.qos > 2 || options.pubs == 0 || options.duration_s <= 0) return errc::invalid_argument;
+  if (options.qos > 2 || options.pubs == 0 || options.duration_s <= 0)
+    return errc::invalid_argument;
   Load load(options);
   return load.Run(error);
 }
 
 std::string FormatTable(const std::vector<LoadReport>& reports) {
-  std::string out = fmt::format("{:<28} {:>6} {:>5} {:>5} {:>3} {:>6} {:>7} {:>11} {:>11} {:>7} {:>8} {:>8} {:>9} {:>8} {:>6}\n",
-                                "broker", "mode", "pubs", "subs", "qos", "size", "rate", "sent/s",
-                                "recv/s", "loss%", "p50 ms", "p99 ms", "p99.9 ms", "max ms", "ratio");
+  std::string out = fmt::format(
+      "{:<28} {:>6} {:>5} {:>5} {:>3} {:>6} {:>7} {:>11} {:>11} {:>7} {:>8} {:>8} {:>9} {:>8} "
+      "{:>6}\n",
+      "broker", "mode", "pubs", "subs", "qos", "size", "rate", "sent/s", "recv/s", "loss%",
+      "p50 ms", "p99 ms", "p99.9 ms", "max ms", "ratio");
   const double base = reports.empty() ? 0 : reports[0].recv_rate;
   for (const auto& r : reports) {
     const auto& o = r.options;
-    out += fmt::format("{:<28} {:>6} {:>5} {:>5} {:>3} {:>6} {:>7} {:>11.0f} {:>11.0f} {:>7.3f} {:>8} {:>8} {:>9} {:>8} {:>6.2f}\n",
-                       r.url, ModeName(o.mode), o.pubs, o.subs, o.qos, o.size,
-                       o.rate > 0 ? fmt::format("{:.0f}", o.rate) : "max", r.send_rate,
-                       r.recv_rate, r.loss * 100, Ms(r.p50_ns), Ms(r.p99_ns), Ms(r.p999_ns),
-                       Ms(r.max_ns), base > 0 ? r.recv_rate / base : 0.0);
+    out += fmt::format(
+        "{:<28} {:>6} {:>5} {:>5} {:>3} {:>6} {:>7} {:>11.0f} {:>11.0f} {:>7.3f} {:>8} {:>8} {:>9} "
+        "{:>8} {:>6.2f}\n",
+        r.url, ModeName(o.mode), o.pubs, o.subs, o.qos, o.size,
+        o.rate > 0 ? fmt::format("{:.0f}", o.rate) : "max", r.send_rate, r.recv_rate, r.loss * 100,
+        Ms(r.p50_ns), Ms(r.p99_ns), Ms(r.p999_ns), Ms(r.max_ns),
+        base > 0 ? r.recv_rate / base : 0.0);
   }
   return out;
 }
@@ -369,9 +380,9 @@ std::string FormatJson(const std::vector<LoadReport>& reports) {
         "\"rejected\":{},\"expected\":{},\"received\":{},\"send_rate\":{:.1f},"
         "\"recv_rate\":{:.1f},\"loss\":{:.6f},\"latency_ns\":{{\"p50\":{},\"p99\":{},"
         "\"p99_9\":{},\"max\":{},\"mean\":{:.0f}}}}}",
-        i ? "," : "", r.url, ModeName(o.mode), o.pubs, o.subs, o.qos, o.size, o.rate,
-        o.duration_s, r.topics, o.protocol, r.sent, r.failed, r.rejected, r.expected, r.received,
-        r.send_rate, r.recv_rate, r.loss, r.p50_ns, r.p99_ns, r.p999_ns, r.max_ns, r.mean_ns);
+        i ? "," : "", r.url, ModeName(o.mode), o.pubs, o.subs, o.qos, o.size, o.rate, o.duration_s,
+        r.topics, o.protocol, r.sent, r.failed, r.rejected, r.expected, r.received, r.send_rate,
+        r.recv_rate, r.loss, r.p50_ns, r.p99_ns, r.p999_ns, r.max_ns, r.mean_ns);
   }
   return out + "]\n";
 }

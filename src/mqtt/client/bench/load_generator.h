@@ -26,15 +26,15 @@ struct LoadOptions {
   uint32_t pubs = 1;
   uint32_t subs = 1;
   uint32_t qos = 0;
-  uint32_t size = 64;       // payload bytes (at least 24: timestamp, sequence, publisher)
-  double rate = 0;          // messages/s per publisher; 0 = as fast as the window allows
-  double duration_s = 5;    // publishing time
-  uint32_t topics = 0;      // 0 = the mode's default
+  uint32_t size = 64;     // payload bytes (at least 24: timestamp, sequence, publisher)
+  double rate = 0;        // messages/s per publisher; 0 = as fast as the window allows
+  double duration_s = 5;  // publishing time
+  uint32_t topics = 0;    // 0 = the mode's default
   Mode mode = Mode::kPairs;
-  uint32_t protocol = 5;    // 4 or 5
-  uint32_t threads = 0;     // io_contexts; 0 = one per core
-  uint32_t window = 128;    // messages per publisher published but not yet completed
-  double drain_s = 5;       // how long to wait for stragglers after publishing stops
+  uint32_t protocol = 5;  // 4 or 5
+  uint32_t threads = 0;   // io_contexts; 0 = one per core
+  uint32_t window = 128;  // messages per publisher published but not yet completed
+  double drain_s = 5;     // how long to wait for stragglers after publishing stops
   double connect_timeout_s = 30;
 };
 
@@ -42,16 +42,16 @@ struct LoadReport {
   std::string url;
   LoadOptions options;
   uint32_t topics = 0;
-  uint64_t sent = 0;       // completed publishes (QoS 0: written; QoS 1/2: acknowledged)
-  uint64_t failed = 0;     // publishes that completed with an error
-  uint64_t rejected = 0;   // publishes refused by the client (queue full, rate mode)
-  uint64_t expected = 0;   // sum over sent messages of the subscribers of their topic
+  uint64_t sent = 0;      // completed publishes (QoS 0: written; QoS 1/2: acknowledged)
+  uint64_t failed = 0;    // publishes that completed with an error
+  uint64_t rejected = 0;  // publishes refused by the client (queue full, rate mode)
+  uint64_t expected = 0;  // sum over sent messages of the subscribers of their topic
   uint64_t received = 0;
-  double publish_s = 0;    // from the first publish to the last completion
-  double receive_s = 0;    // from the first publish to the last message received
-  double send_rate = 0;    // sent / publish_s
-  double recv_rate = 0;    // received / receive_s
-  double loss = 0;         // 1 - received / expected
+  double publish_s = 0;  // from the first publish to the last completion
+  double receive_s = 0;  // from the first publish to the last message received
+  double send_rate = 0;  // sent / publish_s
+  double recv_rate = 0;  // received / receive_s
+  double loss = 0;       // 1 - received / expected
   uint64_t p50_ns = 0, p99_ns = 0, p999_ns = 0, max_ns = 0;
   double mean_ns = 0;
 };
