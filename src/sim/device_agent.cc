@@ -10,6 +10,7 @@
 
 #include "base/errc.h"
 #include "base/log.h"
+#include "sim/control.h"
 #include "sim/http_fetch.h"
 
 namespace aiot::sim {
@@ -216,50 +217,46 @@ void DeviceAgent::Tick() {
 }
 
 void DeviceAgent::HandleControl(std::string_view payload) {
-  auto j = json::parse(payload, nullptr, false);
-  if (!j.is_object() || !j.contains("command") || !j["command"].is_string()) {
+  auto c = ParseControlCommand(payload);
+  if (!c.ok()) {
     Log()->warn("{}: ignoring malformed control message", config_.id);
     return;
   }
-  const std::string command = j["command"];
-  const json p = j.contains("payload") && j["payload"].is_object() ? j["payload"] : json::object();
-  if (command == "set-actuator") {
-    double load = sensor_->load();
-    if (p.contains("load") && p["load"].is_number()) {
-      load = p["load"].get<double>();
-    } else if (p.contains("angle") && p["angle"].is_number()) {
-      load = p["angle"].get<double>() / 180.0;  // a servo angle, 0..180 degrees
+  switch (c->kind) {
+    case ControlCommand::Kind::kSetActuator: {
+      if (c->load >= 0) sensor_->SetLoad(c->load);
+      critical_run_ = 0;
+      {
+        std::lock_guard lock(mu_);
+        snapshot_.load = sensor_->load();
+      }
+      PublishStatus(true);
+      break;
     }
-    sensor_->SetLoad(load);
-    critical_run_ = 0;
-    {
-      std::lock_guard lock(mu_);
-      snapshot_.load = sensor_->load();
+    case ControlCommand::Kind::kDownloadModel: {
+      ModelInfo info;
+      info.name = c->model_name.empty() ? "model" : c->model_name;
+      info.version = c->version;
+      ArtifactClaim claim{.sha256 = c->sha256, .signature = c->signature, .size = c->size};
+      StartDownload(std::move(info), c->url, std::move(claim), c->rollout);
+      break;
     }
-    PublishStatus(true);
-  } else if (command == "download-model") {
-    ModelInfo info;
-    info.name = p.value("name", "model");
-    info.version =
-        p.contains("version") && p["version"].is_number_integer() ? p["version"].get<int64_t>() : 0;
-    ArtifactClaim claim;
-    claim.sha256 = p.value("sha256", "");
-    claim.signature = p.value("signature", "");
-    claim.size =
-        p.contains("size") && p["size"].is_number_integer() ? p["size"].get<int64_t>() : -1;
-    StartDownload(std::move(info), p.value("url", ""), std::move(claim), p.value("rollout", ""));
-  } else if (command == "rollback-model") {
-    std::string error;
-    if (models_.Rollback(&error).ok()) {
-      SetOta(p.value("rollout", ""), models_.active_info()->version, "ok", "");
-    } else {
-      SetOta(p.value("rollout", ""), 0, "failed", error);
+    case ControlCommand::Kind::kRollbackModel: {
+      std::string error;
+      if (models_.Rollback(&error).ok()) {
+        SetOta(c->rollout, models_.active_info()->version, "ok", "");
+      } else {
+        SetOta(c->rollout, 0, "failed", error);
+      }
+      PublishStatus(true);
+      break;
     }
-    PublishStatus(true);
-  } else if (command == "report-status") {
-    PublishStatus(true);
-  } else {
-    Log()->warn("{}: unknown command {}", config_.id, command);
+    case ControlCommand::Kind::kReportStatus:
+      PublishStatus(true);
+      break;
+    case ControlCommand::Kind::kUnknown:
+      Log()->warn("{}: unknown command {}", config_.id, c->command);
+      break;
   }
 }
 

@@ -44,9 +44,14 @@ std::string InfoJson(const ModelInfo& i) {
 bool ParseInfo(const std::string& text, ModelInfo* i) {
   auto j = nlohmann::json::parse(text, nullptr, false);
   if (!j.is_object()) return false;
-  i->name = j.value("name", "");
-  i->version = j.value("version", int64_t{0});
-  i->sha256 = j.value("sha256", "");
+  // A file on disk may be damaged: check types instead of letting json throw.
+  if (!j.contains("name") || !j["name"].is_string() || !j.contains("sha256") ||
+      !j["sha256"].is_string() || !j.contains("version") || !j["version"].is_number_integer()) {
+    return false;
+  }
+  i->name = j["name"].get<std::string>();
+  i->version = j["version"].get<int64_t>();
+  i->sha256 = j["sha256"].get<std::string>();
   return !i->name.empty();
 }
 
