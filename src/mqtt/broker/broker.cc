@@ -82,6 +82,7 @@ struct Broker::Metrics {
         dropped_too_large(dropped_family.Add({{"reason", "packet_too_large"}})),
         dropped_expired(dropped_family.Add({{"reason", "expired"}})),
         dropped_offline_qos0(dropped_family.Add({{"reason", "offline_qos0"}})),
+        dropped_slow_consumer(dropped_family.Add({{"reason", "slow_consumer"}})),
         rejected_family(prometheus::BuildCounter()
                             .Name("aiot_mqtt_broker_connections_rejected_total")
                             .Help("Connections refused or closed by the broker, by reason")
@@ -106,6 +107,7 @@ struct Broker::Metrics {
   prometheus::Counter& dropped_too_large;
   prometheus::Counter& dropped_expired;
   prometheus::Counter& dropped_offline_qos0;
+  prometheus::Counter& dropped_slow_consumer;
   prometheus::Family<prometheus::Counter>& rejected_family;
   prometheus::Counter& rejected_max_connections;
   prometheus::Counter& rejected_not_authorized;
@@ -979,6 +981,12 @@ void ServerConnection::HandleDisconnect(Disconnect&& d) {
 
 void ServerConnection::SendPublish(const Delivery& d, uint16_t packet_id, bool dup) {
   const Message& m = *d.msg;
+  uint32_t limit = broker_.config_.max_write_buffer;
+  if (d.qos == 0 && limit != 0 && link_.Backlog() > limit) {  // a slow reader: shed QoS 0
+    broker_.stats_.msgs_dropped++;
+    broker_.metrics_->dropped_slow_consumer.Increment();
+    return;
+  }
   Publish& p = scratch_;
   p.qos = static_cast<QoS>(d.qos);
   p.retain = d.retain;

@@ -39,6 +39,8 @@ class Link {
   virtual void Send(const Packet& packet, uint8_t version) = 0;
   // Flushes what was sent, then closes; the binding then calls ServerConnection::OnClosed.
   virtual void Close() = 0;
+  // Bytes queued but not yet written to the peer (0 if the link does not queue).
+  virtual size_t Backlog() const { return 0; }
 };
 
 class Broker;

@@ -11,6 +11,8 @@ void Describe(config::Visitor& v, BrokerConfig& c) {
   v.Field("max_queued_messages", c.max_queued_messages,
           "messages queued per session beyond the in-flight window; 0 = unlimited");
   v.Field("max_queued_bytes", c.max_queued_bytes, "bytes queued per session; 0 = unlimited");
+  v.Field("max_write_buffer", c.max_write_buffer,
+          "bytes waiting to be written per connection beyond which QoS 0 messages are dropped");
   v.Field("max_inflight_messages", c.max_inflight_messages,
           "outgoing QoS 1/2 messages in flight per client");
   v.Field("receive_maximum", c.receive_maximum,

@@ -26,6 +26,9 @@ struct BrokerConfig {
   uint32_t max_queued_messages = 1000;
   // Per session: bytes of queued messages; 0 = unlimited.
   uint64_t max_queued_bytes = 0;
+  // Bytes a connection may have waiting to be written; QoS 0 messages for a client that does not
+  // read fast enough are dropped (and counted) beyond this. 0 = unlimited.
+  uint32_t max_write_buffer = 8 << 20;
   // Outgoing QoS 1/2 messages in flight per client (also capped by the client's Receive Maximum).
   uint16_t max_inflight_messages = 20;
   // Incoming QoS 1/2 messages a client may have in flight (Receive Maximum sent in CONNACK).

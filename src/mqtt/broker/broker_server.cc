@@ -70,6 +70,8 @@ class TcpLink final : public Link, public std::enable_shared_from_this<TcpLink> 
     if (!writing_) StartWrite();
   }
 
+  size_t Backlog() const override { return out_.size() + (writing_ ? wbuf_.size() : 0); }
+
   void Close() override {
     if (closing_) return;
     closing_ = true;
