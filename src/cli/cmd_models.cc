@@ -1,0 +1,179 @@
+// `aiot models list|show|push|promote|rollback|download`: the model registry's HTTP API.
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+#include <nlohmann/json.hpp>
+#include <sstream>
+
+#include "cli/command.h"
+#include "registry/api_client.h"
+#include "registry/crypto.h"
+
+namespace aiot::cli {
+namespace {
+
+using registry::HttpClient;
+using Json = nlohmann::json;
+
+struct ModelsArgs {
+  registry::ApiEndpoint api;
+  std::string name, file, out, metrics = "{}", parameters = "{}", training_data_hash, stage;
+  int64_t version = 0, parent = 0;
+  bool json = false;
+};
+
+void PrintVersions(const Json& list) {
+  std::printf("%-20s %7s %-10s %10s  %-16s %s\n", "NAME", "VERSION", "STAGE", "SIZE", "SHA256",
+              "CREATED");
+  for (const auto& m : list) {
+    std::printf("%-20s %7lld %-10s %10lld  %-16.16s %s\n", m["name"].get<std::string>().c_str(),
+                static_cast<long long>(m["version"].get<int64_t>()),
+                m["stage"].get<std::string>().c_str(),
+                static_cast<long long>(m["size"].get<int64_t>()),
+                m["sha256"].get<std::string>().c_str(), m["created_at"].get<std::string>().c_str());
+  }
+}
+
+int Print(const registry::HttpReply& r, bool as_json, const char* list_key) {
+  auto j = Json::parse(r.body, nullptr, false);
+  if (as_json || !list_key || !j.contains(list_key)) {
+    std::cout << (j.is_discarded() ? r.body : j.dump(2)) << "\n";
+  } else {
+    PrintVersions(j[list_key]);
+  }
+  return kExitOk;
+}
+
+void RegisterModels(CLI::App& root, Context& ctx) {
+  auto* cmd = root.add_subcommand("models", "Model registry: list, show, push, promote, rollback");
+  cmd->require_subcommand(1);
+  auto args = std::make_shared<ModelsArgs>();
+
+  auto* list = cmd->add_subcommand("list", "List model versions");
+  list->add_option("--name", args->name, "Only this model");
+  list->add_flag("--json", args->json, "Print JSON");
+  args->api.AddFlags(list);
+  list->callback([&ctx, args] {
+    ctx.run = [args] {
+      std::string target = "/api/v1/models";
+      if (!args->name.empty()) target += "?name=" + HttpClient::Escape(args->name);
+      auto r = args->api.Client()->Get(target);
+      if (int rc = registry::CheckReply(r, "models list")) return rc;
+      return Print(*r, args->json, "models");
+    };
+  });
+
+  auto* show = cmd->add_subcommand("show", "Show a model's versions, or one version");
+  show->add_option("name", args->name, "Model name")->required();
+  show->add_option("version", args->version, "Version (default: all)");
+  show->add_flag("--json", args->json, "Print JSON");
+  args->api.AddFlags(show);
+  show->callback([&ctx, args] {
+    ctx.run = [args] {
+      std::string target = "/api/v1/models/" + HttpClient::Escape(args->name);
+      if (args->version > 0) target += "/versions/" + std::to_string(args->version);
+      auto r = args->api.Client()->Get(target);
+      if (int rc = registry::CheckReply(r, "models show")) return rc;
+      return Print(*r, args->json || args->version > 0, "versions");
+    };
+  });
+
+  auto* push = cmd->add_subcommand("push", "Upload a .tflite artifact as a new version");
+  push->add_option("name", args->name, "Model name")->required();
+  push->add_option("file", args->file, "Artifact file (.tflite)")
+      ->required()
+      ->check(CLI::ExistingFile);
+  push->add_option("--metrics", args->metrics, "Metrics as a JSON object");
+  push->add_option("--parameters", args->parameters, "Training parameters as a JSON object");
+  push->add_option("--training-data-hash", args->training_data_hash, "sha256 of the training data");
+  push->add_option("--parent", args->parent, "Parent version");
+  args->api.AddFlags(push);
+  push->callback([&ctx, args] {
+    ctx.run = [args] {
+      std::ifstream in(args->file, std::ios::binary);
+      std::ostringstream bytes;
+      bytes << in.rdbuf();
+      std::string target = "/api/v1/models/" + HttpClient::Escape(args->name) +
+                           "/versions?metrics=" + HttpClient::Escape(args->metrics) +
+                           "&parameters=" + HttpClient::Escape(args->parameters);
+      if (!args->training_data_hash.empty()) {
+        target += "&training_data_hash=" + HttpClient::Escape(args->training_data_hash);
+      }
+      if (args->parent > 0) target += "&parent_version=" + std::to_string(args->parent);
+      auto r =
+          args->api.Client()->Call("POST", target, bytes.str(), {}, "application/octet-stream");
+      if (int rc = registry::CheckReply(r, "models push")) return rc;
+      auto j = Json::parse(r->body);
+      std::cout << (r->status == 201 ? "pushed " : "already registered as ")
+                << j["name"].get<std::string>() << "@" << j["version"] << " sha256 "
+                << j["sha256"].get<std::string>() << "\n";
+      return kExitOk;
+    };
+  });
+
+  auto* promote = cmd->add_subcommand("promote", "Move a version to a stage (default production)");
+  promote->add_option("name", args->name, "Model name")->required();
+  promote->add_option("version", args->version, "Version")->required();
+  promote->add_option("--stage", args->stage, "none, staging, production or archived")
+      ->default_val("production");
+  args->api.AddFlags(promote);
+  promote->callback([&ctx, args] {
+    ctx.run = [args] {
+      auto r = args->api.Client()->Call("POST",
+                                        "/api/v1/models/" + HttpClient::Escape(args->name) +
+                                            "/versions/" + std::to_string(args->version) + "/stage",
+                                        Json{{"stage", args->stage}}.dump());
+      if (int rc = registry::CheckReply(r, "models promote")) return rc;
+      std::cout << args->name << "@" << args->version << " is now " << args->stage << "\n";
+      return kExitOk;
+    };
+  });
+
+  auto* rollback = cmd->add_subcommand(
+      "rollback", "Put back in production the version that was there before the current one");
+  rollback->add_option("name", args->name, "Model name")->required();
+  args->api.AddFlags(rollback);
+  rollback->callback([&ctx, args] {
+    ctx.run = [args] {
+      auto r = args->api.Client()->Call(
+          "POST", "/api/v1/models/" + HttpClient::Escape(args->name) + "/rollback");
+      if (int rc = registry::CheckReply(r, "models rollback")) return rc;
+      auto j = Json::parse(r->body);
+      std::cout << args->name << "@" << j["version"] << " is back in production\n";
+      return kExitOk;
+    };
+  });
+
+  auto* download = cmd->add_subcommand("download", "Download and verify an artifact");
+  download->add_option("name", args->name, "Model name")->required();
+  download->add_option("version", args->version, "Version")->required();
+  download->add_option("-o,--output", args->out, "Output file")->required();
+  args->api.AddFlags(download);
+  download->callback([&ctx, args] {
+    ctx.run = [args] {
+      auto client = args->api.Client();
+      auto key = client->Get("/.well-known/aiot/signing-key");
+      if (int rc = registry::CheckReply(key, "signing key")) return rc;
+      auto r = client->Get("/api/v1/models/" + HttpClient::Escape(args->name) + "/versions/" +
+                           std::to_string(args->version) + "/artifact");
+      if (int rc = registry::CheckReply(r, "models download")) return rc;
+      Status v = registry::VerifyArtifact(key->body, r->body, r->header("x-aiot-sha256"),
+                                          r->header("x-aiot-signature"));
+      if (!v.ok()) {
+        std::cerr << "aiot: models download: artifact does not verify (" << v.error().message()
+                  << "); not written\n";
+        return kExitFailure;
+      }
+      std::ofstream(args->out, std::ios::binary) << r->body;
+      std::cout << "wrote " << args->out << " (" << r->body.size()
+                << " bytes, signature verified)\n";
+      return kExitOk;
+    };
+  });
+}
+
+}  // namespace
+
+AIOT_COMMAND(models, 40, RegisterModels);
+
+}  // namespace aiot::cli
