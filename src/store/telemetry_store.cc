@@ -669,7 +669,9 @@ Status TelemetryStore::RollUp() {
     return wr.insert_rollup.Exec();
   };
   for (const auto& [key, range] : work) {
-    auto [dev, src] = key;
+    // Plain locals: clang 14 cannot capture structured bindings in lambdas.
+    const int64_t dev = key.first;
+    const int64_t src = key.second;
     int64_t lo = FloorTo(range.first, kMinute);
     int64_t hi = FloorTo(range.second, kMinute) + kMinute;
     Stmt* s;
@@ -878,7 +880,9 @@ Result<SeriesResult> TelemetryStore::Query(const SeriesQuery& q) {
 
   const int64_t bucket = q.bucket_ms;
   int64_t total_points = 0;
-  for (const auto& [dev, dev_name] : devices) {
+  for (const auto& device : devices) {
+    const int64_t dev = device.first;
+    const std::string& dev_name = device.second;
     // Group the requested fields by source so that each table is scanned once per device.
     std::map<int64_t, std::vector<size_t>> groups;
     for (size_t i = 0; i < refs.size(); ++i) {
@@ -889,7 +893,9 @@ Result<SeriesResult> TelemetryStore::Query(const SeriesQuery& q) {
       out[i].device = dev_name;
       out[i].field = refs[i].name;
     }
-    for (const auto& [src, members] : groups) {
+    for (const auto& group : groups) {
+      const int64_t src = group.first;
+      const std::vector<size_t>& members = group.second;
       std::string sql;
       if (src == kSrcColumns) {
         sql = "SELECT ts";
