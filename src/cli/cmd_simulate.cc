@@ -5,6 +5,7 @@
 #include <utility>  // before asio (Boost 1.74 + g++ 12)
 
 #include <algorithm>
+#include <atomic>
 #include <boost/asio/signal_set.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <cctype>
@@ -190,18 +191,24 @@ int RunReplay(const SimulateOptions& o) {
   auto when = std::chrono::steady_clock::now();
   std::function<void()> tick;
   bool stopping = false;
-  uint64_t published = 0;
+  std::atomic<uint64_t> published{0}, settled{0};
   std::promise<void> finished;
+  auto finish = [&] {  // on the client's strand
+    if (stopping) return;
+    stopping = true;
+    timer.cancel();
+    finished.set_value();
+  };
   tick = [&] {
     if (stopping) return;
     if (next >= table->rows.size()) {
-      stopping = true;
-      finished.set_value();
+      finish();
       return;
     }
     const auto& row = table->rows[next++];
     std::string id = c_id >= 0 ? row[c_id] : "replay";
-    if (!id.empty() && std::all_of(id.begin(), id.end(), ::isdigit)) {
+    if (!id.empty() && id.size() < 9 && std::all_of(id.begin(), id.end(), ::isdigit) &&
+        std::stoul(id) > 0) {
       id = sim::DeviceId(o.fleet.id_prefix, static_cast<uint32_t>(std::stoul(id)) - 1);
     }
     int64_t ts = SystemClock::Instance().NowNanos();
@@ -215,7 +222,10 @@ int RunReplay(const SimulateOptions& o) {
       payload += fmt::format(",\"{}\":{}", names[i], v);
     }
     payload += "}";
-    if (client->Publish(o.fleet.topic, mqtt::SharedBytes(std::move(payload)), {.qos = qos}).ok()) {
+    if (client
+            ->Publish(o.fleet.topic, mqtt::SharedBytes(std::move(payload)), {.qos = qos},
+                      [&](std::error_code) { ++settled; })
+            .ok()) {
       ++published;
     }
     when += period;
@@ -224,20 +234,25 @@ int RunReplay(const SimulateOptions& o) {
       if (!ec) tick();
     });
   };
-  asio::post(client->executor(), [&] { tick(); });
-  auto done_future = finished.get_future();
-  RunUntilSignal(runtime, o.duration_s, [&](std::function<void()> done) {
-    asio::post(client->executor(), [&, done = std::move(done)]() mutable {
-      if (!stopping) {
-        stopping = true;
-        finished.set_value();
-      }
-      timer.cancel();
-      client->Stop(std::move(done));
-    });
+  asio::signal_set signals(runtime.context(0), SIGINT, SIGTERM);
+  signals.async_wait([&](boost::system::error_code ec, int) {
+    if (!ec) asio::post(client->executor(), finish);
   });
-  (void)done_future;
-  std::cout << fmt::format("{{\"replayed\":{},\"rows\":{}}}", published, table->rows.size())
+  asio::post(client->executor(), [&] { tick(); });
+  runtime.Start();
+  finished.get_future().wait();
+  // Let the broker acknowledge what was sent (QoS 1) before disconnecting.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
+  while (settled.load() < published.load() && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  std::promise<void> stopped;
+  asio::post(runtime.context(0), [&] { signals.cancel(); });
+  client->Stop([&] { stopped.set_value(); });
+  stopped.get_future().wait_for(std::chrono::seconds(10));
+  runtime.Stop();
+  runtime.Join();
+  std::cout << fmt::format("{{\"replayed\":{},\"rows\":{}}}", published.load(), table->rows.size())
             << std::endl;
   return kExitOk;
 }
