@@ -1,0 +1,121 @@
+// `aiot model inspect`: layers, shapes, quantization parameters and metadata of a .tflite file.
+#include <iostream>
+#include <sstream>
+
+#include "cli/command.h"
+#include "ml/runtime/model.h"
+#include "ml/train/metrics.h"
+
+namespace aiot::cli {
+namespace {
+
+std::string Shape(const std::vector<int32_t>& s) {
+  std::string out = "[";
+  for (size_t i = 0; i < s.size(); ++i) out += (i ? "," : "") + std::to_string(s[i]);
+  return out + "]";
+}
+
+std::string Quant(const ml::QuantParams& q) {
+  if (q.empty()) return "null";
+  std::string s = "{\"scale\":[";
+  for (size_t i = 0; i < q.scale.size(); ++i) s += (i ? "," : "") + ml::JsonNumber(q.scale[i]);
+  s += "],\"zero_point\":[";
+  for (size_t i = 0; i < q.zero_point.size(); ++i) {
+    s += (i ? "," : "") + std::to_string(q.zero_point[i]);
+  }
+  return s + "],\"quantized_dimension\":" + std::to_string(q.quantized_dimension) + "}";
+}
+
+int RunInspect(const std::string& path) {
+  std::string err;
+  auto model = ml::Model::FromFile(path, &err);
+  if (!model.ok()) {
+    std::cerr << "aiot model inspect: " << err << "\n";
+    return kExitFailure;
+  }
+  const auto& g = (*model)->graph();
+  std::ostringstream o;
+  o << "{\"file\":" << ml::JsonString(path) << ",\"bytes\":" << (*model)->bytes().size()
+    << ",\"sha256\":" << ml::JsonString((*model)->sha256())
+    << ",\"description\":" << ml::JsonString(g.description) << ",\"inputs\":" << Shape(g.inputs)
+    << ",\"outputs\":" << Shape(g.outputs) << ",\"tensors\":[";
+  for (size_t i = 0; i < g.tensors.size(); ++i) {
+    const auto& t = g.tensors[i];
+    o << (i ? "," : "") << "{\"index\":" << i << ",\"name\":" << ml::JsonString(t.name)
+      << ",\"type\":\"" << ml::TensorTypeName(t.type) << "\",\"shape\":" << Shape(t.shape)
+      << ",\"constant\":" << (t.is_constant() ? "true" : "false")
+      << ",\"quantization\":" << Quant(t.quant) << "}";
+  }
+  o << "],\"operators\":[";
+  static const char* kActs[] = {"NONE", "RELU", "RELU_N1_TO_1", "RELU6", "TANH", "SIGN_BIT"};
+  for (size_t i = 0; i < g.ops.size(); ++i) {
+    const auto& op = g.ops[i];
+    const int act = static_cast<int>(op.activation);
+    o << (i ? "," : "") << "{\"index\":" << i << ",\"op\":"
+      << ml::JsonString(op.custom_code.empty() ? ml::BuiltinOpName(op.builtin_code)
+                                               : "CUSTOM:" + op.custom_code)
+      << ",\"version\":" << op.version << ",\"inputs\":" << Shape(op.inputs)
+      << ",\"outputs\":" << Shape(op.outputs) << ",\"activation\":\""
+      << (act >= 0 && act < 6 ? kActs[act] : "?") << "\"}";
+  }
+  o << "],\"metadata_entries\":[";
+  for (size_t i = 0; i < g.metadata.size(); ++i) {
+    o << (i ? "," : "") << "{\"name\":" << ml::JsonString(g.metadata[i].first)
+      << ",\"bytes\":" << g.metadata[i].second.size() << "}";
+  }
+  o << "]";
+  if ((*model)->has_metadata()) {
+    const auto& md = (*model)->metadata();
+    o << ",\"aiot_metadata\":{\"name\":" << ml::JsonString(md.name)
+      << ",\"label\":" << ml::JsonString(md.label) << ",\"classes\":[";
+    for (size_t i = 0; i < md.class_names.size(); ++i) {
+      o << (i ? "," : "") << ml::JsonString(md.class_names[i]);
+    }
+    o << "],\"quantization\":" << ml::JsonString(md.quantization)
+      << ",\"decision_threshold\":" << ml::JsonNumber(md.decision_threshold)
+      << ",\"warning_threshold\":" << ml::JsonNumber(md.warning_threshold)
+      << ",\"critical_threshold\":" << ml::JsonNumber(md.critical_threshold)
+      << ",\"training_data_sha256\":" << ml::JsonString(md.training_data_sha256)
+      << ",\"training_rows\":" << md.training_rows << ",\"features\":[";
+    for (size_t i = 0; i < md.features.size(); ++i) {
+      const auto& f = md.features[i];
+      o << (i ? "," : "") << "{\"name\":" << ml::JsonString(f.name)
+        << ",\"mean\":" << ml::JsonNumber(f.mean) << ",\"stddev\":" << ml::JsonNumber(f.stddev)
+        << ",\"min\":" << ml::JsonNumber(f.min) << ",\"max\":" << ml::JsonNumber(f.max)
+        << ",\"psi_edges\":[";
+      for (size_t e = 0; e < f.psi_edges.size(); ++e) {
+        o << (e ? "," : "") << ml::JsonNumber(f.psi_edges[e]);
+      }
+      o << "]}";
+    }
+    o << "],\"metrics\":{";
+    for (size_t i = 0; i < md.metrics.size(); ++i) {
+      o << (i ? "," : "") << ml::JsonString(md.metrics[i].first) << ":"
+        << ml::JsonNumber(md.metrics[i].second);
+    }
+    o << "}}";
+  }
+  // Whether this runtime can execute it, and why not.
+  auto scorer = ml::Scorer::Create(*model, {}, &err);
+  o << ",\"runnable\":" << (scorer.ok() ? "true" : "false");
+  if (!scorer.ok()) o << ",\"runtime_error\":" << ml::JsonString(err);
+  o << "}";
+  std::cout << o.str() << "\n";
+  return kExitOk;
+}
+
+void RegisterModel(CLI::App& root, Context& ctx) {
+  auto* cmd = root.add_subcommand("model", "Work with .tflite model files");
+  cmd->require_subcommand(1);
+  auto path = std::make_shared<std::string>();
+  auto* inspect = cmd->add_subcommand(
+      "inspect", "Layers, shapes, quantization parameters and metadata of a model (JSON)");
+  inspect->add_option("model", *path, ".tflite file")->required();
+  inspect->callback([&ctx, path] { ctx.run = [path] { return RunInspect(*path); }; });
+}
+
+}  // namespace
+
+AIOT_COMMAND(model, 44, RegisterModel);
+
+}  // namespace aiot::cli

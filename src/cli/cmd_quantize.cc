@@ -1,0 +1,93 @@
+// `aiot quantize`: post-training int8 quantization of a float aiot model.
+#include <fstream>
+#include <iostream>
+
+#include "cli/command.h"
+#include "ml/data/dataset.h"
+#include "ml/runtime/model.h"
+#include "ml/train/metrics.h"
+#include "ml/train/pipeline.h"
+
+namespace aiot::cli {
+namespace {
+
+struct QuantizeArgs {
+  std::string model, data, out, features;
+  bool per_channel = false;
+  size_t rows = 2000;
+};
+
+int RunQuantize(const QuantizeArgs& a) {
+  std::string err;
+  auto model = ml::Model::FromFile(a.model, &err);
+  if (!model.ok()) {
+    std::cerr << "aiot quantize: " << err << "\n";
+    return kExitFailure;
+  }
+  ml::DatasetSchema schema;
+  schema.features =
+      a.features.empty() ? (*model)->metadata().feature_names() : ml::SplitList(a.features);
+  if (schema.features.empty()) {
+    std::cerr << "aiot quantize: the model has no aiot metadata; pass --features\n";
+    return kExitUsage;
+  }
+  auto data = ml::LoadDataset(a.data, schema, &err);
+  if (!data.ok()) {
+    std::cerr << "aiot quantize: " << err << "\n";
+    return kExitFailure;
+  }
+  std::vector<size_t> rows;
+  for (size_t i = 0; i < data->rows && (a.rows == 0 || i < a.rows); ++i) rows.push_back(i);
+  ml::QuantizeOptions qo;
+  qo.per_channel = a.per_channel;
+  auto q = ml::QuantizeModel((*model)->bytes(), data->Subset(rows), qo, &err);
+  if (!q.ok()) {
+    std::cerr << "aiot quantize: " << err << "\n";
+    return kExitFailure;
+  }
+  std::ofstream f(a.out, std::ios::binary | std::ios::trunc);
+  f.write(reinterpret_cast<const char*>(q->data()), static_cast<std::streamsize>(q->size()));
+  if (!f) {
+    std::cerr << "aiot quantize: cannot write " << a.out << "\n";
+    return kExitFailure;
+  }
+  // Agreement with the float model on all rows of the data.
+  auto fs = ml::ScoreRows((*model)->bytes(), *data, &err);
+  auto qs = ml::ScoreRows(*q, *data, &err);
+  if (!fs.ok() || !qs.ok()) {
+    std::cerr << "aiot quantize: " << err << "\n";
+    return kExitFailure;
+  }
+  const float t = (*model)->metadata().decision_threshold;
+  size_t same = 0;
+  double max_diff = 0;
+  for (size_t i = 0; i < fs->size(); ++i) {
+    same += ((*fs)[i] >= t) == ((*qs)[i] >= t);
+    max_diff = std::max(max_diff, static_cast<double>(std::abs((*fs)[i] - (*qs)[i])));
+  }
+  std::cout << "{\"model\":" << ml::JsonString(a.out) << ",\"bytes\":" << q->size()
+            << ",\"calibration_rows\":" << rows.size()
+            << ",\"per_channel\":" << (a.per_channel ? "true" : "false")
+            << ",\"decision_agreement\":"
+            << ml::JsonNumber(fs->empty() ? 1.0 : static_cast<double>(same) / fs->size())
+            << ",\"max_score_diff\":" << ml::JsonNumber(max_diff) << "}\n";
+  return kExitOk;
+}
+
+void RegisterQuantize(CLI::App& root, Context& ctx) {
+  auto a = std::make_shared<QuantizeArgs>();
+  auto* cmd = root.add_subcommand("quantize", "Post-training int8 quantization of a float model");
+  cmd->add_option("--model", a->model, "Float .tflite model")->required();
+  cmd->add_option("--data", a->data, "CSV of representative rows for calibration")->required();
+  cmd->add_option("--out", a->out, "Output int8 .tflite")->required();
+  cmd->add_option("--rows", a->rows, "Calibration rows to use (0 = all)")->capture_default_str();
+  cmd->add_option("--features", a->features, "Feature columns (default: from the metadata)");
+  cmd->add_flag("--per-channel", a->per_channel, "Per-channel weights (default per-tensor)");
+  cmd->callback([&ctx, a] { ctx.run = [a] { return RunQuantize(*a); }; });
+}
+
+}  // namespace
+
+AIOT_COMMAND(quantize, 41, RegisterQuantize);
+
+}  // namespace aiot::cli

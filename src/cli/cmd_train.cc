@@ -1,0 +1,189 @@
+// `aiot train`: train a model from a CSV with flags alone, export .tflite (float and int8).
+#include <unistd.h>
+
+#include <cmath>
+#include <cstdio>
+#include <fstream>
+#include <iostream>
+
+#include "cli/command.h"
+#include "ml/data/dataset.h"
+#include "ml/train/pipeline.h"
+
+namespace aiot::cli {
+namespace {
+
+struct TrainArgs {
+  std::string data, label, drop, features, label_map, hidden = "60,30,10", out, report, int8_out;
+  std::string schedule = "cosine", name;
+  int epochs = 250, batch = 32, patience = 0;
+  double test = 0.33, validation = 0.1, lr = 0.001, l2 = 3e-4;
+  uint64_t seed = 42;
+  bool int8 = false, per_channel = false, balanced = false, quiet = false;
+};
+
+std::string Clock(double seconds) {
+  const long s = std::lround(std::max(0.0, seconds));
+  char buf[32];
+  std::snprintf(buf, sizeof(buf), "%02ld:%02ld", s / 60, s % 60);
+  return buf;
+}
+
+bool WriteFile(const std::string& path, const std::vector<uint8_t>& bytes) {
+  std::ofstream f(path, std::ios::binary | std::ios::trunc);
+  f.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
+  return static_cast<bool>(f);
+}
+
+int RunTrain(const TrainArgs& a) {
+  ml::DatasetSchema schema;
+  schema.label = a.label;
+  schema.drop = ml::SplitList(a.drop);
+  schema.features = ml::SplitList(a.features);
+  if (!a.label_map.empty() && !ml::ParseLabelMap(a.label_map, &schema.label_map)) {
+    std::cerr << "aiot train: --label-map must look like ok=0,fault=1\n";
+    return kExitUsage;
+  }
+  ml::TrainJob job;
+  job.train.hidden.clear();
+  if (a.hidden != "none" && a.hidden != "0") {
+    for (const auto& h : ml::SplitList(a.hidden)) {
+      double v;
+      if (!ml::ParseNumber(h, &v) || v < 1 || v != std::floor(v)) {
+        std::cerr << "aiot train: --hidden must be layer sizes like 60,30,10 (or none)\n";
+        return kExitUsage;
+      }
+      job.train.hidden.push_back(static_cast<int>(v));
+    }
+  }
+  job.train.epochs = a.epochs;
+  job.train.batch_size = a.batch;
+  job.train.test_fraction = a.test;
+  job.train.validation_fraction = a.validation;
+  job.train.learning_rate = a.lr;
+  job.train.l2 = a.l2;
+  job.train.schedule = a.schedule;
+  job.train.patience = a.patience;
+  job.train.seed = a.seed;
+  job.train.balanced_class_weights = a.balanced;
+  job.int8 = a.int8;
+  job.quantize.per_channel = a.per_channel;
+  job.name = a.name.empty() ? a.out : a.name;
+  const size_t slash = job.name.find_last_of('/');
+  if (slash != std::string::npos) job.name = job.name.substr(slash + 1);
+
+  std::string err;
+  auto data = ml::LoadDataset(a.data, schema, &err);
+  if (!data.ok()) {
+    std::cerr << "aiot train: " << err << "\n";
+    return kExitFailure;
+  }
+  std::cerr << "aiot train: " << data->rows << " rows, features ";
+  for (size_t i = 0; i < data->feature_names.size(); ++i) {
+    std::cerr << (i ? "," : "") << data->feature_names[i];
+  }
+  std::cerr << ", label " << data->label_name << " (" << data->num_classes() << " classes)\n";
+
+  const bool tty = isatty(fileno(stderr));
+  ml::ProgressFn progress = [&](const ml::EpochStats& s, int total) {
+    if (a.quiet) return;
+    const double eta = s.seconds / s.epoch * (total - s.epoch);
+    if (tty) {
+      constexpr int kWidth = 30;
+      const int filled = s.epoch * kWidth / total;
+      std::fprintf(stderr, "\r[%s%s] epoch %d/%d  loss %.4f  val_acc %.4f  ETA %s ",
+                   std::string(filled, '#').c_str(), std::string(kWidth - filled, '.').c_str(),
+                   s.epoch, total, s.loss, s.val_accuracy, Clock(eta).c_str());
+      if (s.epoch == total) std::fputc('\n', stderr);
+    } else {
+      const int every = std::max(1, total / 25);
+      if (s.epoch % every == 0 || s.epoch == total || s.epoch == 1) {
+        std::fprintf(stderr, "epoch %d/%d loss=%.4f val_loss=%.4f val_accuracy=%.4f eta=%s\n",
+                     s.epoch, total, s.loss, s.val_loss, s.val_accuracy, Clock(eta).c_str());
+      }
+    }
+  };
+  auto out = ml::TrainAndExport(*data, job, progress, &err);
+  if (tty && !a.quiet) std::fputc('\n', stderr);
+  if (!out.ok()) {
+    std::cerr << "aiot train: " << err << "\n";
+    return kExitFailure;
+  }
+  if (!WriteFile(a.out, out->float_model)) {
+    std::cerr << "aiot train: cannot write " << a.out << "\n";
+    return kExitFailure;
+  }
+  std::string int8_path;
+  if (a.int8) {
+    int8_path = a.int8_out;
+    if (int8_path.empty()) {
+      int8_path = a.out;
+      const std::string ext = ".tflite";
+      if (int8_path.size() > ext.size() &&
+          int8_path.compare(int8_path.size() - ext.size(), ext.size(), ext) == 0) {
+        int8_path.resize(int8_path.size() - ext.size());
+      }
+      int8_path += ".int8.tflite";
+    }
+    if (!WriteFile(int8_path, out->int8_model)) {
+      std::cerr << "aiot train: cannot write " << int8_path << "\n";
+      return kExitFailure;
+    }
+  }
+  std::string json = out->ToJson();
+  json.pop_back();
+  json += ",\"files\":{\"float\":" + ml::JsonString(a.out) +
+          (a.int8 ? ",\"int8\":" + ml::JsonString(int8_path) : std::string()) + "}}";
+  std::cout << json << "\n";
+  if (!a.report.empty()) {
+    std::ofstream r(a.report, std::ios::trunc);
+    r << json << "\n";
+    if (!r) {
+      std::cerr << "aiot train: cannot write " << a.report << "\n";
+      return kExitFailure;
+    }
+  }
+  return kExitOk;
+}
+
+void RegisterTrain(CLI::App& root, Context& ctx) {
+  auto a = std::make_shared<TrainArgs>();
+  auto* cmd = root.add_subcommand(
+      "train", "Train a classifier from a CSV and export it as .tflite (float, optionally int8)");
+  cmd->add_option("--data", a->data, "CSV file with a header row")->required();
+  cmd->add_option("--label", a->label, "Label column")->required();
+  cmd->add_option("--drop", a->drop, "Columns to ignore, comma separated");
+  cmd->add_option("--features", a->features,
+                  "Feature columns in model input order (default: all but label and dropped)");
+  cmd->add_option("--label-map", a->label_map, "Map text labels to classes: ok=0,fault=1");
+  cmd->add_option("--hidden", a->hidden, "Hidden layer sizes, or none for logistic regression")
+      ->capture_default_str();
+  cmd->add_option("--epochs", a->epochs, "Epochs")->capture_default_str();
+  cmd->add_option("--batch", a->batch, "Mini-batch size")->capture_default_str();
+  cmd->add_option("--test", a->test, "Test fraction (stratified)")->capture_default_str();
+  cmd->add_option("--validation", a->validation, "Validation fraction of the rest")
+      ->capture_default_str();
+  cmd->add_option("--lr", a->lr, "Adam learning rate")->capture_default_str();
+  cmd->add_option("--l2", a->l2, "L2 penalty on weights (0 = off)")->capture_default_str();
+  cmd->add_option("--schedule", a->schedule, "Learning-rate schedule: cosine or constant")
+      ->capture_default_str();
+  cmd->add_option("--patience", a->patience, "Early stopping patience in epochs (0 = off)")
+      ->capture_default_str();
+  cmd->add_flag("--balanced", a->balanced, "Weight classes inversely to their frequency");
+  cmd->add_option("--seed", a->seed, "Random seed (split, initialisation, shuffling)")
+      ->capture_default_str();
+  cmd->add_option("--out", a->out, "Output .tflite (float)")->required();
+  cmd->add_flag("--int8", a->int8, "Also write a post-training int8 model");
+  cmd->add_option("--int8-out", a->int8_out, "Path of the int8 model (default: OUT.int8.tflite)");
+  cmd->add_flag("--per-channel", a->per_channel, "Per-channel int8 weights (default per-tensor)");
+  cmd->add_option("--name", a->name, "Model name in the metadata (default: output file name)");
+  cmd->add_option("--report", a->report, "Also write the metrics JSON to this file");
+  cmd->add_flag("--quiet", a->quiet, "No progress output");
+  cmd->callback([&ctx, a] { ctx.run = [a] { return RunTrain(*a); }; });
+}
+
+}  // namespace
+
+AIOT_COMMAND(train, 40, RegisterTrain);
+
+}  // namespace aiot::cli
