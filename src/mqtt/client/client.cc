@@ -145,6 +145,7 @@ Status Client::Publish(std::string topic, SharedBytes payload, PublishOptions op
                        PublishDone done) {
   if (ValidateTopicName(topic) != ReasonCode::kSuccess) return ReasonCode::kTopicNameInvalid;
   if (static_cast<uint8_t>(options.qos) > 2) return errc::invalid_argument;
+  if (state_.load() == ConnectionState::kStopped) return errc::cancelled;
   Outgoing m;
   m.publish.topic = std::move(topic);
   m.publish.payload = std::move(payload);

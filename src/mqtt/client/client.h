@@ -101,8 +101,9 @@ class Client : public std::enable_shared_from_this<Client>, private TransportHan
   // queued and in-flight messages with errc::cancelled; then calls `done` on the strand.
   void Stop(std::function<void()> done = {});
 
-  // Queues a message. Fails at once with ReasonCode::kTopicNameInvalid for an invalid topic or
-  // errc::resource_exhausted when offline_queue_limit messages are already waiting.
+  // Queues a message. Fails at once with ReasonCode::kTopicNameInvalid for an invalid topic,
+  // errc::resource_exhausted when offline_queue_limit messages are already waiting, or
+  // errc::cancelled after Stop().
   Status Publish(std::string topic, SharedBytes payload, PublishOptions options = {},
                  PublishDone done = {});
   // Subscribes now, or on the next connection when disconnected; kept across reconnects.
