@@ -4,7 +4,11 @@
 
 #include "base/config.h"
 #include "base/log.h"
+#include "mqtt/broker/broker_config.h"
 #include "net/http_server.h"
+#include "services/predictor.h"
+#include "store/dashboard_routes.h"
+#include "store/store_config.h"
 
 namespace aiot::app {
 
@@ -17,6 +21,14 @@ struct AppConfig {
   // Where aiot keeps its state (SQLite databases, model artifacts, keys).
   std::string data_dir = "var/aiot";
   net::HttpServerConfig http;
+  // The embedded MQTT broker (`aiot broker`, and `aiot up`).
+  mqtt::broker::BrokerConfig broker;
+  // The streaming predictor and scoring API (`aiot predictor`, and `aiot up`).
+  services::PredictorServiceConfig predictor;
+  // The telemetry store (SQLite), its query API and the optional InfluxDB sink.
+  store::StoreConfig store;
+  // The web dashboard served at dashboard.path.
+  store::DashboardConfig dashboard;
 };
 
 void Describe(config::Visitor& v, AppConfig& c);
