@@ -56,7 +56,7 @@ apid=$!; pids+=("$apid")
 wait_port "$mport"
 wait_port "$aport"
 
-mosq_version=$("$MOSQUITTO" -h 2>/dev/null | head -1 | sed 's/.*version \([0-9.]*\).*/\1/')
+mosq_version=$( ("$MOSQUITTO" -h 2>/dev/null || true) | head -1 | sed "s/.*version \([0-9.]*\).*/\1/")
 echo "# aiot broker vs mosquitto $mosq_version ($(nproc) cores, load avg $(cut -d' ' -f1 /proc/loadavg) at start)"
 echo
 
