@@ -212,7 +212,8 @@ int RunReplay(const SimulateOptions& o) {
       id = sim::DeviceId(o.fleet.id_prefix, static_cast<uint32_t>(std::stoul(id)) - 1);
     }
     int64_t ts = SystemClock::Instance().NowNanos();
-    if (c_time >= 0) ParseTimestamp(row[c_time], &ts);
+    // Timestamps without a zone (the reference data: "2016-01-03 06:20:39") are UTC.
+    if (c_time >= 0 && !ParseTimestamp(row[c_time], &ts)) ParseTimestamp(row[c_time] + "Z", &ts);
     std::string payload =
         fmt::format("{{\"deviceID\":\"{}\",\"timeStamp\":\"{}\"", id, FormatTimestamp(ts));
     const char* names[4] = {"rotation", "temperature", "vibration", "sound"};
