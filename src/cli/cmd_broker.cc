@@ -1,5 +1,8 @@
 // `aiot broker`: the embedded MQTT broker alone, like running mosquitto.
+#include <atomic>
+#include <chrono>
 #include <csignal>
+#include <thread>
 
 #include "app/app_config.h"
 #include "base/log.h"
@@ -11,14 +14,15 @@
 namespace aiot::cli {
 namespace {
 
+std::atomic<int> stop_signal{0};
+
+extern "C" void OnStopSignal(int sig) { stop_signal.store(sig); }
+
 int RunBroker(Context& ctx) {
-  // SIGINT/SIGTERM are blocked in every thread (the runtime threads inherit the mask) and taken
-  // with sigwait() below.
-  sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, SIGINT);
-  sigaddset(&set, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+  // The handler only records the signal (async-signal-safe); the main thread polls for it. This
+  // works whichever thread the kernel delivers the signal to.
+  std::signal(SIGINT, OnStopSignal);
+  std::signal(SIGTERM, OnStopSignal);
 
   app::AppConfig& config = ctx.Config();
   auto log = log::Get("mqtt.broker");
@@ -33,12 +37,11 @@ int RunBroker(Context& ctx) {
   mqtt::broker::BrokerServer server(config.broker, registry, runtime.contexts());
   if (!server.Start().ok()) return kExitFailure;
   runtime.Start();
-  int sig = 0;
-  sigwait(&set, &sig);
-  log->info("{} received, stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
+  while (stop_signal.load() == 0) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  log->info("{} received, stopping", stop_signal.load() == SIGINT ? "SIGINT" : "SIGTERM");
+  // A second signal while stopping means "now".
   std::signal(SIGINT, SIG_DFL);
   std::signal(SIGTERM, SIG_DFL);
-  pthread_sigmask(SIG_UNBLOCK, &set, nullptr);
   server.Stop();
   runtime.Stop();
   runtime.Join();
