@@ -24,6 +24,11 @@ const std::shared_ptr<spdlog::logger>& Log() {
 
 }  // namespace
 
+void Describe(config::Visitor& v, PredictorServiceConfig& c) {
+  Describe(v, static_cast<PredictorConfig&>(c));
+  config::Section(v, "mqtt", c.mqtt, "MQTT connection of the predictor (`aiot predictor`).");
+}
+
 // Publishes the detector's output with the MQTT client and hands alerts to the webhook.
 class Predictor::Sink final : public DetectorSink {
  public:

@@ -25,6 +25,15 @@ namespace aiot::services {
 
 class AlertWebhook;
 
+// The predictor as a service of its own: the stream settings plus the MQTT connection it uses
+// when it runs against a broker (`aiot predictor`; `aiot up` connects in-process instead).
+// YAML: `predictor: {topics: [fan/messages], model: ..., mqtt: {url: tcp://...}}`.
+struct PredictorServiceConfig : PredictorConfig {
+  mqtt::MqttClientConfig mqtt;
+};
+
+void Describe(config::Visitor& v, PredictorServiceConfig& c);
+
 // What to load: a model file and the name to report it under.
 struct ModelSource {
   std::string path;    // local .tflite file

@@ -56,14 +56,22 @@ Status WriteFanTflite(const std::string& path, const std::string& metadata_name,
   md.warning_threshold = 0.5f;
   md.critical_threshold = 0.8f;
   const char* names[] = {"rotation", "temperature", "vibration", "sound"};
+  // Reference profile: uniform around typical healthy readings.
   const float means[] = {600, 40, 150, 50};
+  const float spread[] = {50, 5, 25, 5};
+  std::mt19937 profile_rng(11);
   for (int i = 0; i < 4; ++i) {
     FeatureInfo f;
     f.name = names[i];
+    std::uniform_real_distribution<float> u(means[i] - spread[i], means[i] + spread[i]);
+    std::vector<float> values(2000);
+    for (auto& v : values) v = u(profile_rng);
+    ComputeProfile(values, &f);
     f.mean = means[i];
-    f.stddev = 1;
+    f.stddev = spread[i] / 1.7320508f;
     md.features.push_back(f);
   }
+  md.training_rows = 2000;
   GraphSpec g;
   g.name = metadata_name;
   g.tensors.push_back({"features", TensorType::kFloat32, {1, 4}, {}, {}});

@@ -34,7 +34,9 @@ ModelPtr FanModel(std::string name = "test-fan@1");
 // Writes a real .tflite fan model (run by src/ml's runtime) with aiot metadata: features
 // rotation, temperature, vibration, sound; score = sigmoid(`gain` * (sound - `center`)), so
 // sound = center scores 0.5 and sound = center + 4/gain about 0.98. `int8` quantizes it (the
-// score then carries int8 rounding). Metadata thresholds: warning 0.5, critical 0.8.
+// score then carries int8 rounding). Metadata thresholds: warning 0.5, critical 0.8; the drift
+// reference profile is uniform over rotation 600±50, temperature 40±5, vibration 150±25,
+// sound 50±5.
 Status WriteFanTflite(const std::string& path, const std::string& metadata_name, float gain = 1.0f,
                       float center = 55.0f, bool int8 = false);
 

@@ -7,7 +7,9 @@
 
 #include "base/errc.h"
 #include "base/log.h"
+#include "ml/drift/drift.h"
 #include "ml/runtime/model.h"
+#include "services/messages.h"
 
 namespace aiot::services {
 
@@ -90,7 +92,53 @@ class TfliteScoringModel final : public ScoringModel {
   mutable std::vector<std::unique_ptr<ml::Scorer>> pool_;
 };
 
+class TfliteDriftWatch final : public DriftWatch {
+ public:
+  TfliteDriftWatch(const ml::ModelMetadata& metadata, const ml::DriftConfig& config,
+                   std::string model)
+      : monitor_(metadata, config), model_(std::move(model)) {}
+
+  void Observe(const float* row, size_t n) override {
+    (void)n;
+    monitor_.Add(row);
+  }
+
+  std::string Check() override {
+    ml::DriftReport report = monitor_.Check();
+    if (report.samples == 0 || report.drift == drifting_) return {};
+    drifting_ = report.drift;
+    std::string out = drifting_ ? R"({"event":"drift","drift":true,"model":)"
+                                : R"({"event":"drift","drift":false,"model":)";
+    AppendJsonString(out, model_);
+    out += ",\"report\":";
+    out += report.ToJson();
+    out += "}";
+    return out;
+  }
+
+ private:
+  ml::DriftMonitor monitor_;
+  std::string model_;
+  bool drifting_ = false;
+};
+
 }  // namespace
+
+DriftWatchFactory MakeTfliteDriftWatch(const DriftConfig& config) {
+  return [config](const ScoringModel& model) -> std::unique_ptr<DriftWatch> {
+    const auto* tflite = dynamic_cast<const TfliteScoringModel*>(&model);
+    if (!tflite || !tflite->model().has_metadata()) return nullptr;
+    const auto& md = tflite->model().metadata();
+    if (md.features.empty()) return nullptr;
+    for (const auto& f : md.features) {
+      if (f.psi_edges.empty() || f.quantiles.empty()) return nullptr;
+    }
+    ml::DriftConfig dc;
+    dc.window = config.window;
+    dc.min_samples = std::min<size_t>(config.window, 100);
+    return std::make_unique<TfliteDriftWatch>(md, dc, model.name());
+  };
+}
 
 Result<ModelPtr> LoadTfliteModel(const ModelSource& source, std::string* error) {
   std::string why;

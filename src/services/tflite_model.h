@@ -22,4 +22,11 @@ Result<ModelPtr> LoadTfliteModel(const ModelSource& source, std::string* error =
 // A ModelLoader over LoadTfliteModel (for Predictor).
 ModelLoader MakeTfliteLoader();
 
+// Online drift monitoring for models loaded by LoadTfliteModel whose metadata carries a reference
+// profile: a sliding window of `config.window` scored feature vectors is compared with it (PSI and
+// KS, src/ml's DriftMonitor). A drift event is published when drift starts and when it ends:
+//   {"event":"drift","drift":true|false,"model":"fan-mlp@3","report":{...DriftReport...}}
+// Models without a profile get no monitor.
+DriftWatchFactory MakeTfliteDriftWatch(const DriftConfig& config);
+
 }  // namespace aiot::services

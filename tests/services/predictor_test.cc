@@ -36,8 +36,10 @@ class PredictorTest : public ::testing::Test {
   }
 
   std::unique_ptr<Predictor> StartPredictor() {
-    auto p = std::make_unique<Predictor>(config_, ClientConfig(broker_.url(), "predictor"),
-                                         io_.io(), models_, MakeTfliteLoader(), registry_);
+    auto p =
+        std::make_unique<Predictor>(config_, ClientConfig(broker_.url(), "predictor"), io_.io(),
+                                    models_, MakeTfliteLoader(), registry_, SystemClock::Instance(),
+                                    mqtt::TransportFactory{}, MakeTfliteDriftWatch(config_.drift));
     EXPECT_TRUE(p->Start().ok());
     EXPECT_TRUE(WaitFor([&] { return p->client()->state() == mqtt::ConnectionState::kConnected; }));
     return p;

@@ -1,0 +1,127 @@
+// `aiot predictor`: the streaming predictor and the scoring API alone, against an external MQTT
+// broker (mosquitto or `aiot broker`), like the reference's predictor + scoring containers.
+#include <csignal>
+#include <iostream>
+
+#include "app/app_config.h"
+#include "base/log.h"
+#include "base/metrics.h"
+#include "cli/command.h"
+#include "net/http_server.h"
+#include "net/runtime.h"
+#include "services/predictor.h"
+#include "services/scoring_api.h"
+#include "services/tflite_model.h"
+
+namespace aiot::cli {
+namespace {
+
+struct PredictorFlags {
+  std::string mqtt;
+  std::string model;
+  std::string model_name;
+  std::string http;
+  bool actuate = false;
+  std::string webhook;
+};
+
+int RunPredictor(Context& ctx, const PredictorFlags& flags) {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+
+  app::AppConfig& config = ctx.Config();
+  services::PredictorServiceConfig pc;
+  static_cast<services::PredictorConfig&>(pc) = config.predictor;
+  if (!flags.mqtt.empty()) pc.mqtt.url = flags.mqtt;
+  if (!flags.model.empty()) pc.model = flags.model;
+  if (!flags.model_name.empty()) pc.model_name = flags.model_name;
+  if (flags.actuate) pc.actuation.enabled = true;
+  if (!flags.webhook.empty()) pc.webhook.url = flags.webhook;
+  auto log = log::Get("predictor");
+  if (pc.model.empty()) {
+    log->warn("no model given (--model or predictor.model): waiting for one on {}",
+              pc.model_events_topic);
+  }
+
+  net::Runtime runtime(config.threads);
+  metrics::Registry registry;
+  services::ModelHolder models;
+  std::unique_ptr<services::Predictor> predictor;
+  try {
+    services::Validate(pc);
+    predictor = std::make_unique<services::Predictor>(pc, pc.mqtt, runtime.Next(), models,
+                                                      services::MakeTfliteLoader(), registry);
+  } catch (const config::Error& e) {
+    log->error("{}", e.what());
+    return kExitUsage;
+  }
+  net::Router router;
+  std::unique_ptr<net::HttpServer> http;
+  if (!flags.http.empty()) {
+    services::RegisterScoringRoutes(router, models, pc.thresholds);
+    predictor->RegisterRoutes(router);
+    net::HttpServerConfig hc = config.http;
+    hc.listen = flags.http;
+    http = std::make_unique<net::HttpServer>(hc, runtime, router, registry);
+    http->AddReadinessCheck("model", [&models] { return models.Get() != nullptr; });
+  }
+  runtime.Start();
+  Status st = predictor->Start();
+  if (!st.ok()) {
+    log->error("cannot start: model {}: {}", pc.model, st.error().message());
+    runtime.Stop();
+    runtime.Join();
+    return kExitFailure;
+  }
+  if (http) {
+    st = http->Start();
+    if (!st.ok()) {
+      log->error("cannot listen on {}: {}", flags.http, st.error().message());
+      predictor->Stop();
+      runtime.Stop();
+      runtime.Join();
+      return kExitFailure;
+    }
+    log->info("scoring API on http://{}/score", flags.http);
+  }
+  int sig = 0;
+  sigwait(&set, &sig);
+  log->info("{} received, stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
+  std::signal(SIGINT, SIG_DFL);
+  std::signal(SIGTERM, SIG_DFL);
+  pthread_sigmask(SIG_UNBLOCK, &set, nullptr);
+  if (http) http->Stop();
+  predictor->Stop();
+  runtime.Stop();
+  runtime.Join();
+  return kExitOk;
+}
+
+void RegisterPredictor(CLI::App& root, Context& ctx) {
+  auto* cmd = root.add_subcommand(
+      "predictor",
+      "Run the streaming predictor (telemetry -> fan/anomaly, alerts, actuator commands) and, "
+      "with --http, the scoring API, against an MQTT broker");
+  auto flags = std::make_shared<PredictorFlags>();
+  cmd->add_option("--mqtt", flags->mqtt,
+                  "Broker URL, e.g. tcp://127.0.0.1:1883 (predictor.mqtt.url)");
+  cmd->add_option("--model", flags->model, "Model file (.tflite) (predictor.model)");
+  cmd->add_option("--model-name", flags->model_name,
+                  "Name reported with results, e.g. fan-mlp@3 (predictor.model_name)");
+  cmd->add_option("--http", flags->http,
+                  "Serve POST /score, /metrics and the model endpoint on host:port, e.g. "
+                  "127.0.0.1:8081");
+  cmd->add_flag("--actuate", flags->actuate,
+                "Send set-actuator commands on critical alerts (predictor.actuation.enabled)");
+  cmd->add_option("--webhook", flags->webhook, "POST alerts to this http:// URL");
+  cmd->callback([&ctx, flags] { ctx.run = [&ctx, flags] { return RunPredictor(ctx, *flags); }; });
+}
+
+}  // namespace
+
+AIOT_COMMAND(predictor, 30, RegisterPredictor);
+
+}  // namespace aiot::cli
