@@ -268,6 +268,20 @@ TEST_F(RolloutIntegrationTest, TrainPushPromoteRollOutThenBrokenModelRollsBack) 
   // 1. Telemetry over MQTT into the datastore: the first 4000 rows of the reference data set.
   auto publisher = MakeClient(io.io(), broker_.url(), "telemetry-publisher");
   publisher->Start();
+  // Messages published before the ingest subscription reaches the broker are not delivered to
+  // it, so probe with a payload ingest rejects (counted, never stored) until one arrives.
+  const mqtt::PublishOptions qos1{
+      .qos = mqtt::QoS::kAtLeastOnce, .retain = false, .properties = {}};
+  uint64_t probes = 0;
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        ++probes;
+        (void)publisher->Publish("fan/messages",
+                                 mqtt::SharedBytes(std::string("probe: not telemetry")), qos1);
+        std::this_thread::sleep_for(std::chrono::milliseconds(100));
+        return ingest.stats().received > 0;
+      },
+      std::chrono::seconds(60)));
   std::ifstream in(fan_csv_);
   std::string line;
   std::getline(in, line);  // header
@@ -292,11 +306,16 @@ TEST_F(RolloutIntegrationTest, TrainPushPromoteRollOutThenBrokenModelRollsBack) 
                     .ok());
     ++published;
   }
-  ASSERT_TRUE(WaitFor([&] { return ingest.stats().received >= 4000; }, std::chrono::seconds(120)))
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        auto st = ingest.stats();
+        return st.received - st.rejected >= 4000;
+      },
+      std::chrono::seconds(120)))
       << ingest.stats().received;
   ingest.Flush();
   EXPECT_EQ(ingest.stats().written, 4000u);
-  EXPECT_EQ(ingest.stats().rejected, 0u);
+  EXPECT_LE(ingest.stats().rejected, probes);
 
   // Maintenance records label the data after the fact: in the reference data devices 5 and 6
   // are the faulty ones; record one failure per day at the end of the day for them.
