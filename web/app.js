@@ -1,5 +1,5 @@
 // aiot dashboard: plain ES module, no build step. Data from the store's HTTP API
-// (/api/v1/devices, /api/v1/series, /api/v1/anomalies), the model registry (/api/v1/models, if
+// (/api/v1/fleet, /api/v1/series, /api/v1/anomalies), the model registry (/api/v1/models, if
 // present) and live updates over the WebSocket hub (channels telemetry/<id>, anomaly/<id>,
 // status/<id>, alerts, events/<kind>).
 import uPlot from './vendor/uplot/uPlot.esm.js';
@@ -10,7 +10,7 @@ const WINDOW_S = 600;  // live charts show the last 10 minutes
 const API = '../api/v1';
 
 const state = {
-  devices: new Map(),  // deviceID -> device (as /api/v1/devices returns, kept current by WS)
+  devices: new Map(),  // deviceID -> device (as /api/v1/fleet returns, kept current by WS)
   alerts: [],          // newest first
   route: null,
   charts: null,        // device page: { device, series: {field: {xs, ys, plot, label}} }
@@ -144,7 +144,7 @@ async function showFleet() {
     <h2>Recent alerts</h2><ul class="timeline" id="alerts" data-testid="alerts"></ul>`;
   try {
     const [devs, tl] = await Promise.all([
-      getJson(`${API}/devices`),
+      getJson(`${API}/fleet`),
       getJson(`${API}/anomalies?kinds=alert&limit=20`),
     ]);
     for (const d of devs.devices) {

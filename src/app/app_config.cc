@@ -2,16 +2,38 @@
 
 namespace aiot::app {
 
+AppConfig::AppConfig() {
+  // In one process the predictor's commands go to simulated devices that understand `load`.
+  predictor.actuation.enabled = true;
+  predictor.actuation.payload = R"({"actuator":"valve","load":0.5})";
+  store.path = "var/aiot/telemetry.db";
+  registry.data_dir = "var/aiot";
+}
+
+void Describe(config::Visitor& v, BootstrapConfig& c) {
+  v.Field("enabled", c.enabled,
+          "Train a first model from simulated history when the registry has none in production.");
+  v.Field("rows", c.rows, "Rows of simulated history to train on.");
+  v.Field("epochs", c.epochs, "Training epochs.");
+  v.Field("hidden", c.hidden, "Hidden layer sizes of the MLP.");
+  v.Field("seed", c.seed, "Seed for the simulated history and the training.");
+}
+
 void Describe(config::Visitor& v, AppConfig& c) {
   v.Field("threads", c.threads, "Worker threads, one io_context each; 0 = one per CPU core.");
-  v.Field("data_dir", c.data_dir, "Directory for state: databases, model artifacts, keys.");
+  v.Field("model_name", c.model_name,
+          "Model the predictor runs: the registry's production version of this name.");
   config::Section(v, "log", c.log, "Logging.");
   config::Section(v, "http", c.http, "HTTP server: API, dashboard, /healthz, /readyz, /metrics.");
-  config::Section(v, "broker", c.broker, "Embedded MQTT broker (MQTT 3.1.1 and 5.0).");
-  config::Section(v, "predictor", c.predictor,
-                  "Streaming predictor, scoring API, alerts and actuation.");
-  config::Section(v, "store", c.store, "Telemetry store (SQLite), query API, InfluxDB sink.");
+  config::Section(v, "broker", c.broker, "Embedded MQTT broker.");
+  config::Section(v, "predictor", c.predictor, "Streaming predictor, alerts and actuation.");
+  config::Section(v, "store", c.store, "Embedded telemetry store (SQLite) and InfluxDB sink.");
   config::Section(v, "dashboard", c.dashboard, "Web dashboard.");
+  config::Section(v, "registry", c.registry, "Model and device registries.");
+  config::Section(v, "datastore", c.datastore, "Training datastore and its ingest.");
+  config::Section(v, "ota", c.ota, "Over-the-air model rollouts.");
+  config::Section(v, "bootstrap", c.bootstrap, "The first model, when there is none.");
+  config::Section(v, "fleet", c.fleet, "Simulated fleet of `aiot up --simulate N`.");
 }
 
 }  // namespace aiot::app

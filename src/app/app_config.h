@@ -1,34 +1,57 @@
 #pragma once
 
+#include <cstdint>
 #include <string>
 
 #include "base/config.h"
 #include "base/log.h"
 #include "mqtt/broker/broker_config.h"
 #include "net/http_server.h"
-#include "services/predictor.h"
+#include "ota/rollout.h"
+#include "registry/registry_config.h"
+#include "services/predictor_config.h"
+#include "sim/sim_config.h"
 #include "store/dashboard_routes.h"
 #include "store/store_config.h"
 
 namespace aiot::app {
 
+// The first model, trained by `aiot up` when the registry has no production model yet.
+struct BootstrapConfig {
+  // Train a model from simulated history when the registry has none in production.
+  bool enabled = true;
+  // Rows of simulated history to train on.
+  uint64_t rows = 20000;
+  // Training epochs (the reference recipe uses 250; fewer is enough for the simulator).
+  uint32_t epochs = 40;
+  // Hidden layers of the MLP.
+  std::vector<std::string> hidden = {"60", "30", "10"};
+  // Seed for the history and the training.
+  uint64_t seed = 7;
+};
+void Describe(config::Visitor& v, BootstrapConfig& c);
+
 // The root of the configuration file: one section per module. Module owners add their section
 // here (struct member + one line in Describe in app_config.cc).
 struct AppConfig {
+  AppConfig();
+
   log::LogConfig log;
   // Worker threads (one io_context each). 0 means one per CPU core.
   uint32_t threads = 0;
-  // Where aiot keeps its state (SQLite databases, model artifacts, keys).
-  std::string data_dir = "var/aiot";
+  // Name of the model the predictor runs (the registry's production version of it).
+  std::string model_name = "fan-mlp";
   net::HttpServerConfig http;
-  // The embedded MQTT broker (`aiot broker`, and `aiot up`).
   mqtt::broker::BrokerConfig broker;
-  // The streaming predictor and scoring API (`aiot predictor`, and `aiot up`).
-  services::PredictorServiceConfig predictor;
-  // The telemetry store (SQLite), its query API and the optional InfluxDB sink.
+  services::PredictorConfig predictor;
   store::StoreConfig store;
-  // The web dashboard served at dashboard.path.
   store::DashboardConfig dashboard;
+  registry::RegistryConfig registry;
+  registry::DatastoreConfig datastore;
+  ota::OtaConfig ota;
+  BootstrapConfig bootstrap;
+  // The simulated fleet of `aiot up --simulate N` (`devices` is set by the flag).
+  sim::FleetConfig fleet;
 };
 
 void Describe(config::Visitor& v, AppConfig& c);

@@ -1,16 +1,143 @@
 #include "app/platform.h"
 
+#include <utility>  // before asio (Boost 1.74 + g++ 12)
+
+#include <boost/asio/io_context.hpp>
+#include <condition_variable>
+#include <filesystem>
+#include <fstream>
+#include <future>
+#include <iostream>
+#include <sstream>
+
+#include "base/errc.h"
 #include "base/log.h"
 #include "base/metrics.h"
+#include "ml/data/csv.h"
+#include "ml/data/dataset.h"
+#include "ml/train/pipeline.h"
+#include "mqtt/broker/broker_server.h"
+#include "mqtt/broker/inproc_transport.h"
+#include "mqtt/client/client.h"
 #include "net/http_server.h"
 #include "net/router.h"
 #include "net/runtime.h"
+#include "net/ws_hub.h"
+#include "ota/rollout_service.h"
+#include "registry/datastore.h"
+#include "registry/device_registry.h"
+#include "registry/http_api.h"
+#include "registry/ingest_service.h"
+#include "registry/model_registry.h"
+#include "services/model.h"
+#include "services/predictor.h"
+#include "services/scoring_api.h"
+#include "services/tflite_model.h"
+#include "sim/fleet.h"
+#include "sim/history.h"
+#include "store/dashboard_routes.h"
+#include "store/store_routes.h"
+#include "store/store_service.h"
 
 namespace aiot::app {
 
+namespace {
+
+// Trains the first model from simulated history: history -> train -> int8 -> registry ->
+// production. Prints its progress, because a person is watching the terminal on first start.
+Result<registry::ModelVersion> BootstrapModel(const AppConfig& config,
+                                              registry::ModelRegistry& models) {
+  auto log = log::Get("app");
+  const BootstrapConfig& b = config.bootstrap;
+  log->info("bootstrap: no `{}` model in production; simulating {} rows of fleet history",
+            config.model_name, b.rows);
+  sim::HistoryConfig history;
+  history.rows = b.rows;
+  history.seed = b.seed;
+  std::ostringstream csv;
+  auto stats = sim::WriteHistoryCsv(history, csv);
+  if (!stats.ok()) return stats.error();
+  log->info("bootstrap: {} rows, {} labelled faulty, {} failures", stats->rows, stats->faulty_rows,
+            stats->failures);
+
+  std::string error;
+  auto table = ml::ParseCsv(csv.str(), &error);
+  if (!table.ok()) {
+    log->error("bootstrap: history CSV: {}", error);
+    return table.error();
+  }
+  ml::DatasetSchema schema;
+  schema.label = "faulty";
+  schema.features = {"rotation", "temperature", "vibration", "sound"};
+  auto data = ml::BuildDataset(*table, schema, &error);
+  if (!data.ok()) {
+    log->error("bootstrap: data set: {}", error);
+    return data.error();
+  }
+  ml::TrainJob job;
+  job.name = config.model_name;
+  job.int8 = true;
+  job.train.epochs = static_cast<int>(b.epochs);
+  job.train.seed = b.seed;
+  job.train.hidden.clear();
+  for (const auto& h : b.hidden) job.train.hidden.push_back(std::stoi(h));
+  log->info("bootstrap: training a {}-feature MLP for {} epochs", schema.features.size(), b.epochs);
+  auto out = ml::TrainAndExport(*data, job, {}, &error);
+  if (!out.ok()) {
+    log->error("bootstrap: training failed: {}", error);
+    return out.error();
+  }
+  log->info("bootstrap: test accuracy {:.4f} (float) {:.4f} (int8), int8 agreement {:.4f}",
+            out->test.accuracy, out->test_int8.accuracy, out->int8_agreement);
+
+  registry::PushRequest push;
+  push.name = config.model_name;
+  push.metrics_json = out->ToJson();
+  push.parameters_json = "{\"source\":\"bootstrap\",\"rows\":" + std::to_string(b.rows) +
+                         ",\"epochs\":" + std::to_string(b.epochs) + "}";
+  push.actor = "bootstrap";
+  const auto& bytes = out->int8_model;
+  auto pushed = models.Push(
+      std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()), push);
+  if (!pushed.ok()) return pushed.error();
+  auto promoted = models.SetStage(config.model_name, pushed->version, registry::Stage::kProduction,
+                                  "bootstrap");
+  if (!promoted.ok()) return promoted.error();
+  log->info("bootstrap: registered {}@{} (sha256 {}) and promoted it to production", promoted->name,
+            promoted->version, promoted->sha256.substr(0, 12));
+  return promoted;
+}
+
+}  // namespace
+
 struct Platform::Impl {
   Impl(const AppConfig& c, const UpOptions& o)
-      : config(c), options(o), runtime(c.threads), http(config.http, runtime, router, registry) {}
+      : config(c),
+        options(o),
+        runtime(c.threads),
+        http(config.http, runtime, router, registry),
+        broker(config.broker, registry, runtime.contexts()),
+        models(config.registry),
+        devices(config.registry),
+        datastore(config.registry, config.datastore) {}
+
+  // An MQTT client of the embedded broker, over the in-process transport.
+  std::shared_ptr<mqtt::Client> InprocClient(const std::string& client_id) {
+    mqtt::MqttClientConfig c;
+    c.url = "inproc://";
+    c.client_id = client_id;
+    return mqtt::Client::Create(runtime.Next(), c,
+                                mqtt::broker::MakeInprocFactory(broker.broker()));
+  }
+
+  static void StopClient(const std::shared_ptr<mqtt::Client>& client) {
+    if (!client) return;
+    std::promise<void> done;
+    client->Stop([&done] { done.set_value(); });
+    done.get_future().wait();
+  }
+
+  Status StartServices();
 
   AppConfig config;
   UpOptions options;
@@ -18,9 +145,114 @@ struct Platform::Impl {
   net::Runtime runtime;
   net::Router router;
   net::HttpServer http;
+  net::WsHub hub;
+  mqtt::broker::BrokerServer broker;
+  registry::ModelRegistry models;
+  registry::DeviceRegistry devices;
+  registry::TrainingDatastore datastore;
+  services::ModelHolder predictor_models;
+  std::unique_ptr<services::Predictor> predictor;
+  std::unique_ptr<store::StoreService> store;
+  std::shared_ptr<mqtt::Client> platform_client;  // ingest and rollouts share it
+  std::unique_ptr<registry::IngestService> ingest;
+  std::unique_ptr<ota::RolloutService> rollouts;
+  std::unique_ptr<sim::Fleet> fleet;
   bool started = false;
   bool stopped = false;
 };
+
+Status Platform::Impl::StartServices() {
+  auto log = log::Get("app");
+
+  // Broker first: every other service reaches the others through it.
+  if (Status s = broker.Start(); !s.ok()) {
+    log->error("MQTT broker could not listen: {}", s.error().message());
+    return s;
+  }
+  auto ports = broker.ports();
+  for (size_t i = 0; i < ports.size() && i < config.broker.listeners.size(); ++i) {
+    log->info("MQTT broker listening on {} (port {})", config.broker.listeners[i], ports[i]);
+  }
+
+  // Registries and the training datastore (SQLite), with their HTTP API.
+  for (Status s : {models.Open(), devices.Open(), datastore.Open()}) {
+    if (!s.ok()) {
+      log->error("registry under {}: {}", config.registry.data_dir, s.error().message());
+      return s;
+    }
+  }
+  registry::RegisterRegistryRoutes(router, models, devices, &datastore);
+  http.SetAuthenticator(std::make_shared<registry::PlatformAuthenticator>(
+      devices, std::make_shared<net::StaticTokenAuthenticator>(config.http.auth_tokens,
+                                                               config.http.auth_roles)));
+
+  // The model the predictor runs: the registry's production version, or a bootstrapped one.
+  auto production = models.Production(config.model_name);
+  if (!production.ok() && config.bootstrap.enabled) production = BootstrapModel(config, models);
+  services::PredictorConfig pc = config.predictor;
+  if (production.ok()) {
+    pc.model = models.ArtifactPath(production->sha256);
+    pc.model_name = production->name + "@" + std::to_string(production->version);
+  } else {
+    log->warn("no production model `{}` ({}); telemetry is dead-lettered until one is promoted",
+              config.model_name, production.error().message());
+  }
+  predictor = std::make_unique<services::Predictor>(
+      pc, mqtt::MqttClientConfig{}, runtime.Next(), predictor_models, services::MakeTfliteLoader(),
+      registry, SystemClock::Instance(), mqtt::broker::MakeInprocFactory(broker.broker()),
+      services::MakeTfliteDriftWatch(pc.drift));
+  if (Status s = predictor->Start(); !s.ok()) {
+    log->error("predictor: {}", s.error().message());
+    return s;
+  }
+  services::RegisterScoringRoutes(router, predictor_models, pc.thresholds);
+  predictor->RegisterRoutes(router);
+
+  // Telemetry store, its query API, live WebSocket feed and the dashboard.
+  store = std::make_unique<store::StoreService>(
+      config.store, [this] { return InprocClient("aiot-store"); }, &hub, registry);
+  if (Status s = store->Open(); !s.ok()) {
+    log->error("telemetry store {}: {}", config.store.path, s.error().message());
+    return s;
+  }
+  store::RegisterStoreRoutes(router, *store->store());
+  router.WebSocket(config.dashboard.ws_path, hub);
+  if (config.dashboard.enabled) {
+    if (Status s = store::RegisterDashboardRoutes(router, config.dashboard); !s.ok()) {
+      log->warn("dashboard not served: no web root found (set dashboard.web_root)");
+    }
+  }
+  if (Status s = store->Start(); !s.ok()) return s;
+
+  // Training data ingest and OTA rollouts share one platform client.
+  platform_client = InprocClient("aiot-platform");
+  ingest = std::make_unique<registry::IngestService>(config.datastore, datastore, platform_client);
+  rollouts = std::make_unique<ota::RolloutService>(config.ota, models, devices, platform_client);
+  ota::RegisterRolloutRoutes(router, rollouts->manager());
+  ingest->Start();
+  rollouts->Start();
+  platform_client->Start();
+
+  if (Status s = http.Start(); !s.ok()) {
+    log->error("HTTP server could not listen on {}: {}", config.http.listen, s.error().message());
+    return s;
+  }
+  log->info("HTTP on http://{} ({} threads): dashboard {} , API /api/v1, /score, /metrics",
+            config.http.listen, runtime.size(), config.dashboard.path);
+
+  if (options.simulate > 0) {
+    sim::FleetConfig fc = config.fleet;
+    fc.devices = static_cast<uint32_t>(options.simulate);
+    mqtt::MqttClientConfig client_template;
+    client_template.url = "inproc://";
+    fleet = std::make_unique<sim::Fleet>(runtime.contexts(), fc, client_template,
+                                         mqtt::broker::MakeInprocFactory(broker.broker()));
+    fleet->Start();
+    log->info("simulated fleet: {} devices ({}% developing faults) at {} readings/s each",
+              fc.devices, static_cast<int>(fc.faulty_fraction * 100), fc.rate);
+  }
+  return Status::Ok();
+}
 
 Platform::Platform(const AppConfig& config, const UpOptions& options)
     : impl_(std::make_unique<Impl>(config, options)) {}
@@ -28,18 +260,11 @@ Platform::Platform(const AppConfig& config, const UpOptions& options)
 Platform::~Platform() { Stop(); }
 
 Status Platform::Start() {
-  auto log = log::Get("app");
   impl_->runtime.Start();
   impl_->started = true;
-  if (Status s = impl_->http.Start(); !s.ok()) {
-    log->error("HTTP server could not listen on {}: {}", impl_->config.http.listen,
-               s.error().message());
-    Stop();
-    return s;
-  }
-  log->info("HTTP on http://{} ({} threads): /healthz /readyz /metrics", impl_->config.http.listen,
-            impl_->runtime.size());
-  return Status::Ok();
+  Status s = impl_->StartServices();
+  if (!s.ok()) Stop();
+  return s;
 }
 
 void Platform::Stop() {
@@ -47,9 +272,22 @@ void Platform::Stop() {
   impl_->stopped = true;
   auto log = log::Get("app");
   log->info("stopping: draining in-flight work");
-  impl_->http.Stop();
-  impl_->runtime.Stop();
-  impl_->runtime.Join();
+  Impl& i = *impl_;
+  if (i.fleet) {
+    std::promise<void> done;
+    i.fleet->Stop([&done] { done.set_value(); });
+    done.get_future().wait();
+  }
+  i.http.BeginStop();
+  if (i.predictor) i.predictor->Stop();
+  if (i.store) i.store->Stop();
+  if (i.rollouts) i.rollouts->Stop();
+  if (i.ingest) i.ingest->Stop();
+  Impl::StopClient(i.platform_client);
+  i.http.Stop();
+  i.broker.Stop();
+  i.runtime.Stop();
+  i.runtime.Join();
   log->info("stopped");
 }
 

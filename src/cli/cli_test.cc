@@ -78,11 +78,12 @@ TEST(Cli, ConfigCheckNamesLineOfUnknownKey) {
 }
 
 TEST(Cli, EnvironmentAndSetOverrideTheFile) {
-  std::string path = TempFile("ok.yaml", "threads: 2\ndata_dir: /from/file\nlog:\n  level: warn\n");
-  Outcome r = Aiot("--config " + path + " --set threads=3 config show", "AIOT_DATA_DIR=/from/env");
+  std::string path =
+      TempFile("ok.yaml", "threads: 2\nmodel_name: from-file\nlog:\n  level: warn\n");
+  Outcome r = Aiot("--config " + path + " --set threads=3 config show", "AIOT_MODEL_NAME=from-env");
   ASSERT_EQ(r.code, 0) << r.out;
   EXPECT_NE(r.out.find("threads: 3\n"), std::string::npos) << r.out;
-  EXPECT_NE(r.out.find("data_dir: /from/env\n"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("model_name: from-env\n"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("level: warn\n"), std::string::npos) << r.out;
 }
 
@@ -133,14 +134,20 @@ std::string HttpGet(int port, const std::string& path) {
 TEST(Cli, UpServesHealthAndMetricsAndStopsCleanlyOnSigterm) {
   int port = FreePort();
   std::string listen = "http.listen=127.0.0.1:" + std::to_string(port);
+  auto dir = std::filesystem::temp_directory_path() / ("aiot_cli_up_" + std::to_string(getpid()));
+  std::filesystem::remove_all(dir);
+  std::string data_dir = "registry.data_dir=" + (dir / "var").string();
+  std::string store_path = "store.path=" + (dir / "telemetry.db").string();
+  std::string broker = "broker.listeners=[127.0.0.1:" + std::to_string(FreePort()) + "]";
   pid_t pid = fork();
   if (pid == 0) {
-    execl(AIOT_BIN, AIOT_BIN, "up", "--set", listen.c_str(), "--log-level", "warn",
-          static_cast<char*>(nullptr));
+    execl(AIOT_BIN, AIOT_BIN, "up", "--set", listen.c_str(), "--set", data_dir.c_str(), "--set",
+          store_path.c_str(), "--set", broker.c_str(), "--set", "bootstrap.rows=2000", "--set",
+          "bootstrap.epochs=3", "--log-level", "warn", static_cast<char*>(nullptr));
     _exit(127);
   }
   std::string health;
-  for (int i = 0; i < 300 && health.empty(); ++i) {  // up to 30 s on a loaded machine
+  for (int i = 0; i < 1200 && health.empty(); ++i) {  // up to 120 s on a loaded machine
     health = HttpGet(port, "/healthz");
     if (health.empty()) usleep(100 * 1000);
   }
@@ -155,6 +162,7 @@ TEST(Cli, UpServesHealthAndMetricsAndStopsCleanlyOnSigterm) {
   ASSERT_TRUE(WIFEXITED(status));
   EXPECT_EQ(WEXITSTATUS(status), 0);
   EXPECT_EQ(HttpGet(port, "/healthz"), "");
+  std::filesystem::remove_all(dir);
 }
 
 }  // namespace

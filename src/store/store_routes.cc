@@ -143,7 +143,7 @@ net::Response ServeAnomalies(TelemetryStore& store, net::Request& req) {
 
 void RegisterStoreRoutes(net::Router& router, TelemetryStore& store) {
   router.Get("/api/v1/series", [&store](net::Request& req) { return ServeSeries(store, req); });
-  router.Get("/api/v1/devices", [&store](net::Request&) { return ServeDevices(store); });
+  router.Get("/api/v1/fleet", [&store](net::Request&) { return ServeDevices(store); });
   router.Get("/api/v1/anomalies",
              [&store](net::Request& req) { return ServeAnomalies(store, req); });
   router.Get("/api/v1/fields", [&store](net::Request&) {

@@ -10,7 +10,7 @@ namespace aiot::store {
 //                      &format=json|csv
 //       -> {"from","to","bucket_ms","agg","series":[{"device","field","t":[ms],"v":[..]}]}
 //          or CSV "time,device,<field>..." (one row per device and bucket)
-//   GET /api/v1/devices -> {"now":ms,"devices":[{"deviceID","first_seen","last_seen","online",
+//   GET /api/v1/fleet -> {"now":ms,"devices":[{"deviceID","first_seen","last_seen","online",
 //                           "model","level","score","latest":{field:value}}]}
 //   GET /api/v1/anomalies?from=&to=&devices=&kinds=anomaly,alert,drift&include_ok=0&limit=200
 //       -> {"entries":[{"time","ts","kind","deviceID","level","score","model","data"}]} newest

@@ -122,7 +122,7 @@ TEST_F(StoreHttpTest, SeriesDevicesAnomalies) {
   EXPECT_EQ(Get("/api/v1/series?format=xml").status, 400);
   EXPECT_EQ(Get("/api/v1/series?from=-1h&to=-2h").status, 400);
 
-  r = Get("/api/v1/devices");
+  r = Get("/api/v1/fleet");
   ASSERT_EQ(r.status, 200);
   j = json::parse(r.body);
   ASSERT_EQ(j["devices"].size(), 1u);
