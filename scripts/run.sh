@@ -6,5 +6,7 @@ cd "$(dirname "$0")/.."
 scripts/setup.sh
 scripts/build.sh --target aiot
 args=("$@")
-((${#args[@]})) || args=(--simulate 50)
+# By default: 50 simulated fans, a fifth of them developing faults, an hour of machine life per
+# minute so that failures, alerts and actuation show within minutes.
+((${#args[@]})) || args=(--simulate 50 --set fleet.time_scale=60)
 exec build/rel/src/cli/aiot up "${args[@]}"

@@ -22,7 +22,7 @@ test_pkgs=(
 pkgs=("${build_pkgs[@]}")
 ((want_test)) && pkgs+=("${test_pkgs[@]}")
 # Node.js may come from elsewhere (a newer upstream build); only install Debian's when there is none.
-if ((want_test)) && ! command -v npm >/dev/null 2>&1; then
+if ! command -v npm >/dev/null 2>&1; then
   pkgs+=(nodejs npm)
 fi
 
@@ -41,15 +41,18 @@ if ((${#missing[@]})); then
   $sudo apt-get update -qq
   $sudo apt-get install -y -q --no-install-recommends "${missing[@]}"
   # Debian starts these daemons on install; tests start their own instances on private ports.
-  for svc in mosquitto influxdb; do
+  for svc in mosquitto influxdb nginx; do
     if command -v systemctl >/dev/null 2>&1; then $sudo systemctl disable --now "$svc" >/dev/null 2>&1 || true; fi
     $sudo service "$svc" stop >/dev/null 2>&1 || true
   done
 fi
 
-# npm packages for the dashboard and browser tests, installed from the lock file when it changed.
-if ((want_test)); then
-  for dir in web tests/e2e; do
+# npm packages: the dashboard's (uPlot) always, the browser tests' with --test; installed again only
+# when package.json or the lock file changed.
+npm_dirs=(web)
+((want_test)) && npm_dirs+=(tests/e2e)
+if true; then
+  for dir in "${npm_dirs[@]}"; do
     if [[ -f "$dir/package.json" ]]; then
       stamp="$dir/node_modules/.aiot-installed"
       if [[ ! -f "$stamp" || "$dir/package.json" -nt "$stamp" || ( -f "$dir/package-lock.json" && "$dir/package-lock.json" -nt "$stamp" ) ]]; then
