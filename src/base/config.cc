@@ -228,11 +228,21 @@ class YamlLoader final : public Visitor {
 // Walks the description and applies one value at one dotted path.
 class PathSetter final : public Visitor {
  public:
-  PathSetter(std::string_view path, const YAML::Node& value) : target_(path), value_(value) {}
+  PathSetter(std::string_view path, std::string_view raw, const YAML::Node& value)
+      : target_(path), raw_(raw), value_(value) {}
 
   void Field(std::string_view key, bool& v, std::string_view) override { Apply(key, v); }
   void Field(std::string_view key, double& v, std::string_view) override { Apply(key, v); }
-  void Field(std::string_view key, std::string& v, std::string_view) override { Apply(key, v); }
+  void Field(std::string_view key, std::string& v, std::string_view) override {
+    // A string takes the text as given when it is not a YAML scalar, so that
+    // `--set predictor.actuation.payload={"load":0.3}` sets JSON text rather than failing.
+    if (!Matches(key)) return;
+    if (value_.IsScalar() || value_.IsNull()) {
+      ValueReader("override", target_).Read(value_, v);
+    } else {
+      v = raw_;
+    }
+  }
   void Field(std::string_view key, std::vector<std::string>& v, std::string_view) override {
     Apply(key, v);
   }
@@ -261,6 +271,7 @@ class PathSetter final : public Visitor {
   }
 
   std::string target_;
+  std::string raw_;
   YAML::Node value_;
   std::vector<std::string> path_;
   bool found_ = false;
@@ -418,7 +429,7 @@ void LoadYamlFile(const std::string& path, const Describer& describe) {
 }
 
 void Set(std::string_view path, std::string_view value, const Describer& describe) {
-  PathSetter setter(path, ParseValue(value));
+  PathSetter setter(path, value, ParseValue(value));
   describe(setter);
   if (!setter.found()) {
     std::string msg = "unknown key `" + std::string(path) + "`";

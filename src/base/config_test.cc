@@ -118,6 +118,8 @@ TEST(Config, SetOverridesByDottedPath) {
     EXPECT_STREQ(e.what(), "unknown key `http.lisen`; did you mean `http.listen`?");
   }
   EXPECT_THROW(ApplyAssignments({"novalue"}, DescriberFor(r)), Error);
+  Set("http.listen", R"({"a":1})", DescriberFor(r));  // JSON text for a string key stays text
+  EXPECT_EQ(r.http.listen, R"({"a":1})");
 }
 
 TEST(Config, EnvironmentOverrides) {

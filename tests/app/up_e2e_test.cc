@@ -1,0 +1,189 @@
+// `aiot up --simulate`: a fleet with failing machines -> anomalies on fan/anomaly -> a critical
+// alert -> the control command reaches the device -> the actuator state shows in its status.
+// Everything runs in the real binary; the observer is Debian's mosquitto_sub on aiot's own broker.
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <csignal>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <set>
+#include <string>
+#include <vector>
+
+namespace {
+
+int FreePort() {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
+  socklen_t len = sizeof a;
+  getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+  close(fd);
+  return ntohs(a.sin_port);
+}
+
+// A child process whose stdout (and stderr) we read line by line.
+struct Child {
+  pid_t pid = -1;
+  int out = -1;
+  std::string buffer;
+
+  // `log_file` non-empty: output goes there instead of a pipe (a long-running child must never
+  // block on a pipe nobody reads).
+  static Child Spawn(const std::vector<std::string>& argv, bool capture,
+                     const std::string& log_file = "") {
+    int fds[2];
+    if (pipe(fds) != 0) return {};
+    pid_t pid = fork();
+    if (pid == 0) {
+      close(fds[0]);
+      int devnull = log_file.empty() ? open("/dev/null", O_WRONLY)
+                                     : open(log_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+      dup2(capture ? fds[1] : devnull, STDOUT_FILENO);
+      dup2(capture ? fds[1] : devnull, STDERR_FILENO);
+      std::vector<char*> args;
+      for (const auto& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+      args.push_back(nullptr);
+      execvp(args[0], args.data());
+      _exit(127);
+    }
+    close(fds[1]);
+    return Child{pid, fds[0], {}};
+  }
+
+  // The next complete line, waiting at most `ms`; false on timeout or EOF.
+  bool ReadLine(std::string* line, int ms) {
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::milliseconds(ms);
+    while (true) {
+      auto nl = buffer.find('\n');
+      if (nl != std::string::npos) {
+        *line = buffer.substr(0, nl);
+        buffer.erase(0, nl + 1);
+        return true;
+      }
+      int left = static_cast<int>(std::chrono::duration_cast<std::chrono::milliseconds>(
+                                      deadline - std::chrono::steady_clock::now())
+                                      .count());
+      if (left <= 0) return false;
+      pollfd p{out, POLLIN, 0};
+      if (poll(&p, 1, left) <= 0) return false;
+      char buf[4096];
+      ssize_t n = read(out, buf, sizeof buf);
+      if (n <= 0) return false;
+      buffer.append(buf, static_cast<size_t>(n));
+    }
+  }
+
+  int Stop(int sig) {
+    if (pid <= 0) return -1;
+    kill(pid, sig);
+    int status = 0;
+    waitpid(pid, &status, 0);
+    if (out >= 0) close(out);
+    pid = -1;
+    return WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+  }
+};
+
+TEST(AiotUp, FailingMachineIsAlertedSlowedAndReportsItsActuator) {
+  if (access("/usr/bin/mosquitto_sub", X_OK) != 0) {
+    GTEST_SKIP() << "mosquitto_sub not installed (scripts/setup.sh --test installs it)";
+  }
+  auto dir = std::filesystem::temp_directory_path() / ("aiot_up_e2e_" + std::to_string(getpid()));
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  int http_port = FreePort();
+  int mqtt_port = FreePort();
+  std::string source_dir = std::getenv("AIOT_SOURCE_DIR") ? std::getenv("AIOT_SOURCE_DIR") : ".";
+
+  // Every device fails; an hour of machine life passes each second, so faults start within ~2 s
+  // and machines fail within seconds of that. The predictor's command asks for load 0.3, which the
+  // device's own protection (0.5) would never choose, so the status proves the command arrived.
+  Child up = Child::Spawn(
+      {AIOT_BIN,      "up",
+       "--simulate",  "4",
+       "--log-level", "info",
+       "--set",       "http.listen=127.0.0.1:" + std::to_string(http_port),
+       "--set",       "broker.listeners=[127.0.0.1:" + std::to_string(mqtt_port) + "]",
+       "--set",       "registry.data_dir=" + (dir / "var").string(),
+       "--set",       "store.path=" + (dir / "telemetry.db").string(),
+       "--set",       "dashboard.web_root=" + source_dir + "/web",
+       "--set",       "bootstrap.rows=6000",
+       "--set",       "bootstrap.epochs=15",
+       "--set",       "fleet.faulty_fraction=1",
+       "--set",       "fleet.time_scale=3600",
+       "--set",       "fleet.rate=4",
+       "--set",       "fleet.physics.frame_size=1024",
+       "--set",       "predictor.actuation.payload={\"actuator\":\"valve\",\"load\":0.3}"},
+      /*capture=*/false, (dir / "up.log").string());
+  ASSERT_GT(up.pid, 0);
+  auto ReadLog = [&] {
+    std::ifstream in(dir / "up.log");
+    return std::string(std::istreambuf_iterator<char>(in), {});
+  };
+  bool ready = false;
+  for (int i = 0; i < 1800 && !ready; ++i) {  // bootstrap training on a loaded machine: <= 180 s
+    ready = ReadLog().find("aiot is up") != std::string::npos;
+    if (!ready) usleep(100 * 1000);
+  }
+  ASSERT_TRUE(ready) << "aiot up did not come up:\n" << ReadLog();
+  std::string line;
+
+  Child sub = Child::Spawn(
+      {"mosquitto_sub", "-h", "127.0.0.1", "-p", std::to_string(mqtt_port), "-V", "mqttv5", "-v",
+       "-t", "fan/anomaly", "-t", "aiot/alerts", "-t", "fan/control/+", "-t", "fan/status/+"},
+      /*capture=*/true);
+  ASSERT_GT(sub.pid, 0);
+
+  size_t anomalies = 0;
+  std::set<std::string> alerted, commanded;
+  std::string slowed;  // a device whose status shows the commanded actuator load after its alert
+  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(240);
+  while (slowed.empty() && std::chrono::steady_clock::now() < deadline) {
+    if (!sub.ReadLine(&line, 5000)) continue;
+    auto space = line.find(' ');
+    if (space == std::string::npos) continue;
+    std::string topic = line.substr(0, space);
+    auto j = nlohmann::json::parse(line.substr(space + 1), nullptr, /*allow_exceptions=*/false);
+    if (j.is_discarded()) continue;
+    if (topic == "fan/anomaly") {
+      ++anomalies;
+      EXPECT_TRUE(j.contains("score") && j.contains("level") && j.contains("model")) << line;
+    } else if (topic == "aiot/alerts") {
+      if (j.value("level", "") == "critical") alerted.insert(j.value("deviceID", ""));
+    } else if (topic.rfind("fan/control/", 0) == 0) {
+      std::string id = topic.substr(12);
+      if (j.value("command", "") == "set-actuator" && alerted.count(id)) commanded.insert(id);
+    } else if (topic.rfind("fan/status/", 0) == 0) {
+      std::string id = topic.substr(11);
+      if (commanded.count(id) && j.contains("actuator") && j["actuator"].is_object()) {
+        double load = j["actuator"].value("load", 1.0);
+        if (load > 0.29 && load < 0.31) slowed = id;
+      }
+    }
+  }
+  sub.Stop(SIGTERM);
+  int code = up.Stop(SIGTERM);
+  EXPECT_GT(anomalies, 0u) << "no scored telemetry on fan/anomaly";
+  EXPECT_FALSE(alerted.empty()) << "no critical alert on aiot/alerts";
+  EXPECT_FALSE(commanded.empty()) << "no set-actuator command after an alert";
+  EXPECT_FALSE(slowed.empty()) << "no device status showing the commanded actuator load";
+  EXPECT_EQ(code, 0) << "aiot up did not exit cleanly on SIGTERM";
+  if (HasFailure()) std::cerr << "aiot up log:\n" << ReadLog();
+  std::filesystem::remove_all(dir);
+}
+
+}  // namespace
