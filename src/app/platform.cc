@@ -237,8 +237,9 @@ Status Platform::Impl::StartServices() {
     log->error("HTTP server could not listen on {}: {}", config.http.listen, s.error().message());
     return s;
   }
-  log->info("HTTP on http://{} ({} threads): dashboard {} , API /api/v1, /score, /metrics",
-            config.http.listen, runtime.size(), config.dashboard.path);
+  std::string host = config.http.listen.substr(0, config.http.listen.rfind(':'));
+  log->info("HTTP on http://{}:{}{} (dashboard), /api/v1, /score, /metrics; {} threads", host,
+            http.port(), config.dashboard.path, runtime.size());
 
   if (options.simulate > 0) {
     sim::FleetConfig fc = config.fleet;
