@@ -11,7 +11,7 @@ status=0
 ctest --test-dir build/rel -j "$jobs" --output-on-failure --timeout 600 "$@" || status=$?
 
 if [[ $# -eq 0 && "${AIOT_SKIP_FUZZ:-0}" != 1 ]]; then
-  export CCACHE_BASEDIR="$PWD"
+  export CCACHE_BASEDIR="$PWD" CCACHE_NOHASHDIR=1
   if [[ ! -f build/fuzz/build.ninja ]]; then
     cmake --preset fuzz -B build/fuzz >/dev/null
   fi
