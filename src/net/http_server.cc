@@ -7,6 +7,7 @@
 
 #include <algorithm>
 #include <array>
+#include <atomic>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/ip/tcp.hpp>
@@ -98,20 +99,24 @@ bool ParseListen(std::string_view listen, tcp::endpoint& out) {
   return true;
 }
 
-// Per io_context, per endpoint: plain counters, touched only by the context's thread.
+// Per io_context, per endpoint. Only the context's thread records; /metrics on any context drains
+// every context's stats with exchange(), so a response is counted by the next scrape whichever
+// thread serves it.
 struct LocalStats {
-  std::array<uint32_t, kMaxStatus - kMinStatus> status{};
-  std::vector<double> buckets = std::vector<double>(kBuckets.size() + 1, 0.0);
-  double sum = 0;
-  bool dirty = false;
+  std::array<std::atomic<uint32_t>, kMaxStatus - kMinStatus> status{};
+  std::array<std::atomic<uint64_t>, kBuckets.size() + 1> buckets{};
+  std::atomic<uint64_t> sum_ns{0};
+  std::atomic<bool> dirty{false};
 
   void Record(unsigned code, double seconds) {
-    if (code >= kMinStatus && code < kMaxStatus) ++status[code - kMinStatus];
+    if (code >= kMinStatus && code < kMaxStatus) {
+      status[code - kMinStatus].fetch_add(1, std::memory_order_relaxed);
+    }
     size_t b = 0;
     while (b < kBuckets.size() && seconds > kBuckets[b]) ++b;
-    buckets[b] += 1;
-    sum += seconds;
-    dirty = true;
+    buckets[b].fetch_add(1, std::memory_order_relaxed);
+    sum_ns.fetch_add(static_cast<uint64_t>(seconds * 1e9), std::memory_order_relaxed);
+    dirty.store(true, std::memory_order_release);
   }
 };
 
@@ -153,7 +158,8 @@ struct ContextState {
   std::unique_ptr<tcp::acceptor> acceptor;
   std::unique_ptr<asio::steady_timer> sweep;
   std::set<Connection*> connections;
-  std::vector<LocalStats> stats;
+  std::unique_ptr<LocalStats[]> stats;
+  size_t stats_size = 0;
   std::string date;
   bool stopping = false;
   Clock::time_point drain_deadline{};
@@ -198,6 +204,7 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
   }
 
   void Flush(ContextState& cs);
+  void FlushAll();
   asio::awaitable<void> AcceptLoop(ContextState& cs);
   asio::awaitable<void> SweepLoop(ContextState& cs);
   void StopOnContext(ContextState& cs);
@@ -548,34 +555,41 @@ Response HttpServer::Impl::Builtin(size_t id, ContextState& cs) {
     if (stopping.load(std::memory_order_relaxed)) body["stopping"] = true;
     return JsonResponse(ready ? http::status::ok : http::status::service_unavailable, body);
   }
-  Flush(cs);
+  (void)cs;
+  FlushAll();
   return Response(http::status::ok, metrics::SerializeText(registry), metrics::kTextContentType);
 }
 
 void HttpServer::Impl::Flush(ContextState& cs) {
-  for (size_t id = 0; id < cs.stats.size(); ++id) {
+  std::vector<double> buckets(kBuckets.size() + 1);
+  for (size_t id = 0; id < cs.stats_size; ++id) {
     LocalStats& s = cs.stats[id];
-    if (!s.dirty) continue;
+    if (!s.dirty.exchange(false, std::memory_order_acquire)) continue;
     EndpointMetrics& m = *endpoint_metrics[id];
     {
       std::lock_guard lock(m.mu);
       for (size_t i = 0; i < s.status.size(); ++i) {
-        if (s.status[i] == 0) continue;
+        uint32_t n = s.status[i].exchange(0, std::memory_order_relaxed);
+        if (n == 0) continue;
         prometheus::Counter*& c = m.counters[i];
         if (c == nullptr) {
           c = &requests_family->Add({{"route", m.route},
                                      {"method", m.method},
                                      {"status", std::to_string(i + kMinStatus)}});
         }
-        c->Increment(s.status[i]);
-        s.status[i] = 0;
+        c->Increment(n);
       }
     }
-    m.histogram->ObserveMultiple(s.buckets, s.sum);
-    std::fill(s.buckets.begin(), s.buckets.end(), 0.0);
-    s.sum = 0;
-    s.dirty = false;
+    for (size_t b = 0; b < buckets.size(); ++b) {
+      buckets[b] = static_cast<double>(s.buckets[b].exchange(0, std::memory_order_relaxed));
+    }
+    m.histogram->ObserveMultiple(
+        buckets, static_cast<double>(s.sum_ns.exchange(0, std::memory_order_relaxed)) / 1e9);
   }
+}
+
+void HttpServer::Impl::FlushAll() {
+  for (auto& cs : contexts) Flush(*cs);
 }
 
 asio::awaitable<void> HttpServer::Impl::AcceptLoop(ContextState& cs) {
@@ -727,7 +741,8 @@ Status HttpServer::Start() {
     auto cs = std::make_unique<ContextState>();
     cs->index = i;
     cs->ctx = &s.runtime.context(i);
-    cs->stats.resize(s.endpoint_metrics.size());
+    cs->stats = std::make_unique<LocalStats[]>(s.endpoint_metrics.size());
+    cs->stats_size = s.endpoint_metrics.size();
     FormatDate(cs->date);
     auto acceptor = std::make_unique<tcp::acceptor>(*cs->ctx);
     boost::system::error_code ec;
