@@ -182,6 +182,14 @@ Status Platform::Impl::StartServices() {
     }
   }
   registry::RegisterRegistryRoutes(router, models, devices, &datastore);
+  // Devices provisioned in the registry log in to the broker with their MQTT credentials (users
+  // of broker.password_file too); the platform's own in-process clients are trusted.
+  broker.broker().SetAuthenticator([this](const mqtt::broker::AuthRequest& r) {
+    return devices.CheckMqttCredentials(r.username.value_or(""), r.password.value_or(""))
+               ? mqtt::broker::AuthResult::kAllow
+               : mqtt::broker::AuthResult::kBadCredentials;
+  });
+  if (Status s = broker.broker().LoadAuth(); !s.ok()) return s;
   http.SetAuthenticator(std::make_shared<registry::PlatformAuthenticator>(
       devices, std::make_shared<net::StaticTokenAuthenticator>(config.http.auth_tokens,
                                                                config.http.auth_roles)));

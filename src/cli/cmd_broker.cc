@@ -15,14 +15,17 @@ namespace aiot::cli {
 namespace {
 
 std::atomic<int> stop_signal{0};
+std::atomic<bool> reload_signal{false};
 
 extern "C" void OnStopSignal(int sig) { stop_signal.store(sig); }
+extern "C" void OnReloadSignal(int) { reload_signal.store(true); }
 
 int RunBroker(Context& ctx) {
   // The handler only records the signal (async-signal-safe); the main thread polls for it. This
   // works whichever thread the kernel delivers the signal to.
   std::signal(SIGINT, OnStopSignal);
   std::signal(SIGTERM, OnStopSignal);
+  std::signal(SIGHUP, OnReloadSignal);  // re-read broker.password_file and broker.acl_file
 
   app::AppConfig& config = ctx.Config();
   auto log = log::Get("mqtt.broker");
@@ -37,7 +40,11 @@ int RunBroker(Context& ctx) {
   mqtt::broker::BrokerServer server(config.broker, registry, runtime.contexts());
   if (!server.Start().ok()) return kExitFailure;
   runtime.Start();
-  while (stop_signal.load() == 0) std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  while (stop_signal.load() == 0) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    if (reload_signal.exchange(false) && server.broker().LoadAuth().ok())
+      log->info("SIGHUP: password and ACL files reloaded (for new connections)");
+  }
   log->info("{} received, stopping", stop_signal.load() == SIGINT ? "SIGINT" : "SIGTERM");
   // A second signal while stopping means "now".
   std::signal(SIGINT, SIG_DFL);
@@ -52,7 +59,8 @@ void RegisterBroker(CLI::App& root, Context& ctx) {
   auto* cmd = root.add_subcommand(
       "broker",
       "Run the MQTT broker alone (MQTT 3.1.1 and 5.0; default listener 127.0.0.1:1883, set "
-      "broker.listeners to change it)");
+      "broker.listeners to change it; broker.password_file / broker.acl_file in Mosquitto's "
+      "formats, reloaded on SIGHUP)");
   cmd->callback([&ctx] { ctx.run = [&ctx] { return RunBroker(ctx); }; });
 }
 

@@ -83,12 +83,14 @@ struct Broker::Metrics {
         dropped_expired(dropped_family.Add({{"reason", "expired"}})),
         dropped_offline_qos0(dropped_family.Add({{"reason", "offline_qos0"}})),
         dropped_slow_consumer(dropped_family.Add({{"reason", "slow_consumer"}})),
+        dropped_not_authorized(dropped_family.Add({{"reason", "not_authorized"}})),
         rejected_family(prometheus::BuildCounter()
                             .Name("aiot_mqtt_broker_connections_rejected_total")
                             .Help("Connections refused or closed by the broker, by reason")
                             .Register(r)),
         rejected_max_connections(rejected_family.Add({{"reason", "max_connections"}})),
         rejected_not_authorized(rejected_family.Add({{"reason", "not_authorized"}})),
+        rejected_bad_credentials(rejected_family.Add({{"reason", "bad_credentials"}})),
         rejected_connect_timeout(rejected_family.Add({{"reason", "connect_timeout"}})),
         rejected_keep_alive(rejected_family.Add({{"reason", "keep_alive_timeout"}})),
         rejected_protocol(rejected_family.Add({{"reason", "protocol_error"}})),
@@ -108,9 +110,11 @@ struct Broker::Metrics {
   prometheus::Counter& dropped_expired;
   prometheus::Counter& dropped_offline_qos0;
   prometheus::Counter& dropped_slow_consumer;
+  prometheus::Counter& dropped_not_authorized;
   prometheus::Family<prometheus::Counter>& rejected_family;
   prometheus::Counter& rejected_max_connections;
   prometheus::Counter& rejected_not_authorized;
+  prometheus::Counter& rejected_bad_credentials;
   prometheus::Counter& rejected_connect_timeout;
   prometheus::Counter& rejected_keep_alive;
   prometheus::Counter& rejected_protocol;
@@ -135,6 +139,11 @@ class Session {
     state_.expires_at_ns = 0;
   }
   void Detach() { conn_ = nullptr; }
+  // The ACL deliveries are checked against (null: none), from the last connection's identity.
+  void SetAcl(std::shared_ptr<const AuthPolicy> auth, std::optional<std::string> username) {
+    acl_ = auth && auth->has_acl() ? std::move(auth) : nullptr;
+    username_ = std::move(username);
+  }
   void set_shard(Shard* s) { shard_ = s; }
 
   size_t Window() const {
@@ -172,6 +181,8 @@ class Session {
   SessionKey key_;
   SessionState state_;
   ServerConnection* conn_ = nullptr;
+  std::shared_ptr<const AuthPolicy> acl_;
+  std::optional<std::string> username_;
 };
 
 // ---- Shard: the per-core part of the broker ----------------------------------------------------
@@ -320,6 +331,11 @@ class Shard {
 // ---- Session implementation ------------------------------------------------------------------
 
 void Session::Enqueue(Delivery&& d) {
+  if (acl_ && !acl_->acl()->Check(state_.client_id, username_, d.msg->topic, kAccessRead)) {
+    broker_.stats_.msgs_dropped++;
+    broker_.metrics_->dropped_not_authorized.Increment();
+    return;
+  }
   int64_t now = broker_.clock_.MonotonicNanos();
   if (d.msg->Expired(now)) {
     broker_.stats_.msgs_dropped++;
@@ -580,9 +596,10 @@ void ServerConnection::HandleConnect(Connect&& c) {
     refuse(ReasonCode::kUnsupportedProtocolVersion, nullptr);
     return;
   }
-  if (!anonymous_allowed_) {
-    broker_.metrics_->rejected_not_authorized.Increment();
-    refuse(ReasonCode::kNotAuthorized, "anonymous clients are not allowed on this listener");
+  if (ReasonCode rc = Authenticate(c); rc != ReasonCode::kSuccess) {
+    refuse(rc, rc == ReasonCode::kBadUserNameOrPassword ? "bad user name or password"
+               : c.username ? "not authorized"
+                            : "anonymous clients are not allowed on this listener");
     return;
   }
   bool assigned = false;
@@ -596,6 +613,12 @@ void ServerConnection::HandleConnect(Connect&& c) {
                   static_cast<unsigned long long>(broker_.next_assigned_id_++));
     c.client_id = buf;
     assigned = true;
+  }
+  client_id_ = c.client_id;
+  if (c.will && !MayAccess(c.will->topic, kAccessWrite)) {  // as Mosquitto: refused at CONNECT
+    broker_.metrics_->rejected_not_authorized.Increment();
+    refuse(ReasonCode::kNotAuthorized, "will topic not authorized");
+    return;
   }
   const Properties& p = c.properties;
   uint32_t expiry = 0;
@@ -720,6 +743,7 @@ void ServerConnection::HandleConnect(Connect&& c) {
     }
     conn->session_ = session;
     session->Attach(conn, here);
+    session->SetAcl(conn->auth_, conn->username_);
     Connack ack = MakeConnack(ReasonCode::kSuccess, present);
     ack.properties = std::move(*connack_props);
     conn->phase_ = Phase::kOnline;
@@ -775,6 +799,41 @@ void ServerConnection::HandleConnect(Connect&& c) {
       install(std::move(*holder));
     });
   });
+}
+
+ReasonCode ServerConnection::Authenticate(const Connect& c) {
+  if (link_.Trusted()) return ReasonCode::kSuccess;  // in-process: no authentication, no ACL
+  auth_ = broker_.auth_policy();
+  if (c.username && auth_ && auth_->has_credential_store()) {
+    std::string listener = link_.ListenerAddress();
+    AuthRequest r{.client_id = c.client_id,
+                  .username = std::string_view(*c.username),
+                  .password = c.password ? std::optional<std::string_view>(*c.password)
+                                         : std::nullopt,
+                  .listener = listener};
+    switch (auth_->Authenticate(r)) {
+      case AuthResult::kAllow:
+        username_ = c.username;
+        return ReasonCode::kSuccess;
+      case AuthResult::kNotAuthorized:
+        broker_.metrics_->rejected_not_authorized.Increment();
+        return ReasonCode::kNotAuthorized;
+      default:
+        broker_.metrics_->rejected_bad_credentials.Increment();
+        return ReasonCode::kBadUserNameOrPassword;
+    }
+  }
+  // Anonymous (or a username with no credential store to check it, as in Mosquitto).
+  if (!anonymous_allowed_) {
+    broker_.metrics_->rejected_not_authorized.Increment();
+    return ReasonCode::kNotAuthorized;
+  }
+  username_ = c.username;
+  return ReasonCode::kSuccess;
+}
+
+bool ServerConnection::MayAccess(std::string_view topic, unsigned access) const {
+  return !auth_ || !auth_->has_acl() || auth_->acl()->Check(client_id_, username_, topic, access);
 }
 
 void ServerConnection::OnSessionLost() {
@@ -860,6 +919,18 @@ void ServerConnection::HandlePublish(Publish&& p) {
       return;
     }
   }
+  if (!MayAccess(p.topic, kAccessWrite)) {  // as Mosquitto: v5 says so, 3.1.1 drops silently
+    broker_.stats_.msgs_dropped++;
+    broker_.metrics_->dropped_not_authorized.Increment();
+    ReasonCode rc = version_ == kMqtt5 ? ReasonCode::kNotAuthorized : ReasonCode::kSuccess;
+    if (qos == 1) {
+      Send(Ack<Puback>(p.packet_id, rc));
+    } else if (qos == 2) {
+      if (version_ != kMqtt5) st.inflight_in.insert(p.packet_id);  // PUBREL follows
+      Send(Ack<Pubrec>(p.packet_id, rc));
+    }
+    return;
+  }
   Shard::Add(shard_.counters.msgs_received, 1);
   Shard::Add(shard_.counters.bytes_received, p.payload.size());
   auto m = std::make_shared<Message>();
@@ -917,6 +988,12 @@ void ServerConnection::HandleSubscribe(Subscribe&& sub) {
     if (!TopicWithinLimits(cfg, s.filter)) {
       broker_.metrics_->rejected_limits.Increment();
       ack.reason_codes.push_back(version_ == kMqtt5 ? ReasonCode::kQuotaExceeded
+                                                    : ReasonCode::kUnspecifiedError);
+      continue;
+    }
+    if (auth_ && auth_->has_acl() &&
+        !auth_->acl()->CheckSubscribe(client_id_, username_, MatchingFilter(s.filter))) {
+      ack.reason_codes.push_back(version_ == kMqtt5 ? ReasonCode::kNotAuthorized
                                                     : ReasonCode::kUnspecifiedError);
       continue;
     }
@@ -1071,6 +1148,36 @@ void Broker::Tick(uint32_t core) {
 }
 
 void Broker::Post(uint32_t core, std::function<void()> fn) { shards_[core]->Post(std::move(fn)); }
+
+Status Broker::LoadAuth(std::string* error) {
+  Authenticator external;
+  {
+    std::lock_guard lock(auth_mu_);
+    external = external_auth_;
+  }
+  std::string e;
+  auto policy = AuthPolicy::Load({.password_file = config_.password_file,
+                                  .acl_file = config_.acl_file},
+                                 std::move(external), &e);
+  if (!policy.ok()) {
+    log::Get("mqtt.broker")->error("authentication not (re)loaded: {}", e);
+    if (error != nullptr) *error = e;
+    return policy.error();
+  }
+  std::lock_guard lock(auth_mu_);
+  auth_ = std::move(*policy);
+  return Status::Ok();
+}
+
+void Broker::SetAuthenticator(Authenticator external) {
+  std::lock_guard lock(auth_mu_);
+  external_auth_ = std::move(external);
+}
+
+std::shared_ptr<const AuthPolicy> Broker::auth_policy() const {
+  std::lock_guard lock(auth_mu_);
+  return auth_;
+}
 
 void Broker::Shutdown(uint32_t core) {
   std::vector<ServerConnection*> all;

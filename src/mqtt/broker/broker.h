@@ -11,6 +11,8 @@
 
 #include "base/clock.h"
 #include "base/metrics.h"
+#include "base/result.h"
+#include "mqtt/broker/auth.h"
 #include "mqtt/broker/broker_config.h"
 #include "mqtt/broker/retained_store.h"
 #include "mqtt/broker/session_state.h"
@@ -41,6 +43,10 @@ class Link {
   virtual void Close() = 0;
   // Bytes queued but not yet written to the peer (0 if the link does not queue).
   virtual size_t Backlog() const { return 0; }
+  // The local "address:port" the connection came in on (for authenticators); "" if none.
+  virtual std::string ListenerAddress() const { return {}; }
+  // In-process clients are part of this process: no authentication, no ACL.
+  virtual bool Trusted() const { return false; }
 };
 
 class Broker;
@@ -70,6 +76,10 @@ class ServerConnection {
   enum class Phase { kAwaitConnect, kAwaitSession, kOnline, kClosing };
 
   void HandleConnect(Connect&& c);
+  // Authentication at CONNECT (auth.h): the CONNACK reason code to refuse with, or kSuccess.
+  ReasonCode Authenticate(const Connect& c);
+  // ACL (acl_file): may this client publish to / receive `topic`?
+  bool MayAccess(std::string_view topic, unsigned access) const;
   // Detaches from the session as a network failure would (will, session expiry).
   void OnSessionLost();
   void Dispatch(Packet&& packet);
@@ -86,6 +96,10 @@ class ServerConnection {
   Shard& shard_;
   Link& link_;
   bool anonymous_allowed_;
+  // Identity once authenticated; the policy in force when the client connected.
+  std::optional<std::string> username_;
+  std::string client_id_;
+  std::shared_ptr<const AuthPolicy> auth_;  // null: trusted or no policy loaded
   Phase phase_ = Phase::kAwaitConnect;
   uint8_t version_ = 0;
   int64_t opened_ns_ = 0;
@@ -157,6 +171,14 @@ class Broker {
   // REQUIRES: called on that core.
   void Shutdown(uint32_t core);
 
+  // Authentication and ACL (config password_file / acl_file, plus `external` for usernames the
+  // password file does not know, e.g. the device registry). Loads the files; on failure the
+  // previous policy stays and `error` says why. BrokerServer::Start calls it; call it again to
+  // reload (SIGHUP): new connections get the new policy. Any thread.
+  Status LoadAuth(std::string* error = nullptr);
+  // Sets the external authenticator; takes effect at the next LoadAuth. Before Start.
+  void SetAuthenticator(Authenticator external);
+
   // Publishes a message from the broker itself (e.g. $SYS). Any thread.
   void PublishFromBroker(std::string topic, std::string payload, bool retain);
 
@@ -183,8 +205,13 @@ class Broker {
   // Delivers retained messages matching `filter` to session on `core` (the current core).
   void Forget(const std::string& client_id, SessionKey key);
 
+  std::shared_ptr<const AuthPolicy> auth_policy() const;
+
   BrokerConfig config_;
   const Clock& clock_;
+  mutable std::mutex auth_mu_;
+  std::shared_ptr<const AuthPolicy> auth_;  // guarded by auth_mu_; null: no authentication
+  Authenticator external_auth_;             // guarded by auth_mu_
   std::unique_ptr<Metrics> metrics_;
   BrokerStats stats_;
   SubscriptionIndex index_;

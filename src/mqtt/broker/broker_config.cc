@@ -7,6 +7,9 @@ void Describe(config::Visitor& v, BrokerConfig& c) {
           "TCP listeners as address:port; default loopback only (like Mosquitto 2)");
   v.Field("allow_anonymous", c.allow_anonymous,
           "anonymous clients: local_only (loopback listeners only), true or false");
+  v.Field("password_file", c.password_file,
+          "Mosquitto password file (mosquitto_passwd format); empty = none");
+  v.Field("acl_file", c.acl_file, "Mosquitto ACL file; empty = no topic restrictions");
   v.Field("max_connections", c.max_connections, "maximum client connections; 0 = unlimited");
   v.Field("max_queued_messages", c.max_queued_messages,
           "messages queued per session beyond the in-flight window; 0 = unlimited");

@@ -15,9 +15,15 @@ struct BrokerConfig {
   // An empty list runs the broker with the in-process transport only.
   std::vector<std::string> listeners = {"127.0.0.1:1883"};
   // Anonymous clients (no username): "local_only" (only on listeners bound to a loopback address),
-  // "true" or "false". Username/password authentication is not implemented yet, so "false" refuses
-  // every network client.
+  // "true" or "false". Clients with a username are checked against `password_file` (and, in
+  // `aiot up`, the device registry); without any credential store they count as anonymous.
   std::string allow_anonymous = "local_only";
+  // Mosquitto password file (`mosquitto_passwd -c <file> <user>`: $7$ PBKDF2-SHA512 or $6$
+  // SHA-512 lines); empty = none. Reloaded on SIGHUP by `aiot broker`.
+  std::string password_file;
+  // Mosquitto acl_file (`user`, `topic [read|write|readwrite|deny] <filter>`, `pattern ...` with
+  // %c / %u); empty = every client may publish and subscribe to everything.
+  std::string acl_file;
   // Maximum simultaneous client connections (network and in-process); 0 = unlimited.
   uint32_t max_connections = 100000;
   // Per session: messages queued for delivery beyond the in-flight window (QoS 1/2 while online,

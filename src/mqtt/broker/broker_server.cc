@@ -72,6 +72,12 @@ class TcpLink final : public Link, public std::enable_shared_from_this<TcpLink> 
 
   size_t Backlog() const override { return out_.size() + (writing_ ? wbuf_.size() : 0); }
 
+  std::string ListenerAddress() const override {
+    boost::system::error_code ec;
+    tcp::endpoint ep = socket_.local_endpoint(ec);
+    return ec ? std::string() : ep.address().to_string() + ":" + std::to_string(ep.port());
+  }
+
   void Close() override {
     if (closing_) return;
     closing_ = true;
@@ -258,6 +264,7 @@ BrokerServer::~BrokerServer() {
 
 Status BrokerServer::Start() {
   const BrokerConfig& cfg = broker_->config();
+  if (Status s = broker_->LoadAuth(); !s.ok()) return s;  // password_file, acl_file
   for (const std::string& spec : cfg.listeners) {
     auto ep = ParseListener(spec);
     if (!ep.ok()) {

@@ -22,6 +22,9 @@ struct InprocLink final : Link, std::enable_shared_from_this<InprocLink> {
       self->handler->OnTransportPacket(std::move(*p));
     });
   }
+  // The platform's own clients: no authentication, no ACL.
+  bool Trusted() const override { return true; }
+
   // The broker ends the connection. Broker core.
   void Close() override {
     if (broker_closed) return;
