@@ -9,11 +9,14 @@
 // hello_world int8 model shows the same pattern, so it is Arm NN's arithmetic, not the export.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
+#include <cstdio>
 
 #include "ml/data/random.h"
 #include "ml/quant/quantize.h"
 #include "ml/runtime/model.h"
+#include "ml/runtime/quant_util.h"
 #include "ml/train/export.h"
 #include "ml/train/mlp.h"
 #include "tests/ml/test_data.h"
@@ -168,6 +171,166 @@ TEST_F(ArmnnInterop, FloatAndInt8ModelsGiveTheSameOutputs) {
     EXPECT_LE(max_diff, 1);
     EXPECT_GE(equal, n * 9 / 10);
   }
+}
+
+// Arm NN 20.08's CpuRef FULLY_CONNECTED (src/backends/reference/workloads/FullyConnected.cpp),
+// emulated: every operand dequantized to float (scale * (q - zero point)), products summed in
+// float in input order, the float bias (scale * q) added last, then
+// clamp(round(value / output scale) + zero point). A fused RELU becomes a separate activation
+// layer on the int8 output, i.e. a clamp at the output zero point.
+int8_t CpuRefFcOutput(const int8_t* x, int k, const int8_t* w, const int32_t* bias, float in_scale,
+                      int32_t in_zp, float w_scale, float bias_scale, float out_scale,
+                      int32_t out_zp, bool relu) {
+  float acc = 0.f;
+  for (int i = 0; i < k; ++i) {
+    const float xf = static_cast<float>(x[i] - in_zp) * in_scale;
+    const float wf = static_cast<float>(w[i]) * w_scale;
+    acc += wf * xf;
+  }
+  if (bias) acc += static_cast<float>(*bias) * bias_scale;
+  float q = std::round(acc / out_scale) + static_cast<float>(out_zp);
+  q = std::min(std::max(q, relu ? static_cast<float>(out_zp) : -128.f), 127.f);
+  return static_cast<int8_t>(q);
+}
+
+// TFLite's MultiplyByQuantizedMultiplier as built with TFLITE_SINGLE_ROUNDING=1 (one rounding,
+// half up): (x * multiplier + 2^(30 - shift)) >> (31 - shift).
+int32_t SingleRoundingMultiply(int32_t x, int32_t multiplier, int shift) {
+  const int total = 31 - shift;
+  const int64_t v = static_cast<int64_t>(x) * multiplier + (int64_t{1} << (total - 1));
+  return static_cast<int32_t>(v >> total);
+}
+
+// Where and why the int8 results differ: each FULLY_CONNECTED of the per-tensor int8 model runs
+// alone in Arm NN on exactly the int8 inputs our previous layer produced, and every output is
+// compared with (a) ours = TFLite's integer arithmetic, (b) the emulation of CpuRef's float
+// arithmetic above and (c) the exact real value acc * in_scale * w_scale / out_scale.
+TEST_F(ArmnnInterop, Int8LayerByLayerDifferencesAreCpuRefsFloatRounding) {
+  Dataset d = FanLike(3000, 1);
+  TrainConfig cfg;
+  cfg.epochs = 15;
+  auto r = Train(d, cfg);
+  ASSERT_TRUE(r.ok());
+  GraphSpec fg = BuildFloatGraph(r->model, ModelMetadata{});
+  Dataset calib = d.Subset(r->split.train);
+  Dataset test = d.Subset(r->split.test);
+  auto qg = QuantizeGraph(fg, calib.x.data(), calib.rows, QuantizeOptions{});
+  ASSERT_TRUE(qg.ok());
+  const size_t n = 300;
+  // The int8 input of the first FULLY_CONNECTED, from our own float part + QUANTIZE.
+  std::vector<int8_t> x;
+  {
+    GraphSpec head = *qg;
+    size_t q_op = 0;
+    for (size_t i = 0; i < head.ops.size(); ++i) {
+      if (head.ops[i].op() == Op::kQuantize) q_op = i;
+    }
+    head.outputs = {head.ops[q_op].outputs[0]};
+    head.ops.resize(q_op + 1);
+    auto it = Interpreter::Create(head);
+    ASSERT_TRUE(it.ok());
+    for (size_t i = 0; i < n; ++i) {
+      std::copy_n(test.Row(i), 4, (*it)->input(0).f32());
+      ASSERT_TRUE((*it)->Invoke().ok());
+      x.insert(x.end(), (*it)->output(0).i8(), (*it)->output(0).i8() + 4);
+    }
+  }
+  int layer = 0;
+  size_t total = 0, total_equal = 0;
+  for (const OpSpec& op : qg->ops) {
+    if (op.op() != Op::kFullyConnected) continue;
+    ++layer;
+    SCOPED_TRACE("layer " + std::to_string(layer));
+    const TensorSpec& tin = qg->tensors[op.inputs[0]];
+    const TensorSpec& tw = qg->tensors[op.inputs[1]];
+    const TensorSpec& tb = qg->tensors[op.inputs[2]];
+    const TensorSpec& tout = qg->tensors[op.outputs[0]];
+    const int units = tw.shape[0], k = tw.shape[1];
+    ASSERT_EQ(tw.quant.scale.size(), 1u);
+    const auto* w = reinterpret_cast<const int8_t*>(tw.data.data());
+    const auto* b = reinterpret_cast<const int32_t*>(tb.data.data());
+    const bool relu = op.activation == Activation::kRelu;
+    const float in_s = tin.quant.scale[0], w_s = tw.quant.scale[0], b_s = tb.quant.scale[0];
+    const float out_s = tout.quant.scale[0];
+    const auto in_zp = static_cast<int32_t>(tin.quant.zero_point[0]);
+    const auto out_zp = static_cast<int32_t>(tout.quant.zero_point[0]);
+    int32_t multiplier = 0;
+    int shift = 0;
+    QuantizeMultiplier(static_cast<double>(in_s) * w_s / out_s, &multiplier, &shift);
+    // TFLite's default arithmetic rounds twice: the doubling high multiply rounds to a multiple
+    // of 2^-right output steps, RoundingDivideByPOT rounds that to a step. A value within
+    // 2^-(right+1) of a tie can be pushed onto the tie and then rounded away from zero.
+    const double window = std::ldexp(1.0, shift - 1);
+
+    GraphSpec one = *qg;
+    one.inputs = {op.inputs[0]};
+    one.outputs = {op.outputs[0]};
+    one.ops = {op};
+    auto it = Interpreter::Create(one);
+    ASSERT_TRUE(it.ok());
+    std::vector<int8_t> ours(n * units);
+    for (size_t i = 0; i < n; ++i) {
+      std::copy_n(x.data() + i * k, k, (*it)->input(0).i8());
+      ASSERT_TRUE((*it)->Invoke().ok());
+      std::copy_n((*it)->output(0).i8(), units, ours.data() + i * units);
+    }
+    auto theirs = RunArmnn(one, "layer" + std::to_string(layer), x.data(), x.size());
+    ASSERT_EQ(theirs.size(), ours.size());
+
+    size_t equal = 0, emulated = 0, ours_ideal = 0, theirs_ideal = 0, single_equal = 0;
+    int max_diff = 0;
+    double max_tie_distance = 0;  // of a differing output: |fraction of the exact value - 0.5|
+    for (size_t i = 0; i < n; ++i) {
+      for (int o = 0; o < units; ++o) {
+        const int8_t* xr = x.data() + i * k;
+        const int8_t* wr = w + static_cast<size_t>(o) * k;
+        const int a = ours[i * units + o], t = static_cast<int8_t>(theirs[i * units + o]);
+        const int e = CpuRefFcOutput(xr, k, wr, b + o, in_s, in_zp, w_s, b_s, out_s, out_zp, relu);
+        int64_t acc = b[o];
+        for (int j = 0; j < k; ++j) acc += static_cast<int64_t>(xr[j] - in_zp) * wr[j];
+        const double exact = static_cast<double>(acc) * in_s * w_s / out_s;
+        const double ideal_d =
+            std::clamp(std::round(exact) + out_zp, relu ? out_zp : -128.0, 127.0);
+        const int ideal = static_cast<int>(ideal_d);
+        const int single = std::clamp(
+            SingleRoundingMultiply(static_cast<int32_t>(acc), multiplier, shift) + out_zp,
+            relu ? out_zp : -128, 127);
+        single_equal += single == t;
+        equal += a == t;
+        emulated += e == t;
+        ours_ideal += a == ideal;
+        theirs_ideal += t == ideal;
+        max_diff = std::max(max_diff, std::abs(a - t));
+        if (a != t) {
+          const double frac = exact - std::floor(exact);
+          max_tie_distance = std::max(max_tie_distance, std::abs(frac - 0.5));
+        }
+      }
+    }
+    const size_t count = n * units;
+    total += count;
+    total_equal += equal;
+    std::printf(
+        "layer %d (%d->%d%s, multiplier 2^%d x %.6f): %zu of %zu equal to Arm NN, max difference "
+        "%d; CpuRef float emulation reproduces %zu; correctly rounded exact value: ours %zu, Arm "
+        "NN %zu; differing outputs lie within %.4f of a tie (double-rounding window %.4f); "
+        "single rounding would equal Arm NN in %zu\n",
+        layer, k, units, relu ? " relu" : "", shift, multiplier / 2147483648.0, equal, count,
+        max_diff, emulated, ours_ideal, theirs_ideal, max_tie_distance, window, single_equal);
+    // The float emulation reproduces Arm NN (a float sum could in principle land on the other side
+    // of a tie, hence not required to be 100%), and Arm NN is the correctly rounded value.
+    EXPECT_GE(emulated * 1000, count * 999);
+    EXPECT_GE(theirs_ideal * 1000, count * 999);
+    // Every difference is one step, inside the double-rounding window of a tie; TFLite's
+    // single-rounding variant agrees with Arm NN.
+    EXPECT_LE(max_diff, 1);
+    EXPECT_LE(max_tie_distance, window + 1e-6);
+    EXPECT_GE(single_equal * 1000, count * 999);
+    EXPECT_GE(equal * 100, count * 98);
+    x = ours;  // the next layer runs on our outputs, so each layer is compared on its own
+  }
+  EXPECT_EQ(layer, 4);
+  std::printf("all layers: %zu of %zu int8 outputs equal to Arm NN\n", total_equal, total);
 }
 
 TEST_F(ArmnnInterop, TensorFlowsHelloWorldInt8AgreesWithArmnn) {

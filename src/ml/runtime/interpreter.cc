@@ -51,6 +51,7 @@ struct Interpreter::Node {
   int in = -1, in2 = -1, out = -1;
   Activation act = Activation::kNone;
   bool reference = false;
+  kernels::Isa isa = kernels::Isa::kPortable;
   // FULLY_CONNECTED
   int k = 0, n = 0, rows_per_item = 0;
   int weights = -1, bias = -1;
@@ -186,6 +187,7 @@ Result<std::unique_ptr<Interpreter>> Interpreter::Create(const GraphSpec& g,
     nd.op = os.op();
     nd.act = os.activation;
     nd.reference = options.reference_kernels;
+    nd.isa = std::min(options.max_isa, kernels::BestIsa());
     if (!os.outputs.empty()) nd.out = os.outputs[0];
     if (!os.inputs.empty()) nd.in = os.inputs[0];
     if (nd.out >= 0 && it->tensors_[nd.out].constant) {
@@ -459,7 +461,7 @@ Status Interpreter::Invoke(int batch) {
                                          nd.n, nd.rq, y);
         } else {
           kernels::FullyConnectedInt8Opt(x, rows, nd.k, static_cast<const int16_t*>(nd.packed),
-                                         nd.eff_bias, nd.n, nd.rq, y);
+                                         nd.eff_bias, nd.n, nd.rq, y, nd.isa);
         }
         break;
       }

@@ -29,6 +29,9 @@ struct TensorView {
 struct InterpreterOptions {
   int max_batch = 1;               // rows one Invoke can process
   bool reference_kernels = false;  // plain loops instead of the optimized kernels
+  // Highest instruction set the optimized int8 kernels may use (benchmarks, tests); the CPU's best
+  // one below it is taken.
+  kernels::Isa max_isa = kernels::Isa::kAvxVnni;
 };
 
 // Executes one .tflite subgraph. Create() is TFLite's Prepare: it validates every op (types,

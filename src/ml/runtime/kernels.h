@@ -36,14 +36,29 @@ void PackFloatWeights(const float* w, int k, int n, float* packed);
 void FullyConnectedFloatOpt(const float* in, int rows, int k, const float* packed,
                             const float* bias, int n, Activation act, float* out);
 
+// Instruction sets of the optimized int8 kernel, chosen at run time (function multiversioning by
+// target attributes: the library itself is built for the baseline ISA).
+enum class Isa {
+  kPortable,  // plain C++ (vectorized by the compiler for the baseline ISA)
+  kAvx2,      // AVX2: vpmaddwd + vpaddd
+  kAvxVnni,   // AVX-VNNI: vpdpwssd (Alder Lake, Sapphire Rapids, Zen 5...)
+};
+Isa BestIsa();  // the best set this CPU supports
+const char* IsaName(Isa isa);
+
 // Int8: weights widened to int16 and packed in pairs of inputs, [ceil(K/2)][N rounded up to 8][2];
-// the input zero point is folded into an effective bias (bias - zp * sum_k w).
+// the input zero point is folded into an effective bias (bias - zp * sum_k w). Bit-exact with
+// FullyConnectedInt8Ref on every Isa.
 size_t PackedInt8WeightsSize(int k, int n);  // in int16
 void PackInt8Weights(const int8_t* w, int k, int n, int16_t* packed);
 void EffectiveBias(const int8_t* w, const int32_t* bias, int k, int n, int32_t input_zero_point,
                    int32_t* eff_bias);
 void FullyConnectedInt8Opt(const int8_t* in, int rows, int k, const int16_t* packed,
                            const int32_t* eff_bias, int n, const Int8Requant& rq, int8_t* out);
+// The same on a given instruction set (tests); falls back to the best supported one below it.
+void FullyConnectedInt8Opt(const int8_t* in, int rows, int k, const int16_t* packed,
+                           const int32_t* eff_bias, int n, const Int8Requant& rq, int8_t* out,
+                           Isa isa);
 
 // Whether the optimized kernels use AVX2 on this CPU.
 bool HasAvx2();

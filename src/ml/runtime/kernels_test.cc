@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <vector>
 
@@ -33,6 +34,18 @@ TEST(QuantUtilTest, MatchesTfliteArithmetic) {
   EXPECT_EQ(QuantizeValue(-2.5f, 1.0, 0), -3);
   EXPECT_EQ(QuantizeValue(1000.f, 1.0, 0), 127);
   EXPECT_EQ(QuantizeValue(NAN, 1.0, 0), -128);
+  EXPECT_EQ(QuantizeValue(INFINITY, 1.0, 0), 127);
+  // The libm-free rounding equals std::round's (half away from zero) everywhere, ties included.
+  Rng rng(9);
+  for (int i = 0; i < 200000; ++i) {
+    const double scale = i % 2 ? 0.5 : rng.Uniform(1e-4, 0.3);
+    const auto v = static_cast<float>(i % 3 == 0 ? std::round(rng.Uniform(-400, 400)) / 2
+                                                 : rng.Uniform(-60, 60));
+    const auto zp = static_cast<int32_t>(rng.Below(256)) - 128;
+    const double r = std::clamp(std::round(static_cast<double>(v) / scale), -1e6, 1e6);
+    const int32_t want = std::clamp(static_cast<int32_t>(r) + zp, -128, 127);
+    ASSERT_EQ(QuantizeValue(v, scale, zp), want) << v << " / " << scale << " + " << zp;
+  }
 }
 
 struct Shape {
@@ -44,17 +57,26 @@ class KernelEquivalence : public ::testing::TestWithParam<Shape> {};
 TEST_P(KernelEquivalence, Int8OptimizedEqualsReferenceExactly) {
   const Shape s = GetParam();
   Rng rng(static_cast<uint64_t>(s.rows * 1000 + s.k * 10 + s.n));
-  for (int variant = 0; variant < 4; ++variant) {
+  for (int variant = 0; variant < 6; ++variant) {
     std::vector<int8_t> in(static_cast<size_t>(s.rows) * s.k), w(static_cast<size_t>(s.n) * s.k);
     for (auto& v : in) v = static_cast<int8_t>(static_cast<int>(rng.Below(256)) - 128);
     for (auto& v : w) v = static_cast<int8_t>(static_cast<int>(rng.Below(255)) - 127);
     std::vector<int32_t> bias(s.n);
     for (auto& b : bias) b = static_cast<int32_t>(rng.Below(20001)) - 10000;
+    // Variant 4: accumulators near the int32 limits (the fixed-point steps on extreme values).
+    if (variant == 4) {
+      for (auto& b : bias) b = static_cast<int32_t>(rng.Below(2000000001)) - 1000000000;
+    }
     const int n8 = (s.n + 7) / 8 * 8;
     std::vector<int32_t> mult(n8, 0), shift(n8, 0);
     for (int o = 0; o < s.n; ++o) {
       int sh;
-      QuantizeMultiplier(variant == 3 ? 1.5 : rng.Uniform(1e-5, 0.02), &mult[o], &sh);
+      // Variant 3: a multiplier above 1 (left shift); 5: per-channel, tiny to large right shifts.
+      const double real = variant == 3   ? 1.5
+                          : variant == 4 ? rng.Uniform(1e-9, 1e-6)
+                          : variant == 5 ? std::ldexp(rng.Uniform(0.5, 1.0), -1 - o % 30)
+                                         : rng.Uniform(1e-5, 0.02);
+      QuantizeMultiplier(real, &mult[o], &sh);
       shift[o] = sh;
     }
     Int8Requant rq{mult.data(),
@@ -71,8 +93,13 @@ TEST_P(KernelEquivalence, Int8OptimizedEqualsReferenceExactly) {
     std::vector<int32_t> eff(n8);
     PackInt8Weights(w.data(), s.k, s.n, packed.data());
     EffectiveBias(w.data(), bias.data(), s.k, s.n, rq.input_zero_point, eff.data());
-    FullyConnectedInt8Opt(in.data(), s.rows, s.k, packed.data(), eff.data(), s.n, rq, opt.data());
-    ASSERT_EQ(ref, opt) << "variant " << variant;
+    for (Isa isa : {Isa::kPortable, Isa::kAvx2, Isa::kAvxVnni}) {
+      if (static_cast<int>(isa) > static_cast<int>(BestIsa())) continue;  // not on this CPU
+      std::fill(opt.begin(), opt.end(), int8_t{99});
+      FullyConnectedInt8Opt(in.data(), s.rows, s.k, packed.data(), eff.data(), s.n, rq, opt.data(),
+                            isa);
+      ASSERT_EQ(ref, opt) << "variant " << variant << ", " << IsaName(isa);
+    }
   }
 }
 
@@ -100,7 +127,8 @@ TEST_P(KernelEquivalence, FloatOptimizedMatchesReference) {
 INSTANTIATE_TEST_SUITE_P(Shapes, KernelEquivalence,
                          ::testing::Values(Shape{1, 4, 60}, Shape{1, 60, 30}, Shape{1, 30, 10},
                                            Shape{1, 10, 1}, Shape{7, 5, 3}, Shape{9, 17, 70},
-                                           Shape{32, 4, 60}, Shape{5, 1, 16}, Shape{3, 130, 129}));
+                                           Shape{32, 4, 60}, Shape{5, 1, 16}, Shape{3, 130, 129},
+                                           Shape{8, 60, 30}, Shape{6, 2047, 5}, Shape{5, 2050, 9}));
 
 }  // namespace
 }  // namespace aiot::ml::kernels

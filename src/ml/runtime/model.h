@@ -40,6 +40,7 @@ class Model {
 struct ScorerOptions {
   int max_batch = 256;
   bool reference_kernels = false;
+  kernels::Isa max_isa = kernels::Isa::kAvxVnni;  // see InterpreterOptions
 };
 
 // Scores raw feature vectors with a model: the one-stop API for the predictor, the device agent

@@ -56,11 +56,16 @@ inline int32_t MultiplyByQuantizedMultiplier(int32_t x, int32_t multiplier, int 
 
 // TFLite's float -> int8 affine quantization (round half away from zero, then clamp).
 // Non-finite and huge inputs saturate instead of overflowing the integer conversion.
+// Rounds like std::round, without a libm call on the baseline x86-64 ISA (no roundsd): v - t is
+// exact for |v| <= 1e6.
 inline int8_t QuantizeValue(float v, double scale, int32_t zero_point) {
-  double r = std::round(static_cast<double>(v) / scale);
-  if (!(r >= -1e6)) r = -1e6;  // also catches NaN
-  if (r > 1e6) r = 1e6;
-  const int32_t q = static_cast<int32_t>(r) + zero_point;
+  double d = static_cast<double>(v) / scale;
+  if (!(d >= -1e6)) d = -1e6;  // also catches NaN
+  if (d > 1e6) d = 1e6;
+  auto t = static_cast<int32_t>(d);  // truncation
+  const double frac = d - t;
+  t += (frac >= 0.5) - (frac <= -0.5);
+  const int32_t q = t + zero_point;
   return static_cast<int8_t>(q < -128 ? -128 : (q > 127 ? 127 : q));
 }
 
