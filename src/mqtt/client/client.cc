@@ -104,7 +104,8 @@ void Client::SetConnectionHandler(ConnectionHandler handler) {
 
 ClientStats Client::stats() const {
   return {stat_published_.load(), stat_completed_.load(), stat_failed_.load(),
-          stat_received_.load(),  stat_connects_.load(),  stat_rejected_.load()};
+          stat_received_.load(),  stat_connects_.load(),  stat_rejected_.load(),
+          stat_aliased_.load()};
 }
 
 void Client::Start() {
@@ -290,6 +291,8 @@ void Client::OnTransportClosed(std::error_code ec) {
   keepalive_timer_.cancel();
   transport_.reset();
   topic_aliases_in_.clear();
+  aliases_out_.clear();  // aliases live as long as the network connection
+  alias_out_max_ = 0;
   ping_outstanding_ = false;
   if (phase_ == Phase::kStopping || phase_ == Phase::kStopped) {
     CancelAll();
@@ -399,6 +402,11 @@ void Client::HandleConnack(Connack&& ack) {
   keep_alive_s_ = p.server_keep_alive.value_or(
       static_cast<uint16_t>(std::min<uint32_t>(config_.keep_alive_s, 65535)));
   if (p.assigned_client_identifier) client_id_ = *p.assigned_client_identifier;
+  aliases_out_.clear();
+  alias_out_max_ = version_ == kMqtt5
+                       ? static_cast<uint16_t>(std::min<uint32_t>(
+                             config_.topic_alias_maximum_out, p.topic_alias_maximum.value_or(0)))
+                       : 0;
   SetPhase(Phase::kConnected);
   stat_connects_.fetch_add(1, std::memory_order_relaxed);
   if (!ack.session_present) {
@@ -424,7 +432,7 @@ void Client::HandleConnack(Connack&& ack) {
     } else {
       mqtt::Publish copy = m->publish;
       copy.dup = true;
-      Send(std::move(copy));
+      SendPublish(copy);
     }
   }
   for (uint16_t id : done_ids) {
@@ -609,7 +617,7 @@ void Client::Drain() {
       continue;
     }
     if (m.publish.qos == QoS::kAtMostOnce) {
-      Send(m.publish);
+      SendPublish(m.publish);
       FinishMessage(m, {});
       if (!transport_) return;
       continue;
@@ -617,7 +625,7 @@ void Client::Drain() {
     m.seq = next_seq_++;
     const uint16_t id = m.publish.packet_id;
     auto [it, inserted] = inflight_.emplace(id, std::move(m));
-    Send(it->second.publish);
+    SendPublish(it->second.publish);
     if (!transport_) return;
   }
 }
@@ -639,6 +647,34 @@ void Client::Send(Packet packet) {
   if (!transport_) return;
   last_sent_ns_ = NowNs();
   transport_->Send(std::move(packet));
+}
+
+void Client::SendPublish(const mqtt::Publish& p) {
+  if (alias_out_max_ == 0 || p.topic.empty()) {
+    Send(p);
+    return;
+  }
+  mqtt::Publish out = p;
+  const uint64_t now = ++alias_clock_;
+  auto it = aliases_out_.find(p.topic);
+  if (it != aliases_out_.end()) {  // bound on this connection: the alias alone
+    it->second.last_used = now;
+    out.properties.topic_alias = it->second.alias;
+    out.topic.clear();
+    stat_aliased_.fetch_add(1, std::memory_order_relaxed);
+  } else {  // bind (or rebind the least recently used) alias: topic + alias
+    uint16_t alias = static_cast<uint16_t>(aliases_out_.size() + 1);
+    if (aliases_out_.size() >= alias_out_max_) {
+      auto victim = std::min_element(
+          aliases_out_.begin(), aliases_out_.end(),
+          [](const auto& a, const auto& b) { return a.second.last_used < b.second.last_used; });
+      alias = victim->second.alias;
+      aliases_out_.erase(victim);
+    }
+    aliases_out_.emplace(p.topic, AliasOut{alias, now});
+    out.properties.topic_alias = alias;
+  }
+  Send(std::move(out));
 }
 
 void Client::StartKeepAlive() {

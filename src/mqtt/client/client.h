@@ -60,6 +60,7 @@ struct ClientStats {
   uint64_t received = 0;   // messages delivered to handlers
   uint64_t connects = 0;   // successful CONNACKs
   uint64_t rejected = 0;   // Publish() refused (queue full)
+  uint64_t aliased = 0;    // PUBLISH packets sent with a topic alias instead of the topic
 };
 
 // An MQTT 3.1.1 / 5.0 client over a Transport (TCP, or in-process to the embedded broker).
@@ -161,6 +162,8 @@ class Client : public std::enable_shared_from_this<Client>, private TransportHan
   void SubscribePending();
   void Drain();
   void Send(Packet packet);
+  // Sends a PUBLISH, replacing its topic by an outgoing topic alias when one is (or can be) bound.
+  void SendPublish(const mqtt::Publish& p);
   uint16_t NextPacketId();
   void StartKeepAlive();
   void OnKeepAliveTimer();
@@ -198,6 +201,14 @@ class Client : public std::enable_shared_from_this<Client>, private TransportHan
   std::map<uint16_t, Outgoing> inflight_;
   std::unordered_set<uint16_t> qos2_received_;
   std::unordered_map<uint16_t, std::string> topic_aliases_in_;
+  // Outgoing topic aliases of the current connection: topic -> (alias, last use).
+  struct AliasOut {
+    uint16_t alias = 0;
+    uint64_t last_used = 0;
+  };
+  uint16_t alias_out_max_ = 0;  // min(topic_alias_maximum_out, server's Topic Alias Maximum)
+  std::unordered_map<std::string, AliasOut> aliases_out_;
+  uint64_t alias_clock_ = 0;
   uint16_t next_packet_id_ = 1;
   uint64_t next_seq_ = 1;
   int64_t last_sent_ns_ = 0;
@@ -211,7 +222,7 @@ class Client : public std::enable_shared_from_this<Client>, private TransportHan
   bool drain_posted_ = false;
 
   std::atomic<uint64_t> stat_published_{0}, stat_completed_{0}, stat_failed_{0}, stat_received_{0},
-      stat_connects_{0}, stat_rejected_{0};
+      stat_connects_{0}, stat_rejected_{0}, stat_aliased_{0};
 };
 
 }  // namespace aiot::mqtt

@@ -20,6 +20,8 @@ void Describe(config::Visitor& v, MqttClientConfig& c) {
   v.Field("receive_maximum", c.receive_maximum, "v5 Receive Maximum announced to the server");
   v.Field("topic_alias_maximum", c.topic_alias_maximum,
           "v5 Topic Alias Maximum announced to the server, 0 = no aliases");
+  v.Field("topic_alias_maximum_out", c.topic_alias_maximum_out,
+          "v5 topic aliases used towards the server (capped by its Topic Alias Maximum), 0 = none");
   v.Field("max_packet_size", c.max_packet_size, "largest packet accepted, 0 = protocol maximum");
   v.Field("max_write_buffer", c.max_write_buffer,
           "bytes buffered for the socket before QoS 0 messages wait in the queue");

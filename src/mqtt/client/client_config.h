@@ -41,6 +41,10 @@ struct MqttClientConfig {
   uint32_t receive_maximum = 65535;
   // v5 Topic Alias Maximum announced to the server (0 = the server must not use aliases).
   uint32_t topic_alias_maximum = 0;
+  // v5 topic aliases this client uses towards the server (capped by the server's Topic Alias
+  // Maximum from CONNACK; 0 = none): the first PUBLISH to a topic carries topic + alias, later
+  // ones only the alias. When all are taken, the least recently used alias is rebound.
+  uint32_t topic_alias_maximum_out = 0;
   // Largest packet accepted from the server in bytes (0 = protocol maximum, ~256 MiB).
   uint32_t max_packet_size = 0;
   // Bytes the TCP transport may hold unwritten before QoS 0 messages wait in the queue.

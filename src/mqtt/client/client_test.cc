@@ -461,6 +461,76 @@ TEST_P(ClientTest, V5NoLocal) {
   EXPECT_EQ(mine.size(), 0u);
 }
 
+// Outgoing topic aliases against mosquitto (which accepts up to 10 from a client): the first
+// PUBLISH to a topic binds an alias (topic + alias), later ones carry only the alias, the least
+// recently used alias is rebound when all are taken, and a new connection starts afresh. The
+// subscriber gets every message with its full topic. 3.1.1 has no aliases.
+TEST_P(ClientTest, OutgoingTopicAliases) {
+  auto sub = Make(Config("sub-alias"));
+  Inbox inbox;
+  sub->Start();
+  ASSERT_TRUE(Connected(sub));
+  SubscribeSync(sub, "alias/#", {.qos = QoS::kAtLeastOnce}, inbox.Handler());
+  auto tap = std::make_shared<Tap>();
+  MqttClientConfig cfg = Config("pub-alias");
+  cfg.topic_alias_maximum_out = 2;
+  auto pub = Make(cfg, TapFactory(tap));
+  pub->Start();
+  ASSERT_TRUE(Connected(pub));
+  const std::vector<std::string> topics = {"alias/a", "alias/b", "alias/a", "alias/a",
+                                           "alias/c", "alias/b", "alias/a"};
+  std::atomic<int> acked{0};
+  for (size_t i = 0; i < topics.size(); ++i) {
+    ASSERT_TRUE(pub->Publish(topics[i], std::to_string(i), {.qos = QoS::kAtLeastOnce},
+                             [&](std::error_code ec) { acked += ec ? 0 : 1; })
+                    .ok());
+  }
+  ASSERT_TRUE(WaitFor([&] { return inbox.size() == topics.size(); }));
+  ASSERT_TRUE(WaitFor([&] { return acked.load() == static_cast<int>(topics.size()); }));
+  auto got = inbox.Copy();
+  for (size_t i = 0; i < topics.size(); ++i) {
+    EXPECT_EQ(got[i].topic, topics[i]) << i;
+    EXPECT_EQ(got[i].payload.view(), std::to_string(i));
+  }
+  std::vector<std::pair<std::string, int>> sent;  // (topic on the wire, alias or 0)
+  {
+    std::lock_guard lock(tap->mu);
+    for (const auto& p : tap->sent) {
+      if (const auto* pb = std::get_if<Publish>(&p))
+        sent.emplace_back(pb->topic, pb->properties.topic_alias.value_or(0));
+    }
+  }
+  if (GetParam() == 5) {
+    // a->1, b->2, a, a, c rebinds 2 (b least recent), b rebinds 1, a rebinds 2.
+    std::vector<std::pair<std::string, int>> want = {{"alias/a", 1}, {"alias/b", 2}, {"", 1},
+                                                     {"", 1},        {"alias/c", 2}, {"alias/b", 1},
+                                                     {"alias/a", 2}};
+    EXPECT_EQ(sent, want);
+    EXPECT_EQ(pub->stats().aliased, 2u);
+  } else {
+    for (const auto& [t, alias] : sent) EXPECT_EQ(alias, 0) << t;
+    EXPECT_EQ(pub->stats().aliased, 0u);
+  }
+
+  // A new connection has no aliases: the next PUBLISH to alias/a carries the topic again.
+  broker_->Kill();
+  ASSERT_TRUE(WaitFor([&] { return pub->state() != ConnectionState::kConnected; }));
+  ASSERT_TRUE(broker_->Start());
+  ASSERT_TRUE(WaitFor([&] { return pub->state() == ConnectionState::kConnected; }));
+  std::atomic<int> after{-1};
+  ASSERT_TRUE(pub->Publish("alias/a", "again", {.qos = QoS::kAtLeastOnce},
+                           [&](std::error_code ec) { after = ec ? 1 : 0; })
+                  .ok());
+  ASSERT_TRUE(WaitFor([&] { return after.load() >= 0; }));
+  EXPECT_EQ(after.load(), 0);
+  EXPECT_EQ(pub->stats().connects, 2u);  // mosquitto never saw an unknown alias
+  std::lock_guard lock(tap->mu);
+  const auto* last = std::get_if<Publish>(&tap->sent.back());
+  ASSERT_NE(last, nullptr);
+  EXPECT_EQ(last->topic, "alias/a");
+  EXPECT_EQ(last->properties.topic_alias.value_or(0), GetParam() == 5 ? 1 : 0);
+}
+
 INSTANTIATE_TEST_SUITE_P(Versions, ClientTest, ::testing::Values(4u, 5u),
                          [](const auto& info) { return info.param == 5 ? "V5" : "V311"; });
 
