@@ -394,12 +394,17 @@ Result<std::unique_ptr<Interpreter>> Interpreter::Create(const GraphSpec& g,
         const double real = static_cast<double>(in.scale) * ws / static_cast<double>(out.scale);
         int shift = 0;
         QuantizeMultiplier(real, &nd.multiplier[o], &shift);
+        if (options.single_rounding && shift > 30) {
+          return fail(errc::unsupported, "FULLY_CONNECTED: requantization multiplier " +
+                                             std::to_string(real) + " is out of range");
+        }
         nd.shift[o] = shift;
       }
       nd.rq.multiplier = nd.multiplier;
       nd.rq.shift = nd.shift;
       nd.rq.input_zero_point = in.zero_point;
       nd.rq.output_zero_point = out.zero_point;
+      nd.rq.single_rounding = options.single_rounding;
       auto quantize = [&](float f) {
         return out.zero_point + static_cast<int32_t>(std::round(f / out.scale));
       };

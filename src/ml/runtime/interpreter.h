@@ -32,6 +32,10 @@ struct InterpreterOptions {
   // Highest instruction set the optimized int8 kernels may use (benchmarks, tests); the CPU's best
   // one below it is taken.
   kernels::Isa max_isa = kernels::Isa::kAvxVnni;
+  // int8 requantization: false = TensorFlow Lite's default arithmetic (double rounding), bit-exact
+  // with TFLite; true = TFLite built with TFLITE_SINGLE_ROUNDING=1 (each result correctly
+  // rounded), which is also what Arm NN's CpuRef backend computes (see README).
+  bool single_rounding = false;
 };
 
 // Executes one .tflite subgraph. Create() is TFLite's Prepare: it validates every op (types,

@@ -20,6 +20,9 @@ struct Int8Requant {
   int32_t output_zero_point;
   int32_t act_min;
   int32_t act_max;
+  // false: TFLite's default double rounding (MultiplyByQuantizedMultiplier); true: its
+  // TFLITE_SINGLE_ROUNDING=1 variant (correctly rounded; shifts must be in [-31, 30]).
+  bool single_rounding = false;
 };
 
 // ---- reference ----

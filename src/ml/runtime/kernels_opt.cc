@@ -79,7 +79,9 @@ void FcInt8Portable(const int8_t* in, int rows, int k, const int16_t* packed,
         const int32_t x1 = 2 * p + 1 < k ? x[2 * p + 1] : 0;
         acc += x[2 * p] * w[0] + x1 * w[1];
       }
-      acc = MultiplyByQuantizedMultiplier(acc, rq.multiplier[o], rq.shift[o]);
+      acc = rq.single_rounding
+                ? MultiplyByQuantizedMultiplierSingleRounding(acc, rq.multiplier[o], rq.shift[o])
+                : MultiplyByQuantizedMultiplier(acc, rq.multiplier[o], rq.shift[o]);
       acc = std::clamp(acc + rq.output_zero_point, rq.act_min, rq.act_max);
       out[static_cast<ptrdiff_t>(r) * n + o] = static_cast<int8_t>(acc);
     }

@@ -44,7 +44,9 @@ void FullyConnectedInt8Ref(const int8_t* in, int rows, int k, const int8_t* w, c
       const int8_t* wr = w + static_cast<ptrdiff_t>(o) * k;
       for (int i = 0; i < k; ++i) acc += (x[i] + input_offset) * wr[i];
       if (bias) acc += bias[o];
-      acc = MultiplyByQuantizedMultiplier(acc, rq.multiplier[o], rq.shift[o]);
+      acc = rq.single_rounding
+                ? MultiplyByQuantizedMultiplierSingleRounding(acc, rq.multiplier[o], rq.shift[o])
+                : MultiplyByQuantizedMultiplier(acc, rq.multiplier[o], rq.shift[o]);
       acc += rq.output_zero_point;
       acc = std::clamp(acc, rq.act_min, rq.act_max);
       out[static_cast<ptrdiff_t>(r) * n + o] = static_cast<int8_t>(acc);

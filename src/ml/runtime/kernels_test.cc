@@ -30,6 +30,18 @@ TEST(QuantUtilTest, MatchesTfliteArithmetic) {
   EXPECT_EQ(RoundingDivideByPOT(-6, 2), -2);
   EXPECT_EQ(RoundingDivideByPOT(-7, 2), -2);
   EXPECT_EQ(SaturatingRoundingDoublingHighMul(INT32_MIN, INT32_MIN), INT32_MAX);
+  // TFLITE_SINGLE_ROUNDING=1: one rounding, ties upwards; where double rounding is off by one.
+  EXPECT_EQ(MultiplyByQuantizedMultiplierSingleRounding(100, 1 << 30, 0), 50);
+  EXPECT_EQ(MultiplyByQuantizedMultiplierSingleRounding(101, 1 << 30, 0), 51);
+  EXPECT_EQ(MultiplyByQuantizedMultiplierSingleRounding(-101, 1 << 30, 0), -50);
+  EXPECT_EQ(MultiplyByQuantizedMultiplierSingleRounding(-102, 1 << 30, -1), -25);
+  // 43 * 0.75 * 2^-6 = 0.50390625, just above a tie: both variants round up.
+  EXPECT_EQ(MultiplyByQuantizedMultiplierSingleRounding(43, 3 << 29, -6), 1);
+  EXPECT_EQ(MultiplyByQuantizedMultiplier(43, 3 << 29, -6), 1);
+  // 2^-6 * (2^31 - 1) / 2^31 * 32 = 0.4999999998: single rounding gives 0, double rounding first
+  // rounds to 0.5 (a multiple of 2^-6) and then away from zero.
+  EXPECT_EQ(MultiplyByQuantizedMultiplierSingleRounding(32, INT32_MAX, -6), 0);
+  EXPECT_EQ(MultiplyByQuantizedMultiplier(32, INT32_MAX, -6), 1);
   EXPECT_EQ(QuantizeValue(2.5f, 1.0, 0), 3);
   EXPECT_EQ(QuantizeValue(-2.5f, 1.0, 0), -3);
   EXPECT_EQ(QuantizeValue(1000.f, 1.0, 0), 127);
@@ -57,14 +69,15 @@ class KernelEquivalence : public ::testing::TestWithParam<Shape> {};
 TEST_P(KernelEquivalence, Int8OptimizedEqualsReferenceExactly) {
   const Shape s = GetParam();
   Rng rng(static_cast<uint64_t>(s.rows * 1000 + s.k * 10 + s.n));
-  for (int variant = 0; variant < 6; ++variant) {
+  for (int variant = 0; variant < 12; ++variant) {
+    const bool single = variant >= 6;
     std::vector<int8_t> in(static_cast<size_t>(s.rows) * s.k), w(static_cast<size_t>(s.n) * s.k);
     for (auto& v : in) v = static_cast<int8_t>(static_cast<int>(rng.Below(256)) - 128);
     for (auto& v : w) v = static_cast<int8_t>(static_cast<int>(rng.Below(255)) - 127);
     std::vector<int32_t> bias(s.n);
     for (auto& b : bias) b = static_cast<int32_t>(rng.Below(20001)) - 10000;
     // Variant 4: accumulators near the int32 limits (the fixed-point steps on extreme values).
-    if (variant == 4) {
+    if (variant % 6 == 4) {
       for (auto& b : bias) b = static_cast<int32_t>(rng.Below(2000000001)) - 1000000000;
     }
     const int n8 = (s.n + 7) / 8 * 8;
@@ -72,10 +85,10 @@ TEST_P(KernelEquivalence, Int8OptimizedEqualsReferenceExactly) {
     for (int o = 0; o < s.n; ++o) {
       int sh;
       // Variant 3: a multiplier above 1 (left shift); 5: per-channel, tiny to large right shifts.
-      const double real = variant == 3   ? 1.5
-                          : variant == 4 ? rng.Uniform(1e-9, 1e-6)
-                          : variant == 5 ? std::ldexp(rng.Uniform(0.5, 1.0), -1 - o % 30)
-                                         : rng.Uniform(1e-5, 0.02);
+      const double real = variant % 6 == 3   ? 1.5
+                          : variant % 6 == 4 ? rng.Uniform(1e-9, 1e-6)
+                          : variant % 6 == 5 ? std::ldexp(rng.Uniform(0.5, 1.0), -1 - o % 30)
+                                             : rng.Uniform(1e-5, 0.02);
       QuantizeMultiplier(real, &mult[o], &sh);
       shift[o] = sh;
     }
@@ -85,8 +98,9 @@ TEST_P(KernelEquivalence, Int8OptimizedEqualsReferenceExactly) {
                    static_cast<int32_t>(rng.Below(256)) - 128,
                    -128,
                    127};
-    if (variant == 1) rq.act_min = rq.output_zero_point;  // fused RELU
-    if (variant == 2) rq.act_min = -100, rq.act_max = 50;
+    rq.single_rounding = single;
+    if (variant % 6 == 1) rq.act_min = rq.output_zero_point;  // fused RELU
+    if (variant % 6 == 2) rq.act_min = -100, rq.act_max = 50;
     std::vector<int8_t> ref(static_cast<size_t>(s.rows) * s.n), opt(ref.size());
     FullyConnectedInt8Ref(in.data(), s.rows, s.k, w.data(), bias.data(), s.n, rq, ref.data());
     std::vector<int16_t> packed(PackedInt8WeightsSize(s.k, s.n));

@@ -57,6 +57,7 @@ Result<std::unique_ptr<Scorer>> Scorer::Create(std::shared_ptr<const Model> mode
   io.max_batch = options.max_batch;
   io.reference_kernels = options.reference_kernels;
   io.max_isa = options.max_isa;
+  io.single_rounding = options.single_rounding;
   auto it = Interpreter::Create(model->graph(), io, error);
   if (!it.ok()) return it.error();
   std::unique_ptr<Scorer> s(new Scorer());

@@ -41,6 +41,7 @@ struct ScorerOptions {
   int max_batch = 256;
   bool reference_kernels = false;
   kernels::Isa max_isa = kernels::Isa::kAvxVnni;  // see InterpreterOptions
+  bool single_rounding = false;                   // see InterpreterOptions
 };
 
 // Scores raw feature vectors with a model: the one-stop API for the predictor, the device agent

@@ -54,6 +54,16 @@ inline int32_t MultiplyByQuantizedMultiplier(int32_t x, int32_t multiplier, int 
       right);
 }
 
+// The same when TFLite is built with TFLITE_SINGLE_ROUNDING=1 (TensorFlow's default is 0, the
+// double rounding above): x * multiplier * 2^(shift - 31) rounded once, ties upwards. Requires
+// shift in [-31, 30] (TFLite checks the same).
+inline int32_t MultiplyByQuantizedMultiplierSingleRounding(int32_t x, int32_t multiplier,
+                                                           int shift) {
+  const int total = 31 - shift;
+  const int64_t round = int64_t{1} << (total - 1);
+  return static_cast<int32_t>((static_cast<int64_t>(x) * multiplier + round) >> total);
+}
+
 // TFLite's float -> int8 affine quantization (round half away from zero, then clamp).
 // Non-finite and huge inputs saturate instead of overflowing the integer conversion.
 // Rounds like std::round, without a libm call on the baseline x86-64 ISA (no roundsd): v - t is
