@@ -104,26 +104,27 @@ __attribute__((target("avx2,fma"))) inline void FcFloatBlock(const float* in, in
                                                              const float* bias, int n, int o0,
                                                              __m256 lo, __m256 hi, float* out) {
   __m256 acc[R][V];
-  for (int v = 0; v < V; ++v) {
+  _Pragma("GCC unroll 8") for (int v = 0; v < V; ++v) {
     const int base = o0 + 8 * v;
     __m256 b = _mm256_setzero_ps();
     if (bias && base < n) b = _mm256_maskload_ps(bias + base, TailMask(n - base));
-    for (int r = 0; r < R; ++r) acc[r][v] = b;
+    _Pragma("GCC unroll 8") for (int r = 0; r < R; ++r) acc[r][v] = b;
   }
   for (int i = 0; i < k; ++i) {
     const float* wr = packed + static_cast<ptrdiff_t>(i) * n16 + o0;
     __m256 w[V];
-    for (int v = 0; v < V; ++v) w[v] = _mm256_loadu_ps(wr + 8 * v);
-    for (int r = 0; r < R; ++r) {
+    _Pragma("GCC unroll 8") for (int v = 0; v < V; ++v) w[v] = _mm256_loadu_ps(wr + 8 * v);
+    _Pragma("GCC unroll 8") for (int r = 0; r < R; ++r) {
       const __m256 x = _mm256_broadcast_ss(in + static_cast<ptrdiff_t>(r) * k + i);
-      for (int v = 0; v < V; ++v) acc[r][v] = _mm256_fmadd_ps(x, w[v], acc[r][v]);
+      _Pragma("GCC unroll 8") for (int v = 0; v < V; ++v) acc[r][v] =
+          _mm256_fmadd_ps(x, w[v], acc[r][v]);
     }
   }
-  for (int v = 0; v < V; ++v) {
+  _Pragma("GCC unroll 8") for (int v = 0; v < V; ++v) {
     const int base = o0 + 8 * v;
     if (base >= n) break;
     const __m256i mask = TailMask(n - base);
-    for (int r = 0; r < R; ++r) {
+    _Pragma("GCC unroll 8") for (int r = 0; r < R; ++r) {
       __m256 y = _mm256_min_ps(_mm256_max_ps(acc[r][v], lo), hi);
       _mm256_maskstore_ps(out + static_cast<ptrdiff_t>(r) * n + base, mask, y);
     }
