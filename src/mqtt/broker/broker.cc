@@ -94,7 +94,14 @@ struct Broker::Metrics {
         rejected_connect_timeout(rejected_family.Add({{"reason", "connect_timeout"}})),
         rejected_keep_alive(rejected_family.Add({{"reason", "keep_alive_timeout"}})),
         rejected_protocol(rejected_family.Add({{"reason", "protocol_error"}})),
-        rejected_limits(rejected_family.Add({{"reason", "limit_exceeded"}})) {}
+        rejected_limits(rejected_family.Add({{"reason", "limit_exceeded"}})),
+        backpressure_family(prometheus::BuildCounter()
+                                .Name("aiot_mqtt_broker_backpressure_total")
+                                .Help("Publishers held back for congested subscribers (pause), "
+                                      "and holds given up after max_publisher_pause_ms (timeout)")
+                                .Register(r)),
+        backpressure_pause(backpressure_family.Add({{"event", "pause"}})),
+        backpressure_timeout(backpressure_family.Add({{"event", "timeout"}})) {}
 
   prometheus::Family<prometheus::Gauge>& connections_family;
   prometheus::Gauge& connections;
@@ -119,6 +126,9 @@ struct Broker::Metrics {
   prometheus::Counter& rejected_keep_alive;
   prometheus::Counter& rejected_protocol;
   prometheus::Counter& rejected_limits;
+  prometheus::Family<prometheus::Counter>& backpressure_family;
+  prometheus::Counter& backpressure_pause;
+  prometheus::Counter& backpressure_timeout;
 };
 
 // ---- Session ---------------------------------------------------------------------------------
@@ -138,7 +148,10 @@ class Session {
     shard_ = shard;
     state_.expires_at_ns = 0;
   }
-  void Detach() { conn_ = nullptr; }
+  void Detach() {
+    conn_ = nullptr;
+    Release();  // an offline session holds nobody back: it drops beyond its limits
+  }
   // The ACL deliveries are checked against (null: none), from the last connection's identity.
   void SetAcl(std::shared_ptr<const AuthPolicy> auth, std::optional<std::string> username) {
     acl_ = auth && auth->has_acl() ? std::move(auth) : nullptr;
@@ -159,6 +172,15 @@ class Session {
   // After a reconnect: resend unacknowledged PUBLISH (DUP) and PUBREL [MQTT-4.4.0-1].
   void ResendInflight();
   void OnAck(PacketType type, uint16_t packet_id, ReasonCode rc);
+  // Backpressure: publishers are held back from half the queue limits, released at a quarter.
+  bool AboveHighWatermark() const;
+  bool BelowLowWatermark() const;
+  // Holds back the connection that published `m` (once per congestion).
+  void HoldPublisher(const Message& m);
+  // Releases every publisher held back; the session stays in drop mode when `timed_out`.
+  void Release();
+  // Tick: a hold lasting longer than max_publisher_pause_ms turns into dropping.
+  void CheckPauseTimeout(int64_t now);
   // Removes every subscription from the index.
   void DropSubscriptions() {
     for (const auto& [filter, opts] : state_.subscriptions) broker_.index_.Remove(key_, filter);
@@ -181,6 +203,11 @@ class Session {
   SessionKey key_;
   SessionState state_;
   ServerConnection* conn_ = nullptr;
+  // Backpressure state (not session state: it concerns the current connections only).
+  bool congested_ = false;    // publishers are being held back
+  bool overflowing_ = false;  // a hold timed out: drop beyond the limits until drained
+  int64_t congested_since_ns_ = 0;
+  std::vector<std::pair<uint32_t, uint64_t>> held_;  // (core, connection id) held back
   std::shared_ptr<const AuthPolicy> acl_;
   std::optional<std::string> username_;
 };
@@ -201,6 +228,7 @@ class Shard {
     auto conn = std::make_unique<ServerConnection>(broker_, *this, link, anonymous_allowed);
     ServerConnection* raw = conn.get();
     uint64_t id = next_conn_id_++;
+    raw->conn_id_ = id;
     conn_ids_[raw] = id;
     conns_[id] = std::move(conn);
     return raw;
@@ -246,8 +274,23 @@ class Shard {
     arriving_.erase(it);
     return v;
   }
+  // Backpressure signal for connection `conn` on `core` (this or another): +1 hold, -1 release.
+  // Signals from one core to another arrive in the order sent (Executor::Post), so a release
+  // never overtakes its hold.
+  void SignalPublisher(uint32_t core, uint64_t conn, int delta) {
+    Shard* target = broker_.shards_[core].get();
+    auto apply = [target, conn, delta] {
+      if (ServerConnection* c = target->FindConnection(conn)) c->AdjustPause(delta);
+    };
+    if (target == this) {
+      apply();
+    } else {
+      target->Post(apply);
+    }
+  }
   // Ends a session: subscriptions, registry entry, pending will [MQTT-3.1.2-8].
   void EndSession(Session* s) {
+    s->Release();
     s->DropSubscriptions();
     if (s->state().pending_will) broker_.Route(index_, s->state().pending_will->msg);
     if (s->conn() != nullptr) s->conn()->session_ = nullptr;
@@ -361,10 +404,57 @@ void Session::Enqueue(Delivery&& d) {
       (c.max_queued_bytes != 0 && state_.queued_bytes + d.msg->Bytes() > c.max_queued_bytes)) {
     broker_.stats_.msgs_dropped++;
     broker_.metrics_->dropped_queue_full.Increment();
+    if (online && !overflowing_ && c.max_publisher_pause_ms != 0) HoldPublisher(*d.msg);
     return;
   }
   state_.queued_bytes += d.msg->Bytes();
+  const Message& m = *d.msg;
   state_.queue.push_back(std::move(d));
+  if (online && !overflowing_ && c.max_publisher_pause_ms != 0 && AboveHighWatermark())
+    HoldPublisher(m);
+}
+
+bool Session::AboveHighWatermark() const {
+  const BrokerConfig& c = broker_.config_;
+  size_t high = c.max_queued_messages == 0 ? 1000 : std::max<size_t>(c.max_queued_messages / 2, 1);
+  return state_.queue.size() >= high ||
+         (c.max_queued_bytes != 0 && state_.queued_bytes >= c.max_queued_bytes / 2);
+}
+
+bool Session::BelowLowWatermark() const {
+  const BrokerConfig& c = broker_.config_;
+  size_t low = c.max_queued_messages == 0 ? 250 : c.max_queued_messages / 4;
+  return state_.queue.size() <= low &&
+         (c.max_queued_bytes == 0 || state_.queued_bytes <= c.max_queued_bytes / 4);
+}
+
+void Session::HoldPublisher(const Message& m) {
+  if (m.publisher_conn == 0) return;  // the broker itself ($SYS, wills)
+  if (!congested_) {
+    congested_ = true;
+    congested_since_ns_ = broker_.clock_.MonotonicNanos();
+  }
+  std::pair<uint32_t, uint64_t> who{m.publisher_core, m.publisher_conn};
+  if (std::find(held_.begin(), held_.end(), who) != held_.end()) return;
+  held_.push_back(who);
+  broker_.metrics_->backpressure_pause.Increment();
+  shard_->SignalPublisher(who.first, who.second, +1);
+}
+
+void Session::Release() {
+  for (const auto& [core, conn] : held_) shard_->SignalPublisher(core, conn, -1);
+  held_.clear();
+  held_.shrink_to_fit();
+  congested_ = false;
+}
+
+void Session::CheckPauseTimeout(int64_t now) {
+  if (congested_ && now - congested_since_ns_ >
+                        static_cast<int64_t>(broker_.config_.max_publisher_pause_ms) * 1'000'000) {
+    broker_.metrics_->backpressure_timeout.Increment();
+    overflowing_ = true;
+    Release();
+  }
 }
 
 bool Session::SendNew(Delivery&& d) {
@@ -394,6 +484,10 @@ void Session::Pump() {
       continue;
     }
     if (!SendNew(std::move(d))) break;
+  }
+  if ((congested_ || overflowing_) && BelowLowWatermark()) {
+    overflowing_ = false;
+    Release();
   }
 }
 
@@ -449,6 +543,7 @@ void Shard::Tick() {
       broker_.metrics_->rejected_connect_timeout.Increment();
       kills.emplace_back(x, ReasonCode::kMaximumConnectTime);
     } else if (x->phase_ == ServerConnection::Phase::kOnline && x->keep_alive_s_ > 0 &&
+               !x->reading_paused_ &&
                now - x->last_packet_ns_ > x->keep_alive_s_ * kNanosPerSecond * 3 / 2) {
       // [MQTT-3.1.2-22]: nothing from the client for 1.5 x Keep Alive.
       broker_.metrics_->rejected_keep_alive.Increment();
@@ -461,7 +556,10 @@ void Shard::Tick() {
   std::vector<Session*> ended;
   for (auto& [key, s] : sessions_) {
     SessionState& st = s->state();
-    if (s->conn() != nullptr) continue;
+    if (s->conn() != nullptr) {
+      s->CheckPauseTimeout(now);
+      continue;
+    }
     if (st.pending_will && now >= st.will_due_ns) {  // [MQTT-3.1.3-9] Will Delay elapsed
       broker_.Route(index_, st.pending_will->msg);
       st.pending_will.reset();
@@ -598,7 +696,7 @@ void ServerConnection::HandleConnect(Connect&& c) {
   }
   if (ReasonCode rc = Authenticate(c); rc != ReasonCode::kSuccess) {
     refuse(rc, rc == ReasonCode::kBadUserNameOrPassword ? "bad user name or password"
-               : c.username ? "not authorized"
+               : c.username                             ? "not authorized"
                             : "anonymous clients are not allowed on this listener");
     return;
   }
@@ -806,11 +904,11 @@ ReasonCode ServerConnection::Authenticate(const Connect& c) {
   auth_ = broker_.auth_policy();
   if (c.username && auth_ && auth_->has_credential_store()) {
     std::string listener = link_.ListenerAddress();
-    AuthRequest r{.client_id = c.client_id,
-                  .username = std::string_view(*c.username),
-                  .password = c.password ? std::optional<std::string_view>(*c.password)
-                                         : std::nullopt,
-                  .listener = listener};
+    AuthRequest r{
+        .client_id = c.client_id,
+        .username = std::string_view(*c.username),
+        .password = c.password ? std::optional<std::string_view>(*c.password) : std::nullopt,
+        .listener = listener};
     switch (auth_->Authenticate(r)) {
       case AuthResult::kAllow:
         username_ = c.username;
@@ -949,13 +1047,54 @@ void ServerConnection::HandlePublish(Publish&& p) {
   }
   m->received_at_ns = broker_.clock_.MonotonicNanos();
   m->publisher = session_->key();
+  m->publisher_core = shard_.index();
+  m->publisher_conn = conn_id_;
   if (m->retain) broker_.retained_.Put(m);  // empty payload clears [MQTT-3.3.1-6]
   broker_.Route(shard_.index(), m);
   if (qos == 1) {
-    Send(Ack<Puback>(p.packet_id));
+    SendFlowAck(PacketType::kPuback, p.packet_id);
   } else if (qos == 2) {
     st.inflight_in.insert(p.packet_id);
-    Send(Ack<Pubrec>(p.packet_id));
+    SendFlowAck(PacketType::kPubrec, p.packet_id);
+  }
+}
+
+void ServerConnection::SendFlowAck(PacketType type, uint16_t packet_id) {
+  if (paused_by_ == 0 && held_acks_.empty()) {
+    if (type == PacketType::kPuback) {
+      Send(Ack<Puback>(packet_id));
+    } else {
+      Send(Ack<Pubrec>(packet_id));
+    }
+    return;
+  }
+  held_acks_.emplace_back(type, packet_id);
+  // A client that keeps publishing without acks beyond our Receive Maximum (or a 3.1.1 client
+  // with a larger window) is not held back by withheld acks: stop reading it. A client within
+  // the window is still read (its PUBACKs for its own subscriptions must get through).
+  if (!reading_paused_ && held_acks_.size() > broker_.config_.receive_maximum) {
+    reading_paused_ = true;
+    link_.PauseReading(true);
+  }
+}
+
+void ServerConnection::AdjustPause(int delta) {
+  AIOT_CHECK(delta > 0 || paused_by_ > 0, "backpressure release without a hold");
+  paused_by_ += delta;
+  if (paused_by_ > 0 || phase_ == Phase::kClosing) return;
+  std::vector<std::pair<PacketType, uint16_t>> held;
+  held.swap(held_acks_);
+  for (const auto& [type, id] : held) {
+    if (type == PacketType::kPuback) {
+      Send(Ack<Puback>(id));
+    } else {
+      Send(Ack<Pubrec>(id));
+    }
+  }
+  if (reading_paused_) {
+    reading_paused_ = false;
+    last_packet_ns_ = broker_.clock_.MonotonicNanos();  // keep alive restarts now
+    link_.PauseReading(false);
   }
 }
 
@@ -1064,7 +1203,10 @@ void ServerConnection::SendPublish(const Delivery& d, uint16_t packet_id, bool d
     broker_.metrics_->dropped_slow_consumer.Increment();
     return;
   }
-  Publish& p = scratch_;
+  // Reused for every outgoing PUBLISH of this core: no allocation in steady state, and no
+  // per-connection copy of a Publish (its Properties are large) for idle connections.
+  thread_local Publish scratch;
+  Publish& p = scratch;
   p.qos = static_cast<QoS>(d.qos);
   p.retain = d.retain;
   p.dup = dup;
@@ -1156,9 +1298,9 @@ Status Broker::LoadAuth(std::string* error) {
     external = external_auth_;
   }
   std::string e;
-  auto policy = AuthPolicy::Load({.password_file = config_.password_file,
-                                  .acl_file = config_.acl_file},
-                                 std::move(external), &e);
+  auto policy =
+      AuthPolicy::Load({.password_file = config_.password_file, .acl_file = config_.acl_file},
+                       std::move(external), &e);
   if (!policy.ok()) {
     log::Get("mqtt.broker")->error("authentication not (re)loaded: {}", e);
     if (error != nullptr) *error = e;

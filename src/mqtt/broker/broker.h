@@ -43,6 +43,9 @@ class Link {
   virtual void Close() = 0;
   // Bytes queued but not yet written to the peer (0 if the link does not queue).
   virtual size_t Backlog() const { return 0; }
+  // Backpressure: stop (true) / resume (false) reading packets from the peer. Links that cannot
+  // pause (the in-process transport) ignore it; their clients are held back by withheld acks.
+  virtual void PauseReading(bool /*paused*/) {}
   // The local "address:port" the connection came in on (for authenticators); "" if none.
   virtual std::string ListenerAddress() const { return {}; }
   // In-process clients are part of this process: no authentication, no ACL.
@@ -91,6 +94,12 @@ class ServerConnection {
   void Kill(ReasonCode rc, const char* reason);
   void Send(const Packet& packet);
   void SendPublish(const Delivery& d, uint16_t packet_id, bool dup);
+  // PUBACK / PUBREC for an incoming QoS 1/2 PUBLISH: sent now, or held while a subscriber this
+  // connection publishes to is congested (acks keep the order of the PUBLISHes [MQTT-4.6.0-2]).
+  void SendFlowAck(PacketType type, uint16_t packet_id);
+  // Backpressure from congested sessions: +1 per session holding this publisher back, -1 when
+  // it releases it. At 0 the held acks are sent and reading resumes.
+  void AdjustPause(int delta);
 
   Broker& broker_;
   Shard& shard_;
@@ -117,7 +126,12 @@ class ServerConnection {
   std::unordered_map<uint16_t, std::string> alias_in_;
   std::unordered_map<std::string, uint16_t> alias_out_;
   std::vector<Packet> pending_;  // packets received while the session is being fetched
-  Publish scratch_;              // reused for outgoing PUBLISH: no allocation in steady state
+  uint64_t conn_id_ = 0;         // this connection's id on its shard (Shard::FindConnection)
+  // Backpressure (see README "Threads and ownership"): sessions currently holding us back, the
+  // acks withheld meanwhile, and whether the link was asked to stop reading.
+  uint32_t paused_by_ = 0;
+  bool reading_paused_ = false;
+  std::vector<std::pair<PacketType, uint16_t>> held_acks_;
 };
 
 // Counters of the whole broker (also exported to Prometheus and $SYS).

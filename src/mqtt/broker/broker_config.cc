@@ -14,6 +14,9 @@ void Describe(config::Visitor& v, BrokerConfig& c) {
   v.Field("max_queued_messages", c.max_queued_messages,
           "messages queued per session beyond the in-flight window; 0 = unlimited");
   v.Field("max_queued_bytes", c.max_queued_bytes, "bytes queued per session; 0 = unlimited");
+  v.Field("max_publisher_pause_ms", c.max_publisher_pause_ms,
+          "how long publishers may be held back for a slow subscriber before its session drops "
+          "messages beyond its queue limits; 0 = never hold publishers back");
   v.Field("max_write_buffer", c.max_write_buffer,
           "bytes waiting to be written per connection beyond which QoS 0 messages are dropped");
   v.Field("max_inflight_messages", c.max_inflight_messages,

@@ -8,7 +8,9 @@
 #include <boost/asio/write.hpp>
 
 #include <chrono>
+#include <functional>
 #include <future>
+#include <thread>
 
 #include "base/errc.h"
 #include "base/log.h"
@@ -21,7 +23,14 @@ using tcp = asio::ip::tcp;
 
 namespace {
 
-constexpr size_t kReadSize = 16 * 1024;
+// Reads go into one buffer per core (thread), never into a per-connection one: an idle
+// connection holds no read buffer, only the Decoder's partial packet if any.
+constexpr size_t kReadSize = 64 * 1024;
+
+std::span<char> CoreReadBuffer() {
+  thread_local std::unique_ptr<char[]> buf(new char[kReadSize]);
+  return {buf.get(), kReadSize};
+}
 
 std::shared_ptr<spdlog::logger> Log() {
   static auto logger = log::Get("mqtt.broker");
@@ -47,7 +56,10 @@ class TcpLink final : public Link, public std::enable_shared_from_this<TcpLink> 
         core_(core),
         anonymous_allowed_(anonymous_allowed),
         decoder_(DecoderOptions{.max_packet_size = broker.config().max_packet_size,
-                                .protocol_version = 0}) {}
+                                .protocol_version = 0}) {
+    boost::system::error_code ignored;
+    socket_.non_blocking(true, ignored);
+  }
 
   void Start() {
     conn_ = broker_.Accept(core_, *this, anonymous_allowed_);
@@ -56,7 +68,7 @@ class TcpLink final : public Link, public std::enable_shared_from_this<TcpLink> 
       socket_.close(ec);
       return;
     }
-    ReadMore();
+    WaitReadable();
   }
 
   void Send(const Packet& packet, uint8_t version) override {
@@ -71,6 +83,24 @@ class TcpLink final : public Link, public std::enable_shared_from_this<TcpLink> 
   }
 
   size_t Backlog() const override { return out_.size() + (writing_ ? wbuf_.size() : 0); }
+
+  // Called while handling a packet (of this or another connection), so resuming is posted: the
+  // packets left in the decoder are handled from a fresh handler, never re-entrantly.
+  void PauseReading(bool paused) override {
+    read_paused_ = paused;
+    if (paused) {
+      // No read pending now, maybe no write either: this reference keeps the link alive.
+      if (!finished_) paused_self_ = shared_from_this();
+      return;
+    }
+    if (resume_posted_ || waiting_ || finished_ || closing_) return;
+    resume_posted_ = true;
+    asio::post(socket_.get_executor(), [self = shared_from_this()] {
+      self->resume_posted_ = false;
+      self->paused_self_.reset();
+      if (!self->read_paused_ && !self->waiting_ && !self->finished_) self->OnReadable({});
+    });
+  }
 
   std::string ListenerAddress() const override {
     boost::system::error_code ec;
@@ -87,22 +117,56 @@ class TcpLink final : public Link, public std::enable_shared_from_this<TcpLink> 
   }
 
  private:
-  void ReadMore() {
-    std::span<char> buf = decoder_.Prepare(kReadSize);
-    socket_.async_read_some(asio::buffer(buf.data(), buf.size()),
-                            [self = shared_from_this()](boost::system::error_code ec, size_t n) {
-                              self->OnRead(ec, n);
-                            });
+  // Waits until the socket is readable (no buffer held meanwhile), then reads what is there into
+  // the core's buffer and feeds the decoder.
+  void WaitReadable() {
+    waiting_ = true;
+    socket_.async_wait(tcp::socket::wait_read,
+                       [self = shared_from_this()](boost::system::error_code ec) {
+                         self->waiting_ = false;
+                         self->OnReadable(ec);
+                       });
   }
 
-  void OnRead(boost::system::error_code ec, size_t n) {
-    if (ec || finished_) {
-      decoder_.Commit(0);
+  void OnReadable(boost::system::error_code ec) {
+    if (finished_) return;
+    if (ec) {
       Finish();
       return;
     }
-    decoder_.Commit(n);
-    while (conn_ != nullptr && !closing_) {
+    Decode();  // packets left in the decoder by a pause
+    std::span<char> buf = CoreReadBuffer();
+    // A few reads per wakeup at most, so that one busy connection does not starve the others.
+    for (int i = 0; i < 4 && conn_ != nullptr && !closing_ && !read_paused_; ++i) {
+      size_t n = socket_.read_some(asio::buffer(buf.data(), buf.size()), ec);
+      if (ec == asio::error::would_block || ec == asio::error::try_again) {
+        ec = {};
+        break;
+      }
+      if (ec) break;
+      decoder_.Feed(std::string_view(buf.data(), n));
+      Decode();
+      if (n < buf.size()) break;  // drained
+    }
+    if (finished_) return;
+    if (ec) {
+      Finish();
+      return;
+    }
+    if (decoder_.buffered() == 0) {
+      // Nothing partial: give the decoder's buffer back (an idle connection keeps none).
+      decoder_ = Decoder(DecoderOptions{.max_packet_size = broker_.config().max_packet_size,
+                                        .protocol_version = decoder_.protocol_version()});
+    }
+    if (closing_) {
+      if (!writing_) Finish();
+      return;
+    }
+    if (!read_paused_) WaitReadable();
+  }
+
+  void Decode() {
+    while (conn_ != nullptr && !closing_ && !read_paused_) {
       auto r = decoder_.Next();
       if (!r.ok()) {
         conn_->OnProtocolError(ToReasonCode(r.error()), decoder_.error_detail());
@@ -113,12 +177,6 @@ class TcpLink final : public Link, public std::enable_shared_from_this<TcpLink> 
       if (conn_ != nullptr && decoder_.protocol_version() == 0 && conn_->version() != 0)
         decoder_.set_protocol_version(conn_->version());
     }
-    if (finished_) return;
-    if (closing_) {
-      if (!writing_) Finish();
-      return;
-    }
-    ReadMore();
   }
 
   void StartWrite() {
@@ -136,8 +194,10 @@ class TcpLink final : public Link, public std::enable_shared_from_this<TcpLink> 
                           self->StartWrite();
                         } else if (self->closing_) {
                           self->Finish();
-                        } else if (self->wbuf_.capacity() > 1 << 20) {
-                          std::string().swap(self->wbuf_);  // don't hold a burst's buffer forever
+                        } else {
+                          // All written: hold no write buffer while idle.
+                          std::string().swap(self->wbuf_);
+                          std::string().swap(self->out_);
                         }
                       });
   }
@@ -145,6 +205,7 @@ class TcpLink final : public Link, public std::enable_shared_from_this<TcpLink> 
   void Finish() {
     if (finished_) return;
     finished_ = true;
+    std::shared_ptr<TcpLink> keep = std::move(paused_self_);  // released when Finish returns
     boost::system::error_code ignored;
     socket_.shutdown(tcp::socket::shutdown_both, ignored);
     socket_.close(ignored);
@@ -166,6 +227,10 @@ class TcpLink final : public Link, public std::enable_shared_from_this<TcpLink> 
   bool writing_ = false;
   bool closing_ = false;
   bool finished_ = false;
+  bool waiting_ = false;      // an async_wait is pending
+  bool read_paused_ = false;  // backpressure: ServerConnection::AdjustPause
+  bool resume_posted_ = false;
+  std::shared_ptr<TcpLink> paused_self_;  // set while reading is paused
 };
 
 Result<tcp::endpoint> ParseListener(const std::string& spec) {
@@ -324,25 +389,46 @@ Status BrokerServer::Start() {
 
 void BrokerServer::Stop() {
   if (impl_->stopped.exchange(true)) return;
-  std::vector<std::future<void>> done;
-  for (uint32_t core = 0; core < impl_->contexts.size(); ++core) {
-    auto p = std::make_shared<std::promise<void>>();
-    done.push_back(p->get_future());
-    asio::post(*impl_->contexts[core], [this, core, p] {
-      for (auto& a : impl_->acceptors) {
-        if (a->core != core) continue;
-        boost::system::error_code ignored;
-        a->acceptor->close(ignored);
-      }
-      if (core < impl_->timers.size()) impl_->timers[core]->cancel();
-      broker_->Shutdown(core);
-      p->set_value();
-    });
+  // Runs `fn(core)` on every core and waits for all of them.
+  auto on_every_core = [this](const std::function<void(uint32_t)>& fn) {
+    std::vector<std::future<void>> done;
+    for (uint32_t core = 0; core < impl_->contexts.size(); ++core) {
+      auto p = std::make_shared<std::promise<void>>();
+      done.push_back(p->get_future());
+      asio::post(*impl_->contexts[core], [fn, core, p] {
+        fn(core);
+        p->set_value();
+      });
+    }
+    for (auto& f : done) {
+      if (f.wait_for(std::chrono::seconds(10)) != std::future_status::ready)
+        Log()->warn("broker core did not stop within 10 s");
+    }
+  };
+  on_every_core([this](uint32_t core) {
+    for (auto& a : impl_->acceptors) {
+      if (a->core != core) continue;
+      boost::system::error_code ignored;
+      a->acceptor->close(ignored);
+    }
+    if (core < impl_->timers.size()) impl_->timers[core]->cancel();
+    broker_->Shutdown(core);
+  });
+  // Shutdown only starts closing: each link finishes (ServerConnection::OnClosed, which touches
+  // the broker) in a handler of its own, after a write in progress. Returning before they ran let
+  // the caller destroy the broker under them while the cores still run (a use after free seen
+  // under load). Wait until every connection is gone, then let what is already queued (aborted
+  // accepts and timers, cross-core deliveries) run, so the server may be destroyed on return.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+  while (broker_->stats().sockets.load() != 0) {
+    if (std::chrono::steady_clock::now() > deadline) {
+      Log()->warn("{} broker connections still open 10 s after shutdown",
+                  broker_->stats().sockets.load());
+      break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
   }
-  for (auto& f : done) {
-    if (f.wait_for(std::chrono::seconds(10)) != std::future_status::ready)
-      Log()->warn("broker core did not stop within 10 s");
-  }
+  for (int round = 0; round < 2; ++round) on_every_core([](uint32_t) {});
 }
 
 std::vector<uint16_t> BrokerServer::ports() const { return impl_->ports; }

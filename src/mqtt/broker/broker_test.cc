@@ -28,6 +28,7 @@ class FakeLink : public Link {
  public:
   void Send(const Packet& p, uint8_t) override { sent.push_back(p); }
   void Close() override { closed = true; }
+  void PauseReading(bool p) override { paused = p; }
   template <typename T>
   std::vector<T> All() const {
     std::vector<T> out;
@@ -37,6 +38,7 @@ class FakeLink : public Link {
   }
   std::vector<Packet> sent;
   bool closed = false;
+  bool paused = false;
 };
 
 class BrokerCore : public ::testing::Test {
@@ -188,6 +190,138 @@ TEST_F(BrokerCore, QueueLimitDropsAndCounts) {
   while (core.RunOne()) {
   }
   EXPECT_EQ(b.stats().msgs_dropped.load(), 3u);
+}
+
+// Backpressure: a slow QoS 1 subscriber on another core holds the publisher back (its PUBACKs
+// are withheld) instead of losing messages; released at the low watermark, acks in order.
+class BrokerBackpressureCore : public ::testing::Test {
+ protected:
+  BrokerBackpressureCore() : broker_(Config(), registry_, clock_) {
+    broker_.SetCores({&cores_[0], &cores_[1]});
+  }
+  static BrokerConfig Config() {
+    BrokerConfig c;
+    c.max_queued_messages = 20;  // held back from 10 queued, released at 5
+    c.max_inflight_messages = 1;
+    c.receive_maximum = 8;
+    c.max_publisher_pause_ms = 5000;
+    return c;
+  }
+  void Drain() {
+    bool any = true;
+    while (any) {
+      any = false;
+      for (auto& c : cores_)
+        while (c.RunOne()) any = true;
+    }
+  }
+  ServerConnection* Open(uint32_t core, FakeLink& link, const std::string& id) {
+    ServerConnection* c = broker_.Accept(core, link, true);
+    Connect con;
+    con.client_id = id;
+    c->OnPacket(std::move(con));
+    Drain();
+    return c;
+  }
+  // The subscriber acknowledges every PUBLISH it has received so far that it has not acked.
+  void AckAll(ServerConnection* sub, FakeLink& link) {
+    auto got = link.All<mqtt::Publish>();
+    for (; acked_ < got.size(); ++acked_) {
+      Puback a;
+      a.packet_id = got[acked_].packet_id;
+      sub->OnPacket(std::move(a));
+      Drain();
+      got = link.All<mqtt::Publish>();
+    }
+  }
+  static std::vector<uint16_t> Ids(const std::vector<Puback>& acks) {
+    std::vector<uint16_t> v;
+    for (const auto& a : acks) v.push_back(a.packet_id);
+    return v;
+  }
+
+  ManualClock clock_{1'000'000'000};
+  metrics::Registry registry_;
+  QueueExecutor cores_[2];
+  Broker broker_;
+  size_t acked_ = 0;
+};
+
+// BrokerCore's helpers are protected statics; reach them through a subclass.
+struct BrokerCoreAccess : BrokerCore {
+  using BrokerCore::Pub;
+  using BrokerCore::Sub;
+};
+
+TEST_F(BrokerBackpressureCore, SlowSubscriberHoldsPublisherAcksInsteadOfDropping) {
+  FakeLink s, p;
+  ServerConnection* sub = Open(1, s, "sub");
+  ServerConnection* pub = Open(0, p, "pub");
+  sub->OnPacket(BrokerCoreAccess::Sub("bp/#", 1));
+  for (uint16_t i = 1; i <= 12; ++i)
+    pub->OnPacket(BrokerCoreAccess::Pub("bp/t", "m" + std::to_string(i), 1, i));
+  EXPECT_EQ(p.All<Puback>().size(), 12u);  // the congestion is not known on core 0 yet
+  Drain();  // core 1: 1 in flight, 11 queued >= 10 -> hold the publisher (posted to core 0)
+  for (uint16_t i = 13; i <= 16; ++i)
+    pub->OnPacket(BrokerCoreAccess::Pub("bp/t", "m" + std::to_string(i), 1, i));
+  Drain();
+  EXPECT_EQ(p.All<Puback>().size(), 12u);  // held
+  EXPECT_FALSE(p.paused);                  // 4 held acks < receive_maximum 8: still reading
+  AckAll(sub, s);                          // the subscriber catches up: released at 5 queued
+  auto acks = Ids(p.All<Puback>());
+  std::vector<uint16_t> want;
+  for (uint16_t i = 1; i <= 16; ++i) want.push_back(i);
+  EXPECT_EQ(acks, want);  // in PUBLISH order [MQTT-4.6.0-2]
+  auto got = s.All<mqtt::Publish>();
+  ASSERT_EQ(got.size(), 16u);
+  for (size_t i = 0; i < got.size(); ++i)
+    EXPECT_EQ(got[i].payload.view(), "m" + std::to_string(i + 1));
+  EXPECT_EQ(broker_.stats().msgs_dropped.load(), 0u);
+}
+
+TEST_F(BrokerBackpressureCore, PublisherIgnoringTheWindowStopsBeingRead) {
+  FakeLink s, p;
+  ServerConnection* sub = Open(0, s, "sub");  // same core: the hold is immediate
+  ServerConnection* pub = Open(0, p, "pub");
+  sub->OnPacket(BrokerCoreAccess::Sub("bp/#", 1));
+  for (uint16_t i = 1; i <= 11; ++i)
+    pub->OnPacket(BrokerCoreAccess::Pub("bp/t", "m" + std::to_string(i), 1, i));
+  // The 11th made 10 queued (1 in flight): its own PUBACK is already held.
+  EXPECT_EQ(p.All<Puback>().size(), 10u);
+  EXPECT_FALSE(p.paused);
+  for (uint16_t i = 12; i <= 19; ++i)
+    pub->OnPacket(BrokerCoreAccess::Pub("bp/t", "m" + std::to_string(i), 1, i));
+  EXPECT_TRUE(p.paused);  // 9 acks held > receive_maximum 8: the link stops reading
+  AckAll(sub, s);
+  EXPECT_FALSE(p.paused);
+  EXPECT_EQ(p.All<Puback>().size(), 19u);
+  EXPECT_EQ(s.All<mqtt::Publish>().size(), 19u);
+  EXPECT_EQ(broker_.stats().msgs_dropped.load(), 0u);
+}
+
+TEST_F(BrokerBackpressureCore, HoldLongerThanMaxPauseTurnsIntoDropping) {
+  FakeLink s, p;
+  ServerConnection* sub = Open(1, s, "sub");
+  ServerConnection* pub = Open(0, p, "pub");
+  sub->OnPacket(BrokerCoreAccess::Sub("bp/#", 1));
+  for (uint16_t i = 1; i <= 15; ++i) pub->OnPacket(BrokerCoreAccess::Pub("bp/t", "x", 1, i));
+  Drain();
+  for (uint16_t i = 16; i <= 18; ++i) pub->OnPacket(BrokerCoreAccess::Pub("bp/t", "x", 1, i));
+  Drain();
+  EXPECT_EQ(p.All<Puback>().size(), 15u);
+  clock_.Advance(std::chrono::seconds(4));
+  broker_.Tick(1);
+  Drain();
+  EXPECT_EQ(p.All<Puback>().size(), 15u);  // 4 s < 5 s: still held
+  clock_.Advance(std::chrono::seconds(2));
+  broker_.Tick(1);  // the subscriber never acked: give up holding
+  Drain();
+  EXPECT_EQ(p.All<Puback>().size(), 18u);
+  for (uint16_t i = 19; i <= 30; ++i) pub->OnPacket(BrokerCoreAccess::Pub("bp/t", "x", 1, i));
+  Drain();
+  EXPECT_EQ(p.All<Puback>().size(), 30u);  // not held again while it overflows
+  // 1 in flight + 20 queued; the other 9 were dropped and counted.
+  EXPECT_EQ(broker_.stats().msgs_dropped.load(), 9u);
 }
 
 }  // namespace

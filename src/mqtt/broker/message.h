@@ -24,6 +24,10 @@ struct Message {
   Properties properties;
   int64_t received_at_ns = 0;  // monotonic time the broker accepted the message
   uint64_t publisher = 0;      // SessionKey of the publisher (No Local), 0 for the broker itself
+  // The publishing connection (core and Shard connection id; 0 = none): whom a congested
+  // subscriber holds back. Not session state: meaningless after a restart.
+  uint32_t publisher_core = 0;
+  uint64_t publisher_conn = 0;
 
   // Absolute monotonic deadline, or INT64_MAX when the message never expires.
   int64_t ExpiresAtNs() const {
