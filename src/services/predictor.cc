@@ -125,9 +125,14 @@ Status Predictor::Start() {
 void Predictor::Stop() {
   std::promise<void> done;
   asio::post(client_->executor(), [this, &done] {
-    flush_timer_.cancel();
     detector_->Flush();
-    client_->Stop([&done] { done.set_value(); });
+    client_->Stop([this, &done] {
+      // On the strand, with the client stopped: no more telemetry. A flush still queued or a
+      // timer that fired meanwhile sees !*live_ and leaves the predictor alone.
+      *live_ = false;
+      flush_timer_.cancel();
+      done.set_value();
+    });
   });
   done.get_future().wait();
   if (webhook_) webhook_->Stop();
@@ -144,13 +149,15 @@ void Predictor::ScheduleFlush() {
   flush_scheduled_ = true;
   if (config_.max_batch_delay_us == 0) {
     // Runs after the messages already delivered to the strand: batches grow with load.
-    asio::post(client_->executor(), [this] {
+    asio::post(client_->executor(), [this, live = live_] {
+      if (!*live) return;
       flush_scheduled_ = false;
       detector_->Flush();
     });
   } else {
     flush_timer_.expires_after(std::chrono::microseconds(config_.max_batch_delay_us));
-    flush_timer_.async_wait([this](boost::system::error_code ec) {
+    flush_timer_.async_wait([this, live = live_](boost::system::error_code ec) {
+      if (!*live) return;
       flush_scheduled_ = false;
       if (!ec) detector_->Flush();
     });

@@ -99,6 +99,9 @@ class Predictor {
   std::unique_ptr<AnomalyDetector> detector_;
   boost::asio::steady_timer flush_timer_;
   bool flush_scheduled_ = false;
+  // False once Stop finished (strand only). Flush handlers hold it, not just `this`: one still
+  // queued on the strand when Stop returns must not touch a destroyed predictor.
+  std::shared_ptr<bool> live_ = std::make_shared<bool>(true);
   std::atomic<uint64_t> received_{0};
   std::mutex load_mu_;
   prometheus::Counter& swaps_;

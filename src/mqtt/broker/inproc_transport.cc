@@ -67,9 +67,12 @@ class InprocTransport final : public Transport {
     link_->core = broker.NextCore();
   }
   ~InprocTransport() override {
-    // The client drops us after OnTransportClosed; make sure the broker side is gone too.
+    // The client drops us after OnTransportClosed, which comes after the broker side finished:
+    // then there is nothing to tell the broker (which may already be gone after a shutdown).
+    // Otherwise make sure the broker side is gone too.
     auto link = link_;
     link->handler = nullptr;
+    if (link->client_closed) return;
     link->client_closed = true;
     link->broker.Post(link->core, [link] { link->FinishOnBroker({}); });
   }
@@ -102,6 +105,7 @@ class InprocTransport final : public Transport {
   }
 
   void Close() override {
+    if (link_->client_closed) return;  // the broker side already finished
     auto link = link_;
     link->broker.Post(link->core, [link] { link->FinishOnBroker({}); });
   }
