@@ -38,6 +38,9 @@ void Describe(config::Visitor& v, DriftConfig& c) {
           "publish drift events.");
   v.Field("window", c.window, "Readings per window.");
   v.Field("check_every", c.check_every, "Run the comparison every this many readings.");
+  v.Field("ks_alpha", c.ks_alpha,
+          "Family-wise significance of a check's KS tests (Bonferroni over the features); small "
+          "because the check repeats on overlapping windows.");
 }
 
 void Describe(config::Visitor& v, PredictorConfig& c) {
@@ -78,6 +81,10 @@ void Validate(const PredictorConfig& c) {
   }
   if (c.qos > 1) throw config::Error("predictor.qos must be 0 or 1");
   if (c.max_batch == 0) throw config::Error("predictor.max_batch must be at least 1");
+  if (!(c.drift.ks_alpha > 0 && c.drift.ks_alpha < 1)) {
+    throw config::Error(fmt::format("predictor.drift.ks_alpha ({}) must be in (0, 1), e.g. 0.001",
+                                    c.drift.ks_alpha));
+  }
   auto payload = nlohmann::json::parse(c.actuation.payload, nullptr, false);
   if (payload.is_discarded() || !payload.is_object()) {
     throw config::Error(fmt::format(

@@ -51,6 +51,10 @@ struct DriftConfig {
   uint32_t window = 1000;
   // Check every this many readings.
   uint32_t check_every = 1000;
+  // Family-wise significance of the per-feature KS tests of one check. The check repeats every
+  // `check_every` readings on overlapping windows, so 0.05 would raise false alarms on healthy
+  // telemetry every few windows; 0.001 keeps them rare and still flags real shifts at once.
+  double ks_alpha = 0.001;
 };
 
 struct PredictorConfig {

@@ -136,6 +136,7 @@ DriftWatchFactory MakeTfliteDriftWatch(const DriftConfig& config) {
     ml::DriftConfig dc;
     dc.window = config.window;
     dc.min_samples = std::min<size_t>(config.window, 100);
+    dc.ks_alpha = config.ks_alpha;
     return std::make_unique<TfliteDriftWatch>(md, dc, model.name());
   };
 }
