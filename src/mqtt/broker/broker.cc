@@ -229,18 +229,14 @@ class Shard {
     ServerConnection* raw = conn.get();
     uint64_t id = next_conn_id_++;
     raw->conn_id_ = id;
-    conn_ids_[raw] = id;
     conns_[id] = std::move(conn);
     return raw;
   }
   void RemoveConnection(ServerConnection* conn) {
-    auto it = conn_ids_.find(conn);
-    AIOT_CHECK(it != conn_ids_.end(), "unknown connection");
-    uint64_t id = it->second;
-    conn_ids_.erase(it);
-    conns_.erase(id);  // destroys conn
+    AIOT_CHECK(conns_.contains(conn->conn_id_), "unknown connection");
+    conns_.erase(conn->conn_id_);  // destroys conn
   }
-  uint64_t ConnectionId(ServerConnection* conn) const { return conn_ids_.at(conn); }
+  uint64_t ConnectionId(ServerConnection* conn) const { return conn->conn_id_; }
   ServerConnection* FindConnection(uint64_t id) const {
     auto it = conns_.find(id);
     return it == conns_.end() ? nullptr : it->second.get();
@@ -362,7 +358,6 @@ class Shard {
   uint32_t index_;
   Executor* exec_;
   std::unordered_map<uint64_t, std::unique_ptr<ServerConnection>> conns_;
-  std::unordered_map<ServerConnection*, uint64_t> conn_ids_;
   uint64_t next_conn_id_ = 1;
   std::unordered_map<SessionKey, std::unique_ptr<Session>> sessions_;
   std::unordered_map<SessionKey, uint32_t> moved_;  // sessions that moved to another core
