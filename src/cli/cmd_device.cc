@@ -2,6 +2,7 @@
 // simulated machine since this host has no accelerometer.
 #include <utility>  // before asio (Boost 1.74 + g++ 12)
 
+#include <atomic>
 #include <boost/asio/signal_set.hpp>
 #include <future>
 #include <iostream>
@@ -47,6 +48,23 @@ int RunDevice(const DeviceOptions& o) {
                                         std::make_unique<sim::SimulatedSensor>(std::move(device)),
                                         sim::TfliteModelLoader());
   std::weak_ptr<sim::DeviceAgent> weak = agent;
+  std::promise<void> stopped;
+  std::atomic<bool> stopping{false};
+  std::atomic<bool> refused{false};
+  auto stop = [&] {
+    if (stopping.exchange(true)) return;
+    agent->Stop([&] { client->Stop([&] { stopped.set_value(); }); });
+  };
+  // A device the registry refuses (unknown, decommissioned, wrong token) must not run: exit 1.
+  agent->SetActivationHandler([&](bool activated, const std::string& error) {
+    if (activated) {
+      std::cerr << "device " << o.agent.id << " activated by the registry\n";
+      return;
+    }
+    std::cerr << "device " << o.agent.id << ": the registry refused activation: " << error << "\n";
+    refused = true;
+    stop();
+  });
   client->SetConnectionHandler([weak](const mqtt::ConnectionEvent& e) {
     if (e.state != mqtt::ConnectionState::kConnected) return;
     if (auto a = weak.lock()) a->OnConnected();
@@ -54,17 +72,17 @@ int RunDevice(const DeviceOptions& o) {
   client->Start();
   agent->Start();
 
-  std::promise<void> stopped;
   asio::signal_set signals(runtime.context(0), SIGINT, SIGTERM);
   signals.async_wait([&](boost::system::error_code ec, int) {
     if (ec) return;
-    agent->Stop([&] { client->Stop([&] { stopped.set_value(); }); });
+    stop();
   });
   runtime.Start();
   stopped.get_future().wait();
+  signals.cancel();
   runtime.Stop();
   runtime.Join();
-  return kExitOk;
+  return refused ? kExitFailure : kExitOk;
 }
 
 void RegisterDevice(CLI::App& root, Context& ctx) {
@@ -86,7 +104,14 @@ void RegisterDevice(CLI::App& root, Context& ctx) {
                   "The platform's Ed25519 public key (PEM file)");
   cmd->add_option("--public-key-url", a.public_key_url,
                   "Fetch the platform's public key from this URL at start");
-  cmd->add_option("--token", a.token, "Bearer token for model downloads");
+  cmd->add_option("--token", a.token,
+                  "The device's registry token (activation, model downloads); default: the one "
+                  "saved in --model-dir by self-provisioning");
+  cmd->add_option("--registry", a.registry_url,
+                  "Device registry (http://host:port): activate there before publishing; refused "
+                  "= exit 1, unreachable = retry with backoff");
+  cmd->add_option("--provision-token", a.provision_token,
+                  "Operator token: with no device token, provision this device first");
   cmd->add_flag("--faulty", o->faulty, "The simulated machine develops a fault");
   cmd->add_option("--ttf", o->physics.time_to_failure_s, "Seconds from fault onset to failure")
       ->capture_default_str();

@@ -135,9 +135,10 @@ int RunFleet(const SimulateOptions& o) {
     std::cout << fmt::format(
                      "{{\"devices\":{},\"clients\":{},\"connected\":{},\"readings\":{},"
                      "\"published\":{},\"completed\":{},\"failed\":{},\"seconds\":{:.1f},"
-                     "\"rate\":{:.1f}}}",
+                     "\"rate\":{:.1f},\"activated\":{},\"refused\":{}}}",
                      s.devices, s.clients, s.connected_clients, s.readings, s.published,
-                     s.publish_completed, s.publish_failed, secs, s.published / secs)
+                     s.publish_completed, s.publish_failed, secs, s.published / secs, s.activated,
+                     s.refused)
               << std::endl;
     fleet.Stop(std::move(done));
   });
@@ -281,6 +282,13 @@ void RegisterSimulate(CLI::App& root, Context& ctx) {
                   "Multiplex this many devices over one MQTT connection (1 = a client per device)")
       ->capture_default_str();
   cmd->add_option("--seed", f.seed, "Random seed (same seed, same fleet)")->capture_default_str();
+  cmd->add_option("--registry", f.registry_url,
+                  "Device registry (http://host:port): each device activates there before "
+                  "publishing");
+  cmd->add_option("--provision-token", f.provision_token,
+                  "Operator token the devices provision themselves with (with --registry)");
+  cmd->add_option("--state-dir", f.state_dir,
+                  "Per-device state (registry token, models) under DIR/<id>/");
   cmd->add_option("--duration", o->duration_s, "Stop after this many seconds (0 = until SIGINT)");
   cmd->add_option("--threads", o->threads, "io_context threads (0 = one per core)");
   cmd->add_option("--history", o->history_rows,

@@ -2,6 +2,7 @@
 
 #include <boost/asio/post.hpp>
 #include <cmath>
+#include <filesystem>
 #include <fstream>
 #include <random>
 #include <sstream>
@@ -25,6 +26,43 @@ std::shared_ptr<spdlog::logger> Log() {
   return logger;
 }
 
+constexpr const char* kTokenFile = "device_token";
+
+std::string TrimSlash(std::string url) {
+  while (!url.empty() && url.back() == '/') url.pop_back();
+  return url;
+}
+
+// "HTTP 401: invalid credentials" from a registry error reply {"error":{"message":..}}.
+std::string ReplyError(const HttpResponse& r) {
+  auto j = json::parse(r.body, nullptr, false);
+  std::string message;
+  if (j.is_object() && j.contains("error") && j["error"].is_object()) {
+    message = j["error"].value("message", "");
+  }
+  return "HTTP " + std::to_string(r.status) + (message.empty() ? "" : ": " + message);
+}
+
+bool Retryable(int status) { return status >= 500 || status == 408 || status == 429; }
+
+}  // namespace
+
+struct DeviceAgent::ActivationOutcome {
+  enum class Kind { kActivated, kRefused, kRetry };
+  Kind kind = Kind::kRetry;
+  std::string error;
+  std::string token;            // provisioned in this attempt
+  std::string signing_key_url;  // from the registry's confirmation
+};
+
+namespace {
+
+// One activation attempt, blocking (runs on a helper thread): provisions the device first when it
+// has no token but provisioning credentials, then asks the registry to activate it.
+DeviceAgent::ActivationOutcome AttemptActivation(const std::string& base, const std::string& id,
+                                                 std::string token,
+                                                 const std::string& provision_token);
+
 }  // namespace
 
 void Describe(config::Visitor& v, DeviceAgentConfig& c) {
@@ -40,7 +78,18 @@ void Describe(config::Visitor& v, DeviceAgentConfig& c) {
   v.Field("public_key_file", c.public_key_file, "File holding the platform's public key (PEM).");
   v.Field("public_key_url", c.public_key_url,
           "URL of the platform's public key (http://host:port/.well-known/aiot/signing-key).");
-  v.Field("token", c.token, "Bearer token for model downloads.");
+  v.Field("token", c.token,
+          "The device's registry token: activation and model downloads (empty = the one saved in "
+          "model_dir by self-provisioning).");
+  v.Field("registry_url", c.registry_url,
+          "Device registry (http://host:port): activate there before publishing; empty = no "
+          "activation.");
+  v.Field("provision_token", c.provision_token,
+          "Operator token: with no device token, the device provisions itself in the registry.");
+  v.Field("activation_retry_min_ms", c.activation_retry_min_ms,
+          "First retry delay while the registry is unreachable (ms); doubles per attempt.");
+  v.Field("activation_retry_max_ms", c.activation_retry_max_ms,
+          "Longest retry delay while the registry is unreachable (ms).");
   v.Field("critical", c.critical, "Score at or above which a reading is critical.");
   v.Field("protect_after", c.protect_after,
           "Consecutive critical readings before the device eases its load (0 = never).");
@@ -80,6 +129,10 @@ DeviceAgent::DeviceAgent(DeviceAgentConfig config, std::shared_ptr<mqtt::Client>
       Log()->warn("{}: cannot read public key file {}", config_.id, config_.public_key_file);
     }
   }
+  if (config_.token.empty() && !config_.model_dir.empty()) {
+    std::ifstream in(std::filesystem::path(config_.model_dir) / kTokenFile);
+    std::getline(in, config_.token);
+  }
   std::string error;
   (void)models_.Restore(&error);
   std::lock_guard lock(mu_);
@@ -88,6 +141,7 @@ DeviceAgent::DeviceAgent(DeviceAgentConfig config, std::shared_ptr<mqtt::Client>
 }
 
 DeviceAgent::~DeviceAgent() {
+  if (activation_thread_.joinable()) activation_thread_.join();
   for (auto& t : downloads_) {
     if (t.joinable()) t.join();
   }
@@ -103,35 +157,121 @@ void DeviceAgent::Start() {
     self->running_ = true;
     self->wall_start_ = self->clock_.NowNanos();
     self->device_start_ = self->wall_start_;
-    std::weak_ptr<DeviceAgent> weak = self;
-    self->client_->Subscribe(self->config_.control_prefix + self->config_.id,
-                             mqtt::QoS::kAtLeastOnce, [weak](const mqtt::Message& m) {
-                               if (auto a = weak.lock()) a->HandleControl(m.payload.view());
-                             });
-    self->PublishStatus(true);
-    if (self->public_key_pem_.empty() && !self->config_.public_key_url.empty()) {
-      self->downloads_.emplace_back(
-          [weak, url = self->config_.public_key_url, ex = self->client_->executor()] {
-            auto pem = HttpGet(url, {});
-            asio::post(ex, [weak, pem = std::move(pem), url] {
-              auto a = weak.lock();
-              if (!a) return;
-              if (pem.ok() && pem->find("BEGIN PUBLIC KEY") != std::string::npos) {
-                a->public_key_pem_ = *pem;
-              } else {
-                Log()->warn("{}: could not fetch the signing key from {}", a->config_.id, url);
-              }
-            });
-          });
+    if (self->config_.registry_url.empty()) {
+      self->Begin();
+      return;
     }
-    // Spread a fleet's readings over the period instead of firing them together.
-    std::uniform_real_distribution<double> offset(0, 1.0 / std::max(1e-3, self->config_.rate));
-    std::mt19937_64 rng(std::hash<std::string>{}(self->config_.id));
-    self->next_tick_ = std::chrono::steady_clock::now() +
-                       std::chrono::duration_cast<std::chrono::steady_clock::duration>(
-                           std::chrono::duration<double>(offset(rng)));
-    self->ScheduleTick();
+    self->retry_delay_ms_ = std::max<uint32_t>(1, self->config_.activation_retry_min_ms);
+    self->TryActivation();
   });
+}
+
+void DeviceAgent::TryActivation() {
+  if (!running_) return;
+  if (activation_thread_.joinable()) activation_thread_.join();  // the previous attempt ended
+  {
+    std::lock_guard lock(mu_);
+    snapshot_.registration = "activating";
+    ++snapshot_.activation_attempts;
+  }
+  activation_thread_ = std::thread([weak = weak_from_this(), ex = client_->executor(),
+                                    base = TrimSlash(config_.registry_url), id = config_.id,
+                                    token = config_.token, provision = config_.provision_token] {
+    auto outcome = AttemptActivation(base, id, token, provision);
+    asio::post(ex, [weak, outcome = std::move(outcome)] {
+      if (auto self = weak.lock()) self->FinishActivation(outcome);
+    });
+  });
+}
+
+void DeviceAgent::FinishActivation(const ActivationOutcome& o) {
+  if (!o.token.empty() && o.token != config_.token) {
+    config_.token = o.token;
+    if (!config_.model_dir.empty()) {
+      // Credentials are shown once: keep the token for restarts (owner-only file).
+      std::error_code ec;
+      std::filesystem::create_directories(config_.model_dir, ec);
+      const auto path = std::filesystem::path(config_.model_dir) / kTokenFile;
+      std::ofstream(path, std::ios::trunc) << config_.token << "\n";
+      std::filesystem::permissions(
+          path, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write, ec);
+    }
+  }
+  if (!running_) return;
+  using Kind = ActivationOutcome::Kind;
+  {
+    std::lock_guard lock(mu_);
+    snapshot_.registration = o.kind == Kind::kActivated ? "active"
+                             : o.kind == Kind::kRefused ? "refused"
+                                                        : "activating";
+    snapshot_.registration_error = o.error;
+  }
+  switch (o.kind) {
+    case Kind::kActivated:
+      Log()->info("{}: activated by the device registry", config_.id);
+      if (public_key_pem_.empty() && config_.public_key_url.empty() && !o.signing_key_url.empty()) {
+        config_.public_key_url = o.signing_key_url.rfind("http", 0) == 0
+                                     ? o.signing_key_url
+                                     : TrimSlash(config_.registry_url) + o.signing_key_url;
+      }
+      Begin();
+      if (activation_handler_) activation_handler_(true, "");
+      return;
+    case Kind::kRefused:
+      Log()->error("{}: the device registry refused activation ({}); not publishing", config_.id,
+                   o.error);
+      if (activation_handler_) activation_handler_(false, o.error);
+      return;
+    case Kind::kRetry:
+      break;
+  }
+  // Unreachable: back off (exponential, jittered so a fleet does not retry in lockstep).
+  std::mt19937_64 rng(std::hash<std::string>{}(config_.id) + snapshot().activation_attempts);
+  std::uniform_real_distribution<double> jitter(0.5, 1.0);
+  const auto delay = std::chrono::milliseconds(
+      std::max<int64_t>(1, static_cast<int64_t>(retry_delay_ms_ * jitter(rng))));
+  Log()->warn("{}: device registry not reachable ({}); retrying in {} ms", config_.id, o.error,
+              delay.count());
+  retry_delay_ms_ = std::min<uint32_t>(
+      std::max<uint32_t>(1, config_.activation_retry_max_ms),
+      static_cast<uint32_t>(std::min<uint64_t>(UINT32_MAX, uint64_t{retry_delay_ms_} * 2)));
+  timer_.expires_after(delay);
+  timer_.async_wait([weak = weak_from_this()](boost::system::error_code ec) {
+    auto self = weak.lock();
+    if (ec || !self) return;
+    self->TryActivation();
+  });
+}
+
+void DeviceAgent::Begin() {
+  begun_ = true;
+  std::weak_ptr<DeviceAgent> weak = shared_from_this();
+  client_->Subscribe(config_.control_prefix + config_.id, mqtt::QoS::kAtLeastOnce,
+                     [weak](const mqtt::Message& m) {
+                       if (auto a = weak.lock()) a->HandleControl(m.payload.view());
+                     });
+  PublishStatus(true);
+  if (public_key_pem_.empty() && !config_.public_key_url.empty()) {
+    downloads_.emplace_back([weak, url = config_.public_key_url, ex = client_->executor()] {
+      auto pem = HttpGet(url, {});
+      asio::post(ex, [weak, pem = std::move(pem), url] {
+        auto a = weak.lock();
+        if (!a) return;
+        if (pem.ok() && pem->find("BEGIN PUBLIC KEY") != std::string::npos) {
+          a->public_key_pem_ = *pem;
+        } else {
+          Log()->warn("{}: could not fetch the signing key from {}", a->config_.id, url);
+        }
+      });
+    });
+  }
+  // Spread a fleet's readings over the period instead of firing them together.
+  std::uniform_real_distribution<double> offset(0, 1.0 / std::max(1e-3, config_.rate));
+  std::mt19937_64 rng(std::hash<std::string>{}(config_.id));
+  next_tick_ = std::chrono::steady_clock::now() +
+               std::chrono::duration_cast<std::chrono::steady_clock::duration>(
+                   std::chrono::duration<double>(offset(rng)));
+  ScheduleTick();
 }
 
 void DeviceAgent::ScheduleTick() {
@@ -154,6 +294,10 @@ void DeviceAgent::Stop(std::function<void()> done) {
   asio::post(client_->executor(), [self = shared_from_this(), done = std::move(done)]() mutable {
     self->running_ = false;
     self->timer_.cancel();
+    if (!self->begun_) {  // never went online (activating or refused): nothing to take back
+      if (done) done();
+      return;
+    }
     self->PublishStatus(false, [done = std::move(done)](std::error_code) {
       if (done) done();
     });
@@ -162,13 +306,17 @@ void DeviceAgent::Stop(std::function<void()> done) {
 
 void DeviceAgent::OnConnected() {
   asio::post(client_->executor(), [self = shared_from_this()] {
-    if (self->running_) self->PublishStatus(true);
+    if (self->running_ && self->begun_) self->PublishStatus(true);
   });
 }
 
 void DeviceAgent::Tick() {
   auto reading = sensor_->Read(DeviceNow());
   if (!reading) return;
+  // The time scale speeds up the machine's physics (wear, time to failure), not the clock: live
+  // telemetry is stamped with wall-clock time, so the store, the dashboard's windows and retention
+  // stay coherent.
+  reading->time_nanos = clock_.NowNanos();
   std::string payload;
   payload.reserve(512);
   AppendTelemetryJson(config_.id, *reading, &payload);
@@ -322,7 +470,7 @@ void DeviceAgent::PublishStatus(bool online, mqtt::PublishDone done) {
     status = {{"online", true},
               {"model", s.model.empty() ? json(nullptr) : json(s.model)},
               {"actuator", {{"load", sensor_->load()}}},
-              {"timeStamp", FormatTimestamp(DeviceNow())}};
+              {"timeStamp", FormatTimestamp(clock_.NowNanos())}};
     if (s.last_score >= 0) status["lastScore"] = std::round(s.last_score * 1e4) / 1e4;
     if (!s.ota_state.empty()) {
       json ota = {{"rollout", ota_rollout_}, {"version", ota_version_}, {"state", s.ota_state}};
@@ -338,6 +486,66 @@ void DeviceAgent::PublishStatus(bool online, mqtt::PublishDone done) {
                                });
   if (!st.ok() && *shared_done) (*shared_done)(st.error());
 }
+
+namespace {
+
+DeviceAgent::ActivationOutcome AttemptActivation(const std::string& base, const std::string& id,
+                                                 std::string token,
+                                                 const std::string& provision_token) {
+  using Outcome = DeviceAgent::ActivationOutcome;
+  using Kind = Outcome::Kind;
+  Outcome out;
+  HttpFetchOptions options;
+  options.timeout_ms = 10000;
+  options.max_bytes = 1 << 20;
+  auto unreachable = [&](std::error_code ec) {
+    out.kind = Kind::kRetry;
+    out.error = "registry unreachable: " + ec.message();
+    return out;
+  };
+  if (token.empty()) {
+    if (provision_token.empty()) {
+      out.kind = Kind::kRefused;
+      out.error = "no device token and no provisioning credentials";
+      return out;
+    }
+    options.bearer_token = provision_token;
+    auto r = HttpCall("POST", base + "/api/v1/devices", json({{"id", id}, {"type", "fan"}}).dump(),
+                      options);
+    if (!r.ok()) return unreachable(r.error());
+    if (Retryable(r->status)) {
+      out.error = "provisioning: " + ReplyError(*r);
+      return out;
+    }
+    auto j = json::parse(r->body, nullptr, false);
+    if (r->status != 201 || !j.is_object() || !j.contains("token") || !j["token"].is_string()) {
+      out.kind = Kind::kRefused;
+      out.error = "provisioning refused: " + ReplyError(*r);
+      if (r->status == 409) out.error += " (already provisioned; configure its device token)";
+      return out;
+    }
+    token = out.token = j["token"].get<std::string>();
+    Log()->info("{}: provisioned in the device registry", id);
+  }
+  options.bearer_token = token;
+  auto r = HttpCall("POST", base + "/api/v1/devices/" + id + "/activate", {}, options);
+  if (!r.ok()) return unreachable(r.error());
+  if (Retryable(r->status)) {
+    out.error = ReplyError(*r);
+    return out;
+  }
+  auto j = json::parse(r->body, nullptr, false);
+  if (r->status != 200 || !j.is_object() || j.value("activated", false) != true) {
+    out.kind = Kind::kRefused;
+    out.error = "activation refused: " + ReplyError(*r);
+    return out;
+  }
+  out.kind = Kind::kActivated;
+  out.signing_key_url = j.value("signing_key_url", "");
+  return out;
+}
+
+}  // namespace
 
 AgentSnapshot DeviceAgent::snapshot() const {
   std::lock_guard lock(mu_);

@@ -60,8 +60,21 @@ struct DeviceAgentConfig {
   std::string public_key_pem;
   std::string public_key_file;
   std::string public_key_url;
-  // Bearer token for model downloads (the device token from activation).
+  // The device's registry token ("dev_..."): it activates the device and authorizes model
+  // downloads. Empty with a `model_dir` holding `device_token` (saved by self-provisioning) = that.
   std::string token;
+  // Activation with the device registry: when set ("http://host:port"), the agent asks the registry
+  // to activate it (POST /api/v1/devices/<id>/activate with `token`) at start and publishes nothing
+  // until the registry confirms. A refusal (unknown or decommissioned device, wrong token) is
+  // final: the agent stays silent and reports it (snapshot, activation handler). While the registry
+  // is unreachable (or answers 5xx) the agent retries with exponential backoff and jitter. Empty =
+  // no activation (the agent starts publishing at once).
+  std::string registry_url;
+  // Provisioning credentials (an operator token): with no `token`, the device provisions itself
+  // (POST /api/v1/devices) before activating, and keeps the token in `model_dir/device_token`.
+  std::string provision_token;
+  uint32_t activation_retry_min_ms = 1000;
+  uint32_t activation_retry_max_ms = 60000;
   // Local protection: after `protect_after` consecutive readings scored >= `critical`, the agent
   // eases the machine to `protect_load` on its own (the reference's servo). 0 disables.
   double critical = 0.8;
@@ -81,6 +94,10 @@ struct AgentSnapshot {
   uint64_t scored = 0;
   std::string ota_state;  // "", "downloading", "ok", "failed"
   std::string ota_error;
+  // Activation with the registry: "" (none configured), "activating", "active", "refused".
+  std::string registration;
+  std::string registration_error;  // why it was refused, or the last retryable failure
+  uint32_t activation_attempts = 0;
 };
 
 // One device: reads its sensor at `rate`, publishes telemetry, scores each reading with the active
@@ -102,15 +119,24 @@ class DeviceAgent : public std::enable_shared_from_this<DeviceAgent> {
                                              const Clock& clock = SystemClock::Instance());
   ~DeviceAgent();
 
-  // Subscribes to the control topic, publishes the status, starts reading. Thread-safe (posts).
+  // Called (on the strand) once the registry confirmed (`activated` true) or refused the device
+  // (`error` says why). Not called without a registry_url. Set before Start().
+  using ActivationHandler = std::function<void(bool activated, const std::string& error)>;
+  void SetActivationHandler(ActivationHandler handler) { activation_handler_ = std::move(handler); }
+
+  // Activates with the registry when one is configured (see DeviceAgentConfig::registry_url), then
+  // subscribes to the control topic, publishes the status, starts reading. Thread-safe (posts).
   void Start();
-  // Stops reading, publishes {"online":false} retained, then calls `done` (on the strand).
+  // Stops reading (or activating), publishes {"online":false} retained if it went online, then
+  // calls `done` (on the strand).
   void Stop(std::function<void()> done = {});
   // Call on every (re)connection: republishes the retained status (the will may have replaced it).
   void OnConnected();
 
   AgentSnapshot snapshot() const;
   const DeviceAgentConfig& config() const { return config_; }
+
+  struct ActivationOutcome;  // internal: the result of one activation attempt
 
   // Takes one reading now and publishes it. REQUIRES: on the client's executor.
   void Tick();
@@ -120,6 +146,9 @@ class DeviceAgent : public std::enable_shared_from_this<DeviceAgent> {
  private:
   DeviceAgent(DeviceAgentConfig config, std::shared_ptr<mqtt::Client> client,
               std::unique_ptr<Sensor> sensor, ModelLoader loader, const Clock& clock);
+  void Begin();
+  void TryActivation();
+  void FinishActivation(const ActivationOutcome& outcome);
   void ScheduleTick();
   void PublishStatus(bool online, mqtt::PublishDone done = {});
   void StartDownload(ModelInfo info, std::string url, ArtifactClaim claim, std::string rollout);
@@ -138,6 +167,10 @@ class DeviceAgent : public std::enable_shared_from_this<DeviceAgent> {
   int64_t wall_start_ = 0;
   int64_t device_start_ = 0;
   bool running_ = false;
+  bool begun_ = false;  // activated (or no registry) and publishing
+  uint32_t retry_delay_ms_ = 0;
+  ActivationHandler activation_handler_;
+  std::thread activation_thread_;  // one activation attempt at a time
   uint32_t critical_run_ = 0;
   std::string public_key_pem_;
   std::string ota_rollout_;

@@ -32,6 +32,9 @@ Fleet::Fleet(std::vector<boost::asio::io_context*> contexts, const FleetConfig& 
     ac.rate = config.rate;
     ac.time_scale = config.time_scale;
     ac.qos = config.qos;
+    ac.registry_url = config.registry_url;
+    ac.provision_token = config.provision_token;
+    if (!config.state_dir.empty()) ac.model_dir = config.state_dir + "/" + ac.id;
     if (i % per_conn == 0) {
       const size_t n = clients_.size();
       mqtt::MqttClientConfig cc = client_template;
@@ -129,6 +132,8 @@ FleetStats Fleet::stats() const {
     auto snap = a->snapshot();
     s.readings += snap.readings;
     s.published += snap.published;
+    s.activated += snap.registration == "active" ? 1 : 0;
+    s.refused += snap.registration == "refused" ? 1 : 0;
   }
   for (const auto& c : clients_) {
     auto cs = c->stats();

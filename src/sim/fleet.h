@@ -25,6 +25,8 @@ struct FleetStats {
   uint64_t published = 0;          // accepted by the clients
   uint64_t publish_completed = 0;  // handed to the broker (QoS 0) or acknowledged (QoS 1)
   uint64_t publish_failed = 0;
+  uint32_t activated = 0;  // confirmed by the registry (with FleetConfig::registry_url)
+  uint32_t refused = 0;    // refused by the registry: silent
 };
 
 // A fleet of simulated devices, each a DeviceAgent reading a SimulatedDevice, spread over the given

@@ -44,19 +44,25 @@ bool SplitHttpUrl(const std::string& url, std::string* host, std::string* port,
 
 }  // namespace
 
-Result<std::string> HttpGet(const std::string& url, const HttpFetchOptions& options, int* status) {
+Result<HttpResponse> HttpCall(std::string_view method, const std::string& url, std::string body,
+                              const HttpFetchOptions& options) {
   std::string host, port, target;
   if (!SplitHttpUrl(url, &host, &port, &target)) return errc::invalid_argument;
+  const http::verb verb = http::string_to_verb(method);
+  if (verb == http::verb::unknown) return errc::invalid_argument;
 
   asio::io_context io;
   beast::tcp_stream stream(io);
   beast::flat_buffer buffer;
-  http::request<http::empty_body> req(http::verb::get, target, 11);
+  http::request<http::string_body> req(verb, target, 11);
   req.set(http::field::host, host + ":" + port);
   req.set(http::field::user_agent, "aiot-device");
   if (!options.bearer_token.empty()) {
     req.set(http::field::authorization, "Bearer " + options.bearer_token);
   }
+  if (!body.empty()) req.set(http::field::content_type, "application/json");
+  req.body() = std::move(body);
+  req.prepare_payload();
   http::response_parser<http::string_body> parser;
   parser.body_limit(options.max_bytes);
   parser.header_limit(64 * 1024);
@@ -98,11 +104,19 @@ Result<std::string> HttpGet(const std::string& url, const HttpFetchOptions& opti
     }
     return errc::io_error;
   }
-  const int code = static_cast<int>(parser.get().result_int());
-  if (status) *status = code;
-  if (code == 200) return parser.release().body();
-  if (code == 404) return errc::not_found;
-  if (code == 401 || code == 403) return errc::permission_denied;
+  HttpResponse out;
+  out.status = static_cast<int>(parser.get().result_int());
+  out.body = parser.release().body();
+  return out;
+}
+
+Result<std::string> HttpGet(const std::string& url, const HttpFetchOptions& options, int* status) {
+  auto r = HttpCall("GET", url, {}, options);
+  if (!r.ok()) return r.error();
+  if (status) *status = r->status;
+  if (r->status == 200) return std::move(r->body);
+  if (r->status == 404) return errc::not_found;
+  if (r->status == 401 || r->status == 403) return errc::permission_denied;
   return errc::io_error;
 }
 

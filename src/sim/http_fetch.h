@@ -2,6 +2,7 @@
 
 #include <cstddef>
 #include <string>
+#include <string_view>
 
 #include "base/result.h"
 
@@ -21,5 +22,17 @@ struct HttpFetchOptions {
 // TLS-terminating proxy or use the in-cluster network.
 Result<std::string> HttpGet(const std::string& url, const HttpFetchOptions& options,
                             int* status = nullptr);
+
+struct HttpResponse {
+  int status = 0;
+  std::string body;
+};
+
+// Any request (`method` "GET", "POST", ...; `body` sent as application/json when not empty),
+// blocking like HttpGet. Returns the response whatever its status; errors only when no response
+// arrived: errc::unavailable (cannot connect), errc::timeout, errc::resource_exhausted (body over
+// max_bytes), errc::io_error, errc::invalid_argument for a url that is not http://.
+Result<HttpResponse> HttpCall(std::string_view method, const std::string& url, std::string body,
+                              const HttpFetchOptions& options);
 
 }  // namespace aiot::sim

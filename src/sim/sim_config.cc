@@ -32,6 +32,12 @@ void Describe(config::Visitor& v, FleetConfig& c) {
   v.Field("control_prefix", c.control_prefix, "Control topic prefix devices subscribe to.");
   v.Field("devices_per_connection", c.devices_per_connection,
           "Devices per MQTT connection (1 = a client id per device).");
+  v.Field("registry_url", c.registry_url,
+          "Device registry (http://host:port) the devices activate with; empty = no activation.");
+  v.Field("provision_token", c.provision_token,
+          "Operator token the devices provision themselves with (no default).");
+  v.Field("state_dir", c.state_dir,
+          "Per-device state (token, models) under <state_dir>/<id>/; empty = memory only.");
   config::Section(v, "physics", c.physics, "Machine physics, sensing and wear.");
 }
 

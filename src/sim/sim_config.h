@@ -58,6 +58,14 @@ struct FleetConfig {
   // Devices per MQTT connection: 1 = one client id per device (the default); more multiplexes
   // several devices' telemetry over one connection.
   uint32_t devices_per_connection = 1;
+  // Device registry (http://host:port): every device activates itself there before publishing
+  // (see DeviceAgentConfig::registry_url). Empty = no activation.
+  std::string registry_url;
+  // Provisioning credentials (operator token) the devices provision themselves with.
+  std::string provision_token;
+  // Per-device state (device token, models) under <state_dir>/<id>/; empty = memory only (the
+  // tokens of self-provisioned devices are then lost at exit).
+  std::string state_dir;
   PhysicsConfig physics;
 };
 
