@@ -18,9 +18,14 @@ void Describe(config::Visitor& v, OtaConfig& c) {
   v.Field("canary_percent", c.canary_percent, "default canary wave size, percent of targets");
   v.Field("failure_threshold", c.failure_threshold,
           "halt and roll back when more than this fraction of the canary fails");
+  v.Field("canary_soak_s", c.canary_soak_s,
+          "after the canary reported ok, wait this long (seconds) for late failures before the "
+          "rest gets the model");
   v.Field("device_timeout_s", c.device_timeout_s,
           "a device that has not answered this long after its command counts as failed");
   v.Field("tick_ms", c.tick_ms, "how often timeouts are checked, in milliseconds");
+  v.Field("db_path", c.db_path,
+          "rollout store (SQLite); empty: <registry data_dir>/rollouts.db, :memory: = not kept");
 }
 
 const char* RolloutStateName(RolloutState s) {
@@ -55,6 +60,85 @@ const char* DeviceRolloutStateName(DeviceRolloutState s) {
   return "?";
 }
 
+namespace {
+
+template <typename E, typename NameFn>
+bool ParseName(std::string_view text, std::initializer_list<E> all, NameFn name, E* out) {
+  for (E e : all) {
+    if (text == name(e)) {
+      *out = e;
+      return true;
+    }
+  }
+  return false;
+}
+
+bool Active(RolloutState s) { return s == RolloutState::kCanary || s == RolloutState::kRolling; }
+
+}  // namespace
+
+nlohmann::json RolloutRecord(const Rollout& r) {
+  nlohmann::json devices = nlohmann::json::array();
+  for (const auto& d : r.devices) {
+    devices.push_back({{"device", d.device},
+                       {"canary", d.canary},
+                       {"previous_model", d.previous_model},
+                       {"state", DeviceRolloutStateName(d.state)},
+                       {"error", d.error}});
+  }
+  return {{"id", r.id},
+          {"model", r.model},
+          {"version", r.version},
+          {"canary_percent", r.canary_percent},
+          {"failure_threshold", r.failure_threshold},
+          {"canary_soak_s", r.canary_soak_s},
+          {"state", RolloutStateName(r.state)},
+          {"reason", r.reason},
+          {"created_at", r.created_at},
+          {"resumed_at", r.resumed_at},
+          {"devices", devices}};
+}
+
+Result<Rollout> RolloutFromRecord(const nlohmann::json& j) {
+  if (!j.is_object()) return errc::corrupted;
+  try {
+    Rollout r;
+    r.id = j.at("id").get<std::string>();
+    r.model = j.at("model").get<std::string>();
+    r.version = j.at("version").get<int64_t>();
+    r.canary_percent = j.at("canary_percent").get<double>();
+    r.failure_threshold = j.at("failure_threshold").get<double>();
+    r.canary_soak_s = j.value("canary_soak_s", 0);
+    if (!ParseName(j.at("state").get<std::string>(),
+                   {RolloutState::kCanary, RolloutState::kRolling, RolloutState::kCompleted,
+                    RolloutState::kRolledBack, RolloutState::kAborted},
+                   RolloutStateName, &r.state)) {
+      return errc::corrupted;
+    }
+    r.reason = j.value("reason", "");
+    r.created_at = j.at("created_at").get<int64_t>();
+    r.resumed_at = j.value("resumed_at", int64_t{0});
+    for (const auto& jd : j.at("devices")) {
+      DeviceRollout d;
+      d.device = jd.at("device").get<std::string>();
+      d.canary = jd.at("canary").get<bool>();
+      d.previous_model = jd.value("previous_model", "");
+      if (!ParseName(
+              jd.at("state").get<std::string>(),
+              {DeviceRolloutState::kPending, DeviceRolloutState::kSent, DeviceRolloutState::kOk,
+               DeviceRolloutState::kFailed, DeviceRolloutState::kRolledBack},
+              DeviceRolloutStateName, &d.state)) {
+        return errc::corrupted;
+      }
+      d.error = jd.value("error", "");
+      r.devices.push_back(std::move(d));
+    }
+    return r;
+  } catch (const nlohmann::json::exception&) {
+    return errc::corrupted;
+  }
+}
+
 int Rollout::Count(DeviceRolloutState s, bool canary_only) const {
   int n = 0;
   for (const auto& d : devices) {
@@ -87,9 +171,80 @@ RolloutManager::RolloutManager(OtaConfig config, registry::ModelRegistry& models
       publish_(std::move(publish)),
       clock_(clock) {}
 
+Status RolloutManager::Open(const std::string& path) {
+  auto log = log::Get("ota");
+  std::lock_guard lock(mu_);
+  if (Status s = db_.Open(path); !s.ok()) {
+    log->error("rollout store {}: {}", path, db_.LastError());
+    return s;
+  }
+  if (Status s = db_.Exec("CREATE TABLE IF NOT EXISTS rollouts ("
+                          " seq INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, state TEXT NOT NULL,"
+                          " record TEXT NOT NULL, command TEXT NOT NULL)");
+      !s.ok()) {
+    log->error("rollout store {}: {}", path, db_.LastError());
+    return s;
+  }
+  auto stmt = db_.Prepare("SELECT seq, record, command FROM rollouts ORDER BY seq");
+  if (!stmt.ok()) return stmt.error();
+  const int64_t now = clock_.MonotonicNanos();
+  int resumed = 0;
+  for (;;) {
+    auto row = stmt->Step();
+    if (!row.ok()) return row.error();
+    if (!*row) break;
+    int64_t seq = stmt->Int(0);
+    auto record = nlohmann::json::parse(stmt->Text(1), nullptr, false);
+    auto r = RolloutFromRecord(record);
+    if (!r.ok()) {
+      log->error("rollout store {}: row {} is corrupted", path, seq);
+      return r.error();
+    }
+    next_id_ = std::max(next_id_, seq + 1);
+    if (Active(r->state)) {
+      // Monotonic times of the previous run mean nothing now: timeouts and the soak restart.
+      for (auto& d : r->devices) {
+        if (d.state == DeviceRolloutState::kSent) d.sent_at = now;
+        if (d.state == DeviceRolloutState::kOk) d.answered_at = now;
+      }
+      r->resumed_at = clock_.NowNanos();
+      ++resumed;
+      log->info("rollout {} of {}@{} resumes in state {}", r->id, r->model, r->version,
+                RolloutStateName(r->state));
+    }
+    command_[r->id] = stmt->Text(2);
+    rollouts_[r->id] = std::move(*r);
+  }
+  for (auto& [id, r] : rollouts_) {
+    if (r.resumed_at != 0 && Active(r.state)) Save(r);
+  }
+  if (!rollouts_.empty()) {
+    log->info("rollout store {}: {} rollouts, {} resumed", path, rollouts_.size(), resumed);
+  }
+  return Status::Ok();
+}
+
+void RolloutManager::Save(const Rollout& r) {
+  if (!db_.is_open()) return;
+  auto stmt = db_.Prepare(
+      "INSERT INTO rollouts (seq, id, state, record, command) VALUES (?, ?, ?, ?, ?)"
+      " ON CONFLICT(id) DO UPDATE SET state = excluded.state, record = excluded.record");
+  Status s = stmt.ok() ? stmt->Bind(1, static_cast<int64_t>(std::stoll(r.id.substr(2))))
+                             .Bind(2, r.id)
+                             .Bind(3, RolloutStateName(r.state))
+                             .Bind(4, RolloutRecord(r).dump())
+                             .Bind(5, command_[r.id])
+                             .Run()
+                       : Status(stmt.error());
+  if (!s.ok()) {
+    log::Get("ota")->error("cannot save rollout {}: {}", r.id, db_.LastError());
+  }
+}
+
 Result<Rollout> RolloutManager::Start(const RolloutRequest& req) {
   double pct = req.canary_percent < 0 ? config_.canary_percent : req.canary_percent;
   double threshold = req.failure_threshold < 0 ? config_.failure_threshold : req.failure_threshold;
+  int32_t soak = req.canary_soak_s < 0 ? config_.canary_soak_s : req.canary_soak_s;
   if (pct > 100 || threshold > 1) return errc::invalid_argument;
   auto model = models_.Get(req.model, req.version);
   if (!model.ok()) return model.error();
@@ -115,6 +270,7 @@ Result<Rollout> RolloutManager::Start(const RolloutRequest& req) {
   r.version = req.version;
   r.canary_percent = pct;
   r.failure_threshold = threshold;
+  r.canary_soak_s = soak;
   r.created_at = clock_.NowNanos();
   size_t canary = std::max<size_t>(
       1, static_cast<size_t>(std::ceil(static_cast<double>(targets.size()) * pct / 100.0)));
@@ -136,6 +292,7 @@ Result<Rollout> RolloutManager::Start(const RolloutRequest& req) {
     SendWave(r, /*canary=*/true, out);
     Evaluate(r, out);
     rollouts_[r.id] = r;
+    Save(r);
     copy = r;
   }
   log::Get("ota")->info("rollout {} of {} to {} devices ({} canary) started by {}", r.id,
@@ -180,11 +337,21 @@ void RolloutManager::Evaluate(Rollout& r, std::vector<Outgoing>& out) {
       RollBack(r, out);
       return;
     }
+    // Soak: late failures of the canary (reported after "ok") still count.
+    int64_t last_answer = 0;
+    for (const auto& d : r.devices) {
+      if (d.canary) last_answer = std::max(last_answer, d.answered_at);
+    }
+    if (clock_.MonotonicNanos() - last_answer <
+        static_cast<int64_t>(r.canary_soak_s) * 1'000'000'000) {
+      return;  // Tick() evaluates again
+    }
     r.state = RolloutState::kRolling;
     SendWave(r, /*canary=*/false, out);
   }
   if (r.state == RolloutState::kRolling && answered(false)) {
     r.state = RolloutState::kCompleted;
+    r.reason.clear();
     log::Get("ota")->info("rollout {} completed: {} ok, {} failed", r.id,
                           r.Count(DeviceRolloutState::kOk), r.Count(DeviceRolloutState::kFailed));
   }
@@ -248,6 +415,7 @@ Result<Rollout> RolloutManager::Abort(std::string_view id, std::string_view reas
   }
   r.state = RolloutState::kAborted;
   r.reason = std::string(reason);
+  Save(r);
   log::Get("ota")->warn("rollout {} aborted: {}", r.id, r.reason);
   return r;
 }
@@ -256,23 +424,39 @@ void RolloutManager::OnStatus(std::string_view device, const registry::DeviceSta
   std::vector<Outgoing> out;
   {
     std::lock_guard lock(mu_);
+    const int64_t now = clock_.MonotonicNanos();
     for (auto& [id, r] : rollouts_) {
-      if (r.state != RolloutState::kCanary && r.state != RolloutState::kRolling) continue;
+      if (!Active(r.state)) continue;
       std::string target_ref = r.model + "@" + std::to_string(r.version);
       bool changed = false;
       for (auto& d : r.devices) {
-        if (d.device != device || d.state != DeviceRolloutState::kSent) continue;
-        if (status.ota_rollout == r.id && status.ota_state == "failed") {
+        if (d.device != device) continue;
+        const bool failed = status.ota_rollout == r.id && status.ota_state == "failed";
+        if (d.state == DeviceRolloutState::kSent) {
+          if (failed) {
+            d.state = DeviceRolloutState::kFailed;
+            d.error = status.ota_error.empty() ? "failed" : status.ota_error;
+            d.answered_at = now;
+            changed = true;
+          } else if ((status.ota_rollout == r.id && status.ota_state == "ok") ||
+                     status.model == target_ref) {
+            d.state = DeviceRolloutState::kOk;
+            d.answered_at = now;
+            changed = true;
+          }
+        } else if (d.state == DeviceRolloutState::kOk && failed) {
+          // A late failure: the model activated, then the device gave it up (e.g. it could not
+          // score readings and the device rolled itself back).
           d.state = DeviceRolloutState::kFailed;
-          d.error = status.ota_error.empty() ? "failed" : status.ota_error;
-          changed = true;
-        } else if ((status.ota_rollout == r.id && status.ota_state == "ok") ||
-                   status.model == target_ref) {
-          d.state = DeviceRolloutState::kOk;
+          d.error = status.ota_error.empty() ? "failed after activation" : status.ota_error;
+          d.answered_at = now;
           changed = true;
         }
       }
-      if (changed) Evaluate(r, out);
+      if (changed) {
+        Evaluate(r, out);
+        Save(r);
+      }
     }
   }
   Flush(out);
@@ -285,16 +469,20 @@ void RolloutManager::Tick() {
     int64_t now = clock_.MonotonicNanos();
     int64_t timeout = static_cast<int64_t>(config_.device_timeout_s) * 1'000'000'000;
     for (auto& [id, r] : rollouts_) {
-      if (r.state != RolloutState::kCanary && r.state != RolloutState::kRolling) continue;
+      if (!Active(r.state)) continue;
       bool changed = false;
       for (auto& d : r.devices) {
         if (d.state == DeviceRolloutState::kSent && now - d.sent_at > timeout) {
           d.state = DeviceRolloutState::kFailed;
           d.error = "timeout";
+          d.answered_at = now;
           changed = true;
         }
       }
-      if (changed) Evaluate(r, out);
+      const RolloutState before = r.state;
+      // Every tick: a canary soak may have ended.
+      if (changed || r.state == RolloutState::kCanary) Evaluate(r, out);
+      if (changed || r.state != before) Save(r);
     }
   }
   Flush(out);

@@ -5,6 +5,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -15,6 +16,7 @@
 #include "registry/device_registry.h"
 #include "registry/device_status.h"
 #include "registry/model_registry.h"
+#include "registry/sqlite_db.h"
 
 namespace aiot::ota {
 
@@ -29,10 +31,17 @@ struct OtaConfig {
   double canary_percent = 10;
   // The rollout halts and rolls back when more than this fraction of the canary fails.
   double failure_threshold = 0.2;
+  // After the whole canary reported "ok", wait this long before the rest gets the model. A canary
+  // device that reports a failure for the rollout during the soak (e.g. the model loaded but
+  // cannot score readings, so the device rolled itself back) counts as failed. Seconds.
+  int32_t canary_soak_s = 30;
   // A device that has not answered this long after its command counts as failed, in seconds.
   int32_t device_timeout_s = 300;
   // How often timeouts are checked, in milliseconds.
   int32_t tick_ms = 500;
+  // Where rollouts are kept (SQLite). Empty: <registry data_dir>/rollouts.db. ":memory:" keeps
+  // them in memory only.
+  std::string db_path;
 };
 
 void Describe(config::Visitor& v, OtaConfig& c);
@@ -44,6 +53,7 @@ struct RolloutRequest {
   std::vector<std::string> devices;
   double canary_percent = -1;     // < 0: config default
   double failure_threshold = -1;  // < 0: config default
+  int32_t canary_soak_s = -1;     // < 0: config default
   std::string actor = "system";
 };
 
@@ -59,7 +69,8 @@ struct DeviceRollout {
   std::string previous_model;  // what it reported before the rollout ("name@version" or "")
   DeviceRolloutState state = DeviceRolloutState::kPending;
   std::string error;
-  int64_t sent_at = 0;  // monotonic nanos
+  int64_t sent_at = 0;      // monotonic nanos
+  int64_t answered_at = 0;  // monotonic nanos
 };
 
 struct Rollout {
@@ -68,9 +79,11 @@ struct Rollout {
   int64_t version = 0;
   double canary_percent = 0;
   double failure_threshold = 0;
+  int32_t canary_soak_s = 0;
   RolloutState state = RolloutState::kCanary;
-  std::string reason;  // why it halted or aborted
-  int64_t created_at = 0;
+  std::string reason;      // why it halted or aborted
+  int64_t created_at = 0;  // unix nanos
+  int64_t resumed_at = 0;  // unix nanos of the last resume after a restart; 0 = never
   std::vector<DeviceRollout> devices;
 
   int Count(DeviceRolloutState s, bool canary_only = false) const;
@@ -84,6 +97,12 @@ std::string DownloadModelCommand(const OtaConfig& config, const registry::ModelV
 // I/O itself: control messages go through `publish(topic, payload)`, status reports come in
 // through OnStatus(), time through Tick(). RolloutService binds it to MQTT.
 //
+// Persistence: after Open(path) every change of a rollout is written to SQLite (table
+// `rollouts`, one row per rollout with its JSON) before its control messages go out, and Open()
+// loads the rollouts of an earlier run. Unfinished ones resume: devices that were sent the
+// command wait again for a full device_timeout_s (their retained status usually answers at
+// once), a canary soak restarts, nothing is re-sent. Without Open() rollouts live in memory.
+//
 // Thread-safe: a mutex guards the rollouts; `publish` is called without holding it.
 class RolloutManager {
  public:
@@ -95,6 +114,10 @@ class RolloutManager {
 
   // errc::not_found for an unknown model version, errc::invalid_argument when no device
   // matches or the request is malformed.
+  // Opens (creating) the rollout store and loads earlier rollouts; ":memory:" for none. Call
+  // before Start()/OnStatus()/Tick().
+  Status Open(const std::string& path);
+
   Result<Rollout> Start(const RolloutRequest& req);
   Result<Rollout> Get(std::string_view id) const;
   std::vector<Rollout> List() const;
@@ -123,6 +146,8 @@ class RolloutManager {
   void SendWave(Rollout& r, bool canary, std::vector<Outgoing>& out);
   void RollBack(Rollout& r, std::vector<Outgoing>& out);
   void Flush(std::vector<Outgoing>& out);
+  // REQUIRES: mu_ held. Writes `r` to the store (no-op without one); logs failures.
+  void Save(const Rollout& r);
 
   OtaConfig config_;
   registry::ModelRegistry& models_;
@@ -133,6 +158,11 @@ class RolloutManager {
   std::map<std::string, Rollout> rollouts_;
   std::map<std::string, std::string> command_;  // rollout id -> control payload
   int64_t next_id_ = 1;
+  registry::Database db_;
 };
+
+// The stored form of a rollout (all fields, times as integers) and back.
+nlohmann::json RolloutRecord(const Rollout& r);
+Result<Rollout> RolloutFromRecord(const nlohmann::json& j);
 
 }  // namespace aiot::ota

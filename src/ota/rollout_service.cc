@@ -19,6 +19,7 @@ RolloutService::RolloutService(OtaConfig config, registry::ModelRegistry& models
                                registry::DeviceRegistry& devices,
                                std::shared_ptr<mqtt::Client> client, const Clock& clock)
     : devices_(devices),
+      db_path_(config.db_path.empty() ? models.config().data_dir + "/rollouts.db" : config.db_path),
       client_(std::move(client)),
       manager_(
           std::move(config), models, devices,
@@ -33,6 +34,8 @@ RolloutService::RolloutService(OtaConfig config, registry::ModelRegistry& models
       timer_(std::make_shared<TimerState>(client_->executor())) {}
 
 RolloutService::~RolloutService() { Stop(); }
+
+Status RolloutService::Open() { return manager_.Open(db_path_); }
 
 void RolloutService::Start() {
   client_->Subscribe(manager_.config().status_topic, mqtt::QoS::kAtLeastOnce,
@@ -99,7 +102,10 @@ nlohmann::json ToJson(const Rollout& r) {
           {"reason", r.reason},
           {"canary_percent", r.canary_percent},
           {"failure_threshold", r.failure_threshold},
+          {"canary_soak_s", r.canary_soak_s},
           {"created_at", FormatTimestamp(r.created_at)},
+          {"resumed_at", r.resumed_at == 0 ? nlohmann::json(nullptr)
+                                           : nlohmann::json(FormatTimestamp(r.resumed_at))},
           {"counts", counts},
           {"devices", devices}};
 }
@@ -156,6 +162,12 @@ void RegisterRolloutRoutes(net::Router& router, RolloutManager& manager) {
         if (auto t = j.find("failure_threshold"); t != j.end()) {
           if (!t->is_number() || t->get<double>() < 0) return bad();
           r.failure_threshold = t->get<double>();
+        }
+        if (auto t = j.find("canary_soak_s"); t != j.end()) {
+          if (!t->is_number_integer() || t->get<int64_t>() < 0 || t->get<int64_t>() > 86400) {
+            return bad();
+          }
+          r.canary_soak_s = t->get<int32_t>();
         }
         r.actor = req.principal()->name;
         auto started = manager.Start(r);

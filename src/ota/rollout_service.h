@@ -25,6 +25,10 @@ class RolloutService {
                  const Clock& clock = SystemClock::Instance());
   ~RolloutService();
 
+  // Opens the rollout store (OtaConfig::db_path, by default <registry data_dir>/rollouts.db) and
+  // loads the rollouts of an earlier run; unfinished ones resume. Call before Start(). Without
+  // it rollouts live in memory only.
+  Status Open();
   void Start();
   void Stop();
   RolloutManager& manager() { return manager_; }
@@ -34,6 +38,7 @@ class RolloutService {
   void ScheduleTick();
 
   registry::DeviceRegistry& devices_;
+  std::string db_path_;
   std::shared_ptr<mqtt::Client> client_;
   RolloutManager manager_;
   struct TimerState;

@@ -40,12 +40,28 @@ class RolloutTest : public ::testing::Test {
     OtaConfig oc;
     oc.public_url = "http://platform:8080";
     oc.device_timeout_s = 60;
-    manager_ = std::make_unique<RolloutManager>(
+    oc.canary_soak_s = 0;
+    manager_ = MakeManager(oc);
+  }
+
+  std::unique_ptr<RolloutManager> MakeManager(const OtaConfig& oc) {
+    return std::make_unique<RolloutManager>(
         oc, *models_, *devices_,
         [this](const std::string& topic, std::string payload) {
           sent_.emplace_back(topic, std::move(payload));
         },
         clock_);
+  }
+
+  // A device's report that it activated the rollout's model and then gave it up.
+  static DeviceStatus LateFailure(const std::string& rollout) {
+    DeviceStatus s;
+    s.ota_rollout = rollout;
+    s.ota_version = 2;
+    s.ota_state = "failed";
+    s.ota_error = "model cannot score readings";
+    s.model = "fan-mlp@1";
+    return s;
   }
 
   // Answers every command sent so far, failing those of devices in `failing`.
@@ -163,6 +179,153 @@ TEST_F(RolloutTest, RejectsBadRequestsAndAborts) {
   sent_.clear();
   Answer();
   EXPECT_TRUE(sent_.empty());
+}
+
+TEST_F(RolloutTest, CanarySoakCatchesLateFailures) {
+  OtaConfig oc;
+  oc.canary_soak_s = 30;
+  manager_ = MakeManager(oc);
+  RolloutRequest req;
+  req.model = "fan-mlp";
+  req.version = 2;
+  req.canary_percent = 10;  // fan-100, fan-101
+  auto r = manager_->Start(req);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->canary_soak_s, 30);
+  Answer();
+  // Both canary devices said ok, but the soak holds the rest back.
+  clock_.Advance(std::chrono::seconds(10));
+  manager_->Tick();
+  EXPECT_EQ(manager_->Get(r->id)->state, RolloutState::kCanary);
+  EXPECT_TRUE(sent_.empty());
+  // One of them gives the model up: 1/2 > 0.2, the rollout halts; only fan-101, which still runs
+  // v2, is told to go back.
+  manager_->OnStatus("fan-100", LateFailure(r->id));
+  auto halted = manager_->Get(r->id);
+  EXPECT_EQ(halted->state, RolloutState::kRolledBack);
+  EXPECT_EQ(halted->devices[0].error, "model cannot score readings");
+  ASSERT_EQ(sent_.size(), 1u);
+  EXPECT_EQ(sent_[0].first, "fan/control/fan-101");
+  EXPECT_EQ(halted->Count(DeviceRolloutState::kPending), 18);
+}
+
+TEST_F(RolloutTest, CanarySoakEndsAndTheRestFollows) {
+  OtaConfig oc;
+  oc.canary_soak_s = 30;
+  manager_ = MakeManager(oc);
+  RolloutRequest req;
+  req.model = "fan-mlp";
+  req.version = 2;
+  req.canary_percent = 10;
+  auto r = manager_->Start(req);
+  Answer();
+  clock_.Advance(std::chrono::seconds(29));
+  manager_->Tick();
+  EXPECT_TRUE(sent_.empty());
+  clock_.Advance(std::chrono::seconds(2));
+  manager_->Tick();
+  EXPECT_EQ(manager_->Get(r->id)->state, RolloutState::kRolling);
+  EXPECT_EQ(sent_.size(), 18u);
+  // A per-request soak of 0 skips the wait.
+  req.canary_soak_s = 0;
+  req.selector = {{"site", "south"}};
+  sent_.clear();
+  auto r2 = manager_->Start(req);
+  EXPECT_EQ(r2->canary_soak_s, 0);
+}
+
+TEST_F(RolloutTest, RolloutsSurviveARestartAndResume) {
+  const std::string db = dir_.path() + "/rollouts.db";
+  OtaConfig oc;
+  oc.canary_soak_s = 0;
+  oc.device_timeout_s = 60;
+  std::string id, done_id;
+  {
+    auto m = MakeManager(oc);
+    ASSERT_TRUE(m->Open(db).ok());
+    RolloutRequest req;
+    req.model = "fan-mlp";
+    req.version = 2;
+    req.selector = {{"site", "south"}};  // 5 devices, 1 canary
+    auto done = m->Start(req);
+    ASSERT_TRUE(done.ok());
+    done_id = done->id;
+    ASSERT_TRUE(m->Abort(done_id, "operator").ok());
+    req.selector = {{"site", "north"}};  // 15 devices, 2 canary
+    req.canary_percent = 10;
+    sent_.clear();
+    auto r = m->Start(req);
+    ASSERT_TRUE(r.ok());
+    id = r->id;
+    ASSERT_EQ(sent_.size(), 2u);
+    // fan-100 answers before the "crash"; fan-101 answers while the platform is down.
+    DeviceStatus ok;
+    ok.ota_rollout = id;
+    ok.ota_version = 2;
+    ok.ota_state = "ok";
+    ok.model = "fan-mlp@2";
+    m->OnStatus("fan-100", ok);
+    sent_.clear();
+  }
+  // A new process: same store, a clock whose monotonic time restarted.
+  auto m = MakeManager(oc);
+  ASSERT_TRUE(m->Open(db).ok());
+  auto list = m->List();
+  ASSERT_EQ(list.size(), 2u);
+  auto aborted = m->Get(done_id);
+  ASSERT_TRUE(aborted.ok());
+  EXPECT_EQ(aborted->state, RolloutState::kAborted);
+  EXPECT_EQ(aborted->reason, "operator");
+  EXPECT_EQ(aborted->resumed_at, 0);
+  auto resumed = m->Get(id);
+  ASSERT_TRUE(resumed.ok());
+  EXPECT_EQ(resumed->state, RolloutState::kCanary);
+  EXPECT_NE(resumed->resumed_at, 0);
+  EXPECT_EQ(resumed->devices.size(), 15u);
+  EXPECT_EQ(resumed->devices[0].state, DeviceRolloutState::kOk);
+  EXPECT_EQ(resumed->devices[1].state, DeviceRolloutState::kSent);
+  EXPECT_TRUE(sent_.empty());  // nothing is re-sent
+  // The retained status of fan-101 arrives on re-subscription: the rollout carries on.
+  DeviceStatus ok;
+  ok.ota_rollout = id;
+  ok.ota_version = 2;
+  ok.ota_state = "ok";
+  ok.model = "fan-mlp@2";
+  m->OnStatus("fan-101", ok);
+  EXPECT_EQ(m->Get(id)->state, RolloutState::kRolling);
+  EXPECT_EQ(sent_.size(), 13u);
+  auto cmd = nlohmann::json::parse(sent_[0].second);
+  EXPECT_EQ(cmd["payload"]["rollout"], id);  // the stored command
+  // New rollouts do not reuse ids.
+  RolloutRequest req;
+  req.model = "fan-mlp";
+  req.version = 1;
+  req.devices = {"fan-119"};
+  auto next = m->Start(req);
+  ASSERT_TRUE(next.ok());
+  EXPECT_EQ(next->id, "r-3");
+  // Timeouts restart from the resume: a device sent the command long before the restart is
+  // not failed at once.
+  m->Tick();
+  EXPECT_EQ(m->Get(id)->Count(DeviceRolloutState::kFailed), 0);
+}
+
+TEST_F(RolloutTest, StoredRecordsRoundTripAndCorruptionIsAnError) {
+  RolloutRequest req;
+  req.model = "fan-mlp";
+  req.version = 2;
+  auto r = manager_->Start(req);
+  ASSERT_TRUE(r.ok());
+  auto back = RolloutFromRecord(RolloutRecord(*r));
+  ASSERT_TRUE(back.ok());
+  EXPECT_EQ(RolloutRecord(*back), RolloutRecord(*r));
+  auto j = RolloutRecord(*r);
+  j["state"] = "exploded";
+  EXPECT_FALSE(RolloutFromRecord(j).ok());
+  EXPECT_FALSE(RolloutFromRecord(nlohmann::json::array()).ok());
+  j = RolloutRecord(*r);
+  j.erase("devices");
+  EXPECT_FALSE(RolloutFromRecord(j).ok());
 }
 
 }  // namespace
