@@ -373,8 +373,37 @@ Result<ModelVersion> ModelRegistry::Production(std::string_view name) {
   return ReadRow(*st);
 }
 
+void ModelRegistry::SetProductionListener(ProductionListener listener) {
+  std::lock_guard lock(listener_mu_);
+  listener_ = std::move(listener);
+}
+
+void ModelRegistry::NotifyProduction(const ModelVersion& m, std::string_view action) {
+  ProductionListener listener;
+  {
+    std::lock_guard lock(listener_mu_);
+    listener = listener_;
+  }
+  if (listener) listener(m, action);
+}
+
 Result<ModelVersion> ModelRegistry::SetStage(std::string_view name, int64_t version, Stage stage,
                                              std::string_view actor) {
+  bool changed = false;
+  auto m = SetStageImpl(name, version, stage, actor, &changed);
+  if (m.ok() && changed && stage == Stage::kProduction) NotifyProduction(*m, "promote");
+  return m;
+}
+
+Result<ModelVersion> ModelRegistry::Rollback(std::string_view name, std::string_view actor) {
+  auto m = RollbackImpl(name, actor);
+  if (m.ok()) NotifyProduction(*m, "rollback");
+  return m;
+}
+
+Result<ModelVersion> ModelRegistry::SetStageImpl(std::string_view name, int64_t version,
+                                                 Stage stage, std::string_view actor,
+                                                 bool* changed) {
   std::lock_guard lock(mu_);
   Transaction tx(db_);
   if (!tx.begin_status().ok()) return tx.begin_status().error();
@@ -406,10 +435,11 @@ Result<ModelVersion> ModelRegistry::SetStage(std::string_view name, int64_t vers
   }
   if (Status s = tx.Commit(); !s.ok()) return s.error();
   m->stage = stage;
+  *changed = true;
   return m;
 }
 
-Result<ModelVersion> ModelRegistry::Rollback(std::string_view name, std::string_view actor) {
+Result<ModelVersion> ModelRegistry::RollbackImpl(std::string_view name, std::string_view actor) {
   std::lock_guard lock(mu_);
   Transaction tx(db_);
   if (!tx.begin_status().ok()) return tx.begin_status().error();

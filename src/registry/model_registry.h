@@ -1,6 +1,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <string>
@@ -125,6 +126,13 @@ class ModelRegistry {
 
   Result<std::vector<AuditEntry>> Audit(std::string_view name = {}, int limit = 1000);
 
+  // Called after a version went to production (`action` "promote", or "rollback" for the version
+  // Rollback() put back), after the transaction committed, without the registry's lock held, on
+  // the caller's thread. One listener; set it before serving requests.
+  using ProductionListener =
+      std::function<void(const ModelVersion& version, std::string_view action)>;
+  void SetProductionListener(ProductionListener listener);
+
   // Problems found by a full check (row without artifact, wrong size, bad signature, more than
   // one production version); empty when consistent.
   std::vector<std::string> CheckConsistency();
@@ -137,6 +145,10 @@ class ModelRegistry {
   Status AddAudit(std::string_view actor, std::string_view action, std::string_view name,
                   int64_t version, std::string_view detail);
   Result<ModelVersion> GetLocked(std::string_view name, int64_t version);
+  Result<ModelVersion> SetStageImpl(std::string_view name, int64_t version, Stage stage,
+                                    std::string_view actor, bool* changed);
+  Result<ModelVersion> RollbackImpl(std::string_view name, std::string_view actor);
+  void NotifyProduction(const ModelVersion& m, std::string_view action);
   void CleanUp();
 
   RegistryConfig config_;
@@ -146,6 +158,8 @@ class ModelRegistry {
   std::string tmp_dir_;
   std::mutex mu_;
   Database db_;
+  std::mutex listener_mu_;
+  ProductionListener listener_;
 };
 
 }  // namespace aiot::registry
