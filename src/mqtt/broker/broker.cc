@@ -972,11 +972,12 @@ void ServerConnection::HandlePublish(Publish&& p) {
       Kill(ReasonCode::kTopicAliasInvalid, "topic alias out of range");
       return;
     }
+    auto& alias_in = aliases().in;
     if (!p.topic.empty()) {
-      alias_in_[alias] = p.topic;
+      alias_in[alias] = p.topic;
     } else {
-      auto it = alias_in_.find(alias);
-      if (it == alias_in_.end()) {
+      auto it = alias_in.find(alias);
+      if (it == alias_in.end()) {
         Kill(ReasonCode::kProtocolError, "unknown topic alias");
         return;
       }
@@ -1220,13 +1221,14 @@ void ServerConnection::SendPublish(const Delivery& d, uint16_t packet_id, bool d
     to.subscription_identifiers = d.subscription_ids;
     to.topic_alias.reset();
     if (client_topic_alias_maximum_ > 0) {
-      auto it = alias_out_.find(m.topic);
-      if (it != alias_out_.end()) {
+      auto& alias_out = aliases().out;
+      auto it = alias_out.find(m.topic);
+      if (it != alias_out.end()) {
         to.topic_alias = it->second;
         p.topic.clear();
-      } else if (alias_out_.size() < client_topic_alias_maximum_) {
-        uint16_t alias = static_cast<uint16_t>(alias_out_.size() + 1);
-        alias_out_.emplace(m.topic, alias);
+      } else if (alias_out.size() < client_topic_alias_maximum_) {
+        uint16_t alias = static_cast<uint16_t>(alias_out.size() + 1);
+        alias_out.emplace(m.topic, alias);
         to.topic_alias = alias;
       }
     }

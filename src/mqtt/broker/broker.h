@@ -123,8 +123,16 @@ class ServerConnection {
   uint16_t client_topic_alias_maximum_ = 0;
   bool request_problem_information_ = true;
   // Topic aliases: client -> broker (alias -> topic) and broker -> client (topic -> alias).
-  std::unordered_map<uint16_t, std::string> alias_in_;
-  std::unordered_map<std::string, uint16_t> alias_out_;
+  // Allocated on first use: most connections use no aliases, and idle ones should be small.
+  struct TopicAliases {
+    std::unordered_map<uint16_t, std::string> in;
+    std::unordered_map<std::string, uint16_t> out;
+  };
+  TopicAliases& aliases() {
+    if (!aliases_) aliases_ = std::make_unique<TopicAliases>();
+    return *aliases_;
+  }
+  std::unique_ptr<TopicAliases> aliases_;
   std::vector<Packet> pending_;  // packets received while the session is being fetched
   uint64_t conn_id_ = 0;         // this connection's id on its shard (Shard::FindConnection)
   // Backpressure (see README "Threads and ownership"): sessions currently holding us back, the

@@ -54,9 +54,7 @@ class TcpLink final : public Link, public std::enable_shared_from_this<TcpLink> 
       : socket_(std::move(socket)),
         broker_(broker),
         core_(core),
-        anonymous_allowed_(anonymous_allowed),
-        decoder_(DecoderOptions{.max_packet_size = broker.config().max_packet_size,
-                                .protocol_version = 0}) {
+        anonymous_allowed_(anonymous_allowed) {
     boost::system::error_code ignored;
     socket_.non_blocking(true, ignored);
   }
@@ -144,7 +142,11 @@ class TcpLink final : public Link, public std::enable_shared_from_this<TcpLink> 
         break;
       }
       if (ec) break;
-      decoder_.Feed(std::string_view(buf.data(), n));
+      if (!decoder_) {
+        decoder_ = std::make_unique<Decoder>(DecoderOptions{
+            .max_packet_size = broker_.config().max_packet_size, .protocol_version = version_});
+      }
+      decoder_->Feed(std::string_view(buf.data(), n));
       Decode();
       if (n < buf.size()) break;  // drained
     }
@@ -153,10 +155,10 @@ class TcpLink final : public Link, public std::enable_shared_from_this<TcpLink> 
       Finish();
       return;
     }
-    if (decoder_.buffered() == 0) {
-      // Nothing partial: give the decoder's buffer back (an idle connection keeps none).
-      decoder_ = Decoder(DecoderOptions{.max_packet_size = broker_.config().max_packet_size,
-                                        .protocol_version = decoder_.protocol_version()});
+    if (decoder_ && decoder_->buffered() == 0) {
+      // Nothing partial: drop the decoder and its buffer (an idle connection keeps neither).
+      version_ = decoder_->protocol_version();
+      decoder_.reset();
     }
     if (closing_) {
       if (!writing_) Finish();
@@ -166,16 +168,16 @@ class TcpLink final : public Link, public std::enable_shared_from_this<TcpLink> 
   }
 
   void Decode() {
-    while (conn_ != nullptr && !closing_ && !read_paused_) {
-      auto r = decoder_.Next();
+    while (decoder_ && conn_ != nullptr && !closing_ && !read_paused_) {
+      auto r = decoder_->Next();
       if (!r.ok()) {
-        conn_->OnProtocolError(ToReasonCode(r.error()), decoder_.error_detail());
+        conn_->OnProtocolError(ToReasonCode(r.error()), decoder_->error_detail());
         break;
       }
       if (!r->has_value()) break;
       conn_->OnPacket(std::move(**r));
-      if (conn_ != nullptr && decoder_.protocol_version() == 0 && conn_->version() != 0)
-        decoder_.set_protocol_version(conn_->version());
+      if (conn_ != nullptr && decoder_->protocol_version() == 0 && conn_->version() != 0)
+        decoder_->set_protocol_version(conn_->version());
     }
   }
 
@@ -220,7 +222,8 @@ class TcpLink final : public Link, public std::enable_shared_from_this<TcpLink> 
   Broker& broker_;
   uint32_t core_;
   bool anonymous_allowed_;
-  Decoder decoder_;
+  std::unique_ptr<Decoder> decoder_;  // only while bytes are buffered
+  uint8_t version_ = 0;               // the connection's protocol version, once known
   ServerConnection* conn_ = nullptr;
   std::string out_;   // encoded, waiting for the current write to finish
   std::string wbuf_;  // being written
