@@ -303,6 +303,7 @@ class Shard {
     }
     if (outbox_.size() < broker_.shards_.size()) outbox_.resize(broker_.shards_.size());
     outbox_[core].emplace_back(key, std::move(d));
+    ++in_transit_;
     if (!flush_scheduled_) {
       flush_scheduled_ = true;
       // Runs after the current handler: everything routed while handling one read is batched
@@ -332,9 +333,36 @@ class Shard {
           std::make_shared<std::vector<std::pair<SessionKey, Delivery>>>(std::move(outbox_[c]));
       outbox_[c].clear();
       Shard* target = broker_.shards_[c].get();
-      target->Post([target, batch] {
+      target->Post([target, batch, origin = this] {
         for (auto& [key, d] : *batch) target->DeliverLocal(key, std::move(d));
+        origin->Post([origin, n = batch->size()] { origin->OnDelivered(n); });
       });
+    }
+  }
+
+  // Backpressure across cores. A session can hold its publishers back only once their messages
+  // have reached it; until then the publisher's core would keep acknowledging (and reading)
+  // while the other core is busy. So each core bounds the deliveries it has handed to other cores
+  // and not yet seen delivered: beyond kMaxInTransit, a connection that publishes is held back
+  // (its acks withheld) until they drop to half of it.
+  static constexpr size_t kMaxInTransit = 256;
+  bool TransitFull() const { return in_transit_ > kMaxInTransit; }
+  void WaitForTransit(ServerConnection* conn) {
+    if (conn->waiting_transit_) return;
+    conn->waiting_transit_ = true;
+    conn->AdjustPause(+1);
+    transit_waiters_.push_back(conn->conn_id_);
+  }
+  void OnDelivered(size_t n) {
+    in_transit_ -= n;
+    if (in_transit_ > kMaxInTransit / 2 || transit_waiters_.empty()) return;
+    std::vector<uint64_t> waiters;
+    waiters.swap(transit_waiters_);
+    for (uint64_t id : waiters) {
+      if (ServerConnection* c = FindConnection(id)) {
+        c->waiting_transit_ = false;
+        c->AdjustPause(-1);
+      }
     }
   }
 
@@ -363,6 +391,8 @@ class Shard {
   std::unordered_map<SessionKey, uint32_t> moved_;  // sessions that moved to another core
   std::unordered_map<SessionKey, std::vector<Delivery>> arriving_;  // see ExpectSession
   std::vector<std::vector<std::pair<SessionKey, Delivery>>> outbox_;
+  size_t in_transit_ = 0;                  // see kMaxInTransit
+  std::vector<uint64_t> transit_waiters_;  // connection ids held back until in_transit_ drops
   bool flush_scheduled_ = false;
 };
 
@@ -1047,6 +1077,8 @@ void ServerConnection::HandlePublish(Publish&& p) {
   m->publisher_conn = conn_id_;
   if (m->retain) broker_.retained_.Put(m);  // empty payload clears [MQTT-3.3.1-6]
   broker_.Route(shard_.index(), m);
+  if (shard_.TransitFull() && broker_.config_.max_publisher_pause_ms != 0)
+    shard_.WaitForTransit(this);
   if (qos == 1) {
     SendFlowAck(PacketType::kPuback, p.packet_id);
   } else if (qos == 2) {

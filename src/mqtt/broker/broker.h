@@ -139,6 +139,7 @@ class ServerConnection {
   // acks withheld meanwhile, and whether the link was asked to stop reading.
   uint32_t paused_by_ = 0;
   bool reading_paused_ = false;
+  bool waiting_transit_ = false;  // held by its own core (Shard::WaitForTransit)
   std::vector<std::pair<PacketType, uint16_t>> held_acks_;
 };
 

@@ -324,5 +324,20 @@ TEST_F(BrokerBackpressureCore, HoldLongerThanMaxPauseTurnsIntoDropping) {
   EXPECT_EQ(broker_.stats().msgs_dropped.load(), 9u);
 }
 
+// Until a delivery has reached its session on the other core, that session cannot hold the
+// publisher back: the publisher's core bounds what it has in transit (256 deliveries).
+TEST_F(BrokerBackpressureCore, DeliveriesInTransitToAnotherCoreBoundThePublisher) {
+  FakeLink s, p;
+  ServerConnection* sub = Open(1, s, "sub");
+  ServerConnection* pub = Open(0, p, "pub");
+  sub->OnPacket(BrokerCoreAccess::Sub("bp/#", 0));  // QoS 0: never queued, never congested
+  for (uint16_t i = 1; i <= 300; ++i)
+    pub->OnPacket(BrokerCoreAccess::Pub("bp/t", "x", 1, i));  // core 1 is "busy": not drained
+  EXPECT_EQ(p.All<Puback>().size(), 256u);  // from the 257th in transit on, acks are held
+  Drain();                                  // delivered: released
+  EXPECT_EQ(p.All<Puback>().size(), 300u);
+  EXPECT_EQ(s.All<mqtt::Publish>().size(), 300u);
+}
+
 }  // namespace
 }  // namespace aiot::mqtt::broker
