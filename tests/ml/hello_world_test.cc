@@ -2,8 +2,10 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstring>
 
 #include "ml/runtime/model.h"
+#include "ml/tflite/schema_generated.h"
 #include "tests/ml/test_data.h"
 
 namespace aiot::ml {
@@ -42,6 +44,49 @@ TEST_P(HelloWorld, ApproximatesSine) {
   }
   EXPECT_LT(max_err, 0.12);
   EXPECT_LT(sum_err / n, 0.05);
+}
+
+// TensorFlow's file with its FULLY_CONNECTED operator code rewritten in place (both the
+// deprecated byte field and the int32 one, as TensorFlow writes both) to an op aiot does not run:
+// preparing it fails with an error naming the op, not a crash or a generic message.
+TEST(HelloWorldUnsupported, UnsupportedOpInATensorFlowFileIsNamed) {
+  const std::string path = testing::SharedData("tflite/hello_world_float.tflite");
+  if (path.empty()) GTEST_SKIP() << "../shared/data/tflite/hello_world_float.tflite not found";
+  const std::vector<uint8_t> original = testing::ReadBytes(path);
+  ASSERT_FALSE(original.empty());
+  struct Case {
+    int32_t code;
+    const char* name;
+  };
+  for (const Case& c : {Case{3, "CONV_2D"}, Case{4, "DEPTHWISE_CONV_2D"}, Case{16, "LSTM"}}) {
+    std::vector<uint8_t> bytes = original;
+    const auto* model = tfl::GetModel(bytes.data());
+    ASSERT_NE(model->operator_codes(), nullptr);
+    int patched = 0;
+    for (const tfl::OperatorCode* oc : *model->operator_codes()) {
+      // Generated tables derive privately from flatbuffers::Table; the pointer is the table.
+      const auto* table = reinterpret_cast<const flatbuffers::Table*>(oc);
+      const uint8_t* dep = table->GetAddressOf(tfl::OperatorCode::VT_DEPRECATED_BUILTIN_CODE);
+      const uint8_t* full = table->GetAddressOf(tfl::OperatorCode::VT_BUILTIN_CODE);
+      ASSERT_TRUE(dep || full);
+      if (dep) {
+        bytes[static_cast<size_t>(dep - bytes.data())] = static_cast<uint8_t>(c.code);
+        ++patched;
+      }
+      if (full) {
+        std::memcpy(bytes.data() + (full - bytes.data()), &c.code, sizeof c.code);
+        ++patched;
+      }
+    }
+    ASSERT_GT(patched, 0);
+    // The file itself is valid (it can be inspected); preparing it to run names the op.
+    std::string err;
+    auto m = Model::FromBytes(bytes, &err);
+    ASSERT_TRUE(m.ok()) << err;
+    auto scorer = Scorer::Create(*m, {}, &err);
+    ASSERT_FALSE(scorer.ok()) << c.name;
+    EXPECT_NE(err.find(std::string("unsupported operator ") + c.name), std::string::npos) << err;
+  }
 }
 
 INSTANTIATE_TEST_SUITE_P(Models, HelloWorld,
