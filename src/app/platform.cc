@@ -28,6 +28,7 @@
 #include "registry/device_registry.h"
 #include "registry/http_api.h"
 #include "registry/ingest_service.h"
+#include "registry/model_events.h"
 #include "registry/model_registry.h"
 #include "services/model.h"
 #include "services/predictor.h"
@@ -232,11 +233,17 @@ Status Platform::Impl::StartServices() {
   }
   if (Status s = store->Start(); !s.ok()) return s;
 
-  // Training data ingest and OTA rollouts share one platform client.
+  // Training data ingest, OTA rollouts and model events share one platform client.
   platform_client = InprocClient("aiot-platform");
-  ingest = std::make_unique<registry::IngestService>(config.datastore, datastore, platform_client);
   rollouts = std::make_unique<ota::RolloutService>(config.ota, models, devices, platform_client);
+  if (Status s = rollouts->Open(); !s.ok()) {  // rollouts of an earlier run resume
+    rollouts.reset();
+    return s;
+  }
+  ingest = std::make_unique<registry::IngestService>(config.datastore, datastore, platform_client);
   ota::RegisterRolloutRoutes(router, rollouts->manager());
+  // A promotion (HTTP API, CLI, registry rollback) reaches the predictor as a model event.
+  registry::PublishModelEvents(models, platform_client, pc.model_events_topic, {config.model_name});
   ingest->Start();
   rollouts->Start();
   platform_client->Start();

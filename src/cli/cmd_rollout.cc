@@ -18,6 +18,7 @@ struct RolloutArgs {
   std::vector<std::string> devices;
   int64_t version = 0;
   double canary = -1, threshold = -1;
+  int soak = -1;
   bool json = false;
 };
 
@@ -28,6 +29,10 @@ void PrintRollout(const Json& r) {
               r["state"].get<std::string>().c_str(), r["counts"]["ok"].get<int>(),
               r["counts"]["failed"].get<int>(), r["counts"]["sent"].get<int>(),
               r["counts"]["pending"].get<int>(), r["counts"]["rolled_back"].get<int>());
+  if (r.contains("resumed_at") && r["resumed_at"].is_string()) {
+    std::printf("  resumed after a platform restart at %s\n",
+                r["resumed_at"].get<std::string>().c_str());
+  }
   if (!r["reason"].get<std::string>().empty()) {
     std::printf("  reason: %s\n", r["reason"].get<std::string>().c_str());
   }
@@ -54,6 +59,9 @@ void RegisterRollout(CLI::App& root, Context& ctx) {
   start->add_option("--canary", args->canary, "Canary percent (default from the server config)");
   start->add_option("--threshold", args->threshold,
                     "Halt when more than this fraction of the canary fails");
+  start->add_option("--soak", args->soak,
+                    "Seconds the canary must stay healthy before the rest (default from the "
+                    "server config)");
   start->add_flag("--json", args->json, "Print JSON");
   args->api.AddFlags(start);
   start->callback([&ctx, args] {
@@ -63,6 +71,7 @@ void RegisterRollout(CLI::App& root, Context& ctx) {
       if (!args->devices.empty()) body["devices"] = args->devices;
       if (args->canary >= 0) body["canary_percent"] = args->canary;
       if (args->threshold >= 0) body["failure_threshold"] = args->threshold;
+      if (args->soak >= 0) body["canary_soak_s"] = args->soak;
       auto r = args->api.Client()->Call("POST", "/api/v1/rollouts", body.dump());
       if (int rc = registry::CheckReply(r, "rollout start")) return rc;
       auto j = Json::parse(r->body);
