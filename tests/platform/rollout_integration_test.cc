@@ -1,17 +1,19 @@
-// The MLOps loop over real peers: telemetry over a real broker (Debian mosquitto) into the
-// ingest service -> CSV export over HTTP -> train (src/ml) -> push -> promote -> OTA rollout to 20
-// devices with a 10% canary -> all report the new version. Then a deliberately broken model: the
-// rollout halts at the canary and rolls back the canary device that took it, and the fleet keeps
-// scoring throughout.
+// The MLOps loop over the platform's own pieces, end to end: telemetry over the embedded MQTT
+// broker (the one `aiot up` runs, over TCP) into the ingest service -> CSV export over HTTP ->
+// train (src/ml) -> push -> promote -> OTA rollout to 20 simulated devices with a 10% canary ->
+// all report the new version. Then a deliberately broken model (correctly signed and a valid
+// .tflite, but it wants a sensor the devices do not have): the canary devices refuse to activate
+// it and keep v2 (their install rolls back), the rollout halts at the canary, and the fleet keeps
+// scoring and sending telemetry throughout.
 //
-// The devices are stand-ins written here that speak the documented control/status protocol
-// (src/ota/README.md): they download with their device token, verify size, sha256 and the
-// Ed25519 signature against the key from /.well-known/aiot/signing-key, load the model with the
-// ML runtime and score readings continuously. fan-00 plays an old firmware that activates any
-// correctly signed artifact without checking it loads, so the rollback path is exercised.
+// The devices are sim::DeviceAgent, the code `aiot device` and the simulated fleet run: they
+// download over HTTP with their device token, verify size, sha256 and the Ed25519 signature,
+// swap models, roll back a model that cannot score, and report on fan/status/<id>. A monitor
+// client on the broker watches the control commands and the telemetry independently.
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <future>
@@ -22,17 +24,20 @@
 
 #include "base/errc.h"
 #include "ml/data/dataset.h"
-#include "ml/runtime/model.h"
 #include "ml/tflite/graph.h"
 #include "ml/train/export.h"
 #include "ml/train/metrics.h"
 #include "ml/train/mlp.h"
+#include "mqtt/broker/broker_server.h"
 #include "mqtt/client/client.h"
 #include "mqtt/client/test_util.h"
+#include "net/runtime.h"
 #include "ota/rollout_service.h"
 #include "platform_harness.h"
 #include "registry/crypto.h"
 #include "registry/ingest_service.h"
+#include "sim/device_agent.h"
+#include "sim/tflite_model.h"
 
 namespace aiot::platform_test {
 namespace {
@@ -49,150 +54,104 @@ std::shared_ptr<mqtt::Client> MakeClient(boost::asio::io_context& io, const std:
   return mqtt::Client::Create(io, c);
 }
 
-// A device that speaks the OTA protocol and scores readings with its active model.
-class StandInDevice {
+// Counts what crosses the broker: control commands per device and model version, telemetry per
+// device.
+class Monitor {
  public:
-  StandInDevice(std::string id, std::string token, std::string platform_url, std::string public_key,
-                bool validates_models, boost::asio::io_context& io, const std::string& broker_url)
-      : id_(std::move(id)),
-        token_(std::move(token)),
-        platform_url_(std::move(platform_url)),
-        public_key_(std::move(public_key)),
-        validates_(validates_models) {
-    client_ = MakeClient(io, broker_url, "standin-" + id_);
-  }
+  Monitor(boost::asio::io_context& io, const std::string& url)
+      : client_(MakeClient(io, url, "test-monitor")) {}
 
-  ~StandInDevice() { Stop(); }
-
-  void Start(std::shared_ptr<const ml::Model> model, const std::string& ref) {
-    Activate(std::move(model), ref);
-    client_->Subscribe(
-        "fan/control/" + id_, mqtt::QoS::kAtLeastOnce,
-        [this](const mqtt::Message& m) { OnControl(std::string(m.payload.view())); });
-    client_->Start();
-    PublishStatus({});
-    scorer_thread_ = std::thread([this] { ScoreLoop(); });
-  }
-
-  void Stop() {
-    if (stop_.exchange(true)) return;
-    if (scorer_thread_.joinable()) scorer_thread_.join();
-    std::vector<std::thread> workers;
-    {
+  void Start() {
+    client_->Subscribe("fan/control/+", mqtt::QoS::kAtLeastOnce, [this](const mqtt::Message& m) {
+      auto j = Json::parse(m.payload.view(), nullptr, false);
+      if (!j.is_object() || j.value("command", "") != "download-model") return;
+      std::string device = m.topic.substr(m.topic.rfind('/') + 1);
       std::lock_guard lock(mu_);
-      workers.swap(workers_);
-    }
-    for (auto& t : workers) t.join();
+      ++commands_[device][j["payload"].value("version", int64_t{0})];
+    });
+    client_->Subscribe("fan/messages", mqtt::QoS::kAtMostOnce, [this](const mqtt::Message& m) {
+      auto j = Json::parse(m.payload.view(), nullptr, false);
+      if (!j.is_object() || !j.contains("deviceID")) return;
+      std::lock_guard lock(mu_);
+      ++telemetry_[j["deviceID"].get<std::string>()];
+    });
+    client_->Start();
+  }
+  void Stop() {
     std::promise<void> done;
     client_->Stop([&] { done.set_value(); });
     done.get_future().wait_for(std::chrono::seconds(10));
   }
-
-  std::string model_ref() const {
+  int commands(const std::string& device, int64_t version) {
     std::lock_guard lock(mu_);
-    return ref_;
+    return commands_[device][version];
   }
-  uint64_t scored() const { return scored_.load(); }
-  int commands_for(int64_t version) const {
+  uint64_t telemetry(const std::string& device) {
     std::lock_guard lock(mu_);
-    auto it = commands_.find(version);
-    return it == commands_.end() ? 0 : it->second;
+    return telemetry_[device];
   }
-  bool scored_with_broken_model() const { return broken_scores_.load() > 0; }
 
  private:
-  void Activate(std::shared_ptr<const ml::Model> model, const std::string& ref) {
-    auto scorer = ml::Scorer::Create(model);
-    std::lock_guard lock(mu_);
-    ref_ = ref;
-    scorer_ = scorer.ok() ? std::move(*scorer) : nullptr;
-  }
-
-  void ScoreLoop() {
-    float features[4] = {600, 40, 150, 50};
-    while (!stop_) {
-      {
-        std::lock_guard lock(mu_);
-        if (scorer_) {
-          float s = scorer_->Score(features);
-          if (std::isfinite(s) && s >= 0 && s <= 1) {
-            ++scored_;
-          } else {
-            ++broken_scores_;
-          }
-        } else {
-          ++broken_scores_;  // an activated model that cannot score
-        }
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(5));
-    }
-  }
-
-  void OnControl(std::string payload) {
-    auto j = Json::parse(payload, nullptr, false);
-    if (!j.is_object() || j["command"] != "download-model") return;
-    std::lock_guard lock(mu_);
-    ++commands_[j["payload"]["version"].get<int64_t>()];
-    workers_.emplace_back([this, p = j["payload"]] { Download(p); });
-  }
-
-  void Download(const Json& p) {
-    std::string rollout = p["rollout"];
-    int64_t version = p["version"];
-    std::string url = p["url"];
-    auto fail = [&](const std::string& why) {
-      PublishStatus(
-          {{"rollout", rollout}, {"version", version}, {"state", "failed"}, {"error", why}});
-    };
-    registry::HttpClient http(platform_url_, token_);
-    auto reply = http.Get(url.substr(url.find("/api/")));
-    if (!reply.ok() || reply->status != 200) return fail("download failed");
-    if (static_cast<int64_t>(reply->body.size()) != p["size"].get<int64_t>()) {
-      return fail("size mismatch");
-    }
-    Status verified =
-        registry::VerifyArtifact(public_key_, reply->body, p["sha256"].get<std::string>(),
-                                 p["signature"].get<std::string>());
-    if (!verified.ok()) return fail("signature or sha256 mismatch");
-    std::string ref = p["name"].get<std::string>() + "@" + std::to_string(version);
-    auto model = ml::Model::FromBytes(std::vector<uint8_t>(reply->body.begin(), reply->body.end()));
-    if (validates_) {
-      if (!model.ok()) return fail("invalid model");
-      auto scorer = ml::Scorer::Create(*model);
-      if (!scorer.ok() || (*scorer)->num_features() != 4) return fail("model does not fit");
-    }
-    if (model.ok()) {
-      Activate(*model, ref);
-    } else {
-      std::lock_guard lock(mu_);
-      ref_ = ref;  // old firmware: switches to whatever verified
-      scorer_.reset();
-    }
-    PublishStatus({{"rollout", rollout}, {"version", version}, {"state", "ok"}});
-  }
-
-  void PublishStatus(const Json& ota) {
-    Json status = {{"online", true}, {"model", model_ref()}};
-    if (!ota.empty()) status["ota"] = ota;
-    (void)client_->Publish("fan/status/" + id_, mqtt::SharedBytes(status.dump()),
-                           {.qos = mqtt::QoS::kAtLeastOnce, .retain = true, .properties = {}});
-  }
-
-  std::string id_, token_, platform_url_, public_key_;
-  bool validates_;
   std::shared_ptr<mqtt::Client> client_;
-  mutable std::mutex mu_;
-  std::string ref_;
-  std::unique_ptr<ml::Scorer> scorer_;
-  std::map<int64_t, int> commands_;
-  std::vector<std::thread> workers_;
-  std::thread scorer_thread_;
-  std::atomic<bool> stop_{false};
-  std::atomic<uint64_t> scored_{0}, broken_scores_{0};
+  std::mutex mu_;
+  std::map<std::string, std::map<int64_t, int>> commands_;
+  std::map<std::string, uint64_t> telemetry_;
 };
 
-// Trains a small MLP on a CSV and returns the .tflite bytes.
-std::string TrainModel(const std::string& csv_path, int epochs, uint64_t seed) {
+// One simulated device as `aiot device` runs it: its own MQTT connection with the status will,
+// a simulated machine as the sensor, the .tflite loader, models kept in memory.
+struct FleetDevice {
+  std::string id;
+  std::shared_ptr<mqtt::Client> client;
+  std::shared_ptr<sim::DeviceAgent> agent;
+
+  void Stop() {
+    std::promise<void> stopped;
+    agent->Stop([&] { stopped.set_value(); });
+    stopped.get_future().wait_for(std::chrono::seconds(10));
+    std::promise<void> done;
+    client->Stop([&] { done.set_value(); });
+    done.get_future().wait_for(std::chrono::seconds(10));
+  }
+};
+
+FleetDevice StartDevice(boost::asio::io_context& io, const std::string& broker_url,
+                        const std::string& id, const std::string& token,
+                        const std::string& public_key) {
+  sim::DeviceAgentConfig ac;
+  ac.id = id;
+  ac.rate = 5;
+  ac.token = token;
+  ac.public_key_pem = public_key;  // fetched once at activation, as a device does
+  ac.protect_after = 0;
+  mqtt::MqttClientConfig cc;
+  cc.url = broker_url;
+  cc.client_id = id;
+  sim::DeviceAgent::SetWill(ac, &cc);
+  FleetDevice d;
+  d.id = id;
+  d.client = mqtt::Client::Create(io, cc);
+  sim::PhysicsConfig physics;
+  auto machine = std::make_unique<sim::SimulatedDevice>(id, physics, std::hash<std::string>{}(id),
+                                                        /*will_fail=*/false,
+                                                        SystemClock::Instance().NowNanos());
+  d.agent = sim::DeviceAgent::Create(ac, d.client,
+                                     std::make_unique<sim::SimulatedSensor>(std::move(machine)),
+                                     sim::TfliteModelLoader());
+  std::weak_ptr<sim::DeviceAgent> weak = d.agent;
+  d.client->SetConnectionHandler([weak](const mqtt::ConnectionEvent& e) {
+    if (e.state != mqtt::ConnectionState::kConnected) return;
+    if (auto a = weak.lock()) a->OnConnected();
+  });
+  d.client->Start();
+  d.agent->Start();
+  return d;
+}
+
+// Trains a small MLP on a CSV and returns the .tflite bytes. `broken`: the metadata names a
+// feature ("pressure") the devices do not measure, so a device cannot load the model.
+std::string TrainModel(const std::string& csv_path, int epochs, uint64_t seed,
+                       bool broken = false) {
   std::string err;
   ml::DatasetSchema schema;
   schema.label = "Faulty";
@@ -210,6 +169,7 @@ std::string TrainModel(const std::string& csv_path, int epochs, uint64_t seed) {
   auto test = data->Subset(result->split.test);
   auto report = ml::Evaluate(result->model.PredictAll(test), test.y, data->num_classes());
   auto meta = ml::MakeMetadata(*data, result->split.train, result->model, report, "fan-mlp");
+  if (broken) meta.features[0].name = "pressure";
   auto bytes = ml::WriteTflite(ml::BuildFloatGraph(result->model, meta), &err);
   EXPECT_TRUE(bytes.ok()) << err;
   return bytes.ok() ? std::string(bytes->begin(), bytes->end()) : std::string();
@@ -218,11 +178,23 @@ std::string TrainModel(const std::string& csv_path, int epochs, uint64_t seed) {
 class RolloutIntegrationTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    if (!mqtt::testing::Mosquitto::Available()) GTEST_SKIP() << "mosquitto not installed";
     const char* src = std::getenv("AIOT_SOURCE_DIR");
     fan_csv_ = std::string(src ? src : ".") + "/../shared/data/fan-pdm/fan.csv";
     if (!std::filesystem::exists(fan_csv_)) GTEST_SKIP() << "no " << fan_csv_;
-    ASSERT_TRUE(broker_.Start());
+    // The embedded broker `aiot up` runs, on a free loopback port.
+    mqtt::broker::BrokerConfig bc;
+    bc.listeners = {"127.0.0.1:0"};
+    broker_ = std::make_unique<mqtt::broker::BrokerServer>(bc, broker_metrics_,
+                                                           broker_runtime_.contexts());
+    broker_runtime_.Start();
+    ASSERT_TRUE(broker_->Start().ok());
+    broker_url_ = "tcp://127.0.0.1:" + std::to_string(broker_->ports()[0]);
+  }
+
+  void TearDown() override {
+    if (broker_) broker_->Stop();
+    broker_runtime_.Stop();
+    broker_runtime_.Join();
   }
 
   Json Call(registry::HttpClient& c, std::string_view method, std::string_view target,
@@ -235,19 +207,21 @@ class RolloutIntegrationTest : public ::testing::Test {
   }
 
   std::string fan_csv_;
-  mqtt::testing::Mosquitto broker_;
+  metrics::Registry broker_metrics_;
+  net::Runtime broker_runtime_{2};
+  std::unique_ptr<mqtt::broker::BrokerServer> broker_;
+  std::string broker_url_;
 };
 
 TEST_F(RolloutIntegrationTest, TrainPushPromoteRollOutThenBrokenModelRollsBack) {
   mqtt::testing::IoThread io;
+  mqtt::testing::IoThread device_io;
   PlatformHarness h(16 << 20, 2);
   ota::OtaConfig oc;
   oc.device_timeout_s = 120;
   oc.tick_ms = 100;
-  auto platform_client = MakeClient(io.io(), broker_.url(), "platform");
-  // The public URL is known only after the server starts; the manager reads it per rollout.
-  ota::RolloutService* rollouts_ptr = nullptr;
-  std::unique_ptr<ota::RolloutService> rollouts;
+  oc.canary_soak_s = 10;
+  auto platform_client = MakeClient(io.io(), broker_url_, "platform");
   registry::DatastoreConfig dc;
   dc.batch_rows = 1000;
   dc.flush_interval_ms = 50;
@@ -257,16 +231,18 @@ TEST_F(RolloutIntegrationTest, TrainPushPromoteRollOutThenBrokenModelRollsBack) 
   // The server must know the rollout routes before it starts, so build the service first with a
   // placeholder URL and fix it once the port is known (the harness picks a free port).
   oc.public_url = "http://127.0.0.1:0";
-  rollouts = std::make_unique<ota::RolloutService>(oc, *h.models, *h.devices, platform_client);
-  rollouts_ptr = rollouts.get();
-  ota::RegisterRolloutRoutes(h.router, rollouts_ptr->manager());
+  auto rollouts = std::make_unique<ota::RolloutService>(oc, *h.models, *h.devices, platform_client);
+  ASSERT_TRUE(rollouts->Open().ok());
+  ota::RegisterRolloutRoutes(h.router, rollouts->manager());
   ASSERT_TRUE(h.Start());
-  rollouts_ptr->manager().set_public_url(h.url());
+  rollouts->manager().set_public_url(h.url());
   rollouts->Start();
   platform_client->Start();
+  Monitor monitor(io.io(), broker_url_);
+  monitor.Start();
 
   // 1. Telemetry over MQTT into the datastore: the first 4000 rows of the reference data set.
-  auto publisher = MakeClient(io.io(), broker_.url(), "telemetry-publisher");
+  auto publisher = MakeClient(io.io(), broker_url_, "telemetry-publisher");
   publisher->Start();
   // Messages published before the ingest subscription reaches the broker are not delivered to
   // it, so probe with a payload ingest rejects (counted, never stored) until one arrives.
@@ -339,9 +315,10 @@ TEST_F(RolloutIntegrationTest, TrainPushPromoteRollOutThenBrokenModelRollsBack) 
   EXPECT_NE(csv->body.find(",1\n"), std::string::npos);
   EXPECT_NE(csv->body.find(",0\n"), std::string::npos);
 
-  // 3. Train two versions, push, promote v1 as the fleet's starting point.
+  // 3. Train two versions (and the broken third), push, promote v1 as the fleet's starting point.
   std::string v1_bytes = TrainModel(csv_path, 3, 1);
   std::string v2_bytes = TrainModel(csv_path, 8, 2);
+  std::string v3_bytes = TrainModel(csv_path, 8, 3, /*broken=*/true);
   ASSERT_FALSE(v1_bytes.empty());
   ASSERT_NE(v1_bytes, v2_bytes);
   Json v1 =
@@ -354,11 +331,11 @@ TEST_F(RolloutIntegrationTest, TrainPushPromoteRollOutThenBrokenModelRollsBack) 
   ASSERT_EQ(v2["version"], 2);
   Call(*op, "POST", "/api/v1/models/fan-mlp/versions/1/stage", R"({"stage":"production"})");
 
-  // 4. Twenty devices, provisioned and activated over HTTP, running v1.
+  // 4. Twenty devices, provisioned and activated over HTTP, start without a model; a first
+  //    rollout (no soak) gives them v1.
   std::string key = h.Client("")->Get("/.well-known/aiot/signing-key")->body;
-  auto v1_model = ml::Model::FromBytes(std::vector<uint8_t>(v1_bytes.begin(), v1_bytes.end()));
-  ASSERT_TRUE(v1_model.ok());
-  std::vector<std::unique_ptr<StandInDevice>> fleet;
+  ASSERT_NE(key.find("BEGIN PUBLIC KEY"), std::string::npos);
+  std::vector<FleetDevice> fleet;
   for (int i = 0; i < 20; ++i) {
     char id[16];
     std::snprintf(id, sizeof(id), "fan-%02d", i);
@@ -366,99 +343,128 @@ TEST_F(RolloutIntegrationTest, TrainPushPromoteRollOutThenBrokenModelRollsBack) 
                       Json{{"id", id}, {"labels", {{"site", "north"}}}}.dump(), 201);
     auto dev_http = h.Client(creds["token"]);
     Call(*dev_http, "POST", std::string("/api/v1/devices/") + id + "/activate");
-    fleet.push_back(std::make_unique<StandInDevice>(id, creds["token"], h.url(), key,
-                                                    /*validates_models=*/i != 0, io.io(),
-                                                    broker_.url()));
-    fleet.back()->Start(*v1_model, "fan-mlp@1");
+    fleet.push_back(StartDevice(device_io.io(), broker_url_, id, creds["token"], key));
   }
-  ASSERT_TRUE(WaitFor([&] {
-    auto list = h.devices->List({{"site", "north"}});
-    return list.ok() && std::all_of(list->begin(), list->end(),
-                                    [](const auto& d) { return d.reported_model == "fan-mlp@1"; });
-  }));
-  auto all_scoring = [&](std::vector<uint64_t>& marks) {
-    // Every device scores at least 20 more readings than at the last mark.
-    bool ok = WaitFor([&] {
-      for (size_t i = 0; i < fleet.size(); ++i) {
-        if (fleet[i]->scored() < marks[i] + 20) return false;
-      }
-      return true;
-    });
-    for (size_t i = 0; i < fleet.size(); ++i) marks[i] = fleet[i]->scored();
+  // Every device is online (its retained status reached the registry).
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        auto list = h.devices->List({{"site", "north"}});
+        return list.ok() && list->size() == 20 &&
+               std::all_of(list->begin(), list->end(),
+                           [](const auto& d) { return d.last_seen > 0; });
+      },
+      std::chrono::seconds(60)));
+  auto wait_rollout = [&](const std::string& id, const std::string& state) {
+    Json status;
+    bool ok = WaitFor(
+        [&] {
+          status = Call(*op, "GET", "/api/v1/rollouts/" + id);
+          return status["state"] == state;
+        },
+        std::chrono::seconds(180));
+    EXPECT_TRUE(ok) << status.dump();
+    return status;
+  };
+  auto fleet_reports = [&](const std::string& ref) {
+    return WaitFor(
+        [&] {
+          for (const auto& d : fleet) {
+            if (d.agent->snapshot().model != ref) return false;
+            auto reg = h.devices->Get(d.id);
+            if (!reg.ok() || reg->reported_model != ref) return false;
+          }
+          return true;
+        },
+        std::chrono::seconds(120));
+  };
+  Json r0 =
+      Call(*op, "POST", "/api/v1/rollouts",
+           R"({"model":"fan-mlp","version":1,"selector":"site:north","canary_soak_s":0})", 201);
+  Json status = wait_rollout(r0["id"], "completed");
+  EXPECT_EQ(status["counts"]["ok"], 20);
+  ASSERT_TRUE(fleet_reports("fan-mlp@1"));
+
+  // Every device scores readings and sends telemetry: each of them does at least `n` more of both
+  // than at the last mark.
+  std::vector<uint64_t> scored(fleet.size(), 0), sent(fleet.size(), 0);
+  auto all_scoring = [&](uint64_t n) {
+    bool ok = WaitFor(
+        [&] {
+          for (size_t i = 0; i < fleet.size(); ++i) {
+            if (fleet[i].agent->snapshot().scored < scored[i] + n) return false;
+            if (monitor.telemetry(fleet[i].id) < sent[i] + n) return false;
+          }
+          return true;
+        },
+        std::chrono::seconds(120));
+    for (size_t i = 0; i < fleet.size(); ++i) {
+      scored[i] = fleet[i].agent->snapshot().scored;
+      sent[i] = monitor.telemetry(fleet[i].id);
+    }
     return ok;
   };
-  std::vector<uint64_t> marks(fleet.size(), 0);
-  ASSERT_TRUE(all_scoring(marks));
+  ASSERT_TRUE(all_scoring(5));
 
-  // 5. Promote v2 and roll it out with a 10% canary.
+  // 5. Promote v2 and roll it out with a 10% canary (2 devices) and a canary soak.
   Call(*op, "POST", "/api/v1/models/fan-mlp/versions/2/stage", R"({"stage":"production"})");
   Json r1 =
       Call(*op, "POST", "/api/v1/rollouts",
            R"({"model":"fan-mlp","version":2,"selector":"site:north","canary_percent":10})", 201);
   std::string r1_id = r1["id"];
   EXPECT_EQ(r1["counts"]["sent"], 2);  // the canary
-  Json status;
-  ASSERT_TRUE(WaitFor(
-      [&] {
-        status = Call(*op, "GET", "/api/v1/rollouts/" + r1_id);
-        return status["state"] == "completed";
-      },
-      std::chrono::seconds(120)))
-      << status.dump();
+  EXPECT_EQ(r1["canary_soak_s"], 10);
+  status = wait_rollout(r1_id, "completed");
   EXPECT_EQ(status["counts"]["ok"], 20);
-  for (const auto& d : fleet) EXPECT_EQ(d->model_ref(), "fan-mlp@2");
+  ASSERT_TRUE(fleet_reports("fan-mlp@2"));
   auto north = Call(*op, "GET", "/api/v1/devices?label=site:north");
   for (const auto& d : north["devices"]) {
     EXPECT_EQ(d["reported_model"], "fan-mlp@2");
     EXPECT_EQ(d["desired_model"], "fan-mlp@2");
   }
-  ASSERT_TRUE(all_scoring(marks));
+  for (const auto& d : fleet) EXPECT_EQ(monitor.commands(d.id, 2), 1) << d.id;
+  ASSERT_TRUE(all_scoring(5));
 
-  // 6. A deliberately broken model (a truncated .tflite): the canary fails, the rollout halts,
-  //    the canary device that took it (fan-00, no load check) is rolled back to v2.
-  std::string broken = v2_bytes.substr(0, v2_bytes.size() / 2);
-  Json v3 = Call(*op, "POST", "/api/v1/models/fan-mlp/versions?parent_version=2", broken, 201,
+  // 6. A deliberately broken model: correctly signed, verifies, but no device can load it. The
+  //    canary devices report the failure and keep scoring with v2; the rollout halts before
+  //    anyone else gets v3.
+  ASSERT_FALSE(v3_bytes.empty());
+  Json v3 = Call(*op, "POST", "/api/v1/models/fan-mlp/versions?parent_version=2", v3_bytes, 201,
                  "application/octet-stream");
   ASSERT_EQ(v3["version"], 3);
   Json r2 = Call(
       *op, "POST", "/api/v1/rollouts",
-      R"({"model":"fan-mlp","version":3,"selector":"site:north","canary_percent":10,"failure_threshold":0.2})",
+      R"({"model":"fan-mlp","version":3,"selector":"site:north","canary_percent":10,"failure_threshold":0.2,"canary_soak_s":60})",
       201);
   std::string r2_id = r2["id"];
-  ASSERT_TRUE(WaitFor(
-      [&] {
-        status = Call(*op, "GET", "/api/v1/rollouts/" + r2_id);
-        return status["state"] == "rolled_back";
-      },
-      std::chrono::seconds(120)))
-      << status.dump();
-  EXPECT_EQ(status["counts"]["failed"], 1);
-  EXPECT_EQ(status["counts"]["rolled_back"], 1);
+  status = wait_rollout(r2_id, "rolled_back");
+  EXPECT_EQ(status["counts"]["failed"], 2) << status.dump();
+  EXPECT_EQ(status["counts"]["rolled_back"], 0);  // nobody activated v3: nothing to send back
   EXPECT_EQ(status["counts"]["pending"], 18);
-  EXPECT_NE(status["reason"].get<std::string>().find("1/2"), std::string::npos);
-  ASSERT_TRUE(WaitFor([&] { return fleet[0]->model_ref() == "fan-mlp@2"; }));
-  ASSERT_TRUE(WaitFor([&] {
-    auto d = h.devices->Get("fan-00");
-    return d.ok() && d->reported_model == "fan-mlp@2" && d->desired_model == "fan-mlp@2";
-  }));
-  EXPECT_EQ(fleet[0]->commands_for(3), 1);
-  EXPECT_EQ(fleet[1]->commands_for(3), 1);
-  for (size_t i = 2; i < fleet.size(); ++i) {
-    EXPECT_EQ(fleet[i]->commands_for(3), 0) << i;
-    EXPECT_EQ(fleet[i]->model_ref(), "fan-mlp@2") << i;
+  EXPECT_NE(status["reason"].get<std::string>().find("2/2 above threshold"), std::string::npos)
+      << status.dump();
+  for (const auto& d : status["devices"]) {
+    if (d["canary"]) {
+      EXPECT_EQ(d["state"], "failed");
+      EXPECT_NE(d["error"].get<std::string>().find("pressure"), std::string::npos) << d.dump();
+    }
   }
-  EXPECT_EQ(fleet[1]->model_ref(), "fan-mlp@2");
+  ASSERT_TRUE(fleet_reports("fan-mlp@2"));
+  for (size_t i = 0; i < fleet.size(); ++i) {
+    EXPECT_EQ(monitor.commands(fleet[i].id, 3), i < 2 ? 1 : 0) << fleet[i].id;
+    auto snap = fleet[i].agent->snapshot();
+    EXPECT_EQ(snap.ota_state, i < 2 ? "failed" : "ok") << fleet[i].id;
+  }
+  // The fleet kept scoring (with v2) and sending telemetry through the broken rollout.
+  ASSERT_TRUE(all_scoring(5));
 
-  // The fleet kept scoring: every validating device scored throughout and never with a broken
-  // model; fan-00 scored again after its rollback.
-  ASSERT_TRUE(all_scoring(marks));
-  for (size_t i = 1; i < fleet.size(); ++i) EXPECT_FALSE(fleet[i]->scored_with_broken_model()) << i;
-
-  // The registry's audit log tells the story.
+  // The registry's audit log tells the story; the rollouts are all listed.
   Json audit = Call(*op, "GET", "/api/v1/models/fan-mlp/audit");
   EXPECT_EQ(audit["audit"].size(), 5u);  // 3 pushes, 2 promotes
+  Json all = Call(*op, "GET", "/api/v1/rollouts");
+  EXPECT_EQ(all["rollouts"].size(), 3u);
 
-  for (auto& d : fleet) d->Stop();
+  for (auto& d : fleet) d.Stop();
+  monitor.Stop();
   rollouts->Stop();
   ingest.Stop();
   std::promise<void> p1, p2;
