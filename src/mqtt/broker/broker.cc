@@ -563,6 +563,7 @@ void Shard::Tick() {
   std::vector<std::pair<ServerConnection*, ReasonCode>> kills;
   for (auto& [id, conn] : conns_) {
     ServerConnection* x = conn.get();
+    x->link_.Trim();
     if (x->phase_ == ServerConnection::Phase::kAwaitConnect &&
         now - x->opened_ns_ > static_cast<int64_t>(c.connect_timeout_ms) * 1'000'000) {
       broker_.metrics_->rejected_connect_timeout.Increment();

@@ -46,6 +46,9 @@ class Link {
   // Backpressure: stop (true) / resume (false) reading packets from the peer. Links that cannot
   // pause (the in-process transport) ignore it; their clients are held back by withheld acks.
   virtual void PauseReading(bool /*paused*/) {}
+  // Frees buffers the link keeps for reuse if it has nothing pending (called about once a
+  // second by the core's tick, so that idle connections hold none).
+  virtual void Trim() {}
   // The local "address:port" the connection came in on (for authenticators); "" if none.
   virtual std::string ListenerAddress() const { return {}; }
   // In-process clients are part of this process: no authentication, no ACL.

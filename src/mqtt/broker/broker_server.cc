@@ -25,7 +25,7 @@ namespace {
 
 // Reads go into one buffer per core (thread), never into a per-connection one: an idle
 // connection holds no read buffer, only the Decoder's partial packet if any.
-constexpr size_t kReadSize = 64 * 1024;
+constexpr size_t kReadSize = 16 * 1024;
 
 std::span<char> CoreReadBuffer() {
   thread_local std::unique_ptr<char[]> buf(new char[kReadSize]);
@@ -82,6 +82,13 @@ class TcpLink final : public Link, public std::enable_shared_from_this<TcpLink> 
 
   size_t Backlog() const override { return out_.size() + (writing_ ? wbuf_.size() : 0); }
 
+  // Called by the core's 1 s tick: a connection with nothing to write holds no write buffers.
+  void Trim() override {
+    if (writing_ || !out_.empty()) return;
+    std::string().swap(out_);
+    std::string().swap(wbuf_);
+  }
+
   // Called while handling a packet (of this or another connection), so resuming is posted: the
   // packets left in the decoder are handled from a fresh handler, never re-entrantly.
   void PauseReading(bool paused) override {
@@ -134,21 +141,25 @@ class TcpLink final : public Link, public std::enable_shared_from_this<TcpLink> 
     }
     Decode();  // packets left in the decoder by a pause
     std::span<char> buf = CoreReadBuffer();
-    // A few reads per wakeup at most, so that one busy connection does not starve the others.
-    for (int i = 0; i < 4 && conn_ != nullptr && !closing_ && !read_paused_; ++i) {
+    // One read per handler, so that a busy publisher does not starve the other connections of
+    // this core (its subscribers' writes among them).
+    bool more = false;
+    if (conn_ != nullptr && !closing_ && !read_paused_) {
       size_t n = socket_.read_some(asio::buffer(buf.data(), buf.size()), ec);
       if (ec == asio::error::would_block || ec == asio::error::try_again) {
         ec = {};
-        break;
+        n = 0;
       }
-      if (ec) break;
-      if (!decoder_) {
-        decoder_ = std::make_unique<Decoder>(DecoderOptions{
-            .max_packet_size = broker_.config().max_packet_size, .protocol_version = version_});
+      if (ec) n = 0;
+      if (n > 0) {
+        if (!decoder_) {
+          decoder_ = std::make_unique<Decoder>(DecoderOptions{
+              .max_packet_size = broker_.config().max_packet_size, .protocol_version = version_});
+        }
+        decoder_->Feed(std::string_view(buf.data(), n));
+        Decode();
       }
-      decoder_->Feed(std::string_view(buf.data(), n));
-      Decode();
-      if (n < buf.size()) break;  // drained
+      more = n == buf.size();  // probably more to read: read again without asking epoll
     }
     if (finished_) return;
     if (ec) {
@@ -164,7 +175,16 @@ class TcpLink final : public Link, public std::enable_shared_from_this<TcpLink> 
       if (!writing_) Finish();
       return;
     }
-    if (!read_paused_) WaitReadable();
+    if (read_paused_) return;
+    if (more) {
+      waiting_ = true;
+      asio::post(socket_.get_executor(), [self = shared_from_this()] {
+        self->waiting_ = false;
+        self->OnReadable({});
+      });
+    } else {
+      WaitReadable();
+    }
   }
 
   void Decode() {
@@ -196,10 +216,8 @@ class TcpLink final : public Link, public std::enable_shared_from_this<TcpLink> 
                           self->StartWrite();
                         } else if (self->closing_) {
                           self->Finish();
-                        } else {
-                          // All written: hold no write buffer while idle.
-                          std::string().swap(self->wbuf_);
-                          std::string().swap(self->out_);
+                        } else if (self->wbuf_.capacity() > 1 << 20) {
+                          std::string().swap(self->wbuf_);  // don't hold a burst's buffer forever
                         }
                       });
   }
