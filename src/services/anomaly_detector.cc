@@ -111,14 +111,22 @@ bool AnomalyDetector::PrepareFor(const ModelPtr& model, std::string* why) {
 
 void AnomalyDetector::DeadLetter(std::string_view topic, std::string_view payload,
                                  std::string_view label, std::string_view reason) {
+  CountReceived();
   deadletter_family_.Add({{"reason", std::string(label)}}).Increment();
   out_.clear();
   AppendDeadLetter(out_, topic, reason, payload, config_.deadletter_payload_bytes);
   sink_.Publish(config_.deadletter_topic, out_);
 }
 
+void AnomalyDetector::CountReceived() {
+  if (unreported_received_ == 0) return;
+  received_.Increment(static_cast<double>(unreported_received_));
+  unreported_received_ = 0;
+}
+
 void AnomalyDetector::Ingest(std::string_view topic, std::string_view payload) {
-  received_.Increment();
+  // Counted here, reported to the (atomic) metric once per batch or dead letter.
+  ++unreported_received_;
   if (pending_ == 0) {
     batch_model_ = models_.Get();
     if (!batch_model_) {
@@ -148,6 +156,7 @@ void AnomalyDetector::Ingest(std::string_view topic, std::string_view payload) {
 }
 
 void AnomalyDetector::Flush() {
+  CountReceived();
   if (pending_ == 0) return;
   const size_t n = pending_;
   pending_ = 0;
@@ -173,10 +182,11 @@ void AnomalyDetector::Flush() {
   }
   scored_.Increment(static_cast<double>(n));
   const std::string& model_name = model->name();
+  uint32_t by_level[3] = {0, 0, 0};
   for (size_t i = 0; i < n; ++i) {
     const float score = scores_[i];
     const Level level = thresholds_.Classify(score);
-    results_by_level_[static_cast<int>(level)]->Increment();
+    ++by_level[static_cast<int>(level)];
     out_.clear();
     AppendAnomaly(out_, device_ids_[i], timestamps_[i], thresholds_.Fault(score), score, level,
                   model_name);
@@ -194,6 +204,9 @@ void AnomalyDetector::Flush() {
         }
       }
     }
+  }
+  for (int l = 0; l < 3; ++l) {
+    if (by_level[l] != 0) results_by_level_[l]->Increment(static_cast<double>(by_level[l]));
   }
 }
 

@@ -66,6 +66,7 @@ class AnomalyDetector {
   // Builds the parser etc. for `model`; false (with `why`) when telemetry cannot feed it.
   bool PrepareFor(const ModelPtr& model, std::string* why);
   void HandleTransition(size_t row, float score, AlertTransition t, std::string_view model);
+  void CountReceived();
 
   PredictorConfig config_;
   ModelHolder& models_;
@@ -82,6 +83,7 @@ class AnomalyDetector {
   Thresholds thresholds_;
 
   size_t pending_ = 0;
+  uint64_t unreported_received_ = 0;  // received, not yet added to received_
   size_t width_ = 0;
   std::vector<float> rows_;
   std::vector<float> scores_;

@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <cmath>
+#include <cstdint>
 #include <iterator>
 
 namespace aiot::services {
@@ -91,7 +93,17 @@ void AppendJsonString(std::string& out, std::string_view s) {
 namespace {
 
 void AppendScore(std::string& out, float score) {
-  // Four decimals are plenty for a probability and keep payloads short.
+  // Four decimals are plenty for a probability and keep payloads short. Scores in [0, 1] (all of
+  // them, in practice) take the fast path, once per result: float * 10^4 is exact in a double, so
+  // nearbyint (ties to even) rounds exactly as "{:.4f}" does.
+  if (!std::signbit(score) && score <= 1.0f) {
+    const auto v = static_cast<uint32_t>(std::nearbyint(static_cast<double>(score) * 10000.0));
+    char buf[6] = {static_cast<char>('0' + v / 10000),     '.',
+                   static_cast<char>('0' + v / 1000 % 10), static_cast<char>('0' + v / 100 % 10),
+                   static_cast<char>('0' + v / 10 % 10),   static_cast<char>('0' + v % 10)};
+    out.append(buf, sizeof buf);
+    return;
+  }
   fmt::format_to(std::back_inserter(out), "{:.4f}", score);
 }
 

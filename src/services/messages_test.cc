@@ -1,7 +1,11 @@
 #include "services/messages.h"
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
+
+#include <cstring>
 #include <nlohmann/json.hpp>
+#include <vector>
 
 namespace aiot::services {
 namespace {
@@ -19,6 +23,28 @@ TEST(MessagesTest, AnomalyIsTheDocumentedShape) {
   EXPECT_NEAR(j["score"].get<double>(), 0.9712, 1e-9);
   EXPECT_EQ(j["level"], "critical");
   EXPECT_EQ(j["model"], "fan-mlp@3");
+}
+
+// The score is written with a fast path for [0, 1]; it must print exactly what "{:.4f}" prints,
+// ties (0.03125 -> 0.0312) and the ends included.
+TEST(MessagesTest, ScoreHasFourDecimalsLikeFmt) {
+  auto score_text = [](float score) {
+    std::string out;
+    AppendAnomaly(out, "d", "t", 0, score, Level::kOk, "m");
+    const size_t at = out.find("\"score\":") + 8;
+    return out.substr(at, out.find(',', at) - at);
+  };
+  std::vector<float> scores = {0.0f,     1.0f,  0.5f,     0.03125f, 0.00005f, 0.99995f, 0.9999f,
+                               0.00015f, 1e-8f, 0.97123f, -0.0f,    1.5f,     -0.25f,   12345.678f};
+  for (uint32_t bits = 0x3f800000u; bits > 0x30000000u; bits -= 9973u) {  // (0, 1] sampled
+    float f;
+    std::memcpy(&f, &bits, sizeof f);
+    scores.push_back(f);
+  }
+  for (int k = 0; k <= 200000; ++k) scores.push_back(static_cast<float>(k) / 200000.0f);
+  for (float f : scores) {
+    ASSERT_EQ(score_text(f), fmt::format("{:.4f}", f)) << "score " << f;
+  }
 }
 
 TEST(MessagesTest, AlertCarriesTheReferenceMessage) {
