@@ -79,7 +79,6 @@ int RunDevice(const DeviceOptions& o) {
   });
   runtime.Start();
   stopped.get_future().wait();
-  signals.cancel();
   runtime.Stop();
   runtime.Join();
   return refused ? kExitFailure : kExitOk;
