@@ -117,6 +117,24 @@ TEST_F(MlCli, TrainEvalScoreInspectQuantizeDriftThroughFlagsAlone) {
   EXPECT_NE(out.find("\"psi_level\":\"significant\"", temp), std::string::npos) << out;
 }
 
+// On a terminal `aiot train` draws a progress bar on one line (carriage returns) instead of the
+// plain lines above. util-linux `script` gives it a pseudo-terminal.
+TEST_F(MlCli, TrainShowsAProgressBarOnATerminal) {
+  std::string out;
+  if (testing::Run("command -v script", &out) != 0) GTEST_SKIP() << "util-linux script not found";
+  const std::string train = Bin() + " train --data " + csv_ +
+                            " --label status --label-map healthy=0,failing=1"
+                            " --drop pump_id,recorded_at --hidden 8 --epochs 12 --seed 3 --out " +
+                            dir_ + "/tty.tflite >" + dir_ + "/tty.json";
+  ASSERT_EQ(testing::Run("script -qec '" + train + "' /dev/null </dev/null", &out), 0) << out;
+  EXPECT_NE(out.find("\r[##############################] epoch 12/12"), std::string::npos) << out;
+  EXPECT_NE(out.find("\r[##"), std::string::npos) << out;  // partial bars drawn over each other
+  EXPECT_NE(out.find("ETA"), std::string::npos) << out;
+  EXPECT_EQ(out.find("epoch 12/12 loss="), std::string::npos) << out;  // not the plain lines
+  auto json = testing::ReadBytes(dir_ + "/tty.json");
+  EXPECT_NE(std::string(json.begin(), json.end()).find("\"test\":{"), std::string::npos);
+}
+
 TEST_F(MlCli, BadInputIsReportedWithRowAndColumn) {
   std::ofstream(dir_ + "/bad.csv") << "a,b,y\n1,2,0\n3,oops,1\n";
   std::string out;
