@@ -40,8 +40,26 @@ function tsOf(msg) {
   const p = t ? Date.parse(t) : NaN;
   return isNaN(p) ? Date.now() : p;
 }
+// A bearer token for the registry's routes (models, rollouts). `aiot up` writes one to
+// <data_dir>/admin.token and prints a sign-in link `.../#token=<token>`; it is kept in this
+// browser's localStorage and never put in a URL the server sees.
+const TOKEN_KEY = 'aiot.token';
+function token() {
+  try { return localStorage.getItem(TOKEN_KEY) || ''; } catch { return ''; }
+}
+function setToken(t) {
+  try { if (t) localStorage.setItem(TOKEN_KEY, t); else localStorage.removeItem(TOKEN_KEY); } catch { /* private mode */ }
+}
+function takeTokenFromHash() {
+  const m = /^#token=([^&]+)/.exec(location.hash);
+  if (!m) return;
+  setToken(decodeURIComponent(m[1]));
+  history.replaceState(null, '', `${location.pathname}${location.search}#/fleet`);
+}
 async function getJson(url) {
-  const r = await fetch(url, { headers: { Accept: 'application/json' } });
+  const headers = { Accept: 'application/json' };
+  if (token()) headers.Authorization = `Bearer ${token()}`;
+  const r = await fetch(url, { headers });
   if (!r.ok) { const e = new Error(`${url}: HTTP ${r.status}`); e.status = r.status; throw e; }
   return r.json();
 }
@@ -229,6 +247,7 @@ async function showDevice(id) {
       series: [{}, { label: f, stroke: f === 'score' ? '#f85149' : '#2f7df6', width: 1.5, points: { show: false } }],
     }, [xs, ys], el);
     charts.series[f] = { xs, ys, plot, el, count: xs.length };
+    el.dataset.shown = String(xs.length);
   }
   el_resize();
   renderDeviceHeader();
@@ -271,6 +290,7 @@ function chartAppend(id, t, values) {
     const now = s.el.querySelector('.now');
     now.textContent = fmt(s.ys[s.ys.length - 1], f === 'score' ? 3 : 1);
     s.el.dataset.points = String(s.count);
+    s.el.dataset.shown = String(s.xs.length);
   }
   if (!drawPending) {
     drawPending = true;
@@ -315,6 +335,28 @@ function list(x, ...keys) {
   return [];
 }
 
+// A registry entry's metrics in a line: the test split's figures (float, then int8) when the
+// model was trained here, else its top-level numbers.
+function metricsSummary(m) {
+  if (!m || typeof m !== 'object') return '';
+  const pct = (v) => `${(100 * v).toFixed(1)}%`;
+  const parts = [];
+  if (m.test && typeof m.test === 'object') {
+    const t = m.test;
+    if (typeof t.accuracy === 'number') parts.push(`accuracy ${pct(t.accuracy)}`);
+    if (typeof t.f1 === 'number') parts.push(`F1 ${t.f1.toFixed(3)}`);
+    if (typeof t.roc_auc === 'number') parts.push(`AUC ${t.roc_auc.toFixed(3)}`);
+  }
+  if (m.int8 && typeof m.int8 === 'object') {
+    if (m.int8.test && typeof m.int8.test.accuracy === 'number') parts.push(`int8 accuracy ${pct(m.int8.test.accuracy)}`);
+    if (typeof m.int8.decision_agreement === 'number') parts.push(`int8 agreement ${pct(m.int8.decision_agreement)}`);
+  }
+  if (m.train && typeof m.train.rows === 'number') parts.push(`${m.train.rows} training rows`);
+  if (parts.length) return parts.join(', ');
+  return Object.entries(m).filter(([, v]) => typeof v === 'number' || typeof v === 'string')
+    .map(([k, v]) => `${k} ${typeof v === 'number' ? v.toFixed(3) : v}`).join(', ');
+}
+
 async function showModels() {
   $('#view').innerHTML = `<h1>Models</h1><div id="models" data-testid="models"></div>
     <h2>Rollouts</h2><div id="rollouts"></div>
@@ -335,11 +377,27 @@ async function showModels() {
       }
     }
   }
+  if (models.status === 401 || rollouts.status === 401) {
+    $('#models').innerHTML = `<form class="signin" id="signin" data-testid="signin">
+      <p>The model registry needs a token${token() ? ' (the saved one was refused)' : ''}. <code>aiot up</code> wrote an
+      admin token to <code>var/aiot/admin.token</code> and printed a sign-in link.</p>
+      <input id="token" type="password" autocomplete="off" placeholder="paste a token" aria-label="token">
+      <button type="submit">Sign in</button></form>`;
+    $('#signin').addEventListener('submit', (ev) => {
+      ev.preventDefault();
+      setToken($('#token').value.trim());
+      showModels();
+    });
+    $('#rollouts').innerHTML = '<div class="empty">Sign in to see rollouts.</div>';
+    const de401 = drift.unavailable ? [] : drift.entries;
+    $('#drift').innerHTML = de401.length ? de401.map(timelineItem).join('') : '<li class="empty">No drift events in the last 30 days.</li>';
+    return;
+  }
   $('#models').innerHTML = models.unavailable
     ? `<div class="empty">Model registry not available here (${esc(models.error)}).</div>`
     : rows.length ? `<table><thead><tr><th>model</th><th>version</th><th>stage</th><th>metrics</th><th>created</th></tr></thead><tbody>${
       rows.map((r) => `<tr><td>${esc(r.name)}</td><td>${esc(r.version)}</td><td>${esc(r.stage || '')}</td>
-        <td>${esc(r.metrics ? Object.entries(r.metrics).map(([k, v]) => `${k} ${typeof v === 'number' ? v.toFixed(3) : v}`).join(', ') : '')}</td>
+        <td>${esc(metricsSummary(r.metrics))}</td>
         <td>${esc(r.created_at || r.created || '')}</td></tr>`).join('')}</tbody></table>`
       : '<div class="empty">No models registered yet.</div>';
   const rl = list(rollouts, 'rollouts', 'items');
@@ -368,6 +426,7 @@ function route() {
 }
 
 async function main() {
+  takeTokenFromHash();
   try {
     const cfg = await getJson('config.json');
     if (cfg.ws_path) state.wsPath = cfg.ws_path;

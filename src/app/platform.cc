@@ -2,6 +2,7 @@
 
 #include <utility>  // before asio (Boost 1.74 + g++ 12)
 
+#include <algorithm>
 #include <boost/asio/io_context.hpp>
 #include <condition_variable>
 #include <filesystem>
@@ -10,6 +11,7 @@
 #include <iostream>
 #include <sstream>
 
+#include "app/admin_token.h"
 #include "base/errc.h"
 #include "base/log.h"
 #include "base/metrics.h"
@@ -83,7 +85,14 @@ Result<registry::ModelVersion> BootstrapModel(const AppConfig& config,
   job.train.hidden.clear();
   for (const auto& h : b.hidden) job.train.hidden.push_back(std::stoi(h));
   log->info("bootstrap: training a {}-feature MLP for {} epochs", schema.features.size(), b.epochs);
-  auto out = ml::TrainAndExport(*data, job, {}, &error);
+  // One line per tenth of the epochs: training is the slow step of a first start.
+  ml::ProgressFn progress = [&log](const ml::EpochStats& e, int total) {
+    const int step = std::max(1, total / 10);
+    if (e.epoch % step != 0 && e.epoch != total) return;
+    log->info("bootstrap: epoch {}/{}: loss {:.4f}, validation accuracy {:.4f} ({:.1f} s)", e.epoch,
+              total, e.loss, e.val_accuracy, e.seconds);
+  };
+  auto out = ml::TrainAndExport(*data, job, progress, &error);
   if (!out.ok()) {
     log->error("bootstrap: training failed: {}", error);
     return out.error();
@@ -158,6 +167,7 @@ struct Platform::Impl {
   std::unique_ptr<registry::IngestService> ingest;
   std::unique_ptr<ota::RolloutService> rollouts;
   std::unique_ptr<sim::Fleet> fleet;
+  std::string admin_token;  // generated when http.auth_tokens is empty
   bool started = false;
   bool stopped = false;
 };
@@ -191,9 +201,24 @@ Status Platform::Impl::StartServices() {
                : mqtt::broker::AuthResult::kBadCredentials;
   });
   if (Status s = broker.broker().LoadAuth(); !s.ok()) return s;
+  // With no operator tokens configured, one admin token is generated under the data directory
+  // (never a default password): the CLI reads it from there, the dashboard signs in with it.
+  auto auth_tokens = config.http.auth_tokens;
+  auto auth_roles = config.http.auth_roles;
+  if (auth_tokens.empty()) {
+    auto token = LoadOrCreateAdminToken(config.registry.data_dir);
+    if (!token.ok()) {
+      log->error("admin token {}: {}",
+                 (std::filesystem::path(config.registry.data_dir) / kAdminTokenFile).string(),
+                 token.error().message());
+      return token.error();
+    }
+    auth_tokens["admin"] = *token;
+    auth_roles["admin"] = "admin";
+    admin_token = *token;
+  }
   http.SetAuthenticator(std::make_shared<registry::PlatformAuthenticator>(
-      devices, std::make_shared<net::StaticTokenAuthenticator>(config.http.auth_tokens,
-                                                               config.http.auth_roles)));
+      devices, std::make_shared<net::StaticTokenAuthenticator>(auth_tokens, auth_roles)));
 
   // The model the predictor runs: the registry's production version, or a bootstrapped one.
   auto production = models.Production(config.model_name);
@@ -255,6 +280,13 @@ Status Platform::Impl::StartServices() {
   std::string host = config.http.listen.substr(0, config.http.listen.rfind(':'));
   log->info("HTTP on http://{}:{}{} (dashboard), /api/v1, /score, /metrics; {} threads", host,
             http.port(), config.dashboard.path, runtime.size());
+  if (!admin_token.empty()) {
+    log->info(
+        "admin token in {} (used by `aiot models|devices|rollout|data`); dashboard sign-in: "
+        "http://{}:{}{}#token={}",
+        (std::filesystem::path(config.registry.data_dir) / kAdminTokenFile).string(), host,
+        http.port(), config.dashboard.path, admin_token);
+  }
 
   if (options.simulate > 0) {
     sim::FleetConfig fc = config.fleet;

@@ -1,6 +1,7 @@
 #include "registry/api_client.h"
 
 #include <cstdlib>
+#include <fstream>
 #include <iostream>
 #include <nlohmann/json.hpp>
 
@@ -11,15 +12,31 @@ ApiEndpoint::ApiEndpoint() {
   const char* token_env = std::getenv("AIOT_TOKEN");
   url = url_env && *url_env ? url_env : "http://127.0.0.1:8080";
   token = token_env ? token_env : "";
+  const char* file_env = std::getenv("AIOT_TOKEN_FILE");
+  token_file = file_env && *file_env ? file_env : "var/aiot/admin.token";
 }
 
 void ApiEndpoint::AddFlags(CLI::App* cmd) {
   cmd->add_option("--url", url, "Platform API base URL (env AIOT_URL)")->capture_default_str();
   cmd->add_option("--token", token, "Bearer token (env AIOT_TOKEN)");
+  cmd->add_option(
+         "--token-file", token_file,
+         "Read the token from this file when no --token is given: the admin token `aiot up` "
+         "writes (env AIOT_TOKEN_FILE)")
+      ->capture_default_str();
+}
+
+std::string ApiEndpoint::EffectiveToken() const {
+  if (!token.empty() || token_file.empty()) return token;
+  std::ifstream in(token_file);
+  std::string line;
+  if (!in || !std::getline(in, line)) return {};
+  while (!line.empty() && (line.back() == '\r' || line.back() == ' ')) line.pop_back();
+  return line;
 }
 
 std::unique_ptr<HttpClient> ApiEndpoint::Client() const {
-  return std::make_unique<HttpClient>(url, token);
+  return std::make_unique<HttpClient>(url, EffectiveToken());
 }
 
 int CheckReply(const Result<HttpReply>& reply, const std::string& what) {

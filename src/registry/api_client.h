@@ -12,12 +12,16 @@
 namespace aiot::registry {
 
 struct ApiEndpoint {
-  // Defaults from AIOT_URL / AIOT_TOKEN, else http://127.0.0.1:8080 and no token.
+  // Defaults from AIOT_URL / AIOT_TOKEN / AIOT_TOKEN_FILE, else http://127.0.0.1:8080, no token
+  // and the admin token file of `aiot up`'s default data directory.
   ApiEndpoint();
   std::string url;
   std::string token;
-  // Adds --url and --token to `cmd`.
+  std::string token_file;
+  // Adds --url, --token and --token-file to `cmd`.
   void AddFlags(CLI::App* cmd);
+  // `token`, or the first line of `token_file` when no token was given (empty if unreadable).
+  std::string EffectiveToken() const;
   std::unique_ptr<HttpClient> Client() const;
 };
 

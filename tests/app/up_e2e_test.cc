@@ -7,11 +7,13 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
 #include <chrono>
 #include <csignal>
+#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <iostream>
@@ -22,6 +24,18 @@
 #include <vector>
 
 namespace {
+
+// Runs a shell command and returns its standard output.
+std::string Shell(const std::string& command) {
+  std::string out;
+  FILE* p = popen(command.c_str(), "r");
+  if (!p) return out;
+  char buf[4096];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
+  pclose(p);
+  return out;
+}
 
 int FreePort() {
   int fd = socket(AF_INET, SOCK_STREAM, 0);
@@ -142,6 +156,33 @@ TEST(AiotUp, FailingMachineIsAlertedSlowedAndReportsItsActuator) {
   ASSERT_TRUE(ready) << "aiot up did not come up:\n" << ReadLog();
   std::string line;
 
+  // First start: the bootstrap shows its progress, training included, on the terminal.
+  {
+    std::string log = ReadLog();
+    EXPECT_NE(log.find("bootstrap: epoch 15/15"), std::string::npos) << log;
+    EXPECT_NE(log.find("promoted it to production"), std::string::npos) << log;
+  }
+  // No default password: an admin token was generated (private file), the log points at it, the
+  // registry refuses requests without it and the CLI finds it through --token-file.
+  {
+    auto token_file = dir / "var" / "admin.token";
+    struct stat st {};
+    ASSERT_EQ(stat(token_file.c_str(), &st), 0) << "no admin token file";
+    EXPECT_EQ(st.st_mode & 0777, 0600u);
+    std::string token;
+    std::getline(std::ifstream(token_file), token);
+    EXPECT_GE(token.size(), 32u);
+    EXPECT_NE(ReadLog().find("#token=" + token), std::string::npos) << "no dashboard sign-in link";
+    std::string url = "http://127.0.0.1:" + std::to_string(http_port);
+    EXPECT_EQ(Shell("curl -s -o /dev/null -w '%{http_code}' " + url + "/api/v1/models"), "401");
+    EXPECT_EQ(Shell("curl -s -o /dev/null -w '%{http_code}' -H 'Authorization: Bearer " + token +
+                    "' " + url + "/api/v1/models"),
+              "200");
+    std::string listed = Shell(std::string(AIOT_BIN) + " models list --url " + url +
+                               " --token-file " + token_file.string() + " 2>&1");
+    EXPECT_NE(listed.find("production"), std::string::npos) << listed;
+  }
+
   Child sub = Child::Spawn(
       {"mosquitto_sub", "-h", "127.0.0.1", "-p", std::to_string(mqtt_port), "-V", "mqttv5", "-v",
        "-t", "fan/anomaly", "-t", "aiot/alerts", "-t", "fan/control/+", "-t", "fan/status/+"},
@@ -176,12 +217,12 @@ TEST(AiotUp, FailingMachineIsAlertedSlowedAndReportsItsActuator) {
     }
   }
   sub.Stop(SIGTERM);
-  int code = up.Stop(SIGTERM);
+  int code = up.Stop(SIGINT);  // Ctrl-C
   EXPECT_GT(anomalies, 0u) << "no scored telemetry on fan/anomaly";
   EXPECT_FALSE(alerted.empty()) << "no critical alert on aiot/alerts";
   EXPECT_FALSE(commanded.empty()) << "no set-actuator command after an alert";
   EXPECT_FALSE(slowed.empty()) << "no device status showing the commanded actuator load";
-  EXPECT_EQ(code, 0) << "aiot up did not exit cleanly on SIGTERM";
+  EXPECT_EQ(code, 0) << "aiot up did not exit cleanly on SIGINT (Ctrl-C)";
   if (HasFailure()) std::cerr << "aiot up log:\n" << ReadLog();
   std::filesystem::remove_all(dir);
 }

@@ -7,7 +7,7 @@
 // The server command must print its HTTP port ("listening on port N" or "http://127.0.0.1:N").
 // Exit 0 = pass, 1 = fail, 77 = skipped (no chromium / playwright-core).
 import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
@@ -122,6 +122,11 @@ try {
   await page.waitForFunction((p) => Number(document.querySelector('[data-testid=chart][data-field=rotation]').dataset.points || 0) >= p + 3,
     points0, { timeout: 60000 });
   const now1 = await page.$eval('[data-testid=chart][data-field=rotation] .now', (e) => e.textContent);
+  // The points must also stay inside the chart's time window, or the chart draws no line.
+  await page.waitForFunction(() => Number(document.querySelector('[data-testid=chart][data-field=rotation]').dataset.shown || 0) >= 3,
+    null, { timeout: 60000 }).catch(() => {});
+  const shown = await page.$eval('[data-testid=chart][data-field=rotation]', (e) => Number(e.dataset.shown || 0));
+  check(shown >= 3, `rotation chart draws a line (${shown} points in its window)`);
   check(true, `rotation chart updated live (${points0} -> more points; value ${now0} -> ${now1})`);
   await page.waitForTimeout(300);
   await page.screenshot({ path: join(artifacts, 'device.png'), fullPage: true });
@@ -131,7 +136,19 @@ try {
   await page.waitForSelector('[data-testid=timeline] li', { timeout: 30000 });
   await page.screenshot({ path: join(artifacts, 'timeline.png'), fullPage: true });
   await page.click('a[data-page=models]');
-  await page.waitForSelector('[data-testid=models] table, [data-testid=models] .empty', { timeout: 30000 });
+  await page.waitForSelector('[data-testid=models] table, [data-testid=models] .empty, [data-testid=signin]', { timeout: 30000 });
+  // `aiot up` protects the registry with the admin token it wrote to <data_dir>/admin.token.
+  const tokenFile = join(work, 'var', 'admin.token');
+  if (existsSync(tokenFile)) {
+    check(await page.$('[data-testid=signin]') !== null, 'models page asks for a token before showing the registry');
+    await page.fill('#token', readFileSync(tokenFile, 'utf8').trim());
+    await page.click('#signin button');
+    await page.waitForFunction(() => /production/.test(document.querySelector('[data-testid=models] table')?.textContent || ''),
+      null, { timeout: 30000 }).catch(() => {});
+    const models = await page.$eval('[data-testid=models]', (e) => e.textContent.replace(/\s+/g, ' ').trim());
+    check(/production/.test(models), `signed in, the registry lists the production model: ${models.slice(0, 160)}`);
+    check(/accuracy \d+\.\d%/.test(models) && !/\[object Object\]/.test(models), 'model metrics are shown as figures');
+  }
   await page.screenshot({ path: join(artifacts, 'models.png'), fullPage: true });
 
   // Phone width: no horizontal scrolling.
