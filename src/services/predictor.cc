@@ -170,19 +170,25 @@ void Predictor::OnModelEvent(const mqtt::Message& m) {
     Log()->warn("ignoring model event on {}: not a JSON object", m.topic);
     return;
   }
-  const std::string event = j.value("event", "");
+  // Fields of the wrong type count as absent: anyone may publish here, and nlohmann's value()
+  // would throw on them.
+  auto str = [&j](const char* key, const char* fallback) -> std::string {
+    auto it = j.find(key);
+    return it != j.end() && it->is_string() ? it->get<std::string>() : std::string(fallback);
+  };
+  const std::string event = str("event", "");
   if (event != "promoted" && event != "load") return;  // other events are for other services
-  const std::string target = j.value("target", "predictor");
+  const std::string target = str("target", "predictor");
   if (target != "predictor" && target != "all") return;
   ModelSource source;
-  source.path = j.value("path", "");
-  source.sha256 = j.value("sha256", "");
-  source.name = j.value("model", "");
-  if (source.name.empty() && j.contains("name")) {
-    source.name = j.value("name", "");
-    if (j.contains("version") && j["version"].is_number_integer()) {
+  source.path = str("path", "");
+  source.sha256 = str("sha256", "");
+  source.name = str("model", "");
+  if (source.name.empty()) {
+    source.name = str("name", "");
+    if (!source.name.empty() && j.contains("version") && j["version"].is_number_integer()) {
       source.name += "@" + std::to_string(j["version"].get<int64_t>());
-    } else if (j.contains("version") && j["version"].is_string()) {
+    } else if (!source.name.empty() && j.contains("version") && j["version"].is_string()) {
       source.name += "@" + j["version"].get<std::string>();
     }
   }

@@ -196,6 +196,15 @@ TEST_F(PredictorTest, HotSwapByModelEventLosesNothing) {
 
   constexpr int kN = 3000;
   for (int i = 0; i < kN; ++i) {
+    if (i == kN / 6) {
+      // Events of the wrong shape (anyone may publish on the topic) are ignored, not fatal.
+      for (const char* bad :
+           {R"({"event":1})", R"({"event":"promoted","path":5})",
+            R"({"event":"promoted","target":[],"path":"x"})",
+            R"({"event":"load","name":7,"version":{},"path":null})", "[1,2]", "{\"event\":"}) {
+        pub.Publish("aiot/events/model", bad);
+      }
+    }
     if (i == kN / 3) {
       pub.Publish("aiot/events/model", json{{"event", "promoted"},
                                             {"name", "fan-mlp"},
