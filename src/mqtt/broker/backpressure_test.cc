@@ -35,6 +35,10 @@ double CounterValue(const metrics::Registry& registry, const std::string& series
 double Pauses(TestBroker& b) {
   return CounterValue(b.registry(), "aiot_mqtt_broker_backpressure_total{event=\"pause\"}");
 }
+double SlowConsumerDrops(TestBroker& b) {
+  return CounterValue(b.registry(),
+                      "aiot_mqtt_broker_messages_dropped_total{reason=\"slow_consumer\"}");
+}
 double QueueFullDrops(TestBroker& b) {
   return CounterValue(b.registry(),
                       "aiot_mqtt_broker_messages_dropped_total{reason=\"queue_full\"}");
@@ -128,6 +132,45 @@ TEST(BrokerBackpressure, PublisherIgnoringTheWindowIsNotReadMeanwhile) {
     ASSERT_EQ(ack->packet_id, i + 1);
   }
   EXPECT_EQ(QueueFullDrops(broker), 0);
+}
+
+// QoS 0 has no acks to withhold: a subscriber falling behind stops the broker reading its QoS 0
+// publisher (TCP flow control), instead of the broker shedding messages at max_write_buffer.
+// The subscriber reads nothing until the publisher has been held back, so without the hold the
+// 40 MB sent would overflow the 2 MiB write buffer many times over.
+TEST(BrokerBackpressure, Qos0PublisherIsSlowedToTheSubscriberInsteadOfShedding) {
+  broker::BrokerConfig cfg;
+  // Held from 256 KiB unwritten; deliveries already crossing cores (up to 256 messages) may
+  // overshoot that before the hold reaches the publisher's core, well within the 2 MiB.
+  cfg.max_write_buffer = 2 << 20;
+  TestBroker broker(cfg, 2);
+  ASSERT_TRUE(broker.ok());
+  RawClient sub(broker.port(), kMqtt5);
+  ASSERT_TRUE(sub.Connect("bp0-sub").has_value());
+  ASSERT_TRUE(sub.Subscribe(1, "bp/q0", 0).has_value());
+  RawClient pub(broker.port(), kMqtt311);
+  ASSERT_TRUE(pub.Connect("bp0-pub").has_value());
+  constexpr int kCount = 40000;
+  auto payload = [](int i) {
+    std::string p = "q0-" + std::to_string(i);
+    p.resize(1024, '.');
+    return p;
+  };
+  std::thread publisher([&] {  // blocks in send() while the broker does not read it
+    for (int i = 0; i < kCount; ++i) pub.Publish("bp/q0", payload(i), 0, 0);
+  });
+  bool held = WaitFor([&] { return Pauses(broker) > 0; }, std::chrono::seconds(60));
+  EXPECT_TRUE(held) << "the QoS 0 publisher was never held back";
+  // Still not reading for a while: a held publisher waits, it is not shed.
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  int in_order = 0;
+  for (; in_order < kCount; ++in_order) {
+    auto p = sub.Expect<Publish>(std::chrono::seconds(60));
+    if (!p.has_value() || p->payload.view() != payload(in_order)) break;
+  }
+  EXPECT_EQ(in_order, kCount) << "lost or out of order from message " << in_order;
+  publisher.join();
+  EXPECT_EQ(SlowConsumerDrops(broker), 0);
 }
 
 }  // namespace

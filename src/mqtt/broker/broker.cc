@@ -172,9 +172,17 @@ class Session {
   // After a reconnect: resend unacknowledged PUBLISH (DUP) and PUBREL [MQTT-4.4.0-1].
   void ResendInflight();
   void OnAck(PacketType type, uint16_t packet_id, ReasonCode rc);
-  // Backpressure: publishers are held back from half the queue limits, released at a quarter.
+  // Backpressure: publishers are held back from half the queue limits, released at a quarter;
+  // for QoS 0, from an eighth of max_write_buffer unwritten, released at a 32nd.
   bool AboveHighWatermark() const;
   bool BelowLowWatermark() const;
+  size_t WriteHighWatermark() const {
+    uint32_t limit = broker_.config_.max_write_buffer;
+    return limit == 0 ? size_t{1} << 20 : std::max<size_t>(limit / 8, 1);
+  }
+  size_t WriteLowWatermark() const { return WriteHighWatermark() / 4; }
+  // The connection wrote; `backlog` bytes are still unwritten.
+  void OnWritten(size_t backlog);
   // Holds back the connection that published `m` (once per congestion).
   void HoldPublisher(const Message& m);
   // Releases every publisher held back; the session stays in drop mode when `timed_out`.
@@ -411,8 +419,15 @@ void Session::Enqueue(Delivery&& d) {
     return;
   }
   bool online = conn_ != nullptr && conn_->phase_ == ServerConnection::Phase::kOnline;
+  const BrokerConfig& c = broker_.config_;
   if (d.qos == 0) {
     if (online) {
+      // A reader falling behind holds its QoS 0 publishers back (their reading pauses) before
+      // its unwritten bytes reach max_write_buffer, where QoS 0 is shed.
+      if (!overflowing_ && c.max_publisher_pause_ms != 0 &&
+          conn_->link_.Backlog() >= WriteHighWatermark()) {
+        HoldPublisher(*d.msg);
+      }
       conn_->SendPublish(d, 0, false);
     } else {
       broker_.stats_.msgs_dropped++;
@@ -424,7 +439,6 @@ void Session::Enqueue(Delivery&& d) {
     SendNew(std::move(d));
     return;
   }
-  const BrokerConfig& c = broker_.config_;
   if ((c.max_queued_messages != 0 && state_.queue.size() >= c.max_queued_messages) ||
       (c.max_queued_bytes != 0 && state_.queued_bytes + d.msg->Bytes() > c.max_queued_bytes)) {
     broker_.stats_.msgs_dropped++;
@@ -510,7 +524,15 @@ void Session::Pump() {
     }
     if (!SendNew(std::move(d))) break;
   }
-  if ((congested_ || overflowing_) && BelowLowWatermark()) {
+  if ((congested_ || overflowing_) && BelowLowWatermark() &&
+      conn_->link_.Backlog() <= WriteLowWatermark()) {
+    overflowing_ = false;
+    Release();
+  }
+}
+
+void Session::OnWritten(size_t backlog) {
+  if ((congested_ || overflowing_) && backlog <= WriteLowWatermark() && BelowLowWatermark()) {
     overflowing_ = false;
     Release();
   }
@@ -989,6 +1011,10 @@ void ServerConnection::OnSessionLost() {
   }
 }
 
+void ServerConnection::OnWritten(size_t backlog) {
+  if (session_ != nullptr && phase_ == Phase::kOnline) session_->OnWritten(backlog);
+}
+
 void ServerConnection::OnClosed() {
   OnSessionLost();
   phase_ = Phase::kClosing;
@@ -1080,6 +1106,12 @@ void ServerConnection::HandlePublish(Publish&& p) {
   broker_.Route(shard_.index(), m);
   if (shard_.TransitFull() && broker_.config_.max_publisher_pause_ms != 0)
     shard_.WaitForTransit(this);
+  // QoS 0 has no ack to withhold: a held publisher of QoS 0 is no longer read, and the kernel's
+  // flow control slows it down.
+  if (qos == 0 && paused_by_ > 0 && !reading_paused_) {
+    reading_paused_ = true;
+    link_.PauseReading(true);
+  }
   if (qos == 1) {
     SendFlowAck(PacketType::kPuback, p.packet_id);
   } else if (qos == 2) {

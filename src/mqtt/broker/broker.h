@@ -71,6 +71,9 @@ class ServerConnection {
   // A decode error on the stream: v5 gets DISCONNECT with the reason code, then the link closes.
   void OnProtocolError(ReasonCode rc, const char* detail);
   void OnClosed();
+  // The link finished a write; `backlog` bytes are still queued. Lets a session release the
+  // QoS 0 publishers its backlog held back.
+  void OnWritten(size_t backlog);
 
   uint8_t version() const { return version_; }
   uint32_t max_packet_size() const { return max_packet_size_; }

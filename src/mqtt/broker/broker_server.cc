@@ -216,9 +216,12 @@ class TcpLink final : public Link, public std::enable_shared_from_this<TcpLink> 
                           self->StartWrite();
                         } else if (self->closing_) {
                           self->Finish();
+                          return;
                         } else if (self->wbuf_.capacity() > 1 << 20) {
                           std::string().swap(self->wbuf_);  // don't hold a burst's buffer forever
                         }
+                        if (self->conn_ != nullptr && !self->closing_)
+                          self->conn_->OnWritten(self->Backlog());
                       });
   }
 
