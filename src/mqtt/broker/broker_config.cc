@@ -18,7 +18,8 @@ void Describe(config::Visitor& v, BrokerConfig& c) {
           "how long publishers may be held back for a slow subscriber before its session drops "
           "messages beyond its queue limits; 0 = never hold publishers back");
   v.Field("max_write_buffer", c.max_write_buffer,
-          "bytes waiting to be written per connection beyond which QoS 0 messages are dropped");
+          "bytes waiting to be written per connection beyond which QoS 0 messages are dropped "
+          "(QoS 0 publishers are held back from an eighth of it)");
   v.Field("max_inflight_messages", c.max_inflight_messages,
           "outgoing QoS 1/2 messages in flight per client");
   v.Field("receive_maximum", c.receive_maximum,
