@@ -154,6 +154,19 @@ TEST(Config, DefaultsPrintWithCommentsAndReadBack) {
   EXPECT_EQ(ToYaml(DescriberFor(back)), yaml);
 }
 
+// Found by base_config_fuzz: a string with a newline (a blank line inside a quoted scalar) was
+// printed as a raw line break, which reads back as a space.
+TEST(Config, StringsWithControlCharactersPrintAndReadBack) {
+  Root r;
+  r.http.tokens = {"line one\nline two", "tab\there", "bell\x07", "quote \" and \\"};
+  r.labels = {{"multi\nline", "cr\r"}};
+  std::string yaml = ToYaml(DescriberFor(r));
+  Root back;
+  LoadYaml(yaml, "printed", DescriberFor(back));
+  EXPECT_EQ(back.http.tokens, r.http.tokens) << yaml;
+  EXPECT_EQ(back.labels, r.labels) << yaml;
+}
+
 TEST(Config, PathsAndEnvNames) {
   Root r;
   auto paths = Paths(DescriberFor(r));
