@@ -131,6 +131,26 @@ std::string HttpGet(int port, const std::string& path) {
   return out;
 }
 
+// Logs: JSON lines with --log-format json; per-module levels from the configuration apply to every
+// subcommand (`aiot simulate --history` logs one info line from module `sim`).
+TEST(Cli, JsonLogsAndPerModuleLevels) {
+  std::string out_csv = TempFile("history.csv", "");
+  std::string cmd = "simulate --history 50 --out " + out_csv;
+  Outcome json = Aiot("--log-format json " + cmd);
+  ASSERT_EQ(json.code, 0) << json.out;
+  EXPECT_EQ(json.out.rfind("{\"ts\":\"", 0), 0u) << json.out;
+  EXPECT_NE(json.out.find("\"level\":\"info\",\"module\":\"sim\",\"msg\":\"wrote 50 rows"),
+            std::string::npos)
+      << json.out;
+  Outcome quiet = Aiot("--log-format text --set 'log.modules={sim: warn}' " + cmd);
+  ASSERT_EQ(quiet.code, 0) << quiet.out;
+  EXPECT_EQ(quiet.out.find("wrote 50 rows"), std::string::npos) << quiet.out;
+  Outcome loud = Aiot("--log-format text --log-level warn --set 'log.modules={sim: info}' " + cmd);
+  ASSERT_EQ(loud.code, 0) << loud.out;
+  EXPECT_NE(loud.out.find("info  sim        wrote 50 rows"), std::string::npos) << loud.out;
+  std::filesystem::remove(out_csv);
+}
+
 TEST(Cli, UpServesHealthAndMetricsAndStopsCleanlyOnSigterm) {
   int port = FreePort();
   std::string listen = "http.listen=127.0.0.1:" + std::to_string(port);

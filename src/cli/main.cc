@@ -20,10 +20,19 @@ CommandRegistrar::CommandRegistrar(const char* name, int order, RegisterFn fn) {
 }
 
 void Context::InitLogging() {
-  log::LogConfig lc;
-  if (!log_format.empty()) lc.format = log_format;
-  if (!log_level.empty()) lc.level = log_level;
-  log::Init(lc);
+  // The `log` section (per-module levels, format) applies to every subcommand, also to those
+  // that need no other configuration. A configuration they cannot load is reported, not fatal:
+  // the commands that use it fail on it with the full message.
+  try {
+    Config();
+    return;
+  } catch (const config::Error& e) {
+    log::LogConfig lc;
+    if (!log_format.empty()) lc.format = log_format;
+    if (!log_level.empty()) lc.level = log_level;
+    log::Init(lc);
+    log::Get("config")->warn("configuration not applied to logging: {}", e.what());
+  }
 }
 
 app::AppConfig& Context::Config() {

@@ -12,6 +12,8 @@
 // is arithmetic, not the export.
 #include <gtest/gtest.h>
 
+#include <filesystem>
+
 #include <algorithm>
 #include <cmath>
 #include <cstdio>
@@ -62,6 +64,10 @@ class ArmnnInterop : public ::testing::Test {
       GTEST_SKIP() << "pyarmnn unusable with /usr/bin/python3: " << out;
     }
     dir_ = testing::ScratchDir("armnn");
+  }
+  void TearDown() override {
+    std::error_code ec;
+    if (!dir_.empty()) std::filesystem::remove_all(dir_, ec);
   }
 
   // Runs `graph` in Arm NN on `rows` inputs; returns raw output bytes.

@@ -2,6 +2,8 @@
 // units, a text label and imbalanced classes: everything through flags, no code change.
 #include <gtest/gtest.h>
 
+#include <filesystem>
+
 #include <fstream>
 
 #include "ml/data/csv.h"
@@ -36,6 +38,10 @@ class MlCli : public ::testing::Test {
     dir_ = testing::ScratchDir("cli");
     csv_ = dir_ + "/pumps.csv";
     WritePumpCsv(csv_, 3000, 1);
+  }
+  void TearDown() override {
+    std::error_code ec;
+    std::filesystem::remove_all(dir_, ec);
   }
   int Aiot(const std::string& args, std::string* out) {
     return testing::Run(Bin() + " " + args + " 2>" + dir_ + "/stderr.txt", out);

@@ -8,6 +8,8 @@
 #include <string>
 #include <vector>
 
+#include <unistd.h>
+
 namespace aiot::ml::testing {
 
 // The shared data folder (../shared/data from the source tree), or "" when it is absent.
@@ -23,12 +25,13 @@ inline std::string SourceDir() {
   return src ? src : AIOT_TEST_SOURCE_DIR;
 }
 
-// A scratch directory under the build tree for files a test writes.
+// A scratch directory under the build tree for files a test writes, one per process: ctest runs
+// the tests of one fixture in parallel processes, which must not rewrite each other's files.
 inline std::string ScratchDir(const std::string& name) {
   const char* bin = std::getenv("AIOT_BINARY_DIR");
   std::filesystem::path base =
       bin ? std::filesystem::path(bin) : std::filesystem::temp_directory_path();
-  auto p = base / "ml-scratch" / name;
+  auto p = base / "ml-scratch" / (name + "-" + std::to_string(getpid()));
   std::filesystem::create_directories(p);
   return p.string();
 }
