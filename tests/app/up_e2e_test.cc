@@ -227,4 +227,78 @@ TEST(AiotUp, FailingMachineIsAlertedSlowedAndReportsItsActuator) {
   std::filesystem::remove_all(dir);
 }
 
+// kill -9 of the platform while a model upload is on the wire: after a restart on the same data
+// directory nothing of it is registered or left on disk, and the same upload then succeeds.
+TEST(AiotUp, KillDuringAModelUploadLeavesAConsistentRegistry) {
+  if (Shell("command -v curl >/dev/null && echo yes") != "yes\n") {
+    GTEST_SKIP() << "curl not installed (scripts/setup.sh --test installs it)";
+  }
+  auto dir = std::filesystem::temp_directory_path() / ("aiot_up_kill_" + std::to_string(getpid()));
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  int http_port = FreePort();
+  std::string url = "http://127.0.0.1:" + std::to_string(http_port);
+  auto start = [&](const std::string& log) {
+    return Child::Spawn(
+        {AIOT_BIN, "up", "--log-level", "info", "--set",
+         "http.listen=127.0.0.1:" + std::to_string(http_port), "--set",
+         "broker.listeners=[127.0.0.1:" + std::to_string(FreePort()) + "]", "--set",
+         "registry.data_dir=" + (dir / "var").string(), "--set",
+         "store.path=" + (dir / "telemetry.db").string(), "--set", "bootstrap.enabled=false"},
+        /*capture=*/false, (dir / log).string());
+  };
+  auto wait_up = [&](const std::string& log) {
+    for (int i = 0; i < 600; ++i) {
+      std::ifstream in(dir / log);
+      if (std::string(std::istreambuf_iterator<char>(in), {}).find("aiot is up") !=
+          std::string::npos)
+        return true;
+      usleep(100 * 1000);
+    }
+    return false;
+  };
+  // 512 KiB of artifact, sent at 64 KiB/s: the upload takes ~8 s, the kill comes after ~1.5 s.
+  const auto artifact = dir / "model.bin";
+  Shell("head -c 524288 /dev/urandom > " + artifact.string());
+  Child up = start("up1.log");
+  ASSERT_TRUE(wait_up("up1.log")) << "aiot up did not come up";
+  std::string token;
+  std::getline(std::ifstream(dir / "var" / "admin.token"), token);
+  ASSERT_FALSE(token.empty());
+  const std::string auth = " -H 'Authorization: Bearer " + token + "' ";
+  const std::string push = "curl -s -o /dev/null -w '%{http_code}' -X POST" + auth +
+                           "-H 'Content-Type: application/octet-stream' --data-binary @" +
+                           artifact.string() + " " + url + "/api/v1/models/crash-model/versions";
+  Child upload = Child::Spawn({"sh", "-c", push + " --limit-rate 64k; echo"}, /*capture=*/true);
+  usleep(1500 * 1000);
+  EXPECT_EQ(up.Stop(SIGKILL), 128 + SIGKILL);
+  std::string upload_status;
+  ASSERT_TRUE(upload.ReadLine(&upload_status, 30000));
+  EXPECT_EQ(upload_status, "000") << "the upload was not cut off by the kill";
+  upload.Stop(SIGTERM);
+
+  Child again = start("up2.log");
+  ASSERT_TRUE(wait_up("up2.log")) << "aiot up did not come up again on the same data directory";
+  EXPECT_EQ(Shell("curl -s -o /dev/null -w '%{http_code}'" + auth + url +
+                  "/api/v1/models/crash-model/versions/1"),
+            "404")
+      << "a half-uploaded model is registered";
+  size_t leftovers = 0;
+  for (const auto& e : std::filesystem::recursive_directory_iterator(dir / "var")) {
+    if (e.is_regular_file() && e.path().string().find("artifacts") != std::string::npos) {
+      ++leftovers;
+      ADD_FAILURE() << "left on disk: " << e.path();
+    }
+  }
+  EXPECT_EQ(leftovers, 0u);
+  EXPECT_EQ(Shell(push), "201") << "the same upload after the restart";
+  std::string sha = Shell("sha256sum " + artifact.string() + " | cut -c1-64");
+  std::string served =
+      Shell("curl -s" + auth + url +
+            "/api/v1/models/crash-model/versions/1/artifact | sha256sum | cut -c1-64");
+  EXPECT_EQ(served, sha) << "the registered artifact is not the uploaded one";
+  EXPECT_EQ(again.Stop(SIGTERM), 0);
+  std::filesystem::remove_all(dir);
+}
+
 }  // namespace
