@@ -228,7 +228,8 @@ TEST(AiotUp, FailingMachineIsAlertedSlowedAndReportsItsActuator) {
 }
 
 // kill -9 of the platform while a model upload is on the wire: after a restart on the same data
-// directory nothing of it is registered or left on disk, and the same upload then succeeds.
+// directory nothing of it is registered or left on disk, and the same upload then succeeds. Then
+// the rollout CLI (start, status, abort) drives a rollout of it on the restarted platform.
 TEST(AiotUp, KillDuringAModelUploadLeavesAConsistentRegistry) {
   if (Shell("command -v curl >/dev/null && echo yes") != "yes\n") {
     GTEST_SKIP() << "curl not installed (scripts/setup.sh --test installs it)";
@@ -297,6 +298,28 @@ TEST(AiotUp, KillDuringAModelUploadLeavesAConsistentRegistry) {
       Shell("curl -s" + auth + url +
             "/api/v1/models/crash-model/versions/1/artifact | sha256sum | cut -c1-64");
   EXPECT_EQ(served, sha) << "the registered artifact is not the uploaded one";
+
+  // The rollout CLI against the same platform: start (to a provisioned device), status, abort.
+  const std::string cli = std::string(AIOT_BIN) + " --log-level warn ";
+  const std::string api =
+      " --url " + url + " --token-file " + (dir / "var" / "admin.token").string();
+  std::string provisioned = Shell(cli + "devices provision fan-cli-1 --label site:north" + api);
+  EXPECT_NE(provisioned.find("fan-cli-1"), std::string::npos) << provisioned;
+  auto started = nlohmann::json::parse(
+      Shell(cli + "rollout start --model crash-model --version 1 --device fan-cli-1 --json" + api),
+      nullptr, false);
+  ASSERT_TRUE(started.is_object() && started.contains("id")) << started;
+  const std::string id = started["id"].get<std::string>();
+  auto status =
+      nlohmann::json::parse(Shell(cli + "rollout status " + id + " --json" + api), nullptr, false);
+  ASSERT_TRUE(status.is_object()) << status;
+  EXPECT_EQ(status.value("id", ""), id);
+  EXPECT_NE(status.value("state", ""), "aborted");
+  std::string aborted = Shell(cli + "rollout abort " + id + api);
+  EXPECT_NE(aborted.find("aborted"), std::string::npos) << aborted;
+  auto listed = nlohmann::json::parse(Shell(cli + "rollout status --json" + api), nullptr, false);
+  ASSERT_TRUE(listed.contains("rollouts") && listed["rollouts"].size() == 1u) << listed;
+  EXPECT_EQ(listed["rollouts"][0].value("state", ""), "aborted");
   EXPECT_EQ(again.Stop(SIGTERM), 0);
   std::filesystem::remove_all(dir);
 }
