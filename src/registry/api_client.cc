@@ -48,7 +48,8 @@ int CheckReply(const Result<HttpReply>& reply, const std::string& what) {
   auto j = nlohmann::json::parse(reply->body, nullptr, false);
   std::string message = reply->body;
   if (j.is_object() && j.contains("error") && j["error"].is_object()) {
-    message = j["error"].value("message", reply->body);
+    const auto& e = j["error"];
+    if (e.contains("message") && e["message"].is_string()) message = e["message"];
   }
   std::cerr << "aiot: " << what << ": HTTP " << reply->status << ": " << message << "\n";
   return 1;

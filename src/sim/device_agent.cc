@@ -33,13 +33,19 @@ std::string TrimSlash(std::string url) {
   return url;
 }
 
+// The string `key` of a JSON object from the network, or "" when absent or not a string
+// (nlohmann's value() would throw on a wrong type).
+std::string StringField(const json& j, const char* key) {
+  if (!j.is_object()) return {};
+  auto it = j.find(key);
+  return it != j.end() && it->is_string() ? it->get<std::string>() : std::string();
+}
+
 // "HTTP 401: invalid credentials" from a registry error reply {"error":{"message":..}}.
 std::string ReplyError(const HttpResponse& r) {
   auto j = json::parse(r.body, nullptr, false);
   std::string message;
-  if (j.is_object() && j.contains("error") && j["error"].is_object()) {
-    message = j["error"].value("message", "");
-  }
+  if (j.is_object() && j.contains("error")) message = StringField(j["error"], "message");
   return "HTTP " + std::to_string(r.status) + (message.empty() ? "" : ": " + message);
 }
 
@@ -535,13 +541,15 @@ DeviceAgent::ActivationOutcome AttemptActivation(const std::string& base, const 
     return out;
   }
   auto j = json::parse(r->body, nullptr, false);
-  if (r->status != 200 || !j.is_object() || j.value("activated", false) != true) {
+  auto activated = j.is_object() ? j.find("activated") : j.end();
+  if (r->status != 200 || activated == j.end() || !activated->is_boolean() ||
+      !activated->get<bool>()) {
     out.kind = Kind::kRefused;
     out.error = "activation refused: " + ReplyError(*r);
     return out;
   }
   out.kind = Kind::kActivated;
-  out.signing_key_url = j.value("signing_key_url", "");
+  out.signing_key_url = StringField(j, "signing_key_url");
   return out;
 }
 
