@@ -8,8 +8,10 @@
 #include <filesystem>
 #include <fstream>
 #include <future>
+#include <map>
 #include <mutex>
 #include <set>
+#include <vector>
 
 #include "ml/data/dataset.h"
 #include "mqtt/client/client.h"
@@ -97,6 +99,84 @@ TEST(CliSimulate, ReplayPublishesReferenceRows) {
     std::set<std::string> ids;
     for (auto& j : got) ids.insert(j["deviceID"].get<std::string>());
     EXPECT_GE(ids.size(), 4u);
+  }
+  std::promise<void> done;
+  observer->Stop([&] { done.set_value(); });
+  done.get_future().wait_for(std::chrono::seconds(10));
+  runtime.Stop();
+  runtime.Join();
+  std::filesystem::remove_all(dir);
+}
+
+// The live fleet as a user starts it: `aiot simulate --devices N --mqtt URL` against mosquitto;
+// every device publishes reference telemetry (with its spectral features) and a retained status,
+// and a clean stop marks each one offline.
+TEST(CliSimulate, LiveFleetPublishesTelemetryAndStatusToMosquitto) {
+  if (!testing::HaveProgram("/usr/sbin/mosquitto")) GTEST_SKIP() << "mosquitto not installed";
+  const auto dir = TempDir("aiot_cli_live_");
+  testing::Mosquitto broker(dir);
+  net::Runtime runtime(1);
+  mqtt::MqttClientConfig oc;
+  oc.url = broker.url();
+  oc.client_id = "live-observer";
+  auto observer = mqtt::Client::Create(runtime.context(0), oc);
+  std::mutex mu;
+  std::map<std::string, nlohmann::json> last_reading;  // by deviceID
+  std::map<std::string, std::vector<bool>> online;     // status history by device
+  std::promise<void> subscribed;
+  int acks = 0;
+  auto on_ack = [&](mqtt::ReasonCode) {
+    std::lock_guard lock(mu);
+    if (++acks == 2) subscribed.set_value();
+  };
+  observer->Subscribe(
+      "fan/messages", {.qos = mqtt::QoS::kAtLeastOnce},
+      [&](const mqtt::Message& m) {
+        auto j = nlohmann::json::parse(m.payload.view(), nullptr, false);
+        std::lock_guard lock(mu);
+        if (j.is_object() && j.contains("deviceID") && j["deviceID"].is_string())
+          last_reading[j["deviceID"].get<std::string>()] = j;
+      },
+      on_ack);
+  observer->Subscribe(
+      "fan/status/+", {.qos = mqtt::QoS::kAtLeastOnce},
+      [&](const mqtt::Message& m) {
+        auto j = nlohmann::json::parse(m.payload.view(), nullptr, false);
+        std::lock_guard lock(mu);
+        if (j.is_object() && j.contains("online") && j["online"].is_boolean())
+          online[m.topic.substr(11)].push_back(j["online"].get<bool>());
+      },
+      on_ack);
+  runtime.Start();
+  observer->Start();
+  ASSERT_EQ(subscribed.get_future().wait_for(std::chrono::seconds(20)), std::future_status::ready);
+
+  const std::string cmd = std::string(AIOT_BIN) +
+                          " --log-level warn simulate --devices 5 --rate 4 --faulty 0.4"
+                          " --time-scale 600 --frame 1024 --seed 3 --duration 3 --mqtt " +
+                          broker.url();
+  ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd;
+  ASSERT_TRUE(WaitFor([&] {
+    std::lock_guard lock(mu);
+    if (last_reading.size() < 5 || online.size() < 5) return false;
+    for (const auto& [id, history] : online) {
+      if (history.empty() || history.back()) return false;  // not yet offline
+    }
+    return true;
+  })) << "telemetry from "
+      << last_reading.size() << " devices, status from " << online.size();
+  {
+    std::lock_guard lock(mu);
+    for (const auto& [id, j] : last_reading) {
+      for (const char* f : {"timeStamp", "rotation", "temperature", "vibration", "sound"})
+        EXPECT_TRUE(j.contains(f)) << id << " reading lacks " << f << ": " << j;
+      EXPECT_TRUE(j.contains("spectrum")) << id << " reading lacks its DSP features: " << j;
+      EXPECT_TRUE(online.count(id)) << id << " published no status";
+    }
+    for (const auto& [id, history] : online) {
+      EXPECT_EQ(history.front(), true) << id << " did not come online first";
+      EXPECT_EQ(history.back(), false) << id << " not marked offline after the stop";
+    }
   }
   std::promise<void> done;
   observer->Stop([&] { done.set_value(); });
