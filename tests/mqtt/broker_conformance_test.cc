@@ -128,7 +128,7 @@ TEST_F(Conformance, CleanStartDiscardsSession_MQTT_3_1_2_4) {
   EXPECT_TRUE(WaitFor([&] { return broker_.broker().index().size() == 0; }));
 }
 
-TEST_F(Conformance, ReceiveMaximumRespected_MQTT_3_3_4_7) {
+TEST_F(Conformance, ClientReceiveMaximumRespected_MQTT_3_3_4_9) {
   RawClient c(broker_.port(), kMqtt5);
   Connect con;
   con.client_id = "slow";
@@ -150,7 +150,7 @@ TEST_F(Conformance, ReceiveMaximumRespected_MQTT_3_3_4_7) {
   EXPECT_EQ(third->payload.view(), "m3");
 }
 
-TEST_F(Conformance, ServerReceiveMaximumExceeded_MQTT_3_3_4_9) {
+TEST_F(Conformance, ServerReceiveMaximumExceeded_MQTT_3_3_4_7) {
   // The broker's Receive Maximum is in CONNACK; exceeding it with QoS 2 is 0x93.
   RawClient c(broker_.port(), kMqtt5);
   auto ack = c.Connect("greedy");

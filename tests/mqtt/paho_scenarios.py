@@ -166,6 +166,198 @@ def shared():
     stop(a, b, pub)
 
 
+def receive_maximum():
+    """A v5 subscriber with Receive Maximum 2 whose PUBACKs go out only 0.3 s after each PUBLISH.
+
+    It counts the PUBLISH packets it has received minus the PUBACKs it has handed to paho: the
+    broker can have sent at most that many plus the acks still on their way, so a count above 2
+    means the broker had more than 2 unacknowledged (and paho never acks early)."""
+    cid = "paho-rm-sub"
+    props = Properties(PacketTypes.CONNECT)
+    props.SessionExpiryInterval = 300
+    props.ReceiveMaximum = 2
+    c = client(cid, 5, props=props)
+    subscribe(c, "rm/t", 1)
+    stop(c)
+    # Ten messages wait in the offline session: on resume the broker could send them all at once.
+    pub = client("paho-rm-pub", 5)
+    for i in range(10):
+        pub.publish("rm/t", "m%d" % i, qos=1).wait_for_publish()
+    stop(pub)
+
+    lock = threading.Lock()
+    state = {"received": 0, "acked": 0, "max_unacked": 0}
+    held = []  # (due time, mid)
+    done = threading.Event()
+
+    c = mqtt.Client(client_id=cid, protocol=mqtt.MQTTv5)
+    send_puback = c._send_puback  # paho 1.6 acks in its network thread after on_message
+
+    def deferred_puback(mid):
+        with lock:
+            held.append((time.time() + 0.3, mid))
+        return mqtt.MQTT_ERR_SUCCESS
+
+    def release():
+        while not done.is_set():
+            now = time.time()
+            with lock:
+                due = [m for t, m in held if t <= now]
+                held[:] = [(t, m) for t, m in held if t > now]
+                state["acked"] += len(due)
+            for mid in due:
+                send_puback(mid)
+            time.sleep(0.02)
+
+    got = []
+    cv = threading.Condition()
+    connected = threading.Event()
+
+    def on_connect(cl, userdata, flags, rc, properties=None):
+        c.session_present = flags.get("session present", 0)
+        connected.set()
+
+    def on_message(cl, userdata, msg):
+        with lock:
+            state["received"] += 1
+            unacked = state["received"] - state["acked"]
+            state["max_unacked"] = max(state["max_unacked"], unacked)
+        with cv:
+            got.append(msg.payload.decode())
+            cv.notify_all()
+
+    c._send_puback = deferred_puback
+    c.on_connect = on_connect
+    c.on_message = on_message
+    releaser = threading.Thread(target=release, daemon=True)
+    releaser.start()
+    c.connect(HOST, int(sys.argv[2]), keepalive=30, clean_start=False, properties=props)
+    c.loop_start()
+    if not connected.wait(TIMEOUT):
+        raise SystemExit("no CONNACK for " + cid)
+    deadline = time.time() + TIMEOUT
+    with cv:
+        while len(got) < 10 and time.time() < deadline:
+            cv.wait(0.2)
+    print("session_present", c.session_present)
+    print(" ".join(got))
+    print("max_unacked", state["max_unacked"])
+    done.set()
+    releaser.join()
+    stop(c)
+
+
+def server_receive_maximum(honour):
+    """A v5 publisher that bursts QoS 2 messages from on_connect, so that all are written before
+    any PUBREC is read. With `honour` it caps its window to the Receive Maximum of the CONNACK, as
+    a paho 1.6 application has to (paho 1.6 ignores the property), and sends 20; without, it
+    sends Receive Maximum + 1 at once and never a PUBREL."""
+    watcher = client("paho-srm-watch", 5)
+    subscribe(watcher, "srm/t", 1)
+    c = mqtt.Client(client_id="paho-srm-pub", protocol=mqtt.MQTTv5, reconnect_on_failure=False)
+    state = {"count": 20}
+    acked = []
+    disconnected = threading.Event()
+    finished = threading.Event()
+
+    def on_connect(cl, userdata, flags, rc, properties=None):
+        rm = getattr(properties, "ReceiveMaximum", None)
+        state["receive_maximum"] = rm
+        if honour:
+            cl.max_inflight_messages_set(rm)
+        else:
+            state["count"] = rm + 1
+        for i in range(state["count"]):
+            cl.publish("srm/t", "s%d" % i, qos=2)
+
+    def on_publish(cl, userdata, mid):
+        acked.append(mid)
+        if len(acked) == state["count"]:
+            finished.set()
+
+    def on_disconnect(cl, userdata, rc, properties=None):
+        state["disconnect"] = "0x%02X" % getattr(rc, "value", rc)
+        disconnected.set()
+        finished.set()
+
+    c.on_connect = on_connect
+    c.on_publish = on_publish
+    c.on_disconnect = on_disconnect
+    if not honour:
+        # Nothing is written after the burst: a write failing on the closed connection would make
+        # paho report a lost connection before it reads the DISCONNECT.
+        c._send_pubrel = lambda mid: mqtt.MQTT_ERR_SUCCESS
+    c.connect(HOST, int(sys.argv[2]), keepalive=30)
+    c.loop_start()
+    finished.wait(TIMEOUT)
+    print("receive_maximum", state.get("receive_maximum"))
+    if disconnected.is_set():
+        # paho 1.6 passes a server DISCONNECT's reason code to on_disconnect.
+        print("disconnected", state["disconnect"])
+    else:
+        print("completed", len(acked))
+    c.loop_stop()
+    # A marker after the publisher is done: what the watcher got before it is all it gets.
+    marker = client("paho-srm-marker", 5)
+    marker.publish("srm/t", "marker", qos=1).wait_for_publish()
+    stop(marker)
+    deadline = time.time() + TIMEOUT
+    while time.time() < deadline and not any(m.payload == b"marker" for m in watcher.got):
+        time.sleep(0.05)
+    got = [m.payload.decode() for m in watcher.got]
+    print("delivered", got.index("marker") if "marker" in got else "no marker")
+    stop(watcher)
+
+
+def retained():
+    pub = client("paho-ret-pub", 5)
+    pub.publish("pret/a", "kept", qos=1, retain=True).wait_for_publish()
+    sub = client("paho-ret-sub1", 5)
+    subscribe(sub, "pret/#", 1)
+    for m in wait_messages(sub, 1):
+        print("on subscribe:", m.topic, m.payload.decode(), "retain", m.retain)
+    stop(sub)
+    # An empty retained message clears the topic [MQTT-3.3.1-6]; it is not stored itself
+    # [MQTT-3.3.1-7]. A later live message proves the new subscriber would have seen one.
+    pub.publish("pret/a", b"", qos=1, retain=True).wait_for_publish()
+    sub = client("paho-ret-sub2", 5)
+    subscribe(sub, "pret/#", 1)
+    pub.publish("pret/marker", "live", qos=1).wait_for_publish()
+    # A retained message would be sent on subscribe, before the live one.
+    for m in wait_messages(sub, 1)[:1]:
+        print("after clear:", m.topic, m.payload.decode(), "retain", m.retain)
+    stop(sub, pub)
+
+
+def message_expiry():
+    cid = "paho-exp-sub"
+    props = Properties(PacketTypes.CONNECT)
+    props.SessionExpiryInterval = 300
+    c = client(cid, 5, props=props)
+    subscribe(c, "pexp/t", 1)
+    stop(c)
+    pub = client("paho-exp-pub", 5)
+    for payload, interval in (("short", 1), ("long", 600)):
+        p = Properties(PacketTypes.PUBLISH)
+        p.MessageExpiryInterval = interval
+        pub.publish("pexp/t", payload, qos=1, properties=p).wait_for_publish()
+    stop(pub)
+    # Both are queued in the offline session; let the short one outlive its interval.
+    queued = time.time()
+    time.sleep(2.5)
+    c = client(cid, 5, clean=False, props=props)
+    print("session_present", c.session_present)
+    msgs = wait_messages(c, 1)
+    waited = time.time() - queued
+    # QoS 1 keeps its order, so an undropped "short" would come first.
+    for m in msgs[:1]:
+        left = getattr(m.properties, "MessageExpiryInterval", None)
+        # The remaining interval, reduced by the time spent queued [MQTT-3.3.2-6].
+        ok = left is not None and 600 - waited - 60 <= left <= 600 - 2
+        print(m.topic, m.payload.decode(), "expiry decremented" if ok else "expiry %r" % left)
+    stop(c)
+
+
 def main():
     scenario = sys.argv[1]
     if scenario == "roundtrip311":
@@ -182,6 +374,16 @@ def main():
         session_resume(5)
     elif scenario == "shared":
         shared()
+    elif scenario == "receive_maximum":
+        receive_maximum()
+    elif scenario == "server_receive_maximum":
+        server_receive_maximum(True)
+    elif scenario == "server_receive_maximum_ignored":
+        server_receive_maximum(False)
+    elif scenario == "retained":
+        retained()
+    elif scenario == "message_expiry":
+        message_expiry()
     else:
         raise SystemExit("unknown scenario " + scenario)
 

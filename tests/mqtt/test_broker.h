@@ -5,6 +5,9 @@
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/io_context.hpp>
 
+#include <unistd.h>
+
+#include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <functional>
@@ -62,12 +65,17 @@ class Process {
  public:
   explicit Process(const std::string& command) {
     pipe_ = ::popen((command + " 2>&1").c_str(), "r");
+    // read(2), not fread: Output() shows what the process has written so far, not only whole
+    // 4 KiB blocks (for tests that watch a long-running subscriber).
     reader_ = std::thread([this] {
       char buf[4096];
-      size_t n;
-      while (pipe_ != nullptr && (n = std::fread(buf, 1, sizeof buf, pipe_)) > 0) {
+      ssize_t n;
+      while (pipe_ != nullptr) {
+        n = ::read(::fileno(pipe_), buf, sizeof buf);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) break;
         std::lock_guard lock(mu_);
-        out_.append(buf, n);
+        out_.append(buf, static_cast<size_t>(n));
       }
     });
   }
