@@ -43,8 +43,9 @@ class TestBroker {
     for (auto& c : contexts_) c->stop();
     for (auto& t : threads_) t.join();
     guards_.clear();
-    contexts_.clear();  // destroys pending handlers (and with them the connections)
+    // The server's timers and acceptors are I/O objects of the contexts: they must go first.
     server_.reset();
+    contexts_.clear();  // destroys pending handlers (and with them the connections)
   }
   bool ok() const { return ok_; }
   uint16_t port() const { return server_->ports().at(0); }

@@ -1,6 +1,7 @@
 #include "mqtt/broker/broker.h"
 
 #include <algorithm>
+#include <bit>
 #include <cstdio>
 #include <unordered_set>
 
@@ -136,8 +137,7 @@ struct Broker::Metrics {
 // A session on its current core. REQUIRES: every method runs on shard->index's core.
 class Session {
  public:
-  Session(Broker& broker, Shard* shard, SessionKey key)
-      : broker_(broker), shard_(shard), key_(key) {}
+  Session(Shard* shard, SessionKey key) : shard_(shard), key_(key) {}
 
   SessionKey key() const { return key_; }
   SessionState& state() { return state_; }
@@ -153,14 +153,12 @@ class Session {
     Release();  // an offline session holds nobody back: it drops beyond its limits
   }
   // The ACL deliveries are checked against (null: none), from the last connection's identity.
-  void SetAcl(std::shared_ptr<const AuthPolicy> auth, std::optional<std::string> username) {
-    acl_ = auth && auth->has_acl() ? std::move(auth) : nullptr;
-    username_ = std::move(username);
-  }
+  void SetAcl(std::unique_ptr<const AclIdentity> acl) { acl_ = std::move(acl); }
+  const AclIdentity* acl() const { return acl_.get(); }
   void set_shard(Shard* s) { shard_ = s; }
 
   size_t Window() const {
-    size_t w = broker_.config_.max_inflight_messages;
+    size_t w = broker().config_.max_inflight_messages;
     if (conn_ != nullptr) w = std::min<size_t>(w, conn_->client_receive_maximum_);
     return std::max<size_t>(w, 1);
   }
@@ -177,7 +175,7 @@ class Session {
   bool AboveHighWatermark() const;
   bool BelowLowWatermark() const;
   size_t WriteHighWatermark() const {
-    uint32_t limit = broker_.config_.max_write_buffer;
+    uint32_t limit = broker().config_.max_write_buffer;
     return limit == 0 ? size_t{1} << 20 : std::max<size_t>(limit / 8, 1);
   }
   size_t WriteLowWatermark() const { return WriteHighWatermark() / 4; }
@@ -191,8 +189,10 @@ class Session {
   void CheckPauseTimeout(int64_t now);
   // Removes every subscription from the index.
   void DropSubscriptions() {
-    for (const auto& [filter, opts] : state_.subscriptions) broker_.index_.Remove(key_, filter);
-    state_.subscriptions.clear();
+    if (!state_.contents) return;
+    auto& subscriptions = state_.contents->subscriptions;
+    for (const auto& [filter, opts] : subscriptions) broker().index_.Remove(key_, filter);
+    subscriptions.clear();
   }
 
  private:
@@ -200,24 +200,112 @@ class Session {
     for (int i = 0; i < 65536; ++i) {
       uint16_t id = state_.next_packet_id++;
       if (state_.next_packet_id == 0) state_.next_packet_id = 1;
-      if (id != 0 && !state_.inflight_out.contains(id)) return id;
+      if (id != 0 && !state_.View().inflight_out.contains(id)) return id;
     }
     return 0;
   }
   bool SendNew(Delivery&& d);
 
-  Broker& broker_;
+  Broker& broker() const;  // the shard's
+
   Shard* shard_;
   SessionKey key_;
-  SessionState state_;
   ServerConnection* conn_ = nullptr;
-  // Backpressure state (not session state: it concerns the current connections only).
-  bool congested_ = false;    // publishers are being held back
+  SessionState state_;
+  std::unique_ptr<const AclIdentity> acl_;
+  // Backpressure state (not session state: it concerns the current connections only). A hold
+  // exists while publishers are being held back (allocated per congestion, which is rare).
+  struct Hold {
+    int64_t since_ns = 0;
+    std::vector<std::pair<uint32_t, uint64_t>> held;  // (core, connection id) held back
+  };
+  std::unique_ptr<Hold> hold_;
   bool overflowing_ = false;  // a hold timed out: drop beyond the limits until drained
-  int64_t congested_since_ns_ = 0;
-  std::vector<std::pair<uint32_t, uint64_t>> held_;  // (core, connection id) held back
-  std::shared_ptr<const AuthPolicy> acl_;
-  std::optional<std::string> username_;
+};
+
+// ---- SessionTable: a shard's sessions by key
+// -----------------------------------------------------
+
+// Open addressing with linear probing over the sessions themselves (the key is the session's
+// own): a slot of 8 bytes, at most 3/4 full, where std::unordered_map costs a 32-byte node and a
+// bucket per session. Owns the sessions. Iterating is safe as long as nothing is inserted or
+// taken meanwhile.
+class SessionTable {
+ public:
+  SessionTable() = default;
+  SessionTable(const SessionTable&) = delete;
+  SessionTable& operator=(const SessionTable&) = delete;
+  ~SessionTable() {
+    for (Session* s : slots_) delete s;
+  }
+
+  Session* Find(SessionKey key) const {
+    if (size_ == 0) return nullptr;
+    for (size_t i = Home(key);; i = (i + 1) & mask()) {
+      if (slots_[i] == nullptr) return nullptr;
+      if (slots_[i]->key() == key) return slots_[i];
+    }
+  }
+  // REQUIRES: no session with s->key() in the table.
+  void Insert(std::unique_ptr<Session> s) {
+    if ((size_ + 1) * 4 > slots_.size() * 3) Grow();
+    Place(s.release());
+    ++size_;
+  }
+  // Removes the session with `key` and hands it over; null if there is none.
+  std::unique_ptr<Session> Take(SessionKey key) {
+    if (size_ == 0) return nullptr;
+    size_t i = Home(key);
+    for (;; i = (i + 1) & mask()) {
+      if (slots_[i] == nullptr) return nullptr;
+      if (slots_[i]->key() == key) break;
+    }
+    std::unique_ptr<Session> taken(slots_[i]);
+    slots_[i] = nullptr;
+    --size_;
+    // Backward shift: an entry further on in the cluster whose probe path crosses the hole moves
+    // into it, so lookups never stop early at the hole.
+    for (size_t j = (i + 1) & mask(); slots_[j] != nullptr; j = (j + 1) & mask()) {
+      size_t home = Home(slots_[j]->key());
+      if (((j - home) & mask()) >= ((j - i) & mask())) {
+        slots_[i] = slots_[j];
+        slots_[j] = nullptr;
+        i = j;
+      }
+    }
+    return taken;
+  }
+  template <typename Fn>
+  void ForEach(Fn&& fn) const {
+    for (Session* s : slots_) {
+      if (s != nullptr) fn(s);
+    }
+  }
+
+ private:
+  size_t mask() const { return slots_.size() - 1; }
+  // Fibonacci hashing: keys are consecutive integers, spread over the table by the top bits.
+  size_t Home(SessionKey key) const {
+    return static_cast<size_t>((uint64_t{key} * 0x9E3779B97F4A7C15ull) >> shift_);
+  }
+  void Place(Session* s) {
+    size_t i = Home(s->key());
+    while (slots_[i] != nullptr) i = (i + 1) & mask();
+    slots_[i] = s;
+  }
+  void Grow() {
+    std::vector<Session*> old = std::move(slots_);
+    size_t capacity = old.empty() ? 8 : old.size() * 2;
+    slots_.assign(capacity, nullptr);
+    shift_ = 64 - std::countr_zero(capacity);
+    for (Session* s : old) {
+      if (s != nullptr) Place(s);
+    }
+  }
+
+  std::vector<Session*> slots_;  // size 0 or a power of two
+  size_t size_ = 0;
+  int shift_ = 64;
 };
 
 // ---- Shard: the per-core part of the broker ----------------------------------------------------
@@ -230,41 +318,51 @@ class Shard {
       : broker_(broker), index_(index), exec_(exec) {}
 
   uint32_t index() const { return index_; }
+  Broker& broker() const { return broker_; }
   void Post(std::function<void()> fn) { exec_->Post(std::move(fn)); }
 
+  // A connection's id is its slot in conns_ (low 32 bits) and a sequence number (high 32 bits,
+  // never 0), so that an id outlives its connection: a slot's next connection has another id.
   ServerConnection* AddConnection(Link& link, bool anonymous_allowed) {
-    auto conn = std::make_unique<ServerConnection>(broker_, *this, link, anonymous_allowed);
-    ServerConnection* raw = conn.get();
-    uint64_t id = next_conn_id_++;
-    raw->conn_id_ = id;
-    conns_[id] = std::move(conn);
+    uint32_t slot;
+    if (!free_slots_.empty()) {
+      slot = free_slots_.back();
+      free_slots_.pop_back();
+    } else {
+      slot = static_cast<uint32_t>(conns_.size());
+      conns_.emplace_back();
+    }
+    if (++conn_seq_ == 0) conn_seq_ = 1;
+    conns_[slot] = std::make_unique<ServerConnection>(*this, link, anonymous_allowed);
+    ServerConnection* raw = conns_[slot].get();
+    raw->conn_id_ = uint64_t{conn_seq_} << 32 | slot;
     return raw;
   }
   void RemoveConnection(ServerConnection* conn) {
-    AIOT_CHECK(conns_.contains(conn->conn_id_), "unknown connection");
-    conns_.erase(conn->conn_id_);  // destroys conn
+    AIOT_CHECK(FindConnection(conn->conn_id_) == conn, "unknown connection");
+    uint32_t slot = static_cast<uint32_t>(conn->conn_id_);
+    conns_[slot].reset();  // destroys conn
+    free_slots_.push_back(slot);
   }
   uint64_t ConnectionId(ServerConnection* conn) const { return conn->conn_id_; }
   ServerConnection* FindConnection(uint64_t id) const {
-    auto it = conns_.find(id);
-    return it == conns_.end() ? nullptr : it->second.get();
+    uint32_t slot = static_cast<uint32_t>(id);
+    if (slot >= conns_.size() || conns_[slot] == nullptr || conns_[slot]->conn_id_ != id)
+      return nullptr;
+    return conns_[slot].get();
   }
 
-  Session* FindSession(SessionKey key) {
-    auto it = sessions_.find(key);
-    return it == sessions_.end() ? nullptr : it->second.get();
-  }
+  Session* FindSession(SessionKey key) { return sessions_.Find(key); }
   Session* AddSession(std::unique_ptr<Session> s) {
     Session* raw = s.get();
     moved_.erase(s->key());
-    sessions_[s->key()] = std::move(s);
+    sessions_.Take(s->key());  // none expected; as a map assignment would, replace it
+    sessions_.Insert(std::move(s));
     return raw;
   }
   std::unique_ptr<Session> TakeSession(SessionKey key, uint32_t to_core) {
-    auto it = sessions_.find(key);
-    if (it == sessions_.end()) return nullptr;
-    std::unique_ptr<Session> s = std::move(it->second);
-    sessions_.erase(it);
+    std::unique_ptr<Session> s = sessions_.Take(key);
+    if (s == nullptr) return nullptr;
     if (to_core != index_) moved_[key] = to_core;
     return s;
   }
@@ -296,11 +394,12 @@ class Shard {
   void EndSession(Session* s) {
     s->Release();
     s->DropSubscriptions();
-    if (s->state().pending_will) broker_.Route(index_, s->state().pending_will->msg);
+    const SessionContents& sc = s->state().View();
+    if (sc.pending_will) broker_.Route(index_, sc.pending_will->msg);
     if (s->conn() != nullptr) s->conn()->session_ = nullptr;
     broker_.Forget(s->state().client_id, s->key());
     broker_.stats_.sessions--;
-    sessions_.erase(s->key());
+    sessions_.Take(s->key());  // destroys s
   }
 
   // Queues a delivery for a session on `core` (this or another).
@@ -320,9 +419,8 @@ class Shard {
     }
   }
   void DeliverLocal(SessionKey key, Delivery&& d) {
-    auto it = sessions_.find(key);
-    if (it != sessions_.end()) {
-      it->second->Enqueue(std::move(d));
+    if (Session* s = sessions_.Find(key)) {
+      s->Enqueue(std::move(d));
       return;
     }
     auto m = moved_.find(key);
@@ -393,9 +491,11 @@ class Shard {
   Broker& broker_;
   uint32_t index_;
   Executor* exec_;
-  std::unordered_map<uint64_t, std::unique_ptr<ServerConnection>> conns_;
-  uint64_t next_conn_id_ = 1;
-  std::unordered_map<SessionKey, std::unique_ptr<Session>> sessions_;
+  // Connections by slot (see AddConnection); null slots are listed in free_slots_.
+  std::vector<std::unique_ptr<ServerConnection>> conns_;
+  std::vector<uint32_t> free_slots_;
+  uint32_t conn_seq_ = 0;
+  SessionTable sessions_;
   std::unordered_map<SessionKey, uint32_t> moved_;  // sessions that moved to another core
   std::unordered_map<SessionKey, std::vector<Delivery>> arriving_;  // see ExpectSession
   std::vector<std::vector<std::pair<SessionKey, Delivery>>> outbox_;
@@ -406,20 +506,22 @@ class Shard {
 
 // ---- Session implementation ------------------------------------------------------------------
 
+Broker& Session::broker() const { return shard_->broker(); }
+
 void Session::Enqueue(Delivery&& d) {
-  if (acl_ && !acl_->acl()->Check(state_.client_id, username_, d.msg->topic, kAccessRead)) {
-    broker_.stats_.msgs_dropped++;
-    broker_.metrics_->dropped_not_authorized.Increment();
+  if (acl_ && !acl_->May(d.msg->topic, kAccessRead)) {
+    broker().stats_.msgs_dropped++;
+    broker().metrics_->dropped_not_authorized.Increment();
     return;
   }
-  int64_t now = broker_.clock_.MonotonicNanos();
+  int64_t now = broker().clock_.MonotonicNanos();
   if (d.msg->Expired(now)) {
-    broker_.stats_.msgs_dropped++;
-    broker_.metrics_->dropped_expired.Increment();
+    broker().stats_.msgs_dropped++;
+    broker().metrics_->dropped_expired.Increment();
     return;
   }
   bool online = conn_ != nullptr && conn_->phase_ == ServerConnection::Phase::kOnline;
-  const BrokerConfig& c = broker_.config_;
+  const BrokerConfig& c = broker().config_;
   if (d.qos == 0) {
     if (online) {
       // A reader falling behind holds its QoS 0 publishers back (their reading pauses) before
@@ -430,67 +532,70 @@ void Session::Enqueue(Delivery&& d) {
       }
       conn_->SendPublish(d, 0, false);
     } else {
-      broker_.stats_.msgs_dropped++;
-      broker_.metrics_->dropped_offline_qos0.Increment();
+      broker().stats_.msgs_dropped++;
+      broker().metrics_->dropped_offline_qos0.Increment();
     }
     return;
   }
-  if (online && state_.queue.empty() && state_.inflight_out.size() < Window()) {
+  if (online && state_.View().queue.empty() && state_.View().inflight_out.size() < Window()) {
     SendNew(std::move(d));
     return;
   }
-  if ((c.max_queued_messages != 0 && state_.queue.size() >= c.max_queued_messages) ||
-      (c.max_queued_bytes != 0 && state_.queued_bytes + d.msg->Bytes() > c.max_queued_bytes)) {
-    broker_.stats_.msgs_dropped++;
-    broker_.metrics_->dropped_queue_full.Increment();
+  SessionContents& sc = state_.Contents();
+  if ((c.max_queued_messages != 0 && sc.queue.size() >= c.max_queued_messages) ||
+      (c.max_queued_bytes != 0 && sc.queued_bytes + d.msg->Bytes() > c.max_queued_bytes)) {
+    broker().stats_.msgs_dropped++;
+    broker().metrics_->dropped_queue_full.Increment();
     if (online && !overflowing_ && c.max_publisher_pause_ms != 0) HoldPublisher(*d.msg);
     return;
   }
-  state_.queued_bytes += d.msg->Bytes();
+  sc.queued_bytes += d.msg->Bytes();
   const Message& m = *d.msg;
-  state_.queue.push_back(std::move(d));
+  sc.queue.push_back(std::move(d));
   if (online && !overflowing_ && c.max_publisher_pause_ms != 0 && AboveHighWatermark())
     HoldPublisher(m);
 }
 
 bool Session::AboveHighWatermark() const {
-  const BrokerConfig& c = broker_.config_;
+  const BrokerConfig& c = broker().config_;
   size_t high = c.max_queued_messages == 0 ? 1000 : std::max<size_t>(c.max_queued_messages / 2, 1);
-  return state_.queue.size() >= high ||
-         (c.max_queued_bytes != 0 && state_.queued_bytes >= c.max_queued_bytes / 2);
+  const SessionContents& sc = state_.View();
+  return sc.queue.size() >= high ||
+         (c.max_queued_bytes != 0 && sc.queued_bytes >= c.max_queued_bytes / 2);
 }
 
 bool Session::BelowLowWatermark() const {
-  const BrokerConfig& c = broker_.config_;
+  const BrokerConfig& c = broker().config_;
   size_t low = c.max_queued_messages == 0 ? 250 : c.max_queued_messages / 4;
-  return state_.queue.size() <= low &&
-         (c.max_queued_bytes == 0 || state_.queued_bytes <= c.max_queued_bytes / 4);
+  const SessionContents& sc = state_.View();
+  return sc.queue.size() <= low &&
+         (c.max_queued_bytes == 0 || sc.queued_bytes <= c.max_queued_bytes / 4);
 }
 
 void Session::HoldPublisher(const Message& m) {
   if (m.publisher_conn == 0) return;  // the broker itself ($SYS, wills)
-  if (!congested_) {
-    congested_ = true;
-    congested_since_ns_ = broker_.clock_.MonotonicNanos();
+  if (!hold_) {
+    hold_ = std::make_unique<Hold>();
+    hold_->since_ns = broker().clock_.MonotonicNanos();
   }
+  std::vector<std::pair<uint32_t, uint64_t>>& held = hold_->held;
   std::pair<uint32_t, uint64_t> who{m.publisher_core, m.publisher_conn};
-  if (std::find(held_.begin(), held_.end(), who) != held_.end()) return;
-  held_.push_back(who);
-  broker_.metrics_->backpressure_pause.Increment();
+  if (std::find(held.begin(), held.end(), who) != held.end()) return;
+  held.push_back(who);
+  broker().metrics_->backpressure_pause.Increment();
   shard_->SignalPublisher(who.first, who.second, +1);
 }
 
 void Session::Release() {
-  for (const auto& [core, conn] : held_) shard_->SignalPublisher(core, conn, -1);
-  held_.clear();
-  held_.shrink_to_fit();
-  congested_ = false;
+  if (!hold_) return;
+  std::unique_ptr<Hold> hold = std::move(hold_);
+  for (const auto& [core, conn] : hold->held) shard_->SignalPublisher(core, conn, -1);
 }
 
 void Session::CheckPauseTimeout(int64_t now) {
-  if (congested_ && now - congested_since_ns_ >
-                        static_cast<int64_t>(broker_.config_.max_publisher_pause_ms) * 1'000'000) {
-    broker_.metrics_->backpressure_timeout.Increment();
+  if (hold_ && now - hold_->since_ns >
+                   static_cast<int64_t>(broker().config_.max_publisher_pause_ms) * 1'000'000) {
+    broker().metrics_->backpressure_timeout.Increment();
     overflowing_ = true;
     Release();
   }
@@ -504,7 +609,7 @@ bool Session::SendNew(Delivery&& d) {
   uint16_t id = NextPacketId();
   if (id == 0) return false;
   conn_->SendPublish(d, id, false);
-  InflightOut& f = state_.inflight_out[id];
+  InflightOut& f = state_.Contents().inflight_out[id];
   f.stage = d.qos == 1 ? InflightOut::Stage::kAwaitPuback : InflightOut::Stage::kAwaitPubrec;
   f.delivery = std::move(d);
   return true;
@@ -512,19 +617,20 @@ bool Session::SendNew(Delivery&& d) {
 
 void Session::Pump() {
   if (conn_ == nullptr || conn_->phase_ != ServerConnection::Phase::kOnline) return;
-  int64_t now = broker_.clock_.MonotonicNanos();
-  while (!state_.queue.empty() && state_.inflight_out.size() < Window()) {
-    Delivery d = std::move(state_.queue.front());
-    state_.queue.pop_front();
-    state_.queued_bytes -= d.msg->Bytes();
+  int64_t now = broker().clock_.MonotonicNanos();
+  SessionContents* sc = state_.contents.get();  // null: nothing queued
+  while (sc != nullptr && !sc->queue.empty() && sc->inflight_out.size() < Window()) {
+    Delivery d = std::move(sc->queue.front());
+    sc->queue.pop_front();
+    sc->queued_bytes -= d.msg->Bytes();
     if (d.msg->Expired(now)) {  // [MQTT-3.3.2-5]
-      broker_.stats_.msgs_dropped++;
-      broker_.metrics_->dropped_expired.Increment();
+      broker().stats_.msgs_dropped++;
+      broker().metrics_->dropped_expired.Increment();
       continue;
     }
     if (!SendNew(std::move(d))) break;
   }
-  if ((congested_ || overflowing_) && BelowLowWatermark() &&
+  if ((hold_ || overflowing_) && BelowLowWatermark() &&
       conn_->link_.Backlog() <= WriteLowWatermark()) {
     overflowing_ = false;
     Release();
@@ -532,14 +638,15 @@ void Session::Pump() {
 }
 
 void Session::OnWritten(size_t backlog) {
-  if ((congested_ || overflowing_) && backlog <= WriteLowWatermark() && BelowLowWatermark()) {
+  if ((hold_ || overflowing_) && backlog <= WriteLowWatermark() && BelowLowWatermark()) {
     overflowing_ = false;
     Release();
   }
 }
 
 void Session::ResendInflight() {
-  for (auto& [id, f] : state_.inflight_out) {
+  if (state_.contents == nullptr) return;
+  for (auto& [id, f] : state_.contents->inflight_out) {
     if (f.stage == InflightOut::Stage::kAwaitPubcomp) {
       conn_->Send(Ack<Pubrel>(id));
     } else {
@@ -549,27 +656,28 @@ void Session::ResendInflight() {
 }
 
 void Session::OnAck(PacketType type, uint16_t packet_id, ReasonCode rc) {
-  auto it = state_.inflight_out.find(packet_id);
+  std::map<uint16_t, InflightOut>& inflight = state_.Contents().inflight_out;
+  auto it = inflight.find(packet_id);
   if (type == PacketType::kPubrec) {
-    if (it == state_.inflight_out.end()) {
+    if (it == inflight.end()) {
       // [MQTT-4.3.3-?]: answer so the client can finish its state; v5 says which id was unknown.
       conn_->Send(Ack<Pubrel>(packet_id, ReasonCode::kPacketIdentifierNotFound));
       return;
     }
     if (IsError(rc)) {  // v5: the receiver refused; the exchange ends here
-      state_.inflight_out.erase(it);
+      inflight.erase(it);
     } else {
       it->second.stage = InflightOut::Stage::kAwaitPubcomp;
       it->second.delivery.msg.reset();  // payload no longer needed [MQTT-4.3.3-?]
       conn_->Send(Ack<Pubrel>(packet_id));
       return;
     }
-  } else if (it != state_.inflight_out.end()) {
+  } else if (it != inflight.end()) {
     bool expected =
         (type == PacketType::kPuback && it->second.stage == InflightOut::Stage::kAwaitPuback) ||
         (type == PacketType::kPubcomp && it->second.stage == InflightOut::Stage::kAwaitPubcomp);
     if (!expected) return;
-    state_.inflight_out.erase(it);
+    inflight.erase(it);
   } else {
     return;
   }
@@ -583,11 +691,12 @@ void Shard::Tick() {
   int64_t now = broker_.clock_.MonotonicNanos();
   std::vector<ServerConnection*> to_kill;
   std::vector<std::pair<ServerConnection*, ReasonCode>> kills;
-  for (auto& [id, conn] : conns_) {
+  for (auto& conn : conns_) {
     ServerConnection* x = conn.get();
+    if (x == nullptr) continue;
     x->link_.Trim();
     if (x->phase_ == ServerConnection::Phase::kAwaitConnect &&
-        now - x->opened_ns_ > static_cast<int64_t>(c.connect_timeout_ms) * 1'000'000) {
+        now - x->last_packet_ns_ > static_cast<int64_t>(c.connect_timeout_ms) * 1'000'000) {
       broker_.metrics_->rejected_connect_timeout.Increment();
       kills.emplace_back(x, ReasonCode::kMaximumConnectTime);
     } else if (x->phase_ == ServerConnection::Phase::kOnline && x->keep_alive_s_ > 0 &&
@@ -602,30 +711,35 @@ void Shard::Tick() {
     x->Kill(rc, rc == ReasonCode::kKeepAliveTimeout ? "keep alive timeout" : "no CONNECT in time");
 
   std::vector<Session*> ended;
-  for (auto& [key, s] : sessions_) {
+  sessions_.ForEach([&](Session* s) {
     SessionState& st = s->state();
     if (s->conn() != nullptr) {
       s->CheckPauseTimeout(now);
-      continue;
+      return;
     }
-    if (st.pending_will && now >= st.will_due_ns) {  // [MQTT-3.1.3-9] Will Delay elapsed
-      broker_.Route(index_, st.pending_will->msg);
-      st.pending_will.reset();
+    SessionContents* sc = st.contents.get();
+    if (sc != nullptr && sc->pending_will && now >= sc->will_due_ns) {  // [MQTT-3.1.3-9]
+      broker_.Route(index_, sc->pending_will->msg);                     // Will Delay elapsed
+      sc->pending_will.reset();
     }
-    if (st.expires_at_ns != 0 && now >= st.expires_at_ns) ended.push_back(s.get());
-  }
+    if (st.expires_at_ns != 0 && now >= st.expires_at_ns) ended.push_back(s);
+  });
   for (Session* s : ended) EndSession(s);
 }
 
 // ---- ServerConnection ------------------------------------------------------------------------
 
-ServerConnection::ServerConnection(Broker& broker, Shard& shard, Link& link, bool anonymous_allowed)
-    : broker_(broker), shard_(shard), link_(link), anonymous_allowed_(anonymous_allowed) {
-  opened_ns_ = last_packet_ns_ = broker_.clock_.MonotonicNanos();
-  broker_.stats_.sockets++;
+Broker& ServerConnection::broker() const { return shard_.broker(); }
+
+const BrokerConfig& ServerConnection::config() const { return broker().config(); }
+
+ServerConnection::ServerConnection(Shard& shard, Link& link, bool anonymous_allowed)
+    : shard_(shard), link_(link), anonymous_allowed_(anonymous_allowed) {
+  last_packet_ns_ = broker().clock_.MonotonicNanos();
+  broker().stats_.sockets++;
 }
 
-ServerConnection::~ServerConnection() { broker_.stats_.sockets--; }
+ServerConnection::~ServerConnection() { broker().stats_.sockets--; }
 
 void ServerConnection::Send(const Packet& packet) {
   if (phase_ == Phase::kClosing && !std::holds_alternative<Disconnect>(packet)) return;
@@ -645,7 +759,7 @@ void ServerConnection::Kill(ReasonCode rc, const char* reason) {
 }
 
 void ServerConnection::OnProtocolError(ReasonCode rc, const char* detail) {
-  broker_.metrics_->rejected_protocol.Increment();
+  broker().metrics_->rejected_protocol.Increment();
   if (phase_ == Phase::kAwaitConnect && version_ == kMqtt5) {
     Connack ack = MakeConnack(rc);
     link_.Send(ack, version_);
@@ -658,7 +772,7 @@ void ServerConnection::OnProtocolError(ReasonCode rc, const char* detail) {
 
 void ServerConnection::OnPacket(Packet&& packet) {
   if (phase_ == Phase::kClosing) return;
-  last_packet_ns_ = broker_.clock_.MonotonicNanos();
+  last_packet_ns_ = broker().clock_.MonotonicNanos();
   if (phase_ == Phase::kAwaitConnect) {
     if (!std::holds_alternative<Connect>(packet)) {  // [MQTT-3.1.0-1]
       phase_ = Phase::kClosing;
@@ -669,7 +783,7 @@ void ServerConnection::OnPacket(Packet&& packet) {
     return;
   }
   if (phase_ == Phase::kAwaitSession) {
-    pending_.push_back(std::move(packet));
+    extras().pending.push_back(std::move(packet));
     return;
   }
   Dispatch(std::move(packet));
@@ -698,7 +812,8 @@ void ServerConnection::Dispatch(Packet&& packet) {
     case PacketType::kPubrel: {
       uint16_t id = std::get<Pubrel>(packet).packet_id;
       Pubcomp comp = Ack<Pubcomp>(id);
-      if (session_ == nullptr || session_->state().inflight_in.erase(id) == 0)
+      if (session_ == nullptr || session_->state().contents == nullptr ||
+          session_->state().contents->inflight_in.erase(id) == 0)
         comp.reason_code = ReasonCode::kPacketIdentifierNotFound;
       Send(comp);
       break;
@@ -728,7 +843,7 @@ void ServerConnection::Dispatch(Packet&& packet) {
 }
 
 void ServerConnection::HandleConnect(Connect&& c) {
-  const BrokerConfig& cfg = broker_.config_;
+  const BrokerConfig& cfg = broker().config_;
   version_ = c.protocol_version;
   auto refuse = [&](ReasonCode rc, const char* why) {
     Connack ack = MakeConnack(rc);
@@ -742,7 +857,8 @@ void ServerConnection::HandleConnect(Connect&& c) {
     refuse(ReasonCode::kUnsupportedProtocolVersion, nullptr);
     return;
   }
-  if (ReasonCode rc = Authenticate(c); rc != ReasonCode::kSuccess) {
+  std::shared_ptr<const AuthPolicy> policy;
+  if (ReasonCode rc = Authenticate(c, &policy); rc != ReasonCode::kSuccess) {
     refuse(rc, rc == ReasonCode::kBadUserNameOrPassword ? "bad user name or password"
                : c.username                             ? "not authorized"
                             : "anonymous clients are not allowed on this listener");
@@ -756,13 +872,17 @@ void ServerConnection::HandleConnect(Connect&& c) {
     }
     char buf[48];
     std::snprintf(buf, sizeof buf, "aiot-%016llx",
-                  static_cast<unsigned long long>(broker_.next_assigned_id_++));
+                  static_cast<unsigned long long>(broker().next_assigned_id_++));
     c.client_id = buf;
     assigned = true;
   }
-  client_id_ = c.client_id;
-  if (c.will && !MayAccess(c.will->topic, kAccessWrite)) {  // as Mosquitto: refused at CONNECT
-    broker_.metrics_->rejected_not_authorized.Increment();
+  std::shared_ptr<const AclIdentity> acl;  // null: no ACL to check
+  if (policy && policy->has_acl()) {
+    acl = std::make_shared<AclIdentity>(
+        AclIdentity{.policy = std::move(policy), .client_id = c.client_id, .username = c.username});
+  }
+  if (c.will && acl && !acl->May(c.will->topic, kAccessWrite)) {  // as Mosquitto: at CONNECT
+    broker().metrics_->rejected_not_authorized.Increment();
     refuse(ReasonCode::kNotAuthorized, "will topic not authorized");
     return;
   }
@@ -814,7 +934,8 @@ void ServerConnection::HandleConnect(Connect&& c) {
     m->properties.response_topic = w.properties.response_topic;
     m->properties.correlation_data = w.properties.correlation_data;
     m->properties.user_properties = w.properties.user_properties;
-    will_ = WillState{.msg = std::move(m), .delay_s = w.properties.will_delay_interval.value_or(0)};
+    extras().will =
+        WillState{.msg = std::move(m), .delay_s = w.properties.will_delay_interval.value_or(0)};
   }
   keep_alive_s_ = c.keep_alive;
   std::optional<uint16_t> server_keep_alive;
@@ -825,18 +946,18 @@ void ServerConnection::HandleConnect(Connect&& c) {
   }
 
   // Claim the client id and fetch any existing session (possibly from another core).
-  SessionKey new_key = broker_.next_key_++;
+  SessionKey new_key = broker().next_key_++;
   Broker::RegistryEntry old{};
   bool had_old = false;
   {
-    std::lock_guard lock(broker_.registry_mu_);
-    auto it = broker_.registry_.find(c.client_id);
-    if (it != broker_.registry_.end()) {
+    std::lock_guard lock(broker().registry_mu_);
+    auto it = broker().registry_.find(c.client_id);
+    if (it != broker().registry_.end()) {
       old = it->second;
       had_old = true;
     }
     SessionKey key = (had_old && !c.clean_start) ? old.key : new_key;
-    broker_.registry_[c.client_id] = {key, shard_.index()};
+    broker().registry_[c.client_id] = {key, shard_.index()};
   }
   phase_ = Phase::kAwaitSession;
   std::string client_id = c.client_id;
@@ -856,17 +977,17 @@ void ServerConnection::HandleConnect(Connect&& c) {
   }
   uint64_t conn_id = shard_.ConnectionId(this);
   Shard* here = &shard_;
-  Broker* broker = &broker_;
+  Broker* broker = &this->broker();
   // Runs on this core with the session (nullptr: start a new one).
-  auto install = [here, broker, conn_id, new_key, client_id, expiry, version,
-                  connack_props](std::unique_ptr<Session> s) {
+  auto install = [here, broker, conn_id, new_key, client_id, expiry, version, connack_props,
+                  acl](std::unique_ptr<Session> s) {
     bool present = s != nullptr;
     if (!s) {
-      s = std::make_unique<Session>(*broker, here, new_key);
+      s = std::make_unique<Session>(here, new_key);
       broker->stats_.sessions++;
     } else {
       // Resumed before the will delay elapsed: the will is not sent [MQTT-3.1.3-9].
-      s->state().pending_will.reset();
+      if (s->state().contents) s->state().contents->pending_will.reset();
     }
     s->state().client_id = client_id;
     s->state().expiry_interval_s = expiry;
@@ -889,7 +1010,7 @@ void ServerConnection::HandleConnect(Connect&& c) {
     }
     conn->session_ = session;
     session->Attach(conn, here);
-    session->SetAcl(conn->auth_, conn->username_);
+    session->SetAcl(acl ? std::make_unique<const AclIdentity>(*acl) : nullptr);
     Connack ack = MakeConnack(ReasonCode::kSuccess, present);
     ack.properties = std::move(*connack_props);
     conn->phase_ = Phase::kOnline;
@@ -897,7 +1018,8 @@ void ServerConnection::HandleConnect(Connect&& c) {
     conn->Send(ack);
     session->ResendInflight();
     session->Pump();
-    std::vector<Packet> pending = std::move(conn->pending_);
+    std::vector<Packet> pending;
+    if (conn->extras_) pending.swap(conn->extras_->pending);
     for (Packet& p : pending) {
       if (conn->phase_ != Phase::kOnline) break;
       conn->Dispatch(std::move(p));
@@ -908,7 +1030,7 @@ void ServerConnection::HandleConnect(Connect&& c) {
     return;
   }
   // Take the old session over on its core (maybe this one) [MQTT-3.1.4-3].
-  Shard* old_shard = broker_.shards_[old.core].get();
+  Shard* old_shard = broker->shards_[old.core].get();
   uint32_t to_core = shard_.index();
   if (!clean_start && old.core != to_core) shard_.ExpectSession(old.key);
   old_shard->Post([old_shard, broker, old, clean_start, to_core, here, install]() mutable {
@@ -929,7 +1051,7 @@ void ServerConnection::HandleConnect(Connect&& c) {
         taken = old_shard->TakeSession(old.key, to_core);
         if (to_core != old_shard->index()) {
           std::vector<std::string> filters;
-          for (const auto& [f, o] : taken->state().subscriptions) filters.push_back(f);
+          for (const auto& [f, o] : taken->state().View().subscriptions) filters.push_back(f);
           broker->index_.Rehome(old.key, filters, to_core);
         }
         taken->set_shard(here);
@@ -947,39 +1069,40 @@ void ServerConnection::HandleConnect(Connect&& c) {
   });
 }
 
-ReasonCode ServerConnection::Authenticate(const Connect& c) {
+ReasonCode ServerConnection::Authenticate(const Connect& c,
+                                          std::shared_ptr<const AuthPolicy>* policy) {
   if (link_.Trusted()) return ReasonCode::kSuccess;  // in-process: no authentication, no ACL
-  auth_ = broker_.auth_policy();
-  if (c.username && auth_ && auth_->has_credential_store()) {
+  *policy = broker().auth_policy();
+  const AuthPolicy* auth = policy->get();
+  if (c.username && auth != nullptr && auth->has_credential_store()) {
     std::string listener = link_.ListenerAddress();
     AuthRequest r{
         .client_id = c.client_id,
         .username = std::string_view(*c.username),
         .password = c.password ? std::optional<std::string_view>(*c.password) : std::nullopt,
         .listener = listener};
-    switch (auth_->Authenticate(r)) {
+    switch (auth->Authenticate(r)) {
       case AuthResult::kAllow:
-        username_ = c.username;
         return ReasonCode::kSuccess;
       case AuthResult::kNotAuthorized:
-        broker_.metrics_->rejected_not_authorized.Increment();
+        broker().metrics_->rejected_not_authorized.Increment();
         return ReasonCode::kNotAuthorized;
       default:
-        broker_.metrics_->rejected_bad_credentials.Increment();
+        broker().metrics_->rejected_bad_credentials.Increment();
         return ReasonCode::kBadUserNameOrPassword;
     }
   }
   // Anonymous (or a username with no credential store to check it, as in Mosquitto).
   if (!anonymous_allowed_) {
-    broker_.metrics_->rejected_not_authorized.Increment();
+    broker().metrics_->rejected_not_authorized.Increment();
     return ReasonCode::kNotAuthorized;
   }
-  username_ = c.username;
   return ReasonCode::kSuccess;
 }
 
 bool ServerConnection::MayAccess(std::string_view topic, unsigned access) const {
-  return !auth_ || !auth_->has_acl() || auth_->acl()->Check(client_id_, username_, topic, access);
+  const AclIdentity* acl = session_ != nullptr ? session_->acl() : nullptr;
+  return acl == nullptr || acl->May(topic, access);
 }
 
 void ServerConnection::OnSessionLost() {
@@ -988,19 +1111,21 @@ void ServerConnection::OnSessionLost() {
   Session* s = session_;
   session_ = nullptr;
   s->Detach();
-  broker_.stats_.connections--;
-  int64_t now = broker_.clock_.MonotonicNanos();
-  if (will_ && send_will_) {
+  broker().stats_.connections--;
+  int64_t now = broker().clock_.MonotonicNanos();
+  std::optional<WillState> will;
+  if (extras_) will.swap(extras_->will);
+  if (will && send_will_) {
     uint32_t expiry = s->state().expiry_interval_s;
-    if (will_->delay_s > 0 && expiry > 0) {
-      s->state().pending_will = will_;
-      s->state().will_due_ns =
-          now + static_cast<int64_t>(std::min(will_->delay_s, expiry)) * kNanosPerSecond;
+    if (will->delay_s > 0 && expiry > 0) {
+      SessionContents& sc = s->state().Contents();
+      sc.will_due_ns =
+          now + static_cast<int64_t>(std::min(will->delay_s, expiry)) * kNanosPerSecond;
+      sc.pending_will = std::move(will);
     } else {
-      broker_.Route(shard_.index(), will_->msg);
+      broker().Route(shard_.index(), will->msg);
     }
   }
-  will_.reset();
   uint32_t expiry = s->state().expiry_interval_s;
   if (expiry == 0) {
     shard_.EndSession(s);
@@ -1022,14 +1147,14 @@ void ServerConnection::OnClosed() {
 }
 
 void ServerConnection::HandlePublish(Publish&& p) {
-  const BrokerConfig& cfg = broker_.config_;
+  const BrokerConfig& cfg = broker().config_;
   if (version_ == kMqtt5 && p.properties.topic_alias) {
     uint16_t alias = *p.properties.topic_alias;
     if (alias == 0 || alias > cfg.topic_alias_maximum) {  // [MQTT-3.3.2-9] [MQTT-3.3.2-10]
       Kill(ReasonCode::kTopicAliasInvalid, "topic alias out of range");
       return;
     }
-    auto& alias_in = aliases().in;
+    auto& alias_in = extras().alias_in;
     if (!p.topic.empty()) {
       alias_in[alias] = p.topic;
     } else {
@@ -1046,7 +1171,7 @@ void ServerConnection::HandlePublish(Publish&& p) {
     return;
   }
   if (!TopicWithinLimits(cfg, p.topic)) {
-    broker_.metrics_->rejected_limits.Increment();
+    broker().metrics_->rejected_limits.Increment();
     Kill(ReasonCode::kTopicNameInvalid, "topic exceeds the configured length or levels");
     return;
   }
@@ -1061,23 +1186,23 @@ void ServerConnection::HandlePublish(Publish&& p) {
   }
   SessionState& st = session_->state();
   if (qos == 2) {
-    if (st.inflight_in.contains(p.packet_id)) {  // a resend: already routed once
+    if (st.View().inflight_in.contains(p.packet_id)) {  // a resend: already routed once
       Send(Ack<Pubrec>(p.packet_id));
       return;
     }
-    if (st.inflight_in.size() >= cfg.receive_maximum) {  // [MQTT-3.3.4-9]
+    if (st.View().inflight_in.size() >= cfg.receive_maximum) {  // [MQTT-3.3.4-7]
       Kill(ReasonCode::kReceiveMaximumExceeded, "receive maximum exceeded");
       return;
     }
   }
   if (!MayAccess(p.topic, kAccessWrite)) {  // as Mosquitto: v5 says so, 3.1.1 drops silently
-    broker_.stats_.msgs_dropped++;
-    broker_.metrics_->dropped_not_authorized.Increment();
+    broker().stats_.msgs_dropped++;
+    broker().metrics_->dropped_not_authorized.Increment();
     ReasonCode rc = version_ == kMqtt5 ? ReasonCode::kNotAuthorized : ReasonCode::kSuccess;
     if (qos == 1) {
       Send(Ack<Puback>(p.packet_id, rc));
     } else if (qos == 2) {
-      if (version_ != kMqtt5) st.inflight_in.insert(p.packet_id);  // PUBREL follows
+      if (version_ != kMqtt5) st.Contents().inflight_in.insert(p.packet_id);  // PUBREL follows
       Send(Ack<Pubrec>(p.packet_id, rc));
     }
     return;
@@ -1098,13 +1223,13 @@ void ServerConnection::HandlePublish(Publish&& p) {
     m->properties.correlation_data = std::move(from.correlation_data);
     m->properties.user_properties = std::move(from.user_properties);
   }
-  m->received_at_ns = broker_.clock_.MonotonicNanos();
+  m->received_at_ns = broker().clock_.MonotonicNanos();
   m->publisher = session_->key();
   m->publisher_core = shard_.index();
   m->publisher_conn = conn_id_;
-  if (m->retain) broker_.retained_.Put(m);  // empty payload clears [MQTT-3.3.1-6]
-  broker_.Route(shard_.index(), m);
-  if (shard_.TransitFull() && broker_.config_.max_publisher_pause_ms != 0)
+  if (m->retain) broker().retained_.Put(m);  // empty payload clears [MQTT-3.3.1-6]
+  broker().Route(shard_.index(), m);
+  if (shard_.TransitFull() && broker().config_.max_publisher_pause_ms != 0)
     shard_.WaitForTransit(this);
   // QoS 0 has no ack to withhold: a held publisher of QoS 0 is no longer read, and the kernel's
   // flow control slows it down.
@@ -1115,13 +1240,13 @@ void ServerConnection::HandlePublish(Publish&& p) {
   if (qos == 1) {
     SendFlowAck(PacketType::kPuback, p.packet_id);
   } else if (qos == 2) {
-    st.inflight_in.insert(p.packet_id);
+    st.Contents().inflight_in.insert(p.packet_id);
     SendFlowAck(PacketType::kPubrec, p.packet_id);
   }
 }
 
 void ServerConnection::SendFlowAck(PacketType type, uint16_t packet_id) {
-  if (paused_by_ == 0 && held_acks_.empty()) {
+  if (paused_by_ == 0 && !has_held_acks()) {
     if (type == PacketType::kPuback) {
       Send(Ack<Puback>(packet_id));
     } else {
@@ -1129,11 +1254,12 @@ void ServerConnection::SendFlowAck(PacketType type, uint16_t packet_id) {
     }
     return;
   }
-  held_acks_.emplace_back(type, packet_id);
+  std::vector<std::pair<PacketType, uint16_t>>& held_acks = extras().held_acks;
+  held_acks.emplace_back(type, packet_id);
   // A client that keeps publishing without acks beyond our Receive Maximum (or a 3.1.1 client
   // with a larger window) is not held back by withheld acks: stop reading it. A client within
   // the window is still read (its PUBACKs for its own subscriptions must get through).
-  if (!reading_paused_ && held_acks_.size() > broker_.config_.receive_maximum) {
+  if (!reading_paused_ && held_acks.size() > broker().config_.receive_maximum) {
     reading_paused_ = true;
     link_.PauseReading(true);
   }
@@ -1144,7 +1270,7 @@ void ServerConnection::AdjustPause(int delta) {
   paused_by_ += delta;
   if (paused_by_ > 0 || phase_ == Phase::kClosing) return;
   std::vector<std::pair<PacketType, uint16_t>> held;
-  held.swap(held_acks_);
+  if (extras_) held.swap(extras_->held_acks);
   for (const auto& [type, id] : held) {
     if (type == PacketType::kPuback) {
       Send(Ack<Puback>(id));
@@ -1154,13 +1280,13 @@ void ServerConnection::AdjustPause(int delta) {
   }
   if (reading_paused_) {
     reading_paused_ = false;
-    last_packet_ns_ = broker_.clock_.MonotonicNanos();  // keep alive restarts now
+    last_packet_ns_ = broker().clock_.MonotonicNanos();  // keep alive restarts now
     link_.PauseReading(false);
   }
 }
 
 void ServerConnection::HandleSubscribe(Subscribe&& sub) {
-  const BrokerConfig& cfg = broker_.config_;
+  const BrokerConfig& cfg = broker().config_;
   uint32_t sub_id = 0;
   if (!sub.properties.subscription_identifiers.empty()) {
     sub_id = sub.properties.subscription_identifiers[0];
@@ -1173,7 +1299,7 @@ void ServerConnection::HandleSubscribe(Subscribe&& sub) {
   ack.packet_id = sub.packet_id;
   std::vector<std::pair<MessagePtr, uint8_t>> retained;
   std::vector<std::vector<uint32_t>> retained_ids;
-  int64_t now = broker_.clock_.MonotonicNanos();
+  int64_t now = broker().clock_.MonotonicNanos();
   for (Subscription& s : sub.subscriptions) {
     if (ValidateTopicFilter(s.filter) != ReasonCode::kSuccess) {
       ack.reason_codes.push_back(version_ == kMqtt5 ? ReasonCode::kTopicFilterInvalid
@@ -1186,13 +1312,14 @@ void ServerConnection::HandleSubscribe(Subscribe&& sub) {
       return;
     }
     if (!TopicWithinLimits(cfg, s.filter)) {
-      broker_.metrics_->rejected_limits.Increment();
+      broker().metrics_->rejected_limits.Increment();
       ack.reason_codes.push_back(version_ == kMqtt5 ? ReasonCode::kQuotaExceeded
                                                     : ReasonCode::kUnspecifiedError);
       continue;
     }
-    if (auth_ && auth_->has_acl() &&
-        !auth_->acl()->CheckSubscribe(client_id_, username_, MatchingFilter(s.filter))) {
+    const AclIdentity* acl = session_->acl();
+    if (acl != nullptr && !acl->policy->acl()->CheckSubscribe(acl->client_id, acl->username,
+                                                              MatchingFilter(s.filter))) {
       ack.reason_codes.push_back(version_ == kMqtt5 ? ReasonCode::kNotAuthorized
                                                     : ReasonCode::kUnspecifiedError);
       continue;
@@ -1205,14 +1332,14 @@ void ServerConnection::HandleSubscribe(Subscribe&& sub) {
       o.retain_handling = static_cast<uint8_t>(s.options.retain_handling);
       o.subscription_id = sub_id;
     }
-    bool existed = broker_.index_.Add(session_->key(), shard_.index(), s.filter, o);
-    session_->state().subscriptions[s.filter] = o;
+    bool existed = broker().index_.Add(session_->key(), shard_.index(), s.filter, o);
+    session_->state().Contents().subscriptions[s.filter] = o;
     ack.reason_codes.push_back(static_cast<ReasonCode>(o.qos));
     // Retained messages [MQTT-3.3.1-9] [MQTT-3.3.1-10] [MQTT-3.3.1-11]; never for shared
     // subscriptions [MQTT-3.8.4-?].
     if (shared || o.retain_handling == 2 || (o.retain_handling == 1 && existed)) continue;
     std::vector<MessagePtr> found;
-    broker_.retained_.Match(s.filter, now, &found);
+    broker().retained_.Match(s.filter, now, &found);
     for (MessagePtr& m : found) {
       retained.emplace_back(std::move(m), o.qos);
       retained_ids.push_back(sub_id ? std::vector<uint32_t>{sub_id} : std::vector<uint32_t>{});
@@ -1233,8 +1360,9 @@ void ServerConnection::HandleUnsubscribe(Unsubscribe&& u) {
   Unsuback ack;
   ack.packet_id = u.packet_id;
   for (const std::string& f : u.filters) {
-    bool had = session_->state().subscriptions.erase(f) > 0;
-    if (had) broker_.index_.Remove(session_->key(), f);
+    SessionContents* sc = session_->state().contents.get();
+    bool had = sc != nullptr && sc->subscriptions.erase(f) > 0;
+    if (had) broker().index_.Remove(session_->key(), f);
     ack.reason_codes.push_back(had ? ReasonCode::kSuccess : ReasonCode::kNoSubscriptionExisted);
   }
   Send(ack);
@@ -1248,7 +1376,7 @@ void ServerConnection::HandleDisconnect(Disconnect&& d) {
       return;
     }
     session_->state().expiry_interval_s =
-        std::min(*d.properties.session_expiry_interval, broker_.config_.max_session_expiry);
+        std::min(*d.properties.session_expiry_interval, broker().config_.max_session_expiry);
   }
   // Normal disconnection discards the will [MQTT-3.14.4-3]; 0x04 asks for it to be sent.
   send_will_ = d.reason_code == ReasonCode::kDisconnectWithWillMessage;
@@ -1258,10 +1386,10 @@ void ServerConnection::HandleDisconnect(Disconnect&& d) {
 
 void ServerConnection::SendPublish(const Delivery& d, uint16_t packet_id, bool dup) {
   const Message& m = *d.msg;
-  uint32_t limit = broker_.config_.max_write_buffer;
+  uint32_t limit = broker().config_.max_write_buffer;
   if (d.qos == 0 && limit != 0 && link_.Backlog() > limit) {  // a slow reader: shed QoS 0
-    broker_.stats_.msgs_dropped++;
-    broker_.metrics_->dropped_slow_consumer.Increment();
+    broker().stats_.msgs_dropped++;
+    broker().metrics_->dropped_slow_consumer.Increment();
     return;
   }
   // Reused for every outgoing PUBLISH of this core: no allocation in steady state, and no
@@ -1278,7 +1406,7 @@ void ServerConnection::SendPublish(const Delivery& d, uint16_t packet_id, bool d
     Properties& to = p.properties;
     const Properties& from = m.properties;
     to.payload_format_indicator = from.payload_format_indicator;
-    to.message_expiry_interval = m.RemainingExpiry(broker_.clock_.MonotonicNanos());
+    to.message_expiry_interval = m.RemainingExpiry(broker().clock_.MonotonicNanos());
     to.content_type = from.content_type;
     to.response_topic = from.response_topic;
     to.correlation_data = from.correlation_data;
@@ -1286,7 +1414,7 @@ void ServerConnection::SendPublish(const Delivery& d, uint16_t packet_id, bool d
     to.subscription_identifiers = d.subscription_ids;
     to.topic_alias.reset();
     if (client_topic_alias_maximum_ > 0) {
-      auto& alias_out = aliases().out;
+      auto& alias_out = extras().alias_out;
       auto it = alias_out.find(m.topic);
       if (it != alias_out.end()) {
         to.topic_alias = it->second;
@@ -1300,8 +1428,8 @@ void ServerConnection::SendPublish(const Delivery& d, uint16_t packet_id, bool d
     if (max_packet_size_ < kMaxPacketSize) {
       auto size = EncodedSize(p, version_);
       if (!size.ok() || *size > max_packet_size_) {  // [MQTT-3.1.2-24]
-        broker_.stats_.msgs_dropped++;
-        broker_.metrics_->dropped_too_large.Increment();
+        broker().stats_.msgs_dropped++;
+        broker().metrics_->dropped_too_large.Increment();
         return;
       }
     }
@@ -1385,7 +1513,9 @@ std::shared_ptr<const AuthPolicy> Broker::auth_policy() const {
 
 void Broker::Shutdown(uint32_t core) {
   std::vector<ServerConnection*> all;
-  for (auto& [id, conn] : shards_[core]->conns_) all.push_back(conn.get());
+  for (auto& conn : shards_[core]->conns_) {
+    if (conn != nullptr) all.push_back(conn.get());
+  }
   for (ServerConnection* c : all) c->Kill(ReasonCode::kServerShuttingDown, "server shutting down");
 }
 

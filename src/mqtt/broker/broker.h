@@ -5,7 +5,9 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
+#include <string_view>
 #include <unordered_map>
 #include <vector>
 
@@ -59,12 +61,24 @@ class Broker;
 class Shard;
 class Session;
 
+// Whom the ACL (acl_file) is checked for: the policy in force when the client connected, its
+// client id and user name. Held by the connection's session; absent when there is no ACL.
+struct AclIdentity {
+  std::shared_ptr<const AuthPolicy> policy;  // has_acl()
+  std::string client_id;
+  std::optional<std::string> username;
+
+  bool May(std::string_view topic, unsigned access) const {
+    return policy->acl()->Check(client_id, username, topic, access);
+  }
+};
+
 // One client connection as the broker sees it. Created by Broker::Accept on the connection's core;
 // used only on that core. The binding calls OnPacket for each decoded packet and OnClosed exactly
 // once when the transport is gone; after OnClosed the object is destroyed and must not be used.
 class ServerConnection {
  public:
-  ServerConnection(Broker& broker, Shard& shard, Link& link, bool anonymous_allowed);
+  ServerConnection(Shard& shard, Link& link, bool anonymous_allowed);
   ~ServerConnection();
 
   void OnPacket(Packet&& packet);
@@ -77,17 +91,19 @@ class ServerConnection {
 
   uint8_t version() const { return version_; }
   uint32_t max_packet_size() const { return max_packet_size_; }
+  const BrokerConfig& config() const;
 
  private:
   friend class Broker;
   friend class Shard;
   friend class Session;
-  enum class Phase { kAwaitConnect, kAwaitSession, kOnline, kClosing };
+  enum class Phase : uint8_t { kAwaitConnect, kAwaitSession, kOnline, kClosing };
 
   void HandleConnect(Connect&& c);
-  // Authentication at CONNECT (auth.h): the CONNACK reason code to refuse with, or kSuccess.
-  ReasonCode Authenticate(const Connect& c);
-  // ACL (acl_file): may this client publish to / receive `topic`?
+  // Authentication at CONNECT (auth.h): the CONNACK reason code to refuse with, or kSuccess;
+  // `policy` is set to the policy in force (null: trusted or none loaded).
+  ReasonCode Authenticate(const Connect& c, std::shared_ptr<const AuthPolicy>* policy);
+  // ACL (acl_file): may this client publish to / receive `topic`? (Online only.)
   bool MayAccess(std::string_view topic, unsigned access) const;
   // Detaches from the session as a network failure would (will, session expiry).
   void OnSessionLost();
@@ -107,46 +123,46 @@ class ServerConnection {
   // it releases it. At 0 the held acks are sent and reading resumes.
   void AdjustPause(int delta);
 
-  Broker& broker_;
+  // Rarely needed per-connection state, allocated on first use and kept until the connection
+  // ends: most connections have no will, use no topic aliases, send nothing before their CONNACK
+  // and are never held back, and an idle connection should be small.
+  struct Extras {
+    std::optional<WillState> will;
+    // Topic aliases: client -> broker (alias -> topic) and broker -> client (topic -> alias).
+    std::unordered_map<uint16_t, std::string> alias_in;
+    std::unordered_map<std::string, uint16_t> alias_out;
+    std::vector<Packet> pending;  // packets received while the session is being fetched
+    std::vector<std::pair<PacketType, uint16_t>> held_acks;  // withheld by backpressure
+  };
+  Extras& extras() {
+    if (!extras_) extras_ = std::make_unique<Extras>();
+    return *extras_;
+  }
+  bool has_held_acks() const { return extras_ && !extras_->held_acks.empty(); }
+
+  Broker& broker() const;  // the shard's
+
   Shard& shard_;
   Link& link_;
-  bool anonymous_allowed_;
-  // Identity once authenticated; the policy in force when the client connected.
-  std::optional<std::string> username_;
-  std::string client_id_;
-  std::shared_ptr<const AuthPolicy> auth_;  // null: trusted or no policy loaded
+  Session* session_ = nullptr;  // owned by the shard
+  uint64_t conn_id_ = 0;        // this connection's id on its shard (Shard::FindConnection)
+  int64_t last_packet_ns_ = 0;  // monotonic; until CONNECT arrives, when the connection opened
+  std::unique_ptr<Extras> extras_;
+  // Client's limits (v5 CONNECT properties).
+  uint32_t max_packet_size_ = UINT32_MAX;
+  // Backpressure (see README "Threads and ownership"): sessions currently holding us back (the
+  // acks withheld meanwhile are in extras_), and whether the link was asked to stop reading.
+  uint32_t paused_by_ = 0;
+  uint16_t keep_alive_s_ = 0;
+  uint16_t client_receive_maximum_ = 65535;
+  uint16_t client_topic_alias_maximum_ = 0;
   Phase phase_ = Phase::kAwaitConnect;
   uint8_t version_ = 0;
-  int64_t opened_ns_ = 0;
-  int64_t last_packet_ns_ = 0;
-  uint16_t keep_alive_s_ = 0;
-  Session* session_ = nullptr;  // owned by the shard
-  std::optional<WillState> will_;
+  bool anonymous_allowed_;
   bool send_will_ = true;  // false after DISCONNECT 0x00
-  // Client's limits (v5 CONNECT properties).
-  uint16_t client_receive_maximum_ = 65535;
-  uint32_t max_packet_size_ = UINT32_MAX;
-  uint16_t client_topic_alias_maximum_ = 0;
   bool request_problem_information_ = true;
-  // Topic aliases: client -> broker (alias -> topic) and broker -> client (topic -> alias).
-  // Allocated on first use: most connections use no aliases, and idle ones should be small.
-  struct TopicAliases {
-    std::unordered_map<uint16_t, std::string> in;
-    std::unordered_map<std::string, uint16_t> out;
-  };
-  TopicAliases& aliases() {
-    if (!aliases_) aliases_ = std::make_unique<TopicAliases>();
-    return *aliases_;
-  }
-  std::unique_ptr<TopicAliases> aliases_;
-  std::vector<Packet> pending_;  // packets received while the session is being fetched
-  uint64_t conn_id_ = 0;         // this connection's id on its shard (Shard::FindConnection)
-  // Backpressure (see README "Threads and ownership"): sessions currently holding us back, the
-  // acks withheld meanwhile, and whether the link was asked to stop reading.
-  uint32_t paused_by_ = 0;
   bool reading_paused_ = false;
   bool waiting_transit_ = false;  // held by its own core (Shard::WaitForTransit)
-  std::vector<std::pair<PacketType, uint16_t>> held_acks_;
 };
 
 // Counters of the whole broker (also exported to Prometheus and $SYS).
@@ -247,7 +263,15 @@ class Broker {
   RetainedStore retained_;
   std::vector<std::unique_ptr<Shard>> shards_;
   std::mutex registry_mu_;
-  std::unordered_map<std::string, RegistryEntry> registry_;  // guarded by registry_mu_
+  // std::hash<std::string> makes the map cache each key's hash in its node; an idle connection
+  // should not pay for that (rehashing recomputes the hashes instead).
+  struct ClientIdHash {
+    size_t operator()(const std::string& id) const noexcept {
+      return std::hash<std::string_view>()(id);
+    }
+  };
+  std::unordered_map<std::string, RegistryEntry, ClientIdHash>
+      registry_;  // guarded by registry_mu_
   std::atomic<SessionKey> next_key_{1};
   std::atomic<uint64_t> next_core_{0};
   std::atomic<uint64_t> next_assigned_id_{1};

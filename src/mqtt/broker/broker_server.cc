@@ -6,6 +6,7 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/write.hpp>
+#include <boost/smart_ptr/intrusive_ptr.hpp>
 
 #include <chrono>
 #include <functional>
@@ -32,6 +33,12 @@ std::span<char> CoreReadBuffer() {
   return {buf.get(), kReadSize};
 }
 
+// Where a packet sent to an idle link is encoded before it is written (TcpLink::Send).
+std::string& CoreWriteScratch() {
+  thread_local std::string scratch;
+  return scratch;
+}
+
 std::shared_ptr<spdlog::logger> Log() {
   static auto logger = log::Get("mqtt.broker");
   return logger;
@@ -46,21 +53,25 @@ class AsioExecutor final : public Executor {
   asio::io_context& ctx_;
 };
 
+// The socket type of a connection: bound to the io_context's own executor rather than
+// any_io_executor, which is 40 bytes larger in the socket and in every pending operation.
+using Socket = asio::basic_stream_socket<tcp, asio::io_context::executor_type>;
+
 // One TCP connection: reads and decodes packets into its ServerConnection, encodes what the
-// broker sends. Lives on the io_context that accepted it; kept alive by its pending handlers.
-class TcpLink final : public Link, public std::enable_shared_from_this<TcpLink> {
+// broker sends. Lives on the io_context that accepted it and is used only on its thread; kept
+// alive by its pending handlers (an intrusive count: no shared_ptr control block or weak
+// pointer per connection, and half the size in each handler).
+class TcpLink final : public Link {
  public:
-  TcpLink(tcp::socket socket, Broker& broker, uint32_t core, bool anonymous_allowed)
-      : socket_(std::move(socket)),
-        broker_(broker),
-        core_(core),
-        anonymous_allowed_(anonymous_allowed) {
+  using Ref = boost::intrusive_ptr<TcpLink>;
+
+  explicit TcpLink(Socket socket) : socket_(std::move(socket)) {
     boost::system::error_code ignored;
     socket_.non_blocking(true, ignored);
   }
 
-  void Start() {
-    conn_ = broker_.Accept(core_, *this, anonymous_allowed_);
+  void Start(Broker& broker, uint32_t core, bool anonymous_allowed) {
+    conn_ = broker.Accept(core, *this, anonymous_allowed);
     if (conn_ == nullptr) {
       boost::system::error_code ec;
       socket_.close(ec);
@@ -69,24 +80,34 @@ class TcpLink final : public Link, public std::enable_shared_from_this<TcpLink> 
     WaitReadable();
   }
 
+  // The first packet after the link was idle is encoded into the core's scratch buffer and
+  // written at once (as asio's speculative write would); packets sent before that write's
+  // completion handler runs are collected and go out together in the next write. A connection
+  // whose writes the socket takes at once keeps no write buffer.
   void Send(const Packet& packet, uint8_t version) override {
     if (finished_) return;
-    auto r = Encode(packet, version, &out_);
+    std::string* to = writing_ ? &Buffers().out : &CoreWriteScratch();
+    if (!writing_) to->clear();
+    auto r = Encode(packet, version, to);
     if (!r.ok()) {
       Log()->warn("cannot encode {} for a client: {}", PacketTypeName(TypeOf(packet)),
                   r.error().message());
       return;
     }
-    if (!writing_) StartWrite();
+    if (writing_) return;
+    WriteNow(*to);
+    if (to->capacity() > 1 << 20) std::string().swap(*to);  // don't hold a burst's buffer forever
   }
 
-  size_t Backlog() const override { return out_.size() + (writing_ ? wbuf_.size() : 0); }
+  size_t Backlog() const override {
+    if (!buffers_) return 0;
+    return buffers_->out.size() + (writing_ ? buffers_->writing.size() : 0);
+  }
 
   // Called by the core's 1 s tick: a connection with nothing to write holds no write buffers.
   void Trim() override {
-    if (writing_ || !out_.empty()) return;
-    std::string().swap(out_);
-    std::string().swap(wbuf_);
+    if (writing_ || (buffers_ && !buffers_->out.empty())) return;
+    buffers_.reset();
   }
 
   // Called while handling a packet (of this or another connection), so resuming is posted: the
@@ -95,14 +116,17 @@ class TcpLink final : public Link, public std::enable_shared_from_this<TcpLink> 
     read_paused_ = paused;
     if (paused) {
       // No read pending now, maybe no write either: this reference keeps the link alive.
-      if (!finished_) paused_self_ = shared_from_this();
+      if (!finished_ && !holds_self_) {
+        holds_self_ = true;
+        intrusive_ptr_add_ref(this);
+      }
       return;
     }
     if (resume_posted_ || waiting_ || finished_ || closing_) return;
     resume_posted_ = true;
-    asio::post(socket_.get_executor(), [self = shared_from_this()] {
+    asio::post(socket_.get_executor(), [self = Ref(this)] {
       self->resume_posted_ = false;
-      self->paused_self_.reset();
+      self->DropSelf();
       if (!self->read_paused_ && !self->waiting_ && !self->finished_) self->OnReadable({});
     });
   }
@@ -117,20 +141,39 @@ class TcpLink final : public Link, public std::enable_shared_from_this<TcpLink> 
     if (closing_) return;
     closing_ = true;
     if (!writing_) {
-      asio::post(socket_.get_executor(), [self = shared_from_this()] { self->Finish(); });
+      asio::post(socket_.get_executor(), [self = Ref(this)] { self->Finish(); });
     }
   }
 
+  // REQUIRES: on the link's io_context (every reference is taken and dropped there).
+  friend void intrusive_ptr_add_ref(TcpLink* link) { ++link->refs_; }
+  friend void intrusive_ptr_release(TcpLink* link) {
+    if (--link->refs_ == 0) delete link;
+  }
+
  private:
+  // Allocated when a write could not be finished at once, or packets wait for a write in
+  // progress; freed by Trim.
+  struct WriteBuffers {
+    std::string out;      // encoded, waiting for the current write to finish
+    std::string writing;  // being written
+  };
+
+  // The reference PauseReading took, if any; released when the returned pointer goes.
+  Ref DropSelf() {
+    if (!holds_self_) return nullptr;
+    holds_self_ = false;
+    return Ref(this, /*add_ref=*/false);
+  }
+
   // Waits until the socket is readable (no buffer held meanwhile), then reads what is there into
   // the core's buffer and feeds the decoder.
   void WaitReadable() {
     waiting_ = true;
-    socket_.async_wait(tcp::socket::wait_read,
-                       [self = shared_from_this()](boost::system::error_code ec) {
-                         self->waiting_ = false;
-                         self->OnReadable(ec);
-                       });
+    socket_.async_wait(tcp::socket::wait_read, [self = Ref(this)](boost::system::error_code ec) {
+      self->waiting_ = false;
+      self->OnReadable(ec);
+    });
   }
 
   void OnReadable(boost::system::error_code ec) {
@@ -154,7 +197,7 @@ class TcpLink final : public Link, public std::enable_shared_from_this<TcpLink> 
       if (n > 0) {
         if (!decoder_) {
           decoder_ = std::make_unique<Decoder>(DecoderOptions{
-              .max_packet_size = broker_.config().max_packet_size, .protocol_version = version_});
+              .max_packet_size = conn_->config().max_packet_size, .protocol_version = version_});
         }
         decoder_->Feed(std::string_view(buf.data(), n));
         Decode();
@@ -178,7 +221,7 @@ class TcpLink final : public Link, public std::enable_shared_from_this<TcpLink> 
     if (read_paused_) return;
     if (more) {
       waiting_ = true;
-      asio::post(socket_.get_executor(), [self = shared_from_this()] {
+      asio::post(socket_.get_executor(), [self = Ref(this)] {
         self->waiting_ = false;
         self->OnReadable({});
       });
@@ -201,34 +244,64 @@ class TcpLink final : public Link, public std::enable_shared_from_this<TcpLink> 
     }
   }
 
-  void StartWrite() {
+  WriteBuffers& Buffers() {
+    if (!buffers_) buffers_ = std::make_unique<WriteBuffers>();
+    return *buffers_;
+  }
+
+  // REQUIRES: !writing_. Writes what the socket takes now; the rest is written asynchronously
+  // from buffers_. Completion (OnWriteDone) always runs from a handler of its own, never inside
+  // Send: it may close the connection.
+  void WriteNow(std::string_view data) {
     writing_ = true;
-    std::swap(out_, wbuf_);
-    out_.clear();
-    asio::async_write(socket_, asio::buffer(wbuf_),
-                      [self = shared_from_this()](boost::system::error_code ec, size_t) {
-                        self->writing_ = false;
-                        if (ec) {
-                          self->Finish();
-                          return;
-                        }
-                        if (!self->out_.empty()) {
-                          self->StartWrite();
-                        } else if (self->closing_) {
-                          self->Finish();
-                          return;
-                        } else if (self->wbuf_.capacity() > 1 << 20) {
-                          std::string().swap(self->wbuf_);  // don't hold a burst's buffer forever
-                        }
-                        if (self->conn_ != nullptr && !self->closing_)
-                          self->conn_->OnWritten(self->Backlog());
-                      });
+    boost::system::error_code ec;
+    size_t n = socket_.write_some(asio::buffer(data.data(), data.size()), ec);
+    if (ec == asio::error::would_block || ec == asio::error::try_again) {
+      ec = {};
+      n = 0;
+    }
+    if (ec || n == data.size()) {
+      if (buffers_) buffers_->writing.clear();
+      asio::post(socket_.get_executor(), [self = Ref(this), ec] { self->OnWriteDone(ec); });
+      return;
+    }
+    WriteBuffers& b = Buffers();
+    b.writing.assign(data.substr(n));
+    WriteAsync();
+  }
+
+  // REQUIRES: buffers_->writing holds what is to be written.
+  void WriteAsync() {
+    asio::async_write(
+        socket_, asio::buffer(buffers_->writing),
+        [self = Ref(this)](boost::system::error_code ec, size_t) { self->OnWriteDone(ec); });
+  }
+
+  void OnWriteDone(boost::system::error_code ec) {
+    writing_ = false;
+    if (ec) {
+      Finish();
+      return;
+    }
+    if (buffers_ && !buffers_->out.empty()) {
+      writing_ = true;
+      WriteBuffers& b = *buffers_;
+      std::swap(b.out, b.writing);
+      b.out.clear();
+      WriteAsync();
+    } else if (closing_) {
+      Finish();
+      return;
+    } else if (buffers_ && buffers_->writing.capacity() > 1 << 20) {
+      std::string().swap(buffers_->writing);  // don't hold a burst's buffer forever
+    }
+    if (conn_ != nullptr && !closing_) conn_->OnWritten(Backlog());
   }
 
   void Finish() {
     if (finished_) return;
     finished_ = true;
-    std::shared_ptr<TcpLink> keep = std::move(paused_self_);  // released when Finish returns
+    Ref keep = DropSelf();  // released when Finish returns
     boost::system::error_code ignored;
     socket_.shutdown(tcp::socket::shutdown_both, ignored);
     socket_.close(ignored);
@@ -239,22 +312,20 @@ class TcpLink final : public Link, public std::enable_shared_from_this<TcpLink> 
     }
   }
 
-  tcp::socket socket_;
-  Broker& broker_;
-  uint32_t core_;
-  bool anonymous_allowed_;
-  std::unique_ptr<Decoder> decoder_;  // only while bytes are buffered
-  uint8_t version_ = 0;               // the connection's protocol version, once known
+  Socket socket_;
   ServerConnection* conn_ = nullptr;
-  std::string out_;   // encoded, waiting for the current write to finish
-  std::string wbuf_;  // being written
-  bool writing_ = false;
-  bool closing_ = false;
-  bool finished_ = false;
-  bool waiting_ = false;      // an async_wait is pending
-  bool read_paused_ = false;  // backpressure: ServerConnection::AdjustPause
-  bool resume_posted_ = false;
-  std::shared_ptr<TcpLink> paused_self_;  // set while reading is paused
+  std::unique_ptr<Decoder> decoder_;  // only while bytes are buffered
+  std::unique_ptr<WriteBuffers> buffers_;
+  uint32_t refs_ = 0;
+  uint8_t version_ = 0;  // the connection's protocol version, once known
+  // Bit fields: one byte instead of seven keeps the link in a smaller malloc size class.
+  bool writing_ : 1 = false;  // a write, or the completion of one done at once, is pending
+  bool closing_ : 1 = false;
+  bool finished_ : 1 = false;
+  bool waiting_ : 1 = false;      // an async_wait is pending
+  bool read_paused_ : 1 = false;  // backpressure: ServerConnection::AdjustPause
+  bool resume_posted_ : 1 = false;
+  bool holds_self_ : 1 = false;  // a reference of its own while reading is paused
 };
 
 Result<tcp::endpoint> ParseListener(const std::string& spec) {
@@ -297,19 +368,19 @@ struct BrokerServer::Impl {
   int64_t last_sys_ns = 0;
 
   void Accept(Acceptor* a) {
-    a->acceptor->async_accept([this, a](boost::system::error_code ec, tcp::socket socket) {
-      if (stopped) return;
-      if (!ec) {
-        boost::system::error_code ignored;
-        socket.set_option(tcp::no_delay(true), ignored);
-        auto link =
-            std::make_shared<TcpLink>(std::move(socket), *broker, a->core, a->anonymous_allowed);
-        link->Start();
-      } else if (ec == asio::error::operation_aborted) {
-        return;
-      }
-      Accept(a);
-    });
+    a->acceptor->async_accept(*contexts[a->core],
+                              [this, a](boost::system::error_code ec, Socket socket) {
+                                if (stopped) return;
+                                if (!ec) {
+                                  boost::system::error_code ignored;
+                                  socket.set_option(tcp::no_delay(true), ignored);
+                                  TcpLink::Ref link(new TcpLink(std::move(socket)));
+                                  link->Start(*broker, a->core, a->anonymous_allowed);
+                                } else if (ec == asio::error::operation_aborted) {
+                                  return;
+                                }
+                                Accept(a);
+                              });
   }
 
   void Tick(uint32_t core) {

@@ -3,6 +3,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <map>
+#include <memory>
 #include <optional>
 #include <set>
 #include <string>
@@ -67,21 +68,39 @@ struct WillState {
   uint32_t delay_s = 0;
 };
 
-// Everything the MQTT standard calls "Session State" on the server (section 4.1), as plain data
-// so that a later issue can persist it. Owned by exactly one core at a time.
-struct SessionState {
-  std::string client_id;
-  uint8_t protocol_version = 5;
-  uint32_t expiry_interval_s = 0;                            // 0xFFFFFFFF: never expires
+// The parts of a session state that an idle session without subscriptions does not need.
+struct SessionContents {
   std::map<std::string, SubscriptionOptions> subscriptions;  // filter (incl. $share/...) -> options
   DeliveryQueue queue;                                       // not yet sent (window full / offline)
   size_t queued_bytes = 0;
   std::map<uint16_t, InflightOut> inflight_out;  // packet id -> state
-  std::set<uint16_t> inflight_in;  // QoS 2 PUBLISH received, PUBREC sent, awaiting PUBREL
-  uint16_t next_packet_id = 1;
+  std::set<uint16_t> inflight_in;         // QoS 2 PUBLISH received, PUBREC sent, awaiting PUBREL
   std::optional<WillState> pending_will;  // delayed will of the last connection
   int64_t will_due_ns = 0;                // monotonic time to publish pending_will
-  int64_t expires_at_ns = 0;              // monotonic time the offline session ends; 0 = online
+};
+
+// Everything the MQTT standard calls "Session State" on the server (section 4.1), as plain data
+// so that a later issue can persist it. Owned by exactly one core at a time.
+struct SessionState {
+  std::string client_id;
+  int64_t expires_at_ns = 0;       // monotonic time the offline session ends; 0 = online
+  uint32_t expiry_interval_s = 0;  // 0xFFFFFFFF: never expires
+  uint16_t next_packet_id = 1;
+  uint8_t protocol_version = 5;
+  // Subscriptions, messages and the delayed will: allocated on first use and kept until the
+  // session ends (so traffic allocates nothing more), absent while none was ever needed, which
+  // keeps an idle connection small.
+  std::unique_ptr<SessionContents> contents;
+
+  SessionContents& Contents() {
+    if (!contents) contents = std::make_unique<SessionContents>();
+    return *contents;
+  }
+  // For reading only: the contents, or an empty one if none were allocated.
+  const SessionContents& View() const {
+    static const SessionContents kEmpty;
+    return contents ? *contents : kEmpty;
+  }
 };
 
 }  // namespace aiot::mqtt::broker
