@@ -201,7 +201,7 @@ class BrokerBackpressureCore : public ::testing::Test {
   }
   static BrokerConfig Config() {
     BrokerConfig c;
-    c.max_queued_messages = 20;  // held back from 10 queued, released at 5
+    c.max_queued_messages = 20;  // held back from 2 queued (an eighth), released at 1
     c.max_inflight_messages = 1;
     c.receive_maximum = 8;
     c.max_publisher_pause_ms = 5000;
@@ -284,18 +284,17 @@ TEST_F(BrokerBackpressureCore, PublisherIgnoringTheWindowStopsBeingRead) {
   ServerConnection* sub = Open(0, s, "sub");  // same core: the hold is immediate
   ServerConnection* pub = Open(0, p, "pub");
   sub->OnPacket(BrokerCoreAccess::Sub("bp/#", 1));
-  for (uint16_t i = 1; i <= 11; ++i)
+  for (uint16_t i = 1; i <= 10; ++i)
     pub->OnPacket(BrokerCoreAccess::Pub("bp/t", "m" + std::to_string(i), 1, i));
-  // The 11th made 10 queued (1 in flight): its own PUBACK is already held.
-  EXPECT_EQ(p.All<Puback>().size(), 10u);
-  EXPECT_FALSE(p.paused);
-  for (uint16_t i = 12; i <= 19; ++i)
-    pub->OnPacket(BrokerCoreAccess::Pub("bp/t", "m" + std::to_string(i), 1, i));
+  // The 3rd made 2 queued (1 in flight): its own PUBACK and every later one are held.
+  EXPECT_EQ(p.All<Puback>().size(), 2u);
+  EXPECT_FALSE(p.paused);  // 8 acks held = receive_maximum: still read
+  pub->OnPacket(BrokerCoreAccess::Pub("bp/t", "m11", 1, 11));
   EXPECT_TRUE(p.paused);  // 9 acks held > receive_maximum 8: the link stops reading
   AckAll(sub, s);
   EXPECT_FALSE(p.paused);
-  EXPECT_EQ(p.All<Puback>().size(), 19u);
-  EXPECT_EQ(s.All<mqtt::Publish>().size(), 19u);
+  EXPECT_EQ(p.All<Puback>().size(), 11u);
+  EXPECT_EQ(s.All<mqtt::Publish>().size(), 11u);
   EXPECT_EQ(broker_.stats().msgs_dropped.load(), 0u);
 }
 
