@@ -30,6 +30,29 @@ std::filesystem::path TempDir(const char* name) {
   return d;
 }
 
+// An MQTT client on a one-thread runtime of its own, watching a broker; stopped on destruction.
+struct Observer {
+  Observer(const std::string& url, const std::string& client_id) : runtime(1) {
+    mqtt::MqttClientConfig oc;
+    oc.url = url;
+    oc.client_id = client_id;
+    client = mqtt::Client::Create(runtime.context(0), oc);
+  }
+  ~Observer() {
+    std::promise<void> done;
+    client->Stop([&] { done.set_value(); });
+    done.get_future().wait_for(std::chrono::seconds(10));
+    runtime.Stop();
+    runtime.Join();
+  }
+  void Start() {
+    runtime.Start();
+    client->Start();
+  }
+  net::Runtime runtime;
+  std::shared_ptr<mqtt::Client> client;
+};
+
 TEST(CliSimulate, HistoryIsALabeledDataSet) {
   const auto dir = TempDir("aiot_cli_hist_");
   const auto csv = (dir / "h.csv").string();
@@ -62,11 +85,8 @@ TEST(CliSimulate, ReplayPublishesReferenceRows) {
     for (int i = 0; i < 61 && std::getline(in, line); ++i) out << line << "\n";
   }
   testing::Mosquitto broker(dir);
-  net::Runtime runtime(1);
-  mqtt::MqttClientConfig oc;
-  oc.url = broker.url();
-  oc.client_id = "observer";
-  auto observer = mqtt::Client::Create(runtime.context(0), oc);
+  Observer watch(broker.url(), "observer");
+  auto& observer = watch.client;
   std::mutex mu;
   std::vector<nlohmann::json> got;
   std::promise<void> subscribed;
@@ -77,8 +97,7 @@ TEST(CliSimulate, ReplayPublishesReferenceRows) {
         got.push_back(nlohmann::json::parse(m.payload.view(), nullptr, false));
       },
       [&](mqtt::ReasonCode) { subscribed.set_value(); });
-  runtime.Start();
-  observer->Start();
+  watch.Start();
   ASSERT_EQ(subscribed.get_future().wait_for(std::chrono::seconds(20)), std::future_status::ready);
 
   const std::string cmd = std::string(AIOT_BIN) + " simulate --replay " +
@@ -100,11 +119,6 @@ TEST(CliSimulate, ReplayPublishesReferenceRows) {
     for (auto& j : got) ids.insert(j["deviceID"].get<std::string>());
     EXPECT_GE(ids.size(), 4u);
   }
-  std::promise<void> done;
-  observer->Stop([&] { done.set_value(); });
-  done.get_future().wait_for(std::chrono::seconds(10));
-  runtime.Stop();
-  runtime.Join();
   std::filesystem::remove_all(dir);
 }
 
@@ -115,11 +129,8 @@ TEST(CliSimulate, LiveFleetPublishesTelemetryAndStatusToMosquitto) {
   if (!testing::HaveProgram("/usr/sbin/mosquitto")) GTEST_SKIP() << "mosquitto not installed";
   const auto dir = TempDir("aiot_cli_live_");
   testing::Mosquitto broker(dir);
-  net::Runtime runtime(1);
-  mqtt::MqttClientConfig oc;
-  oc.url = broker.url();
-  oc.client_id = "live-observer";
-  auto observer = mqtt::Client::Create(runtime.context(0), oc);
+  Observer watch(broker.url(), "live-observer");
+  auto& observer = watch.client;
   std::mutex mu;
   std::map<std::string, nlohmann::json> last_reading;  // by deviceID
   std::map<std::string, std::vector<bool>> online;     // status history by device
@@ -147,8 +158,7 @@ TEST(CliSimulate, LiveFleetPublishesTelemetryAndStatusToMosquitto) {
           online[m.topic.substr(11)].push_back(j["online"].get<bool>());
       },
       on_ack);
-  runtime.Start();
-  observer->Start();
+  watch.Start();
   ASSERT_EQ(subscribed.get_future().wait_for(std::chrono::seconds(20)), std::future_status::ready);
 
   const std::string cmd = std::string(AIOT_BIN) +
@@ -178,11 +188,6 @@ TEST(CliSimulate, LiveFleetPublishesTelemetryAndStatusToMosquitto) {
       EXPECT_EQ(history.back(), false) << id << " not marked offline after the stop";
     }
   }
-  std::promise<void> done;
-  observer->Stop([&] { done.set_value(); });
-  done.get_future().wait_for(std::chrono::seconds(10));
-  runtime.Stop();
-  runtime.Join();
   std::filesystem::remove_all(dir);
 }
 
