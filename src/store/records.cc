@@ -280,6 +280,10 @@ Status ParseStatus(std::string_view json, std::string_view device, int64_t now_m
       if (v.get_bool().get(b)) return errc::parse_error;
       out->online = b;
     } else if (key == "model") {
+      // A device running no model (yet) reports "model": null; that is a status like any other.
+      bool none = false;
+      if (v.is_null().get(none)) return errc::parse_error;
+      if (none) continue;
       std::string_view s;
       if (v.get_string().get(s)) return errc::parse_error;
       out->model.assign(s.substr(0, 256));

@@ -71,6 +71,18 @@ TEST(ParseStatus, DeviceFromTopic) {
   EXPECT_EQ(s.model, "fan-mlp@2");
 }
 
+// The simulator's and the device agent's status before any model is installed (seen with
+// `aiot up --simulate`: every fleet device showed no status on the dashboard).
+TEST(ParseStatus, DeviceWithoutAModel) {
+  StatusUpdate s;
+  ASSERT_TRUE(ParseStatus(
+      R"({"actuator":{"load":1.0},"model":null,"online":true,"timeStamp":"2026-12-01T21:23:36.033Z"})",
+      "fan-0001", 9, &s));
+  EXPECT_TRUE(s.online);
+  EXPECT_EQ(s.model, "");
+  EXPECT_FALSE(ParseStatus(R"({"online":true,"model":7})", "fan-1", 9, &s));
+}
+
 TEST(TopicMatches, Wildcards) {
   EXPECT_TRUE(TopicMatches("fan/status/+", "fan/status/fan-1"));
   EXPECT_FALSE(TopicMatches("fan/status/+", "fan/status/fan-1/x"));

@@ -181,6 +181,20 @@ TEST(AiotUp, FailingMachineIsAlertedSlowedAndReportsItsActuator) {
     std::string listed = Shell(std::string(AIOT_BIN) + " models list --url " + url +
                                " --token-file " + token_file.string() + " 2>&1");
     EXPECT_NE(listed.find("production"), std::string::npos) << listed;
+    // The fleet view shows each device's reported status (the devices run no model of their own:
+    // "model": null), not only its telemetry.
+    size_t online = 0;
+    std::string fleet;
+    for (int i = 0; i < 300 && online < 4; ++i) {
+      fleet = Shell("curl -s " + url + "/api/v1/fleet");
+      auto j = nlohmann::json::parse(fleet, nullptr, false);
+      online = 0;
+      if (j.is_object() && j.contains("devices") && j["devices"].is_array()) {
+        for (const auto& d : j["devices"]) online += d.value("online", nlohmann::json()) == true;
+      }
+      if (online < 4) usleep(100 * 1000);
+    }
+    EXPECT_EQ(online, 4u) << fleet;
   }
 
   Child sub = Child::Spawn(
