@@ -366,17 +366,9 @@ async function showModels() {
     optionalJson(`${API}/rollouts`),
     optionalJson(`${API}/anomalies?kinds=drift&from=-30d&limit=50`),
   ]);
-  const rows = [];
-  if (!models.unavailable) {
-    for (const m of list(models, 'models', 'items')) {
-      const versions = list(m.versions || [], 'versions');
-      if (versions.length) {
-        for (const v of versions) rows.push({ name: m.name, ...v });
-      } else {
-        rows.push(m);
-      }
-    }
-  }
+  // Drift events are not behind the registry's token.
+  const de = drift.unavailable ? [] : drift.entries;
+  $('#drift').innerHTML = de.length ? de.map(timelineItem).join('') : '<li class="empty">No drift events in the last 30 days.</li>';
   if (models.status === 401 || rollouts.status === 401) {
     $('#models').innerHTML = `<form class="signin" id="signin" data-testid="signin">
       <p>The model registry needs a token${token() ? ' (the saved one was refused)' : ''}. <code>aiot up</code> wrote an
@@ -389,9 +381,18 @@ async function showModels() {
       showModels();
     });
     $('#rollouts').innerHTML = '<div class="empty">Sign in to see rollouts.</div>';
-    const de401 = drift.unavailable ? [] : drift.entries;
-    $('#drift').innerHTML = de401.length ? de401.map(timelineItem).join('') : '<li class="empty">No drift events in the last 30 days.</li>';
     return;
+  }
+  const rows = [];
+  if (!models.unavailable) {
+    for (const m of list(models, 'models', 'items')) {
+      const versions = list(m.versions || [], 'versions');
+      if (versions.length) {
+        for (const v of versions) rows.push({ name: m.name, ...v });
+      } else {
+        rows.push(m);
+      }
+    }
   }
   $('#models').innerHTML = models.unavailable
     ? `<div class="empty">Model registry not available here (${esc(models.error)}).</div>`
@@ -407,8 +408,6 @@ async function showModels() {
       rl.map((r) => `<tr><td>${esc(r.model || r.name)}</td><td>${esc(r.version)}</td><td>${esc(r.state || r.status || '')}</td>
         <td>${esc(r.done ?? r.updated ?? '')}${r.total != null ? ` / ${esc(r.total)}` : ''}</td></tr>`).join('')}</tbody></table>`
       : '<div class="empty">No rollouts.</div>';
-  const de = drift.unavailable ? [] : drift.entries;
-  $('#drift').innerHTML = de.length ? de.map(timelineItem).join('') : '<li class="empty">No drift events in the last 30 days.</li>';
 }
 
 // ---------- routing ----------

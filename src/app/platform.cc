@@ -168,6 +168,9 @@ struct Platform::Impl {
   std::unique_ptr<ota::RolloutService> rollouts;
   std::unique_ptr<sim::Fleet> fleet;
   std::string admin_token;  // generated when http.auth_tokens is empty
+  std::string AdminTokenPath() const {
+    return (std::filesystem::path(config.registry.data_dir) / kAdminTokenFile).string();
+  }
   bool started = false;
   bool stopped = false;
 };
@@ -208,9 +211,7 @@ Status Platform::Impl::StartServices() {
   if (auth_tokens.empty()) {
     auto token = LoadOrCreateAdminToken(config.registry.data_dir);
     if (!token.ok()) {
-      log->error("admin token {}: {}",
-                 (std::filesystem::path(config.registry.data_dir) / kAdminTokenFile).string(),
-                 token.error().message());
+      log->error("admin token {}: {}", AdminTokenPath(), token.error().message());
       return token.error();
     }
     auth_tokens["admin"] = *token;
@@ -284,8 +285,7 @@ Status Platform::Impl::StartServices() {
     log->info(
         "admin token in {} (used by `aiot models|devices|rollout|data`); dashboard sign-in: "
         "http://{}:{}{}#token={}",
-        (std::filesystem::path(config.registry.data_dir) / kAdminTokenFile).string(), host,
-        http.port(), config.dashboard.path, admin_token);
+        AdminTokenPath(), host, http.port(), config.dashboard.path, admin_token);
   }
 
   if (options.simulate > 0) {

@@ -115,12 +115,7 @@ void RegisterDevice(CLI::App& root, Context& ctx) {
   cmd->add_option("--ttf", o->physics.time_to_failure_s, "Seconds from fault onset to failure")
       ->capture_default_str();
   cmd->add_option("--seed", o->seed, "Random seed")->capture_default_str();
-  cmd->callback([&ctx, o] {
-    ctx.run = [&ctx, o] {
-      ctx.InitLogging();
-      return RunDevice(*o);
-    };
-  });
+  cmd->callback([&ctx, o] { ctx.run = [o] { return RunDevice(*o); }; });
 }
 
 }  // namespace

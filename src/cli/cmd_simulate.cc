@@ -304,8 +304,7 @@ void RegisterSimulate(CLI::App& root, Context& ctx) {
       ->capture_default_str();
   cmd->add_option("--replay", o->replay, "Publish the rows of this CSV as telemetry");
   cmd->callback([&ctx, o] {
-    ctx.run = [&ctx, o] {
-      ctx.InitLogging();
+    ctx.run = [o] {
       if (o->ttf_s > 0) o->fleet.physics.time_to_failure_s = o->ttf_s;
       if (o->history_rows > 0) return RunHistory(*o);
       if (!o->replay.empty()) return RunReplay(*o);
