@@ -1,5 +1,6 @@
 #include "base/clock.h"
 
+#include <algorithm>
 #include <cstdio>
 #include <ctime>
 
@@ -30,6 +31,11 @@ bool Digits(std::string_view s, size_t pos, size_t n, int* out) {
 }  // namespace
 
 std::string FormatTimestamp(int64_t unix_nanos) {
+  char buf[kTimestampBytes];
+  return std::string(buf, FormatTimestamp(unix_nanos, buf));
+}
+
+size_t FormatTimestamp(int64_t unix_nanos, char* out) {
   int64_t secs = unix_nanos / 1000000000;
   int64_t rem = unix_nanos % 1000000000;
   if (rem < 0) {
@@ -39,11 +45,10 @@ std::string FormatTimestamp(int64_t unix_nanos) {
   std::time_t t = static_cast<std::time_t>(secs);
   std::tm tm{};
   gmtime_r(&t, &tm);
-  char buf[80];
-  std::snprintf(buf, sizeof buf, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
-                tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-                static_cast<int>(rem / 1000000));
-  return buf;
+  int n = std::snprintf(out, kTimestampBytes, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ",
+                        tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
+                        tm.tm_sec, static_cast<int>(rem / 1000000));
+  return n < 0 ? 0 : std::min(static_cast<size_t>(n), kTimestampBytes - 1);
 }
 
 bool ParseTimestamp(std::string_view s, int64_t* unix_nanos) {
@@ -55,6 +60,8 @@ bool ParseTimestamp(std::string_view s, int64_t* unix_nanos) {
     return false;
   }
   if (mo < 1 || mo > 12 || d < 1 || d > 31 || h > 23 || mi > 59 || se > 60) return false;
+  // int64 nanoseconds span 1677-09-21 to 2262-04-11; whole years inside keep the sum exact.
+  if (y < 1678 || y > 2261) return false;
   size_t pos = 19;
   int64_t frac = 0;
   if (pos < s.size() && s[pos] == '.') {

@@ -2,6 +2,7 @@
 
 #include <atomic>
 #include <chrono>
+#include <cstddef>
 #include <cstdint>
 #include <string>
 
@@ -51,8 +52,12 @@ class ManualClock final : public Clock {
 
 // RFC 3339 UTC with milliseconds, as telemetry carries it: "2026-11-22T10:00:00.123Z".
 std::string FormatTimestamp(int64_t unix_nanos);
+// The same into `out` (at least kTimestampBytes bytes, NUL-terminated) without allocating;
+// returns the length.
+inline constexpr size_t kTimestampBytes = 40;
+size_t FormatTimestamp(int64_t unix_nanos, char* out);
 // Parses RFC 3339 ("Z" or "+hh:mm" offsets, optional fraction, 'T' or ' ' separator); returns
-// false on malformed input.
+// false on malformed input and on times outside what int64 nanoseconds hold (years 1678-2261).
 bool ParseTimestamp(std::string_view text, int64_t* unix_nanos);
 
 }  // namespace aiot

@@ -140,6 +140,23 @@ void Init(const LogConfig& c) {
   spdlog::apply_all([&](std::shared_ptr<spdlog::logger> l) { Configure(s, *l); });
 }
 
+bool RateLimiter::Allow(int64_t now_ns, uint64_t* suppressed) {
+  std::lock_guard lock(mu_);
+  if (!started_ || now_ns - window_start_ >= interval_ns_ || now_ns < window_start_) {
+    started_ = true;
+    window_start_ = now_ns;
+    in_window_ = 0;
+  }
+  if (in_window_ >= burst_) {
+    ++suppressed_;
+    return false;
+  }
+  ++in_window_;
+  *suppressed = suppressed_;
+  suppressed_ = 0;
+  return true;
+}
+
 std::shared_ptr<spdlog::logger> Get(std::string_view module) {
   State& s = GetState();
   std::lock_guard lock(s.mu);
