@@ -63,7 +63,10 @@ struct InfluxSink::Metrics {
 };
 
 InfluxSink::InfluxSink(const InfluxConfig& config, FieldSchema schema, metrics::Registry* registry)
-    : config_(config), schema_(std::move(schema)) {
+    : config_(config),
+      schema_(std::move(schema)),
+      telegraf_(config.schema == kInfluxSchemaTelegraf) {
+  config_.database = InfluxDatabase(config);
   if (!registry) {
     own_registry_ = std::make_shared<metrics::Registry>();
     registry = own_registry_.get();
@@ -83,8 +86,12 @@ Status InfluxSink::Start() {
     log->error("store.influx.url must look like http://host:port, not `{}`", config_.url);
     return errc::invalid_argument;
   }
-  if (config_.database.empty() || config_.measurement.empty()) {
-    log->error("store.influx.database and measurement must not be empty");
+  if (config_.schema != kInfluxSchemaAiot && config_.schema != kInfluxSchemaTelegraf) {
+    log->error("store.influx.schema must be aiot or telegraf, not `{}`", config_.schema);
+    return errc::invalid_argument;
+  }
+  if (config_.measurement.empty()) {
+    log->error("store.influx.measurement must not be empty");
     return errc::invalid_argument;
   }
   write_target_ = fmt::format("/write?db={}&precision={}", UrlEncode(config_.database),
@@ -132,13 +139,18 @@ void InfluxSink::ScanSpool() {
   }
 }
 
-void InfluxSink::Add(const Record& record) {
+void InfluxSink::Add(const Record& record, std::string_view topic) {
   std::lock_guard lk(mu_);
   bool added = false;
+  if (!telegraf_) topic = {};
   if (const auto* p = std::get_if<TelemetryPoint>(&record)) {
-    added = AppendTelemetryLine(pending_.lines, config_.measurement, schema_, *p, ts_mul_, ts_div_);
+    added = AppendTelemetryLine(pending_.lines, config_.measurement, schema_, *p, ts_mul_, ts_div_,
+                                topic);
   } else if (const auto* a = std::get_if<AnomalyPoint>(&record)) {
-    if (!config_.anomaly_measurement.empty()) {
+    if (telegraf_) {
+      added = AppendTelegrafAnomalyLine(pending_.lines, config_.measurement, *a, ts_mul_, ts_div_,
+                                        topic);
+    } else if (!config_.anomaly_measurement.empty()) {
       added = AppendAnomalyLine(pending_.lines, config_.anomaly_measurement, *a, ts_mul_, ts_div_);
     }
   }

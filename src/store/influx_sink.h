@@ -7,6 +7,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <thread>
 
 #include "base/metrics.h"
@@ -19,7 +20,9 @@ namespace aiot::store {
 class HttpClient;
 
 // Writes telemetry (and anomaly scores) to InfluxDB 1.x with the line protocol, as the
-// reference's Telegraf did: measurement `fan`, tag `deviceID`, numeric fields.
+// reference's Telegraf did: measurement `fan`, tag `deviceID`, numeric fields. Anomalies go to
+// their own measurement (schema aiot) or, with schema telegraf, into `fan` with the topic tag and
+// fault as a string field, as the reference's Telegraf wrote them (see InfluxConfig).
 //
 // Points are batched by size (batch_max_points) and age (batch_max_delay_ms), gzip-compressed,
 // and POSTed to /write by one sender thread. A failed write is retried with exponential backoff;
@@ -41,8 +44,10 @@ class InfluxSink {
   // Sends what is pending (one attempt), spools what cannot be sent, stops the sender.
   void Stop();
 
-  // Queues a telemetry or anomaly record (others are ignored). Never blocks on I/O.
-  void Add(const Record& record);
+  // Queues a telemetry or anomaly record (others are ignored). Never blocks on I/O. `topic` is the
+  // MQTT topic the record came on: with schema telegraf it is written as the tag `topic` (none
+  // when empty).
+  void Add(const Record& record, std::string_view topic = {});
   // Waits until every point added before the call has been accepted by InfluxDB (or dropped as
   // bad), including spooled ones. timeout when that takes longer than `timeout`.
   Status Flush(std::chrono::milliseconds timeout);
@@ -76,6 +81,7 @@ class InfluxSink {
   InfluxConfig config_;
   FieldSchema schema_;
   int64_t ts_mul_ = 1, ts_div_ = 1;
+  const bool telegraf_;  // schema telegraf
   std::unique_ptr<Metrics> metrics_;
   std::shared_ptr<metrics::Registry> own_registry_;
   std::string write_target_;

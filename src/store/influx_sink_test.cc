@@ -11,6 +11,8 @@
 #include <fstream>
 #include <random>
 
+#include "base/errc.h"
+
 namespace aiot::store {
 namespace {
 
@@ -105,6 +107,19 @@ TEST(InfluxSink, RejectsBadConfig) {
   c.precision = "ms";
   c.url = "https://example:8086";
   EXPECT_FALSE(InfluxSink(c, FieldSchema({})).Start());
+  c.url = "http://127.0.0.1:1";
+  c.schema = "telegraph";
+  auto st = InfluxSink(c, FieldSchema({})).Start();
+  EXPECT_EQ(st.error(), make_error_code(errc::invalid_argument));
+}
+
+TEST(InfluxSink, DatabaseDefaultsToTheSchemas) {
+  InfluxConfig c;
+  EXPECT_EQ(InfluxDatabase(c), "aiot");  // unchanged for existing users
+  c.schema = kInfluxSchemaTelegraf;
+  EXPECT_EQ(InfluxDatabase(c), "fan");  // the reference's Telegraf database
+  c.database = "plant7";
+  EXPECT_EQ(InfluxDatabase(c), "plant7");
 }
 
 }  // namespace

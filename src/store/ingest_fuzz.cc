@@ -1,5 +1,6 @@
 // libFuzzer target: the telemetry store's message parsers (everything that faces MQTT payloads).
 // The first byte picks the parser; the rest is the payload.
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <string>
@@ -21,13 +22,19 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
       TelemetryPoint p;
       if (ParseTelemetry(payload, schema, 0, &p)) {
         AppendTelemetryLine(out, "fan", schema, p, 1, 1);
+        AppendTelemetryLine(out, "fan", schema, p, 1, 1, payload);
         AppendJsonString(out, p.device);
       }
       break;
     }
     case 1: {
       AnomalyPoint a;
-      if (ParseAnomaly(payload, 0, &a)) AppendAnomalyLine(out, "fan_anomaly", a, 1000000, 1);
+      if (ParseAnomaly(payload, 0, &a)) {
+        AppendAnomalyLine(out, "fan_anomaly", a, 1000000, 1);
+        AppendTelegrafAnomalyLine(out, "fan", a, 1, 1, payload);  // the payload as a hostile topic
+        // Two lines, however hostile the device name or topic: no line injection.
+        if (std::count(out.begin(), out.end(), '\n') != 2) __builtin_trap();
+      }
       break;
     }
     case 2: {

@@ -27,6 +27,18 @@ void AppendField(std::string& out, bool& first, std::string_view key, double v) 
   fmt::format_to(std::back_inserter(out), "{}", v);
 }
 
+// `<measurement>,deviceID=<device>[,topic=<topic>]` (tags sorted, as InfluxDB prefers).
+void AppendSeriesKey(std::string& out, std::string_view measurement, std::string_view device,
+                     std::string_view topic) {
+  AppendMeasurement(out, measurement);
+  out += ",deviceID=";
+  AppendTagOrKey(out, device);
+  if (!topic.empty()) {
+    out += ",topic=";
+    AppendTagOrKey(out, topic);
+  }
+}
+
 void AppendTime(std::string& out, int64_t ts_ms, int64_t mul, int64_t div) {
   fmt::format_to(std::back_inserter(out), " {}\n", ts_ms * mul / div);
 }
@@ -53,11 +65,10 @@ void AppendMeasurement(std::string& out, std::string_view s) { AppendEscaped(out
 void AppendTagOrKey(std::string& out, std::string_view s) { AppendEscaped(out, s, ",= "); }
 
 bool AppendTelemetryLine(std::string& out, std::string_view measurement, const FieldSchema& schema,
-                         const TelemetryPoint& p, int64_t mul, int64_t div) {
+                         const TelemetryPoint& p, int64_t mul, int64_t div,
+                         std::string_view topic) {
   const size_t mark = out.size();
-  AppendMeasurement(out, measurement);
-  out += ",deviceID=";
-  AppendTagOrKey(out, p.device);
+  AppendSeriesKey(out, measurement, p.device, topic);
   out += ' ';
   bool first = true;
   for (size_t c = 0; c < schema.size(); ++c)
@@ -74,9 +85,7 @@ bool AppendTelemetryLine(std::string& out, std::string_view measurement, const F
 bool AppendAnomalyLine(std::string& out, std::string_view measurement, const AnomalyPoint& a,
                        int64_t mul, int64_t div) {
   const size_t mark = out.size();
-  AppendMeasurement(out, measurement);
-  out += ",deviceID=";
-  AppendTagOrKey(out, a.device);
+  AppendSeriesKey(out, measurement, a.device, {});
   out += ",level=";
   out += LevelName(a.level);
   if (!a.model.empty()) {
@@ -91,6 +100,17 @@ bool AppendAnomalyLine(std::string& out, std::string_view measurement, const Ano
     out.resize(mark);
     return false;
   }
+  AppendTime(out, a.ts_ms, mul, div);
+  return true;
+}
+
+bool AppendTelegrafAnomalyLine(std::string& out, std::string_view measurement,
+                               const AnomalyPoint& a, int64_t mul, int64_t div,
+                               std::string_view topic) {
+  AppendSeriesKey(out, measurement, a.device, topic);
+  out += a.fault ? " fault=\"1\"" : " fault=\"0\"";
+  bool first = false;
+  AppendField(out, first, "score", a.score);
   AppendTime(out, a.ts_ms, mul, div);
   return true;
 }

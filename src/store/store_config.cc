@@ -5,14 +5,20 @@ namespace aiot::store {
 void Describe(config::Visitor& v, InfluxConfig& c) {
   v.Field("enabled", c.enabled, "write telemetry to InfluxDB 1.x as well");
   v.Field("url", c.url, "InfluxDB base URL (http://host:port)");
-  v.Field("database", c.database, "database (db= parameter)");
+  v.Field("schema", c.schema,
+          "aiot (telemetry in `measurement`, scores in `anomaly_measurement`) or telegraf (as the "
+          "reference's Telegraf wrote fan/#: both in `measurement`, tags deviceID and topic, fault "
+          "a string \"0\"/\"1\"; its Grafana dashboard reads it unchanged)");
+  v.Field("database", c.database, "database (db=); empty = aiot, or fan with schema telegraf");
   v.Field("retention_policy", c.retention_policy, "retention policy (rp=); empty = default");
   v.Field("precision", c.precision, "timestamp precision: ns, u, ms, s");
   v.Field("username", c.username, "user for basic auth; empty = none");
   v.Field("password", c.password, "password; prefer AIOT_STORE_INFLUX_PASSWORD");
-  v.Field("measurement", c.measurement, "measurement for telemetry (Telegraf's name_override)");
+  v.Field("measurement", c.measurement,
+          "measurement for telemetry (Telegraf's name_override); with schema telegraf also for "
+          "anomalies");
   v.Field("anomaly_measurement", c.anomaly_measurement,
-          "measurement for anomaly scores; empty = not written");
+          "measurement for anomaly scores (schema aiot); empty = not written");
   v.Field("create_database", c.create_database, "send CREATE DATABASE at start");
   v.Field("gzip", c.gzip, "gzip request bodies");
   v.Field("batch_max_points", c.batch_max_points, "points per write request");
@@ -23,6 +29,11 @@ void Describe(config::Visitor& v, InfluxConfig& c) {
   v.Field("timeout_ms", c.timeout_ms, "per-request timeout");
   v.Field("spool_dir", c.spool_dir, "directory for batches kept while InfluxDB is unreachable");
   v.Field("spool_max_bytes", c.spool_max_bytes, "spool size bound; oldest batches dropped beyond");
+}
+
+std::string InfluxDatabase(const InfluxConfig& c) {
+  if (!c.database.empty()) return c.database;
+  return c.schema == kInfluxSchemaTelegraf ? "fan" : "aiot";
 }
 
 void Describe(config::Visitor& v, StoreConfig& c) {

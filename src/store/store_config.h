@@ -11,16 +11,26 @@ namespace aiot::store {
 // InfluxDB 1.x sink: line protocol to `POST /write`, as the reference's Telegraf mqtt_consumer
 // writes it (measurement `fan`, tag `deviceID`, numeric fields), so existing Grafana dashboards
 // keep working.
+//
+// `schema` chooses where anomalies go and how they are typed:
+//   aiot      telemetry in `measurement`; scores in `anomaly_measurement` (tags deviceID, level,
+//             model; fields score, fault as a float). Database `aiot`.
+//   telegraf  what the reference's Telegraf wrote from `fan/#` (name_override "fan",
+//             tag_keys deviceID, json_string_fields with fault, omit_hostname): telemetry and
+//             anomalies both in `measurement`, tags deviceID and topic (the MQTT topic, as
+//             mqtt_consumer's default topic_tag), fault a string field "0"/"1", score a float.
+//             Database `fan`. The reference's Grafana dashboard reads it unchanged.
 struct InfluxConfig {
   bool enabled = false;                       // write telemetry to InfluxDB as well
   std::string url = "http://127.0.0.1:8086";  // base URL (http only)
-  std::string database = "aiot";              // db= parameter
-  std::string retention_policy;               // rp= parameter; empty = the database default
-  std::string precision = "ms";               // precision= parameter: ns, u, ms, s
-  std::string username;                       // u= (basic auth); empty = none
+  std::string schema = "aiot";                // aiot or telegraf (see above)
+  std::string database;             // db= parameter; empty = `aiot`, or `fan` with schema telegraf
+  std::string retention_policy;     // rp= parameter; empty = the database default
+  std::string precision = "ms";     // precision= parameter: ns, u, ms, s
+  std::string username;             // u= (basic auth); empty = none
   std::string password;             // p=; set it via AIOT_STORE_INFLUX_PASSWORD, not the file
   std::string measurement = "fan";  // telemetry measurement
-  std::string anomaly_measurement = "fan_anomaly";  // anomaly measurement; empty = not written
+  std::string anomaly_measurement = "fan_anomaly";  // schema aiot; empty = not written
   bool create_database = true;                      // send CREATE DATABASE at start
   bool gzip = true;                                 // Content-Encoding: gzip
   int batch_max_points = 5000;                      // send when a batch has this many points
@@ -34,6 +44,12 @@ struct InfluxConfig {
   int64_t spool_max_bytes = 256LL << 20;  // oldest spool files are dropped beyond this
 };
 void Describe(config::Visitor& v, InfluxConfig& c);
+
+inline constexpr const char* kInfluxSchemaAiot = "aiot";
+inline constexpr const char* kInfluxSchemaTelegraf = "telegraf";
+// The database the sink writes: `database`, or when that is empty the schema's default (`aiot`;
+// `fan` for telegraf, the reference's).
+std::string InfluxDatabase(const InfluxConfig& c);
 
 // The embedded telemetry store (SQLite, WAL).
 struct StoreConfig {

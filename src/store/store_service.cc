@@ -55,7 +55,7 @@ void StoreService::OnMessage(std::string_view topic, std::string_view payload) {
     }
     hub_->Publish(channel, std::string(payload));
   }
-  if (sink_) sink_->Add(*rec);
+  if (sink_) sink_->Add(*rec, topic);
   if (Status st = store_->Write(std::move(*rec)); !st) rejected_.fetch_add(1);
 }
 

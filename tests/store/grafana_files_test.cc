@@ -33,7 +33,24 @@ TEST(GrafanaFiles, DatasourceProvisioningMatchesTheSink) {
   auto ds = doc["datasources"][0];
   EXPECT_EQ(ds["type"].as<std::string>(), "influxdb");
   EXPECT_EQ(ds["uid"].as<std::string>(), "aiot-influxdb");
-  EXPECT_EQ(ds["jsonData"]["dbName"].as<std::string>(), InfluxConfig().database);
+  EXPECT_EQ(ds["jsonData"]["dbName"].as<std::string>(), InfluxDatabase(InfluxConfig()));
+  EXPECT_TRUE(ds["isDefault"].as<bool>());
+  // The reference's dashboard names its datasource `influxdb` and reads what
+  // store.influx.schema: telegraf writes.
+  InfluxConfig telegraf;
+  telegraf.schema = kInfluxSchemaTelegraf;
+  std::set<std::string> uids;
+  int found = -1;
+  for (size_t i = 0; i < doc["datasources"].size(); ++i) {
+    auto d = doc["datasources"][i];
+    EXPECT_TRUE(uids.insert(d["uid"].as<std::string>()).second) << "duplicate uid";
+    if (d["name"].as<std::string>() == "influxdb") found = static_cast<int>(i);
+  }
+  ASSERT_GE(found, 0) << "no datasource named influxdb (the reference dashboard's)";
+  auto reference = doc["datasources"][found];
+  EXPECT_EQ(reference["type"].as<std::string>(), "influxdb");
+  EXPECT_EQ(reference["jsonData"]["dbName"].as<std::string>(), InfluxDatabase(telegraf));
+  EXPECT_FALSE(reference["isDefault"].as<bool>());
 }
 
 TEST(GrafanaFiles, DashboardProviderIsValid) {

@@ -161,7 +161,7 @@ TEST(InfluxSinkIntegration, GrafanaDashboardQueriesReturnData) {
   ASSERT_TRUE(influxd.Start());
   InfluxConfig c;
   c.url = influxd.url();
-  c.database = InfluxConfig().database;  // what the provisioned datasource reads
+  c.database = InfluxDatabase(InfluxConfig());  // what the provisioned datasource reads
   c.batch_max_points = 500;
   c.spool_dir = influxd.dir() + "/spool";
   InfluxSink sink(c, kSchema);
