@@ -60,9 +60,9 @@ void BM_Int8Isa(benchmark::State& state) {
     }
   }
   state.SetItemsProcessed(static_cast<int64_t>(state.iterations()) * batch);
-  state.SetLabel(kernels::IsaName(std::min(isa, kernels::BestIsa())));
+  state.SetLabel(kernels::IsaName(kernels::BestIsa(isa)));
 }
-BENCHMARK(BM_Int8Isa)->ArgsProduct({{0, 1, 2}, {1, 1024}})->ArgNames({"isa", "batch"});
+BENCHMARK(BM_Int8Isa)->ArgsProduct({{0, 1, 2, 3}, {1, 1024}})->ArgNames({"isa", "batch"});
 
 }  // namespace
 }  // namespace aiot::ml

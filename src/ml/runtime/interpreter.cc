@@ -187,7 +187,7 @@ Result<std::unique_ptr<Interpreter>> Interpreter::Create(const GraphSpec& g,
     nd.op = os.op();
     nd.act = os.activation;
     nd.reference = options.reference_kernels;
-    nd.isa = std::min(options.max_isa, kernels::BestIsa());
+    nd.isa = kernels::BestIsa(options.max_isa);
     if (!os.outputs.empty()) nd.out = os.outputs[0];
     if (!os.inputs.empty()) nd.in = os.inputs[0];
     if (nd.out >= 0 && it->tensors_[nd.out].constant) {

@@ -42,11 +42,16 @@ void FullyConnectedFloatOpt(const float* in, int rows, int k, const float* packe
 // Instruction sets of the optimized int8 kernel, chosen at run time (function multiversioning by
 // target attributes: the library itself is built for the baseline ISA).
 enum class Isa {
-  kPortable,  // plain C++ (vectorized by the compiler for the baseline ISA)
-  kAvx2,      // AVX2: vpmaddwd + vpaddd
-  kAvxVnni,   // AVX-VNNI: vpdpwssd (Alder Lake, Sapphire Rapids, Zen 5...)
+  kPortable,    // plain C++ (vectorized by the compiler for the baseline ISA)
+  kAvx2,        // AVX2: vpmaddwd + vpaddd
+  kAvx512Vnni,  // AVX512-VNNI + AVX512VL: EVEX vpdpwssd on 256-bit vectors (Ice Lake-SP, Zen 4...)
+  kAvxVnni,     // AVX-VNNI: VEX vpdpwssd (Alder Lake, Sapphire Rapids, Zen 5...)
 };
-Isa BestIsa();  // the best set this CPU supports
+// The VNNI variants are the AVX2 kernel with vpmaddwd + vpaddd replaced by one vpdpwssd, which
+// computes the same sum (no saturation; int8 products cannot overflow a lane).
+Isa BestIsa();               // the best set this CPU supports
+Isa BestIsa(Isa max);        // the best one it supports that is not above `max`
+bool IsaSupported(Isa isa);  // whether this CPU can run `isa`
 const char* IsaName(Isa isa);
 
 // Int8: weights widened to int16 and packed in pairs of inputs, [ceil(K/2)][N rounded up to 8][2];

@@ -1,5 +1,6 @@
 #include <algorithm>
 #include <cstring>
+#include <iterator>
 
 #include "ml/runtime/kernels.h"
 #include "ml/runtime/quant_util.h"
@@ -154,16 +155,25 @@ __attribute__((target("avx2,fma"))) void FcFloatAvx2(const float* in, int rows, 
   }
 }
 
-Isa DetectIsa() {
+bool DetectIsa(Isa isa) {
   __builtin_cpu_init();
-  if (!__builtin_cpu_supports("avx2") || !__builtin_cpu_supports("fma")) return Isa::kPortable;
-  // AVX-VNNI (VEX-encoded vpdpwssd): CPUID leaf 7, sub-leaf 1, EAX bit 4. The OS saves the ymm
-  // state (checked by __builtin_cpu_supports("avx2")).
-  unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
-  if (__get_cpuid_count(7, 1, &eax, &ebx, &ecx, &edx) && (eax & (1u << 4)) != 0) {
-    return Isa::kAvxVnni;
+  if (isa == Isa::kPortable) return true;
+  if (!__builtin_cpu_supports("avx2") || !__builtin_cpu_supports("fma")) return false;
+  switch (isa) {
+    case Isa::kAvx2:
+      return true;
+    case Isa::kAvx512Vnni:
+      // GCC's check includes the OS saving the AVX-512 state (XCR0).
+      return __builtin_cpu_supports("avx512vnni") && __builtin_cpu_supports("avx512vl");
+    case Isa::kAvxVnni: {
+      // AVX-VNNI (VEX-encoded vpdpwssd): CPUID leaf 7, sub-leaf 1, EAX bit 4. The OS saves the
+      // ymm state (checked by __builtin_cpu_supports("avx2")).
+      unsigned eax = 0, ebx = 0, ecx = 0, edx = 0;
+      return __get_cpuid_count(7, 1, &eax, &ebx, &ecx, &edx) && (eax & (1u << 4)) != 0;
+    }
+    default:
+      return false;
   }
-  return Isa::kAvx2;
 }
 
 #endif  // AIOT_ML_X86
@@ -179,6 +189,14 @@ namespace int8_avx2 {
 #undef AIOT_ML_INT8_VNNI
 }  // namespace int8_avx2
 
+namespace int8_avx512vnni {
+#define AIOT_ML_INT8_TARGET "avx2,fma,avx512vnni,avx512vl"
+#define AIOT_ML_INT8_VNNI 2
+#include "ml/runtime/kernels_int8_x86.inc"
+#undef AIOT_ML_INT8_TARGET
+#undef AIOT_ML_INT8_VNNI
+}  // namespace int8_avx512vnni
+
 namespace int8_avxvnni {
 #define AIOT_ML_INT8_TARGET "avx2,fma,avxvnni"
 #define AIOT_ML_INT8_VNNI 1
@@ -188,19 +206,35 @@ namespace int8_avxvnni {
 }  // namespace int8_avxvnni
 #endif  // AIOT_ML_X86
 
-Isa BestIsa() {
+bool IsaSupported(Isa isa) {
 #if defined(AIOT_ML_X86)
-  static const Isa isa = DetectIsa();
-  return isa;
+  static const bool supported[] = {DetectIsa(Isa::kPortable), DetectIsa(Isa::kAvx2),
+                                   DetectIsa(Isa::kAvx512Vnni), DetectIsa(Isa::kAvxVnni)};
+  const auto i = static_cast<size_t>(isa);
+  return i < std::size(supported) && supported[i];
 #else
-  return Isa::kPortable;
+  return isa == Isa::kPortable;
 #endif
+}
+
+Isa BestIsa(Isa max) {
+  for (Isa isa : {Isa::kAvxVnni, Isa::kAvx512Vnni, Isa::kAvx2}) {
+    if (isa <= max && IsaSupported(isa)) return isa;
+  }
+  return Isa::kPortable;
+}
+
+Isa BestIsa() {
+  static const Isa best = BestIsa(Isa::kAvxVnni);
+  return best;
 }
 
 const char* IsaName(Isa isa) {
   switch (isa) {
     case Isa::kAvx2:
       return "avx2";
+    case Isa::kAvx512Vnni:
+      return "avx512-vnni";
     case Isa::kAvxVnni:
       return "avx-vnni";
     default:
@@ -266,11 +300,15 @@ void FullyConnectedInt8Opt(const int8_t* in, int rows, int k, const int16_t* pac
                            const int32_t* eff_bias, int n, const Int8Requant& rq, int8_t* out,
                            Isa isa) {
 #if defined(AIOT_ML_X86)
-  if (isa == Isa::kAvxVnni && BestIsa() == Isa::kAvxVnni &&
+  if (isa == Isa::kAvxVnni && IsaSupported(Isa::kAvxVnni) &&
       int8_avxvnni::FcInt8(in, rows, k, packed, eff_bias, n, rq, out)) {
     return;
   }
-  if (isa != Isa::kPortable && BestIsa() != Isa::kPortable &&
+  if (isa == Isa::kAvx512Vnni && IsaSupported(Isa::kAvx512Vnni) &&
+      int8_avx512vnni::FcInt8(in, rows, k, packed, eff_bias, n, rq, out)) {
+    return;
+  }
+  if (isa != Isa::kPortable && IsaSupported(Isa::kAvx2) &&
       int8_avx2::FcInt8(in, rows, k, packed, eff_bias, n, rq, out)) {
     return;
   }

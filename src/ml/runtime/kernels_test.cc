@@ -2,6 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <cstdio>
+#include <string>
+
 #include <algorithm>
 #include <cmath>
 #include <vector>
@@ -60,6 +63,24 @@ TEST(QuantUtilTest, MatchesTfliteArithmetic) {
   }
 }
 
+// Which kernel variants this CPU runs (the others are covered on CPUs that have them; the VNNI
+// variants differ from the AVX2 one only in the multiply-add instruction).
+TEST(KernelIsa, IsasThisCpuRuns) {
+  std::string ran;
+  for (Isa isa : {Isa::kPortable, Isa::kAvx2, Isa::kAvx512Vnni, Isa::kAvxVnni}) {
+    ran += std::string(IsaName(isa)) + (IsaSupported(isa) ? ": yes  " : ": no  ");
+    if (IsaSupported(isa)) {
+      EXPECT_EQ(BestIsa(isa), isa);
+    } else {
+      EXPECT_NE(BestIsa(isa), isa);
+    }
+  }
+  std::printf("int8 kernel variants on this CPU: %s(best %s)\n", ran.c_str(), IsaName(BestIsa()));
+  EXPECT_TRUE(IsaSupported(Isa::kPortable));
+  EXPECT_TRUE(IsaSupported(BestIsa()));
+  EXPECT_EQ(BestIsa(Isa::kPortable), Isa::kPortable);
+}
+
 struct Shape {
   int rows, k, n;
 };
@@ -107,8 +128,8 @@ TEST_P(KernelEquivalence, Int8OptimizedEqualsReferenceExactly) {
     std::vector<int32_t> eff(n8);
     PackInt8Weights(w.data(), s.k, s.n, packed.data());
     EffectiveBias(w.data(), bias.data(), s.k, s.n, rq.input_zero_point, eff.data());
-    for (Isa isa : {Isa::kPortable, Isa::kAvx2, Isa::kAvxVnni}) {
-      if (static_cast<int>(isa) > static_cast<int>(BestIsa())) continue;  // not on this CPU
+    for (Isa isa : {Isa::kPortable, Isa::kAvx2, Isa::kAvx512Vnni, Isa::kAvxVnni}) {
+      if (!IsaSupported(isa)) continue;  // not on this CPU: see IsasThisCpuRuns
       std::fill(opt.begin(), opt.end(), int8_t{99});
       FullyConnectedInt8Opt(in.data(), s.rows, s.k, packed.data(), eff.data(), s.n, rq, opt.data(),
                             isa);
