@@ -174,9 +174,11 @@ RolloutManager::RolloutManager(OtaConfig config, registry::ModelRegistry& models
 Status RolloutManager::Open(const std::string& path) {
   auto log = log::Get("ota");
   std::lock_guard lock(mu_);
-  if (Status s = db_.Open(path); !s.ok()) {
-    log->error("rollout store {}: {}", path, db_.LastError());
-    return s;
+  if (auto db = sqlite::Db::Open(path, {.wal = true}); db.ok()) {
+    db_ = std::move(*db);
+  } else {
+    log->error("rollout store {}: {}", path, db.error().message());
+    return db.error();
   }
   if (Status s = db_.Exec("CREATE TABLE IF NOT EXISTS rollouts ("
                           " seq INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, state TEXT NOT NULL,"
@@ -194,7 +196,7 @@ Status RolloutManager::Open(const std::string& path) {
     if (!row.ok()) return row.error();
     if (!*row) break;
     int64_t seq = stmt->Int(0);
-    auto record = nlohmann::json::parse(stmt->Text(1), nullptr, false);
+    auto record = nlohmann::json::parse(stmt->TextString(1), nullptr, false);
     auto r = RolloutFromRecord(record);
     if (!r.ok()) {
       log->error("rollout store {}: row {} is corrupted", path, seq);
@@ -212,7 +214,7 @@ Status RolloutManager::Open(const std::string& path) {
       log->info("rollout {} of {}@{} resumes in state {}", r->id, r->model, r->version,
                 RolloutStateName(r->state));
     }
-    command_[r->id] = stmt->Text(2);
+    command_[r->id] = stmt->TextString(2);
     rollouts_[r->id] = std::move(*r);
   }
   for (auto& [id, r] : rollouts_) {

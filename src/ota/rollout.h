@@ -13,10 +13,10 @@
 #include "base/clock.h"
 #include "base/config.h"
 #include "base/result.h"
+#include "base/sqlite.h"
 #include "registry/device_registry.h"
 #include "registry/device_status.h"
 #include "registry/model_registry.h"
-#include "registry/sqlite_db.h"
 
 namespace aiot::ota {
 
@@ -158,7 +158,7 @@ class RolloutManager {
   std::map<std::string, Rollout> rollouts_;
   std::map<std::string, std::string> command_;  // rollout id -> control payload
   int64_t next_id_ = 1;
-  registry::Database db_;
+  sqlite::Db db_;
 };
 
 // The stored form of a rollout (all fields, times as integers) and back.

@@ -71,7 +71,11 @@ Status TrainingDatastore::Open() {
   std::error_code ec;
   std::filesystem::create_directories(registry_.data_dir, ec);
   std::lock_guard lock(mu_);
-  if (Status s = db_.Open(registry_.data_dir + "/datastore.db"); !s.ok()) return s;
+  if (auto db = sqlite::Db::Open(registry_.data_dir + "/datastore.db", {.wal = true}); db.ok()) {
+    db_ = std::move(*db);
+  } else {
+    return db.error();
+  }
   if (Status s = db_.Exec(kSchema); !s.ok()) return s;
   auto st = db_.Prepare(
       "INSERT INTO telemetry (ts, device, rotation, temperature, vibration, sound) "
@@ -83,7 +87,7 @@ Status TrainingDatastore::Open() {
 
 Status TrainingDatastore::Append(std::span<const TelemetryRow> rows) {
   std::lock_guard lock(mu_);
-  Transaction tx(db_);
+  sqlite::Transaction tx(db_);
   if (!tx.begin_status().ok()) return tx.begin_status();
   for (const TelemetryRow& r : rows) {
     insert_.Bind(1, r.ts).Bind(2, r.device);
@@ -125,7 +129,7 @@ Result<std::vector<MaintenanceRecord>> TrainingDatastore::Maintenance(std::strin
     auto r = st->Step();
     if (!r.ok()) return r.error();
     if (!*r) break;
-    out.push_back({st->Text(0), st->Int(1), st->Text(2)});
+    out.push_back({st->TextString(0), st->Int(1), st->TextString(2)});
   }
   return out;
 }
@@ -157,12 +161,12 @@ Result<int64_t> TrainingDatastore::ExportCsv(const ExportRequest& req, std::ostr
     auto r = st->Step();
     if (!r.ok()) return r.error();
     if (!*r) break;
-    AppendCell(buf, st->Text(0));
+    AppendCell(buf, st->TextString(0));
     buf += ',';
     AppendTime(buf, st->Int(1));
     for (int c = 2; c < 6; ++c) {
       buf += ',';
-      if (!st->IsNull(c)) AppendNumber(buf, st->Real(c));
+      if (!st->IsNull(c)) AppendNumber(buf, st->Double(c));
     }
     buf += st->Int(6) ? ",1\n" : ",0\n";
     ++rows;

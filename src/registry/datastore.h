@@ -9,9 +9,9 @@
 
 #include "base/clock.h"
 #include "base/result.h"
+#include "base/sqlite.h"
 #include "registry/device_status.h"
 #include "registry/registry_config.h"
-#include "registry/sqlite_db.h"
 
 namespace aiot::registry {
 
@@ -58,8 +58,8 @@ class TrainingDatastore {
   DatastoreConfig config_;
   const Clock& clock_;
   std::mutex mu_;
-  Database db_;
-  Statement insert_;
+  sqlite::Db db_;
+  sqlite::Stmt insert_;
 };
 
 }  // namespace aiot::registry

@@ -45,18 +45,18 @@ bool IsValidLabelPart(std::string_view s) {
   return true;
 }
 
-Device ReadRow(const Statement& s) {
+Device ReadRow(const sqlite::Stmt& s) {
   Device d;
-  d.spec.id = s.Text(0);
-  d.spec.type = s.Text(1);
-  auto labels = nlohmann::json::parse(s.Text(2), nullptr, false);
+  d.spec.id = s.TextString(0);
+  d.spec.type = s.TextString(1);
+  auto labels = nlohmann::json::parse(s.TextString(2), nullptr, false);
   if (labels.is_object()) {
     for (auto& [k, v] : labels.items()) {
       if (v.is_string()) d.spec.labels[k] = v.get<std::string>();
     }
   }
-  d.spec.firmware = s.Text(3);
-  std::string state = s.Text(4);
+  d.spec.firmware = s.TextString(3);
+  std::string state = s.TextString(4);
   d.state = state == "active"           ? DeviceState::kActive
             : state == "decommissioned" ? DeviceState::kDecommissioned
                                         : DeviceState::kProvisioned;
@@ -64,9 +64,9 @@ Device ReadRow(const Statement& s) {
   d.activated_at = s.Int(6);
   d.last_seen = s.Int(7);
   d.online = s.Int(8) != 0;
-  d.status_json = s.Text(9);
-  d.reported_model = s.Text(10);
-  d.desired_model = s.Text(11);
+  d.status_json = s.TextString(9);
+  d.reported_model = s.TextString(10);
+  d.desired_model = s.TextString(11);
   return d;
 }
 
@@ -92,7 +92,11 @@ DeviceRegistry::DeviceRegistry(RegistryConfig config, const Clock& clock)
 
 Status DeviceRegistry::Open() {
   std::lock_guard lock(mu_);
-  if (Status s = db_.Open(config_.data_dir + "/registry.db"); !s.ok()) return s;
+  if (auto db = sqlite::Db::Open(config_.data_dir + "/registry.db", {.wal = true}); db.ok()) {
+    db_ = std::move(*db);
+  } else {
+    return db.error();
+  }
   return db_.Exec(kSchema);
 }
 
@@ -195,7 +199,7 @@ Result<std::string> DeviceRegistry::AuthenticateToken(std::string_view token) {
   auto r = st->Step();
   if (!r.ok()) return r.error();
   if (!*r) return errc::unauthenticated;
-  return st->Text(0);
+  return st->TextString(0);
 }
 
 bool DeviceRegistry::CheckMqttCredentials(std::string_view username, std::string_view password) {
@@ -208,7 +212,7 @@ bool DeviceRegistry::CheckMqttCredentials(std::string_view username, std::string
     st->Bind(1, username);
     auto r = st->Step();
     if (!r.ok() || !*r) return false;
-    hash = st->Text(0);
+    hash = st->TextString(0);
   }
   return VerifyPassword(password, hash);
 }

@@ -9,9 +9,9 @@
 
 #include "base/clock.h"
 #include "base/result.h"
+#include "base/sqlite.h"
 #include "registry/device_status.h"
 #include "registry/registry_config.h"
-#include "registry/sqlite_db.h"
 
 namespace aiot::registry {
 
@@ -82,7 +82,7 @@ class DeviceRegistry {
   RegistryConfig config_;
   const Clock& clock_;
   std::mutex mu_;
-  Database db_;
+  sqlite::Db db_;
 };
 
 }  // namespace aiot::registry

@@ -52,17 +52,17 @@ constexpr const char* kColumns =
     "name, version, stage, sha256, size, signature, metrics, parameters, training_data_hash, "
     "parent_version, created_at";
 
-ModelVersion ReadRow(const Statement& s) {
+ModelVersion ReadRow(const sqlite::Stmt& s) {
   ModelVersion m;
-  m.name = s.Text(0);
+  m.name = s.TextString(0);
   m.version = s.Int(1);
-  ParseStage(s.Text(2), &m.stage);
-  m.sha256 = s.Text(3);
+  ParseStage(s.TextString(2), &m.stage);
+  m.sha256 = s.TextString(3);
   m.size = s.Int(4);
-  m.signature = s.Text(5);
-  m.metrics_json = s.Text(6);
-  m.parameters_json = s.Text(7);
-  m.training_data_hash = s.Text(8);
+  m.signature = s.TextString(5);
+  m.metrics_json = s.TextString(6);
+  m.parameters_json = s.TextString(7);
+  m.training_data_hash = s.TextString(8);
   m.parent_version = s.Int(9);
   m.created_at = s.Int(10);
   return m;
@@ -182,7 +182,11 @@ Status ModelRegistry::Open() {
   if (!key.ok()) return key.error();
   key_ = *key;
   std::lock_guard lock(mu_);
-  if (Status s = db_.Open(config_.data_dir + "/registry.db"); !s.ok()) return s;
+  if (auto db = sqlite::Db::Open(config_.data_dir + "/registry.db", {.wal = true}); db.ok()) {
+    db_ = std::move(*db);
+  } else {
+    return db.error();
+  }
   if (Status s = db_.Exec(kSchema); !s.ok()) return s;
   CleanUp();
   return Status::Ok();
@@ -201,7 +205,7 @@ void ModelRegistry::CleanUp() {
   while (true) {
     auto r = st->Step();
     if (!r.ok() || !*r) break;
-    referenced.insert(st->Text(0));
+    referenced.insert(st->TextString(0));
   }
   for (const auto& e : std::filesystem::directory_iterator(artifacts_dir_, ec)) {
     if (!e.is_regular_file()) continue;
@@ -270,7 +274,7 @@ Result<ModelVersion> ModelRegistry::Commit(std::unique_ptr<ArtifactUpload> up,
   if (Status s = WriteFileAtomic(final_path + ".sig", sig + "\n"); !s.ok()) return s.error();
   if (Status s = FsyncDir(artifacts_dir_); !s.ok()) return s.error();
 
-  Transaction tx(db_);
+  sqlite::Transaction tx(db_);
   if (!tx.begin_status().ok()) return tx.begin_status().error();
   auto next = db_.Prepare("SELECT COALESCE(MAX(version), 0) + 1 FROM models WHERE name = ?");
   if (!next.ok()) return next.error();
@@ -405,7 +409,7 @@ Result<ModelVersion> ModelRegistry::SetStageImpl(std::string_view name, int64_t 
                                                  Stage stage, std::string_view actor,
                                                  bool* changed) {
   std::lock_guard lock(mu_);
-  Transaction tx(db_);
+  sqlite::Transaction tx(db_);
   if (!tx.begin_status().ok()) return tx.begin_status().error();
   auto m = GetLocked(name, version);
   if (!m.ok()) return m;
@@ -441,7 +445,7 @@ Result<ModelVersion> ModelRegistry::SetStageImpl(std::string_view name, int64_t 
 
 Result<ModelVersion> ModelRegistry::RollbackImpl(std::string_view name, std::string_view actor) {
   std::lock_guard lock(mu_);
-  Transaction tx(db_);
+  sqlite::Transaction tx(db_);
   if (!tx.begin_status().ok()) return tx.begin_status().error();
   auto st = db_.Prepare(
       "SELECT version, stage FROM models WHERE name = ? AND deleted = 0 AND production_at > 0 "
@@ -453,7 +457,7 @@ Result<ModelVersion> ModelRegistry::RollbackImpl(std::string_view name, std::str
     auto r = st->Step();
     if (!r.ok()) return r.error();
     if (!*r) break;
-    rows.emplace_back(st->Int(0), st->Text(1));
+    rows.emplace_back(st->Int(0), st->TextString(1));
   }
   if (rows.size() < 2 || rows[0].second != "production") return errc::not_found;
   int64_t current = rows[0].first, previous = rows[1].first;
@@ -479,7 +483,7 @@ Result<ModelVersion> ModelRegistry::RollbackImpl(std::string_view name, std::str
 
 Status ModelRegistry::Delete(std::string_view name, int64_t version, std::string_view actor) {
   std::lock_guard lock(mu_);
-  Transaction tx(db_);
+  sqlite::Transaction tx(db_);
   if (!tx.begin_status().ok()) return tx.begin_status();
   auto m = GetLocked(name, version);
   if (!m.ok()) return m.error();
@@ -516,8 +520,8 @@ Result<std::vector<AuditEntry>> ModelRegistry::Audit(std::string_view name, int 
     auto r = st->Step();
     if (!r.ok()) return r.error();
     if (!*r) break;
-    out.push_back(
-        {st->Int(0), st->Int(1), st->Text(2), st->Text(3), st->Text(4), st->Int(5), st->Text(6)});
+    out.push_back({st->Int(0), st->Int(1), st->TextString(2), st->TextString(3), st->TextString(4),
+                   st->Int(5), st->TextString(6)});
   }
   return out;
 }

@@ -10,9 +10,9 @@
 
 #include "base/clock.h"
 #include "base/result.h"
+#include "base/sqlite.h"
 #include "registry/crypto.h"
 #include "registry/registry_config.h"
-#include "registry/sqlite_db.h"
 
 namespace aiot::registry {
 
@@ -157,7 +157,7 @@ class ModelRegistry {
   std::string artifacts_dir_;
   std::string tmp_dir_;
   std::mutex mu_;
-  Database db_;
+  sqlite::Db db_;
   std::mutex listener_mu_;
   ProductionListener listener_;
 };
