@@ -266,7 +266,8 @@ Status Platform::Impl::StartServices() {
     rollouts.reset();
     return s;
   }
-  ingest = std::make_unique<registry::IngestService>(config.datastore, datastore, platform_client);
+  ingest = std::make_unique<registry::IngestService>(config.datastore, datastore, platform_client,
+                                                     &registry);
   ota::RegisterRolloutRoutes(router, rollouts->manager());
   // A promotion (HTTP API, CLI, registry rollback) reaches the predictor as a model event.
   registry::PublishModelEvents(models, platform_client, pc.model_events_topic, {config.model_name});

@@ -4,26 +4,21 @@
 #include <string_view>
 
 #include "base/result.h"
+#include "telemetry/message.h"
 
 namespace aiot::registry {
 
 // What a device reports on `fan/status/<deviceID>` (retained, with a will):
 //   {"online":true,"model":"fan-mlp@3","actuator":...,
 //    "ota":{"rollout":"r-1","state":"ok"|"failed"|"downloading","version":3,"error":"..."}}
-// Every field is optional; unknown fields are ignored. See src/ota/README.md.
-struct DeviceStatus {
-  bool has_online = false;
-  bool online = false;
-  std::string model;  // "name@version", "" when not reported
-  std::string ota_rollout;
-  std::string ota_state;
-  std::string ota_error;
-  int64_t ota_version = 0;
-};
+// Every field is optional; unknown fields are ignored. See src/ota/README.md. Parsed by
+// src/telemetry, the one parser of device messages.
+using DeviceStatus = telemetry::DeviceStatus;
 
 // Parses a status payload; errc::parse_error when it is not a JSON object or a known field has
-// the wrong type. Never throws.
-Result<DeviceStatus> ParseDeviceStatus(std::string_view json);
+// the wrong type (telemetry::ParseDeviceStatus says which). `device` is the id the status is
+// for, when known (DeviceStatus::device). Never throws.
+Result<DeviceStatus> ParseDeviceStatus(std::string_view json, std::string_view device = {});
 
 // "fan-mlp@3" -> ("fan-mlp", 3). False when malformed.
 bool SplitModelRef(std::string_view ref, std::string* name, int64_t* version);
@@ -37,8 +32,14 @@ struct TelemetryRow {
   double rotation = 0, temperature = 0, vibration = 0, sound = 0;
 };
 
-// Parses a telemetry payload. deviceID (string or number) and timeStamp (RFC 3339) are
-// required; missing sensor fields become NaN. errc::parse_error otherwise. Never throws.
+// Parses a telemetry payload by the rules of src/telemetry (the predictor's and the store's):
+// the device is `deviceID` (else `chipID`), a string or an integer; the time is RFC 3339, the same
+// without a zone (UTC) or epoch milliseconds, and `arrival_ns` when the message has none; the
+// four sensor fields must be numbers when present (missing or null: NaN). errc::parse_error
+// otherwise, with the reason in `defect` when given. Never throws.
+Status ParseTelemetry(std::string_view json, int64_t arrival_ns, TelemetryRow* row,
+                      telemetry::Defect* defect = nullptr);
+// The same with the arrival time now (system clock).
 Status ParseTelemetry(std::string_view json, TelemetryRow* row);
 
 }  // namespace aiot::registry

@@ -5,8 +5,13 @@
 namespace aiot::registry {
 
 IngestService::IngestService(DatastoreConfig config, TrainingDatastore& store,
-                             std::shared_ptr<mqtt::Client> client)
-    : config_(std::move(config)), store_(store), client_(std::move(client)) {}
+                             std::shared_ptr<mqtt::Client> client, metrics::Registry* metrics,
+                             const Clock& clock)
+    : config_(std::move(config)),
+      store_(store),
+      client_(std::move(client)),
+      clock_(clock),
+      rejections_(metrics, "ingest", "registry", clock) {}
 
 IngestService::~IngestService() { Stop(); }
 
@@ -34,7 +39,9 @@ void IngestService::Stop() {
 
 void IngestService::OnMessage(const mqtt::Message& m) {
   TelemetryRow row;
-  Status s = ParseTelemetry(m.payload.view(), &row);
+  telemetry::Defect defect;
+  Status s = ParseTelemetry(m.payload.view(), clock_.NowNanos(), &row, &defect);
+  if (!s.ok()) rejections_.Reject(m.topic, defect);
   std::unique_lock lock(mu_);
   ++stats_.received;
   if (!s.ok()) {

@@ -7,14 +7,17 @@
 #include <thread>
 #include <vector>
 
+#include "base/clock.h"
+#include "base/metrics.h"
 #include "mqtt/client/client.h"
 #include "registry/datastore.h"
+#include "telemetry/rejections.h"
 
 namespace aiot::registry {
 
 struct IngestStats {
   uint64_t received = 0;  // telemetry messages
-  uint64_t rejected = 0;  // malformed payloads
+  uint64_t rejected = 0;  // payloads the message rules reject (src/telemetry)
   uint64_t written = 0;   // rows committed to the datastore
   uint64_t failed = 0;    // rows lost to write errors
 };
@@ -28,8 +31,12 @@ struct IngestStats {
 // (mutex); SQLite writes happen on the writer thread. Stop() flushes what is buffered.
 class IngestService {
  public:
+  // Rejected messages are counted in `metrics` (aiot_messages_rejected_total{component="ingest"},
+  // when given) and logged at warning level, rate-limited. `clock` gives the arrival time of a
+  // message without one.
   IngestService(DatastoreConfig config, TrainingDatastore& store,
-                std::shared_ptr<mqtt::Client> client);
+                std::shared_ptr<mqtt::Client> client, metrics::Registry* metrics = nullptr,
+                const Clock& clock = SystemClock::Instance());
   ~IngestService();
 
   void Start();
@@ -54,6 +61,8 @@ class IngestService {
   bool stopping_ = false;
   bool started_ = false;
   IngestStats stats_;
+  const Clock& clock_;
+  telemetry::Rejections rejections_;
   std::thread writer_;
 };
 

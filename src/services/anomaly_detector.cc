@@ -32,6 +32,7 @@ AnomalyDetector::AnomalyDetector(const PredictorConfig& config, ModelHolder& mod
       sink_(sink),
       drift_factory_(std::move(drift)),
       tracker_(config.alerts),
+      rejections_(&metrics, "predictor", "predictor", clock),
       received_(CounterFamily(metrics, "aiot_predictor_messages_total",
                               "Telemetry messages received by the predictor")
                     .Add({})),
@@ -94,7 +95,7 @@ bool AnomalyDetector::PrepareFor(const ModelPtr& model, std::string* why) {
                   parser_->features()[i].max == features[i].max;
   }
   if (!same_fields) {
-    parser_ = std::make_unique<TelemetryParser>(config_.telemetry, std::move(features));
+    parser_ = std::make_unique<TelemetryParser>(config_.telemetry.Message(), std::move(features));
   }
   width_ = parser_->feature_count();
   rows_.assign(width_ * config_.max_batch, 0.0f);
@@ -142,13 +143,16 @@ void AnomalyDetector::Ingest(std::string_view topic, std::string_view payload) {
   }
   float* row = rows_.data() + pending_ * width_;
   Defect defect;
-  if (!parser_->Parse(payload, row, defect)) {
+  if (!parser_->Parse(payload, clock_.NowNanos(), row, defect)) {
+    rejections_.Reject(topic, defect);
     DeadLetter(topic, payload, defect.Label(), defect.Reason());
     return;
   }
   device_ids_[pending_].assign(parser_->device_id());
   if (parser_->timestamp().empty()) {
-    timestamps_[pending_] = FormatTimestamp(clock_.NowNanos());
+    // No time in the message: the arrival time (RFC 3339, written without allocating).
+    char buf[kTimestampBytes];
+    timestamps_[pending_].assign(buf, FormatTimestamp(parser_->time_ns(), buf));
   } else {
     timestamps_[pending_].assign(parser_->timestamp());
   }

@@ -16,6 +16,7 @@
 #include "services/model.h"
 #include "services/predictor_config.h"
 #include "services/telemetry.h"
+#include "telemetry/rejections.h"
 
 namespace aiot::services {
 
@@ -93,6 +94,7 @@ class AnomalyDetector {
   std::string topic_;
 
   AlertTracker tracker_;
+  telemetry::Rejections rejections_;
 
   prometheus::Counter& received_;
   prometheus::Counter& scored_;

@@ -8,6 +8,7 @@
 #include <future>
 
 #include "base/errc.h"
+#include "base/json.h"
 #include "base/log.h"
 #include "services/webhook.h"
 
@@ -172,9 +173,8 @@ void Predictor::OnModelEvent(const mqtt::Message& m) {
   }
   // Fields of the wrong type count as absent: anyone may publish here, and nlohmann's value()
   // would throw on them.
-  auto str = [&j](const char* key, const char* fallback) -> std::string {
-    auto it = j.find(key);
-    return it != j.end() && it->is_string() ? it->get<std::string>() : std::string(fallback);
+  auto str = [&j](const char* key, const char* fallback) {
+    return json::StringOr(j, key, fallback);
   };
   const std::string event = str("event", "");
   if (event != "promoted" && event != "load") return;  // other events are for other services
@@ -222,16 +222,19 @@ void Predictor::RegisterRoutes(net::Router& router, const std::string& admin_rol
   options.role = admin_role;
   router.Post("/api/v1/predictor/model", net::SyncHandler([this](net::Request& req) {
                 auto body = req.Json();
-                if (!body.ok() || !body->is_object() || !(*body)["path"].is_string()) {
+                // Network JSON: a field of the wrong type is a 400, never an exception (500).
+                if (!body.ok() || !json::String(*body, "path") ||
+                    (json::Has(*body, "name") && !json::String(*body, "name")) ||
+                    (json::Has(*body, "sha256") && !json::String(*body, "sha256"))) {
                   return net::ErrorResponse(net::http::status::bad_request, "invalid_argument",
                                             "expected {\"path\":\"/models/x.tflite\",\"name\":"
                                             "\"fan-mlp@4\",\"sha256\":\"...\"} (name and sha256 "
                                             "optional)");
                 }
                 ModelSource source;
-                source.path = (*body)["path"].get<std::string>();
-                source.name = body->value("name", "");
-                source.sha256 = body->value("sha256", "");
+                source.path = json::StringOr(*body, "path", "");
+                source.name = json::StringOr(*body, "name", "");
+                source.sha256 = json::StringOr(*body, "sha256", "");
                 ModelPtr before = models_.Get();
                 Status st = LoadModel(source);
                 if (!st.ok()) {

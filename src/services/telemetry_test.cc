@@ -7,14 +7,16 @@
 namespace aiot::services {
 namespace {
 
+constexpr int64_t kArrival = 1'795'000'020'000'000'000;
+
 class TelemetryParserTest : public ::testing::Test {
  protected:
-  TelemetryParserTest() : parser_(config_, ResolveFeatures(config_, {})) {}
+  TelemetryParserTest() : parser_(config_.Message(), ResolveFeatures(config_, {})) {}
 
   // Parses `payload`; returns "" on success or the dead-letter reason.
   std::string Reason(std::string_view payload) {
     Defect d;
-    if (parser_.Parse(payload, row_, d)) return "";
+    if (parser_.Parse(payload, kArrival, row_, d)) return "";
     return d.Reason();
   }
 
@@ -41,6 +43,7 @@ TEST_F(TelemetryParserTest, FieldOrderIntegerIdsExtraFieldsAndNoTimestamp) {
             "");
   EXPECT_EQ(parser_.device_id(), "7");
   EXPECT_EQ(parser_.timestamp(), "");
+  EXPECT_EQ(parser_.time_ns(), kArrival);
   EXPECT_FLOAT_EQ(row_[0], 600.0f);
   EXPECT_FLOAT_EQ(row_[1], -40.0f);
   EXPECT_FLOAT_EQ(row_[3], 50.0f);
@@ -87,8 +90,10 @@ TEST_F(TelemetryParserTest, ReasonsForBadPayloads) {
             "characters");
   EXPECT_EQ(Reason(R"({"deviceID":true,)" + good_tail),
             "field `deviceID` is not a string or an integer");
-  EXPECT_EQ(Reason(R"({"deviceID":"a","timeStamp":5,)" + good_tail),
-            "field `timeStamp` is not a string");
+  EXPECT_EQ(Reason(R"({"deviceID":"a","timeStamp":true,)" + good_tail),
+            "field `timeStamp` is not a time string or a number of milliseconds since the epoch");
+  EXPECT_EQ(Reason(R"({"deviceID":"a","timeStamp":"tuesday",)" + good_tail),
+            "field `timeStamp` is not a time (RFC 3339, or \"YYYY-MM-DD HH:MM:SS[.fff]\" in UTC)");
   EXPECT_EQ(Reason(R"({"deviceID":"a",)" + good_tail + "{}"),
             "not valid JSON (trailing content after the object)");
   EXPECT_EQ(Reason(std::string(20000, ' ')),
@@ -104,16 +109,17 @@ TEST(TelemetryMappingTest, ConfiguredFieldNamesAndRanges) {
   TelemetryConfig config;
   config.fields = {{"temperature", "temp_c"}};
   config.ranges = {{"temperature", "-10..60"}};
-  config.device_id_field = "id";
-  TelemetryParser parser(config, ResolveFeatures(config, {"rotation", "temperature"}));
+  config.device_id_fields = {"id"};
+  TelemetryParser parser(config.Message(), ResolveFeatures(config, {"rotation", "temperature"}));
   float row[2];
   Defect d;
-  ASSERT_TRUE(parser.Parse(R"({"id":"m1","rotation":1,"temp_c":20})", row, d)) << d.Reason();
+  ASSERT_TRUE(parser.Parse(R"({"id":"m1","rotation":1,"temp_c":20})", kArrival, row, d))
+      << d.Reason();
   EXPECT_FLOAT_EQ(row[1], 20.0f);
-  EXPECT_FALSE(parser.Parse(R"({"id":"m1","rotation":1,"temperature":20})", row, d));
+  EXPECT_FALSE(parser.Parse(R"({"id":"m1","rotation":1,"temperature":20})", kArrival, row, d));
   EXPECT_EQ(d.Reason(), "missing field `temp_c`");
   EXPECT_EQ(d.Label(), "missing_field");
-  EXPECT_FALSE(parser.Parse(R"({"id":"m1","rotation":1,"temp_c":61})", row, d));
+  EXPECT_FALSE(parser.Parse(R"({"id":"m1","rotation":1,"temp_c":61})", kArrival, row, d));
   EXPECT_EQ(d.Reason(), "field `temp_c` = 61 is outside the plausible range [-10, 60]");
 }
 

@@ -2,15 +2,17 @@
 
 #include <simdjson.h>
 
+#include <memory>
+
 #include "base/clock.h"
 #include "base/errc.h"
+#include "telemetry/message.h"
 
 namespace aiot::store {
 namespace {
 
 namespace od = simdjson::ondemand;
 
-constexpr int kMaxDepth = 4;
 constexpr size_t kMaxExtraFields = 256;
 
 // One parser per thread: simdjson parsers are not thread-safe and are expensive to create.
@@ -83,51 +85,28 @@ bool ReadTime(od::value v, int64_t* ms) {
     return ParseTimeMs(s, ms);
   }
   if (t == od::json_type::number) {
+    // Milliseconds since the epoch, as telemetry::MessageReader reads them.
     double d;
-    if (v.get_double().get(d) || !std::isfinite(d) || std::fabs(d) > 9.2e15) return false;
+    if (v.get_double().get(d) || !std::isfinite(d) || std::fabs(d) > 9.2e12) return false;
     *ms = static_cast<int64_t>(d);
     return true;
   }
   return false;
 }
 
-// Adds the numeric leaves of `obj` under `prefix` to `out` (Telegraf's flattening).
-Status Flatten(od::object obj, std::string& prefix, int depth, const FieldSchema& schema,
-               TelemetryPoint* out) {
-  if (depth > kMaxDepth) return errc::parse_error;
-  for (auto field : obj) {
-    std::string_view key;
-    if (field.unescaped_key().get(key)) return errc::parse_error;
-    od::value v;
-    if (field.value().get(v)) return errc::parse_error;
-    od::json_type t;
-    if (v.type().get(t)) return errc::parse_error;
-    size_t mark = prefix.size();
-    if (!prefix.empty()) prefix += '_';
-    prefix.append(key);
-    if (t == od::json_type::number) {
-      double d;
-      if (v.get_double().get(d)) return errc::parse_error;
-      if (std::isfinite(d)) {
-        int col = schema.ColumnOf(prefix);
-        if (col >= 0) {
-          out->columns[col] = d;
-        } else if (out->extra.size() < kMaxExtraFields) {
-          out->extra.emplace_back(prefix, d);
-        }
-      }
-    } else if (t == od::json_type::object) {
-      od::object sub;
-      if (v.get_object().get(sub)) return errc::parse_error;
-      if (Status s = Flatten(sub, prefix, depth + 1, schema, out); !s) return s;
-    } else {
-      // Strings, booleans, arrays and null are skipped (Telegraf's JSON parser does the same for
-      // strings it was not told about). Skipping still has to validate the value.
-      if (!Skip(v)) return errc::parse_error;
-    }
-    prefix.resize(mark);
+// The reading parser for this thread and schema (rebuilt when a different schema is used).
+telemetry::ReadingParser& ReadingParserFor(const FieldSchema& schema) {
+  thread_local std::unique_ptr<telemetry::ReadingParser> parser;
+  if (!parser || parser->numeric_fields() != schema.columns()) {
+    parser = std::make_unique<telemetry::ReadingParser>(
+        schema.columns(), telemetry::MessageConfig{}, kMaxExtraFields);
   }
-  return {};
+  return *parser;
+}
+
+Status ErrorOf(const telemetry::Defect& d) {
+  return d.kind == telemetry::Defect::Kind::kMissingField ? errc::invalid_argument
+                                                          : errc::parse_error;
 }
 
 }  // namespace
@@ -154,58 +133,28 @@ Level ParseLevel(std::string_view s) {
 
 bool ParseTimeMs(std::string_view text, int64_t* ms) {
   int64_t ns;
-  if (!ParseTimestamp(text, &ns)) return false;
+  if (!telemetry::ParseTime(text, &ns)) return false;
   *ms = ns / 1000000;
   return true;
 }
 
 Status ParseTelemetry(std::string_view json, const FieldSchema& schema, int64_t now_ms,
-                      TelemetryPoint* out) {
+                      TelemetryPoint* out, telemetry::Defect* defect) {
   *out = TelemetryPoint();
-  od::document doc;
-  if (Begin(json, &doc)) return errc::parse_error;
-  od::object obj;
-  if (doc.get_object().get(obj)) return errc::parse_error;
-  bool has_ts = false;
-  std::string prefix;
-  for (auto field : obj) {
-    std::string_view key;
-    if (field.unescaped_key().get(key)) return errc::parse_error;
-    od::value v;
-    if (field.value().get(v)) return errc::parse_error;
-    if (key == "deviceID") {
-      if (!ReadDevice(v, &out->device)) return errc::parse_error;
-      continue;
-    }
-    if (key == "timeStamp") {
-      if (!ReadTime(v, &out->ts_ms)) return errc::parse_error;
-      has_ts = true;
-      continue;
-    }
-    od::json_type t;
-    if (v.type().get(t)) return errc::parse_error;
-    if (t == od::json_type::number) {
-      double d;
-      if (v.get_double().get(d)) return errc::parse_error;
-      if (!std::isfinite(d)) continue;
-      int col = schema.ColumnOf(key);
-      if (col >= 0) {
-        out->columns[col] = d;
-      } else if (out->extra.size() < kMaxExtraFields) {
-        out->extra.emplace_back(std::string(key), d);
-      }
-    } else if (t == od::json_type::object) {
-      od::object sub;
-      if (v.get_object().get(sub)) return errc::parse_error;
-      prefix.assign(key);
-      if (Status s = Flatten(sub, prefix, 1, schema, out); !s) return s;
+  telemetry::Defect local;
+  telemetry::Defect& d = defect ? *defect : local;
+  thread_local telemetry::Reading reading;
+  if (!ReadingParserFor(schema).Parse(json, now_ms * 1000000, &reading, d)) return ErrorOf(d);
+  out->device = std::move(reading.device);
+  out->ts_ms = reading.has_time ? reading.time_ns / 1000000 : now_ms;
+  for (auto& [name, value] : reading.fields) {
+    int col = schema.ColumnOf(name);
+    if (col >= 0) {
+      out->columns[col] = value;
     } else {
-      if (!Skip(v)) return errc::parse_error;
+      out->extra.emplace_back(std::move(name), value);
     }
   }
-  if (!AtEnd(doc)) return errc::parse_error;
-  if (out->device.empty() || out->device.size() > 256) return errc::invalid_argument;
-  if (!has_ts) out->ts_ms = now_ms;
   return {};
 }
 
@@ -262,43 +211,16 @@ Status ParseAnomaly(std::string_view json, int64_t now_ms, AnomalyPoint* out) {
 }
 
 Status ParseStatus(std::string_view json, std::string_view device, int64_t now_ms,
-                   StatusUpdate* out) {
+                   StatusUpdate* out, telemetry::Defect* defect) {
   *out = StatusUpdate();
-  out->device.assign(device);
-  out->ts_ms = now_ms;
-  od::document doc;
-  if (Begin(json, &doc)) return errc::parse_error;
-  od::object obj;
-  if (doc.get_object().get(obj)) return errc::parse_error;
-  for (auto field : obj) {
-    std::string_view key;
-    if (field.unescaped_key().get(key)) return errc::parse_error;
-    od::value v;
-    if (field.value().get(v)) return errc::parse_error;
-    if (key == "online") {
-      bool b;
-      if (v.get_bool().get(b)) return errc::parse_error;
-      out->online = b;
-    } else if (key == "model") {
-      // A device running no model (yet) reports "model": null; that is a status like any other.
-      bool none = false;
-      if (v.is_null().get(none)) return errc::parse_error;
-      if (none) continue;
-      std::string_view s;
-      if (v.get_string().get(s)) return errc::parse_error;
-      out->model.assign(s.substr(0, 256));
-    } else if (key == "deviceID" && out->device.empty()) {
-      std::string_view s;
-      if (v.get_string().get(s)) return errc::parse_error;
-      out->device.assign(s);
-    } else if (key == "timeStamp") {
-      if (!ReadTime(v, &out->ts_ms)) return errc::parse_error;
-    } else {
-      if (!Skip(v)) return errc::parse_error;
-    }
-  }
-  if (!AtEnd(doc)) return errc::parse_error;
-  if (out->device.empty() || out->device.size() > 256) return errc::invalid_argument;
+  telemetry::Defect local;
+  telemetry::Defect& d = defect ? *defect : local;
+  telemetry::DeviceStatus status;
+  if (!telemetry::ParseDeviceStatus(json, device, now_ms * 1000000, &status, d)) return ErrorOf(d);
+  out->device = std::move(status.device);
+  out->ts_ms = status.has_time ? status.time_ns / 1000000 : now_ms;
+  out->online = status.online;
+  out->model = std::move(status.model);
   out->json.assign(json);
   return {};
 }

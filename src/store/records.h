@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "base/result.h"
+#include "telemetry/message.h"
 
 namespace aiot::store {
 
@@ -80,17 +81,21 @@ using Record = std::variant<TelemetryPoint, AnomalyPoint, StatusUpdate, EventRec
 
 // Parsers. They never throw; malformed input returns errc::parse_error (or invalid_argument for
 // well-formed JSON lacking required keys). `now_ms` is used when the message has no timestamp.
+// Telemetry and status follow the device message rules of src/telemetry (`defect`, when given,
+// says why a message was rejected): a time without a zone is UTC, the device is `deviceID` or
+// else `chipID`, the configured columns must be numbers.
 Status ParseTelemetry(std::string_view json, const FieldSchema& schema, int64_t now_ms,
-                      TelemetryPoint* out);
+                      TelemetryPoint* out, telemetry::Defect* defect = nullptr);
 Status ParseAnomaly(std::string_view json, int64_t now_ms, AnomalyPoint* out);
 Status ParseStatus(std::string_view json, std::string_view device, int64_t now_ms,
-                   StatusUpdate* out);
+                   StatusUpdate* out, telemetry::Defect* defect = nullptr);
 Status ParseEvent(std::string_view json, std::string_view kind, int64_t now_ms, EventRecord* out);
 
 // MQTT topic filter matching ('+' one level, '#' the rest).
 bool TopicMatches(std::string_view filter, std::string_view topic);
 
-// Milliseconds since the epoch from RFC 3339 text or a JSON number (ms). False when malformed.
+// Milliseconds since the epoch from RFC 3339 text (no zone = UTC, telemetry::ParseTime). False
+// when malformed.
 bool ParseTimeMs(std::string_view text, int64_t* ms);
 
 }  // namespace aiot::store

@@ -47,6 +47,35 @@ TEST(ParseTelemetry, BadPayloadsReturnErrors) {
   }
 }
 
+// The seeds' sensors, by src/telemetry's rules: the fan's time has no zone (UTC; every reading
+// was rejected here), the motor's has none (the arrival time) and may name its device chipID.
+TEST(ParseTelemetry, SeedPayloads) {
+  TelemetryPoint p;
+  telemetry::Defect d;
+  ASSERT_TRUE(ParseTelemetry(
+      R"({"deviceID": "1", "timeStamp": "2021-09-14 23:07:59", "rotation": 628.4, "temperature": 36.6, "vibration": 163.5, "sound": 50.0})",
+      kSchema, 5, &p, &d))
+      << d.Reason();
+  EXPECT_EQ(p.device, "1");
+  EXPECT_EQ(p.ts_ms, 1'631'660'879'000);
+  EXPECT_DOUBLE_EQ(p.columns[0], 628.4);
+  for (
+      const char* motor :
+      {R"({"deviceID": "14333616", "current": 4.69, "temperature": 39.06, "vibration": 39.06, "sound": 12.50, "fft_data": "true"})",
+       R"({"chipID": "14333616", "current": 4.69, "temperature": 39.06, "vibration": 39.06, "sound": 12.50, "fft_data": "true"})"}) {
+    ASSERT_TRUE(ParseTelemetry(motor, kSchema, 5, &p, &d)) << d.Reason();
+    EXPECT_EQ(p.device, "14333616");
+    EXPECT_EQ(p.ts_ms, 5);
+    EXPECT_TRUE(std::isnan(p.columns[0]));
+    EXPECT_DOUBLE_EQ(p.columns[3], 12.5);
+    ASSERT_EQ(p.extra.size(), 1u);
+    EXPECT_EQ(p.extra[0].first, "current");
+  }
+  // A configured column of the wrong type is rejected, with the reason.
+  EXPECT_FALSE(ParseTelemetry(R"({"deviceID":"a","rotation":"fast"})", kSchema, 5, &p, &d));
+  EXPECT_EQ(d.Reason(), "field `rotation` is a string, expected a number");
+}
+
 TEST(ParseAnomaly, ReferenceMessage) {
   AnomalyPoint a;
   ASSERT_TRUE(ParseAnomaly(

@@ -15,7 +15,8 @@ StoreService::StoreService(const StoreConfig& config, ClientFactory client_facto
       client_factory_(std::move(client_factory)),
       hub_(hub),
       registry_(registry),
-      clock_(clock) {}
+      clock_(clock),
+      rejections_(&registry, "store", "store", clock) {}
 
 StoreService::~StoreService() { Stop(); }
 
@@ -36,10 +37,15 @@ Status StoreService::Open() {
 
 void StoreService::OnMessage(std::string_view topic, std::string_view payload) {
   messages_.fetch_add(1, std::memory_order_relaxed);
-  auto rec = store_->Parse(topic, payload);
+  telemetry::Defect defect;
+  auto rec = store_->Parse(topic, payload, &defect);
   if (!rec) {
     rejected_.fetch_add(1, std::memory_order_relaxed);
-    log::Get("store")->debug("dropped message on {}: {}", topic, rec.error().message());
+    if (defect.kind != telemetry::Defect::Kind::kNone) {
+      rejections_.Reject(topic, defect);
+    } else {
+      rejections_.Reject(topic, "malformed", rec.error().message());
+    }
     return;
   }
   if (hub_) {

@@ -12,6 +12,7 @@
 #include "store/influx_sink.h"
 #include "store/store_config.h"
 #include "store/telemetry_store.h"
+#include "telemetry/rejections.h"
 
 namespace aiot::store {
 
@@ -67,6 +68,7 @@ class StoreService {
   std::shared_ptr<mqtt::Client> client_;
   std::atomic<uint64_t> messages_{0};
   std::atomic<uint64_t> rejected_{0};
+  telemetry::Rejections rejections_;  // aiot_messages_rejected_total{component="store"}
 };
 
 }  // namespace aiot::store

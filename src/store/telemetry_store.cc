@@ -405,12 +405,13 @@ void TelemetryStore::MarkDirty(int64_t device, int64_t source, int64_t ts_ms) {
   }
 }
 
-Result<Record> TelemetryStore::Parse(std::string_view topic, std::string_view payload) const {
+Result<Record> TelemetryStore::Parse(std::string_view topic, std::string_view payload,
+                                     telemetry::Defect* defect) const {
   const int64_t now_ms = clock_.NowNanos() / 1000000;
   Status st;
   if (topic == config_.telemetry_topic) {
     TelemetryPoint p;
-    st = ParseTelemetry(payload, schema_, now_ms, &p);
+    st = ParseTelemetry(payload, schema_, now_ms, &p, defect);
     if (st) return Record(std::move(p));
   } else if (topic == config_.anomaly_topic) {
     AnomalyPoint a;
@@ -419,7 +420,7 @@ Result<Record> TelemetryStore::Parse(std::string_view topic, std::string_view pa
   } else if (TopicMatches(config_.status_topic, topic)) {
     StatusUpdate s;
     std::string_view device = topic.substr(topic.rfind('/') + 1);
-    st = ParseStatus(payload, device, now_ms, &s);
+    st = ParseStatus(payload, device, now_ms, &s, defect);
     if (st) return Record(std::move(s));
   } else if (topic == config_.alerts_topic) {
     EventRecord e;

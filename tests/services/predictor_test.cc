@@ -271,6 +271,17 @@ TEST_F(PredictorTest, ScoringApiAndModelEndpoint) {
   r = testing::Http(port, "POST", "/api/v1/predictor/model", R"({"path":"/nonexistent.tflite"})",
                     "s3cret-token");
   EXPECT_EQ(r.status, 422) << r.body;
+  // Fields of the wrong type are the client's mistake (400), not an exception (nlohmann's value()
+  // threw on {"name":5}: a 500).
+  for (const char* bad :
+       {R"({"path":"/m.tflite","name":5})", R"({"path":5})", R"({"path":"/m.tflite","sha256":[1]})",
+        R"({"name":"fan-mlp@2"})", R"(["path"])"}) {
+    r = testing::Http(port, "POST", "/api/v1/predictor/model", bad, "s3cret-token");
+    EXPECT_EQ(r.status, 400) << bad << ": " << r.body;
+    EXPECT_NE(r.body.find("invalid_argument"), std::string::npos) << r.body;
+  }
+  r = testing::Http(port, "POST", "/score", R"({"name":5})");
+  EXPECT_EQ(r.status, 400) << r.body;
   r = testing::Http(port, "POST", "/api/v1/predictor/model", swap, "s3cret-token");
   ASSERT_EQ(r.status, 200) << r.body;
   EXPECT_EQ(json::parse(r.body)["previous"], "fan-mlp@1");

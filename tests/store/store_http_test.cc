@@ -7,6 +7,8 @@
 #include <filesystem>
 #include <random>
 #include <thread>
+#include <utility>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -213,6 +215,131 @@ TEST(StoreServiceMqtt, MessagesFromMosquittoReachTheStore) {
   EXPECT_EQ(tl->size(), 2u);      // the alert and the warning anomaly
   EXPECT_GE(svc.rejected(), 1u);  // "not json"
   svc.Stop();
+}
+
+// The seeds' own sensors as users run them, over a real broker into a running StoreService, read
+// back through the series API: fan.py sends a time without a zone (UTC); the motor sensor sends
+// no time (the arrival time) and names its device by `deviceID` or `chipID`. A rejected message
+// is counted by reason.
+class SeedSensorTest : public ::testing::Test {
+ protected:
+  void StartStore(const std::string& telemetry_topic) {
+    ASSERT_TRUE(broker_.Start());
+    StoreConfig c;
+    c.path = dir_.File("seed.db");
+    c.telemetry_topic = telemetry_topic;
+    mqtt::MqttClientConfig mc;
+    mc.url = broker_.url();
+    svc_ = std::make_unique<StoreService>(
+        c, [this, mc] { return mqtt::Client::Create(io_.io(), mc); }, nullptr, registry_);
+    ASSERT_TRUE(svc_->Start());
+    RegisterStoreRoutes(router_, *svc_->store());
+    net::HttpServerConfig hc;
+    hc.listen = "127.0.0.1:0";
+    server_ = std::make_unique<net::HttpServer>(hc, runtime_, router_, registry_);
+    runtime_.Start();
+    ASSERT_TRUE(server_->Start());
+    auto http = HttpClient::Create(fmt::format("http://127.0.0.1:{}", server_->port()), 20000);
+    ASSERT_TRUE(http);
+    http_ = std::make_unique<HttpClient>(std::move(*http));
+  }
+  void TearDown() override {
+    http_.reset();
+    if (server_) server_->Stop();
+    runtime_.Stop();
+    runtime_.Join();
+    if (svc_) svc_->Stop();
+  }
+  void Publish(const std::string& topic, const std::string& payload) {
+    std::string cmd =
+        fmt::format("mosquitto_pub -p {} -t '{}' -m '{}'", broker_.port(), topic, payload);
+    ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd;
+  }
+  // Publishes `first` until the service has received a message (subscriptions are asynchronous),
+  // then `rest` and a message that is not JSON, and waits until that one is rejected: the ones
+  // before it have been handled by then.
+  void PublishAll(const std::string& topic, const std::string& first,
+                  const std::vector<std::string>& rest) {
+    ASSERT_TRUE(mqtt::testing::WaitFor(
+        [&] {
+          Publish(topic, first);
+          return svc_->messages() > 0;
+        },
+        30s));
+    for (const auto& p : rest) Publish(topic, p);
+    Publish(topic, "not json");
+    ASSERT_TRUE(mqtt::testing::WaitFor([&] { return svc_->rejected() >= 1; }, 30s));
+    ASSERT_TRUE(svc_->store()->Flush());
+  }
+  json Series(const std::string& device, const std::string& fields) {
+    const int64_t now_ms = SystemClock::Instance().NowNanos() / 1000000;
+    std::string target = fmt::format("/api/v1/series?devices={}&fields={}&from={}&to={}", device,
+                                     fields, now_ms - 3600 * 1000, now_ms + 3600 * 1000);
+    auto r = http_->Request("GET", target, "");
+    EXPECT_TRUE(r) << target;
+    if (!r) return json();
+    EXPECT_EQ(r->status, 200) << r->body;
+    return json::parse(r->body, nullptr, false);
+  }
+  void ExpectOnlyTheNonJsonRejected() {
+    EXPECT_EQ(svc_->rejected(), 1u);
+    const std::string text = metrics::SerializeText(registry_);
+    EXPECT_NE(text.find(R"(aiot_messages_rejected_total{component="store",reason="not_json"} 1)"),
+              std::string::npos)
+        << text;
+  }
+
+  mqtt::testing::Mosquitto broker_;
+  mqtt::testing::IoThread io_;
+  TempDir dir_;
+  metrics::Registry registry_;
+  net::Runtime runtime_{1};
+  net::Router router_;
+  std::unique_ptr<StoreService> svc_;
+  std::unique_ptr<net::HttpServer> server_;
+  std::unique_ptr<HttpClient> http_;
+};
+
+TEST_F(SeedSensorTest, FanPayloadWithAZonelessTimeReachesTheSeriesApi) {
+  if (!mqtt::testing::Mosquitto::Available()) GTEST_SKIP() << "no mosquitto";
+  StartStore("fan/messages");
+  // fan.py's format, "YYYY-MM-DD HH:MM:SS" without a zone; a minute ago, so retention keeps it.
+  const int64_t fan_ms = (SystemClock::Instance().NowNanos() / 1000000000 - 60) * 1000;
+  std::string time = FormatTimestamp(fan_ms * 1000000).substr(0, 19);
+  time[10] = ' ';
+  PublishAll("fan/messages",
+             fmt::format(R"({{"deviceID": "1", "timeStamp": "{}", "rotation": 628.4, )"
+                         R"("temperature": 36.6, "vibration": 163.5, "sound": 50.0}})",
+                         time),
+             {});
+  json j = Series("1", "rotation,sound");
+  ASSERT_EQ(j["series"].size(), 2u) << j;
+  EXPECT_EQ(j["series"][0]["t"][0], fan_ms) << "a time without a zone is UTC";
+  EXPECT_EQ(j["series"][0]["v"][0], 628.4);
+  EXPECT_EQ(j["series"][1]["v"][0], 50.0);
+  ExpectOnlyTheNonJsonRejected();
+}
+
+TEST_F(SeedSensorTest, MotorPayloadsWithoutATimeReachTheSeriesApi) {
+  if (!mqtt::testing::Mosquitto::Available()) GTEST_SKIP() << "no mosquitto";
+  StartStore("shaded-pole-motor-sensor_data");
+  const int64_t before_ms = SystemClock::Instance().NowNanos() / 1000000;
+  PublishAll(
+      "shaded-pole-motor-sensor_data",
+      R"({"deviceID": "14333616", "current": 4.69, "temperature": 39.06, "vibration": 39.06, "sound": 12.50, "fft_data": "true"})",
+      {R"({"chipID": "14333617", "current": 4.70, "temperature": 39.06, "vibration": 39.06, "sound": 12.50, "fft_data": "true"})"});
+  const int64_t after_ms = SystemClock::Instance().NowNanos() / 1000000;
+  for (auto [device, current] : {std::pair{"14333616", 4.69}, std::pair{"14333617", 4.70}}) {
+    json j = Series(device, "current,sound");
+    ASSERT_EQ(j["series"].size(), 2u) << device << ": " << j;
+    EXPECT_EQ(j["series"][0]["v"][0], current) << device;
+    EXPECT_EQ(j["series"][1]["v"][0], 12.5) << device;
+    // No time in the message: the arrival time.
+    const int64_t t = j["series"][0]["t"][0].get<int64_t>();
+    EXPECT_GE(t, before_ms) << device;
+    EXPECT_LE(t, after_ms) << device;
+  }
+  ExpectOnlyTheNonJsonRejected();
 }
 
 }  // namespace
