@@ -19,6 +19,13 @@ function(aiot_library name)
 endfunction()
 
 # aiot_test(NAME SOURCES ... DEPS ... [LABEL unit|integration|e2e] [TIMEOUT s])
+# Header-only test support (tests/support/testing.h: WaitFor, AIOT_SKIP_WITHOUT_PEER), linked by
+# every aiot_test.
+if(NOT TARGET aiot_test_support)
+  add_library(aiot_test_support INTERFACE)
+  target_include_directories(aiot_test_support INTERFACE ${PROJECT_SOURCE_DIR})
+endif()
+
 function(aiot_test name)
   if(NOT AIOT_BUILD_TESTS)
     return()
@@ -31,7 +38,8 @@ function(aiot_test name)
     set(A_TIMEOUT 300)
   endif()
   add_executable(${name} ${A_SOURCES})
-  target_link_libraries(${name} PRIVATE ${A_DEPS} GTest::gtest GTest::gmock GTest::gtest_main)
+  target_link_libraries(${name} PRIVATE ${A_DEPS} aiot_test_support GTest::gtest GTest::gmock
+                                        GTest::gtest_main)
   aiot_warnings(${name})
   gtest_discover_tests(${name}
     PROPERTIES LABELS ${A_LABEL} TIMEOUT ${A_TIMEOUT}

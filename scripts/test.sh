@@ -7,6 +7,9 @@ cd "$(dirname "$0")/.."
 scripts/setup.sh --test
 scripts/build.sh
 jobs=$(( $(nproc) + 1 ))
+# setup.sh --test installed every peer the tests use: a test that finds one missing fails
+# instead of skipping (tests/support/testing.h), so a missing install step cannot pass as green.
+export AIOT_REQUIRE_PEERS=1
 status=0
 # No retries: a test that passes only on a second try is a defect to fix, not to hide.
 ctest --test-dir build/rel -j "$jobs" --output-on-failure --timeout 600 "$@" || status=$?

@@ -4,12 +4,14 @@
 #include <arpa/inet.h>
 #include <fcntl.h>
 #include <gtest/gtest.h>
+
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include "tests/support/testing.h"
 
 #include <chrono>
 #include <csignal>
@@ -114,7 +116,7 @@ struct Child {
 
 TEST(AiotUp, FailingMachineIsAlertedSlowedAndReportsItsActuator) {
   if (access("/usr/bin/mosquitto_sub", X_OK) != 0) {
-    GTEST_SKIP() << "mosquitto_sub not installed (scripts/setup.sh --test installs it)";
+    AIOT_SKIP_WITHOUT_PEER("mosquitto_sub not installed (scripts/setup.sh --test installs it)");
   }
   auto dir = std::filesystem::temp_directory_path() / ("aiot_up_e2e_" + std::to_string(getpid()));
   std::filesystem::remove_all(dir);
@@ -246,7 +248,7 @@ TEST(AiotUp, FailingMachineIsAlertedSlowedAndReportsItsActuator) {
 // the rollout CLI (start, status, abort) drives a rollout of it on the restarted platform.
 TEST(AiotUp, KillDuringAModelUploadLeavesAConsistentRegistry) {
   if (Shell("command -v curl >/dev/null && echo yes") != "yes\n") {
-    GTEST_SKIP() << "curl not installed (scripts/setup.sh --test installs it)";
+    AIOT_SKIP_WITHOUT_PEER("curl not installed (scripts/setup.sh --test installs it)");
   }
   auto dir = std::filesystem::temp_directory_path() / ("aiot_up_kill_" + std::to_string(getpid()));
   std::filesystem::remove_all(dir);

@@ -21,6 +21,8 @@
 // arithmetic and not a different reading of the file.
 #include <gtest/gtest.h>
 
+#include "tests/support/testing.h"
+
 #include <filesystem>
 
 #include <algorithm>
@@ -179,7 +181,7 @@ class ArmnnInterop : public ::testing::Test {
   void SetUp() override {
     std::string out;
     if (testing::Run("/usr/bin/python3 -c 'import numpy, pyarmnn' 2>&1", &out) != 0) {
-      GTEST_SKIP() << "pyarmnn unusable with /usr/bin/python3: " << out;
+      AIOT_SKIP_WITHOUT_PEER("pyarmnn unusable with /usr/bin/python3: " << out);
     }
     dir_ = testing::ScratchDir("armnn");
   }

@@ -2,6 +2,8 @@
 // units, a text label and imbalanced classes: everything through flags, no code change.
 #include <gtest/gtest.h>
 
+#include "tests/support/testing.h"
+
 #include <filesystem>
 
 #include <fstream>
@@ -127,7 +129,8 @@ TEST_F(MlCli, TrainEvalScoreInspectQuantizeDriftThroughFlagsAlone) {
 // plain lines above. util-linux `script` gives it a pseudo-terminal.
 TEST_F(MlCli, TrainShowsAProgressBarOnATerminal) {
   std::string out;
-  if (testing::Run("command -v script", &out) != 0) GTEST_SKIP() << "util-linux script not found";
+  if (testing::Run("command -v script", &out) != 0)
+    AIOT_SKIP_WITHOUT_PEER("util-linux script not found");
   const std::string train = Bin() + " train --data " + csv_ +
                             " --label status --label-map healthy=0,failing=1"
                             " --drop pump_id,recorded_at --hidden 8 --epochs 12 --seed 3 --out " +

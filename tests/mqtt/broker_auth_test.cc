@@ -2,7 +2,9 @@
 // authenticator) and authorization (acl_file) with real clients: mosquitto_pub / mosquitto_sub,
 // python3-paho-mqtt (3.1.1 and 5.0), and raw packets where the exact reason codes matter.
 #include <gtest/gtest.h>
+
 #include <unistd.h>
+#include "tests/support/testing.h"
 
 #include <filesystem>
 #include <fstream>
@@ -71,7 +73,7 @@ class BrokerAuth : public ::testing::Test {
  protected:
   void SetUp() override {
     if (RunCommand("command -v mosquitto_passwd && command -v mosquitto_pub").first != 0)
-      GTEST_SKIP() << "mosquitto / mosquitto-clients not installed";
+      AIOT_SKIP_WITHOUT_PEER("mosquitto / mosquitto-clients not installed");
     dir_ = MakeTempDir("broker_auth");
     ASSERT_TRUE(WriteAuthFiles(dir_));
   }
@@ -150,7 +152,7 @@ TEST_F(BrokerAuth, LocalOnlyAnonymousWithPasswordFile) {
 TEST_F(BrokerAuth, PahoV311AndV5Connack) {
   StartBroker("false");
   if (RunCommand("/usr/bin/python3 -c 'import paho.mqtt.client'").first != 0)
-    GTEST_SKIP() << "python3-paho-mqtt not installed";
+    AIOT_SKIP_WITHOUT_PEER("python3-paho-mqtt not installed");
   for (int v : {4, 5}) {
     SCOPED_TRACE(v);
     std::string ver = std::to_string(v) + " paho-" + std::to_string(v);
@@ -169,7 +171,7 @@ TEST_F(BrokerAuth, PahoV311AndV5Connack) {
 TEST_F(BrokerAuth, PahoSubscribeDenied) {
   StartBroker("false");
   if (RunCommand("/usr/bin/python3 -c 'import paho.mqtt.client'").first != 0)
-    GTEST_SKIP() << "python3-paho-mqtt not installed";
+    AIOT_SKIP_WITHOUT_PEER("python3-paho-mqtt not installed");
   auto v5 = Paho("5 fan-3 alice s3cret shared/# shared/secret/x bob/# devices/fan-3/+ '#'");
   EXPECT_EQ(v5.second, "connack 0\nsuback 1 135 135 1 135\n");
   auto v3 = Paho("4 fan-3 alice s3cret shared/+ users/alice/inbox users/bob/inbox");

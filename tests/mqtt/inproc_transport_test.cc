@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include "tests/support/testing.h"
+
 #include <atomic>
 #include <future>
 
@@ -77,7 +79,7 @@ TEST_F(Inproc, PublishAndSubscribeWithoutSocket) {
 
 TEST_F(Inproc, InprocPublisherReachesTcpSubscriber) {
   if (RunCommand("command -v mosquitto_sub").first != 0)
-    GTEST_SKIP() << "mosquitto-clients missing";
+    AIOT_SKIP_WITHOUT_PEER("mosquitto-clients missing");
   Process sub("timeout 60 mosquitto_sub -h 127.0.0.1 -p " + std::to_string(broker_.port()) +
               " -V mqttv5 -t 'mix/#' -q 1 -C 1 -F '%t %p'");
   ASSERT_TRUE(WaitFor([&] { return broker_.broker().index().size() == 1; }));

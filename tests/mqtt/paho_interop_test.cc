@@ -2,6 +2,8 @@
 // the broker started in-process. The scenarios are in paho_scenarios.py.
 #include <gtest/gtest.h>
 
+#include "tests/support/testing.h"
+
 #include <cstdlib>
 #include <string>
 
@@ -32,7 +34,7 @@ class PahoInterop : public ::testing::Test {
  protected:
   void SetUp() override {
     if (RunCommand("/usr/bin/python3 -c 'import paho.mqtt'").first != 0)
-      GTEST_SKIP() << "python3-paho-mqtt not installed";
+      AIOT_SKIP_WITHOUT_PEER("python3-paho-mqtt not installed");
     ASSERT_TRUE(broker_.ok());
   }
   std::string Scenario(const std::string& name) { return RunScenario(name, broker_.port()); }
@@ -97,7 +99,7 @@ class PahoServerReceiveMaximum : public ::testing::Test {
   }
   void SetUp() override {
     if (RunCommand("/usr/bin/python3 -c 'import paho.mqtt'").first != 0)
-      GTEST_SKIP() << "python3-paho-mqtt not installed";
+      AIOT_SKIP_WITHOUT_PEER("python3-paho-mqtt not installed");
     ASSERT_TRUE(broker_.ok());
   }
   TestBroker broker_{Config()};

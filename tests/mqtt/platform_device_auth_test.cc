@@ -4,9 +4,11 @@
 // are refused with Bad User Name or Password; anonymous clients on loopback still get in.
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
+
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
+#include "tests/support/testing.h"
 
 #include <nlohmann/json.hpp>
 
@@ -36,7 +38,7 @@ int FreePort() {
 
 TEST(PlatformDeviceAuth, ProvisionedDeviceLogsInWrongPasswordRefused) {
   if (RunCommand("command -v mosquitto_pub").first != 0)
-    GTEST_SKIP() << "mosquitto-clients not installed";
+    AIOT_SKIP_WITHOUT_PEER("mosquitto-clients not installed");
   registry::TestDir dir;
   int port = FreePort();
   app::AppConfig c;

@@ -1,7 +1,9 @@
 #include "mqtt/broker/auth.h"
 
 #include <gtest/gtest.h>
+
 #include <unistd.h>
+#include "tests/support/testing.h"
 
 #include <cstdio>
 #include <filesystem>
@@ -19,7 +21,7 @@ class MosquittoPasswd : public ::testing::Test {
  protected:
   void SetUp() override {
     if (std::system("command -v mosquitto_passwd >/dev/null 2>&1") != 0)
-      GTEST_SKIP() << "mosquitto_passwd (Debian package mosquitto) not installed";
+      AIOT_SKIP_WITHOUT_PEER("mosquitto_passwd (Debian package mosquitto) not installed");
     dir_ = fs::temp_directory_path() / ("aiot_auth_test_" + std::to_string(::getpid()));
     fs::create_directories(dir_);
   }

@@ -4,6 +4,8 @@
 
 #include <gtest/gtest.h>
 
+#include "tests/support/testing.h"
+
 #include <boost/asio/post.hpp>
 #include <set>
 
@@ -131,7 +133,7 @@ struct Inbox {
 class ClientTest : public ::testing::TestWithParam<uint32_t> {
  protected:
   void SetUp() override {
-    if (!Mosquitto::Available()) GTEST_SKIP() << "/usr/sbin/mosquitto not installed";
+    if (!Mosquitto::Available()) AIOT_SKIP_WITHOUT_PEER("/usr/sbin/mosquitto not installed");
     broker_ = std::make_unique<Mosquitto>();
     ASSERT_TRUE(broker_->Start()) << "mosquitto did not start";
   }

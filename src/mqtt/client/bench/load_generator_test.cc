@@ -3,6 +3,8 @@
 
 #include <gtest/gtest.h>
 
+#include "tests/support/testing.h"
+
 #include "mqtt/client/test_util.h"
 
 namespace aiot::mqtt::bench {
@@ -11,7 +13,7 @@ namespace {
 using mqtt::testing::Mosquitto;
 
 TEST(LoadGenerator, FanOutQos1DeliversEveryMessageToEverySubscriber) {
-  if (!Mosquitto::Available()) GTEST_SKIP() << "/usr/sbin/mosquitto not installed";
+  if (!Mosquitto::Available()) AIOT_SKIP_WITHOUT_PEER("/usr/sbin/mosquitto not installed");
   Mosquitto broker;
   ASSERT_TRUE(broker.Start());
   LoadOptions o;
@@ -38,7 +40,7 @@ TEST(LoadGenerator, FanOutQos1DeliversEveryMessageToEverySubscriber) {
 }
 
 TEST(LoadGenerator, PairsMaxRateQos0V311) {
-  if (!Mosquitto::Available()) GTEST_SKIP() << "/usr/sbin/mosquitto not installed";
+  if (!Mosquitto::Available()) AIOT_SKIP_WITHOUT_PEER("/usr/sbin/mosquitto not installed");
   Mosquitto broker;
   ASSERT_TRUE(broker.Start());
   LoadOptions o;
