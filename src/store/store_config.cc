@@ -6,9 +6,8 @@ void Describe(config::Visitor& v, InfluxConfig& c) {
   v.Field("enabled", c.enabled, "write telemetry to InfluxDB 1.x as well");
   v.Field("url", c.url, "InfluxDB base URL (http://host:port)");
   v.Field("schema", c.schema,
-          "aiot (telemetry in `measurement`, scores in `anomaly_measurement`) or telegraf (as the "
-          "reference's Telegraf wrote fan/#: both in `measurement`, tags deviceID and topic, fault "
-          "a string \"0\"/\"1\"; its Grafana dashboard reads it unchanged)");
+          "aiot (scores in anomaly_measurement) or telegraf (as the reference's Telegraf wrote "
+          "fan/#: all in measurement, topic tag, fault a string)");
   v.Field("database", c.database, "database (db=); empty = aiot, or fan with schema telegraf");
   v.Field("retention_policy", c.retention_policy, "retention policy (rp=); empty = default");
   v.Field("precision", c.precision, "timestamp precision: ns, u, ms, s");
