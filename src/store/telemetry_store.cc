@@ -13,6 +13,17 @@
 namespace aiot::store {
 namespace {
 
+// A row loop over the SQLite wrapper: true while a row is available; an error ends the loop and
+// is stored in *error when given.
+bool NextRow(sqlite::Stmt& s, Status* error = nullptr) {
+  auto r = s.Step();
+  if (!r.ok()) {
+    if (error) *error = r.error();
+    return false;
+  }
+  return *r;
+}
+
 constexpr int64_t kSrcColumns = -1;
 constexpr int64_t kSrcAnomaly = -2;
 constexpr int64_t kMinute = 60000;
@@ -146,11 +157,12 @@ struct TelemetryStore::Metrics {
 };
 
 struct TelemetryStore::Writer {
-  Db db;
-  Stmt begin, commit, rollback;
-  Stmt insert_telemetry, insert_extra, insert_anomaly, insert_event, update_status, touch_device;
-  Stmt insert_device, select_device, insert_field, select_field;
-  Stmt select_rows, select_anomaly_rows, select_extra_rows, insert_rollup;
+  sqlite::Db db;
+  sqlite::Stmt begin, commit, rollback;
+  sqlite::Stmt insert_telemetry, insert_extra, insert_anomaly, insert_event, update_status,
+      touch_device;
+  sqlite::Stmt insert_device, select_device, insert_field, select_field;
+  sqlite::Stmt select_rows, select_anomaly_rows, select_extra_rows, insert_rollup;
   struct StringHash {
     using is_transparent = void;
     size_t operator()(std::string_view s) const { return std::hash<std::string_view>{}(s); }
@@ -164,16 +176,16 @@ struct TelemetryStore::Writer {
 
 class TelemetryStore::ReaderLease {
  public:
-  ReaderLease(TelemetryStore* s, std::unique_ptr<Db> db) : s_(s), db_(std::move(db)) {}
+  ReaderLease(TelemetryStore* s, std::unique_ptr<sqlite::Db> db) : s_(s), db_(std::move(db)) {}
   ~ReaderLease() {
     if (db_) s_->ReleaseReader(std::move(db_));
   }
-  Db& operator*() { return *db_; }
-  Db* operator->() { return db_.get(); }
+  sqlite::Db& operator*() { return *db_; }
+  sqlite::Db* operator->() { return db_.get(); }
 
  private:
   TelemetryStore* s_;
-  std::unique_ptr<Db> db_;
+  std::unique_ptr<sqlite::Db> db_;
 };
 
 TelemetryStore::TelemetryStore(const StoreConfig& config, Clock& clock, metrics::Registry* registry)
@@ -218,11 +230,11 @@ Status TelemetryStore::Init() {
       return errc::invalid_argument;
     }
   }
-  auto db = Db::Open(config_.path, false);
+  auto db = sqlite::Db::Open(config_.path);
   if (!db) return db.error();
   writer_ = std::make_unique<Writer>();
   writer_->db = std::move(*db);
-  Db& w = writer_->db;
+  sqlite::Db& w = writer_->db;
   std::string sync = config_.synchronous;
   if (sync != "off" && sync != "normal" && sync != "full") {
     log->error("store.synchronous must be off, normal or full, not `{}`", sync);
@@ -264,7 +276,7 @@ Status TelemetryStore::Init() {
   {
     auto info = w.Prepare("PRAGMA table_info(telemetry)");
     if (!info) return info.error();
-    while (info->Step()) {
+    while (NextRow(*info)) {
       std::string_view name = info->Text(1);
       if (name.substr(0, 2) == "f_") columns.emplace_back(name.substr(2));
     }
@@ -283,7 +295,7 @@ Status TelemetryStore::Init() {
   }
   schema_ = FieldSchema(columns);
 
-  auto prep = [&](Stmt& s, const std::string& sql) -> Status {
+  auto prep = [&](sqlite::Stmt& s, const std::string& sql) -> Status {
     auto r = w.Prepare(sql);
     if (!r) return r.error();
     s = std::move(*r);
@@ -304,7 +316,7 @@ Status TelemetryStore::Init() {
                                  "ON CONFLICT(device,ts) DO UPDATE SET {}",
                                  cols, marks, updates);
   Status st;
-  for (auto [stmt, sql] : std::initializer_list<std::pair<Stmt*, std::string>>{
+  for (auto [stmt, sql] : std::initializer_list<std::pair<sqlite::Stmt*, std::string>>{
            {&wr.begin, "BEGIN"},
            {&wr.commit, "COMMIT"},
            {&wr.rollback, "ROLLBACK"},
@@ -355,7 +367,7 @@ Status TelemetryStore::Init() {
     auto all = w.Prepare("SELECT id, name, kind FROM fields");
     if (!all) return all.error();
     std::lock_guard lk(fields_mu_);
-    while (all->Step())
+    while (NextRow(*all))
       fields_[std::string(all->Text(1))] = {all->Int(0), std::string(all->Text(2))};
   }
   wr.last_rollup = wr.last_retention = std::chrono::steady_clock::now();
@@ -370,10 +382,10 @@ Result<int64_t> TelemetryStore::FieldId(std::string_view name, std::string_view 
   }
   Writer& wr = *writer_;
   wr.insert_field.Bind(1, name).Bind(2, kind);
-  if (Status st = wr.insert_field.Exec(); !st) return st.error();
+  if (Status st = wr.insert_field.Run(); !st) return st.error();
   wr.select_field.Bind(1, name);
   Status st;
-  if (!wr.select_field.Step(&st)) return st.ok() ? make_error_code(errc::internal) : st.error();
+  if (!NextRow(wr.select_field, &st)) return st.ok() ? make_error_code(errc::internal) : st.error();
   int64_t id = wr.select_field.Int(0);
   std::string stored_kind(wr.select_field.Text(1));
   wr.select_field.Reset();
@@ -387,10 +399,11 @@ Result<int64_t> TelemetryStore::DeviceId(std::string_view name, int64_t ts_ms) {
   auto it = wr.device_ids.find(name);
   if (it != wr.device_ids.end()) return it->second;
   wr.insert_device.Bind(1, name).Bind(2, ts_ms);
-  if (Status st = wr.insert_device.Exec(); !st) return st.error();
+  if (Status st = wr.insert_device.Run(); !st) return st.error();
   wr.select_device.Bind(1, name);
   Status st;
-  if (!wr.select_device.Step(&st)) return st.ok() ? make_error_code(errc::internal) : st.error();
+  if (!NextRow(wr.select_device, &st))
+    return st.ok() ? make_error_code(errc::internal) : st.error();
   int64_t id = wr.select_device.Int(0);
   wr.select_device.Reset();
   wr.device_ids.emplace(std::string(name), id);
@@ -558,9 +571,9 @@ Status TelemetryStore::CommitBatch(std::vector<Record>& batch) {
   wr.batch_dirty.clear();
   std::unordered_map<int64_t, int64_t> last_seen;
   size_t n_tel = 0, n_anom = 0, n_status = 0, n_event = 0;
-  Status st = wr.begin.Exec();
+  Status st = wr.begin.Run();
   auto fail = [&](Status s) {
-    (void)wr.rollback.Exec();
+    (void)wr.rollback.Run();
     // Ids handed out inside the rolled-back transaction are gone.
     wr.device_ids.clear();
     metrics_->write_errors->Increment(static_cast<double>(batch.size()));
@@ -572,16 +585,16 @@ Status TelemetryStore::CommitBatch(std::vector<Record>& batch) {
     if (auto* p = std::get_if<TelemetryPoint>(&rec)) {
       auto dev = DeviceId(p->device, p->ts_ms);
       if (!dev) return fail(dev.error());
-      Stmt& s = wr.insert_telemetry;
+      sqlite::Stmt& s = wr.insert_telemetry;
       s.Bind(1, *dev).Bind(2, p->ts_ms);
       for (size_t c = 0; c < schema_.size(); ++c) s.Bind(static_cast<int>(c) + 3, p->columns[c]);
-      if (st = s.Exec(); !st) return fail(st);
+      if (st = s.Run(); !st) return fail(st);
       MarkDirty(*dev, kSrcColumns, p->ts_ms);
       for (const auto& [name, value] : p->extra) {
         auto fid = FieldId(name, "extra");
         if (!fid) return fail(fid.error());
         wr.insert_extra.Bind(1, *dev).Bind(2, *fid).Bind(3, p->ts_ms).Bind(4, value);
-        if (st = wr.insert_extra.Exec(); !st) return fail(st);
+        if (st = wr.insert_extra.Run(); !st) return fail(st);
         MarkDirty(*dev, *fid, p->ts_ms);
       }
       auto [it, fresh] = last_seen.try_emplace(*dev, p->ts_ms);
@@ -596,7 +609,7 @@ Status TelemetryStore::CommitBatch(std::vector<Record>& batch) {
           .Bind(4, a->score)
           .Bind(5, static_cast<int64_t>(a->level))
           .Bind(6, std::string_view(a->model));
-      if (st = wr.insert_anomaly.Exec(); !st) return fail(st);
+      if (st = wr.insert_anomaly.Run(); !st) return fail(st);
       MarkDirty(*dev, kSrcAnomaly, a->ts_ms);
       ++n_anom;
     } else if (auto* s = std::get_if<StatusUpdate>(&rec)) {
@@ -609,7 +622,7 @@ Status TelemetryStore::CommitBatch(std::vector<Record>& batch) {
         wr.update_status.Bind(2, std::string_view(s->model));
       }
       wr.update_status.Bind(3, std::string_view(s->json)).Bind(4, s->ts_ms).Bind(5, *dev);
-      if (st = wr.update_status.Exec(); !st) return fail(st);
+      if (st = wr.update_status.Run(); !st) return fail(st);
       ++n_status;
     } else if (auto* e = std::get_if<EventRecord>(&rec)) {
       wr.insert_event.Bind(1, e->ts_ms).Bind(2, std::string_view(e->kind));
@@ -619,13 +632,13 @@ Status TelemetryStore::CommitBatch(std::vector<Record>& batch) {
         wr.insert_event.Bind(3, std::string_view(e->device));
       }
       wr.insert_event.Bind(4, static_cast<int64_t>(e->level)).Bind(5, std::string_view(e->json));
-      if (st = wr.insert_event.Exec(); !st) return fail(st);
+      if (st = wr.insert_event.Run(); !st) return fail(st);
       ++n_event;
     }
   }
   for (const auto& [dev, ts] : last_seen) {
     wr.touch_device.Bind(1, ts).Bind(2, dev);
-    if (st = wr.touch_device.Exec(); !st) return fail(st);
+    if (st = wr.touch_device.Run(); !st) return fail(st);
   }
   {
     // Mark before the data is visible, so a reader never trusts a stale rollup.
@@ -638,7 +651,7 @@ Status TelemetryStore::CommitBatch(std::vector<Record>& batch) {
       }
     }
   }
-  if (st = wr.commit.Exec(); !st) return fail(st);
+  if (st = wr.commit.Run(); !st) return fail(st);
   metrics_->telemetry->Increment(static_cast<double>(n_tel));
   metrics_->anomalies->Increment(static_cast<double>(n_anom));
   metrics_->statuses->Increment(static_cast<double>(n_status));
@@ -655,7 +668,7 @@ Status TelemetryStore::RollUp() {
     work = dirty_;  // only this thread adds entries, so dirty_ cannot change until we clear it
   }
   if (work.empty()) return {};
-  Status st = wr.begin.Exec();
+  Status st = wr.begin.Run();
   if (!st) return st;
   auto write = [&](int64_t dev, int64_t field, int64_t bucket, const Acc& acc) -> Status {
     if (acc.n == 0) return {};
@@ -667,7 +680,7 @@ Status TelemetryStore::RollUp() {
         .Bind(6, acc.min)
         .Bind(7, acc.max)
         .Bind(8, acc.last);
-    return wr.insert_rollup.Exec();
+    return wr.insert_rollup.Run();
   };
   for (const auto& [key, range] : work) {
     // Plain locals: clang 14 cannot capture structured bindings in lambdas.
@@ -675,7 +688,7 @@ Status TelemetryStore::RollUp() {
     const int64_t src = key.second;
     int64_t lo = FloorTo(range.first, kMinute);
     int64_t hi = FloorTo(range.second, kMinute) + kMinute;
-    Stmt* s;
+    sqlite::Stmt* s;
     std::vector<int64_t> field_ids;
     if (src == kSrcColumns) {
       s = &wr.select_rows;
@@ -701,7 +714,7 @@ Status TelemetryStore::RollUp() {
       return {};
     };
     Status step;
-    while (s->Step(&step)) {
+    while (NextRow(*s, &step)) {
       int64_t b = FloorTo(s->Int(0), kMinute);
       if (b != cur) {
         if (st = flush(); !st) break;
@@ -715,13 +728,13 @@ Status TelemetryStore::RollUp() {
     if (st) st = flush();
     if (!st) {
       s->Reset();
-      (void)wr.rollback.Exec();
+      (void)wr.rollback.Run();
       return st;
     }
   }
   std::lock_guard lk(dirty_mu_);
-  if (st = wr.commit.Exec(); !st) {
-    (void)wr.rollback.Exec();
+  if (st = wr.commit.Run(); !st) {
+    (void)wr.rollback.Run();
     return st;
   }
   dirty_.clear();
@@ -734,14 +747,14 @@ Status TelemetryStore::ApplyRetention() {
   const int64_t raw_cutoff = now_ms - config_.raw_retention_days * kDay;
   const int64_t rollup_cutoff = now_ms - config_.rollup_retention_days * kDay;
   const int64_t event_cutoff = now_ms - config_.event_retention_days * kDay;
-  Db& db = wr.db;
+  sqlite::Db& db = wr.db;
   std::vector<int64_t> devices;
   {
     auto q = db.Prepare("SELECT id FROM devices");
     if (!q) return q.error();
-    while (q->Step()) devices.push_back(q->Int(0));
+    while (NextRow(*q)) devices.push_back(q->Int(0));
   }
-  Status st = wr.begin.Exec();
+  Status st = wr.begin.Run();
   if (!st) return st;
   for (auto [sql, cutoff] : std::initializer_list<std::pair<const char*, int64_t>>{
            {"DELETE FROM telemetry WHERE device=? AND ts<?", raw_cutoff},
@@ -750,31 +763,31 @@ Status TelemetryStore::ApplyRetention() {
            {"DELETE FROM rollup_1m WHERE device=? AND bucket<?", rollup_cutoff}}) {
     auto del = db.Prepare(sql);
     if (!del) {
-      (void)wr.rollback.Exec();
+      (void)wr.rollback.Run();
       return del.error();
     }
     for (int64_t dev : devices) {
       del->Bind(1, dev).Bind(2, cutoff);
-      if (st = del->Exec(); !st) {
-        (void)wr.rollback.Exec();
+      if (st = del->Run(); !st) {
+        (void)wr.rollback.Run();
         return st;
       }
     }
   }
   auto del_events = db.Prepare("DELETE FROM events WHERE ts<?");
   if (!del_events) {
-    (void)wr.rollback.Exec();
+    (void)wr.rollback.Run();
     return del_events.error();
   }
   del_events->Bind(1, event_cutoff);
-  if (st = del_events->Exec(); !st) {
-    (void)wr.rollback.Exec();
+  if (st = del_events->Run(); !st) {
+    (void)wr.rollback.Run();
     return st;
   }
-  return wr.commit.Exec();
+  return wr.commit.Run();
 }
 
-Result<std::unique_ptr<Db>> TelemetryStore::AcquireReader() {
+Result<std::unique_ptr<sqlite::Db>> TelemetryStore::AcquireReader() {
   {
     std::lock_guard lk(pool_mu_);
     if (!pool_.empty()) {
@@ -783,9 +796,9 @@ Result<std::unique_ptr<Db>> TelemetryStore::AcquireReader() {
       return db;
     }
   }
-  auto db = Db::Open(config_.path, false);
+  auto db = sqlite::Db::Open(config_.path);
   if (!db) return db.error();
-  auto p = std::make_unique<Db>(std::move(*db));
+  auto p = std::make_unique<sqlite::Db>(std::move(*db));
   if (Status st =
           p->Exec(fmt::format("PRAGMA query_only=1; PRAGMA cache_size=-{};", config_.cache_kib));
       !st) {
@@ -794,7 +807,7 @@ Result<std::unique_ptr<Db>> TelemetryStore::AcquireReader() {
   return p;
 }
 
-void TelemetryStore::ReleaseReader(std::unique_ptr<Db> db) {
+void TelemetryStore::ReleaseReader(std::unique_ptr<sqlite::Db> db) {
   std::lock_guard lk(pool_mu_);
   if (pool_.size() < static_cast<size_t>(std::max(config_.reader_connections, 1))) {
     pool_.push_back(std::move(db));
@@ -826,7 +839,7 @@ Result<SeriesResult> TelemetryStore::Query(const SeriesQuery& q) {
   // Read transaction: the snapshot and the dirty ranges are taken together (see dirty_mu_).
   if (Status st = db->Exec("BEGIN"); !st) return st.error();
   struct EndTxn {
-    Db& db;
+    sqlite::Db& db;
     ~EndTxn() { (void)db.Exec("COMMIT"); }
   } end{*db};
 
@@ -840,11 +853,11 @@ Result<SeriesResult> TelemetryStore::Query(const SeriesQuery& q) {
                                            : "SELECT id, name FROM devices WHERE name=?");
     if (!s) return s.error();
     if (q.devices.empty()) {
-      while (s->Step()) devices.emplace_back(s->Int(0), std::string(s->Text(1)));
+      while (NextRow(*s)) devices.emplace_back(s->Int(0), std::string(s->Text(1)));
     } else {
       for (const auto& name : q.devices) {
         s->Bind(1, std::string_view(name));
-        if (s->Step()) devices.emplace_back(s->Int(0), std::string(s->Text(1)));
+        if (NextRow(*s)) devices.emplace_back(s->Int(0), std::string(s->Text(1)));
         s->Reset();
       }
     }
@@ -918,7 +931,7 @@ Result<SeriesResult> TelemetryStore::Query(const SeriesQuery& q) {
         raw->Bind(1, dev).Bind(2, q.from_ms).Bind(3, q.to_ms);
         Status st;
         int64_t rows = 0;
-        while (raw->Step(&st) && rows < q.limit) {
+        while (NextRow(*raw, &st) && rows < q.limit) {
           ++rows;
           for (size_t k = 0; k < members.size(); ++k) {
             if (raw->IsNull(static_cast<int>(k) + 1)) continue;
@@ -938,7 +951,7 @@ Result<SeriesResult> TelemetryStore::Query(const SeriesQuery& q) {
         if (from >= to) return {};
         raw->Bind(1, dev).Bind(2, from).Bind(3, to);
         Status st;
-        while (raw->Step(&st)) {
+        while (NextRow(*raw, &st)) {
           int64_t ts = raw->Int(0);
           for (size_t k = 0; k < members.size(); ++k) {
             if (!raw->IsNull(static_cast<int>(k) + 1)) {
@@ -966,7 +979,7 @@ Result<SeriesResult> TelemetryStore::Query(const SeriesQuery& q) {
         for (size_t k = 0; k < members.size(); ++k) {
           roll->Bind(1, dev).Bind(2, refs[members[k]].fid).Bind(3, r0).Bind(4, r1);
           Status st;
-          while (roll->Step(&st)) {
+          while (NextRow(*roll, &st)) {
             buckets[k]
                 .At(roll->Int(0))
                 .Merge(roll->Int(1), roll->Double(2), roll->Double(3), roll->Double(4),
@@ -993,7 +1006,7 @@ Result<std::vector<DeviceInfo>> TelemetryStore::Devices() {
   ReaderLease db(this, std::move(*r));
   if (Status st = db->Exec("BEGIN"); !st) return st.error();
   struct EndTxn {
-    Db& db;
+    sqlite::Db& db;
     ~EndTxn() { (void)db.Exec("COMMIT"); }
   } end{*db};
   auto list = db->Prepare(
@@ -1010,7 +1023,7 @@ Result<std::vector<DeviceInfo>> TelemetryStore::Devices() {
   if (!latest) return latest.error();
   std::vector<DeviceInfo> out;
   Status st;
-  while (list->Step(&st)) {
+  while (NextRow(*list, &st)) {
     DeviceInfo d;
     int64_t id = list->Int(0);
     d.name = list->Text(1);
@@ -1021,7 +1034,7 @@ Result<std::vector<DeviceInfo>> TelemetryStore::Devices() {
     d.model = list->Text(5);
     d.status_json = list->Text(6);
     anomaly->Bind(1, id);
-    if (anomaly->Step()) {
+    if (NextRow(*anomaly)) {
       d.anomaly_ts_ms = anomaly->Int(0);
       d.level = static_cast<Level>(anomaly->Int(1));
       if (!anomaly->IsNull(2)) d.score = anomaly->Double(2);
@@ -1029,7 +1042,7 @@ Result<std::vector<DeviceInfo>> TelemetryStore::Devices() {
       anomaly->Reset();
     }
     latest->Bind(1, id);
-    if (latest->Step()) {
+    if (NextRow(*latest)) {
       for (size_t c = 0; c < schema_.size(); ++c) {
         if (!latest->IsNull(static_cast<int>(c) + 1)) {
           d.latest.emplace_back(schema_.columns()[c], latest->Double(static_cast<int>(c) + 1));
@@ -1062,7 +1075,7 @@ Result<std::vector<TimelineEntry>> TelemetryStore::Timeline(const TimelineQuery&
     if (!s) return s.error();
     s->Bind(1, q.from_ms).Bind(2, q.to_ms).Bind(3, q.limit * (q.devices.empty() ? 1 : 50));
     Status st;
-    while (s->Step(&st)) {
+    while (NextRow(*s, &st)) {
       TimelineEntry e;
       e.ts_ms = s->Int(0);
       e.device = s->Text(1);
@@ -1082,7 +1095,7 @@ Result<std::vector<TimelineEntry>> TelemetryStore::Timeline(const TimelineQuery&
     if (!s) return s.error();
     s->Bind(1, q.from_ms).Bind(2, q.to_ms).Bind(3, q.limit * 10);
     Status st;
-    while (s->Step(&st)) {
+    while (NextRow(*s, &st)) {
       TimelineEntry e;
       e.ts_ms = s->Int(0);
       e.kind = s->Text(1);

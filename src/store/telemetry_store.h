@@ -16,9 +16,9 @@
 #include "base/clock.h"
 #include "base/metrics.h"
 #include "base/result.h"
+#include "base/sqlite.h"
 #include "store/query.h"
 #include "store/records.h"
-#include "store/sqlite.h"
 #include "store/store_config.h"
 
 namespace aiot::store {
@@ -124,8 +124,8 @@ class TelemetryStore {
   Result<int64_t> FieldId(std::string_view name, std::string_view kind);
   void MarkDirty(int64_t device, int64_t source, int64_t ts_ms);
 
-  Result<std::unique_ptr<Db>> AcquireReader();
-  void ReleaseReader(std::unique_ptr<Db> db);
+  Result<std::unique_ptr<sqlite::Db>> AcquireReader();
+  void ReleaseReader(std::unique_ptr<sqlite::Db> db);
 
   StoreConfig config_;
   Clock& clock_;
@@ -159,7 +159,7 @@ class TelemetryStore {
   std::thread thread_;
 
   std::mutex pool_mu_;
-  std::vector<std::unique_ptr<Db>> pool_;
+  std::vector<std::unique_ptr<sqlite::Db>> pool_;
 };
 
 }  // namespace aiot::store
