@@ -1,4 +1,4 @@
-#include "sim/signature.h"
+#include "base/signature.h"
 
 #include <openssl/evp.h>
 #include <openssl/pem.h>
@@ -6,7 +6,7 @@
 #include <memory>
 #include <string>
 
-namespace aiot::sim {
+namespace aiot {
 
 bool VerifyDigestSignature(std::string_view public_key_pem, std::string_view sha256_hex,
                            std::string_view signature_b64) {
@@ -41,4 +41,4 @@ bool VerifyDigestSignature(std::string_view public_key_pem, std::string_view sha
                           sha256_hex.size()) == 1;
 }
 
-}  // namespace aiot::sim
+}  // namespace aiot

@@ -9,7 +9,7 @@
 #include "base/errc.h"
 #include "base/log.h"
 #include "base/sha256.h"
-#include "sim/signature.h"
+#include "base/signature.h"
 
 namespace aiot::sim {
 namespace {
