@@ -32,10 +32,10 @@ struct BrokerConfig {
   uint32_t max_queued_messages = 1000;
   // Per session: bytes of queued messages; 0 = unlimited.
   uint64_t max_queued_bytes = 0;
-  // Backpressure instead of loss for online subscribers: when a session's queue reaches half of
+  // Backpressure instead of loss for online subscribers: when a session's queue reaches an eighth of
   // max_queued_messages (or of max_queued_bytes), the broker withholds PUBACK/PUBREC from every
   // connection that publishes to it (and stops reading a connection that keeps publishing
-  // regardless) until the queue is down to a quarter. A pause longer than this many milliseconds
+  // regardless) until the queue is down to a 16th. A pause longer than this many milliseconds
   // makes that session drop beyond its limits instead (counted). 0 = no backpressure: drop at once.
   uint32_t max_publisher_pause_ms = 5000;
   // Bytes a connection may have waiting to be written; QoS 0 messages for a client that does not
