@@ -97,7 +97,8 @@ struct FileBody {
   ~FileBody();
 };
 
-// An HTTP response. The server adds Content-Length, Date and Connection itself.
+// An HTTP response. The server adds Content-Length, Date and Connection itself, and
+// X-Content-Type-Options: nosniff unless the handler set it.
 struct Response {
   http::status status = http::status::ok;
   std::string content_type = "text/plain; charset=utf-8";

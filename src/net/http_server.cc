@@ -17,6 +17,7 @@
 #include <boost/asio/use_awaitable.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/core/string.hpp>
 #include <boost/beast/http/error.hpp>
 #include <boost/beast/http/parser.hpp>
 #include <boost/beast/http/read.hpp>
@@ -288,12 +289,16 @@ asio::awaitable<bool> Connection::Write(const Response& r, bool head_only, bool 
   } else if (version == 10) {
     head_.append("Connection: keep-alive\r\n");
   }
+  bool nosniff = false;
   for (const auto& [name, value] : r.headers) {
+    nosniff = nosniff || beast::iequals(name, "X-Content-Type-Options");
     AppendHeaderValue(head_, name);
     head_.append(": ");
     AppendHeaderValue(head_, value);
     head_.append("\r\n");
   }
+  // No body is to be sniffed into another type (JSON that holds markup is not HTML).
+  if (!nosniff) head_.append("X-Content-Type-Options: nosniff\r\n");
   head_.append("\r\n");
 
   boost::system::error_code ec;

@@ -187,6 +187,15 @@ TEST_F(HttpServerTest, JsonErrorsFor404And405) {
   EXPECT_EQ(h->status, 200);
 }
 
+TEST_F(HttpServerTest, EveryResponseIsNosniff) {
+  StartServer();
+  for (const char* target : {"/healthz", "/nope", "/api/v1/models/x/versions/1"}) {
+    auto r = Get(target);
+    ASSERT_TRUE(r) << target;
+    EXPECT_EQ(r->header("x-content-type-options"), "nosniff") << target;
+  }
+}
+
 TEST_F(HttpServerTest, BodyTooLargeGets413AndClose) {
   StartServer();
   TestClient c(port_);
