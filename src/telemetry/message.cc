@@ -213,13 +213,19 @@ bool MessageReader::ReadValue(ondemand::value value, std::string_view key, int d
   auto not_json = [&](simdjson::error_code e) {
     return Fail(defect, K::kNotJson, {}, simdjson::error_message(e));
   };
+  Leaf leaf;
+  leaf.key = key;
+  // The common case first: a number (a failed attempt leaves the value unconsumed).
+  if (!value.get_double().get(leaf.number)) {
+    if (!std::isfinite(leaf.number)) return Fail(defect, K::kNotFinite, field_name());
+    leaf.type = ondemand::json_type::number;
+    return on_leaf(leaf, defect) || KeepField(defect, key, depth);
+  }
   ondemand::json_type t;
   if (auto err = value.type().get(t)) {
     if (IsNonFiniteToken(value.raw_json_token())) return Fail(defect, K::kNotFinite, field_name());
     return not_json(err);
   }
-  Leaf leaf;
-  leaf.key = key;
   leaf.type = t;
   switch (t) {
     case ondemand::json_type::number: {
@@ -277,9 +283,15 @@ bool MessageReader::ReadValue(ondemand::value value, std::string_view key, int d
       break;
     }
   }
-  if (on_leaf(leaf, defect)) return true;
-  // The callback's defect may name the leaf's key; keep it stable.
-  if (defect.field.data() == key.data() && depth > 0) defect.field = field_name();
+  return on_leaf(leaf, defect) || KeepField(defect, key, depth);
+}
+
+bool MessageReader::KeepField(Defect& defect, std::string_view key, int depth) {
+  // A callback's defect may name a nested leaf's key, which lives in key_: keep a stable copy.
+  if (depth > 0 && defect.field.data() == key.data()) {
+    defect_field_.assign(key);
+    defect.field = defect_field_;
+  }
   return false;
 }
 
@@ -389,7 +401,15 @@ bool MessageReader::ReadDocument(std::string_view payload, LeafFn on_leaf, Defec
                     "is not a time string or a number of milliseconds since the epoch");
       }
     } else {
-      if (!ReadValue(value, key, 0, on_leaf, defect)) return false;
+      // The common case inline: a top-level number (a failed attempt leaves the value as it was).
+      Leaf leaf;
+      if (!value.get_double().get(leaf.number) && std::isfinite(leaf.number)) {
+        leaf.key = key;
+        leaf.type = ondemand::json_type::number;
+        if (!on_leaf(leaf, defect)) return false;
+      } else if (!ReadValue(value, key, 0, on_leaf, defect)) {
+        return false;
+      }
     }
   }
   if (!doc.current_location().error()) {

@@ -133,6 +133,7 @@ class MessageReader {
   bool ReadValue(simdjson::ondemand::value value, std::string_view key, int depth, LeafFn on_leaf,
                  Defect& defect);
   bool Fail(Defect& defect, Defect::Kind kind, std::string_view field, const char* detail = "");
+  bool KeepField(Defect& defect, std::string_view key, int depth);
 
   MessageConfig config_;
   simdjson::ondemand::parser parser_;
