@@ -6,80 +6,27 @@
 //   node dashboard.test.mjs --server "<command>" --devices 4 --artifacts <dir>
 // The server command must print its HTTP port ("listening on port N" or "http://127.0.0.1:N").
 // Exit 0 = pass, 1 = fail, 77 = skipped (no chromium / playwright-core).
-import { spawn } from 'node:child_process';
-import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { artifactsDir, check, failures, finish, launchBrowser, loadChromium, parseArgs, startServer } from './harness.mjs';
 
-const args = Object.fromEntries(process.argv.slice(2).reduce((acc, a, i, all) => {
-  if (a.startsWith('--')) acc.push([a.slice(2), all[i + 1]]);
-  return acc;
-}, []));
-const CHROMIUM = '/usr/bin/chromium';
+const args = parseArgs();
 const devices = Number(args.devices || 4);
-const artifacts = args.artifacts || join(tmpdir(), 'aiot-e2e');
-mkdirSync(artifacts, { recursive: true });
-
-let chromium;
-try {
-  ({ chromium } = await import('playwright-core'));
-} catch (e) {
-  console.log(`SKIP: playwright-core not installed (scripts/setup.sh --test): ${e.message}`);
-  process.exit(77);
-}
-if (!existsSync(CHROMIUM)) {
-  console.log(`SKIP: ${CHROMIUM} missing (scripts/setup.sh --test)`);
-  process.exit(77);
-}
+const artifacts = artifactsDir(args, 'aiot-e2e');
+const chromium = await loadChromium();
 if (!args.server) {
   console.error('--server "<command>" is required');
   process.exit(2);
 }
 
-const failures = [];
-function check(cond, what) {
-  if (cond) console.log(`ok: ${what}`);
-  else { console.log(`FAIL: ${what}`); failures.push(what); }
-}
-
-// ---- server ----
-// "{tmp}" in the server command becomes a fresh directory (databases, data dirs).
-const work = mkdtempSync(join(tmpdir(), 'aiot-e2e-server-'));
-const server = spawn('/bin/sh', ['-c', `exec ${args.server.replaceAll('{tmp}', work)}`], { stdio: ['ignore', 'pipe', 'pipe'] });
-let serverLog = '';
-const port = await new Promise((resolve, reject) => {
-  const timer = setTimeout(() => reject(new Error(`server did not report a port in 120 s:\n${serverLog}`)), 120000);
-  const onData = (chunk) => {
-    serverLog += chunk.toString();
-    const m = serverLog.match(/listening on port (\d+)/) || serverLog.match(/http:\/\/127\.0\.0\.1:(\d+)/);
-    if (m) { clearTimeout(timer); resolve(Number(m[1])); }
-  };
-  server.stdout.on('data', onData);
-  server.stderr.on('data', onData);
-  server.on('exit', (code) => { clearTimeout(timer); reject(new Error(`server exited (${code}):\n${serverLog}`)); });
-});
-server.removeAllListeners('exit');
-const base = `http://127.0.0.1:${port}`;
+const server = await startServer(args.server);
+const { base, work } = server;
 console.log(`server at ${base}`);
 
-const profile = mkdtempSync(join(tmpdir(), 'aiot-e2e-chromium-'));
-let context;
-const stopAll = async () => {
-  try { if (context) await context.close(); } catch { /* ignore */ }
-  server.kill('SIGTERM');
-  await new Promise((r) => { const t = setTimeout(() => { server.kill('SIGKILL'); r(); }, 15000); server.on('exit', () => { clearTimeout(t); r(); }); });
-  rmSync(profile, { recursive: true, force: true });
-  rmSync(work, { recursive: true, force: true });
-};
-
+let browser;
 try {
-  context = await chromium.launchPersistentContext(profile, {
-    executablePath: CHROMIUM,
-    headless: true,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
-      '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-    viewport: { width: 1280, height: 900 },
-  });
+  browser = await launchBrowser(chromium);
+  const { context } = browser;
   const page = context.pages()[0] || await context.newPage();
   const consoleErrors = [];
   // Optional platform APIs (model registry, rollouts) may be absent: the page renders a notice.
@@ -168,13 +115,9 @@ try {
 } catch (e) {
   failures.push(e.message);
   console.log(`FAIL: ${e.stack || e.message}`);
-  console.log(`server log:\n${serverLog.slice(-4000)}`);
+  console.log(`server log:\n${server.log().slice(-4000)}`);
 } finally {
-  await stopAll();
+  if (browser) await browser.close();
+  await server.stop();
 }
-console.log(`screenshots in ${artifacts}`);
-if (failures.length) {
-  console.log(`${failures.length} failure(s)`);
-  process.exit(1);
-}
-console.log('PASS');
+finish(artifacts);

@@ -1,0 +1,135 @@
+// Shared by the dashboard browser tests: command-line arguments, the skip rules (exit 77 without
+// playwright-core or Debian's Chromium), starting the server under test and reading its ports from
+// its log, launching Chromium with a fresh profile, and the check()/finish() bookkeeping.
+import { spawn } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+export const CHROMIUM = '/usr/bin/chromium';
+
+// `--name value` pairs.
+export function parseArgs(argv = process.argv.slice(2)) {
+  return Object.fromEntries(argv.reduce((acc, a, i, all) => {
+    if (a.startsWith('--')) acc.push([a.slice(2), all[i + 1]]);
+    return acc;
+  }, []));
+}
+
+export function artifactsDir(args, name) {
+  const dir = args.artifacts || join(tmpdir(), name);
+  mkdirSync(dir, { recursive: true });
+  return dir;
+}
+
+// A missing peer: exit 77 (skipped), or 1 when AIOT_REQUIRE_PEERS=1 (scripts/test.sh sets it after
+// installing them, so a missing install step cannot pass as green).
+export function skip(why) {
+  if (process.env.AIOT_REQUIRE_PEERS === '1') {
+    console.log(`FAIL: ${why} (AIOT_REQUIRE_PEERS=1)`);
+    process.exit(1);
+  }
+  console.log(`SKIP: ${why}`);
+  process.exit(77);
+}
+
+// playwright-core's chromium; skip() when it or the browser is missing.
+export async function loadChromium() {
+  let chromium;
+  try {
+    ({ chromium } = await import('playwright-core'));
+  } catch (e) {
+    skip(`playwright-core not installed (scripts/setup.sh --test): ${e.message}`);
+  }
+  if (!existsSync(CHROMIUM)) skip(`${CHROMIUM} missing (scripts/setup.sh --test)`);
+  return chromium;
+}
+
+export const failures = [];
+export function check(cond, what) {
+  if (cond) console.log(`ok: ${what}`);
+  else { console.log(`FAIL: ${what}`); failures.push(what); }
+  return cond;
+}
+
+// Runs `command` through /bin/sh with "{tmp}" replaced by a fresh directory and waits until its log
+// names the HTTP port ("listening on port N" or "http://127.0.0.1:N"). Returns
+// { port, base, work, log(), waitForLog(re, ms), stop() }.
+export async function startServer(command, timeoutMs = 120000) {
+  const work = mkdtempSync(join(tmpdir(), 'aiot-e2e-server-'));
+  const proc = spawn('/bin/sh', ['-c', `exec ${command.replaceAll('{tmp}', work)}`], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let log = '';
+  const waiters = new Set();
+  const onData = (chunk) => {
+    log += chunk.toString();
+    for (const w of waiters) w();
+  };
+  proc.stdout.on('data', onData);
+  proc.stderr.on('data', onData);
+  let exited = null;
+  proc.on('exit', (code) => { exited = code; for (const w of waiters) w(); });
+  // Resolves with the first match of `re` in the log (waiting for it), rejects on exit or timeout.
+  const waitForLog = (re, ms = timeoutMs) => new Promise((resolve, reject) => {
+    const test = () => {
+      const m = log.match(re);
+      if (m) { done(); resolve(m); } else if (exited !== null) { done(); reject(new Error(`server exited (${exited}):\n${log}`)); }
+    };
+    const timer = setTimeout(() => { done(); reject(new Error(`server log did not show ${re} in ${ms / 1000} s:\n${log}`)); }, ms);
+    const done = () => { clearTimeout(timer); waiters.delete(test); };
+    waiters.add(test);
+    test();
+  });
+  const stop = async () => {
+    if (exited === null) {
+      proc.kill('SIGTERM');
+      await new Promise((r) => {
+        const t = setTimeout(() => { proc.kill('SIGKILL'); r(); }, 15000);
+        proc.on('exit', () => { clearTimeout(t); r(); });
+      });
+    }
+    rmSync(work, { recursive: true, force: true });
+  };
+  let port;
+  try {
+    const m = await waitForLog(/listening on port (\d+)|http:\/\/127\.0\.0\.1:(\d+)/);
+    port = Number(m[1] || m[2]);
+  } catch (e) {
+    await stop();
+    throw e;
+  }
+  return { port, base: `http://127.0.0.1:${port}`, work, log: () => log, waitForLog, stop };
+}
+
+// Chromium with the flags every test uses and a new, empty profile (removed by close()).
+export async function launchBrowser(chromium, viewport = { width: 1280, height: 900 }) {
+  const profile = mkdtempSync(join(tmpdir(), 'aiot-e2e-chromium-'));
+  let context;
+  try {
+    context = await chromium.launchPersistentContext(profile, {
+      executablePath: CHROMIUM,
+      headless: true,
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+        '--disable-background-networking', '--disable-component-update', '--disable-sync'],
+      viewport,
+    });
+  } catch (e) {
+    rmSync(profile, { recursive: true, force: true });
+    throw e;
+  }
+  const close = async () => {
+    try { await context.close(); } catch { /* already gone */ }
+    rmSync(profile, { recursive: true, force: true });
+  };
+  return { context, close };
+}
+
+// Prints the verdict and exits: 1 with failures, else 0.
+export function finish(artifacts) {
+  if (artifacts) console.log(`screenshots in ${artifacts}`);
+  if (failures.length) {
+    console.log(`${failures.length} failure(s)`);
+    process.exit(1);
+  }
+  console.log('PASS');
+  process.exit(0);
+}
