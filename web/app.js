@@ -2,6 +2,12 @@
 // (/api/v1/fleet, /api/v1/series, /api/v1/anomalies), the model registry (/api/v1/models, if
 // present) and live updates over the WebSocket hub (channels telemetry/<id>, anomaly/<id>,
 // status/<id>, alerts, events/<kind>).
+//
+// Everything that comes from the network (device ids, levels, models, event data, registry
+// entries...) is hostile: the page is built with createElement/textContent (h() below), never from
+// HTML strings, only known levels become CSS classes, and links are only ever built here. The
+// server sends a CSP without inline script or style and requires Trusted Types, so an HTML sink
+// (innerHTML and the like) would throw instead of parsing.
 import uPlot from './vendor/uplot/uPlot.esm.js';
 
 const FIELDS = ['rotation', 'temperature', 'vibration', 'sound'];
@@ -20,14 +26,66 @@ const state = {
 
 // ---------- helpers ----------
 const $ = (sel, root = document) => root.querySelector(sel);
-function esc(s) {
-  return String(s ?? '').replace(/[&<>"']/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' }[c]));
+// An element: h('a', { class: 'card', href: '#/x', dataset: { testid: 'device' } }, 'text', node...).
+// Children are nodes or text (never parsed as markup); null, undefined and false are skipped.
+function h(tag, props, ...children) {
+  const el = document.createElement(tag);
+  for (const [k, v] of Object.entries(props || {})) {
+    if (v == null || v === false) continue;
+    if (k === 'class') el.className = v;
+    else if (k === 'dataset') Object.assign(el.dataset, v);
+    else el.setAttribute(k, String(v));
+  }
+  append(el, children);
+  return el;
+}
+function append(el, children) {
+  for (const c of children.flat(Infinity)) {
+    if (c == null || c === false) continue;
+    el.append(c instanceof Node ? c : String(c));
+  }
+  return el;
+}
+// Replaces the children of `el` (a selector or an element).
+function fill(el, ...children) {
+  if (typeof el === 'string') el = $(el);
+  if (!el) return null;
+  el.replaceChildren();
+  return append(el, children);
+}
+// A string from the network for display: strings as they are, finite numbers as text, else ''.
+function str(v) {
+  if (typeof v === 'string') return v;
+  if (typeof v === 'number' && isFinite(v)) return String(v);
+  return '';
+}
+// A device id from a message (the store accepts strings and integers), or null.
+function idOf(v) {
+  const s = str(v);
+  return s === '' ? null : s;
+}
+// Alert levels (src/services/levels.h) and the other names the store reads as them
+// (ParseLevel in src/store/records.cc). Anything else is "unknown".
+const LEVEL_NAMES = new Map([['ok', 'ok'], ['normal', 'ok'], ['info', 'ok'], ['warning', 'warning'],
+  ['warn', 'warning'], ['critical', 'critical'], ['error', 'critical'], ['alarm', 'critical']]);
+function knownLevel(v) {
+  return typeof v === 'string' && LEVEL_NAMES.has(v) ? LEVEL_NAMES.get(v) : 'unknown';
+}
+const BADGES = new Set(['ok', 'warning', 'critical', 'offline', 'unknown']);
+function badge(level) {
+  const l = BADGES.has(level) ? level : 'unknown';
+  return h('span', { class: `badge ${l}` }, l);
+}
+const deviceHref = (id) => `#/device/${encodeURIComponent(id)}`;
+const validMs = (t) => typeof t === 'number' && Number.isFinite(t) && Math.abs(t) <= 8.64e15;
+function when(ms) {
+  return validMs(ms) ? new Date(ms).toISOString().replace('T', ' ').slice(0, 19) : '–';
 }
 function fmt(v, digits = 1) {
   return (typeof v === 'number' && isFinite(v)) ? v.toFixed(digits) : '–';
 }
 function ago(ms) {
-  if (!ms) return 'never';
+  if (!ms || !validMs(ms)) return 'never';
   const s = Math.max(0, (Date.now() - ms) / 1000);
   if (s < 60) return `${Math.round(s)} s ago`;
   if (s < 3600) return `${Math.round(s / 60)} min ago`;
@@ -36,9 +94,8 @@ function ago(ms) {
 }
 function tsOf(msg) {
   const t = msg && msg.timeStamp;
-  if (typeof t === 'number') return t;
-  const p = t ? Date.parse(t) : NaN;
-  return isNaN(p) ? Date.now() : p;
+  const p = typeof t === 'number' ? t : typeof t === 'string' ? Date.parse(t) : NaN;
+  return validMs(p) ? p : Date.now();
 }
 // A bearer token for the registry's routes (models, rollouts). `aiot up` writes one to
 // <data_dir>/admin.token and prints a sign-in link `.../#token=<token>`; it is kept in this
@@ -53,7 +110,7 @@ function setToken(t) {
 function takeTokenFromHash() {
   const m = /^#token=([^&]+)/.exec(location.hash);
   if (!m) return;
-  setToken(decodeURIComponent(m[1]));
+  try { setToken(decodeURIComponent(m[1])); } catch { /* malformed link */ }
   history.replaceState(null, '', `${location.pathname}${location.search}#/fleet`);
 }
 async function getJson(url) {
@@ -65,12 +122,10 @@ async function getJson(url) {
 }
 function levelOf(d) {
   if (d.online === false) return 'offline';
-  return d.level && d.level !== 'unknown' ? d.level : 'unknown';
+  return knownLevel(d.level);
 }
 function toast(text, level) {
-  const el = document.createElement('div');
-  el.className = `toast ${level || ''}`;
-  el.textContent = text;
+  const el = h('div', { class: `toast ${knownLevel(level)}` }, text);
   $('#toasts').appendChild(el);
   setTimeout(() => el.remove(), 6000);
 }
@@ -106,32 +161,37 @@ function device(id) {
 }
 
 function onLive(channel, data) {
+  if (!data || typeof data !== 'object' || Array.isArray(data)) return;
   const kind = channel.split('/')[0];
-  if (kind === 'telemetry' && data.deviceID != null) {
-    const d = device(String(data.deviceID));
+  const id = idOf(data.deviceID);
+  if (kind === 'telemetry' && id !== null) {
+    const d = device(id);
     const t = tsOf(data);
     d.last_seen = Math.max(d.last_seen || 0, t);
     for (const f of FIELDS) if (typeof data[f] === 'number') d.latest[f] = data[f];
     chartAppend(d.deviceID, t, data);
     scheduleRender();
-  } else if (kind === 'anomaly' && data.deviceID != null) {
-    const d = device(String(data.deviceID));
-    d.level = data.level || (data.fault ? 'warning' : 'ok');
-    d.score = data.score;
-    if (data.model) d.model = d.model || data.model;
-    chartAppend(d.deviceID, tsOf(data), { score: data.score });
+  } else if (kind === 'anomaly' && id !== null) {
+    const d = device(id);
+    // As the store does: a level it does not know counts by the fault flag.
+    const fault = data.fault === true || (typeof data.fault === 'number' && data.fault !== 0);
+    const level = knownLevel(data.level);
+    d.level = level !== 'unknown' ? level : fault ? 'warning' : 'ok';
+    d.score = typeof data.score === 'number' ? data.score : null;
+    if (str(data.model)) d.model = d.model || str(data.model);
+    chartAppend(d.deviceID, tsOf(data), { score: d.score });
     scheduleRender();
   } else if (kind === 'status') {
-    const id = channel.slice('status/'.length);
-    const d = device(id);
+    const d = device(channel.slice('status/'.length));
     if (typeof data.online === 'boolean') d.online = data.online;
-    if (data.model) d.model = data.model;
+    if (str(data.model)) d.model = str(data.model);
     scheduleRender();
   } else if (kind === 'alerts') {
-    const entry = { ts: tsOf(data), kind: 'alert', deviceID: data.deviceID, level: data.level || 'warning', data };
+    const level = knownLevel(data.level);
+    const entry = { ts: tsOf(data), kind: 'alert', deviceID: id, level, data };
     state.alerts.unshift(entry);
     state.alerts.length = Math.min(state.alerts.length, 100);
-    toast(`${data.level || 'alert'}: ${data.deviceID ?? ''} ${data.message || ''}`, data.level);
+    toast(`${level === 'unknown' ? 'alert' : level}: ${id ?? ''} ${str(data.message)}`, level);
     scheduleRender(true);
   } else if (kind === 'events') {
     if (state.route && (state.route.page === 'models' || state.route.page === 'timeline')) scheduleRender(true);
@@ -157,26 +217,36 @@ function scheduleRender(timeline = false) {
 
 // ---------- fleet ----------
 async function showFleet() {
-  $('#view').innerHTML = `<h1>Fleet</h1><div class="summary" id="summary"></div>
-    <div class="grid" id="fleet" data-testid="fleet"></div>
-    <h2>Recent alerts</h2><ul class="timeline" id="alerts" data-testid="alerts"></ul>`;
+  fill('#view', h('h1', null, 'Fleet'), h('div', { class: 'summary', id: 'summary' }),
+    h('div', { class: 'grid', id: 'fleet', dataset: { testid: 'fleet' } }),
+    h('h2', null, 'Recent alerts'), h('ul', { class: 'timeline', id: 'alerts', dataset: { testid: 'alerts' } }));
   try {
     const [devs, tl] = await Promise.all([
       getJson(`${API}/fleet`),
       getJson(`${API}/anomalies?kinds=alert&limit=20`),
     ]);
-    for (const d of devs.devices) {
-      const cur = device(d.deviceID);
-      Object.assign(cur, d, { latest: { ...cur.latest, ...d.latest } });
-    }
+    for (const d of list(devs, 'devices')) mergeDevice(d);
     const seen = new Set(state.alerts.map((a) => `${a.ts}|${a.deviceID}`));
-    for (const e of tl.entries) if (!seen.has(`${e.ts}|${e.deviceID}`)) state.alerts.push(e);
+    for (const e of list(tl, 'entries')) if (!seen.has(`${e.ts}|${e.deviceID}`)) state.alerts.push(e);
     state.alerts.sort((a, b) => b.ts - a.ts);
   } catch (e) {
-    $('#fleet').innerHTML = `<div class="empty">Cannot load devices: ${esc(e.message)}</div>`;
+    fill('#fleet', h('div', { class: 'empty' }, `Cannot load devices: ${e.message}`));
     return;
   }
   renderFleet();
+}
+
+// A device of /api/v1/fleet into the state: only the fields the page uses, of the types it uses.
+function mergeDevice(d) {
+  const id = d && idOf(d.deviceID);
+  if (id === null) return;
+  const cur = device(id);
+  if (typeof d.online === 'boolean' || d.online === null) cur.online = d.online;
+  cur.model = str(d.model) || cur.model;
+  cur.level = knownLevel(d.level);
+  if (typeof d.score === 'number') cur.score = d.score;
+  if (validMs(d.last_seen)) cur.last_seen = Math.max(cur.last_seen || 0, d.last_seen);
+  for (const f of FIELDS) if (typeof d.latest?.[f] === 'number') cur.latest[f] = d.latest[f];
 }
 
 function renderFleet() {
@@ -185,38 +255,39 @@ function renderFleet() {
   const devs = [...state.devices.values()].sort((a, b) => a.deviceID.localeCompare(b.deviceID));
   const counts = {};
   for (const d of devs) counts[levelOf(d)] = (counts[levelOf(d)] || 0) + 1;
-  $('#summary').innerHTML = `<span class="pill">${devs.length} devices</span>` +
+  fill('#summary', h('span', { class: 'pill' }, `${devs.length} devices`),
     ['critical', 'warning', 'ok', 'offline', 'unknown'].filter((l) => counts[l])
-      .map((l) => `<span class="pill"><span class="badge ${l}">${l}</span> ${counts[l]}</span>`).join('');
-  grid.innerHTML = devs.length ? devs.map((d) => `
-    <a class="card" href="#/device/${encodeURIComponent(d.deviceID)}" data-testid="device" data-device="${esc(d.deviceID)}">
-      <div class="head"><span class="name">${esc(d.deviceID)}</span><span class="badge ${levelOf(d)}">${levelOf(d)}</span></div>
-      <div class="meta"><span title="last telemetry">seen ${esc(ago(d.last_seen))}</span>
-        <span title="model version">${esc(d.model || 'no model')}</span>
-        <span title="anomaly score">score ${fmt(d.score, 2)}</span></div>
-      <div class="values">${FIELDS.map((f) => `<div><span>${f}</span> <b>${fmt(d.latest?.[f])}</b></div>`).join('')}</div>
-    </a>`).join('') : '<div class="empty">No devices yet. Telemetry on fan/messages will appear here.</div>';
-  const list = $('#alerts');
-  list.innerHTML = state.alerts.length ? state.alerts.slice(0, 20).map(timelineItem).join('')
-    : '<li class="empty">No alerts.</li>';
+      .map((l) => h('span', { class: 'pill' }, badge(l), ` ${counts[l]}`)));
+  fill(grid, devs.length ? devs.map((d) => h('a', { class: 'card', href: deviceHref(d.deviceID), dataset: { testid: 'device', device: d.deviceID } },
+    h('div', { class: 'head' }, h('span', { class: 'name' }, d.deviceID), badge(levelOf(d))),
+    h('div', { class: 'meta' }, h('span', { title: 'last telemetry' }, `seen ${ago(d.last_seen)}`),
+      h('span', { title: 'model version' }, d.model || 'no model'),
+      h('span', { title: 'anomaly score' }, `score ${fmt(d.score, 2)}`)),
+    h('div', { class: 'values' }, FIELDS.map((f) => h('div', null, h('span', null, f), ' ', h('b', null, fmt(d.latest?.[f])))))))
+    : h('div', { class: 'empty' }, 'No devices yet. Telemetry on fan/messages will appear here.'));
+  fill('#alerts', state.alerts.length ? state.alerts.slice(0, 20).map(timelineItem)
+    : h('li', { class: 'empty' }, 'No alerts.'));
 }
 
+// One entry of /api/v1/anomalies (or a live alert) as a list item.
 function timelineItem(e) {
-  const data = e.data || {};
-  const what = e.kind === 'anomaly'
-    ? `anomaly score ${fmt(e.score, 2)} (${esc(e.model || '')})`
-    : esc(data.message || data.reason || data.event || (data && Object.keys(data).length ? JSON.stringify(data).slice(0, 160) : e.kind));
-  return `<li data-testid="timeline-entry" data-kind="${esc(e.kind)}"><span class="when">${esc(new Date(e.ts).toISOString().replace('T', ' ').slice(0, 19))}</span>
-    <span class="badge ${esc(e.level)}">${esc(e.level)}</span>
-    <span class="what"><b>${esc(e.kind)}</b> ${e.deviceID ? `<a href="#/device/${encodeURIComponent(e.deviceID)}">${esc(e.deviceID)}</a>` : ''} ${what}</span></li>`;
+  const data = e.data && typeof e.data === 'object' && !Array.isArray(e.data) ? e.data : {};
+  const kind = str(e.kind) || 'event';
+  const id = idOf(e.deviceID);
+  const what = kind === 'anomaly'
+    ? `anomaly score ${fmt(e.score, 2)} (${str(e.model)})`
+    : str(data.message) || str(data.reason) || str(data.event) || (Object.keys(data).length ? JSON.stringify(data).slice(0, 160) : kind);
+  return h('li', { dataset: { testid: 'timeline-entry', kind } },
+    h('span', { class: 'when' }, when(e.ts)), badge(knownLevel(e.level)),
+    h('span', { class: 'what' }, h('b', null, kind), ' ', id !== null ? h('a', { href: deviceHref(id) }, id) : null, ' ', what));
 }
 
 // ---------- device ----------
 async function showDevice(id) {
-  $('#view').innerHTML = `<a class="back" href="#/fleet">← fleet</a>
-    <h1 id="dev-title">${esc(id)}</h1><div class="meta" id="dev-meta"></div>
-    <div class="charts" id="charts"></div>
-    <h2>Anomalies and alerts</h2><ul class="timeline" id="dev-timeline"></ul>`;
+  fill('#view', h('a', { class: 'back', href: '#/fleet' }, '← fleet'),
+    h('h1', { id: 'dev-title' }, id), h('div', { class: 'meta', id: 'dev-meta' }),
+    h('div', { class: 'charts', id: 'charts' }),
+    h('h2', null, 'Anomalies and alerts'), h('ul', { class: 'timeline', id: 'dev-timeline' }));
   const fields = [...FIELDS, 'score'];
   const charts = { device: id, series: {} };
   state.charts = charts;
@@ -228,15 +299,15 @@ async function showDevice(id) {
   if (state.charts !== charts) return;
   const box = $('#charts');
   for (const f of fields) {
-    const s = hist.series.find((x) => x.field === f) || { t: [], v: [] };
-    const el = document.createElement('div');
-    el.className = 'chart';
-    el.dataset.testid = 'chart';
-    el.dataset.field = f;
-    el.innerHTML = `<h3><span>${f}${UNITS[f] ? ` (${UNITS[f]})` : ''}</span><span class="now" data-testid="chart-now">${fmt(s.v[s.v.length - 1], f === 'score' ? 3 : 1)}</span></h3>`;
+    const s = list(hist, 'series').find((x) => x && x.field === f && Array.isArray(x.t) && Array.isArray(x.v)
+      && x.t.length === x.v.length) || { t: [], v: [] };
+    const el = h('div', { class: 'chart', dataset: { testid: 'chart', field: f } },
+      h('h3', null, h('span', null, `${f}${UNITS[f] ? ` (${UNITS[f]})` : ''}`),
+        h('span', { class: 'now', dataset: { testid: 'chart-now' } }, fmt(s.v[s.v.length - 1], f === 'score' ? 3 : 1))));
     box.appendChild(el);
-    const xs = s.t.map((t) => t / 1000);
-    const ys = s.v.slice();
+    const xs = [];
+    const ys = [];
+    s.t.forEach((t, i) => { if (validMs(t)) { xs.push(t / 1000); ys.push(typeof s.v[i] === 'number' ? s.v[i] : null); } });
     const plot = new uPlot({
       width: Math.max(280, el.clientWidth - 16), height: 180,
       cursor: { drag: { x: false, y: false } },
@@ -252,10 +323,10 @@ async function showDevice(id) {
   el_resize();
   renderDeviceHeader();
   try {
-    const tl = await getJson(`${API}/anomalies?devices=${encodeURIComponent(id)}&limit=50`);
-    $('#dev-timeline').innerHTML = tl.entries.length ? tl.entries.map(timelineItem).join('') : '<li class="empty">Nothing yet.</li>';
+    const tl = list(await getJson(`${API}/anomalies?devices=${encodeURIComponent(id)}&limit=50`), 'entries');
+    fill('#dev-timeline', tl.length ? tl.map(timelineItem) : h('li', { class: 'empty' }, 'Nothing yet.'));
   } catch (e) {
-    $('#dev-timeline').innerHTML = `<li class="empty">${esc(e.message)}</li>`;
+    fill('#dev-timeline', h('li', { class: 'empty' }, e.message));
   }
 }
 
@@ -263,9 +334,8 @@ function renderDeviceHeader() {
   const c = state.charts;
   if (!c || !$('#dev-meta')) return;
   const d = state.devices.get(c.device) || { level: 'unknown' };
-  $('#dev-meta').innerHTML = `<span class="badge ${levelOf(d)}">${levelOf(d)}</span>
-    <span>seen ${esc(ago(d.last_seen))}</span><span>model ${esc(d.model || '–')}</span>
-    <span>score ${fmt(d.score, 3)}</span>`;
+  fill('#dev-meta', badge(levelOf(d)), h('span', null, `seen ${ago(d.last_seen)}`),
+    h('span', null, `model ${d.model || '–'}`), h('span', null, `score ${fmt(d.score, 3)}`));
 }
 
 let drawPending = false;
@@ -314,13 +384,13 @@ window.addEventListener('resize', () => el_resize());
 // ---------- timeline ----------
 async function showTimeline() {
   if (!$('#timeline')) {
-    $('#view').innerHTML = `<h1>Anomalies, alerts and events</h1><ul class="timeline" id="timeline" data-testid="timeline"></ul>`;
+    fill('#view', h('h1', null, 'Anomalies, alerts and events'), h('ul', { class: 'timeline', id: 'timeline', dataset: { testid: 'timeline' } }));
   }
   try {
-    const tl = await getJson(`${API}/anomalies?limit=200`);
-    $('#timeline').innerHTML = tl.entries.length ? tl.entries.map(timelineItem).join('') : '<li class="empty">Nothing in the last day.</li>';
+    const tl = list(await getJson(`${API}/anomalies?limit=200`), 'entries');
+    fill('#timeline', tl.length ? tl.map(timelineItem) : h('li', { class: 'empty' }, 'Nothing in the last day.'));
   } catch (e) {
-    $('#timeline').innerHTML = `<li class="empty">Cannot load the timeline: ${esc(e.message)}</li>`;
+    fill('#timeline', h('li', { class: 'empty' }, `Cannot load the timeline: ${e.message}`));
   }
 }
 
@@ -353,39 +423,42 @@ function metricsSummary(m) {
   }
   if (m.train && typeof m.train.rows === 'number') parts.push(`${m.train.rows} training rows`);
   if (parts.length) return parts.join(', ');
-  return Object.entries(m).filter(([, v]) => typeof v === 'number' || typeof v === 'string')
+  return Object.entries(m).filter(([, v]) => (typeof v === 'number' && isFinite(v)) || typeof v === 'string')
     .map(([k, v]) => `${k} ${typeof v === 'number' ? v.toFixed(3) : v}`).join(', ');
 }
 
 async function showModels() {
-  $('#view').innerHTML = `<h1>Models</h1><div id="models" data-testid="models"></div>
-    <h2>Rollouts</h2><div id="rollouts"></div>
-    <h2>Drift</h2><ul class="timeline" id="drift"></ul>`;
+  fill('#view', h('h1', null, 'Models'), h('div', { id: 'models', dataset: { testid: 'models' } }),
+    h('h2', null, 'Rollouts'), h('div', { id: 'rollouts' }),
+    h('h2', null, 'Drift'), h('ul', { class: 'timeline', id: 'drift' }));
   const [models, rollouts, drift] = await Promise.all([
     optionalJson(`${API}/models`),
     optionalJson(`${API}/rollouts`),
     optionalJson(`${API}/anomalies?kinds=drift&from=-30d&limit=50`),
   ]);
   // Drift events are not behind the registry's token.
-  const de = drift.unavailable ? [] : drift.entries;
-  $('#drift').innerHTML = de.length ? de.map(timelineItem).join('') : '<li class="empty">No drift events in the last 30 days.</li>';
+  const de = drift.unavailable ? [] : list(drift, 'entries');
+  fill('#drift', de.length ? de.map(timelineItem) : h('li', { class: 'empty' }, 'No drift events in the last 30 days.'));
   if (models.status === 401 || rollouts.status === 401) {
-    $('#models').innerHTML = `<form class="signin" id="signin" data-testid="signin">
-      <p>The model registry needs a token${token() ? ' (the saved one was refused)' : ''}. <code>aiot up</code> wrote an
-      admin token to <code>var/aiot/admin.token</code> and printed a sign-in link.</p>
-      <input id="token" type="password" autocomplete="off" placeholder="paste a token" aria-label="token">
-      <button type="submit">Sign in</button></form>`;
-    $('#signin').addEventListener('submit', (ev) => {
+    const form = h('form', { class: 'signin', id: 'signin', dataset: { testid: 'signin' } },
+      h('p', null, `The model registry needs a token${token() ? ' (the saved one was refused)' : ''}. `,
+        h('code', null, 'aiot up'), ' wrote an admin token to ', h('code', null, 'var/aiot/admin.token'),
+        ' and printed a sign-in link.'),
+      h('input', { id: 'token', type: 'password', autocomplete: 'off', placeholder: 'paste a token', 'aria-label': 'token' }),
+      h('button', { type: 'submit' }, 'Sign in'));
+    form.addEventListener('submit', (ev) => {
       ev.preventDefault();
       setToken($('#token').value.trim());
       showModels();
     });
-    $('#rollouts').innerHTML = '<div class="empty">Sign in to see rollouts.</div>';
+    fill('#models', form);
+    fill('#rollouts', h('div', { class: 'empty' }, 'Sign in to see rollouts.'));
     return;
   }
   const rows = [];
   if (!models.unavailable) {
     for (const m of list(models, 'models', 'items')) {
+      if (!m || typeof m !== 'object') continue;
       const versions = list(m.versions || [], 'versions');
       if (versions.length) {
         for (const v of versions) rows.push({ name: m.name, ...v });
@@ -394,20 +467,24 @@ async function showModels() {
       }
     }
   }
-  $('#models').innerHTML = models.unavailable
-    ? `<div class="empty">Model registry not available here (${esc(models.error)}).</div>`
-    : rows.length ? `<table><thead><tr><th>model</th><th>version</th><th>stage</th><th>metrics</th><th>created</th></tr></thead><tbody>${
-      rows.map((r) => `<tr><td>${esc(r.name)}</td><td>${esc(r.version)}</td><td>${esc(r.stage || '')}</td>
-        <td>${esc(metricsSummary(r.metrics))}</td>
-        <td>${esc(r.created_at || r.created || '')}</td></tr>`).join('')}</tbody></table>`
-      : '<div class="empty">No models registered yet.</div>';
-  const rl = list(rollouts, 'rollouts', 'items');
-  $('#rollouts').innerHTML = rollouts.unavailable
-    ? `<div class="empty">Rollout status not available here (${esc(rollouts.error)}).</div>`
-    : rl.length ? `<table><thead><tr><th>model</th><th>version</th><th>state</th><th>devices</th></tr></thead><tbody>${
-      rl.map((r) => `<tr><td>${esc(r.model || r.name)}</td><td>${esc(r.version)}</td><td>${esc(r.state || r.status || '')}</td>
-        <td>${esc(r.done ?? r.updated ?? '')}${r.total != null ? ` / ${esc(r.total)}` : ''}</td></tr>`).join('')}</tbody></table>`
-      : '<div class="empty">No rollouts.</div>';
+  fill('#models', models.unavailable
+    ? h('div', { class: 'empty' }, `Model registry not available here (${models.error}).`)
+    : rows.length ? table(['model', 'version', 'stage', 'metrics', 'created'],
+      rows.map((r) => [str(r.name), str(r.version), str(r.stage), metricsSummary(r.metrics), str(r.created_at) || str(r.created)]))
+      : h('div', { class: 'empty' }, 'No models registered yet.'));
+  const rl = list(rollouts, 'rollouts', 'items').filter((r) => r && typeof r === 'object');
+  fill('#rollouts', rollouts.unavailable
+    ? h('div', { class: 'empty' }, `Rollout status not available here (${rollouts.error}).`)
+    : rl.length ? table(['model', 'version', 'state', 'devices'],
+      rl.map((r) => [str(r.model) || str(r.name), str(r.version), str(r.state) || str(r.status),
+        `${str(r.done ?? r.updated)}${r.total != null ? ` / ${str(r.total)}` : ''}`]))
+      : h('div', { class: 'empty' }, 'No rollouts.'));
+}
+
+// A table of text cells.
+function table(head, rows) {
+  return h('table', null, h('thead', null, h('tr', null, head.map((c) => h('th', null, c)))),
+    h('tbody', null, rows.map((r) => h('tr', null, r.map((c) => h('td', null, c))))));
 }
 
 // ---------- routing ----------
@@ -415,7 +492,9 @@ function route() {
   const h = location.hash || '#/fleet';
   const parts = h.slice(2).split('/');
   const page = parts[0] || 'fleet';
-  state.route = { page, arg: parts[1] ? decodeURIComponent(parts.slice(1).join('/')) : null };
+  let arg = null;
+  try { arg = parts[1] ? decodeURIComponent(parts.slice(1).join('/')) : null; } catch { /* malformed: fleet */ }
+  state.route = { page, arg };
   if (page !== 'device') state.charts = null;
   for (const a of document.querySelectorAll('.tabs a')) a.classList.toggle('active', a.dataset.page === page);
   if (page === 'device' && state.route.arg) showDevice(state.route.arg);
@@ -428,7 +507,8 @@ async function main() {
   takeTokenFromHash();
   try {
     const cfg = await getJson('config.json');
-    if (cfg.ws_path) state.wsPath = cfg.ws_path;
+    // A path on this origin only.
+    if (typeof cfg.ws_path === 'string' && /^\/(?!\/)[\x21-\x7e]*$/.test(cfg.ws_path)) state.wsPath = cfg.ws_path;
   } catch { /* defaults */ }
   window.addEventListener('hashchange', route);
   route();

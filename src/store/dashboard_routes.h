@@ -26,9 +26,13 @@ void Describe(config::Visitor& v, DashboardConfig& c);
 std::string ResolveWebRoot(const DashboardConfig& config);
 
 // GET "/" -> redirect to the dashboard; GET <path>{file*} -> static files from the web root with
-// content types, ETag/304, Cache-Control (no-cache for the app, a day for vendored uPlot),
-// nosniff and a same-origin CSP; "vendor/uplot/<file>" comes from the uPlot directory;
-// GET <path>config.json -> {"ws_path":...}. Paths with "..", "." or backslashes are refused (404).
+// content types, ETag/304 and Cache-Control (no-cache for the app, a day for vendored uPlot);
+// "vendor/uplot/<file>" comes from the uPlot directory; GET <path>config.json -> {"ws_path":...}.
+// Paths with "..", "." or backslashes are refused (404). Every one of these responses carries the
+// same security headers: a Content-Security-Policy with only same-origin sources, no inline script
+// or style, no plugins, no <base>, no framing and Trusted Types required; X-Content-Type-Options
+// nosniff, X-Frame-Options DENY, Referrer-Policy no-referrer, Cross-Origin-Opener/Resource-Policy
+// same-origin and a Permissions-Policy without camera, microphone, geolocation, USB or payment.
 // Returns errc::not_found (and registers nothing) when no web root exists.
 Status RegisterDashboardRoutes(net::Router& router, const DashboardConfig& config);
 
