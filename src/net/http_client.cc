@@ -1,0 +1,230 @@
+#include "net/http_client.h"
+
+#include <utility>  // before asio (Boost 1.74 + g++ 12)
+
+#include <boost/asio/connect.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <cctype>
+#include <optional>
+
+#include <nlohmann/json.hpp>
+
+#include "base/errc.h"
+
+namespace aiot::net {
+
+namespace asio = boost::asio;
+namespace beast = boost::beast;
+namespace http = beast::http;
+
+std::string HttpReply::header(const std::string& lower_name) const {
+  auto it = headers.find(lower_name);
+  return it == headers.end() ? std::string() : it->second;
+}
+
+Result<nlohmann::json> HttpReply::Json() const {
+  auto j = nlohmann::json::parse(body, nullptr, false);
+  if (j.is_discarded()) return errc::parse_error;
+  return j;
+}
+
+bool SplitHttpUrl(std::string_view url, std::string* host, std::string* port, std::string* target) {
+  constexpr std::string_view kScheme = "http://";
+  if (url.substr(0, kScheme.size()) != kScheme) return false;
+  url.remove_prefix(kScheme.size());
+  const size_t slash = url.find('/');
+  std::string_view authority = url.substr(0, slash);
+  *target = slash == std::string_view::npos ? "/" : std::string(url.substr(slash));
+  *port = "80";
+  if (!authority.empty() && authority[0] == '[') {  // [v6]:port
+    const size_t close = authority.find(']');
+    if (close == std::string_view::npos) return false;
+    *host = std::string(authority.substr(1, close - 1));
+    if (close + 1 < authority.size()) {
+      if (authority[close + 1] != ':') return false;
+      *port = std::string(authority.substr(close + 2));
+    }
+  } else {
+    const size_t colon = authority.rfind(':');
+    *host = std::string(authority.substr(0, colon));
+    if (colon != std::string_view::npos) *port = std::string(authority.substr(colon + 1));
+  }
+  if (host->empty() || port->empty()) return false;
+  for (char c : *port) {
+    if (!std::isdigit(static_cast<unsigned char>(c))) return false;
+  }
+  return port->size() <= 5;
+}
+
+struct HttpClient::Impl {
+  HttpClientOptions options;
+  std::string host, port;
+  bool valid = false;
+  asio::io_context io;
+  std::optional<beast::tcp_stream> stream;
+  beast::flat_buffer buffer;
+
+  // Runs the io_context until the operations started finish (the stream's deadline bounds them).
+  void Run() {
+    io.restart();
+    io.run();
+  }
+  void Reset() {
+    if (stream) {
+      beast::error_code ignored;
+      stream->socket().shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
+      stream->close();
+    }
+    stream.reset();
+    buffer.clear();
+  }
+};
+
+HttpClient::HttpClient(std::string_view base_url, HttpClientOptions options)
+    : impl_(std::make_unique<Impl>()) {
+  impl_->options = std::move(options);
+  std::string target;
+  impl_->valid = SplitHttpUrl(base_url, &impl_->host, &impl_->port, &target);
+}
+
+HttpClient::~HttpClient() { Close(); }
+
+bool HttpClient::valid() const { return impl_->valid; }
+HttpClientOptions& HttpClient::options() { return impl_->options; }
+void HttpClient::Close() { impl_->Reset(); }
+
+std::string HttpClient::Escape(std::string_view s) {
+  static const char* kHex = "0123456789ABCDEF";
+  std::string out;
+  for (unsigned char c : s) {
+    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
+      out += static_cast<char>(c);
+    } else {
+      out += '%';
+      out += kHex[c >> 4];
+      out += kHex[c & 15];
+    }
+  }
+  return out;
+}
+
+namespace {
+
+std::error_code Classify(const beast::error_code& ec) {
+  if (ec == beast::error::timeout) return errc::timeout;
+  if (ec == http::error::body_limit || ec == http::error::header_limit ||
+      ec == http::error::buffer_overflow) {
+    return errc::resource_exhausted;
+  }
+  return errc::io_error;
+}
+
+}  // namespace
+
+Result<HttpReply> HttpClient::Call(std::string_view method, std::string_view target,
+                                   std::string body,
+                                   const std::map<std::string, std::string>& headers,
+                                   std::string_view content_type) {
+  Impl& d = *impl_;
+  if (!d.valid) return errc::invalid_argument;
+  const http::verb verb = http::string_to_verb(method);
+  if (verb == http::verb::unknown || target.empty() || target[0] != '/') {
+    return errc::invalid_argument;
+  }
+  http::request<http::string_body> req(verb, target, 11);
+  req.set(http::field::host, d.port == "80" ? d.host : d.host + ":" + d.port);
+  req.set(http::field::user_agent, d.options.user_agent);
+  if (!d.options.token.empty()) req.set(http::field::authorization, "Bearer " + d.options.token);
+  for (const auto& [k, v] : headers) req.set(k, v);
+  if (!body.empty()) req.set(http::field::content_type, content_type);
+  req.body() = std::move(body);
+  req.prepare_payload();
+
+  const auto deadline = std::chrono::steady_clock::now() + d.options.timeout;
+  for (int attempt = 0; attempt < 2; ++attempt) {
+    beast::error_code ec = asio::error::would_block;
+    bool fresh = false;
+    if (!d.stream) {
+      d.buffer.clear();
+      d.stream.emplace(d.io);
+      d.stream->expires_at(deadline);
+      asio::ip::tcp::resolver resolver(d.io);
+      std::optional<asio::ip::tcp::resolver::results_type> endpoints;
+      resolver.async_resolve(d.host, d.port,
+                             [&](beast::error_code e, asio::ip::tcp::resolver::results_type r) {
+                               ec = e;
+                               if (!e) endpoints = std::move(r);
+                             });
+      d.Run();
+      if (ec || !endpoints) {
+        d.Reset();
+        return errc::unavailable;
+      }
+      ec = asio::error::would_block;
+      d.stream->async_connect(*endpoints,
+                              [&](beast::error_code e, const asio::ip::tcp::endpoint&) { ec = e; });
+      d.Run();
+      if (ec) {
+        d.Reset();
+        return ec == beast::error::timeout ? errc::timeout : errc::unavailable;
+      }
+      fresh = true;
+    }
+    d.stream->expires_at(deadline);
+    http::response_parser<http::string_body> parser;
+    parser.body_limit(d.options.max_body_bytes);
+    parser.header_limit(64 * 1024);
+    parser.skip(verb == http::verb::head);
+    ec = asio::error::would_block;
+    // The head first, then the body: Beast 1.74 skips body_limit when a whole message is parsed
+    // eagerly in one go (as async_read does when head and body arrive together).
+    http::async_write(*d.stream, req, [&](beast::error_code e, size_t) {
+      ec = e;
+      if (e) return;
+      ec = asio::error::would_block;
+      http::async_read_header(*d.stream, d.buffer, parser, [&](beast::error_code e2, size_t) {
+        ec = e2;
+        if (e2 || parser.is_done()) return;
+        ec = asio::error::would_block;
+        http::async_read(*d.stream, d.buffer, parser,
+                         [&](beast::error_code e3, size_t) { ec = e3; });
+      });
+    });
+    d.Run();
+    if (ec) {
+      d.Reset();
+      // A kept-alive connection the server closed meanwhile: once more on a new one.
+      if (!fresh && (ec == http::error::end_of_stream || ec == asio::error::connection_reset ||
+                     ec == asio::error::broken_pipe || ec == asio::error::eof)) {
+        continue;
+      }
+      return Classify(ec);
+    }
+    auto& res = parser.get();
+    HttpReply reply;
+    reply.status = static_cast<int>(res.result_int());
+    for (const auto& f : res) {
+      std::string name(f.name_string());
+      for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+      reply.headers[name] = std::string(f.value());
+    }
+    const bool keep_alive = res.keep_alive();
+    reply.body = parser.release().body();
+    if (!keep_alive) d.Reset();
+    return reply;
+  }
+  return errc::io_error;
+}
+
+Result<HttpReply> HttpRequest(std::string_view method, std::string_view url, std::string body,
+                              const HttpClientOptions& options) {
+  std::string host, port, target;
+  if (!SplitHttpUrl(url, &host, &port, &target)) return errc::invalid_argument;
+  HttpClient client(url, options);
+  return client.Call(method, target, std::move(body));
+}
+
+}  // namespace aiot::net
