@@ -109,6 +109,10 @@ void RegisterDevice(CLI::App& root, Context& ctx) {
   cmd->add_option("--registry", a.registry_url,
                   "Device registry (http://host:port): activate there before publishing; refused "
                   "= exit 1, unreachable = retry with backoff");
+  cmd->add_option("--model-name", a.model_name,
+                  "Model to run: after activation, fetch the registry's production version of it "
+                  "(verified like OTA); empty = wait for a rollout")
+      ->capture_default_str();
   cmd->add_option("--provision-token", a.provision_token,
                   "Operator token: with no device token, provision this device first");
   cmd->add_flag("--faulty", o->faulty, "The simulated machine develops a fault");

@@ -1,6 +1,7 @@
 #include "sim/device_agent.h"
 
 #include <boost/asio/post.hpp>
+#include <cctype>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -51,7 +52,39 @@ std::string ReplyError(const HttpResponse& r) {
 
 bool Retryable(int status) { return status >= 500 || status == 408 || status == 429; }
 
+// Models a device accepts at most (the registry's own default limit is lower).
+constexpr int64_t kMaxModelBytes = 64 << 20;
+
+bool IsHex64(const std::string& s) {
+  if (s.size() != 64) return false;
+  for (char c : s) {
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
+  }
+  return true;
+}
+
+// Model names as the registry accepts them (they go into a URL path).
+bool IsModelName(const std::string& s) {
+  if (s.empty() || s.size() > 64 || !std::isalnum(static_cast<unsigned char>(s[0]))) return false;
+  for (char c : s) {
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '.' && c != '_' && c != '-') {
+      return false;
+    }
+  }
+  return s.find("..") == std::string::npos;
+}
+
 }  // namespace
+
+struct DeviceAgent::ProductionFetch {
+  enum class Kind { kNotAsked, kNone, kCurrent, kModel, kRetry, kFailed };
+  Kind kind = Kind::kNotAsked;
+  std::string key_pem;  // the signing key, when it was fetched now
+  std::string error;
+  ModelInfo info;
+  ArtifactClaim claim;
+  std::string bytes;
+};
 
 struct DeviceAgent::ActivationOutcome {
   enum class Kind { kActivated, kRefused, kRetry };
@@ -68,6 +101,12 @@ namespace {
 DeviceAgent::ActivationOutcome AttemptActivation(const std::string& base, const std::string& id,
                                                  std::string token,
                                                  const std::string& provision_token);
+
+// The signing key (when `key_url` is set) and then the production version of `model` (when
+// `base` is set), blocking (runs on a helper thread). `current_sha256`: the model running now.
+DeviceAgent::ProductionFetch FetchProduction(const std::string& key_url, const std::string& base,
+                                             const std::string& model, const std::string& token,
+                                             const std::string& current_sha256);
 
 }  // namespace
 
@@ -96,6 +135,9 @@ void Describe(config::Visitor& v, DeviceAgentConfig& c) {
           "First retry delay while the registry is unreachable (ms); doubles per attempt.");
   v.Field("activation_retry_max_ms", c.activation_retry_max_ms,
           "Longest retry delay while the registry is unreachable (ms).");
+  v.Field("model_name", c.model_name,
+          "Model to run: after activation the device fetches the registry's production version "
+          "of it (verified like OTA); empty = wait for a rollout.");
   v.Field("critical", c.critical, "Score at or above which a reading is critical.");
   v.Field("protect_after", c.protect_after,
           "Consecutive critical readings before the device eases its load (0 = never).");
@@ -124,7 +166,8 @@ DeviceAgent::DeviceAgent(DeviceAgentConfig config, std::shared_ptr<mqtt::Client>
       sensor_(std::move(sensor)),
       models_(std::move(loader), config_.model_dir),
       clock_(clock),
-      timer_(client_->executor()) {
+      timer_(client_->executor()),
+      fetch_timer_(client_->executor()) {
   public_key_pem_ = config_.public_key_pem;
   if (public_key_pem_.empty() && !config_.public_key_file.empty()) {
     std::ifstream in(config_.public_key_file);
@@ -148,6 +191,7 @@ DeviceAgent::DeviceAgent(DeviceAgentConfig config, std::shared_ptr<mqtt::Client>
 
 DeviceAgent::~DeviceAgent() {
   if (activation_thread_.joinable()) activation_thread_.join();
+  if (fetch_thread_.joinable()) fetch_thread_.join();
   for (auto& t : downloads_) {
     if (t.joinable()) t.join();
   }
@@ -257,20 +301,8 @@ void DeviceAgent::Begin() {
                        if (auto a = weak.lock()) a->HandleControl(m.payload.view());
                      });
   PublishStatus(true);
-  if (public_key_pem_.empty() && !config_.public_key_url.empty()) {
-    downloads_.emplace_back([weak, url = config_.public_key_url, ex = client_->executor()] {
-      auto pem = HttpGet(url, {});
-      asio::post(ex, [weak, pem = std::move(pem), url] {
-        auto a = weak.lock();
-        if (!a) return;
-        if (pem.ok() && pem->find("BEGIN PUBLIC KEY") != std::string::npos) {
-          a->public_key_pem_ = *pem;
-        } else {
-          Log()->warn("{}: could not fetch the signing key from {}", a->config_.id, url);
-        }
-      });
-    });
-  }
+  fetch_retry_ms_ = std::max<uint32_t>(1, config_.activation_retry_min_ms);
+  StartProductionFetch();
   // Spread a fleet's readings over the period instead of firing them together.
   std::uniform_real_distribution<double> offset(0, 1.0 / std::max(1e-3, config_.rate));
   std::mt19937_64 rng(std::hash<std::string>{}(config_.id));
@@ -278,6 +310,93 @@ void DeviceAgent::Begin() {
                std::chrono::duration_cast<std::chrono::steady_clock::duration>(
                    std::chrono::duration<double>(offset(rng)));
   ScheduleTick();
+}
+
+void DeviceAgent::StartProductionFetch() {
+  const bool ask = !config_.registry_url.empty() && !config_.model_name.empty();
+  if (ask && !IsModelName(config_.model_name)) {
+    Log()->error("{}: model_name `{}` is not a valid model name; waiting for a rollout", config_.id,
+                 config_.model_name);
+    return;
+  }
+  const std::string key_url = public_key_pem_.empty() ? config_.public_key_url : std::string();
+  if (!ask && key_url.empty()) return;
+  if (ask) {
+    std::lock_guard lock(mu_);
+    snapshot_.production_fetch = "fetching";
+  }
+  const auto* active = models_.active_info();
+  // One fetch at a time: the previous one has posted its result, so this join is immediate.
+  if (fetch_thread_.joinable()) fetch_thread_.join();
+  fetch_thread_ = std::thread([weak = weak_from_this(), ex = client_->executor(), key_url,
+                               base = ask ? TrimSlash(config_.registry_url) : std::string(),
+                               model = config_.model_name, token = config_.token,
+                               current = active ? active->sha256 : std::string()] {
+    auto fetch = FetchProduction(key_url, base, model, token, current);
+    asio::post(ex, [weak, fetch = std::move(fetch)]() mutable {
+      if (auto self = weak.lock()) self->FinishProductionFetch(std::move(fetch));
+    });
+  });
+}
+
+void DeviceAgent::FinishProductionFetch(ProductionFetch f) {
+  using Kind = ProductionFetch::Kind;
+  if (!f.key_pem.empty() && public_key_pem_.empty()) public_key_pem_ = std::move(f.key_pem);
+  if (public_key_pem_.empty() && !config_.public_key_url.empty() && f.kind == Kind::kNotAsked) {
+    Log()->warn("{}: could not fetch the signing key from {}", config_.id, config_.public_key_url);
+  }
+  if (!running_ || f.kind == Kind::kNotAsked) return;
+  auto set_state = [this](const char* state) {
+    std::lock_guard lock(mu_);
+    snapshot_.production_fetch = state;
+  };
+  if (control_seen_) {
+    // A rollout (or rollback) command arrived meanwhile: the platform chose, the fetch yields.
+    Log()->info("{}: production fetch superseded by a control command", config_.id);
+    set_state("ok");
+    return;
+  }
+  switch (f.kind) {
+    case Kind::kNotAsked:
+      return;
+    case Kind::kNone:
+      Log()->info("{}: no `{}` in production yet; waiting for a rollout", config_.id,
+                  config_.model_name);
+      set_state("none");
+      return;
+    case Kind::kCurrent:
+      set_state("ok");
+      return;
+    case Kind::kModel: {
+      const bool ok = FinishDownload(f.info, f.claim, "production", std::move(f.bytes), "");
+      set_state(ok ? "ok" : "failed");
+      return;
+    }
+    case Kind::kFailed:
+      Log()->warn("{}: production model not fetched: {}", config_.id, f.error);
+      set_state("failed");
+      SetOta("production", std::max<int64_t>(0, f.info.version), "failed", f.error);
+      PublishStatus(true);
+      return;
+    case Kind::kRetry:
+      break;
+  }
+  set_state("retrying");
+  std::mt19937_64 rng(std::hash<std::string>{}(config_.id) + fetch_retry_ms_);
+  std::uniform_real_distribution<double> jitter(0.5, 1.0);
+  const auto delay = std::chrono::milliseconds(
+      std::max<int64_t>(1, static_cast<int64_t>(fetch_retry_ms_ * jitter(rng))));
+  Log()->warn("{}: production model not fetched ({}); retrying in {} ms", config_.id, f.error,
+              delay.count());
+  fetch_retry_ms_ = std::min<uint32_t>(
+      std::max<uint32_t>(1, config_.activation_retry_max_ms),
+      static_cast<uint32_t>(std::min<uint64_t>(UINT32_MAX, uint64_t{fetch_retry_ms_} * 2)));
+  fetch_timer_.expires_after(delay);
+  fetch_timer_.async_wait([weak = weak_from_this()](boost::system::error_code ec) {
+    auto self = weak.lock();
+    if (ec || !self || !self->running_ || self->control_seen_) return;
+    self->StartProductionFetch();
+  });
 }
 
 void DeviceAgent::ScheduleTick() {
@@ -300,6 +419,7 @@ void DeviceAgent::Stop(std::function<void()> done) {
   asio::post(client_->executor(), [self = shared_from_this(), done = std::move(done)]() mutable {
     self->running_ = false;
     self->timer_.cancel();
+    self->fetch_timer_.cancel();
     if (!self->begun_) {  // never went online (activating or refused): nothing to take back
       if (done) done();
       return;
@@ -388,6 +508,7 @@ void DeviceAgent::HandleControl(std::string_view payload) {
       break;
     }
     case ControlCommand::Kind::kDownloadModel: {
+      control_seen_ = true;
       ModelInfo info;
       info.name = c->model_name.empty() ? "model" : c->model_name;
       info.version = c->version;
@@ -396,6 +517,7 @@ void DeviceAgent::HandleControl(std::string_view payload) {
       break;
     }
     case ControlCommand::Kind::kRollbackModel: {
+      control_seen_ = true;
       std::string error;
       if (models_.Rollback(&error).ok()) {
         SetOta(c->rollout, models_.active_info()->version, "ok", "");
@@ -437,9 +559,10 @@ void DeviceAgent::StartDownload(ModelInfo info, std::string url, ArtifactClaim c
   });
 }
 
-void DeviceAgent::FinishDownload(const ModelInfo& info, const ArtifactClaim& claim,
+bool DeviceAgent::FinishDownload(const ModelInfo& info, const ArtifactClaim& claim,
                                  const std::string& rollout, Result<std::string> body,
                                  const std::string& fetch_error) {
+  bool installed = false;
   if (!body.ok()) {
     SetOta(rollout, info.version, "failed", fetch_error);
   } else {
@@ -448,13 +571,19 @@ void DeviceAgent::FinishDownload(const ModelInfo& info, const ArtifactClaim& cla
     if (st.ok()) {
       Log()->info("{}: activated model {}", config_.id, info.Label());
       SetOta(rollout, info.version, "ok", "");
+      installed = true;
     } else {
       Log()->warn("{}: rejected model {}: {}; keeping {}", config_.id, info.Label(), error,
                   models_.active_info() ? models_.active_info()->Label() : "no model");
+      {
+        std::lock_guard lock(mu_);
+        ++snapshot_.models_rejected;
+      }
       SetOta(rollout, info.version, "failed", error);
     }
   }
   PublishStatus(true);
+  return installed;
 }
 
 void DeviceAgent::SetOta(std::string rollout, int64_t version, std::string state,
@@ -550,6 +679,94 @@ DeviceAgent::ActivationOutcome AttemptActivation(const std::string& base, const 
   }
   out.kind = Kind::kActivated;
   out.signing_key_url = StringField(j, "signing_key_url");
+  return out;
+}
+
+DeviceAgent::ProductionFetch FetchProduction(const std::string& key_url, const std::string& base,
+                                             const std::string& model, const std::string& token,
+                                             const std::string& current_sha256) {
+  using Fetch = DeviceAgent::ProductionFetch;
+  using Kind = Fetch::Kind;
+  Fetch out;
+  if (!key_url.empty()) {
+    HttpFetchOptions key_options;
+    key_options.timeout_ms = 10000;
+    key_options.max_bytes = 64 << 10;
+    auto pem = HttpGet(key_url, key_options);
+    if (pem.ok() && pem->find("BEGIN PUBLIC KEY") != std::string::npos) out.key_pem = *pem;
+    if (out.key_pem.empty() && !base.empty()) {
+      // Without the key nothing can be verified: ask again later rather than refuse the model.
+      out.kind = Kind::kRetry;
+      out.error = "signing key not available from " + key_url;
+      return out;
+    }
+  }
+  if (base.empty()) return out;
+  HttpFetchOptions options;
+  options.bearer_token = token;
+  options.timeout_ms = 10000;
+  options.max_bytes = 1 << 20;
+  auto r = HttpCall("GET", base + "/api/v1/models/" + model + "/production", {}, options);
+  if (!r.ok()) {
+    out.kind = Kind::kRetry;
+    out.error = "registry unreachable: " + r.error().message();
+    return out;
+  }
+  if (r->status == 404) {
+    out.kind = Kind::kNone;
+    return out;
+  }
+  if (Retryable(r->status)) {
+    out.kind = Kind::kRetry;
+    out.error = "production model: " + ReplyError(*r);
+    return out;
+  }
+  out.kind = Kind::kFailed;
+  if (r->status != 200) {
+    out.error = "production model: " + ReplyError(*r);
+    return out;
+  }
+  // The reply is checked field by field: a version, a digest, a signature and a size the device
+  // can hold. The artifact URL is built here, not taken from the reply.
+  auto j = json::parse(r->body, nullptr, false);
+  auto integer = [&j](const char* key) -> int64_t {
+    auto it = j.is_object() ? j.find(key) : j.end();
+    return it != j.end() && it->is_number_integer() ? it->get<int64_t>() : -1;
+  };
+  out.info.name = model;
+  out.info.version = integer("version");
+  out.claim.sha256 = StringField(j, "sha256");
+  out.claim.signature = StringField(j, "signature");
+  out.claim.size = integer("size");
+  if (StringField(j, "name") != model || out.info.version < 1 || !IsHex64(out.claim.sha256) ||
+      out.claim.signature.empty() || out.claim.size < 1) {
+    out.error = "malformed production reply";
+    return out;
+  }
+  if (out.claim.size > kMaxModelBytes) {
+    out.error = "model of " + std::to_string(out.claim.size) + " bytes is too large";
+    return out;
+  }
+  if (out.claim.sha256 == current_sha256) {
+    out.kind = Kind::kCurrent;
+    return out;
+  }
+  options.timeout_ms = 60000;
+  options.max_bytes = static_cast<size_t>(out.claim.size) + 1;
+  auto body = HttpGet(base + "/api/v1/models/" + model + "/versions/" +
+                          std::to_string(out.info.version) + "/artifact",
+                      options);
+  if (!body.ok()) {
+    const auto e = body.error();
+    out.error = "download failed: " + e.message();
+    if (e == make_error_code(errc::unavailable) || e == make_error_code(errc::timeout) ||
+        e == make_error_code(errc::io_error)) {
+      out.kind = Kind::kRetry;
+    }
+    return out;
+  }
+  out.kind = Kind::kModel;
+  out.bytes = std::move(*body);
   return out;
 }
 

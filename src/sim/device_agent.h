@@ -75,6 +75,11 @@ struct DeviceAgentConfig {
   std::string provision_token;
   uint32_t activation_retry_min_ms = 1000;
   uint32_t activation_retry_max_ms = 60000;
+  // The model the device runs: once activated it fetches the registry's production version of
+  // it (GET /api/v1/models/<model_name>/production, then the artifact), verified like an OTA
+  // model, unless it already runs that version. Retried with the activation backoff while the
+  // registry is unreachable; none in production = wait for a rollout. Empty = wait for a rollout.
+  std::string model_name = "fan-mlp";
   // Local protection: after `protect_after` consecutive readings scored >= `critical`, the agent
   // eases the machine to `protect_load` on its own (the reference's servo). 0 disables.
   double critical = 0.8;
@@ -98,6 +103,12 @@ struct AgentSnapshot {
   std::string registration;
   std::string registration_error;  // why it was refused, or the last retryable failure
   uint32_t activation_attempts = 0;
+  // The production model fetched after activation: "" (not asked), "fetching", "ok" (installed
+  // or already running), "none" (no production version), "failed" (see ota_error), "retrying".
+  std::string production_fetch;
+  // Models refused by verification or loading (sha256, signature, size, invalid model), OTA and
+  // production fetches alike.
+  uint64_t models_rejected = 0;
 };
 
 // One device: reads its sensor at `rate`, publishes telemetry, scores each reading with the active
@@ -137,6 +148,7 @@ class DeviceAgent : public std::enable_shared_from_this<DeviceAgent> {
   const DeviceAgentConfig& config() const { return config_; }
 
   struct ActivationOutcome;  // internal: the result of one activation attempt
+  struct ProductionFetch;    // internal: the signing key and production model fetched at start
 
   // Takes one reading now and publishes it. REQUIRES: on the client's executor.
   void Tick();
@@ -149,10 +161,13 @@ class DeviceAgent : public std::enable_shared_from_this<DeviceAgent> {
   void Begin();
   void TryActivation();
   void FinishActivation(const ActivationOutcome& outcome);
+  void StartProductionFetch();
+  void FinishProductionFetch(ProductionFetch fetch);
   void ScheduleTick();
   void PublishStatus(bool online, mqtt::PublishDone done = {});
   void StartDownload(ModelInfo info, std::string url, ArtifactClaim claim, std::string rollout);
-  void FinishDownload(const ModelInfo& info, const ArtifactClaim& claim, const std::string& rollout,
+  // Installs a downloaded model (verifying it); true when it is active now.
+  bool FinishDownload(const ModelInfo& info, const ArtifactClaim& claim, const std::string& rollout,
                       Result<std::string> body, const std::string& fetch_error);
   void SetOta(std::string rollout, int64_t version, std::string state, std::string error);
   int64_t DeviceNow() const;
@@ -173,6 +188,10 @@ class DeviceAgent : public std::enable_shared_from_this<DeviceAgent> {
   std::thread activation_thread_;  // one activation attempt at a time
   uint32_t critical_run_ = 0;
   std::string public_key_pem_;
+  boost::asio::steady_timer fetch_timer_;  // retries of the production fetch
+  std::thread fetch_thread_;               // one production fetch at a time
+  uint32_t fetch_retry_ms_ = 0;
+  bool control_seen_ = false;  // a download/rollback command arrived: it wins over the fetch
   std::string ota_rollout_;
   int64_t ota_version_ = 0;
   std::vector<std::thread> downloads_;

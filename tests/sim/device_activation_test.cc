@@ -1,7 +1,8 @@
 // Device activation against the real device registry HTTP API (src/registry routes on a
 // net::HttpServer, loopback) and a real broker (mosquitto): the device asks, the registry confirms,
 // and only then does the device publish. Refused devices (decommissioned, unknown, someone else's
-// token) stay silent; an unreachable registry is retried until it answers.
+// token) stay silent; an unreachable registry is retried until it answers. Once active, a device
+// fetches the registry's production model on its own (no rollout needed), verified like OTA.
 #include <sys/wait.h>
 
 #include <gtest/gtest.h>
@@ -12,6 +13,7 @@
 #include <filesystem>
 #include <fstream>
 #include <future>
+#include <map>
 #include <mutex>
 #include <sstream>
 
@@ -20,6 +22,7 @@
 #include "mqtt/client/client.h"
 #include "net/http_server.h"
 #include "net/runtime.h"
+#include "registry/crypto.h"
 #include "registry/datastore.h"
 #include "registry/device_registry.h"
 #include "registry/http_api.h"
@@ -27,7 +30,9 @@
 #include "registry/test_dir.h"
 #include "sim/device_agent.h"
 #include "sim/fleet.h"
+#include "sim/tflite_model.h"
 #include "tests/sim/sim_test_util.h"
+#include "tests/sim/test_model.h"
 
 namespace aiot::sim {
 namespace {
@@ -75,6 +80,17 @@ class Registry {
     auto c = devices->Provision(spec);
     EXPECT_TRUE(c.ok()) << id;
     return c.ok() ? c->token : std::string();
+  }
+  // Registers `bytes` as a new version of fan-mlp and promotes it to production.
+  int64_t PushProduction(const std::string& bytes) {
+    registry::PushRequest req;
+    req.name = "fan-mlp";
+    auto m = models_->Push(bytes, req);
+    EXPECT_TRUE(m.ok());
+    if (!m.ok()) return 0;
+    EXPECT_TRUE(
+        models_->SetStage("fan-mlp", m->version, registry::Stage::kProduction, "test").ok());
+    return m->version;
   }
   registry::DeviceState State(const std::string& id) {
     auto d = devices->Get(id);
@@ -147,7 +163,8 @@ class DeviceActivationTest : public ::testing::Test {
   // Starts an agent (its own MQTT client on the broker, client id = device id unless given);
   // records activation callbacks.
   std::shared_ptr<DeviceAgent> StartAgent(const DeviceAgentConfig& ac,
-                                          const std::string& client_id = "") {
+                                          const std::string& client_id = "",
+                                          ModelLoader loader = NoModels()) {
     mqtt::MqttClientConfig cc;
     cc.url = broker_->url();
     cc.client_id = client_id.empty() ? ac.id : client_id;
@@ -156,7 +173,7 @@ class DeviceActivationTest : public ::testing::Test {
     PhysicsConfig physics;
     auto device = std::make_unique<SimulatedDevice>(ac.id, physics, 5, false, 0);
     auto agent = DeviceAgent::Create(
-        ac, client, std::make_unique<SimulatedSensor>(std::move(device)), NoModels());
+        ac, client, std::make_unique<SimulatedSensor>(std::move(device)), std::move(loader));
     agent->SetActivationHandler([this, id = ac.id](bool activated, const std::string& error) {
       std::lock_guard lock(mu_);
       callbacks_.push_back(id + (activated ? " activated" : " refused: " + error));
@@ -343,6 +360,105 @@ TEST_F(DeviceActivationTest, FleetDevicesActivateBeforePublishing) {
   std::promise<void> done;
   fleet.Stop([&] { done.set_value(); });
   ASSERT_EQ(done.get_future().wait_for(std::chrono::seconds(30)), std::future_status::ready);
+}
+
+// Retained status messages of every device, by device id (the last one wins).
+class StatusWatcher {
+ public:
+  StatusWatcher(net::Runtime& runtime, const std::string& url) {
+    mqtt::MqttClientConfig oc;
+    oc.url = url;
+    oc.client_id = "status-watcher";
+    client_ = mqtt::Client::Create(runtime.context(0), oc);
+    client_->Subscribe("fan/status/+", mqtt::QoS::kAtLeastOnce, [this](const mqtt::Message& m) {
+      std::lock_guard lock(mu_);
+      last_[m.topic.substr(m.topic.rfind('/') + 1)] =
+          nlohmann::json::parse(m.payload.view(), nullptr, false);
+    });
+    client_->Start();
+  }
+  ~StatusWatcher() {
+    std::promise<void> done;
+    client_->Stop([&] { done.set_value(); });
+    done.get_future().wait_for(std::chrono::seconds(10));
+  }
+  nlohmann::json Last(const std::string& id) {
+    std::lock_guard lock(mu_);
+    auto it = last_.find(id);
+    return it == last_.end() ? nlohmann::json() : it->second;
+  }
+
+ private:
+  std::shared_ptr<mqtt::Client> client_;
+  std::mutex mu_;
+  std::map<std::string, nlohmann::json> last_;
+};
+
+// A device fresh out of provisioning, with no rollout aimed at it, fetches the production model
+// after activation, verifies it (signature from the registry's key), scores with it and reports
+// it in its retained status.
+TEST_F(DeviceActivationTest, FetchesTheProductionModelAfterActivation) {
+  Registry registry(testing::FreePort());
+  ASSERT_TRUE(registry.Start());
+  ASSERT_EQ(registry.PushProduction(testing::MakeModel("fan-mlp", -3.0f)), 1);
+  const std::string token = registry.Provision("fan-0108");
+  StatusWatcher statuses(*runtime_, broker_->url());
+
+  auto ac = AgentConfig("fan-0108", registry.url(), token);
+  ac.model_dir = (dir_ / "fan-0108").string();
+  auto agent = StartAgent(ac, "", TfliteModelLoader());
+  ASSERT_TRUE(WaitFor([&] { return agent->snapshot().model == "fan-mlp@1"; }))
+      << "model '" << agent->snapshot().model << "' ota " << agent->snapshot().ota_state << " "
+      << agent->snapshot().ota_error;
+  ASSERT_TRUE(WaitFor([&] { return agent->snapshot().scored >= 3; }));
+  ASSERT_TRUE(WaitFor([&] { return statuses.Last("fan-0108").value("model", "") == "fan-mlp@1"; }))
+      << statuses.Last("fan-0108").dump();
+  EXPECT_TRUE(statuses.Last("fan-0108")["online"].get<bool>());
+  // Kept for restarts like an OTA model.
+  EXPECT_TRUE(std::filesystem::exists(dir_ / "fan-0108" / "active.model"));
+}
+
+// The production fetch verifies like OTA: a device holding another key than the one the registry
+// signs with refuses the model, counts it, reports why and keeps running without it. A device
+// that finds no production version waits for a rollout.
+TEST_F(DeviceActivationTest, ProductionModelWithABadSignatureIsRefused) {
+  Registry registry(testing::FreePort());
+  ASSERT_TRUE(registry.Start());
+  auto other_key = registry::SigningKey::Generate();
+  ASSERT_TRUE(other_key.ok());
+  const std::string token = registry.Provision("fan-0109");
+  const std::string lonely = registry.Provision("fan-0110");
+  StatusWatcher statuses(*runtime_, broker_->url());
+
+  // No production version yet: nothing to fetch.
+  auto waiting =
+      StartAgent(AgentConfig("fan-0110", registry.url(), lonely), "", TfliteModelLoader());
+  ASSERT_TRUE(WaitFor([&] { return waiting->snapshot().production_fetch == "none"; }))
+      << waiting->snapshot().production_fetch;
+  EXPECT_EQ(waiting->snapshot().model, "");
+
+  ASSERT_EQ(registry.PushProduction(testing::MakeModel("fan-mlp", -3.0f)), 1);
+  auto ac = AgentConfig("fan-0109", registry.url(), token);
+  ac.public_key_pem = other_key->PublicKeyPem();
+  auto agent = StartAgent(ac, "", TfliteModelLoader());
+  ASSERT_TRUE(WaitFor([&] { return agent->snapshot().production_fetch == "failed"; }))
+      << agent->snapshot().production_fetch;
+  auto s = agent->snapshot();
+  EXPECT_EQ(s.models_rejected, 1u);
+  EXPECT_EQ(s.ota_error, "bad signature");
+  EXPECT_EQ(s.model, "");
+  ASSERT_TRUE(WaitFor([&] {
+    auto st = statuses.Last("fan-0109");
+    return st.is_object() && st.contains("ota") && st["ota"].value("state", "") == "failed";
+  })) << statuses.Last("fan-0109").dump();
+  auto st = statuses.Last("fan-0109");
+  EXPECT_EQ(st["ota"]["error"], "bad signature");
+  EXPECT_EQ(st["ota"]["rollout"], "production");
+  EXPECT_TRUE(st["model"].is_null());
+  // It keeps publishing (unscored) telemetry.
+  const uint64_t published = agent->snapshot().published;
+  ASSERT_TRUE(WaitFor([&] { return agent->snapshot().published > published; }));
+  EXPECT_EQ(agent->snapshot().scored, 0u);
 }
 
 #ifdef AIOT_BIN

@@ -15,12 +15,11 @@
 #include <mutex>
 
 #include "base/sha256.h"
-#include "ml/tflite/graph.h"
-#include "ml/train/export.h"
 #include "mqtt/client/client.h"
 #include "net/runtime.h"
 #include "sim/tflite_model.h"
 #include "tests/sim/sim_test_util.h"
+#include "tests/sim/test_model.h"
 
 namespace aiot::sim {
 namespace {
@@ -55,32 +54,6 @@ struct Ed25519 {
     return b64;
   }
 };
-
-// A real .tflite model: logistic regression on the four reference features (slow, hot, shaking,
-// loud = faulty), normalisation inside the graph. `feature0` renames the first feature.
-std::string MakeModel(const std::string& name, float bias,
-                      const std::string& feature0 = "rotation") {
-  ml::Mlp mlp;
-  ml::DenseLayer out;
-  out.inputs = 4;
-  out.outputs = 1;
-  out.weights = {-2.0f, 1.0f, 1.0f, 1.0f};
-  out.bias = {bias};
-  mlp.layers.push_back(out);
-  mlp.norm.mean = {600, 40, 150, 48};
-  mlp.norm.stddev = {50, 3, 30, 2};
-  ml::ModelMetadata meta;
-  meta.name = name;
-  for (const char* f : {"rotation", "temperature", "vibration", "sound"}) {
-    ml::FeatureInfo fi;
-    fi.name = f;
-    meta.features.push_back(fi);
-  }
-  meta.features[0].name = feature0;
-  auto bytes = ml::WriteTflite(ml::BuildFloatGraph(mlp, meta));
-  EXPECT_TRUE(bytes.ok());
-  return std::string(bytes->begin(), bytes->end());
-}
 
 class DeviceAgentTest : public ::testing::Test {
  protected:
@@ -198,7 +171,7 @@ TEST_F(DeviceAgentTest, InstallsSignedModelAndRejectsTamperedOnes) {
   EXPECT_EQ(agent_->snapshot().scored, 0u);
 
   // v1: valid and signed -> active, readings scored on the device.
-  const std::string v1 = MakeModel("fan-mlp", -3.0f);
+  const std::string v1 = testing::MakeModel("fan-mlp", -3.0f);
   const std::string v1_sha = Sha256Hex(v1);
   Offer("v1.tflite", v1, 1, v1_sha, key_.SignDigest(v1_sha));
   ASSERT_TRUE(WaitOta(1, "ok")) << LastStatus().dump();
@@ -208,7 +181,7 @@ TEST_F(DeviceAgentTest, InstallsSignedModelAndRejectsTamperedOnes) {
   EXPECT_LT(score, 0.5);  // a healthy machine
 
   // v2 with its bytes tampered in transit: sha256 mismatch.
-  const std::string v2 = MakeModel("fan-mlp", -2.0f);
+  const std::string v2 = testing::MakeModel("fan-mlp", -2.0f);
   const std::string v2_sha = Sha256Hex(v2);
   std::string tampered = v2;
   tampered[tampered.size() / 2] ^= 0x55;
@@ -232,14 +205,14 @@ TEST_F(DeviceAgentTest, InstallsSignedModelAndRejectsTamperedOnes) {
   ExpectKeepsScoringWith("fan-mlp@1");
 
   // v5: a valid model wanting a feature the device does not measure -> fails to load, rolled back.
-  const std::string v5 = MakeModel("fan-mlp", -3.0f, "pressure");
+  const std::string v5 = testing::MakeModel("fan-mlp", -3.0f, "pressure");
   Offer("v5.tflite", v5, 5, Sha256Hex(v5), key_.SignDigest(Sha256Hex(v5)));
   ASSERT_TRUE(WaitOta(5, "failed"));
   EXPECT_NE(LastStatus()["ota"]["error"].get<std::string>().find("pressure"), std::string::npos);
   ExpectKeepsScoringWith("fan-mlp@1");
 
   // v6: valid -> active; v1 becomes the previous model, and rollback-model returns to it.
-  const std::string v6 = MakeModel("fan-mlp", -1.0f);
+  const std::string v6 = testing::MakeModel("fan-mlp", -1.0f);
   Offer("v6.tflite", v6, 6, Sha256Hex(v6), key_.SignDigest(Sha256Hex(v6)));
   ASSERT_TRUE(WaitOta(6, "ok"));
   ExpectKeepsScoringWith("fan-mlp@6");
