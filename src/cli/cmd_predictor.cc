@@ -1,7 +1,10 @@
 // `aiot predictor`: the streaming predictor and the scoring API alone, against an external MQTT
-// broker (mosquitto or `aiot broker`), like the reference's predictor + scoring containers.
+// broker (mosquitto or `aiot broker`), like the reference's predictor + scoring containers. With
+// --registry it follows the production model of a model registry on another host over HTTP.
 #include <csignal>
+#include <fstream>
 #include <iostream>
+#include <sstream>
 
 #include "app/app_config.h"
 #include "base/log.h"
@@ -9,7 +12,9 @@
 #include "cli/command.h"
 #include "net/http_server.h"
 #include "net/runtime.h"
+#include "registry/api_client.h"
 #include "services/predictor.h"
+#include "services/predictor_follow.h"
 #include "services/scoring_api.h"
 #include "services/tflite_model.h"
 
@@ -23,6 +28,10 @@ struct PredictorFlags {
   std::string http;
   bool actuate = false;
   std::string webhook;
+  // Following a remote registry (--registry): token from --token / --token-file / AIOT_TOKEN.
+  services::RegistryFollowConfig follow;
+  registry::ApiEndpoint endpoint;
+  std::string public_key_file;
 };
 
 int RunPredictor(Context& ctx, const PredictorFlags& flags) {
@@ -41,7 +50,26 @@ int RunPredictor(Context& ctx, const PredictorFlags& flags) {
   if (flags.actuate) pc.actuation.enabled = true;
   if (!flags.webhook.empty()) pc.webhook.url = flags.webhook;
   auto log = log::Get("predictor");
-  if (pc.model.empty()) {
+  services::RegistryFollowConfig follow = flags.follow;
+  if (!follow.url.empty()) {
+    follow.token = flags.endpoint.EffectiveToken();
+    if (follow.model.empty()) follow.model = config.model_name;
+    if (follow.token.empty()) {
+      log->warn(
+          "--registry without a token (--token, --token-file, AIOT_TOKEN): the registry "
+          "will refuse");
+    }
+    if (!flags.public_key_file.empty()) {
+      std::ifstream in(flags.public_key_file);
+      std::ostringstream pem;
+      pem << in.rdbuf();
+      follow.public_key_pem = pem.str();
+      if (follow.public_key_pem.find("BEGIN PUBLIC KEY") == std::string::npos) {
+        log->error("--public-key {}: not a PEM public key", flags.public_key_file);
+        return kExitUsage;
+      }
+    }
+  } else if (pc.model.empty()) {
     log->warn("no model given (--model or predictor.model): waiting for one on {}",
               pc.model_events_topic);
   }
@@ -68,10 +96,23 @@ int RunPredictor(Context& ctx, const PredictorFlags& flags) {
     http = std::make_unique<net::HttpServer>(hc, runtime, router, registry);
     http->AddReadinessCheck("model", [&models] { return models.Get() != nullptr; });
   }
+  std::unique_ptr<services::RegistryFollower> follower;
+  if (!follow.url.empty()) {
+    follower = std::make_unique<services::RegistryFollower>(follow, *predictor, registry);
+    // Promotions announced on the broker (when it is the registry's) are checked at once; polling
+    // is the fallback and the only path across brokers.
+    predictor->OnPromotion([f = follower.get()] { f->Poke(); });
+    Status first = follower->CheckNow();
+    if (!first.ok()) {
+      log->warn("no model from the registry at {} yet ({}); checking every {} ms", follow.url,
+                first.error().message(), follow.poll_ms);
+    }
+  }
   runtime.Start();
   Status st = predictor->Start();
   if (!st.ok()) {
     log->error("cannot start: model {}: {}", pc.model, st.error().message());
+    follower.reset();
     runtime.Stop();
     runtime.Join();
     return kExitFailure;
@@ -80,6 +121,7 @@ int RunPredictor(Context& ctx, const PredictorFlags& flags) {
     st = http->Start();
     if (!st.ok()) {
       log->error("cannot listen on {}: {}", flags.http, st.error().message());
+      follower.reset();
       predictor->Stop();
       runtime.Stop();
       runtime.Join();
@@ -87,6 +129,7 @@ int RunPredictor(Context& ctx, const PredictorFlags& flags) {
     }
     log->info("scoring API on http://{}/score", flags.http);
   }
+  if (follower) follower->Start();
   int sig = 0;
   sigwait(&set, &sig);
   log->info("{} received, stopping", sig == SIGINT ? "SIGINT" : "SIGTERM");
@@ -94,6 +137,7 @@ int RunPredictor(Context& ctx, const PredictorFlags& flags) {
   std::signal(SIGTERM, SIG_DFL);
   pthread_sigmask(SIG_UNBLOCK, &set, nullptr);
   if (http) http->Stop();
+  if (follower) follower->Stop();
   predictor->Stop();
   runtime.Stop();
   runtime.Join();
@@ -106,6 +150,7 @@ void RegisterPredictor(CLI::App& root, Context& ctx) {
       "Run the streaming predictor (telemetry -> fan/anomaly, alerts, actuator commands) and, "
       "with --http, the scoring API, against an MQTT broker");
   auto flags = std::make_shared<PredictorFlags>();
+  flags->follow.model.clear();  // default: the configuration's model_name
   cmd->add_option("--mqtt", flags->mqtt,
                   "Broker URL, e.g. tcp://127.0.0.1:1883 (predictor.mqtt.url)");
   cmd->add_option("--model", flags->model, "Model file (.tflite) (predictor.model)");
@@ -117,6 +162,25 @@ void RegisterPredictor(CLI::App& root, Context& ctx) {
   cmd->add_flag("--actuate", flags->actuate,
                 "Send set-actuator commands on critical alerts (predictor.actuation.enabled)");
   cmd->add_option("--webhook", flags->webhook, "POST alerts to this http:// URL");
+  cmd->add_option("--registry", flags->follow.url,
+                  "Follow the production model of this model registry (http://host:port of `aiot "
+                  "up`): polled, downloaded, verified (sha256, signature) and hot-swapped");
+  cmd->add_option("--registry-model", flags->follow.model,
+                  "Model to follow (default: model_name of the configuration)");
+  cmd->add_option("--registry-poll-ms", flags->follow.poll_ms,
+                  "How often to check the production version (a promoted model event on the "
+                  "broker checks at once)")
+      ->capture_default_str();
+  cmd->add_option("--model-dir", flags->follow.model_dir, "Where downloaded models are kept")
+      ->capture_default_str();
+  cmd->add_option("--public-key", flags->public_key_file,
+                  "The platform's Ed25519 public key (PEM file); default: fetched from the "
+                  "registry once");
+  cmd->add_option("--token", flags->endpoint.token, "Registry bearer token (env AIOT_TOKEN)");
+  cmd->add_option("--token-file", flags->endpoint.token_file,
+                  "Read the registry token from this file when no --token is given (env "
+                  "AIOT_TOKEN_FILE)")
+      ->capture_default_str();
   cmd->callback([&ctx, flags] { ctx.run = [&ctx, flags] { return RunPredictor(ctx, *flags); }; });
 }
 

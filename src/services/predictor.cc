@@ -180,6 +180,10 @@ void Predictor::OnModelEvent(const mqtt::Message& m) {
   if (event != "promoted" && event != "load") return;  // other events are for other services
   const std::string target = str("target", "predictor");
   if (target != "predictor" && target != "all") return;
+  if (event == "promoted" && on_promotion_) {
+    on_promotion_();
+    return;
+  }
   ModelSource source;
   source.path = str("path", "");
   source.sha256 = str("sha256", "");

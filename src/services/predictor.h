@@ -75,6 +75,12 @@ class Predictor {
   // Loads `source` and swaps it in. Thread-safe.
   Status LoadModel(const ModelSource& source);
 
+  // With a handler, `promoted` model events only call it (on the client's strand) instead of
+  // loading their `path`, which is a file on the registry's host: a predictor following a remote
+  // registry (RegistryFollower, predictor_follow.h) fetches the model over HTTP instead. `load`
+  // events are unaffected. Set before Start().
+  void OnPromotion(std::function<void()> handler) { on_promotion_ = std::move(handler); }
+
   // POST /api/v1/predictor/model {"path":"...","name":"fan-mlp@4","sha256":"..."} (role
   // `admin_role`, so it needs a token) -> {"model":"fan-mlp@4","previous":"fan-mlp@3"}.
   void RegisterRoutes(net::Router& router, const std::string& admin_role = "operator");
@@ -103,6 +109,7 @@ class Predictor {
   // queued on the strand when Stop returns must not touch a destroyed predictor.
   std::shared_ptr<bool> live_ = std::make_shared<bool>(true);
   std::atomic<uint64_t> received_{0};
+  std::function<void()> on_promotion_;
   std::mutex load_mu_;
   prometheus::Counter& swaps_;
   prometheus::Counter& load_failures_;

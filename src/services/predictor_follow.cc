@@ -1,0 +1,235 @@
+#include "services/predictor_follow.h"
+
+#include <cctype>
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+
+#include <nlohmann/json.hpp>
+
+#include "base/errc.h"
+#include "base/log.h"
+#include "base/sha256.h"
+#include "base/signature.h"
+#include "net/http_client.h"
+#include "services/predictor.h"
+
+namespace aiot::services {
+namespace {
+
+const std::shared_ptr<spdlog::logger>& Log() {
+  static const auto logger = log::Get("predictor");
+  return logger;
+}
+
+bool IsHex64(const std::string& s) {
+  if (s.size() != 64) return false;
+  for (char c : s) {
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
+  }
+  return true;
+}
+
+// Model names as the registry accepts them (they go into a URL path).
+bool IsModelName(const std::string& s) {
+  if (s.empty() || s.size() > 64 || !std::isalnum(static_cast<unsigned char>(s[0]))) return false;
+  for (char c : s) {
+    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '.' && c != '_' && c != '-') {
+      return false;
+    }
+  }
+  return s.find("..") == std::string::npos;
+}
+
+std::string StringField(const nlohmann::json& j, const char* key) {
+  auto it = j.find(key);
+  return it != j.end() && it->is_string() ? it->get<std::string>() : std::string();
+}
+
+int64_t IntField(const nlohmann::json& j, const char* key) {
+  auto it = j.find(key);
+  return it != j.end() && it->is_number_integer() ? it->get<int64_t>() : -1;
+}
+
+bool WriteAtomically(const std::filesystem::path& path, const std::string& bytes) {
+  const auto tmp = path.string() + ".tmp";
+  {
+    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
+    if (!out) return false;
+    out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
+    out.flush();
+    if (!out) return false;
+  }
+  std::error_code ec;
+  std::filesystem::rename(tmp, path, ec);
+  return !ec;
+}
+
+}  // namespace
+
+RegistryFollower::RegistryFollower(RegistryFollowConfig config, Predictor& predictor,
+                                   prometheus::Registry& metrics)
+    : config_(std::move(config)),
+      predictor_(predictor),
+      checks_(prometheus::BuildCounter()
+                  .Name("aiot_predictor_registry_checks_total")
+                  .Help("Checks of the registry's production model")
+                  .Register(metrics)
+                  .Add({})),
+      failures_(prometheus::BuildCounter()
+                    .Name("aiot_predictor_registry_failures_total")
+                    .Help("Production models not fetched or refused (the serving model stays)")
+                    .Register(metrics)),
+      public_key_pem_(config_.public_key_pem) {
+  while (!config_.url.empty() && config_.url.back() == '/') config_.url.pop_back();
+}
+
+RegistryFollower::~RegistryFollower() { Stop(); }
+
+Status RegistryFollower::Fail(const char* reason, std::error_code code,
+                              const std::string& message) {
+  failures_.Add({{"reason", reason}}).Increment();
+  Log()->warn("registry {}: {} (serving model unchanged)", config_.url, message);
+  return code;
+}
+
+Status RegistryFollower::CheckNow() {
+  checks_.Increment();
+  if (!IsModelName(config_.model)) {
+    return Fail("reply", errc::invalid_argument, "invalid model name `" + config_.model + "`");
+  }
+  net::HttpClientOptions options;
+  options.token = config_.token;
+  options.timeout = std::chrono::milliseconds(config_.timeout_ms);
+  options.max_body_bytes = 1 << 20;
+  options.user_agent = "aiot-predictor";
+  net::HttpClient client(config_.url, options);
+  if (!client.valid()) {
+    return Fail("reply", errc::invalid_argument, "the registry URL must be http://host:port");
+  }
+
+  auto r = client.Get("/api/v1/models/" + config_.model + "/production");
+  if (!r.ok()) return Fail("unreachable", r.error(), "unreachable: " + r.error().message());
+  if (r->status == 404) {
+    if (!logged_none_) Log()->info("no `{}` in production at {} yet", config_.model, config_.url);
+    logged_none_ = true;
+    return errc::not_found;
+  }
+  if (r->status != 200) {
+    return Fail("status", errc::io_error,
+                "production version of " + config_.model + ": HTTP " + std::to_string(r->status));
+  }
+  auto j = r->Json();
+  if (!j.ok() || !j->is_object()) return Fail("reply", errc::parse_error, "reply is not JSON");
+  const int64_t version = IntField(*j, "version");
+  const int64_t size = IntField(*j, "size");
+  const std::string sha256 = StringField(*j, "sha256");
+  const std::string signature = StringField(*j, "signature");
+  if (StringField(*j, "name") != config_.model || version < 1 || size < 1 || !IsHex64(sha256) ||
+      signature.empty()) {
+    return Fail("reply", errc::parse_error, "malformed production reply");
+  }
+  if (sha256 == serving_sha256_ || sha256 == refused_sha256_) {
+    return sha256 == serving_sha256_ ? Status::Ok() : Status(errc::permission_denied);
+  }
+  const std::string label = config_.model + "@" + std::to_string(version);
+  if (static_cast<uint64_t>(size) > config_.max_artifact_bytes) {
+    refused_sha256_ = sha256;
+    return Fail("size", errc::resource_exhausted,
+                label + " is " + std::to_string(size) + " bytes, over max_artifact_bytes");
+  }
+  if (public_key_pem_.empty()) {
+    auto key = client.Get("/.well-known/aiot/signing-key");
+    if (!key.ok() || key->status != 200 ||
+        key->body.find("BEGIN PUBLIC KEY") == std::string::npos) {
+      return Fail("key", errc::unavailable, "cannot fetch the signing key");
+    }
+    public_key_pem_ = key->body;
+  }
+
+  client.options().max_body_bytes = static_cast<size_t>(size) + 1;
+  auto artifact = client.Get("/api/v1/models/" + config_.model + "/versions/" +
+                             std::to_string(version) + "/artifact");
+  if (!artifact.ok()) {
+    return Fail("download", artifact.error(),
+                "download of " + label + ": " + artifact.error().message());
+  }
+  if (artifact->status != 200) {
+    return Fail("download", errc::io_error,
+                "download of " + label + ": HTTP " + std::to_string(artifact->status));
+  }
+  const std::string& bytes = artifact->body;
+  if (bytes.size() != static_cast<size_t>(size)) {
+    refused_sha256_ = sha256;
+    return Fail("size", errc::corrupted, label + ": size mismatch");
+  }
+  if (Sha256Hex(bytes) != sha256) {
+    refused_sha256_ = sha256;
+    return Fail("sha256", errc::corrupted, label + ": sha256 mismatch");
+  }
+  if (!VerifyDigestSignature(public_key_pem_, sha256, signature)) {
+    refused_sha256_ = sha256;
+    return Fail("signature", errc::permission_denied, label + ": bad signature");
+  }
+
+  std::error_code ec;
+  const std::filesystem::path dir(config_.model_dir);
+  std::filesystem::create_directories(dir, ec);
+  const auto path = dir / (sha256 + ".tflite");
+  if (!WriteAtomically(path, bytes)) {
+    return Fail("write", errc::io_error, "cannot write " + path.string());
+  }
+  Status st = predictor_.LoadModel(ModelSource{path.string(), label, sha256});
+  if (!st.ok()) {
+    refused_sha256_ = sha256;
+    std::filesystem::remove(path, ec);
+    return Fail("load", st.error(), label + " does not load: " + st.error().message());
+  }
+  // Keep the serving artifact and the one before it.
+  const std::string stale = previous_sha256_;
+  previous_sha256_ = serving_sha256_;
+  serving_sha256_ = sha256;
+  if (!stale.empty() && stale != serving_sha256_ && stale != previous_sha256_) {
+    std::filesystem::remove(dir / (stale + ".tflite"), ec);
+  }
+  Log()->info("serving {} from the registry at {}", label, config_.url);
+  return Status::Ok();
+}
+
+void RegistryFollower::Start() {
+  if (thread_.joinable()) return;
+  thread_ = std::thread([this] { Run(); });
+}
+
+void RegistryFollower::Poke() {
+  {
+    std::lock_guard lock(mu_);
+    poked_ = true;
+  }
+  cv_.notify_one();
+}
+
+void RegistryFollower::Stop() {
+  {
+    std::lock_guard lock(mu_);
+    stopping_ = true;
+  }
+  cv_.notify_one();
+  if (thread_.joinable()) thread_.join();
+}
+
+void RegistryFollower::Run() {
+  std::unique_lock lock(mu_);
+  while (!stopping_) {
+    // Waits for the poll period, a poke or Stop (a timer, not synchronisation).
+    cv_.wait_for(lock, std::chrono::milliseconds(std::max<uint32_t>(1, config_.poll_ms)),
+                 [this] { return poked_ || stopping_; });
+    if (stopping_) break;
+    poked_ = false;
+    lock.unlock();
+    (void)CheckNow();
+    lock.lock();
+  }
+}
+
+}  // namespace aiot::services
