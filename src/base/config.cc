@@ -481,9 +481,11 @@ std::string EnvName(std::string_view path) {
 std::vector<std::string> ApplyEnvironment(const std::vector<std::string>& env,
                                           const Describer& describe) {
   // Variables that configure the process but are not config keys.
+  // (AIOT_REQUIRE_PEERS, AIOT_SKIP_FUZZ and AIOT_BUILD_DIR are the test and build scripts'.)
   static const char* kReserved[] = {"AIOT_CONFIG",     "AIOT_SOURCE_DIR", "AIOT_BINARY_DIR",
                                     "AIOT_SHARED_DIR", "AIOT_DATA_DIR",   "AIOT_URL",
-                                    "AIOT_TOKEN",      "AIOT_TOKEN_FILE"};
+                                    "AIOT_TOKEN",      "AIOT_TOKEN_FILE", "AIOT_REQUIRE_PEERS",
+                                    "AIOT_SKIP_FUZZ",  "AIOT_BUILD_DIR"};
   std::map<std::string, std::string> by_env;
   for (const auto& p : Paths(describe)) by_env[EnvName(p)] = p;
   std::vector<std::string> unknown;
