@@ -65,7 +65,7 @@ bool RunDownloads(const std::string& url, const std::string& target,
   std::vector<std::thread> threads;
   for (int i = 0; i < kDevices; ++i) {
     threads.emplace_back([&, i] {
-      registry::HttpClient c(url, tokens.empty() ? "" : tokens[static_cast<size_t>(i)]);
+      net::HttpClient c(url, tokens.empty() ? "" : tokens[static_cast<size_t>(i)]);
       for (int k = 0; k < kDownloadsPerDevice; ++k) {
         auto r = c.Get(target);
         if (!r.ok() || r->status != 200 || static_cast<int64_t>(r->body.size()) != size) {
@@ -108,7 +108,7 @@ void BM_PythonHttpServerDownload(benchmark::State& state) {
   std::string url = "http://127.0.0.1:" + std::to_string(port);
   bool up = mqtt::testing::WaitFor(
       [&] {
-        registry::HttpClient c(url);
+        net::HttpClient c(url);
         auto r = c.Get("/" + f.sha);
         return r.ok() && r->status == 200;
       },
@@ -161,7 +161,7 @@ void BM_NginxDownload(benchmark::State& state) {
   std::string url = "http://127.0.0.1:" + std::to_string(port);
   bool up = mqtt::testing::WaitFor(
       [&] {
-        registry::HttpClient c(url);
+        net::HttpClient c(url);
         auto r = c.Get("/" + f.sha);
         return r.ok() && r->status == 200;
       },

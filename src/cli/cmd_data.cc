@@ -8,7 +8,7 @@
 namespace aiot::cli {
 namespace {
 
-using registry::HttpClient;
+using net::HttpClient;
 
 struct DataArgs {
   registry::ApiEndpoint api;

@@ -12,7 +12,7 @@
 namespace aiot::cli {
 namespace {
 
-using registry::HttpClient;
+using net::HttpClient;
 using Json = nlohmann::json;
 
 struct ModelsArgs {
@@ -34,7 +34,7 @@ void PrintVersions(const Json& list) {
   }
 }
 
-int Print(const registry::HttpReply& r, bool as_json, const char* list_key) {
+int Print(const net::HttpReply& r, bool as_json, const char* list_key) {
   auto j = Json::parse(r.body, nullptr, false);
   if (as_json || !list_key || !j.contains(list_key)) {
     std::cout << (j.is_discarded() ? r.body : j.dump(2)) << "\n";

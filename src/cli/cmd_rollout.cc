@@ -9,7 +9,7 @@
 namespace aiot::cli {
 namespace {
 
-using registry::HttpClient;
+using net::HttpClient;
 using Json = nlohmann::json;
 
 struct RolloutArgs {

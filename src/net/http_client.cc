@@ -90,6 +90,13 @@ HttpClient::HttpClient(std::string_view base_url, HttpClientOptions options)
   impl_->valid = SplitHttpUrl(base_url, &impl_->host, &impl_->port, &target);
 }
 
+HttpClient::HttpClient(std::string_view base_url, std::string token)
+    : HttpClient(base_url, [&token] {
+        HttpClientOptions o;
+        o.token = std::move(token);
+        return o;
+      }()) {}
+
 HttpClient::~HttpClient() { Close(); }
 
 bool HttpClient::valid() const { return impl_->valid; }

@@ -43,6 +43,8 @@ class HttpClient {
  public:
   // `base_url`: "http://host[:port]" (a path after it is ignored; [v6] hosts allowed).
   explicit HttpClient(std::string_view base_url, HttpClientOptions options = {});
+  // With `token` as the bearer token and the other options at their defaults.
+  HttpClient(std::string_view base_url, std::string token);
   ~HttpClient();
   HttpClient(const HttpClient&) = delete;
   HttpClient& operator=(const HttpClient&) = delete;

@@ -35,11 +35,16 @@ std::string ApiEndpoint::EffectiveToken() const {
   return line;
 }
 
-std::unique_ptr<HttpClient> ApiEndpoint::Client() const {
-  return std::make_unique<HttpClient>(url, EffectiveToken());
+std::unique_ptr<net::HttpClient> ApiEndpoint::Client() const {
+  net::HttpClientOptions options;
+  options.token = EffectiveToken();
+  options.timeout = std::chrono::seconds(60);
+  options.max_body_bytes = size_t{1} << 30;
+  options.user_agent = "aiot-cli";
+  return std::make_unique<net::HttpClient>(url, std::move(options));
 }
 
-int CheckReply(const Result<HttpReply>& reply, const std::string& what) {
+int CheckReply(const Result<net::HttpReply>& reply, const std::string& what) {
   if (!reply.ok()) {
     std::cerr << "aiot: " << what << ": " << reply.error().message() << "\n";
     return 1;

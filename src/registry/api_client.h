@@ -5,7 +5,7 @@
 #include <memory>
 #include <string>
 
-#include "registry/http_client.h"
+#include "net/http_client.h"
 
 // Shared by the `aiot models|devices|data|rollout` subcommands: the --url/--token flags and
 // printing of API replies.
@@ -22,11 +22,12 @@ struct ApiEndpoint {
   void AddFlags(CLI::App* cmd);
   // `token`, or the first line of `token_file` when no token was given (empty if unreadable).
   std::string EffectiveToken() const;
-  std::unique_ptr<HttpClient> Client() const;
+  // A client with the effective token, for replies up to 1 GiB (model downloads), 60 s per call.
+  std::unique_ptr<net::HttpClient> Client() const;
 };
 
 // Prints a failed call or an error reply to stderr and returns the exit code: 0 for 2xx,
 // 1 otherwise. On success the body is left to the caller.
-int CheckReply(const Result<HttpReply>& reply, const std::string& what);
+int CheckReply(const Result<net::HttpReply>& reply, const std::string& what);
 
 }  // namespace aiot::registry

@@ -12,8 +12,8 @@
 
 #include "base/errc.h"
 #include "base/log.h"
+#include "net/http_client.h"
 #include "sim/control.h"
-#include "sim/http_fetch.h"
 
 namespace aiot::sim {
 
@@ -43,7 +43,7 @@ std::string StringField(const json& j, const char* key) {
 }
 
 // "HTTP 401: invalid credentials" from a registry error reply {"error":{"message":..}}.
-std::string ReplyError(const HttpResponse& r) {
+std::string ReplyError(const net::HttpReply& r) {
   auto j = json::parse(r.body, nullptr, false);
   std::string message;
   if (j.is_object() && j.contains("error")) message = StringField(j["error"], "message");
@@ -51,6 +51,26 @@ std::string ReplyError(const HttpResponse& r) {
 }
 
 bool Retryable(int status) { return status >= 500 || status == 408 || status == 429; }
+
+net::HttpClientOptions Options(std::string token, int timeout_ms, size_t max_bytes) {
+  net::HttpClientOptions o;
+  o.token = std::move(token);
+  o.timeout = std::chrono::milliseconds(timeout_ms);
+  o.max_body_bytes = max_bytes;
+  o.user_agent = "aiot-device";
+  return o;
+}
+
+// The body of a 200 reply to GET `url`; errc::not_found, errc::permission_denied (401/403) or
+// errc::io_error for other statuses, the client's errors when no reply arrived.
+Result<std::string> GetBody(const std::string& url, const net::HttpClientOptions& options) {
+  auto r = net::HttpRequest("GET", url, {}, options);
+  if (!r.ok()) return r.error();
+  if (r->status == 200) return std::move(r->body);
+  if (r->status == 404) return errc::not_found;
+  if (r->status == 401 || r->status == 403) return errc::permission_denied;
+  return errc::io_error;
+}
 
 // Models a device accepts at most (the registry's own default limit is lower).
 constexpr int64_t kMaxModelBytes = 64 << 20;
@@ -540,15 +560,13 @@ void DeviceAgent::StartDownload(ModelInfo info, std::string url, ArtifactClaim c
                                 std::string rollout) {
   SetOta(rollout, info.version, "downloading", "");
   PublishStatus(true);
-  HttpFetchOptions options;
-  options.bearer_token = config_.token;
-  if (claim.size > 0) options.max_bytes = static_cast<size_t>(claim.size) + 1;
+  const auto options = Options(config_.token, 30000,
+                               claim.size > 0 ? static_cast<size_t>(claim.size) + 1 : 16u << 20);
   // Downloads block their own thread; the result comes back to the strand.
   downloads_.emplace_back([weak = weak_from_this(), ex = client_->executor(),
                            info = std::move(info), url = std::move(url), claim = std::move(claim),
                            rollout = std::move(rollout), options] {
-    int status = 0;
-    auto body = HttpGet(url, options, &status);
+    auto body = GetBody(url, options);
     std::string fetch_error;
     if (!body.ok()) fetch_error = "download failed: " + body.error().message();
     asio::post(ex, [weak, info, claim, rollout, body = std::move(body), fetch_error]() mutable {
@@ -630,9 +648,7 @@ DeviceAgent::ActivationOutcome AttemptActivation(const std::string& base, const 
   using Outcome = DeviceAgent::ActivationOutcome;
   using Kind = Outcome::Kind;
   Outcome out;
-  HttpFetchOptions options;
-  options.timeout_ms = 10000;
-  options.max_bytes = 1 << 20;
+  auto options = Options({}, 10000, 1 << 20);
   auto unreachable = [&](std::error_code ec) {
     out.kind = Kind::kRetry;
     out.error = "registry unreachable: " + ec.message();
@@ -644,9 +660,9 @@ DeviceAgent::ActivationOutcome AttemptActivation(const std::string& base, const 
       out.error = "no device token and no provisioning credentials";
       return out;
     }
-    options.bearer_token = provision_token;
-    auto r = HttpCall("POST", base + "/api/v1/devices", json({{"id", id}, {"type", "fan"}}).dump(),
-                      options);
+    options.token = provision_token;
+    auto r = net::HttpRequest("POST", base + "/api/v1/devices",
+                              json({{"id", id}, {"type", "fan"}}).dump(), options);
     if (!r.ok()) return unreachable(r.error());
     if (Retryable(r->status)) {
       out.error = "provisioning: " + ReplyError(*r);
@@ -662,8 +678,8 @@ DeviceAgent::ActivationOutcome AttemptActivation(const std::string& base, const 
     token = out.token = j["token"].get<std::string>();
     Log()->info("{}: provisioned in the device registry", id);
   }
-  options.bearer_token = token;
-  auto r = HttpCall("POST", base + "/api/v1/devices/" + id + "/activate", {}, options);
+  options.token = token;
+  auto r = net::HttpRequest("POST", base + "/api/v1/devices/" + id + "/activate", {}, options);
   if (!r.ok()) return unreachable(r.error());
   if (Retryable(r->status)) {
     out.error = ReplyError(*r);
@@ -689,10 +705,7 @@ DeviceAgent::ProductionFetch FetchProduction(const std::string& key_url, const s
   using Kind = Fetch::Kind;
   Fetch out;
   if (!key_url.empty()) {
-    HttpFetchOptions key_options;
-    key_options.timeout_ms = 10000;
-    key_options.max_bytes = 64 << 10;
-    auto pem = HttpGet(key_url, key_options);
+    auto pem = GetBody(key_url, Options({}, 10000, 64 << 10));
     if (pem.ok() && pem->find("BEGIN PUBLIC KEY") != std::string::npos) out.key_pem = *pem;
     if (out.key_pem.empty() && !base.empty()) {
       // Without the key nothing can be verified: ask again later rather than refuse the model.
@@ -702,11 +715,8 @@ DeviceAgent::ProductionFetch FetchProduction(const std::string& key_url, const s
     }
   }
   if (base.empty()) return out;
-  HttpFetchOptions options;
-  options.bearer_token = token;
-  options.timeout_ms = 10000;
-  options.max_bytes = 1 << 20;
-  auto r = HttpCall("GET", base + "/api/v1/models/" + model + "/production", {}, options);
+  auto r = net::HttpRequest("GET", base + "/api/v1/models/" + model + "/production", {},
+                            Options(token, 10000, 1 << 20));
   if (!r.ok()) {
     out.kind = Kind::kRetry;
     out.error = "registry unreachable: " + r.error().message();
@@ -751,9 +761,8 @@ DeviceAgent::ProductionFetch FetchProduction(const std::string& key_url, const s
     out.kind = Kind::kCurrent;
     return out;
   }
-  options.timeout_ms = 60000;
-  options.max_bytes = static_cast<size_t>(out.claim.size) + 1;
-  auto body = HttpGet(base + "/api/v1/models/" + model + "/versions/" +
+  const auto options = Options(token, 60000, static_cast<size_t>(out.claim.size) + 1);
+  auto body = GetBody(base + "/api/v1/models/" + model + "/versions/" +
                           std::to_string(out.info.version) + "/artifact",
                       options);
   if (!body.ok()) {

@@ -13,7 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "app/platform.h"
-#include "registry/http_client.h"
+#include "net/http_client.h"
 #include "registry/test_dir.h"
 #include "tests/mqtt/test_broker.h"
 
@@ -55,7 +55,7 @@ TEST(PlatformDeviceAuth, ProvisionedDeviceLogsInWrongPasswordRefused) {
   app::Platform platform(c, {});
   ASSERT_TRUE(platform.Start().ok());
 
-  registry::HttpClient http("http://127.0.0.1:" + std::to_string(platform.http_port()), kAdmin);
+  net::HttpClient http("http://127.0.0.1:" + std::to_string(platform.http_port()), kAdmin);
   auto r = http.Call("POST", "/api/v1/devices", R"({"id":"fan-42","type":"fan"})", {},
                      "application/json");
   ASSERT_TRUE(r.ok());

@@ -13,7 +13,7 @@ namespace aiot::platform_test {
 namespace {
 
 using Json = nlohmann::json;
-using registry::HttpClient;
+using net::HttpClient;
 
 std::string PushTarget(const std::string& name, const std::string& query = "") {
   return "/api/v1/models/" + name + "/versions" + (query.empty() ? "" : "?" + query);

@@ -12,7 +12,7 @@
 #include "ml/data/dataset.h"
 #include "ml/train/pipeline.h"
 #include "mqtt/client/test_util.h"
-#include "registry/http_client.h"
+#include "net/http_client.h"
 #include "registry/test_dir.h"
 #include "sim/history.h"
 
@@ -71,7 +71,7 @@ app::AppConfig Config(const std::string& dir) {
 
 class PlatformModelEventsTest : public ::testing::Test {
  protected:
-  Json Call(registry::HttpClient& c, std::string_view method, std::string_view target,
+  Json Call(net::HttpClient& c, std::string_view method, std::string_view target,
             std::string body = {}, int want = 200, std::string_view type = "application/json") {
     auto r = c.Call(method, target, std::move(body), {}, type);
     EXPECT_TRUE(r.ok());
@@ -80,7 +80,7 @@ class PlatformModelEventsTest : public ::testing::Test {
     return Json::parse(r->body, nullptr, false);
   }
   // The name of the model the predictor scores with, from a scoring result ("" when none).
-  std::string ScoredBy(registry::HttpClient& c) {
+  std::string ScoredBy(net::HttpClient& c) {
     auto r = c.Call("POST", "/score", R"({"instances":[[600,40,150,50]]})", {}, "application/json");
     if (!r.ok() || r->status != 200) return "";
     auto j = Json::parse(r->body, nullptr, false);
@@ -97,7 +97,7 @@ TEST_F(PlatformModelEventsTest, PromotionOverHttpHotSwapsThePredictor) {
   ASSERT_NE(v1, v2);
   app::Platform platform(Config(dir_.path()), {});
   ASSERT_TRUE(platform.Start().ok());
-  registry::HttpClient op("http://127.0.0.1:" + std::to_string(platform.http_port()), kToken);
+  net::HttpClient op("http://127.0.0.1:" + std::to_string(platform.http_port()), kToken);
 
   // No production model yet: the predictor has nothing to score with.
   EXPECT_EQ(ScoredBy(op), "");
@@ -132,7 +132,7 @@ TEST_F(PlatformModelEventsTest, RolloutsSurviveARestart) {
   {
     app::Platform platform(Config(dir_.path()), {});
     ASSERT_TRUE(platform.Start().ok());
-    registry::HttpClient op("http://127.0.0.1:" + std::to_string(platform.http_port()), kToken);
+    net::HttpClient op("http://127.0.0.1:" + std::to_string(platform.http_port()), kToken);
     Call(op, "POST", "/api/v1/models/fan-mlp/versions", v1, 201, "application/octet-stream");
     for (const char* dev : {"fan-a", "fan-b", "fan-c"}) {
       Call(op, "POST", "/api/v1/devices", Json{{"id", dev}, {"labels", {{"line", "1"}}}}.dump(),
@@ -149,7 +149,7 @@ TEST_F(PlatformModelEventsTest, RolloutsSurviveARestart) {
   }
   app::Platform platform(Config(dir_.path()), {});
   ASSERT_TRUE(platform.Start().ok());
-  registry::HttpClient op("http://127.0.0.1:" + std::to_string(platform.http_port()), kToken);
+  net::HttpClient op("http://127.0.0.1:" + std::to_string(platform.http_port()), kToken);
   Json list = Call(op, "GET", "/api/v1/rollouts");
   ASSERT_EQ(list["rollouts"].size(), 1u);
   Json r = Call(op, "GET", "/api/v1/rollouts/" + id);

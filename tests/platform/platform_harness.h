@@ -6,12 +6,12 @@
 #include <string>
 
 #include "base/metrics.h"
+#include "net/http_client.h"
 #include "net/http_server.h"
 #include "net/runtime.h"
 #include "registry/datastore.h"
 #include "registry/device_registry.h"
 #include "registry/http_api.h"
-#include "registry/http_client.h"
 #include "registry/model_registry.h"
 #include "registry/test_dir.h"
 
@@ -58,8 +58,8 @@ class PlatformHarness {
   }
 
   std::string url() const { return "http://127.0.0.1:" + std::to_string(server_->port()); }
-  std::unique_ptr<registry::HttpClient> Client(const std::string& token) const {
-    return std::make_unique<registry::HttpClient>(url(), token);
+  std::unique_ptr<net::HttpClient> Client(const std::string& token) const {
+    return std::make_unique<net::HttpClient>(url(), token);
   }
   const std::string& data_dir() const { return dir_.path(); }
 

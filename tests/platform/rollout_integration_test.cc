@@ -197,7 +197,7 @@ class RolloutIntegrationTest : public ::testing::Test {
     broker_runtime_.Join();
   }
 
-  Json Call(registry::HttpClient& c, std::string_view method, std::string_view target,
+  Json Call(net::HttpClient& c, std::string_view method, std::string_view target,
             std::string body = {}, int want = 200, std::string_view type = "application/json") {
     auto r = c.Call(method, target, std::move(body), {}, type);
     EXPECT_TRUE(r.ok());
