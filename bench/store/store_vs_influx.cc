@@ -24,7 +24,7 @@
 
 #include "base/log.h"
 #include "influxd.h"
-#include "store/http_client.h"
+#include "net/http_client.h"
 #include "store/line_protocol.h"
 #include "store/telemetry_store.h"
 
@@ -163,12 +163,14 @@ int main(int argc, char** argv) {
   testing::Influxd influxd;
   bool have_influx = testing::Influxd::Available() && influxd.Start();
   if (have_influx) {
-    auto client = HttpClient::Create(influxd.url(), 60000);
-    (void)client->Request("POST", "/query?q=" + UrlEncode("CREATE DATABASE bench"), "");
+    net::HttpClientOptions options;
+    options.timeout = std::chrono::seconds(60);
+    auto client = std::make_unique<net::HttpClient>(influxd.url(), options);
+    (void)client->Call("POST", "/query?q=" + net::HttpClient::Escape("CREATE DATABASE bench"));
     auto t0 = Steady::now();
     for (const auto& body : bodies) {
-      auto r = client->Request("POST", "/write?db=bench&precision=ms", body,
-                               {{"Content-Type", "text/plain; charset=utf-8"}});
+      auto r = client->Call("POST", "/write?db=bench&precision=ms", body, {},
+                            "text/plain; charset=utf-8");
       if (!r || r->status != 204) {
         std::fprintf(stderr, "influx write failed\n");
         return 1;
@@ -228,7 +230,9 @@ int main(int argc, char** argv) {
   std::printf("%-58s %10.2f %10.2f\n", "aiot store, raw rows only (rollup not yet run)",
               raw.median_ms, raw.p95_ms);
   if (have_influx) {
-    auto client = HttpClient::Create(influxd.url(), 60000);
+    net::HttpClientOptions options;
+    options.timeout = std::chrono::seconds(60);
+    auto client = std::make_unique<net::HttpClient>(influxd.url(), options);
     std::string iq = fmt::format(
         "SELECT mean(rotation),mean(temperature),mean(vibration),mean(sound) FROM fan WHERE "
         "deviceID='{}' AND time >= {}ms AND time < {}ms GROUP BY time(1m)",
@@ -236,7 +240,7 @@ int main(int argc, char** argv) {
     std::vector<double> ms;
     for (int i = 0; i < repeat; ++i) {
       auto t1 = Steady::now();
-      auto r = client->Request("GET", "/query?db=bench&epoch=ms&q=" + UrlEncode(iq), "");
+      auto r = client->Get("/query?db=bench&epoch=ms&q=" + net::HttpClient::Escape(iq));
       ms.push_back(Seconds(Steady::now() - t1) * 1000);
       if (!r || r->status != 200) return 1;
     }

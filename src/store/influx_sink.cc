@@ -11,12 +11,24 @@
 
 #include "base/errc.h"
 #include "base/log.h"
-#include "store/http_client.h"
+#include "net/http_client.h"
 #include "store/line_protocol.h"
 
 namespace aiot::store {
 
 namespace fs = std::filesystem;
+
+namespace {
+
+// Every wait of a request is bounded by the configured timeout.
+net::HttpClientOptions ClientOptions(int timeout_ms) {
+  net::HttpClientOptions o;
+  o.timeout = std::chrono::milliseconds(timeout_ms);
+  o.user_agent = "aiot-influx-sink";
+  return o;
+}
+
+}  // namespace
 
 std::string Gzip(std::string_view data) {
   z_stream zs{};
@@ -82,7 +94,7 @@ Status InfluxSink::Start() {
     log->error("store.influx.precision must be ns, u, ms or s, not `{}`", config_.precision);
     return errc::invalid_argument;
   }
-  if (!HttpClient::Create(config_.url, config_.timeout_ms)) {
+  if (!net::HttpClient(config_.url).valid()) {
     log->error("store.influx.url must look like http://host:port, not `{}`", config_.url);
     return errc::invalid_argument;
   }
@@ -94,13 +106,14 @@ Status InfluxSink::Start() {
     log->error("store.influx.measurement must not be empty");
     return errc::invalid_argument;
   }
-  write_target_ = fmt::format("/write?db={}&precision={}", UrlEncode(config_.database),
-                              UrlEncode(config_.precision));
+  write_target_ =
+      fmt::format("/write?db={}&precision={}", net::HttpClient::Escape(config_.database),
+                  net::HttpClient::Escape(config_.precision));
   if (!config_.retention_policy.empty())
-    write_target_ += "&rp=" + UrlEncode(config_.retention_policy);
+    write_target_ += "&rp=" + net::HttpClient::Escape(config_.retention_policy);
   if (!config_.username.empty()) {
-    write_target_ +=
-        fmt::format("&u={}&p={}", UrlEncode(config_.username), UrlEncode(config_.password));
+    write_target_ += fmt::format("&u={}&p={}", net::HttpClient::Escape(config_.username),
+                                 net::HttpClient::Escape(config_.password));
   }
   std::error_code ec;
   fs::create_directories(config_.spool_dir, ec);
@@ -186,29 +199,24 @@ InfluxSink::Stats InfluxSink::stats() const {
 }
 
 bool InfluxSink::EnsureDatabase() {
-  auto client = HttpClient::Create(config_.url, config_.timeout_ms);
-  if (!client) return false;
+  net::HttpClient client(config_.url, ClientOptions(config_.timeout_ms));
   std::string q = fmt::format("CREATE DATABASE \"{}\"", config_.database);
-  std::string target = "/query?q=" + UrlEncode(q);
+  std::string target = "/query?q=" + net::HttpClient::Escape(q);
   if (!config_.username.empty()) {
-    target += fmt::format("&u={}&p={}", UrlEncode(config_.username), UrlEncode(config_.password));
+    target += fmt::format("&u={}&p={}", net::HttpClient::Escape(config_.username),
+                          net::HttpClient::Escape(config_.password));
   }
-  auto r = client->Request("POST", target, "");
+  auto r = client.Call("POST", target);
   return r && r->status / 100 == 2;
 }
 
 InfluxSink::SendResult InfluxSink::Send(const std::string& body, bool compressed, uint64_t points) {
   auto log = log::Get("store.influx");
-  if (!client_) {
-    auto c = HttpClient::Create(config_.url, config_.timeout_ms);
-    if (!c) return SendResult::kRetry;
-    client_ = std::make_unique<HttpClient>(std::move(*c));
-  }
-  HttpClient* client = client_.get();
-  std::vector<std::pair<std::string, std::string>> headers = {
-      {"Content-Type", "text/plain; charset=utf-8"}};
-  if (compressed) headers.emplace_back("Content-Encoding", "gzip");
-  auto r = client->Request("POST", write_target_, body, headers);
+  if (!client_)
+    client_ = std::make_unique<net::HttpClient>(config_.url, ClientOptions(config_.timeout_ms));
+  std::map<std::string, std::string> headers;
+  if (compressed) headers.emplace("Content-Encoding", "gzip");
+  auto r = client_->Call("POST", write_target_, body, headers, "text/plain; charset=utf-8");
   if (!r) {
     log->debug("write of {} points failed: {}", points, r.error().message());
     return SendResult::kRetry;

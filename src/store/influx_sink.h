@@ -15,9 +15,11 @@
 #include "store/records.h"
 #include "store/store_config.h"
 
-namespace aiot::store {
-
+namespace aiot::net {
 class HttpClient;
+}
+
+namespace aiot::store {
 
 // Writes telemetry (and anomaly scores) to InfluxDB 1.x with the line protocol, as the
 // reference's Telegraf did: measurement `fan`, tag `deviceID`, numeric fields. Anomalies go to
@@ -85,7 +87,7 @@ class InfluxSink {
   std::unique_ptr<Metrics> metrics_;
   std::shared_ptr<metrics::Registry> own_registry_;
   std::string write_target_;
-  std::unique_ptr<HttpClient> client_;  // sender thread only
+  std::unique_ptr<net::HttpClient> client_;  // sender thread only
 
   mutable std::mutex mu_;  // guards everything below
   std::condition_variable cv_;

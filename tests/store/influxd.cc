@@ -14,7 +14,7 @@
 #include <random>
 #include <thread>
 
-#include "store/http_client.h"
+#include "net/http_client.h"
 
 namespace aiot::store::testing {
 
@@ -104,11 +104,10 @@ bool Influxd::Start(int timeout_ms) {
       pid_ = -1;
       return false;
     }
-    auto c = HttpClient::Create(url(), 2000);
-    if (c) {
-      auto r = c->Request("GET", "/ping", "");
-      if (r && r->status == 204) return true;
-    }
+    net::HttpClientOptions options;
+    options.timeout = std::chrono::milliseconds(2000);
+    auto r = net::HttpRequest("GET", url() + "/ping", {}, options);
+    if (r && r->status == 204) return true;
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
   }
   Stop();
@@ -133,9 +132,9 @@ void Influxd::Stop() {
 }
 
 nlohmann::json Influxd::Query(const std::string& db, const std::string& q) {
-  auto c = HttpClient::Create(url(), 30000);
-  if (!c) return nullptr;
-  auto r = c->Request("GET", fmt::format("/query?db={}&q={}", UrlEncode(db), UrlEncode(q)), "");
+  auto r =
+      net::HttpRequest("GET", url() + fmt::format("/query?db={}&q={}", net::HttpClient::Escape(db),
+                                                  net::HttpClient::Escape(q)));
   if (!r || r->status != 200) return nullptr;
   return nlohmann::json::parse(r->body, nullptr, false);
 }

@@ -13,10 +13,10 @@
 #include <nlohmann/json.hpp>
 
 #include "mqtt/client/test_util.h"
+#include "net/http_client.h"
 #include "net/http_server.h"
 #include "net/runtime.h"
 #include "store/dashboard_routes.h"
-#include "store/http_client.h"
 #include "store/store_routes.h"
 #include "store/store_service.h"
 
@@ -62,9 +62,9 @@ class StoreHttpTest : public ::testing::Test {
     server_ = std::make_unique<net::HttpServer>(hc, runtime_, router_, registry_);
     runtime_.Start();
     ASSERT_TRUE(server_->Start());
-    auto c2 = HttpClient::Create(fmt::format("http://127.0.0.1:{}", server_->port()), 20000);
-    ASSERT_TRUE(c2);
-    client_ = std::make_unique<HttpClient>(std::move(*c2));
+    client_ =
+        std::make_unique<net::HttpClient>(fmt::format("http://127.0.0.1:{}", server_->port()));
+    ASSERT_TRUE(client_->valid());
   }
   void TearDown() override {
     client_.reset();
@@ -72,10 +72,10 @@ class StoreHttpTest : public ::testing::Test {
     runtime_.Stop();
     runtime_.Join();
   }
-  HttpReply Get(const std::string& target) {
-    auto r = client_->Request("GET", target, "");
+  net::HttpReply Get(const std::string& target) {
+    auto r = client_->Get(target);
     EXPECT_TRUE(r) << target;
-    return r ? *r : HttpReply{};
+    return r ? *r : net::HttpReply{};
   }
 
   TempDir dir_;
@@ -85,7 +85,7 @@ class StoreHttpTest : public ::testing::Test {
   net::Router router_;
   std::unique_ptr<TelemetryStore> store_;
   std::unique_ptr<net::HttpServer> server_;
-  std::unique_ptr<HttpClient> client_;
+  std::unique_ptr<net::HttpClient> client_;
 };
 
 TEST_F(StoreHttpTest, SeriesDevicesAnomalies) {
@@ -239,9 +239,8 @@ class SeedSensorTest : public ::testing::Test {
     server_ = std::make_unique<net::HttpServer>(hc, runtime_, router_, registry_);
     runtime_.Start();
     ASSERT_TRUE(server_->Start());
-    auto http = HttpClient::Create(fmt::format("http://127.0.0.1:{}", server_->port()), 20000);
-    ASSERT_TRUE(http);
-    http_ = std::make_unique<HttpClient>(std::move(*http));
+    http_ = std::make_unique<net::HttpClient>(fmt::format("http://127.0.0.1:{}", server_->port()));
+    ASSERT_TRUE(http_->valid());
   }
   void TearDown() override {
     http_.reset();
@@ -275,7 +274,7 @@ class SeedSensorTest : public ::testing::Test {
     const int64_t now_ms = SystemClock::Instance().NowNanos() / 1000000;
     std::string target = fmt::format("/api/v1/series?devices={}&fields={}&from={}&to={}", device,
                                      fields, now_ms - 3600 * 1000, now_ms + 3600 * 1000);
-    auto r = http_->Request("GET", target, "");
+    auto r = http_->Get(target);
     EXPECT_TRUE(r) << target;
     if (!r) return json();
     EXPECT_EQ(r->status, 200) << r->body;
@@ -297,7 +296,7 @@ class SeedSensorTest : public ::testing::Test {
   net::Router router_;
   std::unique_ptr<StoreService> svc_;
   std::unique_ptr<net::HttpServer> server_;
-  std::unique_ptr<HttpClient> http_;
+  std::unique_ptr<net::HttpClient> http_;
 };
 
 TEST_F(SeedSensorTest, FanPayloadWithAZonelessTimeReachesTheSeriesApi) {
