@@ -23,6 +23,7 @@ namespace {
 
 struct PredictorFlags {
   std::string mqtt;
+  std::string client_id;
   std::string model;
   std::string model_name;
   std::string http;
@@ -45,6 +46,7 @@ int RunPredictor(Context& ctx, const PredictorFlags& flags) {
   services::PredictorServiceConfig pc;
   static_cast<services::PredictorConfig&>(pc) = config.predictor;
   if (!flags.mqtt.empty()) pc.mqtt.url = flags.mqtt;
+  if (!flags.client_id.empty()) pc.mqtt.client_id = flags.client_id;
   if (!flags.model.empty()) pc.model = flags.model;
   if (!flags.model_name.empty()) pc.model_name = flags.model_name;
   if (flags.actuate) pc.actuation.enabled = true;
@@ -153,6 +155,9 @@ void RegisterPredictor(CLI::App& root, Context& ctx) {
   flags->follow.model.clear();  // default: the configuration's model_name
   cmd->add_option("--mqtt", flags->mqtt,
                   "Broker URL, e.g. tcp://127.0.0.1:1883 (predictor.mqtt.url)");
+  cmd->add_option("--client-id", flags->client_id,
+                  "MQTT client id (default aiot-predictor; give another one on a broker that "
+                  "already has a predictor, e.g. aiot up's)");
   cmd->add_option("--model", flags->model, "Model file (.tflite) (predictor.model)");
   cmd->add_option("--model-name", flags->model_name,
                   "Name reported with results, e.g. fan-mlp@3 (predictor.model_name)");

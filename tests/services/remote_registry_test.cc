@@ -232,5 +232,55 @@ TEST_F(RemoteRegistryTest, PredictorFollowsPromotionsOverHttp) {
   EXPECT_EQ(predictor.Stop(), 0);
 }
 
+// On `aiot up`'s own broker the predictor also hears the registry's `promoted` events: with
+// polling all but off (10 min), a promotion still reaches it at once, fetched over HTTP (the
+// event's local `path` is not used).
+TEST_F(RemoteRegistryTest, PromotedEventOnTheSharedBrokerTriggersTheFetch) {
+  testing::TempDir dir;
+  up_port_ = FreePort();
+  const uint16_t mqtt_port = FreePort();
+  const std::string data_dir = dir.Path("var");
+  Child up({AIOT_BIN, "up", "--set", fmt::format("http.listen=127.0.0.1:{}", up_port_), "--set",
+            fmt::format("broker.listeners=[127.0.0.1:{}]", mqtt_port), "--set",
+            "registry.data_dir=" + data_dir, "--set", "store.path=" + dir.Path("telemetry.db"),
+            "--set", "bootstrap.enabled=false"},
+           dir.Path("up.log"));
+  ASSERT_TRUE(
+      WaitFor([&] { return up.running() && Http(up_port_, "GET", "/healthz").status == 200; },
+              std::chrono::seconds(60)))
+      << ReadFile(dir.Path("up.log"));
+  const std::string token_file = data_dir + "/admin.token";
+  ASSERT_TRUE(WaitFor([&] { return std::filesystem::exists(token_file); }));
+  std::getline(std::ifstream(token_file), token_);
+  ASSERT_FALSE(token_.empty());
+  const std::string v1_file = dir.Path("v1.tflite"), v2_file = dir.Path("v2.tflite");
+  ASSERT_TRUE(testing::WriteFanTflite(v1_file, "fan-mlp", 1.0f, 55.0f, true).ok());
+  ASSERT_TRUE(testing::WriteFanTflite(v2_file, "fan-mlp", 1.0f, 45.0f, true).ok());
+  ASSERT_EQ(Push(v1_file).first, 1);
+  Promote(1);
+
+  const uint16_t port = FreePort();
+  Child predictor(
+      {AIOT_BIN, "predictor", "--mqtt", fmt::format("tcp://127.0.0.1:{}", mqtt_port), "--registry",
+       fmt::format("http://127.0.0.1:{}", up_port_), "--token-file", token_file,
+       "--registry-poll-ms", "600000", "--model-dir", dir.Path("predictor-models"), "--http",
+       fmt::format("127.0.0.1:{}", port), "--client-id", "remote-predictor"},
+      dir.Path("predictor.log"));
+  ASSERT_TRUE(WaitFor([&] { return predictor.running() && ServingModel(port) == "fan-mlp@1"; },
+                      std::chrono::seconds(60)))
+      << ReadFile(dir.Path("predictor.log"));
+  // Subscribed to the model events once it logged the broker connection.
+  ASSERT_TRUE(WaitFor([&] {
+    return ReadFile(dir.Path("predictor.log")).find("connected to the broker") != std::string::npos;
+  })) << ReadFile(dir.Path("predictor.log"));
+  ASSERT_EQ(Push(v2_file).first, 2);
+  Promote(2);
+  ASSERT_TRUE(WaitFor([&] { return ServingModel(port) == "fan-mlp@2"; }, std::chrono::seconds(30)))
+      << ReadFile(dir.Path("predictor.log"));
+  EXPECT_EQ(Metric(Http(port, "GET", "/metrics").body, "aiot_predictor_model_load_failures_total"),
+            0);
+  EXPECT_EQ(predictor.Stop(), 0);
+}
+
 }  // namespace
 }  // namespace aiot::services
