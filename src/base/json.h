@@ -5,11 +5,14 @@
 // sending {"name":5} could turn a 400 into a 500 or crash a handler; these never throw: a missing
 // key, a null, a value of the wrong type, or an `obj` that is not an object all read as absent.
 //
+// Usage:
 //   auto body = nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
-//   std::string name = json::StringOr(body, "name", "");            // "" when absent or not a
-//   string if (auto v = json::Int(body, "version")) ...                     // std::nullopt
-//   likewise if (json::Has(body, "name") && !json::String(body, "name")) ... // present but
-//   mistyped: a 400
+//   // "" when absent or not a string:
+//   std::string name = json::StringOr(body, "name", "");
+//   // std::nullopt when absent or not an integer:
+//   if (auto v = json::Int(body, "version")) ...
+//   // present but mistyped (a 400):
+//   if (json::Has(body, "name") && !json::String(body, "name")) ...
 
 #include <cstdint>
 #include <nlohmann/json.hpp>
