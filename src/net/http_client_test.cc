@@ -21,19 +21,12 @@
 #include "base/errc.h"
 #include "base/metrics.h"
 #include "net/http_server.h"
+#include "tests/support/testing.h"
 
 namespace aiot::net {
 namespace {
 
-template <typename Cond>
-bool WaitFor(Cond cond) {
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (cond()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
-  return cond();
-}
+using aiot::test_support::WaitFor;
 
 std::error_code Code(errc e) { return make_error_code(e); }
 
@@ -124,7 +117,8 @@ TEST_F(HttpClientTest, SendsTheBearerToken) {
 TEST_F(HttpClientTest, ReconnectsWhenTheServerClosedAnIdleConnection) {
   HttpClient client(url_);
   ASSERT_TRUE(client.Get("/hello").ok());
-  ASSERT_TRUE(WaitFor([&] { return server_->connections() == 0; }));  // idle timeout
+  ASSERT_TRUE(WaitFor([&] { return server_->connections() == 0; },
+                      std::chrono::seconds(20)));  // idle timeout
   auto r = client.Get("/hello");
   ASSERT_TRUE(r.ok()) << r.error().message();
   EXPECT_EQ(r->status, 200);

@@ -15,24 +15,15 @@
 #include <thread>
 
 #include "net/test_client.h"
+#include "tests/support/testing.h"
 
 namespace aiot::net {
 namespace {
 
+using aiot::test_support::WaitFor;
 using testing::GetRequest;
 using testing::Reply;
 using testing::TestClient;
-
-// Waits up to 20 s for `cond`.
-template <typename Cond>
-bool WaitFor(Cond cond) {
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (cond()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
-  return cond();
-}
 
 nlohmann::json Body(const Reply& r) { return nlohmann::json::parse(r.body, nullptr, false); }
 
@@ -413,11 +404,11 @@ TEST_F(HttpServerTest, GracefulStopFinishesInFlightAndRefusesNew) {
   auto warm = idle.Roundtrip(GetRequest("/healthz"));
   ASSERT_TRUE(warm);
   ASSERT_TRUE(slow.Send(GetRequest("/slow")));
-  ASSERT_TRUE(WaitFor([&] { return slow_entered_.load(); }));
+  ASSERT_TRUE(WaitFor([&] { return slow_entered_.load(); }, std::chrono::seconds(20)));
 
   server_->BeginStop();
   // New connections are refused once the acceptors are closed.
-  EXPECT_TRUE(WaitFor([&] { return testing::ConnectRefused(port_); }));
+  EXPECT_TRUE(WaitFor([&] { return testing::ConnectRefused(port_); }, std::chrono::seconds(20)));
   // The idle keep-alive connection is closed.
   EXPECT_TRUE(idle.WaitClosed());
   // The in-flight request still completes, with Connection: close.
@@ -436,10 +427,10 @@ TEST_F(HttpServerTest, RequestArrivingDuringStopGets503) {
   StartServer();
   TestClient c(port_);
   // Half a request head: the connection has received bytes, so stop does not close it as idle.
-  ASSERT_TRUE(WaitFor([&] { return server_->connections() == 1; }));
+  ASSERT_TRUE(WaitFor([&] { return server_->connections() == 1; }, std::chrono::seconds(20)));
   ASSERT_TRUE(c.Send("GET /healthz HTTP/1.1\r\n"));
   server_->BeginStop();
-  EXPECT_TRUE(WaitFor([&] { return testing::ConnectRefused(port_); }));
+  EXPECT_TRUE(WaitFor([&] { return testing::ConnectRefused(port_); }, std::chrono::seconds(20)));
   ASSERT_TRUE(c.Send("Host: x\r\n\r\n"));
   auto r = c.Read();
   ASSERT_TRUE(r);
@@ -475,7 +466,7 @@ TEST_F(HttpServerTest, ConnectionsBeyondTheLimitAreClosed) {
   ASSERT_TRUE(c.connected());  // the kernel accepts; the server closes it at once
   EXPECT_TRUE(c.WaitClosed());
   a.Close();
-  ASSERT_TRUE(WaitFor([&] { return server_->connections() == 1; }));
+  ASSERT_TRUE(WaitFor([&] { return server_->connections() == 1; }, std::chrono::seconds(20)));
   TestClient d(port_);
   auto r = d.Roundtrip(GetRequest("/healthz"));
   ASSERT_TRUE(r);
@@ -487,7 +478,7 @@ TEST_F(HttpServerTest, StopClosesStuckRequestsAfterDrainTimeout) {
   StartServer();
   TestClient slow(port_);
   ASSERT_TRUE(slow.Send(GetRequest("/slow")));
-  ASSERT_TRUE(WaitFor([&] { return slow_entered_.load(); }));
+  ASSERT_TRUE(WaitFor([&] { return slow_entered_.load(); }, std::chrono::seconds(20)));
   std::thread stopper([&] { server_->Stop(); });
   EXPECT_TRUE(slow.WaitClosed());
   slow_release_ = true;  // lets the handler coroutine finish so Stop() can return

@@ -14,22 +14,15 @@
 
 #include "net/http_server.h"
 #include "net/test_client.h"
+#include "tests/support/testing.h"
 
 namespace aiot::net {
 namespace {
 
+using aiot::test_support::WaitFor;
+
 namespace websocket = beast::websocket;
 using tcp = asio::ip::tcp;
-
-template <typename Cond>
-bool WaitFor(Cond cond) {
-  auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(30);
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (cond()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
-  return cond();
-}
 
 // A blocking WebSocket client (Beast) for the tests.
 class WsClient {
