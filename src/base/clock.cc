@@ -51,7 +51,7 @@ size_t FormatTimestamp(int64_t unix_nanos, char* out) {
   return n < 0 ? 0 : std::min(static_cast<size_t>(n), kTimestampBytes - 1);
 }
 
-bool ParseTimestamp(std::string_view s, int64_t* unix_nanos) {
+bool ParseTimestamp(std::string_view s, int64_t* unix_nanos, MissingZone missing_zone) {
   int y, mo, d, h, mi, se;
   if (!Digits(s, 0, 4, &y) || s.size() < 19 || s[4] != '-' || !Digits(s, 5, 2, &mo) ||
       s[7] != '-' || !Digits(s, 8, 2, &d) || (s[10] != 'T' && s[10] != 't' && s[10] != ' ') ||
@@ -86,7 +86,7 @@ bool ParseTimestamp(std::string_view s, int64_t* unix_nanos) {
     }
     offset = (oh * 3600 + om * 60) * (s[pos] == '+' ? 1 : -1);
     pos += 6;
-  } else {
+  } else if (missing_zone != MissingZone::kUtc) {
     return false;
   }
   if (pos != s.size()) return false;

@@ -56,8 +56,13 @@ std::string FormatTimestamp(int64_t unix_nanos);
 // returns the length.
 inline constexpr size_t kTimestampBytes = 40;
 size_t FormatTimestamp(int64_t unix_nanos, char* out);
+// What ParseTimestamp does with a time that has neither "Z" nor an offset.
+enum class MissingZone { kReject, kUtc };
 // Parses RFC 3339 ("Z" or "+hh:mm" offsets, optional fraction, 'T' or ' ' separator); returns
 // false on malformed input and on times outside what int64 nanoseconds hold (years 1678-2261).
-bool ParseTimestamp(std::string_view text, int64_t* unix_nanos);
+// With MissingZone::kUtc a time without a zone ("2021-09-14 23:07:59", as the reference fan.py
+// sends it) is UTC; by default it is malformed.
+bool ParseTimestamp(std::string_view text, int64_t* unix_nanos,
+                    MissingZone missing_zone = MissingZone::kReject);
 
 }  // namespace aiot

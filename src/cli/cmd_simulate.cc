@@ -214,7 +214,7 @@ int RunReplay(const SimulateOptions& o) {
     }
     int64_t ts = SystemClock::Instance().NowNanos();
     // Timestamps without a zone (the reference data: "2016-01-03 06:20:39") are UTC.
-    if (c_time >= 0 && !ParseTimestamp(row[c_time], &ts)) ParseTimestamp(row[c_time] + "Z", &ts);
+    if (c_time >= 0) ParseTimestamp(row[c_time], &ts, MissingZone::kUtc);
     std::string payload =
         fmt::format("{{\"deviceID\":\"{}\",\"timeStamp\":\"{}\"", id, FormatTimestamp(ts));
     const char* names[4] = {"rotation", "temperature", "vibration", "sound"};
