@@ -16,7 +16,9 @@ namespace aiot::net {
 struct HttpClientOptions {
   // Sent as "Authorization: Bearer <token>" when not empty.
   std::string token;
-  // Bounds one call: resolve, connect, write and read together.
+  // Bounds one call: connect, write and read together. Not name resolution: asio resolves with
+  // getaddrinfo on a helper thread, which cannot be interrupted, so a host name whose DNS server
+  // does not answer can take longer (give an address, or a resolver that answers).
   std::chrono::milliseconds timeout{30000};
   // Replies with a larger body fail with errc::resource_exhausted.
   size_t max_body_bytes = 64u << 20;
@@ -34,10 +36,11 @@ struct HttpReply {
 
 // The blocking HTTP/1.1 client (Boost.Beast) of the CLI, the device agent, the predictor's
 // registry follower and the InfluxDB sink: one connection to one server, kept alive between calls
-// and reopened (once per call) when the server closed it. Every call is bounded by the timeout;
-// the reply is hostile input: a body over max_body_bytes, a malformed or truncated reply and a
-// server that stops answering all end in an error, never a crash or a hang. http:// only (no TLS:
-// put a TLS-terminating proxy in front). Not thread-safe: one owner thread (it runs its own
+// and reopened (once per call) when the server closed it. Every call is bounded by the timeout
+// (name resolution aside: see HttpClientOptions::timeout); the reply is hostile input: a body
+// over max_body_bytes, a malformed or truncated reply and a server that stops answering all end
+// in an error, never a crash or a hang. http:// only (no TLS: put a TLS-terminating proxy in
+// front). Not thread-safe: one owner thread (it runs its own
 // io_context, so it may be used from any thread that is not an asio handler of another context).
 class HttpClient {
  public:
