@@ -117,4 +117,12 @@ std::string Sha256Hex(std::string_view data) {
   return ToHex(d.data(), d.size());
 }
 
+bool IsSha256Hex(std::string_view s) {
+  if (s.size() != 64) return false;
+  for (char c : s) {
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
+  }
+  return true;
+}
+
 }  // namespace aiot

@@ -29,6 +29,8 @@ class Sha256 {
 
 // Lower-case hex digest of `data`.
 std::string Sha256Hex(std::string_view data);
+// True for what Sha256Hex returns: 64 lower-case hex digits.
+bool IsSha256Hex(std::string_view s);
 std::string ToHex(const uint8_t* data, size_t size);
 
 }  // namespace aiot

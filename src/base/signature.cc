@@ -6,6 +6,9 @@
 #include <memory>
 #include <string>
 
+#include "base/errc.h"
+#include "base/sha256.h"
+
 namespace aiot {
 
 bool VerifyDigestSignature(std::string_view public_key_pem, std::string_view sha256_hex,
@@ -39,6 +42,27 @@ bool VerifyDigestSignature(std::string_view public_key_pem, std::string_view sha
   return EVP_DigestVerify(ctx.get(), reinterpret_cast<const unsigned char*>(sig.data()), sig.size(),
                           reinterpret_cast<const unsigned char*>(sha256_hex.data()),
                           sha256_hex.size()) == 1;
+}
+
+Status VerifyArtifactClaim(std::string_view public_key_pem, std::string_view bytes,
+                           const ArtifactClaim& claim, std::string* error) {
+  if (claim.size >= 0 && static_cast<size_t>(claim.size) != bytes.size()) {
+    *error = "size mismatch";
+    return errc::corrupted;
+  }
+  if (public_key_pem.empty()) {
+    *error = "bad signature";  // without the platform's key nothing can be trusted
+    return errc::permission_denied;
+  }
+  if (Sha256Hex(bytes) != claim.sha256) {
+    *error = "sha256 mismatch";
+    return errc::corrupted;
+  }
+  if (!VerifyDigestSignature(public_key_pem, claim.sha256, claim.signature)) {
+    *error = "bad signature";
+    return errc::permission_denied;
+  }
+  return Status::Ok();
 }
 
 }  // namespace aiot

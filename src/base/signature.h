@@ -2,6 +2,9 @@
 
 #include <string_view>
 
+#include <string>
+
+#include "base/artifact.h"
 #include "base/result.h"
 
 namespace aiot {
@@ -13,5 +16,12 @@ namespace aiot {
 // and friends) and `aiot_base` does not need OpenSSL. Thread-safe.
 bool VerifyDigestSignature(std::string_view public_key_pem, std::string_view sha256_hex,
                            std::string_view signature_b64);
+
+// Verifies artifact bytes against a claim and the platform's key: the size (when given), the
+// sha256, then the signature. errc::corrupted (size or digest mismatch) or
+// errc::permission_denied (bad signature, or no key: without it nothing can be trusted), with
+// `error` set to "size mismatch", "sha256 mismatch" or "bad signature".
+Status VerifyArtifactClaim(std::string_view public_key_pem, std::string_view bytes,
+                           const ArtifactClaim& claim, std::string* error);
 
 }  // namespace aiot

@@ -151,7 +151,7 @@ void RegisterRolloutRoutes(net::Router& router, RolloutManager& manager) {
         if (auto d = j.find("devices"); d != j.end()) {
           if (!d->is_array()) return bad();
           for (const auto& id : *d) {
-            if (!id.is_string() || !registry::IsValidModelName(id.get<std::string>())) return bad();
+            if (!id.is_string() || !IsValidModelName(id.get<std::string>())) return bad();
             r.devices.push_back(id.get<std::string>());
           }
         }

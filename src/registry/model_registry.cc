@@ -13,7 +13,9 @@
 #include <set>
 
 #include "base/errc.h"
+#include "base/file.h"
 #include "base/log.h"
+#include "base/sha256.h"
 
 namespace aiot::registry {
 namespace {
@@ -81,29 +83,6 @@ Status FsyncDir(const std::string& dir) {
   return rc == 0 ? Status::Ok() : Status(errc::io_error);
 }
 
-// Writes `data` to `path` atomically (temp file, fsync, rename).
-Status WriteFileAtomic(const std::string& path, std::string_view data) {
-  std::string tmp = path + ".tmp";
-  int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0644);
-  if (fd < 0) return errc::io_error;
-  bool ok = ::write(fd, data.data(), data.size()) == static_cast<ssize_t>(data.size()) &&
-            ::fsync(fd) == 0;
-  ::close(fd);
-  if (!ok || ::rename(tmp.c_str(), path.c_str()) != 0) {
-    ::unlink(tmp.c_str());
-    return errc::io_error;
-  }
-  return Status::Ok();
-}
-
-bool IsHex64(std::string_view s) {
-  if (s.size() != 64) return false;
-  for (char c : s) {
-    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
-  }
-  return true;
-}
-
 }  // namespace
 
 const char* StageName(Stage s) {
@@ -128,17 +107,6 @@ bool ParseStage(std::string_view text, Stage* out) {
     }
   }
   return false;
-}
-
-bool IsValidModelName(std::string_view name) {
-  if (name.empty() || name.size() > 64) return false;
-  if (!std::isalnum(static_cast<unsigned char>(name[0]))) return false;
-  for (char c : name) {
-    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '.' && c != '_' && c != '-') {
-      return false;
-    }
-  }
-  return name.find("..") == std::string_view::npos;
 }
 
 ArtifactUpload::~ArtifactUpload() {
@@ -544,7 +512,7 @@ std::vector<std::string> ModelRegistry::CheckConsistency() {
     if (!VerifyArtifact(key_.PublicKeyPem(), bytes, m.sha256, m.signature).ok()) {
       problems.push_back(id + ": digest or signature does not verify");
     }
-    if (!IsHex64(m.sha256)) problems.push_back(id + ": malformed sha256");
+    if (!IsSha256Hex(m.sha256)) problems.push_back(id + ": malformed sha256");
   }
   for (const auto& [name, n] : production) {
     if (n > 1) problems.push_back(name + ": more than one production version");

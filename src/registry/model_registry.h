@@ -8,6 +8,7 @@
 #include <string_view>
 #include <vector>
 
+#include "base/artifact.h"
 #include "base/clock.h"
 #include "base/result.h"
 #include "base/sqlite.h"
@@ -54,9 +55,7 @@ struct AuditEntry {
   std::string detail;
 };
 
-// True for names made of [A-Za-z0-9._-], 1..64 characters, starting with a letter or digit.
-// Anything else (slashes, "..", empty) is rejected so names are safe in paths and URLs.
-bool IsValidModelName(std::string_view name);
+// Model names (and device ids) are checked with aiot::IsValidModelName (base/artifact.h).
 
 class ModelRegistry;
 

@@ -1,15 +1,14 @@
 #include "services/predictor_follow.h"
 
-#include <cctype>
 #include <chrono>
 #include <filesystem>
-#include <fstream>
 
 #include <nlohmann/json.hpp>
 
+#include "base/artifact.h"
 #include "base/errc.h"
+#include "base/file.h"
 #include "base/log.h"
-#include "base/sha256.h"
 #include "base/signature.h"
 #include "net/http_client.h"
 #include "services/predictor.h"
@@ -20,49 +19,6 @@ namespace {
 const std::shared_ptr<spdlog::logger>& Log() {
   static const auto logger = log::Get("predictor");
   return logger;
-}
-
-bool IsHex64(const std::string& s) {
-  if (s.size() != 64) return false;
-  for (char c : s) {
-    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
-  }
-  return true;
-}
-
-// Model names as the registry accepts them (they go into a URL path).
-bool IsModelName(const std::string& s) {
-  if (s.empty() || s.size() > 64 || !std::isalnum(static_cast<unsigned char>(s[0]))) return false;
-  for (char c : s) {
-    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '.' && c != '_' && c != '-') {
-      return false;
-    }
-  }
-  return s.find("..") == std::string::npos;
-}
-
-std::string StringField(const nlohmann::json& j, const char* key) {
-  auto it = j.find(key);
-  return it != j.end() && it->is_string() ? it->get<std::string>() : std::string();
-}
-
-int64_t IntField(const nlohmann::json& j, const char* key) {
-  auto it = j.find(key);
-  return it != j.end() && it->is_number_integer() ? it->get<int64_t>() : -1;
-}
-
-bool WriteAtomically(const std::filesystem::path& path, const std::string& bytes) {
-  const auto tmp = path.string() + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    if (!out) return false;
-    out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-    out.flush();
-    if (!out) return false;
-  }
-  std::error_code ec;
-  std::filesystem::rename(tmp, path, ec);
-  return !ec;
 }
 
 }  // namespace
@@ -95,7 +51,7 @@ Status RegistryFollower::Fail(const char* reason, std::error_code code,
 
 Status RegistryFollower::CheckNow() {
   checks_.Increment();
-  if (!IsModelName(config_.model)) {
+  if (!IsValidModelName(config_.model)) {
     return Fail("reply", errc::invalid_argument, "invalid model name `" + config_.model + "`");
   }
   net::HttpClientOptions options;
@@ -121,18 +77,15 @@ Status RegistryFollower::CheckNow() {
   }
   auto j = r->Json();
   if (!j.ok() || !j->is_object()) return Fail("reply", errc::parse_error, "reply is not JSON");
-  const int64_t version = IntField(*j, "version");
-  const int64_t size = IntField(*j, "size");
-  const std::string sha256 = StringField(*j, "sha256");
-  const std::string signature = StringField(*j, "signature");
-  if (StringField(*j, "name") != config_.model || version < 1 || size < 1 || !IsHex64(sha256) ||
-      signature.empty()) {
-    return Fail("reply", errc::parse_error, "malformed production reply");
-  }
+  auto ref = ParseModelRef(*j, config_.model);
+  if (!ref.ok()) return Fail("reply", errc::parse_error, "malformed production reply");
+  const ArtifactClaim& claim = ref->claim;
+  const std::string& sha256 = claim.sha256;
+  const int64_t size = claim.size;
   if (sha256 == serving_sha256_ || sha256 == refused_sha256_) {
     return sha256 == serving_sha256_ ? Status::Ok() : Status(errc::permission_denied);
   }
-  const std::string label = config_.model + "@" + std::to_string(version);
+  const std::string label = config_.model + "@" + std::to_string(ref->version);
   if (static_cast<uint64_t>(size) > config_.max_artifact_bytes) {
     refused_sha256_ = sha256;
     return Fail("size", errc::resource_exhausted,
@@ -149,7 +102,7 @@ Status RegistryFollower::CheckNow() {
 
   client.options().max_body_bytes = static_cast<size_t>(size) + 1;
   auto artifact = client.Get("/api/v1/models/" + config_.model + "/versions/" +
-                             std::to_string(version) + "/artifact");
+                             std::to_string(ref->version) + "/artifact");
   if (!artifact.ok()) {
     return Fail("download", artifact.error(),
                 "download of " + label + ": " + artifact.error().message());
@@ -159,24 +112,21 @@ Status RegistryFollower::CheckNow() {
                 "download of " + label + ": HTTP " + std::to_string(artifact->status));
   }
   const std::string& bytes = artifact->body;
-  if (bytes.size() != static_cast<size_t>(size)) {
+  std::string why;
+  if (Status st = VerifyArtifactClaim(public_key_pem_, bytes, claim, &why); !st.ok()) {
     refused_sha256_ = sha256;
-    return Fail("size", errc::corrupted, label + ": size mismatch");
-  }
-  if (Sha256Hex(bytes) != sha256) {
-    refused_sha256_ = sha256;
-    return Fail("sha256", errc::corrupted, label + ": sha256 mismatch");
-  }
-  if (!VerifyDigestSignature(public_key_pem_, sha256, signature)) {
-    refused_sha256_ = sha256;
-    return Fail("signature", errc::permission_denied, label + ": bad signature");
+    // The failure label names the check: "size", "sha256" or "signature".
+    const char* reason = why == "size mismatch"     ? "size"
+                         : why == "sha256 mismatch" ? "sha256"
+                                                    : "signature";
+    return Fail(reason, st.error(), label + ": " + why);
   }
 
   std::error_code ec;
   const std::filesystem::path dir(config_.model_dir);
   std::filesystem::create_directories(dir, ec);
   const auto path = dir / (sha256 + ".tflite");
-  if (!WriteAtomically(path, bytes)) {
+  if (!WriteFileAtomic(path.string(), bytes).ok()) {
     return Fail("write", errc::io_error, "cannot write " + path.string());
   }
   Status st = predictor_.LoadModel(ModelSource{path.string(), label, sha256});

@@ -1,7 +1,6 @@
 #include "sim/device_agent.h"
 
 #include <boost/asio/post.hpp>
-#include <cctype>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
@@ -10,7 +9,9 @@
 
 #include <nlohmann/json.hpp>
 
+#include "base/artifact.h"
 #include "base/errc.h"
+#include "base/json.h"
 #include "base/log.h"
 #include "net/http_client.h"
 #include "sim/control.h"
@@ -34,19 +35,12 @@ std::string TrimSlash(std::string url) {
   return url;
 }
 
-// The string `key` of a JSON object from the network, or "" when absent or not a string
-// (nlohmann's value() would throw on a wrong type).
-std::string StringField(const json& j, const char* key) {
-  if (!j.is_object()) return {};
-  auto it = j.find(key);
-  return it != j.end() && it->is_string() ? it->get<std::string>() : std::string();
-}
-
 // "HTTP 401: invalid credentials" from a registry error reply {"error":{"message":..}}.
 std::string ReplyError(const net::HttpReply& r) {
   auto j = json::parse(r.body, nullptr, false);
   std::string message;
-  if (j.is_object() && j.contains("error")) message = StringField(j["error"], "message");
+  if (const json* e = aiot::json::Find(j, "error"))
+    message = aiot::json::StringOr(*e, "message", "");
   return "HTTP " + std::to_string(r.status) + (message.empty() ? "" : ": " + message);
 }
 
@@ -74,25 +68,6 @@ Result<std::string> GetBody(const std::string& url, const net::HttpClientOptions
 
 // Models a device accepts at most (the registry's own default limit is lower).
 constexpr int64_t kMaxModelBytes = 64 << 20;
-
-bool IsHex64(const std::string& s) {
-  if (s.size() != 64) return false;
-  for (char c : s) {
-    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
-  }
-  return true;
-}
-
-// Model names as the registry accepts them (they go into a URL path).
-bool IsModelName(const std::string& s) {
-  if (s.empty() || s.size() > 64 || !std::isalnum(static_cast<unsigned char>(s[0]))) return false;
-  for (char c : s) {
-    if (!std::isalnum(static_cast<unsigned char>(c)) && c != '.' && c != '_' && c != '-') {
-      return false;
-    }
-  }
-  return s.find("..") == std::string::npos;
-}
 
 }  // namespace
 
@@ -334,7 +309,7 @@ void DeviceAgent::Begin() {
 
 void DeviceAgent::StartProductionFetch() {
   const bool ask = !config_.registry_url.empty() && !config_.model_name.empty();
-  if (ask && !IsModelName(config_.model_name)) {
+  if (ask && !IsValidModelName(config_.model_name)) {
     Log()->error("{}: model_name `{}` is not a valid model name; waiting for a rollout", config_.id,
                  config_.model_name);
     return;
@@ -694,7 +669,7 @@ DeviceAgent::ActivationOutcome AttemptActivation(const std::string& base, const 
     return out;
   }
   out.kind = Kind::kActivated;
-  out.signing_key_url = StringField(j, "signing_key_url");
+  out.signing_key_url = aiot::json::StringOr(j, "signing_key_url", "");
   return out;
 }
 
@@ -738,21 +713,14 @@ DeviceAgent::ProductionFetch FetchProduction(const std::string& key_url, const s
   }
   // The reply is checked field by field: a version, a digest, a signature and a size the device
   // can hold. The artifact URL is built here, not taken from the reply.
-  auto j = json::parse(r->body, nullptr, false);
-  auto integer = [&j](const char* key) -> int64_t {
-    auto it = j.is_object() ? j.find(key) : j.end();
-    return it != j.end() && it->is_number_integer() ? it->get<int64_t>() : -1;
-  };
-  out.info.name = model;
-  out.info.version = integer("version");
-  out.claim.sha256 = StringField(j, "sha256");
-  out.claim.signature = StringField(j, "signature");
-  out.claim.size = integer("size");
-  if (StringField(j, "name") != model || out.info.version < 1 || !IsHex64(out.claim.sha256) ||
-      out.claim.signature.empty() || out.claim.size < 1) {
+  auto ref = ParseModelRef(json::parse(r->body, nullptr, false), model);
+  if (!ref.ok()) {
     out.error = "malformed production reply";
     return out;
   }
+  out.info.name = ref->name;
+  out.info.version = ref->version;
+  out.claim = std::move(ref->claim);
   if (out.claim.size > kMaxModelBytes) {
     out.error = "model of " + std::to_string(out.claim.size) + " bytes is too large";
     return out;

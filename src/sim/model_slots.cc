@@ -7,26 +7,13 @@
 #include <nlohmann/json.hpp>
 
 #include "base/errc.h"
+#include "base/file.h"
 #include "base/log.h"
 #include "base/sha256.h"
 #include "base/signature.h"
 
 namespace aiot::sim {
 namespace {
-
-bool WriteAtomically(const std::filesystem::path& path, const std::string& bytes) {
-  const auto tmp = path.string() + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::binary | std::ios::trunc);
-    if (!out) return false;
-    out.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-    out.flush();
-    if (!out) return false;
-  }
-  std::error_code ec;
-  std::filesystem::rename(tmp, path, ec);
-  return !ec;
-}
 
 bool ReadFile(const std::filesystem::path& path, std::string* out) {
   std::ifstream in(path, std::ios::binary);
@@ -56,27 +43,6 @@ bool ParseInfo(const std::string& text, ModelInfo* i) {
 }
 
 }  // namespace
-
-Status VerifyArtifactClaim(const std::string& public_key_pem, const std::string& bytes,
-                           const ArtifactClaim& claim, std::string* error) {
-  if (claim.size >= 0 && static_cast<size_t>(claim.size) != bytes.size()) {
-    *error = "size mismatch";
-    return errc::corrupted;
-  }
-  if (public_key_pem.empty()) {
-    *error = "bad signature";  // without the platform's key nothing can be trusted
-    return errc::permission_denied;
-  }
-  if (Sha256Hex(bytes) != claim.sha256) {
-    *error = "sha256 mismatch";
-    return errc::corrupted;
-  }
-  if (!VerifyDigestSignature(public_key_pem, claim.sha256, claim.signature)) {
-    *error = "bad signature";
-    return errc::permission_denied;
-  }
-  return Status::Ok();
-}
 
 ModelSlots::ModelSlots(ModelLoader loader, std::string dir)
     : loader_(std::move(loader)), dir_(std::move(dir)) {}
@@ -148,8 +114,8 @@ void ModelSlots::Persist() {
       std::filesystem::remove(d / (std::string(stem) + ".json"), ec);
       continue;
     }
-    if (!WriteAtomically(d / (std::string(stem) + ".model"), slot->bytes) ||
-        !WriteAtomically(d / (std::string(stem) + ".json"), InfoJson(slot->info))) {
+    if (!WriteFileAtomic((d / (std::string(stem) + ".model")).string(), slot->bytes).ok() ||
+        !WriteFileAtomic((d / (std::string(stem) + ".json")).string(), InfoJson(slot->info)).ok()) {
       log::Get("sim.device")->warn("could not persist model {} in {}", slot->info.Label(), dir_);
     }
   }

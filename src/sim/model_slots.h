@@ -5,6 +5,7 @@
 #include <memory>
 #include <string>
 
+#include "base/artifact.h"
 #include "base/result.h"
 #include "sim/simulated_device.h"
 
@@ -30,19 +31,9 @@ struct ModelInfo {
   std::string Label() const { return name + "@" + std::to_string(version); }
 };
 
-// What an OTA command promises about an artifact.
-struct ArtifactClaim {
-  std::string sha256;     // lowercase hex
-  std::string signature;  // base64 Ed25519 over the sha256 hex string (see src/ota/README.md)
-  int64_t size = -1;      // bytes; -1 = not given
-};
-
-// Verifies the artifact against the claim and the platform's key: the size, the sha256, then the
-// signature. Returns errc::corrupted (size or digest mismatch) or errc::permission_denied (bad or
-// missing signature, or no key) with `error` set to "size mismatch", "sha256 mismatch" or
-// "bad signature".
-Status VerifyArtifactClaim(const std::string& public_key_pem, const std::string& bytes,
-                           const ArtifactClaim& claim, std::string* error);
+// ArtifactClaim and VerifyArtifactClaim (what an OTA command or the registry promises about an
+// artifact, and its check against the platform's key) are in base/artifact.h and
+// base/signature.h; the device, the predictor and the registry share them.
 
 // The device's model slots: the active model and the one before it, to roll back to. Installing
 // verifies first and activates only a model that loads; if the new model fails to load, the

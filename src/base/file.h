@@ -1,0 +1,14 @@
+#pragma once
+
+#include <string>
+#include <string_view>
+
+#include "base/result.h"
+
+namespace aiot {
+
+// Writes `data` to `path` so that a reader (or a restart after a crash) sees either the old file
+// or the whole new one: a temporary file beside it, fsync, rename. `mode` applies to a new file.
+Status WriteFileAtomic(const std::string& path, std::string_view data, unsigned mode = 0644);
+
+}  // namespace aiot
