@@ -9,20 +9,21 @@
 
 #include "harness.h"
 #include "services/test_models.h"
+#include "tests/support/testing.h"
 
 namespace aiot::services {
 namespace {
 
+using aiot::test_support::WaitFor;
 using mqtt::testing::FreePort;
 using mqtt::testing::IoThread;
 using mqtt::testing::Mosquitto;
-using mqtt::testing::WaitFor;
 using nlohmann::json;
 using testing::ClientConfig;
 using testing::Collector;
 
 TEST(CliPredictorTest, RunsAloneAgainstMosquitto) {
-  if (!Mosquitto::Available()) GTEST_SKIP() << "/usr/sbin/mosquitto is not installed";
+  if (!Mosquitto::Available()) AIOT_SKIP_WITHOUT_PEER("/usr/sbin/mosquitto not installed");
   Mosquitto broker;
   ASSERT_TRUE(broker.Start());
   testing::TempDir dir;

@@ -18,15 +18,16 @@
 #include "services/scoring_api.h"
 #include "services/test_models.h"
 #include "services/tflite_model.h"
+#include "tests/support/testing.h"
 
 extern char** environ;
 
 namespace aiot::services {
 namespace {
 
+using aiot::test_support::WaitFor;
 using mqtt::testing::IoThread;
 using mqtt::testing::Mosquitto;
-using mqtt::testing::WaitFor;
 using testing::ClientConfig;
 using testing::Collector;
 using testing::Publisher;
@@ -78,7 +79,7 @@ bool HavePaho() {
 class CompatTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    if (!HavePaho()) GTEST_SKIP() << "/usr/bin/python3 lacks paho-mqtt (python3-paho-mqtt)";
+    if (!HavePaho()) AIOT_SKIP_WITHOUT_PEER("/usr/bin/python3 lacks paho-mqtt (python3-paho-mqtt)");
     if (!std::filesystem::exists(ScriptPath())) GTEST_SKIP() << "no " << ScriptPath();
     ASSERT_TRUE(testing::WriteFanTflite(dir_.Path("m.tflite"), "fan-mlp", 1.0f, 55.0f, true).ok());
     auto m = LoadTfliteModel(ModelSource{dir_.Path("m.tflite"), "fan-mlp@1", ""});
@@ -143,7 +144,7 @@ class CompatTest : public ::testing::Test {
 };
 
 TEST_F(CompatTest, ReferencePredictorThroughMosquitto) {
-  if (!Mosquitto::Available()) GTEST_SKIP() << "/usr/sbin/mosquitto is not installed";
+  if (!Mosquitto::Available()) AIOT_SKIP_WITHOUT_PEER("/usr/sbin/mosquitto not installed");
   Mosquitto broker;
   ASSERT_TRUE(broker.Start());
   RunReferencePipeline(broker.url(), broker.port());

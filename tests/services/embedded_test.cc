@@ -14,12 +14,13 @@
 #include "services/predictor.h"
 #include "services/test_models.h"
 #include "services/tflite_model.h"
+#include "tests/support/testing.h"
 
 namespace aiot::services {
 namespace {
 
+using aiot::test_support::WaitFor;
 using mqtt::testing::IoThread;
-using mqtt::testing::WaitFor;
 using nlohmann::json;
 using testing::ClientConfig;
 using testing::Collector;

@@ -5,9 +5,11 @@
 #include <cstdlib>
 #include <random>
 
+#include "tests/support/testing.h"
+
 namespace aiot::services::testing {
 
-using mqtt::testing::WaitFor;
+using aiot::test_support::WaitFor;
 
 mqtt::MqttClientConfig ClientConfig(const std::string& url, const std::string& id) {
   mqtt::MqttClientConfig c;

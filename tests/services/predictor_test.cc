@@ -11,13 +11,14 @@
 #include "services/scoring_api.h"
 #include "services/test_models.h"
 #include "services/tflite_model.h"
+#include "tests/support/testing.h"
 
 namespace aiot::services {
 namespace {
 
+using aiot::test_support::WaitFor;
 using mqtt::testing::IoThread;
 using mqtt::testing::Mosquitto;
-using mqtt::testing::WaitFor;
 using nlohmann::json;
 using testing::ClientConfig;
 using testing::Collector;
@@ -27,7 +28,7 @@ using testing::Reading;
 class PredictorTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    if (!Mosquitto::Available()) GTEST_SKIP() << "/usr/sbin/mosquitto is not installed";
+    if (!Mosquitto::Available()) AIOT_SKIP_WITHOUT_PEER("/usr/sbin/mosquitto not installed");
     ASSERT_TRUE(broker_.Start());
     // score = sigmoid(sound - 55): sound 50 -> 0.007 ok, 55.5 -> 0.62 warning, 60 -> 0.993.
     ASSERT_TRUE(testing::WriteFanTflite(dir_.Path("m1.tflite"), "fan-mlp", 1.0f, 55.0f).ok());

@@ -12,19 +12,21 @@
 
 #include <filesystem>
 #include <fstream>
+#include <optional>
 #include <sstream>
 
 #include "base/sha256.h"
 #include "harness.h"
 #include "services/test_models.h"
+#include "tests/support/testing.h"
 
 namespace aiot::services {
 namespace {
 
+using aiot::test_support::WaitFor;
 using mqtt::testing::FreePort;
 using mqtt::testing::IoThread;
 using mqtt::testing::Mosquitto;
-using mqtt::testing::WaitFor;
 using nlohmann::json;
 using testing::ClientConfig;
 using testing::Collector;
@@ -116,33 +118,70 @@ class RemoteRegistryTest : public ::testing::Test {
     return r.status == 200 && j.is_object() ? j.value("model", "") : "";
   }
 
+  // The registry host: a real `aiot up` (no fleet, no bootstrap model) with its broker on
+  // `mqtt_port`, up once it answers /healthz; reads the admin token it generates.
+  void StartUp(uint16_t mqtt_port) {
+    up_port_ = FreePort();
+    up_.emplace(std::vector<std::string>{AIOT_BIN, "up", "--set",
+                                         fmt::format("http.listen=127.0.0.1:{}", up_port_), "--set",
+                                         fmt::format("broker.listeners=[127.0.0.1:{}]", mqtt_port),
+                                         "--set", "registry.data_dir=" + data_dir_, "--set",
+                                         "store.path=" + dir_.Path("telemetry.db"), "--set",
+                                         "bootstrap.enabled=false"},
+                dir_.Path("up.log"));
+    ASSERT_TRUE(
+        WaitFor([&] { return up_->running() && Http(up_port_, "GET", "/healthz").status == 200; },
+                std::chrono::seconds(60)))
+        << ReadFile(dir_.Path("up.log"));
+    ASSERT_TRUE(WaitFor([&] { return std::filesystem::exists(token_file_); }));
+    std::getline(std::ifstream(token_file_), token_);
+    ASSERT_FALSE(token_.empty());
+  }
+
+  // `aiot predictor` on the broker at `mqtt_url` following this registry over HTTP (polling every
+  // `poll_ms`), its scoring API on 127.0.0.1:`http_port`; then `extra`.
+  std::vector<std::string> PredictorArgs(const std::string& mqtt_url, const std::string& poll_ms,
+                                         uint16_t http_port,
+                                         const std::vector<std::string>& extra = {}) {
+    std::vector<std::string> args = {AIOT_BIN,
+                                     "predictor",
+                                     "--mqtt",
+                                     mqtt_url,
+                                     "--registry",
+                                     fmt::format("http://127.0.0.1:{}", up_port_),
+                                     "--token-file",
+                                     token_file_,
+                                     "--registry-poll-ms",
+                                     poll_ms,
+                                     "--model-dir",
+                                     dir_.Path("predictor-models"),
+                                     "--http",
+                                     fmt::format("127.0.0.1:{}", http_port)};
+    args.insert(args.end(), extra.begin(), extra.end());
+    return args;
+  }
+
+  // Waits (60 s) until `predictor`, with its scoring API on `port`, serves `model`.
+  bool WaitServing(Child& predictor, uint16_t port, const std::string& model) {
+    return WaitFor([&] { return predictor.running() && ServingModel(port) == model; },
+                   std::chrono::seconds(60));
+  }
+
+  testing::TempDir dir_;
+  const std::string data_dir_ = dir_.Path("var");
+  const std::string token_file_ = data_dir_ + "/admin.token";
   uint16_t up_port_ = 0;
+  std::optional<Child> up_;
   std::string token_;
 };
 
 TEST_F(RemoteRegistryTest, PredictorFollowsPromotionsOverHttp) {
-  if (!Mosquitto::Available()) GTEST_SKIP() << "/usr/sbin/mosquitto is not installed";
-  testing::TempDir dir;
-  // The registry host: a real `aiot up`, no fleet, no bootstrap model.
-  up_port_ = FreePort();
-  const std::string data_dir = dir.Path("var");
-  Child up({AIOT_BIN, "up", "--set", fmt::format("http.listen=127.0.0.1:{}", up_port_), "--set",
-            fmt::format("broker.listeners=[127.0.0.1:{}]", FreePort()), "--set",
-            "registry.data_dir=" + data_dir, "--set", "store.path=" + dir.Path("telemetry.db"),
-            "--set", "bootstrap.enabled=false"},
-           dir.Path("up.log"));
-  ASSERT_TRUE(
-      WaitFor([&] { return up.running() && Http(up_port_, "GET", "/healthz").status == 200; },
-              std::chrono::seconds(60)))
-      << ReadFile(dir.Path("up.log"));
-  const std::string token_file = data_dir + "/admin.token";
-  ASSERT_TRUE(WaitFor([&] { return std::filesystem::exists(token_file); }));
-  std::getline(std::ifstream(token_file), token_);
-  ASSERT_FALSE(token_.empty());
+  if (!Mosquitto::Available()) AIOT_SKIP_WITHOUT_PEER("/usr/sbin/mosquitto not installed");
+  ASSERT_NO_FATAL_FAILURE(StartUp(FreePort()));
 
   // Two models that disagree about a reading at sound 50 (they score by sound around `center`).
-  const std::string v1_file = dir.Path("v1.tflite"), v2_file = dir.Path("v2.tflite"),
-                    v3_file = dir.Path("v3.tflite");
+  const std::string v1_file = dir_.Path("v1.tflite"), v2_file = dir_.Path("v2.tflite"),
+                    v3_file = dir_.Path("v3.tflite");
   ASSERT_TRUE(testing::WriteFanTflite(v1_file, "fan-mlp", 1.0f, 55.0f, true).ok());
   ASSERT_TRUE(testing::WriteFanTflite(v2_file, "fan-mlp", 1.0f, 45.0f, true).ok());
   ASSERT_TRUE(testing::WriteFanTflite(v3_file, "fan-mlp", 1.0f, 50.0f, true).ok());
@@ -155,14 +194,8 @@ TEST_F(RemoteRegistryTest, PredictorFollowsPromotionsOverHttp) {
   Mosquitto broker;
   ASSERT_TRUE(broker.Start());
   const uint16_t port = FreePort();
-  Child predictor({AIOT_BIN, "predictor", "--mqtt", broker.url(), "--registry",
-                   fmt::format("http://127.0.0.1:{}", up_port_), "--token-file", token_file,
-                   "--registry-poll-ms", "200", "--model-dir", dir.Path("predictor-models"),
-                   "--http", fmt::format("127.0.0.1:{}", port)},
-                  dir.Path("predictor.log"));
-  ASSERT_TRUE(WaitFor([&] { return predictor.running() && ServingModel(port) == "fan-mlp@1"; },
-                      std::chrono::seconds(60)))
-      << ReadFile(dir.Path("predictor.log"));
+  Child predictor(PredictorArgs(broker.url(), "200", port), dir_.Path("predictor.log"));
+  ASSERT_TRUE(WaitServing(predictor, port, "fan-mlp@1")) << ReadFile(dir_.Path("predictor.log"));
 
   IoThread io;
   Collector out(io.io(), ClientConfig(broker.url(), "collector"), {"fan/anomaly"});
@@ -201,7 +234,7 @@ TEST_F(RemoteRegistryTest, PredictorFollowsPromotionsOverHttp) {
     send();
     auto r = results();
     return !r.empty() && r.back()["model"] == "fan-mlp@2";
-  })) << ReadFile(dir.Path("predictor.log"));
+  })) << ReadFile(dir_.Path("predictor.log"));
   ASSERT_TRUE(pub.WaitAcked());
   ASSERT_TRUE(WaitFor([&] { return results().size() >= sent; }));
   EXPECT_EQ(results().size(), sent);  // none dropped, none twice
@@ -213,7 +246,7 @@ TEST_F(RemoteRegistryTest, PredictorFollowsPromotionsOverHttp) {
   auto [v3, sha3] = Push(v3_file);
   ASSERT_EQ(v3, 3);
   {
-    const std::string artifact = data_dir + "/artifacts/" + sha3;
+    const std::string artifact = data_dir_ + "/artifacts/" + sha3;
     std::string bytes = ReadFile(artifact);
     ASSERT_FALSE(bytes.empty());
     bytes[bytes.size() / 2] ^= 0x5a;
@@ -236,47 +269,28 @@ TEST_F(RemoteRegistryTest, PredictorFollowsPromotionsOverHttp) {
 // polling all but off (10 min), a promotion still reaches it at once, fetched over HTTP (the
 // event's local `path` is not used).
 TEST_F(RemoteRegistryTest, PromotedEventOnTheSharedBrokerTriggersTheFetch) {
-  testing::TempDir dir;
-  up_port_ = FreePort();
   const uint16_t mqtt_port = FreePort();
-  const std::string data_dir = dir.Path("var");
-  Child up({AIOT_BIN, "up", "--set", fmt::format("http.listen=127.0.0.1:{}", up_port_), "--set",
-            fmt::format("broker.listeners=[127.0.0.1:{}]", mqtt_port), "--set",
-            "registry.data_dir=" + data_dir, "--set", "store.path=" + dir.Path("telemetry.db"),
-            "--set", "bootstrap.enabled=false"},
-           dir.Path("up.log"));
-  ASSERT_TRUE(
-      WaitFor([&] { return up.running() && Http(up_port_, "GET", "/healthz").status == 200; },
-              std::chrono::seconds(60)))
-      << ReadFile(dir.Path("up.log"));
-  const std::string token_file = data_dir + "/admin.token";
-  ASSERT_TRUE(WaitFor([&] { return std::filesystem::exists(token_file); }));
-  std::getline(std::ifstream(token_file), token_);
-  ASSERT_FALSE(token_.empty());
-  const std::string v1_file = dir.Path("v1.tflite"), v2_file = dir.Path("v2.tflite");
+  ASSERT_NO_FATAL_FAILURE(StartUp(mqtt_port));
+  const std::string v1_file = dir_.Path("v1.tflite"), v2_file = dir_.Path("v2.tflite");
   ASSERT_TRUE(testing::WriteFanTflite(v1_file, "fan-mlp", 1.0f, 55.0f, true).ok());
   ASSERT_TRUE(testing::WriteFanTflite(v2_file, "fan-mlp", 1.0f, 45.0f, true).ok());
   ASSERT_EQ(Push(v1_file).first, 1);
   Promote(1);
 
   const uint16_t port = FreePort();
-  Child predictor(
-      {AIOT_BIN, "predictor", "--mqtt", fmt::format("tcp://127.0.0.1:{}", mqtt_port), "--registry",
-       fmt::format("http://127.0.0.1:{}", up_port_), "--token-file", token_file,
-       "--registry-poll-ms", "600000", "--model-dir", dir.Path("predictor-models"), "--http",
-       fmt::format("127.0.0.1:{}", port), "--client-id", "remote-predictor"},
-      dir.Path("predictor.log"));
-  ASSERT_TRUE(WaitFor([&] { return predictor.running() && ServingModel(port) == "fan-mlp@1"; },
-                      std::chrono::seconds(60)))
-      << ReadFile(dir.Path("predictor.log"));
+  Child predictor(PredictorArgs(fmt::format("tcp://127.0.0.1:{}", mqtt_port), "600000", port,
+                                {"--client-id", "remote-predictor"}),
+                  dir_.Path("predictor.log"));
+  ASSERT_TRUE(WaitServing(predictor, port, "fan-mlp@1")) << ReadFile(dir_.Path("predictor.log"));
   // Subscribed to the model events once it logged the broker connection.
   ASSERT_TRUE(WaitFor([&] {
-    return ReadFile(dir.Path("predictor.log")).find("connected to the broker") != std::string::npos;
-  })) << ReadFile(dir.Path("predictor.log"));
+    return ReadFile(dir_.Path("predictor.log")).find("connected to the broker") !=
+           std::string::npos;
+  })) << ReadFile(dir_.Path("predictor.log"));
   ASSERT_EQ(Push(v2_file).first, 2);
   Promote(2);
   ASSERT_TRUE(WaitFor([&] { return ServingModel(port) == "fan-mlp@2"; }, std::chrono::seconds(30)))
-      << ReadFile(dir.Path("predictor.log"));
+      << ReadFile(dir_.Path("predictor.log"));
   EXPECT_EQ(Metric(Http(port, "GET", "/metrics").body, "aiot_predictor_model_load_failures_total"),
             0);
   EXPECT_EQ(predictor.Stop(), 0);
