@@ -12,10 +12,12 @@
 #include "grafana_dashboard.h"
 #include "influxd.h"
 #include "store/influx_sink.h"
+#include "tests/support/testing.h"
 
 namespace aiot::store {
 namespace {
 
+using aiot::test_support::WaitFor;
 using testing::Influxd;
 using namespace std::chrono_literals;
 
@@ -34,18 +36,8 @@ TelemetryPoint Point(int64_t base_ms, int i) {
   return p;
 }
 
-template <typename Pred>
-bool WaitFor(Pred pred, std::chrono::milliseconds timeout) {
-  auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (pred()) return true;
-    std::this_thread::sleep_for(20ms);
-  }
-  return pred();
-}
-
 TEST(InfluxSinkIntegration, PointsArriveAndSurviveAnOutage) {
-  if (!Influxd::Available()) GTEST_SKIP() << "no /usr/bin/influxd (scripts/setup.sh --test)";
+  if (!Influxd::Available()) AIOT_SKIP_WITHOUT_PEER("/usr/bin/influxd not installed");
   Influxd influxd;
   ASSERT_TRUE(influxd.Start()) << "influxd did not start; see " << influxd.dir() << "/influxd.log";
 
@@ -152,7 +144,7 @@ TEST(InfluxSinkIntegration, PointsArriveAndSurviveAnOutage) {
 
 // Every query of deploy/grafana/dashboards/aiot-fan.json returns data from what the sink wrote.
 TEST(InfluxSinkIntegration, GrafanaDashboardQueriesReturnData) {
-  if (!Influxd::Available()) GTEST_SKIP() << "no /usr/bin/influxd (scripts/setup.sh --test)";
+  if (!Influxd::Available()) AIOT_SKIP_WITHOUT_PEER("/usr/bin/influxd not installed");
   std::ifstream f(testing::SourceDir() + "/deploy/grafana/dashboards/aiot-fan.json");
   ASSERT_TRUE(f) << "dashboard file missing";
   auto dash = nlohmann::json::parse(f, nullptr, false);

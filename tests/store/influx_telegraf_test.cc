@@ -22,6 +22,8 @@
 #include "mqtt/client/test_util.h"
 #include "services/messages.h"
 #include "store/store_service.h"
+#include "tests/store/store_mqtt.h"
+#include "tests/support/testing.h"
 
 namespace aiot::store {
 namespace {
@@ -64,8 +66,9 @@ double First(const nlohmann::json& r) {
 }
 
 TEST(InfluxTelegraf, ReferenceDashboardQueriesReadWhatAiotWrites) {
-  if (!Influxd::Available()) GTEST_SKIP() << "no /usr/bin/influxd (scripts/setup.sh --test)";
-  if (!mqtt::testing::Mosquitto::Available()) GTEST_SKIP() << "no mosquitto";
+  if (!Influxd::Available()) AIOT_SKIP_WITHOUT_PEER("/usr/bin/influxd not installed");
+  if (!mqtt::testing::Mosquitto::Available())
+    AIOT_SKIP_WITHOUT_PEER("/usr/sbin/mosquitto not installed");
   mqtt::testing::Mosquitto broker;
   ASSERT_TRUE(broker.Start());
   Influxd influxd;
@@ -84,13 +87,9 @@ TEST(InfluxTelegraf, ReferenceDashboardQueriesReadWhatAiotWrites) {
   c.influx.batch_max_delay_ms = 50;
   c.influx.spool_dir = (dir / "spool").string();
   metrics::Registry registry;
-  mqtt::MqttClientConfig mc;
-  mc.url = broker.url();
-  StoreService svc(
-      c, [&] { return mqtt::Client::Create(io.io(), mc); }, nullptr, registry);
+  StoreService svc(c, testing::ClientsOf(io.io(), broker.url()), nullptr, registry);
   ASSERT_TRUE(svc.Start());
 
-  // Subscriptions are asynchronous: publish a first reading until one lands.
   const int64_t now_ms = std::chrono::duration_cast<std::chrono::milliseconds>(
                              std::chrono::system_clock::now().time_since_epoch())
                              .count();
@@ -100,12 +99,8 @@ TEST(InfluxTelegraf, ReferenceDashboardQueriesReadWhatAiotWrites) {
         R"({{"deviceID":"{}","timeStamp":"{}","rotation":{},"temperature":{},"vibration":{},"sound":{}}})",
         d, stamp(i), Value(0, d, i), Value(1, d, i), Value(2, d, i), Value(3, d, i));
   };
-  ASSERT_TRUE(mqtt::testing::WaitFor(
-      [&] {
-        PublishLines(broker.port(), c.telemetry_topic, reading(1, 0) + "\n");
-        return svc.messages() > 0;
-      },
-      30s));
+  ASSERT_TRUE(testing::PublishUntilReceived(
+      svc, [&] { PublishLines(broker.port(), c.telemetry_topic, reading(1, 0) + "\n"); }));
   const uint64_t warmup = svc.messages();
 
   // Devices 1..3; device 2 is faulty from reading 10 on, the others never.
@@ -125,7 +120,7 @@ TEST(InfluxTelegraf, ReferenceDashboardQueriesReadWhatAiotWrites) {
   // The last message is rejected; once it is, the ones before it have been
   // handled.
   PublishLines(broker.port(), c.telemetry_topic, "not json\n");
-  ASSERT_TRUE(mqtt::testing::WaitFor(
+  ASSERT_TRUE(test_support::WaitFor(
       [&] { return svc.messages() >= warmup + 6 * kReadings + 1 && svc.rejected() >= 1; }, 60s))
       << svc.messages() << " messages";
   ASSERT_TRUE(svc.influx()->Flush(60s));

@@ -19,6 +19,8 @@
 #include "store/dashboard_routes.h"
 #include "store/store_routes.h"
 #include "store/store_service.h"
+#include "tests/store/store_mqtt.h"
+#include "tests/support/testing.h"
 
 namespace aiot::store {
 namespace {
@@ -43,6 +45,42 @@ class TempDir {
   fs::path path_;
 };
 
+// `router()` served on a free loopback port (one io thread), and a client of it.
+class ServedRouter {
+ public:
+  explicit ServedRouter(metrics::Registry& registry) : registry_(registry) {}
+  ~ServedRouter() { Stop(); }
+  net::Router& router() { return router_; }
+  net::HttpClient& client() { return *client_; }
+  // False when the server or its client did not come up.
+  bool Start() {
+    net::HttpServerConfig hc;
+    hc.listen = "127.0.0.1:0";
+    server_ = std::make_unique<net::HttpServer>(hc, runtime_, router_, registry_);
+    runtime_.Start();
+    if (!server_->Start()) return false;
+    client_ =
+        std::make_unique<net::HttpClient>(fmt::format("http://127.0.0.1:{}", server_->port()));
+    return client_->valid();
+  }
+  void Stop() {
+    if (stopped_) return;
+    stopped_ = true;
+    client_.reset();
+    if (server_) server_->Stop();
+    runtime_.Stop();
+    runtime_.Join();
+  }
+
+ private:
+  metrics::Registry& registry_;
+  net::Runtime runtime_{1};
+  net::Router router_;
+  std::unique_ptr<net::HttpServer> server_;
+  std::unique_ptr<net::HttpClient> client_;
+  bool stopped_ = false;
+};
+
 class StoreHttpTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -51,29 +89,16 @@ class StoreHttpTest : public ::testing::Test {
     auto s = TelemetryStore::Open(c, clock_);
     ASSERT_TRUE(s);
     store_ = std::move(*s);
-    RegisterStoreRoutes(router_, *store_);
+    RegisterStoreRoutes(api_.router(), *store_);
     DashboardConfig dc;
     dc.web_root = std::string(std::getenv("AIOT_SOURCE_DIR") ? std::getenv("AIOT_SOURCE_DIR")
                                                              : AIOT_TEST_SOURCE_DIR) +
                   "/web";
-    ASSERT_TRUE(RegisterDashboardRoutes(router_, dc));
-    net::HttpServerConfig hc;
-    hc.listen = "127.0.0.1:0";
-    server_ = std::make_unique<net::HttpServer>(hc, runtime_, router_, registry_);
-    runtime_.Start();
-    ASSERT_TRUE(server_->Start());
-    client_ =
-        std::make_unique<net::HttpClient>(fmt::format("http://127.0.0.1:{}", server_->port()));
-    ASSERT_TRUE(client_->valid());
-  }
-  void TearDown() override {
-    client_.reset();
-    if (server_) server_->Stop();
-    runtime_.Stop();
-    runtime_.Join();
+    ASSERT_TRUE(RegisterDashboardRoutes(api_.router(), dc));
+    ASSERT_TRUE(api_.Start());
   }
   net::HttpReply Get(const std::string& target) {
-    auto r = client_->Get(target);
+    auto r = api_.client().Get(target);
     EXPECT_TRUE(r) << target;
     return r ? *r : net::HttpReply{};
   }
@@ -81,11 +106,8 @@ class StoreHttpTest : public ::testing::Test {
   TempDir dir_;
   ManualClock clock_{(kT0 + 3600 * 1000) * 1000000};
   metrics::Registry registry_;
-  net::Runtime runtime_{1};
-  net::Router router_;
   std::unique_ptr<TelemetryStore> store_;
-  std::unique_ptr<net::HttpServer> server_;
-  std::unique_ptr<net::HttpClient> client_;
+  ServedRouter api_{registry_};  // stopped before the store goes
 };
 
 TEST_F(StoreHttpTest, SeriesDevicesAnomalies) {
@@ -168,7 +190,8 @@ TEST_F(StoreHttpTest, DashboardFiles) {
 }
 
 TEST(StoreServiceMqtt, MessagesFromMosquittoReachTheStore) {
-  if (!mqtt::testing::Mosquitto::Available()) GTEST_SKIP() << "no mosquitto";
+  if (!mqtt::testing::Mosquitto::Available())
+    AIOT_SKIP_WITHOUT_PEER("/usr/sbin/mosquitto not installed");
   mqtt::testing::Mosquitto broker;
   ASSERT_TRUE(broker.Start());
   mqtt::testing::IoThread io;
@@ -176,23 +199,16 @@ TEST(StoreServiceMqtt, MessagesFromMosquittoReachTheStore) {
   StoreConfig c;
   c.path = dir.File("svc.db");
   metrics::Registry registry;
-  mqtt::MqttClientConfig mc;
-  mc.url = broker.url();
-  StoreService svc(
-      c, [&] { return mqtt::Client::Create(io.io(), mc); }, nullptr, registry);
+  StoreService svc(c, testing::ClientsOf(io.io(), broker.url()), nullptr, registry);
   ASSERT_TRUE(svc.Start());
   auto pub = [&](const std::string& topic, const std::string& payload, bool retain = false) {
     std::string cmd = fmt::format("mosquitto_pub -p {} -t '{}' {} -m '{}'", broker.port(), topic,
                                   retain ? "-r" : "", payload);
     ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd;
   };
-  // Subscriptions are asynchronous: publish until the first message lands.
-  ASSERT_TRUE(mqtt::testing::WaitFor(
-      [&] {
-        pub("fan/messages", R"({"deviceID":"fan-9","rotation":600,"temperature":40})");
-        return svc.messages() > 0;
-      },
-      30s));
+  ASSERT_TRUE(testing::PublishUntilReceived(svc, [&] {
+    pub("fan/messages", R"({"deviceID":"fan-9","rotation":600,"temperature":40})");
+  }));
   pub("fan/status/fan-9", R"({"online":true,"model":"fan-mlp@7"})", true);
   pub("fan/anomaly",
       R"({"deviceID":"fan-9","fault":1,"score":0.9,"level":"warning","model":"fan-mlp@7"})");
@@ -201,7 +217,7 @@ TEST(StoreServiceMqtt, MessagesFromMosquittoReachTheStore) {
   // "not json" is the last message: once it is rejected, the ones before it have arrived (the
   // first loop may have delivered several readings, so a message count alone can be reached early).
   ASSERT_TRUE(
-      mqtt::testing::WaitFor([&] { return svc.messages() >= 5 && svc.rejected() >= 1; }, 30s));
+      test_support::WaitFor([&] { return svc.messages() >= 5 && svc.rejected() >= 1; }, 30s));
   ASSERT_TRUE(svc.store()->Flush());
   auto devices = svc.store()->Devices();
   ASSERT_TRUE(devices);
@@ -228,25 +244,14 @@ class SeedSensorTest : public ::testing::Test {
     StoreConfig c;
     c.path = dir_.File("seed.db");
     c.telemetry_topic = telemetry_topic;
-    mqtt::MqttClientConfig mc;
-    mc.url = broker_.url();
-    svc_ = std::make_unique<StoreService>(
-        c, [this, mc] { return mqtt::Client::Create(io_.io(), mc); }, nullptr, registry_);
+    svc_ = std::make_unique<StoreService>(c, testing::ClientsOf(io_.io(), broker_.url()), nullptr,
+                                          registry_);
     ASSERT_TRUE(svc_->Start());
-    RegisterStoreRoutes(router_, *svc_->store());
-    net::HttpServerConfig hc;
-    hc.listen = "127.0.0.1:0";
-    server_ = std::make_unique<net::HttpServer>(hc, runtime_, router_, registry_);
-    runtime_.Start();
-    ASSERT_TRUE(server_->Start());
-    http_ = std::make_unique<net::HttpClient>(fmt::format("http://127.0.0.1:{}", server_->port()));
-    ASSERT_TRUE(http_->valid());
+    RegisterStoreRoutes(api_.router(), *svc_->store());
+    ASSERT_TRUE(api_.Start());
   }
   void TearDown() override {
-    http_.reset();
-    if (server_) server_->Stop();
-    runtime_.Stop();
-    runtime_.Join();
+    api_.Stop();
     if (svc_) svc_->Stop();
   }
   void Publish(const std::string& topic, const std::string& payload) {
@@ -259,22 +264,17 @@ class SeedSensorTest : public ::testing::Test {
   // before it have been handled by then.
   void PublishAll(const std::string& topic, const std::string& first,
                   const std::vector<std::string>& rest) {
-    ASSERT_TRUE(mqtt::testing::WaitFor(
-        [&] {
-          Publish(topic, first);
-          return svc_->messages() > 0;
-        },
-        30s));
+    ASSERT_TRUE(testing::PublishUntilReceived(*svc_, [&] { Publish(topic, first); }));
     for (const auto& p : rest) Publish(topic, p);
     Publish(topic, "not json");
-    ASSERT_TRUE(mqtt::testing::WaitFor([&] { return svc_->rejected() >= 1; }, 30s));
+    ASSERT_TRUE(test_support::WaitFor([&] { return svc_->rejected() >= 1; }, 30s));
     ASSERT_TRUE(svc_->store()->Flush());
   }
   json Series(const std::string& device, const std::string& fields) {
     const int64_t now_ms = SystemClock::Instance().NowNanos() / 1000000;
     std::string target = fmt::format("/api/v1/series?devices={}&fields={}&from={}&to={}", device,
                                      fields, now_ms - 3600 * 1000, now_ms + 3600 * 1000);
-    auto r = http_->Get(target);
+    auto r = api_.client().Get(target);
     EXPECT_TRUE(r) << target;
     if (!r) return json();
     EXPECT_EQ(r->status, 200) << r->body;
@@ -292,15 +292,13 @@ class SeedSensorTest : public ::testing::Test {
   mqtt::testing::IoThread io_;
   TempDir dir_;
   metrics::Registry registry_;
-  net::Runtime runtime_{1};
-  net::Router router_;
   std::unique_ptr<StoreService> svc_;
-  std::unique_ptr<net::HttpServer> server_;
-  std::unique_ptr<net::HttpClient> http_;
+  ServedRouter api_{registry_};
 };
 
 TEST_F(SeedSensorTest, FanPayloadWithAZonelessTimeReachesTheSeriesApi) {
-  if (!mqtt::testing::Mosquitto::Available()) GTEST_SKIP() << "no mosquitto";
+  if (!mqtt::testing::Mosquitto::Available())
+    AIOT_SKIP_WITHOUT_PEER("/usr/sbin/mosquitto not installed");
   StartStore("fan/messages");
   // fan.py's format, "YYYY-MM-DD HH:MM:SS" without a zone; a minute ago, so retention keeps it.
   const int64_t fan_ms = (SystemClock::Instance().NowNanos() / 1000000000 - 60) * 1000;
@@ -320,7 +318,8 @@ TEST_F(SeedSensorTest, FanPayloadWithAZonelessTimeReachesTheSeriesApi) {
 }
 
 TEST_F(SeedSensorTest, MotorPayloadsWithoutATimeReachTheSeriesApi) {
-  if (!mqtt::testing::Mosquitto::Available()) GTEST_SKIP() << "no mosquitto";
+  if (!mqtt::testing::Mosquitto::Available())
+    AIOT_SKIP_WITHOUT_PEER("/usr/sbin/mosquitto not installed");
   StartStore("shaded-pole-motor-sensor_data");
   const int64_t before_ms = SystemClock::Instance().NowNanos() / 1000000;
   PublishAll(
