@@ -17,11 +17,12 @@
 #include "mqtt/client/client.h"
 #include "net/runtime.h"
 #include "tests/sim/sim_test_util.h"
+#include "tests/support/testing.h"
 
 namespace aiot::sim {
 namespace {
 
-using testing::WaitFor;
+using aiot::test_support::WaitFor;
 
 std::filesystem::path TempDir(const char* name) {
   auto d =
@@ -71,7 +72,8 @@ TEST(CliSimulate, HistoryIsALabeledDataSet) {
 }
 
 TEST(CliSimulate, ReplayPublishesReferenceRows) {
-  if (!testing::HaveProgram("/usr/sbin/mosquitto")) GTEST_SKIP() << "mosquitto not installed";
+  if (!testing::HaveProgram("/usr/sbin/mosquitto"))
+    AIOT_SKIP_WITHOUT_PEER("/usr/sbin/mosquitto not installed");
   const char* src = std::getenv("AIOT_SOURCE_DIR");
   const auto fan =
       std::filesystem::path(src ? src : ".") / ".." / "shared" / "data" / "fan-pdm" / "fan.csv";
@@ -126,7 +128,8 @@ TEST(CliSimulate, ReplayPublishesReferenceRows) {
 // every device publishes reference telemetry (with its spectral features) and a retained status,
 // and a clean stop marks each one offline.
 TEST(CliSimulate, LiveFleetPublishesTelemetryAndStatusToMosquitto) {
-  if (!testing::HaveProgram("/usr/sbin/mosquitto")) GTEST_SKIP() << "mosquitto not installed";
+  if (!testing::HaveProgram("/usr/sbin/mosquitto"))
+    AIOT_SKIP_WITHOUT_PEER("/usr/sbin/mosquitto not installed");
   const auto dir = TempDir("aiot_cli_live_");
   testing::Mosquitto broker(dir);
   Observer watch(broker.url(), "live-observer");

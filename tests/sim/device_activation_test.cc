@@ -33,11 +33,12 @@
 #include "sim/tflite_model.h"
 #include "tests/sim/sim_test_util.h"
 #include "tests/sim/test_model.h"
+#include "tests/support/testing.h"
 
 namespace aiot::sim {
 namespace {
 
-using testing::WaitFor;
+using aiot::test_support::WaitFor;
 
 constexpr const char* kOperatorToken = "activation-test-operator-token-0123";
 
@@ -123,7 +124,8 @@ ModelLoader NoModels() {
 class DeviceActivationTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    if (!testing::HaveProgram("/usr/sbin/mosquitto")) GTEST_SKIP() << "mosquitto not installed";
+    if (!testing::HaveProgram("/usr/sbin/mosquitto"))
+      AIOT_SKIP_WITHOUT_PEER("/usr/sbin/mosquitto not installed");
     dir_ = std::filesystem::temp_directory_path() /
            ("aiot_activation_" + std::to_string(::getpid()) + "_" +
             ::testing::UnitTest::GetInstance()->current_test_info()->name());
@@ -290,7 +292,8 @@ TEST_F(DeviceActivationTest, RetriesWhileTheRegistryIsUnreachable) {
 
   // The registry comes up: the next retry activates the device, which starts publishing.
   ASSERT_TRUE(registry.Start());
-  ASSERT_TRUE(WaitFor([&] { return agent->snapshot().registration == "active"; }, 60000))
+  ASSERT_TRUE(
+      WaitFor([&] { return agent->snapshot().registration == "active"; }, std::chrono::seconds(60)))
       << agent->snapshot().registration_error;
   ASSERT_TRUE(WaitFor([&] { return agent->snapshot().published >= 1; }));
   EXPECT_EQ(registry.State("fan-0105"), registry::DeviceState::kActive);

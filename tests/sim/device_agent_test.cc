@@ -20,11 +20,12 @@
 #include "sim/tflite_model.h"
 #include "tests/sim/sim_test_util.h"
 #include "tests/sim/test_model.h"
+#include "tests/support/testing.h"
 
 namespace aiot::sim {
 namespace {
 
-using testing::WaitFor;
+using aiot::test_support::WaitFor;
 
 struct Ed25519 {
   EVP_PKEY* key = nullptr;
@@ -58,7 +59,8 @@ struct Ed25519 {
 class DeviceAgentTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    if (!testing::HaveProgram("/usr/sbin/mosquitto")) GTEST_SKIP() << "mosquitto not installed";
+    if (!testing::HaveProgram("/usr/sbin/mosquitto"))
+      AIOT_SKIP_WITHOUT_PEER("/usr/sbin/mosquitto not installed");
     dir_ = std::filesystem::temp_directory_path() / ("aiot_agent_" + std::to_string(::getpid()));
     std::filesystem::create_directories(dir_ / "www");
     broker_ = std::make_unique<testing::Mosquitto>(dir_);

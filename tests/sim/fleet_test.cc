@@ -15,16 +15,18 @@
 #include "mqtt/client/client.h"
 #include "net/runtime.h"
 #include "tests/sim/sim_test_util.h"
+#include "tests/support/testing.h"
 
 namespace aiot::sim {
 namespace {
 
-using testing::WaitFor;
+using aiot::test_support::WaitFor;
 
 class FleetTest : public ::testing::TestWithParam<uint32_t> {
  protected:
   void SetUp() override {
-    if (!testing::HaveProgram("/usr/sbin/mosquitto")) GTEST_SKIP() << "mosquitto not installed";
+    if (!testing::HaveProgram("/usr/sbin/mosquitto"))
+      AIOT_SKIP_WITHOUT_PEER("/usr/sbin/mosquitto not installed");
     dir_ = std::filesystem::temp_directory_path() / ("aiot_fleet_" + std::to_string(::getpid()));
     std::filesystem::create_directories(dir_);
     broker_ = std::make_unique<testing::Mosquitto>(dir_);

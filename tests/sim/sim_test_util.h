@@ -17,6 +17,8 @@
 #include <thread>
 #include <vector>
 
+#include "tests/support/testing.h"
+
 namespace aiot::sim::testing {
 
 inline uint16_t FreePort() {
@@ -40,15 +42,6 @@ inline bool PortOpen(uint16_t port) {
   const bool ok = ::connect(fd, reinterpret_cast<sockaddr*>(&a), sizeof a) == 0;
   ::close(fd);
   return ok;
-}
-
-inline bool WaitFor(const std::function<bool()>& cond, int timeout_ms = 30000) {
-  const auto end = std::chrono::steady_clock::now() + std::chrono::milliseconds(timeout_ms);
-  while (std::chrono::steady_clock::now() < end) {
-    if (cond()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  return cond();
 }
 
 // A child process, killed (SIGTERM) and reaped on destruction.
@@ -90,7 +83,7 @@ class Mosquitto {
                         << "max_queued_messages 100000\nlog_type error\nlog_type warning\n";
     child_ = std::make_unique<Child>(
         std::vector<std::string>{"/usr/sbin/mosquitto", "-c", conf.string()});
-    WaitFor([&] { return PortOpen(port_); });
+    test_support::WaitFor([&] { return PortOpen(port_); });
   }
   uint16_t port() const { return port_; }
   std::string url() const { return "tcp://127.0.0.1:" + std::to_string(port_); }
@@ -107,7 +100,7 @@ class StaticHttp {
     child_ = std::make_unique<Child>(
         std::vector<std::string>{"/usr/bin/python3", "-m", "http.server", std::to_string(port_),
                                  "--bind", "127.0.0.1", "--directory", dir.string()});
-    WaitFor([&] { return PortOpen(port_); });
+    test_support::WaitFor([&] { return PortOpen(port_); });
   }
   std::string url(const std::string& file) const {
     return "http://127.0.0.1:" + std::to_string(port_) + "/" + file;
