@@ -18,6 +18,7 @@
 #include "base/log.h"
 #include "mqtt/client/test_util.h"
 #include "platform_harness.h"
+#include "tests/support/testing.h"
 
 namespace aiot::platform_test {
 namespace {
@@ -106,7 +107,7 @@ void BM_PythonHttpServerDownload(benchmark::State& state) {
     _exit(127);
   }
   std::string url = "http://127.0.0.1:" + std::to_string(port);
-  bool up = mqtt::testing::WaitFor(
+  bool up = test_support::WaitFor(
       [&] {
         net::HttpClient c(url);
         auto r = c.Get("/" + f.sha);
@@ -159,7 +160,7 @@ void BM_NginxDownload(benchmark::State& state) {
     _exit(127);
   }
   std::string url = "http://127.0.0.1:" + std::to_string(port);
-  bool up = mqtt::testing::WaitFor(
+  bool up = test_support::WaitFor(
       [&] {
         net::HttpClient c(url);
         auto r = c.Get("/" + f.sha);

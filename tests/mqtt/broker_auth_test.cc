@@ -17,6 +17,8 @@
 namespace aiot::mqtt::test {
 namespace {
 
+using aiot::test_support::WaitFor;
+
 namespace fs = std::filesystem;
 
 constexpr const char* kAcl = R"(# anonymous clients

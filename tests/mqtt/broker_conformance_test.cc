@@ -4,10 +4,12 @@
 
 #include "tests/mqtt/raw_client.h"
 #include "tests/mqtt/test_broker.h"
+#include "tests/support/testing.h"
 
 namespace aiot::mqtt::test {
 namespace {
 
+using aiot::test_support::WaitFor;
 using namespace std::chrono_literals;
 
 class Conformance : public ::testing::Test {

@@ -10,10 +10,12 @@
 #include "mqtt/broker/message.h"
 #include "tests/mqtt/raw_client.h"
 #include "tests/mqtt/test_broker.h"
+#include "tests/support/testing.h"
 
 namespace aiot::mqtt::test {
 namespace {
 
+using aiot::test_support::WaitFor;
 using namespace std::chrono_literals;
 
 double CounterValue(const metrics::Registry& registry, const std::string& series) {

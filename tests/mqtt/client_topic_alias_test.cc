@@ -11,9 +11,12 @@
 #include "mqtt/broker/inproc_transport.h"
 #include "mqtt/client/client.h"
 #include "tests/mqtt/test_broker.h"
+#include "tests/support/testing.h"
 
 namespace aiot::mqtt::test {
 namespace {
+
+using aiot::test_support::WaitFor;
 
 class ClientTopicAlias : public ::testing::TestWithParam<bool> {  // param: in-process
  protected:

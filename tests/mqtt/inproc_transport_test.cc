@@ -15,6 +15,8 @@
 namespace aiot::mqtt::test {
 namespace {
 
+using aiot::test_support::WaitFor;
+
 class Inproc : public ::testing::Test {
  protected:
   void SetUp() override {

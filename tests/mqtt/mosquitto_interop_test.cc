@@ -16,6 +16,8 @@
 namespace aiot::mqtt::test {
 namespace {
 
+using aiot::test_support::WaitFor;
+
 class MosquittoInterop : public ::testing::Test {
  protected:
   void SetUp() override {

@@ -110,15 +110,4 @@ inline std::pair<int, std::string> RunCommand(const std::string& command) {
   return {rc, p.Output()};
 }
 
-// Polls `pred` until true or `timeout` passes.
-inline bool WaitFor(const std::function<bool()>& pred,
-                    std::chrono::milliseconds timeout = std::chrono::seconds(30)) {
-  auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (pred()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(20));
-  }
-  return pred();
-}
-
 }  // namespace aiot::mqtt::test

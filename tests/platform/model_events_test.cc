@@ -15,12 +15,13 @@
 #include "net/http_client.h"
 #include "registry/test_dir.h"
 #include "sim/history.h"
+#include "tests/support/testing.h"
 
 namespace aiot::platform_test {
 namespace {
 
 using Json = nlohmann::json;
-using mqtt::testing::WaitFor;
+using aiot::test_support::WaitFor;
 
 constexpr const char* kToken = "model-events-operator-token-0123";
 

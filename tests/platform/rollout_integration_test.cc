@@ -38,12 +38,13 @@
 #include "registry/ingest_service.h"
 #include "sim/device_agent.h"
 #include "sim/tflite_model.h"
+#include "tests/support/testing.h"
 
 namespace aiot::platform_test {
 namespace {
 
 using Json = nlohmann::json;
-using mqtt::testing::WaitFor;
+using aiot::test_support::WaitFor;
 
 std::shared_ptr<mqtt::Client> MakeClient(boost::asio::io_context& io, const std::string& url,
                                          const std::string& id) {

@@ -13,13 +13,14 @@
 #include "base/metrics.h"
 #include "tests/mqtt/raw_client.h"
 #include "tests/mqtt/test_broker.h"
+#include "tests/support/testing.h"
 
 namespace aiot::mqtt::broker {
 namespace {
 
 using test::RawClient;
 using test::TestBroker;
-using test::WaitFor;
+using aiot::test_support::WaitFor;
 
 constexpr int kMessages = 3000;  // three times the session queue limit
 

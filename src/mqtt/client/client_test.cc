@@ -16,9 +16,9 @@
 namespace aiot::mqtt {
 namespace {
 
+using aiot::test_support::WaitFor;
 using testing::IoThread;
 using testing::Mosquitto;
-using testing::WaitFor;
 namespace asio = boost::asio;
 
 // Wraps the TCP transport to observe packets and inject faults: drop PUBLISHes (a lost network

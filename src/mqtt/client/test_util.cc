@@ -13,7 +13,11 @@
 #include <filesystem>
 #include <fstream>
 
+#include "tests/support/testing.h"
+
 namespace aiot::mqtt::testing {
+
+using aiot::test_support::WaitFor;
 
 uint16_t FreePort() {
   const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
@@ -97,15 +101,6 @@ IoThread::~IoThread() {
   guard_.reset();
   io_.stop();
   thread_.join();
-}
-
-bool WaitFor(const std::function<bool()>& pred, std::chrono::milliseconds timeout) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  while (std::chrono::steady_clock::now() < deadline) {
-    if (pred()) return true;
-    std::this_thread::sleep_for(std::chrono::milliseconds(5));
-  }
-  return pred();
 }
 
 std::string RunCommand(const std::string& command) {

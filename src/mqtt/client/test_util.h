@@ -1,7 +1,8 @@
 #pragma once
 
-// Test helpers for MQTT clients: a real Debian mosquitto on a free loopback port, an io_context
-// thread, and polling waits. Shared by the client tests and the bench tests.
+// Test helpers for MQTT clients: a real Debian mosquitto on a free loopback port and an io_context
+// thread. Shared by the client tests and the bench tests; for waiting on a condition use
+// aiot::test_support::WaitFor (tests/support/testing.h).
 #include <utility>  // before asio (Boost 1.74 + g++ 12)
 
 #include <boost/asio/executor_work_guard.hpp>
@@ -49,10 +50,6 @@ class IoThread {
   boost::asio::executor_work_guard<boost::asio::io_context::executor_type> guard_;
   std::thread thread_;
 };
-
-// Polls `pred` every 5 ms until it is true or `timeout` passes.
-bool WaitFor(const std::function<bool()>& pred,
-             std::chrono::milliseconds timeout = std::chrono::seconds(30));
 
 // Runs a shell command and returns its standard output.
 std::string RunCommand(const std::string& command);
