@@ -8,7 +8,7 @@
 // Exit 0 = pass, 1 = fail, 77 = skipped (no chromium / playwright-core).
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { artifactsDir, check, failures, finish, launchBrowser, loadChromium, parseArgs, startServer } from './harness.mjs';
+import { artifactsDir, check, collectConsoleErrors, loadChromium, parseArgs, runInBrowser, startServer } from './harness.mjs';
 
 const args = parseArgs();
 const devices = Number(args.devices || 4);
@@ -23,21 +23,9 @@ const server = await startServer(args.server);
 const { base, work } = server;
 console.log(`server at ${base}`);
 
-let browser;
-try {
-  browser = await launchBrowser(chromium);
-  const { context } = browser;
+await runInBrowser(chromium, server, artifacts, async (context, consoleErrors) => {
   const page = context.pages()[0] || await context.newPage();
-  const consoleErrors = [];
-  // Optional platform APIs (model registry, rollouts) may be absent: the page renders a notice.
-  const optional = /\/api\/v1\/(models|rollouts)(\?|$)/;
-  page.on('console', (msg) => {
-    if (msg.type() !== 'error') return;
-    const url = msg.location()?.url || '';
-    if (/Failed to load resource/.test(msg.text()) && optional.test(url)) return;
-    consoleErrors.push(`${msg.text()} (${url})`);
-  });
-  page.on('pageerror', (err) => consoleErrors.push(`pageerror: ${err.message}`));
+  collectConsoleErrors(page, consoleErrors);
 
   // Fleet overview: every device is listed with a health level.
   await page.goto(`${base}/`, { waitUntil: 'domcontentloaded' });
@@ -110,14 +98,4 @@ try {
   const overflow2 = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
   check(overflow2 <= 1, `device charts fit a 390 px wide screen (overflow ${overflow2} px)`);
   await page.screenshot({ path: join(artifacts, 'device-phone.png'), fullPage: true });
-
-  check(consoleErrors.length === 0, `no console errors${consoleErrors.length ? ': ' + consoleErrors.join(' | ') : ''}`);
-} catch (e) {
-  failures.push(e.message);
-  console.log(`FAIL: ${e.stack || e.message}`);
-  console.log(`server log:\n${server.log().slice(-4000)}`);
-} finally {
-  if (browser) await browser.close();
-  await server.stop();
-}
-finish(artifacts);
+});

@@ -16,7 +16,7 @@ import { execFile } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { artifactsDir, check, failures, finish, launchBrowser, loadChromium, parseArgs, skip, startServer } from './harness.mjs';
+import { artifactsDir, check, collectConsoleErrors, loadChromium, parseArgs, runInBrowser, skip, startServer } from './harness.mjs';
 
 const run = promisify(execFile);
 const args = parseArgs();
@@ -138,15 +138,7 @@ async function newPage(context, consoleErrors) {
     window.__cspViolations = [];
     document.addEventListener('securitypolicyviolation', (e) => window.__cspViolations.push(`${e.violatedDirective}: ${e.blockedURI} ${e.sample}`));
   });
-  // The registry's routes answer 401 until the page signs in.
-  const optional = /\/api\/v1\/(models|rollouts)(\?|$)/;
-  page.on('console', (msg) => {
-    if (msg.type() !== 'error') return;
-    const url = msg.location()?.url || '';
-    if (/Failed to load resource/.test(msg.text()) && optional.test(url)) return;
-    consoleErrors.push(`${msg.text()} (${url})`);
-  });
-  page.on('pageerror', (err) => consoleErrors.push(`pageerror: ${err.message}`));
+  collectConsoleErrors(page, consoleErrors);
   page.on('dialog', (d) => { consoleErrors.push(`dialog: ${d.message()}`); d.dismiss().catch(() => {}); });
   return page;
 }
@@ -246,12 +238,7 @@ async function visitAll(page, label, live) {
   await page.screenshot({ path: join(artifacts, `${label}-models.png`), fullPage: true });
 }
 
-let browser;
-try {
-  browser = await launchBrowser(chromium);
-  const { context } = browser;
-  const consoleErrors = [];
-
+await runInBrowser(chromium, server, artifacts, async (context, consoleErrors) => {
   // Headers of the page and of the API.
   const page = await newPage(context, consoleErrors);
   const resp = await page.goto(`${base}/ui/`, { waitUntil: 'domcontentloaded' });
@@ -285,14 +272,4 @@ try {
   await page3.waitForFunction(() => document.querySelector('#dev-timeline li'), null, { timeout: 30000 });
   check(await page3.$eval('#dev-title', (e) => e.textContent) === DEV_SCRIPT, 'direct device link: title is the id as text');
   await assertClean(page3, 'direct device link');
-
-  check(consoleErrors.length === 0, `no console errors${consoleErrors.length ? ': ' + consoleErrors.join(' | ') : ''}`);
-} catch (e) {
-  failures.push(e.message);
-  console.log(`FAIL: ${e.stack || e.message}`);
-  console.log(`server log:\n${server.log().slice(-4000)}`);
-} finally {
-  if (browser) await browser.close();
-  await server.stop();
-}
-finish(artifacts);
+});

@@ -1,6 +1,7 @@
 // Shared by the dashboard browser tests: command-line arguments, the skip rules (exit 77 without
 // playwright-core or Debian's Chromium), starting the server under test and reading its ports from
-// its log, launching Chromium with a fresh profile, and the check()/finish() bookkeeping.
+// its log, launching Chromium with a fresh profile, collecting console errors, running a test body
+// in the browser, and the check()/finish() bookkeeping.
 import { spawn } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -121,6 +122,41 @@ export async function launchBrowser(chromium, viewport = { width: 1280, height: 
     rmSync(profile, { recursive: true, force: true });
   };
   return { context, close };
+}
+
+// Collects `page`'s console errors and uncaught exceptions into `errors`. A resource of the optional
+// platform APIs (model registry, rollouts) that fails to load is not one: they may be absent, or
+// answer 401 until the page signs in, and the page renders a notice.
+export function collectConsoleErrors(page, errors) {
+  const optional = /\/api\/v1\/(models|rollouts)(\?|$)/;
+  page.on('console', (msg) => {
+    if (msg.type() !== 'error') return;
+    const url = msg.location()?.url || '';
+    if (/Failed to load resource/.test(msg.text()) && optional.test(url)) return;
+    errors.push(`${msg.text()} (${url})`);
+  });
+  page.on('pageerror', (err) => errors.push(`pageerror: ${err.message}`));
+}
+
+// Launches Chromium and runs `body(context, consoleErrors)`, then checks that no console error was
+// collected (pages pass `consoleErrors` to collectConsoleErrors). An exception is a failure,
+// reported with the end of the server's log. Closes the browser, stops `server` and finish()es.
+export async function runInBrowser(chromium, server, artifacts, body) {
+  let browser;
+  try {
+    browser = await launchBrowser(chromium);
+    const consoleErrors = [];
+    await body(browser.context, consoleErrors);
+    check(consoleErrors.length === 0, `no console errors${consoleErrors.length ? ': ' + consoleErrors.join(' | ') : ''}`);
+  } catch (e) {
+    failures.push(e.message);
+    console.log(`FAIL: ${e.stack || e.message}`);
+    console.log(`server log:\n${server.log().slice(-4000)}`);
+  } finally {
+    if (browser) await browser.close();
+    await server.stop();
+  }
+  finish(artifacts);
 }
 
 // Prints the verdict and exits: 1 with failures, else 0.
