@@ -138,15 +138,5 @@ TEST(TelemetryMappingTest, ConfigErrorsSayWhatToChange) {
   }
 }
 
-TEST(TelemetryMappingTest, TopicSafeIds) {
-  EXPECT_TRUE(IsTopicSafeId("fan-0001"));
-  EXPECT_TRUE(IsTopicSafeId("機械-1"));
-  EXPECT_FALSE(IsTopicSafeId("a/b"));
-  EXPECT_FALSE(IsTopicSafeId("a+"));
-  EXPECT_FALSE(IsTopicSafeId("#"));
-  EXPECT_FALSE(IsTopicSafeId(std::string("a\0b", 3)));
-  EXPECT_FALSE(IsTopicSafeId(std::string(129, 'x')));
-}
-
 }  // namespace
 }  // namespace aiot::services
