@@ -17,15 +17,16 @@
 
 #include <algorithm>
 #include <atomic>
-#include <charconv>
 #include <chrono>
 #include <cstdio>
+#include <ctime>
 #include <filesystem>
 #include <future>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "base/clock.h"
 #include "base/log.h"
 #include "mqtt/broker/broker_server.h"
 #include "mqtt/broker/inproc_transport.h"
@@ -54,6 +55,17 @@ double CpuSeconds() {
 int64_t NowNs() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(SteadyClock::now().time_since_epoch())
       .count();
+}
+
+// A reading's time as devices send it (RFC 3339, UTC). For the latency run it carries our send
+// time: the steady clock's nanoseconds as a time after the epoch, with all nine digits, which the
+// predictor copies into the anomaly and SentAt() reads back.
+std::string TimeText(int64_t ns) {
+  const time_t secs = static_cast<time_t>(ns / 1000000000);
+  std::tm tm{};
+  gmtime_r(&secs, &tm);
+  return fmt::format("{:04}-{:02}-{:02}T{:02}:{:02}:{:02}.{:09}Z", tm.tm_year + 1900, tm.tm_mon + 1,
+                     tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec, ns % 1000000000);
 }
 
 std::string Reading(int device, double sound, std::string_view ts) {
@@ -109,14 +121,17 @@ double Percentile(std::vector<int64_t>& v, double p) {
   return v[k] / 1e6;
 }
 
-// Reads the timeStamp field of an anomaly (our send time in ns).
+// Reads the timeStamp field of an anomaly (our send time in ns, see TimeText).
 int64_t SentAt(std::string_view payload) {
   constexpr std::string_view kKey = "\"timeStamp\":\"";
   size_t at = payload.find(kKey);
   if (at == std::string_view::npos) return 0;
   at += kKey.size();
+  const size_t end = payload.find('"', at);
   int64_t v = 0;
-  std::from_chars(payload.data() + at, payload.data() + payload.size(), v);
+  if (end == std::string_view::npos || !aiot::ParseTimestamp(payload.substr(at, end - at), &v)) {
+    return 0;
+  }
   return v;
 }
 
@@ -205,7 +220,9 @@ int main(int argc, char** argv) {
   // predictor's: a real fleet does not run on the predictor's cores).
   std::vector<mqtt::SharedBytes> payloads;
   payloads.reserve(4096);
-  for (int i = 0; i < 4096; ++i) payloads.emplace_back(Reading(i % 1000, 45 + i % 20, "0"));
+  for (int i = 0; i < 4096; ++i)
+    payloads.emplace_back(
+        Reading(i % 1000, 45 + i % 20, TimeText(1'764'590'400'000'000'000 + i * 1'000'000'000LL)));
 
   // Warm-up.
   for (int i = 0; i < 2000; ++i) PublishRetry(*publisher, "fan/messages", payloads[i % 4096]);
@@ -250,7 +267,7 @@ int main(int argc, char** argv) {
       std::this_thread::sleep_until(SteadyClock::time_point(std::chrono::nanoseconds(due)));
     }
     PublishRetry(*publisher, "fan/messages",
-                 mqtt::SharedBytes(Reading(i % 1000, 45 + i % 20, std::to_string(NowNs()))));
+                 mqtt::SharedBytes(Reading(i % 1000, 45 + i % 20, TimeText(NowNs()))));
   }
   deadline = SteadyClock::now() + std::chrono::seconds(30);
   while (received.load() < total && SteadyClock::now() < deadline) {
