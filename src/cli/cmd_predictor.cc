@@ -181,11 +181,7 @@ void RegisterPredictor(CLI::App& root, Context& ctx) {
   cmd->add_option("--public-key", flags->public_key_file,
                   "The platform's Ed25519 public key (PEM file); default: fetched from the "
                   "registry once");
-  cmd->add_option("--token", flags->endpoint.token, "Registry bearer token (env AIOT_TOKEN)");
-  cmd->add_option("--token-file", flags->endpoint.token_file,
-                  "Read the registry token from this file when no --token is given (env "
-                  "AIOT_TOKEN_FILE)")
-      ->capture_default_str();
+  flags->endpoint.AddTokenFlags(cmd);  // the registry's token, as for `aiot models`
   cmd->callback([&ctx, flags] { ctx.run = [&ctx, flags] { return RunPredictor(ctx, *flags); }; });
 }
 

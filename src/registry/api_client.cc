@@ -18,6 +18,10 @@ ApiEndpoint::ApiEndpoint() {
 
 void ApiEndpoint::AddFlags(CLI::App* cmd) {
   cmd->add_option("--url", url, "Platform API base URL (env AIOT_URL)")->capture_default_str();
+  AddTokenFlags(cmd);
+}
+
+void ApiEndpoint::AddTokenFlags(CLI::App* cmd) {
   cmd->add_option("--token", token, "Bearer token (env AIOT_TOKEN)");
   cmd->add_option(
          "--token-file", token_file,

@@ -20,6 +20,8 @@ struct ApiEndpoint {
   std::string token_file;
   // Adds --url, --token and --token-file to `cmd`.
   void AddFlags(CLI::App* cmd);
+  // Adds only --token and --token-file (for commands that name the registry otherwise).
+  void AddTokenFlags(CLI::App* cmd);
   // `token`, or the first line of `token_file` when no token was given (empty if unreadable).
   std::string EffectiveToken() const;
   // A client with the effective token, for replies up to 1 GiB (model downloads), 60 s per call.
