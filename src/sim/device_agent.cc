@@ -46,6 +46,19 @@ std::string ReplyError(const net::HttpReply& r) {
 
 bool Retryable(int status) { return status >= 500 || status == 408 || status == 429; }
 
+// The next wait of an exponential backoff, jittered (0.5..1 of the current delay, seeded per device
+// so a fleet does not retry in lockstep); doubles `*delay_ms` up to `max_ms`.
+std::chrono::milliseconds NextBackoff(uint32_t* delay_ms, uint64_t seed, uint32_t max_ms) {
+  std::mt19937_64 rng(seed);
+  std::uniform_real_distribution<double> jitter(0.5, 1.0);
+  const auto delay = std::chrono::milliseconds(
+      std::max<int64_t>(1, static_cast<int64_t>(*delay_ms * jitter(rng))));
+  *delay_ms = std::min<uint32_t>(
+      std::max<uint32_t>(1, max_ms),
+      static_cast<uint32_t>(std::min<uint64_t>(UINT32_MAX, uint64_t{*delay_ms} * 2)));
+  return delay;
+}
+
 net::HttpClientOptions Options(std::string token, int timeout_ms, size_t max_bytes) {
   net::HttpClientOptions o;
   o.token = std::move(token);
@@ -271,15 +284,11 @@ void DeviceAgent::FinishActivation(const ActivationOutcome& o) {
       break;
   }
   // Unreachable: back off (exponential, jittered so a fleet does not retry in lockstep).
-  std::mt19937_64 rng(std::hash<std::string>{}(config_.id) + snapshot().activation_attempts);
-  std::uniform_real_distribution<double> jitter(0.5, 1.0);
-  const auto delay = std::chrono::milliseconds(
-      std::max<int64_t>(1, static_cast<int64_t>(retry_delay_ms_ * jitter(rng))));
+  const auto delay = NextBackoff(
+      &retry_delay_ms_, std::hash<std::string>{}(config_.id) + snapshot().activation_attempts,
+      config_.activation_retry_max_ms);
   Log()->warn("{}: device registry not reachable ({}); retrying in {} ms", config_.id, o.error,
               delay.count());
-  retry_delay_ms_ = std::min<uint32_t>(
-      std::max<uint32_t>(1, config_.activation_retry_max_ms),
-      static_cast<uint32_t>(std::min<uint64_t>(UINT32_MAX, uint64_t{retry_delay_ms_} * 2)));
   timer_.expires_after(delay);
   timer_.async_wait([weak = weak_from_this()](boost::system::error_code ec) {
     auto self = weak.lock();
@@ -377,15 +386,11 @@ void DeviceAgent::FinishProductionFetch(ProductionFetch f) {
       break;
   }
   set_state("retrying");
-  std::mt19937_64 rng(std::hash<std::string>{}(config_.id) + fetch_retry_ms_);
-  std::uniform_real_distribution<double> jitter(0.5, 1.0);
-  const auto delay = std::chrono::milliseconds(
-      std::max<int64_t>(1, static_cast<int64_t>(fetch_retry_ms_ * jitter(rng))));
+  const auto delay =
+      NextBackoff(&fetch_retry_ms_, std::hash<std::string>{}(config_.id) + fetch_retry_ms_,
+                  config_.activation_retry_max_ms);
   Log()->warn("{}: production model not fetched ({}); retrying in {} ms", config_.id, f.error,
               delay.count());
-  fetch_retry_ms_ = std::min<uint32_t>(
-      std::max<uint32_t>(1, config_.activation_retry_max_ms),
-      static_cast<uint32_t>(std::min<uint64_t>(UINT32_MAX, uint64_t{fetch_retry_ms_} * 2)));
   fetch_timer_.expires_after(delay);
   fetch_timer_.async_wait([weak = weak_from_this()](boost::system::error_code ec) {
     auto self = weak.lock();
