@@ -82,23 +82,31 @@ Stmt& Stmt::BindNull(int i) {
   return *this;
 }
 
+namespace {
+
+// The error of the last call on `db`, with what SQLite said about it as the message.
+Status LastStatus(sqlite3* db) {
+  return Status(ErrorFromSqlite(sqlite3_extended_errcode(db)), sqlite3_errmsg(db));
+}
+
+}  // namespace
+
 Result<bool> Stmt::Step() {
   const int rc = sqlite3_step(s_);
   if (rc == SQLITE_ROW) return true;
   sqlite3_reset(s_);
   if (rc == SQLITE_DONE) return false;
-  return ErrorFromSqlite(sqlite3_extended_errcode(sqlite3_db_handle(s_)));
+  return LastStatus(sqlite3_db_handle(s_));
 }
 
 Status Stmt::Run() {
   int rc = sqlite3_step(s_);
   while (rc == SQLITE_ROW) rc = sqlite3_step(s_);
-  std::error_code ec;
-  if (rc != SQLITE_DONE) ec = ErrorFromSqlite(sqlite3_extended_errcode(sqlite3_db_handle(s_)));
+  Status status;
+  if (rc != SQLITE_DONE) status = LastStatus(sqlite3_db_handle(s_));
   sqlite3_reset(s_);
   sqlite3_clear_bindings(s_);
-  if (ec) return ec;
-  return Status::Ok();
+  return status;
 }
 
 void Stmt::Reset() {
@@ -126,7 +134,7 @@ Result<Db> Db::Open(const std::string& path, const OpenOptions& options) {
   const int rc = sqlite3_open_v2(path.c_str(), &db.db_, flags, nullptr);
   if (rc != SQLITE_OK) {
     // sqlite3_open_v2 may allocate a handle even on failure; Db's destructor closes it.
-    return ErrorFromSqlite(rc);
+    return Status(ErrorFromSqlite(rc), path + ": " + sqlite3_errstr(rc));
   }
   sqlite3_extended_result_codes(db.db_, 1);
   sqlite3_busy_timeout(db.db_, options.busy_timeout_ms);
@@ -136,7 +144,7 @@ Result<Db> Db::Open(const std::string& path, const OpenOptions& options) {
         "PRAGMA synchronous=";
     pragmas += options.synchronous;
     pragmas += ';';
-    if (Status st = db.Exec(pragmas); !st.ok()) return st.error();
+    if (Status st = db.Exec(pragmas); !st.ok()) return st.Prefix(path);
   }
   return db;
 }
@@ -144,7 +152,7 @@ Result<Db> Db::Open(const std::string& path, const OpenOptions& options) {
 Status Db::Exec(std::string_view sql) {
   const std::string s(sql);
   const int rc = sqlite3_exec(db_, s.c_str(), nullptr, nullptr, nullptr);
-  if (rc != SQLITE_OK) return ErrorFromSqlite(sqlite3_extended_errcode(db_));
+  if (rc != SQLITE_OK) return LastStatus(db_);
   return Status::Ok();
 }
 
@@ -152,7 +160,7 @@ Result<Stmt> Db::Prepare(std::string_view sql) {
   sqlite3_stmt* s = nullptr;
   const int rc = sqlite3_prepare_v3(db_, sql.data(), static_cast<int>(sql.size()),
                                     SQLITE_PREPARE_PERSISTENT, &s, nullptr);
-  if (rc != SQLITE_OK) return ErrorFromSqlite(sqlite3_extended_errcode(db_));
+  if (rc != SQLITE_OK) return LastStatus(db_);
   return Stmt(s);
 }
 

@@ -11,8 +11,8 @@
 
 // The one SQLite wrapper (target `aiot_sqlite`): RAII connection, prepared statements and
 // transactions over the C API, with one mapping of SQLite's result codes onto `errc`. Errors are
-// returned, never logged here: the caller that handles one decides whether it is worth a log line
-// (LastError() says what SQLite said).
+// returned, never logged here: each carries what SQLite said as its message (Status::message()),
+// and the caller that handles one decides whether it is worth a log line.
 //
 // Not thread-safe: a Db and its statements belong to one thread at a time (an owner serializes
 // access with its own mutex, or keeps one connection per thread).

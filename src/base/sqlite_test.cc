@@ -64,6 +64,10 @@ TEST(Sqlite, OneMappingOfConstraintErrors) {
   EXPECT_EQ(db.Exec("INSERT INTO c VALUES (99)").error(), errc::invalid_argument);
   EXPECT_EQ(db.Prepare("SELEC 1").error(), errc::internal);
   EXPECT_NE(db.LastError(), "");
+  // Each error carries what SQLite said.
+  EXPECT_NE(db.Prepare("SELEC 1").status().message().find("syntax error"), std::string::npos);
+  EXPECT_NE(ins->Bind(1, 9).Bind(2, "a").Bind(3, 0).Run().message().find("UNIQUE constraint"),
+            std::string::npos);
 }
 
 TEST(Sqlite, TransactionRollsBackUnlessCommitted) {
@@ -107,6 +111,7 @@ TEST(Sqlite, OpenErrorsAndWal) {
     auto db = Db::Open((dir / "junk.db").string(), {.wal = true});
     EXPECT_FALSE(db.ok());
     EXPECT_EQ(db.error(), errc::corrupted);
+    EXPECT_NE(db.status().message().find("junk.db"), std::string::npos) << db.status().message();
   }
   std::filesystem::remove_all(dir);
 }
