@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 
 #include "base/errc.h"
+#include "base/json.h"
 #include "base/log.h"
 
 namespace aiot::ota {
@@ -99,44 +100,75 @@ nlohmann::json RolloutRecord(const Rollout& r) {
           {"devices", devices}};
 }
 
-Result<Rollout> RolloutFromRecord(const nlohmann::json& j) {
-  if (!j.is_object()) return errc::corrupted;
-  try {
-    Rollout r;
-    r.id = j.at("id").get<std::string>();
-    r.model = j.at("model").get<std::string>();
-    r.version = j.at("version").get<int64_t>();
-    r.canary_percent = j.at("canary_percent").get<double>();
-    r.failure_threshold = j.at("failure_threshold").get<double>();
-    r.canary_soak_s = j.value("canary_soak_s", 0);
-    if (!ParseName(j.at("state").get<std::string>(),
-                   {RolloutState::kCanary, RolloutState::kRolling, RolloutState::kCompleted,
-                    RolloutState::kRolledBack, RolloutState::kAborted},
-                   RolloutStateName, &r.state)) {
-      return errc::corrupted;
-    }
-    r.reason = j.value("reason", "");
-    r.created_at = j.at("created_at").get<int64_t>();
-    r.resumed_at = j.value("resumed_at", int64_t{0});
-    for (const auto& jd : j.at("devices")) {
-      DeviceRollout d;
-      d.device = jd.at("device").get<std::string>();
-      d.canary = jd.at("canary").get<bool>();
-      d.previous_model = jd.value("previous_model", "");
-      if (!ParseName(
-              jd.at("state").get<std::string>(),
-              {DeviceRolloutState::kPending, DeviceRolloutState::kSent, DeviceRolloutState::kOk,
-               DeviceRolloutState::kFailed, DeviceRolloutState::kRolledBack},
-              DeviceRolloutStateName, &d.state)) {
-        return errc::corrupted;
-      }
-      d.error = jd.value("error", "");
-      r.devices.push_back(std::move(d));
-    }
-    return r;
-  } catch (const nlohmann::json::exception&) {
-    return errc::corrupted;
+namespace {
+
+Status Corrupt(std::string_view what) {
+  return Status(errc::corrupted, "rollout record: " + std::string(what));
+}
+
+// Moves a present, well-typed value into *out; false when the field is missing or mistyped.
+template <typename T, typename U>
+bool Take(std::optional<T> v, U* out) {
+  if (!v) return false;
+  *out = static_cast<U>(*v);
+  return true;
+}
+
+Result<DeviceRollout> DeviceRolloutFromRecord(const nlohmann::json& jd) {
+  DeviceRollout d;
+  std::string state;
+  if (!Take(json::String(jd, "device"), &d.device)) return Corrupt("a device has no \"device\"");
+  if (!Take(json::Bool(jd, "canary"), &d.canary)) return Corrupt("a device has no \"canary\"");
+  if (!Take(json::String(jd, "state"), &state) ||
+      !ParseName(state,
+                 {DeviceRolloutState::kPending, DeviceRolloutState::kSent, DeviceRolloutState::kOk,
+                  DeviceRolloutState::kFailed, DeviceRolloutState::kRolledBack},
+                 DeviceRolloutStateName, &d.state)) {
+    return Corrupt("a device has no valid \"state\"");
   }
+  d.previous_model = json::StringOr(jd, "previous_model", "");
+  d.error = json::StringOr(jd, "error", "");
+  return d;
+}
+
+}  // namespace
+
+// Records are read back from rollouts.db, so they are parsed as untrusted: every field is
+// checked for presence and type, and the first bad one names the corruption.
+Result<Rollout> RolloutFromRecord(const nlohmann::json& j) {
+  if (!j.is_object()) return Corrupt("not a JSON object");
+  Rollout r;
+  std::string state;
+  if (!Take(json::String(j, "id"), &r.id)) return Corrupt("no \"id\"");
+  if (!Take(json::String(j, "model"), &r.model)) return Corrupt("no \"model\"");
+  if (!Take(json::Int(j, "version"), &r.version)) return Corrupt("no \"version\"");
+  if (!Take(json::Number(j, "canary_percent"), &r.canary_percent)) {
+    return Corrupt("no \"canary_percent\"");
+  }
+  if (!Take(json::Number(j, "failure_threshold"), &r.failure_threshold)) {
+    return Corrupt("no \"failure_threshold\"");
+  }
+  const int64_t soak = json::Int(j, "canary_soak_s").value_or(0);
+  if (soak < 0 || soak > INT32_MAX) return Corrupt("\"canary_soak_s\" out of range");
+  r.canary_soak_s = static_cast<int32_t>(soak);
+  if (!Take(json::String(j, "state"), &state) ||
+      !ParseName(state,
+                 {RolloutState::kCanary, RolloutState::kRolling, RolloutState::kCompleted,
+                  RolloutState::kRolledBack, RolloutState::kAborted},
+                 RolloutStateName, &r.state)) {
+    return Corrupt("no valid \"state\"");
+  }
+  r.reason = json::StringOr(j, "reason", "");
+  if (!Take(json::Int(j, "created_at"), &r.created_at)) return Corrupt("no \"created_at\"");
+  r.resumed_at = json::Int(j, "resumed_at").value_or(0);
+  const nlohmann::json* devices = json::Find(j, "devices");
+  if (devices == nullptr || !devices->is_array()) return Corrupt("no \"devices\" array");
+  for (const auto& jd : *devices) {
+    auto d = DeviceRolloutFromRecord(jd);
+    if (!d.ok()) return d.status();
+    r.devices.push_back(std::move(*d));
+  }
+  return r;
 }
 
 int Rollout::Count(DeviceRolloutState s, bool canary_only) const {
@@ -199,8 +231,7 @@ Status RolloutManager::Open(const std::string& path) {
     auto record = nlohmann::json::parse(stmt->TextString(1), nullptr, false);
     auto r = RolloutFromRecord(record);
     if (!r.ok()) {
-      log->error("rollout store {}: row {} is corrupted", path, seq);
-      return r.error();
+      return r.status().Prefix(path + ": row " + std::to_string(seq));
     }
     next_id_ = std::max(next_id_, seq + 1);
     if (Active(r->state)) {

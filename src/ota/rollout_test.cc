@@ -321,11 +321,15 @@ TEST_F(RolloutTest, StoredRecordsRoundTripAndCorruptionIsAnError) {
   EXPECT_EQ(RolloutRecord(*back), RolloutRecord(*r));
   auto j = RolloutRecord(*r);
   j["state"] = "exploded";
-  EXPECT_FALSE(RolloutFromRecord(j).ok());
+  EXPECT_EQ(RolloutFromRecord(j).status().ToString(),
+            "corrupted: rollout record: no valid \"state\"");
+  j = RolloutRecord(*r);
+  j["version"] = "2";  // mistyped: read from disk, so untrusted
+  EXPECT_EQ(RolloutFromRecord(j).status().message(), "rollout record: no \"version\"");
   EXPECT_FALSE(RolloutFromRecord(nlohmann::json::array()).ok());
   j = RolloutRecord(*r);
   j.erase("devices");
-  EXPECT_FALSE(RolloutFromRecord(j).ok());
+  EXPECT_EQ(RolloutFromRecord(j).status().message(), "rollout record: no \"devices\" array");
 }
 
 }  // namespace

@@ -5,46 +5,33 @@
 #include <nlohmann/json.hpp>
 
 #include "base/errc.h"
+#include "base/json.h"
 
 namespace aiot::sim {
 namespace {
 
-using nlohmann::json;
+using Json = nlohmann::json;
 
-std::string String(const json& o, const char* key) {
-  auto it = o.find(key);
-  return it != o.end() && it->is_string() ? it->get<std::string>() : std::string();
-}
-
-bool Number(const json& o, const char* key, double* out) {
-  auto it = o.find(key);
-  if (it == o.end() || !it->is_number()) return false;
-  *out = it->get<double>();
-  return std::isfinite(*out);
-}
-
-int64_t Integer(const json& o, const char* key, int64_t fallback) {
-  auto it = o.find(key);
-  if (it == o.end()) return fallback;
-  if (it->is_number_integer()) return it->get<int64_t>();
-  if (it->is_number_unsigned()) {
-    const auto u = it->get<uint64_t>();
-    return u > static_cast<uint64_t>(INT64_MAX) ? fallback : static_cast<int64_t>(u);
-  }
-  return fallback;
+// A finite number (NaN and infinities cannot come from JSON, but the check keeps the contract
+// local).
+bool FiniteNumber(const Json& o, const char* key, double* out) {
+  std::optional<double> v = json::Number(o, key);
+  if (!v || !std::isfinite(*v)) return false;
+  *out = *v;
+  return true;
 }
 
 }  // namespace
 
 Result<ControlCommand> ParseControlCommand(std::string_view payload) {
-  json j = json::parse(payload, nullptr, /*allow_exceptions=*/false);
-  if (!j.is_object()) return errc::parse_error;
+  Json j = Json::parse(payload, nullptr, /*allow_exceptions=*/false);
+  if (!j.is_object()) return {errc::parse_error, "control message is not a JSON object"};
   ControlCommand c;
-  c.command = String(j, "command");
-  if (c.command.empty()) return errc::parse_error;
-  static const json kEmpty = json::object();
+  c.command = json::StringOr(j, "command", "");
+  if (c.command.empty()) return {errc::parse_error, "control message has no \"command\" string"};
+  static const Json kEmpty = Json::object();
   auto pit = j.find("payload");
-  const json& p = pit != j.end() && pit->is_object() ? *pit : kEmpty;
+  const Json& p = pit != j.end() && pit->is_object() ? *pit : kEmpty;
 
   if (c.command == "download-model") {
     c.kind = ControlCommand::Kind::kDownloadModel;
@@ -56,18 +43,18 @@ Result<ControlCommand> ParseControlCommand(std::string_view payload) {
     c.kind = ControlCommand::Kind::kReportStatus;
   }
   double v = 0;
-  if (Number(p, "load", &v)) {
+  if (FiniteNumber(p, "load", &v)) {
     c.load = v;
-  } else if (Number(p, "angle", &v)) {
+  } else if (FiniteNumber(p, "angle", &v)) {
     c.load = v / 180.0;
   }
-  c.model_name = String(p, "name");
-  c.version = Integer(p, "version", 0);
-  c.url = String(p, "url");
-  c.sha256 = String(p, "sha256");
-  c.signature = String(p, "signature");
-  c.size = Integer(p, "size", -1);
-  c.rollout = String(p, "rollout");
+  c.model_name = json::StringOr(p, "name", "");
+  c.version = json::Int(p, "version").value_or(0);
+  c.url = json::StringOr(p, "url", "");
+  c.sha256 = json::StringOr(p, "sha256", "");
+  c.signature = json::StringOr(p, "signature", "");
+  c.size = json::Int(p, "size").value_or(-1);
+  c.rollout = json::StringOr(p, "rollout", "");
   return c;
 }
 

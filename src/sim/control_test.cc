@@ -42,6 +42,19 @@ TEST(Control, RejectsNonCommands) {
   for (const char* bad : {"", "not json", "[]", "{}", R"({"command":3})", "{\"command\":\"x\""}) {
     EXPECT_FALSE(ParseControlCommand(bad).ok()) << bad;
   }
+  EXPECT_EQ(ParseControlCommand("[]").status().message(), "control message is not a JSON object");
+  EXPECT_EQ(ParseControlCommand(R"({"command":3})").status().message(),
+            "control message has no \"command\" string");
+}
+
+TEST(Control, MistypedFieldsReadAsAbsent) {
+  auto c = ParseControlCommand(
+      R"({"command":"download-model","payload":{"name":5,"version":"3","size":1e300,"load":"x"}})");
+  ASSERT_TRUE(c.ok());
+  EXPECT_EQ(c->model_name, "");
+  EXPECT_EQ(c->version, 0);
+  EXPECT_EQ(c->size, -1);
+  EXPECT_EQ(c->load, -1);
 }
 
 }  // namespace

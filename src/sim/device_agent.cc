@@ -493,7 +493,7 @@ void DeviceAgent::Tick() {
 void DeviceAgent::HandleControl(std::string_view payload) {
   auto c = ParseControlCommand(payload);
   if (!c.ok()) {
-    Log()->warn("{}: ignoring malformed control message", config_.id);
+    Log()->warn("{}: ignoring control message: {}", config_.id, c.status().message());
     return;
   }
   switch (c->kind) {
