@@ -6,7 +6,6 @@
 #include <unordered_set>
 
 #include "base/check.h"
-#include "base/log.h"
 #include "base/version.h"
 #include "mqtt/protocol/codec.h"
 #include "mqtt/protocol/topic.h"
@@ -1482,21 +1481,15 @@ void Broker::Tick(uint32_t core) {
 
 void Broker::Post(uint32_t core, std::function<void()> fn) { shards_[core]->Post(std::move(fn)); }
 
-Status Broker::LoadAuth(std::string* error) {
+Status Broker::LoadAuth() {
   Authenticator external;
   {
     std::lock_guard lock(auth_mu_);
     external = external_auth_;
   }
-  std::string e;
-  auto policy =
-      AuthPolicy::Load({.password_file = config_.password_file, .acl_file = config_.acl_file},
-                       std::move(external), &e);
-  if (!policy.ok()) {
-    log::Get("mqtt.broker")->error("authentication not (re)loaded: {}", e);
-    if (error != nullptr) *error = e;
-    return policy.error();
-  }
+  auto policy = AuthPolicy::Load(
+      {.password_file = config_.password_file, .acl_file = config_.acl_file}, std::move(external));
+  if (!policy.ok()) return policy.status().Prefix("authentication not (re)loaded");
   std::lock_guard lock(auth_mu_);
   auth_ = std::move(*policy);
   return Status::Ok();

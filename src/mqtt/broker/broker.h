@@ -218,9 +218,10 @@ class Broker {
 
   // Authentication and ACL (config password_file / acl_file, plus `external` for usernames the
   // password file does not know, e.g. the device registry). Loads the files; on failure the
-  // previous policy stays and `error` says why. BrokerServer::Start calls it; call it again to
-  // reload (SIGHUP): new connections get the new policy. Any thread.
-  Status LoadAuth(std::string* error = nullptr);
+  // previous policy stays and the Status says why (its message names the file; not logged here).
+  // BrokerServer::Start calls it; call it again to reload (SIGHUP): new connections get the new
+  // policy. Any thread.
+  Status LoadAuth();
   // Sets the external authenticator; takes effect at the next LoadAuth. Before Start.
   void SetAuthenticator(Authenticator external);
 

@@ -1094,22 +1094,17 @@ MaybeFailure DecodeReasonAndProps(Reader& r, bool v5, PacketType type, P* d) {
   return std::nullopt;
 }
 
-Result<Packet> Fail(const Failure& f, const char** detail) {
-  if (detail) *detail = f.detail;
-  return f.rc;
-}
+Status Fail(const Failure& f) { return Status(make_error_code(f.rc), f.detail); }
 
 }  // namespace
 
-Result<Packet> DecodePacket(uint8_t first_byte, std::string_view body, uint8_t version,
-                            const char** detail) {
+Result<Packet> DecodePacket(uint8_t first_byte, std::string_view body, uint8_t version) {
   const uint8_t type = first_byte >> 4;
   const uint8_t flags = first_byte & 0x0F;
   const bool v5 = version == kMqtt5;
   Reader r(body);
-  if (detail) *detail = "";
   if (type == 0) {
-    return Fail({ReasonCode::kMalformedPacket, "reserved packet type"}, detail);
+    return Fail({ReasonCode::kMalformedPacket, "reserved packet type"});
   }
   const auto pt = static_cast<PacketType>(type);
   const uint8_t expected_flags =
@@ -1117,8 +1112,7 @@ Result<Packet> DecodePacket(uint8_t first_byte, std::string_view body, uint8_t v
           ? 0x02
           : 0x00;
   if (pt != PacketType::kPublish && flags != expected_flags) {
-    return Fail({ReasonCode::kMalformedPacket, "invalid fixed header flags [MQTT-2.1.3-1]"},
-                detail);
+    return Fail({ReasonCode::kMalformedPacket, "invalid fixed header flags [MQTT-2.1.3-1]"});
   }
   MaybeFailure f;
   Packet packet;
@@ -1175,7 +1169,7 @@ Result<Packet> DecodePacket(uint8_t first_byte, std::string_view body, uint8_t v
       f = DecodeReasonAndProps(r, v5, pt, &packet.emplace<Auth>());
       break;
   }
-  if (f) return Fail(*f, detail);
+  if (f) return Fail(*f);
   return packet;
 }
 
@@ -1206,50 +1200,44 @@ void Decoder::Feed(std::string_view bytes) {
   Commit(bytes.size());
 }
 
+Status Decoder::Fail(ReasonCode rc, const char* detail) {
+  error_ = Status(make_error_code(rc), detail);
+  return error_;
+}
+
 Result<std::optional<Packet>> Decoder::Next() {
-  if (error_) return error_;
+  if (!error_.ok()) return error_;
   const size_t avail = end_ - start_;
   if (avail < 2) return std::optional<Packet>();
   const auto* p = reinterpret_cast<const uint8_t*>(buffer_.data() + start_);
   uint32_t remaining = 0;
   size_t header = 0;
   for (size_t i = 0;; ++i) {
-    if (i == 4) {
-      detail_ = "remaining length longer than 4 bytes";
-      error_ = make_error_code(ReasonCode::kMalformedPacket);
-      return error_;
-    }
+    if (i == 4) return Fail(ReasonCode::kMalformedPacket, "remaining length longer than 4 bytes");
     if (1 + i >= avail) return std::optional<Packet>();  // need more header bytes
     const uint8_t b = p[1 + i];
     remaining |= static_cast<uint32_t>(b & 0x7F) << (7 * i);
     if (!(b & 0x80)) {
       if (i > 0 && b == 0) {
-        detail_ = "remaining length not minimally encoded [MQTT-1.5.5-1]";
-        error_ = make_error_code(ReasonCode::kMalformedPacket);
-        return error_;
+        return Fail(ReasonCode::kMalformedPacket,
+                    "remaining length not minimally encoded [MQTT-1.5.5-1]");
       }
       header = 2 + i;
       break;
     }
   }
   const uint64_t total = header + static_cast<uint64_t>(remaining);
-  if (total > options_.max_packet_size) {
-    detail_ = "packet exceeds the maximum packet size";
-    error_ = make_error_code(ReasonCode::kPacketTooLarge);
-    return error_;
-  }
+  if (total > options_.max_packet_size)
+    return Fail(ReasonCode::kPacketTooLarge, "packet exceeds the maximum packet size");
   const uint8_t type = p[0] >> 4;
-  if (options_.protocol_version == 0 && type != static_cast<uint8_t>(PacketType::kConnect)) {
-    detail_ = "first packet is not CONNECT [MQTT-3.1.0-1]";
-    error_ = make_error_code(ReasonCode::kProtocolError);
-    return error_;
-  }
+  if (options_.protocol_version == 0 && type != static_cast<uint8_t>(PacketType::kConnect))
+    return Fail(ReasonCode::kProtocolError, "first packet is not CONNECT [MQTT-3.1.0-1]");
   if (avail < total) return std::optional<Packet>();
   const std::string_view body(buffer_.data() + start_ + header, remaining);
   const uint8_t version = options_.protocol_version ? options_.protocol_version : kMqtt5;
-  Result<Packet> r = DecodePacket(p[0], body, version, &detail_);
+  Result<Packet> r = DecodePacket(p[0], body, version);
   if (!r) {
-    error_ = r.error();
+    error_ = r.status();
     return error_;
   }
   start_ += total;
