@@ -177,7 +177,10 @@ int main(int argc, char** argv) {
   bc.sys_interval = 0;
   mqtt::broker::BrokerServer broker(bc, registry, runtime.contexts());
   runtime.Start();
-  if (!broker.Start().ok()) return 1;
+  if (Status s = broker.Start(); !s.ok()) {
+    std::fprintf(stderr, "broker: %s\n", s.ToString().c_str());
+    return 1;
+  }
   auto inproc = mqtt::broker::MakeInprocFactory(broker.broker());
 
   services::ModelHolder models;

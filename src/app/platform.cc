@@ -180,7 +180,7 @@ Status Platform::Impl::StartServices() {
 
   // Broker first: every other service reaches the others through it.
   if (Status s = broker.Start(); !s.ok()) {
-    log->error("MQTT broker could not listen: {}", s.error().message());
+    log->error("MQTT broker could not start: {}", s.message());
     return s;
   }
   auto ports = broker.ports();
@@ -203,7 +203,10 @@ Status Platform::Impl::StartServices() {
                ? mqtt::broker::AuthResult::kAllow
                : mqtt::broker::AuthResult::kBadCredentials;
   });
-  if (Status s = broker.broker().LoadAuth(); !s.ok()) return s;
+  if (Status s = broker.broker().LoadAuth(); !s.ok()) {
+    log->error("MQTT broker: {}", s.message());
+    return s;
+  }
   // With no operator tokens configured, one admin token is generated under the data directory
   // (never a default password): the CLI reads it from there, the dashboard signs in with it.
   auto auth_tokens = config.http.auth_tokens;

@@ -68,11 +68,9 @@ void RegisterBench(CLI::App& root, Context& ctx) {
       for (const auto& url : args->urls) {
         auto o = args->load;
         o.url = url;
-        std::string error;
-        auto r = mqtt::bench::RunLoad(o, &error);
+        auto r = mqtt::bench::RunLoad(o);
         if (!r.ok()) {
-          std::cerr << "bench against " << url
-                    << " failed: " << (error.empty() ? r.error().message() : error) << "\n";
+          std::cerr << "bench against " << url << " failed: " << r.status().message() << "\n";
           return kExitFailure;
         }
         reports.push_back(*r);

@@ -38,12 +38,19 @@ int RunBroker(Context& ctx) {
   net::Runtime runtime(config.threads);
   metrics::Registry registry;
   mqtt::broker::BrokerServer server(config.broker, registry, runtime.contexts());
-  if (!server.Start().ok()) return kExitFailure;
+  if (Status s = server.Start(); !s.ok()) {
+    log->error("{}", s.message());
+    return kExitFailure;
+  }
   runtime.Start();
   while (stop_signal.load() == 0) {
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
-    if (reload_signal.exchange(false) && server.broker().LoadAuth().ok())
+    if (!reload_signal.exchange(false)) continue;
+    if (Status s = server.broker().LoadAuth(); s.ok()) {
       log->info("SIGHUP: password and ACL files reloaded (for new connections)");
+    } else {
+      log->error("SIGHUP: {}; the previous policy stays", s.message());
+    }
   }
   log->info("{} received, stopping", stop_signal.load() == SIGINT ? "SIGINT" : "SIGTERM");
   // A second signal while stopping means "now".

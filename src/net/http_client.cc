@@ -81,6 +81,57 @@ struct HttpClient::Impl {
     stream.reset();
     buffer.clear();
   }
+
+  // Resolves and connects a new stream (bounded by `deadline`). errc::unavailable, or
+  // errc::timeout; the stream is reset on failure.
+  Status Connect(std::chrono::steady_clock::time_point deadline) {
+    buffer.clear();
+    stream.emplace(io);
+    stream->expires_at(deadline);
+    beast::error_code ec = asio::error::would_block;
+    asio::ip::tcp::resolver resolver(io);
+    std::optional<asio::ip::tcp::resolver::results_type> endpoints;
+    resolver.async_resolve(host, port,
+                           [&](beast::error_code e, asio::ip::tcp::resolver::results_type r) {
+                             ec = e;
+                             if (!e) endpoints = std::move(r);
+                           });
+    Run();
+    if (ec || !endpoints) {
+      Reset();
+      return errc::unavailable;
+    }
+    ec = asio::error::would_block;
+    stream->async_connect(*endpoints,
+                          [&](beast::error_code e, const asio::ip::tcp::endpoint&) { ec = e; });
+    Run();
+    if (ec) {
+      Reset();
+      return ec == beast::error::timeout ? errc::timeout : errc::unavailable;
+    }
+    return Status::Ok();
+  }
+
+  // Writes `req` and reads the response into `parser`: the head first, then the body (Beast
+  // 1.74 skips body_limit when a whole message is parsed eagerly in one go, as async_read does
+  // when head and body arrive together).
+  beast::error_code Exchange(const http::request<http::string_body>& req,
+                             http::response_parser<http::string_body>& parser) {
+    beast::error_code ec = asio::error::would_block;
+    http::async_write(*stream, req, [&](beast::error_code e, size_t) {
+      ec = e;
+      if (e) return;
+      ec = asio::error::would_block;
+      http::async_read_header(*stream, buffer, parser, [&](beast::error_code e2, size_t) {
+        ec = e2;
+        if (e2 || parser.is_done()) return;
+        ec = asio::error::would_block;
+        http::async_read(*stream, buffer, parser, [&](beast::error_code e3, size_t) { ec = e3; });
+      });
+    });
+    Run();
+    return ec;
+  }
 };
 
 HttpClient::HttpClient(std::string_view base_url, HttpClientOptions options)
@@ -129,6 +180,20 @@ std::error_code Classify(const beast::error_code& ec) {
   return errc::io_error;
 }
 
+// The reply in `parser` (header names in lower case).
+HttpReply ToReply(http::response_parser<http::string_body>& parser) {
+  auto& res = parser.get();
+  HttpReply reply;
+  reply.status = static_cast<int>(res.result_int());
+  for (const auto& f : res) {
+    std::string name(f.name_string());
+    for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
+    reply.headers[name] = std::string(f.value());
+  }
+  reply.body = parser.release().body();
+  return reply;
+}
+
 }  // namespace
 
 Result<HttpReply> HttpClient::Call(std::string_view method, std::string_view target,
@@ -152,32 +217,9 @@ Result<HttpReply> HttpClient::Call(std::string_view method, std::string_view tar
 
   const auto deadline = std::chrono::steady_clock::now() + d.options.timeout;
   for (int attempt = 0; attempt < 2; ++attempt) {
-    beast::error_code ec = asio::error::would_block;
     bool fresh = false;
     if (!d.stream) {
-      d.buffer.clear();
-      d.stream.emplace(d.io);
-      d.stream->expires_at(deadline);
-      asio::ip::tcp::resolver resolver(d.io);
-      std::optional<asio::ip::tcp::resolver::results_type> endpoints;
-      resolver.async_resolve(d.host, d.port,
-                             [&](beast::error_code e, asio::ip::tcp::resolver::results_type r) {
-                               ec = e;
-                               if (!e) endpoints = std::move(r);
-                             });
-      d.Run();
-      if (ec || !endpoints) {
-        d.Reset();
-        return errc::unavailable;
-      }
-      ec = asio::error::would_block;
-      d.stream->async_connect(*endpoints,
-                              [&](beast::error_code e, const asio::ip::tcp::endpoint&) { ec = e; });
-      d.Run();
-      if (ec) {
-        d.Reset();
-        return ec == beast::error::timeout ? errc::timeout : errc::unavailable;
-      }
+      if (Status s = d.Connect(deadline); !s.ok()) return s;
       fresh = true;
     }
     d.stream->expires_at(deadline);
@@ -185,23 +227,7 @@ Result<HttpReply> HttpClient::Call(std::string_view method, std::string_view tar
     parser.body_limit(d.options.max_body_bytes);
     parser.header_limit(64 * 1024);
     parser.skip(verb == http::verb::head);
-    ec = asio::error::would_block;
-    // The head first, then the body: Beast 1.74 skips body_limit when a whole message is parsed
-    // eagerly in one go (as async_read does when head and body arrive together).
-    http::async_write(*d.stream, req, [&](beast::error_code e, size_t) {
-      ec = e;
-      if (e) return;
-      ec = asio::error::would_block;
-      http::async_read_header(*d.stream, d.buffer, parser, [&](beast::error_code e2, size_t) {
-        ec = e2;
-        if (e2 || parser.is_done()) return;
-        ec = asio::error::would_block;
-        http::async_read(*d.stream, d.buffer, parser,
-                         [&](beast::error_code e3, size_t) { ec = e3; });
-      });
-    });
-    d.Run();
-    if (ec) {
+    if (beast::error_code ec = d.Exchange(req, parser)) {
       d.Reset();
       // A kept-alive connection the server closed meanwhile: once more on a new one.
       if (!fresh && (ec == http::error::end_of_stream || ec == asio::error::connection_reset ||
@@ -210,16 +236,8 @@ Result<HttpReply> HttpClient::Call(std::string_view method, std::string_view tar
       }
       return Classify(ec);
     }
-    auto& res = parser.get();
-    HttpReply reply;
-    reply.status = static_cast<int>(res.result_int());
-    for (const auto& f : res) {
-      std::string name(f.name_string());
-      for (auto& c : name) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-      reply.headers[name] = std::string(f.value());
-    }
-    const bool keep_alive = res.keep_alive();
-    reply.body = parser.release().body();
+    const bool keep_alive = parser.get().keep_alive();
+    HttpReply reply = ToReply(parser);
     if (!keep_alive) d.Reset();
     return reply;
   }

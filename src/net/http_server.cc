@@ -204,6 +204,8 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
     if (--live == 0) live_cv.notify_all();
   }
 
+  void RegisterMetrics();
+  Status BindContexts(const tcp::endpoint& ep);
   void Flush(ContextState& cs);
   void FlushAll();
   asio::awaitable<void> AcceptLoop(ContextState& cs);
@@ -242,6 +244,34 @@ class Connection {
   }
 
  private:
+  // Who answers a request: a response decided already (`handled`: an error, a built-in), or the
+  // endpoint `ep` (its handler, or its WebSocket hub).
+  struct Decision {
+    Response resp;
+    bool handled = false;
+    bool keep_alive = true;
+    size_t stat_id = 0;
+    const Endpoint* ep = nullptr;
+    std::optional<Principal> principal;
+
+    void Answer(Response r) {
+      resp = std::move(r);
+      handled = true;
+    }
+  };
+
+  // Waits for a request (idle timeout), then reads its head (request timeout). False: the
+  // connection ends (closed, timed out, or a bad head, answered with its 4xx).
+  asio::awaitable<bool> ReadHead();
+  // Transfer-Encoding, shutdown, target, built-ins, route, authentication.
+  Decision Decide();
+  size_t BuiltinId(http::verb method, std::string_view path) const;
+  void Authorize(Decision& d, std::string_view authorization);
+  // The body for `ep` (100-continue, the route's body limit). False: the connection ends.
+  asio::awaitable<bool> ReadBody(const Endpoint& ep, unsigned version);
+  // True when the socket went to `d.ep`'s hub; otherwise `d` answers 426.
+  bool UpgradeToWebSocket(Decision& d, Clock::time_point t0);
+  asio::awaitable<Response> CallEndpoint(const Endpoint& ep, std::optional<Principal> principal);
   asio::awaitable<bool> Write(const Response& r, bool head_only, bool keep_alive, unsigned version);
   asio::awaitable<void> WriteError(http::status s, std::string_view code, std::string_view message,
                                    unsigned version);
@@ -341,202 +371,203 @@ asio::awaitable<void> Connection::WriteError(http::status s, std::string_view co
   server_->contexts[cs_.index]->stats[server_->id_unmatched].Record(static_cast<unsigned>(s), 0);
 }
 
+// One request after another while the connection is kept alive: read the head, decide who
+// answers (an error, a built-in, an endpoint), read the body for an endpoint, call it, write.
 asio::awaitable<void> Connection::Run() {
-  auto& srv = *server_;
-  const auto& cfg = srv.config;
   boost::system::error_code ec;
   for (;;) {
     phase_ = Phase::kIdle;
     if (cs_.stopping) break;
-    if (buffer_.size() == 0) {
-      // Give back the memory of a large request; small buffers are kept for the next one.
-      if (buffer_.capacity() > 64 * 1024) buffer_.shrink_to_fit();
-      deadline_ = Clock::now() + std::chrono::milliseconds(cfg.idle_timeout_ms);
-      size_t n = co_await socket_.async_read_some(buffer_.prepare(4096),
-                                                  asio::redirect_error(asio::use_awaitable, ec));
-      if (ec) break;
-      buffer_.commit(n);
-    }
-    phase_ = Phase::kReading;
-    deadline_ = Clock::now() + std::chrono::milliseconds(cfg.request_timeout_ms);
-    parser_.emplace();
-    ConfigureRequestParser(*parser_, cfg.max_header_bytes, cfg.max_body_bytes);
-    co_await http::async_read_header(socket_, buffer_, *parser_,
-                                     asio::redirect_error(asio::use_awaitable, ec));
-    if (ec) {
-      if (ec == http::error::header_limit) {
-        co_await WriteError(http::status::request_header_fields_too_large,
-                            "header_fields_too_large", "request head exceeds the limit", 11);
-      } else if (ec == http::error::body_limit) {
-        co_await WriteError(http::status::payload_too_large, "payload_too_large",
-                            "request body exceeds the limit", 11);
-      } else if (ec.category() == http::make_error_code(http::error::bad_method).category() &&
-                 ec != http::error::end_of_stream && ec != http::error::partial_message) {
-        co_await WriteError(http::status::bad_request, "bad_request", ec.message(), 11);
-      }
-      break;
-    }
+    if (!co_await ReadHead()) break;
     const Clock::time_point t0 = Clock::now();
-    auto& msg = parser_->get();
-    const unsigned version = msg.version();
-    bool keep_alive = msg.keep_alive();
-    const http::verb method = msg.method();
-    const bool head_only = method == http::verb::head;
-
-    Response resp;
-    size_t stat_id = srv.id_unmatched;
-    const Endpoint* ep = nullptr;
-    std::string_view path;
-    std::string_view query;
-    Request::Params& params = request_.mutable_params();
-    params.clear();
-    bool handled = false;
-
-    std::string_view te = msg[http::field::transfer_encoding];
-    if (!te.empty() && !beast::iequals(Trim(te), "chunked")) {
-      // Only plain chunked framing is understood; anything else ("gzip, chunked", "chunked,
-      // chunked") would hand handlers an encoded body or hide a smuggled request.
-      resp = ErrorResponse(http::status::not_implemented, "unsupported_transfer_encoding",
-                           "only Transfer-Encoding: chunked is supported");
-      keep_alive = false;
-      handled = true;
-    } else if (cs_.stopping) {
-      resp = ErrorResponse(http::status::service_unavailable, "shutting_down",
-                           "the server is shutting down");
-      keep_alive = false;
-      handled = true;
-    } else if (!SplitTarget(msg.target(), path, query)) {
-      resp = ErrorResponse(http::status::bad_request, "bad_request", "malformed request target");
-      keep_alive = false;
-      handled = true;
-    } else if (method == http::verb::get || method == http::verb::head) {
-      if (path == "/healthz") {
-        stat_id = srv.id_healthz;
-      } else if (path == "/readyz") {
-        stat_id = srv.id_readyz;
-      } else if (path == "/metrics" && cfg.metrics_endpoint) {
-        stat_id = srv.id_metrics;
-      }
-      if (stat_id != srv.id_unmatched) {
-        resp = srv.Builtin(stat_id, cs_);
-        handled = true;
-      }
+    const unsigned version = parser_->get().version();
+    const bool head_only = parser_->get().method() == http::verb::head;
+    Decision d = Decide();
+    if (!d.handled && !parser_->is_done()) {
+      if (!co_await ReadBody(*d.ep, version)) break;
     }
-
-    if (!handled) {
-      auto found = srv.router.Find(method, path, params, &ep, &allow_);
-      if (found == Router::Lookup::kNotFound) {
-        resp = ErrorResponse(http::status::not_found, "not_found", "no route for this path");
-        handled = true;
-      } else if (found == Router::Lookup::kMethodNotAllowed) {
-        resp = ErrorResponse(http::status::method_not_allowed, "method_not_allowed",
-                             "method not allowed for this path");
-        resp.Header("Allow", allow_);
-        handled = true;
-      } else {
-        stat_id = ep->id;
-      }
-    }
-
-    std::optional<Principal> principal;
-    if (!handled && ep->options.auth) {
-      std::string_view token = BearerToken(msg[http::field::authorization]);
-      if (token.empty()) {
-        resp = ErrorResponse(http::status::unauthorized, "unauthenticated",
-                             "this route requires an Authorization: Bearer token");
-        resp.Header("WWW-Authenticate", "Bearer");
-        handled = true;
-      } else {
-        if (srv.authenticator) principal = srv.authenticator->Authenticate(token);
-        if (!principal) {
-          resp = ErrorResponse(http::status::unauthorized, "unauthenticated", "invalid token");
-          resp.Header("WWW-Authenticate", "Bearer error=\"invalid_token\"");
-          handled = true;
-        } else if (!ep->options.role.empty() && !principal->HasRole(ep->options.role)) {
-          resp = ErrorResponse(http::status::forbidden, "forbidden",
-                               "this route requires role `" + ep->options.role + "`");
-          handled = true;
-        }
-      }
-    }
-
-    if (!handled && !parser_->is_done()) {
-      if (ep->options.max_body_bytes != 0) parser_->body_limit(ep->options.max_body_bytes);
-      auto expect = msg[http::field::expect];
-      if (beast::iequals(expect, "100-continue")) {
-        static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
-        co_await asio::async_write(socket_, asio::buffer(kContinue),
-                                   asio::redirect_error(asio::use_awaitable, ec));
-        if (ec) break;
-      }
-      co_await http::async_read(socket_, buffer_, *parser_,
-                                asio::redirect_error(asio::use_awaitable, ec));
-      if (ec) {
-        if (ec == http::error::body_limit) {
-          co_await WriteError(http::status::payload_too_large, "payload_too_large",
-                              "request body exceeds the limit", version);
-        } else if (ec.category() == http::make_error_code(http::error::bad_method).category() &&
-                   ec != http::error::end_of_stream && ec != http::error::partial_message) {
-          co_await WriteError(http::status::bad_request, "bad_request", ec.message(), version);
-        }
-        break;
-      }
-    }
-
-    if (!handled && ep->hub != nullptr) {
-      if (!beast::websocket::is_upgrade(msg)) {
-        resp = ErrorResponse(http::status::upgrade_required, "upgrade_required",
-                             "this route speaks WebSocket");
-        resp.Header("Upgrade", "websocket");
-        handled = true;
-      } else {
-        cs_.stats[stat_id].Record(101, std::chrono::duration<double>(Clock::now() - t0).count());
-        phase_ = Phase::kBusy;
-        deadline_ = Clock::time_point::max();
-        ep->hub->Accept(*cs_.ctx, std::move(socket_), parser_->release(), std::move(principal));
-        co_return;
-      }
-    }
-
-    if (!handled) {
-      phase_ = Phase::kBusy;
-      deadline_ = Clock::time_point::max();
-      // Keep the parsed params across Reset (they live in the request).
-      if (!request_.Reset(parser_->release(), remote_)) {
-        resp = ErrorResponse(http::status::bad_request, "bad_request", "malformed query string");
-      } else {
-        request_.set_principal(std::move(principal));
-        try {
-          if (ep->sync) {
-            resp = ep->sync(request_);
-          } else {
-            resp = co_await ep->async(request_);
-          }
-        } catch (const std::exception& e) {
-          srv.log->warn("{} {} handler threw: {}", http::to_string(ep->method), ep->pattern,
-                        e.what());
-          resp =
-              ErrorResponse(http::status::internal_server_error, "internal", "the handler failed");
-        } catch (...) {
-          resp =
-              ErrorResponse(http::status::internal_server_error, "internal", "the handler failed");
-        }
-      }
+    if (!d.handled && d.ep->hub != nullptr && UpgradeToWebSocket(d, t0)) co_return;
+    if (!d.handled) {
+      d.resp = co_await CallEndpoint(*d.ep, std::move(d.principal));
     } else if (!parser_->is_done()) {
       // Answered before reading the body: the rest of the stream is not a request boundary.
-      keep_alive = false;
+      d.keep_alive = false;
     }
-
-    if (cs_.stopping) keep_alive = false;
-    bool ok = co_await Write(resp, head_only, keep_alive, version);
-    cs_.stats[stat_id].Record(static_cast<unsigned>(resp.status),
-                              std::chrono::duration<double>(Clock::now() - t0).count());
-    if (!ok || !keep_alive) break;
+    if (cs_.stopping) d.keep_alive = false;
+    bool ok = co_await Write(d.resp, head_only, d.keep_alive, version);
+    cs_.stats[d.stat_id].Record(static_cast<unsigned>(d.resp.status),
+                                std::chrono::duration<double>(Clock::now() - t0).count());
+    if (!ok || !d.keep_alive) break;
   }
   if (socket_.is_open()) {
     socket_.shutdown(tcp::socket::shutdown_send, ec);
     socket_.close(ec);
   }
+}
+
+asio::awaitable<bool> Connection::ReadHead() {
+  const auto& cfg = server_->config;
+  boost::system::error_code ec;
+  if (buffer_.size() == 0) {
+    // Give back the memory of a large request; small buffers are kept for the next one.
+    if (buffer_.capacity() > 64 * 1024) buffer_.shrink_to_fit();
+    deadline_ = Clock::now() + std::chrono::milliseconds(cfg.idle_timeout_ms);
+    size_t n = co_await socket_.async_read_some(buffer_.prepare(4096),
+                                                asio::redirect_error(asio::use_awaitable, ec));
+    if (ec) co_return false;
+    buffer_.commit(n);
+  }
+  phase_ = Phase::kReading;
+  deadline_ = Clock::now() + std::chrono::milliseconds(cfg.request_timeout_ms);
+  parser_.emplace();
+  ConfigureRequestParser(*parser_, cfg.max_header_bytes, cfg.max_body_bytes);
+  co_await http::async_read_header(socket_, buffer_, *parser_,
+                                   asio::redirect_error(asio::use_awaitable, ec));
+  if (!ec) co_return true;
+  if (ec == http::error::header_limit) {
+    co_await WriteError(http::status::request_header_fields_too_large, "header_fields_too_large",
+                        "request head exceeds the limit", 11);
+  } else if (ec == http::error::body_limit) {
+    co_await WriteError(http::status::payload_too_large, "payload_too_large",
+                        "request body exceeds the limit", 11);
+  } else if (ec.category() == http::make_error_code(http::error::bad_method).category() &&
+             ec != http::error::end_of_stream && ec != http::error::partial_message) {
+    co_await WriteError(http::status::bad_request, "bad_request", ec.message(), 11);
+  }
+  co_return false;
+}
+
+Connection::Decision Connection::Decide() {
+  auto& srv = *server_;
+  auto& msg = parser_->get();
+  const http::verb method = msg.method();
+  Decision d;
+  d.stat_id = srv.id_unmatched;
+  d.keep_alive = msg.keep_alive();
+  Request::Params& params = request_.mutable_params();
+  params.clear();
+  std::string_view path;
+  std::string_view query;
+  std::string_view te = msg[http::field::transfer_encoding];
+  if (!te.empty() && !beast::iequals(Trim(te), "chunked")) {
+    // Only plain chunked framing is understood; anything else ("gzip, chunked", "chunked,
+    // chunked") would hand handlers an encoded body or hide a smuggled request.
+    d.Answer(ErrorResponse(http::status::not_implemented, "unsupported_transfer_encoding",
+                           "only Transfer-Encoding: chunked is supported"));
+    d.keep_alive = false;
+  } else if (cs_.stopping) {
+    d.Answer(ErrorResponse(http::status::service_unavailable, "shutting_down",
+                           "the server is shutting down"));
+    d.keep_alive = false;
+  } else if (!SplitTarget(msg.target(), path, query)) {
+    d.Answer(ErrorResponse(http::status::bad_request, "bad_request", "malformed request target"));
+    d.keep_alive = false;
+  } else if (size_t id = BuiltinId(method, path); id != srv.id_unmatched) {
+    d.stat_id = id;
+    d.Answer(srv.Builtin(id, cs_));
+  }
+  if (d.handled) return d;
+  auto found = srv.router.Find(method, path, params, &d.ep, &allow_);
+  if (found == Router::Lookup::kNotFound) {
+    d.Answer(ErrorResponse(http::status::not_found, "not_found", "no route for this path"));
+  } else if (found == Router::Lookup::kMethodNotAllowed) {
+    d.Answer(ErrorResponse(http::status::method_not_allowed, "method_not_allowed",
+                           "method not allowed for this path"));
+    d.resp.Header("Allow", allow_);
+  } else {
+    d.stat_id = d.ep->id;
+    if (d.ep->options.auth) Authorize(d, msg[http::field::authorization]);
+  }
+  return d;
+}
+
+size_t Connection::BuiltinId(http::verb method, std::string_view path) const {
+  const auto& srv = *server_;
+  if (method != http::verb::get && method != http::verb::head) return srv.id_unmatched;
+  if (path == "/healthz") return srv.id_healthz;
+  if (path == "/readyz") return srv.id_readyz;
+  if (path == "/metrics" && srv.config.metrics_endpoint) return srv.id_metrics;
+  return srv.id_unmatched;
+}
+
+void Connection::Authorize(Decision& d, std::string_view authorization) {
+  std::string_view token = BearerToken(authorization);
+  if (token.empty()) {
+    d.Answer(ErrorResponse(http::status::unauthorized, "unauthenticated",
+                           "this route requires an Authorization: Bearer token"));
+    d.resp.Header("WWW-Authenticate", "Bearer");
+    return;
+  }
+  if (server_->authenticator) d.principal = server_->authenticator->Authenticate(token);
+  if (!d.principal) {
+    d.Answer(ErrorResponse(http::status::unauthorized, "unauthenticated", "invalid token"));
+    d.resp.Header("WWW-Authenticate", "Bearer error=\"invalid_token\"");
+  } else if (!d.ep->options.role.empty() && !d.principal->HasRole(d.ep->options.role)) {
+    d.Answer(ErrorResponse(http::status::forbidden, "forbidden",
+                           "this route requires role `" + d.ep->options.role + "`"));
+  }
+}
+
+asio::awaitable<bool> Connection::ReadBody(const Endpoint& ep, unsigned version) {
+  boost::system::error_code ec;
+  if (ep.options.max_body_bytes != 0) parser_->body_limit(ep.options.max_body_bytes);
+  auto expect = parser_->get()[http::field::expect];
+  if (beast::iequals(expect, "100-continue")) {
+    static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
+    co_await asio::async_write(socket_, asio::buffer(kContinue),
+                               asio::redirect_error(asio::use_awaitable, ec));
+    if (ec) co_return false;
+  }
+  co_await http::async_read(socket_, buffer_, *parser_,
+                            asio::redirect_error(asio::use_awaitable, ec));
+  if (!ec) co_return true;
+  if (ec == http::error::body_limit) {
+    co_await WriteError(http::status::payload_too_large, "payload_too_large",
+                        "request body exceeds the limit", version);
+  } else if (ec.category() == http::make_error_code(http::error::bad_method).category() &&
+             ec != http::error::end_of_stream && ec != http::error::partial_message) {
+    co_await WriteError(http::status::bad_request, "bad_request", ec.message(), version);
+  }
+  co_return false;
+}
+
+bool Connection::UpgradeToWebSocket(Decision& d, Clock::time_point t0) {
+  if (!beast::websocket::is_upgrade(parser_->get())) {
+    d.Answer(ErrorResponse(http::status::upgrade_required, "upgrade_required",
+                           "this route speaks WebSocket"));
+    d.resp.Header("Upgrade", "websocket");
+    return false;
+  }
+  cs_.stats[d.stat_id].Record(101, std::chrono::duration<double>(Clock::now() - t0).count());
+  phase_ = Phase::kBusy;
+  deadline_ = Clock::time_point::max();
+  d.ep->hub->Accept(*cs_.ctx, std::move(socket_), parser_->release(), std::move(d.principal));
+  return true;
+}
+
+asio::awaitable<Response> Connection::CallEndpoint(const Endpoint& ep,
+                                                   std::optional<Principal> principal) {
+  phase_ = Phase::kBusy;
+  deadline_ = Clock::time_point::max();
+  // Keep the parsed params across Reset (they live in the request).
+  if (!request_.Reset(parser_->release(), remote_)) {
+    co_return ErrorResponse(http::status::bad_request, "bad_request", "malformed query string");
+  }
+  request_.set_principal(std::move(principal));
+  Response resp;
+  try {
+    if (ep.sync) {
+      resp = ep.sync(request_);
+    } else {
+      resp = co_await ep.async(request_);
+    }
+  } catch (const std::exception& e) {
+    server_->log->warn("{} {} handler threw: {}", http::to_string(ep.method), ep.pattern, e.what());
+    resp = ErrorResponse(http::status::internal_server_error, "internal", "the handler failed");
+  } catch (...) {
+    resp = ErrorResponse(http::status::internal_server_error, "internal", "the handler failed");
+  }
+  co_return resp;
 }
 
 Response HttpServer::Impl::Builtin(size_t id, ContextState& cs) {
@@ -693,30 +724,22 @@ void HttpServer::AddReadinessCheck(std::string name, std::function<bool()> check
   impl_->readiness.emplace_back(std::move(name), std::move(check));
 }
 
-Status HttpServer::Start() {
-  Impl& s = *impl_;
-  AIOT_CHECK(!s.started, "HttpServer::Start called twice");
-  tcp::endpoint ep;
-  if (!ParseListen(s.config.listen, ep)) {
-    s.log->error("http.listen `{}` is not host:port or [v6]:port", s.config.listen);
-    return errc::invalid_argument;
-  }
-
-  // Metrics: one entry per router endpoint, then the built-ins and "unmatched".
+// Metrics: one entry per router endpoint, then the built-ins and "unmatched".
+void HttpServer::Impl::RegisterMetrics() {
   auto& req_family = prometheus::BuildCounter()
                          .Name("aiot_http_requests_total")
                          .Help("HTTP requests by route, method and status")
-                         .Register(s.registry);
+                         .Register(registry);
   auto& dur_family = prometheus::BuildHistogram()
                          .Name("aiot_http_request_duration_seconds")
                          .Help("HTTP request handling time (head received to response written)")
-                         .Register(s.registry);
+                         .Register(registry);
   auto& conn_family = prometheus::BuildGauge()
                           .Name("aiot_http_connections")
                           .Help("Open HTTP connections")
-                          .Register(s.registry);
-  s.requests_family = &req_family;
-  s.connections_gauge = &conn_family.Add({{"listen", s.config.listen}});
+                          .Register(registry);
+  requests_family = &req_family;
+  connections_gauge = &conn_family.Add({{"listen", config.listen}});
   auto add_metrics = [&](std::string route, std::string method) {
     auto m = std::make_unique<EndpointMetrics>();
     m->route = std::move(route);
@@ -724,35 +747,34 @@ Status HttpServer::Start() {
     m->histogram =
         &dur_family.Add({{"route", m->route}, {"method", m->method}},
                         prometheus::Histogram::BucketBoundaries(kBuckets.begin(), kBuckets.end()));
-    s.endpoint_metrics.push_back(std::move(m));
-    return s.endpoint_metrics.size() - 1;
+    endpoint_metrics.push_back(std::move(m));
+    return endpoint_metrics.size() - 1;
   };
-  for (const auto& e : s.router.endpoints()) {
+  for (const auto& e : router.endpoints()) {
     add_metrics(e->pattern, std::string(http::to_string(e->method)));
-    if (e->hub != nullptr && std::find(s.hubs.begin(), s.hubs.end(), e->hub) == s.hubs.end()) {
-      s.hubs.push_back(e->hub);
+    if (e->hub != nullptr && std::find(hubs.begin(), hubs.end(), e->hub) == hubs.end()) {
+      hubs.push_back(e->hub);
     }
   }
-  s.id_healthz = add_metrics("/healthz", "GET");
-  s.id_readyz = add_metrics("/readyz", "GET");
-  s.id_metrics = add_metrics("/metrics", "GET");
-  s.id_unmatched = add_metrics("unmatched", "any");
+  id_healthz = add_metrics("/healthz", "GET");
+  id_readyz = add_metrics("/readyz", "GET");
+  id_metrics = add_metrics("/metrics", "GET");
+  id_unmatched = add_metrics("unmatched", "any");
+}
 
-  uint32_t shortest = std::min(s.config.idle_timeout_ms, s.config.request_timeout_ms);
-  s.tick = std::chrono::milliseconds(std::clamp<uint32_t>(shortest / 4, 5, 100));
-
-  // One SO_REUSEPORT acceptor per context; the first one decides the port when it is 0.
-  for (size_t i = 0; i < s.runtime.size(); ++i) {
+// One SO_REUSEPORT acceptor per context; the first one decides the port when it is 0.
+Status HttpServer::Impl::BindContexts(const tcp::endpoint& ep) {
+  for (size_t i = 0; i < runtime.size(); ++i) {
     auto cs = std::make_unique<ContextState>();
     cs->index = i;
-    cs->ctx = &s.runtime.context(i);
-    cs->stats = std::make_unique<LocalStats[]>(s.endpoint_metrics.size());
-    cs->stats_size = s.endpoint_metrics.size();
+    cs->ctx = &runtime.context(i);
+    cs->stats = std::make_unique<LocalStats[]>(endpoint_metrics.size());
+    cs->stats_size = endpoint_metrics.size();
     FormatDate(cs->date);
     auto acceptor = std::make_unique<tcp::acceptor>(*cs->ctx);
     boost::system::error_code ec;
     tcp::endpoint bind_ep = ep;
-    if (i > 0) bind_ep.port(s.port.load());
+    if (i > 0) bind_ep.port(port.load());
     acceptor->open(bind_ep.protocol(), ec);
     if (!ec) acceptor->set_option(asio::socket_base::reuse_address(true), ec);
     if (!ec) {
@@ -765,15 +787,30 @@ Status HttpServer::Start() {
     if (!ec) acceptor->bind(bind_ep, ec);
     if (!ec) acceptor->listen(asio::socket_base::max_listen_connections, ec);
     if (ec) {
-      s.log->error("cannot listen on {}: {}", s.config.listen, ec.message());
-      s.contexts.clear();
+      log->error("cannot listen on {}: {}", config.listen, ec.message());
+      contexts.clear();
       return std::error_code(ec.value(), std::system_category());
     }
-    if (i == 0) s.port = acceptor->local_endpoint().port();
+    if (i == 0) port = acceptor->local_endpoint().port();
     cs->acceptor = std::move(acceptor);
     cs->sweep = std::make_unique<asio::steady_timer>(*cs->ctx);
-    s.contexts.push_back(std::move(cs));
+    contexts.push_back(std::move(cs));
   }
+  return Status::Ok();
+}
+
+Status HttpServer::Start() {
+  Impl& s = *impl_;
+  AIOT_CHECK(!s.started, "HttpServer::Start called twice");
+  tcp::endpoint ep;
+  if (!ParseListen(s.config.listen, ep)) {
+    s.log->error("http.listen `{}` is not host:port or [v6]:port", s.config.listen);
+    return errc::invalid_argument;
+  }
+  s.RegisterMetrics();
+  uint32_t shortest = std::min(s.config.idle_timeout_ms, s.config.request_timeout_ms);
+  s.tick = std::chrono::milliseconds(std::clamp<uint32_t>(shortest / 4, 5, 100));
+  if (Status st = s.BindContexts(ep); !st.ok()) return st;
   s.started = true;
   for (auto& cs : s.contexts) {
     ContextState& ref = *cs;

@@ -203,9 +203,6 @@ bool MessageReader::ReadValue(ondemand::value value, std::string_view key, int d
     defect_field_.assign(key);
     return defect_field_;
   };
-  auto not_json = [&](simdjson::error_code e) {
-    return Fail(defect, K::kNotJson, {}, simdjson::error_message(e));
-  };
   Leaf leaf;
   leaf.key = key;
   // The common case first: a number (a failed attempt leaves the value unconsumed).
@@ -217,7 +214,7 @@ bool MessageReader::ReadValue(ondemand::value value, std::string_view key, int d
   ondemand::json_type t;
   if (auto err = value.type().get(t)) {
     if (IsNonFiniteToken(value.raw_json_token())) return Fail(defect, K::kNotFinite, field_name());
-    return not_json(err);
+    return NotJson(defect, err);
   }
   leaf.type = t;
   switch (t) {
@@ -227,28 +224,11 @@ bool MessageReader::ReadValue(ondemand::value value, std::string_view key, int d
       }
       break;
     }
-    case ondemand::json_type::object: {
+    case ondemand::json_type::object:
       if (depth + 1 > kMaxDepth) return Fail(defect, K::kTooDeep, field_name());
-      ondemand::object obj;
-      if (auto err = value.get_object().get(obj)) return not_json(err);
-      const size_t mark = key_.size();
-      if (depth == 0) key_.assign(key);
-      const size_t base = key_.size();
-      for (auto field_result : obj) {
-        ondemand::field field;
-        if (auto err = std::move(field_result).get(field)) return not_json(err);
-        std::string_view sub;
-        if (auto err = field.unescaped_key().get(sub)) return not_json(err);
-        key_.resize(base);
-        key_ += '_';
-        key_.append(sub);
-        if (!ReadValue(field.value(), key_, depth + 1, on_leaf, defect)) return false;
-      }
-      key_.resize(depth == 0 ? 0 : mark);
-      return true;
-    }
+      return ReadObject(value, key, depth, on_leaf, defect);
     case ondemand::json_type::string:
-      if (auto err = value.get_string().get(leaf.text)) return not_json(err);
+      if (auto err = value.get_string().get(leaf.text)) return NotJson(defect, err);
       break;
     case ondemand::json_type::boolean:
       if (value.get_bool().get(leaf.boolean)) {
@@ -271,12 +251,33 @@ bool MessageReader::ReadValue(ondemand::value value, std::string_view key, int d
     case ondemand::json_type::array: {
       ondemand::array arr;
       std::string_view raw;
-      if (auto err = value.get_array().get(arr)) return not_json(err);
-      if (auto err = arr.raw_json().get(raw)) return not_json(err);
+      if (auto err = value.get_array().get(arr)) return NotJson(defect, err);
+      if (auto err = arr.raw_json().get(raw)) return NotJson(defect, err);
       break;
     }
   }
   return on_leaf(leaf, defect) || KeepField(defect, key, depth);
+}
+
+bool MessageReader::ReadObject(ondemand::value value, std::string_view key, int depth,
+                               LeafFn on_leaf, Defect& defect) {
+  ondemand::object obj;
+  if (auto err = value.get_object().get(obj)) return NotJson(defect, err);
+  const size_t mark = key_.size();
+  if (depth == 0) key_.assign(key);
+  const size_t base = key_.size();
+  for (auto field_result : obj) {
+    ondemand::field field;
+    if (auto err = std::move(field_result).get(field)) return NotJson(defect, err);
+    std::string_view sub;
+    if (auto err = field.unescaped_key().get(sub)) return NotJson(defect, err);
+    key_.resize(base);
+    key_ += '_';
+    key_.append(sub);
+    if (!ReadValue(field.value(), key_, depth + 1, on_leaf, defect)) return false;
+  }
+  key_.resize(depth == 0 ? 0 : mark);
+  return true;
 }
 
 bool MessageReader::KeepField(Defect& defect, std::string_view key, int depth) {
@@ -292,23 +293,19 @@ bool MessageReader::ReadDocument(std::string_view payload, LeafFn on_leaf, Defec
                                  std::string_view topic_device) {
   using K = Defect::Kind;
   std::memcpy(padded_.data(), payload.data(), payload.size());
-  auto not_json = [&](simdjson::error_code e) {
-    return Fail(defect, K::kNotJson, {}, simdjson::error_message(e));
-  };
-
   ondemand::document doc;
   auto err =
       parser_.iterate(simdjson::padded_string_view(padded_.data(), payload.size(), padded_.size()))
           .get(doc);
-  if (err) return not_json(err);
+  if (err) return NotJson(defect, err);
   ondemand::json_type top;
-  if ((err = doc.type().get(top))) return not_json(err);
+  if ((err = doc.type().get(top))) return NotJson(defect, err);
   if (top != ondemand::json_type::object) {
     return IsValidNonObject(doc, top) ? Fail(defect, K::kNotObject, {})
                                       : Fail(defect, K::kNotJson, {}, "not a JSON value");
   }
   ondemand::object obj;
-  if ((err = doc.get_object().get(obj))) return not_json(err);
+  if ((err = doc.get_object().get(obj))) return NotJson(defect, err);
 
   const std::vector<std::string>& id_fields = config_.device_id_fields;
   size_t id_rank = id_fields.size();  // rank of the field device_id_ came from
@@ -317,9 +314,9 @@ bool MessageReader::ReadDocument(std::string_view payload, LeafFn on_leaf, Defec
   key_.clear();
   for (auto field_result : obj) {
     ondemand::field field;
-    if ((err = std::move(field_result).get(field))) return not_json(err);
+    if ((err = std::move(field_result).get(field))) return NotJson(defect, err);
     std::string_view key;
-    if ((err = field.unescaped_key().get(key))) return not_json(err);
+    if ((err = field.unescaped_key().get(key))) return NotJson(defect, err);
     ondemand::value value = field.value();
 
     size_t rank = id_fields.size();
@@ -330,69 +327,11 @@ bool MessageReader::ReadDocument(std::string_view payload, LeafFn on_leaf, Defec
       }
     }
     if (rank < id_fields.size()) {
-      const std::string& name = id_fields[rank];
-      if (ids_seen & (1u << rank)) return Fail(defect, K::kDuplicateField, name);
-      ids_seen |= 1u << rank;
-      ondemand::json_type t;
-      if ((err = value.type().get(t))) return not_json(err);
-      std::string_view id;
-      char digits[24];
-      if (t == ondemand::json_type::string) {
-        if ((err = value.get_string().get(id))) return not_json(err);
-      } else if (t == ondemand::json_type::number) {
-        int64_t n;
-        if (value.get_int64().get(n)) {
-          return Fail(defect, K::kBadDeviceId, name, "is not a string or an integer");
-        }
-        auto [end, ec] = std::to_chars(digits, digits + sizeof digits, n);
-        id = std::string_view(digits, static_cast<size_t>(end - digits));
-      } else {
-        return Fail(defect, K::kBadDeviceId, name, "is not a string or an integer");
-      }
-      if (!IsTopicSafeId(id)) {
-        return Fail(defect, K::kBadDeviceId, name,
-                    "must be 1-128 characters without '/', '+', '#' or control characters");
-      }
-      if (rank < id_rank) {
-        id_rank = rank;
-        device_id_.assign(id);
-      }
+      if (!ReadDeviceId(value, rank, &ids_seen, &id_rank, defect)) return false;
     } else if (key == config_.timestamp_field) {
-      const std::string& name = config_.timestamp_field;
-      if (time_seen) return Fail(defect, K::kDuplicateField, name);
+      if (time_seen) return Fail(defect, K::kDuplicateField, config_.timestamp_field);
       time_seen = true;
-      ondemand::json_type t;
-      if ((err = value.type().get(t))) return not_json(err);
-      if (t == ondemand::json_type::string) {
-        std::string_view ts;
-        if ((err = value.get_string().get(ts))) return not_json(err);
-        if (ts.size() > kMaxTimeText || !ParseTime(ts, &time_ns_)) {
-          return Fail(defect, K::kBadTime, name,
-                      "is not a time (RFC 3339, or \"YYYY-MM-DD HH:MM:SS[.fff]\" in UTC)");
-        }
-        time_text_.assign(ts);
-        has_time_ = true;
-      } else if (t == ondemand::json_type::number) {
-        // Milliseconds since the epoch, within what int64 nanoseconds hold.
-        double ms;
-        if (value.get_double().get(ms) || !std::isfinite(ms) || std::fabs(ms) > 9.2e12) {
-          return Fail(defect, K::kBadTime, name,
-                      "is not a number of milliseconds since the epoch (1678-2261)");
-        }
-        time_ns_ = static_cast<int64_t>(ms) * 1000000;
-        char buf[kTimestampBytes];
-        time_text_.assign(buf, FormatTimestamp(time_ns_, buf));
-        has_time_ = true;
-      } else if (t == ondemand::json_type::null) {
-        bool is_null = false;
-        if (value.is_null().get(is_null) || !is_null) {
-          return Fail(defect, K::kNotJson, {}, "not a JSON value");
-        }
-        // null: no time, as if absent.
-      } else {
-        return Fail(defect, K::kMistyped, name,
-                    "is not a time string or a number of milliseconds since the epoch");
-      }
+      if (!ReadTime(value, defect)) return false;
     } else {
       // The common case inline: a top-level number (a failed attempt leaves the value as it was).
       Leaf leaf;
@@ -408,14 +347,89 @@ bool MessageReader::ReadDocument(std::string_view payload, LeafFn on_leaf, Defec
   if (!doc.current_location().error()) {
     return Fail(defect, K::kNotJson, {}, "trailing content after the object");
   }
-  if (device_id_.empty()) {
-    if (topic_device.empty()) return Fail(defect, K::kMissingField, id_fields.front());
-    if (!IsTopicSafeId(topic_device)) {
-      return Fail(defect, K::kBadDeviceId, "topic",
-                  "level must be 1-128 characters without '/', '+', '#' or control characters");
+  return ResolveDeviceId(topic_device, defect);
+}
+
+bool MessageReader::ReadDeviceId(ondemand::value value, size_t rank, uint32_t* ids_seen,
+                                 size_t* id_rank, Defect& defect) {
+  using K = Defect::Kind;
+  const std::string& name = config_.device_id_fields[rank];
+  if (*ids_seen & (1u << rank)) return Fail(defect, K::kDuplicateField, name);
+  *ids_seen |= 1u << rank;
+  ondemand::json_type t;
+  if (auto err = value.type().get(t)) return NotJson(defect, err);
+  std::string_view id;
+  char digits[24];
+  if (t == ondemand::json_type::string) {
+    if (auto err = value.get_string().get(id)) return NotJson(defect, err);
+  } else if (t == ondemand::json_type::number) {
+    int64_t n;
+    if (value.get_int64().get(n)) {
+      return Fail(defect, K::kBadDeviceId, name, "is not a string or an integer");
     }
-    device_id_.assign(topic_device);
+    auto [end, ec] = std::to_chars(digits, digits + sizeof digits, n);
+    id = std::string_view(digits, static_cast<size_t>(end - digits));
+  } else {
+    return Fail(defect, K::kBadDeviceId, name, "is not a string or an integer");
   }
+  if (!IsTopicSafeId(id)) {
+    return Fail(defect, K::kBadDeviceId, name,
+                "must be 1-128 characters without '/', '+', '#' or control characters");
+  }
+  if (rank < *id_rank) {
+    *id_rank = rank;
+    device_id_.assign(id);
+  }
+  return true;
+}
+
+bool MessageReader::ReadTime(ondemand::value value, Defect& defect) {
+  using K = Defect::Kind;
+  const std::string& name = config_.timestamp_field;
+  ondemand::json_type t;
+  if (auto err = value.type().get(t)) return NotJson(defect, err);
+  if (t == ondemand::json_type::string) {
+    std::string_view ts;
+    if (auto err = value.get_string().get(ts)) return NotJson(defect, err);
+    if (ts.size() > kMaxTimeText || !ParseTime(ts, &time_ns_)) {
+      return Fail(defect, K::kBadTime, name,
+                  "is not a time (RFC 3339, or \"YYYY-MM-DD HH:MM:SS[.fff]\" in UTC)");
+    }
+    time_text_.assign(ts);
+    has_time_ = true;
+  } else if (t == ondemand::json_type::number) {
+    // Milliseconds since the epoch, within what int64 nanoseconds hold.
+    double ms;
+    if (value.get_double().get(ms) || !std::isfinite(ms) || std::fabs(ms) > 9.2e12) {
+      return Fail(defect, K::kBadTime, name,
+                  "is not a number of milliseconds since the epoch (1678-2261)");
+    }
+    time_ns_ = static_cast<int64_t>(ms) * 1000000;
+    char buf[kTimestampBytes];
+    time_text_.assign(buf, FormatTimestamp(time_ns_, buf));
+    has_time_ = true;
+  } else if (t == ondemand::json_type::null) {
+    bool is_null = false;
+    if (value.is_null().get(is_null) || !is_null) {
+      return Fail(defect, K::kNotJson, {}, "not a JSON value");
+    }
+    // null: no time, as if absent.
+  } else {
+    return Fail(defect, K::kMistyped, name,
+                "is not a time string or a number of milliseconds since the epoch");
+  }
+  return true;
+}
+
+bool MessageReader::ResolveDeviceId(std::string_view topic_device, Defect& defect) {
+  using K = Defect::Kind;
+  if (!device_id_.empty()) return true;
+  if (topic_device.empty()) return Fail(defect, K::kMissingField, config_.device_id_fields.front());
+  if (!IsTopicSafeId(topic_device)) {
+    return Fail(defect, K::kBadDeviceId, "topic",
+                "level must be 1-128 characters without '/', '+', '#' or control characters");
+  }
+  device_id_.assign(topic_device);
   return true;
 }
 

@@ -130,9 +130,23 @@ class MessageReader {
  private:
   bool ReadDocument(std::string_view payload, LeafFn on_leaf, Defect& defect,
                     std::string_view topic_device);
+  // A device id field of rank `rank` in config_.device_id_fields (`*ids_seen`: a bit per rank
+  // already read; the id of the lowest rank wins, `*id_rank` is its rank).
+  bool ReadDeviceId(simdjson::ondemand::value value, size_t rank, uint32_t* ids_seen,
+                    size_t* id_rank, Defect& defect);
+  // The timestamp field: a time string, milliseconds since the epoch, or null (no time).
+  bool ReadTime(simdjson::ondemand::value value, Defect& defect);
+  // After the object: the id from the topic when the message had none.
+  bool ResolveDeviceId(std::string_view topic_device, Defect& defect);
   bool ReadValue(simdjson::ondemand::value value, std::string_view key, int depth, LeafFn on_leaf,
                  Defect& defect);
+  // A nested object: its leaves, flattened to `key_<sub>`.
+  bool ReadObject(simdjson::ondemand::value value, std::string_view key, int depth, LeafFn on_leaf,
+                  Defect& defect);
   bool Fail(Defect& defect, Defect::Kind kind, std::string_view field, const char* detail = "");
+  bool NotJson(Defect& defect, simdjson::error_code e) {
+    return Fail(defect, Defect::Kind::kNotJson, {}, simdjson::error_message(e));
+  }
   bool KeepField(Defect& defect, std::string_view key, int depth);
 
   MessageConfig config_;

@@ -94,10 +94,15 @@ TEST_F(MosquittoInterop, RetainedSetDeliveredOnSubscribeAndCleared) {
   EXPECT_EQ(rc, 0);
   EXPECT_NE(out.find("ret/a 1 kept\n"), std::string::npos) << out;
   EXPECT_NE(out.find("ret/b 1 kept-too\n"), std::string::npos) << out;
-  // An empty retained message clears the topic [MQTT-3.3.1-6].
+  // An empty retained message clears the topic [MQTT-3.3.1-6]: a subscriber gets the retained
+  // ret/b and then the live marker, nothing for ret/a.
   ASSERT_EQ(RunCommand(Pub("-t ret/a -r -n")).first, 0);
-  auto [rc2, out2] = RunCommand(Sub("-V mqttv5 -t 'ret/#' --retained-only -W 3 -F '%t %p'"));
-  EXPECT_EQ(Messages(out2), "ret/b kept-too\n");
+  ASSERT_TRUE(WaitFor([&] { return broker_.broker().index().size() == 0; }));
+  Process sub(Sub("-V mqttv5 -t 'ret/#' -C 2 -F '%t %r %p'"));
+  WaitSubscriptions(1);
+  ASSERT_EQ(RunCommand(Pub("-t ret/marker -m live")).first, 0);
+  EXPECT_EQ(sub.Wait(), 0);
+  EXPECT_EQ(sub.Output(), "ret/b 1 kept-too\nret/marker 0 live\n");
 }
 
 TEST_F(MosquittoInterop, SessionResumeDeliversQueuedMessages) {
@@ -150,22 +155,22 @@ TEST_F(MosquittoInterop, WillPublishedWhenClientDiesV311) {
   EXPECT_EQ(watcher.Output(), "will/dead gone\n");
 }
 
-TEST_F(MosquittoInterop, MessageExpiryDropsStaleQueuedMessages) {
+// mosquitto_pub's Message Expiry Interval reaches a queued subscriber as what is left of it
+// [MQTT-3.3.2-6]. Expiry itself (a message expired in the queue is dropped, the exact remaining
+// interval) is tested on the broker core's ManualClock (broker_test.cc, BrokerTimers).
+TEST_F(MosquittoInterop, MessageExpiryIntervalReachesQueuedSubscriber_MQTT_3_3_2_6) {
   auto [rc, out] = RunCommand(Sub("-V mqttv5 -c -i exp-1 -x 600 -t exp/t -q 1 -E"));
   ASSERT_EQ(rc, 0) << out;
-  ASSERT_EQ(RunCommand(Pub("-V mqttv5 -t exp/t -q 1 -m short -D publish message-expiry-interval 1"))
-                .first,
-            0);
   ASSERT_EQ(
       RunCommand(Pub("-V mqttv5 -t exp/t -q 1 -m long -D publish message-expiry-interval 600"))
           .first,
       0);
-  // Wait until the short one has expired in the queue, then resume.
-  std::this_thread::sleep_for(std::chrono::milliseconds(2200));
   auto [rc2, out2] = RunCommand(Sub("-V mqttv5 -c -i exp-1 -x 600 -t exp/t -q 1 -C 1 -F '%p %E'"));
   EXPECT_EQ(rc2, 0);
-  // The remaining interval is sent, reduced by the time spent waiting [MQTT-3.3.2-6].
-  EXPECT_TRUE(out2 == "long 598\n" || out2 == "long 597\n" || out2 == "long 599\n") << out2;
+  ASSERT_EQ(out2.rfind("long ", 0), 0u) << out2;
+  int left = std::stoi(out2.substr(5));
+  EXPECT_GT(left, 0) << out2;
+  EXPECT_LE(left, 600) << out2;
 }
 
 TEST_F(MosquittoInterop, SysTopics) {
@@ -175,9 +180,14 @@ TEST_F(MosquittoInterop, SysTopics) {
   EXPECT_EQ(rc, 0);
   EXPECT_NE(out.find("$SYS/broker/version"), std::string::npos) << out;
   EXPECT_NE(out.find("$SYS/broker/uptime"), std::string::npos) << out;
-  // '#' does not see $SYS [MQTT-4.7.2-1].
-  auto [rc2, out2] = RunCommand(Sub("-t '#' -W 2 -F '%t'"));
-  EXPECT_EQ(out2.find("$SYS"), std::string::npos) << out2;
+  // '#' does not see $SYS [MQTT-4.7.2-1]: the retained $SYS topics would come before a marker
+  // published once the subscription is in place.
+  ASSERT_TRUE(WaitFor([&] { return broker_.broker().index().size() == 0; }));
+  Process all(Sub("-t '#' -C 1 -F '%t'"));
+  WaitSubscriptions(1);
+  ASSERT_EQ(RunCommand(Pub("-t sys-marker -m m")).first, 0);
+  EXPECT_EQ(all.Wait(), 0);
+  EXPECT_EQ(all.Output(), "sys-marker\n");
 }
 
 // mosquitto_pub sends the first message with topic + Topic Alias, the others with the alias alone

@@ -15,9 +15,9 @@ namespace {
 
 constexpr int kMaxIterations = 100'000'000;
 
-void SetError(std::string* error, size_t line, std::string_view what) {
-  if (error == nullptr) return;
-  *error = "line " + std::to_string(line) + ": " + std::string(what);
+// The error of a parser: errc::parse_error "line <n>: <what>".
+Status LineError(size_t line, std::string_view what) {
+  return Status(errc::parse_error, "line " + std::to_string(line) + ": " + std::string(what));
 }
 
 std::string_view Trim(std::string_view s) {
@@ -71,19 +71,23 @@ std::vector<std::string_view> Split(std::string_view s, char sep) {
   return parts;
 }
 
-Result<std::string> ReadFile(const std::string& path, std::string* error) {
+Result<std::string> ReadFile(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    if (error != nullptr) *error = "cannot open " + path;
-    return errc::not_found;
-  }
+  if (!in) return {errc::not_found, "cannot open " + path};
   std::ostringstream ss;
   ss << in.rdbuf();
-  if (in.bad()) {
-    if (error != nullptr) *error = "cannot read " + path;
-    return errc::io_error;
-  }
+  if (in.bad()) return {errc::io_error, "cannot read " + path};
   return ss.str();
+}
+
+// Reads `path` and parses it with `parse`; a parse error's message is prefixed with the path.
+template <typename T, typename Parse>
+Result<T> LoadFile(const std::string& path, Parse&& parse) {
+  auto text = ReadFile(path);
+  if (!text.ok()) return text.status();
+  Result<T> f = parse(*text);
+  if (!f.ok()) return f.status().Prefix(path);
+  return f;
 }
 
 // A %c / %u value usable in a pattern: not empty, no wildcard or level separator.
@@ -95,14 +99,15 @@ bool SafeForPattern(std::string_view v) {
 
 // ---- PasswordFile -------------------------------------------------------------------------------
 
-Result<PasswordFile> PasswordFile::Parse(std::string_view text, std::string* error) {
+Result<PasswordFile> PasswordFile::Parse(std::string_view text) {
   PasswordFile f;
+  Status status;
   bool ok = ForEachLine(text, [&](size_t n, std::string_view raw) {
     std::string_view line = Trim(raw);
     if (line.empty() || line.front() == '#') return true;
     size_t colon = line.find(':');
     if (colon == 0 || colon == std::string_view::npos) {
-      SetError(error, n, "expected user:$7$<iterations>$<salt>$<hash>");
+      status = LineError(n, "expected user:$7$<iterations>$<salt>$<hash>");
       return false;
     }
     std::string_view user = line.substr(0, colon);
@@ -119,39 +124,35 @@ Result<PasswordFile> PasswordFile::Parse(std::string_view text, std::string* err
       std::string_view it = parts[2];
       if (it.empty() || it.size() > 9 ||
           it.find_first_not_of("0123456789") != std::string_view::npos) {
-        SetError(error, n, "bad iteration count");
+        status = LineError(n, "bad iteration count");
         return false;
       }
       e.iterations = std::stoi(std::string(it));
       if (e.iterations < 1 || e.iterations > kMaxIterations) {
-        SetError(error, n, "iteration count out of range");
+        status = LineError(n, "iteration count out of range");
         return false;
       }
       salt_b64 = parts[3];
       hash_b64 = parts[4];
     } else {
-      SetError(error, n, "not a $6$ or $7$ password hash (create the file with mosquitto_passwd)");
+      status =
+          LineError(n, "not a $6$ or $7$ password hash (create the file with mosquitto_passwd)");
       return false;
     }
     if (!DecodeBase64(salt_b64, &e.salt) || !DecodeBase64(hash_b64, &e.hash) ||
         e.hash.size() != 64) {
-      SetError(error, n, "bad base64 salt or hash");
+      status = LineError(n, "bad base64 salt or hash");
       return false;
     }
     f.users_[std::string(user)] = std::move(e);  // a later line for the same user wins
     return true;
   });
-  if (!ok) return errc::parse_error;
+  if (!ok) return status;
   return f;
 }
 
-Result<PasswordFile> PasswordFile::Load(const std::string& path, std::string* error) {
-  auto text = ReadFile(path, error);
-  if (!text.ok()) return text.error();
-  std::string e;
-  auto f = Parse(*text, &e);
-  if (!f.ok() && error != nullptr) *error = path + ": " + e;
-  return f;
+Result<PasswordFile> PasswordFile::Load(const std::string& path) {
+  return LoadFile<PasswordFile>(path, [](std::string_view text) { return Parse(text); });
 }
 
 bool PasswordFile::Contains(std::string_view user) const {
@@ -184,8 +185,9 @@ bool PasswordFile::Check(std::string_view user, std::string_view password) const
 
 // ---- AclFile ------------------------------------------------------------------------------------
 
-Result<AclFile> AclFile::Parse(std::string_view text, std::string* error) {
+Result<AclFile> AclFile::Parse(std::string_view text) {
   AclFile f;
+  Status status;
   std::vector<AclRule>* current = &f.anonymous_;
   bool ok = ForEachLine(text, [&](size_t n, std::string_view raw) {
     std::string_view line = Trim(raw);
@@ -195,14 +197,14 @@ Result<AclFile> AclFile::Parse(std::string_view text, std::string* error) {
     std::string_view rest = sp == std::string_view::npos ? "" : Trim(line.substr(sp));
     if (keyword == "user") {
       if (rest.empty()) {
-        SetError(error, n, "`user` without a name");
+        status = LineError(n, "`user` without a name");
         return false;
       }
       current = &f.users_[std::string(rest)];
       return true;
     }
     if (keyword != "topic" && keyword != "pattern") {
-      SetError(error, n, "expected `user`, `topic` or `pattern`");
+      status = LineError(n, "expected `user`, `topic` or `pattern`");
       return false;
     }
     AclRule rule;
@@ -225,29 +227,24 @@ Result<AclFile> AclFile::Parse(std::string_view text, std::string* error) {
       rest = after;
     }
     if (rest.empty()) {
-      SetError(error, n, "rule without a topic filter");
+      status = LineError(n, "rule without a topic filter");
       return false;
     }
     rule.filter = std::string(rest);
     // Substitutions are checked after expansion; a literal filter must be valid now.
     if (!rule.pattern && ValidateTopicFilter(rule.filter) != ReasonCode::kSuccess) {
-      SetError(error, n, "invalid topic filter `" + rule.filter + "`");
+      status = LineError(n, "invalid topic filter `" + rule.filter + "`");
       return false;
     }
     (rule.pattern ? f.patterns_ : *current).push_back(std::move(rule));
     return true;
   });
-  if (!ok) return errc::parse_error;
+  if (!ok) return status;
   return f;
 }
 
-Result<AclFile> AclFile::Load(const std::string& path, std::string* error) {
-  auto text = ReadFile(path, error);
-  if (!text.ok()) return text.error();
-  std::string e;
-  auto f = Parse(*text, &e);
-  if (!f.ok() && error != nullptr) *error = path + ": " + e;
-  return f;
+Result<AclFile> AclFile::Load(const std::string& path) {
+  return LoadFile<AclFile>(path, [](std::string_view text) { return Parse(text); });
 }
 
 // Calls fn(access, filter) for every rule that applies to the client, with patterns expanded.
@@ -335,17 +332,16 @@ bool FilterCovers(std::string_view outer, std::string_view inner) {
 // ---- AuthPolicy ---------------------------------------------------------------------------------
 
 Result<std::shared_ptr<const AuthPolicy>> AuthPolicy::Load(const AuthConfig& config,
-                                                           Authenticator external,
-                                                           std::string* error) {
+                                                           Authenticator external) {
   auto p = std::make_shared<AuthPolicy>();
   if (!config.password_file.empty()) {
-    auto f = PasswordFile::Load(config.password_file, error);
-    if (!f.ok()) return f.error();
+    auto f = PasswordFile::Load(config.password_file);
+    if (!f.ok()) return f.status();
     p->passwords_ = std::move(*f);
   }
   if (!config.acl_file.empty()) {
-    auto f = AclFile::Load(config.acl_file, error);
-    if (!f.ok()) return f.error();
+    auto f = AclFile::Load(config.acl_file);
+    if (!f.ok()) return f.status();
     p->acl_ = std::move(*f);
   }
   p->external_ = std::move(external);

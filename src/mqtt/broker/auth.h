@@ -32,9 +32,11 @@ struct PasswordEntry {
 class PasswordFile {
  public:
   // Parses the file's text. Blank lines and lines starting with '#' are skipped. A line that is
-  // not `user:$6$...` or `user:$7$...` is an errc::parse_error; `error` (if given) says which.
-  static Result<PasswordFile> Parse(std::string_view text, std::string* error = nullptr);
-  static Result<PasswordFile> Load(const std::string& path, std::string* error = nullptr);
+  // not `user:$6$...` or `user:$7$...` is an errc::parse_error whose message says which ("line 3:
+  // ..."). Load: errc::not_found / io_error when the file cannot be read; parse errors are
+  // prefixed with the path.
+  static Result<PasswordFile> Parse(std::string_view text);
+  static Result<PasswordFile> Load(const std::string& path);
 
   bool Contains(std::string_view user) const;
   // True when `user` is in the file and `password` hashes to its entry (constant-time compare).
@@ -66,8 +68,10 @@ struct AclRule {
 // nor %u for anonymous clients. With an ACL file, anything not granted is denied.
 class AclFile {
  public:
-  static Result<AclFile> Parse(std::string_view text, std::string* error = nullptr);
-  static Result<AclFile> Load(const std::string& path, std::string* error = nullptr);
+  // Errors as PasswordFile's: errc::parse_error with "line N: ..." (prefixed with the path by
+  // Load), errc::not_found / io_error.
+  static Result<AclFile> Parse(std::string_view text);
+  static Result<AclFile> Load(const std::string& path);
 
   // May the client publish to `topic` (kAccessWrite) / receive a message on `topic`
   // (kAccessRead)? `username` is nullopt for anonymous clients.
@@ -124,9 +128,9 @@ struct AuthConfig {
 // builds a new one and swaps the pointer.
 class AuthPolicy {
  public:
+  // Loads the configured files; the error of the first that fails (its message names the file).
   static Result<std::shared_ptr<const AuthPolicy>> Load(const AuthConfig& config,
-                                                        Authenticator external,
-                                                        std::string* error = nullptr);
+                                                        Authenticator external);
 
   // For a client with a username (anonymous clients are the listener's decision):
   // kUnknownUser when no credential store is configured at all (the client is then treated as

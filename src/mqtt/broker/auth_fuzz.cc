@@ -16,14 +16,13 @@ using aiot::mqtt::broker::PasswordFile;
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   if (size == 0) return 0;
   std::string_view text(reinterpret_cast<const char*>(data) + 1, size - 1);
-  std::string error;
   if (data[0] % 2 == 0) {
-    auto f = PasswordFile::Parse(text, &error);
+    auto f = PasswordFile::Parse(text);
     if (f.ok() && f->size() > 0 && text.find("$7$") == std::string_view::npos) {
       (void)f->Check("alice", "secret");
     }
   } else {
-    auto acl = AclFile::Parse(text, &error);
+    auto acl = AclFile::Parse(text);
     if (acl.ok()) {
       std::optional<std::string> user = std::string("alice");
       (void)acl->Check("client-1", user, "a/b/c", kAccessRead);

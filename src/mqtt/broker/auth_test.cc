@@ -41,9 +41,8 @@ class MosquittoPasswd : public ::testing::Test {
 };
 
 TEST_F(MosquittoPasswd, Pbkdf2Sha512EntriesVerify) {
-  std::string error;
-  auto f = PasswordFile::Load(Write(""), &error);
-  ASSERT_TRUE(f.ok()) << error;
+  auto f = PasswordFile::Load(Write(""));
+  ASSERT_TRUE(f.ok()) << f.status().ToString();
   EXPECT_EQ(f->size(), 2u);
   EXPECT_TRUE(f->Check("alice", "s3cret pass"));
   EXPECT_TRUE(f->Check("bob", "hunter2"));
@@ -56,25 +55,26 @@ TEST_F(MosquittoPasswd, Pbkdf2Sha512EntriesVerify) {
 }
 
 TEST_F(MosquittoPasswd, Sha512EntriesVerify) {
-  std::string error;
   std::string path = Write("-H sha512");
   std::ifstream in(path);
   std::string first;
   std::getline(in, first);
   ASSERT_EQ(first.rfind("alice:$6$", 0), 0u) << first;
-  auto f = PasswordFile::Load(path, &error);
-  ASSERT_TRUE(f.ok()) << error;
+  auto f = PasswordFile::Load(path);
+  ASSERT_TRUE(f.ok()) << f.status().ToString();
   EXPECT_TRUE(f->Check("alice", "s3cret pass"));
   EXPECT_FALSE(f->Check("alice", "s3cret pasS"));
   EXPECT_TRUE(f->Check("bob", "hunter2"));
 }
 
 TEST(PasswordFile, RejectsPlainTextAndMalformedLines) {
-  std::string error;
-  EXPECT_FALSE(PasswordFile::Parse("alice:secret\n", &error).ok());
-  EXPECT_NE(error.find("line 1"), std::string::npos) << error;
-  EXPECT_FALSE(PasswordFile::Parse("# c\n\nalice$7$1$AAAA$AAAA\n", &error).ok());
-  EXPECT_NE(error.find("line 3"), std::string::npos) << error;
+  auto plain = PasswordFile::Parse("alice:secret\n");
+  ASSERT_FALSE(plain.ok());
+  EXPECT_EQ(plain.error(), make_error_code(errc::parse_error));
+  EXPECT_EQ(plain.status().message().rfind("line 1: ", 0), 0u) << plain.status().ToString();
+  auto no_colon = PasswordFile::Parse("# c\n\nalice$7$1$AAAA$AAAA\n");
+  ASSERT_FALSE(no_colon.ok());
+  EXPECT_EQ(no_colon.status().message().rfind("line 3: ", 0), 0u) << no_colon.status().ToString();
   EXPECT_FALSE(PasswordFile::Parse("a:$7$0$AAAA$AAAA\n").ok());
   EXPECT_FALSE(PasswordFile::Parse("a:$7$x$AAAA$AAAA\n").ok());
   EXPECT_FALSE(PasswordFile::Parse("a:$7$101$A!AA$AAAA\n").ok());
@@ -84,12 +84,23 @@ TEST(PasswordFile, RejectsPlainTextAndMalformedLines) {
   EXPECT_EQ(empty->size(), 0u);
 }
 
+TEST(PasswordFile, LoadErrorNamesTheFileAndTheLine) {
+  fs::path path = fs::temp_directory_path() / ("aiot_passwd_bad_" + std::to_string(::getpid()));
+  std::ofstream(path) << "# users\nalice:secret\n";
+  auto f = PasswordFile::Load(path.string());
+  fs::remove(path);
+  ASSERT_FALSE(f.ok());
+  EXPECT_EQ(f.error(), make_error_code(errc::parse_error));
+  EXPECT_EQ(f.status().message(),
+            path.string() +
+                ": line 2: not a $6$ or $7$ password hash (create the file with mosquitto_passwd)");
+}
+
 TEST(PasswordFile, MissingFileIsNotFound) {
-  std::string error;
-  auto f = PasswordFile::Load("/nonexistent/aiot/passwd", &error);
+  auto f = PasswordFile::Load("/nonexistent/aiot/passwd");
   ASSERT_FALSE(f.ok());
   EXPECT_EQ(f.error(), make_error_code(errc::not_found));
-  EXPECT_NE(error.find("/nonexistent/aiot/passwd"), std::string::npos);
+  EXPECT_NE(f.status().message().find("/nonexistent/aiot/passwd"), std::string::npos);
 }
 
 const std::optional<std::string> kAnon;
@@ -97,7 +108,6 @@ std::optional<std::string> User(const char* u) { return std::string(u); }
 
 TEST(AclFile, MosquittoExampleFile) {
   // The shape of Mosquitto's aclfile.example.
-  std::string error;
   auto acl = AclFile::Parse(R"(# anonymous clients
 topic read $SYS/#
 topic public/#
@@ -114,9 +124,8 @@ topic read shared/+
 pattern read devices/%c/in
 pattern write devices/%c/out/#
 pattern readwrite users/%u/#
-)",
-                            &error);
-  ASSERT_TRUE(acl.ok()) << error;
+)");
+  ASSERT_TRUE(acl.ok()) << acl.status().ToString();
   // Anonymous.
   EXPECT_TRUE(acl->Check("x", kAnon, "$SYS/broker/uptime", kAccessRead));
   EXPECT_FALSE(acl->Check("x", kAnon, "$SYS/broker/uptime", kAccessWrite));
@@ -169,9 +178,10 @@ TEST(AclFile, SubscribeNeedsAReadRuleCoveringTheFilter) {
 }
 
 TEST(AclFile, ParseErrors) {
-  std::string error;
-  EXPECT_FALSE(AclFile::Parse("topic read a/#/b\n", &error).ok());
-  EXPECT_NE(error.find("line 1"), std::string::npos);
+  auto bad = AclFile::Parse("topic read a/#/b\n");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.error(), make_error_code(errc::parse_error));
+  EXPECT_EQ(bad.status().message(), "line 1: invalid topic filter `a/#/b`");
   EXPECT_FALSE(AclFile::Parse("user\n").ok());
   EXPECT_FALSE(AclFile::Parse("topic\n").ok());
   EXPECT_FALSE(AclFile::Parse("allow everything\n").ok());
@@ -239,11 +249,9 @@ TEST(AuthPolicy, NothingConfigured) {
   EXPECT_EQ(
       (*policy)->Authenticate({.client_id = "c", .username = "u", .password = "p", .listener = ""}),
       AuthResult::kUnknownUser);
-  std::string error;
-  EXPECT_FALSE(
-      AuthPolicy::Load({.password_file = "", .acl_file = "/nonexistent/acl"}, nullptr, &error)
-          .ok());
-  EXPECT_FALSE(error.empty());
+  auto missing = AuthPolicy::Load({.password_file = "", .acl_file = "/nonexistent/acl"}, nullptr);
+  ASSERT_FALSE(missing.ok());
+  EXPECT_EQ(missing.status().message(), "cannot open /nonexistent/acl");
 }
 
 }  // namespace

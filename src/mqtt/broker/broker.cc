@@ -6,7 +6,6 @@
 #include <unordered_set>
 
 #include "base/check.h"
-#include "base/log.h"
 #include "base/version.h"
 #include "mqtt/protocol/codec.h"
 #include "mqtt/protocol/topic.h"
@@ -843,229 +842,283 @@ void ServerConnection::Dispatch(Packet&& packet) {
   }
 }
 
+// What a CONNECT installs its session with, once the session is known (maybe on another core).
+struct ServerConnection::SessionSetup {
+  Shard* here = nullptr;  // the connection's shard
+  Broker* broker = nullptr;
+  uint64_t conn_id = 0;
+  SessionKey new_key = 0;  // for a new session
+  std::string client_id;
+  uint32_t expiry = 0;
+  uint8_t version = 0;
+  Properties connack_props;  // v5
+  std::shared_ptr<const AclIdentity> acl;
+};
+
+// CONNECT [MQTT-3.1]: checks in the order a refusal is decided (version, authentication, client
+// id, will ACL, v5 properties, will limits), then claims the client id and installs the session,
+// fetched from its core when the client id had one.
 void ServerConnection::HandleConnect(Connect&& c) {
-  const BrokerConfig& cfg = broker().config_;
   version_ = c.protocol_version;
-  auto refuse = [&](ReasonCode rc, const char* why) {
-    Connack ack = MakeConnack(rc);
-    if (version_ == kMqtt5 && why != nullptr) ack.properties.reason_string = why;
-    link_.Send(ack, version_);
-    phase_ = Phase::kClosing;
-    link_.Close();
-  };
   if (version_ != kMqtt5 && version_ != kMqtt311) {
     version_ = kMqtt311;  // [MQTT-3.1.2-2] answer 0x01 in 3.1.1 form
-    refuse(ReasonCode::kUnsupportedProtocolVersion, nullptr);
+    RefuseConnect(ReasonCode::kUnsupportedProtocolVersion, nullptr);
     return;
   }
+  std::shared_ptr<const AclIdentity> acl;  // null: no ACL to check
+  bool assigned = false;
+  uint32_t expiry = 0;
+  if (!AdmitClient(c, &acl, &assigned) || !AcceptConnectProperties(c, &expiry)) return;
+  if (c.will && !AcceptWill(*c.will)) return;
+  std::optional<uint16_t> server_keep_alive = NegotiateKeepAlive(c.keep_alive);
+
+  Broker& b = broker();
+  auto setup = std::make_shared<SessionSetup>();
+  setup->here = &shard_;
+  setup->broker = &b;
+  setup->conn_id = shard_.ConnectionId(this);
+  setup->new_key = b.next_key_++;
+  setup->client_id = c.client_id;
+  setup->expiry = expiry;
+  setup->version = version_;
+  if (version_ == kMqtt5)
+    setup->connack_props = ConnackProperties(c, expiry, assigned, server_keep_alive);
+  setup->acl = std::move(acl);
+  // Claim the client id and fetch any existing session (possibly from another core).
+  std::optional<Broker::RegistryEntry> old =
+      b.ClaimClientId(c.client_id, setup->new_key, c.clean_start, shard_.index());
+  phase_ = Phase::kAwaitSession;
+  if (!old) {
+    InstallSession(setup, nullptr);
+    return;
+  }
+  TakeOverSession(old->key, old->core, c.clean_start, std::move(setup));
+}
+
+void ServerConnection::RefuseConnect(ReasonCode rc, const char* why) {
+  Connack ack = MakeConnack(rc);
+  if (version_ == kMqtt5 && why != nullptr) ack.properties.reason_string = why;
+  link_.Send(ack, version_);
+  phase_ = Phase::kClosing;
+  link_.Close();
+}
+
+bool ServerConnection::AdmitClient(Connect& c, std::shared_ptr<const AclIdentity>* acl,
+                                   bool* assigned) {
   std::shared_ptr<const AuthPolicy> policy;
   if (ReasonCode rc = Authenticate(c, &policy); rc != ReasonCode::kSuccess) {
-    refuse(rc, rc == ReasonCode::kBadUserNameOrPassword ? "bad user name or password"
-               : c.username                             ? "not authorized"
-                            : "anonymous clients are not allowed on this listener");
-    return;
+    RefuseConnect(rc, rc == ReasonCode::kBadUserNameOrPassword ? "bad user name or password"
+                      : c.username                             ? "not authorized"
+                                   : "anonymous clients are not allowed on this listener");
+    return false;
   }
-  bool assigned = false;
   if (c.client_id.empty()) {
     if (version_ == kMqtt311 && !c.clean_start) {  // [MQTT-3.1.3-8]
-      refuse(ReasonCode::kClientIdentifierNotValid, nullptr);
-      return;
+      RefuseConnect(ReasonCode::kClientIdentifierNotValid, nullptr);
+      return false;
     }
     char buf[48];
     std::snprintf(buf, sizeof buf, "aiot-%016llx",
                   static_cast<unsigned long long>(broker().next_assigned_id_++));
     c.client_id = buf;
-    assigned = true;
+    *assigned = true;
   }
-  std::shared_ptr<const AclIdentity> acl;  // null: no ACL to check
   if (policy && policy->has_acl()) {
-    acl = std::make_shared<AclIdentity>(
+    *acl = std::make_shared<AclIdentity>(
         AclIdentity{.policy = std::move(policy), .client_id = c.client_id, .username = c.username});
   }
-  if (c.will && acl && !acl->May(c.will->topic, kAccessWrite)) {  // as Mosquitto: at CONNECT
+  if (c.will && *acl && !(*acl)->May(c.will->topic, kAccessWrite)) {  // as Mosquitto: at CONNECT
     broker().metrics_->rejected_not_authorized.Increment();
-    refuse(ReasonCode::kNotAuthorized, "will topic not authorized");
-    return;
+    RefuseConnect(ReasonCode::kNotAuthorized, "will topic not authorized");
+    return false;
+  }
+  return true;
+}
+
+bool ServerConnection::AcceptConnectProperties(const Connect& c, uint32_t* expiry) {
+  const BrokerConfig& cfg = broker().config_;
+  if (version_ != kMqtt5) {
+    *expiry = c.clean_start ? 0 : std::min(kSessionNeverExpires, cfg.max_session_expiry);
+    return true;
   }
   const Properties& p = c.properties;
-  uint32_t expiry = 0;
-  if (version_ == kMqtt5) {
-    if (p.receive_maximum && *p.receive_maximum == 0) {  // [MQTT-3.1.2-?] 0 is a Protocol Error
-      refuse(ReasonCode::kProtocolError, "Receive Maximum 0");
-      return;
-    }
-    if (p.maximum_packet_size && *p.maximum_packet_size == 0) {
-      refuse(ReasonCode::kProtocolError, "Maximum Packet Size 0");
-      return;
-    }
-    if (p.authentication_method) {
-      refuse(ReasonCode::kBadAuthenticationMethod, "no authentication methods supported");
-      return;
-    }
-    client_receive_maximum_ = p.receive_maximum.value_or(65535);
-    max_packet_size_ = p.maximum_packet_size.value_or(UINT32_MAX);
-    client_topic_alias_maximum_ = p.topic_alias_maximum.value_or(0);
-    request_problem_information_ = p.request_problem_information.value_or(1) != 0;
-    expiry = std::min(p.session_expiry_interval.value_or(0), cfg.max_session_expiry);
-  } else {
-    expiry = c.clean_start ? 0 : std::min(kSessionNeverExpires, cfg.max_session_expiry);
+  if (p.receive_maximum && *p.receive_maximum == 0) {  // [MQTT-3.1.2-?] 0 is a Protocol Error
+    RefuseConnect(ReasonCode::kProtocolError, "Receive Maximum 0");
+    return false;
   }
-  if (c.will) {
-    const Will& w = *c.will;
-    if (Qos(w.qos) > cfg.max_qos) {
-      refuse(ReasonCode::kQosNotSupported, "will QoS not supported");
-      return;
-    }
-    if (w.retain && !cfg.retain_available) {
-      refuse(ReasonCode::kRetainNotSupported, "retain not supported");
-      return;
-    }
-    if (!TopicWithinLimits(cfg, w.topic)) {
-      refuse(ReasonCode::kTopicNameInvalid, "will topic exceeds limits");
-      return;
-    }
-    auto m = std::make_shared<Message>();
-    m->topic = w.topic;
-    m->payload = w.payload;
-    m->qos = Qos(w.qos);
-    m->retain = w.retain;
-    m->properties.payload_format_indicator = w.properties.payload_format_indicator;
-    m->properties.message_expiry_interval = w.properties.message_expiry_interval;
-    m->properties.content_type = w.properties.content_type;
-    m->properties.response_topic = w.properties.response_topic;
-    m->properties.correlation_data = w.properties.correlation_data;
-    m->properties.user_properties = w.properties.user_properties;
-    extras().will =
-        WillState{.msg = std::move(m), .delay_s = w.properties.will_delay_interval.value_or(0)};
+  if (p.maximum_packet_size && *p.maximum_packet_size == 0) {
+    RefuseConnect(ReasonCode::kProtocolError, "Maximum Packet Size 0");
+    return false;
   }
-  keep_alive_s_ = c.keep_alive;
-  std::optional<uint16_t> server_keep_alive;
-  if (version_ == kMqtt5 &&
-      (c.keep_alive > cfg.max_keepalive || (c.keep_alive == 0 && cfg.max_keepalive < 65535))) {
-    keep_alive_s_ = cfg.max_keepalive;
-    server_keep_alive = cfg.max_keepalive;
+  if (p.authentication_method) {
+    RefuseConnect(ReasonCode::kBadAuthenticationMethod, "no authentication methods supported");
+    return false;
   }
+  client_receive_maximum_ = p.receive_maximum.value_or(65535);
+  max_packet_size_ = p.maximum_packet_size.value_or(UINT32_MAX);
+  client_topic_alias_maximum_ = p.topic_alias_maximum.value_or(0);
+  request_problem_information_ = p.request_problem_information.value_or(1) != 0;
+  *expiry = std::min(p.session_expiry_interval.value_or(0), cfg.max_session_expiry);
+  return true;
+}
 
-  // Claim the client id and fetch any existing session (possibly from another core).
-  SessionKey new_key = broker().next_key_++;
-  Broker::RegistryEntry old{};
-  bool had_old = false;
+bool ServerConnection::AcceptWill(const Will& w) {
+  const BrokerConfig& cfg = broker().config_;
+  if (Qos(w.qos) > cfg.max_qos) {
+    RefuseConnect(ReasonCode::kQosNotSupported, "will QoS not supported");
+    return false;
+  }
+  if (w.retain && !cfg.retain_available) {
+    RefuseConnect(ReasonCode::kRetainNotSupported, "retain not supported");
+    return false;
+  }
+  if (!TopicWithinLimits(cfg, w.topic)) {
+    RefuseConnect(ReasonCode::kTopicNameInvalid, "will topic exceeds limits");
+    return false;
+  }
+  auto m = std::make_shared<Message>();
+  m->topic = w.topic;
+  m->payload = w.payload;
+  m->qos = Qos(w.qos);
+  m->retain = w.retain;
+  m->properties.payload_format_indicator = w.properties.payload_format_indicator;
+  m->properties.message_expiry_interval = w.properties.message_expiry_interval;
+  m->properties.content_type = w.properties.content_type;
+  m->properties.response_topic = w.properties.response_topic;
+  m->properties.correlation_data = w.properties.correlation_data;
+  m->properties.user_properties = w.properties.user_properties;
+  extras().will =
+      WillState{.msg = std::move(m), .delay_s = w.properties.will_delay_interval.value_or(0)};
+  return true;
+}
+
+std::optional<uint16_t> ServerConnection::NegotiateKeepAlive(uint16_t requested) {
+  const BrokerConfig& cfg = broker().config_;
+  keep_alive_s_ = requested;
+  if (version_ == kMqtt5 &&
+      (requested > cfg.max_keepalive || (requested == 0 && cfg.max_keepalive < 65535))) {
+    keep_alive_s_ = cfg.max_keepalive;
+    return cfg.max_keepalive;  // Server Keep Alive
+  }
+  return std::nullopt;
+}
+
+Properties ServerConnection::ConnackProperties(const Connect& c, uint32_t expiry, bool assigned,
+                                               std::optional<uint16_t> server_keep_alive) const {
+  const BrokerConfig& cfg = broker().config_;
+  Properties a;
+  if (c.properties.session_expiry_interval.value_or(0) != expiry)
+    a.session_expiry_interval = expiry;
+  a.receive_maximum = cfg.receive_maximum;
+  if (cfg.max_qos < 2) a.maximum_qos = cfg.max_qos;
+  if (!cfg.retain_available) a.retain_available = 0;
+  if (cfg.max_packet_size < kMaxPacketSize) a.maximum_packet_size = cfg.max_packet_size;
+  if (assigned) a.assigned_client_identifier = c.client_id;
+  if (cfg.topic_alias_maximum > 0) a.topic_alias_maximum = cfg.topic_alias_maximum;
+  a.server_keep_alive = server_keep_alive;
+  return a;
+}
+
+std::optional<Broker::RegistryEntry> Broker::ClaimClientId(const std::string& client_id,
+                                                           SessionKey new_key, bool clean_start,
+                                                           uint32_t core) {
+  std::lock_guard lock(registry_mu_);
+  std::optional<RegistryEntry> old;
+  if (auto it = registry_.find(client_id); it != registry_.end()) old = it->second;
+  registry_[client_id] = {(old && !clean_start) ? old->key : new_key, core};
+  return old;
+}
+
+// Runs on the new connection's core with the session (nullptr: start a new one).
+void ServerConnection::InstallSession(const std::shared_ptr<SessionSetup>& setup,
+                                      std::unique_ptr<Session> s) {
+  Shard* here = setup->here;
+  Broker* broker = setup->broker;
+  bool present = s != nullptr;
+  if (!s) {
+    s = std::make_unique<Session>(here, setup->new_key);
+    broker->stats_.sessions++;
+  } else {
+    // Resumed before the will delay elapsed: the will is not sent [MQTT-3.1.3-9].
+    if (s->state().contents) s->state().contents->pending_will.reset();
+  }
+  s->state().client_id = setup->client_id;
+  s->state().expiry_interval_s = setup->expiry;
+  s->state().protocol_version = setup->version;
   {
-    std::lock_guard lock(broker().registry_mu_);
-    auto it = broker().registry_.find(c.client_id);
-    if (it != broker().registry_.end()) {
-      old = it->second;
-      had_old = true;
-    }
-    SessionKey key = (had_old && !c.clean_start) ? old.key : new_key;
-    broker().registry_[c.client_id] = {key, shard_.index()};
+    std::lock_guard lock(broker->registry_mu_);
+    broker->registry_[setup->client_id] = {s->key(), here->index()};
   }
-  phase_ = Phase::kAwaitSession;
-  std::string client_id = c.client_id;
-  uint8_t version = version_;
-  bool clean_start = c.clean_start;
-  auto connack_props = std::make_shared<Properties>();
-  if (version_ == kMqtt5) {
-    Properties& a = *connack_props;
-    if (p.session_expiry_interval.value_or(0) != expiry) a.session_expiry_interval = expiry;
-    a.receive_maximum = cfg.receive_maximum;
-    if (cfg.max_qos < 2) a.maximum_qos = cfg.max_qos;
-    if (!cfg.retain_available) a.retain_available = 0;
-    if (cfg.max_packet_size < kMaxPacketSize) a.maximum_packet_size = cfg.max_packet_size;
-    if (assigned) a.assigned_client_identifier = client_id;
-    if (cfg.topic_alias_maximum > 0) a.topic_alias_maximum = cfg.topic_alias_maximum;
-    a.server_keep_alive = server_keep_alive;
-  }
-  uint64_t conn_id = shard_.ConnectionId(this);
-  Shard* here = &shard_;
-  Broker* broker = &this->broker();
-  // Runs on this core with the session (nullptr: start a new one).
-  auto install = [here, broker, conn_id, new_key, client_id, expiry, version, connack_props,
-                  acl](std::unique_ptr<Session> s) {
-    bool present = s != nullptr;
-    if (!s) {
-      s = std::make_unique<Session>(here, new_key);
-      broker->stats_.sessions++;
-    } else {
-      // Resumed before the will delay elapsed: the will is not sent [MQTT-3.1.3-9].
-      if (s->state().contents) s->state().contents->pending_will.reset();
-    }
-    s->state().client_id = client_id;
-    s->state().expiry_interval_s = expiry;
-    s->state().protocol_version = version;
-    {
-      std::lock_guard lock(broker->registry_mu_);
-      broker->registry_[client_id] = {s->key(), here->index()};
-    }
-    std::vector<Delivery> early = here->TakeEarlyDeliveries(s->key());
-    Session* session = here->AddSession(std::move(s));
-    for (Delivery& d : early) session->Enqueue(std::move(d));
-    ServerConnection* conn = here->FindConnection(conn_id);
-    if (conn == nullptr || conn->phase_ == Phase::kClosing) {
-      // The client went away while its session was being fetched: keep it offline.
-      session->state().expires_at_ns =
-          expiry == 0
-              ? broker->clock_.MonotonicNanos()
-              : broker->clock_.MonotonicNanos() + static_cast<int64_t>(expiry) * kNanosPerSecond;
-      return;
-    }
-    conn->session_ = session;
-    session->Attach(conn, here);
-    session->SetAcl(acl ? std::make_unique<const AclIdentity>(*acl) : nullptr);
-    Connack ack = MakeConnack(ReasonCode::kSuccess, present);
-    ack.properties = std::move(*connack_props);
-    conn->phase_ = Phase::kOnline;
-    broker->stats_.connections++;
-    conn->Send(ack);
-    session->ResendInflight();
-    session->Pump();
-    std::vector<Packet> pending;
-    if (conn->extras_) pending.swap(conn->extras_->pending);
-    for (Packet& p : pending) {
-      if (conn->phase_ != Phase::kOnline) break;
-      conn->Dispatch(std::move(p));
-    }
-  };
-  if (!had_old) {
-    install(nullptr);
+  std::vector<Delivery> early = here->TakeEarlyDeliveries(s->key());
+  Session* session = here->AddSession(std::move(s));
+  for (Delivery& d : early) session->Enqueue(std::move(d));
+  ServerConnection* conn = here->FindConnection(setup->conn_id);
+  if (conn == nullptr || conn->phase_ == Phase::kClosing) {
+    // The client went away while its session was being fetched: keep it offline.
+    int64_t now = broker->clock_.MonotonicNanos();
+    session->state().expires_at_ns =
+        now + static_cast<int64_t>(setup->expiry) * kNanosPerSecond;  // expiry 0: now
     return;
   }
-  // Take the old session over on its core (maybe this one) [MQTT-3.1.4-3].
-  Shard* old_shard = broker->shards_[old.core].get();
+  conn->session_ = session;
+  session->Attach(conn, here);
+  session->SetAcl(setup->acl ? std::make_unique<const AclIdentity>(*setup->acl) : nullptr);
+  Connack ack = MakeConnack(ReasonCode::kSuccess, present);
+  ack.properties = std::move(setup->connack_props);
+  conn->phase_ = Phase::kOnline;
+  broker->stats_.connections++;
+  conn->Send(ack);
+  session->ResendInflight();
+  session->Pump();
+  std::vector<Packet> pending;
+  if (conn->extras_) pending.swap(conn->extras_->pending);
+  for (Packet& p : pending) {
+    if (conn->phase_ != Phase::kOnline) break;
+    conn->Dispatch(std::move(p));
+  }
+}
+
+// Takes the old session over on its core (maybe this one) [MQTT-3.1.4-3], then installs it (or
+// a new one, for Clean Start) on this connection's core.
+void ServerConnection::TakeOverSession(SessionKey old_key, uint32_t old_core, bool clean_start,
+                                       std::shared_ptr<SessionSetup> setup) {
+  Broker* broker = setup->broker;
+  Shard* here = &shard_;
+  Shard* old_shard = broker->shards_[old_core].get();
   uint32_t to_core = shard_.index();
-  if (!clean_start && old.core != to_core) shard_.ExpectSession(old.key);
-  old_shard->Post([old_shard, broker, old, clean_start, to_core, here, install]() mutable {
-    Session* s = old_shard->FindSession(old.key);
+  if (!clean_start && old_core != to_core) shard_.ExpectSession(old_key);
+  old_shard->Post([old_shard, broker, old_key, clean_start, to_core, here, setup]() {
+    Session* s = old_shard->FindSession(old_key);
     std::unique_ptr<Session> taken;
     if (s != nullptr) {
       if (ServerConnection* oc = s->conn()) {
         // The old connection ends abnormally: its will follows the usual rules.
         oc->Kill(ReasonCode::kSessionTakenOver, "another connection took the session over");
         oc->OnSessionLost();
-        s = old_shard->FindSession(old.key);  // may have ended (Session Expiry 0)
+        s = old_shard->FindSession(old_key);  // may have ended (Session Expiry 0)
       }
     }
     if (s != nullptr) {
       if (clean_start) {
         old_shard->EndSession(s);
       } else {
-        taken = old_shard->TakeSession(old.key, to_core);
+        taken = old_shard->TakeSession(old_key, to_core);
         if (to_core != old_shard->index()) {
           std::vector<std::string> filters;
           for (const auto& [f, o] : taken->state().View().subscriptions) filters.push_back(f);
-          broker->index_.Rehome(old.key, filters, to_core);
+          broker->index_.Rehome(old_key, filters, to_core);
         }
         taken->set_shard(here);
       }
     }
     if (here == old_shard) {
-      install(std::move(taken));  // same core: no window in which deliveries could be lost
+      InstallSession(setup, std::move(taken));  // same core: no window for lost deliveries
       return;
     }
     auto holder = std::make_shared<std::unique_ptr<Session>>(std::move(taken));
-    here->Post([install, holder, here, key = old.key]() mutable {
-      if (!*holder) here->TakeEarlyDeliveries(key);  // nothing is coming: stop holding
-      install(std::move(*holder));
+    here->Post([setup, holder, here, old_key]() {
+      if (!*holder) here->TakeEarlyDeliveries(old_key);  // nothing is coming: stop holding
+      InstallSession(setup, std::move(*holder));
     });
   });
 }
@@ -1148,68 +1201,102 @@ void ServerConnection::OnClosed() {
 }
 
 void ServerConnection::HandlePublish(Publish&& p) {
-  const BrokerConfig& cfg = broker().config_;
-  if (version_ == kMqtt5 && p.properties.topic_alias) {
-    uint16_t alias = *p.properties.topic_alias;
-    if (alias == 0 || alias > cfg.topic_alias_maximum) {  // [MQTT-3.3.2-9] [MQTT-3.3.2-10]
-      Kill(ReasonCode::kTopicAliasInvalid, "topic alias out of range");
-      return;
-    }
-    auto& alias_in = extras().alias_in;
-    if (!p.topic.empty()) {
-      alias_in[alias] = p.topic;
-    } else {
-      auto it = alias_in.find(alias);
-      if (it == alias_in.end()) {
-        Kill(ReasonCode::kProtocolError, "unknown topic alias");
-        return;
-      }
-      p.topic = it->second;
-    }
-  }
-  if (p.topic.empty() || ValidateTopicName(p.topic) != ReasonCode::kSuccess) {
-    Kill(ReasonCode::kTopicNameInvalid, "invalid topic name");
-    return;
-  }
-  if (!TopicWithinLimits(cfg, p.topic)) {
-    broker().metrics_->rejected_limits.Increment();
-    Kill(ReasonCode::kTopicNameInvalid, "topic exceeds the configured length or levels");
-    return;
-  }
-  uint8_t qos = Qos(p.qos);
-  if (qos > cfg.max_qos) {  // [MQTT-3.2.2-11]
-    Kill(ReasonCode::kQosNotSupported, "QoS not supported");
-    return;
-  }
-  if (p.retain && !cfg.retain_available) {  // [MQTT-3.2.2-14]
-    Kill(ReasonCode::kRetainNotSupported, "retain not supported");
-    return;
-  }
+  if (!ResolveTopicAlias(p) || !AdmitPublish(p)) return;
+  const uint8_t qos = Qos(p.qos);
   SessionState& st = session_->state();
   if (qos == 2) {
     if (st.View().inflight_in.contains(p.packet_id)) {  // a resend: already routed once
       Send(Ack<Pubrec>(p.packet_id));
       return;
     }
-    if (st.View().inflight_in.size() >= cfg.receive_maximum) {  // [MQTT-3.3.4-7]
+    if (st.View().inflight_in.size() >= broker().config_.receive_maximum) {  // [MQTT-3.3.4-7]
       Kill(ReasonCode::kReceiveMaximumExceeded, "receive maximum exceeded");
       return;
     }
   }
-  if (!MayAccess(p.topic, kAccessWrite)) {  // as Mosquitto: v5 says so, 3.1.1 drops silently
-    broker().stats_.msgs_dropped++;
-    broker().metrics_->dropped_not_authorized.Increment();
-    ReasonCode rc = version_ == kMqtt5 ? ReasonCode::kNotAuthorized : ReasonCode::kSuccess;
-    if (qos == 1) {
-      Send(Ack<Puback>(p.packet_id, rc));
-    } else if (qos == 2) {
-      if (version_ != kMqtt5) st.Contents().inflight_in.insert(p.packet_id);  // PUBREL follows
-      Send(Ack<Pubrec>(p.packet_id, rc));
-    }
+  if (!MayAccess(p.topic, kAccessWrite)) {
+    DropUnauthorizedPublish(p.packet_id, qos);
     return;
   }
   Shard::Add(shard_.counters.msgs_received, 1);
   Shard::Add(shard_.counters.bytes_received, p.payload.size());
+  const uint16_t packet_id = p.packet_id;
+  MessagePtr m = ToMessage(std::move(p), qos);
+  if (m->retain) broker().retained_.Put(m);  // empty payload clears [MQTT-3.3.1-6]
+  broker().Route(shard_.index(), m);
+  if (shard_.TransitFull() && broker().config_.max_publisher_pause_ms != 0)
+    shard_.WaitForTransit(this);
+  // QoS 0 has no ack to withhold: a held publisher of QoS 0 is no longer read, and the kernel's
+  // flow control slows it down.
+  if (qos == 0 && paused_by_ > 0 && !reading_paused_) {
+    reading_paused_ = true;
+    link_.PauseReading(true);
+  }
+  if (qos == 1) {
+    SendFlowAck(PacketType::kPuback, packet_id);
+  } else if (qos == 2) {
+    st.Contents().inflight_in.insert(packet_id);
+    SendFlowAck(PacketType::kPubrec, packet_id);
+  }
+}
+
+bool ServerConnection::ResolveTopicAlias(Publish& p) {
+  if (version_ != kMqtt5 || !p.properties.topic_alias) return true;
+  uint16_t alias = *p.properties.topic_alias;
+  if (alias == 0 || alias > broker().config_.topic_alias_maximum) {
+    Kill(ReasonCode::kTopicAliasInvalid, "topic alias out of range");  // [MQTT-3.3.2-9] [-10]
+    return false;
+  }
+  auto& alias_in = extras().alias_in;
+  if (!p.topic.empty()) {
+    alias_in[alias] = p.topic;
+    return true;
+  }
+  auto it = alias_in.find(alias);
+  if (it == alias_in.end()) {
+    Kill(ReasonCode::kProtocolError, "unknown topic alias");
+    return false;
+  }
+  p.topic = it->second;
+  return true;
+}
+
+bool ServerConnection::AdmitPublish(const Publish& p) {
+  const BrokerConfig& cfg = broker().config_;
+  if (p.topic.empty() || ValidateTopicName(p.topic) != ReasonCode::kSuccess) {
+    Kill(ReasonCode::kTopicNameInvalid, "invalid topic name");
+    return false;
+  }
+  if (!TopicWithinLimits(cfg, p.topic)) {
+    broker().metrics_->rejected_limits.Increment();
+    Kill(ReasonCode::kTopicNameInvalid, "topic exceeds the configured length or levels");
+    return false;
+  }
+  if (Qos(p.qos) > cfg.max_qos) {  // [MQTT-3.2.2-11]
+    Kill(ReasonCode::kQosNotSupported, "QoS not supported");
+    return false;
+  }
+  if (p.retain && !cfg.retain_available) {  // [MQTT-3.2.2-14]
+    Kill(ReasonCode::kRetainNotSupported, "retain not supported");
+    return false;
+  }
+  return true;
+}
+
+// As Mosquitto: v5 says so in the PUBACK/PUBREC, 3.1.1 drops silently.
+void ServerConnection::DropUnauthorizedPublish(uint16_t packet_id, uint8_t qos) {
+  broker().stats_.msgs_dropped++;
+  broker().metrics_->dropped_not_authorized.Increment();
+  ReasonCode rc = version_ == kMqtt5 ? ReasonCode::kNotAuthorized : ReasonCode::kSuccess;
+  if (qos == 1) {
+    Send(Ack<Puback>(packet_id, rc));
+  } else if (qos == 2) {
+    if (version_ != kMqtt5) session_->state().Contents().inflight_in.insert(packet_id);  // PUBREL
+    Send(Ack<Pubrec>(packet_id, rc));
+  }
+}
+
+MessagePtr ServerConnection::ToMessage(Publish&& p, uint8_t qos) {
   auto m = std::make_shared<Message>();
   m->topic = std::move(p.topic);
   m->payload = std::move(p.payload);
@@ -1228,22 +1315,7 @@ void ServerConnection::HandlePublish(Publish&& p) {
   m->publisher = session_->key();
   m->publisher_core = shard_.index();
   m->publisher_conn = conn_id_;
-  if (m->retain) broker().retained_.Put(m);  // empty payload clears [MQTT-3.3.1-6]
-  broker().Route(shard_.index(), m);
-  if (shard_.TransitFull() && broker().config_.max_publisher_pause_ms != 0)
-    shard_.WaitForTransit(this);
-  // QoS 0 has no ack to withhold: a held publisher of QoS 0 is no longer read, and the kernel's
-  // flow control slows it down.
-  if (qos == 0 && paused_by_ > 0 && !reading_paused_) {
-    reading_paused_ = true;
-    link_.PauseReading(true);
-  }
-  if (qos == 1) {
-    SendFlowAck(PacketType::kPuback, p.packet_id);
-  } else if (qos == 2) {
-    st.Contents().inflight_in.insert(p.packet_id);
-    SendFlowAck(PacketType::kPubrec, p.packet_id);
-  }
+  return m;
 }
 
 void ServerConnection::SendFlowAck(PacketType type, uint16_t packet_id) {
@@ -1482,21 +1554,15 @@ void Broker::Tick(uint32_t core) {
 
 void Broker::Post(uint32_t core, std::function<void()> fn) { shards_[core]->Post(std::move(fn)); }
 
-Status Broker::LoadAuth(std::string* error) {
+Status Broker::LoadAuth() {
   Authenticator external;
   {
     std::lock_guard lock(auth_mu_);
     external = external_auth_;
   }
-  std::string e;
-  auto policy =
-      AuthPolicy::Load({.password_file = config_.password_file, .acl_file = config_.acl_file},
-                       std::move(external), &e);
-  if (!policy.ok()) {
-    log::Get("mqtt.broker")->error("authentication not (re)loaded: {}", e);
-    if (error != nullptr) *error = e;
-    return policy.error();
-  }
+  auto policy = AuthPolicy::Load(
+      {.password_file = config_.password_file, .acl_file = config_.acl_file}, std::move(external));
+  if (!policy.ok()) return policy.status().Prefix("authentication not (re)loaded");
   std::lock_guard lock(auth_mu_);
   auth_ = std::move(*policy);
   return Status::Ok();

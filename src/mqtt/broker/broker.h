@@ -99,7 +99,29 @@ class ServerConnection {
   friend class Session;
   enum class Phase : uint8_t { kAwaitConnect, kAwaitSession, kOnline, kClosing };
 
+  // CONNECT, in steps. Each check that can refuse returns false once it has refused.
   void HandleConnect(Connect&& c);
+  // CONNACK with `rc` (and `why` as the v5 reason string), then close.
+  void RefuseConnect(ReasonCode rc, const char* why);
+  // Authentication, an assigned client id (sets `*assigned`), the ACL identity (`*acl`, null
+  // without an ACL) and the will topic's ACL.
+  bool AdmitClient(Connect& c, std::shared_ptr<const AclIdentity>* acl, bool* assigned);
+  // The client's v5 limits (Receive Maximum, Maximum Packet Size, ...) and the session expiry.
+  bool AcceptConnectProperties(const Connect& c, uint32_t* expiry);
+  // The will against the limits; kept in extras() when accepted.
+  bool AcceptWill(const Will& w);
+  // Sets the keep alive in force; returns the v5 Server Keep Alive when it is not the client's.
+  std::optional<uint16_t> NegotiateKeepAlive(uint16_t requested);
+  Properties ConnackProperties(const Connect& c, uint32_t expiry, bool assigned,
+                               std::optional<uint16_t> server_keep_alive) const;
+  struct SessionSetup;
+  // On the connection's core: attaches the session (nullptr: a new one) and sends CONNACK.
+  static void InstallSession(const std::shared_ptr<SessionSetup>& setup,
+                             std::unique_ptr<Session> s);
+  // Ends the old session's connection on the core that has it, then installs that session (or a
+  // new one, for Clean Start) here.
+  void TakeOverSession(SessionKey old_key, uint32_t old_core, bool clean_start,
+                       std::shared_ptr<SessionSetup> setup);
   // Authentication at CONNECT (auth.h): the CONNACK reason code to refuse with, or kSuccess;
   // `policy` is set to the policy in force (null: trusted or none loaded).
   ReasonCode Authenticate(const Connect& c, std::shared_ptr<const AuthPolicy>* policy);
@@ -109,6 +131,14 @@ class ServerConnection {
   void OnSessionLost();
   void Dispatch(Packet&& packet);
   void HandlePublish(Publish&& p);
+  // v5 topic alias of an incoming PUBLISH: records it, or fills in the topic. False: killed.
+  bool ResolveTopicAlias(Publish& p);
+  // Topic name, configured limits, QoS and retain: false when the connection was killed.
+  bool AdmitPublish(const Publish& p);
+  // A PUBLISH to a topic the ACL does not let this client write: counted, acked, not routed.
+  void DropUnauthorizedPublish(uint16_t packet_id, uint8_t qos);
+  // The routed message of an accepted PUBLISH (its topic, payload and properties moved out).
+  MessagePtr ToMessage(Publish&& p, uint8_t qos);
   void HandleSubscribe(Subscribe&& s);
   void HandleUnsubscribe(Unsubscribe&& u);
   void HandleDisconnect(Disconnect&& d);
@@ -218,9 +248,10 @@ class Broker {
 
   // Authentication and ACL (config password_file / acl_file, plus `external` for usernames the
   // password file does not know, e.g. the device registry). Loads the files; on failure the
-  // previous policy stays and `error` says why. BrokerServer::Start calls it; call it again to
-  // reload (SIGHUP): new connections get the new policy. Any thread.
-  Status LoadAuth(std::string* error = nullptr);
+  // previous policy stays and the Status says why (its message names the file; not logged here).
+  // BrokerServer::Start calls it; call it again to reload (SIGHUP): new connections get the new
+  // policy. Any thread.
+  Status LoadAuth();
   // Sets the external authenticator; takes effect at the next LoadAuth. Before Start.
   void SetAuthenticator(Authenticator external);
 
@@ -244,6 +275,10 @@ class Broker {
     uint32_t core = 0;
   };
 
+  // Registers `client_id` on `core` (with the old session's key unless `clean_start`, else
+  // `new_key`); returns the entry it had before, if any.
+  std::optional<RegistryEntry> ClaimClientId(const std::string& client_id, SessionKey new_key,
+                                             bool clean_start, uint32_t core);
   // Routes a message accepted from a publisher on `from_core` (or the broker) to every matching
   // session, posting one batch per other core.
   void Route(uint32_t from_core, MessagePtr msg);

@@ -234,7 +234,7 @@ class TcpLink final : public Link {
     while (decoder_ && conn_ != nullptr && !closing_ && !read_paused_) {
       auto r = decoder_->Next();
       if (!r.ok()) {
-        conn_->OnProtocolError(ToReasonCode(r.error()), decoder_->error_detail());
+        conn_->OnProtocolError(ToReasonCode(r.error()), r.status().message().c_str());
         break;
       }
       if (!r->has_value()) break;
@@ -428,8 +428,8 @@ Status BrokerServer::Start() {
   for (const std::string& spec : cfg.listeners) {
     auto ep = ParseListener(spec);
     if (!ep.ok()) {
-      Log()->error("listener `{}`: expected address:port, e.g. 127.0.0.1:1883", spec);
-      return ep.error();
+      return Status(ep.error(),
+                    "listener `" + spec + "`: expected address:port, e.g. 127.0.0.1:1883");
     }
     tcp::endpoint endpoint = *ep;
     bool anonymous = cfg.allow_anonymous == "true" ||
@@ -450,10 +450,7 @@ Status BrokerServer::Start() {
       }
       if (!ec) a->acceptor->bind(endpoint, ec);
       if (!ec) a->acceptor->listen(asio::socket_base::max_listen_connections, ec);
-      if (ec) {
-        Log()->error("cannot listen on {}: {}", spec, ec.message());
-        return errc::unavailable;
-      }
+      if (ec) return Status(errc::unavailable, "cannot listen on " + spec + ": " + ec.message());
       if (core == 0) {
         endpoint.port(a->acceptor->local_endpoint().port());  // port 0: the others share it
         impl_->ports.push_back(endpoint.port());

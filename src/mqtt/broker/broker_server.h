@@ -31,7 +31,8 @@ class BrokerServer {
   BrokerServer& operator=(const BrokerServer&) = delete;
 
   // Binds every configured listener ("host:port"; port 0 picks a free port) and starts
-  // accepting. Fails with the listener that could not be bound.
+  // accepting. Fails, without logging, when the password or ACL file cannot be loaded or a
+  // listener cannot be bound; the Status's message says which.
   Status Start();
   // Stops accepting, sends DISCONNECT (Server shutting down) to v5 clients and closes every
   // connection; returns once each core has done so.

@@ -166,6 +166,258 @@ TEST_F(BrokerCore, SessionExpiresAfterInterval_MQTT_3_1_2_23) {
   EXPECT_EQ(broker_.stats().sessions.load(), 0u);
 }
 
+// ---- Timers on the ManualClock: will delay, message expiry, keep alive, session expiry ---------
+// Time passes only when the test advances the clock, and the timers run only in Broker::Tick: no
+// sockets, no sleeps, the same result on any machine.
+
+class BrokerTimers : public BrokerCore {
+ protected:
+  // A v5 client "id" with a will on `will_topic` delayed by `delay_s`, session expiry `expiry_s`.
+  ServerConnection* OpenWithWill(FakeLink& link, const std::string& id, const std::string& topic,
+                                 uint32_t delay_s, uint32_t expiry_s) {
+    ServerConnection* c = broker_.Accept(0, link, true);
+    Connect con;
+    con.client_id = id;
+    con.properties.session_expiry_interval = expiry_s;
+    Will w;
+    w.topic = topic;
+    w.payload = std::string("gone");
+    w.properties.will_delay_interval = delay_s;
+    con.will = w;
+    c->OnPacket(std::move(con));
+    Drain();
+    EXPECT_EQ(link.All<Connack>().size(), 1u);
+    return c;
+  }
+  // A subscriber on core 1 (the will crosses cores) to `filter`.
+  ServerConnection* Watch(FakeLink& link, const std::string& filter) {
+    ServerConnection* w = Open(1, link, "watcher-" + filter);
+    w->OnPacket(Sub(filter, 0));
+    Drain();
+    return w;
+  }
+  void AdvanceAndTick(std::chrono::milliseconds d) {
+    clock_.Advance(d);
+    broker_.Tick(0);
+    broker_.Tick(1);
+    Drain();
+  }
+  static std::vector<std::string> Topics(const FakeLink& link) {
+    std::vector<std::string> out;
+    for (const auto& p : link.All<Publish>()) out.push_back(p.topic);
+    return out;
+  }
+};
+
+using std::chrono::milliseconds;
+using std::chrono::seconds;
+
+TEST_F(BrokerTimers, WillDelayElapsesThenWillSent_MQTT_3_1_3_9) {
+  FakeLink watcher, c;
+  Watch(watcher, "wd/#");
+  ServerConnection* conn = OpenWithWill(c, "wd", "wd/will", /*delay_s=*/10, /*expiry_s=*/300);
+  conn->OnClosed();  // network failure: the will is due in 10 s
+  Drain();
+  AdvanceAndTick(milliseconds(9999));
+  EXPECT_TRUE(watcher.All<Publish>().empty()) << "will sent before its delay";
+  AdvanceAndTick(milliseconds(1));
+  EXPECT_EQ(Topics(watcher), std::vector<std::string>{"wd/will"});
+  AdvanceAndTick(seconds(60));
+  EXPECT_EQ(watcher.All<Publish>().size(), 1u) << "will sent twice";
+  EXPECT_EQ(broker_.stats().sessions.load(), 2u);  // the session lives on (expiry 300 s)
+}
+
+TEST_F(BrokerTimers, WillDelayCancelledWhenSessionResumes_MQTT_3_1_3_9) {
+  FakeLink watcher, c1, c2;
+  Watch(watcher, "wd/#");
+  ServerConnection* conn = OpenWithWill(c1, "wd", "wd/will", 10, 300);
+  conn->OnClosed();
+  Drain();
+  AdvanceAndTick(seconds(5));
+  Open(1, c2, "wd", /*clean=*/false, 300);  // resumed (on another core) before the delay
+  ASSERT_EQ(c2.All<Connack>().size(), 1u);
+  EXPECT_TRUE(c2.All<Connack>()[0].session_present);
+  AdvanceAndTick(seconds(30));
+  EXPECT_TRUE(watcher.All<Publish>().empty()) << "will sent although the session was resumed";
+}
+
+TEST_F(BrokerTimers, WillSentWhenTheSessionEndsBeforeItsDelay_MQTT_3_1_3_9) {
+  FakeLink watcher, c;
+  Watch(watcher, "wd/#");
+  ServerConnection* conn = OpenWithWill(c, "wd", "wd/early", /*delay_s=*/60, /*expiry_s=*/10);
+  conn->OnClosed();
+  Drain();
+  AdvanceAndTick(milliseconds(9999));
+  EXPECT_TRUE(watcher.All<Publish>().empty());
+  AdvanceAndTick(milliseconds(1));  // the session ends at 10 s: the will goes with it
+  EXPECT_EQ(Topics(watcher), std::vector<std::string>{"wd/early"});
+  EXPECT_EQ(broker_.stats().sessions.load(), 1u);  // only the watcher's
+}
+
+TEST_F(BrokerTimers, WillWithoutDelayIsSentAtOnceAndNotAfterNormalDisconnect) {
+  FakeLink watcher, a, b;
+  Watch(watcher, "wn/#");
+  ServerConnection* dies = OpenWithWill(a, "wn-dies", "wn/dies", 0, 300);
+  dies->OnClosed();
+  Drain();
+  EXPECT_EQ(Topics(watcher), std::vector<std::string>{"wn/dies"});  // no tick needed
+  ServerConnection* leaves = OpenWithWill(b, "wn-leaves", "wn/leaves", 5, 300);
+  leaves->OnPacket(Disconnect{});  // 0x00: the will is discarded [MQTT-3.1.2-10]
+  leaves->OnClosed();
+  Drain();
+  AdvanceAndTick(seconds(10));
+  EXPECT_EQ(Topics(watcher), std::vector<std::string>{"wn/dies"});
+}
+
+TEST_F(BrokerTimers, ExpiredQueuedMessageIsNotDeliveredAndRemainingIntervalSent_MQTT_3_3_2_5) {
+  FakeLink s1, p, s2;
+  ServerConnection* sub = Open(1, s1, "exp-sub", true, 600);
+  sub->OnPacket(Sub("exp/t", 1));
+  sub->OnClosed();  // offline: messages are queued
+  Drain();
+  ServerConnection* pub = Open(0, p, "exp-pub");
+  Publish shortlived = Pub("exp/t", "short", 1, 1);
+  shortlived.properties.message_expiry_interval = 1;
+  Publish longlived = Pub("exp/t", "long", 1, 2);
+  longlived.properties.message_expiry_interval = 600;
+  pub->OnPacket(std::move(shortlived));
+  pub->OnPacket(std::move(longlived));
+  Drain();
+  AdvanceAndTick(seconds(2));
+  Open(1, s2, "exp-sub", /*clean=*/false, 600);
+  auto got = s2.All<Publish>();
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].payload.view(), "long");
+  // The interval sent is what is left of it [MQTT-3.3.2-6].
+  EXPECT_EQ(got[0].properties.message_expiry_interval, std::optional<uint32_t>(598));
+}
+
+TEST_F(BrokerTimers, ExpiredRetainedMessageIsNotSentOnSubscribe_MQTT_3_3_2_5) {
+  FakeLink p, s1, s2;
+  ServerConnection* pub = Open(0, p, "ret-pub");
+  Publish r = Pub("ret/t", "kept", 0);
+  r.retain = true;
+  r.properties.message_expiry_interval = 5;
+  pub->OnPacket(std::move(r));
+  Drain();
+  AdvanceAndTick(seconds(4));
+  ServerConnection* early = Open(1, s1, "ret-early");
+  early->OnPacket(Sub("ret/t", 0));
+  Drain();
+  auto got = s1.All<Publish>();
+  ASSERT_EQ(got.size(), 1u);
+  EXPECT_EQ(got[0].properties.message_expiry_interval, std::optional<uint32_t>(1));
+  AdvanceAndTick(seconds(1));
+  ServerConnection* late = Open(1, s2, "ret-late");
+  late->OnPacket(Sub("ret/t", 0));
+  Drain();
+  EXPECT_TRUE(s2.All<Publish>().empty()) << "expired retained message delivered";
+}
+
+TEST_F(BrokerTimers, KeepAliveCountsFromTheLastPacket_MQTT_3_1_2_22) {
+  FakeLink a;
+  ServerConnection* c = Open(0, a, "ka", true, 0, /*keep_alive=*/10);
+  AdvanceAndTick(seconds(14));
+  c->OnPacket(Pingreq{});  // any packet restarts the 15 s
+  ASSERT_EQ(a.All<Pingresp>().size(), 1u);
+  AdvanceAndTick(seconds(15));
+  EXPECT_FALSE(a.closed);  // 15 s since the PINGREQ: not more than 1.5 x Keep Alive yet
+  AdvanceAndTick(milliseconds(1));
+  EXPECT_TRUE(a.closed);
+  auto d = a.All<Disconnect>();
+  ASSERT_EQ(d.size(), 1u);
+  EXPECT_EQ(d[0].reason_code, ReasonCode::kKeepAliveTimeout);
+}
+
+TEST_F(BrokerTimers, KeepAliveZeroNeverTimesOut_MQTT_3_1_2_22) {
+  FakeLink a;
+  Open(0, a, "ka0", true, 0, /*keep_alive=*/0);
+  AdvanceAndTick(seconds(24 * 3600));
+  EXPECT_FALSE(a.closed);
+}
+
+TEST(BrokerTimersConfig, ServerKeepAliveIsEnforced_MQTT_3_2_2_21) {
+  BrokerConfig cfg;
+  cfg.max_keepalive = 20;
+  metrics::Registry reg;
+  ManualClock clock{1'000'000'000};
+  QueueExecutor core;
+  Broker b(cfg, reg, clock);
+  b.SetCores({&core});
+  FakeLink a;
+  ServerConnection* c = b.Accept(0, a, true);
+  Connect con;
+  con.client_id = "ska";
+  con.keep_alive = 600;  // more than the server allows
+  c->OnPacket(std::move(con));
+  auto ack = a.All<Connack>();
+  ASSERT_EQ(ack.size(), 1u);
+  EXPECT_EQ(ack[0].properties.server_keep_alive, std::optional<uint16_t>(20));
+  clock.Advance(std::chrono::seconds(30));
+  b.Tick(0);
+  EXPECT_FALSE(a.closed);  // 30 s = 1.5 x 20
+  clock.Advance(std::chrono::milliseconds(1));
+  b.Tick(0);
+  EXPECT_TRUE(a.closed);
+}
+
+TEST_F(BrokerTimers, SessionResumedBeforeExpiryKeepsSubscriptionsAndQueue_MQTT_3_1_2_23) {
+  FakeLink a1, p, a2;
+  ServerConnection* c = Open(0, a1, "keep", true, 30);
+  c->OnPacket(Sub("k/t", 1));
+  c->OnClosed();
+  Drain();
+  ServerConnection* pub = Open(1, p, "keep-pub");
+  pub->OnPacket(Pub("k/t", "queued", 1, 1));
+  Drain();
+  AdvanceAndTick(milliseconds(29999));
+  EXPECT_EQ(broker_.index().size(), 1u);
+  Open(0, a2, "keep", /*clean=*/false, 30);
+  ASSERT_TRUE(a2.All<Connack>()[0].session_present);
+  ASSERT_EQ(a2.All<Publish>().size(), 1u);
+  EXPECT_EQ(a2.All<Publish>()[0].payload.view(), "queued");
+  AdvanceAndTick(seconds(60));  // online: no expiry
+  EXPECT_EQ(broker_.index().size(), 1u);
+  EXPECT_FALSE(a2.closed);
+}
+
+TEST_F(BrokerTimers, SessionExpiryZeroEndsAtDisconnect_MQTT_3_1_2_23) {
+  FakeLink a1, a2;
+  ServerConnection* c = Open(0, a1, "zero", true, /*expiry=*/0);
+  c->OnPacket(Sub("z/t", 1));
+  c->OnClosed();
+  Drain();
+  EXPECT_EQ(broker_.index().size(), 0u);  // no tick needed
+  Open(0, a2, "zero", /*clean=*/false, 0);
+  EXPECT_FALSE(a2.All<Connack>()[0].session_present);
+}
+
+TEST(BrokerTimersConfig, SessionExpiryIsCappedByMaxSessionExpiry) {
+  BrokerConfig cfg;
+  cfg.max_session_expiry = 60;
+  metrics::Registry reg;
+  ManualClock clock{1'000'000'000};
+  QueueExecutor core;
+  Broker b(cfg, reg, clock);
+  b.SetCores({&core});
+  FakeLink a;
+  ServerConnection* c = b.Accept(0, a, true);
+  Connect con;
+  con.client_id = "capped";
+  con.properties.session_expiry_interval = 3600;
+  c->OnPacket(std::move(con));
+  auto ack = a.All<Connack>();
+  ASSERT_EQ(ack.size(), 1u);
+  EXPECT_EQ(ack[0].properties.session_expiry_interval, std::optional<uint32_t>(60));
+  c->OnClosed();
+  clock.Advance(std::chrono::seconds(59));
+  b.Tick(0);
+  EXPECT_EQ(b.stats().sessions.load(), 1u);
+  clock.Advance(std::chrono::seconds(1));
+  b.Tick(0);
+  EXPECT_EQ(b.stats().sessions.load(), 0u);
+}
+
 TEST_F(BrokerCore, QueueLimitDropsAndCounts) {
   BrokerConfig cfg;
   cfg.max_queued_messages = 2;

@@ -338,13 +338,16 @@ TEST_P(ClientTest, ReconnectAfterBrokerRestartResubscribesAndDeliversOfflineQueu
   // subscription is active.
   auto probe = Make(Config("probe"));
   probe->Start();
-  ASSERT_TRUE(WaitFor([&] {
-    (void)probe->Publish("restart/probe", "p", {.qos = QoS::kAtLeastOnce});
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  auto probe_arrived = [&] {
     for (auto& m : inbox.Copy()) {
       if (m.topic == "restart/probe") return true;
     }
     return false;
+  };
+  // A probe sent before the resubscription is lost: send another until one arrives.
+  ASSERT_TRUE(WaitFor([&] {
+    (void)probe->Publish("restart/probe", "p", {.qos = QoS::kAtLeastOnce});
+    return WaitFor(probe_arrived, std::chrono::milliseconds(50));
   }));
   tap->gate_open = true;
   ASSERT_TRUE(WaitFor([&] { return acked == kOffline; }));

@@ -94,8 +94,7 @@ class TcpConnection : public std::enable_shared_from_this<TcpConnection> {
             auto r = self->decoder_.Next();
             if (!r.ok()) {
               log::Get("mqtt.client")
-                  ->warn("malformed packet from server: {} ({})", r.error().message(),
-                         self->decoder_.error_detail());
+                  ->warn("malformed packet from server: {}", r.status().ToString());
               return self->Finish(r.error());
             }
             if (!r->has_value()) break;

@@ -701,6 +701,160 @@ MaybeFailure ReadBinary(Reader& r, std::string* out) {
   return std::nullopt;
 }
 
+// One property value as read off the wire, before it is stored in its field.
+struct PropertyValue {
+  uint8_t b = 0;
+  uint16_t u16 = 0;
+  uint32_t u32 = 0;
+  std::string s;
+  std::string key;  // user property name
+};
+
+// The identifier of the next property: known, allowed in context `ctx`, not repeated unless it
+// may be (`*seen` has a bit per identifier already read).
+MaybeFailure ReadPropertyId(Reader& pr, uint32_t ctx, uint64_t* seen, PropertyId* out) {
+  uint32_t id32;
+  if (!pr.Vbi(&id32)) AIOT_MQTT_FAIL(kMalformedPacket, "bad property identifier");
+  if (id32 > 0x7F) AIOT_MQTT_FAIL(kMalformedPacket, "unknown property identifier");
+  const uint8_t id = static_cast<uint8_t>(id32);
+  const PropertyInfo info = Info(id);
+  if (!info.name) AIOT_MQTT_FAIL(kMalformedPacket, "unknown property identifier");
+  if (!(info.allowed & ctx)) AIOT_MQTT_FAIL(kProtocolError, "property not allowed in this packet");
+  const auto pid = static_cast<PropertyId>(id);
+  const bool repeatable =
+      pid == PropertyId::kUserProperty ||
+      (pid == PropertyId::kSubscriptionIdentifier && ctx == Bit(PacketType::kPublish));
+  if (!repeatable && (*seen & (uint64_t{1} << id))) {
+    AIOT_MQTT_FAIL(kProtocolError, "property included more than once");
+  }
+  *seen |= uint64_t{1} << id;
+  *out = pid;
+  return std::nullopt;
+}
+
+// The value of a property of type `type`.
+MaybeFailure ReadPropertyValue(Reader& pr, PropertyType type, PropertyValue* v) {
+  switch (type) {
+    case PropertyType::kByte:
+      if (!pr.Byte(&v->b)) AIOT_MQTT_FAIL(kMalformedPacket, "truncated property");
+      if (v->b > 1) AIOT_MQTT_FAIL(kProtocolError, "property value must be 0 or 1");
+      break;
+    case PropertyType::kTwoByteInteger:
+      if (!pr.U16(&v->u16)) AIOT_MQTT_FAIL(kMalformedPacket, "truncated property");
+      break;
+    case PropertyType::kFourByteInteger:
+      if (!pr.U32(&v->u32)) AIOT_MQTT_FAIL(kMalformedPacket, "truncated property");
+      break;
+    case PropertyType::kVariableByteInteger:
+      if (!pr.Vbi(&v->u32)) AIOT_MQTT_FAIL(kMalformedPacket, "bad variable byte integer property");
+      break;
+    case PropertyType::kUtf8String:
+      AIOT_MQTT_TRY(ReadUtf8(pr, &v->s));
+      break;
+    case PropertyType::kBinaryData:
+      AIOT_MQTT_TRY(ReadBinary(pr, &v->s));
+      break;
+    case PropertyType::kUtf8StringPair:
+      AIOT_MQTT_TRY(ReadUtf8(pr, &v->key));
+      AIOT_MQTT_TRY(ReadUtf8(pr, &v->s));
+      break;
+  }
+  return std::nullopt;
+}
+
+// Stores a value in its field of `*p`, refusing the values the spec makes a Protocol Error.
+// A flat switch with one case per property identifier: it keeps its length.
+MaybeFailure StoreProperty(PropertyId pid, PropertyValue&& v, Properties* p) {
+  switch (pid) {
+    case PropertyId::kPayloadFormatIndicator:
+      p->payload_format_indicator = v.b;
+      break;
+    case PropertyId::kMessageExpiryInterval:
+      p->message_expiry_interval = v.u32;
+      break;
+    case PropertyId::kContentType:
+      p->content_type = std::move(v.s);
+      break;
+    case PropertyId::kResponseTopic:
+      p->response_topic = std::move(v.s);
+      break;
+    case PropertyId::kCorrelationData:
+      p->correlation_data = std::move(v.s);
+      break;
+    case PropertyId::kSubscriptionIdentifier:
+      if (v.u32 == 0) AIOT_MQTT_FAIL(kProtocolError, "Subscription Identifier 0");
+      p->subscription_identifiers.push_back(v.u32);
+      break;
+    case PropertyId::kSessionExpiryInterval:
+      p->session_expiry_interval = v.u32;
+      break;
+    case PropertyId::kAssignedClientIdentifier:
+      p->assigned_client_identifier = std::move(v.s);
+      break;
+    case PropertyId::kServerKeepAlive:
+      p->server_keep_alive = v.u16;
+      break;
+    case PropertyId::kAuthenticationMethod:
+      p->authentication_method = std::move(v.s);
+      break;
+    case PropertyId::kAuthenticationData:
+      p->authentication_data = std::move(v.s);
+      break;
+    case PropertyId::kRequestProblemInformation:
+      p->request_problem_information = v.b;
+      break;
+    case PropertyId::kWillDelayInterval:
+      p->will_delay_interval = v.u32;
+      break;
+    case PropertyId::kRequestResponseInformation:
+      p->request_response_information = v.b;
+      break;
+    case PropertyId::kResponseInformation:
+      p->response_information = std::move(v.s);
+      break;
+    case PropertyId::kServerReference:
+      p->server_reference = std::move(v.s);
+      break;
+    case PropertyId::kReasonString:
+      p->reason_string = std::move(v.s);
+      break;
+    case PropertyId::kReceiveMaximum:
+      if (v.u16 == 0) AIOT_MQTT_FAIL(kProtocolError, "Receive Maximum 0");
+      p->receive_maximum = v.u16;
+      break;
+    case PropertyId::kTopicAliasMaximum:
+      p->topic_alias_maximum = v.u16;
+      break;
+    case PropertyId::kTopicAlias:
+      if (v.u16 == 0) AIOT_MQTT_FAIL(kProtocolError, "Topic Alias 0 [MQTT-3.3.2-8]");
+      p->topic_alias = v.u16;
+      break;
+    case PropertyId::kMaximumQos:
+      p->maximum_qos = v.b;
+      break;
+    case PropertyId::kRetainAvailable:
+      p->retain_available = v.b;
+      break;
+    case PropertyId::kUserProperty:
+      p->user_properties.emplace_back(std::move(v.key), std::move(v.s));
+      break;
+    case PropertyId::kMaximumPacketSize:
+      if (v.u32 == 0) AIOT_MQTT_FAIL(kProtocolError, "Maximum Packet Size 0");
+      p->maximum_packet_size = v.u32;
+      break;
+    case PropertyId::kWildcardSubscriptionAvailable:
+      p->wildcard_subscription_available = v.b;
+      break;
+    case PropertyId::kSubscriptionIdentifierAvailable:
+      p->subscription_identifier_available = v.b;
+      break;
+    case PropertyId::kSharedSubscriptionAvailable:
+      p->shared_subscription_available = v.b;
+      break;
+  }
+  return std::nullopt;
+}
+
 // Reads a v5 property block (length + list) allowed in context `ctx`.
 MaybeFailure ReadProperties(Reader& r, uint32_t ctx, Properties* p) {
   uint32_t len;
@@ -716,140 +870,11 @@ MaybeFailure ReadProperties(Reader& r, uint32_t ctx, Properties* p) {
   Reader pr(block);
   uint64_t seen = 0;
   while (!pr.empty()) {
-    uint32_t id32;
-    if (!pr.Vbi(&id32)) AIOT_MQTT_FAIL(kMalformedPacket, "bad property identifier");
-    if (id32 > 0x7F) AIOT_MQTT_FAIL(kMalformedPacket, "unknown property identifier");
-    const uint8_t id = static_cast<uint8_t>(id32);
-    const PropertyInfo info = Info(id);
-    if (!info.name) AIOT_MQTT_FAIL(kMalformedPacket, "unknown property identifier");
-    if (!(info.allowed & ctx))
-      AIOT_MQTT_FAIL(kProtocolError, "property not allowed in this packet");
-    const auto pid = static_cast<PropertyId>(id);
-    const bool repeatable =
-        pid == PropertyId::kUserProperty ||
-        (pid == PropertyId::kSubscriptionIdentifier && ctx == Bit(PacketType::kPublish));
-    if (!repeatable && (seen & (uint64_t{1} << id))) {
-      AIOT_MQTT_FAIL(kProtocolError, "property included more than once");
-    }
-    seen |= uint64_t{1} << id;
-    uint8_t b = 0;
-    uint16_t u16 = 0;
-    uint32_t u32 = 0;
-    std::string s;
-    switch (info.type) {
-      case PropertyType::kByte:
-        if (!pr.Byte(&b)) AIOT_MQTT_FAIL(kMalformedPacket, "truncated property");
-        if (b > 1) AIOT_MQTT_FAIL(kProtocolError, "property value must be 0 or 1");
-        break;
-      case PropertyType::kTwoByteInteger:
-        if (!pr.U16(&u16)) AIOT_MQTT_FAIL(kMalformedPacket, "truncated property");
-        break;
-      case PropertyType::kFourByteInteger:
-        if (!pr.U32(&u32)) AIOT_MQTT_FAIL(kMalformedPacket, "truncated property");
-        break;
-      case PropertyType::kVariableByteInteger:
-        if (!pr.Vbi(&u32)) AIOT_MQTT_FAIL(kMalformedPacket, "bad variable byte integer property");
-        break;
-      case PropertyType::kUtf8String:
-        AIOT_MQTT_TRY(ReadUtf8(pr, &s));
-        break;
-      case PropertyType::kBinaryData:
-        AIOT_MQTT_TRY(ReadBinary(pr, &s));
-        break;
-      case PropertyType::kUtf8StringPair: {
-        std::string k;
-        AIOT_MQTT_TRY(ReadUtf8(pr, &k));
-        AIOT_MQTT_TRY(ReadUtf8(pr, &s));
-        p->user_properties.emplace_back(std::move(k), std::move(s));
-        continue;
-      }
-    }
-    switch (pid) {
-      case PropertyId::kPayloadFormatIndicator:
-        p->payload_format_indicator = b;
-        break;
-      case PropertyId::kMessageExpiryInterval:
-        p->message_expiry_interval = u32;
-        break;
-      case PropertyId::kContentType:
-        p->content_type = std::move(s);
-        break;
-      case PropertyId::kResponseTopic:
-        p->response_topic = std::move(s);
-        break;
-      case PropertyId::kCorrelationData:
-        p->correlation_data = std::move(s);
-        break;
-      case PropertyId::kSubscriptionIdentifier:
-        if (u32 == 0) AIOT_MQTT_FAIL(kProtocolError, "Subscription Identifier 0");
-        p->subscription_identifiers.push_back(u32);
-        break;
-      case PropertyId::kSessionExpiryInterval:
-        p->session_expiry_interval = u32;
-        break;
-      case PropertyId::kAssignedClientIdentifier:
-        p->assigned_client_identifier = std::move(s);
-        break;
-      case PropertyId::kServerKeepAlive:
-        p->server_keep_alive = u16;
-        break;
-      case PropertyId::kAuthenticationMethod:
-        p->authentication_method = std::move(s);
-        break;
-      case PropertyId::kAuthenticationData:
-        p->authentication_data = std::move(s);
-        break;
-      case PropertyId::kRequestProblemInformation:
-        p->request_problem_information = b;
-        break;
-      case PropertyId::kWillDelayInterval:
-        p->will_delay_interval = u32;
-        break;
-      case PropertyId::kRequestResponseInformation:
-        p->request_response_information = b;
-        break;
-      case PropertyId::kResponseInformation:
-        p->response_information = std::move(s);
-        break;
-      case PropertyId::kServerReference:
-        p->server_reference = std::move(s);
-        break;
-      case PropertyId::kReasonString:
-        p->reason_string = std::move(s);
-        break;
-      case PropertyId::kReceiveMaximum:
-        if (u16 == 0) AIOT_MQTT_FAIL(kProtocolError, "Receive Maximum 0");
-        p->receive_maximum = u16;
-        break;
-      case PropertyId::kTopicAliasMaximum:
-        p->topic_alias_maximum = u16;
-        break;
-      case PropertyId::kTopicAlias:
-        if (u16 == 0) AIOT_MQTT_FAIL(kProtocolError, "Topic Alias 0 [MQTT-3.3.2-8]");
-        p->topic_alias = u16;
-        break;
-      case PropertyId::kMaximumQos:
-        p->maximum_qos = b;
-        break;
-      case PropertyId::kRetainAvailable:
-        p->retain_available = b;
-        break;
-      case PropertyId::kUserProperty:
-        break;  // handled above
-      case PropertyId::kMaximumPacketSize:
-        if (u32 == 0) AIOT_MQTT_FAIL(kProtocolError, "Maximum Packet Size 0");
-        p->maximum_packet_size = u32;
-        break;
-      case PropertyId::kWildcardSubscriptionAvailable:
-        p->wildcard_subscription_available = b;
-        break;
-      case PropertyId::kSubscriptionIdentifierAvailable:
-        p->subscription_identifier_available = b;
-        break;
-      case PropertyId::kSharedSubscriptionAvailable:
-        p->shared_subscription_available = b;
-        break;
-    }
+    PropertyId pid;
+    AIOT_MQTT_TRY(ReadPropertyId(pr, ctx, &seen, &pid));
+    PropertyValue v;
+    AIOT_MQTT_TRY(ReadPropertyValue(pr, Info(static_cast<uint8_t>(pid)).type, &v));
+    AIOT_MQTT_TRY(StoreProperty(pid, std::move(v), p));
   }
   return std::nullopt;
 }
@@ -1094,22 +1119,17 @@ MaybeFailure DecodeReasonAndProps(Reader& r, bool v5, PacketType type, P* d) {
   return std::nullopt;
 }
 
-Result<Packet> Fail(const Failure& f, const char** detail) {
-  if (detail) *detail = f.detail;
-  return f.rc;
-}
+Status Fail(const Failure& f) { return Status(make_error_code(f.rc), f.detail); }
 
 }  // namespace
 
-Result<Packet> DecodePacket(uint8_t first_byte, std::string_view body, uint8_t version,
-                            const char** detail) {
+Result<Packet> DecodePacket(uint8_t first_byte, std::string_view body, uint8_t version) {
   const uint8_t type = first_byte >> 4;
   const uint8_t flags = first_byte & 0x0F;
   const bool v5 = version == kMqtt5;
   Reader r(body);
-  if (detail) *detail = "";
   if (type == 0) {
-    return Fail({ReasonCode::kMalformedPacket, "reserved packet type"}, detail);
+    return Fail({ReasonCode::kMalformedPacket, "reserved packet type"});
   }
   const auto pt = static_cast<PacketType>(type);
   const uint8_t expected_flags =
@@ -1117,8 +1137,7 @@ Result<Packet> DecodePacket(uint8_t first_byte, std::string_view body, uint8_t v
           ? 0x02
           : 0x00;
   if (pt != PacketType::kPublish && flags != expected_flags) {
-    return Fail({ReasonCode::kMalformedPacket, "invalid fixed header flags [MQTT-2.1.3-1]"},
-                detail);
+    return Fail({ReasonCode::kMalformedPacket, "invalid fixed header flags [MQTT-2.1.3-1]"});
   }
   MaybeFailure f;
   Packet packet;
@@ -1175,7 +1194,7 @@ Result<Packet> DecodePacket(uint8_t first_byte, std::string_view body, uint8_t v
       f = DecodeReasonAndProps(r, v5, pt, &packet.emplace<Auth>());
       break;
   }
-  if (f) return Fail(*f, detail);
+  if (f) return Fail(*f);
   return packet;
 }
 
@@ -1206,50 +1225,44 @@ void Decoder::Feed(std::string_view bytes) {
   Commit(bytes.size());
 }
 
+Status Decoder::Fail(ReasonCode rc, const char* detail) {
+  error_ = Status(make_error_code(rc), detail);
+  return error_;
+}
+
 Result<std::optional<Packet>> Decoder::Next() {
-  if (error_) return error_;
+  if (!error_.ok()) return error_;
   const size_t avail = end_ - start_;
   if (avail < 2) return std::optional<Packet>();
   const auto* p = reinterpret_cast<const uint8_t*>(buffer_.data() + start_);
   uint32_t remaining = 0;
   size_t header = 0;
   for (size_t i = 0;; ++i) {
-    if (i == 4) {
-      detail_ = "remaining length longer than 4 bytes";
-      error_ = make_error_code(ReasonCode::kMalformedPacket);
-      return error_;
-    }
+    if (i == 4) return Fail(ReasonCode::kMalformedPacket, "remaining length longer than 4 bytes");
     if (1 + i >= avail) return std::optional<Packet>();  // need more header bytes
     const uint8_t b = p[1 + i];
     remaining |= static_cast<uint32_t>(b & 0x7F) << (7 * i);
     if (!(b & 0x80)) {
       if (i > 0 && b == 0) {
-        detail_ = "remaining length not minimally encoded [MQTT-1.5.5-1]";
-        error_ = make_error_code(ReasonCode::kMalformedPacket);
-        return error_;
+        return Fail(ReasonCode::kMalformedPacket,
+                    "remaining length not minimally encoded [MQTT-1.5.5-1]");
       }
       header = 2 + i;
       break;
     }
   }
   const uint64_t total = header + static_cast<uint64_t>(remaining);
-  if (total > options_.max_packet_size) {
-    detail_ = "packet exceeds the maximum packet size";
-    error_ = make_error_code(ReasonCode::kPacketTooLarge);
-    return error_;
-  }
+  if (total > options_.max_packet_size)
+    return Fail(ReasonCode::kPacketTooLarge, "packet exceeds the maximum packet size");
   const uint8_t type = p[0] >> 4;
-  if (options_.protocol_version == 0 && type != static_cast<uint8_t>(PacketType::kConnect)) {
-    detail_ = "first packet is not CONNECT [MQTT-3.1.0-1]";
-    error_ = make_error_code(ReasonCode::kProtocolError);
-    return error_;
-  }
+  if (options_.protocol_version == 0 && type != static_cast<uint8_t>(PacketType::kConnect))
+    return Fail(ReasonCode::kProtocolError, "first packet is not CONNECT [MQTT-3.1.0-1]");
   if (avail < total) return std::optional<Packet>();
   const std::string_view body(buffer_.data() + start_ + header, remaining);
   const uint8_t version = options_.protocol_version ? options_.protocol_version : kMqtt5;
-  Result<Packet> r = DecodePacket(p[0], body, version, &detail_);
+  Result<Packet> r = DecodePacket(p[0], body, version);
   if (!r) {
-    error_ = r.error();
+    error_ = r.status();
     return error_;
   }
   start_ += total;

@@ -51,9 +51,8 @@ size_t VariableByteIntegerSize(uint32_t value);
 
 // Decodes one packet from its first byte (type and flags) and its body (the Remaining Length
 // bytes). `version` is kMqtt311 or kMqtt5; for CONNECT it is ignored (the packet says). On
-// error, `*detail` (if given) points to a static English description of what was wrong.
-Result<Packet> DecodePacket(uint8_t first_byte, std::string_view body, uint8_t version,
-                            const char** detail = nullptr);
+// error the code is the reason code and the message says what was wrong ("invalid QoS 3").
+Result<Packet> DecodePacket(uint8_t first_byte, std::string_view body, uint8_t version);
 
 struct DecoderOptions {
   // Largest accepted packet including the fixed header (v5 "Maximum Packet Size"). Checked as
@@ -85,9 +84,9 @@ class Decoder {
   std::span<char> Prepare(size_t n);
   void Commit(size_t n);
 
-  // The next complete packet; nullopt when more bytes are needed; an error when the stream is
-  // malformed, a packet exceeds max_packet_size, or a packet other than CONNECT arrives before
-  // the protocol version is known.
+  // The next complete packet; nullopt when more bytes are needed; an error (reason code and a
+  // message saying what was wrong) when the stream is malformed, a packet exceeds
+  // max_packet_size, or a packet other than CONNECT arrives before the protocol version is known.
   Result<std::optional<Packet>> Next();
 
   uint8_t protocol_version() const { return options_.protocol_version; }
@@ -95,16 +94,16 @@ class Decoder {
   void set_max_packet_size(uint32_t n) { options_.max_packet_size = n; }
   // Bytes received but not yet returned as packets.
   size_t buffered() const { return end_ - start_; }
-  // Static description of the last error, "" if none.
-  const char* error_detail() const { return detail_; }
 
  private:
   DecoderOptions options_;
   std::string buffer_;
   size_t start_ = 0;  // first unconsumed byte in buffer_
   size_t end_ = 0;    // end of committed bytes in buffer_ (buffer_ may hold Prepare()d space)
-  std::error_code error_;
-  const char* detail_ = "";
+  // Sets error_ (the stream is unusable from now on) and returns it.
+  Status Fail(ReasonCode rc, const char* detail);
+
+  Status error_;
 };
 
 }  // namespace aiot::mqtt

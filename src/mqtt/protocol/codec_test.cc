@@ -27,7 +27,7 @@ std::vector<Packet> DecodeAll(std::string_view bytes, uint8_t version, size_t ch
     pos += n;
     for (;;) {
       auto r = d.Next();
-      EXPECT_TRUE(r.ok()) << r.error().message() << " " << d.error_detail();
+      EXPECT_TRUE(r.ok()) << r.status().ToString();
       if (!r.ok() || !*r) break;
       out.push_back(std::move(**r));
     }
@@ -272,12 +272,22 @@ TEST(Codec, EncodeRejectsInconsistentPublish) {
 }
 
 TEST(Codec, DecodeErrorCarriesDetail) {
-  const char* detail = nullptr;
-  auto r = DecodePacket(0x36, std::string("\x00\x01t\x00\x01", 5), kMqtt5, &detail);
+  auto r = DecodePacket(0x36, std::string("\x00\x01t\x00\x01", 5), kMqtt5);
   ASSERT_FALSE(r.ok());
   EXPECT_EQ(ToReasonCode(r.error()), ReasonCode::kMalformedPacket);
-  EXPECT_NE(std::string(detail).find("QoS 3"), std::string::npos);
+  EXPECT_NE(r.status().message().find("QoS 3"), std::string::npos) << r.status().ToString();
   EXPECT_EQ(r.error().message(), "Malformed Packet");
+}
+
+TEST(Codec, DecoderErrorCarriesDetailAndStays) {
+  Decoder d({.protocol_version = kMqtt5});
+  d.Feed(std::string("\x30\x80\x00", 3));  // remaining length 0 encoded in two bytes
+  for (int i = 0; i < 2; ++i) {            // the stream is unusable: the same error again
+    auto r = d.Next();
+    ASSERT_FALSE(r.ok());
+    EXPECT_EQ(ToReasonCode(r.error()), ReasonCode::kMalformedPacket);
+    EXPECT_EQ(r.status().message(), "remaining length not minimally encoded [MQTT-1.5.5-1]");
+  }
 }
 
 TEST(ReasonCodes, NamesAndCategory) {

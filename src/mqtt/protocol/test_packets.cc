@@ -2,6 +2,7 @@
 
 namespace aiot::mqtt::testing {
 
+// Test data, one sample of every packet type in a row: it keeps its length.
 std::vector<std::pair<std::string, Packet>> SamplePackets(uint8_t version) {
   const bool v5 = version == kMqtt5;
   std::vector<std::pair<std::string, Packet>> out;

@@ -79,7 +79,7 @@ class Load {
  public:
   explicit Load(const LoadOptions& o) : o_(o) {}
 
-  Result<LoadReport> Run(std::string* error) {
+  Result<LoadReport> Run() {
     const uint32_t threads =
         o_.threads ? o_.threads : std::max(1u, std::thread::hardware_concurrency());
     for (uint32_t i = 0; i < threads; ++i) {
@@ -87,7 +87,7 @@ class Load {
       guards_.emplace_back(ios_.back()->get_executor());
     }
     for (auto& io : ios_) runners_.emplace_back([&io] { io->run(); });
-    auto result = RunClients(error);
+    auto result = RunClients();
     guards_.clear();
     for (auto& io : ios_) io->stop();
     for (auto& t : runners_) t.join();
@@ -110,7 +110,7 @@ class Load {
     return cfg;
   }
 
-  Result<LoadReport> RunClients(std::string* error) {
+  Result<LoadReport> RunClients() {
     std::random_device rd;
     const std::string run = fmt::format("{:08x}", rd());
     const std::string prefix = "aiot-bench/" + run + "/";
@@ -152,12 +152,9 @@ class Load {
     const auto connect_timeout =
         std::chrono::milliseconds(static_cast<int64_t>(o_.connect_timeout_s * 1000));
     if (!WaitUntil([&] { return subscribed + refused == o_.subs; }, connect_timeout) || refused) {
-      if (error) {
-        *error = fmt::format("{} of {} subscribers subscribed to {} ({} refused)",
-                             subscribed.load(), o_.subs, o_.url, refused.load());
-      }
       all_stop();
-      return errc::unavailable;
+      return {errc::unavailable, fmt::format("{} of {} subscribers subscribed to {} ({} refused)",
+                                             subscribed.load(), o_.subs, o_.url, refused.load())};
     }
 
     for (uint32_t i = 0; i < o_.pubs; ++i) {
@@ -179,9 +176,8 @@ class Load {
               });
             },
             connect_timeout)) {
-      if (error) *error = "publishers could not connect to " + o_.url;
       all_stop();
-      return errc::unavailable;
+      return {errc::unavailable, "publishers could not connect to " + o_.url};
     }
 
     start_ns_ = NowNs();
@@ -341,12 +337,14 @@ std::string Ms(uint64_t ns) { return fmt::format("{:.3f}", ns / 1e6); }
 
 }  // namespace
 
-Result<LoadReport> RunLoad(const LoadOptions& options, std::string* error) {
-  if (options.protocol != 4 && options.protocol != 5) return errc::invalid_argument;
-  if (options.qos > 2 || options.pubs == 0 || options.duration_s <= 0)
-    return errc::invalid_argument;
+Result<LoadReport> RunLoad(const LoadOptions& options) {
+  if (options.protocol != 4 && options.protocol != 5)
+    return {errc::invalid_argument, "protocol must be 4 (3.1.1) or 5"};
+  if (options.qos > 2) return {errc::invalid_argument, "QoS must be 0, 1 or 2"};
+  if (options.pubs == 0) return {errc::invalid_argument, "at least one publisher is needed"};
+  if (options.duration_s <= 0) return {errc::invalid_argument, "duration must be positive"};
   Load load(options);
-  return load.Run(error);
+  return load.Run();
 }
 
 std::string FormatTable(const std::vector<LoadReport>& reports) {

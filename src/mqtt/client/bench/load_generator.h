@@ -56,8 +56,9 @@ struct LoadReport {
   double mean_ns = 0;
 };
 
-// Runs one load. Fails when clients cannot connect or subscribe within connect_timeout_s.
-Result<LoadReport> RunLoad(const LoadOptions& options, std::string* error = nullptr);
+// Runs one load. Fails with errc::invalid_argument for options out of range, errc::unavailable
+// when clients cannot connect or subscribe within connect_timeout_s; the message says which.
+Result<LoadReport> RunLoad(const LoadOptions& options);
 
 // A table with one row per report; the ratio column compares received msgs/s with the first row.
 std::string FormatTable(const std::vector<LoadReport>& reports);

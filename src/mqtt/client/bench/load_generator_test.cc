@@ -3,6 +3,8 @@
 
 #include <gtest/gtest.h>
 
+#include "base/errc.h"
+
 #include "tests/support/testing.h"
 
 #include "mqtt/client/test_util.h"
@@ -26,9 +28,8 @@ TEST(LoadGenerator, FanOutQos1DeliversEveryMessageToEverySubscriber) {
   o.duration_s = 1;
   o.threads = 2;
   o.drain_s = 20;
-  std::string error;
-  auto r = RunLoad(o, &error);
-  ASSERT_TRUE(r.ok()) << error;
+  auto r = RunLoad(o);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
   EXPECT_GT(r->sent, 0u);
   EXPECT_EQ(r->expected, r->sent * 5);
   EXPECT_EQ(r->received, r->expected);
@@ -51,9 +52,8 @@ TEST(LoadGenerator, PairsMaxRateQos0V311) {
   o.protocol = 4;
   o.duration_s = 0.5;
   o.threads = 2;
-  std::string error;
-  auto r = RunLoad(o, &error);
-  ASSERT_TRUE(r.ok()) << error;
+  auto r = RunLoad(o);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
   EXPECT_GT(r->sent, 0u);
   EXPECT_EQ(r->expected, r->sent);  // one subscriber per topic
   EXPECT_GT(r->received, 0u);
@@ -66,10 +66,19 @@ TEST(LoadGenerator, UnreachableBrokerFails) {
   o.connect_timeout_s = 1;
   o.duration_s = 0.1;
   o.threads = 1;
-  std::string error;
-  auto r = RunLoad(o, &error);
-  EXPECT_FALSE(r.ok());
-  EXPECT_NE(error.find("subscribers"), std::string::npos);
+  auto r = RunLoad(o);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error(), make_error_code(errc::unavailable));
+  EXPECT_NE(r.status().message().find("subscribers"), std::string::npos) << r.status().ToString();
+}
+
+TEST(LoadGenerator, OptionsOutOfRangeSayWhich) {
+  LoadOptions o;
+  o.qos = 3;
+  auto r = RunLoad(o);
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error(), make_error_code(errc::invalid_argument));
+  EXPECT_EQ(r.status().message(), "QoS must be 0, 1 or 2");
 }
 
 }  // namespace
