@@ -97,12 +97,12 @@ Result<Record> TelemetryStore::Parse(std::string_view topic, std::string_view pa
     st = ParseEvent(payload, EventKind(topic), now_ms, &e);
     if (st) return Record(std::move(e));
   } else {
-    return Status(errc::not_found, fmt::format("{}: not a topic the store reads", topic));
+    return Status(errc::not_found, "not a topic the store reads");
   }
   metrics_->parse_errors->Increment();
   // Telemetry and status say why through the defect; the other parsers through their status.
-  if (d.kind != telemetry::Defect::Kind::kNone) return Status(st.code(), d.Reason()).Prefix(topic);
-  return st.Prefix(topic);
+  if (d.kind != telemetry::Defect::Kind::kNone) return Status(st.code(), d.Reason());
+  return st;
 }
 
 std::string_view TelemetryStore::EventKind(std::string_view topic) const {
