@@ -80,9 +80,9 @@ class TelemetryStore {
   TelemetryStore& operator=(const TelemetryStore&) = delete;
 
   // Parses an MQTT message by its topic (telemetry, anomaly, alerts, status, events topics from
-  // the config) into a record. Never throws; bad payloads return parse_error/invalid_argument, an
-  // unknown topic returns not_found. `defect`, when given, says why a telemetry or status message
-  // was rejected (kind kNone for the other topics).
+  // the config) into a record. Never throws; bad payloads return parse_error/invalid_argument
+  // with a message saying what was wrong, an unknown topic returns not_found. `defect`, when
+  // given, says why a telemetry or status message was rejected (kind kNone for the other topics).
   Result<Record> Parse(std::string_view topic, std::string_view payload,
                        telemetry::Defect* defect = nullptr) const;
 
