@@ -250,14 +250,14 @@ Status Platform::Impl::StartServices() {
   store = std::make_unique<store::StoreService>(
       config.store, [this] { return InprocClient("aiot-store"); }, &hub, registry);
   if (Status s = store->Open(); !s.ok()) {
-    log->error("telemetry store {}: {}", config.store.path, s.error().message());
+    log->error("telemetry store {}: {}", config.store.path, s.ToString());
     return s;
   }
   store::RegisterStoreRoutes(router, *store->store());
   router.WebSocket(config.dashboard.ws_path, hub);
   if (config.dashboard.enabled) {
     if (Status s = store::RegisterDashboardRoutes(router, config.dashboard); !s.ok()) {
-      log->warn("dashboard not served: no web root found (set dashboard.web_root)");
+      log->warn("dashboard not served: {}", s.message());
     }
   }
   if (Status s = store->Start(); !s.ok()) return s;

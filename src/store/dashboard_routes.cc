@@ -80,10 +80,10 @@ constexpr std::string_view kCsp =
     "trusted-types 'none'";
 
 // Every dashboard response (pages, scripts, config.json, the redirect, errors) gets the same
-// security headers; `cache` is its Cache-Control.
+// security headers; `cache` is its Cache-Control. (X-Content-Type-Options: nosniff is on every
+// response the HTTP server sends.)
 net::Response Secure(net::Response r, std::string_view cache = "no-cache") {
   r.Header("Content-Security-Policy", std::string(kCsp));
-  r.Header("X-Content-Type-Options", "nosniff");
   r.Header("X-Frame-Options", "DENY");
   r.Header("Referrer-Policy", "no-referrer");
   r.Header("Cross-Origin-Opener-Policy", "same-origin");
@@ -129,8 +129,10 @@ Status RegisterDashboardRoutes(net::Router& router, const DashboardConfig& confi
   if (!config.enabled) return {};
   std::string root = ResolveWebRoot(config);
   if (root.empty()) {
-    log->warn("no dashboard web root found (set dashboard.web_root); dashboard disabled");
-    return errc::not_found;
+    return {errc::not_found,
+            config.web_root.empty()
+                ? std::string("no dashboard web root found (set dashboard.web_root)")
+                : "dashboard.web_root " + config.web_root + " is not a directory"};
   }
   std::string uplot = config.uplot_dir;
   if (uplot.empty()) {

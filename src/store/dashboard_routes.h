@@ -33,7 +33,7 @@ std::string ResolveWebRoot(const DashboardConfig& config);
 // or style, no plugins, no <base>, no framing and Trusted Types required; X-Content-Type-Options
 // nosniff, X-Frame-Options DENY, Referrer-Policy no-referrer, Cross-Origin-Opener/Resource-Policy
 // same-origin and a Permissions-Policy without camera, microphone, geolocation, USB or payment.
-// Returns errc::not_found (and registers nothing) when no web root exists.
+// Returns errc::not_found with a message (and registers nothing) when no web root exists.
 Status RegisterDashboardRoutes(net::Router& router, const DashboardConfig& config);
 
 }  // namespace aiot::store

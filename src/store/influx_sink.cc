@@ -89,22 +89,21 @@ InfluxSink::InfluxSink(const InfluxConfig& config, FieldSchema schema, metrics::
 InfluxSink::~InfluxSink() { Stop(); }
 
 Status InfluxSink::Start() {
-  auto log = log::Get("store.influx");
   if (!PrecisionFromMs(config_.precision, &ts_mul_, &ts_div_)) {
-    log->error("store.influx.precision must be ns, u, ms or s, not `{}`", config_.precision);
-    return errc::invalid_argument;
+    return {
+        errc::invalid_argument,
+        fmt::format("store.influx.precision must be ns, u, ms or s, not `{}`", config_.precision)};
   }
   if (!net::HttpClient(config_.url).valid()) {
-    log->error("store.influx.url must look like http://host:port, not `{}`", config_.url);
-    return errc::invalid_argument;
+    return {errc::invalid_argument,
+            fmt::format("store.influx.url must look like http://host:port, not `{}`", config_.url)};
   }
   if (config_.schema != kInfluxSchemaAiot && config_.schema != kInfluxSchemaTelegraf) {
-    log->error("store.influx.schema must be aiot or telegraf, not `{}`", config_.schema);
-    return errc::invalid_argument;
+    return {errc::invalid_argument,
+            fmt::format("store.influx.schema must be aiot or telegraf, not `{}`", config_.schema)};
   }
   if (config_.measurement.empty()) {
-    log->error("store.influx.measurement must not be empty");
-    return errc::invalid_argument;
+    return {errc::invalid_argument, "store.influx.measurement must not be empty"};
   }
   write_target_ =
       fmt::format("/write?db={}&precision={}", net::HttpClient::Escape(config_.database),
@@ -118,12 +117,15 @@ Status InfluxSink::Start() {
   std::error_code ec;
   fs::create_directories(config_.spool_dir, ec);
   if (ec) {
-    log->error("cannot create spool dir {}: {}", config_.spool_dir, ec.message());
-    return errc::io_error;
+    return {errc::io_error,
+            fmt::format("cannot create spool dir {}: {}", config_.spool_dir, ec.message())};
   }
   ScanSpool();
   std::lock_guard lk(mu_);
   stopping_ = false;
+  sender_ = Sender{};
+  sender_.backoff = std::chrono::milliseconds(std::max(config_.retry_initial_ms, 1));
+  sender_.next_attempt = std::chrono::steady_clock::now();
   thread_ = std::thread([this] { Run(); });
   return {};
 }
@@ -251,11 +253,11 @@ Status InfluxSink::SpoolWrite(const Batch& b) {
     std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
     f.write(body.data(), static_cast<std::streamsize>(body.size()));
     if (!f) {
-      log::Get("store.influx")->error("cannot write spool file {}; {} points lost", tmp, b.points);
       std::lock_guard lk(mu_);
       stats_.points_dropped += b.points;
       metrics_->dropped->Increment(static_cast<double>(b.points));
-      return errc::io_error;
+      return {errc::io_error,
+              fmt::format("cannot write spool file {}; {} points lost", tmp, b.points)};
     }
   }
   std::error_code ec;
@@ -283,146 +285,184 @@ Status InfluxSink::SpoolWrite(const Batch& b) {
   return {};
 }
 
-void InfluxSink::Run() {
-  using Clock = std::chrono::steady_clock;
-  auto log = log::Get("store.influx");
-  const auto initial = std::chrono::milliseconds(std::max(config_.retry_initial_ms, 1));
-  const auto max_backoff = std::chrono::milliseconds(std::max(config_.retry_max_ms, 1));
-  const auto max_delay = std::chrono::milliseconds(std::max(config_.batch_max_delay_ms, 1));
-  auto backoff = initial;
-  Clock::time_point next_attempt = Clock::now();
-  bool healthy = true;
-  auto failed = [&] {
-    if (healthy)
-      log->warn("InfluxDB at {} unreachable; spooling to {}", config_.url, config_.spool_dir);
-    healthy = false;
-    metrics_->failures->Increment();
-    ++stats_.write_failures;
-    next_attempt = Clock::now() + backoff;
-    backoff = std::min(backoff * 2, max_backoff);
-  };
-  auto succeeded = [&] {
-    if (!healthy) log->info("InfluxDB at {} is back", config_.url);
-    healthy = true;
-    backoff = initial;
-  };
+// The sender's handling of a batch it could not send: to the spool, or (when even that fails)
+// a log line; the points are counted as dropped by SpoolWrite.
+void InfluxSink::Spool(const Batch& b) {
+  if (Status st = SpoolWrite(b); !st) log::Get("store.influx")->error("{}", st.message());
+}
 
+// ---- The sender thread ----
+
+void InfluxSink::Run() {
   std::unique_lock lk(mu_);
   while (true) {
-    auto now = Clock::now();
-    bool backing_off = now < next_attempt;
-    Clock::time_point wake = now + std::chrono::seconds(1);
-    if (pending_.points) wake = std::min(wake, pending_since_ + max_delay);
-    if (backing_off) wake = std::min(wake, next_attempt);
-    bool work = !backing_off && (!ready_.empty() || !spool_.empty());
-    if (!work && !stopping_) {
-      cv_.wait_until(lk, wake);
-      now = Clock::now();
-    }
-    if (pending_.points && (now - pending_since_ >= max_delay || stopping_)) SealPendingLocked();
+    const auto now = WaitForWork(lk);
     if (stopping_) break;
-    if (now < next_attempt) {
-      // Backing off: keep memory bounded by moving the oldest ready batches to the spool.
-      while (ready_points_ > static_cast<uint64_t>(std::max(config_.queue_capacity, 1))) {
-        Batch b = std::move(ready_.front());
-        ready_.pop_front();
-        ready_points_ -= b.points;
-        in_flight_ += b.points;
-        lk.unlock();
-        (void)SpoolWrite(b);
-        lk.lock();
-        in_flight_ -= b.points;
-      }
+    if (now < sender_.next_attempt) {
+      SpillReadyToSpool(lk);
       continue;
     }
     if (ready_.empty() && spool_.empty()) continue;
-    if (config_.create_database && !database_ready_) {
-      lk.unlock();
-      bool ok = EnsureDatabase();
-      lk.lock();
-      if (!ok) {
-        failed();
-        continue;
-      }
-      database_ready_ = true;
-    }
+    if (!DatabaseReady(lk)) continue;
     if (!spool_.empty()) {
-      std::string path = spool_.front();
-      lk.unlock();
-      std::ifstream f(path, std::ios::binary);
-      std::string body((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
-      std::string name = fs::path(path).filename().string();
-      uint64_t pts = std::strtoull(name.c_str() + 21, nullptr, 10);
-      bool gz = name.size() > 3 && name.compare(name.size() - 3, 3, ".gz") == 0;
-      SendResult r = f ? Send(body, gz, pts) : SendResult::kDropped;
-      lk.lock();
-      if (r == SendResult::kRetry) {
-        failed();
-        continue;
-      }
-      succeeded();
-      std::error_code ec;
-      if (!spool_.empty() && spool_.front() == path) {
-        spool_.pop_front();
-        spool_bytes_ -= std::min<uint64_t>(spool_bytes_, body.size());
-        fs::remove(path, ec);
-      }
-      if (r == SendResult::kOk) {
-        stats_.points_sent += pts;
-        metrics_->sent->Increment(static_cast<double>(pts));
-      } else {
-        stats_.points_dropped += pts;
-        metrics_->dropped->Increment(static_cast<double>(pts));
-      }
-      stats_.spool_files = spool_.size();
-      metrics_->spool_bytes->Set(static_cast<double>(spool_bytes_));
-      done_cv_.notify_all();
-      continue;
+      SendOldestSpoolFile(lk);
+    } else {
+      SendOldestReadyBatch(lk);
     }
+  }
+  SendOrSpoolOnStop(lk);
+}
+
+// Sleeps until there is something to do (a ready batch or spool file and no backoff, the pending
+// batch's age limit, the end of the backoff, at most a second, or Stop), seals the pending batch
+// when it is old enough or stopping, and returns the time it woke.
+std::chrono::steady_clock::time_point InfluxSink::WaitForWork(std::unique_lock<std::mutex>& lk) {
+  using Clock = std::chrono::steady_clock;
+  const auto max_delay = std::chrono::milliseconds(std::max(config_.batch_max_delay_ms, 1));
+  auto now = Clock::now();
+  bool backing_off = now < sender_.next_attempt;
+  Clock::time_point wake = now + std::chrono::seconds(1);
+  if (pending_.points) wake = std::min(wake, pending_since_ + max_delay);
+  if (backing_off) wake = std::min(wake, sender_.next_attempt);
+  bool work = !backing_off && (!ready_.empty() || !spool_.empty());
+  if (!work && !stopping_) {
+    cv_.wait_until(lk, wake);
+    now = Clock::now();
+  }
+  if (pending_.points && (now - pending_since_ >= max_delay || stopping_)) SealPendingLocked();
+  return now;
+}
+
+// Backing off: keeps memory bounded by moving the oldest ready batches to the spool.
+void InfluxSink::SpillReadyToSpool(std::unique_lock<std::mutex>& lk) {
+  while (ready_points_ > static_cast<uint64_t>(std::max(config_.queue_capacity, 1))) {
     Batch b = std::move(ready_.front());
     ready_.pop_front();
     ready_points_ -= b.points;
     in_flight_ += b.points;
     lk.unlock();
-    std::string gz = config_.gzip ? Gzip(b.lines) : std::string();
-    SendResult r = config_.gzip ? Send(gz, true, b.points) : Send(b.lines, false, b.points);
-    if (r == SendResult::kRetry) (void)SpoolWrite(b);
+    Spool(b);
     lk.lock();
     in_flight_ -= b.points;
-    if (r == SendResult::kRetry) {
-      failed();
-    } else {
-      succeeded();
-      if (r == SendResult::kOk) {
-        stats_.points_sent += b.points;
-        metrics_->sent->Increment(static_cast<double>(b.points));
-      } else {
-        stats_.points_dropped += b.points;
-        metrics_->dropped->Increment(static_cast<double>(b.points));
-      }
-    }
-    done_cv_.notify_all();
   }
-  // Stopping: one attempt for what is in memory when InfluxDB was reachable, spool the rest.
+}
+
+// Creates the database first when asked to (store.influx.create_database); false (and a backoff)
+// when that failed.
+bool InfluxSink::DatabaseReady(std::unique_lock<std::mutex>& lk) {
+  if (!config_.create_database || database_ready_) return true;
+  lk.unlock();
+  bool ok = EnsureDatabase();
+  lk.lock();
+  if (!ok) {
+    WriteFailed();
+    return false;
+  }
+  database_ready_ = true;
+  return true;
+}
+
+// Sends the oldest spool file; removes it once InfluxDB took it (or rejected it as bad).
+void InfluxSink::SendOldestSpoolFile(std::unique_lock<std::mutex>& lk) {
+  std::string path = spool_.front();
+  lk.unlock();
+  std::ifstream f(path, std::ios::binary);
+  std::string body((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
+  std::string name = fs::path(path).filename().string();
+  uint64_t pts = std::strtoull(name.c_str() + 21, nullptr, 10);
+  bool gz = name.size() > 3 && name.compare(name.size() - 3, 3, ".gz") == 0;
+  SendResult r = f ? Send(body, gz, pts) : SendResult::kDropped;
+  lk.lock();
+  if (r == SendResult::kRetry) {
+    WriteFailed();
+    return;
+  }
+  WriteSucceeded();
+  std::error_code ec;
+  if (!spool_.empty() && spool_.front() == path) {
+    spool_.pop_front();
+    spool_bytes_ -= std::min<uint64_t>(spool_bytes_, body.size());
+    fs::remove(path, ec);
+  }
+  Count(r, pts);
+  stats_.spool_files = spool_.size();
+  metrics_->spool_bytes->Set(static_cast<double>(spool_bytes_));
+  done_cv_.notify_all();
+}
+
+// Sends the oldest ready batch; spools it when InfluxDB did not take it.
+void InfluxSink::SendOldestReadyBatch(std::unique_lock<std::mutex>& lk) {
+  Batch b = std::move(ready_.front());
+  ready_.pop_front();
+  ready_points_ -= b.points;
+  in_flight_ += b.points;
+  lk.unlock();
+  std::string gz = config_.gzip ? Gzip(b.lines) : std::string();
+  SendResult r = config_.gzip ? Send(gz, true, b.points) : Send(b.lines, false, b.points);
+  if (r == SendResult::kRetry) Spool(b);
+  lk.lock();
+  in_flight_ -= b.points;
+  if (r == SendResult::kRetry) {
+    WriteFailed();
+  } else {
+    WriteSucceeded();
+    Count(r, b.points);
+  }
+  done_cv_.notify_all();
+}
+
+// Stopping: one attempt for what is in memory when InfluxDB was reachable, spool the rest.
+void InfluxSink::SendOrSpoolOnStop(std::unique_lock<std::mutex>& lk) {
   while (!ready_.empty()) {
     Batch b = std::move(ready_.front());
     ready_.pop_front();
     ready_points_ -= b.points;
     lk.unlock();
     SendResult r = SendResult::kRetry;
-    if (healthy && spool_.empty()) {
+    if (sender_.healthy && spool_.empty()) {
       r = config_.gzip ? Send(Gzip(b.lines), true, b.points) : Send(b.lines, false, b.points);
     }
-    if (r == SendResult::kRetry) (void)SpoolWrite(b);
+    if (r == SendResult::kRetry) Spool(b);
     lk.lock();
     if (r == SendResult::kRetry) {
-      healthy = false;
+      sender_.healthy = false;
     } else if (r == SendResult::kOk) {
       stats_.points_sent += b.points;
       metrics_->sent->Increment(static_cast<double>(b.points));
     }
   }
   done_cv_.notify_all();
+}
+
+// A write (or the database creation) failed: back off exponentially; says so once per outage.
+void InfluxSink::WriteFailed() {
+  if (sender_.healthy) {
+    log::Get("store.influx")
+        ->warn("InfluxDB at {} unreachable; spooling to {}", config_.url, config_.spool_dir);
+  }
+  sender_.healthy = false;
+  metrics_->failures->Increment();
+  ++stats_.write_failures;
+  sender_.next_attempt = std::chrono::steady_clock::now() + sender_.backoff;
+  sender_.backoff =
+      std::min(sender_.backoff * 2, std::chrono::milliseconds(std::max(config_.retry_max_ms, 1)));
+}
+
+void InfluxSink::WriteSucceeded() {
+  if (!sender_.healthy) log::Get("store.influx")->info("InfluxDB at {} is back", config_.url);
+  sender_.healthy = true;
+  sender_.backoff = std::chrono::milliseconds(std::max(config_.retry_initial_ms, 1));
+}
+
+// Counts `points` as sent (kOk) or dropped (kDropped, a batch InfluxDB rejected as bad).
+void InfluxSink::Count(SendResult r, uint64_t points) {
+  if (r == SendResult::kOk) {
+    stats_.points_sent += points;
+    metrics_->sent->Increment(static_cast<double>(points));
+  } else {
+    stats_.points_dropped += points;
+    metrics_->dropped->Increment(static_cast<double>(points));
+  }
 }
 
 void InfluxSink::Stop() {

@@ -71,14 +71,35 @@ class InfluxSink {
   };
   struct Metrics;
 
-  void Run();
-  // Sends one body; true when InfluxDB took it or it was dropped as bad (don't retry).
+  // Sends one body: taken, dropped as bad (don't retry), or to be retried.
   enum class SendResult { kOk, kDropped, kRetry };
   SendResult Send(const std::string& body, bool compressed, uint64_t points);
   Status SpoolWrite(const Batch& b);
+  void Spool(const Batch& b);
   void ScanSpool();
   bool EnsureDatabase();
   void SealPendingLocked();
+
+  // The sender thread (Run) and its steps: each is called with `lk` (on mu_) held and releases it
+  // while it does I/O.
+  void Run();
+  std::chrono::steady_clock::time_point WaitForWork(std::unique_lock<std::mutex>& lk);
+  void SpillReadyToSpool(std::unique_lock<std::mutex>& lk);
+  bool DatabaseReady(std::unique_lock<std::mutex>& lk);
+  void SendOldestSpoolFile(std::unique_lock<std::mutex>& lk);
+  void SendOldestReadyBatch(std::unique_lock<std::mutex>& lk);
+  void SendOrSpoolOnStop(std::unique_lock<std::mutex>& lk);
+  void WriteFailed();                         // with mu_ held
+  void WriteSucceeded();                      // with mu_ held
+  void Count(SendResult r, uint64_t points);  // with mu_ held
+
+  // The sender's view of InfluxDB's health: whether the last write went through, and when to try
+  // again after a failure (exponential backoff). Guarded by mu_.
+  struct Sender {
+    bool healthy = true;
+    std::chrono::milliseconds backoff{1};
+    std::chrono::steady_clock::time_point next_attempt;
+  };
 
   InfluxConfig config_;
   FieldSchema schema_;
@@ -103,6 +124,7 @@ class InfluxSink {
   bool stopping_ = false;
   bool database_ready_ = false;
   Stats stats_;
+  Sender sender_;
   std::thread thread_;
 };
 

@@ -12,6 +12,7 @@
 #include <random>
 
 #include "base/errc.h"
+#include "tests/support/testing.h"
 
 namespace aiot::store {
 namespace {
@@ -75,7 +76,9 @@ TEST(InfluxSink, SpoolsWhileUnreachableAndKeepsSpoolAcrossRestarts) {
       p.columns[0] = i;
       sink.Add(Record(p));
     }
-    EXPECT_FALSE(sink.Flush(std::chrono::milliseconds(300)));
+    // Once the sender has failed (InfluxDB is unreachable), Flush cannot complete.
+    ASSERT_TRUE(test_support::WaitFor([&] { return sink.stats().write_failures >= 1; }));
+    EXPECT_EQ(sink.Flush(std::chrono::milliseconds(0)).error(), make_error_code(errc::timeout));
     sink.Stop();
     auto st = sink.stats();
     EXPECT_EQ(st.points_added, 95u);
@@ -103,14 +106,17 @@ TEST(InfluxSink, SpoolsWhileUnreachableAndKeepsSpoolAcrossRestarts) {
 TEST(InfluxSink, RejectsBadConfig) {
   InfluxConfig c;
   c.precision = "minutes";
-  EXPECT_FALSE(InfluxSink(c, FieldSchema({})).Start());
+  auto st = InfluxSink(c, FieldSchema({})).Start();
+  EXPECT_NE(st.message().find("store.influx.precision"), std::string::npos) << st.ToString();
   c.precision = "ms";
   c.url = "https://example:8086";
-  EXPECT_FALSE(InfluxSink(c, FieldSchema({})).Start());
+  st = InfluxSink(c, FieldSchema({})).Start();
+  EXPECT_NE(st.message().find("https://example:8086"), std::string::npos) << st.ToString();
   c.url = "http://127.0.0.1:1";
   c.schema = "telegraph";
-  auto st = InfluxSink(c, FieldSchema({})).Start();
+  st = InfluxSink(c, FieldSchema({})).Start();
   EXPECT_EQ(st.error(), make_error_code(errc::invalid_argument));
+  EXPECT_NE(st.message().find("telegraph"), std::string::npos) << st.ToString();
 }
 
 TEST(InfluxSink, DatabaseDefaultsToTheSchemas) {

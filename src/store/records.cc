@@ -94,6 +94,22 @@ bool ReadTime(od::value v, int64_t* ms) {
   return false;
 }
 
+// `fault`: a boolean, or a number (non-zero = 1).
+bool ReadFault(od::value v, int* fault) {
+  od::json_type t;
+  if (v.type().get(t)) return false;
+  if (t == od::json_type::boolean) {
+    bool b;
+    if (v.get_bool().get(b)) return false;
+    *fault = b ? 1 : 0;
+    return true;
+  }
+  double d;
+  if (v.get_double().get(d)) return false;
+  *fault = d != 0 ? 1 : 0;
+  return true;
+}
+
 // The reading parser for this thread and schema (rebuilt when a different schema is used).
 telemetry::ReadingParser& ReadingParserFor(const FieldSchema& schema) {
   thread_local std::unique_ptr<telemetry::ReadingParser> parser;
@@ -102,6 +118,17 @@ telemetry::ReadingParser& ReadingParserFor(const FieldSchema& schema) {
         schema.columns(), telemetry::MessageConfig{}, kMaxExtraFields);
   }
   return *parser;
+}
+
+// Errors of the anomaly and event parsers, with what was wrong.
+Status NotAnObject() { return {errc::parse_error, "not a JSON object"}; }
+Status Trailing() { return {errc::parse_error, "data after the JSON object"}; }
+Status BadKey(std::string_view key, std::string_view what) {
+  std::string m = "`";
+  m += key.substr(0, 64);
+  m += "` ";
+  m += what;
+  return {errc::parse_error, std::move(m)};
 }
 
 Status ErrorOf(const telemetry::Defect& d) {
@@ -147,9 +174,10 @@ Status ParseTelemetry(std::string_view json, const FieldSchema& schema, int64_t 
   if (!ReadingParserFor(schema).Parse(json, now_ms * 1000000, &reading, d)) return ErrorOf(d);
   out->device = std::move(reading.device);
   out->ts_ms = reading.has_time ? reading.time_ns / 1000000 : now_ms;
-  for (auto& [name, value] : reading.fields) {
-    int col = schema.ColumnOf(name);
-    if (col >= 0) {
+  // The parser's numeric fields are the schema's columns: it says which column each value is.
+  for (size_t i = 0; i < reading.fields.size(); ++i) {
+    auto& [name, value] = reading.fields[i];
+    if (const int col = reading.numeric_index[i]; col >= 0) {
       out->columns[col] = value;
     } else {
       out->extra.emplace_back(std::move(name), value);
@@ -161,50 +189,42 @@ Status ParseTelemetry(std::string_view json, const FieldSchema& schema, int64_t 
 Status ParseAnomaly(std::string_view json, int64_t now_ms, AnomalyPoint* out) {
   *out = AnomalyPoint();
   od::document doc;
-  if (Begin(json, &doc)) return errc::parse_error;
+  if (Begin(json, &doc)) return NotAnObject();
   od::object obj;
-  if (doc.get_object().get(obj)) return errc::parse_error;
+  if (doc.get_object().get(obj)) return NotAnObject();
   bool has_ts = false;
   for (auto field : obj) {
     std::string_view key;
-    if (field.unescaped_key().get(key)) return errc::parse_error;
+    if (field.unescaped_key().get(key)) return NotAnObject();
     od::value v;
-    if (field.value().get(v)) return errc::parse_error;
+    if (field.value().get(v)) return BadKey(key, "is malformed");
     if (key == "deviceID") {
-      if (!ReadDevice(v, &out->device)) return errc::parse_error;
+      if (!ReadDevice(v, &out->device)) return BadKey(key, "is not a string or an integer");
     } else if (key == "timeStamp") {
-      if (!ReadTime(v, &out->ts_ms)) return errc::parse_error;
+      if (!ReadTime(v, &out->ts_ms)) return BadKey(key, "is not a time");
       has_ts = true;
     } else if (key == "fault") {
-      od::json_type t;
-      if (v.type().get(t)) return errc::parse_error;
-      if (t == od::json_type::boolean) {
-        bool b;
-        if (v.get_bool().get(b)) return errc::parse_error;
-        out->fault = b ? 1 : 0;
-      } else {
-        double d;
-        if (v.get_double().get(d)) return errc::parse_error;
-        out->fault = d != 0 ? 1 : 0;
-      }
+      if (!ReadFault(v, &out->fault)) return BadKey(key, "is not a number or a boolean");
     } else if (key == "score") {
       double d;
-      if (v.get_double().get(d)) return errc::parse_error;
+      if (v.get_double().get(d)) return BadKey(key, "is not a number");
       out->score = d;
     } else if (key == "level") {
       std::string_view s;
-      if (v.get_string().get(s)) return errc::parse_error;
+      if (v.get_string().get(s)) return BadKey(key, "is not a string");
       out->level = ParseLevel(s);
     } else if (key == "model") {
       std::string_view s;
-      if (v.get_string().get(s)) return errc::parse_error;
+      if (v.get_string().get(s)) return BadKey(key, "is not a string");
       out->model.assign(s.substr(0, 256));
     } else {
-      if (!Skip(v)) return errc::parse_error;
+      if (!Skip(v)) return BadKey(key, "is malformed");
     }
   }
-  if (!AtEnd(doc)) return errc::parse_error;
-  if (out->device.empty() || out->device.size() > 256) return errc::invalid_argument;
+  if (!AtEnd(doc)) return Trailing();
+  if (out->device.empty() || out->device.size() > 256) {
+    return {errc::invalid_argument, "deviceID missing, empty or over 256 bytes"};
+  }
   if (!has_ts) out->ts_ms = now_ms;
   if (out->level == Level::kUnknown) out->level = out->fault ? Level::kWarning : Level::kOk;
   return {};
@@ -230,27 +250,27 @@ Status ParseEvent(std::string_view json, std::string_view kind, int64_t now_ms, 
   out->kind.assign(kind);
   out->ts_ms = now_ms;
   od::document doc;
-  if (Begin(json, &doc)) return errc::parse_error;
+  if (Begin(json, &doc)) return NotAnObject();
   od::object obj;
-  if (doc.get_object().get(obj)) return errc::parse_error;
+  if (doc.get_object().get(obj)) return NotAnObject();
   for (auto field : obj) {
     std::string_view key;
-    if (field.unescaped_key().get(key)) return errc::parse_error;
+    if (field.unescaped_key().get(key)) return NotAnObject();
     od::value v;
-    if (field.value().get(v)) return errc::parse_error;
+    if (field.value().get(v)) return BadKey(key, "is malformed");
     std::string_view s;
     if (key == "deviceID" || key == "device") {
-      if (!ReadDevice(v, &out->device)) return errc::parse_error;
+      if (!ReadDevice(v, &out->device)) return BadKey(key, "is not a string or an integer");
     } else if (key == "timeStamp" || key == "time" || key == "ts") {
-      if (!ReadTime(v, &out->ts_ms)) return errc::parse_error;
+      if (!ReadTime(v, &out->ts_ms)) return BadKey(key, "is not a time");
     } else if (key == "level" || key == "severity") {
-      if (v.get_string().get(s)) return errc::parse_error;
+      if (v.get_string().get(s)) return BadKey(key, "is not a string");
       out->level = ParseLevel(s);
     } else {
-      if (!Skip(v)) return errc::parse_error;
+      if (!Skip(v)) return BadKey(key, "is malformed");
     }
   }
-  if (!AtEnd(doc)) return errc::parse_error;
+  if (!AtEnd(doc)) return Trailing();
   out->json.assign(json);
   return {};
 }

@@ -3,6 +3,7 @@
 #include <map>
 
 #include "base/errc.h"
+#include "base/log.h"
 #include "store/query.h"
 
 namespace aiot::store {
@@ -13,15 +14,19 @@ using nlohmann::json;
 
 int64_t NowMs(const TelemetryStore& store) { return store.clock().NowNanos() / 1000000; }
 
-net::Response Error(std::error_code ec, std::string_view what) {
-  if (ec == errc::invalid_argument) {
+// The response to a failed query, where the store's errors are handled: a bad request is the
+// client's to fix; anything else is logged here with its message (the body names only the code).
+net::Response Error(const Status& st, std::string_view what) {
+  if (st.code() == errc::invalid_argument) {
     return net::ErrorResponse(http::status::bad_request, "invalid_argument", what);
   }
-  if (ec == errc::out_of_range) {
+  if (st.code() == errc::out_of_range) {
     return net::ErrorResponse(http::status::bad_request, "too_many_points",
                               "the result would be too large; narrow the range or use a bucket");
   }
-  return net::ErrorResponse(http::status::internal_server_error, "store_error", ec.message());
+  log::Get("store")->error("{}: {}", what, st.ToString());
+  return net::ErrorResponse(http::status::internal_server_error, "store_error",
+                            st.code().message());
 }
 
 net::Response NoStore(net::Response r) {
@@ -36,7 +41,7 @@ net::Response ServeSeries(TelemetryStore& store, net::Request& req) {
   for (const auto& [k, v] : req.query_params()) params[k] = v;
   auto q = ParseSeriesQuery(params, NowMs(store));
   if (!q) {
-    return Error(q.error(),
+    return Error(q.status(),
                  "bad query: devices, fields, from/to (RFC 3339, epoch ms, now, -1h), bucket "
                  "(60s, 5m, 1h), agg (mean|min|max|last|count|sum), limit, format (json|csv)");
   }
@@ -46,7 +51,7 @@ net::Response ServeSeries(TelemetryStore& store, net::Request& req) {
                               "format must be json or csv");
   }
   auto r = store.Query(*q);
-  if (!r) return Error(r.error(), "query failed");
+  if (!r) return Error(r.status(), "series query failed");
   net::Response resp;
   if (format == "csv") {
     resp.body = FormatSeriesCsv(*r);
@@ -61,7 +66,7 @@ net::Response ServeSeries(TelemetryStore& store, net::Request& req) {
 
 net::Response ServeDevices(TelemetryStore& store) {
   auto devices = store.Devices();
-  if (!devices) return Error(devices.error(), "devices query failed");
+  if (!devices) return Error(devices.status(), "devices query failed");
   json list = json::array();
   for (const auto& d : *devices) {
     json latest = json::object();
@@ -119,7 +124,7 @@ net::Response ServeAnomalies(TelemetryStore& store, net::Request& req) {
     }
   }
   auto entries = store.Timeline(q);
-  if (!entries) return Error(entries.error(), "timeline query failed");
+  if (!entries) return Error(entries.status(), "timeline query failed");
   json list = json::array();
   for (const auto& e : *entries) {
     json data = nullptr;

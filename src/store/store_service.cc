@@ -23,13 +23,13 @@ StoreService::~StoreService() { Stop(); }
 Status StoreService::Open() {
   if (store_) return {};
   auto s = TelemetryStore::Open(config_, clock_, &registry_);
-  if (!s) return s.error();
+  if (!s) return s.status();
   store_ = std::move(*s);
   if (config_.influx.enabled) {
     sink_ = std::make_unique<InfluxSink>(config_.influx, store_->schema(), &registry_);
     if (Status st = sink_->Start(); !st) {
       sink_.reset();
-      return st;
+      return st.Prefix("InfluxDB sink");
     }
   }
   return {};
@@ -44,7 +44,7 @@ void StoreService::OnMessage(std::string_view topic, std::string_view payload) {
     if (defect.kind != telemetry::Defect::Kind::kNone) {
       rejections_.Reject(topic, defect);
     } else {
-      rejections_.Reject(topic, "malformed", rec.error().message());
+      rejections_.Reject(topic, "malformed", rec.status().message());
     }
     return;
   }
@@ -69,7 +69,7 @@ Status StoreService::Start() {
   if (Status st = Open(); !st) return st;
   if (client_ || !client_factory_) return {};
   client_ = client_factory_();
-  if (!client_) return errc::unavailable;
+  if (!client_) return {errc::unavailable, "no MQTT client for the store service"};
   auto handler = [this](const mqtt::Message& m) { OnMessage(m.topic, m.payload.view()); };
   for (const std::string* topic :
        {&config_.telemetry_topic, &config_.anomaly_topic, &config_.alerts_topic,

@@ -80,9 +80,9 @@ class TelemetryStore {
   TelemetryStore& operator=(const TelemetryStore&) = delete;
 
   // Parses an MQTT message by its topic (telemetry, anomaly, alerts, status, events topics from
-  // the config) into a record. Never throws; bad payloads return parse_error/invalid_argument, an
-  // unknown topic returns not_found. `defect`, when given, says why a telemetry or status message
-  // was rejected (kind kNone for the other topics).
+  // the config) into a record. Never throws; bad payloads return parse_error/invalid_argument
+  // with a message saying what was wrong, an unknown topic returns not_found. `defect`, when
+  // given, says why a telemetry or status message was rejected (kind kNone for the other topics).
   Result<Record> Parse(std::string_view topic, std::string_view payload,
                        telemetry::Defect* defect = nullptr) const;
 
@@ -110,19 +110,49 @@ class TelemetryStore {
   Clock& clock() const { return clock_; }
 
  private:
-  struct Metrics;
-  struct Writer;
-  class ReaderLease;
+  struct Metrics;     // telemetry_store_internal.h
+  struct Writer;      // telemetry_store_internal.h
+  class ReaderLease;  // telemetry_store_query.cc
+  struct SeriesScan;  // telemetry_store_query.cc
+  // (device, source) -> [min_ts, max_ts]; see dirty_.
+  using DirtyRanges = std::map<std::pair<int64_t, int64_t>, std::pair<int64_t, int64_t>>;
 
   TelemetryStore(const StoreConfig& config, Clock& clock, metrics::Registry* registry);
+  // The kind of an event from its topic under events_topic ("aiot/events/drift" -> "drift").
+  std::string_view EventKind(std::string_view topic) const;
+
+  // Schema (telemetry_store_schema.cc): tables, columns, the writer's statements, the field
+  // catalogue.
   Status Init();
+  Status CheckConfig() const;
+  Status CreateTables(sqlite::Db& db);
+  Result<std::vector<std::string>> MigrateColumns(sqlite::Db& db);
+  Status PrepareWriterStatements(const std::vector<std::string>& columns);
+  Status LoadFieldCatalogue(const std::vector<std::string>& columns);
+  Result<int64_t> FieldId(std::string_view name, std::string_view kind);
+
+  // Writer (telemetry_store_writer.cc): the writer thread, batches, rollups, retention.
   void WriterLoop();
+  void TakeBatch(std::vector<Record>& batch, bool* stop, bool* maintenance);
   Status CommitBatch(std::vector<Record>& batch);
+  Status WriteRecord(const Record& record);
+  Status WriteTelemetry(const TelemetryPoint& p);
+  Status WriteAnomaly(const AnomalyPoint& a);
+  Status WriteStatus(const StatusUpdate& s);
+  Status WriteEvent(const EventRecord& e);
+  Status TouchDevices();
+  void PublishDirty();
   Status RollUp();
+  Status RollUpRange(int64_t device, int64_t source, std::pair<int64_t, int64_t> range);
   Status ApplyRetention();
   Result<int64_t> DeviceId(std::string_view name, int64_t ts_ms);
-  Result<int64_t> FieldId(std::string_view name, std::string_view kind);
   void MarkDirty(int64_t device, int64_t source, int64_t ts_ms);
+
+  // Queries (telemetry_store_query.cc).
+  Status SnapshotDevices(SeriesScan& scan);
+  void ResolveFields(SeriesScan& scan) const;
+  Status ReadSource(SeriesScan& scan, size_t device, int64_t source,
+                    const std::vector<size_t>& members, std::vector<Series>& out);
 
   Result<std::unique_ptr<sqlite::Db>> AcquireReader();
   void ReleaseReader(std::unique_ptr<sqlite::Db> db);
@@ -149,7 +179,7 @@ class TelemetryStore {
   // extra field id, -1 the telemetry columns, -2 the anomaly table. Guarded by dirty_mu_, which
   // also makes "commit rollups + clear" atomic with a reader's "take snapshot + read dirty".
   std::mutex dirty_mu_;
-  std::map<std::pair<int64_t, int64_t>, std::pair<int64_t, int64_t>> dirty_;
+  DirtyRanges dirty_;
 
   // Field name -> (id, kind); written by the writer, read by queries. Guarded by fields_mu_.
   mutable std::mutex fields_mu_;

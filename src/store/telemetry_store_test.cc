@@ -313,9 +313,49 @@ TEST_F(StoreTest, RejectsBadConfig) {
   StoreConfig bad = config_;
   bad.path = dir_.File("bad.db");
   bad.fields = {"rotation", "x;drop table"};
-  EXPECT_FALSE(TelemetryStore::Open(bad, clock_));
+  auto r = TelemetryStore::Open(bad, clock_);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error(), make_error_code(errc::invalid_argument));
+  EXPECT_NE(r.status().message().find("store.fields: `x;drop table`"), std::string::npos)
+      << r.status().ToString();
   bad.fields = {"score"};
   EXPECT_FALSE(TelemetryStore::Open(bad, clock_));
+  bad.fields = {"rotation"};
+  bad.synchronous = "fast";
+  r = TelemetryStore::Open(bad, clock_);
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.status().message().find("store.synchronous"), std::string::npos)
+      << r.status().ToString();
+  bad.synchronous = "normal";
+  bad.path = dir_.File("missing-dir/t.db");
+  r = TelemetryStore::Open(bad, clock_);
+  ASSERT_FALSE(r);
+  EXPECT_NE(r.status().message().find(bad.path), std::string::npos) << r.status().ToString();
+}
+
+TEST_F(StoreTest, ErrorsSayWhy) {
+  EXPECT_EQ(store_->Ingest("other/topic", "{}").message(), "not a topic the store reads");
+  EXPECT_EQ(store_->Ingest("fan/anomaly", R"({"deviceID":"d","score":"high"})").message(),
+            "`score` is not a number");
+  Status st = store_->Ingest("fan/messages", R"({"deviceID":"d","rotation":"fast"})");
+  EXPECT_EQ(st.code(), make_error_code(errc::parse_error));
+  EXPECT_NE(st.message().find("rotation"), std::string::npos) << st.ToString();
+  // A query larger than max_query_points says so.
+  config_.max_query_points = 10;
+  Reopen();
+  for (int i = 0; i < 20; ++i) {
+    ASSERT_TRUE(store_->Ingest("fan/messages", Telemetry("fan-1", kT0 + i * 1000, i, 1)));
+  }
+  ASSERT_TRUE(store_->Flush());
+  SeriesQuery q;
+  q.from_ms = kT0;
+  q.to_ms = kT0 + 60000;
+  q.fields = {"rotation"};
+  auto r = store_->Query(q);
+  ASSERT_FALSE(r);
+  EXPECT_EQ(r.error(), make_error_code(errc::out_of_range));
+  EXPECT_NE(r.status().message().find("max_query_points"), std::string::npos)
+      << r.status().ToString();
 }
 
 }  // namespace

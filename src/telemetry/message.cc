@@ -447,6 +447,7 @@ ReadingParser::ReadingParser(std::vector<std::string> numeric_fields, MessageCon
 bool ReadingParser::Parse(std::string_view payload, int64_t arrival_ns, Reading* out,
                           Defect& defect) {
   out->fields.clear();
+  out->numeric_index.clear();
   uint64_t seen = 0;
   auto on_leaf = [&](const Leaf& leaf, Defect& d) {
     size_t index = numeric_fields_.size();
@@ -466,8 +467,10 @@ bool ReadingParser::Parse(std::string_view payload, int64_t arrival_ns, Reading*
       seen |= uint64_t{1} << index;
     }
     if (leaf.type == simdjson::ondemand::json_type::number) {
-      if (known || out->fields.size() < max_fields_)
+      if (known || out->fields.size() < max_fields_) {
         out->fields.emplace_back(leaf.key, leaf.number);
+        out->numeric_index.push_back(known ? static_cast<int>(index) : -1);
+      }
       return true;
     }
     if (known && leaf.type != simdjson::ondemand::json_type::null) {

@@ -179,6 +179,9 @@ struct Reading {
   int64_t time_ns = 0;
   bool has_time = false;  // false: time_ns is the arrival time
   std::vector<std::pair<std::string, double>> fields;
+  // Parallel to `fields`: the index of each in the parser's numeric_fields, -1 for other leaves,
+  // so a caller need not look the names up again.
+  std::vector<int> numeric_index;
 };
 
 // Reads readings whose `numeric_fields` (e.g. the store's columns) must be numbers when present

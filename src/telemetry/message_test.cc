@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <map>
 #include <string>
@@ -244,6 +245,13 @@ TEST(TelemetryMessages, OneTableOfRules) {
     std::map<std::string, double> got(r.fields.begin(), r.fields.end());
     EXPECT_EQ(got.size(), r.fields.size()) << "a key twice";
     EXPECT_EQ(got, c.fields);
+    // Which numeric field each value is, as the parser found it.
+    const auto& names = parser.numeric_fields();
+    ASSERT_EQ(r.numeric_index.size(), r.fields.size());
+    for (size_t i = 0; i < r.fields.size(); ++i) {
+      auto it = std::find(names.begin(), names.end(), r.fields[i].first);
+      EXPECT_EQ(r.numeric_index[i], it == names.end() ? -1 : static_cast<int>(it - names.begin()));
+    }
   }
 }
 

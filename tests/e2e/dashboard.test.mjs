@@ -63,7 +63,8 @@ await runInBrowser(chromium, server, artifacts, async (context, consoleErrors) =
   const shown = await page.$eval('[data-testid=chart][data-field=rotation]', (e) => Number(e.dataset.shown || 0));
   check(shown >= 3, `rotation chart draws a line (${shown} points in its window)`);
   check(true, `rotation chart updated live (${points0} -> more points; value ${now0} -> ${now1})`);
-  await page.waitForTimeout(300);
+  // Screenshot once the page has painted its latest state (two animation frames), not after a pause.
+  await page.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))));
   await page.screenshot({ path: join(artifacts, 'device.png'), fullPage: true });
 
   // Timeline and models pages render.

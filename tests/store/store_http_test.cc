@@ -170,8 +170,10 @@ TEST_F(StoreHttpTest, DashboardFiles) {
   r = Get("/ui/");
   ASSERT_EQ(r.status, 200);
   EXPECT_NE(r.body.find("<!doctype html>"), std::string::npos);
+  EXPECT_EQ(r.header("x-content-type-options"), "nosniff");  // added by the server
   r = Get("/ui/app.js");
   EXPECT_EQ(r.status, 200);
+  EXPECT_EQ(r.header("x-content-type-options"), "nosniff");
   r = Get("/ui/config.json");
   EXPECT_EQ(json::parse(r.body)["ws_path"], "/api/v1/ws");
   // Traversal and hidden/dependency paths are refused.
