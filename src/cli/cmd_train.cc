@@ -72,10 +72,9 @@ int RunTrain(const TrainArgs& a) {
   const size_t slash = job.name.find_last_of('/');
   if (slash != std::string::npos) job.name = job.name.substr(slash + 1);
 
-  std::string err;
-  auto data = ml::LoadDataset(a.data, schema, &err);
+  auto data = ml::LoadDataset(a.data, schema);
   if (!data.ok()) {
-    std::cerr << "aiot train: " << err << "\n";
+    std::cerr << "aiot train: " << data.status().message() << "\n";
     return kExitFailure;
   }
   std::cerr << "aiot train: " << data->rows << " rows, features ";
@@ -103,10 +102,10 @@ int RunTrain(const TrainArgs& a) {
       }
     }
   };
-  auto out = ml::TrainAndExport(*data, job, progress, &err);
+  auto out = ml::TrainAndExport(*data, job, progress);
   if (tty && !a.quiet) std::fputc('\n', stderr);
   if (!out.ok()) {
-    std::cerr << "aiot train: " << err << "\n";
+    std::cerr << "aiot train: " << out.status().message() << "\n";
     return kExitFailure;
   }
   if (!WriteFile(a.out, out->float_model)) {

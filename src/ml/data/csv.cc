@@ -10,14 +10,6 @@
 #include "base/errc.h"
 
 namespace aiot::ml {
-namespace {
-
-void SetError(std::string* error, std::string message) {
-  if (error) *error = std::move(message);
-}
-
-}  // namespace
-
 int CsvTable::Column(std::string_view name) const {
   for (size_t i = 0; i < header.size(); ++i) {
     if (header[i] == name) return static_cast<int>(i);
@@ -25,7 +17,7 @@ int CsvTable::Column(std::string_view name) const {
   return -1;
 }
 
-Result<CsvTable> ParseCsv(std::string_view text, std::string* error) {
+Result<CsvTable> ParseCsv(std::string_view text) {
   if (text.size() >= 3 && static_cast<unsigned char>(text[0]) == 0xEF &&
       static_cast<unsigned char>(text[1]) == 0xBB && static_cast<unsigned char>(text[2]) == 0xBF) {
     text.remove_prefix(3);
@@ -68,23 +60,21 @@ Result<CsvTable> ParseCsv(std::string_view text, std::string* error) {
           ++i;
         }
         if (!closed) {
-          SetError(error, "line " + std::to_string(record_line) + ", column " +
-                              std::to_string(record.size() + 1) + ": unterminated quoted field");
-          return errc::parse_error;
+          return Status(errc::parse_error, "line " + std::to_string(record_line) + ", column " +
+                                               std::to_string(record.size() + 1) +
+                                               ": unterminated quoted field");
         }
         if (i < text.size() && text[i] != ',' && text[i] != '\n' && text[i] != '\r') {
-          SetError(error, "line " + std::to_string(line) + ", column " +
-                              std::to_string(record.size() + 1) +
-                              ": unexpected character after closing quote");
-          return errc::parse_error;
+          return Status(errc::parse_error, "line " + std::to_string(line) + ", column " +
+                                               std::to_string(record.size() + 1) +
+                                               ": unexpected character after closing quote");
         }
       } else {
         while (i < text.size() && text[i] != ',' && text[i] != '\n' && text[i] != '\r') {
           if (text[i] == '"') {
-            SetError(error, "line " + std::to_string(line) + ", column " +
-                                std::to_string(record.size() + 1) +
-                                ": quote inside an unquoted field");
-            return errc::parse_error;
+            return Status(errc::parse_error, "line " + std::to_string(line) + ", column " +
+                                                 std::to_string(record.size() + 1) +
+                                                 ": quote inside an unquoted field");
           }
           cell.push_back(text[i++]);
         }
@@ -111,31 +101,25 @@ Result<CsvTable> ParseCsv(std::string_view text, std::string* error) {
       continue;
     }
     if (record.size() != table.header.size()) {
-      SetError(error, "line " + std::to_string(record_line) + ": expected " +
-                          std::to_string(table.header.size()) + " fields, found " +
-                          std::to_string(record.size()));
-      return errc::parse_error;
+      return Status(errc::parse_error, "line " + std::to_string(record_line) + ": expected " +
+                                           std::to_string(table.header.size()) + " fields, found " +
+                                           std::to_string(record.size()));
     }
     table.rows.push_back(record);
   }
   if (!have_header) {
-    SetError(error, "empty CSV: no header");
-    return errc::parse_error;
+    return Status(errc::parse_error, "empty CSV: no header");
   }
   return table;
 }
 
-Result<CsvTable> ReadCsvFile(const std::string& path, std::string* error) {
+Result<CsvTable> ReadCsvFile(const std::string& path) {
   std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    SetError(error, "cannot open " + path);
-    return errc::not_found;
-  }
+  if (!in) return Status(errc::not_found, "cannot open " + path);
   std::ostringstream ss;
   ss << in.rdbuf();
-  std::string local;
-  auto r = ParseCsv(ss.str(), error ? error : &local);
-  if (!r.ok() && error) *error = path + ": " + *error;
+  auto r = ParseCsv(ss.str());
+  if (!r.ok()) return r.status().Prefix(path);
   return r;
 }
 

@@ -13,10 +13,6 @@
 namespace aiot::ml {
 namespace {
 
-void SetError(std::string* error, std::string message) {
-  if (error) *error = std::move(message);
-}
-
 std::string Trim(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
   while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
@@ -70,21 +66,18 @@ Dataset Dataset::Subset(const std::vector<size_t>& indices) const {
   return d;
 }
 
-Result<Dataset> BuildDataset(const CsvTable& table, const DatasetSchema& schema,
-                             std::string* error) {
+Result<Dataset> BuildDataset(const CsvTable& table, const DatasetSchema& schema) {
   Dataset d;
   int label_col = -1;
   if (!schema.label.empty()) {
     label_col = table.Column(schema.label);
     if (label_col < 0) {
-      SetError(error, "label column '" + schema.label + "' not found in the header");
-      return errc::not_found;
+      return Status(errc::not_found, "label column '" + schema.label + "' not found in the header");
     }
   }
   for (const auto& name : schema.drop) {
     if (table.Column(name) < 0) {
-      SetError(error, "column '" + name + "' (to drop) not found in the header");
-      return errc::not_found;
+      return Status(errc::not_found, "column '" + name + "' (to drop) not found in the header");
     }
   }
   std::vector<int> feature_cols;
@@ -92,12 +85,11 @@ Result<Dataset> BuildDataset(const CsvTable& table, const DatasetSchema& schema,
     for (const auto& name : schema.features) {
       int c = table.Column(name);
       if (c < 0) {
-        SetError(error, "feature column '" + name + "' not found in the header");
-        return errc::not_found;
+        return Status(errc::not_found, "feature column '" + name + "' not found in the header");
       }
       if (c == label_col) {
-        SetError(error, "column '" + name + "' is both a feature and the label");
-        return errc::invalid_argument;
+        return Status(errc::invalid_argument,
+                      "column '" + name + "' is both a feature and the label");
       }
       feature_cols.push_back(c);
     }
@@ -109,8 +101,7 @@ Result<Dataset> BuildDataset(const CsvTable& table, const DatasetSchema& schema,
     }
   }
   if (feature_cols.empty()) {
-    SetError(error, "no feature columns");
-    return errc::invalid_argument;
+    return Status(errc::invalid_argument, "no feature columns");
   }
   for (int c : feature_cols) d.feature_names.push_back(table.header[c]);
   d.label_name = schema.label;
@@ -129,10 +120,9 @@ Result<Dataset> BuildDataset(const CsvTable& table, const DatasetSchema& schema,
       if (!ParseNumber(cell, &v)) {
         std::string what =
             Trim(cell).empty() ? "missing value" : "non-numeric value '" + cell + "'";
-        SetError(error, "row " + std::to_string(line) + ", column '" +
-                            table.header[feature_cols[j]] + "' (" +
-                            std::to_string(feature_cols[j] + 1) + "): " + what);
-        return errc::parse_error;
+        return Status(errc::parse_error, "row " + std::to_string(line) + ", column '" +
+                                             table.header[feature_cols[j]] + "' (" +
+                                             std::to_string(feature_cols[j] + 1) + "): " + what);
       }
       d.x[r * d.cols + j] = static_cast<float>(v);
     }
@@ -142,19 +132,18 @@ Result<Dataset> BuildDataset(const CsvTable& table, const DatasetSchema& schema,
     if (!schema.label_map.empty()) {
       auto it = schema.label_map.find(cell);
       if (it == schema.label_map.end()) {
-        SetError(error, "row " + std::to_string(line) + ", column '" + schema.label + "' (" +
-                            std::to_string(label_col + 1) + "): label '" + cell +
-                            "' is not in the label map");
-        return errc::parse_error;
+        return Status(errc::parse_error, "row " + std::to_string(line) + ", column '" +
+                                             schema.label + "' (" + std::to_string(label_col + 1) +
+                                             "): label '" + cell + "' is not in the label map");
       }
       cls = it->second;
     } else {
       double v;
       if (!ParseNumber(cell, &v) || v < 0 || v != std::floor(v) || v > 1000) {
-        SetError(error, "row " + std::to_string(line) + ", column '" + schema.label + "' (" +
-                            std::to_string(label_col + 1) + "): label '" + cell +
-                            "' is not a class number 0..K-1; map text labels with --label-map");
-        return errc::parse_error;
+        return Status(errc::parse_error,
+                      "row " + std::to_string(line) + ", column '" + schema.label + "' (" +
+                          std::to_string(label_col + 1) + "): label '" + cell +
+                          "' is not a class number 0..K-1; map text labels with --label-map");
       }
       cls = static_cast<int>(v);
     }
@@ -172,28 +161,16 @@ Result<Dataset> BuildDataset(const CsvTable& table, const DatasetSchema& schema,
   return d;
 }
 
-Result<Dataset> LoadDataset(const std::string& path, const DatasetSchema& schema,
-                            std::string* error) {
+Result<Dataset> LoadDataset(const std::string& path, const DatasetSchema& schema) {
   std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    SetError(error, "cannot open " + path);
-    return errc::not_found;
-  }
+  if (!in) return Status(errc::not_found, "cannot open " + path);
   std::ostringstream ss;
   ss << in.rdbuf();
   const std::string bytes = ss.str();
-  std::string local;
-  std::string* err = error ? error : &local;
-  auto table = ParseCsv(bytes, err);
-  if (!table.ok()) {
-    *err = path + ": " + *err;
-    return table.error();
-  }
-  auto data = BuildDataset(*table, schema, err);
-  if (!data.ok()) {
-    *err = path + ": " + *err;
-    return data.error();
-  }
+  auto table = ParseCsv(bytes);
+  if (!table.ok()) return table.status().Prefix(path);
+  auto data = BuildDataset(*table, schema);
+  if (!data.ok()) return data.status().Prefix(path);
   data->sha256 = Sha256Hex(bytes);
   return data;
 }

@@ -21,11 +21,8 @@ void ChooseQuantParams(float min, float max, float* scale, int32_t* zero_point) 
 }
 
 Result<GraphSpec> QuantizeGraph(const GraphSpec& fg, const float* calibration, size_t rows,
-                                const QuantizeOptions& options, std::string* error) {
-  auto fail = [&](errc e, const std::string& msg) {
-    if (error) *error = msg;
-    return e;
-  };
+                                const QuantizeOptions& options) {
+  auto fail = [](errc e, std::string msg) { return Status(e, std::move(msg)); };
   if (rows == 0) return fail(errc::invalid_argument, "calibration needs at least one row");
   // Find the contiguous chain of float FULLY_CONNECTED ops.
   int first = -1, last = -1;
@@ -56,11 +53,10 @@ Result<GraphSpec> QuantizeGraph(const GraphSpec& fg, const float* calibration, s
   const int chunk = 256;
   InterpreterOptions io;
   io.max_batch = chunk;
-  std::string err;
-  auto interp = Interpreter::Create(fg, io, &err);
+  auto interp = Interpreter::Create(fg, io);
   if (!interp.ok())
     return fail(interp.error() == errc::unsupported ? errc::unsupported : errc::invalid_argument,
-                err);
+                interp.status().message());
   Interpreter& it = **interp;
   const size_t width = it.input(0).elements;
   std::vector<float> lo(fg.tensors.size(), std::numeric_limits<float>::infinity());

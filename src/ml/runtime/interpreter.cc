@@ -88,12 +88,8 @@ TensorView Interpreter::View(int index, int batch) const {
 }
 
 Result<std::unique_ptr<Interpreter>> Interpreter::Create(const GraphSpec& g,
-                                                         const InterpreterOptions& options,
-                                                         std::string* error) {
-  auto fail = [&](errc e, const std::string& msg) {
-    if (error) *error = msg;
-    return e;
-  };
+                                                         const InterpreterOptions& options) {
+  auto fail = [](errc e, std::string msg) { return Status(e, std::move(msg)); };
   if (options.max_batch < 1 || options.max_batch > 1 << 20) {
     return fail(errc::invalid_argument, "max_batch must be in 1..2^20");
   }

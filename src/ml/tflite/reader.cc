@@ -21,11 +21,8 @@ std::vector<T> Copy(const flatbuffers::Vector<T>* v) {
 
 }  // namespace
 
-Result<GraphSpec> ReadTflite(const uint8_t* data, size_t size, std::string* error) {
-  auto fail = [&](errc e, const std::string& msg) {
-    if (error) *error = msg;
-    return e;
-  };
+Result<GraphSpec> ReadTflite(const uint8_t* data, size_t size) {
+  auto fail = [](errc e, std::string msg) { return Status(e, std::move(msg)); };
   if (data == nullptr || size < 8) return fail(errc::corrupted, "not a .tflite file: too short");
   if (!fb::ModelBufferHasIdentifier(data)) {
     return fail(errc::corrupted, "not a .tflite file: missing TFL3 identifier");

@@ -8,11 +8,8 @@ namespace aiot::ml {
 
 namespace fb = ::aiot::ml::tfl;
 
-Result<std::vector<uint8_t>> WriteTflite(const GraphSpec& g, std::string* error) {
-  auto fail = [&](const std::string& msg) {
-    if (error) *error = msg;
-    return errc::invalid_argument;
-  };
+Result<std::vector<uint8_t>> WriteTflite(const GraphSpec& g) {
+  auto fail = [](std::string msg) { return Status(errc::invalid_argument, std::move(msg)); };
   const int32_t nt = static_cast<int32_t>(g.tensors.size());
   auto valid = [&](int32_t i, bool optional) {
     return (optional && i == -1) || (i >= 0 && i < nt);

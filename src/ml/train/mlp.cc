@@ -143,12 +143,8 @@ std::vector<float> Mlp::PredictAll(const Dataset& data) const {
   return out;
 }
 
-Result<TrainResult> Train(const Dataset& data, const TrainConfig& cfg, const ProgressFn& progress,
-                          std::string* error) {
-  auto fail = [&](errc e, std::string msg) {
-    if (error) *error = std::move(msg);
-    return e;
-  };
+Result<TrainResult> Train(const Dataset& data, const TrainConfig& cfg, const ProgressFn& progress) {
+  auto fail = [](errc e, std::string msg) { return Status(e, std::move(msg)); };
   if (data.y.size() != data.rows || data.rows == 0) {
     return fail(errc::invalid_argument, "training needs labeled rows");
   }
