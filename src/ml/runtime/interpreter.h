@@ -80,8 +80,12 @@ class Interpreter {
  private:
   struct Tensor;
   struct Node;
+  class Planner;  // Create()'s steps and the per-op prepare functions (interpreter.cc)
   Interpreter() = default;
   TensorView View(int index, int batch) const;
+  void Run(const Node& nd, int batch);  // one node's kernel
+  void RunFullyConnectedFloat(const Node& nd, int batch);
+  void RunFullyConnectedInt8(const Node& nd, int batch);
 
   std::vector<Tensor> tensors_;
   std::vector<Node> nodes_;
