@@ -63,18 +63,17 @@ Result<registry::ModelVersion> BootstrapModel(const AppConfig& config,
   log->info("bootstrap: {} rows, {} labelled faulty, {} failures", stats->rows, stats->faulty_rows,
             stats->failures);
 
-  std::string error;
-  auto table = ml::ParseCsv(csv.str(), &error);
+  auto table = ml::ParseCsv(csv.str());
   if (!table.ok()) {
-    log->error("bootstrap: history CSV: {}", error);
+    log->error("bootstrap: history CSV: {}", table.status().message());
     return table.error();
   }
   ml::DatasetSchema schema;
   schema.label = "faulty";
   schema.features = {"rotation", "temperature", "vibration", "sound"};
-  auto data = ml::BuildDataset(*table, schema, &error);
+  auto data = ml::BuildDataset(*table, schema);
   if (!data.ok()) {
-    log->error("bootstrap: data set: {}", error);
+    log->error("bootstrap: data set: {}", data.status().message());
     return data.error();
   }
   ml::TrainJob job;
@@ -92,9 +91,9 @@ Result<registry::ModelVersion> BootstrapModel(const AppConfig& config,
     log->info("bootstrap: epoch {}/{}: loss {:.4f}, validation accuracy {:.4f} ({:.1f} s)", e.epoch,
               total, e.loss, e.val_accuracy, e.seconds);
   };
-  auto out = ml::TrainAndExport(*data, job, progress, &error);
+  auto out = ml::TrainAndExport(*data, job, progress);
   if (!out.ok()) {
-    log->error("bootstrap: training failed: {}", error);
+    log->error("bootstrap: training failed: {}", out.status().message());
     return out.error();
   }
   log->info("bootstrap: test accuracy {:.4f} (float) {:.4f} (int8), int8 agreement {:.4f}",

@@ -45,22 +45,17 @@ bool VerifyDigestSignature(std::string_view public_key_pem, std::string_view sha
 }
 
 Status VerifyArtifactClaim(std::string_view public_key_pem, std::string_view bytes,
-                           const ArtifactClaim& claim, std::string* error) {
+                           const ArtifactClaim& claim) {
   if (claim.size >= 0 && static_cast<size_t>(claim.size) != bytes.size()) {
-    *error = "size mismatch";
-    return errc::corrupted;
+    return {errc::corrupted, "size mismatch"};
   }
   if (public_key_pem.empty()) {
-    *error = "bad signature";  // without the platform's key nothing can be trusted
-    return errc::permission_denied;
+    // Without the platform's key nothing can be trusted.
+    return {errc::permission_denied, "bad signature"};
   }
-  if (Sha256Hex(bytes) != claim.sha256) {
-    *error = "sha256 mismatch";
-    return errc::corrupted;
-  }
+  if (Sha256Hex(bytes) != claim.sha256) return {errc::corrupted, "sha256 mismatch"};
   if (!VerifyDigestSignature(public_key_pem, claim.sha256, claim.signature)) {
-    *error = "bad signature";
-    return errc::permission_denied;
+    return {errc::permission_denied, "bad signature"};
   }
   return Status::Ok();
 }

@@ -19,9 +19,9 @@ bool VerifyDigestSignature(std::string_view public_key_pem, std::string_view sha
 
 // Verifies artifact bytes against a claim and the platform's key: the size (when given), the
 // sha256, then the signature. errc::corrupted (size or digest mismatch) or
-// errc::permission_denied (bad signature, or no key: without it nothing can be trusted), with
-// `error` set to "size mismatch", "sha256 mismatch" or "bad signature".
+// errc::permission_denied (bad signature, or no key: without it nothing can be trusted), with the
+// message "size mismatch", "sha256 mismatch" or "bad signature".
 Status VerifyArtifactClaim(std::string_view public_key_pem, std::string_view bytes,
-                           const ArtifactClaim& claim, std::string* error);
+                           const ArtifactClaim& claim);
 
 }  // namespace aiot

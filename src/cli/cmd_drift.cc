@@ -16,10 +16,9 @@ struct DriftArgs {
 };
 
 int RunDrift(const DriftArgs& a) {
-  std::string err;
-  auto model = ml::Model::FromFile(a.model, &err);
+  auto model = ml::Model::FromFile(a.model);
   if (!model.ok()) {
-    std::cerr << "aiot drift: " << err << "\n";
+    std::cerr << "aiot drift: " << model.status().message() << "\n";
     return kExitFailure;
   }
   const auto& md = (*model)->metadata();
@@ -29,9 +28,9 @@ int RunDrift(const DriftArgs& a) {
   }
   ml::DatasetSchema schema;
   schema.features = md.feature_names();
-  auto data = ml::LoadDataset(a.data, schema, &err);
+  auto data = ml::LoadDataset(a.data, schema);
   if (!data.ok()) {
-    std::cerr << "aiot drift: " << err << "\n";
+    std::cerr << "aiot drift: " << data.status().message() << "\n";
     return kExitFailure;
   }
   ml::DriftConfig cfg;

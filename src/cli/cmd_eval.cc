@@ -16,10 +16,9 @@ struct EvalArgs {
 };
 
 int RunEval(const EvalArgs& a) {
-  std::string err;
-  auto model = ml::Model::FromFile(a.model, &err);
+  auto model = ml::Model::FromFile(a.model);
   if (!model.ok()) {
-    std::cerr << "aiot eval: " << err << "\n";
+    std::cerr << "aiot eval: " << model.status().message() << "\n";
     return kExitFailure;
   }
   const auto& md = (*model)->metadata();
@@ -42,14 +41,14 @@ int RunEval(const EvalArgs& a) {
         schema.label_map[md.class_names[c]] = static_cast<int>(c);
     }
   }
-  auto data = ml::LoadDataset(a.data, schema, &err);
+  auto data = ml::LoadDataset(a.data, schema);
   if (!data.ok()) {
-    std::cerr << "aiot eval: " << err << "\n";
+    std::cerr << "aiot eval: " << data.status().message() << "\n";
     return kExitFailure;
   }
-  auto scores = ml::ScoreRows((*model)->bytes(), *data, &err);
+  auto scores = ml::ScoreRows((*model)->bytes(), *data);
   if (!scores.ok()) {
-    std::cerr << "aiot eval: " << err << "\n";
+    std::cerr << "aiot eval: " << scores.status().message() << "\n";
     return kExitFailure;
   }
   const int width = static_cast<int>(scores->size() / std::max<size_t>(1, data->rows));

@@ -27,10 +27,9 @@ std::string Quant(const ml::QuantParams& q) {
 }
 
 int RunInspect(const std::string& path) {
-  std::string err;
-  auto model = ml::Model::FromFile(path, &err);
+  auto model = ml::Model::FromFile(path);
   if (!model.ok()) {
-    std::cerr << "aiot model inspect: " << err << "\n";
+    std::cerr << "aiot model inspect: " << model.status().message() << "\n";
     return kExitFailure;
   }
   const auto& g = (*model)->graph();
@@ -96,9 +95,9 @@ int RunInspect(const std::string& path) {
     o << "}}";
   }
   // Whether this runtime can execute it, and why not.
-  auto scorer = ml::Scorer::Create(*model, {}, &err);
+  auto scorer = ml::Scorer::Create(*model, {});
   o << ",\"runnable\":" << (scorer.ok() ? "true" : "false");
-  if (!scorer.ok()) o << ",\"runtime_error\":" << ml::JsonString(err);
+  if (!scorer.ok()) o << ",\"runtime_error\":" << ml::JsonString(scorer.status().message());
   o << "}";
   std::cout << o.str() << "\n";
   return kExitOk;

@@ -18,10 +18,9 @@ struct QuantizeArgs {
 };
 
 int RunQuantize(const QuantizeArgs& a) {
-  std::string err;
-  auto model = ml::Model::FromFile(a.model, &err);
+  auto model = ml::Model::FromFile(a.model);
   if (!model.ok()) {
-    std::cerr << "aiot quantize: " << err << "\n";
+    std::cerr << "aiot quantize: " << model.status().message() << "\n";
     return kExitFailure;
   }
   ml::DatasetSchema schema;
@@ -31,18 +30,18 @@ int RunQuantize(const QuantizeArgs& a) {
     std::cerr << "aiot quantize: the model has no aiot metadata; pass --features\n";
     return kExitUsage;
   }
-  auto data = ml::LoadDataset(a.data, schema, &err);
+  auto data = ml::LoadDataset(a.data, schema);
   if (!data.ok()) {
-    std::cerr << "aiot quantize: " << err << "\n";
+    std::cerr << "aiot quantize: " << data.status().message() << "\n";
     return kExitFailure;
   }
   std::vector<size_t> rows;
   for (size_t i = 0; i < data->rows && (a.rows == 0 || i < a.rows); ++i) rows.push_back(i);
   ml::QuantizeOptions qo;
   qo.per_channel = a.per_channel;
-  auto q = ml::QuantizeModel((*model)->bytes(), data->Subset(rows), qo, &err);
+  auto q = ml::QuantizeModel((*model)->bytes(), data->Subset(rows), qo);
   if (!q.ok()) {
-    std::cerr << "aiot quantize: " << err << "\n";
+    std::cerr << "aiot quantize: " << q.status().message() << "\n";
     return kExitFailure;
   }
   std::ofstream f(a.out, std::ios::binary | std::ios::trunc);
@@ -52,10 +51,10 @@ int RunQuantize(const QuantizeArgs& a) {
     return kExitFailure;
   }
   // Agreement with the float model on all rows of the data.
-  auto fs = ml::ScoreRows((*model)->bytes(), *data, &err);
-  auto qs = ml::ScoreRows(*q, *data, &err);
+  auto fs = ml::ScoreRows((*model)->bytes(), *data);
+  auto qs = ml::ScoreRows(*q, *data);
   if (!fs.ok() || !qs.ok()) {
-    std::cerr << "aiot quantize: " << err << "\n";
+    std::cerr << "aiot quantize: " << (fs.ok() ? qs : fs).status().message() << "\n";
     return kExitFailure;
   }
   const float t = (*model)->metadata().decision_threshold;

@@ -17,10 +17,9 @@ struct ScoreArgs {
 };
 
 int RunScore(const ScoreArgs& a) {
-  std::string err;
-  auto model = ml::Model::FromFile(a.model, &err);
+  auto model = ml::Model::FromFile(a.model);
   if (!model.ok()) {
-    std::cerr << "aiot score: " << err << "\n";
+    std::cerr << "aiot score: " << model.status().message() << "\n";
     return kExitFailure;
   }
   const auto& md = (*model)->metadata();
@@ -30,19 +29,19 @@ int RunScore(const ScoreArgs& a) {
     std::cerr << "aiot score: the model has no aiot metadata; pass --features\n";
     return kExitUsage;
   }
-  auto table = ml::ReadCsvFile(a.data, &err);
+  auto table = ml::ReadCsvFile(a.data);
   if (!table.ok()) {
-    std::cerr << "aiot score: " << err << "\n";
+    std::cerr << "aiot score: " << table.status().message() << "\n";
     return kExitFailure;
   }
-  auto data = ml::BuildDataset(*table, schema, &err);
+  auto data = ml::BuildDataset(*table, schema);
   if (!data.ok()) {
-    std::cerr << "aiot score: " << a.data << ": " << err << "\n";
+    std::cerr << "aiot score: " << a.data << ": " << data.status().message() << "\n";
     return kExitFailure;
   }
-  auto scores = ml::ScoreRows((*model)->bytes(), *data, &err);
+  auto scores = ml::ScoreRows((*model)->bytes(), *data);
   if (!scores.ok()) {
-    std::cerr << "aiot score: " << err << "\n";
+    std::cerr << "aiot score: " << scores.status().message() << "\n";
     return kExitFailure;
   }
   const size_t width = data->rows ? scores->size() / data->rows : 1;

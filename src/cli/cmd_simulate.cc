@@ -152,10 +152,9 @@ std::string Lower(std::string s) {
 }
 
 int RunReplay(const SimulateOptions& o) {
-  std::string error;
-  auto table = ml::ReadCsvFile(o.replay, &error);
+  auto table = ml::ReadCsvFile(o.replay);
   if (!table.ok()) {
-    std::cerr << o.replay << ": " << error << "\n";
+    std::cerr << o.replay << ": " << table.status().message() << "\n";
     return kExitFailure;
   }
   auto col = [&](std::initializer_list<const char*> names) {

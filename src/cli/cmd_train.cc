@@ -35,58 +35,49 @@ bool WriteFile(const std::string& path, const std::vector<uint8_t>& bytes) {
   return static_cast<bool>(f);
 }
 
-int RunTrain(const TrainArgs& a) {
-  ml::DatasetSchema schema;
-  schema.label = a.label;
-  schema.drop = ml::SplitList(a.drop);
-  schema.features = ml::SplitList(a.features);
-  if (!a.label_map.empty() && !ml::ParseLabelMap(a.label_map, &schema.label_map)) {
+// The data schema and the training job the flags describe; false (after saying why) on a
+// malformed --label-map or --hidden.
+bool JobFromArgs(const TrainArgs& a, ml::DatasetSchema* schema, ml::TrainJob* job) {
+  schema->label = a.label;
+  schema->drop = ml::SplitList(a.drop);
+  schema->features = ml::SplitList(a.features);
+  if (!a.label_map.empty() && !ml::ParseLabelMap(a.label_map, &schema->label_map)) {
     std::cerr << "aiot train: --label-map must look like ok=0,fault=1\n";
-    return kExitUsage;
+    return false;
   }
-  ml::TrainJob job;
-  job.train.hidden.clear();
+  job->train.hidden.clear();
   if (a.hidden != "none" && a.hidden != "0") {
     for (const auto& h : ml::SplitList(a.hidden)) {
       double v;
       if (!ml::ParseNumber(h, &v) || v < 1 || v != std::floor(v)) {
         std::cerr << "aiot train: --hidden must be layer sizes like 60,30,10 (or none)\n";
-        return kExitUsage;
+        return false;
       }
-      job.train.hidden.push_back(static_cast<int>(v));
+      job->train.hidden.push_back(static_cast<int>(v));
     }
   }
-  job.train.epochs = a.epochs;
-  job.train.batch_size = a.batch;
-  job.train.test_fraction = a.test;
-  job.train.validation_fraction = a.validation;
-  job.train.learning_rate = a.lr;
-  job.train.l2 = a.l2;
-  job.train.schedule = a.schedule;
-  job.train.patience = a.patience;
-  job.train.seed = a.seed;
-  job.train.balanced_class_weights = a.balanced;
-  job.int8 = a.int8;
-  job.quantize.per_channel = a.per_channel;
-  job.name = a.name.empty() ? a.out : a.name;
-  const size_t slash = job.name.find_last_of('/');
-  if (slash != std::string::npos) job.name = job.name.substr(slash + 1);
+  job->train.epochs = a.epochs;
+  job->train.batch_size = a.batch;
+  job->train.test_fraction = a.test;
+  job->train.validation_fraction = a.validation;
+  job->train.learning_rate = a.lr;
+  job->train.l2 = a.l2;
+  job->train.schedule = a.schedule;
+  job->train.patience = a.patience;
+  job->train.seed = a.seed;
+  job->train.balanced_class_weights = a.balanced;
+  job->int8 = a.int8;
+  job->quantize.per_channel = a.per_channel;
+  job->name = a.name.empty() ? a.out : a.name;
+  const size_t slash = job->name.find_last_of('/');
+  if (slash != std::string::npos) job->name = job->name.substr(slash + 1);
+  return true;
+}
 
-  std::string err;
-  auto data = ml::LoadDataset(a.data, schema, &err);
-  if (!data.ok()) {
-    std::cerr << "aiot train: " << err << "\n";
-    return kExitFailure;
-  }
-  std::cerr << "aiot train: " << data->rows << " rows, features ";
-  for (size_t i = 0; i < data->feature_names.size(); ++i) {
-    std::cerr << (i ? "," : "") << data->feature_names[i];
-  }
-  std::cerr << ", label " << data->label_name << " (" << data->num_classes() << " classes)\n";
-
-  const bool tty = isatty(fileno(stderr));
-  ml::ProgressFn progress = [&](const ml::EpochStats& s, int total) {
-    if (a.quiet) return;
+// Progress on stderr: a bar on a terminal, about 25 plain lines otherwise.
+ml::ProgressFn Progress(bool quiet, bool tty) {
+  return [quiet, tty](const ml::EpochStats& s, int total) {
+    if (quiet) return;
     const double eta = s.seconds / s.epoch * (total - s.epoch);
     if (tty) {
       constexpr int kWidth = 30;
@@ -103,34 +94,34 @@ int RunTrain(const TrainArgs& a) {
       }
     }
   };
-  auto out = ml::TrainAndExport(*data, job, progress, &err);
-  if (tty && !a.quiet) std::fputc('\n', stderr);
-  if (!out.ok()) {
-    std::cerr << "aiot train: " << err << "\n";
-    return kExitFailure;
+}
+
+// --int8-out, or OUT with .tflite replaced by .int8.tflite.
+std::string Int8Path(const TrainArgs& a) {
+  if (!a.int8_out.empty()) return a.int8_out;
+  std::string path = a.out;
+  const std::string ext = ".tflite";
+  if (path.size() > ext.size() && path.compare(path.size() - ext.size(), ext.size(), ext) == 0) {
+    path.resize(path.size() - ext.size());
   }
-  if (!WriteFile(a.out, out->float_model)) {
+  return path + ".int8.tflite";
+}
+
+// The model files, the metrics JSON on stdout and the --report file.
+int WriteOutputs(const TrainArgs& a, const ml::TrainOutput& out) {
+  if (!WriteFile(a.out, out.float_model)) {
     std::cerr << "aiot train: cannot write " << a.out << "\n";
     return kExitFailure;
   }
   std::string int8_path;
   if (a.int8) {
-    int8_path = a.int8_out;
-    if (int8_path.empty()) {
-      int8_path = a.out;
-      const std::string ext = ".tflite";
-      if (int8_path.size() > ext.size() &&
-          int8_path.compare(int8_path.size() - ext.size(), ext.size(), ext) == 0) {
-        int8_path.resize(int8_path.size() - ext.size());
-      }
-      int8_path += ".int8.tflite";
-    }
-    if (!WriteFile(int8_path, out->int8_model)) {
+    int8_path = Int8Path(a);
+    if (!WriteFile(int8_path, out.int8_model)) {
       std::cerr << "aiot train: cannot write " << int8_path << "\n";
       return kExitFailure;
     }
   }
-  std::string json = out->ToJson();
+  std::string json = out.ToJson();
   json.pop_back();
   json += ",\"files\":{\"float\":" + ml::JsonString(a.out) +
           (a.int8 ? ",\"int8\":" + ml::JsonString(int8_path) : std::string()) + "}}";
@@ -144,6 +135,30 @@ int RunTrain(const TrainArgs& a) {
     }
   }
   return kExitOk;
+}
+
+int RunTrain(const TrainArgs& a) {
+  ml::DatasetSchema schema;
+  ml::TrainJob job;
+  if (!JobFromArgs(a, &schema, &job)) return kExitUsage;
+  auto data = ml::LoadDataset(a.data, schema);
+  if (!data.ok()) {
+    std::cerr << "aiot train: " << data.status().message() << "\n";
+    return kExitFailure;
+  }
+  std::cerr << "aiot train: " << data->rows << " rows, features ";
+  for (size_t i = 0; i < data->feature_names.size(); ++i) {
+    std::cerr << (i ? "," : "") << data->feature_names[i];
+  }
+  std::cerr << ", label " << data->label_name << " (" << data->num_classes() << " classes)\n";
+  const bool tty = isatty(fileno(stderr));
+  auto out = ml::TrainAndExport(*data, job, Progress(a.quiet, tty));
+  if (tty && !a.quiet) std::fputc('\n', stderr);
+  if (!out.ok()) {
+    std::cerr << "aiot train: " << out.status().message() << "\n";
+    return kExitFailure;
+  }
+  return WriteOutputs(a, *out);
 }
 
 void RegisterTrain(CLI::App& root, Context& ctx) {

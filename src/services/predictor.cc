@@ -209,8 +209,8 @@ Status Predictor::LoadModel(const ModelSource& source) {
   Result<ModelPtr> loaded = loader_ ? loader_(source) : Result<ModelPtr>(aiot::errc::unsupported);
   if (!loaded.ok()) {
     load_failures_.Increment();
-    Log()->error("cannot load model {}: {}", source.path, loaded.error().message());
-    return loaded.error();
+    Log()->error("cannot load model {}: {}", source.path, loaded.status().ToString());
+    return loaded.status();
   }
   ModelPtr model = std::move(loaded).value();
   const std::string name = model->name();

@@ -112,8 +112,8 @@ Status RegistryFollower::CheckNow() {
                 "download of " + label + ": HTTP " + std::to_string(artifact->status));
   }
   const std::string& bytes = artifact->body;
-  std::string why;
-  if (Status st = VerifyArtifactClaim(public_key_pem_, bytes, claim, &why); !st.ok()) {
+  if (Status st = VerifyArtifactClaim(public_key_pem_, bytes, claim); !st.ok()) {
+    const std::string why = st.message();
     refused_sha256_ = sha256;
     // The failure label names the check: "size", "sha256" or "signature".
     const char* reason = why == "size mismatch"     ? "size"

@@ -6,7 +6,6 @@
 #include <vector>
 
 #include "base/errc.h"
-#include "base/log.h"
 #include "ml/drift/drift.h"
 #include "ml/runtime/model.h"
 #include "services/messages.h"
@@ -141,49 +140,34 @@ DriftWatchFactory MakeTfliteDriftWatch(const DriftConfig& config) {
   };
 }
 
-Result<ModelPtr> LoadTfliteModel(const ModelSource& source, std::string* error) {
-  std::string why;
-  auto model = ml::Model::FromFile(source.path, &why);
-  if (!model.ok()) {
-    if (error) *error = why;
-    return model.error();
-  }
+Result<ModelPtr> LoadTfliteModel(const ModelSource& source) {
+  auto model = ml::Model::FromFile(source.path);
+  if (!model.ok()) return model.status();
   if (!source.sha256.empty() && (*model)->sha256() != source.sha256) {
-    if (error) *error = "sha256 mismatch: file has " + (*model)->sha256();
-    return aiot::errc::corrupted;
+    return Status(aiot::errc::corrupted, "sha256 mismatch: file has " + (*model)->sha256());
   }
   ml::ScorerOptions options;
   options.max_batch = kMaxBatch;
-  auto scorer = ml::Scorer::Create(*model, options, &why);
-  if (!scorer.ok()) {
-    if (error) *error = why;
-    return scorer.error();
-  }
+  auto scorer = ml::Scorer::Create(*model, options);
+  if (!scorer.ok()) return scorer.status();
   if ((*scorer)->num_outputs() < 1) {
-    if (error) *error = "the model has no output values";
-    return aiot::errc::unsupported;
+    return Status(aiot::errc::unsupported, "the model has no output values");
   }
   std::string name = source.name;
   if (name.empty()) name = (*model)->metadata().name;
   if (name.empty()) name = std::filesystem::path(source.path).stem().string();
   auto features = (*model)->metadata().feature_names();
   if (!features.empty() && features.size() != static_cast<size_t>((*scorer)->num_features())) {
-    if (error) *error = "metadata names a different number of features than the model takes";
-    return aiot::errc::corrupted;
+    return Status(aiot::errc::corrupted,
+                  "metadata names a different number of features than the model takes");
   }
   return ModelPtr(std::make_shared<TfliteScoringModel>(std::move(model).value(), std::move(name),
                                                        std::move(scorer).value()));
 }
 
+// The predictor, which handles a failed load, logs it (with the message) and counts it.
 ModelLoader MakeTfliteLoader() {
-  return [](const ModelSource& source) -> Result<ModelPtr> {
-    std::string why;
-    auto m = LoadTfliteModel(source, &why);
-    if (!m.ok()) {
-      log::Get("predictor")->error("loading {}: {} ({})", source.path, m.error().message(), why);
-    }
-    return m;
-  };
+  return [](const ModelSource& source) { return LoadTfliteModel(source); };
 }
 
 }  // namespace aiot::services

@@ -16,8 +16,9 @@ namespace aiot::services {
 // each call borrows an ml::Scorer (one interpreter arena) from a small pool, so the predictor's
 // strand and the HTTP threads score concurrently without sharing an arena.
 // The reported name is, in order: the name asked for, the metadata's name, the file's stem.
-// Thresholds come from the metadata when the model carries aiot metadata.
-Result<ModelPtr> LoadTfliteModel(const ModelSource& source, std::string* error = nullptr);
+// Thresholds come from the metadata when the model carries aiot metadata. Errors carry the reason
+// (src/ml's message for files it cannot read or run, "sha256 mismatch: ...", ...).
+Result<ModelPtr> LoadTfliteModel(const ModelSource& source);
 
 // A ModelLoader over LoadTfliteModel (for Predictor).
 ModelLoader MakeTfliteLoader();

@@ -190,8 +190,7 @@ DeviceAgent::DeviceAgent(DeviceAgentConfig config, std::shared_ptr<mqtt::Client>
     std::ifstream in(std::filesystem::path(config_.model_dir) / kTokenFile);
     std::getline(in, config_.token);
   }
-  std::string error;
-  (void)models_.Restore(&error);
+  (void)models_.Restore();
   std::lock_guard lock(mu_);
   snapshot_.load = sensor_->load();
   if (const auto* info = models_.active_info()) snapshot_.model = info->Label();
@@ -460,8 +459,7 @@ void DeviceAgent::Tick() {
     } else if (models_.previous_info() != nullptr) {
       // A model that cannot score this device's readings is rolled back.
       const std::string bad = models_.active_info()->Label();
-      std::string error;
-      (void)models_.Rollback(&error);
+      (void)models_.Rollback();
       Log()->warn("{}: model {} cannot score readings; rolled back to {}", config_.id, bad,
                   models_.active_info()->Label());
       SetOta(ota_rollout_, ota_version_, "failed", "model cannot score readings");
@@ -518,11 +516,10 @@ void DeviceAgent::HandleControl(std::string_view payload) {
     }
     case ControlCommand::Kind::kRollbackModel: {
       control_seen_ = true;
-      std::string error;
-      if (models_.Rollback(&error).ok()) {
+      if (Status st = models_.Rollback(); st.ok()) {
         SetOta(c->rollout, models_.active_info()->version, "ok", "");
       } else {
-        SetOta(c->rollout, 0, "failed", error);
+        SetOta(c->rollout, 0, "failed", st.message());
       }
       PublishStatus(true);
       break;
@@ -564,8 +561,8 @@ bool DeviceAgent::FinishDownload(const ModelInfo& info, const ArtifactClaim& cla
   if (!body.ok()) {
     SetOta(rollout, info.version, "failed", fetch_error);
   } else {
-    std::string error;
-    Status st = models_.Install(info, std::move(*body), claim, public_key_pem_, &error);
+    Status st = models_.Install(info, std::move(*body), claim, public_key_pem_);
+    const std::string error = st.message();
     if (st.ok()) {
       Log()->info("{}: activated model {}", config_.id, info.Label());
       SetOta(rollout, info.version, "ok", "");

@@ -47,41 +47,49 @@ bool ParseInfo(const std::string& text, ModelInfo* i) {
 ModelSlots::ModelSlots(ModelLoader loader, std::string dir)
     : loader_(std::move(loader)), dir_(std::move(dir)) {}
 
-Status ModelSlots::Restore(std::string* error) {
-  if (dir_.empty()) return Status::Ok();
+// Loads one persisted slot: not_found when it is not on disk, corrupted when its info is
+// unreadable or the artifact is not the one installed, the loader's error when it fails to load.
+Status ModelSlots::Load(const char* stem, Slot* slot) {
   const std::filesystem::path d(dir_);
-  auto load = [&](const char* stem, Slot* slot) {
-    std::string info_text, bytes;
-    if (!ReadFile(d / (std::string(stem) + ".json"), &info_text) ||
-        !ReadFile(d / (std::string(stem) + ".model"), &bytes) ||
-        !ParseInfo(info_text, &slot->info)) {
-      return false;
-    }
-    // A file on disk is only trusted if it is what we verified when installing it.
-    if (Sha256Hex(bytes) != slot->info.sha256) return false;
-    auto m = loader_(bytes, error);
-    if (!m.ok()) return false;
-    slot->bytes = std::move(bytes);
-    slot->model = std::move(*m);
-    return true;
-  };
-  const bool have_active = load("active", &active_);
-  const bool have_previous = load("previous", &previous_);
-  if (!have_active && have_previous) {
+  std::string info_text, bytes;
+  if (!ReadFile(d / (std::string(stem) + ".json"), &info_text) ||
+      !ReadFile(d / (std::string(stem) + ".model"), &bytes)) {
+    return errc::not_found;
+  }
+  if (!ParseInfo(info_text, &slot->info)) {
+    return Status(errc::corrupted, std::string(stem) + " model: unreadable info");
+  }
+  // A file on disk is only trusted if it is what we verified when installing it.
+  if (Sha256Hex(bytes) != slot->info.sha256) {
+    return Status(errc::corrupted, std::string(stem) + " model: sha256 mismatch");
+  }
+  auto m = loader_(bytes);
+  if (!m.ok()) return m.status().Prefix(std::string(stem) + " model");
+  slot->bytes = std::move(bytes);
+  slot->model = std::move(*m);
+  return Status::Ok();
+}
+
+Status ModelSlots::Restore() {
+  if (dir_.empty()) return Status::Ok();
+  const Status active = Load("active", &active_);
+  const Status previous = Load("previous", &previous_);
+  if (!active.ok() && previous.ok()) {
     std::swap(active_, previous_);
     Persist();
   }
+  if (!active.ok() && active.code() != errc::not_found) return active;
+  if (!previous.ok() && previous.code() != errc::not_found) return previous;
   return Status::Ok();
 }
 
 Status ModelSlots::Install(const ModelInfo& info, std::string bytes, const ArtifactClaim& claim,
-                           const std::string& public_key_pem, std::string* error) {
-  if (Status st = VerifyArtifactClaim(public_key_pem, bytes, claim, error); !st.ok()) return st;
-  auto model = loader_(bytes, error);
+                           const std::string& public_key_pem) {
+  if (Status st = VerifyArtifactClaim(public_key_pem, bytes, claim); !st.ok()) return st;
+  auto model = loader_(bytes);
   if (!model.ok()) {
     // The new model is not activated: the active one keeps scoring (rolled back).
-    *error = "invalid model: " + *error;
-    return errc::invalid_argument;
+    return Status(errc::invalid_argument, "invalid model: " + model.status().message());
   }
   previous_ = std::move(active_);
   active_.info = info;
@@ -92,11 +100,8 @@ Status ModelSlots::Install(const ModelInfo& info, std::string bytes, const Artif
   return Status::Ok();
 }
 
-Status ModelSlots::Rollback(std::string* error) {
-  if (!previous_.model) {
-    *error = "no previous model";
-    return errc::not_found;
-  }
+Status ModelSlots::Rollback() {
+  if (!previous_.model) return Status(errc::not_found, "no previous model");
   std::swap(active_, previous_);
   Persist();
   return Status::Ok();

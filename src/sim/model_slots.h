@@ -20,9 +20,8 @@ class DeviceModel {
   virtual Result<float> Score(const Reading& reading) = 0;
 };
 
-// Turns artifact bytes into a runnable model; fills `error` with a reason on failure.
-using ModelLoader = std::function<Result<std::unique_ptr<DeviceModel>>(const std::string& bytes,
-                                                                       std::string* error)>;
+// Turns artifact bytes into a runnable model; on failure the status's message says why.
+using ModelLoader = std::function<Result<std::unique_ptr<DeviceModel>>(const std::string& bytes)>;
 
 struct ModelInfo {
   std::string name;
@@ -45,15 +44,18 @@ class ModelSlots {
   // `dir` may be empty (memory only).
   ModelSlots(ModelLoader loader, std::string dir);
 
-  // Loads the persisted active model (falling back to the previous one) if `dir` has one.
-  Status Restore(std::string* error);
+  // Loads the persisted active model (falling back to the previous one) if `dir` has one. Ok
+  // when there was nothing to restore or it loaded; otherwise why a persisted model was skipped
+  // (the other slot may still have been restored).
+  Status Restore();
 
-  // Verify, load, activate. On failure nothing changes and `error` says why ("sha256 mismatch",
-  // "bad signature", "size mismatch", "invalid model: ...").
+  // Verify, load, activate. On failure nothing changes and the message says why ("sha256
+  // mismatch", "bad signature", "size mismatch", "invalid model: ...").
   Status Install(const ModelInfo& info, std::string bytes, const ArtifactClaim& claim,
-                 const std::string& public_key_pem, std::string* error);
-  // Makes the previous model active again (the active one becomes the previous).
-  Status Rollback(std::string* error);
+                 const std::string& public_key_pem);
+  // Makes the previous model active again (the active one becomes the previous);
+  // errc::not_found ("no previous model") when there is none.
+  Status Rollback();
 
   DeviceModel* active() { return active_.model.get(); }
   const ModelInfo* active_info() const { return active_.model ? &active_.info : nullptr; }
@@ -65,6 +67,7 @@ class ModelSlots {
     std::string bytes;
     std::unique_ptr<DeviceModel> model;
   };
+  Status Load(const char* stem, Slot* slot);
   void Persist();
 
   ModelLoader loader_;

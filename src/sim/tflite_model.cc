@@ -65,35 +65,25 @@ class TfliteDeviceModel final : public DeviceModel {
 }  // namespace
 
 ModelLoader TfliteModelLoader() {
-  return [](const std::string& bytes, std::string* error) -> Result<std::unique_ptr<DeviceModel>> {
-    auto model = ml::Model::FromBytes(std::vector<uint8_t>(bytes.begin(), bytes.end()), error);
-    if (!model.ok()) {
-      if (error->empty()) *error = "not a valid .tflite model";
-      return model.error();
-    }
-    auto scorer = ml::Scorer::Create(*model, {.max_batch = 1}, error);
-    if (!scorer.ok()) {
-      if (error->empty()) *error = "model cannot run on this device";
-      return scorer.error();
-    }
+  return [](const std::string& bytes) -> Result<std::unique_ptr<DeviceModel>> {
+    auto model = ml::Model::FromBytes(std::vector<uint8_t>(bytes.begin(), bytes.end()));
+    if (!model.ok()) return model.status();
+    auto scorer = ml::Scorer::Create(*model, {.max_batch = 1});
+    if (!scorer.ok()) return scorer.status();
     std::vector<std::string> names = (*model)->metadata().feature_names();
     if (names.empty()) names = {"rotation", "temperature", "vibration", "sound"};
     if (static_cast<int>(names.size()) != (*scorer)->num_features()) {
-      *error = "model takes " + std::to_string((*scorer)->num_features()) +
-               " features, metadata names " + std::to_string(names.size());
-      return errc::invalid_argument;
+      return Status(errc::invalid_argument,
+                    "model takes " + std::to_string((*scorer)->num_features()) +
+                        " features, metadata names " + std::to_string(names.size()));
     }
     if ((*scorer)->num_outputs() != 1) {
-      *error = "model is not a binary fault model (one output)";
-      return errc::invalid_argument;
+      return Status(errc::invalid_argument, "model is not a binary fault model (one output)");
     }
     std::vector<Getter> getters;
     for (const auto& n : names) {
       Getter g = Find(n);
-      if (!g) {
-        *error = "device does not measure feature '" + n + "'";
-        return errc::invalid_argument;
-      }
+      if (!g) return Status(errc::invalid_argument, "device does not measure feature '" + n + "'");
       getters.push_back(g);
     }
     return std::unique_ptr<DeviceModel>(

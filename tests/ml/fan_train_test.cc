@@ -18,17 +18,16 @@ TEST(FanTrainTest, ReferenceRecipeReachesTargetAccuracyFloatAndInt8) {
   DatasetSchema schema;
   schema.label = "Faulty";
   schema.drop = {"DeviceID", "Time"};
-  std::string err;
-  auto data = LoadDataset(path, schema, &err);
-  ASSERT_TRUE(data.ok()) << err;
+  auto data = LoadDataset(path, schema);
+  ASSERT_TRUE(data.ok()) << data.status().ToString();
   ASSERT_EQ(data->rows, 20000u);
   ASSERT_EQ(data->feature_names,
             (std::vector<std::string>{"Rotation", "Temperature", "Vibration", "Sound"}));
   TrainJob job;  // defaults are the reference recipe
   job.int8 = true;
   job.name = "fan-mlp";
-  auto out = TrainAndExport(*data, job, {}, &err);
-  ASSERT_TRUE(out.ok()) << err;
+  auto out = TrainAndExport(*data, job, {});
+  ASSERT_TRUE(out.ok()) << out.status().ToString();
   std::printf("%s\n", out->ToJson().c_str());
   EXPECT_EQ(out->test.samples, 6600u);
   EXPECT_GE(out->test.accuracy, 0.945);
@@ -37,8 +36,8 @@ TEST(FanTrainTest, ReferenceRecipeReachesTargetAccuracyFloatAndInt8) {
   EXPECT_GE(out->int8_agreement, 0.995);
 
   // The exported files carry the metadata a predictor needs.
-  auto model = Model::FromBytes(out->int8_model, &err);
-  ASSERT_TRUE(model.ok()) << err;
+  auto model = Model::FromBytes(out->int8_model);
+  ASSERT_TRUE(model.ok()) << model.status().ToString();
   const auto& md = (*model)->metadata();
   EXPECT_EQ(md.feature_names(), data->feature_names);
   EXPECT_EQ(md.quantization, "int8");

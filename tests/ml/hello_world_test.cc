@@ -16,13 +16,13 @@ class HelloWorld : public ::testing::TestWithParam<const char*> {};
 TEST_P(HelloWorld, ApproximatesSine) {
   const std::string path = testing::SharedData(std::string("tflite/") + GetParam());
   if (path.empty()) GTEST_SKIP() << "../shared/data/tflite/" << GetParam() << " not found";
-  std::string err;
-  auto model = Model::FromFile(path, &err);
-  ASSERT_TRUE(model.ok()) << err;
+  auto model = Model::FromFile(path);
+  ASSERT_TRUE(model.ok()) << model.status().ToString();
   EXPECT_FALSE((*model)->has_metadata());
-  auto opt = Scorer::Create(*model, ScorerOptions{64, false}, &err);
-  auto ref = Scorer::Create(*model, ScorerOptions{64, true}, &err);
-  ASSERT_TRUE(opt.ok() && ref.ok()) << err;
+  auto opt = Scorer::Create(*model, ScorerOptions{64, false});
+  auto ref = Scorer::Create(*model, ScorerOptions{64, true});
+  ASSERT_TRUE(opt.ok()) << opt.status().ToString();
+  ASSERT_TRUE(ref.ok()) << ref.status().ToString();
   EXPECT_EQ((*opt)->num_features(), 1);
   double max_err = 0, sum_err = 0;
   const int n = 64;
@@ -80,11 +80,11 @@ TEST(HelloWorldUnsupported, UnsupportedOpInATensorFlowFileIsNamed) {
     }
     ASSERT_GT(patched, 0);
     // The file itself is valid (it can be inspected); preparing it to run names the op.
-    std::string err;
-    auto m = Model::FromBytes(bytes, &err);
-    ASSERT_TRUE(m.ok()) << err;
-    auto scorer = Scorer::Create(*m, {}, &err);
+    auto m = Model::FromBytes(bytes);
+    ASSERT_TRUE(m.ok()) << m.status().ToString();
+    auto scorer = Scorer::Create(*m, {});
     ASSERT_FALSE(scorer.ok()) << c.name;
+    const std::string err = scorer.status().message();
     EXPECT_NE(err.find(std::string("unsupported operator ") + c.name), std::string::npos) << err;
   }
 }

@@ -33,15 +33,14 @@ std::string TrainSmallModel(uint64_t seed) {
   history.seed = seed;
   std::ostringstream csv;
   EXPECT_TRUE(sim::WriteHistoryCsv(history, csv).ok());
-  std::string error;
-  auto table = ml::ParseCsv(csv.str(), &error);
-  EXPECT_TRUE(table.ok()) << error;
+  auto table = ml::ParseCsv(csv.str());
+  EXPECT_TRUE(table.ok()) << table.status().ToString();
   if (!table.ok()) return {};
   ml::DatasetSchema schema;
   schema.label = "faulty";
   schema.features = {"rotation", "temperature", "vibration", "sound"};
-  auto data = ml::BuildDataset(*table, schema, &error);
-  EXPECT_TRUE(data.ok()) << error;
+  auto data = ml::BuildDataset(*table, schema);
+  EXPECT_TRUE(data.ok()) << data.status().ToString();
   if (!data.ok()) return {};
   ml::TrainJob job;
   job.name = "fan-mlp";
@@ -49,8 +48,8 @@ std::string TrainSmallModel(uint64_t seed) {
   job.train.epochs = 2;
   job.train.seed = seed;
   job.train.hidden = {8};
-  auto out = ml::TrainAndExport(*data, job, {}, &error);
-  EXPECT_TRUE(out.ok()) << error;
+  auto out = ml::TrainAndExport(*data, job, {});
+  EXPECT_TRUE(out.ok()) << out.status().ToString();
   if (!out.ok()) return {};
   return std::string(out->int8_model.begin(), out->int8_model.end());
 }

@@ -153,26 +153,25 @@ FleetDevice StartDevice(boost::asio::io_context& io, const std::string& broker_u
 // feature ("pressure") the devices do not measure, so a device cannot load the model.
 std::string TrainModel(const std::string& csv_path, int epochs, uint64_t seed,
                        bool broken = false) {
-  std::string err;
   ml::DatasetSchema schema;
   schema.label = "Faulty";
   schema.drop = {"DeviceID", "Time"};
-  auto data = ml::LoadDataset(csv_path, schema, &err);
-  EXPECT_TRUE(data.ok()) << err;
+  auto data = ml::LoadDataset(csv_path, schema);
+  EXPECT_TRUE(data.ok()) << data.status().ToString();
   if (!data.ok()) return {};
   ml::TrainConfig cfg;
   cfg.hidden = {8};
   cfg.epochs = epochs;
   cfg.seed = seed;
-  auto result = ml::Train(*data, cfg, {}, &err);
-  EXPECT_TRUE(result.ok()) << err;
+  auto result = ml::Train(*data, cfg, {});
+  EXPECT_TRUE(result.ok()) << result.status().ToString();
   if (!result.ok()) return {};
   auto test = data->Subset(result->split.test);
   auto report = ml::Evaluate(result->model.PredictAll(test), test.y, data->num_classes());
   auto meta = ml::MakeMetadata(*data, result->split.train, result->model, report, "fan-mlp");
   if (broken) meta.features[0].name = "pressure";
-  auto bytes = ml::WriteTflite(ml::BuildFloatGraph(result->model, meta), &err);
-  EXPECT_TRUE(bytes.ok()) << err;
+  auto bytes = ml::WriteTflite(ml::BuildFloatGraph(result->model, meta));
+  EXPECT_TRUE(bytes.ok()) << bytes.status().ToString();
   return bytes.ok() ? std::string(bytes->begin(), bytes->end()) : std::string();
 }
 

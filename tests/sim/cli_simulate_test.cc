@@ -63,9 +63,8 @@ TEST(CliSimulate, HistoryIsALabeledDataSet) {
   ml::DatasetSchema schema;
   schema.label = "faulty";
   schema.features = {"rotation", "temperature", "vibration", "sound"};
-  std::string error;
-  auto data = ml::LoadDataset(csv, schema, &error);
-  ASSERT_TRUE(data.ok()) << error;
+  auto data = ml::LoadDataset(csv, schema);
+  ASSERT_TRUE(data.ok()) << data.status().ToString();
   EXPECT_EQ(data->rows, 400u);
   EXPECT_EQ(data->cols, 4u);
   std::filesystem::remove_all(dir);

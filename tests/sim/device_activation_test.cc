@@ -115,9 +115,8 @@ class Registry {
 
 // A model loader that never loads (these tests offer no models).
 ModelLoader NoModels() {
-  return [](const std::string&, std::string* error) -> Result<std::unique_ptr<DeviceModel>> {
-    *error = "no models in this test";
-    return errc::invalid_argument;
+  return [](const std::string&) -> Result<std::unique_ptr<DeviceModel>> {
+    return Status(errc::invalid_argument, "no models in this test");
   };
 }
 

@@ -40,9 +40,8 @@ TEST(LeadTime, ModelTrainedOnHistoryCatchesFailuresBeforeTheyHappen) {
   ml::DatasetSchema schema;
   schema.label = "faulty";
   schema.features = {"rotation", "temperature", "vibration", "sound"};
-  std::string error;
-  auto data = ml::LoadDataset(csv, schema, &error);
-  ASSERT_TRUE(data.ok()) << error;
+  auto data = ml::LoadDataset(csv, schema);
+  ASSERT_TRUE(data.ok()) << data.status().ToString();
 
   // The reference architecture (60-30-10), fewer epochs to keep the test short; exported as the
   // int8 .tflite that devices run, and scored through the same runtime (ml::Scorer).
@@ -50,12 +49,12 @@ TEST(LeadTime, ModelTrainedOnHistoryCatchesFailuresBeforeTheyHappen) {
   job.train.epochs = 25;
   job.train.seed = 3;
   job.int8 = true;
-  auto out = ml::TrainAndExport(*data, job, {}, &error);
-  ASSERT_TRUE(out.ok()) << error;
-  auto int8_model = ml::Model::FromBytes(out->int8_model, &error);
-  ASSERT_TRUE(int8_model.ok()) << error;
-  auto scorer = ml::Scorer::Create(*int8_model, {}, &error);
-  ASSERT_TRUE(scorer.ok()) << error;
+  auto out = ml::TrainAndExport(*data, job, {});
+  ASSERT_TRUE(out.ok()) << out.status().ToString();
+  auto int8_model = ml::Model::FromBytes(out->int8_model);
+  ASSERT_TRUE(int8_model.ok()) << int8_model.status().ToString();
+  auto scorer = ml::Scorer::Create(*int8_model, {});
+  ASSERT_TRUE(scorer.ok()) << scorer.status().ToString();
   const ml::Mlp& model = out->result.model;
 
   // Fresh machines (another seed) the model never saw; the alert rule of the alert tracker:

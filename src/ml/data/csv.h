@@ -20,10 +20,12 @@ struct CsvTable {
 
 // Parses RFC 4180 CSV: a header record, quoted fields (with "" escapes and embedded separators or
 // line breaks), an optional UTF-8 byte order mark, LF or CRLF line ends, blank lines ignored.
-// A row with the wrong number of fields is an error. On error returns errc::parse_error and, when
-// `error` is given, a message naming the row (1-based line of the file) and column.
-Result<CsvTable> ParseCsv(std::string_view text, std::string* error = nullptr);
-Result<CsvTable> ReadCsvFile(const std::string& path, std::string* error = nullptr);
+// A row with the wrong number of fields is an error. On error returns errc::parse_error with a
+// message naming the row (1-based line of the file) and column.
+Result<CsvTable> ParseCsv(std::string_view text);
+// Reads and parses a file: errc::not_found ("cannot open PATH") or ParseCsv's error, its message
+// prefixed with the path.
+Result<CsvTable> ReadCsvFile(const std::string& path);
 
 // Parses a whole cell as a finite number (leading/trailing blanks allowed). False on empty or
 // non-numeric text.

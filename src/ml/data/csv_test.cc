@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "base/errc.h"
+
 namespace aiot::ml {
 namespace {
 
@@ -11,9 +13,8 @@ TEST(CsvTest, HeaderQuotesBomCrlf) {
       "a,\"say \"\"hi\"\"\",1.5\r\n"
       "\r\n"
       "b,\"two\nlines\",2\r\n";
-  std::string err;
-  auto t = ParseCsv(text, &err);
-  ASSERT_TRUE(t.ok()) << err;
+  auto t = ParseCsv(text);
+  ASSERT_TRUE(t.ok()) << t.status().ToString();
   ASSERT_EQ(t->header.size(), 3u);
   EXPECT_EQ(t->header[0], "name");
   EXPECT_EQ(t->header[1], "note, with comma");
@@ -34,22 +35,31 @@ TEST(CsvTest, NoTrailingNewlineAndEmptyCells) {
 }
 
 TEST(CsvTest, WrongFieldCountNamesTheLine) {
-  std::string err;
-  auto t = ParseCsv("a,b\n1,2\n3\n", &err);
+  auto t = ParseCsv("a,b\n1,2\n3\n");
   ASSERT_FALSE(t.ok());
+  EXPECT_EQ(t.error(), errc::parse_error);
+  const std::string err = t.status().message();
   EXPECT_NE(err.find("line 3"), std::string::npos) << err;
   EXPECT_NE(err.find("expected 2 fields, found 1"), std::string::npos) << err;
 }
 
 TEST(CsvTest, UnterminatedQuote) {
-  std::string err;
-  EXPECT_FALSE(ParseCsv("a,b\n1,\"oops\n", &err).ok());
+  auto t = ParseCsv("a,b\n1,\"oops\n");
+  EXPECT_FALSE(t.ok());
+  const std::string err = t.status().message();
   EXPECT_NE(err.find("line 2, column 2"), std::string::npos) << err;
 }
 
 TEST(CsvTest, EmptyInputIsAnError) {
   EXPECT_FALSE(ParseCsv("").ok());
   EXPECT_FALSE(ParseCsv("\xEF\xBB\xBF").ok());
+  EXPECT_EQ(ParseCsv("").status().message(), "empty CSV: no header");
+}
+
+TEST(CsvTest, ReadCsvFileNamesThePath) {
+  auto missing = ReadCsvFile("/nonexistent/dir/x.csv");
+  EXPECT_EQ(missing.error(), errc::not_found);
+  EXPECT_EQ(missing.status().message(), "cannot open /nonexistent/dir/x.csv");
 }
 
 TEST(CsvTest, ParseNumber) {

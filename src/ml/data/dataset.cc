@@ -13,14 +13,104 @@
 namespace aiot::ml {
 namespace {
 
-void SetError(std::string* error, std::string message) {
-  if (error) *error = std::move(message);
-}
-
 std::string Trim(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
   while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
   return std::string(s);
+}
+
+// The label column (-1 for none) and the feature columns in model input order.
+struct Columns {
+  int label = -1;
+  std::vector<int> features;
+};
+
+Result<Columns> ResolveColumns(const CsvTable& table, const DatasetSchema& schema) {
+  Columns c;
+  if (!schema.label.empty()) {
+    c.label = table.Column(schema.label);
+    if (c.label < 0) {
+      return Status(errc::not_found, "label column '" + schema.label + "' not found in the header");
+    }
+  }
+  for (const auto& name : schema.drop) {
+    if (table.Column(name) < 0) {
+      return Status(errc::not_found, "column '" + name + "' (to drop) not found in the header");
+    }
+  }
+  if (!schema.features.empty()) {
+    for (const auto& name : schema.features) {
+      int col = table.Column(name);
+      if (col < 0) {
+        return Status(errc::not_found, "feature column '" + name + "' not found in the header");
+      }
+      if (col == c.label) {
+        return Status(errc::invalid_argument,
+                      "column '" + name + "' is both a feature and the label");
+      }
+      c.features.push_back(col);
+    }
+  } else {
+    std::set<std::string> drop(schema.drop.begin(), schema.drop.end());
+    for (size_t col = 0; col < table.header.size(); ++col) {
+      if (static_cast<int>(col) == c.label || drop.count(table.header[col])) continue;
+      c.features.push_back(static_cast<int>(col));
+    }
+  }
+  if (c.features.empty()) return Status(errc::invalid_argument, "no feature columns");
+  return c;
+}
+
+// "row L, column 'NAME' (N): " for errors in a cell.
+std::string Where(size_t line, const std::string& name, int col) {
+  return "row " + std::to_string(line) + ", column '" + name + "' (" + std::to_string(col + 1) +
+         "): ";
+}
+
+// One row's feature cells as numbers into `x`.
+Status ParseFeatures(const CsvTable& table, const std::vector<std::string>& row, size_t line,
+                     const std::vector<int>& cols, float* x) {
+  for (size_t j = 0; j < cols.size(); ++j) {
+    const std::string& cell = row[cols[j]];
+    double v;
+    if (!ParseNumber(cell, &v)) {
+      std::string what = Trim(cell).empty() ? "missing value" : "non-numeric value '" + cell + "'";
+      return Status(errc::parse_error, Where(line, table.header[cols[j]], cols[j]) + what);
+    }
+    x[j] = static_cast<float>(v);
+  }
+  return Status::Ok();
+}
+
+// The class of a label cell: through the label map, or a number 0..1000.
+Result<int> ParseLabel(const std::string& raw, const DatasetSchema& schema, int col, size_t line) {
+  const std::string cell = Trim(raw);
+  if (!schema.label_map.empty()) {
+    auto it = schema.label_map.find(cell);
+    if (it == schema.label_map.end()) {
+      return Status(errc::parse_error, Where(line, schema.label, col) + "label '" + cell +
+                                           "' is not in the label map");
+    }
+    return it->second;
+  }
+  double v;
+  if (!ParseNumber(cell, &v) || v < 0 || v != std::floor(v) || v > 1000) {
+    return Status(errc::parse_error,
+                  Where(line, schema.label, col) + "label '" + cell +
+                      "' is not a class number 0..K-1; map text labels with --label-map");
+  }
+  return static_cast<int>(v);
+}
+
+// Class names: at least two classes ("0", "1", ...), the label map's text where it has one.
+std::vector<std::string> ClassNames(int max_class, const std::map<std::string, int>& label_map) {
+  const int k = std::max(max_class + 1, 2);
+  std::vector<std::string> names(k);
+  for (int c = 0; c < k; ++c) names[c] = std::to_string(c);
+  for (const auto& [name, id] : label_map) {
+    if (id < k) names[id] = name;
+  }
+  return names;
 }
 
 }  // namespace
@@ -70,130 +160,44 @@ Dataset Dataset::Subset(const std::vector<size_t>& indices) const {
   return d;
 }
 
-Result<Dataset> BuildDataset(const CsvTable& table, const DatasetSchema& schema,
-                             std::string* error) {
+Result<Dataset> BuildDataset(const CsvTable& table, const DatasetSchema& schema) {
+  auto cols = ResolveColumns(table, schema);
+  if (!cols.ok()) return cols.status();
+  const int label_col = cols->label;
   Dataset d;
-  int label_col = -1;
-  if (!schema.label.empty()) {
-    label_col = table.Column(schema.label);
-    if (label_col < 0) {
-      SetError(error, "label column '" + schema.label + "' not found in the header");
-      return errc::not_found;
-    }
-  }
-  for (const auto& name : schema.drop) {
-    if (table.Column(name) < 0) {
-      SetError(error, "column '" + name + "' (to drop) not found in the header");
-      return errc::not_found;
-    }
-  }
-  std::vector<int> feature_cols;
-  if (!schema.features.empty()) {
-    for (const auto& name : schema.features) {
-      int c = table.Column(name);
-      if (c < 0) {
-        SetError(error, "feature column '" + name + "' not found in the header");
-        return errc::not_found;
-      }
-      if (c == label_col) {
-        SetError(error, "column '" + name + "' is both a feature and the label");
-        return errc::invalid_argument;
-      }
-      feature_cols.push_back(c);
-    }
-  } else {
-    std::set<std::string> drop(schema.drop.begin(), schema.drop.end());
-    for (size_t c = 0; c < table.header.size(); ++c) {
-      if (static_cast<int>(c) == label_col || drop.count(table.header[c])) continue;
-      feature_cols.push_back(static_cast<int>(c));
-    }
-  }
-  if (feature_cols.empty()) {
-    SetError(error, "no feature columns");
-    return errc::invalid_argument;
-  }
-  for (int c : feature_cols) d.feature_names.push_back(table.header[c]);
+  for (int c : cols->features) d.feature_names.push_back(table.header[c]);
   d.label_name = schema.label;
-  d.cols = feature_cols.size();
+  d.cols = cols->features.size();
   d.rows = table.rows.size();
   d.x.resize(d.rows * d.cols);
   if (label_col >= 0) d.y.resize(d.rows);
-
   int max_class = -1;
   for (size_t r = 0; r < table.rows.size(); ++r) {
     const auto& row = table.rows[r];
-    const size_t line = r + 2;
-    for (size_t j = 0; j < feature_cols.size(); ++j) {
-      const std::string& cell = row[feature_cols[j]];
-      double v;
-      if (!ParseNumber(cell, &v)) {
-        std::string what =
-            Trim(cell).empty() ? "missing value" : "non-numeric value '" + cell + "'";
-        SetError(error, "row " + std::to_string(line) + ", column '" +
-                            table.header[feature_cols[j]] + "' (" +
-                            std::to_string(feature_cols[j] + 1) + "): " + what);
-        return errc::parse_error;
-      }
-      d.x[r * d.cols + j] = static_cast<float>(v);
+    const size_t line = r + 2;  // the header is line 1
+    if (Status st = ParseFeatures(table, row, line, cols->features, &d.x[r * d.cols]); !st.ok()) {
+      return st;
     }
     if (label_col < 0) continue;
-    const std::string cell = Trim(row[label_col]);
-    int cls = -1;
-    if (!schema.label_map.empty()) {
-      auto it = schema.label_map.find(cell);
-      if (it == schema.label_map.end()) {
-        SetError(error, "row " + std::to_string(line) + ", column '" + schema.label + "' (" +
-                            std::to_string(label_col + 1) + "): label '" + cell +
-                            "' is not in the label map");
-        return errc::parse_error;
-      }
-      cls = it->second;
-    } else {
-      double v;
-      if (!ParseNumber(cell, &v) || v < 0 || v != std::floor(v) || v > 1000) {
-        SetError(error, "row " + std::to_string(line) + ", column '" + schema.label + "' (" +
-                            std::to_string(label_col + 1) + "): label '" + cell +
-                            "' is not a class number 0..K-1; map text labels with --label-map");
-        return errc::parse_error;
-      }
-      cls = static_cast<int>(v);
-    }
-    d.y[r] = cls;
-    max_class = std::max(max_class, cls);
+    auto cls = ParseLabel(row[label_col], schema, label_col, line);
+    if (!cls.ok()) return cls.status();
+    d.y[r] = *cls;
+    max_class = std::max(max_class, *cls);
   }
-  if (label_col >= 0) {
-    int k = std::max(max_class + 1, 2);
-    d.class_names.resize(k);
-    for (int c = 0; c < k; ++c) d.class_names[c] = std::to_string(c);
-    for (const auto& [name, id] : schema.label_map) {
-      if (id < k) d.class_names[id] = name;
-    }
-  }
+  if (label_col >= 0) d.class_names = ClassNames(max_class, schema.label_map);
   return d;
 }
 
-Result<Dataset> LoadDataset(const std::string& path, const DatasetSchema& schema,
-                            std::string* error) {
+Result<Dataset> LoadDataset(const std::string& path, const DatasetSchema& schema) {
   std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    SetError(error, "cannot open " + path);
-    return errc::not_found;
-  }
+  if (!in) return Status(errc::not_found, "cannot open " + path);
   std::ostringstream ss;
   ss << in.rdbuf();
   const std::string bytes = ss.str();
-  std::string local;
-  std::string* err = error ? error : &local;
-  auto table = ParseCsv(bytes, err);
-  if (!table.ok()) {
-    *err = path + ": " + *err;
-    return table.error();
-  }
-  auto data = BuildDataset(*table, schema, err);
-  if (!data.ok()) {
-    *err = path + ": " + *err;
-    return data.error();
-  }
+  auto table = ParseCsv(bytes);
+  if (!table.ok()) return table.status().Prefix(path);
+  auto data = BuildDataset(*table, schema);
+  if (!data.ok()) return data.status().Prefix(path);
   data->sha256 = Sha256Hex(bytes);
   return data;
 }

@@ -46,11 +46,10 @@ struct Dataset {
 
 // Builds a data set from a table. Errors name the row (line of the file, counting the header as
 // line 1) and the column: missing values, non-numeric values, unknown labels, unknown columns.
-Result<Dataset> BuildDataset(const CsvTable& table, const DatasetSchema& schema,
-                             std::string* error = nullptr);
-// Reads a CSV file, builds the data set and records the file's sha256.
-Result<Dataset> LoadDataset(const std::string& path, const DatasetSchema& schema,
-                            std::string* error = nullptr);
+Result<Dataset> BuildDataset(const CsvTable& table, const DatasetSchema& schema);
+// Reads a CSV file, builds the data set and records the file's sha256. Errors are ParseCsv's or
+// BuildDataset's with the path in front of the message.
+Result<Dataset> LoadDataset(const std::string& path, const DatasetSchema& schema);
 
 // Train / validation / test row indices. Stratified: each class is split in the same proportions.
 struct Split {

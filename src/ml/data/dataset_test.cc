@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <set>
 
+#include "base/errc.h"
 #include "ml/data/random.h"
 
 namespace aiot::ml {
@@ -21,9 +22,8 @@ TEST(DatasetTest, ImplicitFeaturesDropAndLabel) {
   DatasetSchema s;
   s.label = "y";
   s.drop = {"id", "time"};
-  std::string err;
-  auto d = BuildDataset(t, s, &err);
-  ASSERT_TRUE(d.ok()) << err;
+  auto d = BuildDataset(t, s);
+  ASSERT_TRUE(d.ok()) << d.status().ToString();
   EXPECT_EQ(d->feature_names, (std::vector<std::string>{"a", "b"}));
   EXPECT_EQ(d->rows, 2u);
   EXPECT_EQ(d->Row(1)[1], 4.0f);
@@ -48,17 +48,22 @@ TEST(DatasetTest, ExplicitFeatureOrderAndLabelMap) {
 TEST(DatasetTest, ErrorsNameRowAndColumn) {
   DatasetSchema s;
   s.label = "y";
-  std::string err;
-  EXPECT_FALSE(BuildDataset(Table("a,b,y\n1,2,0\n3,,1\n"), s, &err).ok());
+  auto message = [&](const std::string& csv) {
+    auto d = BuildDataset(Table(csv), s);
+    EXPECT_FALSE(d.ok());
+    return d.status().message();
+  };
+  std::string err = message("a,b,y\n1,2,0\n3,,1\n");
   EXPECT_NE(err.find("row 3, column 'b' (2): missing value"), std::string::npos) << err;
-  EXPECT_FALSE(BuildDataset(Table("a,b,y\n1,2,0\n3,x7,1\n"), s, &err).ok());
+  err = message("a,b,y\n1,2,0\n3,x7,1\n");
   EXPECT_NE(err.find("row 3, column 'b' (2): non-numeric value 'x7'"), std::string::npos) << err;
-  EXPECT_FALSE(BuildDataset(Table("a,b,y\n1,2,ok\n"), s, &err).ok());
+  err = message("a,b,y\n1,2,ok\n");
   EXPECT_NE(err.find("row 2, column 'y' (3)"), std::string::npos) << err;
   EXPECT_NE(err.find("--label-map"), std::string::npos) << err;
   s.label = "nope";
-  EXPECT_FALSE(BuildDataset(Table("a,b,y\n1,2,0\n"), s, &err).ok());
+  err = message("a,b,y\n1,2,0\n");
   EXPECT_NE(err.find("'nope'"), std::string::npos) << err;
+  EXPECT_EQ(BuildDataset(Table("a,b,y\n1,2,0\n"), s).error(), errc::not_found);
 }
 
 TEST(DatasetTest, LabelMapParsing) {

@@ -8,14 +8,12 @@
 #include "ml/data/dataset.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
-  std::string err;
-  auto table =
-      aiot::ml::ParseCsv(std::string_view(reinterpret_cast<const char*>(data), size), &err);
+  auto table = aiot::ml::ParseCsv(std::string_view(reinterpret_cast<const char*>(data), size));
   if (!table.ok() || table->header.empty()) return 0;
   aiot::ml::DatasetSchema schema;
   schema.label = table->header[0];
-  (void)aiot::ml::BuildDataset(*table, schema, &err);
+  (void)aiot::ml::BuildDataset(*table, schema);
   schema.label_map = {{"a", 0}, {"b", 1}};
-  (void)aiot::ml::BuildDataset(*table, schema, &err);
+  (void)aiot::ml::BuildDataset(*table, schema);
   return 0;
 }

@@ -9,14 +9,13 @@
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   std::vector<uint8_t> bytes(data, data + size);
-  std::string err;
-  auto model = aiot::ml::Model::FromBytes(std::move(bytes), &err);
+  auto model = aiot::ml::Model::FromBytes(std::move(bytes));
   if (!model.ok()) return 0;
   for (bool reference : {false, true}) {
     aiot::ml::InterpreterOptions o;
     o.max_batch = 2;
     o.reference_kernels = reference;
-    auto it = aiot::ml::Interpreter::Create((*model)->graph(), o, &err);
+    auto it = aiot::ml::Interpreter::Create((*model)->graph(), o);
     if (!it.ok()) continue;
     for (size_t i = 0; i < (*it)->num_inputs(); ++i) {
       auto in = (*it)->input(i, 2);

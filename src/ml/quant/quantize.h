@@ -23,8 +23,10 @@ struct QuantizeOptions {
 //
 // `calibration` holds `rows` raw input rows (row-major, the model's input width). Metadata
 // entries are copied; the caller updates "aiot_metadata" (quantization = "int8").
+// Errors: errc::unsupported (no FULLY_CONNECTED chain, or ops the runtime cannot run) or
+// errc::invalid_argument (already quantized, no calibration rows, non-finite ranges), with why.
 Result<GraphSpec> QuantizeGraph(const GraphSpec& float_graph, const float* calibration, size_t rows,
-                                const QuantizeOptions& options = {}, std::string* error = nullptr);
+                                const QuantizeOptions& options = {});
 
 // TFLite's choice of (scale, zero point) for an int8 tensor covering [min, max] (widened to
 // include 0).

@@ -55,9 +55,8 @@ TEST_P(QuantizeModes, Int8ModelAgreesWithFloat) {
   Dataset train = d.Subset(r->split.train);
   QuantizeOptions qo;
   qo.per_channel = GetParam();
-  std::string err;
-  auto qg = QuantizeGraph(fg, train.x.data(), train.rows, qo, &err);
-  ASSERT_TRUE(qg.ok()) << err;
+  auto qg = QuantizeGraph(fg, train.x.data(), train.rows, qo);
+  ASSERT_TRUE(qg.ok()) << qg.status().ToString();
   auto fm = Model::FromBytes(*WriteTflite(fg));
   auto qm = Model::FromBytes(*WriteTflite(*qg));
   ASSERT_TRUE(fm.ok() && qm.ok());
@@ -101,8 +100,9 @@ TEST(QuantizeTest, RejectsAlreadyQuantized) {
   GraphSpec fg = BuildFloatGraph(r->model, ModelMetadata{});
   auto qg = QuantizeGraph(fg, d.x.data(), d.rows);
   ASSERT_TRUE(qg.ok());
-  std::string err;
-  EXPECT_FALSE(QuantizeGraph(*qg, d.x.data(), d.rows, {}, &err).ok());
+  auto again = QuantizeGraph(*qg, d.x.data(), d.rows, {});
+  EXPECT_FALSE(again.ok());
+  const std::string err = again.status().message();
   EXPECT_NE(err.find("already quantized"), std::string::npos) << err;
 }
 

@@ -53,9 +53,11 @@ struct InterpreterOptions {
 // Not thread-safe: one Interpreter per thread (they are cheap; the model can be shared).
 class Interpreter {
  public:
+  // Errors: errc::unsupported naming the op or tensor aiot cannot run ("unsupported operator
+  // CONV_2D (operator 0); ..."), errc::corrupted for inconsistent graphs, errc::invalid_argument
+  // for bad options.
   static Result<std::unique_ptr<Interpreter>> Create(const GraphSpec& graph,
-                                                     const InterpreterOptions& options = {},
-                                                     std::string* error = nullptr);
+                                                     const InterpreterOptions& options = {});
   ~Interpreter();
   Interpreter(const Interpreter&) = delete;
   Interpreter& operator=(const Interpreter&) = delete;
@@ -78,8 +80,12 @@ class Interpreter {
  private:
   struct Tensor;
   struct Node;
+  class Planner;  // Create()'s steps and the per-op prepare functions (interpreter.cc)
   Interpreter() = default;
   TensorView View(int index, int batch) const;
+  void Run(const Node& nd, int batch);  // one node's kernel
+  void RunFullyConnectedFloat(const Node& nd, int batch);
+  void RunFullyConnectedInt8(const Node& nd, int batch);
 
   std::vector<Tensor> tensors_;
   std::vector<Node> nodes_;

@@ -7,6 +7,7 @@
 #include <cstdlib>
 #include <new>
 
+#include "base/errc.h"
 #include "ml/data/random.h"
 #include "ml/quant/quantize.h"
 #include "ml/runtime/model.h"
@@ -69,9 +70,8 @@ TEST(InterpreterTest, ExportedMlpMatchesTrainerReference) {
     InterpreterOptions o;
     o.max_batch = 50;
     o.reference_kernels = reference;
-    std::string err;
-    auto it = Interpreter::Create(g, o, &err);
-    ASSERT_TRUE(it.ok()) << err;
+    auto it = Interpreter::Create(g, o);
+    ASSERT_TRUE(it.ok()) << it.status().ToString();
     auto in = (*it)->input(0, 50);
     ASSERT_EQ(in.elements, 200u);
     std::copy(x.begin(), x.end(), in.f32());
@@ -131,13 +131,16 @@ TEST(InterpreterTest, UnsupportedOpIsNamed) {
   Mlp m = RandomMlp({2, 3, 1}, 9);
   GraphSpec g = BuildFloatGraph(m, ModelMetadata{});
   g.ops[2].builtin_code = 3;  // CONV_2D
-  std::string err;
-  auto it = Interpreter::Create(g, {}, &err);
+  auto it = Interpreter::Create(g, {});
   ASSERT_FALSE(it.ok());
+  EXPECT_EQ(it.error(), errc::unsupported);
+  std::string err = it.status().message();
   EXPECT_NE(err.find("unsupported operator CONV_2D"), std::string::npos) << err;
   g.ops[2].builtin_code = 32;
   g.ops[2].custom_code = "MyOp";
-  EXPECT_FALSE(Interpreter::Create(g, {}, &err).ok());
+  auto custom = Interpreter::Create(g, {});
+  EXPECT_FALSE(custom.ok());
+  err = custom.status().message();
   EXPECT_NE(err.find("'MyOp'"), std::string::npos) << err;
 }
 

@@ -8,18 +8,15 @@
 
 namespace aiot::ml {
 
-Result<std::shared_ptr<const Model>> Model::FromBytes(std::vector<uint8_t> bytes,
-                                                      std::string* error) {
-  auto graph = ReadTflite(bytes.data(), bytes.size(), error);
-  if (!graph.ok()) return graph.error();
+Result<std::shared_ptr<const Model>> Model::FromBytes(std::vector<uint8_t> bytes) {
+  auto graph = ReadTflite(bytes.data(), bytes.size());
+  if (!graph.ok()) return graph.status();
   auto m = std::make_shared<Model>();
   m->graph_ = std::move(*graph);
   if (const auto* md = m->graph_.FindMetadata(kMetadataName)) {
     auto meta = DecodeMetadata(md->data(), md->size());
-    if (!meta.ok()) {
-      if (error) *error = std::string("corrupted ") + kMetadataName + " entry";
-      return meta.error();
-    }
+    if (!meta.ok())
+      return Status(meta.error(), std::string("corrupted ") + kMetadataName + " entry");
     m->metadata_ = std::move(*meta);
     m->has_metadata_ = true;
   }
@@ -31,12 +28,9 @@ Result<std::shared_ptr<const Model>> Model::FromBytes(std::vector<uint8_t> bytes
   return std::shared_ptr<const Model>(std::move(m));
 }
 
-Result<std::shared_ptr<const Model>> Model::FromFile(const std::string& path, std::string* error) {
+Result<std::shared_ptr<const Model>> Model::FromFile(const std::string& path) {
   std::FILE* f = std::fopen(path.c_str(), "rb");
-  if (!f) {
-    if (error) *error = "cannot open " + path;
-    return errc::not_found;
-  }
+  if (!f) return Status(errc::not_found, "cannot open " + path);
   std::vector<uint8_t> bytes;
   uint8_t buf[65536];
   size_t n;
@@ -45,43 +39,39 @@ Result<std::shared_ptr<const Model>> Model::FromFile(const std::string& path, st
     if (bytes.size() > (size_t{1} << 30)) break;
   }
   std::fclose(f);
-  std::string local;
-  auto m = FromBytes(std::move(bytes), error ? error : &local);
-  if (!m.ok() && error) *error = path + ": " + *error;
+  auto m = FromBytes(std::move(bytes));
+  if (!m.ok()) return m.status().Prefix(path);
   return m;
 }
 
 Result<std::unique_ptr<Scorer>> Scorer::Create(std::shared_ptr<const Model> model,
-                                               const ScorerOptions& options, std::string* error) {
+                                               const ScorerOptions& options) {
   InterpreterOptions io;
   io.max_batch = options.max_batch;
   io.reference_kernels = options.reference_kernels;
   io.max_isa = options.max_isa;
   io.single_rounding = options.single_rounding;
-  auto it = Interpreter::Create(model->graph(), io, error);
-  if (!it.ok()) return it.error();
+  auto it = Interpreter::Create(model->graph(), io);
+  if (!it.ok()) return it.status();
   std::unique_ptr<Scorer> s(new Scorer());
   s->interpreter_ = std::move(*it);
   if (s->interpreter_->num_inputs() < 1 || s->interpreter_->num_outputs() < 1) {
-    if (error) *error = "model has no input or no output";
-    return errc::invalid_argument;
+    return Status(errc::invalid_argument, "model has no input or no output");
   }
   auto in = s->interpreter_->input(0);
   auto out = s->interpreter_->output(0);
   if ((in.type != TensorType::kFloat32 && in.type != TensorType::kInt8) ||
       (out.type != TensorType::kFloat32 && out.type != TensorType::kInt8)) {
-    if (error) *error = "model input and output must be float32 or int8";
-    return errc::unsupported;
+    return Status(errc::unsupported, "model input and output must be float32 or int8");
   }
   s->num_features_ = static_cast<int>(in.elements);
   s->num_outputs_ = static_cast<int>(out.elements);
   const auto& meta = model->metadata();
   if (model->has_metadata() && !meta.features.empty() &&
       static_cast<int>(meta.features.size()) != s->num_features_) {
-    if (error)
-      *error = "metadata lists " + std::to_string(meta.features.size()) +
-               " features but the model input takes " + std::to_string(s->num_features_);
-    return errc::corrupted;
+    return Status(errc::corrupted, "metadata lists " + std::to_string(meta.features.size()) +
+                                       " features but the model input takes " +
+                                       std::to_string(s->num_features_));
   }
   s->model_ = std::move(model);
   return s;

@@ -17,10 +17,10 @@ namespace aiot::ml {
 // sha256. Immutable after loading; share it between threads freely.
 class Model {
  public:
-  static Result<std::shared_ptr<const Model>> FromBytes(std::vector<uint8_t> bytes,
-                                                        std::string* error = nullptr);
-  static Result<std::shared_ptr<const Model>> FromFile(const std::string& path,
-                                                       std::string* error = nullptr);
+  // ReadTflite's errors, or a corrupted aiot_metadata entry.
+  static Result<std::shared_ptr<const Model>> FromBytes(std::vector<uint8_t> bytes);
+  // errc::not_found ("cannot open PATH"), or FromBytes' error with the path in front.
+  static Result<std::shared_ptr<const Model>> FromFile(const std::string& path);
 
   const GraphSpec& graph() const { return graph_; }
   bool has_metadata() const { return has_metadata_; }
@@ -54,8 +54,7 @@ struct ScorerOptions {
 class Scorer {
  public:
   static Result<std::unique_ptr<Scorer>> Create(std::shared_ptr<const Model> model,
-                                                const ScorerOptions& options = {},
-                                                std::string* error = nullptr);
+                                                const ScorerOptions& options = {});
 
   const Model& model() const { return *model_; }
   const ModelMetadata& metadata() const { return model_->metadata(); }

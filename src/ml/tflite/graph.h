@@ -83,13 +83,15 @@ const char* TensorTypeName(TensorType t);
 size_t TensorTypeSize(TensorType t);  // bytes per element; 0 for unknown
 
 // Writes a .tflite flatbuffer (schema version 3, identifier "TFL3"). Constant buffers are 16-byte
-// aligned. Fails on out-of-range tensor indices or data whose size does not match the shape.
-Result<std::vector<uint8_t>> WriteTflite(const GraphSpec& graph, std::string* error = nullptr);
+// aligned. Fails (errc::invalid_argument, the message naming the tensor or op) on out-of-range
+// tensor indices or data whose size does not match the shape.
+Result<std::vector<uint8_t>> WriteTflite(const GraphSpec& graph);
 
 // Reads a .tflite flatbuffer. The flatbuffers Verifier runs first, then every index is range
 // checked, so truncated or corrupted input yields an error, never a crash. Reads the first
 // subgraph; ops the runtime does not know are kept (the runtime names them when it rejects them).
-Result<GraphSpec> ReadTflite(const uint8_t* data, size_t size, std::string* error = nullptr);
+// Errors: errc::corrupted or errc::unsupported, the message saying what and where.
+Result<GraphSpec> ReadTflite(const uint8_t* data, size_t size);
 
 // Convenience helpers for building graphs.
 template <typename T>

@@ -56,12 +56,11 @@ GraphSpec SmallGraph() {
 
 TEST(TfliteTest, WriteReadRoundTrip) {
   GraphSpec g = SmallGraph();
-  std::string err;
-  auto bytes = WriteTflite(g, &err);
-  ASSERT_TRUE(bytes.ok()) << err;
+  auto bytes = WriteTflite(g);
+  ASSERT_TRUE(bytes.ok()) << bytes.status().ToString();
   EXPECT_EQ(std::memcmp(bytes->data() + 4, "TFL3", 4), 0);
-  auto r = ReadTflite(bytes->data(), bytes->size(), &err);
-  ASSERT_TRUE(r.ok()) << err;
+  auto r = ReadTflite(bytes->data(), bytes->size());
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
   ASSERT_EQ(r->tensors.size(), g.tensors.size());
   for (size_t i = 0; i < g.tensors.size(); ++i) {
     EXPECT_EQ(r->tensors[i].name, g.tensors[i].name);
@@ -101,8 +100,9 @@ TEST(TfliteTest, ConstantBuffersAreAligned) {
 TEST(TfliteTest, WriterRejectsInconsistentGraphs) {
   GraphSpec g = SmallGraph();
   g.tensors[1].data.pop_back();
-  std::string err;
-  EXPECT_FALSE(WriteTflite(g, &err).ok());
+  auto bad = WriteTflite(g);
+  EXPECT_FALSE(bad.ok());
+  const std::string err = bad.status().message();
   EXPECT_NE(err.find("'w'"), std::string::npos) << err;
   g = SmallGraph();
   g.ops[0].inputs[0] = 99;
@@ -144,13 +144,12 @@ TEST(TfliteTest, TruncatedAndCorruptedFilesNeverCrash) {
     const int flips = 1 + static_cast<int>(rng.Below(4));
     for (int f = 0; f < flips; ++f)
       bad[rng.Below(bad.size())] = static_cast<uint8_t>(rng.Below(256));
-    std::string err;
-    auto m = Model::FromBytes(bad, &err);
+    auto m = Model::FromBytes(bad);
     if (!m.ok()) {
-      EXPECT_FALSE(err.empty());
+      EXPECT_FALSE(m.status().message().empty());
       continue;
     }
-    auto it = Interpreter::Create((*m)->graph(), {}, &err);
+    auto it = Interpreter::Create((*m)->graph(), {});
     if (it.ok()) {
       auto in = (*it)->input(0);
       if (in.type == TensorType::kFloat32) {

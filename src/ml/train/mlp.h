@@ -80,7 +80,8 @@ using ProgressFn = std::function<void(const EpochStats& stats, int total_epochs)
 
 // Trains on `data` (labels 0..K-1; K == 2 gives a sigmoid output). Single-threaded and
 // deterministic: the same data, config and seed give bit-identical weights on the same machine.
+// Errors: errc::invalid_argument saying which setting or which class is the problem.
 Result<TrainResult> Train(const Dataset& data, const TrainConfig& config,
-                          const ProgressFn& progress = {}, std::string* error = nullptr);
+                          const ProgressFn& progress = {});
 
 }  // namespace aiot::ml

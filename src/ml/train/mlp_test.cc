@@ -33,9 +33,8 @@ TEST(MlpTest, LearnsANonLinearBoundary) {
   cfg.hidden = {16, 8};
   cfg.epochs = 60;
   cfg.seed = 3;
-  std::string err;
-  auto r = Train(d, cfg, {}, &err);
-  ASSERT_TRUE(r.ok()) << err;
+  auto r = Train(d, cfg, {});
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
   Dataset test = d.Subset(r->split.test);
   auto report = Evaluate(r->model.PredictAll(test), test.y, 2);
   EXPECT_GT(report.accuracy, 0.95) << ToJson(report);
@@ -110,9 +109,9 @@ TEST(MlpTest, RejectsBadConfig) {
   Dataset d = Circle(50, 1);
   TrainConfig cfg;
   cfg.epochs = 0;
-  std::string err;
-  EXPECT_FALSE(Train(d, cfg, {}, &err).ok());
-  EXPECT_FALSE(err.empty());
+  auto r = Train(d, cfg, {});
+  EXPECT_FALSE(r.ok());
+  EXPECT_EQ(r.status().message(), "epochs, batch size and learning rate must be positive");
 }
 
 }  // namespace

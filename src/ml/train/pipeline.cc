@@ -8,18 +8,15 @@
 
 namespace aiot::ml {
 
-Result<std::vector<float>> ScoreRows(const std::vector<uint8_t>& bytes, const Dataset& data,
-                                     std::string* error) {
-  auto model = Model::FromBytes(bytes, error);
-  if (!model.ok()) return model.error();
-  auto scorer = Scorer::Create(*model, {}, error);
-  if (!scorer.ok()) return scorer.error();
+Result<std::vector<float>> ScoreRows(const std::vector<uint8_t>& bytes, const Dataset& data) {
+  auto model = Model::FromBytes(bytes);
+  if (!model.ok()) return model.status();
+  auto scorer = Scorer::Create(*model, {});
+  if (!scorer.ok()) return scorer.status();
   if ((*scorer)->num_features() != static_cast<int>(data.cols)) {
-    if (error) {
-      *error = "the model takes " + std::to_string((*scorer)->num_features()) +
-               " features, the data has " + std::to_string(data.cols);
-    }
-    return errc::invalid_argument;
+    return Status(errc::invalid_argument,
+                  "the model takes " + std::to_string((*scorer)->num_features()) +
+                      " features, the data has " + std::to_string(data.cols));
   }
   std::vector<float> out(data.rows * (*scorer)->num_outputs());
   if (data.rows > 0) (*scorer)->ScoreBatch(data.x.data(), data.rows, out.data());
@@ -28,11 +25,11 @@ Result<std::vector<float>> ScoreRows(const std::vector<uint8_t>& bytes, const Da
 
 Result<std::vector<uint8_t>> QuantizeModel(const std::vector<uint8_t>& float_model,
                                            const Dataset& calibration,
-                                           const QuantizeOptions& options, std::string* error) {
-  auto model = Model::FromBytes(float_model, error);
-  if (!model.ok()) return model.error();
-  auto q = QuantizeGraph((*model)->graph(), calibration.x.data(), calibration.rows, options, error);
-  if (!q.ok()) return q.error();
+                                           const QuantizeOptions& options) {
+  auto model = Model::FromBytes(float_model);
+  if (!model.ok()) return model.status();
+  auto q = QuantizeGraph((*model)->graph(), calibration.x.data(), calibration.rows, options);
+  if (!q.ok()) return q.status();
   if ((*model)->has_metadata()) {
     ModelMetadata md = (*model)->metadata();
     md.quantization = options.per_channel ? "int8-per-channel" : "int8";
@@ -40,36 +37,36 @@ Result<std::vector<uint8_t>> QuantizeModel(const std::vector<uint8_t>& float_mod
       if (name == kMetadataName) bytes = EncodeMetadata(md);
     }
   }
-  return WriteTflite(*q, error);
+  return WriteTflite(*q);
 }
 
 Result<TrainOutput> TrainAndExport(const Dataset& data, const TrainJob& job,
-                                   const ProgressFn& progress, std::string* error) {
+                                   const ProgressFn& progress) {
   TrainOutput out;
-  auto r = Train(data, job.train, progress, error);
-  if (!r.ok()) return r.error();
+  auto r = Train(data, job.train, progress);
+  if (!r.ok()) return r.status();
   out.result = std::move(*r);
   const Dataset test = data.Subset(out.result.split.test);
   const int k = data.num_classes();
   out.test = Evaluate(out.result.model.PredictAll(test), test.y, k);
   out.metadata = MakeMetadata(data, out.result.split.train, out.result.model, out.test, job.name);
-  auto bytes = WriteTflite(BuildFloatGraph(out.result.model, out.metadata), error);
-  if (!bytes.ok()) return bytes.error();
+  auto bytes = WriteTflite(BuildFloatGraph(out.result.model, out.metadata));
+  if (!bytes.ok()) return bytes.status();
   out.float_model = std::move(*bytes);
   // The exported model must score the test set exactly like the trainer's reference forward pass.
-  auto float_scores = ScoreRows(out.float_model, test, error);
-  if (!float_scores.ok()) return float_scores.error();
+  auto float_scores = ScoreRows(out.float_model, test);
+  if (!float_scores.ok()) return float_scores.status();
   out.test = Evaluate(*float_scores, test.y, k);
   if (job.int8) {
     std::vector<size_t> calib = out.result.split.train;
     if (job.calibration_rows > 0 && calib.size() > job.calibration_rows) {
       calib.resize(job.calibration_rows);  // the split is already shuffled
     }
-    auto q = QuantizeModel(out.float_model, data.Subset(calib), job.quantize, error);
-    if (!q.ok()) return q.error();
+    auto q = QuantizeModel(out.float_model, data.Subset(calib), job.quantize);
+    if (!q.ok()) return q.status();
     out.int8_model = std::move(*q);
-    auto q_scores = ScoreRows(out.int8_model, test, error);
-    if (!q_scores.ok()) return q_scores.error();
+    auto q_scores = ScoreRows(out.int8_model, test);
+    if (!q_scores.ok()) return q_scores.status();
     out.test_int8 = Evaluate(*q_scores, test.y, k);
     const int width = k == 2 ? 1 : k;
     size_t same = 0;

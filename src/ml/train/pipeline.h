@@ -37,17 +37,16 @@ struct TrainOutput {
   std::string ToJson() const;
 };
 
+// Errors are those of the step that failed (Train, WriteTflite, the runtime, QuantizeGraph).
 Result<TrainOutput> TrainAndExport(const Dataset& data, const TrainJob& job,
-                                   const ProgressFn& progress = {}, std::string* error = nullptr);
+                                   const ProgressFn& progress = {});
 
 // Runs a .tflite model (bytes) over every row of `data` and returns num_outputs values per row.
-Result<std::vector<float>> ScoreRows(const std::vector<uint8_t>& model, const Dataset& data,
-                                     std::string* error = nullptr);
+Result<std::vector<float>> ScoreRows(const std::vector<uint8_t>& model, const Dataset& data);
 
 // Quantizes a float aiot model (bytes) with calibration rows, marking its metadata "int8".
 Result<std::vector<uint8_t>> QuantizeModel(const std::vector<uint8_t>& float_model,
                                            const Dataset& calibration,
-                                           const QuantizeOptions& options,
-                                           std::string* error = nullptr);
+                                           const QuantizeOptions& options);
 
 }  // namespace aiot::ml
