@@ -10,10 +10,10 @@
 #include <vector>
 
 #include "base/log.h"
-#include "registry/datastore.h"
+#include "datastore/datastore.h"
 #include "registry/test_dir.h"
 
-namespace aiot::registry {
+namespace aiot::datastore {
 namespace {
 
 constexpr int64_t kRowsPerIteration = 200'000;
@@ -38,10 +38,8 @@ void BM_DatastoreAppend(benchmark::State& state) {
   log::Init(lc);
   const size_t batch = static_cast<size_t>(state.range(0));
   auto rows = MakeRows(kRowsPerIteration);
-  TestDir dir;
-  RegistryConfig rc;
-  rc.data_dir = dir.path();
-  TrainingDatastore ds(rc, DatastoreConfig{});
+  registry::TestDir dir;
+  TrainingDatastore ds(dir.path(), DatastoreConfig{});
   if (!ds.Open().ok()) state.SkipWithError("open failed");
   for (auto _ : state) {
     for (size_t i = 0; i < rows.size(); i += batch) {
@@ -87,4 +85,4 @@ void BM_Sqlite3ShellImport(benchmark::State& state) {
 BENCHMARK(BM_Sqlite3ShellImport)->Unit(benchmark::kMillisecond)->UseRealTime();
 
 }  // namespace
-}  // namespace aiot::registry
+}  // namespace aiot::datastore

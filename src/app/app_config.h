@@ -5,6 +5,7 @@
 
 #include "base/config.h"
 #include "base/log.h"
+#include "datastore/datastore_config.h"
 #include "mqtt/broker/broker_config.h"
 #include "net/http_server.h"
 #include "ota/rollout.h"
@@ -47,7 +48,7 @@ struct AppConfig {
   store::StoreConfig store;
   store::DashboardConfig dashboard;
   registry::RegistryConfig registry;
-  registry::DatastoreConfig datastore;
+  datastore::DatastoreConfig datastore;
   ota::OtaConfig ota;
   BootstrapConfig bootstrap;
   // The simulated fleet of `aiot up --simulate N` (`devices` is set by the flag).

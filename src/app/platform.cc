@@ -15,6 +15,9 @@
 #include "base/errc.h"
 #include "base/log.h"
 #include "base/metrics.h"
+#include "datastore/data_routes.h"
+#include "datastore/datastore.h"
+#include "datastore/ingest_service.h"
 #include "ml/data/csv.h"
 #include "ml/data/dataset.h"
 #include "ml/train/pipeline.h"
@@ -26,10 +29,8 @@
 #include "net/runtime.h"
 #include "net/ws_hub.h"
 #include "ota/rollout_service.h"
-#include "registry/datastore.h"
 #include "registry/device_registry.h"
 #include "registry/http_api.h"
-#include "registry/ingest_service.h"
 #include "registry/model_events.h"
 #include "registry/model_registry.h"
 #include "services/model.h"
@@ -128,7 +129,7 @@ struct Platform::Impl {
         broker(config.broker, registry, runtime.contexts()),
         models(config.registry),
         devices(config.registry),
-        datastore(config.registry, config.datastore) {}
+        datastore(config.registry.data_dir, config.datastore) {}
 
   // An MQTT client of the embedded broker, over the in-process transport.
   std::shared_ptr<mqtt::Client> InprocClient(const std::string& client_id) {
@@ -158,12 +159,12 @@ struct Platform::Impl {
   mqtt::broker::BrokerServer broker;
   registry::ModelRegistry models;
   registry::DeviceRegistry devices;
-  registry::TrainingDatastore datastore;
+  datastore::TrainingDatastore datastore;
   services::ModelHolder predictor_models;
   std::unique_ptr<services::Predictor> predictor;
   std::unique_ptr<store::StoreService> store;
   std::shared_ptr<mqtt::Client> platform_client;  // ingest and rollouts share it
-  std::unique_ptr<registry::IngestService> ingest;
+  std::unique_ptr<datastore::IngestService> ingest;
   std::unique_ptr<ota::RolloutService> rollouts;
   std::unique_ptr<sim::Fleet> fleet;
   std::string admin_token;  // generated when http.auth_tokens is empty
@@ -194,7 +195,8 @@ Status Platform::Impl::StartServices() {
       return s;
     }
   }
-  registry::RegisterRegistryRoutes(router, models, devices, &datastore);
+  registry::RegisterRegistryRoutes(router, models, devices);
+  datastore::RegisterDataRoutes(router, datastore);
   // Devices provisioned in the registry log in to the broker with their MQTT credentials (users
   // of broker.password_file too); the platform's own in-process clients are trusted.
   broker.broker().SetAuthenticator([this](const mqtt::broker::AuthRequest& r) {
@@ -268,8 +270,8 @@ Status Platform::Impl::StartServices() {
     rollouts.reset();
     return s;
   }
-  ingest = std::make_unique<registry::IngestService>(config.datastore, datastore, platform_client,
-                                                     &registry);
+  ingest = std::make_unique<datastore::IngestService>(config.datastore, datastore, platform_client,
+                                                      &registry);
   ota::RegisterRolloutRoutes(router, rollouts->manager());
   // A promotion (HTTP API, CLI, registry rollback) reaches the predictor as a model event.
   registry::PublishModelEvents(models, platform_client, pc.model_events_topic, {config.model_name});

@@ -278,23 +278,28 @@ Result<Rollout> RolloutManager::Start(const RolloutRequest& req) {
   double pct = req.canary_percent < 0 ? config_.canary_percent : req.canary_percent;
   double threshold = req.failure_threshold < 0 ? config_.failure_threshold : req.failure_threshold;
   int32_t soak = req.canary_soak_s < 0 ? config_.canary_soak_s : req.canary_soak_s;
-  if (pct > 100 || threshold > 1) return errc::invalid_argument;
+  if (pct > 100 || threshold > 1) {
+    return {errc::invalid_argument,
+            "canary_percent must be at most 100 and failure_threshold at "
+            "most 1"};
+  }
   auto model = models_.Get(req.model, req.version);
-  if (!model.ok()) return model.error();
+  if (!model.ok()) return model.status();
 
   std::vector<registry::Device> targets;
   if (!req.devices.empty()) {
     for (const auto& id : req.devices) {
       auto d = devices_.Get(id);
-      if (!d.ok()) return d.error();
+      if (!d.ok()) return d.status();
       if (d->state != registry::DeviceState::kDecommissioned) targets.push_back(std::move(*d));
     }
   } else {
     auto list = devices_.List(req.selector);
-    if (!list.ok()) return list.error();
+    if (!list.ok()) return list.status();
     targets = std::move(*list);
   }
-  if (targets.empty()) return errc::invalid_argument;
+  if (targets.empty())
+    return {errc::invalid_argument, "no live device matches the rollout's targets"};
   std::sort(targets.begin(), targets.end(),
             [](const auto& a, const auto& b) { return a.spec.id < b.spec.id; });
 
@@ -425,7 +430,7 @@ void RolloutManager::Flush(std::vector<Outgoing>& out) {
 Result<Rollout> RolloutManager::Get(std::string_view id) const {
   std::lock_guard lock(mu_);
   auto it = rollouts_.find(std::string(id));
-  if (it == rollouts_.end()) return errc::not_found;
+  if (it == rollouts_.end()) return {errc::not_found, "rollout " + std::string(id) + " not found"};
   return it->second;
 }
 
@@ -441,10 +446,11 @@ std::vector<Rollout> RolloutManager::List() const {
 Result<Rollout> RolloutManager::Abort(std::string_view id, std::string_view reason) {
   std::lock_guard lock(mu_);
   auto it = rollouts_.find(std::string(id));
-  if (it == rollouts_.end()) return errc::not_found;
+  if (it == rollouts_.end()) return {errc::not_found, "rollout " + std::string(id) + " not found"};
   Rollout& r = it->second;
   if (r.state != RolloutState::kCanary && r.state != RolloutState::kRolling) {
-    return errc::invalid_argument;
+    return {errc::invalid_argument,
+            "rollout " + r.id + " already ended (" + RolloutStateName(r.state) + ")"};
   }
   r.state = RolloutState::kAborted;
   r.reason = std::string(reason);

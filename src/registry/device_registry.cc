@@ -70,6 +70,12 @@ Device ReadRow(const sqlite::Stmt& s) {
   return d;
 }
 
+Status CheckLabelPart(std::string_view what, std::string_view s) {
+  if (IsValidLabelPart(s)) return Status::Ok();
+  return Status(errc::invalid_label, std::string(what) + " `" + std::string(s.substr(0, 80)) +
+                                         "` must be 1..64 of [A-Za-z0-9._/-]");
+}
+
 // Tokens are 256-bit random, so a plain SHA-256 is a safe lookup key (no salt needed).
 std::string TokenHash(std::string_view token) { return Sha256Hex(token); }
 
@@ -95,33 +101,39 @@ Status DeviceRegistry::Open() {
   if (auto db = sqlite::Db::Open(config_.data_dir + "/registry.db", {.wal = true}); db.ok()) {
     db_ = std::move(*db);
   } else {
-    return db.error();
+    return db.status();
   }
   return db_.Exec(kSchema);
 }
 
-bool DeviceRegistry::ParseLabelSelector(std::string_view text,
-                                        std::map<std::string, std::string>* out) {
+Status DeviceRegistry::ParseLabelSelector(std::string_view text,
+                                          std::map<std::string, std::string>* out) {
   while (!text.empty()) {
     size_t comma = text.find(',');
     std::string_view item = text.substr(0, comma);
     size_t colon = item.find(':');
     if (colon == std::string_view::npos) colon = item.find('=');
-    if (colon == std::string_view::npos) return false;
+    if (colon == std::string_view::npos) {
+      return Status(errc::invalid_label, "label selector item `" + std::string(item.substr(0, 80)) +
+                                             "` is not key:value (key:value[,key:value])");
+    }
     std::string_view k = item.substr(0, colon), v = item.substr(colon + 1);
-    if (!IsValidLabelPart(k) || !IsValidLabelPart(v)) return false;
+    if (Status s = CheckLabelPart("label key", k); !s.ok()) return s;
+    if (Status s = CheckLabelPart("label value", v); !s.ok()) return s;
     (*out)[std::string(k)] = std::string(v);
     if (comma == std::string_view::npos) break;
     text.remove_prefix(comma + 1);
   }
-  return true;
+  return Status::Ok();
 }
 
 Result<DeviceCredentials> DeviceRegistry::Provision(const DeviceSpec& spec) {
-  if (!IsValidModelName(spec.id) || !IsValidLabelPart(spec.type)) return errc::invalid_argument;
+  if (Status s = CheckName("device id", spec.id); !s.ok()) return s;
+  if (Status s = CheckLabelPart("device type", spec.type); !s.ok()) return s;
   nlohmann::json labels = nlohmann::json::object();
   for (const auto& [k, v] : spec.labels) {
-    if (!IsValidLabelPart(k) || !IsValidLabelPart(v)) return errc::invalid_argument;
+    if (Status s = CheckLabelPart("label key", k); !s.ok()) return s;
+    if (Status s = CheckLabelPart("label value", v); !s.ok()) return s;
     labels[k] = v;
   }
   DeviceCredentials c;
@@ -134,7 +146,7 @@ Result<DeviceCredentials> DeviceRegistry::Provision(const DeviceSpec& spec) {
   auto st = db_.Prepare(
       "INSERT INTO devices (id, type, labels, firmware, token_hash, mqtt_password_hash, "
       "created_at) VALUES (?,?,?,?,?,?,?)");
-  if (!st.ok()) return st.error();
+  if (!st.ok()) return st.status();
   st->Bind(1, spec.id)
       .Bind(2, spec.type)
       .Bind(3, labels.dump())
@@ -142,22 +154,29 @@ Result<DeviceCredentials> DeviceRegistry::Provision(const DeviceSpec& spec) {
       .Bind(5, TokenHash(c.token))
       .Bind(6, password_hash)
       .Bind(7, clock_.NowNanos());
-  if (Status s = st->Run(); !s.ok()) return s.error();
+  if (Status s = st->Run(); !s.ok()) {
+    if (s == make_error_code(aiot::errc::already_exists)) {
+      return {aiot::errc::already_exists,
+              "device " + spec.id + " already exists (ids are not reused after decommissioning)"};
+    }
+    return s;
+  }
   log::Get("registry")->info("provisioned device {}", spec.id);
   return c;
 }
 
 Result<Device> DeviceRegistry::GetLocked(std::string_view id) {
   auto st = db_.Prepare(std::string("SELECT ") + kColumns + " FROM devices WHERE id = ?");
-  if (!st.ok()) return st.error();
+  if (!st.ok()) return st.status();
   st->Bind(1, id);
   auto r = st->Step();
-  if (!r.ok()) return r.error();
-  if (!*r) return errc::not_found;
+  if (!r.ok()) return r.status();
+  if (!*r) return {aiot::errc::not_found, "device " + std::string(id) + " not found"};
   return ReadRow(*st);
 }
 
 Result<Device> DeviceRegistry::Get(std::string_view id) {
+  if (Status s = CheckName("device id", id); !s.ok()) return s;
   std::lock_guard lock(mu_);
   return GetLocked(id);
 }
@@ -173,17 +192,17 @@ Result<std::vector<Device>> DeviceRegistry::List(const std::map<std::string, std
   sql += " ORDER BY id";
   std::lock_guard lock(mu_);
   auto st = db_.Prepare(sql);
-  if (!st.ok()) return st.error();
+  if (!st.ok()) return st.status();
   int i = 1;
   for (const auto& [k, v] : labels) {
-    if (!IsValidLabelPart(k)) return errc::invalid_argument;
+    if (Status s = CheckLabelPart("label key", k); !s.ok()) return s;
     st->Bind(i, "$.\"" + k + "\"").Bind(i + 1, v);
     i += 2;
   }
   std::vector<Device> out;
   while (true) {
     auto r = st->Step();
-    if (!r.ok()) return r.error();
+    if (!r.ok()) return r.status();
     if (!*r) break;
     out.push_back(ReadRow(*st));
   }
@@ -194,11 +213,11 @@ Result<std::string> DeviceRegistry::AuthenticateToken(std::string_view token) {
   std::lock_guard lock(mu_);
   auto st =
       db_.Prepare("SELECT id FROM devices WHERE token_hash = ? AND state != 'decommissioned'");
-  if (!st.ok()) return st.error();
+  if (!st.ok()) return st.status();
   st->Bind(1, TokenHash(token));
   auto r = st->Step();
-  if (!r.ok()) return r.error();
-  if (!*r) return errc::unauthenticated;
+  if (!r.ok()) return r.status();
+  if (!*r) return {aiot::errc::unauthenticated, "unknown or revoked device token"};
   return st->TextString(0);
 }
 
@@ -218,59 +237,75 @@ bool DeviceRegistry::CheckMqttCredentials(std::string_view username, std::string
 }
 
 Result<Device> DeviceRegistry::Activate(std::string_view id, std::string_view token) {
+  if (Status s = CheckName("device id", id); !s.ok()) return s;
   std::lock_guard lock(mu_);
   auto st = db_.Prepare(
       "UPDATE devices SET state = 'active', activated_at = CASE activated_at WHEN 0 THEN ? ELSE "
       "activated_at END WHERE id = ? AND token_hash = ? AND state != 'decommissioned'");
-  if (!st.ok()) return st.error();
+  if (!st.ok()) return st.status();
   st->Bind(1, clock_.NowNanos()).Bind(2, id).Bind(3, TokenHash(token));
-  if (Status s = st->Run(); !s.ok()) return s.error();
-  if (db_.Changes() == 0) return errc::unauthenticated;
+  if (Status s = st->Run(); !s.ok()) return s;
+  if (db_.Changes() == 0) {
+    return {aiot::errc::unauthenticated,
+            "device " + std::string(id) + ": wrong token, or the device is decommissioned"};
+  }
   log::Get("registry")->info("device {} activated", id);
   return GetLocked(id);
 }
 
 Status DeviceRegistry::RecordStatus(std::string_view id, std::string_view status_json) {
-  auto status = ParseDeviceStatus(status_json);
-  if (!status.ok()) return status.error();
+  if (Status s = CheckName("device id", id); !s.ok()) return s;
+  auto status = ParseDeviceStatus(status_json, id);
+  if (!status.ok()) return status.status();
+  return RecordStatus(id, *status, status_json);
+}
+
+Status DeviceRegistry::RecordStatus(std::string_view id, const DeviceStatus& status,
+                                    std::string_view status_json) {
+  if (Status s = CheckName("device id", id); !s.ok()) return s;
   std::lock_guard lock(mu_);
   auto st = db_.Prepare(
       "UPDATE devices SET last_seen = ?, status = ?, "
       "online = CASE WHEN ? THEN ? ELSE online END, "
       "reported_model = CASE WHEN ? != '' THEN ? ELSE reported_model END "
       "WHERE id = ? AND state != 'decommissioned'");
-  if (!st.ok()) return st.error();
+  if (!st.ok()) return st.status();
   st->Bind(1, clock_.NowNanos())
       .Bind(2, status_json)
-      .Bind(3, status->has_online ? 1 : 0)
-      .Bind(4, status->online ? 1 : 0)
-      .Bind(5, status->model)
-      .Bind(6, status->model)
+      .Bind(3, status.has_online ? 1 : 0)
+      .Bind(4, status.online ? 1 : 0)
+      .Bind(5, status.model)
+      .Bind(6, status.model)
       .Bind(7, id);
   if (Status s = st->Run(); !s.ok()) return s;
-  if (db_.Changes() == 0) return errc::not_found;
+  if (db_.Changes() == 0) {
+    return {aiot::errc::not_found, "device " + std::string(id) + " not found or decommissioned"};
+  }
   return Status::Ok();
 }
 
 Status DeviceRegistry::SetDesiredModel(std::string_view id, std::string_view model_ref) {
   std::lock_guard lock(mu_);
   auto st = db_.Prepare("UPDATE devices SET desired_model = ? WHERE id = ?");
-  if (!st.ok()) return st.error();
+  if (!st.ok()) return st.status();
   st->Bind(1, model_ref).Bind(2, id);
   if (Status s = st->Run(); !s.ok()) return s;
-  if (db_.Changes() == 0) return errc::not_found;
+  if (db_.Changes() == 0)
+    return {aiot::errc::not_found, "device " + std::string(id) + " not found"};
   return Status::Ok();
 }
 
 Status DeviceRegistry::Decommission(std::string_view id) {
+  if (Status s = CheckName("device id", id); !s.ok()) return s;
   std::lock_guard lock(mu_);
   auto st = db_.Prepare(
       "UPDATE devices SET state = 'decommissioned', token_hash = NULL, mqtt_password_hash = NULL, "
       "online = 0 WHERE id = ?");
-  if (!st.ok()) return st.error();
+  if (!st.ok()) return st.status();
   st->Bind(1, id);
   if (Status s = st->Run(); !s.ok()) return s;
-  if (db_.Changes() == 0) return errc::not_found;
+  if (db_.Changes() == 0)
+    return {aiot::errc::not_found, "device " + std::string(id) + " not found"};
   log::Get("registry")->info("device {} decommissioned", id);
   return Status::Ok();
 }

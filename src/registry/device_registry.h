@@ -11,6 +11,7 @@
 #include "base/result.h"
 #include "base/sqlite.h"
 #include "registry/device_status.h"
+#include "registry/errc.h"
 #include "registry/registry_config.h"
 
 namespace aiot::registry {
@@ -47,34 +48,44 @@ struct DeviceCredentials {
 
 // The device registry, in <data_dir>/registry.db beside the models.
 // Thread-safe: all access is serialized by a mutex.
+//
+// Errors say in their message which value was wrong: registry::errc::invalid_name (a device id),
+// invalid_label (type, label key or value, selector), invalid_status (a status payload, with the
+// message rules' reason); aiot::errc::not_found, already_exists and unauthenticated otherwise.
 class DeviceRegistry {
  public:
   explicit DeviceRegistry(RegistryConfig config, const Clock& clock = SystemClock::Instance());
 
   Status Open();
 
-  // errc::already_exists if the id is taken (decommissioned ids are not reused),
-  // errc::invalid_argument for a bad id or label.
+  // aiot::errc::already_exists if the id is taken (decommissioned ids are not reused),
+  // errc::invalid_name for a bad id, errc::invalid_label for a bad type or label.
   Result<DeviceCredentials> Provision(const DeviceSpec& spec);
   Result<Device> Get(std::string_view id);
   // Devices whose labels contain every pair in `labels` (empty = all), decommissioned ones only
   // when `include_decommissioned`. Ordered by id.
   Result<std::vector<Device>> List(const std::map<std::string, std::string>& labels = {},
                                    bool include_decommissioned = false);
-  // The device a bearer token belongs to; errc::unauthenticated when none (or decommissioned).
+  // The device a bearer token belongs to; aiot::errc::unauthenticated when none (or
+  // decommissioned).
   Result<std::string> AuthenticateToken(std::string_view token);
   // For the broker: true when the username/password pair belongs to a live device.
   bool CheckMqttCredentials(std::string_view username, std::string_view password);
   // Activation: the device presents its id and token; the registry confirms and marks it active.
   Result<Device> Activate(std::string_view id, std::string_view token);
-  // A status message from fan/status/<id>. errc::not_found for unknown devices.
+  // A status message from fan/status/<id>: parses it (errc::invalid_status) and records it.
+  // aiot::errc::not_found for unknown devices.
   Status RecordStatus(std::string_view id, std::string_view status_json);
+  // The same for a status the caller has already parsed (`status` read from `status_json`).
+  Status RecordStatus(std::string_view id, const DeviceStatus& status,
+                      std::string_view status_json);
   Status SetDesiredModel(std::string_view id, std::string_view model_ref);
   // Revokes credentials; the device no longer authenticates. The row stays for history.
   Status Decommission(std::string_view id);
 
-  // "site:north,line:3" -> {site: north, line: 3}; false on malformed input.
-  static bool ParseLabelSelector(std::string_view text, std::map<std::string, std::string>* out);
+  // "site:north,line:3" -> {site: north, line: 3}; errc::invalid_label naming the malformed
+  // item otherwise.
+  static Status ParseLabelSelector(std::string_view text, std::map<std::string, std::string>* out);
 
  private:
   Result<Device> GetLocked(std::string_view id);

@@ -31,25 +31,30 @@ TEST(DeviceRegistryTest, ProvisionAuthenticateActivate) {
   ASSERT_TRUE(c.ok());
   EXPECT_EQ(c->mqtt_username, "fan-0001");
   EXPECT_EQ(reg.Provision(Spec("fan-0001", "north", "1")).error(),
-            make_error_code(errc::already_exists));
-  EXPECT_EQ(reg.Provision(Spec("../x", "north", "1")).error(),
-            make_error_code(errc::invalid_argument));
+            make_error_code(aiot::errc::already_exists));
+  EXPECT_EQ(reg.Provision(Spec("../x", "north", "1")).error(), make_error_code(errc::invalid_name));
+  auto bad_label = reg.Provision(Spec("fan-0009", "no rth", "1"));
+  EXPECT_EQ(bad_label.error(), make_error_code(errc::invalid_label));
+  EXPECT_NE(bad_label.status().message().find("label value `no rth`"), std::string::npos)
+      << bad_label.status().message();
 
   EXPECT_EQ(*reg.AuthenticateToken(c->token), "fan-0001");
-  EXPECT_EQ(reg.AuthenticateToken("dev_wrong").error(), make_error_code(errc::unauthenticated));
+  EXPECT_EQ(reg.AuthenticateToken("dev_wrong").error(),
+            make_error_code(aiot::errc::unauthenticated));
   EXPECT_TRUE(reg.CheckMqttCredentials("fan-0001", c->mqtt_password));
   EXPECT_FALSE(reg.CheckMqttCredentials("fan-0001", c->mqtt_password + "x"));
   EXPECT_FALSE(reg.CheckMqttCredentials("fan-0002", c->mqtt_password));
 
   EXPECT_EQ(reg.Get("fan-0001")->state, DeviceState::kProvisioned);
-  EXPECT_EQ(reg.Activate("fan-0001", "dev_wrong").error(), make_error_code(errc::unauthenticated));
+  EXPECT_EQ(reg.Activate("fan-0001", "dev_wrong").error(),
+            make_error_code(aiot::errc::unauthenticated));
   auto d = reg.Activate("fan-0001", c->token);
   ASSERT_TRUE(d.ok());
   EXPECT_EQ(d->state, DeviceState::kActive);
   EXPECT_GT(d->activated_at, 0);
 
   ASSERT_TRUE(reg.Decommission("fan-0001").ok());
-  EXPECT_EQ(reg.AuthenticateToken(c->token).error(), make_error_code(errc::unauthenticated));
+  EXPECT_EQ(reg.AuthenticateToken(c->token).error(), make_error_code(aiot::errc::unauthenticated));
   EXPECT_FALSE(reg.CheckMqttCredentials("fan-0001", c->mqtt_password));
   EXPECT_TRUE(reg.List()->empty());
   EXPECT_EQ(reg.List({}, true)->size(), 1u);
@@ -76,6 +81,9 @@ TEST(DeviceRegistryTest, ListFiltersByLabels) {
   EXPECT_TRUE(reg.List(sel)->empty());
   EXPECT_FALSE(DeviceRegistry::ParseLabelSelector("site", &sel));
   EXPECT_FALSE(DeviceRegistry::ParseLabelSelector("si'te:x", &sel));
+  Status bad = DeviceRegistry::ParseLabelSelector("site", &sel);
+  EXPECT_EQ(bad.code(), make_error_code(errc::invalid_label));
+  EXPECT_NE(bad.message().find("`site` is not key:value"), std::string::npos) << bad.message();
 }
 
 TEST(DeviceRegistryTest, StatusUpdatesReportedModel) {
@@ -95,8 +103,11 @@ TEST(DeviceRegistryTest, StatusUpdatesReportedModel) {
   EXPECT_FALSE(d->online);
   EXPECT_EQ(d->reported_model, "fan-mlp@2");
   EXPECT_EQ(reg.RecordStatus("zzz", R"({"online":true})").error(),
-            make_error_code(errc::not_found));
-  EXPECT_EQ(reg.RecordStatus("a", "not json").error(), make_error_code(errc::parse_error));
+            make_error_code(aiot::errc::not_found));
+  EXPECT_EQ(reg.RecordStatus("a", "not json").code(), make_error_code(errc::invalid_status));
+  Status unknown = reg.RecordStatus("nobody", R"({"online":true})");
+  EXPECT_EQ(unknown.code(), make_error_code(aiot::errc::not_found));
+  EXPECT_NE(unknown.message().find("nobody"), std::string::npos) << unknown.message();
 }
 
 }  // namespace

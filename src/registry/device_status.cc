@@ -1,9 +1,6 @@
 #include "registry/device_status.h"
 
-#include <cmath>
-
-#include "base/clock.h"
-#include "base/errc.h"
+#include "registry/errc.h"
 
 namespace aiot::registry {
 
@@ -13,7 +10,7 @@ Result<DeviceStatus> ParseDeviceStatus(std::string_view json, std::string_view d
   // The device is known from where the status came; a placeholder stands in when it is not.
   if (!telemetry::ParseDeviceStatus(json, device.empty() ? std::string_view("device") : device, 0,
                                     &s, defect)) {
-    return errc::parse_error;
+    return {errc::invalid_status, "status: " + defect.Reason()};
   }
   if (device.empty()) s.device.clear();
   return s;
@@ -30,35 +27,6 @@ bool SplitModelRef(std::string_view ref, std::string* name, int64_t* version) {
   *name = std::string(ref.substr(0, at));
   *version = v;
   return true;
-}
-
-Status ParseTelemetry(std::string_view json, int64_t arrival_ns, TelemetryRow* row,
-                      telemetry::Defect* defect) {
-  thread_local telemetry::ReadingParser parser({"rotation", "temperature", "vibration", "sound"});
-  thread_local telemetry::Reading reading;
-  telemetry::Defect local;
-  if (!parser.Parse(json, arrival_ns, &reading, defect ? *defect : local)) {
-    return errc::parse_error;
-  }
-  row->device = reading.device;
-  row->ts = reading.time_ns;
-  row->rotation = row->temperature = row->vibration = row->sound = std::nan("");
-  for (const auto& [name, value] : reading.fields) {
-    if (name == "rotation") {
-      row->rotation = value;
-    } else if (name == "temperature") {
-      row->temperature = value;
-    } else if (name == "vibration") {
-      row->vibration = value;
-    } else if (name == "sound") {
-      row->sound = value;
-    }
-  }
-  return Status::Ok();
-}
-
-Status ParseTelemetry(std::string_view json, TelemetryRow* row) {
-  return ParseTelemetry(json, SystemClock::Instance().NowNanos(), row);
 }
 
 }  // namespace aiot::registry

@@ -1,7 +1,6 @@
 #include "registry/http_api.h"
 
 #include <charconv>
-#include <sstream>
 
 #include "base/clock.h"
 #include "base/errc.h"
@@ -29,24 +28,6 @@ bool ParseInt(std::string_view s, int64_t* out) {
   if (s.empty()) return false;
   auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), *out);
   return ec == std::errc() && p == s.data() + s.size();
-}
-
-// Parses a time given as RFC 3339 or as unix seconds.
-bool ParseTime(std::string_view s, int64_t* nanos) {
-  int64_t secs = 0;
-  if (ParseInt(s, &secs)) {
-    *nanos = secs * 1'000'000'000;
-    return true;
-  }
-  return ParseTimestamp(s, nanos);
-}
-
-// Validates the {name} and {version} path parameters.
-std::optional<Response> ModelParams(const Request& req, std::string* name, int64_t* version) {
-  *name = std::string(req.param("name"));
-  if (!IsValidModelName(*name)) return BadRequest("invalid model name");
-  if (version && !ParseInt(req.param("version"), version)) return BadRequest("invalid version");
-  return std::nullopt;
 }
 
 std::string_view Actor(const Request& req) {
@@ -124,374 +105,344 @@ nlohmann::json ToJson(const AuditEntry& e) {
       {"name", e.name}, {"version", e.version},        {"detail", e.detail}};
 }
 
-Response ErrorFor(std::error_code ec, std::string_view what) {
-  if (ec.category() == aiot_category()) {
-    switch (static_cast<errc>(ec.value())) {
-      case errc::not_found:
-        return ErrorResponse(http::status::not_found, "not_found",
-                             std::string(what) + " not found");
-      case errc::already_exists:
-        return ErrorResponse(http::status::conflict, "already_exists",
-                             std::string(what) + " already exists");
-      case errc::invalid_argument:
-        return ErrorResponse(http::status::bad_request, "invalid_argument",
-                             std::string("invalid request for ") + std::string(what));
-      case errc::resource_exhausted:
-        return ErrorResponse(http::status::payload_too_large, "payload_too_large",
-                             std::string(what) + " too large");
-      case errc::unauthenticated:
-        return ErrorResponse(http::status::unauthorized, "unauthenticated", "invalid credentials");
-      case errc::permission_denied:
-        return Forbidden("not allowed");
-      default:
-        break;
-    }
-  }
-  log::Get("registry")->error("{}: {}", what, ec.message());
-  return ErrorResponse(http::status::internal_server_error, "internal", ec.message());
+// ---- errors ----
+
+namespace {
+
+// The message of `s`, or "<what> <fallback>" when the code came without one.
+std::string MessageOf(const Status& s, std::string_view what, std::string_view fallback) {
+  std::string m = s.message();
+  if (m != s.code().message()) return m;
+  if (what.empty()) return std::string(fallback);
+  return std::string(what) + " " + std::string(fallback);
 }
 
-void RegisterRegistryRoutes(net::Router& router, ModelRegistry& models, DeviceRegistry& devices,
-                            TrainingDatastore* datastore) {
+// A flat switch over the registry's codes.
+std::optional<Response> RegistryError(const Status& s) {
+  if (s.code().category() != registry_category()) return std::nullopt;
+  const auto e = static_cast<errc>(s.code().value());
+  switch (e) {
+    case errc::too_large:
+      return ErrorResponse(http::status::payload_too_large, "payload_too_large", s.message());
+    case errc::in_production:
+      return ErrorResponse(http::status::conflict, "in_production", s.message());
+    case errc::ok:
+      break;
+    default:  // every other cause is a bad argument
+      return ErrorResponse(http::status::bad_request, ErrcName(e), s.message());
+  }
+  return std::nullopt;
+}
+
+// A flat switch over the base codes the registries return.
+std::optional<Response> BaseError(const Status& s, std::string_view what) {
+  if (s.code().category() != aiot_category()) return std::nullopt;
+  switch (static_cast<aiot::errc>(s.code().value())) {
+    case aiot::errc::not_found:
+      return ErrorResponse(http::status::not_found, "not_found", MessageOf(s, what, "not found"));
+    case aiot::errc::already_exists:
+      return ErrorResponse(http::status::conflict, "already_exists",
+                           MessageOf(s, what, "already exists"));
+    case aiot::errc::invalid_argument:
+      return ErrorResponse(http::status::bad_request, "invalid_argument",
+                           MessageOf(s, what, "is not valid"));
+    case aiot::errc::resource_exhausted:
+      return ErrorResponse(http::status::payload_too_large, "payload_too_large",
+                           MessageOf(s, what, "too large"));
+    case aiot::errc::unauthenticated:
+      return ErrorResponse(http::status::unauthorized, "unauthenticated",
+                           MessageOf(s, {}, "invalid credentials"));
+    case aiot::errc::permission_denied:
+      return Forbidden(MessageOf(s, {}, "not allowed"));
+    default:
+      return std::nullopt;
+  }
+}
+
+}  // namespace
+
+Response ErrorFor(const Status& s, std::string_view what) {
+  if (auto r = RegistryError(s)) return std::move(*r);
+  if (auto r = BaseError(s, what)) return std::move(*r);
+  // Handled here: the client gets a 500, the log gets why.
+  log::Get("registry")->error("{}: {}", what.empty() ? "request" : what, s.ToString());
+  return ErrorResponse(http::status::internal_server_error, "internal", s.message());
+}
+
+// ---- handlers ----
+
+namespace {
+
+// What the handlers serve from; the registries outlive the router.
+struct RegistryApi {
+  ModelRegistry& models;
+  DeviceRegistry& devices;
+};
+using Handler = Response (*)(const RegistryApi&, Request&);
+
+Response NoContent() { return Response(http::status::no_content, ""); }
+
+nlohmann::json ToJsonArray(const auto& items) {
+  nlohmann::json out = nlohmann::json::array();
+  for (const auto& item : items) out.push_back(ToJson(item));
+  return out;
+}
+
+// The {version} path parameter.
+Result<int64_t> VersionParam(const Request& req) {
+  int64_t version = 0;
+  if (ParseInt(req.param("version"), &version)) return version;
+  return {errc::invalid_version,
+          "version `" + std::string(req.param("version").substr(0, 40)) + "` is not a number"};
+}
+
+Response ServeSigningKey(const RegistryApi& api, Request&) {
+  return Response(http::status::ok, api.models.signing_key().PublicKeyPem(),
+                  "application/x-pem-file");
+}
+
+// GET /api/v1/models[?name=]
+Response ListModels(const RegistryApi& api, Request& req) {
+  auto list = api.models.List(req.query("name").value_or(""));
+  if (!list.ok()) return ErrorFor(list.status(), "models");
+  return JsonResponse({{"models", ToJsonArray(*list)}});
+}
+
+// GET /api/v1/models/{name}
+Response ModelVersions(const RegistryApi& api, Request& req) {
+  std::string_view name = req.param("name");
+  auto list = api.models.List(name);
+  if (!list.ok()) return ErrorFor(list.status(), "model");
+  if (list->empty()) {
+    return ErrorFor(Status(aiot::errc::not_found, "model " + std::string(name) + " not found"));
+  }
+  return JsonResponse({{"name", std::string(name)}, {"versions", ToJsonArray(*list)}});
+}
+
+Response ProductionVersion(const RegistryApi& api, Request& req) {
+  auto m = api.models.Production(req.param("name"));
+  if (!m.ok()) return ErrorFor(m.status(), "production version");
+  return JsonResponse(ToJson(*m));
+}
+
+Response GetVersion(const RegistryApi& api, Request& req) {
+  auto version = VersionParam(req);
+  if (!version.ok()) return ErrorFor(version.status());
+  auto m = api.models.Get(req.param("name"), *version);
+  if (!m.ok()) return ErrorFor(m.status(), "model version");
+  return JsonResponse(ToJson(*m));
+}
+
+Response DownloadArtifact(const RegistryApi& api, Request& req) {
+  auto version = VersionParam(req);
+  if (!version.ok()) return ErrorFor(version.status());
+  auto m = api.models.Get(req.param("name"), *version);
+  if (!m.ok()) return ErrorFor(m.status(), "model version");
+  Response r = net::ServeFile(req, api.models.ArtifactPath(m->sha256), "application/octet-stream",
+                              "\"" + m->sha256 + "\"");
+  r.Header("X-Aiot-Sha256", m->sha256);
+  r.Header("X-Aiot-Signature", m->signature);
+  r.Header("Content-Disposition",
+           "attachment; filename=\"" + m->name + "-" + std::to_string(m->version) + ".tflite\"");
+  return r;
+}
+
+// The metadata of a push from its query parameters (metrics and parameters as JSON objects,
+// training_data_hash, parent_version); the registry checks the values.
+Result<PushRequest> PushRequestOf(const Request& req) {
+  PushRequest p;
+  p.name = std::string(req.param("name"));
+  p.actor = std::string(Actor(req));
+  p.metrics_json = std::string(req.query("metrics").value_or("{}"));
+  p.parameters_json = std::string(req.query("parameters").value_or("{}"));
+  p.training_data_hash = std::string(req.query("training_data_hash").value_or(""));
+  if (auto parent = req.query("parent_version"); parent && !ParseInt(*parent, &p.parent_version)) {
+    return {errc::invalid_version,
+            "parent_version `" + std::string(parent->substr(0, 40)) + "` is not a number"};
+  }
+  return p;
+}
+
+// POST /api/v1/models/{name}/versions: the body is the artifact. 201 new, 200 already there.
+Response PushVersion(const RegistryApi& api, Request& req) {
+  if (!IsOperator(req.principal())) return Forbidden("pushing models needs admin or operator");
+  auto p = PushRequestOf(req);
+  if (!p.ok()) return ErrorFor(p.status());
+  bool created = false;
+  auto m = api.models.Push(req.body(), *p, &created);
+  if (!m.ok()) return ErrorFor(m.status(), "model artifact");
+  Response r = JsonResponse(created ? http::status::created : http::status::ok, ToJson(*m));
+  r.Header("Location", "/api/v1/models/" + m->name + "/versions/" + std::to_string(m->version));
+  return r;
+}
+
+// POST /api/v1/models/{name}/versions/{version}/stage {"stage":"none|staging|production|archived"}
+Response SetStage(const RegistryApi& api, Request& req) {
+  if (!IsOperator(req.principal())) return Forbidden("changing stages needs admin or operator");
+  auto version = VersionParam(req);
+  if (!version.ok()) return ErrorFor(version.status());
+  auto body = req.Json();
+  if (!body.ok() || !body->is_object() || !body->contains("stage") ||
+      !(*body)["stage"].is_string()) {
+    return BadRequest("body must be {\"stage\":\"none|staging|production|archived\"}");
+  }
+  auto stage = ParseStage((*body)["stage"].get<std::string>());
+  if (!stage.ok()) return ErrorFor(stage.status());
+  auto m = api.models.SetStage(req.param("name"), *version, *stage, Actor(req));
+  if (!m.ok()) return ErrorFor(m.status(), "model version");
+  return JsonResponse(ToJson(*m));
+}
+
+Response RollbackModel(const RegistryApi& api, Request& req) {
+  if (!IsOperator(req.principal())) return Forbidden("rollback needs admin or operator");
+  auto m = api.models.Rollback(req.param("name"), Actor(req));
+  if (!m.ok()) return ErrorFor(m.status(), "earlier production version");
+  return JsonResponse(ToJson(*m));
+}
+
+// DELETE /api/v1/models/{name}/versions/{version} (admin; 409 in_production).
+Response DeleteVersion(const RegistryApi& api, Request& req) {
+  auto version = VersionParam(req);
+  if (!version.ok()) return ErrorFor(version.status());
+  Status s = api.models.Delete(req.param("name"), *version, Actor(req));
+  if (!s.ok()) return ErrorFor(s, "model version");
+  return NoContent();
+}
+
+// GET /api/v1/audit and /api/v1/models/{name}/audit.
+Response Audit(const RegistryApi& api, Request& req) {
+  if (!IsOperator(req.principal())) return Forbidden("audit needs admin or operator");
+  auto list = api.models.Audit(req.param("name"));
+  if (!list.ok()) return ErrorFor(list.status(), "audit");
+  return JsonResponse({{"audit", ToJsonArray(*list)}});
+}
+
+// {"id":..,"type":..,"labels":{..},"firmware":..}; the registry checks the values.
+Result<DeviceSpec> DeviceSpecOf(const Request& req) {
+  const Status bad(aiot::errc::invalid_argument,
+                   R"(body must be {"id":..,"type":..,"labels":{..},"firmware":..})");
+  auto body = req.Json();
+  if (!body.ok() || !body->is_object() || !body->contains("id") || !(*body)["id"].is_string()) {
+    return bad;
+  }
+  DeviceSpec spec;
+  spec.id = (*body)["id"].get<std::string>();
+  if (auto t = body->find("type"); t != body->end() && t->is_string()) spec.type = *t;
+  if (auto f = body->find("firmware"); f != body->end() && f->is_string()) spec.firmware = *f;
+  if (auto l = body->find("labels"); l != body->end()) {
+    const Status bad_labels(aiot::errc::invalid_argument, "labels must be an object of strings");
+    if (!l->is_object()) return bad_labels;
+    for (auto& [k, v] : l->items()) {
+      if (!v.is_string()) return bad_labels;
+      spec.labels[k] = v.get<std::string>();
+    }
+  }
+  return spec;
+}
+
+// POST /api/v1/devices: 201 with the credentials, shown once.
+Response ProvisionDevice(const RegistryApi& api, Request& req) {
+  if (!IsOperator(req.principal())) return Forbidden("provisioning needs admin or operator");
+  auto spec = DeviceSpecOf(req);
+  if (!spec.ok()) return BadRequest(spec.status().message());
+  auto c = api.devices.Provision(*spec);
+  if (!c.ok()) return ErrorFor(c.status(), "device");
+  return JsonResponse(http::status::created,
+                      {{"id", c->device_id},
+                       {"token", c->token},
+                       {"mqtt_username", c->mqtt_username},
+                       {"mqtt_password", c->mqtt_password},
+                       {"note", "credentials are shown once; store them on the device"}});
+}
+
+// GET /api/v1/devices?label=site:north[&all=true]
+Response ListDevices(const RegistryApi& api, Request& req) {
+  if (!IsOperator(req.principal())) return Forbidden("listing devices needs admin or operator");
+  std::map<std::string, std::string> selector;
+  for (const auto& [k, v] : req.query_params()) {
+    if (k != "label") continue;
+    if (Status s = DeviceRegistry::ParseLabelSelector(v, &selector); !s.ok()) return ErrorFor(s);
+  }
+  bool all = req.query("all").value_or("") == "true";
+  auto list = api.devices.List(selector, all);
+  if (!list.ok()) return ErrorFor(list.status(), "devices");
+  return JsonResponse({{"devices", ToJsonArray(*list)}});
+}
+
+Response GetDevice(const RegistryApi& api, Request& req) {
+  std::string_view id = req.param("id");
+  if (!IsOperator(req.principal()) && DeviceIdOf(req.principal()) != id) {
+    return Forbidden("a device may only read its own record");
+  }
+  auto d = api.devices.Get(id);
+  if (!d.ok()) return ErrorFor(d.status(), "device");
+  return JsonResponse(ToJson(*d));
+}
+
+// DELETE /api/v1/devices/{id} (admin): credentials revoked.
+Response DecommissionDevice(const RegistryApi& api, Request& req) {
+  Status s = api.devices.Decommission(req.param("id"));
+  if (!s.ok()) return ErrorFor(s, "device");
+  return NoContent();
+}
+
+// Activation: the device asks with its own token, the registry confirms.
+Response ActivateDevice(const RegistryApi& api, Request& req) {
+  std::string_view id = req.param("id");
+  if (DeviceIdOf(req.principal()) != id) {
+    return Forbidden("a device activates itself with its own token");
+  }
+  std::string token(net::BearerToken(req.header(http::field::authorization)));
+  auto d = api.devices.Activate(id, token);
+  if (!d.ok()) return ErrorFor(d.status(), "device");
+  return JsonResponse({{"activated", true},
+                       {"device", ToJson(*d)},
+                       {"signing_key_url", "/.well-known/aiot/signing-key"}});
+}
+
+// Status over HTTP (devices normally use MQTT fan/status/<id>): the device itself or operators.
+Response PutDeviceStatus(const RegistryApi& api, Request& req) {
+  std::string_view id = req.param("id");
+  if (DeviceIdOf(req.principal()) != id && !IsOperator(req.principal())) {
+    return Forbidden("a device may only report its own status");
+  }
+  Status s = api.devices.RecordStatus(id, req.body());
+  if (!s.ok()) return ErrorFor(s, "device");
+  return NoContent();
+}
+
+}  // namespace
+
+void RegisterRegistryRoutes(net::Router& router, ModelRegistry& models, DeviceRegistry& devices) {
+  const RegistryApi api{models, devices};
+  auto bind = [api](Handler h) { return [api, h](Request& req) { return h(api, req); }; };
   const net::RouteOptions any{.auth = true, .role = {}, .max_body_bytes = 0};
-  auto max_upload = static_cast<size_t>(models.config().max_artifact_bytes);
+  const net::RouteOptions admin{.auth = true, .role = std::string(kRoleAdmin)};
+  const net::RouteOptions upload{
+      .auth = true,
+      .role = {},
+      .max_body_bytes = static_cast<size_t>(models.config().max_artifact_bytes)};
+  const net::RouteOptions status{.auth = true, .role = {}, .max_body_bytes = 64 * 1024};
 
-  router.Get("/.well-known/aiot/signing-key", [&models](Request&) {
-    return Response(http::status::ok, models.signing_key().PublicKeyPem(),
-                    "application/x-pem-file");
-  });
+  router.Get("/.well-known/aiot/signing-key", bind(ServeSigningKey));
+  router.Get("/api/v1/models", bind(ListModels), any);
+  router.Get("/api/v1/models/{name}", bind(ModelVersions), any);
+  router.Get("/api/v1/models/{name}/production", bind(ProductionVersion), any);
+  router.Get("/api/v1/models/{name}/versions/{version}", bind(GetVersion), any);
+  router.Get("/api/v1/models/{name}/versions/{version}/artifact", bind(DownloadArtifact), any);
+  router.Post("/api/v1/models/{name}/versions", bind(PushVersion), upload);
+  router.Post("/api/v1/models/{name}/versions/{version}/stage", bind(SetStage), any);
+  router.Post("/api/v1/models/{name}/rollback", bind(RollbackModel), any);
+  router.Delete("/api/v1/models/{name}/versions/{version}", bind(DeleteVersion), admin);
+  router.Get("/api/v1/audit", bind(Audit), any);
+  router.Get("/api/v1/models/{name}/audit", bind(Audit), any);
 
-  // ---- models ----
-  router.Get(
-      "/api/v1/models",
-      [&models](Request& req) {
-        std::string name(req.query("name").value_or(""));
-        if (!name.empty() && !IsValidModelName(name)) return BadRequest("invalid model name");
-        auto list = models.List(name);
-        if (!list.ok()) return ErrorFor(list.error(), "models");
-        nlohmann::json out = nlohmann::json::array();
-        for (const auto& m : *list) out.push_back(ToJson(m));
-        return JsonResponse({{"models", out}});
-      },
-      any);
-
-  router.Get(
-      "/api/v1/models/{name}",
-      [&models](Request& req) {
-        std::string name;
-        if (auto bad = ModelParams(req, &name, nullptr)) return std::move(*bad);
-        auto list = models.List(name);
-        if (!list.ok()) return ErrorFor(list.error(), "model");
-        if (list->empty()) return ErrorFor(errc::not_found, "model " + name);
-        nlohmann::json out = nlohmann::json::array();
-        for (const auto& m : *list) out.push_back(ToJson(m));
-        return JsonResponse({{"name", name}, {"versions", out}});
-      },
-      any);
-
-  router.Get(
-      "/api/v1/models/{name}/production",
-      [&models](Request& req) {
-        std::string name;
-        if (auto bad = ModelParams(req, &name, nullptr)) return std::move(*bad);
-        auto m = models.Production(name);
-        if (!m.ok()) return ErrorFor(m.error(), "production version of " + name);
-        return JsonResponse(ToJson(*m));
-      },
-      any);
-
-  router.Get(
-      "/api/v1/models/{name}/versions/{version}",
-      [&models](Request& req) {
-        std::string name;
-        int64_t version = 0;
-        if (auto bad = ModelParams(req, &name, &version)) return std::move(*bad);
-        auto m = models.Get(name, version);
-        if (!m.ok()) return ErrorFor(m.error(), "model version");
-        return JsonResponse(ToJson(*m));
-      },
-      any);
-
-  router.Get(
-      "/api/v1/models/{name}/versions/{version}/artifact",
-      [&models](Request& req) {
-        std::string name;
-        int64_t version = 0;
-        if (auto bad = ModelParams(req, &name, &version)) return std::move(*bad);
-        auto m = models.Get(name, version);
-        if (!m.ok()) return ErrorFor(m.error(), "model version");
-        Response r = net::ServeFile(req, models.ArtifactPath(m->sha256), "application/octet-stream",
-                                    "\"" + m->sha256 + "\"");
-        r.Header("X-Aiot-Sha256", m->sha256);
-        r.Header("X-Aiot-Signature", m->signature);
-        r.Header("Content-Disposition",
-                 "attachment; filename=\"" + name + "-" + std::to_string(version) + ".tflite\"");
-        return r;
-      },
-      any);
-
-  // Push: the body is the artifact; metadata in query parameters (metrics and parameters as
-  // JSON objects, training_data_hash, parent_version).
-  router.Post(
-      "/api/v1/models/{name}/versions",
-      [&models](Request& req) {
-        if (!IsOperator(req.principal()))
-          return Forbidden("pushing models needs admin or operator");
-        std::string name;
-        if (auto bad = ModelParams(req, &name, nullptr)) return std::move(*bad);
-        PushRequest p;
-        p.name = name;
-        p.actor = std::string(Actor(req));
-        p.metrics_json = std::string(req.query("metrics").value_or("{}"));
-        p.parameters_json = std::string(req.query("parameters").value_or("{}"));
-        p.training_data_hash = std::string(req.query("training_data_hash").value_or(""));
-        if (auto parent = req.query("parent_version");
-            parent && !ParseInt(*parent, &p.parent_version)) {
-          return BadRequest("invalid parent_version");
-        }
-        if (req.body().empty()) return BadRequest("empty artifact");
-        auto before = models.List(name);
-        auto m = models.Push(req.body(), p);
-        if (!m.ok()) return ErrorFor(m.error(), "model artifact");
-        bool existed = false;
-        if (before.ok()) {
-          for (const auto& v : *before) existed = existed || v.version == m->version;
-        }
-        Response r = JsonResponse(existed ? http::status::ok : http::status::created, ToJson(*m));
-        r.Header("Location", "/api/v1/models/" + name + "/versions/" + std::to_string(m->version));
-        return r;
-      },
-      {.auth = true, .role = {}, .max_body_bytes = max_upload});
-
-  // Stage changes: {"stage":"staging"|"production"|"archived"|"none"}.
-  router.Post(
-      "/api/v1/models/{name}/versions/{version}/stage",
-      [&models](Request& req) {
-        if (!IsOperator(req.principal()))
-          return Forbidden("changing stages needs admin or operator");
-        std::string name;
-        int64_t version = 0;
-        if (auto bad = ModelParams(req, &name, &version)) return std::move(*bad);
-        auto body = req.Json();
-        Stage stage;
-        if (!body.ok() || !body->is_object() || !body->contains("stage") ||
-            !(*body)["stage"].is_string() ||
-            !ParseStage((*body)["stage"].get<std::string>(), &stage)) {
-          return BadRequest("body must be {\"stage\":\"none|staging|production|archived\"}");
-        }
-        auto m = models.SetStage(name, version, stage, Actor(req));
-        if (!m.ok()) return ErrorFor(m.error(), "model version");
-        return JsonResponse(ToJson(*m));
-      },
-      any);
-
-  router.Post(
-      "/api/v1/models/{name}/rollback",
-      [&models](Request& req) {
-        if (!IsOperator(req.principal())) return Forbidden("rollback needs admin or operator");
-        std::string name;
-        if (auto bad = ModelParams(req, &name, nullptr)) return std::move(*bad);
-        auto m = models.Rollback(name, Actor(req));
-        if (!m.ok()) return ErrorFor(m.error(), "earlier production version of " + name);
-        return JsonResponse(ToJson(*m));
-      },
-      any);
-
-  router.Delete("/api/v1/models/{name}/versions/{version}",
-                [&models](Request& req) {
-                  std::string name;
-                  int64_t version = 0;
-                  if (auto bad = ModelParams(req, &name, &version)) return std::move(*bad);
-                  Status s = models.Delete(name, version, Actor(req));
-                  if (!s.ok()) {
-                    if (s.error() == make_error_code(errc::invalid_argument)) {
-                      return ErrorResponse(
-                          http::status::conflict, "in_production",
-                          "archive or replace the production version before deleting it");
-                    }
-                    return ErrorFor(s.error(), "model version");
-                  }
-                  return Response(http::status::no_content, "");
-                },
-                {.auth = true, .role = std::string(kRoleAdmin)});
-
-  auto audit = [&models](Request& req) {
-    if (!IsOperator(req.principal())) return Forbidden("audit needs admin or operator");
-    std::string name(req.param("name"));
-    if (!name.empty() && !IsValidModelName(name)) return BadRequest("invalid model name");
-    auto list = models.Audit(name);
-    if (!list.ok()) return ErrorFor(list.error(), "audit");
-    nlohmann::json out = nlohmann::json::array();
-    for (const auto& e : *list) out.push_back(ToJson(e));
-    return JsonResponse({{"audit", out}});
-  };
-  router.Get("/api/v1/audit", audit, any);
-  router.Get("/api/v1/models/{name}/audit", audit, any);
-
-  // ---- devices ----
-  router.Post(
-      "/api/v1/devices",
-      [&devices](Request& req) {
-        if (!IsOperator(req.principal())) return Forbidden("provisioning needs admin or operator");
-        auto body = req.Json();
-        if (!body.ok() || !body->is_object() || !body->contains("id") ||
-            !(*body)["id"].is_string()) {
-          return BadRequest(R"(body must be {"id":..,"type":..,"labels":{..},"firmware":..})");
-        }
-        DeviceSpec spec;
-        spec.id = (*body)["id"].get<std::string>();
-        if (auto t = body->find("type"); t != body->end() && t->is_string()) spec.type = *t;
-        if (auto f = body->find("firmware"); f != body->end() && f->is_string()) spec.firmware = *f;
-        if (auto l = body->find("labels"); l != body->end()) {
-          if (!l->is_object()) return BadRequest("labels must be an object of strings");
-          for (auto& [k, v] : l->items()) {
-            if (!v.is_string()) return BadRequest("labels must be an object of strings");
-            spec.labels[k] = v.get<std::string>();
-          }
-        }
-        auto c = devices.Provision(spec);
-        if (!c.ok()) return ErrorFor(c.error(), "device " + spec.id);
-        return JsonResponse(http::status::created,
-                            {{"id", c->device_id},
-                             {"token", c->token},
-                             {"mqtt_username", c->mqtt_username},
-                             {"mqtt_password", c->mqtt_password},
-                             {"note", "credentials are shown once; store them on the device"}});
-      },
-      any);
-
-  router.Get(
-      "/api/v1/devices",
-      [&devices](Request& req) {
-        if (!IsOperator(req.principal()))
-          return Forbidden("listing devices needs admin or operator");
-        std::map<std::string, std::string> selector;
-        for (const auto& [k, v] : req.query_params()) {
-          if (k == "label" && !DeviceRegistry::ParseLabelSelector(v, &selector)) {
-            return BadRequest("label selector must be key:value[,key:value]");
-          }
-        }
-        bool all = req.query("all").value_or("") == "true";
-        auto list = devices.List(selector, all);
-        if (!list.ok()) return ErrorFor(list.error(), "devices");
-        nlohmann::json out = nlohmann::json::array();
-        for (const auto& d : *list) out.push_back(ToJson(d));
-        return JsonResponse({{"devices", out}});
-      },
-      any);
-
-  router.Get(
-      "/api/v1/devices/{id}",
-      [&devices](Request& req) {
-        std::string_view id = req.param("id");
-        if (!IsOperator(req.principal()) && DeviceIdOf(req.principal()) != id) {
-          return Forbidden("a device may only read its own record");
-        }
-        if (!IsValidModelName(id)) return BadRequest("invalid device id");
-        auto d = devices.Get(id);
-        if (!d.ok()) return ErrorFor(d.error(), "device");
-        return JsonResponse(ToJson(*d));
-      },
-      any);
-
-  router.Delete("/api/v1/devices/{id}",
-                [&devices](Request& req) {
-                  std::string_view id = req.param("id");
-                  if (!IsValidModelName(id)) return BadRequest("invalid device id");
-                  Status s = devices.Decommission(id);
-                  if (!s.ok()) return ErrorFor(s.error(), "device");
-                  return Response(http::status::no_content, "");
-                },
-                {.auth = true, .role = std::string(kRoleAdmin)});
-
-  // Activation: the device asks with its own token, the registry confirms.
-  router.Post(
-      "/api/v1/devices/{id}/activate",
-      [&devices](Request& req) {
-        std::string_view id = req.param("id");
-        if (DeviceIdOf(req.principal()) != id) {
-          return Forbidden("a device activates itself with its own token");
-        }
-        std::string token(net::BearerToken(req.header(http::field::authorization)));
-        auto d = devices.Activate(id, token);
-        if (!d.ok()) return ErrorFor(d.error(), "device");
-        return JsonResponse({{"activated", true},
-                             {"device", ToJson(*d)},
-                             {"signing_key_url", "/.well-known/aiot/signing-key"}});
-      },
-      any);
-
-  // Status over HTTP (devices normally use MQTT fan/status/<id>): only the device itself.
-  router.Put("/api/v1/devices/{id}/status",
-             [&devices](Request& req) {
-               std::string_view id = req.param("id");
-               if (DeviceIdOf(req.principal()) != id && !IsOperator(req.principal())) {
-                 return Forbidden("a device may only report its own status");
-               }
-               Status s = devices.RecordStatus(id, req.body());
-               if (!s.ok()) {
-                 if (s.error() == make_error_code(errc::parse_error)) {
-                   return BadRequest("status must be a JSON object");
-                 }
-                 return ErrorFor(s.error(), "device");
-               }
-               return Response(http::status::no_content, "");
-             },
-             {.auth = true, .role = {}, .max_body_bytes = 64 * 1024});
-
-  if (!datastore) return;
-
-  // ---- training data ----
-  router.Get(
-      "/api/v1/data/export",
-      [datastore](Request& req) {
-        if (!IsOperator(req.principal())) return Forbidden("export needs admin or operator");
-        ExportRequest ex;
-        if (auto from = req.query("from"); from && !ParseTime(*from, &ex.from)) {
-          return BadRequest("from must be RFC 3339 or unix seconds");
-        }
-        if (auto to = req.query("to"); to && !ParseTime(*to, &ex.to)) {
-          return BadRequest("to must be RFC 3339 or unix seconds");
-        }
-        if (auto list = req.query("devices"); list && !list->empty()) {
-          std::string_view rest = *list;
-          while (!rest.empty()) {
-            size_t comma = rest.find(',');
-            ex.devices.emplace_back(rest.substr(0, comma));
-            if (!IsValidModelName(ex.devices.back())) return BadRequest("invalid device id");
-            if (comma == std::string_view::npos) break;
-            rest.remove_prefix(comma + 1);
-          }
-        }
-        std::ostringstream out;
-        auto n = datastore->ExportCsv(ex, out);
-        if (!n.ok()) return ErrorFor(n.error(), "export");
-        Response r(http::status::ok, out.str(), "text/csv; charset=utf-8");
-        r.Header("X-Aiot-Rows", std::to_string(*n));
-        return r;
-      },
-      any);
-
-  // Maintenance record: {"device":..,"failure_at":"<RFC 3339>","mode":..}.
-  router.Post(
-      "/api/v1/data/maintenance",
-      [datastore](Request& req) {
-        if (!IsOperator(req.principal()))
-          return Forbidden("maintenance records need admin or operator");
-        auto body = req.Json();
-        MaintenanceRecord rec;
-        if (!body.ok() || !body->is_object() || !(*body)["device"].is_string() ||
-            !(*body)["failure_at"].is_string() ||
-            !ParseTimestamp((*body)["failure_at"].get<std::string>(), &rec.failure_at)) {
-          return BadRequest(R"(body must be {"device":..,"failure_at":"<RFC 3339>","mode":..})");
-        }
-        rec.device = (*body)["device"].get<std::string>();
-        if (auto m = body->find("mode"); m != body->end() && m->is_string()) rec.mode = *m;
-        Status s = datastore->AddMaintenance(rec);
-        if (!s.ok()) return ErrorFor(s.error(), "maintenance record");
-        return Response(http::status::created, "");
-      },
-      any);
+  router.Post("/api/v1/devices", bind(ProvisionDevice), any);
+  router.Get("/api/v1/devices", bind(ListDevices), any);
+  router.Get("/api/v1/devices/{id}", bind(GetDevice), any);
+  router.Delete("/api/v1/devices/{id}", bind(DecommissionDevice), admin);
+  router.Post("/api/v1/devices/{id}/activate", bind(ActivateDevice), any);
+  router.Put("/api/v1/devices/{id}/status", bind(PutDeviceStatus), status);
 }
 
 }  // namespace aiot::registry

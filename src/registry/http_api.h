@@ -7,7 +7,6 @@
 
 #include "net/auth.h"
 #include "net/router.h"
-#include "registry/datastore.h"
 #include "registry/device_registry.h"
 #include "registry/model_registry.h"
 
@@ -39,16 +38,19 @@ std::string_view DeviceIdOf(const net::Principal* p);
 // True when the principal has any of the roles admin or operator.
 bool IsOperator(const net::Principal* p);
 
-// Registers the model, device and data routes (see README.md for the list). `datastore` may be
-// null (no /api/v1/data routes). The registries must outlive the router.
-void RegisterRegistryRoutes(net::Router& router, ModelRegistry& models, DeviceRegistry& devices,
-                            TrainingDatastore* datastore);
+// Registers the model and device routes (see README.md for the list); the training data routes
+// are src/datastore's (RegisterDataRoutes). The registries must outlive the router.
+void RegisterRegistryRoutes(net::Router& router, ModelRegistry& models, DeviceRegistry& devices);
 
 nlohmann::json ToJson(const ModelVersion& m);
 nlohmann::json ToJson(const Device& d);
 nlohmann::json ToJson(const AuditEntry& e);
 
-// An error code as an HTTP error response (404 not_found, 409 already_exists, ...).
-net::Response ErrorFor(std::error_code ec, std::string_view what);
+// An error as an HTTP error response {"error":{"code":..,"message":..}} with the Status's message:
+// the registry's codes (errc.h) as 400 with their name as `code` (invalid_name, invalid_stage,
+// ...), 413 payload_too_large and 409 in_production; the base codes as 404 not_found,
+// 409 already_exists, 400 invalid_argument, 413, 401 and 403; anything else 500 internal (logged
+// here). `what` ("device", "rollout") makes the message of a code that came without one.
+net::Response ErrorFor(const Status& s, std::string_view what = {});
 
 }  // namespace aiot::registry

@@ -4,6 +4,7 @@
 #include <functional>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -13,6 +14,7 @@
 #include "base/result.h"
 #include "base/sqlite.h"
 #include "registry/crypto.h"
+#include "registry/errc.h"
 #include "registry/registry_config.h"
 
 namespace aiot::registry {
@@ -20,7 +22,8 @@ namespace aiot::registry {
 // Lifecycle stages. At most one version per name is in production.
 enum class Stage { kNone, kStaging, kProduction, kArchived };
 const char* StageName(Stage s);
-bool ParseStage(std::string_view text, Stage* out);
+// "production" -> Stage::kProduction; errc::invalid_stage naming the accepted ones otherwise.
+Result<Stage> ParseStage(std::string_view text);
 
 struct ModelVersion {
   std::string name;
@@ -56,6 +59,11 @@ struct AuditEntry {
 };
 
 // Model names (and device ids) are checked with aiot::IsValidModelName (base/artifact.h).
+//
+// Errors: the registry checks every argument and says in the Status message which one was wrong
+// and why, with a registry::errc code (errc.h) per cause: invalid_name, invalid_version,
+// unknown_parent, invalid_metadata, empty_artifact, too_large, in_production. Missing records are
+// aiot::errc::not_found; storage failures keep the SQLite/file codes (io_error, ...).
 
 class ModelRegistry;
 
@@ -66,8 +74,8 @@ class ArtifactUpload {
   ArtifactUpload(const ArtifactUpload&) = delete;
   ArtifactUpload& operator=(const ArtifactUpload&) = delete;
 
-  // Appends bytes. Returns errc::resource_exhausted once the size limit is passed (the upload is
-  // then dead; drop it).
+  // Appends bytes. Returns errc::too_large once the size limit is passed (the upload is then
+  // dead; drop it).
   Status Write(std::string_view data);
   int64_t size() const { return size_; }
 
@@ -101,15 +109,18 @@ class ModelRegistry {
 
   Result<std::unique_ptr<ArtifactUpload>> BeginUpload();
   // Finishes an upload: verifies the request, makes the file durable and registers it. Pushing
-  // the same bytes under the same name again returns the existing version (idempotent).
-  Result<ModelVersion> Commit(std::unique_ptr<ArtifactUpload> upload, const PushRequest& req);
+  // the same bytes under the same name again returns the existing version (idempotent);
+  // `created`, when given, says whether a new version was made.
+  Result<ModelVersion> Commit(std::unique_ptr<ArtifactUpload> upload, const PushRequest& req,
+                              bool* created = nullptr);
   // BeginUpload + Write + Commit.
-  Result<ModelVersion> Push(std::string_view bytes, const PushRequest& req);
+  Result<ModelVersion> Push(std::string_view bytes, const PushRequest& req,
+                            bool* created = nullptr);
 
   // All versions (of `name`, or of every model when empty), newest first; deleted ones omitted.
   Result<std::vector<ModelVersion>> List(std::string_view name = {});
   Result<ModelVersion> Get(std::string_view name, int64_t version);
-  // The production version of `name`, errc::not_found when there is none.
+  // The production version of `name`, aiot::errc::not_found when there is none.
   Result<ModelVersion> Production(std::string_view name);
 
   // Moves a version to `stage`. Promoting to production archives the previous production
@@ -117,9 +128,9 @@ class ModelRegistry {
   Result<ModelVersion> SetStage(std::string_view name, int64_t version, Stage stage,
                                 std::string_view actor);
   // Puts back in production the version that was in production before the current one; the
-  // current one is archived. errc::not_found when there is no earlier production version.
+  // current one is archived. aiot::errc::not_found when there is no earlier production version.
   Result<ModelVersion> Rollback(std::string_view name, std::string_view actor);
-  // Deletes a version that is not in production (errc::invalid_argument otherwise). The
+  // Deletes a version that is not in production (errc::in_production otherwise). The
   // artifact file goes when no other version refers to it. Version numbers are never reused.
   Status Delete(std::string_view name, int64_t version, std::string_view actor);
 
@@ -144,6 +155,12 @@ class ModelRegistry {
   Status AddAudit(std::string_view actor, std::string_view action, std::string_view name,
                   int64_t version, std::string_view detail);
   Result<ModelVersion> GetLocked(std::string_view name, int64_t version);
+  // The existing version of `name` with these bytes, if any.
+  Result<std::optional<ModelVersion>> FindBySha(std::string_view name, std::string_view sha256);
+  // Renames the upload into place and writes its signature (before the row exists).
+  Status PlaceArtifact(ArtifactUpload& up, const std::string& sha256, const std::string& sig);
+  Result<ModelVersion> InsertVersion(const PushRequest& req, const std::string& sha256,
+                                     const std::string& sig, int64_t size);
   Result<ModelVersion> SetStageImpl(std::string_view name, int64_t version, Stage stage,
                                     std::string_view actor, bool* changed);
   Result<ModelVersion> RollbackImpl(std::string_view name, std::string_view actor);

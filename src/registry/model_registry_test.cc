@@ -56,23 +56,60 @@ TEST(ModelRegistryTest, PushAssignsVersionsAndIsIdempotent) {
   EXPECT_TRUE(reg.CheckConsistency().empty());
 }
 
-TEST(ModelRegistryTest, RejectsBadInput) {
+// The code says which cause, the message which value (what the HTTP API answers with).
+template <typename Code>
+void ExpectError(const Status& s, Code code, std::string_view in_message) {
+  EXPECT_EQ(s.code(), make_error_code(code)) << s.ToString();
+  EXPECT_NE(s.message().find(in_message), std::string::npos) << s.ToString();
+}
+
+TEST(ModelRegistryTest, RejectsBadInputSayingWhich) {
   TestDir dir;
   ModelRegistry reg(Config(dir));
   ASSERT_TRUE(reg.Open().ok());
   for (const char* name : {"", "../etc", "a/b", "..", ".hidden", "a b", "a..b"}) {
-    EXPECT_EQ(reg.Push("x", Req(name)).error(), make_error_code(errc::invalid_argument)) << name;
+    SCOPED_TRACE(name);
+    ExpectError(reg.Push("x", Req(name)).status(), errc::invalid_name,
+                "model name `" + std::string(name) + "`");
   }
   auto bad_json = Req("m");
   bad_json.metrics_json = "[1]";
-  EXPECT_EQ(reg.Push("x", bad_json).error(), make_error_code(errc::invalid_argument));
+  ExpectError(reg.Push("x", bad_json).status(), errc::invalid_metadata, "metrics");
+  auto bad_params = Req("m");
+  bad_params.parameters_json = "{";
+  ExpectError(reg.Push("x", bad_params).status(), errc::invalid_metadata, "parameters");
   auto bad_parent = Req("m");
   bad_parent.parent_version = 7;
-  EXPECT_EQ(reg.Push("x", bad_parent).error(), make_error_code(errc::invalid_argument));
+  ExpectError(reg.Push("x", bad_parent).status(), errc::unknown_parent, "parent_version 7");
+  bad_parent.parent_version = -1;
+  ExpectError(reg.Push("x", bad_parent).status(), errc::invalid_version, "parent_version");
+  ExpectError(reg.Push("", Req("m")).status(), errc::empty_artifact, "empty");
   std::string big((1 << 20) + 1, 'x');
-  EXPECT_EQ(reg.Push(big, Req("m")).error(), make_error_code(errc::resource_exhausted));
+  ExpectError(reg.Push(big, Req("m")).status(), errc::too_large, "max_artifact_bytes");
+  auto up = reg.BeginUpload();
+  ASSERT_TRUE(up.ok());
+  ASSERT_TRUE((*up)->Write(std::string(1 << 20, 'x')).ok());
+  ExpectError((*up)->Write("y"), errc::too_large, "max_artifact_bytes");
+  up->reset();  // the dead upload's temp file goes with it
   EXPECT_TRUE(reg.List()->empty());
+  ExpectError(reg.List("../x").status(), errc::invalid_name, "`../x`");
+  ExpectError(reg.Get("m", 0).status(), errc::invalid_version, "version");
+  ExpectError(reg.Get("m", 1).status(), aiot::errc::not_found, "m@1");
+  ExpectError(reg.Production("m").status(), aiot::errc::not_found, "no production version");
+  ExpectError(ParseStage("live").status(), errc::invalid_stage, "`live`");
+  EXPECT_EQ(*ParseStage("staging"), Stage::kStaging);
   EXPECT_TRUE(reg.CheckConsistency().empty());
+}
+
+TEST(ModelRegistryTest, PushSaysWhetherItCreated) {
+  TestDir dir;
+  ModelRegistry reg(Config(dir));
+  ASSERT_TRUE(reg.Open().ok());
+  bool created = false;
+  ASSERT_TRUE(reg.Push("bytes", Req("m"), &created).ok());
+  EXPECT_TRUE(created);
+  ASSERT_TRUE(reg.Push("bytes", Req("m"), &created).ok());
+  EXPECT_FALSE(created);
 }
 
 TEST(ModelRegistryTest, StagesKeepOneProductionAndRollBack) {
@@ -82,13 +119,13 @@ TEST(ModelRegistryTest, StagesKeepOneProductionAndRollBack) {
   ASSERT_TRUE(reg.Push("a", Req("m")).ok());
   ASSERT_TRUE(reg.Push("b", Req("m")).ok());
   ASSERT_TRUE(reg.Push("c", Req("m")).ok());
-  EXPECT_EQ(reg.Production("m").error(), make_error_code(errc::not_found));
+  EXPECT_EQ(reg.Production("m").error(), make_error_code(aiot::errc::not_found));
   ASSERT_TRUE(reg.SetStage("m", 1, Stage::kStaging, "ops").ok());
   ASSERT_TRUE(reg.SetStage("m", 1, Stage::kProduction, "ops").ok());
   ASSERT_TRUE(reg.SetStage("m", 2, Stage::kProduction, "ops").ok());
   EXPECT_EQ(reg.Production("m")->version, 2);
   EXPECT_EQ(reg.Get("m", 1)->stage, Stage::kArchived);
-  EXPECT_EQ(reg.Delete("m", 2, "ops").error(), make_error_code(errc::invalid_argument));
+  ExpectError(reg.Delete("m", 2, "ops"), errc::in_production, "m@2 is in production");
 
   auto back = reg.Rollback("m", "ops");
   ASSERT_TRUE(back.ok());
@@ -97,7 +134,7 @@ TEST(ModelRegistryTest, StagesKeepOneProductionAndRollBack) {
   EXPECT_EQ(reg.Get("m", 2)->stage, Stage::kArchived);
 
   ASSERT_TRUE(reg.Delete("m", 3, "ops").ok());
-  EXPECT_EQ(reg.Get("m", 3).error(), make_error_code(errc::not_found));
+  EXPECT_EQ(reg.Get("m", 3).error(), make_error_code(aiot::errc::not_found));
   EXPECT_FALSE(std::filesystem::exists(reg.ArtifactPath(Sha256Hex("c"))));
   // Version numbers are not reused after a delete.
   EXPECT_EQ(reg.Push("d", Req("m"))->version, 4);

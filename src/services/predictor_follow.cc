@@ -63,7 +63,25 @@ Status RegistryFollower::CheckNow() {
   if (!client.valid()) {
     return Fail("reply", errc::invalid_argument, "the registry URL must be http://host:port");
   }
+  auto ref = FetchProduction(client);
+  if (!ref.ok()) return ref.status();
+  const std::string& sha256 = ref->claim.sha256;
+  if (sha256 == serving_sha256_ || sha256 == refused_sha256_) {
+    return sha256 == serving_sha256_ ? Status::Ok() : Status(errc::permission_denied);
+  }
+  const std::string label = config_.model + "@" + std::to_string(ref->version);
+  if (static_cast<uint64_t>(ref->claim.size) > config_.max_artifact_bytes) {
+    refused_sha256_ = sha256;
+    return Fail(
+        "size", errc::resource_exhausted,
+        label + " is " + std::to_string(ref->claim.size) + " bytes, over max_artifact_bytes");
+  }
+  auto bytes = DownloadVerified(client, *ref, label);
+  if (!bytes.ok()) return bytes.status();
+  return Serve(*bytes, sha256, label);
+}
 
+Result<ModelRef> RegistryFollower::FetchProduction(net::HttpClient& client) {
   auto r = client.Get("/api/v1/models/" + config_.model + "/production");
   if (!r.ok()) return Fail("unreachable", r.error(), "unreachable: " + r.error().message());
   if (r->status == 404) {
@@ -79,18 +97,11 @@ Status RegistryFollower::CheckNow() {
   if (!j.ok() || !j->is_object()) return Fail("reply", errc::parse_error, "reply is not JSON");
   auto ref = ParseModelRef(*j, config_.model);
   if (!ref.ok()) return Fail("reply", errc::parse_error, "malformed production reply");
-  const ArtifactClaim& claim = ref->claim;
-  const std::string& sha256 = claim.sha256;
-  const int64_t size = claim.size;
-  if (sha256 == serving_sha256_ || sha256 == refused_sha256_) {
-    return sha256 == serving_sha256_ ? Status::Ok() : Status(errc::permission_denied);
-  }
-  const std::string label = config_.model + "@" + std::to_string(ref->version);
-  if (static_cast<uint64_t>(size) > config_.max_artifact_bytes) {
-    refused_sha256_ = sha256;
-    return Fail("size", errc::resource_exhausted,
-                label + " is " + std::to_string(size) + " bytes, over max_artifact_bytes");
-  }
+  return ref;
+}
+
+Result<std::string> RegistryFollower::DownloadVerified(net::HttpClient& client, const ModelRef& ref,
+                                                       const std::string& label) {
   if (public_key_pem_.empty()) {
     auto key = client.Get("/.well-known/aiot/signing-key");
     if (!key.ok() || key->status != 200 ||
@@ -99,10 +110,9 @@ Status RegistryFollower::CheckNow() {
     }
     public_key_pem_ = key->body;
   }
-
-  client.options().max_body_bytes = static_cast<size_t>(size) + 1;
+  client.options().max_body_bytes = static_cast<size_t>(ref.claim.size) + 1;
   auto artifact = client.Get("/api/v1/models/" + config_.model + "/versions/" +
-                             std::to_string(ref->version) + "/artifact");
+                             std::to_string(ref.version) + "/artifact");
   if (!artifact.ok()) {
     return Fail("download", artifact.error(),
                 "download of " + label + ": " + artifact.error().message());
@@ -111,17 +121,20 @@ Status RegistryFollower::CheckNow() {
     return Fail("download", errc::io_error,
                 "download of " + label + ": HTTP " + std::to_string(artifact->status));
   }
-  const std::string& bytes = artifact->body;
-  if (Status st = VerifyArtifactClaim(public_key_pem_, bytes, claim); !st.ok()) {
+  if (Status st = VerifyArtifactClaim(public_key_pem_, artifact->body, ref.claim); !st.ok()) {
     const std::string why = st.message();
-    refused_sha256_ = sha256;
+    refused_sha256_ = ref.claim.sha256;
     // The failure label names the check: "size", "sha256" or "signature".
     const char* reason = why == "size mismatch"     ? "size"
                          : why == "sha256 mismatch" ? "sha256"
                                                     : "signature";
     return Fail(reason, st.error(), label + ": " + why);
   }
+  return std::move(artifact->body);
+}
 
+Status RegistryFollower::Serve(const std::string& bytes, const std::string& sha256,
+                               const std::string& label) {
   std::error_code ec;
   const std::filesystem::path dir(config_.model_dir);
   std::filesystem::create_directories(dir, ec);

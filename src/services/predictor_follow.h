@@ -10,7 +10,12 @@
 #include <string>
 #include <thread>
 
+#include "base/artifact.h"
 #include "base/result.h"
+
+namespace aiot::net {
+class HttpClient;
+}
 
 namespace aiot::services {
 
@@ -67,6 +72,12 @@ class RegistryFollower {
 
  private:
   void Run();
+  // The steps of CheckNow: the production version's reference, its artifact downloaded and
+  // verified, then written to model_dir and loaded.
+  Result<ModelRef> FetchProduction(net::HttpClient& client);
+  Result<std::string> DownloadVerified(net::HttpClient& client, const ModelRef& ref,
+                                       const std::string& label);
+  Status Serve(const std::string& bytes, const std::string& sha256, const std::string& label);
   Status Fail(const char* reason, std::error_code code, const std::string& message);
 
   RegistryFollowConfig config_;

@@ -190,6 +190,46 @@ TEST_F(ApiTest, PathTraversalInNamesIsRejected) {
   EXPECT_TRUE(h_.models->List()->empty());
 }
 
+// The registry says which value was wrong; the API passes its code and message on without
+// checking the values again.
+TEST_F(ApiTest, ErrorsNameTheCause) {
+  auto expect = [](const Result<net::HttpReply>& r, int status, const std::string& code,
+                   const std::string& in_message) {
+    ASSERT_TRUE(r.ok());
+    EXPECT_EQ(r->status, status) << r->body;
+    Json e = Json::parse(r->body, nullptr, false)["error"];
+    EXPECT_EQ(e["code"], code) << r->body;
+    EXPECT_NE(e["message"].get<std::string>().find(in_message), std::string::npos) << r->body;
+  };
+  auto push = [&](const std::string& name, const std::string& query, const std::string& body) {
+    return op_->Call("POST", PushTarget(name, query), body, {}, "application/octet-stream");
+  };
+  expect(push("a..b", "", "b"), 400, "invalid_name", "model name `a..b`");
+  expect(push("m", "metrics=" + HttpClient::Escape("[1]"), "b"), 400, "invalid_metadata",
+         "metrics");
+  expect(push("m", "parent_version=x", "b"), 400, "invalid_version", "parent_version `x`");
+  expect(push("m", "parent_version=4", "b"), 400, "unknown_parent", "parent_version 4");
+  expect(push("m", "", ""), 400, "empty_artifact", "empty");
+  Push("bytes");
+  expect(op_->Call("POST", "/api/v1/models/fan-mlp/versions/1/stage", R"({"stage":"live"})"), 400,
+         "invalid_stage", "`live`");
+  expect(op_->Get("/api/v1/models/fan-mlp/versions/one"), 400, "invalid_version", "`one`");
+  expect(op_->Get("/api/v1/models/fan-mlp/versions/7"), 404, "not_found", "fan-mlp@7");
+  ASSERT_EQ(
+      op_->Call("POST", "/api/v1/models/fan-mlp/versions/1/stage", R"({"stage":"production"})")
+          ->status,
+      200);
+  expect(admin_->Call("DELETE", "/api/v1/models/fan-mlp/versions/1"), 409, "in_production",
+         "fan-mlp@1 is in production");
+  expect(op_->Call("POST", "/api/v1/devices", R"({"id":"fan-1","labels":{"site":"a b"}})"), 400,
+         "invalid_label", "label value `a b`");
+  expect(op_->Get("/api/v1/devices?label=site"), 400, "invalid_label", "`site`");
+  Provision("fan-1", "north");
+  expect(op_->Call("PUT", "/api/v1/devices/fan-1/status", R"({"online":"yes"})"), 400,
+         "invalid_status", "online");
+  expect(op_->Get("/api/v1/data/export?devices=a..b"), 400, "invalid_argument", "`a..b`");
+}
+
 TEST_F(ApiTest, OversizedUploadIs413) {
   std::string big((1 << 20) + 1, 'x');
   auto r = op_->Call("POST", PushTarget("fan-mlp"), big, {}, "application/octet-stream");
@@ -219,13 +259,13 @@ TEST_F(ApiTest, TamperedArtifactIsDetected) {
 }
 
 TEST_F(ApiTest, ExportsLabelledCsv) {
-  registry::TelemetryRow r;
+  datastore::TelemetryRow r;
   ASSERT_TRUE(
-      registry::ParseTelemetry(
+      datastore::ParseTelemetry(
           R"({"deviceID":"fan-0001","timeStamp":"2026-01-01T00:00:00Z","rotation":600,"temperature":40,"vibration":150,"sound":50})",
           &r)
           .ok());
-  std::vector<registry::TelemetryRow> rows = {r};
+  std::vector<datastore::TelemetryRow> rows = {r};
   r.ts += 3600'000'000'000;
   r.device = "fan-0002";
   rows.push_back(r);

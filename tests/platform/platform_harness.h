@@ -6,10 +6,11 @@
 #include <string>
 
 #include "base/metrics.h"
+#include "datastore/data_routes.h"
+#include "datastore/datastore.h"
 #include "net/http_client.h"
 #include "net/http_server.h"
 #include "net/runtime.h"
-#include "registry/datastore.h"
 #include "registry/device_registry.h"
 #include "registry/http_api.h"
 #include "registry/model_registry.h"
@@ -30,9 +31,11 @@ class PlatformHarness {
     rc.password_iterations = 1000;
     models = std::make_unique<registry::ModelRegistry>(rc);
     devices = std::make_unique<registry::DeviceRegistry>(rc);
-    datastore = std::make_unique<registry::TrainingDatastore>(rc, registry::DatastoreConfig{});
+    datastore =
+        std::make_unique<datastore::TrainingDatastore>(rc.data_dir, datastore::DatastoreConfig{});
     ok_ = models->Open().ok() && devices->Open().ok() && datastore->Open().ok();
-    registry::RegisterRegistryRoutes(router, *models, *devices, datastore.get());
+    registry::RegisterRegistryRoutes(router, *models, *devices);
+    datastore::RegisterDataRoutes(router, *datastore);
   }
 
   // Call after adding any extra routes.
@@ -66,7 +69,7 @@ class PlatformHarness {
   net::Router router;
   std::unique_ptr<registry::ModelRegistry> models;
   std::unique_ptr<registry::DeviceRegistry> devices;
-  std::unique_ptr<registry::TrainingDatastore> datastore;
+  std::unique_ptr<datastore::TrainingDatastore> datastore;
 
  private:
   registry::TestDir dir_;

@@ -23,6 +23,7 @@
 #include <thread>
 
 #include "base/errc.h"
+#include "datastore/ingest_service.h"
 #include "ml/data/dataset.h"
 #include "ml/tflite/graph.h"
 #include "ml/train/export.h"
@@ -35,7 +36,6 @@
 #include "ota/rollout_service.h"
 #include "platform_harness.h"
 #include "registry/crypto.h"
-#include "registry/ingest_service.h"
 #include "sim/device_agent.h"
 #include "sim/tflite_model.h"
 #include "tests/support/testing.h"
@@ -222,10 +222,10 @@ TEST_F(RolloutIntegrationTest, TrainPushPromoteRollOutThenBrokenModelRollsBack) 
   oc.tick_ms = 100;
   oc.canary_soak_s = 10;
   auto platform_client = MakeClient(io.io(), broker_url_, "platform");
-  registry::DatastoreConfig dc;
+  datastore::DatastoreConfig dc;
   dc.batch_rows = 1000;
   dc.flush_interval_ms = 50;
-  registry::IngestService ingest(dc, *h.datastore, platform_client);
+  datastore::IngestService ingest(dc, *h.datastore, platform_client);
   ingest.Start();
 
   // The server must know the rollout routes before it starts, so build the service first with a
@@ -295,7 +295,7 @@ TEST_F(RolloutIntegrationTest, TrainPushPromoteRollOutThenBrokenModelRollsBack) 
 
   // Maintenance records label the data after the fact: in the reference data devices 5 and 6
   // are the faulty ones; record one failure per day at the end of the day for them.
-  registry::DatastoreConfig label_cfg;
+  datastore::DatastoreConfig label_cfg;
   auto admin = h.Client(kAdminToken);
   auto op = h.Client(kOperatorToken);
   for (const char* dev : {"fan-5", "fan-6"}) {

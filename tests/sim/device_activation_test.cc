@@ -23,7 +23,6 @@
 #include "net/http_server.h"
 #include "net/runtime.h"
 #include "registry/crypto.h"
-#include "registry/datastore.h"
 #include "registry/device_registry.h"
 #include "registry/http_api.h"
 #include "registry/model_registry.h"
@@ -52,9 +51,11 @@ class Registry {
     rc.password_iterations = 1000;
     models_ = std::make_unique<registry::ModelRegistry>(rc);
     devices = std::make_unique<registry::DeviceRegistry>(rc);
-    datastore_ = std::make_unique<registry::TrainingDatastore>(rc, registry::DatastoreConfig{});
+    datastore_ =
+        std::make_unique<datastore::TrainingDatastore>(rc.data_dir, datastore::DatastoreConfig{});
     ok_ = models_->Open().ok() && devices->Open().ok() && datastore_->Open().ok();
-    registry::RegisterRegistryRoutes(router_, *models_, *devices, datastore_.get());
+    registry::RegisterRegistryRoutes(router_, *models_, *devices);
+    datastore::RegisterDataRoutes(router_, *datastore_);
   }
   ~Registry() {
     if (server_) server_->Stop();
@@ -108,7 +109,7 @@ class Registry {
   net::Router router_;
   metrics::Registry metrics_;
   std::unique_ptr<registry::ModelRegistry> models_;
-  std::unique_ptr<registry::TrainingDatastore> datastore_;
+  std::unique_ptr<datastore::TrainingDatastore> datastore_;
   std::unique_ptr<net::HttpServer> server_;
   bool ok_ = false;
 };

@@ -1,8 +1,8 @@
-#include "registry/ingest_service.h"
+#include "datastore/ingest_service.h"
 
 #include "base/log.h"
 
-namespace aiot::registry {
+namespace aiot::datastore {
 
 IngestService::IngestService(DatastoreConfig config, TrainingDatastore& store,
                              std::shared_ptr<mqtt::Client> client, metrics::Registry* metrics,
@@ -11,7 +11,7 @@ IngestService::IngestService(DatastoreConfig config, TrainingDatastore& store,
       store_(store),
       client_(std::move(client)),
       clock_(clock),
-      rejections_(metrics, "ingest", "registry", clock) {}
+      rejections_(metrics, "ingest", "datastore", clock) {}
 
 IngestService::~IngestService() { Stop(); }
 
@@ -75,8 +75,7 @@ void IngestService::WriterLoop() {
       stats_.written += batch.size();
     } else {
       stats_.failed += batch.size();
-      log::Get("registry")
-          ->error("ingest: cannot write {} rows: {}", batch.size(), s.error().message());
+      log::Get("datastore")->error("ingest: cannot write {} rows: {}", batch.size(), s.ToString());
     }
     batch.clear();
     if (buffer_.empty()) drained_.notify_all();
@@ -94,4 +93,4 @@ IngestStats IngestService::stats() const {
   return stats_;
 }
 
-}  // namespace aiot::registry
+}  // namespace aiot::datastore

@@ -9,11 +9,11 @@
 
 #include "base/clock.h"
 #include "base/metrics.h"
+#include "datastore/datastore.h"
 #include "mqtt/client/client.h"
-#include "registry/datastore.h"
 #include "telemetry/rejections.h"
 
-namespace aiot::registry {
+namespace aiot::datastore {
 
 struct IngestStats {
   uint64_t received = 0;  // telemetry messages
@@ -66,4 +66,4 @@ class IngestService {
   std::thread writer_;
 };
 
-}  // namespace aiot::registry
+}  // namespace aiot::datastore

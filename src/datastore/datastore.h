@@ -10,10 +10,10 @@
 #include "base/clock.h"
 #include "base/result.h"
 #include "base/sqlite.h"
-#include "registry/device_status.h"
-#include "registry/registry_config.h"
+#include "datastore/datastore_config.h"
+#include "datastore/telemetry_row.h"
 
-namespace aiot::registry {
+namespace aiot::datastore {
 
 struct MaintenanceRecord {
   std::string device;
@@ -33,20 +33,23 @@ struct ExportRequest {
 // Storage: <data_dir>/datastore.db (SQLite WAL). Thread-safe: a mutex serializes access.
 class TrainingDatastore {
  public:
-  TrainingDatastore(RegistryConfig registry, DatastoreConfig config,
+  // `data_dir` holds datastore.db (the registry's data_dir in `aiot up`); created on Open().
+  TrainingDatastore(std::string data_dir, DatastoreConfig config,
                     const Clock& clock = SystemClock::Instance());
 
   Status Open();
 
   // Appends rows in one transaction with one prepared statement.
   Status Append(std::span<const TelemetryRow> rows);
+  // aiot::errc::invalid_argument, saying which, for a bad device id or a mode over 256 bytes.
   Status AddMaintenance(const MaintenanceRecord& record);
   Result<std::vector<MaintenanceRecord>> Maintenance(std::string_view device = {});
 
   // Writes CSV with the header of the reference data set,
   //   DeviceID,Time,Rotation,Temperature,Vibration,Sound,Faulty
   // Time as "YYYY-MM-DD HH:MM:SS" (UTC). Faulty is 1 when the device has a maintenance record
-  // with failure_at in [ts, ts + label_window_s], else 0. Ordered by time. Returns the row count.
+  // with failure_at in [ts, ts + label_window_s], else 0. Ordered by time. Returns the row count;
+  // aiot::errc::invalid_argument naming a bad device id in `req.devices`.
   Result<int64_t> ExportCsv(const ExportRequest& req, std::ostream& out);
 
   // Deletes telemetry older than now - retention_days (no-op when 0). Returns rows deleted.
@@ -54,7 +57,7 @@ class TrainingDatastore {
   Result<int64_t> CountRows();
 
  private:
-  RegistryConfig registry_;
+  std::string data_dir_;
   DatastoreConfig config_;
   const Clock& clock_;
   std::mutex mu_;
@@ -62,4 +65,4 @@ class TrainingDatastore {
   sqlite::Stmt insert_;
 };
 
-}  // namespace aiot::registry
+}  // namespace aiot::datastore

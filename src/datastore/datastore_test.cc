@@ -1,4 +1,4 @@
-#include "registry/datastore.h"
+#include "datastore/datastore.h"
 
 #include <gtest/gtest.h>
 
@@ -6,7 +6,7 @@
 
 #include "registry/test_dir.h"
 
-namespace aiot::registry {
+namespace aiot::datastore {
 namespace {
 
 constexpr int64_t kSec = 1'000'000'000;
@@ -25,13 +25,13 @@ TelemetryRow Row(std::string device, int64_t ts, double rotation) {
   return r;
 }
 
+using registry::TestDir;
+
 TEST(DatastoreTest, ExportLabelsRowsBeforeFailures) {
   TestDir dir;
-  RegistryConfig rc;
-  rc.data_dir = dir.path();
   DatastoreConfig dc;
   dc.label_window_s = 3600;
-  TrainingDatastore ds(rc, dc);
+  TrainingDatastore ds(dir.path(), dc);
   ASSERT_TRUE(ds.Open().ok());
   std::vector<TelemetryRow> rows = {
       Row("fan-1", kT0, 600),
@@ -66,12 +66,10 @@ TEST(DatastoreTest, ExportLabelsRowsBeforeFailures) {
 
 TEST(DatastoreTest, RetentionDropsOldRows) {
   TestDir dir;
-  RegistryConfig rc;
-  rc.data_dir = dir.path();
   DatastoreConfig dc;
   dc.retention_days = 7;
   ManualClock clock(kT0 + 30 * kDay);
-  TrainingDatastore ds(rc, dc, clock);
+  TrainingDatastore ds(dir.path(), dc, clock);
   ASSERT_TRUE(ds.Open().ok());
   std::vector<TelemetryRow> rows = {Row("a", kT0, 1), Row("a", kT0 + 29 * kDay, 2)};
   ASSERT_TRUE(ds.Append(rows).ok());
@@ -80,4 +78,4 @@ TEST(DatastoreTest, RetentionDropsOldRows) {
 }
 
 }  // namespace
-}  // namespace aiot::registry
+}  // namespace aiot::datastore

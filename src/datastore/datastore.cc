@@ -1,14 +1,14 @@
-#include "registry/datastore.h"
+#include "datastore/datastore.h"
 
 #include <cmath>
 #include <ctime>
 #include <filesystem>
 
+#include "base/artifact.h"
 #include "base/errc.h"
 #include "base/log.h"
-#include "registry/model_registry.h"
 
-namespace aiot::registry {
+namespace aiot::datastore {
 namespace {
 
 constexpr const char* kSchema = R"sql(
@@ -61,17 +61,24 @@ void AppendCell(std::string& out, const std::string& s) {
   out += '"';
 }
 
+Status CheckDevice(std::string_view id) {
+  if (IsValidModelName(id)) return Status::Ok();
+  return {errc::invalid_argument, "device id `" + std::string(id.substr(0, 80)) +
+                                      "` must be 1..64 of [A-Za-z0-9._-], start with a letter or "
+                                      "digit, no `..`"};
+}
+
 }  // namespace
 
-TrainingDatastore::TrainingDatastore(RegistryConfig registry, DatastoreConfig config,
+TrainingDatastore::TrainingDatastore(std::string data_dir, DatastoreConfig config,
                                      const Clock& clock)
-    : registry_(std::move(registry)), config_(std::move(config)), clock_(clock) {}
+    : data_dir_(std::move(data_dir)), config_(std::move(config)), clock_(clock) {}
 
 Status TrainingDatastore::Open() {
   std::error_code ec;
-  std::filesystem::create_directories(registry_.data_dir, ec);
+  std::filesystem::create_directories(data_dir_, ec);
   std::lock_guard lock(mu_);
-  if (auto db = sqlite::Db::Open(registry_.data_dir + "/datastore.db", {.wal = true}); db.ok()) {
+  if (auto db = sqlite::Db::Open(data_dir_ + "/datastore.db", {.wal = true}); db.ok()) {
     db_ = std::move(*db);
   } else {
     return db.error();
@@ -105,7 +112,8 @@ Status TrainingDatastore::Append(std::span<const TelemetryRow> rows) {
 }
 
 Status TrainingDatastore::AddMaintenance(const MaintenanceRecord& record) {
-  if (!IsValidModelName(record.device) || record.mode.size() > 256) return errc::invalid_argument;
+  if (Status s = CheckDevice(record.device); !s.ok()) return s;
+  if (record.mode.size() > 256) return {errc::invalid_argument, "mode is over 256 bytes"};
   std::lock_guard lock(mu_);
   auto st = db_.Prepare(
       "INSERT INTO maintenance (device, failure_at, mode, recorded_at) VALUES (?,?,?,?)");
@@ -148,6 +156,9 @@ Result<int64_t> TrainingDatastore::ExportCsv(const ExportRequest& req, std::ostr
     sql += ")";
   }
   sql += " ORDER BY t.ts";
+  for (const auto& d : req.devices) {
+    if (Status s = CheckDevice(d); !s.ok()) return s;
+  }
   std::lock_guard lock(mu_);
   auto st = db_.Prepare(sql);
   if (!st.ok()) return st.error();
@@ -190,7 +201,7 @@ Result<int64_t> TrainingDatastore::ApplyRetention() {
   st->Bind(1, cutoff);
   if (Status s = st->Run(); !s.ok()) return s.error();
   int64_t n = db_.Changes();
-  if (n > 0) log::Get("registry")->info("retention deleted {} telemetry rows", n);
+  if (n > 0) log::Get("datastore")->info("retention deleted {} telemetry rows", n);
   return n;
 }
 
@@ -203,4 +214,4 @@ Result<int64_t> TrainingDatastore::CountRows() {
   return st->Int(0);
 }
 
-}  // namespace aiot::registry
+}  // namespace aiot::datastore
