@@ -19,6 +19,8 @@
 
 #include "base/errc.h"
 #include "base/metrics.h"
+#include "datastore/data_routes.h"
+#include "datastore/datastore.h"
 #include "mqtt/client/client.h"
 #include "net/http_server.h"
 #include "net/runtime.h"
