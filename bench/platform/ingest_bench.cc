@@ -16,6 +16,8 @@
 namespace aiot::datastore {
 namespace {
 
+using registry::TestDir;
+
 constexpr int64_t kRowsPerIteration = 200'000;
 
 std::vector<TelemetryRow> MakeRows(int64_t n) {
