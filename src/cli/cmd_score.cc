@@ -2,6 +2,7 @@
 #include <fstream>
 #include <iostream>
 
+#include "base/csv.h"
 #include "cli/command.h"
 #include "ml/data/csv.h"
 #include "ml/data/dataset.h"
@@ -55,20 +56,19 @@ int RunScore(const ScoreArgs& a) {
     }
   }
   std::ostream& os = a.out.empty() ? std::cout : file;
-  for (const auto& h : table->header) os << ml::CsvEscape(h) << ",";
+  for (const auto& h : table->header) os << CsvCell(h) << ",";
   if (width == 1) {
     os << "score,fault\n";
   } else {
     for (size_t c = 0; c < width; ++c) {
-      os << ml::CsvEscape("p_" +
-                          (c < md.class_names.size() ? md.class_names[c] : std::to_string(c)))
+      os << CsvCell("p_" + (c < md.class_names.size() ? md.class_names[c] : std::to_string(c)))
          << ",";
     }
     os << "class\n";
   }
   char buf[32];
   for (size_t r = 0; r < data->rows; ++r) {
-    for (const auto& cell : table->rows[r]) os << ml::CsvEscape(cell) << ",";
+    for (const auto& cell : table->rows[r]) os << CsvCell(cell) << ",";
     const float* s = scores->data() + r * width;
     for (size_t c = 0; c < width; ++c) {
       std::snprintf(buf, sizeof(buf), "%.6g", s[c]);

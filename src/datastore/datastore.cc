@@ -5,6 +5,7 @@
 #include <filesystem>
 
 #include "base/artifact.h"
+#include "base/csv.h"
 #include "base/errc.h"
 #include "base/log.h"
 
@@ -45,20 +46,6 @@ void AppendTime(std::string& out, int64_t nanos) {
   char buf[32];
   size_t n = std::strftime(buf, sizeof(buf), "%Y-%m-%d %H:%M:%S", &tm);
   out.append(buf, n);
-}
-
-// CSV cell quoting for device ids (they are validated names, but rows may come from anywhere).
-void AppendCell(std::string& out, const std::string& s) {
-  if (s.find_first_of(",\"\n\r") == std::string::npos) {
-    out += s;
-    return;
-  }
-  out += '"';
-  for (char c : s) {
-    if (c == '"') out += '"';
-    out += c;
-  }
-  out += '"';
 }
 
 Status CheckDevice(std::string_view id) {
@@ -172,7 +159,7 @@ Result<int64_t> TrainingDatastore::ExportCsv(const ExportRequest& req, std::ostr
     auto r = st->Step();
     if (!r.ok()) return r.error();
     if (!*r) break;
-    AppendCell(buf, st->TextString(0));
+    AppendCsvCell(buf, st->Text(0));
     buf += ',';
     AppendTime(buf, st->Int(1));
     for (int c = 2; c < 6; ++c) {

@@ -7,6 +7,7 @@
 #include <map>
 
 #include "base/clock.h"
+#include "base/csv.h"
 #include "base/errc.h"
 #include "store/records.h"
 
@@ -197,23 +198,6 @@ std::string FormatSeriesJson(const SeriesResult& r) {
   out += "]}";
   return out;
 }
-
-namespace {
-
-void AppendCsvCell(std::string& out, std::string_view s) {
-  if (s.find_first_of(",\"\r\n") == std::string_view::npos) {
-    out.append(s);
-    return;
-  }
-  out += '"';
-  for (char c : s) {
-    if (c == '"') out += '"';
-    out += c;
-  }
-  out += '"';
-}
-
-}  // namespace
 
 std::string FormatSeriesCsv(const SeriesResult& r) {
   // Column order: fields in the order they first appear.

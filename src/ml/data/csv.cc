@@ -163,15 +163,4 @@ bool ParseNumber(std::string_view cell, double* out) {
   return true;
 }
 
-std::string CsvEscape(std::string_view cell) {
-  if (cell.find_first_of(",\"\r\n") == std::string_view::npos) return std::string(cell);
-  std::string s = "\"";
-  for (char c : cell) {
-    if (c == '"') s.push_back('"');
-    s.push_back(c);
-  }
-  s.push_back('"');
-  return s;
-}
-
 }  // namespace aiot::ml

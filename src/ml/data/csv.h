@@ -31,7 +31,4 @@ Result<CsvTable> ReadCsvFile(const std::string& path);
 // non-numeric text.
 bool ParseNumber(std::string_view cell, double* out);
 
-// Quotes a cell for CSV output when it needs it.
-std::string CsvEscape(std::string_view cell);
-
 }  // namespace aiot::ml

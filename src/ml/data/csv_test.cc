@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include "base/csv.h"
 #include "base/errc.h"
 
 namespace aiot::ml {
@@ -78,10 +79,10 @@ TEST(CsvTest, ParseNumber) {
 
 TEST(CsvTest, EscapeRoundTrips) {
   std::string cell = "a \"b\", c";
-  auto t = ParseCsv("x\n" + CsvEscape(cell) + "\n");
+  auto t = ParseCsv("x\n" + CsvCell(cell) + "\n");
   ASSERT_TRUE(t.ok());
   EXPECT_EQ(t->rows[0][0], cell);
-  EXPECT_EQ(CsvEscape("plain"), "plain");
+  EXPECT_EQ(CsvCell("plain"), "plain");
 }
 
 }  // namespace
