@@ -336,28 +336,42 @@ TEST_F(BrokerTimers, KeepAliveZeroNeverTimesOut_MQTT_3_1_2_22) {
   EXPECT_FALSE(a.closed);
 }
 
+// A broker with its own `cfg` on one core, for the tests of one configured limit.
+struct OneCoreBroker {
+  explicit OneCoreBroker(const BrokerConfig& cfg) : broker(cfg, registry, clock) {
+    broker.SetCores({&core});
+  }
+  // Accepts a connection on the core and sends its CONNECT.
+  ServerConnection* Open(FakeLink& link, Connect con) {
+    ServerConnection* c = broker.Accept(0, link, true);
+    c->OnPacket(std::move(con));
+    return c;
+  }
+  void Tick(std::chrono::milliseconds d) {
+    clock.Advance(d);
+    broker.Tick(0);
+  }
+  metrics::Registry registry;
+  ManualClock clock{1'000'000'000};
+  QueueExecutor core;
+  Broker broker;
+};
+
 TEST(BrokerTimersConfig, ServerKeepAliveIsEnforced_MQTT_3_2_2_21) {
   BrokerConfig cfg;
   cfg.max_keepalive = 20;
-  metrics::Registry reg;
-  ManualClock clock{1'000'000'000};
-  QueueExecutor core;
-  Broker b(cfg, reg, clock);
-  b.SetCores({&core});
+  OneCoreBroker b(cfg);
   FakeLink a;
-  ServerConnection* c = b.Accept(0, a, true);
   Connect con;
   con.client_id = "ska";
   con.keep_alive = 600;  // more than the server allows
-  c->OnPacket(std::move(con));
+  b.Open(a, std::move(con));
   auto ack = a.All<Connack>();
   ASSERT_EQ(ack.size(), 1u);
   EXPECT_EQ(ack[0].properties.server_keep_alive, std::optional<uint16_t>(20));
-  clock.Advance(std::chrono::seconds(30));
-  b.Tick(0);
+  b.Tick(seconds(30));
   EXPECT_FALSE(a.closed);  // 30 s = 1.5 x 20
-  clock.Advance(std::chrono::milliseconds(1));
-  b.Tick(0);
+  b.Tick(milliseconds(1));
   EXPECT_TRUE(a.closed);
 }
 
@@ -395,53 +409,40 @@ TEST_F(BrokerTimers, SessionExpiryZeroEndsAtDisconnect_MQTT_3_1_2_23) {
 TEST(BrokerTimersConfig, SessionExpiryIsCappedByMaxSessionExpiry) {
   BrokerConfig cfg;
   cfg.max_session_expiry = 60;
-  metrics::Registry reg;
-  ManualClock clock{1'000'000'000};
-  QueueExecutor core;
-  Broker b(cfg, reg, clock);
-  b.SetCores({&core});
+  OneCoreBroker b(cfg);
   FakeLink a;
-  ServerConnection* c = b.Accept(0, a, true);
   Connect con;
   con.client_id = "capped";
   con.properties.session_expiry_interval = 3600;
-  c->OnPacket(std::move(con));
+  ServerConnection* c = b.Open(a, std::move(con));
   auto ack = a.All<Connack>();
   ASSERT_EQ(ack.size(), 1u);
   EXPECT_EQ(ack[0].properties.session_expiry_interval, std::optional<uint32_t>(60));
   c->OnClosed();
-  clock.Advance(std::chrono::seconds(59));
-  b.Tick(0);
-  EXPECT_EQ(b.stats().sessions.load(), 1u);
-  clock.Advance(std::chrono::seconds(1));
-  b.Tick(0);
-  EXPECT_EQ(b.stats().sessions.load(), 0u);
+  b.Tick(seconds(59));
+  EXPECT_EQ(b.broker.stats().sessions.load(), 1u);
+  b.Tick(seconds(1));
+  EXPECT_EQ(b.broker.stats().sessions.load(), 0u);
 }
 
 TEST_F(BrokerCore, QueueLimitDropsAndCounts) {
   BrokerConfig cfg;
   cfg.max_queued_messages = 2;
-  metrics::Registry reg;
-  ManualClock clock;
-  QueueExecutor core;
-  Broker b(cfg, reg, clock);
-  b.SetCores({&core});
+  OneCoreBroker b(cfg);
   FakeLink a, p;
-  ServerConnection* c = b.Accept(0, a, true);
   Connect con;
   con.client_id = "q";
   con.properties.session_expiry_interval = 60;
-  c->OnPacket(std::move(con));
+  ServerConnection* c = b.Open(a, std::move(con));
   c->OnPacket(Sub("q/t", 1));
   c->OnClosed();
-  ServerConnection* pub = b.Accept(0, p, true);
   Connect pc;
   pc.client_id = "p";
-  pub->OnPacket(std::move(pc));
+  ServerConnection* pub = b.Open(p, std::move(pc));
   for (uint16_t i = 1; i <= 5; ++i) pub->OnPacket(Pub("q/t", "x", 1, i));
-  while (core.RunOne()) {
+  while (b.core.RunOne()) {
   }
-  EXPECT_EQ(b.stats().msgs_dropped.load(), 3u);
+  EXPECT_EQ(b.broker.stats().msgs_dropped.load(), 3u);
 }
 
 // Backpressure: a slow QoS 1 subscriber on another core holds the publisher back (its PUBACKs
