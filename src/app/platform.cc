@@ -261,12 +261,16 @@ Status Platform::Impl::StartServices() {
       log->warn("dashboard not served: {}", s.message());
     }
   }
-  if (Status s = store->Start(); !s.ok()) return s;
+  if (Status s = store->Start(); !s.ok()) {
+    log->error("telemetry store: {}", s.message());
+    return s;
+  }
 
   // Training data ingest, OTA rollouts and model events share one platform client.
   platform_client = InprocClient("aiot-platform");
   rollouts = std::make_unique<ota::RolloutService>(config.ota, models, devices, platform_client);
   if (Status s = rollouts->Open(); !s.ok()) {  // rollouts of an earlier run resume
+    log->error("OTA rollouts: {}", s.message());
     rollouts.reset();
     return s;
   }

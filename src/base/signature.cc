@@ -44,20 +44,50 @@ bool VerifyDigestSignature(std::string_view public_key_pem, std::string_view sha
                           sha256_hex.size()) == 1;
 }
 
-Status VerifyArtifactClaim(std::string_view public_key_pem, std::string_view bytes,
-                           const ArtifactClaim& claim) {
+ClaimProblem CheckArtifactClaim(std::string_view public_key_pem, std::string_view bytes,
+                                const ArtifactClaim& claim) {
   if (claim.size >= 0 && static_cast<size_t>(claim.size) != bytes.size()) {
-    return {errc::corrupted, "size mismatch"};
+    return ClaimProblem::kSize;
   }
-  if (public_key_pem.empty()) {
-    // Without the platform's key nothing can be trusted.
-    return {errc::permission_denied, "bad signature"};
-  }
-  if (Sha256Hex(bytes) != claim.sha256) return {errc::corrupted, "sha256 mismatch"};
+  if (public_key_pem.empty()) return ClaimProblem::kSignature;
+  if (Sha256Hex(bytes) != claim.sha256) return ClaimProblem::kSha256;
   if (!VerifyDigestSignature(public_key_pem, claim.sha256, claim.signature)) {
-    return {errc::permission_denied, "bad signature"};
+    return ClaimProblem::kSignature;
+  }
+  return ClaimProblem::kNone;
+}
+
+const char* ClaimProblemName(ClaimProblem p) {
+  switch (p) {
+    case ClaimProblem::kNone:
+      return "";
+    case ClaimProblem::kSize:
+      return "size";
+    case ClaimProblem::kSha256:
+      return "sha256";
+    case ClaimProblem::kSignature:
+      return "signature";
+  }
+  return "";
+}
+
+Status ClaimStatus(ClaimProblem p) {
+  switch (p) {
+    case ClaimProblem::kNone:
+      return Status::Ok();
+    case ClaimProblem::kSize:
+      return {errc::corrupted, "size mismatch"};
+    case ClaimProblem::kSha256:
+      return {errc::corrupted, "sha256 mismatch"};
+    case ClaimProblem::kSignature:
+      return {errc::permission_denied, "bad signature"};
   }
   return Status::Ok();
+}
+
+Status VerifyArtifactClaim(std::string_view public_key_pem, std::string_view bytes,
+                           const ArtifactClaim& claim) {
+  return ClaimStatus(CheckArtifactClaim(public_key_pem, bytes, claim));
 }
 
 }  // namespace aiot

@@ -52,6 +52,17 @@ class Stmt {
   Result<bool> Step();
   // Steps to completion, then resets and clears the bindings; for statements without rows.
   Status Run();
+  // Steps through every row, calling `row(*this)` on each; the first error stops it and is
+  // returned (the rows before it were seen: a caller that must see all of them checks the result).
+  template <class F>
+  Status ForEachRow(F&& row) {
+    while (true) {
+      auto r = Step();
+      if (!r.ok()) return r.status();
+      if (!*r) return Status::Ok();
+      row(*this);
+    }
+  }
   // Resets for reuse and clears bindings.
   void Reset();
 

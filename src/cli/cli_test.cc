@@ -13,6 +13,7 @@
 #include <filesystem>
 #include <fstream>
 #include <string>
+#include <thread>
 
 namespace {
 
@@ -183,6 +184,75 @@ TEST(Cli, UpServesHealthAndMetricsAndStopsCleanlyOnSigterm) {
   EXPECT_EQ(WEXITSTATUS(status), 0);
   EXPECT_EQ(HttpGet(port, "/healthz"), "");
   std::filesystem::remove_all(dir);
+}
+
+// A server that is not the aiot platform (the --url names some other service): it answers every
+// request on one connection with `reply`, then closes.
+class CannedHttpServer {
+ public:
+  explicit CannedHttpServer(std::string body, std::string type) {
+    fd_ = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a);
+    listen(fd_, 4);
+    socklen_t len = sizeof a;
+    getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len);
+    port_ = ntohs(a.sin_port);
+    reply_ = "HTTP/1.1 200 OK\r\nContent-Type: " + type +
+             "\r\nConnection: close\r\nContent-Length: " + std::to_string(body.size()) +
+             "\r\n\r\n" + body;
+    thread_ = std::thread([this] {
+      int c;
+      while ((c = accept(fd_, nullptr, nullptr)) >= 0) {
+        std::string request;
+        char buf[4096];
+        ssize_t n;
+        while (request.find("\r\n\r\n") == std::string::npos &&
+               (n = read(c, buf, sizeof buf)) > 0) {
+          request.append(buf, static_cast<size_t>(n));
+        }
+        (void)!write(c, reply_.data(), reply_.size());
+        close(c);
+      }
+    });
+  }
+  ~CannedHttpServer() {
+    shutdown(fd_, SHUT_RDWR);
+    close(fd_);
+    thread_.join();
+  }
+  std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
+
+ private:
+  int fd_ = -1;
+  int port_ = 0;
+  std::string reply_;
+  std::thread thread_;
+};
+
+// Replies from the API are network input: a body that is not JSON is a clear error, fields of
+// the wrong type print as absent, and nothing crashes the CLI.
+TEST(Cli, ApiCommandsRefuseRepliesThatAreNotJson) {
+  CannedHttpServer html("<html>hello</html>", "text/html");
+  for (const char* cmd : {"rollout status", "devices list", "models rollback m"}) {
+    Outcome r = Aiot(std::string(cmd) + " --token t --url " + html.url());
+    EXPECT_EQ(r.code, 1) << cmd << ": " << r.out;
+    EXPECT_NE(r.out.find("the reply is not JSON"), std::string::npos) << cmd << ": " << r.out;
+  }
+}
+
+TEST(Cli, ApiCommandsPrintMistypedFieldsAsAbsent) {
+  CannedHttpServer odd(R"({"rollouts":[{"id":5,"model":["x"],"counts":"many","devices":7}],)"
+                       R"("devices":[{"id":1,"labels":{"site":3},"online":"yes"}]})",
+                       "application/json");
+  Outcome rollouts = Aiot("rollout status --token t --url " + odd.url());
+  EXPECT_EQ(rollouts.code, 0) << rollouts.out;
+  EXPECT_NE(rollouts.out.find("?  ?@0  ?  ok=0"), std::string::npos) << rollouts.out;
+  Outcome devices = Aiot("devices list --token t --url " + odd.url());
+  EXPECT_EQ(devices.code, 0) << devices.out;
+  EXPECT_NE(devices.out.find("site:3"), std::string::npos) << devices.out;
 }
 
 }  // namespace

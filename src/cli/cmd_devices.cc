@@ -3,6 +3,7 @@
 #include <iostream>
 #include <nlohmann/json.hpp>
 
+#include "base/json.h"
 #include "cli/command.h"
 #include "registry/api_client.h"
 
@@ -34,24 +35,28 @@ void RegisterDevices(CLI::App& root, Context& ctx) {
       std::string target = "/api/v1/devices?all=" + std::string(args->all ? "true" : "false");
       if (!args->label.empty()) target += "&label=" + HttpClient::Escape(args->label);
       auto r = args->api.Client()->Get(target);
-      if (int rc = registry::CheckReply(r, "devices list")) return rc;
-      auto j = Json::parse(r->body);
+      auto j = registry::ReadReply(r, "devices list");
+      if (!j) return kExitFailure;
       if (args->json) {
-        std::cout << j.dump(2) << "\n";
+        std::cout << j->dump(2) << "\n";
         return kExitOk;
       }
       std::printf("%-20s %-8s %-15s %-7s %-16s %-16s %s\n", "ID", "TYPE", "STATE", "ONLINE",
                   "MODEL", "DESIRED", "LABELS");
-      for (const auto& d : j["devices"]) {
+      const Json* devices = json::Find(*j, "devices");
+      for (const auto& d : devices && devices->is_array() ? *devices : Json::array()) {
         std::string labels;
-        for (auto& [k, v] : d["labels"].items()) {
-          labels += (labels.empty() ? "" : ",") + k + ":" + v.get<std::string>();
+        if (const Json* l = json::Find(d, "labels")) {
+          for (auto& [k, v] : l->items()) {
+            labels += (labels.empty() ? "" : ",") + k + ":" +
+                      (v.is_string() ? v.get<std::string>() : v.dump());
+          }
         }
-        std::printf("%-20s %-8s %-15s %-7s %-16s %-16s %s\n", d["id"].get<std::string>().c_str(),
-                    d["type"].get<std::string>().c_str(), d["state"].get<std::string>().c_str(),
-                    d["online"].get<bool>() ? "yes" : "no",
-                    d["reported_model"].get<std::string>().c_str(),
-                    d["desired_model"].get<std::string>().c_str(), labels.c_str());
+        std::printf("%-20s %-8s %-15s %-7s %-16s %-16s %s\n", json::StringOr(d, "id", "?").c_str(),
+                    json::StringOr(d, "type", "").c_str(), json::StringOr(d, "state", "").c_str(),
+                    json::Bool(d, "online").value_or(false) ? "yes" : "no",
+                    json::StringOr(d, "reported_model", "").c_str(),
+                    json::StringOr(d, "desired_model", "").c_str(), labels.c_str());
       }
       return kExitOk;
     };
@@ -78,8 +83,9 @@ void RegisterDevices(CLI::App& root, Context& ctx) {
       Json body = {
           {"id", args->id}, {"type", args->type}, {"labels", labels}, {"firmware", args->firmware}};
       auto r = args->api.Client()->Call("POST", "/api/v1/devices", body.dump());
-      if (int rc = registry::CheckReply(r, "devices provision")) return rc;
-      std::cout << Json::parse(r->body).dump(2) << "\n";
+      auto j = registry::ReadReply(r, "devices provision");
+      if (!j) return kExitFailure;
+      std::cout << j->dump(2) << "\n";
       return kExitOk;
     };
   });
@@ -90,8 +96,9 @@ void RegisterDevices(CLI::App& root, Context& ctx) {
   show->callback([&ctx, args] {
     ctx.run = [args] {
       auto r = args->api.Client()->Get("/api/v1/devices/" + HttpClient::Escape(args->id));
-      if (int rc = registry::CheckReply(r, "devices show")) return rc;
-      std::cout << Json::parse(r->body).dump(2) << "\n";
+      auto j = registry::ReadReply(r, "devices show");
+      if (!j) return kExitFailure;
+      std::cout << j->dump(2) << "\n";
       return kExitOk;
     };
   });

@@ -5,6 +5,7 @@
 #include <nlohmann/json.hpp>
 #include <sstream>
 
+#include "base/json.h"
 #include "cli/command.h"
 #include "registry/api_client.h"
 #include "registry/crypto.h"
@@ -26,20 +27,22 @@ void PrintVersions(const Json& list) {
   std::printf("%-20s %7s %-10s %10s  %-16s %s\n", "NAME", "VERSION", "STAGE", "SIZE", "SHA256",
               "CREATED");
   for (const auto& m : list) {
-    std::printf("%-20s %7lld %-10s %10lld  %-16.16s %s\n", m["name"].get<std::string>().c_str(),
-                static_cast<long long>(m["version"].get<int64_t>()),
-                m["stage"].get<std::string>().c_str(),
-                static_cast<long long>(m["size"].get<int64_t>()),
-                m["sha256"].get<std::string>().c_str(), m["created_at"].get<std::string>().c_str());
+    std::printf("%-20s %7lld %-10s %10lld  %-16.16s %s\n", json::StringOr(m, "name", "?").c_str(),
+                static_cast<long long>(json::Int(m, "version").value_or(0)),
+                json::StringOr(m, "stage", "?").c_str(),
+                static_cast<long long>(json::Int(m, "size").value_or(0)),
+                json::StringOr(m, "sha256", "?").c_str(),
+                json::StringOr(m, "created_at", "?").c_str());
   }
 }
 
 int Print(const net::HttpReply& r, bool as_json, const char* list_key) {
   auto j = Json::parse(r.body, nullptr, false);
-  if (as_json || !list_key || !j.contains(list_key)) {
+  const Json* list = list_key ? json::Find(j, list_key) : nullptr;
+  if (as_json || list == nullptr || !list->is_array()) {
     std::cout << (j.is_discarded() ? r.body : j.dump(2)) << "\n";
   } else {
-    PrintVersions(j[list_key]);
+    PrintVersions(*list);
   }
   return kExitOk;
 }
@@ -102,11 +105,11 @@ void RegisterModels(CLI::App& root, Context& ctx) {
       if (args->parent > 0) target += "&parent_version=" + std::to_string(args->parent);
       auto r =
           args->api.Client()->Call("POST", target, bytes.str(), {}, "application/octet-stream");
-      if (int rc = registry::CheckReply(r, "models push")) return rc;
-      auto j = Json::parse(r->body);
+      auto j = registry::ReadReply(r, "models push");
+      if (!j) return kExitFailure;
       std::cout << (r->status == 201 ? "pushed " : "already registered as ")
-                << j["name"].get<std::string>() << "@" << j["version"] << " sha256 "
-                << j["sha256"].get<std::string>() << "\n";
+                << json::StringOr(*j, "name", "?") << "@" << json::Int(*j, "version").value_or(0)
+                << " sha256 " << json::StringOr(*j, "sha256", "?") << "\n";
       return kExitOk;
     };
   });
@@ -137,9 +140,10 @@ void RegisterModels(CLI::App& root, Context& ctx) {
     ctx.run = [args] {
       auto r = args->api.Client()->Call(
           "POST", "/api/v1/models/" + HttpClient::Escape(args->name) + "/rollback");
-      if (int rc = registry::CheckReply(r, "models rollback")) return rc;
-      auto j = Json::parse(r->body);
-      std::cout << args->name << "@" << j["version"] << " is back in production\n";
+      auto j = registry::ReadReply(r, "models rollback");
+      if (!j) return kExitFailure;
+      std::cout << args->name << "@" << json::Int(*j, "version").value_or(0)
+                << " is back in production\n";
       return kExitOk;
     };
   });

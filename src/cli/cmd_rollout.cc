@@ -3,6 +3,7 @@
 #include <iostream>
 #include <nlohmann/json.hpp>
 
+#include "base/json.h"
 #include "cli/command.h"
 #include "registry/api_client.h"
 
@@ -23,25 +24,29 @@ struct RolloutArgs {
 };
 
 void PrintRollout(const Json& r) {
-  std::printf("%s  %s@%lld  %s  ok=%d failed=%d sent=%d pending=%d rolled_back=%d\n",
-              r["id"].get<std::string>().c_str(), r["model"].get<std::string>().c_str(),
-              static_cast<long long>(r["version"].get<int64_t>()),
-              r["state"].get<std::string>().c_str(), r["counts"]["ok"].get<int>(),
-              r["counts"]["failed"].get<int>(), r["counts"]["sent"].get<int>(),
-              r["counts"]["pending"].get<int>(), r["counts"]["rolled_back"].get<int>());
-  if (r.contains("resumed_at") && r["resumed_at"].is_string()) {
-    std::printf("  resumed after a platform restart at %s\n",
-                r["resumed_at"].get<std::string>().c_str());
+  static const Json kNone = Json::object();
+  const Json* counts = json::Find(r, "counts");
+  const Json& c = counts ? *counts : kNone;
+  auto count = [&c](const char* key) {
+    return static_cast<long long>(json::Int(c, key).value_or(0));
+  };
+  std::printf("%s  %s@%lld  %s  ok=%lld failed=%lld sent=%lld pending=%lld rolled_back=%lld\n",
+              json::StringOr(r, "id", "?").c_str(), json::StringOr(r, "model", "?").c_str(),
+              static_cast<long long>(json::Int(r, "version").value_or(0)),
+              json::StringOr(r, "state", "?").c_str(), count("ok"), count("failed"), count("sent"),
+              count("pending"), count("rolled_back"));
+  if (auto at = json::String(r, "resumed_at")) {
+    std::printf("  resumed after a platform restart at %s\n", at->c_str());
   }
-  if (!r["reason"].get<std::string>().empty()) {
-    std::printf("  reason: %s\n", r["reason"].get<std::string>().c_str());
+  if (std::string reason = json::StringOr(r, "reason", ""); !reason.empty()) {
+    std::printf("  reason: %s\n", reason.c_str());
   }
-  if (r.contains("devices")) {
-    for (const auto& d : r["devices"]) {
-      if (d["state"] == "failed") {
-        std::printf("  %s failed: %s\n", d["device"].get<std::string>().c_str(),
-                    d["error"].get<std::string>().c_str());
-      }
+  const Json* devices = json::Find(r, "devices");
+  if (devices == nullptr || !devices->is_array()) return;
+  for (const auto& d : *devices) {
+    if (json::StringOr(d, "state", "") == "failed") {
+      std::printf("  %s failed: %s\n", json::StringOr(d, "device", "?").c_str(),
+                  json::StringOr(d, "error", "").c_str());
     }
   }
 }
@@ -73,12 +78,12 @@ void RegisterRollout(CLI::App& root, Context& ctx) {
       if (args->threshold >= 0) body["failure_threshold"] = args->threshold;
       if (args->soak >= 0) body["canary_soak_s"] = args->soak;
       auto r = args->api.Client()->Call("POST", "/api/v1/rollouts", body.dump());
-      if (int rc = registry::CheckReply(r, "rollout start")) return rc;
-      auto j = Json::parse(r->body);
+      auto j = registry::ReadReply(r, "rollout start");
+      if (!j) return kExitFailure;
       if (args->json) {
-        std::cout << j.dump(2) << "\n";
+        std::cout << j->dump(2) << "\n";
       } else {
-        PrintRollout(j);
+        PrintRollout(*j);
       }
       return kExitOk;
     };
@@ -93,14 +98,15 @@ void RegisterRollout(CLI::App& root, Context& ctx) {
       std::string target = "/api/v1/rollouts";
       if (!args->id.empty()) target += "/" + HttpClient::Escape(args->id);
       auto r = args->api.Client()->Get(target);
-      if (int rc = registry::CheckReply(r, "rollout status")) return rc;
-      auto j = Json::parse(r->body);
+      auto j = registry::ReadReply(r, "rollout status");
+      if (!j) return kExitFailure;
+      const Json* list = json::Find(*j, "rollouts");
       if (args->json) {
-        std::cout << j.dump(2) << "\n";
-      } else if (j.contains("rollouts")) {
-        for (const auto& x : j["rollouts"]) PrintRollout(x);
+        std::cout << j->dump(2) << "\n";
+      } else if (list != nullptr && list->is_array()) {
+        for (const auto& x : *list) PrintRollout(x);
       } else {
-        PrintRollout(j);
+        PrintRollout(*j);
       }
       return kExitOk;
     };
@@ -113,8 +119,9 @@ void RegisterRollout(CLI::App& root, Context& ctx) {
     ctx.run = [args] {
       auto r = args->api.Client()->Call(
           "POST", "/api/v1/rollouts/" + HttpClient::Escape(args->id) + "/abort");
-      if (int rc = registry::CheckReply(r, "rollout abort")) return rc;
-      PrintRollout(Json::parse(r->body));
+      auto j = registry::ReadReply(r, "rollout abort");
+      if (!j) return kExitFailure;
+      PrintRollout(*j);
       return kExitOk;
     };
   });

@@ -5,6 +5,8 @@
 #include <iostream>
 #include <nlohmann/json.hpp>
 
+#include "base/json.h"
+
 namespace aiot::registry {
 
 ApiEndpoint::ApiEndpoint() {
@@ -56,12 +58,22 @@ int CheckReply(const Result<net::HttpReply>& reply, const std::string& what) {
   if (reply->status >= 200 && reply->status < 300) return 0;
   auto j = nlohmann::json::parse(reply->body, nullptr, false);
   std::string message = reply->body;
-  if (j.is_object() && j.contains("error") && j["error"].is_object()) {
-    const auto& e = j["error"];
-    if (e.contains("message") && e["message"].is_string()) message = e["message"];
+  if (const nlohmann::json* e = json::Find(j, "error")) {
+    message = json::StringOr(*e, "message", message);
   }
   std::cerr << "aiot: " << what << ": HTTP " << reply->status << ": " << message << "\n";
   return 1;
+}
+
+std::optional<nlohmann::json> ReadReply(const Result<net::HttpReply>& reply,
+                                        const std::string& what) {
+  if (CheckReply(reply, what) != 0) return std::nullopt;
+  auto j = nlohmann::json::parse(reply->body, nullptr, /*allow_exceptions=*/false);
+  if (j.is_discarded()) {
+    std::cerr << "aiot: " << what << ": the reply is not JSON (is --url the aiot platform?)\n";
+    return std::nullopt;
+  }
+  return j;
 }
 
 }  // namespace aiot::registry

@@ -3,6 +3,8 @@
 #include <CLI/CLI.hpp>
 
 #include <memory>
+#include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 
 #include "net/http_client.h"
@@ -31,5 +33,11 @@ struct ApiEndpoint {
 // Prints a failed call or an error reply to stderr and returns the exit code: 0 for 2xx,
 // 1 otherwise. On success the body is left to the caller.
 int CheckReply(const Result<net::HttpReply>& reply, const std::string& what);
+
+// CheckReply, then the body parsed as JSON without throwing: std::nullopt, after printing why to
+// stderr, for a failed call, an error reply, or a body that is not JSON (the URL may name some
+// other server). Read the fields of the result with base/json.h, never with a throwing get<>().
+std::optional<nlohmann::json> ReadReply(const Result<net::HttpReply>& reply,
+                                        const std::string& what);
 
 }  // namespace aiot::registry

@@ -200,12 +200,8 @@ Result<std::vector<Device>> DeviceRegistry::List(const std::map<std::string, std
     i += 2;
   }
   std::vector<Device> out;
-  while (true) {
-    auto r = st->Step();
-    if (!r.ok()) return r.status();
-    if (!*r) break;
-    out.push_back(ReadRow(*st));
-  }
+  Status s = st->ForEachRow([&out](const sqlite::Stmt& row) { out.push_back(ReadRow(row)); });
+  if (!s.ok()) return s;
   return out;
 }
 

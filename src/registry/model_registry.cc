@@ -198,13 +198,17 @@ void ModelRegistry::CleanUp() {
     log->warn("removing interrupted upload {}", e.path().string());
     std::filesystem::remove(e.path(), ec);
   }
+  // Only with the complete set of referenced digests: an incomplete one would delete the
+  // artifacts of registered models.
   std::set<std::string> referenced;
   auto st = db_.Prepare("SELECT DISTINCT sha256 FROM models WHERE deleted = 0");
-  if (!st.ok()) return;
-  while (true) {
-    auto r = st->Step();
-    if (!r.ok() || !*r) break;
-    referenced.insert(st->TextString(0));
+  Status listed =
+      st.ok()
+          ? st->ForEachRow([&](const sqlite::Stmt& row) { referenced.insert(row.TextString(0)); })
+          : st.status();
+  if (!listed.ok()) {
+    log->warn("not sweeping unregistered artifact files: {}", listed.message());
+    return;
   }
   for (const auto& e : std::filesystem::directory_iterator(artifacts_dir_, ec)) {
     if (!e.is_regular_file()) continue;
@@ -363,12 +367,8 @@ Result<std::vector<ModelVersion>> ModelRegistry::List(std::string_view name) {
   if (!st.ok()) return st.status();
   st->Bind(1, name);
   std::vector<ModelVersion> out;
-  while (true) {
-    auto r = st->Step();
-    if (!r.ok()) return r.status();
-    if (!*r) break;
-    out.push_back(ReadRow(*st));
-  }
+  Status s = st->ForEachRow([&out](const sqlite::Stmt& row) { out.push_back(ReadRow(row)); });
+  if (!s.ok()) return s;
   return out;
 }
 
@@ -483,12 +483,9 @@ Result<ModelVersion> ModelRegistry::RollbackImpl(std::string_view name, std::str
   if (!st.ok()) return st.status();
   st->Bind(1, name);
   std::vector<std::pair<int64_t, std::string>> rows;
-  while (true) {
-    auto r = st->Step();
-    if (!r.ok()) return r.status();
-    if (!*r) break;
-    rows.emplace_back(st->Int(0), st->TextString(1));
-  }
+  Status listed = st->ForEachRow(
+      [&rows](const sqlite::Stmt& row) { rows.emplace_back(row.Int(0), row.TextString(1)); });
+  if (!listed.ok()) return listed;
   if (rows.size() < 2 || rows[0].second != "production") {
     return {aiot::errc::not_found,
             "model " + std::string(name) + " has no earlier production version to roll back to"};
@@ -558,13 +555,11 @@ Result<std::vector<AuditEntry>> ModelRegistry::Audit(std::string_view name, int 
   if (!st.ok()) return st.status();
   st->Bind(1, name).Bind(2, limit);
   std::vector<AuditEntry> out;
-  while (true) {
-    auto r = st->Step();
-    if (!r.ok()) return r.status();
-    if (!*r) break;
-    out.push_back({st->Int(0), st->Int(1), st->TextString(2), st->TextString(3), st->TextString(4),
-                   st->Int(5), st->TextString(6)});
-  }
+  Status s = st->ForEachRow([&out](const sqlite::Stmt& row) {
+    out.push_back({row.Int(0), row.Int(1), row.TextString(2), row.TextString(3), row.TextString(4),
+                   row.Int(5), row.TextString(6)});
+  });
+  if (!s.ok()) return s;
   return out;
 }
 

@@ -121,14 +121,12 @@ Result<std::string> RegistryFollower::DownloadVerified(net::HttpClient& client, 
     return Fail("download", errc::io_error,
                 "download of " + label + ": HTTP " + std::to_string(artifact->status));
   }
-  if (Status st = VerifyArtifactClaim(public_key_pem_, artifact->body, ref.claim); !st.ok()) {
-    const std::string why = st.message();
+  const ClaimProblem problem = CheckArtifactClaim(public_key_pem_, artifact->body, ref.claim);
+  if (problem != ClaimProblem::kNone) {
     refused_sha256_ = ref.claim.sha256;
     // The failure label names the check: "size", "sha256" or "signature".
-    const char* reason = why == "size mismatch"     ? "size"
-                         : why == "sha256 mismatch" ? "sha256"
-                                                    : "signature";
-    return Fail(reason, st.error(), label + ": " + why);
+    Status st = ClaimStatus(problem);
+    return Fail(ClaimProblemName(problem), st.error(), label + ": " + st.message());
   }
   return std::move(artifact->body);
 }
