@@ -191,7 +191,7 @@ Status Platform::Impl::StartServices() {
   // Registries and the training datastore (SQLite), with their HTTP API.
   for (Status s : {models.Open(), devices.Open(), datastore.Open()}) {
     if (!s.ok()) {
-      log->error("registry under {}: {}", config.registry.data_dir, s.error().message());
+      log->error("registry under {}: {}", config.registry.data_dir, s.message());
       return s;
     }
   }
@@ -215,7 +215,7 @@ Status Platform::Impl::StartServices() {
   if (auth_tokens.empty()) {
     auto token = LoadOrCreateAdminToken(config.registry.data_dir);
     if (!token.ok()) {
-      log->error("admin token {}: {}", AdminTokenPath(), token.error().message());
+      log->error("admin token {}: {}", AdminTokenPath(), token.status().message());
       return token.error();
     }
     auth_tokens["admin"] = *token;
@@ -234,14 +234,14 @@ Status Platform::Impl::StartServices() {
     pc.model_name = production->name + "@" + std::to_string(production->version);
   } else {
     log->warn("no production model `{}` ({}); telemetry is dead-lettered until one is promoted",
-              config.model_name, production.error().message());
+              config.model_name, production.status().message());
   }
   predictor = std::make_unique<services::Predictor>(
       pc, mqtt::MqttClientConfig{}, runtime.Next(), predictor_models, services::MakeTfliteLoader(),
       registry, SystemClock::Instance(), mqtt::broker::MakeInprocFactory(broker.broker()),
       services::MakeTfliteDriftWatch(pc.drift));
   if (Status s = predictor->Start(); !s.ok()) {
-    log->error("predictor: {}", s.error().message());
+    log->error("predictor: {}", s.message());
     return s;
   }
   services::RegisterScoringRoutes(router, predictor_models, pc.thresholds);
@@ -284,7 +284,7 @@ Status Platform::Impl::StartServices() {
   platform_client->Start();
 
   if (Status s = http.Start(); !s.ok()) {
-    log->error("HTTP server could not listen on {}: {}", config.http.listen, s.error().message());
+    log->error("HTTP server: {}", s.message());
     return s;
   }
   std::string host = config.http.listen.substr(0, config.http.listen.rfind(':'));

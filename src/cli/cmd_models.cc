@@ -164,7 +164,7 @@ void RegisterModels(CLI::App& root, Context& ctx) {
       Status v = registry::VerifyArtifact(key->body, r->body, r->header("x-aiot-sha256"),
                                           r->header("x-aiot-signature"));
       if (!v.ok()) {
-        std::cerr << "aiot: models download: artifact does not verify (" << v.error().message()
+        std::cerr << "aiot: models download: artifact does not verify (" << v.message()
                   << "); not written\n";
         return kExitFailure;
       }

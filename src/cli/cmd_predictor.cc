@@ -107,13 +107,13 @@ int RunPredictor(Context& ctx, const PredictorFlags& flags) {
     Status first = follower->CheckNow();
     if (!first.ok()) {
       log->warn("no model from the registry at {} yet ({}); checking every {} ms", follow.url,
-                first.error().message(), follow.poll_ms);
+                first.message(), follow.poll_ms);
     }
   }
   runtime.Start();
   Status st = predictor->Start();
   if (!st.ok()) {
-    log->error("cannot start: model {}: {}", pc.model, st.error().message());
+    log->error("cannot start: model {}: {}", pc.model, st.message());
     follower.reset();
     runtime.Stop();
     runtime.Join();
@@ -122,7 +122,7 @@ int RunPredictor(Context& ctx, const PredictorFlags& flags) {
   if (http) {
     st = http->Start();
     if (!st.ok()) {
-      log->error("cannot listen on {}: {}", flags.http, st.error().message());
+      log->error("scoring API: {}", st.message());
       follower.reset();
       predictor->Stop();
       runtime.Stop();

@@ -71,7 +71,7 @@ int RunHistory(const SimulateOptions& o) {
   }
   auto stats = sim::WriteHistoryCsv(h, *out);
   if (!stats.ok()) {
-    std::cerr << "writing history failed: " << stats.error().message() << "\n";
+    std::cerr << "writing history failed: " << stats.status().message() << "\n";
     return kExitFailure;
   }
   log::Get("sim")->info("wrote {} rows ({} labeled faulty, {} failures) from {} devices to {}",

@@ -787,9 +787,9 @@ Status HttpServer::Impl::BindContexts(const tcp::endpoint& ep) {
     if (!ec) acceptor->bind(bind_ep, ec);
     if (!ec) acceptor->listen(asio::socket_base::max_listen_connections, ec);
     if (ec) {
-      log->error("cannot listen on {}: {}", config.listen, ec.message());
       contexts.clear();
-      return std::error_code(ec.value(), std::system_category());
+      return Status(std::error_code(ec.value(), std::system_category()),
+                    "cannot listen on " + config.listen + ": " + ec.message());
     }
     if (i == 0) port = acceptor->local_endpoint().port();
     cs->acceptor = std::move(acceptor);
@@ -804,8 +804,8 @@ Status HttpServer::Start() {
   AIOT_CHECK(!s.started, "HttpServer::Start called twice");
   tcp::endpoint ep;
   if (!ParseListen(s.config.listen, ep)) {
-    s.log->error("http.listen `{}` is not host:port or [v6]:port", s.config.listen);
-    return errc::invalid_argument;
+    return {errc::invalid_argument,
+            "http.listen `" + s.config.listen + "` is not host:port or [v6]:port"};
   }
   s.RegisterMetrics();
   uint32_t shortest = std::min(s.config.idle_timeout_ms, s.config.request_timeout_ms);

@@ -209,7 +209,7 @@ Status RolloutManager::Open(const std::string& path) {
   if (auto db = sqlite::Db::Open(path, {.wal = true}); db.ok()) {
     db_ = std::move(*db);
   } else {
-    log->error("rollout store {}: {}", path, db.error().message());
+    log->error("rollout store {}: {}", path, db.status().message());
     return db.error();
   }
   if (Status s = db_.Exec("CREATE TABLE IF NOT EXISTS rollouts ("

@@ -27,8 +27,7 @@ RolloutService::RolloutService(OtaConfig config, registry::ModelRegistry& models
             Status s =
                 c->Publish(topic, mqtt::SharedBytes(std::move(payload)),
                            {.qos = mqtt::QoS::kAtLeastOnce, .retain = false, .properties = {}});
-            if (!s.ok())
-              log::Get("ota")->error("cannot publish to {}: {}", topic, s.error().message());
+            if (!s.ok()) log::Get("ota")->error("cannot publish to {}: {}", topic, s.message());
           },
           clock),
       timer_(std::make_shared<TimerState>(client_->executor())) {}

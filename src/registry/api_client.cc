@@ -52,7 +52,7 @@ std::unique_ptr<net::HttpClient> ApiEndpoint::Client() const {
 
 int CheckReply(const Result<net::HttpReply>& reply, const std::string& what) {
   if (!reply.ok()) {
-    std::cerr << "aiot: " << what << ": " << reply.error().message() << "\n";
+    std::cerr << "aiot: " << what << ": " << reply.status().message() << "\n";
     return 1;
   }
   if (reply->status >= 200 && reply->status < 300) return 0;

@@ -26,7 +26,7 @@ void PublishModelEvents(ModelRegistry& models, std::shared_ptr<mqtt::Client> cli
             {.qos = mqtt::QoS::kAtLeastOnce, .retain = false, .properties = {}});
         if (!s.ok()) {
           log->error("cannot publish the promotion of {}@{} on {}: {}", m.name, m.version, topic,
-                     s.error().message());
+                     s.message());
           return;
         }
         log->info("{}@{} in production ({}): published on {}", m.name, m.version, action, topic);

@@ -172,15 +172,14 @@ void AnomalyDetector::Flush() {
   if (!st.ok()) {
     scoring_errors_.Increment();
     log::Get("predictor")
-        ->error("model {} failed to score a batch of {}: {}", model->name(), n,
-                st.error().message());
+        ->error("model {} failed to score a batch of {}: {}", model->name(), n, st.message());
     for (size_t i = 0; i < n; ++i) {
       deadletter_family_.Add({{"reason", "scoring_failed"}}).Increment();
       out_.clear();
       out_.append("{\"deviceID\":");
       AppendJsonString(out_, device_ids_[i]);
       out_.append(",\"reason\":");
-      AppendJsonString(out_, "model " + model->name() + " failed: " + st.error().message());
+      AppendJsonString(out_, "model " + model->name() + " failed: " + st.message());
       out_.push_back('}');
       sink_.Publish(config_.deadletter_topic, out_);
     }

@@ -201,7 +201,7 @@ void Predictor::OnModelEvent(const mqtt::Message& m) {
     return;
   }
   Status st = LoadModel(source);
-  if (!st.ok()) Log()->error("model event `{}`: {}", event, st.error().message());
+  if (!st.ok()) Log()->error("model event `{}`: {}", event, st.message());
 }
 
 Status Predictor::LoadModel(const ModelSource& source) {
@@ -242,9 +242,9 @@ void Predictor::RegisterRoutes(net::Router& router, const std::string& admin_rol
                 ModelPtr before = models_.Get();
                 Status st = LoadModel(source);
                 if (!st.ok()) {
-                  return net::ErrorResponse(
-                      net::http::status::unprocessable_entity, "invalid_argument",
-                      "cannot load " + source.path + ": " + st.error().message());
+                  return net::ErrorResponse(net::http::status::unprocessable_entity,
+                                            "invalid_argument",
+                                            "cannot load " + source.path + ": " + st.message());
                 }
                 return net::JsonResponse(nlohmann::json{
                     {"model", models_.Get()->name()},

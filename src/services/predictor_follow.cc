@@ -83,7 +83,7 @@ Status RegistryFollower::CheckNow() {
 
 Result<ModelRef> RegistryFollower::FetchProduction(net::HttpClient& client) {
   auto r = client.Get("/api/v1/models/" + config_.model + "/production");
-  if (!r.ok()) return Fail("unreachable", r.error(), "unreachable: " + r.error().message());
+  if (!r.ok()) return Fail("unreachable", r.error(), "unreachable: " + r.status().message());
   if (r->status == 404) {
     if (!logged_none_) Log()->info("no `{}` in production at {} yet", config_.model, config_.url);
     logged_none_ = true;
@@ -115,7 +115,7 @@ Result<std::string> RegistryFollower::DownloadVerified(net::HttpClient& client, 
                              std::to_string(ref.version) + "/artifact");
   if (!artifact.ok()) {
     return Fail("download", artifact.error(),
-                "download of " + label + ": " + artifact.error().message());
+                "download of " + label + ": " + artifact.status().message());
   }
   if (artifact->status != 200) {
     return Fail("download", errc::io_error,
@@ -144,7 +144,7 @@ Status RegistryFollower::Serve(const std::string& bytes, const std::string& sha2
   if (!st.ok()) {
     refused_sha256_ = sha256;
     std::filesystem::remove(path, ec);
-    return Fail("load", st.error(), label + " does not load: " + st.error().message());
+    return Fail("load", st.error(), label + " does not load: " + st.message());
   }
   // Keep the serving artifact and the one before it.
   const std::string stale = previous_sha256_;

@@ -30,7 +30,7 @@ net::Response Score(net::Request& req, ModelHolder& models, const ThresholdConfi
   Status st = model->Score(parser.rows().data(), n, scores.data());
   if (!st.ok()) {
     return net::ErrorResponse(net::http::status::internal_server_error, "internal",
-                              "model " + model->name() + " failed: " + st.error().message());
+                              "model " + model->name() + " failed: " + st.message());
   }
   const Thresholds t = EffectiveThresholds(*model, thresholds);
   net::Response res;

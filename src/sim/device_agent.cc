@@ -545,7 +545,7 @@ void DeviceAgent::StartDownload(ModelInfo info, std::string url, ArtifactClaim c
                            rollout = std::move(rollout), options] {
     auto body = GetBody(url, options);
     std::string fetch_error;
-    if (!body.ok()) fetch_error = "download failed: " + body.error().message();
+    if (!body.ok()) fetch_error = "download failed: " + body.status().message();
     asio::post(ex, [weak, info, claim, rollout, body = std::move(body), fetch_error]() mutable {
       if (auto self = weak.lock()) {
         self->FinishDownload(info, claim, rollout, std::move(body), fetch_error);
@@ -696,7 +696,7 @@ DeviceAgent::ProductionFetch FetchProduction(const std::string& key_url, const s
                             Options(token, 10000, 1 << 20));
   if (!r.ok()) {
     out.kind = Kind::kRetry;
-    out.error = "registry unreachable: " + r.error().message();
+    out.error = "registry unreachable: " + r.status().message();
     return out;
   }
   if (r->status == 404) {

@@ -220,7 +220,7 @@ InfluxSink::SendResult InfluxSink::Send(const std::string& body, bool compressed
   if (compressed) headers.emplace("Content-Encoding", "gzip");
   auto r = client_->Call("POST", write_target_, body, headers, "text/plain; charset=utf-8");
   if (!r) {
-    log->debug("write of {} points failed: {}", points, r.error().message());
+    log->debug("write of {} points failed: {}", points, r.status().message());
     return SendResult::kRetry;
   }
   // Only 204 means written: influxd 1.6 answers an empty 200 to writes that race its shutdown

@@ -91,7 +91,7 @@ class TcpLink final : public Link {
     auto r = Encode(packet, version, to);
     if (!r.ok()) {
       Log()->warn("cannot encode {} for a client: {}", PacketTypeName(TypeOf(packet)),
-                  r.error().message());
+                  r.status().message());
       return;
     }
     if (writing_) return;

@@ -58,7 +58,7 @@ class TcpConnection : public std::enable_shared_from_this<TcpConnection> {
     auto n = Encode(packet, version, &out_);
     if (!n.ok()) {
       log::Get("mqtt.client")
-          ->error("cannot encode {}: {}", PacketTypeName(TypeOf(packet)), n.error().message());
+          ->error("cannot encode {}: {}", PacketTypeName(TypeOf(packet)), n.status().message());
       return Finish(n.error());
     }
     if (!writing_active_) Write();

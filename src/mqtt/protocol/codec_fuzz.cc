@@ -25,7 +25,7 @@ void CheckRoundTrip(const Packet& packet, uint8_t version) {
   if (!n.ok()) {
     std::fprintf(stderr, "decoded %s does not re-encode: %s\n",
                  aiot::mqtt::PacketTypeName(aiot::mqtt::TypeOf(packet)),
-                 n.error().message().c_str());
+                 n.status().message().c_str());
     std::abort();
   }
   Decoder again({.protocol_version = version});
