@@ -107,6 +107,13 @@ Runner::StepEnd Runner::RunStep(const RunRecord& run, const Step& step,
   }
   auto argv = dag_.RenderArgv(step, values);
   if (!argv.ok()) return {End::kFail, argv.status().message()};
+  // A resumed run may have used this step's attempts already (killed after a failed one).
+  const auto used = std::count_if(run.steps.begin(), run.steps.end(),
+                                  [&](const StepRecord& r) { return r.step == step.name; });
+  if (used > step.retries) {
+    return {End::kFail,
+            "step " + step.name + " has no attempts left (" + std::to_string(used) + " used)"};
+  }
   for (;;) {
     if (cancel_) return {End::kCancel, "cancelled before step " + step.name};
     auto attempt = store_.StartStep(run.id, step.name);

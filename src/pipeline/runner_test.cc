@@ -216,6 +216,22 @@ TEST_F(RunnerTest, AResumedRunContinuesFromItsLastFinishedStep) {
   EXPECT_EQ(run->status, RunStatus::kSucceeded);
 }
 
+TEST_F(RunnerTest, AResumedStepWithoutAttemptsLeftFailsTheRun) {
+  const int64_t id = NewRunId();
+  ASSERT_TRUE(store_.StartStep(id, "extract").ok());
+  ASSERT_TRUE(store_.FinishStep(id, "extract", 1, StepResult()).ok());
+  ASSERT_TRUE(store_.StartStep(id, "validate").ok());
+  StepResult failed;
+  failed.status = StepStatus::kFailed;
+  failed.exit_code = kStepFailed;
+  ASSERT_TRUE(store_.FinishStep(id, "validate", 1, failed).ok());  // then killed before FinishRun
+  auto run = runner_.Execute(id);
+  ASSERT_TRUE(run.ok());
+  EXPECT_TRUE(Calls().empty());
+  EXPECT_EQ(run->status, RunStatus::kFailed);
+  EXPECT_EQ(run->reason, "step validate has no attempts left (1 used)");
+}
+
 TEST_F(RunnerTest, CancelStopsTheCurrentStepAndEndsTheRunCancelled) {
   const int64_t id = NewRunId();
   runner_.SetStep("train", [&](const StepContext& ctx) {
