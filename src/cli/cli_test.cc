@@ -72,7 +72,7 @@ TEST(Cli, ConfigCheckNamesLineOfUnknownKey) {
   std::string path = TempFile("bad.yaml", "threads: 2\nlog:\n  levl: debug\n");
   Outcome r = Aiot("config check " + path);
   EXPECT_EQ(r.code, 1);
-  EXPECT_NE(r.out.find(path + ":3: unknown key `log.levl`; did you mean `level`?"),
+  EXPECT_NE(r.out.find("log.levl: unknown key; did you mean `level`? (" + path + ":3)"),
             std::string::npos)
       << r.out;
 }
@@ -90,7 +90,7 @@ TEST(Cli, EnvironmentAndSetOverrideTheFile) {
 TEST(Cli, BadOverrideIsAClearError) {
   Outcome r = Aiot("config show --set thread=3");
   EXPECT_EQ(r.code, 2);
-  EXPECT_NE(r.out.find("unknown key `thread`; did you mean `threads`?"), std::string::npos)
+  EXPECT_NE(r.out.find("thread: unknown key; did you mean `threads`? (--set)"), std::string::npos)
       << r.out;
 }
 
