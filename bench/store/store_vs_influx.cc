@@ -113,7 +113,7 @@ int main(int argc, char** argv) {
   auto open_store = [&](const std::string& name, const std::string& sync) {
     StoreConfig c;
     c.path = (dir / name).string();
-    c.synchronous = sync;
+    c.synchronous = sync == "full" ? store::Synchronous::kFull : store::Synchronous::kNormal;
     c.batch_max_records = batch;
     c.queue_capacity = batch * 4;
     c.rollup_interval_ms = 3600 * 1000;  // rollups only when asked (measured separately)

@@ -13,9 +13,10 @@ AppConfig::AppConfig() {
 void Describe(config::Visitor& v, BootstrapConfig& c) {
   v.Field("enabled", c.enabled,
           "Train a first model from simulated history when the registry has none in production.");
-  v.Field("rows", c.rows, "Rows of simulated history to train on.");
-  v.Field("epochs", c.epochs, "Training epochs.");
-  v.Field("hidden", c.hidden, "Hidden layer sizes of the MLP.");
+  v.Field("rows", c.rows, config::Range{1, INT64_MAX}, "Rows of simulated history to train on.");
+  v.Field("epochs", c.epochs, config::Range{1, 1000000}, "Training epochs.");
+  v.Field("hidden", c.hidden, config::Range{1, 4096},
+          "Hidden layer sizes of the MLP; [] = logistic regression.");
   v.Field("seed", c.seed, "Seed for the simulated history and the training.");
 }
 

@@ -2,6 +2,7 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "base/config.h"
 #include "base/log.h"
@@ -25,8 +26,8 @@ struct BootstrapConfig {
   uint64_t rows = 20000;
   // Training epochs (the reference recipe uses 250; fewer is enough for the simulator).
   uint32_t epochs = 40;
-  // Hidden layers of the MLP.
-  std::vector<std::string> hidden = {"60", "30", "10"};
+  // Hidden layer sizes of the MLP (empty: logistic regression).
+  std::vector<int> hidden = {60, 30, 10};
   // Seed for the history and the training.
   uint64_t seed = 7;
 };

@@ -82,8 +82,7 @@ Result<registry::ModelVersion> BootstrapModel(const AppConfig& config,
   job.int8 = true;
   job.train.epochs = static_cast<int>(b.epochs);
   job.train.seed = b.seed;
-  job.train.hidden.clear();
-  for (const auto& h : b.hidden) job.train.hidden.push_back(std::stoi(h));
+  job.train.hidden = b.hidden;
   log->info("bootstrap: training a {}-feature MLP for {} epochs", schema.features.size(), b.epochs);
   // One line per tenth of the epochs: training is the slow step of a first start.
   ml::ProgressFn progress = [&log](const ml::EpochStats& e, int total) {

@@ -30,16 +30,60 @@ std::string Line(std::string_view source, const YAML::Node& node) {
   return os.str();
 }
 
-// Reads one YAML value into typed fields; used by the loader and by Set().
+std::string Lower(std::string s) {
+  std::transform(s.begin(), s.end(), s.begin(), [](unsigned char c) { return std::tolower(c); });
+  return s;
+}
+
+std::string Trim(std::string s) {
+  while (!s.empty() && std::isspace(static_cast<unsigned char>(s.back()))) s.pop_back();
+  size_t i = 0;
+  while (i < s.size() && std::isspace(static_cast<unsigned char>(s[i]))) ++i;
+  return s.substr(i);
+}
+
+// Parses an integer with an optional size suffix (64KiB, 16MiB, 1GiB; k, M, G multiples of
+// 1000). Returns what is wrong, or "" when `out` holds the value.
+std::string ParseInteger(const std::string& s, int64_t lo, int64_t hi, int64_t& out) {
+  int64_t mult = 1;
+  std::string digits = s;
+  static const std::pair<const char*, int64_t> kSuffixes[] = {
+      {"KiB", 1024}, {"MiB", 1024 * 1024}, {"GiB", 1024LL * 1024 * 1024},
+      {"k", 1000},   {"M", 1000000},       {"G", 1000000000}};
+  for (const auto& [suffix, m] : kSuffixes) {
+    std::string_view sv(s);
+    std::string_view suf(suffix);
+    if (sv.size() > suf.size() && sv.substr(sv.size() - suf.size()) == suf) {
+      digits = s.substr(0, s.size() - suf.size());
+      mult = m;
+      break;
+    }
+  }
+  errno = 0;
+  char* end = nullptr;
+  long long x = std::strtoll(digits.c_str(), &end, 10);
+  if (digits.empty() || end != digits.c_str() + digits.size() || errno == ERANGE) {
+    return "must be an integer, got `" + s + "`";
+  }
+  if (__builtin_mul_overflow(x, mult, &x) || x < lo || x > hi) {
+    return "must be between " + std::to_string(lo) + " and " + std::to_string(hi) + ", got `" + s +
+           "`";
+  }
+  out = x;
+  return "";
+}
+
+// Reads one YAML value into typed fields; used by the loader and by Set(). Failures throw Error
+// with one Problem: the key, what is wrong, and `source` with the value's line (or `source` alone
+// for an override, which has no lines).
 class ValueReader {
  public:
-  ValueReader(std::string_view source, std::string path)
-      : source_(source), path_(std::move(path)) {}
+  ValueReader(std::string_view source, std::string path, bool lines = true)
+      : source_(source), path_(std::move(path)), lines_(lines) {}
 
   void Read(const YAML::Node& n, bool& v) {
     std::string s = Scalar(n, "a boolean (true/false)");
-    std::string l = s;
-    std::transform(l.begin(), l.end(), l.begin(), [](unsigned char c) { return std::tolower(c); });
+    std::string l = Lower(s);
     if (l == "true" || l == "yes" || l == "on" || l == "1") {
       v = true;
     } else if (l == "false" || l == "no" || l == "off" || l == "0") {
@@ -59,32 +103,41 @@ class ValueReader {
   }
   void Read(const YAML::Node& n, int64_t& v, int64_t lo, int64_t hi) {
     std::string s = Scalar(n, "an integer");
-    // Accept human suffixes for sizes: 64KiB, 16MiB, 1GiB, and plain k/M/G multiples of 1000.
-    int64_t mult = 1;
-    std::string digits = s;
-    static const std::pair<const char*, int64_t> kSuffixes[] = {
-        {"KiB", 1024}, {"MiB", 1024 * 1024}, {"GiB", 1024LL * 1024 * 1024},
-        {"k", 1000},   {"M", 1000000},       {"G", 1000000000}};
-    for (const auto& [suffix, m] : kSuffixes) {
-      std::string_view sv(s);
-      std::string_view suf(suffix);
-      if (sv.size() > suf.size() && sv.substr(sv.size() - suf.size()) == suf) {
-        digits = s.substr(0, s.size() - suf.size());
-        mult = m;
-        break;
+    if (std::string what = ParseInteger(s, lo, hi, v); !what.empty()) Fail(n, what);
+  }
+  void Read(const YAML::Node& n, std::vector<int64_t>& v, int64_t lo, int64_t hi) {
+    std::vector<std::pair<std::string, YAML::Node>> items;  // text, node (for its line)
+    if (n.IsScalar()) {  // "60,30,10" from the environment or --set
+      std::stringstream ss(n.as<std::string>());
+      std::string item;
+      while (std::getline(ss, item, ',')) {
+        if (!Trim(item).empty()) items.emplace_back(Trim(item), n);
+      }
+    } else if (n.IsSequence()) {
+      for (const auto& item : n) items.emplace_back(Scalar(item, "a list of integers"), item);
+    } else if (!n.IsNull()) {
+      Fail(n, "must be a list of integers");
+    }
+    std::vector<int64_t> out(items.size());
+    for (size_t i = 0; i < items.size(); ++i) {
+      std::string what = ParseInteger(items[i].first, lo, hi, out[i]);
+      if (!what.empty()) Fail(items[i].second, "item " + std::to_string(i + 1) + " " + what);
+    }
+    v = std::move(out);
+  }
+  void ReadChoice(const YAML::Node& n, std::string& v, const std::vector<std::string>& allowed) {
+    std::string s = Scalar(n, "a name");
+    for (const auto& a : allowed) {
+      if (Lower(a) == Lower(s)) {
+        v = a;
+        return;
       }
     }
-    errno = 0;
-    char* end = nullptr;
-    long long x = std::strtoll(digits.c_str(), &end, 10);
-    if (digits.empty() || end != digits.c_str() + digits.size() || errno == ERANGE) {
-      Fail(n, "must be an integer, got `" + s + "`");
+    std::string list;
+    for (size_t i = 0; i < allowed.size(); ++i) {
+      list += (i == 0 ? "" : i + 1 == allowed.size() ? " or " : ", ") + allowed[i];
     }
-    if (__builtin_mul_overflow(x, mult, &x) || x < lo || x > hi) {
-      Fail(n, "must be between " + std::to_string(lo) + " and " + std::to_string(hi) + ", got `" +
-                  s + "`");
-    }
-    v = x;
+    Fail(n, "must be " + list + ", got `" + s + "`");
   }
   void Read(const YAML::Node& n, std::string& v) { v = Scalar(n, "a string"); }
   void Read(const YAML::Node& n, std::vector<std::string>& v) {
@@ -112,23 +165,25 @@ class ValueReader {
       return;
     }
     if (n.IsScalar()) {  // "a=1,b=2" from the environment or --set
-      v.clear();
+      std::map<std::string, std::string> out;
       std::stringstream ss(n.as<std::string>());
       std::string item;
       while (std::getline(ss, item, ',')) {
         auto eq = item.find('=');
         if (eq == std::string::npos) Fail(n, "must be a map or `key=value,key=value`");
-        v[item.substr(0, eq)] = item.substr(eq + 1);
+        out[item.substr(0, eq)] = item.substr(eq + 1);
       }
+      v = std::move(out);
       return;
     }
     if (!n.IsMap()) Fail(n, "must be a map");
-    v.clear();
-    for (const auto& kv : n) v[kv.first.as<std::string>()] = Scalar(kv.second, "a string");
+    std::map<std::string, std::string> out;
+    for (const auto& kv : n) out[kv.first.as<std::string>()] = Scalar(kv.second, "a string");
+    v = std::move(out);
   }
 
   [[noreturn]] void Fail(const YAML::Node& n, const std::string& what) {
-    throw Error(Line(source_, n) + ": `" + path_ + "` " + what);
+    throw Error({Problem{path_, what, lines_ ? Line(source_, n) : std::string(source_)}});
   }
 
  private:
@@ -140,11 +195,15 @@ class ValueReader {
 
   std::string_view source_;
   std::string path_;
+  bool lines_;
 };
 
+// Applies a YAML document. Every problem is recorded in `checks` and loading goes on, so one run
+// reports them all; where each key was found is recorded as its origin.
 class YamlLoader final : public Visitor {
  public:
-  YamlLoader(std::string_view source, const YAML::Node& root) : source_(source) {
+  YamlLoader(std::string_view source, const YAML::Node& root, Checks& checks)
+      : source_(source), checks_(checks) {
     frames_.push_back({root, {}});
   }
 
@@ -160,12 +219,21 @@ class YamlLoader final : public Visitor {
   }
   void Integer(std::string_view key, int64_t& v, int64_t lo, int64_t hi,
                std::string_view) override {
-    if (auto n = Lookup(key)) ValueReader(source_, Path(key)).Read(n, v, lo, hi);
+    Apply(key, [&](ValueReader& r, const YAML::Node& n) { r.Read(n, v, lo, hi); });
+  }
+  void IntegerList(std::string_view key, std::vector<int64_t>& v, int64_t lo, int64_t hi,
+                   std::string_view) override {
+    Apply(key, [&](ValueReader& r, const YAML::Node& n) { r.Read(n, v, lo, hi); });
+  }
+  void Choice(std::string_view key, std::string& v, const std::vector<std::string>& allowed,
+              std::string_view) override {
+    Apply(key, [&](ValueReader& r, const YAML::Node& n) { r.ReadChoice(n, v, allowed); });
   }
   void BeginSection(std::string_view key, std::string_view) override {
     YAML::Node n = Lookup(key);
+    if (n) checks_.SetOrigin(Path(key), Line(source_, n));
     if (n && !n.IsNull() && !n.IsMap()) {
-      throw Error(Line(source_, n) + ": `" + Path(key) + "` must be a section (a map of keys)");
+      checks_.Add({Path(key), "must be a section (a map of keys)", Line(source_, n)});
     }
     path_.emplace_back(key);
     frames_.push_back({n && n.IsMap() ? n : YAML::Node(), {}});
@@ -179,7 +247,8 @@ class YamlLoader final : public Visitor {
   void Finish() {
     const YAML::Node& root = frames_.back().node;
     if (root && !root.IsNull() && !root.IsMap()) {
-      throw Error(Line(source_, root) + ": the configuration must be a map of sections");
+      checks_.Add({"", "the configuration must be a map of sections", Line(source_, root)});
+      return;
     }
     CheckUnknown();
   }
@@ -192,7 +261,20 @@ class YamlLoader final : public Visitor {
 
   template <typename T>
   void Apply(std::string_view key, T& v) {
-    if (auto n = Lookup(key)) ValueReader(source_, Path(key)).Read(n, v);
+    Apply(key, [&v](ValueReader& r, const YAML::Node& n) { r.Read(n, v); });
+  }
+  template <typename Fn>
+  requires std::is_invocable_v<Fn, ValueReader&, const YAML::Node&>
+  void Apply(std::string_view key, Fn&& read) {
+    YAML::Node n = Lookup(key);
+    if (!n) return;
+    checks_.SetOrigin(Path(key), Line(source_, n));
+    ValueReader reader(source_, Path(key));
+    try {
+      read(reader, n);
+    } catch (const Error& e) {
+      for (const auto& p : e.problems()) checks_.Add(p);
+    }
   }
 
   YAML::Node Lookup(std::string_view key) {
@@ -211,25 +293,27 @@ class YamlLoader final : public Visitor {
     for (const auto& kv : f.node) {
       const std::string& k = kv.first.Scalar();
       if (std::find(f.known.begin(), f.known.end(), k) != f.known.end()) continue;
-      std::string msg = Line(source_, kv.first) + ": unknown key `" + Path(k) + "`";
+      std::string what = "unknown key";
       std::string near = NearestMatch(k, f.known);
-      if (!near.empty()) msg += "; did you mean `" + near + "`?";
-      throw Error(msg);
+      if (!near.empty()) what += "; did you mean `" + near + "`?";
+      checks_.Add({Path(k), what, Line(source_, kv.first)});
     }
   }
 
   std::string Path(std::string_view key) const { return Join(path_, key); }
 
   std::string_view source_;
+  Checks& checks_;
   std::vector<std::string> path_;
   std::vector<Frame> frames_;
 };
 
-// Walks the description and applies one value at one dotted path.
+// Walks the description and applies one value at one dotted path. A bad value throws Error.
 class PathSetter final : public Visitor {
  public:
-  PathSetter(std::string_view path, std::string_view raw, const YAML::Node& value)
-      : target_(path), raw_(raw), value_(value) {}
+  PathSetter(std::string_view path, std::string_view raw, const YAML::Node& value,
+             std::string_view origin)
+      : target_(path), raw_(raw), value_(value), origin_(origin) {}
 
   void Field(std::string_view key, bool& v, std::string_view) override { Apply(key, v); }
   void Field(std::string_view key, double& v, std::string_view) override { Apply(key, v); }
@@ -238,7 +322,7 @@ class PathSetter final : public Visitor {
     // `--set predictor.actuation.payload={"load":0.3}` sets JSON text rather than failing.
     if (!Matches(key)) return;
     if (value_.IsScalar() || value_.IsNull()) {
-      ValueReader("override", target_).Read(value_, v);
+      Reader().Read(value_, v);
     } else {
       v = raw_;
     }
@@ -252,7 +336,15 @@ class PathSetter final : public Visitor {
   }
   void Integer(std::string_view key, int64_t& v, int64_t lo, int64_t hi,
                std::string_view) override {
-    if (Matches(key)) ValueReader("override", target_).Read(value_, v, lo, hi);
+    if (Matches(key)) Reader().Read(value_, v, lo, hi);
+  }
+  void IntegerList(std::string_view key, std::vector<int64_t>& v, int64_t lo, int64_t hi,
+                   std::string_view) override {
+    if (Matches(key)) Reader().Read(value_, v, lo, hi);
+  }
+  void Choice(std::string_view key, std::string& v, const std::vector<std::string>& allowed,
+              std::string_view) override {
+    if (Matches(key)) Reader().ReadChoice(value_, v, allowed);
   }
   void BeginSection(std::string_view key, std::string_view) override { path_.emplace_back(key); }
   void EndSection() override { path_.pop_back(); }
@@ -262,8 +354,9 @@ class PathSetter final : public Visitor {
  private:
   template <typename T>
   void Apply(std::string_view key, T& v) {
-    if (Matches(key)) ValueReader("override", target_).Read(value_, v);
+    if (Matches(key)) Reader().Read(value_, v);
   }
+  ValueReader Reader() const { return ValueReader(origin_, target_, false); }
   bool Matches(std::string_view key) {
     if (Join(path_, key) != target_) return false;
     found_ = true;
@@ -273,6 +366,7 @@ class PathSetter final : public Visitor {
   std::string target_;
   std::string raw_;
   YAML::Node value_;
+  std::string_view origin_;
   std::vector<std::string> path_;
   bool found_ = false;
 };
@@ -291,6 +385,14 @@ class PathCollector final : public Visitor {
   void Integer(std::string_view key, int64_t&, int64_t, int64_t, std::string_view) override {
     Add(key);
   }
+  void IntegerList(std::string_view key, std::vector<int64_t>&, int64_t, int64_t,
+                   std::string_view) override {
+    Add(key);
+  }
+  void Choice(std::string_view key, std::string&, const std::vector<std::string>&,
+              std::string_view) override {
+    Add(key);
+  }
   void BeginSection(std::string_view key, std::string_view) override { path_.emplace_back(key); }
   void EndSection() override { path_.pop_back(); }
 
@@ -299,6 +401,28 @@ class PathCollector final : public Visitor {
  private:
   void Add(std::string_view key) { paths.push_back(Join(path_, key)); }
   std::vector<std::string> path_;
+};
+
+// Runs the Validate hooks of every section, in description order.
+class Validator final : public Visitor {
+ public:
+  explicit Validator(Checks& checks) : checks_(checks) {}
+  void Field(std::string_view, bool&, std::string_view) override {}
+  void Field(std::string_view, double&, std::string_view) override {}
+  void Field(std::string_view, std::string&, std::string_view) override {}
+  void Field(std::string_view, std::vector<std::string>&, std::string_view) override {}
+  void Field(std::string_view, std::map<std::string, std::string>&, std::string_view) override {}
+  void Integer(std::string_view, int64_t&, int64_t, int64_t, std::string_view) override {}
+  void IntegerList(std::string_view, std::vector<int64_t>&, int64_t, int64_t,
+                   std::string_view) override {}
+  void Choice(std::string_view, std::string&, const std::vector<std::string>&,
+              std::string_view) override {}
+  void BeginSection(std::string_view key, std::string_view) override { checks_.Enter(key); }
+  void EndSection() override { checks_.Leave(); }
+  void Check(const std::function<void(Checks&)>& validate) override { validate(checks_); }
+
+ private:
+  Checks& checks_;
 };
 
 std::string Quote(const std::string& s) {
@@ -383,6 +507,16 @@ class YamlPrinter final : public Visitor {
   void Integer(std::string_view key, int64_t& v, int64_t, int64_t, std::string_view help) override {
     Emit(key, help, std::to_string(v));
   }
+  void IntegerList(std::string_view key, std::vector<int64_t>& v, int64_t, int64_t,
+                   std::string_view help) override {
+    std::string s = "[";
+    for (size_t i = 0; i < v.size(); ++i) s += (i ? ", " : "") + std::to_string(v[i]);
+    Emit(key, help, s + "]");
+  }
+  void Choice(std::string_view key, std::string& v, const std::vector<std::string>&,
+              std::string_view help) override {
+    Emit(key, help, Quote(v));
+  }
   void BeginSection(std::string_view key, std::string_view help) override {
     if (depth_ == 0 && !out_.str().empty()) out_ << "\n";
     Comment(help);
@@ -425,61 +559,65 @@ YAML::Node ParseValue(std::string_view value) {
   }
 }
 
-}  // namespace
-
-void LoadYaml(std::string_view text, std::string_view source, const Describer& describe) {
+// Applies a YAML document, recording its problems.
+void LoadInto(std::string_view text, std::string_view source, const Describer& describe,
+              Checks& checks) {
   YAML::Node root;
   try {
     root = YAML::Load(std::string(text));
   } catch (const YAML::Exception& e) {
-    throw Error(std::string(source) + ":" + std::to_string(e.mark.line + 1) +
-                ": not valid YAML: " + e.msg);
+    checks.Add({"", "not valid YAML: " + e.msg,
+                std::string(source) + ":" + std::to_string(e.mark.line + 1)});
+    return;
   }
-  YamlLoader loader(source, root);
+  YamlLoader loader(source, root, checks);
   describe(loader);
   loader.Finish();
 }
 
-void LoadYamlFile(const std::string& path, const Describer& describe) {
+void LoadFileInto(const std::string& path, const Describer& describe, Checks& checks) {
   std::ifstream in(path, std::ios::binary);
-  if (!in) throw Error("cannot read config file `" + path + "`: " + std::strerror(errno));
+  if (!in) {
+    checks.Add({"", "cannot read the config file: " + std::string(std::strerror(errno)), path});
+    return;
+  }
   std::ostringstream ss;
   ss << in.rdbuf();
-  LoadYaml(ss.str(), path, describe);
+  LoadInto(ss.str(), path, describe, checks);
 }
 
-void Set(std::string_view path, std::string_view value, const Describer& describe) {
-  PathSetter setter(path, value, ParseValue(value));
-  describe(setter);
+// Sets one dotted path from its text; `origin` ("--set", "AIOT_X") is where the value came from.
+void SetInto(std::string_view path, std::string_view value, std::string_view origin,
+             const Describer& describe, Checks& checks) {
+  PathSetter setter(path, value, ParseValue(value), origin);
+  try {
+    describe(setter);
+  } catch (const Error& e) {
+    for (const auto& p : e.problems()) checks.Add(p);
+    return;
+  }
   if (!setter.found()) {
-    std::string msg = "unknown key `" + std::string(path) + "`";
+    std::string what = "unknown key";
     std::string near = NearestMatch(path, Paths(describe));
-    if (!near.empty()) msg += "; did you mean `" + near + "`?";
-    throw Error(msg);
+    if (!near.empty()) what += "; did you mean `" + near + "`?";
+    checks.Add({std::string(path), what, std::string(origin)});
+    return;
   }
+  checks.SetOrigin(std::string(path), std::string(origin));
 }
 
-void ApplyAssignments(const std::vector<std::string>& assignments, const Describer& describe) {
-  for (const auto& a : assignments) {
-    auto eq = a.find('=');
-    if (eq == std::string::npos || eq == 0) {
-      throw Error("`--set " + a + "`: expected section.key=value");
-    }
-    Set(std::string_view(a).substr(0, eq), std::string_view(a).substr(eq + 1), describe);
+void AssignInto(const std::string& assignment, const Describer& describe, Checks& checks) {
+  auto eq = assignment.find('=');
+  if (eq == std::string::npos || eq == 0) {
+    checks.Add({"", "expected section.key=value, got `" + assignment + "`", "--set"});
+    return;
   }
+  std::string_view a(assignment);
+  SetInto(a.substr(0, eq), a.substr(eq + 1), "--set", describe, checks);
 }
 
-std::string EnvName(std::string_view path) {
-  std::string out = "AIOT_";
-  for (char c : path) {
-    out += (c == '.' || c == '-') ? '_'
-                                  : static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
-  }
-  return out;
-}
-
-std::vector<std::string> ApplyEnvironment(const std::vector<std::string>& env,
-                                          const Describer& describe) {
+std::vector<std::string> EnvironmentInto(const std::vector<std::string>& env,
+                                         const Describer& describe, Checks& checks) {
   // Variables that configure the process but are not config keys.
   // (AIOT_REQUIRE_PEERS, AIOT_SKIP_FUZZ and AIOT_BUILD_DIR are the test and build scripts'.)
   static const char* kReserved[] = {"AIOT_CONFIG",     "AIOT_SOURCE_DIR", "AIOT_BINARY_DIR",
@@ -501,12 +639,112 @@ std::vector<std::string> ApplyEnvironment(const std::vector<std::string>& env,
       }
       continue;
     }
-    try {
-      Set(it->second, std::string_view(kv).substr(eq + 1), describe);
-    } catch (const Error& e) {
-      throw Error("environment variable " + name + ": " + e.what());
-    }
+    SetInto(it->second, std::string_view(kv).substr(eq + 1), name, describe, checks);
   }
+  return unknown;
+}
+
+void ThrowIfAny(const Checks& checks) {
+  if (!checks.ok()) throw Error(checks.problems());
+}
+
+std::string JoinProblems(const std::vector<Problem>& problems) {
+  std::string out;
+  for (const auto& p : problems) out += (out.empty() ? "" : "\n") + p.ToString();
+  return out;
+}
+
+}  // namespace
+
+std::string Problem::ToString() const {
+  std::string out = key.empty() ? what : key + ": " + what;
+  if (!where.empty()) out += " (" + where + ")";
+  return out;
+}
+
+Error::Error(std::vector<Problem> problems)
+    : std::runtime_error(JoinProblems(problems)), problems_(std::move(problems)) {}
+
+void Checks::Fail(std::string_view key, std::string what) {
+  std::string path;
+  for (const auto& s : sections_) path += (path.empty() ? "" : ".") + s;
+  if (!key.empty()) path += (path.empty() ? "" : ".") + std::string(key);
+  std::string where = Origin(path);
+  problems_.push_back({std::move(path), std::move(what), std::move(where)});
+}
+
+std::string Checks::Origin(const std::string& path) const {
+  std::string p = path;
+  while (!p.empty()) {
+    auto it = origins_.find(p);
+    if (it != origins_.end()) return it->second;
+    auto dot = p.rfind('.');
+    p = dot == std::string::npos ? "" : p.substr(0, dot);
+  }
+  return "";
+}
+
+LoadReport Load(const Sources& sources, const Describer& describe) {
+  Checks checks;
+  LoadReport report;
+  if (!sources.file.empty()) LoadFileInto(sources.file, describe, checks);
+  report.unknown_env = EnvironmentInto(sources.env, describe, checks);
+  for (const auto& a : sources.sets) AssignInto(a, describe, checks);
+  Validator validator(checks);
+  describe(validator);
+  report.problems = checks.problems();
+  return report;
+}
+
+std::vector<Problem> RunChecks(const Describer& describe) {
+  Checks checks;
+  Validator validator(checks);
+  describe(validator);
+  return checks.problems();
+}
+
+void LoadYaml(std::string_view text, std::string_view source, const Describer& describe) {
+  Checks checks;
+  LoadInto(text, source, describe, checks);
+  Validator validator(checks);
+  describe(validator);
+  ThrowIfAny(checks);
+}
+
+void LoadYamlFile(const std::string& path, const Describer& describe) {
+  Checks checks;
+  LoadFileInto(path, describe, checks);
+  Validator validator(checks);
+  describe(validator);
+  ThrowIfAny(checks);
+}
+
+void Set(std::string_view path, std::string_view value, const Describer& describe) {
+  Checks checks;
+  SetInto(path, value, "--set", describe, checks);
+  ThrowIfAny(checks);
+}
+
+void ApplyAssignments(const std::vector<std::string>& assignments, const Describer& describe) {
+  Checks checks;
+  for (const auto& a : assignments) AssignInto(a, describe, checks);
+  ThrowIfAny(checks);
+}
+
+std::string EnvName(std::string_view path) {
+  std::string out = "AIOT_";
+  for (char c : path) {
+    out += (c == '.' || c == '-') ? '_'
+                                  : static_cast<char>(std::toupper(static_cast<unsigned char>(c)));
+  }
+  return out;
+}
+
+std::vector<std::string> ApplyEnvironment(const std::vector<std::string>& env,
+                                          const Describer& describe) {
+  Checks checks;
+  auto unknown = EnvironmentInto(env, describe, checks);
+  ThrowIfAny(checks);
   return unknown;
 }
 

@@ -60,7 +60,7 @@ TEST(Config, UnknownKeyNamesLineAndNearestKey) {
     LoadYaml("http:\n  threads: 4\n  listne: 0.0.0.0:1\n", "c.yaml", DescriberFor(r));
     FAIL() << "expected an error";
   } catch (const Error& e) {
-    EXPECT_STREQ(e.what(), "c.yaml:3: unknown key `http.listne`; did you mean `listen`?");
+    EXPECT_STREQ(e.what(), "http.listne: unknown key; did you mean `listen`? (c.yaml:3)");
   }
 }
 
@@ -70,7 +70,7 @@ TEST(Config, UnknownNestedSectionKey) {
     LoadYaml("http:\n  tls:\n    enabeld: true\n", "c.yaml", DescriberFor(r));
     FAIL();
   } catch (const Error& e) {
-    EXPECT_STREQ(e.what(), "c.yaml:3: unknown key `http.tls.enabeld`; did you mean `enabled`?");
+    EXPECT_STREQ(e.what(), "http.tls.enabeld: unknown key; did you mean `enabled`? (c.yaml:3)");
   }
 }
 
@@ -80,7 +80,7 @@ TEST(Config, UnknownTopLevelWithoutNearMatch) {
     LoadYaml("zzzzzzzz: 1\n", "c.yaml", DescriberFor(r));
     FAIL();
   } catch (const Error& e) {
-    EXPECT_STREQ(e.what(), "c.yaml:1: unknown key `zzzzzzzz`");
+    EXPECT_STREQ(e.what(), "zzzzzzzz: unknown key (c.yaml:1)");
   }
 }
 
@@ -94,7 +94,7 @@ TEST(Config, TypeErrorsSayWhatIsExpected) {
   try {
     LoadYaml("http:\n  ratio: abc\n", "c", DescriberFor(r));
   } catch (const Error& e) {
-    EXPECT_STREQ(e.what(), "c:2: `http.ratio` must be a number, got `abc`");
+    EXPECT_STREQ(e.what(), "http.ratio: must be a number, got `abc` (c:2)");
   }
 }
 
@@ -115,7 +115,7 @@ TEST(Config, SetOverridesByDottedPath) {
     Set("http.lisen", "x", DescriberFor(r));
     FAIL();
   } catch (const Error& e) {
-    EXPECT_STREQ(e.what(), "unknown key `http.lisen`; did you mean `http.listen`?");
+    EXPECT_STREQ(e.what(), "http.lisen: unknown key; did you mean `http.listen`? (--set)");
   }
   EXPECT_THROW(ApplyAssignments({"novalue"}, DescriberFor(r)), Error);
   Set("http.listen", R"({"a":1})", DescriberFor(r));  // JSON text for a string key stays text
@@ -173,6 +173,128 @@ TEST(Config, PathsAndEnvNames) {
   ASSERT_EQ(paths.size(), 8u);
   EXPECT_EQ(paths[6], "http.tls.cert");
   EXPECT_EQ(EnvName("http.tls.cert"), "AIOT_HTTP_TLS_CERT");
+}
+
+// The typed fields and the Validate hook, as a module would declare them.
+enum class Mode { kOff, kNormal, kFull };
+inline constexpr Named<Mode> kModeNames[] = {
+    {Mode::kOff, "off"}, {Mode::kNormal, "normal"}, {Mode::kFull, "full"}};
+
+struct Limits {
+  Mode mode = Mode::kNormal;
+  uint32_t qos = 0;
+  std::vector<int> layers = {60, 30, 10};
+  int low = 1;
+  int high = 10;
+};
+void Describe(Visitor& v, Limits& c) {
+  v.Field("mode", c.mode, kModeNames, "off, normal or full.");
+  v.Field("qos", c.qos, Range{0, 1}, "0 or 1.");
+  v.Field("layers", c.layers, Range{1, 1000}, "Layer sizes.");
+  v.Field("low", c.low, "Low.");
+  v.Field("high", c.high, "High.");
+}
+void Validate(Checks& checks, const Limits& c) {
+  if (c.low > c.high) checks.Fail("low", "must not exceed high (" + std::to_string(c.high) + ")");
+}
+
+struct Typed {
+  Limits limits;
+};
+void Describe(Visitor& v, Typed& c) { Section(v, "limits", c.limits, "Limits."); }
+
+// The problems of one document, each as "key: what (where)".
+std::vector<std::string> ProblemsOf(const std::string& yaml, Typed& t) {
+  try {
+    LoadYaml(yaml, "t.yaml", DescriberFor(t));
+  } catch (const Error& e) {
+    std::vector<std::string> out;
+    for (const auto& p : e.problems()) out.push_back(p.ToString());
+    return out;
+  }
+  return {};
+}
+
+TEST(ConfigTyped, EnumReadsNamesAndListsTheAllowedOnes) {
+  Typed t;
+  EXPECT_TRUE(ProblemsOf("limits:\n  mode: FULL\n", t).empty());
+  EXPECT_EQ(t.limits.mode, Mode::kFull);
+  EXPECT_EQ(
+      ProblemsOf("limits:\n  mode: fast\n", t),
+      std::vector<std::string>{"limits.mode: must be off, normal or full, got `fast` (t.yaml:2)"});
+  EXPECT_EQ(t.limits.mode, Mode::kFull);  // a refused value leaves the field as it was
+  EXPECT_NE(ToYaml(DescriberFor(t)).find("  mode: full\n"), std::string::npos);
+  EXPECT_EQ(NameOf(kModeNames, Mode::kOff), "off");
+}
+
+TEST(ConfigTyped, RangedIntegerSaysTheRange) {
+  Typed t;
+  EXPECT_EQ(ProblemsOf("limits:\n  qos: 2\n", t),
+            std::vector<std::string>{"limits.qos: must be between 0 and 1, got `2` (t.yaml:2)"});
+  EXPECT_EQ(t.limits.qos, 0u);
+  EXPECT_TRUE(ProblemsOf("limits:\n  qos: 1\n", t).empty());
+  EXPECT_EQ(t.limits.qos, 1u);
+}
+
+TEST(ConfigTyped, IntegerListNamesTheBadItemAndItsLine) {
+  Typed t;
+  EXPECT_TRUE(ProblemsOf("limits:\n  layers: [8, 4]\n", t).empty());
+  EXPECT_EQ(t.limits.layers, (std::vector<int>{8, 4}));
+  EXPECT_EQ(
+      ProblemsOf("limits:\n  layers:\n    - 8\n    - four\n", t),
+      std::vector<std::string>{"limits.layers: item 2 must be an integer, got `four` (t.yaml:4)"});
+  EXPECT_EQ(ProblemsOf("limits:\n  layers: [8, 0]\n", t),
+            std::vector<std::string>{
+                "limits.layers: item 2 must be between 1 and 1000, got `0` (t.yaml:2)"});
+  EXPECT_EQ(t.limits.layers, (std::vector<int>{8, 4}));
+  Set("limits.layers", "16,8", DescriberFor(t));  // the environment's and --set's form
+  EXPECT_EQ(t.limits.layers, (std::vector<int>{16, 8}));
+  EXPECT_TRUE(ProblemsOf("limits:\n  layers: []\n", t).empty());
+  EXPECT_TRUE(t.limits.layers.empty());
+}
+
+TEST(ConfigTyped, ValidateFailureNamesKeyAndLine) {
+  Typed t;
+  EXPECT_EQ(ProblemsOf("limits:\n  high: 3\n  low: 5\n", t),
+            std::vector<std::string>{"limits.low: must not exceed high (3) (t.yaml:3)"});
+  // A key left at its default has no line; the problem still names it.
+  Typed d;
+  d.limits.high = 0;
+  auto problems = RunChecks(DescriberFor(d));
+  ASSERT_EQ(problems.size(), 1u);
+  EXPECT_EQ(problems[0].ToString(), "limits.low: must not exceed high (0)");
+}
+
+TEST(ConfigTyped, EveryProblemIsReportedInOneRun) {
+  Typed t;
+  auto problems = ProblemsOf("limits:\n  mode: fast\n  qos: 7\n  hihg: 1\n  low: 50\n", t);
+  EXPECT_EQ(problems, (std::vector<std::string>{
+                          "limits.mode: must be off, normal or full, got `fast` (t.yaml:2)",
+                          "limits.qos: must be between 0 and 1, got `7` (t.yaml:3)",
+                          "limits.hihg: unknown key; did you mean `high`? (t.yaml:4)",
+                          "limits.low: must not exceed high (10) (t.yaml:5)"}));
+}
+
+TEST(ConfigTyped, LoadReportsWhereOverridesCameFrom) {
+  std::string path = ::testing::TempDir() + "config_typed.yaml";
+  {
+    FILE* f = fopen(path.c_str(), "w");
+    ASSERT_NE(f, nullptr);
+    fputs("limits:\n  low: 2\n", f);
+    fclose(f);
+  }
+  Typed t;
+  LoadReport r = Load({.file = path,
+                       .env = {"AIOT_LIMITS_MODE=turbo", "AIOT_LIMITS_NOPE=1"},
+                       .sets = {"limits.high=1"}},
+                      DescriberFor(t));
+  std::vector<std::string> got;
+  for (const auto& p : r.problems) got.push_back(p.ToString());
+  EXPECT_EQ(got, (std::vector<std::string>{
+                     "limits.mode: must be off, normal or full, got `turbo` (AIOT_LIMITS_MODE)",
+                     "limits.low: must not exceed high (1) (" + path + ":2)"}));
+  EXPECT_EQ(r.unknown_env, std::vector<std::string>{"AIOT_LIMITS_NOPE"});
+  EXPECT_EQ(t.limits.high, 1);
 }
 
 }  // namespace

@@ -26,18 +26,20 @@ void RegisterConfig(CLI::App& root, Context& ctx) {
   });
 
   auto file = std::make_shared<std::string>();
-  auto* check = cmd->add_subcommand("check", "Validate a configuration file");
-  check->add_option("file", *file, "The YAML file")->required();
+  auto* check = cmd->add_subcommand(
+      "check",
+      "Check the configuration: FILE (or --config / AIOT_CONFIG) with the AIOT_* variables and "
+      "--set applied; prints every problem with its key and line, exit 1 if there is any");
+  check->add_option("file", *file, "The YAML file (default: --config or AIOT_CONFIG)");
   check->callback([&ctx, file] {
-    ctx.run = [file] {
+    ctx.run = [&ctx, file] {
+      config::Sources sources = ctx.ConfigSources();
+      if (!file->empty()) sources.file = *file;
       app::AppConfig cfg;
-      try {
-        config::LoadYamlFile(*file, config::DescriberFor(cfg));
-      } catch (const config::Error& e) {
-        std::cerr << e.what() << "\n";
-        return kExitFailure;
-      }
-      std::cout << *file << ": ok\n";
+      config::LoadReport report = config::Load(sources, config::DescriberFor(cfg));
+      for (const auto& p : report.problems) std::cerr << p.ToString() << "\n";
+      if (!report.problems.empty()) return kExitFailure;
+      std::cout << (sources.file.empty() ? "the default configuration" : sources.file) << ": ok\n";
       return kExitOk;
     };
   });

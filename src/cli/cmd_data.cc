@@ -27,7 +27,8 @@ void RegisterData(CLI::App& root, Context& ctx) {
   ex->add_option("-o,--output", args->out, "Output file (default: stdout)");
   args->api.AddFlags(ex);
   ex->callback([&ctx, args] {
-    ctx.run = [args] {
+    ctx.run = [&ctx, args] {
+      ctx.ResolveTokenFile(args->api);
       std::string target = "/api/v1/data/export?";
       if (!args->from.empty()) target += "from=" + HttpClient::Escape(args->from) + "&";
       if (!args->to.empty()) target += "to=" + HttpClient::Escape(args->to) + "&";

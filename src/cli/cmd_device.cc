@@ -1,4 +1,4 @@
-// `aiot device --id ID`: one device agent (the code every simulated device runs), reading a
+// `aiot agent --id ID`: one device agent (the code every simulated device runs), reading a
 // simulated machine since this host has no accelerometer.
 #include <utility>  // before asio (Boost 1.74 + g++ 12)
 
@@ -84,9 +84,15 @@ int RunDevice(const DeviceOptions& o) {
   return refused ? kExitFailure : kExitOk;
 }
 
-void RegisterDevice(CLI::App& root, Context& ctx) {
+// `name` is `agent`, or the deprecated `device` (hidden; says so on stderr when used).
+void AddAgent(CLI::App& root, Context& ctx, const std::string& name) {
+  const bool deprecated = name != "agent";
   auto* cmd = root.add_subcommand(
-      "device", "Run one device agent: telemetry, on-device scoring, OTA models, actuator");
+      name, "Run one device agent: telemetry, on-device scoring, OTA models, actuator");
+  if (deprecated) {
+    cmd->group("");
+    cmd->preparse_callback([name](size_t) { DeprecatedName(name, "agent"); });
+  }
   auto o = std::make_shared<DeviceOptions>();
   auto& a = o->agent;
   cmd->add_option("--id", a.id, "Device id (also the MQTT client id)")->required();
@@ -122,8 +128,13 @@ void RegisterDevice(CLI::App& root, Context& ctx) {
   cmd->callback([&ctx, o] { ctx.run = [o] { return RunDevice(*o); }; });
 }
 
+void RegisterAgent(CLI::App& root, Context& ctx) {
+  AddAgent(root, ctx, "agent");
+  AddAgent(root, ctx, "device");  // until the release after next
+}
+
 }  // namespace
 
-AIOT_COMMAND(device, 45, RegisterDevice);
+AIOT_COMMAND(agent, 45, RegisterAgent);
 
 }  // namespace aiot::cli

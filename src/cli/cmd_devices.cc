@@ -31,7 +31,8 @@ void RegisterDevices(CLI::App& root, Context& ctx) {
   list->add_flag("--json", args->json, "Print JSON");
   args->api.AddFlags(list);
   list->callback([&ctx, args] {
-    ctx.run = [args] {
+    ctx.run = [&ctx, args] {
+      ctx.ResolveTokenFile(args->api);
       std::string target = "/api/v1/devices?all=" + std::string(args->all ? "true" : "false");
       if (!args->label.empty()) target += "&label=" + HttpClient::Escape(args->label);
       auto r = args->api.Client()->Get(target);
@@ -70,7 +71,8 @@ void RegisterDevices(CLI::App& root, Context& ctx) {
   provision->add_option("--firmware", args->firmware, "Firmware version");
   args->api.AddFlags(provision);
   provision->callback([&ctx, args] {
-    ctx.run = [args] {
+    ctx.run = [&ctx, args] {
+      ctx.ResolveTokenFile(args->api);
       Json labels = Json::object();
       for (const auto& l : args->labels) {
         size_t sep = l.find_first_of(":=");
@@ -94,7 +96,8 @@ void RegisterDevices(CLI::App& root, Context& ctx) {
   show->add_option("id", args->id, "Device id")->required();
   args->api.AddFlags(show);
   show->callback([&ctx, args] {
-    ctx.run = [args] {
+    ctx.run = [&ctx, args] {
+      ctx.ResolveTokenFile(args->api);
       auto r = args->api.Client()->Get("/api/v1/devices/" + HttpClient::Escape(args->id));
       auto j = registry::ReadReply(r, "devices show");
       if (!j) return kExitFailure;
@@ -107,7 +110,8 @@ void RegisterDevices(CLI::App& root, Context& ctx) {
   decommission->add_option("id", args->id, "Device id")->required();
   args->api.AddFlags(decommission);
   decommission->callback([&ctx, args] {
-    ctx.run = [args] {
+    ctx.run = [&ctx, args] {
+      ctx.ResolveTokenFile(args->api);
       auto r =
           args->api.Client()->Call("DELETE", "/api/v1/devices/" + HttpClient::Escape(args->id));
       if (int rc = registry::CheckReply(r, "devices decommission")) return rc;

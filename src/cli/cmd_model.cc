@@ -1,4 +1,4 @@
-// `aiot model inspect`: layers, shapes, quantization parameters and metadata of a .tflite file.
+// `aiot tflite inspect`: layers, shapes, quantization parameters and metadata of a .tflite file.
 #include <iostream>
 #include <sstream>
 
@@ -29,7 +29,7 @@ std::string Quant(const ml::QuantParams& q) {
 int RunInspect(const std::string& path) {
   auto model = ml::Model::FromFile(path);
   if (!model.ok()) {
-    std::cerr << "aiot model inspect: " << model.status().message() << "\n";
+    std::cerr << "aiot tflite inspect: " << model.status().message() << "\n";
     return kExitFailure;
   }
   const auto& g = (*model)->graph();
@@ -103,8 +103,14 @@ int RunInspect(const std::string& path) {
   return kExitOk;
 }
 
-void RegisterModel(CLI::App& root, Context& ctx) {
-  auto* cmd = root.add_subcommand("model", "Work with .tflite model files");
+// `name` is `tflite`, or the deprecated `model` (hidden; says so on stderr when used).
+void AddTflite(CLI::App& root, Context& ctx, const std::string& name) {
+  const bool deprecated = name != "tflite";
+  auto* cmd = root.add_subcommand(name, "Work with .tflite model files");
+  if (deprecated) {
+    cmd->group("");
+    cmd->preparse_callback([name](size_t) { DeprecatedName(name, "tflite"); });
+  }
   cmd->require_subcommand(1);
   auto path = std::make_shared<std::string>();
   auto* inspect = cmd->add_subcommand(
@@ -113,8 +119,13 @@ void RegisterModel(CLI::App& root, Context& ctx) {
   inspect->callback([&ctx, path] { ctx.run = [path] { return RunInspect(*path); }; });
 }
 
+void RegisterTflite(CLI::App& root, Context& ctx) {
+  AddTflite(root, ctx, "tflite");
+  AddTflite(root, ctx, "model");  // until the release after next
+}
+
 }  // namespace
 
-AIOT_COMMAND(model, 44, RegisterModel);
+AIOT_COMMAND(tflite, 44, RegisterTflite);
 
 }  // namespace aiot::cli

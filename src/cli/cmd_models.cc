@@ -57,7 +57,8 @@ void RegisterModels(CLI::App& root, Context& ctx) {
   list->add_flag("--json", args->json, "Print JSON");
   args->api.AddFlags(list);
   list->callback([&ctx, args] {
-    ctx.run = [args] {
+    ctx.run = [&ctx, args] {
+      ctx.ResolveTokenFile(args->api);
       std::string target = "/api/v1/models";
       if (!args->name.empty()) target += "?name=" + HttpClient::Escape(args->name);
       auto r = args->api.Client()->Get(target);
@@ -72,7 +73,8 @@ void RegisterModels(CLI::App& root, Context& ctx) {
   show->add_flag("--json", args->json, "Print JSON");
   args->api.AddFlags(show);
   show->callback([&ctx, args] {
-    ctx.run = [args] {
+    ctx.run = [&ctx, args] {
+      ctx.ResolveTokenFile(args->api);
       std::string target = "/api/v1/models/" + HttpClient::Escape(args->name);
       if (args->version > 0) target += "/versions/" + std::to_string(args->version);
       auto r = args->api.Client()->Get(target);
@@ -92,7 +94,8 @@ void RegisterModels(CLI::App& root, Context& ctx) {
   push->add_option("--parent", args->parent, "Parent version");
   args->api.AddFlags(push);
   push->callback([&ctx, args] {
-    ctx.run = [args] {
+    ctx.run = [&ctx, args] {
+      ctx.ResolveTokenFile(args->api);
       std::ifstream in(args->file, std::ios::binary);
       std::ostringstream bytes;
       bytes << in.rdbuf();
@@ -121,7 +124,8 @@ void RegisterModels(CLI::App& root, Context& ctx) {
       ->default_val("production");
   args->api.AddFlags(promote);
   promote->callback([&ctx, args] {
-    ctx.run = [args] {
+    ctx.run = [&ctx, args] {
+      ctx.ResolveTokenFile(args->api);
       auto r = args->api.Client()->Call("POST",
                                         "/api/v1/models/" + HttpClient::Escape(args->name) +
                                             "/versions/" + std::to_string(args->version) + "/stage",
@@ -137,7 +141,8 @@ void RegisterModels(CLI::App& root, Context& ctx) {
   rollback->add_option("name", args->name, "Model name")->required();
   args->api.AddFlags(rollback);
   rollback->callback([&ctx, args] {
-    ctx.run = [args] {
+    ctx.run = [&ctx, args] {
+      ctx.ResolveTokenFile(args->api);
       auto r = args->api.Client()->Call(
           "POST", "/api/v1/models/" + HttpClient::Escape(args->name) + "/rollback");
       auto j = registry::ReadReply(r, "models rollback");
@@ -154,7 +159,8 @@ void RegisterModels(CLI::App& root, Context& ctx) {
   download->add_option("-o,--output", args->out, "Output file")->required();
   args->api.AddFlags(download);
   download->callback([&ctx, args] {
-    ctx.run = [args] {
+    ctx.run = [&ctx, args] {
+      ctx.ResolveTokenFile(args->api);
       auto client = args->api.Client();
       auto key = client->Get("/.well-known/aiot/signing-key");
       if (int rc = registry::CheckReply(key, "signing key")) return rc;

@@ -54,7 +54,9 @@ int RunPredictor(Context& ctx, const PredictorFlags& flags) {
   auto log = log::Get("predictor");
   services::RegistryFollowConfig follow = flags.follow;
   if (!follow.url.empty()) {
-    follow.token = flags.endpoint.EffectiveToken();
+    registry::ApiEndpoint endpoint = flags.endpoint;
+    ctx.ResolveTokenFile(endpoint);
+    follow.token = endpoint.EffectiveToken();
     if (follow.model.empty()) follow.model = config.model_name;
     if (follow.token.empty()) {
       log->warn(
@@ -76,12 +78,16 @@ int RunPredictor(Context& ctx, const PredictorFlags& flags) {
               pc.model_events_topic);
   }
 
+  // The flags may have changed what the loader checked.
+  auto problems = config::RunChecks(config::DescriberFor(pc));
+  for (const auto& p : problems) log->error("predictor.{}", p.ToString());
+  if (!problems.empty()) return kExitUsage;
+
   net::Runtime runtime(config.threads);
   metrics::Registry registry;
   services::ModelHolder models;
   std::unique_ptr<services::Predictor> predictor;
-  try {
-    services::Validate(pc);
+  try {  // the MQTT client refuses a bad mqtt.url
     predictor = std::make_unique<services::Predictor>(pc, pc.mqtt, runtime.Next(), models,
                                                       services::MakeTfliteLoader(), registry);
   } catch (const config::Error& e) {

@@ -70,7 +70,8 @@ void RegisterRollout(CLI::App& root, Context& ctx) {
   start->add_flag("--json", args->json, "Print JSON");
   args->api.AddFlags(start);
   start->callback([&ctx, args] {
-    ctx.run = [args] {
+    ctx.run = [&ctx, args] {
+      ctx.ResolveTokenFile(args->api);
       Json body = {{"model", args->model}, {"version", args->version}};
       if (!args->selector.empty()) body["selector"] = args->selector;
       if (!args->devices.empty()) body["devices"] = args->devices;
@@ -94,7 +95,8 @@ void RegisterRollout(CLI::App& root, Context& ctx) {
   status->add_flag("--json", args->json, "Print JSON");
   args->api.AddFlags(status);
   status->callback([&ctx, args] {
-    ctx.run = [args] {
+    ctx.run = [&ctx, args] {
+      ctx.ResolveTokenFile(args->api);
       std::string target = "/api/v1/rollouts";
       if (!args->id.empty()) target += "/" + HttpClient::Escape(args->id);
       auto r = args->api.Client()->Get(target);
@@ -116,7 +118,8 @@ void RegisterRollout(CLI::App& root, Context& ctx) {
   abort->add_option("id", args->id, "Rollout id")->required();
   args->api.AddFlags(abort);
   abort->callback([&ctx, args] {
-    ctx.run = [args] {
+    ctx.run = [&ctx, args] {
+      ctx.ResolveTokenFile(args->api);
       auto r = args->api.Client()->Call(
           "POST", "/api/v1/rollouts/" + HttpClient::Escape(args->id) + "/abort");
       auto j = registry::ReadReply(r, "rollout abort");

@@ -5,6 +5,7 @@
 #include <cstdio>
 #include <fstream>
 #include <iostream>
+#include <map>
 
 #include "cli/command.h"
 #include "ml/data/dataset.h"
@@ -15,7 +16,8 @@ namespace {
 
 struct TrainArgs {
   std::string data, label, drop, features, label_map, hidden = "60,30,10", out, report, int8_out;
-  std::string schedule = "cosine", name;
+  std::string name;
+  ml::LrSchedule schedule = ml::LrSchedule::kCosine;
   int epochs = 250, batch = 32, patience = 0;
   double test = 0.33, validation = 0.1, lr = 0.001, l2 = 3e-4;
   uint64_t seed = 42;
@@ -180,8 +182,11 @@ void RegisterTrain(CLI::App& root, Context& ctx) {
       ->capture_default_str();
   cmd->add_option("--lr", a->lr, "Adam learning rate")->capture_default_str();
   cmd->add_option("--l2", a->l2, "L2 penalty on weights (0 = off)")->capture_default_str();
-  cmd->add_option("--schedule", a->schedule, "Learning-rate schedule: cosine or constant")
-      ->capture_default_str();
+  cmd->add_option("--schedule", a->schedule, "Learning-rate schedule: cosine (default) or constant")
+      ->transform(CLI::CheckedTransformer(
+          std::map<std::string, ml::LrSchedule>{{"cosine", ml::LrSchedule::kCosine},
+                                                {"constant", ml::LrSchedule::kConstant}},
+          CLI::ignore_case));
   cmd->add_option("--patience", a->patience, "Early stopping patience in epochs (0 = off)")
       ->capture_default_str();
   cmd->add_flag("--balanced", a->balanced, "Weight classes inversely to their frequency");

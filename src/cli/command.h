@@ -8,6 +8,11 @@
 #include <vector>
 
 #include "app/app_config.h"
+#include "base/config.h"
+
+namespace aiot::registry {
+struct ApiEndpoint;
+}
 
 namespace aiot::cli {
 
@@ -23,15 +28,35 @@ class Context {
   // The subcommand's action, chosen while parsing; main() runs it after parsing succeeded.
   std::function<int()> run;
 
-  // The configuration: defaults, then the file, then AIOT_* environment variables, then --set.
-  // Loaded on first use; (re)initialises logging from it. Throws config::Error.
+  // The configuration: defaults, then the file, then AIOT_* environment variables, then --set,
+  // checked (every section's Validate). Loaded once; (re)initialises logging from it. Throws
+  // config::Error with every problem.
   app::AppConfig& Config();
 
-  // Logging from the flags alone, before any configuration is read.
+  // Where the configuration comes from: --config or AIOT_CONFIG, the environment, --set.
+  config::Sources ConfigSources();
+
+  // When `api` has neither a token nor a token file (--token, --token-file, AIOT_TOKEN,
+  // AIOT_TOKEN_FILE): the admin token file `aiot up` writes in the effective configuration's
+  // registry.data_dir. Loads the configuration for that (throws config::Error).
+  void ResolveTokenFile(registry::ApiEndpoint& api);
+
+  // Logging from the configuration, or from the flags alone when it cannot be loaded (the
+  // command that needs it reports why).
   void InitLogging();
 
+  // The configuration could not be loaded and the command never asked for it: the problems, so
+  // that they are reported once after all.
+  const config::Error* UnreportedConfigError() const {
+    return config_error_ && !config_used_ ? &*config_error_ : nullptr;
+  }
+
  private:
+  bool Load();
+
   std::optional<app::AppConfig> config_;
+  std::optional<config::Error> config_error_;
+  bool config_used_ = false;
 };
 
 using RegisterFn = void (*)(CLI::App& root, Context& ctx);
@@ -49,6 +74,9 @@ struct RegisteredCommand {
   RegisterFn fn;
 };
 std::vector<RegisteredCommand>& Commands();
+
+// Prints the one-line notice of a deprecated subcommand name to stderr.
+void DeprecatedName(const std::string& old_name, const std::string& new_name);
 
 // Exit codes shared by subcommands.
 inline constexpr int kExitOk = 0;

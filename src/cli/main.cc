@@ -1,10 +1,13 @@
 #include <algorithm>
 #include <cstdlib>
+#include <filesystem>
 #include <iostream>
 
+#include "app/admin_token.h"
 #include "base/config.h"
 #include "base/log.h"
 #include "cli/command.h"
+#include "registry/api_client.h"
 
 extern char** environ;
 
@@ -19,44 +22,79 @@ CommandRegistrar::CommandRegistrar(const char* name, int order, RegisterFn fn) {
   Commands().push_back({name, order, fn});
 }
 
-void Context::InitLogging() {
-  // The `log` section (per-module levels, format) applies to every subcommand, also to those
-  // that need no other configuration. A configuration they cannot load is reported, not fatal:
-  // the commands that use it fail on it with the full message.
-  try {
-    Config();
-    return;
-  } catch (const config::Error& e) {
-    log::LogConfig lc;
-    if (!log_format.empty()) lc.format = log_format;
-    if (!log_level.empty()) lc.level = log_level;
-    log::Init(lc);
-    log::Get("config")->warn("configuration not applied to logging: {}", e.what());
-  }
+void DeprecatedName(const std::string& old_name, const std::string& new_name) {
+  std::cerr << "aiot: `aiot " << old_name << "` is deprecated and will be removed; use `aiot "
+            << new_name << "`\n";
 }
 
-app::AppConfig& Context::Config() {
-  if (config_) return *config_;
-  app::AppConfig cfg;
-  auto describe = config::DescriberFor(cfg);
-  std::string file = config_file;
-  if (file.empty()) {
-    if (const char* env = std::getenv("AIOT_CONFIG")) file = env;
+void Context::InitLogging() {
+  // The `log` section (per-module levels, format) applies to every subcommand, also to those
+  // that need no other configuration. A configuration that cannot be loaded is reported once:
+  // by main() when the command needs it (it fails), or after the command when it does not.
+  if (Load()) return;
+  log::LogConfig lc;
+  if (!log_format.empty()) lc.format = log_format;
+  if (!log_level.empty()) lc.level = log_level;
+  log::Init(lc);
+}
+
+config::Sources Context::ConfigSources() {
+  config_used_ = true;
+  config::Sources sources;
+  sources.file = config_file;
+  if (sources.file.empty()) {
+    if (const char* env = std::getenv("AIOT_CONFIG")) sources.file = env;
   }
-  if (!file.empty()) config::LoadYamlFile(file, describe);
-  std::vector<std::string> env;
-  for (char** e = environ; *e; ++e) env.emplace_back(*e);
-  auto unknown = config::ApplyEnvironment(env, describe);
-  config::ApplyAssignments(sets, describe);
+  for (char** e = environ; *e; ++e) sources.env.emplace_back(*e);
+  sources.sets = sets;
+  return sources;
+}
+
+bool Context::Load() {
+  if (config_) return true;
+  if (config_error_) return false;
+  const bool used = config_used_;
+  app::AppConfig cfg;
+  config::LoadReport report = config::Load(ConfigSources(), config::DescriberFor(cfg));
+  config_used_ = used;
+  if (!report.problems.empty()) {
+    config_error_.emplace(std::move(report.problems));
+    return false;
+  }
   if (!log_format.empty()) cfg.log.format = log_format;
   if (!log_level.empty()) cfg.log.level = log_level;
   log::Init(cfg.log);
-  for (const auto& name : unknown) {
+  for (const auto& name : report.unknown_env) {
     log::Get("config")->warn("environment variable {} matches no configuration key; ignored", name);
   }
   config_ = std::move(cfg);
+  return true;
+}
+
+void Context::ResolveTokenFile(registry::ApiEndpoint& api) {
+  if (!api.token.empty() || !api.token_file.empty()) return;
+  api.token_file =
+      (std::filesystem::path(Config().registry.data_dir) / app::kAdminTokenFile).string();
+}
+
+app::AppConfig& Context::Config() {
+  config_used_ = true;
+  if (!Load()) throw *config_error_;
   return *config_;
 }
+
+namespace {
+
+// One line per problem.
+void ReportConfigError(const config::Error& e, std::string_view what) {
+  if (e.problems().empty()) {
+    std::cerr << "aiot: " << what << ": " << e.what() << "\n";
+    return;
+  }
+  for (const auto& p : e.problems()) std::cerr << "aiot: " << what << ": " << p.ToString() << "\n";
+}
+
+}  // namespace
 
 int Main(int argc, char** argv) {
   CLI::App app{"aiot: edge AIoT platform for predictive maintenance of fans, motors and pumps.",
@@ -85,10 +123,13 @@ int Main(int argc, char** argv) {
   }
   try {
     ctx.InitLogging();
-    if (!ctx.run) return kExitOk;
-    return ctx.run();
+    int code = ctx.run ? ctx.run() : kExitOk;
+    if (const config::Error* e = ctx.UnreportedConfigError()) {
+      ReportConfigError(*e, "warning: configuration not applied");
+    }
+    return code;
   } catch (const config::Error& e) {
-    std::cerr << "aiot: configuration error: " << e.what() << "\n";
+    ReportConfigError(e, "configuration error");
     return kExitUsage;
   }
 }

@@ -15,7 +15,7 @@ ApiEndpoint::ApiEndpoint() {
   url = url_env && *url_env ? url_env : "http://127.0.0.1:8080";
   token = token_env ? token_env : "";
   const char* file_env = std::getenv("AIOT_TOKEN_FILE");
-  token_file = file_env && *file_env ? file_env : "var/aiot/admin.token";
+  token_file = file_env && *file_env ? file_env : "";
 }
 
 void ApiEndpoint::AddFlags(CLI::App* cmd) {
@@ -26,10 +26,10 @@ void ApiEndpoint::AddFlags(CLI::App* cmd) {
 void ApiEndpoint::AddTokenFlags(CLI::App* cmd) {
   cmd->add_option("--token", token, "Bearer token (env AIOT_TOKEN)");
   cmd->add_option(
-         "--token-file", token_file,
-         "Read the token from this file when no --token is given: the admin token `aiot up` "
-         "writes (env AIOT_TOKEN_FILE)")
-      ->capture_default_str();
+      "--token-file", token_file,
+      "Read the token from this file when no --token is given (env AIOT_TOKEN_FILE; default: "
+      "the admin token `aiot up` writes, admin.token in the configuration's "
+      "registry.data_dir)");
 }
 
 std::string ApiEndpoint::EffectiveToken() const {

@@ -15,7 +15,8 @@ namespace aiot::registry {
 
 struct ApiEndpoint {
   // Defaults from AIOT_URL / AIOT_TOKEN / AIOT_TOKEN_FILE, else http://127.0.0.1:8080, no token
-  // and the admin token file of `aiot up`'s default data directory.
+  // and no token file (the CLI then looks in the configuration's data directory, where `aiot up`
+  // writes its admin token).
   ApiEndpoint();
   std::string url;
   std::string token;

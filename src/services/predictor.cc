@@ -72,7 +72,7 @@ Predictor::Predictor(const PredictorConfig& config, const mqtt::MqttClientConfig
                          .Help("Results the MQTT client refused (its queue was full)")
                          .Register(metrics)
                          .Add({})) {
-  Validate(config_);
+  // The configuration was checked when it was loaded (Validate in predictor_config.h).
   mqtt::MqttClientConfig mc = mqtt;
   if (mc.client_id.empty()) mc.client_id = "aiot-predictor";
   client_ = mqtt::Client::Create(io, mc, std::move(transport));

@@ -23,7 +23,8 @@ void Describe(config::Visitor& v, ActuationConfig& c) {
 
 void Describe(config::Visitor& v, WebhookConfig& c) {
   v.Field("url", c.url, "POST every alert to this http:// URL; empty disables.");
-  v.Field("max_attempts", c.max_attempts, "Attempts per alert, including the first.");
+  v.Field("max_attempts", c.max_attempts, config::Range{1, UINT32_MAX},
+          "Attempts per alert, including the first.");
   v.Field("initial_backoff_ms", c.initial_backoff_ms,
           "Delay before the first retry, doubled per retry.");
   v.Field("max_backoff_ms", c.max_backoff_ms, "Longest delay between retries.");
@@ -36,8 +37,9 @@ void Describe(config::Visitor& v, DriftConfig& c) {
   v.Field("enabled", c.enabled,
           "Compare a sliding window of live features with the model's reference profile and "
           "publish drift events.");
-  v.Field("window", c.window, "Readings per window.");
-  v.Field("check_every", c.check_every, "Run the comparison every this many readings.");
+  v.Field("window", c.window, config::Range{1, UINT32_MAX}, "Readings per window.");
+  v.Field("check_every", c.check_every, config::Range{1, UINT32_MAX},
+          "Run the comparison every this many readings.");
   v.Field("ks_alpha", c.ks_alpha,
           "Family-wise significance of a check's KS tests (Bonferroni over the features); small "
           "because the check repeats on overlapping windows.");
@@ -48,11 +50,12 @@ void Describe(config::Visitor& v, PredictorConfig& c) {
   v.Field("model", c.model, "Model file (.tflite) to load at start.");
   v.Field("model_name", c.model_name,
           "Name reported with results, e.g. fan-mlp@3; empty = from the model.");
-  v.Field("max_batch", c.max_batch, "Readings scored together at most.");
+  v.Field("max_batch", c.max_batch, config::Range{1, UINT32_MAX},
+          "Readings scored together at most.");
   v.Field("max_batch_delay_us", c.max_batch_delay_us,
           "How long a reading may wait for its batch to fill (microseconds); 0 = score once the "
           "messages already received are handled.");
-  v.Field("qos", c.qos, "MQTT QoS for subscriptions and results (0 or 1).");
+  v.Field("qos", c.qos, config::Range{0, 1}, "MQTT QoS for subscriptions and results (0 or 1).");
   v.Field("anomaly_topic", c.anomaly_topic, "Where per-reading results go.");
   v.Field("alert_topic", c.alert_topic, "Where alerts go.");
   v.Field("deadletter_topic", c.deadletter_topic,
@@ -72,29 +75,50 @@ void Describe(config::Visitor& v, PredictorConfig& c) {
   config::Section(v, "drift", c.drift, "Online drift monitoring.");
 }
 
-void Validate(const PredictorConfig& c) {
-  if (c.topics.empty()) throw config::Error("predictor.topics is empty; list at least one topic");
-  if (!(c.thresholds.warning <= c.thresholds.critical)) {
-    throw config::Error(
-        fmt::format("predictor.thresholds: warning ({}) must not exceed critical ({})",
-                    c.thresholds.warning, c.thresholds.critical));
+bool ParseHttpUrl(std::string_view url, std::string* host, std::string* port, std::string* path) {
+  constexpr std::string_view kScheme = "http://";
+  if (!url.starts_with(kScheme)) return false;
+  url.remove_prefix(kScheme.size());
+  size_t slash = url.find('/');
+  std::string_view authority = url.substr(0, slash);
+  *path = slash == std::string_view::npos ? "/" : std::string(url.substr(slash));
+  if (authority.empty()) return false;
+  size_t colon = authority.rfind(':');
+  if (colon != std::string_view::npos && authority.find(']') == std::string_view::npos) {
+    *host = std::string(authority.substr(0, colon));
+    *port = std::string(authority.substr(colon + 1));
+  } else {
+    *host = std::string(authority);
+    *port = "80";
   }
-  if (c.qos > 1) throw config::Error("predictor.qos must be 0 or 1");
-  if (c.max_batch == 0) throw config::Error("predictor.max_batch must be at least 1");
+  return !host->empty() && !port->empty();
+}
+
+void Validate(config::Checks& checks, const PredictorConfig& c) {
+  if (c.topics.empty()) checks.Fail("topics", "is empty; list at least one topic");
+  if (!(c.thresholds.warning <= c.thresholds.critical)) {
+    checks.Fail("thresholds.warning", fmt::format("({}) must not exceed thresholds.critical ({})",
+                                                  c.thresholds.warning, c.thresholds.critical));
+  }
   if (!(c.drift.ks_alpha > 0 && c.drift.ks_alpha < 1)) {
-    throw config::Error(fmt::format("predictor.drift.ks_alpha ({}) must be in (0, 1), e.g. 0.001",
-                                    c.drift.ks_alpha));
+    checks.Fail("drift.ks_alpha",
+                fmt::format("({}) must be in (0, 1), e.g. 0.001", c.drift.ks_alpha));
   }
   auto payload = nlohmann::json::parse(c.actuation.payload, nullptr, false);
   if (payload.is_discarded() || !payload.is_object()) {
-    throw config::Error(fmt::format(
-        "predictor.actuation.payload is not a JSON object: {}; e.g. '{{\"state\":\"closed\"}}'",
-        c.actuation.payload));
+    checks.Fail("actuation.payload",
+                fmt::format("is not a JSON object: {}; e.g. '{{\"state\":\"closed\"}}'",
+                            c.actuation.payload));
   }
-  if (!c.webhook.url.empty() && c.webhook.url.rfind("http://", 0) != 0) {
-    throw config::Error(
-        fmt::format("predictor.webhook.url `{}` must start with http:// (https is not supported)",
-                    c.webhook.url));
+  std::string host, port, path;
+  if (!c.webhook.url.empty() && (c.webhook.url.rfind("http://", 0) != 0 ||
+                                 !ParseHttpUrl(c.webhook.url, &host, &port, &path))) {
+    checks.Fail("webhook.url",
+                fmt::format("`{}` must be http://host[:port]/path (https is not supported)",
+                            c.webhook.url));
+  }
+  if (c.webhook.initial_backoff_ms > c.webhook.max_backoff_ms) {
+    checks.Fail("webhook.initial_backoff_ms", "must not exceed webhook.max_backoff_ms");
   }
 }
 

@@ -2,6 +2,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "base/config.h"
@@ -99,8 +100,11 @@ void Describe(config::Visitor& v, WebhookConfig& c);
 void Describe(config::Visitor& v, DriftConfig& c);
 void Describe(config::Visitor& v, PredictorConfig& c);
 
-// Checks values that the loader cannot (ranges between fields, JSON payloads). Throws
-// config::Error with a message saying what to change.
-void Validate(const PredictorConfig& c);
+// Parses "http://host[:port][/path]". Returns false for anything else.
+bool ParseHttpUrl(std::string_view url, std::string* host, std::string* port, std::string* path);
+
+// What the field types cannot say (relations between fields, JSON payloads, the webhook URL); run
+// by the configuration loader, so a Predictor is only ever given a checked configuration.
+void Validate(config::Checks& checks, const PredictorConfig& c);
 
 }  // namespace aiot::services

@@ -17,6 +17,7 @@
 #include <chrono>
 #include <future>
 
+#include "base/check.h"
 #include "base/log.h"
 
 namespace aiot::services {
@@ -24,25 +25,6 @@ namespace aiot::services {
 namespace asio = boost::asio;
 namespace beast = boost::beast;
 namespace http = beast::http;
-
-bool ParseHttpUrl(std::string_view url, std::string* host, std::string* port, std::string* path) {
-  constexpr std::string_view kScheme = "http://";
-  if (!url.starts_with(kScheme)) return false;
-  url.remove_prefix(kScheme.size());
-  size_t slash = url.find('/');
-  std::string_view authority = url.substr(0, slash);
-  *path = slash == std::string_view::npos ? "/" : std::string(url.substr(slash));
-  if (authority.empty()) return false;
-  size_t colon = authority.rfind(':');
-  if (colon != std::string_view::npos && authority.find(']') == std::string_view::npos) {
-    *host = std::string(authority.substr(0, colon));
-    *port = std::string(authority.substr(colon + 1));
-  } else {
-    *host = std::string(authority);
-    *port = "80";
-  }
-  return !host->empty() && !port->empty();
-}
 
 struct AlertWebhook::State : std::enable_shared_from_this<State> {
   State(const WebhookConfig& c, asio::io_context& io, prometheus::Registry& metrics)
@@ -152,10 +134,9 @@ struct AlertWebhook::State : std::enable_shared_from_this<State> {
 AlertWebhook::AlertWebhook(const WebhookConfig& config, asio::io_context& io,
                            prometheus::Registry& metrics)
     : state_(std::make_shared<State>(config, io, metrics)) {
-  if (!ParseHttpUrl(config.url, &state_->host, &state_->port, &state_->path)) {
-    throw config::Error("predictor.webhook.url `" + config.url +
-                        "` is not http://host[:port]/path");
-  }
+  // The URL was checked when the configuration was loaded (Validate in predictor_config.h).
+  bool parsed = ParseHttpUrl(config.url, &state_->host, &state_->port, &state_->path);
+  AIOT_CHECK(parsed, "predictor.webhook.url `%s` was not validated", config.url.c_str());
 }
 
 AlertWebhook::~AlertWebhook() = default;

@@ -18,9 +18,6 @@
 
 namespace aiot::services {
 
-// Parses "http://host[:port][/path]". Returns false for anything else.
-bool ParseHttpUrl(std::string_view url, std::string* host, std::string* port, std::string* path);
-
 // Delivers alerts to an HTTP endpoint: POST application/json, one alert per request, retried with
 // exponential backoff (initial_backoff_ms doubling to max_backoff_ms) up to max_attempts; 2xx is
 // success, anything else (or a timeout) a failure. A bounded queue decouples it from scoring:

@@ -113,7 +113,7 @@ struct AgentSnapshot {
 
 // One device: reads its sensor at `rate`, publishes telemetry, scores each reading with the active
 // model, drives the actuator, obeys `fan/control/<id>` and keeps `fan/status/<id>` (retained)
-// current. The same code runs in `aiot device` and in each device of a simulated fleet.
+// current. The same code runs in `aiot agent` and in each device of a simulated fleet.
 //
 // Threading: everything runs on the MQTT client's executor (a strand), including timer and control
 // callbacks; model downloads run on a helper thread and post their result back. snapshot() may be

@@ -77,7 +77,7 @@ struct InfluxSink::Metrics {
 InfluxSink::InfluxSink(const InfluxConfig& config, FieldSchema schema, metrics::Registry* registry)
     : config_(config),
       schema_(std::move(schema)),
-      telegraf_(config.schema == kInfluxSchemaTelegraf) {
+      telegraf_(config.schema == InfluxSchema::kTelegraf) {
   config_.database = InfluxDatabase(config);
   if (!registry) {
     own_registry_ = std::make_shared<metrics::Registry>();
@@ -89,25 +89,16 @@ InfluxSink::InfluxSink(const InfluxConfig& config, FieldSchema schema, metrics::
 InfluxSink::~InfluxSink() { Stop(); }
 
 Status InfluxSink::Start() {
-  if (!PrecisionFromMs(config_.precision, &ts_mul_, &ts_div_)) {
-    return {
-        errc::invalid_argument,
-        fmt::format("store.influx.precision must be ns, u, ms or s, not `{}`", config_.precision)};
-  }
+  // Schema, precision and measurement were checked when the configuration was loaded; the URL
+  // is checked here, by the client that uses it.
+  PrecisionFromMs(config_.precision, &ts_mul_, &ts_div_);
   if (!net::HttpClient(config_.url).valid()) {
     return {errc::invalid_argument,
             fmt::format("store.influx.url must look like http://host:port, not `{}`", config_.url)};
   }
-  if (config_.schema != kInfluxSchemaAiot && config_.schema != kInfluxSchemaTelegraf) {
-    return {errc::invalid_argument,
-            fmt::format("store.influx.schema must be aiot or telegraf, not `{}`", config_.schema)};
-  }
-  if (config_.measurement.empty()) {
-    return {errc::invalid_argument, "store.influx.measurement must not be empty"};
-  }
   write_target_ =
       fmt::format("/write?db={}&precision={}", net::HttpClient::Escape(config_.database),
-                  net::HttpClient::Escape(config_.precision));
+                  net::HttpClient::Escape(NameOf(kInfluxPrecisionNames, config_.precision)));
   if (!config_.retention_policy.empty())
     write_target_ += "&rp=" + net::HttpClient::Escape(config_.retention_policy);
   if (!config_.username.empty()) {

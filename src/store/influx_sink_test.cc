@@ -103,26 +103,46 @@ TEST(InfluxSink, SpoolsWhileUnreachableAndKeepsSpoolAcrossRestarts) {
   fs::remove_all(dir);
 }
 
-TEST(InfluxSink, RejectsBadConfig) {
+TEST(InfluxSink, RejectsBadUrl) {
   InfluxConfig c;
-  c.precision = "minutes";
-  auto st = InfluxSink(c, FieldSchema({})).Start();
-  EXPECT_NE(st.message().find("store.influx.precision"), std::string::npos) << st.ToString();
-  c.precision = "ms";
   c.url = "https://example:8086";
-  st = InfluxSink(c, FieldSchema({})).Start();
-  EXPECT_NE(st.message().find("https://example:8086"), std::string::npos) << st.ToString();
-  c.url = "http://127.0.0.1:1";
-  c.schema = "telegraph";
-  st = InfluxSink(c, FieldSchema({})).Start();
+  auto st = InfluxSink(c, FieldSchema({})).Start();
   EXPECT_EQ(st.error(), make_error_code(errc::invalid_argument));
-  EXPECT_NE(st.message().find("telegraph"), std::string::npos) << st.ToString();
+  EXPECT_NE(st.message().find("https://example:8086"), std::string::npos) << st.ToString();
+}
+
+// Schema, precision and synchronous are names the loader checks; the rest is Validate's.
+TEST(InfluxSink, ConfigIsCheckedWhenLoaded) {
+  StoreConfig c;
+  try {
+    config::LoadYaml(
+        "synchronous: fast\ninflux:\n  enabled: true\n  schema: telegraph\n  precision: minutes\n  "
+        "measurement: "
+        "\"\"\n  batch_max_points: 0\n",
+        "s.yaml", config::DescriberFor(c));
+    FAIL() << "expected an error";
+  } catch (const config::Error& e) {
+    std::vector<std::string> got;
+    for (const auto& p : e.problems()) got.push_back(p.ToString());
+    EXPECT_EQ(got, (std::vector<std::string>{
+                       "synchronous: must be off, normal or full, got `fast` (s.yaml:1)",
+                       "influx.schema: must be aiot or telegraf, got `telegraph` (s.yaml:4)",
+                       "influx.precision: must be ns, u, ms or s, got `minutes` (s.yaml:5)",
+                       "influx.batch_max_points: must be between 1 and 2147483647, got `0` "
+                       "(s.yaml:7)",
+                       "influx.measurement: must not be empty (s.yaml:6)"}));
+  }
+  config::LoadYaml("synchronous: FULL\ninflux:\n  schema: telegraf\n  precision: s\n", "s.yaml",
+                   config::DescriberFor(c));
+  EXPECT_EQ(c.synchronous, Synchronous::kFull);
+  EXPECT_EQ(c.influx.schema, InfluxSchema::kTelegraf);
+  EXPECT_EQ(c.influx.precision, InfluxPrecision::kS);
 }
 
 TEST(InfluxSink, DatabaseDefaultsToTheSchemas) {
   InfluxConfig c;
   EXPECT_EQ(InfluxDatabase(c), "aiot");  // unchanged for existing users
-  c.schema = kInfluxSchemaTelegraf;
+  c.schema = InfluxSchema::kTelegraf;
   EXPECT_EQ(InfluxDatabase(c), "fan");  // the reference's Telegraf database
   c.database = "plant7";
   EXPECT_EQ(InfluxDatabase(c), "plant7");

@@ -45,20 +45,22 @@ void AppendTime(std::string& out, int64_t ts_ms, int64_t mul, int64_t div) {
 
 }  // namespace
 
-bool PrecisionFromMs(std::string_view precision, int64_t* mul, int64_t* div) {
+void PrecisionFromMs(InfluxPrecision precision, int64_t* mul, int64_t* div) {
   *mul = 1;
   *div = 1;
-  if (precision == "ns" || precision == "n") {
-    *mul = 1000000;
-  } else if (precision == "u" || precision == "us") {
-    *mul = 1000;
-  } else if (precision == "ms") {
-  } else if (precision == "s") {
-    *div = 1000;
-  } else {
-    return false;
+  switch (precision) {
+    case InfluxPrecision::kNs:
+      *mul = 1000000;
+      break;
+    case InfluxPrecision::kU:
+      *mul = 1000;
+      break;
+    case InfluxPrecision::kMs:
+      break;
+    case InfluxPrecision::kS:
+      *div = 1000;
+      break;
   }
-  return true;
 }
 
 void AppendMeasurement(std::string& out, std::string_view s) { AppendEscaped(out, s, ", "); }

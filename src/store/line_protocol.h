@@ -5,6 +5,7 @@
 #include <string_view>
 
 #include "store/records.h"
+#include "store/store_config.h"
 
 namespace aiot::store {
 
@@ -12,8 +13,8 @@ namespace aiot::store {
 // telemetry: `fan,deviceID=fan-0001 rotation=601.2,temperature=40.1,... <time>`. All values are
 // written as floats (no `i` suffix), so a field keeps one type however the JSON spelled it.
 
-// Multiplier/divisor from milliseconds to `precision` (ns, u, ms, s); false when unknown.
-bool PrecisionFromMs(std::string_view precision, int64_t* mul, int64_t* div);
+// Multiplier/divisor from milliseconds to `precision`.
+void PrecisionFromMs(InfluxPrecision precision, int64_t* mul, int64_t* div);
 
 void AppendMeasurement(std::string& out, std::string_view s);  // escapes ',' and ' '
 void AppendTagOrKey(std::string& out, std::string_view s);     // escapes ',', '=' and ' '

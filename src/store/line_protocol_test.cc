@@ -15,12 +15,12 @@ TEST(LineProtocol, TelemetryLineAsTelegrafWritesIt) {
   p.extra.emplace_back("spectrum_peak", 3.5);
   std::string out;
   int64_t mul, div;
-  ASSERT_TRUE(PrecisionFromMs("ms", &mul, &div));
+  PrecisionFromMs(InfluxPrecision::kMs, &mul, &div);
   ASSERT_TRUE(AppendTelemetryLine(out, "fan", schema, p, mul, div));
   EXPECT_EQ(out,
             "fan,deviceID=fan\\ 1\\,a\\=b rotation=601.2,vibration=151,spectrum_peak=3.5 "
             "1700000000123\n");
-  ASSERT_TRUE(PrecisionFromMs("ns", &mul, &div));
+  PrecisionFromMs(InfluxPrecision::kNs, &mul, &div);
   out.clear();
   ASSERT_TRUE(AppendTelemetryLine(out, "fan", schema, p, mul, div));
   EXPECT_NE(out.find(" 1700000000123000000\n"), std::string::npos);

@@ -20,14 +20,26 @@ namespace aiot::store {
 //             anomalies both in `measurement`, tags deviceID and topic (the MQTT topic, as
 //             mqtt_consumer's default topic_tag), fault a string field "0"/"1", score a float.
 //             Database `fan`. The reference's Grafana dashboard reads it unchanged.
+enum class InfluxSchema { kAiot, kTelegraf };
+inline constexpr config::Named<InfluxSchema> kInfluxSchemaNames[] = {
+    {InfluxSchema::kAiot, "aiot"}, {InfluxSchema::kTelegraf, "telegraf"}};
+
+// Timestamp precision of the line protocol (the precision= parameter).
+enum class InfluxPrecision { kNs, kU, kMs, kS };
+inline constexpr config::Named<InfluxPrecision> kInfluxPrecisionNames[] = {
+    {InfluxPrecision::kNs, "ns"},
+    {InfluxPrecision::kU, "u"},
+    {InfluxPrecision::kMs, "ms"},
+    {InfluxPrecision::kS, "s"}};
+
 struct InfluxConfig {
   bool enabled = false;                       // write telemetry to InfluxDB as well
   std::string url = "http://127.0.0.1:8086";  // base URL (http only)
-  std::string schema = "aiot";                // aiot or telegraf (see above)
-  std::string database;             // db= parameter; empty = `aiot`, or `fan` with schema telegraf
-  std::string retention_policy;     // rp= parameter; empty = the database default
-  std::string precision = "ms";     // precision= parameter: ns, u, ms, s
-  std::string username;             // u= (basic auth); empty = none
+  InfluxSchema schema = InfluxSchema::kAiot;  // aiot or telegraf (see above)
+  std::string database;          // db= parameter; empty = `aiot`, or `fan` with schema telegraf
+  std::string retention_policy;  // rp= parameter; empty = the database default
+  InfluxPrecision precision = InfluxPrecision::kMs;  // precision= parameter: ns, u, ms, s
+  std::string username;                              // u= (basic auth); empty = none
   std::string password;             // p=; set it via AIOT_STORE_INFLUX_PASSWORD, not the file
   std::string measurement = "fan";  // telemetry measurement
   std::string anomaly_measurement = "fan_anomaly";  // schema aiot; empty = not written
@@ -44,12 +56,16 @@ struct InfluxConfig {
   int64_t spool_max_bytes = 256LL << 20;  // oldest spool files are dropped beyond this
 };
 void Describe(config::Visitor& v, InfluxConfig& c);
-
-inline constexpr const char* kInfluxSchemaAiot = "aiot";
-inline constexpr const char* kInfluxSchemaTelegraf = "telegraf";
+void Validate(config::Checks& checks, const InfluxConfig& c);
 // The database the sink writes: `database`, or when that is empty the schema's default (`aiot`;
 // `fan` for telegraf, the reference's).
 std::string InfluxDatabase(const InfluxConfig& c);
+
+// SQLite's synchronous pragma (with WAL: off risks the last transactions on power loss, normal
+// is durable across application crashes, full also across power loss).
+enum class Synchronous { kOff, kNormal, kFull };
+inline constexpr config::Named<Synchronous> kSynchronousNames[] = {
+    {Synchronous::kOff, "off"}, {Synchronous::kNormal, "normal"}, {Synchronous::kFull, "full"}};
 
 // The embedded telemetry store (SQLite, WAL).
 struct StoreConfig {
@@ -66,14 +82,14 @@ struct StoreConfig {
   int raw_retention_days = 7;                    // raw points older than this are deleted
   int rollup_retention_days = 365;               // 1-minute rollups older than this are deleted
   int event_retention_days = 90;                 // anomaly/alert/status events
-  int queue_capacity = 200000;         // records waiting for the writer; beyond this ingest fails
-  int batch_max_records = 10000;       // records per write transaction
-  int rollup_interval_ms = 5000;       // how often dirty minutes are rolled up
-  int retention_interval_s = 600;      // how often retention runs
-  int reader_connections = 4;          // pooled read-only connections for queries
-  int64_t cache_kib = 16384;           // SQLite page cache per connection
-  std::string synchronous = "normal";  // SQLite synchronous: off, normal, full
-  int max_query_points = 1000000;      // rows a query may return before it is refused
+  int queue_capacity = 200000;     // records waiting for the writer; beyond this ingest fails
+  int batch_max_records = 10000;   // records per write transaction
+  int rollup_interval_ms = 5000;   // how often dirty minutes are rolled up
+  int retention_interval_s = 600;  // how often retention runs
+  int reader_connections = 4;      // pooled read-only connections for queries
+  int64_t cache_kib = 16384;       // SQLite page cache per connection
+  Synchronous synchronous = Synchronous::kNormal;  // SQLite synchronous: off, normal, full
+  int max_query_points = 1000000;                  // rows a query may return before it is refused
   InfluxConfig influx;
 };
 void Describe(config::Visitor& v, StoreConfig& c);

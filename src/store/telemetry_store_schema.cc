@@ -108,16 +108,13 @@ Status TelemetryStore::CheckConfig() const {
                           f)};
     }
   }
-  const std::string& sync = config_.synchronous;
-  if (sync != "off" && sync != "normal" && sync != "full") {
-    return {errc::invalid_argument,
-            fmt::format("store.synchronous must be off, normal or full, not `{}`", sync)};
-  }
   return {};
 }
 
 Status TelemetryStore::CreateTables(sqlite::Db& db) {
-  if (Status st = db.Exec(fmt::format(kSchemaSql, config_.synchronous, config_.cache_kib)); !st) {
+  if (Status st = db.Exec(fmt::format(kSchemaSql, NameOf(kSynchronousNames, config_.synchronous),
+                                      config_.cache_kib));
+      !st) {
     return SqlError(db, st, fmt::format("create the tables of {}", config_.path));
   }
   return {};

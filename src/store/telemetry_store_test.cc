@@ -321,12 +321,6 @@ TEST_F(StoreTest, RejectsBadConfig) {
   bad.fields = {"score"};
   EXPECT_FALSE(TelemetryStore::Open(bad, clock_));
   bad.fields = {"rotation"};
-  bad.synchronous = "fast";
-  r = TelemetryStore::Open(bad, clock_);
-  ASSERT_FALSE(r);
-  EXPECT_NE(r.status().message().find("store.synchronous"), std::string::npos)
-      << r.status().ToString();
-  bad.synchronous = "normal";
   bad.path = dir_.File("missing-dir/t.db");
   r = TelemetryStore::Open(bad, clock_);
   ASSERT_FALSE(r);

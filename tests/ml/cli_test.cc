@@ -98,8 +98,8 @@ TEST_F(MlCli, TrainEvalScoreInspectQuantizeDriftThroughFlagsAlone) {
   }
   EXPECT_GT(agree, 2700u);
 
-  // model inspect: layers, quantization and metadata.
-  ASSERT_EQ(Aiot("model inspect " + dir_ + "/pump.int8.tflite", &out), 0) << Stderr();
+  // tflite inspect: layers, quantization and metadata.
+  ASSERT_EQ(Aiot("tflite inspect " + dir_ + "/pump.int8.tflite", &out), 0) << Stderr();
   for (const char* s : {"\"op\":\"QUANTIZE\"", "\"op\":\"FULLY_CONNECTED\"", "\"type\":\"int8\"",
                         "\"zero_point\":[", "\"quantization\":\"int8\"", "\"name\":\"current_a\"",
                         "\"runnable\":true"}) {
@@ -152,7 +152,7 @@ TEST_F(MlCli, BadInputIsReportedWithRowAndColumn) {
   EXPECT_NE(Stderr().find("row 3, column 'b' (2): non-numeric value 'oops'"), std::string::npos)
       << Stderr();
   std::ofstream(dir_ + "/junk.tflite") << "definitely not a model";
-  EXPECT_EQ(Aiot("model inspect " + dir_ + "/junk.tflite", &out), 1);
+  EXPECT_EQ(Aiot("tflite inspect " + dir_ + "/junk.tflite", &out), 1);
   EXPECT_NE(Stderr().find("not a .tflite file"), std::string::npos) << Stderr();
 }
 

@@ -6,7 +6,7 @@
 // it and keep v2 (their install rolls back), the rollout halts at the canary, and the fleet keeps
 // scoring and sending telemetry throughout.
 //
-// The devices are sim::DeviceAgent, the code `aiot device` and the simulated fleet run: they
+// The devices are sim::DeviceAgent, the code `aiot agent` and the simulated fleet run: they
 // download over HTTP with their device token, verify size, sha256 and the Ed25519 signature,
 // swap models, roll back a model that cannot score, and report on fan/status/<id>. A monitor
 // client on the broker watches the control commands and the telemetry independently.
@@ -99,7 +99,7 @@ class Monitor {
   std::map<std::string, uint64_t> telemetry_;
 };
 
-// One simulated device as `aiot device` runs it: its own MQTT connection with the status will,
+// One simulated device as `aiot agent` runs it: its own MQTT connection with the status will,
 // a simulated machine as the sensor, the .tflite loader, models kept in memory.
 struct FleetDevice {
   std::string id;

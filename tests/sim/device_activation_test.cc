@@ -467,14 +467,14 @@ TEST_F(DeviceActivationTest, ProductionModelWithABadSignatureIsRefused) {
 }
 
 #ifdef AIOT_BIN
-// `aiot device` exits 1 with a clear message when the registry refuses it.
+// `aiot agent` exits 1 with a clear message when the registry refuses it.
 TEST_F(DeviceActivationTest, CliDeviceExitsWhenRefused) {
   Registry registry(testing::FreePort());
   ASSERT_TRUE(registry.Start());
   const std::string token = registry.Provision("fan-0107");
   ASSERT_TRUE(registry.devices->Decommission("fan-0107").ok());
   const auto err = dir_ / "stderr.txt";
-  const std::string cmd = "timeout 120 " + std::string(AIOT_BIN) + " device --id fan-0107 --mqtt " +
+  const std::string cmd = "timeout 120 " + std::string(AIOT_BIN) + " agent --id fan-0107 --mqtt " +
                           broker_->url() + " --registry " + registry.url() + " --token " + token +
                           " 2> " + err.string();
   const int rc = std::system(cmd.c_str());

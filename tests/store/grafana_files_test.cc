@@ -38,7 +38,7 @@ TEST(GrafanaFiles, DatasourceProvisioningMatchesTheSink) {
   // The reference's dashboard names its datasource `influxdb` and reads what
   // store.influx.schema: telegraf writes.
   InfluxConfig telegraf;
-  telegraf.schema = kInfluxSchemaTelegraf;
+  telegraf.schema = InfluxSchema::kTelegraf;
   std::set<std::string> uids;
   int found = -1;
   for (size_t i = 0; i < doc["datasources"].size(); ++i) {

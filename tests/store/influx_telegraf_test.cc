@@ -82,8 +82,8 @@ TEST(InfluxTelegraf, ReferenceDashboardQueriesReadWhatAiotWrites) {
   c.path = (dir / "t.db").string();
   c.influx.enabled = true;
   c.influx.url = influxd.url();
-  c.influx.schema = kInfluxSchemaTelegraf;  // database: the schema's default,
-                                            // the reference's `fan`
+  c.influx.schema = InfluxSchema::kTelegraf;  // database: the schema's default,
+                                              // the reference's `fan`
   c.influx.batch_max_delay_ms = 50;
   c.influx.spool_dir = (dir / "spool").string();
   metrics::Registry registry;

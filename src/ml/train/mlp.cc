@@ -123,9 +123,6 @@ Status CheckConfig(const Dataset& data, const TrainConfig& cfg) {
       cfg.validation_fraction >= 1) {
     return invalid("test and validation fractions must be in [0, 1)");
   }
-  if (cfg.schedule != "constant" && cfg.schedule != "cosine") {
-    return invalid("schedule must be constant or cosine");
-  }
   for (int h : cfg.hidden) {
     if (h <= 0) return invalid("hidden layer sizes must be positive");
   }
@@ -189,7 +186,7 @@ std::vector<TrainLayer> InitLayers(const std::vector<int>& sizes, uint64_t seed)
 
 // The epoch's learning rate: constant, or cosine decay to min_learning_rate.
 double LearningRate(const TrainConfig& cfg, int epoch) {
-  if (cfg.schedule != "cosine") return cfg.learning_rate;
+  if (cfg.schedule == LrSchedule::kConstant) return cfg.learning_rate;
   const double progress_frac = static_cast<double>(epoch - 1) / cfg.epochs;
   return cfg.min_learning_rate + (cfg.learning_rate - cfg.min_learning_rate) * 0.5 *
                                      (1.0 + std::cos(3.14159265358979323846 * progress_frac));

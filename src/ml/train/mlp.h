@@ -38,6 +38,10 @@ struct Mlp {
   std::vector<float> PredictAll(const Dataset& data) const;
 };
 
+// Learning-rate schedule over the epochs: constant (Keras' default), or cosine decay to
+// `min_learning_rate`, which sharpens decision boundaries in the last epochs.
+enum class LrSchedule { kConstant, kCosine };
+
 // Training hyper-parameters. Defaults are the reference recipe (Keras: Dense 60-30-10 ReLU,
 // sigmoid, binary cross-entropy, Adam, 250 epochs, batch 32, 33% test).
 struct TrainConfig {
@@ -51,9 +55,7 @@ struct TrainConfig {
   uint64_t seed = 42;
   double test_fraction = 0.33;
   double validation_fraction = 0.1;  // of the rows left after the test split
-  // Learning-rate schedule over the epochs: "constant" (Keras' default) or "cosine" (decays to
-  // `min_learning_rate`, which sharpens decision boundaries in the last epochs).
-  std::string schedule = "cosine";
+  LrSchedule schedule = LrSchedule::kCosine;
   double min_learning_rate = 0.0;
   double l2 = 3e-4;  // L2 penalty on weights (not biases): loss += l2 * sum(w^2)
   int patience = 0;  // early stopping on validation loss after this many epochs; 0 = off
