@@ -23,8 +23,10 @@ struct Outcome {
   std::string out;  // stdout and stderr together
 };
 
-Outcome Aiot(const std::string& args, const std::string& env = "") {
-  std::string cmd = env + " " + AIOT_BIN + " " + args + " 2>&1";
+// `redirect` says which streams are captured: both by default.
+Outcome Aiot(const std::string& args, const std::string& env = "",
+             const std::string& redirect = " 2>&1") {
+  std::string cmd = env + " " + AIOT_BIN + " " + args + redirect;
   FILE* p = popen(cmd.c_str(), "r");
   std::string out;
   std::array<char, 4096> buf;
@@ -91,7 +93,7 @@ TEST(Cli, EnvironmentAndSetOverrideTheFile) {
 
 // What `aiot` writes to stderr alone (stdout discarded).
 Outcome AiotStderr(const std::string& args, const std::string& env = "") {
-  return Aiot(args + " 2>&1 >/dev/null", env);
+  return Aiot(args, env, " 2>&1 >/dev/null");
 }
 
 size_t Lines(const std::string& s) {

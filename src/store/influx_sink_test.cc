@@ -132,6 +132,7 @@ TEST(InfluxSink, ConfigIsCheckedWhenLoaded) {
                        "(s.yaml:7)",
                        "influx.measurement: must not be empty (s.yaml:6)"}));
   }
+  c = StoreConfig{};
   config::LoadYaml("synchronous: FULL\ninflux:\n  schema: telegraf\n  precision: s\n", "s.yaml",
                    config::DescriberFor(c));
   EXPECT_EQ(c.synchronous, Synchronous::kFull);
