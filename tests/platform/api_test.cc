@@ -277,7 +277,7 @@ TEST_F(ApiTest, ExportsLabelledCsv) {
   auto csv = op_->Get("/api/v1/data/export?from=2026-01-01T00:00:00Z&devices=fan-0001");
   ASSERT_EQ(csv->status, 200);
   EXPECT_EQ(csv->body,
-            "DeviceID,Time,Rotation,Temperature,Vibration,Sound,Faulty\n"
+            "DeviceID,Time,rotation,temperature,vibration,sound,faulty\n"
             "fan-0001,2026-01-01 00:00:00,600,40,150,50,1\n");
   EXPECT_EQ(op_->Get("/api/v1/data/export?from=yesterday")->status, 400);
 }
