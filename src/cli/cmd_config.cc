@@ -37,6 +37,10 @@ void RegisterConfig(CLI::App& root, Context& ctx) {
         std::cerr << e.what() << "\n";
         return kExitFailure;
       }
+      if (auto fields = app::ResolveFields(cfg); !fields.ok()) {
+        std::cerr << *file << ": " << fields.status().message() << "\n";
+        return kExitFailure;
+      }
       std::cout << *file << ": ok\n";
       return kExitOk;
     };

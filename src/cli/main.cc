@@ -48,6 +48,10 @@ app::AppConfig& Context::Config() {
   for (char** e = environ; *e; ++e) env.emplace_back(*e);
   auto unknown = config::ApplyEnvironment(env, describe);
   config::ApplyAssignments(sets, describe);
+  // One field schema for every consumer (store, datastore, predictor, dashboard, replay).
+  if (auto fields = app::ResolveFields(cfg); !fields.ok()) {
+    throw config::Error(fields.status().message());
+  }
   if (!log_format.empty()) cfg.log.format = log_format;
   if (!log_level.empty()) cfg.log.level = log_level;
   log::Init(cfg.log);
