@@ -10,8 +10,11 @@
 // (innerHTML and the like) would throw instead of parsing.
 import uPlot from './vendor/uplot/uPlot.esm.js';
 
-const FIELDS = ['rotation', 'temperature', 'vibration', 'sound'];
+// The telemetry fields shown: the platform's field schema, from config.json (`fields`); the
+// reference fan's until it has loaded.
+let FIELDS = ['rotation', 'temperature', 'vibration', 'sound'];
 const UNITS = { rotation: 'rpm', temperature: '°C', vibration: '', sound: 'dB', score: '' };
+const unitOf = (f) => (Object.hasOwn(UNITS, f) ? UNITS[f] : '');
 const WINDOW_S = 600;  // live charts show the last 10 minutes
 const API = '../api/v1';
 
@@ -294,7 +297,7 @@ async function showDevice(id) {
   const now = Date.now();
   let hist = { series: [] };
   try {
-    hist = await getJson(`${API}/series?devices=${encodeURIComponent(id)}&fields=${fields.join(',')}&from=${now - WINDOW_S * 1000}&to=${now + 60000}&limit=5000`);
+    hist = await getJson(`${API}/series?devices=${encodeURIComponent(id)}&fields=${fields.map(encodeURIComponent).join(',')}&from=${now - WINDOW_S * 1000}&to=${now + 60000}&limit=5000`);
   } catch (e) { /* charts start empty */ }
   if (state.charts !== charts) return;
   const box = $('#charts');
@@ -302,7 +305,7 @@ async function showDevice(id) {
     const s = list(hist, 'series').find((x) => x && x.field === f && Array.isArray(x.t) && Array.isArray(x.v)
       && x.t.length === x.v.length) || { t: [], v: [] };
     const el = h('div', { class: 'chart', dataset: { testid: 'chart', field: f } },
-      h('h3', null, h('span', null, `${f}${UNITS[f] ? ` (${UNITS[f]})` : ''}`),
+      h('h3', null, h('span', null, `${f}${unitOf(f) ? ` (${unitOf(f)})` : ''}`),
         h('span', { class: 'now', dataset: { testid: 'chart-now' } }, fmt(s.v[s.v.length - 1], f === 'score' ? 3 : 1))));
     box.appendChild(el);
     const xs = [];
@@ -509,6 +512,9 @@ async function main() {
     const cfg = await getJson('config.json');
     // A path on this origin only.
     if (typeof cfg.ws_path === 'string' && /^\/(?!\/)[\x21-\x7e]*$/.test(cfg.ws_path)) state.wsPath = cfg.ws_path;
+    // Field names as the schema allows them (letters, digits, _); they are only ever text.
+    const names = Array.isArray(cfg.fields) ? cfg.fields.filter((f) => typeof f === 'string' && /^[A-Za-z_][A-Za-z0-9_]{0,63}$/.test(f)) : [];
+    if (names.length) FIELDS = names;
   } catch { /* defaults */ }
   window.addEventListener('hashchange', route);
   route();

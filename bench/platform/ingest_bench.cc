@@ -26,10 +26,9 @@ std::vector<TelemetryRow> MakeRows(int64_t n) {
     auto& r = rows[static_cast<size_t>(i)];
     r.ts = 1767225600'000'000'000 + i * 1'000'000;
     r.device = "fan-" + std::to_string(1000 + i % 100);
-    r.rotation = 500 + static_cast<double>(i % 200);
-    r.temperature = 35 + static_cast<double>(i % 10);
-    r.vibration = 100 + static_cast<double>(i % 100);
-    r.sound = 45 + static_cast<double>(i % 7);
+    // The fan's fields (DatastoreConfig's default): rotation, temperature, vibration, sound.
+    r.values = {500 + static_cast<double>(i % 200), 35 + static_cast<double>(i % 10),
+                100 + static_cast<double>(i % 100), 45 + static_cast<double>(i % 7)};
   }
   return rows;
 }
@@ -66,8 +65,9 @@ void BM_Sqlite3ShellImport(benchmark::State& state) {
   {
     std::ofstream out(csv);
     for (const auto& r : rows) {
-      out << r.ts << ',' << r.device << ',' << r.rotation << ',' << r.temperature << ','
-          << r.vibration << ',' << r.sound << '\n';
+      out << r.ts << ',' << r.device;
+      for (double v : r.values) out << ',' << v;
+      out << '\n';
     }
   }
   std::string db = dir.path() + "/peer.db";

@@ -11,9 +11,13 @@ AppConfig::AppConfig() {
 }
 
 void Describe(config::Visitor& v, BootstrapConfig& c) {
-  v.Field("enabled", c.enabled,
-          "Train a first model from simulated history when the registry has none in production.");
-  v.Field("rows", c.rows, config::Range{1, INT64_MAX}, "Rows of simulated history to train on.");
+  v.Field("enabled", c.enabled, "Train a first model when the registry has none in production.");
+  v.Field("data", c.data,
+          "Labelled CSV with the `fields.features` columns to train on; empty = simulated fan "
+          "history (only with the fan's fields).");
+  v.Field("label", c.label, "Label column of `data`; empty = `fields.label`.");
+  v.Field("rows", c.rows, config::Range{1, INT64_MAX},
+          "Rows of simulated history to train on (when `data` is empty).");
   v.Field("epochs", c.epochs, config::Range{1, 1000000}, "Training epochs.");
   v.Field("hidden", c.hidden, config::Range{1, 4096},
           "Hidden layer sizes of the MLP; [] = logistic regression.");
@@ -25,6 +29,8 @@ void Describe(config::Visitor& v, AppConfig& c) {
   v.Field("model_name", c.model_name,
           "Model the predictor runs: the registry's production version of this name.");
   config::Section(v, "log", c.log, "Logging.");
+  config::Section(v, "fields", c.fields,
+                  "The telemetry field schema every service, the dashboard and training use.");
   config::Section(v, "http", c.http, "HTTP server: API, dashboard, /healthz, /readyz, /metrics.");
   config::Section(v, "broker", c.broker, "Embedded MQTT broker.");
   config::Section(v, "predictor", c.predictor, "Streaming predictor, alerts and actuation.");
@@ -35,6 +41,18 @@ void Describe(config::Visitor& v, AppConfig& c) {
   config::Section(v, "ota", c.ota, "Over-the-air model rollouts.");
   config::Section(v, "bootstrap", c.bootstrap, "The first model, when there is none.");
   config::Section(v, "fleet", c.fleet, "Simulated fleet of `aiot up --simulate N`.");
+}
+
+Result<telemetry::FieldSchema> ResolveFields(AppConfig& config) {
+  if (Status s = config.fields.Validate(); !s.ok()) return s;
+  const std::vector<std::string> fan = telemetry::FieldSchema::FanFeatures();
+  const std::vector<std::string>& features = config.fields.features;
+  if (config.store.fields == fan) config.store.fields = features;
+  auto& predictor_features = config.predictor.telemetry.default_features;
+  if (predictor_features == fan) predictor_features = features;
+  config.datastore.fields = features;
+  config.datastore.label = config.fields.label;
+  return config.fields;
 }
 
 }  // namespace aiot::app

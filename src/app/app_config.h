@@ -15,14 +15,20 @@
 #include "sim/sim_config.h"
 #include "store/dashboard_routes.h"
 #include "store/store_config.h"
+#include "telemetry/field_schema.h"
 
 namespace aiot::app {
 
 // The first model, trained by `aiot up` when the registry has no production model yet.
 struct BootstrapConfig {
-  // Train a model from simulated history when the registry has none in production.
+  // Train a model when the registry has none in production.
   bool enabled = true;
-  // Rows of simulated history to train on.
+  // Labelled CSV with the field schema's feature columns to train on; empty = simulated fan
+  // history (only with the fan's fields).
+  std::string data;
+  // Label column of `data`; empty = the field schema's label.
+  std::string label;
+  // Rows of simulated history to train on (when `data` is empty).
   uint64_t rows = 20000;
   // Training epochs (the reference recipe uses 250; fewer is enough for the simulator).
   uint32_t epochs = 40;
@@ -39,6 +45,8 @@ struct AppConfig {
   AppConfig();
 
   log::LogConfig log;
+  // The field schema every consumer uses (ResolveFields).
+  telemetry::FieldSchema fields;
   // Worker threads (one io_context each). 0 means one per CPU core.
   uint32_t threads = 0;
   // Name of the model the predictor runs (the registry's production version of it).
@@ -57,5 +65,12 @@ struct AppConfig {
 };
 
 void Describe(config::Visitor& v, AppConfig& c);
+
+// The one field schema, handed to every consumer: validates `config.fields` and makes the
+// consumers' own settings follow it — `store.fields` and `predictor.telemetry.default_features`
+// when they are at their built-in (fan) defaults, the training datastore's columns and export
+// label always. Idempotent; the CLI applies it when it loads the configuration, so `aiot config
+// show` prints the result. invalid_argument naming the key when the schema is unusable.
+Result<telemetry::FieldSchema> ResolveFields(AppConfig& config);
 
 }  // namespace aiot::app

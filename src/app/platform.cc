@@ -11,6 +11,9 @@
 #include <iostream>
 #include <sstream>
 
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
 #include "app/admin_token.h"
 #include "base/errc.h"
 #include "base/log.h"
@@ -47,10 +50,8 @@ namespace aiot::app {
 
 namespace {
 
-// Trains the first model from simulated history: history -> train -> int8 -> registry ->
-// production. Prints its progress, because a person is watching the terminal on first start.
-Result<registry::ModelVersion> BootstrapModel(const AppConfig& config,
-                                              registry::ModelRegistry& models) {
+// Simulated fan history (sim::WriteHistoryCsv) as a table; its label column is `faulty`.
+Result<ml::CsvTable> SimulatedHistory(const AppConfig& config) {
   auto log = log::Get("app");
   const BootstrapConfig& b = config.bootstrap;
   log->info("bootstrap: no `{}` model in production; simulating {} rows of fleet history",
@@ -63,18 +64,50 @@ Result<registry::ModelVersion> BootstrapModel(const AppConfig& config,
   if (!stats.ok()) return stats.error();
   log->info("bootstrap: {} rows, {} labelled faulty, {} failures", stats->rows, stats->faulty_rows,
             stats->failures);
+  return ml::ParseCsv(csv.str());
+}
 
-  auto table = ml::ParseCsv(csv.str());
-  if (!table.ok()) {
-    log->error("bootstrap: history CSV: {}", table.status().message());
-    return table.error();
-  }
+// The first model's training data: the field schema's columns of `bootstrap.data` with its label
+// column, or of simulated fan history, which only the fan's schema can use.
+Result<ml::Dataset> BootstrapData(const AppConfig& config) {
+  const BootstrapConfig& b = config.bootstrap;
   ml::DatasetSchema schema;
-  schema.label = "faulty";
-  schema.features = {"rotation", "temperature", "vibration", "sound"};
+  schema.features = config.fields.features;
+  Result<ml::CsvTable> table = ml::CsvTable{};
+  if (!b.data.empty()) {
+    schema.label = b.label.empty() ? config.fields.label : b.label;
+    if (schema.label.empty()) {
+      return Status(errc::invalid_argument,
+                    "bootstrap: bootstrap.data needs a label column: set bootstrap.label or "
+                    "fields.label");
+    }
+    log::Get("app")->info("bootstrap: no `{}` model in production; training on {} (label `{}`)",
+                          config.model_name, b.data, schema.label);
+    table = ml::ReadCsvFile(b.data);
+  } else if (config.fields.IsFan()) {
+    schema.label = "faulty";
+    table = SimulatedHistory(config);
+  } else {
+    return Status(errc::invalid_argument,
+                  "bootstrap: the simulated history has the fan's fields (rotation, temperature, "
+                  "vibration, sound), not fields.features; set bootstrap.data to a labelled CSV "
+                  "with those columns, or bootstrap.enabled=false");
+  }
+  if (!table.ok()) return Status(table.status().code(), "bootstrap: " + table.status().message());
   auto data = ml::BuildDataset(*table, schema);
+  if (!data.ok()) return Status(data.status().code(), "bootstrap: " + data.status().message());
+  return data;
+}
+
+// Trains the first model: data -> train -> int8 -> registry -> production. Prints its progress,
+// because a person is watching the terminal on first start.
+Result<registry::ModelVersion> BootstrapModel(const AppConfig& config,
+                                              registry::ModelRegistry& models) {
+  auto log = log::Get("app");
+  const BootstrapConfig& b = config.bootstrap;
+  auto data = BootstrapData(config);
   if (!data.ok()) {
-    log->error("bootstrap: data set: {}", data.status().message());
+    log->error("{}", data.status().message());
     return data.error();
   }
   ml::TrainJob job;
@@ -83,7 +116,8 @@ Result<registry::ModelVersion> BootstrapModel(const AppConfig& config,
   job.train.epochs = static_cast<int>(b.epochs);
   job.train.seed = b.seed;
   job.train.hidden = b.hidden;
-  log->info("bootstrap: training a {}-feature MLP for {} epochs", schema.features.size(), b.epochs);
+  log->info("bootstrap: training a {}-feature MLP ({}) for {} epochs", data->cols,
+            fmt::join(data->feature_names, ", "), b.epochs);
   // One line per tenth of the epochs: training is the slow step of a first start.
   ml::ProgressFn progress = [&log](const ml::EpochStats& e, int total) {
     const int step = std::max(1, total / 10);
@@ -102,8 +136,11 @@ Result<registry::ModelVersion> BootstrapModel(const AppConfig& config,
   registry::PushRequest push;
   push.name = config.model_name;
   push.metrics_json = out->ToJson();
-  push.parameters_json = "{\"source\":\"bootstrap\",\"rows\":" + std::to_string(b.rows) +
-                         ",\"epochs\":" + std::to_string(b.epochs) + "}";
+  push.parameters_json = nlohmann::json{
+      {"source", "bootstrap"},
+      {"data", b.data.empty() ? "simulated" : b.data},
+      {"rows", data->rows},
+      {"epochs", b.epochs}}.dump();
   push.actor = "bootstrap";
   const auto& bytes = out->int8_model;
   auto pushed = models.Push(
@@ -121,7 +158,7 @@ Result<registry::ModelVersion> BootstrapModel(const AppConfig& config,
 
 struct Platform::Impl {
   Impl(const AppConfig& c, const UpOptions& o)
-      : config(c),
+      : config(WithFields(c, &fields)),
         options(o),
         runtime(c.threads),
         http(config.http, runtime, router, registry),
@@ -146,8 +183,16 @@ struct Platform::Impl {
     done.get_future().wait();
   }
 
+  // `c` with the field schema resolved (app::ResolveFields), its status in `*fields`.
+  static AppConfig WithFields(AppConfig c, Status* fields) {
+    auto schema = ResolveFields(c);
+    *fields = schema.ok() ? Status::Ok() : schema.status();
+    return c;
+  }
+
   Status StartServices();
 
+  Status fields;  // of the field schema; Start() refuses an invalid one
   AppConfig config;
   UpOptions options;
   metrics::Registry registry;
@@ -176,6 +221,20 @@ struct Platform::Impl {
 
 Status Platform::Impl::StartServices() {
   auto log = log::Get("app");
+  if (!fields.ok()) {
+    log->error("{}", fields.message());
+    return fields;
+  }
+  // The simulated fleet is the reference fan: it cannot produce another machine's fields.
+  if (options.simulate > 0 && !config.fields.IsFan()) {
+    Status s(errc::invalid_argument,
+             fmt::format("--simulate runs simulated fans (rotation, temperature, vibration, "
+                         "sound), but fields.features is [{}]; publish your devices' telemetry "
+                         "instead, or replay a CSV with `aiot simulate --replay`",
+                         fmt::join(config.fields.features, ", ")));
+    log->error("{}", s.message());
+    return s;
+  }
 
   // Broker first: every other service reaches the others through it.
   if (Status s = broker.Start(); !s.ok()) {
@@ -256,7 +315,8 @@ Status Platform::Impl::StartServices() {
   store::RegisterStoreRoutes(router, *store->store());
   router.WebSocket(config.dashboard.ws_path, hub);
   if (config.dashboard.enabled) {
-    if (Status s = store::RegisterDashboardRoutes(router, config.dashboard); !s.ok()) {
+    if (Status s = store::RegisterDashboardRoutes(router, config.dashboard, config.fields.features);
+        !s.ok()) {
       log->warn("dashboard not served: {}", s.message());
     }
   }

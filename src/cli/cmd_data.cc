@@ -20,7 +20,8 @@ void RegisterData(CLI::App& root, Context& ctx) {
   cmd->require_subcommand(1);
   auto args = std::make_shared<DataArgs>();
   auto* ex = cmd->add_subcommand(
-      "export", "Export labelled telemetry as CSV (DeviceID,Time,Rotation,...,Faulty)");
+      "export",
+      "Export labelled telemetry as CSV (DeviceID,Time,<fields.features>,<fields.label>)");
   ex->add_option("--from", args->from, "Start, RFC 3339 or unix seconds (inclusive)");
   ex->add_option("--to", args->to, "End, RFC 3339 or unix seconds (exclusive)");
   ex->add_option("--devices", args->devices, "Comma-separated device ids (default: all)");

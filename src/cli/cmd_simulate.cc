@@ -151,7 +151,8 @@ std::string Lower(std::string s) {
   return s;
 }
 
-int RunReplay(const SimulateOptions& o) {
+// Publishes the rows of o.replay: the columns named like `fields` (the field schema's, any case).
+int RunReplay(const SimulateOptions& o, const std::vector<std::string>& fields) {
   auto table = ml::ReadCsvFile(o.replay);
   if (!table.ok()) {
     std::cerr << o.replay << ": " << table.status().message() << "\n";
@@ -167,10 +168,14 @@ int RunReplay(const SimulateOptions& o) {
   };
   const int c_id = col({"deviceid", "device_id", "device"});
   const int c_time = col({"timestamp", "time"});
-  const int c_f[4] = {col({"rotation"}), col({"temperature"}), col({"vibration"}), col({"sound"})};
-  for (int c : c_f) {
-    if (c < 0) {
-      std::cerr << o.replay << ": needs rotation, temperature, vibration and sound columns\n";
+  std::vector<int> c_f;
+  for (const auto& f : fields) {
+    c_f.push_back(col({Lower(f).c_str()}));
+    if (c_f.back() < 0) {
+      std::cerr << fmt::format(
+          "{}: needs a column for each of fields.features ({}); `{}` is "
+          "missing\n",
+          o.replay, fmt::join(fields, ", "), f);
       return kExitUsage;
     }
   }
@@ -216,11 +221,10 @@ int RunReplay(const SimulateOptions& o) {
     if (c_time >= 0) ParseTimestamp(row[c_time], &ts, MissingZone::kUtc);
     std::string payload =
         fmt::format("{{\"deviceID\":\"{}\",\"timeStamp\":\"{}\"", id, FormatTimestamp(ts));
-    const char* names[4] = {"rotation", "temperature", "vibration", "sound"};
-    for (int i = 0; i < 4; ++i) {
+    for (size_t i = 0; i < fields.size(); ++i) {
       double v = 0;
-      ml::ParseNumber(row[c_f[i]], &v);
-      payload += fmt::format(",\"{}\":{}", names[i], v);
+      // An empty or non-numeric cell is an absent reading, not a zero.
+      if (ml::ParseNumber(row[c_f[i]], &v)) payload += fmt::format(",\"{}\":{}", fields[i], v);
     }
     payload += "}";
     if (client
@@ -303,10 +307,10 @@ void RegisterSimulate(CLI::App& root, Context& ctx) {
       ->capture_default_str();
   cmd->add_option("--replay", o->replay, "Publish the rows of this CSV as telemetry");
   cmd->callback([&ctx, o] {
-    ctx.run = [o] {
+    ctx.run = [&ctx, o] {
       if (o->ttf_s > 0) o->fleet.physics.time_to_failure_s = o->ttf_s;
       if (o->history_rows > 0) return RunHistory(*o);
-      if (!o->replay.empty()) return RunReplay(*o);
+      if (!o->replay.empty()) return RunReplay(*o, ctx.Config().fields.features);
       return RunFleet(*o);
     };
   });

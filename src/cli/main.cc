@@ -61,6 +61,12 @@ bool Context::Load() {
     config_error_.emplace(std::move(report.problems));
     return false;
   }
+  // One field schema for every consumer (store, datastore, predictor, dashboard, replay); the
+  // loader has checked it (telemetry::Validate), so this only fills in the defaults.
+  if (auto fields = app::ResolveFields(cfg); !fields.ok()) {
+    config_error_.emplace(fields.status().message());
+    return false;
+  }
   if (!log_format.empty()) cfg.log.format = log_format;
   if (!log_level.empty()) cfg.log.level = log_level;
   log::Init(cfg.log);

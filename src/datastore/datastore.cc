@@ -1,5 +1,6 @@
 #include "datastore/datastore.h"
 
+#include <algorithm>
 #include <cmath>
 #include <ctime>
 #include <filesystem>
@@ -12,14 +13,11 @@
 namespace aiot::datastore {
 namespace {
 
+// The telemetry table's field columns (REAL, one per schema field) are added by Open().
 constexpr const char* kSchema = R"sql(
 CREATE TABLE IF NOT EXISTS telemetry (
   ts INTEGER NOT NULL,
-  device TEXT NOT NULL,
-  rotation REAL,
-  temperature REAL,
-  vibration REAL,
-  sound REAL
+  device TEXT NOT NULL
 );
 CREATE INDEX IF NOT EXISTS telemetry_ts ON telemetry(ts);
 CREATE TABLE IF NOT EXISTS maintenance (
@@ -48,6 +46,17 @@ void AppendTime(std::string& out, int64_t nanos) {
   out.append(buf, n);
 }
 
+// A field's column, quoted (the names are telemetry::FieldSchema's: letters, digits, _).
+std::string Column(std::string_view field) { return "\"" + std::string(field) + "\""; }
+
+Status CheckFields(const DatastoreConfig& c) {
+  telemetry::FieldSchema schema{c.fields, c.label};
+  if (Status s = schema.Validate(); !s.ok()) {
+    return {errc::invalid_argument, "training datastore: " + s.message()};
+  }
+  return Status::Ok();
+}
+
 Status CheckDevice(std::string_view id) {
   if (IsValidModelName(id)) return Status::Ok();
   return {errc::invalid_argument, "device id `" + std::string(id.substr(0, 80)) +
@@ -62,6 +71,7 @@ TrainingDatastore::TrainingDatastore(std::string data_dir, DatastoreConfig confi
     : data_dir_(std::move(data_dir)), config_(std::move(config)), clock_(clock) {}
 
 Status TrainingDatastore::Open() {
+  if (Status s = CheckFields(config_); !s.ok()) return s;
   std::error_code ec;
   std::filesystem::create_directories(data_dir_, ec);
   std::lock_guard lock(mu_);
@@ -71,11 +81,35 @@ Status TrainingDatastore::Open() {
     return db.error();
   }
   if (Status s = db_.Exec(kSchema); !s.ok()) return s;
-  auto st = db_.Prepare(
-      "INSERT INTO telemetry (ts, device, rotation, temperature, vibration, sound) "
-      "VALUES (?,?,?,?,?,?)");
+  if (Status s = AddFieldColumns(); !s.ok()) return s;
+  std::string sql = "INSERT INTO telemetry (ts, device";
+  for (const auto& f : config_.fields) sql += ", " + Column(f);
+  sql += ") VALUES (?,?";
+  for (size_t i = 0; i < config_.fields.size(); ++i) sql += ",?";
+  auto st = db_.Prepare(sql + ")");
   if (!st.ok()) return st.error();
   insert_ = std::move(*st);
+  return Status::Ok();
+}
+
+// A column per schema field; a field the file lacks (a new schema) is added, columns of fields
+// no longer in the schema are kept (and not exported).
+Status TrainingDatastore::AddFieldColumns() {
+  auto info = db_.Prepare("SELECT name FROM pragma_table_info('telemetry')");
+  if (!info.ok()) return info.error();
+  std::vector<std::string> have;
+  while (true) {
+    auto r = info->Step();
+    if (!r.ok()) return r.error();
+    if (!*r) break;
+    have.push_back(info->TextString(0));
+  }
+  for (const auto& f : config_.fields) {
+    if (std::find(have.begin(), have.end(), f) != have.end()) continue;
+    if (Status s = db_.Exec("ALTER TABLE telemetry ADD COLUMN " + Column(f) + " REAL"); !s.ok()) {
+      return s;
+    }
+  }
   return Status::Ok();
 }
 
@@ -85,12 +119,12 @@ Status TrainingDatastore::Append(std::span<const TelemetryRow> rows) {
   if (!tx.begin_status().ok()) return tx.begin_status();
   for (const TelemetryRow& r : rows) {
     insert_.Bind(1, r.ts).Bind(2, r.device);
-    double values[4] = {r.rotation, r.temperature, r.vibration, r.sound};
-    for (int i = 0; i < 4; ++i) {
-      if (std::isnan(values[i])) {
-        insert_.BindNull(3 + i);
+    for (size_t i = 0; i < config_.fields.size(); ++i) {
+      const int param = static_cast<int>(3 + i);
+      if (i >= r.values.size() || std::isnan(r.values[i])) {
+        insert_.BindNull(param);
       } else {
-        insert_.Bind(3 + i, values[i]);
+        insert_.Bind(param, r.values[i]);
       }
     }
     if (Status s = insert_.Run(); !s.ok()) return s;
@@ -130,8 +164,9 @@ Result<std::vector<MaintenanceRecord>> TrainingDatastore::Maintenance(std::strin
 }
 
 Result<int64_t> TrainingDatastore::ExportCsv(const ExportRequest& req, std::ostream& out) {
-  std::string sql =
-      "SELECT t.device, t.ts, t.rotation, t.temperature, t.vibration, t.sound, "
+  std::string sql = "SELECT t.device, t.ts, ";
+  for (const auto& f : config_.fields) sql += "t." + Column(f) + ", ";
+  sql +=
       "EXISTS (SELECT 1 FROM maintenance m WHERE m.device = t.device AND m.failure_at >= t.ts "
       "AND m.failure_at <= t.ts + ?3) "
       "FROM telemetry t WHERE t.ts >= ?1 AND t.ts < ?2";
@@ -153,7 +188,17 @@ Result<int64_t> TrainingDatastore::ExportCsv(const ExportRequest& req, std::ostr
   for (size_t i = 0; i < req.devices.size(); ++i) {
     st->Bind(static_cast<int>(4 + i), req.devices[i]);
   }
-  std::string buf = "DeviceID,Time,Rotation,Temperature,Vibration,Sound,Faulty\n";
+  std::string buf = "DeviceID,Time";
+  for (const auto& f : config_.fields) {
+    buf += ',';
+    AppendCsvCell(buf, f);
+  }
+  if (!config_.label.empty()) {
+    buf += ',';
+    AppendCsvCell(buf, config_.label);
+  }
+  buf += '\n';
+  const int label_column = static_cast<int>(2 + config_.fields.size());
   int64_t rows = 0;
   while (true) {
     auto r = st->Step();
@@ -162,11 +207,12 @@ Result<int64_t> TrainingDatastore::ExportCsv(const ExportRequest& req, std::ostr
     AppendCsvCell(buf, st->Text(0));
     buf += ',';
     AppendTime(buf, st->Int(1));
-    for (int c = 2; c < 6; ++c) {
+    for (int c = 2; c < label_column; ++c) {
       buf += ',';
       if (!st->IsNull(c)) AppendNumber(buf, st->Double(c));
     }
-    buf += st->Int(6) ? ",1\n" : ",0\n";
+    if (!config_.label.empty()) buf += st->Int(label_column) ? ",1" : ",0";
+    buf += '\n';
     ++rows;
     if (buf.size() > 1 << 16) {
       out.write(buf.data(), static_cast<std::streamsize>(buf.size()));

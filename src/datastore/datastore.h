@@ -34,9 +34,11 @@ struct ExportRequest {
 class TrainingDatastore {
  public:
   // `data_dir` holds datastore.db (the registry's data_dir in `aiot up`); created on Open().
+  // `config.fields` are the telemetry columns (rows' values in that order).
   TrainingDatastore(std::string data_dir, DatastoreConfig config,
                     const Clock& clock = SystemClock::Instance());
 
+  // invalid_argument when config.fields or config.label are not a valid telemetry::FieldSchema.
   Status Open();
 
   // Appends rows in one transaction with one prepared statement.
@@ -45,11 +47,13 @@ class TrainingDatastore {
   Status AddMaintenance(const MaintenanceRecord& record);
   Result<std::vector<MaintenanceRecord>> Maintenance(std::string_view device = {});
 
-  // Writes CSV with the header of the reference data set,
-  //   DeviceID,Time,Rotation,Temperature,Vibration,Sound,Faulty
-  // Time as "YYYY-MM-DD HH:MM:SS" (UTC). Faulty is 1 when the device has a maintenance record
-  // with failure_at in [ts, ts + label_window_s], else 0. Ordered by time. Returns the row count;
-  // aiot::errc::invalid_argument naming a bad device id in `req.devices`.
+  // Writes CSV with the header DeviceID, Time, the schema's fields (config.fields) and its label
+  // (config.label, when not empty); for the fan's schema
+  //   DeviceID,Time,rotation,temperature,vibration,sound,faulty
+  // Time as "YYYY-MM-DD HH:MM:SS" (UTC); an absent value is an empty cell. The label is 1 when the
+  // device has a maintenance record with failure_at in [ts, ts + label_window_s], else 0. Ordered
+  // by time. Returns the row count; aiot::errc::invalid_argument naming a bad device id in
+  // `req.devices`.
   Result<int64_t> ExportCsv(const ExportRequest& req, std::ostream& out);
 
   // Deletes telemetry older than now - retention_days (no-op when 0). Returns rows deleted.
@@ -57,6 +61,8 @@ class TrainingDatastore {
   Result<int64_t> CountRows();
 
  private:
+  Status AddFieldColumns();
+
   std::string data_dir_;
   DatastoreConfig config_;
   const Clock& clock_;

@@ -2,8 +2,10 @@
 
 #include <cstdint>
 #include <string>
+#include <vector>
 
 #include "base/config.h"
+#include "telemetry/field_schema.h"
 
 namespace aiot::datastore {
 
@@ -18,6 +20,13 @@ struct DatastoreConfig {
   int64_t label_window_s = 24 * 3600;
   // Rows older than this many days are deleted by retention (0 keeps everything).
   int32_t retention_days = 90;
+
+  // Not configuration keys of this section: the app sets them from the top-level `fields` schema
+  // (app::ResolveFields), so the datastore stores and exports the fields everything else uses.
+  // Telemetry fields stored as columns, in export order (names valid by telemetry::FieldSchema).
+  std::vector<std::string> fields = telemetry::FieldSchema::FanFeatures();
+  // Header of the export's label column; empty = no label column.
+  std::string label = "faulty";
 };
 
 void Describe(config::Visitor& v, DatastoreConfig& c);

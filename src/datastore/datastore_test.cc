@@ -2,8 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <sstream>
 
+#include "base/errc.h"
 #include "registry/test_dir.h"
 
 namespace aiot::datastore {
@@ -18,10 +20,7 @@ TelemetryRow Row(std::string device, int64_t ts, double rotation) {
   TelemetryRow r;
   r.device = std::move(device);
   r.ts = ts;
-  r.rotation = rotation;
-  r.temperature = 40;
-  r.vibration = 150;
-  r.sound = 50.5;
+  r.values = {rotation, 40, 150, 50.5};
   return r;
 }
 
@@ -49,7 +48,7 @@ TEST(DatastoreTest, ExportLabelsRowsBeforeFailures) {
   ASSERT_TRUE(n.ok());
   EXPECT_EQ(*n, 5);
   EXPECT_EQ(out.str(),
-            "DeviceID,Time,Rotation,Temperature,Vibration,Sound,Faulty\n"
+            "DeviceID,Time,rotation,temperature,vibration,sound,faulty\n"
             "fan-1,2026-01-01 00:00:00,600,40,150,50.5,0\n"
             "fan-2,2026-01-01 00:00:10,610,40,150,50.5,0\n"
             "fan-1,2026-01-01 02:00:00,620,40,150,50.5,1\n"
@@ -75,6 +74,48 @@ TEST(DatastoreTest, RetentionDropsOldRows) {
   ASSERT_TRUE(ds.Append(rows).ok());
   EXPECT_EQ(*ds.ApplyRetention(), 1);
   EXPECT_EQ(*ds.CountRows(), 1);
+}
+
+// Another field schema (a motor's): its columns and its label in the export, in its order; an
+// absent value is an empty cell. A file made with the fan's schema gains the new columns.
+TEST(DatastoreTest, StoresAndExportsTheConfiguredFields) {
+  TestDir dir;
+  {
+    TrainingDatastore fan(dir.path(), DatastoreConfig{});
+    ASSERT_TRUE(fan.Open().ok());
+    ASSERT_TRUE(fan.Append(std::vector<TelemetryRow>{Row("fan-1", kT0, 600)}).ok());
+  }
+  DatastoreConfig dc;
+  dc.fields = {"current", "voltage", "temperature"};
+  dc.label = "broken";
+  TrainingDatastore ds(dir.path(), dc);
+  ASSERT_TRUE(ds.Open().ok());
+  TelemetryRow r;
+  r.device = "motor-1";
+  r.ts = kT0 + kSec;
+  r.values = {4.5, std::nan(""), 39.5};
+  ASSERT_TRUE(ds.Append(std::vector<TelemetryRow>{r}).ok());
+  std::ostringstream out;
+  ExportRequest req;
+  req.devices = {"motor-1"};
+  ASSERT_EQ(*ds.ExportCsv(req, out), 1);
+  EXPECT_EQ(out.str(),
+            "DeviceID,Time,current,voltage,temperature,broken\n"
+            "motor-1,2026-01-01 00:00:01,4.5,,39.5,0\n");
+
+  dc.label.clear();  // no label column
+  TrainingDatastore unlabelled(dir.path(), dc);
+  ASSERT_TRUE(unlabelled.Open().ok());
+  std::ostringstream plain;
+  ASSERT_EQ(*unlabelled.ExportCsv(req, plain), 1);
+  EXPECT_EQ(plain.str(),
+            "DeviceID,Time,current,voltage,temperature\nmotor-1,2026-01-01 00:00:01,4.5,,39.5\n");
+
+  dc.fields = {"device"};  // not a usable column
+  TrainingDatastore bad(dir.path(), dc);
+  Status st = bad.Open();
+  EXPECT_EQ(st.code(), make_error_code(errc::invalid_argument));
+  EXPECT_NE(st.message().find("`device` is reserved"), std::string::npos) << st.message();
 }
 
 }  // namespace

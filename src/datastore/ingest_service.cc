@@ -11,7 +11,8 @@ IngestService::IngestService(DatastoreConfig config, TrainingDatastore& store,
       store_(store),
       client_(std::move(client)),
       clock_(clock),
-      rejections_(metrics, "ingest", "datastore", clock) {}
+      rejections_(metrics, "ingest", "datastore", clock),
+      parser_(config_.fields) {}
 
 IngestService::~IngestService() { Stop(); }
 
@@ -40,7 +41,7 @@ void IngestService::Stop() {
 void IngestService::OnMessage(const mqtt::Message& m) {
   TelemetryRow row;
   telemetry::Defect defect;
-  Status s = ParseTelemetry(m.payload.view(), clock_.NowNanos(), &row, &defect);
+  Status s = parser_.Parse(m.payload.view(), clock_.NowNanos(), &row, &defect);
   if (!s.ok()) rejections_.Reject(m.topic, defect);
   std::unique_lock lock(mu_);
   ++stats_.received;

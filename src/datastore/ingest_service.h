@@ -22,7 +22,8 @@ struct IngestStats {
   uint64_t failed = 0;    // rows lost to write errors
 };
 
-// Subscribes to the telemetry topic and appends rows to the training datastore in batches: a
+// Subscribes to the telemetry topic and appends rows of the schema's fields (config.fields, the
+// datastore's) to the training datastore in batches: a
 // writer thread commits a batch when batch_rows are buffered or flush_interval_ms has passed.
 // The buffer is not bounded: at the measured write rate (BENCHMARKS.md) a flush interval's worth
 // of telemetry is far below memory limits, and dropping rows would silently bias training data.
@@ -63,6 +64,7 @@ class IngestService {
   IngestStats stats_;
   const Clock& clock_;
   telemetry::Rejections rejections_;
+  RowParser parser_;  // config_.fields; used on the client's strand only
   std::thread writer_;
 };
 

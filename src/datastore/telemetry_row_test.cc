@@ -5,11 +5,23 @@
 #include <cmath>
 
 #include "base/errc.h"
+#include "telemetry/field_schema.h"
 
 namespace aiot::datastore {
 namespace {
 
+const std::vector<std::string> kFan = telemetry::FieldSchema::FanFeatures();
+constexpr int64_t kNow = 1'790'000'000'000'000'000;
+
 TEST(TelemetryRowTest, ParsesTelemetry) {
+  RowParser parser(kFan);
+  auto ParseTelemetry = [&parser](std::string_view json, auto... rest) {
+    if constexpr (sizeof...(rest) == 1) {
+      return parser.Parse(json, kNow, rest...);
+    } else {
+      return parser.Parse(json, rest...);
+    }
+  };
   TelemetryRow r;
   ASSERT_TRUE(
       ParseTelemetry(
@@ -18,10 +30,10 @@ TEST(TelemetryRowTest, ParsesTelemetry) {
           .ok());
   EXPECT_EQ(r.device, "fan-0001");
   EXPECT_EQ(r.ts % 1'000'000'000, 123'000'000);
-  EXPECT_DOUBLE_EQ(r.rotation, 601.2);
+  EXPECT_DOUBLE_EQ(r.values[0], 601.2);
   ASSERT_TRUE(ParseTelemetry(R"({"deviceID":4,"timeStamp":"2016-01-03 06:20:39"})", &r).ok());
   EXPECT_EQ(r.device, "4");
-  EXPECT_TRUE(std::isnan(r.sound));
+  EXPECT_TRUE(std::isnan(r.values[3]));
   EXPECT_FALSE(ParseTelemetry(R"({"timeStamp":"2016-01-03 06:20:39"})", &r).ok());
   // The seeds' sensors (src/telemetry's rules): a time without a zone is UTC; without a time, the
   // arrival time (it was rejected here while the predictor and the store accepted it); chipID.
@@ -33,7 +45,7 @@ TEST(TelemetryRowTest, ParsesTelemetry) {
           .ok());
   EXPECT_EQ(r.device, "1");
   EXPECT_EQ(r.ts, 1'631'660'879'000'000'000);
-  EXPECT_DOUBLE_EQ(r.vibration, 163.5);
+  EXPECT_DOUBLE_EQ(r.values[2], 163.5);
   for (
       const char* motor :
       {R"({"deviceID": "14333616", "current": 4.69, "temperature": 39.06, "vibration": 39.06, "sound": 12.50, "fft_data": "true"})",
@@ -42,8 +54,8 @@ TEST(TelemetryRowTest, ParsesTelemetry) {
     ASSERT_TRUE(ParseTelemetry(motor, kArrival, &r, &d).ok()) << d.Reason();
     EXPECT_EQ(r.device, "14333616");
     EXPECT_EQ(r.ts, kArrival);
-    EXPECT_TRUE(std::isnan(r.rotation));
-    EXPECT_DOUBLE_EQ(r.sound, 12.5);
+    EXPECT_TRUE(std::isnan(r.values[0]));
+    EXPECT_DOUBLE_EQ(r.values[3], 12.5);
   }
   telemetry::Defect d;
   EXPECT_FALSE(ParseTelemetry(R"({"deviceID":"a/b"})", kArrival, &r, &d).ok());
@@ -54,6 +66,26 @@ TEST(TelemetryRowTest, ParsesTelemetry) {
   EXPECT_FALSE(
       ParseTelemetry(R"({"deviceID":"x","timeStamp":"2016-01-03 06:20:39","rotation":"fast"})", &r)
           .ok());
+}
+
+// Another schema (a motor): its fields in its order; the fan's are not columns of it.
+TEST(TelemetryRowTest, ReadsTheSchemasFields) {
+  RowParser parser({"current", "voltage", "temperature"});
+  TelemetryRow r;
+  ASSERT_TRUE(
+      parser
+          .Parse(
+              R"({"chipID":"m-1","temperature":39.5,"rotation":600,"current":4.69,"fft_data":"true"})",
+              kNow, &r)
+          .ok());
+  EXPECT_EQ(r.device, "m-1");
+  ASSERT_EQ(r.values.size(), 3u);
+  EXPECT_DOUBLE_EQ(r.values[0], 4.69);
+  EXPECT_TRUE(std::isnan(r.values[1]));
+  EXPECT_DOUBLE_EQ(r.values[2], 39.5);
+  telemetry::Defect d;
+  EXPECT_FALSE(parser.Parse(R"({"deviceID":"m-1","voltage":"230V"})", kNow, &r, &d).ok());
+  EXPECT_EQ(d.Label(), "mistyped_field");
 }
 
 }  // namespace

@@ -124,7 +124,8 @@ std::string ResolveWebRoot(const DashboardConfig& config) {
   return {};
 }
 
-Status RegisterDashboardRoutes(net::Router& router, const DashboardConfig& config) {
+Status RegisterDashboardRoutes(net::Router& router, const DashboardConfig& config,
+                               std::vector<std::string> fields) {
   auto log = log::Get("dashboard");
   if (!config.enabled) return {};
   std::string root = ResolveWebRoot(config);
@@ -151,10 +152,10 @@ Status RegisterDashboardRoutes(net::Router& router, const DashboardConfig& confi
     r.Header("Location", prefix);
     return Secure(std::move(r), "no-store");
   });
-  std::string ws_path = config.ws_path;
-  router.Get(prefix + "config.json", [ws_path](net::Request&) {
-    return Secure(net::JsonResponse(nlohmann::json{{"ws_path", ws_path}}));
-  });
+  // The field names leave as JSON strings (escaped by the serializer), never as markup.
+  nlohmann::json client_config{{"ws_path", config.ws_path}, {"fields", std::move(fields)}};
+  router.Get(prefix + "config.json",
+             [client_config](net::Request&) { return Secure(net::JsonResponse(client_config)); });
   router.Get(prefix + "{file*}", [root, uplot](net::Request& req) {
     std::string rel(req.param("file"));
     if (rel.empty()) rel = "index.html";

@@ -9,6 +9,7 @@
 #include <algorithm>
 #include <filesystem>
 #include <fstream>
+#include <nlohmann/json.hpp>
 #include <random>
 
 namespace aiot::store {
@@ -40,13 +41,17 @@ class DashboardRoutesTest : public ::testing::Test {
 
   // The response of the route serving GET `target`; status 0 when no route matches.
   net::Response Get(const std::string& target, const std::string& if_none_match = "") {
+    return GetFrom(router_, target, if_none_match);
+  }
+  static net::Response GetFrom(net::Router& router, const std::string& target,
+                               const std::string& if_none_match = "") {
     http::request<http::string_body> m{http::verb::get, target, 11};
     if (!if_none_match.empty()) m.set(http::field::if_none_match, if_none_match);
     net::Request req;
     if (!req.Reset(std::move(m), {})) return net::Response(http::status::unknown, "");
     const net::Endpoint* ep = nullptr;
     std::string allow;
-    if (router_.Find(http::verb::get, req.path(), req.mutable_params(), &ep, &allow) !=
+    if (router.Find(http::verb::get, req.path(), req.mutable_params(), &ep, &allow) !=
             net::Router::Lookup::kFound ||
         !ep->sync) {
       return net::Response(http::status::unknown, "");
@@ -142,7 +147,8 @@ TEST_F(DashboardRoutesTest, EveryResponseHasTheSecurityHeaders) {
 
   r = Get("/ui/config.json");
   ASSERT_EQ(r.status, http::status::ok);
-  EXPECT_EQ(r.body, R"({"ws_path":"/api/v1/ws"})");
+  EXPECT_EQ(r.body,
+            R"({"fields":["rotation","temperature","vibration","sound"],"ws_path":"/api/v1/ws"})");
   ExpectSecure(r, "config.json");
   EXPECT_EQ(One(r, "Cache-Control"), "no-cache");
 
@@ -153,6 +159,23 @@ TEST_F(DashboardRoutesTest, EveryResponseHasTheSecurityHeaders) {
     ExpectSecure(r, missing);
     EXPECT_EQ(One(r, "Cache-Control"), "no-store") << missing;
   }
+}
+
+// config.json lists the fields it is given, as JSON strings: a name that is not a valid field name
+// (the app never passes one) still leaves as text, never as markup or a broken document.
+TEST_F(DashboardRoutesTest, ConfigListsTheFieldsAsJsonText) {
+  net::Router router;
+  DashboardConfig c;
+  c.web_root = (dir_ / "web").string();
+  const std::vector<std::string> fields = {"current", "voltage", "a\"</script><b>\n"};
+  ASSERT_TRUE(RegisterDashboardRoutes(router, c, fields));
+  net::Response r = GetFrom(router, "/ui/config.json");
+  ASSERT_EQ(r.status, http::status::ok);
+  EXPECT_EQ(r.content_type, "application/json");
+  EXPECT_NE(r.body.find(R"("a\"</script><b>\n")"), std::string::npos) << r.body;
+  auto j = nlohmann::json::parse(r.body, nullptr, false);
+  ASSERT_TRUE(j.is_object()) << r.body;
+  EXPECT_EQ(j["fields"].get<std::vector<std::string>>(), fields);
 }
 
 }  // namespace

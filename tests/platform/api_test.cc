@@ -6,8 +6,10 @@
 #include <nlohmann/json.hpp>
 
 #include "base/errc.h"
+#include "datastore/telemetry_row.h"
 #include "platform_harness.h"
 #include "registry/crypto.h"
+#include "telemetry/field_schema.h"
 
 namespace aiot::platform_test {
 namespace {
@@ -260,10 +262,12 @@ TEST_F(ApiTest, TamperedArtifactIsDetected) {
 
 TEST_F(ApiTest, ExportsLabelledCsv) {
   datastore::TelemetryRow r;
+  datastore::RowParser parser(telemetry::FieldSchema::FanFeatures());
   ASSERT_TRUE(
-      datastore::ParseTelemetry(
-          R"({"deviceID":"fan-0001","timeStamp":"2026-01-01T00:00:00Z","rotation":600,"temperature":40,"vibration":150,"sound":50})",
-          &r)
+      parser
+          .Parse(
+              R"({"deviceID":"fan-0001","timeStamp":"2026-01-01T00:00:00Z","rotation":600,"temperature":40,"vibration":150,"sound":50})",
+              0, &r)
           .ok());
   std::vector<datastore::TelemetryRow> rows = {r};
   r.ts += 3600'000'000'000;
@@ -277,7 +281,7 @@ TEST_F(ApiTest, ExportsLabelledCsv) {
   auto csv = op_->Get("/api/v1/data/export?from=2026-01-01T00:00:00Z&devices=fan-0001");
   ASSERT_EQ(csv->status, 200);
   EXPECT_EQ(csv->body,
-            "DeviceID,Time,Rotation,Temperature,Vibration,Sound,Faulty\n"
+            "DeviceID,Time,rotation,temperature,vibration,sound,faulty\n"
             "fan-0001,2026-01-01 00:00:00,600,40,150,50,1\n");
   EXPECT_EQ(op_->Get("/api/v1/data/export?from=yesterday")->status, 400);
 }

@@ -77,7 +77,7 @@ TEST(PlatformCliTest, ModelsDevicesDataRollout) {
 
   CliRun csv = Aiot("data export", kOperatorToken, url);
   ASSERT_EQ(csv.code, 0) << csv.out;
-  EXPECT_EQ(csv.out, "DeviceID,Time,Rotation,Temperature,Vibration,Sound,Faulty\n");
+  EXPECT_EQ(csv.out, "DeviceID,Time,rotation,temperature,vibration,sound,faulty\n");
 
   // No rollout routes on this server: the CLI reports the 404 and fails.
   CliRun rs = Aiot("rollout status", kOperatorToken, url);

@@ -154,7 +154,7 @@ FleetDevice StartDevice(boost::asio::io_context& io, const std::string& broker_u
 std::string TrainModel(const std::string& csv_path, int epochs, uint64_t seed,
                        bool broken = false) {
   ml::DatasetSchema schema;
-  schema.label = "Faulty";
+  schema.label = "faulty";
   schema.drop = {"DeviceID", "Time"};
   auto data = ml::LoadDataset(csv_path, schema);
   EXPECT_TRUE(data.ok()) << data.status().ToString();
