@@ -186,6 +186,26 @@ TEST(ArgoExportTest, CronEventSourceAndSensorUseTheOptions) {
   EXPECT_EQ(hook["spec"]["webhook"]["drift"]["endpoint"].as<std::string>(), "/drift");
 }
 
+TEST(ArgoExportTest, YamlSpecialCharactersInOptionsRoundTrip) {
+  ArgoOptions o;
+  o.model = "fan'\"#:&*!|>%@`[]{}-x";
+  o.image = "aiot:1.0";  // a version, not a number
+  o.kafka_brokers = "k:9092";
+  o.kafka_topic = "yes";  // a YAML 1.1 bool when plain
+  auto objects = ExportOf(TrainingPipeline(), o);
+  const YAML::Node sensor = objects["Sensor"];
+  EXPECT_EQ(
+      sensor["spec"]["triggers"][0]["template"]["argoWorkflow"]["parameters"][0]["src"]["value"]
+          .as<std::string>(),
+      o.model);
+  EXPECT_EQ(
+      objects["WorkflowTemplate"]["spec"]["arguments"]["parameters"][0]["value"].as<std::string>(),
+      o.model);
+  auto raw = ExportArgo(TrainingPipeline(), o);
+  ASSERT_TRUE(raw.ok());
+  EXPECT_THAT((*raw)[2].yaml, HasSubstr("topic: \"yes\""));
+}
+
 std::string ErrorOf(const ArgoOptions& o, const Dag& dag = TrainingPipeline()) {
   auto r = ExportArgo(dag, o);
   if (r.ok()) return "ok";
