@@ -9,21 +9,70 @@ function(aiot_warnings target)
   endif()
 endfunction()
 
-# aiot_library(NAME SOURCES ... DEPS ...)
+# Per-module include roots. src/ is never an include directory: module M's headers are reachable
+# only as build/inc/M/M -> src/M, the INTERFACE include directory of M's libraries, so a target
+# that does not link a library of M cannot #include "M/...". Generated headers of M go to
+# build/gen/M/M/... (aiot_module_gen_dir) and are exposed the same way.
+function(aiot_include_root name dir out)
+  set(root ${PROJECT_BINARY_DIR}/inc/${name})
+  set(link ${root}/${name})
+  if(IS_SYMLINK ${link})
+    file(READ_SYMLINK ${link} target)
+    if(NOT target STREQUAL "${dir}")
+      file(REMOVE ${link})
+    endif()
+  endif()
+  if(NOT EXISTS ${link})
+    file(MAKE_DIRECTORY ${root})
+    file(CREATE_LINK ${dir} ${link} SYMBOLIC)
+  endif()
+  set(${out} ${root} PARENT_SCOPE)
+endfunction()
+
+function(aiot_module_include_root module out)
+  aiot_include_root(${module} ${AIOT_SRC_DIR}/${module} root)
+  set(${out} ${root} PARENT_SCOPE)
+endfunction()
+
+# The module (first folder under src/) of the calling CMakeLists.txt.
+function(aiot_current_module out)
+  file(RELATIVE_PATH rel ${AIOT_SRC_DIR} ${CMAKE_CURRENT_SOURCE_DIR})
+  if(rel MATCHES "^\\.\\." OR rel STREQUAL "")
+    message(FATAL_ERROR "${CMAKE_CURRENT_SOURCE_DIR} is not in a module under src/")
+  endif()
+  string(REGEX REPLACE "/.*" "" module ${rel})
+  set(${out} ${module} PARENT_SCOPE)
+endfunction()
+
+# build/gen/<module>: where a module writes generated headers (as <module>/...); its libraries
+# expose it like the include root.
+function(aiot_module_gen_dir module out)
+  set(${out} ${PROJECT_BINARY_DIR}/gen/${module} PARENT_SCOPE)
+endfunction()
+
+# aiot_library(NAME SOURCES ... DEPS ...): a static library of the module whose folder calls it.
+# It exposes that module's headers only; DEPS (linked PUBLIC) must be allowed by the module's
+# README "May depend on:" line (cmake/layering.cmake checks at configure time).
 function(aiot_library name)
   cmake_parse_arguments(A "" "" "SOURCES;DEPS" ${ARGN})
+  aiot_current_module(module)
+  aiot_module_include_root(${module} root)
   add_library(${name} STATIC ${A_SOURCES})
-  target_include_directories(${name} PUBLIC ${AIOT_SRC_DIR})
+  target_include_directories(${name} PUBLIC ${root})
   target_link_libraries(${name} PUBLIC ${A_DEPS})
+  set_target_properties(${name} PROPERTIES AIOT_MODULE ${module})
+  set_property(GLOBAL APPEND PROPERTY AIOT_LIBRARIES ${name})
   aiot_warnings(${name})
 endfunction()
 
 # aiot_test(NAME SOURCES ... DEPS ... [LABEL unit|integration|e2e] [TIMEOUT s])
 # Header-only test support (tests/support/testing.h: WaitFor, AIOT_SKIP_WITHOUT_PEER), linked by
 # every aiot_test.
+# Its include root exposes tests/ only (as "tests/...").
 if(NOT TARGET aiot_test_support)
   add_library(aiot_test_support INTERFACE)
-  target_include_directories(aiot_test_support INTERFACE ${PROJECT_SOURCE_DIR})
+  aiot_include_root(tests ${PROJECT_SOURCE_DIR}/tests aiot_tests_root)
+  target_include_directories(aiot_test_support INTERFACE ${aiot_tests_root})
 endif()
 
 function(aiot_test name)
