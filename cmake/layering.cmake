@@ -16,11 +16,12 @@ if(CMAKE_SCRIPT_MODE_FILE)
   cmake_minimum_required(VERSION 3.25)
 endif()
 
-# Modules: the folders of src/ that have a README.md.
+# Modules: the folders of src/ with a CMakeLists.txt or a README.md (each needs the README).
 function(aiot_layering_modules src out)
-  file(GLOB readmes RELATIVE ${src} ${src}/*/README.md)
-  list(TRANSFORM readmes REPLACE "/README.md$" "")
-  set(${out} ${readmes} PARENT_SCOPE)
+  file(GLOB files RELATIVE ${src} ${src}/*/README.md ${src}/*/CMakeLists.txt)
+  list(TRANSFORM files REPLACE "/[^/]*$" "")
+  list(REMOVE_DUPLICATES files)
+  set(${out} ${files} PARENT_SCOPE)
 endfunction()
 
 # The modules `module` may depend on (itself included), from its README.
