@@ -9,22 +9,108 @@ function(aiot_warnings target)
   endif()
 endfunction()
 
-# aiot_library(NAME SOURCES ... DEPS ...)
+# Per-module include roots. src/ is never an include directory: module M's headers are reachable
+# only as build/inc/M/M -> src/M, the INTERFACE include directory of M's libraries, so a target
+# that does not link a library of M cannot #include "M/...". Generated headers of M go to
+# build/gen/M/M/... (aiot_module_gen_dir) and are exposed the same way.
+function(aiot_include_root name dir out)
+  set(root ${PROJECT_BINARY_DIR}/inc/${name})
+  set(link ${root}/${name})
+  if(IS_SYMLINK ${link})
+    file(READ_SYMLINK ${link} target)
+    if(NOT target STREQUAL "${dir}")
+      file(REMOVE ${link})
+    endif()
+  endif()
+  if(NOT EXISTS ${link})
+    file(MAKE_DIRECTORY ${root})
+    file(CREATE_LINK ${dir} ${link} SYMBOLIC)
+  endif()
+  set(${out} ${root} PARENT_SCOPE)
+endfunction()
+
+function(aiot_module_include_root module out)
+  aiot_include_root(${module} ${AIOT_SRC_DIR}/${module} root)
+  set(${out} ${root} PARENT_SCOPE)
+endfunction()
+
+# The module (first folder under src/) of the calling CMakeLists.txt.
+function(aiot_current_module out)
+  file(RELATIVE_PATH rel ${AIOT_SRC_DIR} ${CMAKE_CURRENT_SOURCE_DIR})
+  if(rel MATCHES "^\\.\\." OR rel STREQUAL "")
+    message(FATAL_ERROR "${CMAKE_CURRENT_SOURCE_DIR} is not in a module under src/")
+  endif()
+  string(REGEX REPLACE "/.*" "" module ${rel})
+  set(${out} ${module} PARENT_SCOPE)
+endfunction()
+
+# build/gen/<module>: where a module writes generated headers (as <module>/...); its libraries
+# expose it like the include root.
+function(aiot_module_gen_dir module out)
+  set(${out} ${PROJECT_BINARY_DIR}/gen/${module} PARENT_SCOPE)
+endfunction()
+
+# aiot_library(NAME SOURCES ... DEPS ...): a static library of the module whose folder calls it.
+# It exposes that module's headers only; DEPS (linked PUBLIC) must be allowed by the module's
+# README "May depend on:" line (cmake/layering.cmake checks at configure time).
 function(aiot_library name)
   cmake_parse_arguments(A "" "" "SOURCES;DEPS" ${ARGN})
+  aiot_current_module(module)
+  aiot_module_include_root(${module} root)
   add_library(${name} STATIC ${A_SOURCES})
-  target_include_directories(${name} PUBLIC ${AIOT_SRC_DIR})
+  target_include_directories(${name} PUBLIC ${root})
   target_link_libraries(${name} PUBLIC ${A_DEPS})
+  set_target_properties(${name} PROPERTIES AIOT_MODULE ${module})
+  set_property(GLOBAL APPEND PROPERTY AIOT_LIBRARIES ${name})
   aiot_warnings(${name})
 endfunction()
 
 # aiot_test(NAME SOURCES ... DEPS ... [LABEL unit|integration|e2e] [TIMEOUT s])
+# NAME is an OBJECT library (target_compile_definitions(NAME ...) etc. work on it) linked into one
+# GoogleTest executable per area (the folder under src/ or tests/), label and timeout:
+# <area>_<label>_tests, or <area>_<label>_<timeout>s_tests when TIMEOUT is not the default 300. Each
+# GoogleTest test is a ctest of that name with that label and timeout, discovered when ctest runs
+# (not at build time). A test file must therefore keep its helpers in an anonymous namespace: the
+# other test files of its area and label share the executable.
 # Header-only test support (tests/support/testing.h: WaitFor, AIOT_SKIP_WITHOUT_PEER), linked by
-# every aiot_test.
+# every aiot_test; its include root exposes tests/ only (as "tests/...").
 if(NOT TARGET aiot_test_support)
   add_library(aiot_test_support INTERFACE)
-  target_include_directories(aiot_test_support INTERFACE ${PROJECT_SOURCE_DIR})
+  aiot_include_root(tests ${PROJECT_SOURCE_DIR}/tests aiot_tests_root)
+  target_include_directories(aiot_test_support INTERFACE ${aiot_tests_root})
 endif()
+
+# GoogleTest and GoogleMock precompiled once (g++), reused by every test object library.
+function(aiot_test_pch)
+  if(TARGET aiot_test_pch OR NOT CMAKE_CXX_COMPILER_ID STREQUAL "GNU")
+    return()
+  endif()
+  set(src ${PROJECT_BINARY_DIR}/aiot_test_pch.cc)
+  if(NOT EXISTS ${src})
+    file(WRITE ${src} "// The translation unit that builds the GoogleTest precompiled header.\n")
+  endif()
+  add_library(aiot_test_pch OBJECT ${src})
+  target_link_libraries(aiot_test_pch PRIVATE GTest::gtest GTest::gmock)
+  target_precompile_headers(aiot_test_pch PRIVATE <gtest/gtest.h> <gmock/gmock.h>)
+  aiot_warnings(aiot_test_pch)
+  aiot_test_ccache_pch(aiot_test_pch)
+endfunction()
+
+# ccache caches compiles that use a precompiled header only with this sloppiness.
+function(aiot_test_ccache_pch target)
+  if(CCACHE_PROGRAM)
+    set_target_properties(${target} PROPERTIES CXX_COMPILER_LAUNCHER
+      "${CMAKE_COMMAND};-E;env;CCACHE_SLOPPINESS=pch_defines,time_macros;${CCACHE_PROGRAM}")
+  endif()
+endfunction()
+
+# The area of the calling CMakeLists.txt: src/mqtt/broker -> mqtt, tests/mqtt -> mqtt.
+function(aiot_test_area out)
+  file(RELATIVE_PATH rel ${PROJECT_SOURCE_DIR} ${CMAKE_CURRENT_SOURCE_DIR})
+  string(REGEX REPLACE "^(src|tests)/" "" rel "${rel}")
+  string(REGEX REPLACE "/.*" "" area "${rel}")
+  set(${out} ${area} PARENT_SCOPE)
+endfunction()
 
 function(aiot_test name)
   if(NOT AIOT_BUILD_TESTS)
@@ -37,14 +123,30 @@ function(aiot_test name)
   if(NOT A_TIMEOUT)
     set(A_TIMEOUT 300)
   endif()
-  add_executable(${name} ${A_SOURCES})
-  target_link_libraries(${name} PRIVATE ${A_DEPS} aiot_test_support GTest::gtest GTest::gmock
-                                        GTest::gtest_main)
+  aiot_test_area(area)
+  set(exe ${area}_${A_LABEL}_tests)
+  if(NOT A_TIMEOUT EQUAL 300)
+    set(exe ${area}_${A_LABEL}_${A_TIMEOUT}s_tests)
+  endif()
+  add_library(${name} OBJECT ${A_SOURCES})
+  target_link_libraries(${name} PUBLIC ${A_DEPS} aiot_test_support GTest::gtest GTest::gmock)
   aiot_warnings(${name})
-  gtest_discover_tests(${name}
-    PROPERTIES LABELS ${A_LABEL} TIMEOUT ${A_TIMEOUT}
-               ENVIRONMENT "AIOT_SOURCE_DIR=${PROJECT_SOURCE_DIR};AIOT_BINARY_DIR=${PROJECT_BINARY_DIR}"
-    DISCOVERY_TIMEOUT 60)
+  aiot_test_pch()
+  if(TARGET aiot_test_pch)
+    target_precompile_headers(${name} REUSE_FROM aiot_test_pch)
+    aiot_test_ccache_pch(${name})
+  endif()
+  if(NOT TARGET ${exe})
+    add_executable(${exe})
+    target_link_libraries(${exe} PRIVATE GTest::gtest_main)
+    aiot_warnings(${exe})
+    gtest_discover_tests(${exe}
+      PROPERTIES LABELS ${A_LABEL} TIMEOUT ${A_TIMEOUT}
+                 ENVIRONMENT "AIOT_SOURCE_DIR=${PROJECT_SOURCE_DIR};AIOT_BINARY_DIR=${PROJECT_BINARY_DIR}"
+      DISCOVERY_MODE PRE_TEST
+      DISCOVERY_TIMEOUT 60)
+  endif()
+  target_link_libraries(${exe} PRIVATE ${name})
 endfunction()
 
 # aiot_bench(NAME SOURCES ... DEPS ...): Google Benchmark program, not run by ctest.
