@@ -171,6 +171,11 @@ function(aiot_fuzz name)
     set(A_SECONDS 20)
   endif()
   add_executable(${name} ${A_SOURCES})
+  # A fuzz target may compile its module's sources itself (sim_control_fuzz): its own module's
+  # headers are reachable, as for the module's libraries.
+  aiot_current_module(module)
+  aiot_module_include_root(${module} root)
+  target_include_directories(${name} PRIVATE ${root})
   target_link_libraries(${name} PRIVATE ${A_DEPS})
   target_compile_options(${name} PRIVATE -fsanitize=fuzzer,address,undefined)
   target_link_options(${name} PRIVATE -fsanitize=fuzzer,address,undefined)
