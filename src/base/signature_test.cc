@@ -1,59 +1,25 @@
 #include "base/signature.h"
 
 #include <gtest/gtest.h>
-#include <openssl/evp.h>
-#include <openssl/pem.h>
-
-#include <memory>
 #include <string>
 
 #include "base/errc.h"
 #include "base/sha256.h"
+#include "tests/support/ed25519.h"
 
 namespace aiot {
 namespace {
 
-// A fresh Ed25519 key per test run (no key material in the repository): signs the sha256 hex of
-// an artifact as the registry does (src/ota/README.md) and gives the public key as PEM.
-class TestSigner {
+// A fresh key per test run; the claim the registry would make for `bytes`.
+class TestSigner : public test_support::Ed25519 {
  public:
-  TestSigner() {
-    EVP_PKEY_CTX* ctx = EVP_PKEY_CTX_new_id(EVP_PKEY_ED25519, nullptr);
-    EVP_PKEY_keygen_init(ctx);
-    EVP_PKEY_keygen(ctx, &key_);
-    EVP_PKEY_CTX_free(ctx);
-  }
-  ~TestSigner() { EVP_PKEY_free(key_); }
-
-  std::string PublicPem() const {
-    BIO* bio = BIO_new(BIO_s_mem());
-    PEM_write_bio_PUBKEY(bio, key_);
-    char* data = nullptr;
-    long n = BIO_get_mem_data(bio, &data);
-    std::string pem(data, static_cast<size_t>(n));
-    BIO_free(bio);
-    return pem;
-  }
-
   ArtifactClaim Claim(const std::string& bytes) const {
     ArtifactClaim c;
     c.sha256 = Sha256Hex(bytes);
     c.size = static_cast<int64_t>(bytes.size());
-    unsigned char sig[64];
-    size_t sig_len = sizeof(sig);
-    EVP_MD_CTX* md = EVP_MD_CTX_new();
-    EVP_DigestSignInit(md, nullptr, nullptr, nullptr, key_);
-    EVP_DigestSign(md, sig, &sig_len, reinterpret_cast<const unsigned char*>(c.sha256.data()),
-                   c.sha256.size());
-    EVP_MD_CTX_free(md);
-    unsigned char b64[128];
-    int len = EVP_EncodeBlock(b64, sig, static_cast<int>(sig_len));
-    c.signature.assign(reinterpret_cast<char*>(b64), static_cast<size_t>(len));
+    c.signature = SignDigest(c.sha256);
     return c;
   }
-
- private:
-  EVP_PKEY* key_ = nullptr;
 };
 
 TEST(ArtifactClaimTest, AcceptsBytesThatMatchTheirSignedClaim) {

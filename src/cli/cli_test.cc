@@ -13,8 +13,10 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <mutex>
 #include <string>
 #include <thread>
+#include "tests/support/testing.h"
 
 namespace {
 
@@ -179,17 +181,7 @@ TEST(Cli, BadOverrideIsAClearError) {
 
 namespace {
 
-int FreePort() {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
-  socklen_t len = sizeof a;
-  getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  close(fd);
-  return ntohs(a.sin_port);
-}
+using aiot::test_support::FreePort;
 
 // One HTTP/1.1 GET over a fresh connection; "" when nothing answers.
 std::string HttpGet(int port, const std::string& path) {
@@ -232,53 +224,62 @@ TEST(Cli, JsonLogsAndPerModuleLevels) {
   std::filesystem::remove(out_csv);
 }
 
-// A one-request HTTP server: answers `reply` and keeps the request it got.
-class OneShotServer {
+// A stand-in HTTP server for the API commands (or some other service their --url may name): it
+// answers every request with a 200 of `body`, one request per connection, and keeps the head of
+// the last request it got.
+class CannedHttpServer {
  public:
-  explicit OneShotServer(std::string reply) : reply_(std::move(reply)) {
+  CannedHttpServer(std::string body, std::string type) {
     fd_ = socket(AF_INET, SOCK_STREAM, 0);
     sockaddr_in a{};
     a.sin_family = AF_INET;
     a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
     bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a);
-    listen(fd_, 1);
+    listen(fd_, 4);
     socklen_t len = sizeof a;
     getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len);
     port_ = ntohs(a.sin_port);
+    reply_ = "HTTP/1.1 200 OK\r\nContent-Type: " + type +
+             "\r\nConnection: close\r\nContent-Length: " + std::to_string(body.size()) +
+             "\r\n\r\n" + body;
     thread_ = std::thread([this] { Serve(); });
   }
-  ~OneShotServer() {
+  ~CannedHttpServer() {
     shutdown(fd_, SHUT_RDWR);
-    thread_.join();
     close(fd_);
-  }
-  int port() const { return port_; }
-  // The request head, once the server answered.
-  std::string request() {
     thread_.join();
-    thread_ = std::thread([] {});
-    return request_;
+  }
+  std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
+  // The head of the last request answered (complete before its reply was sent).
+  std::string last_request() {
+    std::lock_guard lock(mu_);
+    return last_request_;
   }
 
  private:
   void Serve() {
-    int c = accept(fd_, nullptr, nullptr);
-    if (c < 0) return;
-    char buf[4096];
-    ssize_t n;
-    while (request_.find("\r\n\r\n") == std::string::npos && (n = read(c, buf, sizeof buf)) > 0) {
-      request_.append(buf, static_cast<size_t>(n));
+    int c;
+    while ((c = accept(fd_, nullptr, nullptr)) >= 0) {
+      std::string request;
+      char buf[4096];
+      ssize_t n;
+      while (request.find("\r\n\r\n") == std::string::npos && (n = read(c, buf, sizeof buf)) > 0) {
+        request.append(buf, static_cast<size_t>(n));
+      }
+      {
+        std::lock_guard lock(mu_);
+        last_request_ = std::move(request);
+      }
+      (void)!write(c, reply_.data(), reply_.size());
+      close(c);
     }
-    std::string response = "HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: " +
-                           std::to_string(reply_.size()) + "\r\nConnection: close\r\n\r\n" + reply_;
-    (void)!write(c, response.data(), response.size());
-    close(c);
   }
 
-  std::string reply_;
-  std::string request_;
   int fd_ = -1;
   int port_ = 0;
+  std::string reply_;
+  std::mutex mu_;
+  std::string last_request_;
   std::thread thread_;
 };
 
@@ -290,12 +291,11 @@ TEST(Cli, RegistryCommandsReadTheAdminTokenOfTheConfiguredDataDir) {
   std::filesystem::create_directories(dir);
   std::ofstream(dir / "admin.token") << "tok-from-data-dir\n";
   std::string cfg = TempFile("token.yaml", "registry:\n  data_dir: " + dir.string() + "\n");
-  OneShotServer server(R"({"models":[]})");
-  Outcome r = Aiot(
-      "--config " + cfg + " models list --url http://127.0.0.1:" + std::to_string(server.port()),
-      "env -u AIOT_TOKEN -u AIOT_TOKEN_FILE");
+  CannedHttpServer server(R"({"models":[]})", "application/json");
+  Outcome r = Aiot("--config " + cfg + " models list --url " + server.url(),
+                   "env -u AIOT_TOKEN -u AIOT_TOKEN_FILE");
   EXPECT_EQ(r.code, 0) << r.out;
-  std::string req = server.request();
+  std::string req = server.last_request();
   EXPECT_EQ(req.rfind("GET /api/v1/models HTTP/1.1\r\n", 0), 0u) << req;
   EXPECT_NE(req.find("Authorization: Bearer tok-from-data-dir\r\n"), std::string::npos) << req;
   std::filesystem::remove_all(dir);
@@ -334,52 +334,6 @@ TEST(Cli, UpServesHealthAndMetricsAndStopsCleanlyOnSigterm) {
   EXPECT_EQ(HttpGet(port, "/healthz"), "");
   std::filesystem::remove_all(dir);
 }
-
-// A server that is not the aiot platform (the --url names some other service): it answers every
-// request on one connection with `reply`, then closes.
-class CannedHttpServer {
- public:
-  explicit CannedHttpServer(std::string body, std::string type) {
-    fd_ = socket(AF_INET, SOCK_STREAM, 0);
-    sockaddr_in a{};
-    a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-    bind(fd_, reinterpret_cast<sockaddr*>(&a), sizeof a);
-    listen(fd_, 4);
-    socklen_t len = sizeof a;
-    getsockname(fd_, reinterpret_cast<sockaddr*>(&a), &len);
-    port_ = ntohs(a.sin_port);
-    reply_ = "HTTP/1.1 200 OK\r\nContent-Type: " + type +
-             "\r\nConnection: close\r\nContent-Length: " + std::to_string(body.size()) +
-             "\r\n\r\n" + body;
-    thread_ = std::thread([this] {
-      int c;
-      while ((c = accept(fd_, nullptr, nullptr)) >= 0) {
-        std::string request;
-        char buf[4096];
-        ssize_t n;
-        while (request.find("\r\n\r\n") == std::string::npos &&
-               (n = read(c, buf, sizeof buf)) > 0) {
-          request.append(buf, static_cast<size_t>(n));
-        }
-        (void)!write(c, reply_.data(), reply_.size());
-        close(c);
-      }
-    });
-  }
-  ~CannedHttpServer() {
-    shutdown(fd_, SHUT_RDWR);
-    close(fd_);
-    thread_.join();
-  }
-  std::string url() const { return "http://127.0.0.1:" + std::to_string(port_); }
-
- private:
-  int fd_ = -1;
-  int port_ = 0;
-  std::string reply_;
-  std::thread thread_;
-};
 
 // Replies from the API are network input: a body that is not JSON is a clear error, fields of
 // the wrong type print as absent, and nothing crashes the CLI.

@@ -15,6 +15,7 @@
 #include <cstdio>
 #include <string>
 #include <vector>
+#include "tests/support/testing.h"
 
 namespace aiot::up_test {
 
@@ -30,17 +31,7 @@ inline std::string Shell(const std::string& command) {
   return out;
 }
 
-inline int FreePort() {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
-  socklen_t len = sizeof a;
-  getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  close(fd);
-  return ntohs(a.sin_port);
-}
+using aiot::test_support::FreePort;
 
 // A child process whose stdout (and stderr) we read line by line.
 struct Child {

@@ -24,17 +24,7 @@ using Json = nlohmann::json;
 
 constexpr const char* kAdmin = "device-auth-admin-token-0123456";
 
-int FreePort() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
-  socklen_t len = sizeof a;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  ::close(fd);
-  return ntohs(a.sin_port);
-}
+using aiot::test_support::FreePort;
 
 TEST(PlatformDeviceAuth, ProvisionedDeviceLogsInWrongPasswordRefused) {
   if (RunCommand("command -v mosquitto_pub").first != 0)

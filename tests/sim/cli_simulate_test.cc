@@ -51,8 +51,36 @@ struct Observer {
     runtime.Start();
     client->Start();
   }
+  // Subscribes to `topic` at QoS 1, keeps every payload as JSON, and starts; true once the
+  // broker granted the subscription.
+  bool Collect(const std::string& topic) {
+    auto subscribed = std::make_shared<std::promise<void>>();
+    client->Subscribe(
+        topic, {.qos = mqtt::QoS::kAtLeastOnce},
+        [this](const mqtt::Message& m) {
+          auto j = nlohmann::json::parse(m.payload.view(), nullptr, false);
+          std::lock_guard lock(mu);
+          got.push_back(std::move(j));
+        },
+        [subscribed](mqtt::ReasonCode) { subscribed->set_value(); });
+    Start();
+    return subscribed->get_future().wait_for(std::chrono::seconds(20)) == std::future_status::ready;
+  }
+  // What Collect() kept, once there are at least `n` messages; empty if they did not come.
+  std::vector<nlohmann::json> Collected(size_t n) {
+    if (!WaitFor([&] {
+          std::lock_guard lock(mu);
+          return got.size() >= n;
+        })) {
+      return {};
+    }
+    std::lock_guard lock(mu);
+    return got;
+  }
   net::Runtime runtime;
   std::shared_ptr<mqtt::Client> client;
+  std::mutex mu;
+  std::vector<nlohmann::json> got;
 };
 
 TEST(CliSimulate, HistoryIsALabeledDataSet) {
@@ -88,37 +116,22 @@ TEST(CliSimulate, ReplayPublishesReferenceRows) {
   }
   testing::Mosquitto broker(dir);
   Observer watch(broker.url(), "observer");
-  auto& observer = watch.client;
-  std::mutex mu;
-  std::vector<nlohmann::json> got;
-  std::promise<void> subscribed;
-  observer->Subscribe(
-      "fan/messages", {.qos = mqtt::QoS::kAtLeastOnce},
-      [&](const mqtt::Message& m) {
-        std::lock_guard lock(mu);
-        got.push_back(nlohmann::json::parse(m.payload.view(), nullptr, false));
-      },
-      [&](mqtt::ReasonCode) { subscribed.set_value(); });
-  watch.Start();
-  ASSERT_EQ(subscribed.get_future().wait_for(std::chrono::seconds(20)), std::future_status::ready);
+  ASSERT_TRUE(watch.Collect("fan/messages"));
 
   const std::string cmd = std::string(AIOT_BIN) + " simulate --replay " +
                           (dir / "head.csv").string() + " --rate 200 --qos 1 --mqtt " +
                           broker.url();
   ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd;
-  ASSERT_TRUE(WaitFor([&] {
-    std::lock_guard lock(mu);
-    return got.size() >= 60;
-  }));
+  const std::vector<nlohmann::json> got = watch.Collected(60);
+  ASSERT_GE(got.size(), 60u);
   {
-    std::lock_guard lock(mu);
     // Row 1 of fan.csv: 4,2016-01-03 06:20:39,666.7,38.7,113.1,50.9,0
     EXPECT_EQ(got[0]["deviceID"], "fan-0004");
     EXPECT_EQ(got[0]["timeStamp"], "2016-01-03T06:20:39.000Z");
     EXPECT_DOUBLE_EQ(got[0]["rotation"].get<double>(), 666.7);
     EXPECT_DOUBLE_EQ(got[0]["sound"].get<double>(), 50.9);
     std::set<std::string> ids;
-    for (auto& j : got) ids.insert(j["deviceID"].get<std::string>());
+    for (const auto& j : got) ids.insert(j["deviceID"].get<std::string>());
     EXPECT_GE(ids.size(), 4u);
   }
   std::filesystem::remove_all(dir);
@@ -136,30 +149,15 @@ TEST(CliSimulate, ReplayPublishesTheFieldSchemasColumns) {
                                    << "motor-2,9,,71.5,1\n";
   testing::Mosquitto broker(dir);
   Observer watch(broker.url(), "motor-observer");
-  std::mutex mu;
-  std::vector<nlohmann::json> got;
-  std::promise<void> subscribed;
-  watch.client->Subscribe(
-      "fan/messages", {.qos = mqtt::QoS::kAtLeastOnce},
-      [&](const mqtt::Message& m) {
-        std::lock_guard lock(mu);
-        got.push_back(nlohmann::json::parse(m.payload.view(), nullptr, false));
-      },
-      [&](mqtt::ReasonCode) { subscribed.set_value(); });
-  watch.Start();
-  ASSERT_EQ(subscribed.get_future().wait_for(std::chrono::seconds(20)), std::future_status::ready);
-
+  ASSERT_TRUE(watch.Collect("fan/messages"));
   const std::string replay = " simulate --replay " + (dir / "motor.csv").string() +
                              " --rate 100 --qos 1 --mqtt " + broker.url();
   const std::string cmd =
       std::string(AIOT_BIN) + " --set 'fields.features=[current,voltage,temperature]'" + replay;
   ASSERT_EQ(std::system(cmd.c_str()), 0) << cmd;
-  ASSERT_TRUE(WaitFor([&] {
-    std::lock_guard lock(mu);
-    return got.size() >= 2;
-  }));
+  const std::vector<nlohmann::json> got = watch.Collected(2);
+  ASSERT_GE(got.size(), 2u);
   {
-    std::lock_guard lock(mu);
     EXPECT_EQ(got[0]["deviceID"], "motor-1");
     EXPECT_DOUBLE_EQ(got[0]["current"].get<double>(), 4.5);
     EXPECT_DOUBLE_EQ(got[0]["voltage"].get<double>(), 230.5);

@@ -4,8 +4,6 @@
 #include "sim/device_agent.h"
 
 #include <gtest/gtest.h>
-#include <openssl/evp.h>
-#include <openssl/pem.h>
 
 #include <nlohmann/json.hpp>
 
@@ -20,6 +18,7 @@
 #include "sim/tflite_model.h"
 #include "tests/sim/sim_test_util.h"
 #include "tests/sim/test_model.h"
+#include "tests/support/ed25519.h"
 #include "tests/support/testing.h"
 
 namespace aiot::sim {
@@ -27,34 +26,7 @@ namespace {
 
 using aiot::test_support::WaitFor;
 
-struct Ed25519 {
-  EVP_PKEY* key = nullptr;
-  Ed25519() { key = EVP_PKEY_Q_keygen(nullptr, nullptr, "ED25519"); }
-  ~Ed25519() { EVP_PKEY_free(key); }
-  std::string PublicPem() const {
-    BIO* bio = BIO_new(BIO_s_mem());
-    PEM_write_bio_PUBKEY(bio, key);
-    char* data = nullptr;
-    long n = BIO_get_mem_data(bio, &data);
-    std::string pem(data, static_cast<size_t>(n));
-    BIO_free(bio);
-    return pem;
-  }
-  // The platform's scheme: Ed25519 over the lowercase hex sha256, base64.
-  std::string SignDigest(const std::string& hex) const {
-    EVP_MD_CTX* ctx = EVP_MD_CTX_new();
-    EVP_DigestSignInit(ctx, nullptr, nullptr, nullptr, key);
-    unsigned char sig[64];
-    size_t len = sizeof sig;
-    EVP_DigestSign(ctx, sig, &len, reinterpret_cast<const unsigned char*>(hex.data()), hex.size());
-    EVP_MD_CTX_free(ctx);
-    std::string b64(4 * ((len + 2) / 3) + 1, '\0');
-    const int n =
-        EVP_EncodeBlock(reinterpret_cast<unsigned char*>(b64.data()), sig, static_cast<int>(len));
-    b64.resize(static_cast<size_t>(n));
-    return b64;
-  }
-};
+using aiot::test_support::Ed25519;
 
 class DeviceAgentTest : public ::testing::Test {
  protected:

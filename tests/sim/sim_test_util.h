@@ -21,17 +21,7 @@
 
 namespace aiot::sim::testing {
 
-inline uint16_t FreePort() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
-  socklen_t len = sizeof a;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  ::close(fd);
-  return ntohs(a.sin_port);
-}
+using aiot::test_support::FreePort;
 
 inline bool PortOpen(uint16_t port) {
   int fd = ::socket(AF_INET, SOCK_STREAM, 0);

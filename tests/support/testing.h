@@ -1,10 +1,15 @@
 #pragma once
 
-// Test support shared by every test (header-only, linked by aiot_test): waiting on a condition
-// and skipping a test whose external peer is missing.
+// Test support shared by every test (header-only, linked by aiot_test): waiting on a condition,
+// a free loopback port, and skipping a test whose external peer is missing.
+#include <arpa/inet.h>
 #include <gtest/gtest.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include <chrono>
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <thread>
@@ -22,6 +27,20 @@ bool WaitFor(Pred&& pred, std::chrono::milliseconds timeout = std::chrono::secon
     std::this_thread::sleep_for(poll);
   }
   return true;
+}
+
+// A TCP port on 127.0.0.1 that was free a moment ago, for a server the test starts as another
+// process (in-process servers bind port 0 and report theirs instead).
+inline uint16_t FreePort() {
+  const int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in a{};
+  a.sin_family = AF_INET;
+  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
+  socklen_t len = sizeof a;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
+  ::close(fd);
+  return ntohs(a.sin_port);
 }
 
 // True when the environment says every external peer must be there (scripts/test.sh sets

@@ -12,12 +12,14 @@
 #include <string>
 #include <thread>
 
+#include "tests/support/testing.h"
+
 #include <sys/types.h>
 
 namespace aiot::mqtt::testing {
 
-// A loopback TCP port that was free a moment ago.
-uint16_t FreePort();
+// A loopback TCP port that was free a moment ago (tests/support/testing.h).
+using aiot::test_support::FreePort;
 
 // /usr/sbin/mosquitto with `listener <port> 127.0.0.1` and anonymous access, in a temp dir.
 class Mosquitto {
