@@ -61,7 +61,7 @@ Result<ml::CsvTable> SimulatedHistory(const AppConfig& config) {
   history.seed = b.seed;
   std::ostringstream csv;
   auto stats = sim::WriteHistoryCsv(history, csv);
-  if (!stats.ok()) return stats.error();
+  if (!stats.ok()) return stats.status();
   log->info("bootstrap: {} rows, {} labelled faulty, {} failures", stats->rows, stats->faulty_rows,
             stats->failures);
   return ml::ParseCsv(csv.str());
@@ -108,7 +108,7 @@ Result<registry::ModelVersion> BootstrapModel(const AppConfig& config,
   auto data = BootstrapData(config);
   if (!data.ok()) {
     log->error("{}", data.status().message());
-    return data.error();
+    return data.status();
   }
   ml::TrainJob job;
   job.name = config.model_name;
@@ -128,7 +128,7 @@ Result<registry::ModelVersion> BootstrapModel(const AppConfig& config,
   auto out = ml::TrainAndExport(*data, job, progress);
   if (!out.ok()) {
     log->error("bootstrap: training failed: {}", out.status().message());
-    return out.error();
+    return out.status();
   }
   log->info("bootstrap: test accuracy {:.4f} (float) {:.4f} (int8), int8 agreement {:.4f}",
             out->test.accuracy, out->test_int8.accuracy, out->int8_agreement);
@@ -145,10 +145,10 @@ Result<registry::ModelVersion> BootstrapModel(const AppConfig& config,
   const auto& bytes = out->int8_model;
   auto pushed = models.Push(
       std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()), push);
-  if (!pushed.ok()) return pushed.error();
+  if (!pushed.ok()) return pushed.status();
   auto promoted = models.SetStage(config.model_name, pushed->version, registry::Stage::kProduction,
                                   "bootstrap");
-  if (!promoted.ok()) return promoted.error();
+  if (!promoted.ok()) return promoted.status();
   log->info("bootstrap: registered {}@{} (sha256 {}) and promoted it to production", promoted->name,
             promoted->version, promoted->sha256.substr(0, 12));
   return promoted;
@@ -274,7 +274,7 @@ Status Platform::Impl::StartServices() {
     auto token = LoadOrCreateAdminToken(config.registry.data_dir);
     if (!token.ok()) {
       log->error("admin token {}: {}", AdminTokenPath(), token.status().message());
-      return token.error();
+      return token.status();
     }
     auth_tokens["admin"] = *token;
     auth_roles["admin"] = "admin";

@@ -78,7 +78,7 @@ Status TrainingDatastore::Open() {
   if (auto db = sqlite::Db::Open(data_dir_ + "/datastore.db", {.wal = true}); db.ok()) {
     db_ = std::move(*db);
   } else {
-    return db.error();
+    return db.status();
   }
   if (Status s = db_.Exec(kSchema); !s.ok()) return s;
   if (Status s = AddFieldColumns(); !s.ok()) return s;
@@ -87,7 +87,7 @@ Status TrainingDatastore::Open() {
   sql += ") VALUES (?,?";
   for (size_t i = 0; i < config_.fields.size(); ++i) sql += ",?";
   auto st = db_.Prepare(sql + ")");
-  if (!st.ok()) return st.error();
+  if (!st.ok()) return st.status();
   insert_ = std::move(*st);
   return Status::Ok();
 }
@@ -96,14 +96,11 @@ Status TrainingDatastore::Open() {
 // no longer in the schema are kept (and not exported).
 Status TrainingDatastore::AddFieldColumns() {
   auto info = db_.Prepare("SELECT name FROM pragma_table_info('telemetry')");
-  if (!info.ok()) return info.error();
+  if (!info.ok()) return info.status();
   std::vector<std::string> have;
-  while (true) {
-    auto r = info->Step();
-    if (!r.ok()) return r.error();
-    if (!*r) break;
-    have.push_back(info->TextString(0));
-  }
+  Status listed =
+      info->ForEachRow([&have](const sqlite::Stmt& row) { have.push_back(row.TextString(0)); });
+  if (!listed.ok()) return listed;
   for (const auto& f : config_.fields) {
     if (std::find(have.begin(), have.end(), f) != have.end()) continue;
     if (Status s = db_.Exec("ALTER TABLE telemetry ADD COLUMN " + Column(f) + " REAL"); !s.ok()) {
@@ -138,7 +135,7 @@ Status TrainingDatastore::AddMaintenance(const MaintenanceRecord& record) {
   std::lock_guard lock(mu_);
   auto st = db_.Prepare(
       "INSERT INTO maintenance (device, failure_at, mode, recorded_at) VALUES (?,?,?,?)");
-  if (!st.ok()) return st.error();
+  if (!st.ok()) return st.status();
   st->Bind(1, record.device)
       .Bind(2, record.failure_at)
       .Bind(3, record.mode)
@@ -151,15 +148,13 @@ Result<std::vector<MaintenanceRecord>> TrainingDatastore::Maintenance(std::strin
   auto st = db_.Prepare(
       "SELECT device, failure_at, mode FROM maintenance WHERE (?1 = '' OR device = ?1) "
       "ORDER BY failure_at");
-  if (!st.ok()) return st.error();
+  if (!st.ok()) return st.status();
   st->Bind(1, device);
   std::vector<MaintenanceRecord> out;
-  while (true) {
-    auto r = st->Step();
-    if (!r.ok()) return r.error();
-    if (!*r) break;
-    out.push_back({st->TextString(0), st->Int(1), st->TextString(2)});
-  }
+  Status s = st->ForEachRow([&out](const sqlite::Stmt& row) {
+    out.push_back({row.TextString(0), row.Int(1), row.TextString(2)});
+  });
+  if (!s.ok()) return s;
   return out;
 }
 
@@ -183,7 +178,7 @@ Result<int64_t> TrainingDatastore::ExportCsv(const ExportRequest& req, std::ostr
   }
   std::lock_guard lock(mu_);
   auto st = db_.Prepare(sql);
-  if (!st.ok()) return st.error();
+  if (!st.ok()) return st.status();
   st->Bind(1, req.from).Bind(2, req.to).Bind(3, config_.label_window_s * 1'000'000'000);
   for (size_t i = 0; i < req.devices.size(); ++i) {
     st->Bind(static_cast<int>(4 + i), req.devices[i]);
@@ -200,25 +195,23 @@ Result<int64_t> TrainingDatastore::ExportCsv(const ExportRequest& req, std::ostr
   buf += '\n';
   const int label_column = static_cast<int>(2 + config_.fields.size());
   int64_t rows = 0;
-  while (true) {
-    auto r = st->Step();
-    if (!r.ok()) return r.error();
-    if (!*r) break;
-    AppendCsvCell(buf, st->Text(0));
+  Status read = st->ForEachRow([&](const sqlite::Stmt& row) {
+    AppendCsvCell(buf, row.Text(0));
     buf += ',';
-    AppendTime(buf, st->Int(1));
+    AppendTime(buf, row.Int(1));
     for (int c = 2; c < label_column; ++c) {
       buf += ',';
-      if (!st->IsNull(c)) AppendNumber(buf, st->Double(c));
+      if (!row.IsNull(c)) AppendNumber(buf, row.Double(c));
     }
-    if (!config_.label.empty()) buf += st->Int(label_column) ? ",1" : ",0";
+    if (!config_.label.empty()) buf += row.Int(label_column) ? ",1" : ",0";
     buf += '\n';
     ++rows;
     if (buf.size() > 1 << 16) {
       out.write(buf.data(), static_cast<std::streamsize>(buf.size()));
       buf.clear();
     }
-  }
+  });
+  if (!read.ok()) return read;
   out.write(buf.data(), static_cast<std::streamsize>(buf.size()));
   if (!out) return errc::io_error;
   return rows;
@@ -230,9 +223,9 @@ Result<int64_t> TrainingDatastore::ApplyRetention() {
       clock_.NowNanos() - static_cast<int64_t>(config_.retention_days) * 86400 * 1'000'000'000;
   std::lock_guard lock(mu_);
   auto st = db_.Prepare("DELETE FROM telemetry WHERE ts < ?");
-  if (!st.ok()) return st.error();
+  if (!st.ok()) return st.status();
   st->Bind(1, cutoff);
-  if (Status s = st->Run(); !s.ok()) return s.error();
+  if (Status s = st->Run(); !s.ok()) return s;
   int64_t n = db_.Changes();
   if (n > 0) log::Get("datastore")->info("retention deleted {} telemetry rows", n);
   return n;
@@ -241,9 +234,9 @@ Result<int64_t> TrainingDatastore::ApplyRetention() {
 Result<int64_t> TrainingDatastore::CountRows() {
   std::lock_guard lock(mu_);
   auto st = db_.Prepare("SELECT COUNT(*) FROM telemetry");
-  if (!st.ok()) return st.error();
+  if (!st.ok()) return st.status();
   auto r = st->Step();
-  if (!r.ok()) return r.error();
+  if (!r.ok()) return r.status();
   return st->Int(0);
 }
 

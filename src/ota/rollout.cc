@@ -210,7 +210,7 @@ Status RolloutManager::Open(const std::string& path) {
     db_ = std::move(*db);
   } else {
     log->error("rollout store {}: {}", path, db.status().message());
-    return db.error();
+    return db.status();
   }
   if (Status s = db_.Exec("CREATE TABLE IF NOT EXISTS rollouts ("
                           " seq INTEGER PRIMARY KEY, id TEXT NOT NULL UNIQUE, state TEXT NOT NULL,"
@@ -220,12 +220,12 @@ Status RolloutManager::Open(const std::string& path) {
     return s;
   }
   auto stmt = db_.Prepare("SELECT seq, record, command FROM rollouts ORDER BY seq");
-  if (!stmt.ok()) return stmt.error();
+  if (!stmt.ok()) return stmt.status();
   const int64_t now = clock_.MonotonicNanos();
   int resumed = 0;
   for (;;) {
     auto row = stmt->Step();
-    if (!row.ok()) return row.error();
+    if (!row.ok()) return row.status();
     if (!*row) break;
     int64_t seq = stmt->Int(0);
     auto record = nlohmann::json::parse(stmt->TextString(1), nullptr, false);

@@ -101,13 +101,13 @@ Status WriteFanTflite(const std::string& path, const std::string& metadata_name,
       calibration.insert(calibration.end(), {600, 40, 150, sound(rng)});
     }
     auto q = QuantizeGraph(g, calibration.data(), 512);
-    if (!q.ok()) return q.error();
+    if (!q.ok()) return q.status();
     g = std::move(q).value();
   }
   g.metadata.clear();
   g.metadata.emplace_back(kMetadataName, EncodeMetadata(md));
   auto bytes = WriteTflite(g);
-  if (!bytes.ok()) return bytes.error();
+  if (!bytes.ok()) return bytes.status();
   return WriteFile(path, *bytes);
 }
 

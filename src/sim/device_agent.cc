@@ -72,7 +72,7 @@ net::HttpClientOptions Options(std::string token, int timeout_ms, size_t max_byt
 // errc::io_error for other statuses, the client's errors when no reply arrived.
 Result<std::string> GetBody(const std::string& url, const net::HttpClientOptions& options) {
   auto r = net::HttpRequest("GET", url, {}, options);
-  if (!r.ok()) return r.error();
+  if (!r.ok()) return r.status();
   if (r->status == 200) return std::move(r->body);
   if (r->status == 404) return errc::not_found;
   if (r->status == 401 || r->status == 403) return errc::permission_denied;
