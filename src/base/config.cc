@@ -178,7 +178,9 @@ class ValueReader {
     }
     if (!n.IsMap()) Fail(n, "must be a map");
     std::map<std::string, std::string> out;
-    for (const auto& kv : n) out[kv.first.as<std::string>()] = Scalar(kv.second, "a string");
+    for (const auto& kv : n) {
+      out[Scalar(kv.first, "a map with string keys")] = Scalar(kv.second, "a string");
+    }
     v = std::move(out);
   }
 
@@ -274,6 +276,8 @@ class YamlLoader final : public Visitor {
       read(reader, n);
     } catch (const Error& e) {
       for (const auto& p : e.problems()) checks_.Add(p);
+    } catch (const YAML::Exception& e) {  // a shape no reader expected: reported, never thrown on
+      checks_.Add(Problem{Path(key), std::string("cannot be read: ") + e.msg, Line(source_, n)});
     }
   }
 

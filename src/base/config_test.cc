@@ -98,6 +98,19 @@ TEST(Config, TypeErrorsSayWhatIsExpected) {
   }
 }
 
+// Found by base_config_fuzz: a map whose key is itself a map ended the process with an uncaught
+// YAML::BadConversion. It is a problem in the report like any other shape error.
+TEST(Config, MapWithNonScalarKeyIsAProblemNotACrash) {
+  Root r;
+  try {
+    LoadYaml("labels: {{a: 1}: x, b: y}\n", "c", DescriberFor(r));
+    ADD_FAILURE() << "a map key that is a map was accepted";
+  } catch (const Error& e) {
+    EXPECT_STREQ(e.what(), "labels: must be a map with string keys (c:1)");
+  }
+  EXPECT_THROW(LoadYaml("labels: {[1, 2]: x}\n", "c", DescriberFor(r)), Error);
+}
+
 TEST(Config, SizeSuffixes) {
   Root r;
   LoadYaml("http:\n  max_body: 16MiB\n", "c", DescriberFor(r));
