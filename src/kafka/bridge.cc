@@ -65,6 +65,10 @@ struct Bridge::Metrics {
                  .Name("aiot_bridge_loop_skipped_total")
                  .Help("Messages not carried back because they carry the bridge's origin mark")
                  .Register(r)),
+        subacks(prometheus::BuildCounter()
+                    .Name("aiot_bridge_mqtt_subacks_total")
+                    .Help("SUBACKs for the mappings' filters, granted or refused")
+                    .Register(r)),
         gauges(prometheus::BuildGauge()
                    .Name("aiot_bridge_buffer")
                    .Help("Disk buffer: bytes, records (unacknowledged), segments, "
@@ -83,6 +87,7 @@ struct Bridge::Metrics {
   prometheus::Family<prometheus::Counter>& dead_letters;
   prometheus::Family<prometheus::Counter>& dropped;
   prometheus::Family<prometheus::Counter>& loop;
+  prometheus::Family<prometheus::Counter>& subacks;
   prometheus::Family<prometheus::Gauge>& gauges;
   prometheus::Gauge& bytes;
   prometheus::Gauge& records;
@@ -164,7 +169,13 @@ Result<std::unique_ptr<Bridge>> Bridge::Create(const BridgeConfig& config,
   b->client_->SetMessageHandler([self](const mqtt::Message& m) { self->OnMqttMessage(m); });
   for (const auto& m : b->mapper_->mappings()) {
     // One handler for all (SetMessageHandler): overlapping filters must not buffer twice.
-    b->client_->Subscribe(m.filter, mqtt::SubscribeOptions{.qos = mqtt::QoS::kAtLeastOnce}, {});
+    b->client_->Subscribe(
+        m.filter, mqtt::SubscribeOptions{.qos = mqtt::QoS::kAtLeastOnce}, {},
+        [self](mqtt::ReasonCode rc) {
+          const bool ok =
+              rc == mqtt::ReasonCode::kGrantedQos1 || rc == mqtt::kGrantedQos0;
+          self->metrics_->subacks.Add({{"result", ok ? "granted" : "refused"}}).Increment();
+        });
   }
   return b;
 }

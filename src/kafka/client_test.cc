@@ -116,7 +116,9 @@ TEST(KafkaClient, ConsumerGroupWithManualCommitResumesAfterTheCommit) {
       testing::KcatWrite(cluster->bootstraps(), "-P -t t.in -K :", "d1:r1\nd2:r2\nd3:r3\nd4:r4\n"));
   const Properties props = {{"bootstrap.servers", cluster->bootstraps()},
                             {"group.id", "g1"},
-                            {"auto.offset.reset", "earliest"}};
+                            {"auto.offset.reset", "earliest"},
+                            {"session.timeout.ms", "6000"},
+                            {"heartbeat.interval.ms", "500"}};
   auto next = [](Consumer& c) -> std::optional<InRecord> {
     std::optional<InRecord> r;
     WaitFor([&] {
