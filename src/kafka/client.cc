@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include "base/errc.h"
+#include "base/log.h"
 
 namespace aiot::kafka {
 namespace {
@@ -30,8 +31,23 @@ Status SetProperty(rd_kafka_conf_t* conf, const std::string& name, const std::st
                 fmt::format("librdkafka property {}={}: {}", name, value, err));
 }
 
+// librdkafka's log lines (syslog levels) into the "kafka" logger instead of stderr. Its errors
+// are mostly a broker being unreachable, which the clients ride out: warnings.
+void OnLog(const rd_kafka_t* rk, int level, const char* facility, const char* message) {
+  static auto log = log::Get("kafka");
+  const char* name = rk != nullptr ? rd_kafka_name(rk) : "librdkafka";
+  if (level <= 4) {
+    log->warn("{} {}: {}", name, facility, message);
+  } else if (level <= 6) {
+    log->info("{} {}: {}", name, facility, message);
+  } else {
+    log->debug("{} {}: {}", name, facility, message);
+  }
+}
+
 Result<ConfPtr> MakeConf(const Properties& properties) {
   ConfPtr conf(rd_kafka_conf_new());
+  rd_kafka_conf_set_log_cb(conf.get(), &OnLog);
   for (const auto& [name, value] : properties) {
     if (Status s = SetProperty(conf.get(), name, value); !s.ok()) return s;
   }
