@@ -16,7 +16,7 @@ build_pkgs=(
 )
 test_pkgs=(
   clang libclang-rt-14-dev curl sqlite3 mosquitto mosquitto-clients python3-paho-mqtt wrk nginx-light
-  python3-sklearn python3-numpy influxdb kcat chromium python3-pyarmnn libarmnn-cpuref-backend22
+  python3-sklearn python3-numpy influxdb kcat python3-confluent-kafka chromium python3-pyarmnn libarmnn-cpuref-backend22
 )
 
 pkgs=("${build_pkgs[@]}")

@@ -41,6 +41,7 @@ void Describe(config::Visitor& v, AppConfig& c) {
   config::Section(v, "ota", c.ota, "Over-the-air model rollouts.");
   config::Section(v, "bootstrap", c.bootstrap, "The first model, when there is none.");
   config::Section(v, "fleet", c.fleet, "Simulated fleet of `aiot up --simulate N`.");
+  config::Section(v, "bridge", c.bridge, "`aiot bridge`: MQTT <-> Kafka.");
 }
 
 Result<telemetry::FieldSchema> ResolveFields(AppConfig& config) {

@@ -7,6 +7,7 @@
 #include "base/config.h"
 #include "base/log.h"
 #include "datastore/datastore_config.h"
+#include "kafka/bridge_config.h"
 #include "mqtt/broker/broker_config.h"
 #include "net/http_server.h"
 #include "ota/rollout.h"
@@ -62,6 +63,8 @@ struct AppConfig {
   BootstrapConfig bootstrap;
   // The simulated fleet of `aiot up --simulate N` (`devices` is set by the flag).
   sim::FleetConfig fleet;
+  // `aiot bridge`: MQTT <-> Kafka.
+  kafka::BridgeConfig bridge;
 };
 
 void Describe(config::Visitor& v, AppConfig& c);

@@ -1,0 +1,239 @@
+// MQTT -> Kafka throughput and latency at QoS 1, through `aiot bridge` and through the Python
+// bridge (python_bridge.py) in the same run: mosquitto as the broker, librdkafka's mock cluster in
+// this process. A publisher sends `count` messages of `size` bytes (QoS 1, topic bench/<device>,
+// the send time in the payload) at the maximum rate or at `rate` msg/s; a Kafka consumer in this
+// process reads them back. Latency is publish -> read back from Kafka, an upper bound of
+// publish -> Kafka ack (it adds the consumer's fetch).
+//
+//   kafka_bridge_bench [--size 64] [--count 200000] [--rate 0] [--python-count 3000] [--only aiot]
+#include <utility>  // before asio (Boost 1.74 + g++ 12)
+
+#include <fmt/format.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstring>
+#include <filesystem>
+#include <future>
+#include <iostream>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "kafka/client.h"
+#include "kafka/mock_cluster.h"
+#include "mqtt/client/bench/latency_histogram.h"
+#include "mqtt/client/client.h"
+#include "mqtt/client/test_util.h"
+
+namespace aiot {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+
+int64_t NowNs() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(Clock::now().time_since_epoch())
+      .count();
+}
+
+struct Options {
+  size_t size = 64;
+  int count = 200000;
+  int rate = 0;  // msg/s; 0 = as fast as the bridge takes them
+  int python_count = 3000;
+  std::string only;
+};
+
+struct Result {
+  std::string bridge;
+  int count = 0;
+  double seconds = 0;
+  uint64_t p50_us = 0, p99_us = 0, max_us = 0;
+  size_t duplicates = 0;
+};
+
+pid_t Spawn(std::vector<std::string> argv) {
+  const pid_t pid = ::fork();
+  if (pid == 0) {
+    std::vector<char*> c;
+    for (auto& a : argv) c.push_back(a.data());
+    c.push_back(nullptr);
+    ::execv(c[0], c.data());
+    std::_Exit(127);
+  }
+  return pid;
+}
+
+// Publishes `count` messages (max rate: a window of 1000 unacknowledged; else paced).
+void Publish(const std::string& url, const Options& o, int count) {
+  mqtt::testing::IoThread io;
+  mqtt::MqttClientConfig cfg;
+  cfg.url = url;
+  cfg.client_id = "bench-publisher";
+  cfg.offline_queue_limit = 2000;
+  auto client = mqtt::Client::Create(io.io(), cfg);
+  client->Start();
+  std::atomic<int> acked{0};
+  const auto start = Clock::now();
+  for (int i = 0; i < count; ++i) {
+    if (o.rate > 0) {
+      std::this_thread::sleep_until(start +
+                                    std::chrono::nanoseconds(int64_t{1000000000} * i / o.rate));
+    }
+    while (i - acked.load() >= 1500) std::this_thread::sleep_for(std::chrono::microseconds(50));
+    std::string payload = fmt::format("{} {} ", NowNs(), i);
+    if (payload.size() < o.size) payload.append(o.size - payload.size(), 'x');
+    (void)client->Publish(fmt::format("bench/d{}", i % 16), payload,
+                          {.qos = mqtt::QoS::kAtLeastOnce}, [&](std::error_code) { acked++; });
+  }
+  while (acked.load() < count) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  std::promise<void> stopped;
+  client->Stop([&] { stopped.set_value(); });
+  stopped.get_future().wait();
+}
+
+Result RunOne(const std::string& bridge, const Options& o, int count) {
+  mqtt::testing::Mosquitto mosquitto(0, "max_queued_messages 0\nmax_inflight_messages 1000\n");
+  if (!mosquitto.Start()) throw std::runtime_error("mosquitto did not start");
+  auto cluster = kafka::testing::MockCluster::Start(3);
+  if (!cluster.ok()) throw std::runtime_error(cluster.status().message());
+  (void)(*cluster)->CreateTopic("aiot.bench", 4);
+  const std::string dir = fmt::format("/tmp/aiot-bridge-bench-{}", ::getpid());
+  std::filesystem::remove_all(dir);
+  pid_t pid;
+  if (bridge == "aiot") {
+    pid = Spawn({AIOT_BIN, "--log-level", "warn", "bridge", "--mqtt", mosquitto.url(), "--kafka",
+                 (*cluster)->bootstraps(), "--map", "bench/+ -> aiot.bench key={1}", "--to-mqtt",
+                 "none", "--buffer-dir", dir, "--client-id", "bench-bridge"});
+  } else {
+    pid = Spawn({"/usr/bin/python3", PYTHON_BRIDGE, "--mqtt-port", std::to_string(mosquitto.port()),
+                 "--kafka", (*cluster)->bootstraps()});
+  }
+  auto consumer = kafka::Consumer::Create({{"bootstrap.servers", (*cluster)->bootstraps()},
+                                           {"group.id", "bench-" + bridge},
+                                           {"auto.offset.reset", "earliest"},
+                                           {"fetch.wait.max.ms", "5"}});
+  if (!consumer.ok()) throw std::runtime_error(consumer.status().message());
+  (void)(*consumer)->Subscribe({"aiot.bench"});
+  // Let the bridge subscribe (its persistent session then holds everything) before publishing:
+  // one probe message, published until it is read back.
+  std::atomic<bool> done{false};
+  mqtt::bench::LatencyHistogram hist;
+  std::set<int> seen;
+  Result r{bridge, count};
+  int64_t first_ns = 0, last_ns = 0;
+  const int64_t give_up = NowNs() + int64_t{600} * 1000000000;
+  std::thread reader([&] {
+    while (!done && NowNs() < give_up) {
+      auto rec = (*consumer)->Poll(100);
+      if (!rec.ok() || !*rec) continue;
+      int64_t sent = 0;
+      int i = -1;
+      if (std::sscanf((**rec).value.c_str(), "%ld %d", &sent, &i) != 2) continue;
+      if (i < 0) continue;  // the probe
+      if (!seen.insert(i).second) {
+        r.duplicates++;
+        continue;
+      }
+      const int64_t now = NowNs();
+      hist.Record(static_cast<uint64_t>((now - sent) / 1000));
+      last_ns = now;
+      if (static_cast<int>(seen.size()) == count) done = true;
+    }
+  });
+  {
+    mqtt::testing::IoThread io;
+    mqtt::MqttClientConfig cfg;
+    cfg.url = mosquitto.url();
+    auto probe = mqtt::Client::Create(io.io(), cfg);
+    probe->Start();
+    // The bridge's subscription exists once mosquitto routes to it: the probe reaches Kafka.
+    const int64_t deadline = NowNs() + int64_t{60} * 1000000000;
+    std::atomic<bool> probed{false};
+    std::thread watch([&] {
+      auto c = kafka::Consumer::Create({{"bootstrap.servers", (*cluster)->bootstraps()},
+                                        {"group.id", "probe-" + bridge},
+                                        {"auto.offset.reset", "earliest"}});
+      (void)(*c)->Subscribe({"aiot.bench"});
+      while (!probed && NowNs() < deadline) {
+        auto rec = (*c)->Poll(100);
+        if (rec.ok() && *rec) probed = true;
+      }
+    });
+    while (!probed && NowNs() < deadline) {
+      (void)probe->Publish("bench/probe", fmt::format("{} -1", NowNs()),
+                           {.qos = mqtt::QoS::kAtLeastOnce});
+      std::this_thread::sleep_for(std::chrono::milliseconds(200));
+    }
+    watch.join();
+    std::promise<void> stopped;
+    probe->Stop([&] { stopped.set_value(); });
+    stopped.get_future().wait();
+  }
+  first_ns = NowNs();
+  Publish(mosquitto.url(), o, count);
+  reader.join();
+  if (static_cast<int>(seen.size()) < count) {
+    std::cerr << fmt::format("{}: only {} of {} messages reached Kafka\n", bridge, seen.size(),
+                             count);
+  }
+  r.count = static_cast<int>(seen.size());
+  r.seconds = static_cast<double>(last_ns - first_ns) / 1e9;
+  r.p50_us = hist.Percentile(50);
+  r.p99_us = hist.Percentile(99);
+  r.max_us = hist.max();
+  ::kill(pid, SIGTERM);
+  ::waitpid(pid, nullptr, 0);
+  std::filesystem::remove_all(dir);
+  return r;
+}
+
+int Main(int argc, char** argv) {
+  Options o;
+  for (int i = 1; i + 1 < argc; i += 2) {
+    const std::string k = argv[i], v = argv[i + 1];
+    if (k == "--size")
+      o.size = std::stoul(v);
+    else if (k == "--count")
+      o.count = std::stoi(v);
+    else if (k == "--rate")
+      o.rate = std::stoi(v);
+    else if (k == "--python-count")
+      o.python_count = std::stoi(v);
+    else if (k == "--only")
+      o.only = v;
+    else {
+      std::cerr << "unknown option " << k << "\n";
+      return 2;
+    }
+  }
+  std::vector<Result> results;
+  if (o.only.empty() || o.only == "aiot") results.push_back(RunOne("aiot", o, o.count));
+  if (o.only.empty() || o.only == "python") {
+    results.push_back(RunOne("python", o, o.python_count));
+  }
+  std::cout << fmt::format(
+      "| bridge | size | rate | messages | msg/s | p50 ms | p99 ms | max ms | "
+      "duplicates |\n|---|---|---|---|---|---|---|---|---|\n");
+  for (const auto& r : results) {
+    std::cout << fmt::format("| {} | {} B | {} | {} | {:.0f} | {:.2f} | {:.2f} | {:.2f} | {} |\n",
+                             r.bridge, o.size, o.rate ? std::to_string(o.rate) : "max", r.count,
+                             r.count / r.seconds, r.p50_us / 1e3, r.p99_us / 1e3, r.max_us / 1e3,
+                             r.duplicates);
+  }
+  if (results.size() == 2 && results[1].seconds > 0) {
+    std::cout << fmt::format(
+        "aiot / python throughput: {:.1f}x\n",
+        (results[0].count / results[0].seconds) / (results[1].count / results[1].seconds));
+  }
+  return 0;
+}
+
+}  // namespace
+}  // namespace aiot
+
+int main(int argc, char** argv) { return aiot::Main(argc, argv); }

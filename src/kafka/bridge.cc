@@ -1,0 +1,506 @@
+#include "kafka/bridge.h"
+
+#include <fmt/format.h>
+
+#include <chrono>
+#include <deque>
+#include <future>
+#include <nlohmann/json.hpp>
+
+#include "base/errc.h"
+#include "base/log.h"
+#include "mqtt/protocol/reason_code.h"
+#include "mqtt/protocol/topic.h"
+
+namespace aiot::kafka {
+namespace {
+
+using std::chrono::milliseconds;
+
+int64_t NowMs() {
+  return std::chrono::duration_cast<milliseconds>(
+             std::chrono::system_clock::now().time_since_epoch())
+      .count();
+}
+
+std::shared_ptr<spdlog::logger> Log() {
+  static auto log = log::Get("kafka");
+  return log;
+}
+
+int64_t MonoNs() {
+  return std::chrono::duration_cast<std::chrono::nanoseconds>(
+             std::chrono::steady_clock::now().time_since_epoch())
+      .count();
+}
+
+constexpr size_t kMaxOutstandingToMqtt = 1000;
+
+}  // namespace
+
+struct Bridge::Metrics {
+  explicit Metrics(metrics::Registry& r)
+      : messages(prometheus::BuildCounter()
+                     .Name("aiot_bridge_messages_total")
+                     .Help("Messages carried, by direction and mapping (as configured)")
+                     .Register(r)),
+        delivered(prometheus::BuildCounter()
+                      .Name("aiot_bridge_delivered_total")
+                      .Help("Buffered records acknowledged by Kafka (acks=all)")
+                      .Register(r)
+                      .Add({})),
+        errors(prometheus::BuildCounter()
+                   .Name("aiot_bridge_delivery_errors_total")
+                   .Help("Kafka delivery and client errors, by librdkafka error name")
+                   .Register(r)),
+        dead_letters(prometheus::BuildCounter()
+                         .Name("aiot_bridge_dead_letters_total")
+                         .Help("Messages or records sent to the dead-letter topic, by reason")
+                         .Register(r)),
+        dropped(prometheus::BuildCounter()
+                    .Name("aiot_bridge_dropped_total")
+                    .Help("Messages dropped on purpose, by reason")
+                    .Register(r)),
+        loop(prometheus::BuildCounter()
+                 .Name("aiot_bridge_loop_skipped_total")
+                 .Help("Messages not carried back because they carry the bridge's origin mark")
+                 .Register(r)),
+        subacks(prometheus::BuildCounter()
+                    .Name("aiot_bridge_mqtt_subacks_total")
+                    .Help("SUBACKs for the mappings' filters, granted or refused")
+                    .Register(r)),
+        gauges(prometheus::BuildGauge()
+                   .Name("aiot_bridge_buffer")
+                   .Help("Disk buffer: bytes, records (unacknowledged), segments, "
+                         "oldest_age_seconds, recovered_records, cut_bytes (torn tail at start)")
+                   .Register(r)),
+        bytes(gauges.Add({{"value", "bytes"}})),
+        records(gauges.Add({{"value", "records"}})),
+        segments(gauges.Add({{"value", "segments"}})),
+        age(gauges.Add({{"value", "oldest_age_seconds"}})),
+        recovered(gauges.Add({{"value", "recovered_records"}})),
+        cut(gauges.Add({{"value", "cut_bytes"}})) {}
+
+  prometheus::Family<prometheus::Counter>& messages;
+  prometheus::Counter& delivered;
+  prometheus::Family<prometheus::Counter>& errors;
+  prometheus::Family<prometheus::Counter>& dead_letters;
+  prometheus::Family<prometheus::Counter>& dropped;
+  prometheus::Family<prometheus::Counter>& loop;
+  prometheus::Family<prometheus::Counter>& subacks;
+  prometheus::Family<prometheus::Gauge>& gauges;
+  prometheus::Gauge& bytes;
+  prometheus::Gauge& records;
+  prometheus::Gauge& segments;
+  prometheus::Gauge& age;
+  prometheus::Gauge& recovered;
+  prometheus::Gauge& cut;
+  std::vector<prometheus::Counter*> to_kafka;                     // per mapping
+  std::unordered_map<std::string, prometheus::Counter*> to_mqtt;  // per Kafka topic
+
+  std::atomic<uint64_t> received{0}, buffered{0}, n_delivered{0}, n_dead{0}, n_dropped{0},
+      n_loop{0}, n_to_mqtt{0}, n_errors{0};
+};
+
+Bridge::Bridge(const BridgeConfig& config, metrics::Registry& registry)
+    : config_(config), metrics_(std::make_unique<Metrics>(registry)) {}
+
+Bridge::~Bridge() { Stop(0); }
+
+Result<std::unique_ptr<Bridge>> Bridge::Create(const BridgeConfig& config,
+                                               boost::asio::io_context& io,
+                                               metrics::Registry& registry) {
+  std::unique_ptr<Bridge> b(new Bridge(config, registry));
+  std::vector<Mapping> mappings;
+  for (const auto& spec : config.mappings) {
+    auto m = ParseMapping(spec);
+    if (!m.ok()) return m.status();
+    b->metrics_->to_kafka.push_back(
+        &b->metrics_->messages.Add({{"direction", "mqtt_to_kafka"}, {"mapping", spec}}));
+    mappings.push_back(std::move(*m));
+  }
+  for (const auto& spec : config.kafka_to_mqtt) {
+    auto r = ParseReverseMapping(spec);
+    if (!r.ok()) return r.status();
+    b->metrics_->to_mqtt[r->kafka_topic] =
+        &b->metrics_->messages.Add({{"direction", "kafka_to_mqtt"}, {"mapping", spec}});
+    b->reverse_.push_back(std::move(*r));
+  }
+  b->mapper_ = std::make_unique<Mapper>(std::move(mappings), config.dead_letter_topic,
+                                        config.origin, config.max_message_bytes);
+  DiskBufferOptions bo;
+  bo.dir = config.buffer.dir;
+  bo.max_bytes = config.buffer.max_bytes;
+  bo.segment_bytes = config.buffer.segment_bytes;
+  bo.fsync = config.buffer.fsync;
+  bo.fsync_interval_ms = config.buffer.fsync_interval_ms;
+  bo.max_record_bytes = config.max_message_bytes + (64u << 10);  // payload + topic, headers
+  auto buffer = DiskBuffer::Open(bo);
+  if (!buffer.ok()) return buffer.status();
+  b->buffer_ = std::move(*buffer);
+  const RecoveryReport& rr = b->buffer_->recovery();
+  for (const auto& p : rr.problems) Log()->error("buffer recovery: {}", p);
+  if (rr.records > 0) Log()->info("buffer: {} records to send from before", rr.records);
+  b->metrics_->recovered.Set(static_cast<double>(rr.records));
+  b->metrics_->cut.Set(static_cast<double>(rr.truncated_bytes));
+
+  Properties props = KafkaProperties(config);
+  if (!props.contains("message.timeout.ms")) props["message.timeout.ms"] = "0";  // retry forever
+  Bridge* self = b.get();
+  auto producer = Producer::Create(props, [self](const DeliveryReport& r) { self->OnDelivery(r); });
+  if (!producer.ok()) return producer.status();
+  b->producer_ = std::move(*producer);
+  if (!b->reverse_.empty()) {
+    Properties cp = KafkaProperties(config);
+    cp["group.id"] = config.consumer_group;
+    if (!cp.contains("auto.offset.reset")) cp["auto.offset.reset"] = "earliest";
+    auto consumer = Consumer::Create(cp);
+    if (!consumer.ok()) return consumer.status();
+    b->consumer_ = std::move(*consumer);
+    std::vector<std::string> topics;
+    for (const auto& r : b->reverse_) topics.push_back(r.kafka_topic);
+    if (Status s = b->consumer_->Subscribe(topics); !s.ok()) return s;
+  }
+  try {
+    b->client_ = mqtt::Client::Create(io, config.mqtt);
+  } catch (const config::Error& e) {
+    return Status(errc::invalid_argument, e.what());
+  }
+  b->client_->SetMessageHandler([self](const mqtt::Message& m) { self->OnMqttMessage(m); });
+  for (const auto& m : b->mapper_->mappings()) {
+    // One handler for all (SetMessageHandler): overlapping filters must not buffer twice.
+    b->client_->Subscribe(
+        m.filter, mqtt::SubscribeOptions{.qos = mqtt::QoS::kAtLeastOnce}, {},
+        [self](mqtt::ReasonCode rc) {
+          const bool ok =
+              rc == mqtt::ReasonCode::kGrantedQos1 || rc == mqtt::kGrantedQos0;
+          self->metrics_->subacks.Add({{"result", ok ? "granted" : "refused"}}).Increment();
+        });
+  }
+  return b;
+}
+
+void Bridge::Start() {
+  started_ = true;
+  producer_thread_ = std::thread([this] { ProduceLoop(); });
+  if (consumer_) consumer_thread_ = std::thread([this] { ConsumeLoop(); });
+  client_->Start();
+}
+
+void Bridge::Stop(int flush_ms) {
+  if (!started_ || stopping_.exchange(true)) return;
+  buffer_->Wake();  // a handler waiting for space buffers what it holds and returns
+  if (client_) {
+    auto stopped = std::make_shared<std::promise<void>>();
+    auto done = stopped->get_future();
+    client_->Stop([stopped] { stopped->set_value(); });
+    if (done.wait_for(std::chrono::seconds(10)) != std::future_status::ready) {
+      Log()->warn("the MQTT client did not stop within 10 s");
+    }
+  }
+  stop_threads_ = true;
+  buffer_->Wake();
+  outstanding_cv_.notify_all();
+  if (consumer_thread_.joinable()) consumer_thread_.join();
+  if (producer_thread_.joinable()) producer_thread_.join();
+  if (flush_ms > 0) (void)producer_->Flush(flush_ms);  // delivery reports ack the buffer
+  (void)buffer_->Maintain(/*force=*/true);
+  if (consumer_) consumer_->Close();
+}
+
+std::optional<Status> Bridge::fatal() const {
+  std::lock_guard lock(fatal_mu_);
+  return fatal_;
+}
+
+void Bridge::SetFatal(Status s) {
+  std::lock_guard lock(fatal_mu_);
+  if (!fatal_) {
+    Log()->critical("{}; undelivered records stay in the buffer", s.message());
+    fatal_ = std::move(s);
+  }
+}
+
+BridgeStats Bridge::stats() const {
+  const Metrics& m = *metrics_;
+  return {m.received.load(),  m.buffered.load(), m.n_delivered.load(), m.n_dead.load(),
+          m.n_dropped.load(), m.n_loop.load(),   m.n_to_mqtt.load(),   m.n_errors.load()};
+}
+
+// MQTT -> buffer, on the MQTT client's strand. The client sends PUBACK when this returns.
+void Bridge::OnMqttMessage(const mqtt::Message& m) {
+  metrics_->received++;
+  for (const auto& [name, value] : m.properties.user_properties) {
+    if (name == kOriginHeader && value == config_.origin) {
+      metrics_->n_loop++;
+      metrics_->loop.Add({{"direction", "mqtt_to_kafka"}}).Increment();
+      return;
+    }
+  }
+  MqttIn in;
+  in.topic = m.topic;
+  in.payload = m.payload.view();
+  in.qos = static_cast<int>(m.qos);
+  in.retain = m.retain;
+  in.user_properties = &m.properties.user_properties;
+  in.time_ms = NowMs();
+  Routed r = mapper_->Route(in);
+  if (!r.dead_letter_reason.empty()) {
+    metrics_->n_dead++;
+    metrics_->dead_letters.Add({{"reason", std::string(r.dead_letter_reason)}}).Increment();
+    static log::RateLimiter limiter;
+    if (uint64_t suppressed = 0; limiter.Allow(MonoNs(), &suppressed)) {
+      Log()->warn("dead letter ({}): MQTT topic {} ({} similar suppressed)", r.dead_letter_reason,
+                  m.topic, suppressed);
+    }
+  } else {
+    metrics_->to_kafka[r.mapping]->Increment();
+  }
+  BufferRecord(EncodeRecord(r.record), in.time_ms, m.qos == mqtt::QoS::kAtMostOnce);
+}
+
+void Bridge::BufferRecord(const std::string& bytes, int64_t time_ms, bool qos0) {
+  for (;;) {
+    // While stopping, a record the broker will consider acknowledged is kept even beyond
+    // max_bytes (at most the in-flight window), rather than lost.
+    auto seq = buffer_->Append(bytes, time_ms, /*force=*/stopping_.load());
+    if (seq.ok()) {
+      metrics_->buffered++;
+      return;
+    }
+    if (seq.error() == errc::resource_exhausted && qos0) {
+      metrics_->n_dropped++;
+      metrics_->dropped.Add({{"reason", "buffer_full_qos0"}}).Increment();
+      return;
+    }
+    if (seq.error() != errc::resource_exhausted) {
+      static log::RateLimiter limiter;
+      if (uint64_t suppressed = 0; limiter.Allow(MonoNs(), &suppressed)) {
+        Log()->error("buffer: {}; retrying ({} similar suppressed)", seq.status().message(),
+                     suppressed);
+      }
+      if (stopping_) {
+        metrics_->n_dropped++;
+        metrics_->dropped.Add({{"reason", "buffer_io_error"}}).Increment();
+        return;
+      }
+    }
+    buffer_->WaitForSpace(bytes.size(), milliseconds(1000));  // flow control: MQTT waits
+  }
+}
+
+// Buffer -> Kafka, on the producer thread (delivery reports are served here too, by Poll).
+void Bridge::ProduceLoop() {
+  std::deque<BufferEntry> local;  // taken from the buffer, not yet accepted by librdkafka
+  auto last_gauges = std::chrono::steady_clock::now();
+  while (!stop_threads_) {
+    if (local.empty() && !fatal()) {
+      for (auto& e : buffer_->Take(1024, milliseconds(50))) local.push_back(std::move(e));
+    }
+    while (!local.empty() && !fatal()) {
+      if (!ProduceEntry(local.front())) break;
+      local.pop_front();
+    }
+    producer_->Poll(local.empty() ? 0 : 10);
+    if (auto f = producer_->FatalError()) SetFatal(*f);
+    if (Status s = buffer_->Maintain(); !s.ok()) Log()->error("buffer: {}", s.message());
+    const auto now = std::chrono::steady_clock::now();
+    if (now - last_gauges >= milliseconds(250)) {
+      UpdateGauges();
+      last_gauges = now;
+    }
+    if (fatal()) std::this_thread::sleep_for(milliseconds(100));  // idle until stopped
+  }
+  UpdateGauges();
+}
+
+bool Bridge::ProduceEntry(const BufferEntry& e) {
+  auto rec = DecodeRecord(e.data);
+  if (!rec.ok()) {  // passed the CRC, so written by another version or a bug: count and skip
+    Log()->error("buffer record {}: {}", e.seq, rec.status().message());
+    metrics_->n_dropped++;
+    metrics_->dropped.Add({{"reason", "undecodable"}}).Increment();
+    buffer_->Ack(e.seq);
+    return true;
+  }
+  OutRecord out;
+  out.topic = rec->topic;
+  if (rec->key) out.key = *rec->key;
+  out.value = rec->value;
+  out.headers = &rec->headers;
+  out.timestamp_ms = rec->timestamp_ms;
+  out.opaque = reinterpret_cast<void*>(static_cast<uintptr_t>(e.seq));
+  Status s = producer_->Produce(out);
+  if (s.ok()) return true;
+  const rd_kafka_resp_err_t err = KafkaError(s.code());
+  if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL) return false;  // Poll, then again
+  metrics_->n_errors++;
+  metrics_->errors.Add({{"kind", rd_kafka_err2name(err)}}).Increment();
+  if (err == RD_KAFKA_RESP_ERR__FATAL) {
+    SetFatal(s);
+    return false;
+  }
+  // Refused at once (too large, invalid topic...): handled like a failed delivery.
+  DeliveryReport r;
+  r.err = err;
+  r.topic = out.topic;
+  r.key = out.key;
+  r.value = out.value;
+  DeadLetterDelivery(r, e.seq);
+  return true;
+}
+
+void Bridge::OnDelivery(const DeliveryReport& r) {
+  const auto seq = static_cast<uint64_t>(reinterpret_cast<uintptr_t>(r.opaque));
+  if (r.err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+    if (seq != 0) {
+      buffer_->Ack(seq);
+      metrics_->n_delivered++;
+      metrics_->delivered.Increment();
+    }
+    return;
+  }
+  metrics_->n_errors++;
+  metrics_->errors.Add({{"kind", rd_kafka_err2name(r.err)}}).Increment();
+  if (r.err == RD_KAFKA_RESP_ERR__FATAL || producer_->FatalError()) {
+    SetFatal(producer_->FatalError().value_or(KafkaStatus(r.err, "delivery")));
+    return;  // not acknowledged: sent again after the restart
+  }
+  if (r.err == RD_KAFKA_RESP_ERR__PURGE_QUEUE || r.err == RD_KAFKA_RESP_ERR__PURGE_INFLIGHT) {
+    return;  // shutting down: stays in the buffer
+  }
+  DeadLetterDelivery(r, seq);
+}
+
+// A record Kafka refused for good goes to the dead-letter topic (same key and value, the error
+// in headers); when that fails too it is dropped, counted and logged.
+void Bridge::DeadLetterDelivery(const DeliveryReport& r, uint64_t seq) {
+  static log::RateLimiter limiter;
+  if (uint64_t suppressed = 0; limiter.Allow(MonoNs(), &suppressed)) {
+    Log()->error("Kafka refused a record for {}: {} ({} similar suppressed)", r.topic,
+                 rd_kafka_err2name(r.err), suppressed);
+  }
+  if (r.topic == config_.dead_letter_topic) {
+    metrics_->n_dropped++;
+    metrics_->dropped.Add({{"reason", "dead_letter_failed"}}).Increment();
+    if (seq != 0) buffer_->Ack(seq);
+    return;
+  }
+  const std::vector<Header> headers = {{std::string(kHeaderError), rd_kafka_err2name(r.err)},
+                                       {std::string(kHeaderErrorDetail), rd_kafka_err2str(r.err)},
+                                       {"aiot.kafka_topic", std::string(r.topic)},
+                                       {std::string(kOriginHeader), config_.origin}};
+  OutRecord out;
+  out.topic = config_.dead_letter_topic;
+  out.key = r.key;
+  out.value = r.value;
+  out.headers = &headers;
+  out.opaque = r.opaque;
+  metrics_->n_dead++;
+  metrics_->dead_letters.Add({{"reason", "kafka_refused"}}).Increment();
+  if (Status s = producer_->Produce(out); !s.ok()) {
+    metrics_->n_dropped++;
+    metrics_->dropped.Add({{"reason", "dead_letter_failed"}}).Increment();
+    if (seq != 0) buffer_->Ack(seq);
+  }
+}
+
+void Bridge::UpdateGauges() {
+  const BufferStats s = buffer_->stats();
+  metrics_->bytes.Set(static_cast<double>(s.bytes));
+  metrics_->records.Set(static_cast<double>(s.records));
+  metrics_->segments.Set(static_cast<double>(s.segments));
+  metrics_->age.Set(s.oldest_ms == 0 ? 0.0 : static_cast<double>(NowMs() - s.oldest_ms) / 1000.0);
+}
+
+// Kafka -> MQTT, on the consumer thread.
+void Bridge::ConsumeLoop() {
+  while (!stop_threads_) {
+    auto polled = consumer_->Poll(100);
+    if (!polled.ok()) {
+      metrics_->n_errors++;
+      metrics_->errors.Add({{"kind", polled.status().code().message()}}).Increment();
+      static log::RateLimiter limiter;
+      if (uint64_t suppressed = 0; limiter.Allow(MonoNs(), &suppressed)) {
+        Log()->warn("{} ({} similar suppressed)", polled.status().message(), suppressed);
+      }
+      continue;
+    }
+    if (*polled) HandleKafkaRecord(**polled);
+  }
+}
+
+void Bridge::KafkaDeadLetter(const InRecord& rec, std::string_view reason, std::string detail) {
+  metrics_->n_dead++;
+  metrics_->dead_letters.Add({{"reason", std::string(reason)}}).Increment();
+  std::vector<Header> headers = rec.headers;
+  headers.push_back({std::string(kHeaderError), std::string(reason)});
+  headers.push_back({std::string(kHeaderErrorDetail), std::move(detail)});
+  headers.push_back({"aiot.kafka_topic", rec.topic});
+  OutRecord out;
+  out.topic = config_.dead_letter_topic;
+  if (rec.key) out.key = *rec.key;
+  out.value = rec.value;
+  out.headers = &headers;
+  if (Status s = producer_->Produce(out); !s.ok()) {
+    metrics_->n_dropped++;
+    metrics_->dropped.Add({{"reason", "dead_letter_failed"}}).Increment();
+  }
+  (void)consumer_->Commit(rec.topic, rec.partition, rec.offset + 1, /*async=*/true);
+}
+
+void Bridge::HandleKafkaRecord(InRecord& rec) {
+  const ReverseMapping* map = nullptr;
+  for (const auto& r : reverse_) {
+    if (r.kafka_topic == rec.topic) map = &r;
+  }
+  if (map == nullptr) return;                  // not subscribed
+  if (rec.header(kOriginHeader) != nullptr) {  // came from MQTT through a bridge
+    metrics_->n_loop++;
+    metrics_->loop.Add({{"direction", "kafka_to_mqtt"}}).Increment();
+    (void)consumer_->Commit(rec.topic, rec.partition, rec.offset + 1, true);
+    return;
+  }
+  std::string topic = map->prefix;
+  if (map->uses_key) {
+    const std::string key = rec.key.value_or("");
+    if (key.empty() || key.find_first_of("/+#") != std::string::npos) {
+      return KafkaDeadLetter(rec, "bad_key", "the key must be one MQTT topic level (a device id)");
+    }
+    topic += key + map->suffix;
+  }
+  if (mqtt::ValidateTopicName(topic) != mqtt::ReasonCode::kSuccess) {
+    return KafkaDeadLetter(rec, "bad_key", "gives an invalid MQTT topic");
+  }
+  const auto doc = nlohmann::json::parse(rec.value, nullptr, /*allow_exceptions=*/false);
+  if (!doc.is_object()) return KafkaDeadLetter(rec, "bad_payload", "not a JSON object");
+  {
+    std::unique_lock lock(outstanding_mu_);
+    outstanding_cv_.wait(
+        lock, [this] { return outstanding_ < kMaxOutstandingToMqtt || stop_threads_.load(); });
+    if (stop_threads_) return;  // not committed: read again by the next member
+    ++outstanding_;
+  }
+  mqtt::PublishOptions opts{.qos = mqtt::QoS::kAtLeastOnce};
+  opts.properties.user_properties.push_back({std::string(kOriginHeader), config_.origin});
+  prometheus::Counter* counter = metrics_->to_mqtt[rec.topic];
+  auto done = [this, counter, t = rec.topic, p = rec.partition,
+               o = rec.offset](std::error_code ec) {
+    if (!ec) {
+      counter->Increment();
+      metrics_->n_to_mqtt++;
+      if (!stop_threads_) (void)consumer_->Commit(t, p, o + 1, /*async=*/true);
+    } else if (ec != make_error_code(errc::cancelled)) {
+      metrics_->n_errors++;
+      metrics_->errors.Add({{"kind", "mqtt_publish"}}).Increment();
+    }
+    std::lock_guard lock(outstanding_mu_);
+    --outstanding_;
+    outstanding_cv_.notify_all();
+  };
+  if (Status s = client_->Publish(topic, rec.value, opts, done); !s.ok()) {
+    done(s.code());  // queue full or stopping: not committed, read again later
+  }
+}
+
+}  // namespace aiot::kafka

@@ -1,0 +1,31 @@
+#pragma once
+
+// A Kafka record as the bridge keeps it in the disk buffer, and its byte encoding (bounds-checked
+// on decode: the buffer's files are hostile input).
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "base/result.h"
+#include "kafka/client.h"
+
+namespace aiot::kafka {
+
+struct BridgeRecord {
+  std::string topic;
+  std::optional<std::string> key;
+  std::string value;
+  std::vector<Header> headers;
+  int64_t timestamp_ms = 0;
+  bool operator==(const BridgeRecord&) const = default;
+};
+
+// version byte 1 | i64 timestamp | u8 has key | str topic | str key | str value | u32 header
+// count | (str name, str value)*; str = u32 length + bytes; little-endian.
+std::string EncodeRecord(const BridgeRecord& r);
+// errc::corrupted with what is wrong.
+Result<BridgeRecord> DecodeRecord(std::string_view bytes);
+
+}  // namespace aiot::kafka
