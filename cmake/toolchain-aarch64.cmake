@@ -8,7 +8,8 @@ set(CMAKE_LIBRARY_ARCHITECTURE aarch64-linux-gnu)
 set(CMAKE_C_COMPILER aarch64-linux-gnu-gcc)
 set(CMAKE_CXX_COMPILER aarch64-linux-gnu-g++)
 # Headers and libraries of the arm64 packages; programs (flatc, protoc ...) from the host.
-set(CMAKE_FIND_ROOT_PATH /usr/aarch64-linux-gnu /usr/lib/aarch64-linux-gnu)
+# build/arm64-sysroot: the arm64 -dev packages that cannot be installed beside the amd64 ones.
+set(CMAKE_FIND_ROOT_PATH /usr/aarch64-linux-gnu / ${CMAKE_CURRENT_LIST_DIR}/../build/arm64-sysroot)
 set(CMAKE_FIND_ROOT_PATH_MODE_PROGRAM NEVER)
 set(CMAKE_FIND_ROOT_PATH_MODE_LIBRARY BOTH)
 set(CMAKE_FIND_ROOT_PATH_MODE_INCLUDE BOTH)

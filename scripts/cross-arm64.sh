@@ -20,12 +20,19 @@ while (($#)); do
   esac
 done
 
-# Libraries aiot links, as arm64 packages (headers-only and host tools stay amd64: scripts/setup.sh).
+# Libraries aiot links, as arm64 packages installed beside the amd64 ones (Multi-Arch: same; the
+# headers-only packages and host tools stay amd64: scripts/setup.sh).
 arm64_pkgs=(
-  libssl-dev libyaml-cpp-dev libsimdjson-dev libspdlog-dev libfmt-dev libsqlite3-dev
-  libflatbuffers-dev librdkafka-dev prometheus-cpp-dev zlib1g-dev libgtest-dev libgmock-dev
-  libbenchmark-dev libboost-dev
+  libssl-dev libspdlog-dev libfmt-dev libsqlite3-dev libflatbuffers-dev librdkafka-dev zlib1g-dev
+  libgtest-dev libgmock-dev libbenchmark-dev libboost-dev libkissfft-dev
+  libyaml-cpp0.7 libsimdjson14 libprometheus-cpp-core1.0
 )
+# These -dev packages are not Multi-Arch: same in Debian 12: installing the arm64 one REMOVES the
+# amd64 one (and breaks the native build). They are unpacked into a sysroot instead
+# (build/arm64-sysroot, searched by cmake/toolchain-aarch64.cmake); their headers are the same.
+# Their CMake files name the shared libraries relative to the sysroot: those are unpacked too.
+sysroot_pkgs=(libyaml-cpp-dev libsimdjson-dev prometheus-cpp-dev libyaml-cpp0.7 libsimdjson14
+  libprometheus-cpp-core1.0 libprometheus-cpp-pull1.0 libprometheus-cpp-push1.0)
 host_pkgs=(g++-aarch64-linux-gnu qemu-user-static)
 sudo=""
 [[ $(id -u) -ne 0 ]] && sudo="sudo"
@@ -43,6 +50,13 @@ if ((${#missing[@]})); then
   export DEBIAN_FRONTEND=noninteractive
   $sudo apt-get update -qq
   $sudo apt-get install -y -q --no-install-recommends "${missing[@]}"
+fi
+sysroot="$PWD/build/arm64-sysroot"
+if [[ ! -f "$sysroot/.complete" ]]; then
+  rm -rf "$sysroot" && mkdir -p "$sysroot/debs"
+  (cd "$sysroot/debs" && apt-get download "${sysroot_pkgs[@]/%/:arm64}")
+  for deb in "$sysroot"/debs/*.deb; do dpkg-deb -x "$deb" "$sysroot"; done
+  touch "$sysroot/.complete"
 fi
 ((setup_only)) && exit 0
 
