@@ -2,11 +2,16 @@
 # Installs what aiot needs on Debian 12, and nothing when it is already there (idempotent, quick).
 #   scripts/setup.sh          build dependencies only
 #   scripts/setup.sh --test   also the test peers (mosquitto, paho, influxd, chromium, ...) and npm packages
+#   scripts/setup.sh --image  also buildah and debootstrap, and the offline Debian 12 base image that
+#                             tests/deploy builds the Dockerfile on (scripts/debian-base.sh, minutes once)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-want_test=0
-[[ "${1:-}" == "--test" ]] && want_test=1
+want_test=0 want_image=0
+for arg in "$@"; do
+  [[ "$arg" == "--test" ]] && want_test=1
+  [[ "$arg" == "--image" ]] && want_image=1
+done
 
 build_pkgs=(
   build-essential cmake ninja-build ccache pkg-config git
@@ -17,10 +22,13 @@ build_pkgs=(
 test_pkgs=(
   clang libclang-rt-14-dev curl sqlite3 mosquitto mosquitto-clients python3-paho-mqtt wrk nginx-light
   python3-sklearn python3-numpy influxdb kcat python3-confluent-kafka chromium python3-pyarmnn libarmnn-cpuref-backend22
+  dpkg-dev file systemd
 )
+image_pkgs=(buildah debootstrap)
 
 pkgs=("${build_pkgs[@]}")
 ((want_test)) && pkgs+=("${test_pkgs[@]}")
+((want_image)) && pkgs+=("${image_pkgs[@]}")
 # Node.js may come from elsewhere (a newer upstream build); only install Debian's when there is none.
 if ! command -v npm >/dev/null 2>&1; then
   pkgs+=(nodejs npm)
@@ -50,7 +58,7 @@ fi
 # npm packages: the dashboard's (uPlot) always, the browser tests' with --test; installed again only
 # when package.json or the lock file changed.
 npm_dirs=(web)
-((want_test)) && npm_dirs+=(tests/e2e tests/argo)
+((want_test)) && npm_dirs+=(tests/e2e tests/argo tests/deploy)
 if true; then
   for dir in "${npm_dirs[@]}"; do
     if [[ -f "$dir/package.json" ]]; then
@@ -62,4 +70,9 @@ if true; then
       fi
     fi
   done
+fi
+
+# The offline base image of the container image test (tests/deploy/image_test.sh).
+if ((want_image)); then
+  scripts/debian-base.sh
 fi

@@ -74,6 +74,29 @@ TEST(Cli, ConfigDefaultsIsCommentedAndValid) {
   EXPECT_EQ(check.code, 0) << check.out;
 }
 
+// --dry-run parses the command line and loads the configuration, and runs nothing: what the
+// Kubernetes manifests' test uses to check each container's command line.
+TEST(Cli, DryRunAcceptsAValidCommandLineWithoutRunningIt) {
+  std::string path = TempFile("dry.yaml", "http:\n  listen: \"0.0.0.0:8080\"\n");
+  // `up` would listen and block; with --dry-run it returns at once.
+  Outcome up = Aiot("--dry-run --config " + path + " up --simulate 2");
+  EXPECT_EQ(up.code, 0) << up.out;
+  EXPECT_EQ(up.out.find("listening"), std::string::npos) << up.out;
+  Outcome predictor = Aiot(
+      "--dry-run predictor --mqtt tcp://broker:1883 --registry http://aiot:8080 --http "
+      "0.0.0.0:8081");
+  EXPECT_EQ(predictor.code, 0) << predictor.out;
+}
+
+TEST(Cli, DryRunRefusesAnUnknownFlagAndABadConfiguration) {
+  Outcome flag = Aiot("--dry-run up --simulte 2");
+  EXPECT_NE(flag.code, 0) << flag.out;
+  std::string path = TempFile("dry_bad.yaml", "http:\n  listn: x\n");
+  Outcome config = Aiot("--dry-run --config " + path + " broker");
+  EXPECT_EQ(config.code, 2) << config.out;
+  EXPECT_NE(config.out.find("http.listn"), std::string::npos) << config.out;
+}
+
 TEST(Cli, ConfigCheckNamesLineOfUnknownKey) {
   std::string path = TempFile("bad.yaml", "threads: 2\nlog:\n  levl: debug\n");
   Outcome r = Aiot("config check " + path);

@@ -1,6 +1,15 @@
 // `aiot up`: the whole platform in one process.
+#include <sys/socket.h>
+#include <sys/un.h>
+#include <unistd.h>
+
+#include <cerrno>
 #include <csignal>
+#include <cstddef>
+#include <cstdlib>
+#include <cstring>
 #include <iostream>
+#include <string_view>
 
 #include "app/platform.h"
 #include "base/log.h"
@@ -20,6 +29,29 @@ sigset_t BlockStopSignals() {
   return set;
 }
 
+// The service manager's notify protocol (sd_notify(3), systemd's Type=notify) without libsystemd:
+// one datagram with `state` to the AF_UNIX socket named by $NOTIFY_SOCKET (a path, or '@' for the
+// abstract namespace). Nothing when the variable is unset (not started by a service manager).
+void NotifyServiceManager(std::string_view state) {
+  const char* socket_path = std::getenv("NOTIFY_SOCKET");
+  if (!socket_path || (socket_path[0] != '/' && socket_path[0] != '@')) return;
+  sockaddr_un addr{};
+  addr.sun_family = AF_UNIX;
+  size_t len = std::strlen(socket_path);
+  if (len >= sizeof(addr.sun_path)) return;
+  std::memcpy(addr.sun_path, socket_path, len);
+  if (addr.sun_path[0] == '@') addr.sun_path[0] = '\0';
+  int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return;
+  auto size = static_cast<socklen_t>(offsetof(sockaddr_un, sun_path) + len);
+  if (sendto(fd, state.data(), state.size(), MSG_NOSIGNAL, reinterpret_cast<sockaddr*>(&addr),
+             size) < 0) {
+    log::Get("app")->warn("could not notify the service manager on {}: {}", socket_path,
+                          std::strerror(errno));
+  }
+  close(fd);
+}
+
 int RunUp(Context& ctx, const app::UpOptions& options) {
   sigset_t set = BlockStopSignals();
   app::AppConfig& config = ctx.Config();
@@ -27,9 +59,11 @@ int RunUp(Context& ctx, const app::UpOptions& options) {
   app::Platform platform(config, options);
   if (!platform.Start().ok()) return kExitFailure;
   log->info("aiot is up; Ctrl-C to stop");
+  NotifyServiceManager("READY=1\nSTATUS=aiot is up");
   int sig = 0;
   sigwait(&set, &sig);
   log->info("{} received", sig == SIGINT ? "SIGINT" : "SIGTERM");
+  NotifyServiceManager("STOPPING=1");
   // A second signal while draining means "now": restore the default action and unblock.
   std::signal(SIGINT, SIG_DFL);
   std::signal(SIGTERM, SIG_DFL);

@@ -115,6 +115,10 @@ int Main(int argc, char** argv) {
   app.add_option("--log-format", ctx.log_format, "Log output: text, json or auto")
       ->check(CLI::IsMember({"text", "json", "auto"}));
   app.add_option("--log-level", ctx.log_level, "Default log level (trace..critical, off)");
+  bool dry_run = false;
+  app.add_flag("--dry-run", dry_run,
+               "Parse the command line and load the configuration, then exit without running the "
+               "subcommand (0: both accepted; checks a container's command line)");
 
   auto& commands = Commands();
   std::sort(commands.begin(), commands.end(), [](const auto& a, const auto& b) {
@@ -128,6 +132,10 @@ int Main(int argc, char** argv) {
     return app.exit(e);
   }
   try {
+    if (dry_run) {
+      ctx.Config();
+      return kExitOk;
+    }
     ctx.InitLogging();
     int code = ctx.run ? ctx.run() : kExitOk;
     if (const config::Error* e = ctx.UnreportedConfigError()) {

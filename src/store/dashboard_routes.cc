@@ -7,13 +7,6 @@
 #include "base/errc.h"
 #include "base/log.h"
 
-#ifndef AIOT_SOURCE_WEB_ROOT
-#define AIOT_SOURCE_WEB_ROOT ""
-#endif
-#ifndef AIOT_INSTALL_WEB_ROOT
-#define AIOT_INSTALL_WEB_ROOT "/usr/local/share/aiot/web"
-#endif
-
 namespace aiot::store {
 namespace {
 
@@ -103,7 +96,8 @@ net::Response NotFound() {
 void Describe(config::Visitor& v, DashboardConfig& c) {
   v.Field("enabled", c.enabled, "serve the web dashboard");
   v.Field("web_root", c.web_root,
-          "dashboard files; empty = source tree web/, else the installed share/aiot/web");
+          "dashboard files; empty = share/aiot/web beside the executable (<bin>/../share/aiot/web, "
+          "in a build tree <build>/share/aiot/web)");
   v.Field(
       "uplot_dir", c.uplot_dir,
       "uPlot dist files; empty = <web_root>/vendor/uplot or <web_root>/node_modules/uplot/dist");
@@ -111,12 +105,23 @@ void Describe(config::Visitor& v, DashboardConfig& c) {
   v.Field("ws_path", c.ws_path, "WebSocket path the dashboard connects to");
 }
 
+// No path of the source tree or of the install prefix is compiled in: the files are found
+// relative to the executable, so a relocated install (a .deb extracted anywhere, a container, a
+// prefix chosen at install time) serves its own copy. <bin>/../share/aiot/web is an install;
+// the build tree has <build>/share/aiot/web, a link to the source web/ made at configure time,
+// two or three levels above its executables.
 std::string ResolveWebRoot(const DashboardConfig& config) {
   if (!config.web_root.empty()) return IsDir(config.web_root) ? config.web_root : std::string();
-  std::string exe = ExeDir();
-  for (std::string candidate :
-       {std::string(AIOT_SOURCE_WEB_ROOT), exe.empty() ? std::string() : exe + "/../share/aiot/web",
-        std::string(AIOT_INSTALL_WEB_ROOT), std::string("/usr/share/aiot/web")}) {
+  std::vector<std::string> candidates;
+  if (std::string exe = ExeDir(); !exe.empty()) {
+    fs::path up = exe;
+    for (int level = 0; level < 3 && up.has_relative_path(); ++level) {
+      up = up.parent_path();
+      candidates.push_back((up / "share/aiot/web").string());
+    }
+  }
+  candidates.insert(candidates.end(), {"/usr/local/share/aiot/web", "/usr/share/aiot/web"});
+  for (const std::string& candidate : candidates) {
     if (IsDir(candidate) && fs::exists(fs::path(candidate) / "index.html")) {
       return fs::weakly_canonical(candidate).string();
     }

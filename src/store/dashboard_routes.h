@@ -11,8 +11,10 @@ namespace aiot::store {
 
 struct DashboardConfig {
   bool enabled = true;  // serve the web dashboard
-  // Directory with index.html, app.js...; empty = the first that exists of the source tree's
-  // web/ (development builds), <prefix>/share/aiot/web (installed), /usr/share/aiot/web.
+  // Directory with index.html, app.js...; empty = the first that exists of share/aiot/web one,
+  // two or three levels above the executable's directory (installed: <prefix>/bin/../share; a
+  // build tree: <build>/share/aiot/web, a link to the source web/), /usr/local/share/aiot/web,
+  // /usr/share/aiot/web. No source or install path is compiled in.
   std::string web_root;
   // Directory with uPlot's dist files (uPlot.esm.js, uPlot.min.css); empty =
   // <web_root>/vendor/uplot if it exists (installed), else <web_root>/node_modules/uplot/dist.

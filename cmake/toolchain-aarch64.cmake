@@ -1,0 +1,20 @@
+# Cross-compiling aiot for arm64 (Raspberry Pi class boxes) on an amd64 Debian 12 host with Debian's
+# g++-aarch64-linux-gnu and the arm64 (multiarch) -dev packages: scripts/cross-arm64.sh.
+# Test executables run under qemu-user-static (CMAKE_CROSSCOMPILING_EMULATOR), so ctest and
+# gtest_discover_tests work as on a native build.
+set(CMAKE_SYSTEM_NAME Linux)
+set(CMAKE_SYSTEM_PROCESSOR aarch64)
+set(CMAKE_LIBRARY_ARCHITECTURE aarch64-linux-gnu)
+set(CMAKE_C_COMPILER aarch64-linux-gnu-gcc)
+set(CMAKE_CXX_COMPILER aarch64-linux-gnu-g++)
+# Headers and libraries of the arm64 packages; programs (flatc, protoc ...) from the host.
+# build/arm64-sysroot: the arm64 -dev packages that cannot be installed beside the amd64 ones.
+set(CMAKE_FIND_ROOT_PATH /usr/aarch64-linux-gnu / ${CMAKE_CURRENT_LIST_DIR}/../build/arm64-sysroot)
+set(CMAKE_FIND_ROOT_PATH_MODE_PROGRAM NEVER)
+set(CMAKE_FIND_ROOT_PATH_MODE_LIBRARY BOTH)
+set(CMAKE_FIND_ROOT_PATH_MODE_INCLUDE BOTH)
+set(CMAKE_FIND_ROOT_PATH_MODE_PACKAGE BOTH)
+set(ENV{PKG_CONFIG_LIBDIR} /usr/lib/aarch64-linux-gnu/pkgconfig:/usr/share/pkgconfig)
+set(CMAKE_CROSSCOMPILING_EMULATOR qemu-aarch64-static;-L;/usr/aarch64-linux-gnu)
+# The .deb of a cross build is for arm64 (CPack reads this instead of asking dpkg).
+set(CPACK_DEBIAN_PACKAGE_ARCHITECTURE arm64)
