@@ -335,8 +335,6 @@ void AddModelSteps(CLI::App& step_cmd, Context& ctx) {
   AddTrainStep(step_cmd, ctx);
   AddEvaluateStep(step_cmd, ctx);
   AddQuantizeStep(step_cmd, ctx);
-  AddRegisterStep(step_cmd, ctx);
-  AddRolloutStep(step_cmd, ctx);
 }
 
 }  // namespace aiot::cli::steps

@@ -19,8 +19,8 @@
 #include <fstream>
 #include <functional>
 #include <map>
-#include <optional>
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <random>
 #include <thread>
 
@@ -45,8 +45,6 @@ struct CliRun {
   int code = -1;
   std::string out;
 };
-
-std::string Quote(const std::string& s) { return "'" + s + "'"; }
 
 // Runs `aiot ARGS` with the platform's URL and admin token; output and exit code.
 CliRun Aiot(const std::string& args, const std::string& url) {
@@ -133,7 +131,9 @@ void FillDatastore(PlatformHarness& h, int64_t now_ns, uint32_t seed = 7) {
                       {1500 + 20 * noise(rng) - 60 * k, 40 + 2 * noise(rng) + 5 * k,
                        150 + 8 * noise(rng) + 30 * k, 50 + 2 * noise(rng) + 3 * k}});
     }
-    if (fail_at > 0) ASSERT_TRUE(h.datastore->AddMaintenance({dev, fail_at, "bearing"}).ok());
+    if (fail_at > 0) {
+      ASSERT_TRUE(h.datastore->AddMaintenance({dev, fail_at, "bearing"}).ok());
+    }
   }
   ASSERT_TRUE(h.datastore->Append(rows).ok());
 }
