@@ -348,8 +348,29 @@ void KillRunnerDuring(
       },
       120s, 20ms));
   std::vector<pid_t> children;
-  ASSERT_TRUE(WaitFor([&] { return !(children = ChildrenOf(runner)).empty(); }, 10s));
-  ASSERT_TRUE(WaitFor(also, 30s));
+  // The step's own process (exec'd, not the runner's fork before exec).
+  const std::string marker = std::string("step") + '\0' + step + '\0';
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        children.clear();
+        for (pid_t c : ChildrenOf(runner)) {
+          if (ReadFile("/proc/" + std::to_string(c) + "/cmdline").find(marker) !=
+              std::string::npos) {
+            children.push_back(c);
+          }
+        }
+        return !children.empty();
+      },
+      10s));
+  ASSERT_TRUE(WaitFor(also, 30s)) << [&] {
+    std::string trail;
+    auto run = store.Get(1);
+    for (const auto& s : run.ok() ? run->steps : std::vector<pipeline::StepRecord>{}) {
+      trail += s.step + "#" + std::to_string(s.attempt) + " " + pipeline::StepStatusName(s.status) +
+               ": " + s.log_tail + "\n";
+    }
+    return trail;
+  }();
   ::kill(runner, SIGKILL);
   int status = 0;
   ::waitpid(runner, &status, 0);
@@ -477,9 +498,8 @@ TEST_F(PipelineCliTest, KillDuringRegisterLeavesNoPartialModel) {
   const pid_t runner = Spawn(RunArgs("--param recipe=fast --param floor=0.5 "
                                      "--param min_agreement=0.9"),
                              proxy.url(), h_.data_dir() + "/run1.log");
-  KillRunnerDuring(runner, db, "register");
-  ASSERT_TRUE(WaitFor([&] { return proxy.stalled(); }, 30s))
-      << ReadFile(h_.data_dir() + "/run1.log");
+  KillRunnerDuring(runner, db, "register", [&] { return proxy.stalled(); });
+  ASSERT_TRUE(proxy.stalled()) << ReadFile(h_.data_dir() + "/run1.log");
   EXPECT_EQ(Versions(), 0u);
   // The registry dropped the half upload: no artifact without its row.
   EXPECT_TRUE(WaitFor(
