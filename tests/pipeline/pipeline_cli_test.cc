@@ -13,8 +13,10 @@
 
 #include <array>
 #include <atomic>
+#include <chrono>
 #include <cmath>
 #include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <functional>
@@ -111,7 +113,8 @@ bool Alive(pid_t pid) {
 // Six days of 10-minute readings of ten fans ending an hour ago. Five fans fail (maintenance
 // records); in the day before its failure a fan runs hot and vibrates: those rows are labelled
 // faulty by the datastore's export (label_window_s, 24 h).
-void FillDatastore(PlatformHarness& h, int64_t now_ns, uint32_t seed = 7) {
+void FillDatastore(PlatformHarness& h, int64_t now_ns, int64_t step_ns = 600 * kSecond,
+                   uint32_t seed = 7) {
   std::mt19937 rng(seed);
   std::normal_distribution<double> noise(0, 1);
   const int64_t start = now_ns - 6 * kDay - 3600 * kSecond;
@@ -123,7 +126,7 @@ void FillDatastore(PlatformHarness& h, int64_t now_ns, uint32_t seed = 7) {
     auto f = failures.find(dev);
     const int64_t fail_at =
         f == failures.end() ? 0 : start + static_cast<int64_t>(f->second * kDay);
-    for (int64_t t = start; t < start + 6 * kDay; t += 600 * kSecond) {
+    for (int64_t t = start; t < start + 6 * kDay; t += step_ns) {
       const bool faulty = fail_at > 0 && t <= fail_at && t >= fail_at - kDay;
       const double k = faulty ? 1.0 : 0.0;
       rows.push_back({t,
@@ -554,6 +557,28 @@ TEST_F(PipelineCliTest, CancelEndsARunningRun) {
   ASSERT_TRUE(run.ok());
   EXPECT_EQ(run->status, pipeline::RunStatus::kCancelled);
   EXPECT_EQ(run->steps.back().status, pipeline::StepStatus::kInterrupted);
+}
+
+// BENCHMARKS.md: one run on 100,000 labelled rows (10 fans, a reading every 51.84 s for six
+// days), `aiot pipeline run` from extract to register (this harness has no OTA, so rollout fails
+// last). Only with AIOT_PIPELINE_BENCH=1; prints the time and the recipe.
+TEST(PipelineBench, OneRunOn100kRows) {
+  if (std::getenv("AIOT_PIPELINE_BENCH") == nullptr) GTEST_SKIP() << "set AIOT_PIPELINE_BENCH=1";
+  const char* recipe = std::getenv("AIOT_PIPELINE_BENCH_RECIPE");
+  PlatformHarness h(64 << 20);
+  ASSERT_TRUE(h.Start());
+  FillDatastore(h, NowNs(), 51'840'000'000);
+  const auto t0 = std::chrono::steady_clock::now();
+  CliRun r = Aiot("--set registry.data_dir=" + h.data_dir() +
+                      " pipeline run --model fan-mlp --param recipe=" + (recipe ? recipe : "fast") +
+                      " --param min_agreement=0.95",
+                  h.url());
+  const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  std::printf("pipeline run on 100000 rows, recipe %s: %.1f s\n%s\n", recipe ? recipe : "fast", s,
+              r.out.c_str());
+  EXPECT_NE(r.out.find("register "), std::string::npos);
+  auto v = h.models->Get("fan-mlp", 1);
+  EXPECT_TRUE(v.ok());
 }
 
 }  // namespace
