@@ -22,23 +22,18 @@ int RunEval(const EvalArgs& a) {
     return kExitFailure;
   }
   const auto& md = (*model)->metadata();
-  ml::DatasetSchema schema;
-  schema.label = a.label.empty() ? md.label : a.label;
-  schema.features = a.features.empty() ? md.feature_names() : ml::SplitList(a.features);
+  ml::DatasetSchema schema = ml::SchemaFor(md);
+  if (!a.label.empty()) schema.label = a.label;
+  if (!a.features.empty()) schema.features = ml::SplitList(a.features);
   if (schema.label.empty() || schema.features.empty()) {
     std::cerr << "aiot eval: the model has no aiot metadata; pass --label and --features\n";
     return kExitUsage;
   }
   if (!a.label_map.empty()) {
+    schema.label_map.clear();
     if (!ml::ParseLabelMap(a.label_map, &schema.label_map)) {
       std::cerr << "aiot eval: --label-map must look like ok=0,fault=1\n";
       return kExitUsage;
-    }
-  } else {
-    // Text class names recorded at training time map labels back to classes.
-    for (size_t c = 0; c < md.class_names.size(); ++c) {
-      if (md.class_names[c] != std::to_string(c))
-        schema.label_map[md.class_names[c]] = static_cast<int>(c);
     }
   }
   auto data = ml::LoadDataset(a.data, schema);
@@ -46,17 +41,14 @@ int RunEval(const EvalArgs& a) {
     std::cerr << "aiot eval: " << data.status().message() << "\n";
     return kExitFailure;
   }
-  auto scores = ml::ScoreRows((*model)->bytes(), *data);
-  if (!scores.ok()) {
-    std::cerr << "aiot eval: " << scores.status().message() << "\n";
+  const double threshold = a.threshold >= 0 ? a.threshold : md.decision_threshold;
+  auto report = ml::EvaluateModel((*model)->bytes(), *data, threshold);
+  if (!report.ok()) {
+    std::cerr << "aiot eval: " << report.status().message() << "\n";
     return kExitFailure;
   }
-  const int width = static_cast<int>(scores->size() / std::max<size_t>(1, data->rows));
-  const int k = width == 1 ? 2 : width;
-  const double threshold = a.threshold >= 0 ? a.threshold : md.decision_threshold;
-  auto report = ml::Evaluate(*scores, data->y, k, threshold);
   std::cout << "{\"model\":" << ml::JsonString(a.model) << ",\"data\":" << ml::JsonString(a.data)
-            << ",\"report\":" << ml::ToJson(report) << "}\n";
+            << ",\"report\":" << ml::ToJson(*report) << "}\n";
   return kExitOk;
 }
 

@@ -99,15 +99,10 @@ void RegisterModels(CLI::App& root, Context& ctx) {
       std::ifstream in(args->file, std::ios::binary);
       std::ostringstream bytes;
       bytes << in.rdbuf();
-      std::string target = "/api/v1/models/" + HttpClient::Escape(args->name) +
-                           "/versions?metrics=" + HttpClient::Escape(args->metrics) +
-                           "&parameters=" + HttpClient::Escape(args->parameters);
-      if (!args->training_data_hash.empty()) {
-        target += "&training_data_hash=" + HttpClient::Escape(args->training_data_hash);
-      }
-      if (args->parent > 0) target += "&parent_version=" + std::to_string(args->parent);
-      auto r =
-          args->api.Client()->Call("POST", target, bytes.str(), {}, "application/octet-stream");
+      registry::VersionUpload up{
+          args->name,  bytes.str(), args->metrics, args->parameters, args->training_data_hash,
+          args->parent};
+      auto r = registry::PushVersion(*args->api.Client(), up);
       auto j = registry::ReadReply(r, "models push");
       if (!j) return kExitFailure;
       std::cout << (r->status == 201 ? "pushed " : "already registered as ")
@@ -161,22 +156,13 @@ void RegisterModels(CLI::App& root, Context& ctx) {
   download->callback([&ctx, args] {
     ctx.run = [&ctx, args] {
       ctx.ResolveTokenFile(args->api);
-      auto client = args->api.Client();
-      auto key = client->Get("/.well-known/aiot/signing-key");
-      if (int rc = registry::CheckReply(key, "signing key")) return rc;
-      auto r = client->Get("/api/v1/models/" + HttpClient::Escape(args->name) + "/versions/" +
-                           std::to_string(args->version) + "/artifact");
-      if (int rc = registry::CheckReply(r, "models download")) return rc;
-      Status v = registry::VerifyArtifact(key->body, r->body, r->header("x-aiot-sha256"),
-                                          r->header("x-aiot-signature"));
-      if (!v.ok()) {
-        std::cerr << "aiot: models download: artifact does not verify (" << v.message()
-                  << "); not written\n";
+      auto body = registry::DownloadVerified(*args->api.Client(), args->name, args->version);
+      if (!body.ok()) {
+        std::cerr << "aiot: models download: " << body.status().message() << "; not written\n";
         return kExitFailure;
       }
-      std::ofstream(args->out, std::ios::binary) << r->body;
-      std::cout << "wrote " << args->out << " (" << r->body.size()
-                << " bytes, signature verified)\n";
+      std::ofstream(args->out, std::ios::binary) << *body;
+      std::cout << "wrote " << args->out << " (" << body->size() << " bytes, signature verified)\n";
       return kExitOk;
     };
   });

@@ -1,11 +1,13 @@
-// `aiot pipeline export --argo DIR`: the training pipeline as Argo Workflows / Argo Events
-// manifests (src/pipeline/README.md, "Argo export").
+// `aiot pipeline run|trigger|list|show|cancel|step|export` (src/pipeline/README.md): runs of the
+// training pipeline in <data_dir>/pipelines.db, executed step by step as `aiot pipeline step`
+// child processes; `export --argo DIR` writes it as Argo Workflows / Argo Events manifests.
 #include <filesystem>
 #include <iostream>
 #include <memory>
 
 #include "base/file.h"
 #include "cli/command.h"
+#include "cli/pipeline_step_io.h"
 #include "pipeline/argo_export.h"
 #include "pipeline/dag.h"
 
@@ -69,9 +71,23 @@ void AddExport(CLI::App& pipeline, Context& ctx) {
   cmd->callback([&ctx, a] { ctx.run = [a] { return RunExport(*a); }; });
 }
 
+void AddSteps(CLI::App& pipeline, Context& ctx) {
+  auto* step = pipeline.add_subcommand(
+      "step",
+      "Run one step of the pipeline on a run directory (exit 0 ok, 1 failed, 2 usage, "
+      "3 branch stop)");
+  step->require_subcommand(1);
+  steps::AddDataSteps(*step, ctx);
+  steps::AddModelSteps(*step, ctx);
+  steps::AddRegisterStep(*step, ctx);
+  steps::AddRolloutStep(*step, ctx);
+}
+
 void RegisterPipeline(CLI::App& root, Context& ctx) {
   auto* cmd = root.add_subcommand("pipeline", "The continuous-learning training pipeline");
   cmd->require_subcommand(1);
+  steps::AddRunCommands(*cmd, ctx);
+  AddSteps(*cmd, ctx);
   AddExport(*cmd, ctx);
 }
 

@@ -57,19 +57,14 @@ int RunQuantize(const QuantizeArgs& a) {
     std::cerr << "aiot quantize: " << (fs.ok() ? qs : fs).status().message() << "\n";
     return kExitFailure;
   }
-  const float t = (*model)->metadata().decision_threshold;
-  size_t same = 0;
-  double max_diff = 0;
-  for (size_t i = 0; i < fs->size(); ++i) {
-    same += ((*fs)[i] >= t) == ((*qs)[i] >= t);
-    max_diff = std::max(max_diff, static_cast<double>(std::abs((*fs)[i] - (*qs)[i])));
-  }
+  const int width = static_cast<int>(fs->size() / std::max<size_t>(1, data->rows));
+  const ml::Agreement agree = ml::DecisionAgreement(*fs, *qs, width <= 1 ? 2 : width,
+                                                    (*model)->metadata().decision_threshold);
   std::cout << "{\"model\":" << ml::JsonString(a.out) << ",\"bytes\":" << q->size()
             << ",\"calibration_rows\":" << rows.size()
             << ",\"per_channel\":" << (a.per_channel ? "true" : "false")
-            << ",\"decision_agreement\":"
-            << ml::JsonNumber(fs->empty() ? 1.0 : static_cast<double>(same) / fs->size())
-            << ",\"max_score_diff\":" << ml::JsonNumber(max_diff) << "}\n";
+            << ",\"decision_agreement\":" << ml::JsonNumber(agree.decisions)
+            << ",\"max_score_diff\":" << ml::JsonNumber(agree.max_score_diff) << "}\n";
   return kExitOk;
 }
 

@@ -129,7 +129,9 @@ int Main(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    return app.exit(e);
+    // --help / --version exit 0; every bad argument is the usage exit code 2 (CLI11's own codes
+    // start at 100), which pipeline steps and orchestrators read as "do not retry".
+    return app.exit(e) == 0 ? kExitOk : kExitUsage;
   }
   try {
     if (dry_run) {

@@ -113,6 +113,7 @@ TEST(ArgoExportTest, ParameterDefaultsStayStringsAndArgvMatchesTheDag) {
                                      {"model", "{{workflow.parameters.model}}"},
                                      {"recipe", "{{inputs.parameters.recipe}}"},
                                      {"seed", "{{inputs.parameters.seed}}"},
+                                     {"holdout_fraction", "{{inputs.parameters.holdout_fraction}}"},
                                      {"run_id", "{{workflow.name}}"},
                                      {"code_version", "{{workflow.parameters.code_version}}"}});
   ASSERT_TRUE(want.ok());

@@ -11,24 +11,14 @@
 #include <string>
 
 #include "base/errc.h"
+#include "tests/support/temp_dir.h"
 
 namespace aiot::pipeline {
 namespace {
 
 using namespace std::chrono_literals;
 
-class TempDir {
- public:
-  TempDir() {
-    std::string tmpl = (std::filesystem::temp_directory_path() / "pipeline-test-XXXXXX").string();
-    path_ = ::mkdtemp(tmpl.data());
-  }
-  ~TempDir() { std::filesystem::remove_all(path_); }
-  std::string File(const std::string& name) const { return path_ + "/" + name; }
-
- private:
-  std::string path_;
-};
+using test_support::TempDir;
 
 NewRun ARun(std::string model = "fan-mlp", std::string trigger = "cli") {
   return NewRun{.pipeline = "continuous-learning",

@@ -1,5 +1,5 @@
 // The continuous-learning pipeline's definition (README.md, "The DAG"). Data only: the step
-// commands themselves are `aiot pipeline step <name>` (not built yet).
+// commands themselves are `aiot pipeline step <name>` (src/cli/cmd_pipeline_*_steps.cc).
 #include <initializer_list>
 
 #include "pipeline/dag.h"
@@ -49,20 +49,21 @@ Dag TrainingPipeline() {
                              {{"psi_threshold", "0.2"}, {"ks_alpha", "0.05"}, {"force", "false"}},
                              5min, 0, {"data.csv", "reference.csv"}, {"drift.json"}));
   d.steps.back().branch = Branch{kStepStop, "no_drift"};
-  d.steps.push_back(MakeStep("train", {"drift"}, {{"recipe", "default"}, {"seed", "42"}}, 30min, 1,
-                             {"data.csv"}, {"challenger.tflite", "train.json"}));
-  d.steps.push_back(MakeStep(
-      "evaluate", {"train"},
-      {{"metric", "f1"}, {"margin", "0.01"}, {"floor", "0.7"}, {"holdout_fraction", "0.2"}}, 10min,
-      0, {"data.csv", "challenger.tflite"}, {"evaluate.json"}));
+  d.steps.push_back(MakeStep("train", {"drift"},
+                             {{"recipe", "default"}, {"seed", "42"}, {"holdout_fraction", "0.2"}},
+                             30min, 1, {"data.csv"}, {"challenger.tflite", "train.json"}));
+  d.steps.push_back(MakeStep("evaluate", {"train"},
+                             {{"metric", "f1"}, {"margin", "0.01"}, {"floor", "0.7"}}, 10min, 0,
+                             {"data.csv", "challenger.tflite", "train.json"}, {"evaluate.json"}));
   d.steps.back().branch = Branch{kStepStop, "not_promoted"};
   d.steps.push_back(MakeStep("quantize", {"evaluate"}, {{"min_agreement", "0.99"}}, 10min, 0,
-                             {"data.csv", "challenger.tflite"},
+                             {"data.csv", "challenger.tflite", "train.json"},
                              {"challenger-int8.tflite", "quantize.json"}));
   d.steps.back().branch = Branch{kStepStop, "quantization_rejected"};
-  d.steps.push_back(MakeStep("register", {"quantize"}, {}, 5min, 2,
-                             {"challenger-int8.tflite", "extract.json", "evaluate.json"},
-                             {"register.json"}));
+  d.steps.push_back(MakeStep(
+      "register", {"quantize"}, {}, 5min, 2,
+      {"challenger-int8.tflite", "extract.json", "train.json", "evaluate.json", "quantize.json"},
+      {"register.json"}));
   // Lineage the registry records: the run and the code that produced the model.
   for (const char* a : {"--run-id", "{run_id}", "--code-version", "{code_version}"}) {
     d.steps.back().argv.push_back(a);

@@ -5,7 +5,9 @@
 #include <iostream>
 #include <nlohmann/json.hpp>
 
+#include "base/errc.h"
 #include "base/json.h"
+#include "registry/crypto.h"
 
 namespace aiot::registry {
 
@@ -48,6 +50,40 @@ std::unique_ptr<net::HttpClient> ApiEndpoint::Client() const {
   options.max_body_bytes = size_t{1} << 30;
   options.user_agent = "aiot-cli";
   return std::make_unique<net::HttpClient>(url, std::move(options));
+}
+
+Result<net::HttpReply> PushVersion(net::HttpClient& client, const VersionUpload& up) {
+  using net::HttpClient;
+  std::string target = "/api/v1/models/" + HttpClient::Escape(up.name) +
+                       "/versions?metrics=" + HttpClient::Escape(up.metrics) +
+                       "&parameters=" + HttpClient::Escape(up.parameters);
+  if (!up.training_data_hash.empty()) {
+    target += "&training_data_hash=" + HttpClient::Escape(up.training_data_hash);
+  }
+  if (up.parent_version > 0) target += "&parent_version=" + std::to_string(up.parent_version);
+  return client.Call("POST", target, up.bytes, {}, "application/octet-stream");
+}
+
+Result<std::string> DownloadVerified(net::HttpClient& client, std::string_view name,
+                                     int64_t version) {
+  using net::HttpClient;
+  auto key = client.Get("/.well-known/aiot/signing-key");
+  if (!key.ok()) return key.status();
+  if (key->status != 200) {
+    return Status(errc::unavailable, "signing key: HTTP " + std::to_string(key->status));
+  }
+  auto r = client.Get("/api/v1/models/" + HttpClient::Escape(name) + "/versions/" +
+                      std::to_string(version) + "/artifact");
+  if (!r.ok()) return r.status();
+  if (r->status != 200) {
+    return Status(r->status == 404 ? errc::not_found : errc::unavailable,
+                  std::string(name) + "@" + std::to_string(version) + ": HTTP " +
+                      std::to_string(r->status) + " " + r->body.substr(0, 300));
+  }
+  Status v =
+      VerifyArtifact(key->body, r->body, r->header("x-aiot-sha256"), r->header("x-aiot-signature"));
+  if (!v.ok()) return v;
+  return std::move(r->body);
 }
 
 int CheckReply(const Result<net::HttpReply>& reply, const std::string& what) {

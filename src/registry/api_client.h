@@ -31,6 +31,25 @@ struct ApiEndpoint {
   std::unique_ptr<net::HttpClient> Client() const;
 };
 
+// One model version to upload (`aiot models push`, the pipeline's register step).
+struct VersionUpload {
+  std::string name;
+  std::string bytes;  // the .tflite artifact
+  std::string metrics = "{}";
+  std::string parameters = "{}";  // training parameters and lineage, a JSON object
+  std::string training_data_hash;
+  int64_t parent_version = 0;  // 0: none
+};
+// POST /api/v1/models/{name}/versions: 201 with the new version, 200 with the version that
+// already holds the same bytes (so an upload is safe to repeat).
+Result<net::HttpReply> PushVersion(net::HttpClient& client, const VersionUpload& upload);
+
+// GET a version's artifact and verify it against the platform's signing key (fetched from the
+// same server): the bytes, or errc::corrupted / permission_denied when it does not verify, the
+// HTTP error otherwise.
+Result<std::string> DownloadVerified(net::HttpClient& client, std::string_view name,
+                                     int64_t version);
+
 // Prints a failed call or an error reply to stderr and returns the exit code: 0 for 2xx,
 // 1 otherwise. On success the body is left to the caller.
 int CheckReply(const Result<net::HttpReply>& reply, const std::string& what);

@@ -165,4 +165,23 @@ DriftReport DriftMonitor::Check() {
   return Compare(metadata_, ring_.data(), filled_, config_, scratch_);
 }
 
+ModelMetadata ProfileOf(const Dataset& data) {
+  ModelMetadata md;
+  md.label = data.label_name;
+  md.class_names = data.class_names;
+  md.training_data_sha256 = data.sha256;
+  md.training_rows = data.rows;
+  for (size_t j = 0; j < data.cols; ++j) {
+    FeatureInfo fi;
+    fi.name = data.feature_names[j];
+    std::vector<float> values(data.rows);
+    double sum = 0;
+    for (size_t i = 0; i < data.rows; ++i) sum += values[i] = data.Row(i)[j];
+    fi.mean = data.rows ? static_cast<float>(sum / static_cast<double>(data.rows)) : 0.0f;
+    ComputeProfile(std::move(values), &fi);
+    md.features.push_back(std::move(fi));
+  }
+  return md;
+}
+
 }  // namespace aiot::ml

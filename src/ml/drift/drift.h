@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "ml/data/dataset.h"
 #include "ml/tflite/metadata.h"
 
 // Data drift against a model's reference profile (the training data's per-feature quantiles,
@@ -79,6 +80,11 @@ struct DriftReport {
 // Compares rows (row-major, metadata.features.size() values each) with the model's reference.
 DriftReport CompareToReference(const ModelMetadata& metadata, const float* rows, size_t n,
                                const DriftConfig& config = {});
+
+// The reference profile of a data set, as a model's metadata carries it for its training rows
+// (per-feature quantiles and PSI bins, mean, min, max): to compare one window of data with
+// another through CompareToReference (the pipeline's drift step).
+ModelMetadata ProfileOf(const Dataset& data);
 
 // A sliding window of the most recent feature vectors, checked against the model's reference
 // profile. Add() is O(features) and allocates nothing; Check() sorts a copy of the window (scratch

@@ -121,5 +121,34 @@ TEST(PageHinkleyTest, DetectsAnUpwardShiftOnly) {
   for (int i = 0; i < 500; ++i) EXPECT_FALSE(ph.Add(i < 250 ? 0.6 : 0.1));
 }
 
+// Two windows of data compared through ProfileOf: alike → no drift; one feature shifted → drift
+// on that feature only.
+TEST(DriftTest, ProfileOfComparesTwoWindowsOfData) {
+  auto window = [](size_t n, double lo0, double hi0, uint64_t seed) {
+    Dataset d;
+    d.feature_names = {"rotation", "temperature"};
+    d.rows = n;
+    d.cols = 2;
+    d.x = Rows(n, lo0, hi0, seed);
+    return d;
+  };
+  const Dataset reference = window(5000, 500, 700, 1);
+  const ModelMetadata profile = ProfileOf(reference);
+  ASSERT_EQ(profile.features.size(), 2u);
+  EXPECT_EQ(profile.features[0].name, "rotation");
+  EXPECT_EQ(profile.features[0].quantiles.size(), 101u);
+  EXPECT_NEAR(profile.features[0].mean, 600, 5);
+  EXPECT_EQ(profile.training_rows, 5000u);
+  DriftConfig cfg;
+  cfg.min_samples = 1;
+  const Dataset same = window(2000, 500, 700, 2);
+  EXPECT_FALSE(CompareToReference(profile, same.x.data(), same.rows, cfg).drift);
+  const Dataset shifted = window(2000, 600, 800, 3);
+  const DriftReport r = CompareToReference(profile, shifted.x.data(), shifted.rows, cfg);
+  EXPECT_TRUE(r.drift);
+  EXPECT_EQ(r.features[0].psi_level, "significant");
+  EXPECT_EQ(r.features[1].psi_level, "none");
+}
+
 }  // namespace
 }  // namespace aiot::ml

@@ -1,5 +1,6 @@
 #include "ml/train/pipeline.h"
 
+#include <algorithm>
 #include <cmath>
 
 #include "base/errc.h"
@@ -40,6 +41,116 @@ Result<std::vector<uint8_t>> QuantizeModel(const std::vector<uint8_t>& float_mod
   return WriteTflite(*q);
 }
 
+Result<EvalReport> EvaluateModel(const std::vector<uint8_t>& model, const Dataset& data,
+                                 double threshold) {
+  auto scores = ScoreRows(model, data);
+  if (!scores.ok()) return scores.status();
+  const int width = static_cast<int>(scores->size() / std::max<size_t>(1, data.rows));
+  return Evaluate(*scores, data.y, width <= 1 ? 2 : width, threshold);
+}
+
+Agreement DecisionAgreement(const std::vector<float>& a, const std::vector<float>& b,
+                            int num_classes, double threshold) {
+  Agreement r;
+  const size_t width = num_classes == 2 ? 1 : static_cast<size_t>(std::max(1, num_classes));
+  const size_t rows = std::min(a.size(), b.size()) / width;
+  size_t same = 0;
+  for (size_t i = 0; i < rows; ++i) {
+    same += PredictedClass(a.data() + i * width, num_classes, threshold) ==
+            PredictedClass(b.data() + i * width, num_classes, threshold);
+  }
+  for (size_t i = 0; i < rows * width; ++i) {
+    r.max_score_diff = std::max(r.max_score_diff, static_cast<double>(std::abs(a[i] - b[i])));
+  }
+  r.decisions = rows ? static_cast<double>(same) / static_cast<double>(rows) : 1;
+  return r;
+}
+
+DatasetSchema SchemaFor(const ModelMetadata& md) {
+  DatasetSchema schema;
+  schema.label = md.label;
+  schema.features = md.feature_names();
+  for (size_t c = 0; c < md.class_names.size(); ++c) {
+    if (md.class_names[c] != std::to_string(c))
+      schema.label_map[md.class_names[c]] = static_cast<int>(c);
+  }
+  return schema;
+}
+
+namespace {
+
+Status SetRecipeKey(TrainConfig& c, std::string_view key, std::string_view value) {
+  double v = 0;
+  const bool number = ParseNumber(value, &v);
+  const bool whole = number && v >= 0 && v == std::floor(v) && v < 1e7;
+  if (key == "hidden") {
+    c.hidden.clear();
+    if (value == "none") return {};
+    size_t start = 0;
+    const std::string text(value);
+    while (start <= text.size()) {
+      const size_t x = std::min(text.find('x', start), text.size());
+      double size = 0;
+      if (!ParseNumber(std::string_view(text).substr(start, x - start), &size) || size < 1 ||
+          size != std::floor(size) || size > 4096) {
+        return Status(errc::invalid_argument,
+                      "recipe: hidden=" + text + " must be sizes like 32x16 or none");
+      }
+      c.hidden.push_back(static_cast<int>(size));
+      start = x + 1;
+    }
+    return {};
+  }
+  if (key == "schedule" && (value == "cosine" || value == "constant")) {
+    c.schedule = value == "cosine" ? LrSchedule::kCosine : LrSchedule::kConstant;
+    return {};
+  }
+  if (key == "balanced" && (value == "true" || value == "false")) {
+    c.balanced_class_weights = value == "true";
+    return {};
+  }
+  if (key == "epochs" && whole && v >= 1) return c.epochs = static_cast<int>(v), Status();
+  if (key == "batch" && whole && v >= 1) return c.batch_size = static_cast<int>(v), Status();
+  if (key == "patience" && whole) return c.patience = static_cast<int>(v), Status();
+  if (key == "lr" && number && v > 0 && v < 1) return c.learning_rate = v, Status();
+  if (key == "l2" && number && v >= 0 && v < 1) return c.l2 = v, Status();
+  if (key == "validation" && number && v >= 0 && v < 1) return c.validation_fraction = v, Status();
+  if (key == "test" && number && v >= 0 && v < 1) return c.test_fraction = v, Status();
+  return Status(errc::invalid_argument,
+                "recipe: `" + std::string(key) + "=" + std::string(value) +
+                    "` is not a known key with a valid value (hidden, epochs, batch, lr, "
+                    "l2, patience, validation, test, balanced, schedule)");
+}
+
+}  // namespace
+
+Result<TrainJob> ParseRecipe(std::string_view recipe) {
+  TrainJob job;
+  const std::vector<std::string> items = SplitList(std::string(recipe));
+  for (size_t i = 0; i < items.size(); ++i) {
+    const std::string& item = items[i];
+    const size_t eq = item.find('=');
+    if (eq == std::string::npos) {
+      if (i == 0 && item == "default") continue;
+      if (i == 0 && item == "fast") {
+        job.train.hidden = {16, 8};
+        job.train.epochs = 30;
+        job.train.batch_size = 64;
+        job.train.learning_rate = 0.005;
+        continue;
+      }
+      return Status(errc::invalid_argument,
+                    "recipe: `" + item + "` is not a base (default, fast; first) nor key=value");
+    }
+    if (Status s = SetRecipeKey(job.train, std::string_view(item).substr(0, eq),
+                                std::string_view(item).substr(eq + 1));
+        !s.ok()) {
+      return s;
+    }
+  }
+  return job;
+}
+
 Result<TrainOutput> TrainAndExport(const Dataset& data, const TrainJob& job,
                                    const ProgressFn& progress) {
   TrainOutput out;
@@ -68,18 +179,9 @@ Result<TrainOutput> TrainAndExport(const Dataset& data, const TrainJob& job,
     auto q_scores = ScoreRows(out.int8_model, test);
     if (!q_scores.ok()) return q_scores.status();
     out.test_int8 = Evaluate(*q_scores, test.y, k);
-    const int width = k == 2 ? 1 : k;
-    size_t same = 0;
-    for (size_t i = 0; i < test.rows; ++i) {
-      same += PredictedClass(float_scores->data() + i * width, k, out.test.threshold) ==
-              PredictedClass(q_scores->data() + i * width, k, out.test.threshold);
-    }
-    for (size_t i = 0; i < q_scores->size(); ++i) {
-      out.int8_max_score_diff =
-          std::max(out.int8_max_score_diff,
-                   static_cast<double>(std::abs((*q_scores)[i] - (*float_scores)[i])));
-    }
-    out.int8_agreement = test.rows ? static_cast<double>(same) / static_cast<double>(test.rows) : 1;
+    const Agreement agree = DecisionAgreement(*float_scores, *q_scores, k, out.test.threshold);
+    out.int8_agreement = agree.decisions;
+    out.int8_max_score_diff = agree.max_score_diff;
   }
   return out;
 }

@@ -2,6 +2,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "base/result.h"
@@ -37,12 +38,39 @@ struct TrainOutput {
   std::string ToJson() const;
 };
 
+// A training recipe as text (the pipeline's `--recipe`, a configuration value): a base, then
+// comma-separated overrides of TrainConfig, e.g. "fast,epochs=40,hidden=32x16,balanced=true".
+// Bases: "default" (TrainConfig's defaults, the reference recipe) and "fast" (16x8, 30 epochs,
+// batch 64, for large data sets and tests). Keys: hidden (sizes joined by x, or none), epochs,
+// batch, lr, l2, patience, validation, test, balanced (true/false), schedule (cosine/constant).
+// errc::invalid_argument naming the item.
+Result<TrainJob> ParseRecipe(std::string_view recipe);
+
 // Errors are those of the step that failed (Train, WriteTflite, the runtime, QuantizeGraph).
 Result<TrainOutput> TrainAndExport(const Dataset& data, const TrainJob& job,
                                    const ProgressFn& progress = {});
 
 // Runs a .tflite model (bytes) over every row of `data` and returns num_outputs values per row.
 Result<std::vector<float>> ScoreRows(const std::vector<uint8_t>& model, const Dataset& data);
+
+// Scores every row of `data` with a .tflite model and evaluates the scores against the labels at
+// `threshold`. `data` must have the model's features in order (SchemaFor).
+Result<EvalReport> EvaluateModel(const std::vector<uint8_t>& model, const Dataset& data,
+                                 double threshold);
+
+// How often two models (e.g. float and int8) decide alike on the same rows: `a` and `b` are
+// ScoreRows outputs (1 value per row for binary models, num_classes otherwise).
+struct Agreement {
+  double decisions = 1;       // fraction of rows with the same predicted class (1 when no rows)
+  double max_score_diff = 0;  // largest |a - b| over all values
+};
+Agreement DecisionAgreement(const std::vector<float>& a, const std::vector<float>& b,
+                            int num_classes, double threshold);
+
+// The schema that reads labelled data for a model: its feature columns in input order, its label
+// column, and its text class names mapped back to class ids. Empty features or label when the
+// model carries no aiot metadata.
+DatasetSchema SchemaFor(const ModelMetadata& metadata);
 
 // Quantizes a float aiot model (bytes) with calibration rows, marking its metadata "int8".
 Result<std::vector<uint8_t>> QuantizeModel(const std::vector<uint8_t>& float_model,

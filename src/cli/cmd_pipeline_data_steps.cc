@@ -1,0 +1,420 @@
+// `aiot pipeline step extract|validate|drift`: the pipeline's data steps (src/pipeline/README.md).
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <filesystem>
+#include <iostream>
+#include <map>
+#include <sstream>
+#include <tuple>
+
+#include "base/errc.h"
+#include "base/file.h"
+#include "base/sha256.h"
+#include "cli/pipeline_step_io.h"
+#include "datastore/datastore.h"
+#include "ml/data/csv.h"
+#include "ml/drift/drift.h"
+#include "pipeline/dag.h"
+#include "registry/api_client.h"
+
+namespace aiot::cli::steps {
+namespace {
+
+using Json = nlohmann::json;
+
+// ---------------------------------------------------------------------------------------------
+// extract
+
+struct ExtractArgs {
+  StepArgs step;
+  std::string window = "7d", reference_window = "28d", devices, fields, data_dir, source = "sqlite";
+  int64_t to = 0;  // unix seconds; 0 = now
+  registry::ApiEndpoint api;
+};
+
+// One window of labelled rows as CSV text: from the datastore's SQLite file or its HTTP API.
+struct Window {
+  int64_t from_ns = 0, to_ns = 0;
+  std::string csv;
+  int64_t rows = 0;
+};
+
+Result<int64_t> FromSqlite(const ExtractArgs& a, datastore::TrainingDatastore& store, Window& w) {
+  datastore::ExportRequest req;
+  req.from = w.from_ns;
+  req.to = w.to_ns;
+  req.devices = ml::SplitList(a.devices);
+  std::ostringstream out;
+  auto rows = store.ExportCsv(req, out);
+  if (rows.ok()) w.csv = out.str();
+  return rows;
+}
+
+Result<int64_t> FromApi(const ExtractArgs& a, Window& w) {
+  using net::HttpClient;
+  std::string target = "/api/v1/data/export?from=" + std::to_string(w.from_ns / 1'000'000'000) +
+                       "&to=" + std::to_string(w.to_ns / 1'000'000'000);
+  if (!a.devices.empty()) target += "&devices=" + HttpClient::Escape(a.devices);
+  auto r = a.api.Client()->Get(target);
+  if (!r.ok()) return r.status();
+  if (r->status != 200) {
+    return Status(errc::unavailable,
+                  "data API: HTTP " + std::to_string(r->status) + " " + r->body.substr(0, 300));
+  }
+  w.csv = std::move(r->body);
+  int64_t rows = 0;
+  for (char c : w.csv) rows += c == '\n';
+  return rows > 0 ? rows - 1 : 0;
+}
+
+// The datastore configuration with the requested fields (a subset of the configured ones).
+Result<datastore::DatastoreConfig> StoreConfig(const ExtractArgs& a, Context& ctx) {
+  datastore::DatastoreConfig dc = ctx.Config().datastore;
+  const auto fields = ml::SplitList(a.fields);
+  if (fields.empty()) return dc;
+  for (const auto& f : fields) {
+    if (std::find(dc.fields.begin(), dc.fields.end(), f) == dc.fields.end()) {
+      return Status(errc::invalid_argument, "--fields: `" + f + "` is not a configured field");
+    }
+  }
+  if (a.source == "api") {
+    return Status(errc::invalid_argument, "--fields needs --source sqlite (the API exports all)");
+  }
+  dc.fields = fields;
+  return dc;
+}
+
+Json WindowJson(const Window& w, const std::string& sha) {
+  return {{"from", TimeText(w.from_ns)},
+          {"to", TimeText(w.to_ns)},
+          {"from_ns", w.from_ns},
+          {"to_ns", w.to_ns},
+          {"rows", w.rows},
+          {"sha256", sha}};
+}
+
+int RunExtract(ExtractArgs& a, Context& ctx) {
+  constexpr const char* kStep = "extract";
+  auto window = ParseDuration(a.window);
+  auto reference = ParseDuration(a.reference_window);
+  if (!window.ok()) return Usage(kStep, "--window: " + window.status().message());
+  if (!reference.ok()) return Usage(kStep, "--reference-window: " + reference.status().message());
+  if (a.source != "sqlite" && a.source != "api") return Usage(kStep, "--source: sqlite or api");
+  auto dc = StoreConfig(a, ctx);
+  if (!dc.ok()) return Usage(kStep, dc.status().message());
+  if (Status s = EnsureDir(a.step.run_dir); !s.ok()) return Fail(kStep, s.message());
+  const int64_t to = a.to > 0 ? a.to * 1'000'000'000
+                              : std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                    std::chrono::system_clock::now().time_since_epoch())
+                                    .count();
+  Window data{to - *window, to, "", 0}, ref{to - *window - *reference, to - *window, "", 0};
+  std::string source;
+  if (a.source == "sqlite") {
+    const std::string dir = a.data_dir.empty() ? ctx.Config().registry.data_dir : a.data_dir;
+    source = (std::filesystem::path(dir) / "datastore.db").string();
+    if (!std::filesystem::exists(source)) return Fail(kStep, "no training datastore at " + source);
+    datastore::TrainingDatastore store(dir, *dc);
+    if (Status s = store.Open(); !s.ok()) return Fail(kStep, s.message());
+    for (Window* w : {&data, &ref}) {
+      auto rows = FromSqlite(a, store, *w);
+      if (!rows.ok()) return Fail(kStep, rows.status().message());
+      w->rows = *rows;
+    }
+  } else {
+    ctx.ResolveTokenFile(a.api);
+    source = a.api.url + "/api/v1/data/export";
+    for (Window* w : {&data, &ref}) {
+      auto rows = FromApi(a, *w);
+      if (!rows.ok()) return Fail(kStep, rows.status().message());
+      w->rows = *rows;
+    }
+  }
+  Json report = {{"source", source},
+                 {"devices", ml::SplitList(a.devices)},
+                 {"fields", dc->fields},
+                 {"label", dc->label}};
+  for (auto [w, file, key] : {std::tuple{&data, "data.csv", "window"},
+                              std::tuple{&ref, "reference.csv", "reference_window"}}) {
+    if (Status s = WriteFileAtomic(a.step.File(file), w->csv); !s.ok()) {
+      return Fail(kStep, s.message());
+    }
+    report[key] = WindowJson(*w, Sha256Hex(w->csv));
+  }
+  report["rows"] = data.rows;
+  report["data_sha256"] = report["window"]["sha256"];
+  if (Status s = WriteJson(a.step.File("extract.json"), report); !s.ok()) {
+    return Fail(kStep, s.message());
+  }
+  std::cout << "extract: " << data.rows << " rows from " << TimeText(data.from_ns) << " to "
+            << TimeText(data.to_ns) << ", " << ref.rows << " reference rows\n";
+  return pipeline::kStepOk;
+}
+
+void AddExtract(CLI::App& step_cmd, Context& ctx) {
+  auto a = std::make_shared<ExtractArgs>();
+  auto* cmd = AddStep(step_cmd, "extract",
+                      "Labelled rows of a time window from the training datastore: data.csv, "
+                      "reference.csv (the window before), extract.json",
+                      a->step);
+  cmd->add_option("--window", a->window, "Current window, ending at --to (7d, 12h, ...)")
+      ->capture_default_str();
+  cmd->add_option("--reference-window", a->reference_window,
+                  "Reference window, ending where the current one starts")
+      ->capture_default_str();
+  cmd->add_option("--devices", a->devices, "Comma-separated device ids (default: all)");
+  cmd->add_option("--fields", a->fields, "Comma-separated fields (default: the configured ones)");
+  cmd->add_option("--to", a->to, "End of the window, unix seconds (default: now)");
+  cmd->add_option("--source", a->source, "sqlite (the datastore file) or api (the data API)")
+      ->capture_default_str();
+  cmd->add_option("--data-dir", a->data_dir,
+                  "Directory of datastore.db (default: the configured registry.data_dir)");
+  a->api.AddFlags(cmd);
+  cmd->callback([&ctx, a] { ctx.run = [&ctx, a] { return RunExtract(*a, ctx); }; });
+}
+
+// ---------------------------------------------------------------------------------------------
+// validate
+
+struct ValidateArgs {
+  StepArgs step;
+  int64_t min_rows = 1000;
+  double max_missing_fraction = 0.01, min_class_fraction = 0.05;
+};
+
+// Per-column counts of empty and non-numeric cells, per-feature ranges, per-class counts.
+struct Quality {
+  size_t rows = 0, rows_with_missing = 0;
+  std::map<std::string, size_t> missing, invalid;
+  std::map<std::string, std::tuple<double, double, double>> ranges;  // min, max, mean
+  std::map<std::string, size_t> classes;
+};
+
+Quality Measure(const ml::CsvTable& t, const std::vector<std::string>& features,
+                const std::string& label) {
+  Quality q;
+  q.rows = t.rows.size();
+  std::vector<int> cols;
+  for (const auto& f : features) cols.push_back(t.Column(f));
+  const int label_col = t.Column(label);
+  std::vector<double> sum(features.size(), 0), lo(features.size(), INFINITY),
+      hi(features.size(), -INFINITY);
+  std::vector<size_t> count(features.size(), 0);
+  for (const auto& row : t.rows) {
+    bool incomplete = false;
+    for (size_t j = 0; j < cols.size(); ++j) {
+      const std::string& cell = row[cols[j]];
+      double v;
+      if (cell.empty()) {
+        ++q.missing[features[j]];
+        incomplete = true;
+      } else if (!ml::ParseNumber(cell, &v)) {
+        ++q.invalid[features[j]];
+      } else {
+        sum[j] += v, lo[j] = std::min(lo[j], v), hi[j] = std::max(hi[j], v), ++count[j];
+      }
+    }
+    if (row[label_col].empty()) {
+      ++q.missing[label];
+      incomplete = true;
+    } else {
+      ++q.classes[row[label_col]];
+    }
+    q.rows_with_missing += incomplete;
+  }
+  for (size_t j = 0; j < features.size(); ++j) {
+    if (count[j] > 0) {
+      q.ranges[features[j]] = std::make_tuple(lo[j], hi[j], sum[j] / static_cast<double>(count[j]));
+    }
+  }
+  return q;
+}
+
+// The first check that fails, or "".
+std::string FirstFailure(const ValidateArgs& a, const Quality& q, const std::string& label) {
+  std::ostringstream why;
+  if (static_cast<int64_t>(q.rows) < a.min_rows) {
+    why << q.rows << " rows, fewer than --min-rows " << a.min_rows;
+    return why.str();
+  }
+  if (!q.invalid.empty()) {
+    why << "column " << q.invalid.begin()->first << " has " << q.invalid.begin()->second
+        << " non-numeric values";
+    return why.str();
+  }
+  const double missing = static_cast<double>(q.rows_with_missing) / static_cast<double>(q.rows);
+  if (missing > a.max_missing_fraction) {
+    why << q.rows_with_missing << " of " << q.rows << " rows (" << missing
+        << ") miss a value, more than --max-missing-fraction " << a.max_missing_fraction;
+    return why.str();
+  }
+  if (q.classes.size() < 2) {
+    why << "only one class in " << label << " ("
+        << (q.classes.empty() ? "none" : q.classes.begin()->first) << "): nothing to learn";
+    return why.str();
+  }
+  for (const auto& [cls, n] : q.classes) {
+    const double f = static_cast<double>(n) / static_cast<double>(q.rows);
+    if (f < a.min_class_fraction) {
+      why << "class " << label << "=" << cls << " is " << n << " of " << q.rows << " rows (" << f
+          << "), below --min-class-fraction " << a.min_class_fraction;
+      return why.str();
+    }
+  }
+  return "";
+}
+
+Json QualityJson(const Quality& q) {
+  Json ranges = Json::object();
+  for (const auto& [f, r] : q.ranges) {
+    ranges[f] = {{"min", std::get<0>(r)}, {"max", std::get<1>(r)}, {"mean", std::get<2>(r)}};
+  }
+  return {{"rows", q.rows},
+          {"rows_with_missing", q.rows_with_missing},
+          {"missing_fraction",
+           q.rows ? static_cast<double>(q.rows_with_missing) / static_cast<double>(q.rows) : 0.0},
+          {"missing", q.missing},
+          {"non_numeric", q.invalid},
+          {"ranges", ranges},
+          {"classes", q.classes}};
+}
+
+int RunValidate(const ValidateArgs& a, Context& ctx) {
+  constexpr const char* kStep = "validate";
+  auto table = ml::ReadCsvFile(a.step.File("data.csv"));
+  if (!table.ok()) return Fail(kStep, table.status().message());
+  const std::string label = ctx.Config().fields.label;
+  std::vector<std::string> features;
+  for (const auto& c : table->header) {
+    if (c != kDeviceColumn && c != kTimeColumn && c != label) features.push_back(c);
+  }
+  std::string why;
+  if (table->Column(label) < 0) why = "data.csv has no label column `" + label + "`";
+  if (features.empty()) why = "data.csv has no feature columns";
+  Quality q;
+  if (why.empty()) {
+    q = Measure(*table, features, label);
+    why = FirstFailure(a, q, label);
+  }
+  Json report = QualityJson(q);
+  report["schema"] = {{"features", features}, {"label", label}};
+  report["thresholds"] = {{"min_rows", a.min_rows},
+                          {"max_missing_fraction", a.max_missing_fraction},
+                          {"min_class_fraction", a.min_class_fraction}};
+  report["passed"] = why.empty();
+  report["reason"] = why.empty() ? "ok" : why;
+  if (Status s = WriteJson(a.step.File("validate.json"), report); !s.ok()) {
+    return Fail(kStep, s.message());
+  }
+  if (!why.empty()) return Fail(kStep, "data rejected: " + why);
+  std::cout << "validate: " << q.rows << " rows, " << q.classes.size() << " classes, "
+            << q.rows_with_missing << " with a missing value: ok\n";
+  return pipeline::kStepOk;
+}
+
+void AddValidate(CLI::App& step_cmd, Context& ctx) {
+  auto a = std::make_shared<ValidateArgs>();
+  auto* cmd = AddStep(step_cmd, "validate",
+                      "Data quality of data.csv (schema, missing values, ranges, class balance): "
+                      "validate.json; exit 1 with the reason when it fails",
+                      a->step);
+  cmd->add_option("--min-rows", a->min_rows, "Fewest rows to train on")->capture_default_str();
+  cmd->add_option("--max-missing-fraction", a->max_missing_fraction,
+                  "Largest fraction of rows with a missing value")
+      ->capture_default_str();
+  cmd->add_option("--min-class-fraction", a->min_class_fraction,
+                  "Smallest fraction of rows of any class")
+      ->capture_default_str();
+  cmd->callback([&ctx, a] { ctx.run = [&ctx, a] { return RunValidate(*a, ctx); }; });
+}
+
+// ---------------------------------------------------------------------------------------------
+// drift
+
+struct DriftStepArgs {
+  StepArgs step;
+  double psi_threshold = 0.2, ks_alpha = 0.05;
+  std::string force = "false";
+};
+
+int RunDriftStep(const DriftStepArgs& a, Context& ctx) {
+  constexpr const char* kStep = "drift";
+  if (a.force != "true" && a.force != "false") return Usage(kStep, "--force: true or false");
+  if (!(a.psi_threshold > 0) || !(a.ks_alpha > 0 && a.ks_alpha < 1)) {
+    return Usage(kStep, "--psi-threshold must be > 0 and --ks-alpha in (0, 1)");
+  }
+  // Every feature column of data.csv; the label is read along but not compared.
+  ml::DatasetSchema schema;
+  schema.label = ctx.Config().fields.label;
+  auto current = LoadRows(a.step.File("data.csv"), schema);
+  if (current.ok()) schema.features = current->feature_names;
+  auto reference = LoadRows(a.step.File("reference.csv"), schema);
+  if (!current.ok()) return Fail(kStep, current.status().message());
+  if (!reference.ok()) return Fail(kStep, reference.status().message());
+  Json report = {{"thresholds", {{"psi", a.psi_threshold}, {"ks_alpha", a.ks_alpha}}},
+                 {"rows", current->rows},
+                 {"reference_rows", reference->rows},
+                 {"forced", a.force == "true"}};
+  bool drift = true;
+  std::string why;
+  if (reference->rows == 0 || current->rows == 0) {
+    why = reference->rows == 0 ? "no reference rows: nothing to compare with, train"
+                               : "no current rows";
+    drift = reference->rows == 0;
+  } else {
+    ml::DriftConfig cfg;
+    cfg.min_samples = 1;
+    cfg.ks_alpha = a.ks_alpha;
+    cfg.psi_significant = a.psi_threshold;
+    cfg.psi_moderate = std::min(cfg.psi_moderate, a.psi_threshold);
+    const ml::DriftReport r =
+        ml::CompareToReference(ml::ProfileOf(*reference), current->x.data(), current->rows, cfg);
+    report["report"] = Json::parse(r.ToJson(), nullptr, false);
+    drift = r.drift;
+    std::ostringstream w;
+    const ml::FeatureDrift* worst = nullptr;
+    for (const auto& f : r.features) {
+      if (worst == nullptr || f.psi > worst->psi) worst = &f;
+    }
+    w << (drift ? "drift" : "no drift") << ": max PSI " << (worst ? worst->psi : 0) << " ("
+      << (worst ? worst->name : "-") << ") vs threshold " << a.psi_threshold;
+    for (const auto& f : r.features) {
+      if (f.ks_drift) w << "; KS rejects " << f.name << " (p " << f.ks_p_value << ")";
+    }
+    why = w.str();
+  }
+  const bool go = drift || a.force == "true";
+  report["drift"] = drift;
+  report["decision"] = drift ? "drift" : "no_drift";
+  report["reason"] = why;
+  if (Status s = WriteJson(a.step.File("drift.json"), report); !s.ok()) {
+    return Fail(kStep, s.message());
+  }
+  std::cout << why << (go && !drift ? " (forced: training anyway)" : "") << "\n";
+  return go ? pipeline::kStepOk : pipeline::kStepStop;
+}
+
+void AddDriftStep(CLI::App& step_cmd, Context& ctx) {
+  auto a = std::make_shared<DriftStepArgs>();
+  auto* cmd = AddStep(step_cmd, "drift",
+                      "reference.csv vs data.csv, PSI and KS per feature: drift.json; exit 0 "
+                      "drift, 3 no drift",
+                      a->step);
+  cmd->add_option("--psi-threshold", a->psi_threshold, "PSI at or above this is drift")
+      ->capture_default_str();
+  cmd->add_option("--ks-alpha", a->ks_alpha, "KS family-wise significance (Bonferroni)")
+      ->capture_default_str();
+  cmd->add_option("--force", a->force, "true: go on (exit 0) without drift too")
+      ->capture_default_str();
+  cmd->callback([&ctx, a] { ctx.run = [&ctx, a] { return RunDriftStep(*a, ctx); }; });
+}
+
+}  // namespace
+
+void AddDataSteps(CLI::App& step_cmd, Context& ctx) {
+  AddExtract(step_cmd, ctx);
+  AddValidate(step_cmd, ctx);
+  AddDriftStep(step_cmd, ctx);
+}
+
+}  // namespace aiot::cli::steps

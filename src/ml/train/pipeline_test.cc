@@ -1,0 +1,64 @@
+#include "ml/train/pipeline.h"
+
+#include <gtest/gtest.h>
+
+#include "base/errc.h"
+
+namespace aiot::ml {
+namespace {
+
+TEST(RecipeTest, BasesAndOverrides) {
+  auto d = ParseRecipe("default");
+  ASSERT_TRUE(d.ok());
+  EXPECT_EQ(d->train.hidden, (std::vector<int>{60, 30, 10}));
+  EXPECT_EQ(d->train.epochs, TrainConfig{}.epochs);
+  auto f = ParseRecipe("fast, epochs=40,hidden=32x16,balanced=true,lr=0.01,schedule=constant");
+  ASSERT_TRUE(f.ok()) << f.status().ToString();
+  EXPECT_EQ(f->train.hidden, (std::vector<int>{32, 16}));
+  EXPECT_EQ(f->train.epochs, 40);
+  EXPECT_EQ(f->train.batch_size, 64);
+  EXPECT_TRUE(f->train.balanced_class_weights);
+  EXPECT_DOUBLE_EQ(f->train.learning_rate, 0.01);
+  EXPECT_EQ(f->train.schedule, LrSchedule::kConstant);
+  auto none = ParseRecipe("epochs=3,hidden=none");
+  ASSERT_TRUE(none.ok());
+  EXPECT_TRUE(none->train.hidden.empty());
+  for (const char* bad : {"slow", "epochs=0", "epochs=x", "hidden=3x", "lr=2", "fast,default",
+                          "depth=3", "balanced=yes"}) {
+    auto r = ParseRecipe(bad);
+    EXPECT_FALSE(r.ok()) << bad;
+    EXPECT_EQ(r.status().code(), errc::invalid_argument) << bad;
+    EXPECT_NE(r.status().message().find("recipe"), std::string::npos) << r.status().message();
+  }
+}
+
+TEST(AgreementTest, BinaryAndMultiClass) {
+  const std::vector<float> a = {0.1f, 0.6f, 0.9f, 0.4f};
+  const std::vector<float> b = {0.2f, 0.4f, 0.95f, 0.45f};
+  Agreement g = DecisionAgreement(a, b, 2, 0.5);
+  EXPECT_DOUBLE_EQ(g.decisions, 0.75);
+  EXPECT_NEAR(g.max_score_diff, 0.2, 1e-6);
+  // Three classes, two rows: argmax 2 vs 2, then 0 vs 1.
+  const std::vector<float> c = {0.1f, 0.2f, 0.7f, 0.5f, 0.3f, 0.2f};
+  const std::vector<float> e = {0.2f, 0.1f, 0.7f, 0.3f, 0.5f, 0.2f};
+  EXPECT_DOUBLE_EQ(DecisionAgreement(c, e, 3, 0.5).decisions, 0.5);
+  EXPECT_DOUBLE_EQ(DecisionAgreement({}, {}, 2, 0.5).decisions, 1.0);
+}
+
+TEST(SchemaForTest, FeaturesLabelAndTextClasses) {
+  ModelMetadata md;
+  md.label = "state";
+  md.class_names = {"ok", "fault"};
+  md.features.resize(2);
+  md.features[0].name = "rotation";
+  md.features[1].name = "vibration";
+  DatasetSchema s = SchemaFor(md);
+  EXPECT_EQ(s.label, "state");
+  EXPECT_EQ(s.features, (std::vector<std::string>{"rotation", "vibration"}));
+  EXPECT_EQ(s.label_map.at("fault"), 1);
+  md.class_names = {"0", "1"};
+  EXPECT_TRUE(SchemaFor(md).label_map.empty());
+}
+
+}  // namespace
+}  // namespace aiot::ml
