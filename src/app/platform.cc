@@ -190,7 +190,17 @@ struct Platform::Impl {
     return c;
   }
 
+  // Start() in named steps, in this order.
   Status StartServices();
+  Status CheckOptions();
+  Status StartBroker();
+  Status OpenRegistries();
+  Status SetUpAuth();
+  Status StartPredictor();
+  Status StartStore();
+  Status StartPlatformServices();
+  Status StartHttp();
+  Status StartFleet();
 
   Status fields;  // of the field schema; Start() refuses an invalid one
   AppConfig config;
@@ -205,6 +215,7 @@ struct Platform::Impl {
   registry::DeviceRegistry devices;
   datastore::TrainingDatastore datastore;
   services::ModelHolder predictor_models;
+  services::PredictorConfig predictor_config;  // config.predictor with the model chosen at start
   std::unique_ptr<services::Predictor> predictor;
   std::unique_ptr<store::StoreService> store;
   std::shared_ptr<mqtt::Client> platform_client;  // ingest and rollouts share it
@@ -219,13 +230,24 @@ struct Platform::Impl {
   bool stopped = false;
 };
 
+// The steps of Start(), in order. Each logs what failed and returns its status.
 Status Platform::Impl::StartServices() {
+  using Step = Status (Impl::*)();
+  for (Step step : {&Impl::CheckOptions, &Impl::StartBroker, &Impl::OpenRegistries,
+                    &Impl::SetUpAuth, &Impl::StartPredictor, &Impl::StartStore,
+                    &Impl::StartPlatformServices, &Impl::StartHttp, &Impl::StartFleet}) {
+    if (Status s = (this->*step)(); !s.ok()) return s;
+  }
+  return Status::Ok();
+}
+
+// The field schema is valid, and the simulated fleet (the reference fan) can produce it.
+Status Platform::Impl::CheckOptions() {
   auto log = log::Get("app");
   if (!fields.ok()) {
     log->error("{}", fields.message());
     return fields;
   }
-  // The simulated fleet is the reference fan: it cannot produce another machine's fields.
   if (options.simulate > 0 && !config.fields.IsFan()) {
     Status s(errc::invalid_argument,
              fmt::format("--simulate runs simulated fans (rotation, temperature, vibration, "
@@ -235,8 +257,12 @@ Status Platform::Impl::StartServices() {
     log->error("{}", s.message());
     return s;
   }
+  return Status::Ok();
+}
 
-  // Broker first: every other service reaches the others through it.
+// Broker first: every other service reaches the others through it.
+Status Platform::Impl::StartBroker() {
+  auto log = log::Get("app");
   if (Status s = broker.Start(); !s.ok()) {
     log->error("MQTT broker could not start: {}", s.message());
     return s;
@@ -245,16 +271,25 @@ Status Platform::Impl::StartServices() {
   for (size_t i = 0; i < ports.size() && i < config.broker.listeners.size(); ++i) {
     log->info("MQTT broker listening on {} (port {})", config.broker.listeners[i], ports[i]);
   }
+  return Status::Ok();
+}
 
-  // Registries and the training datastore (SQLite), with their HTTP API.
+// Registries and the training datastore (SQLite), with their HTTP API.
+Status Platform::Impl::OpenRegistries() {
   for (Status s : {models.Open(), devices.Open(), datastore.Open()}) {
     if (!s.ok()) {
-      log->error("registry under {}: {}", config.registry.data_dir, s.message());
+      log::Get("app")->error("registry under {}: {}", config.registry.data_dir, s.message());
       return s;
     }
   }
   registry::RegisterRegistryRoutes(router, models, devices);
   datastore::RegisterDataRoutes(router, datastore);
+  return Status::Ok();
+}
+
+// Who may log in to the broker and call the HTTP API.
+Status Platform::Impl::SetUpAuth() {
+  auto log = log::Get("app");
   // Devices provisioned in the registry log in to the broker with their MQTT credentials (users
   // of broker.password_file too); the platform's own in-process clients are trusted.
   broker.broker().SetAuthenticator([this](const mqtt::broker::AuthRequest& r) {
@@ -282,11 +317,16 @@ Status Platform::Impl::StartServices() {
   }
   http.SetAuthenticator(std::make_shared<registry::PlatformAuthenticator>(
       devices, std::make_shared<net::StaticTokenAuthenticator>(auth_tokens, auth_roles)));
+  return Status::Ok();
+}
 
-  // The model the predictor runs: the registry's production version, or a bootstrapped one.
+// The predictor runs the registry's production model, or a bootstrapped one.
+Status Platform::Impl::StartPredictor() {
+  auto log = log::Get("app");
   auto production = models.Production(config.model_name);
   if (!production.ok() && config.bootstrap.enabled) production = BootstrapModel(config, models);
-  services::PredictorConfig pc = config.predictor;
+  predictor_config = config.predictor;
+  services::PredictorConfig& pc = predictor_config;
   if (production.ok()) {
     pc.model = models.ArtifactPath(production->sha256);
     pc.model_name = production->name + "@" + std::to_string(production->version);
@@ -304,8 +344,12 @@ Status Platform::Impl::StartServices() {
   }
   services::RegisterScoringRoutes(router, predictor_models, pc.thresholds);
   predictor->RegisterRoutes(router);
+  return Status::Ok();
+}
 
-  // Telemetry store, its query API, live WebSocket feed and the dashboard.
+// Telemetry store, its query API, live WebSocket feed and the dashboard.
+Status Platform::Impl::StartStore() {
+  auto log = log::Get("app");
   store = std::make_unique<store::StoreService>(
       config.store, [this] { return InprocClient("aiot-store"); }, &hub, registry);
   if (Status s = store->Open(); !s.ok()) {
@@ -324,12 +368,15 @@ Status Platform::Impl::StartServices() {
     log->error("telemetry store: {}", s.message());
     return s;
   }
+  return Status::Ok();
+}
 
-  // Training data ingest, OTA rollouts and model events share one platform client.
+// Training data ingest, OTA rollouts and model events share one platform client.
+Status Platform::Impl::StartPlatformServices() {
   platform_client = InprocClient("aiot-platform");
   rollouts = std::make_unique<ota::RolloutService>(config.ota, models, devices, platform_client);
   if (Status s = rollouts->Open(); !s.ok()) {  // rollouts of an earlier run resume
-    log->error("OTA rollouts: {}", s.message());
+    log::Get("app")->error("OTA rollouts: {}", s.message());
     rollouts.reset();
     return s;
   }
@@ -337,11 +384,16 @@ Status Platform::Impl::StartServices() {
                                                       &registry);
   ota::RegisterRolloutRoutes(router, rollouts->manager());
   // A promotion (HTTP API, CLI, registry rollback) reaches the predictor as a model event.
-  registry::PublishModelEvents(models, platform_client, pc.model_events_topic, {config.model_name});
+  registry::PublishModelEvents(models, platform_client, predictor_config.model_events_topic,
+                               {config.model_name});
   ingest->Start();
   rollouts->Start();
   platform_client->Start();
+  return Status::Ok();
+}
 
+Status Platform::Impl::StartHttp() {
+  auto log = log::Get("app");
   if (Status s = http.Start(); !s.ok()) {
     log->error("HTTP server: {}", s.message());
     return s;
@@ -355,18 +407,21 @@ Status Platform::Impl::StartServices() {
         "http://{}:{}{}#token={}",
         AdminTokenPath(), host, http.port(), config.dashboard.path, admin_token);
   }
+  return Status::Ok();
+}
 
-  if (options.simulate > 0) {
-    sim::FleetConfig fc = config.fleet;
-    fc.devices = static_cast<uint32_t>(options.simulate);
-    mqtt::MqttClientConfig client_template;
-    client_template.url = "inproc://";
-    fleet = std::make_unique<sim::Fleet>(runtime.contexts(), fc, client_template,
-                                         mqtt::broker::MakeInprocFactory(broker.broker()));
-    fleet->Start();
-    log->info("simulated fleet: {} devices ({}% developing faults) at {} readings/s each",
-              fc.devices, static_cast<int>(fc.faulty_fraction * 100), fc.rate);
-  }
+// `aiot up --simulate N`: N simulated fans on the embedded broker.
+Status Platform::Impl::StartFleet() {
+  if (options.simulate <= 0) return Status::Ok();
+  sim::FleetConfig fc = config.fleet;
+  fc.devices = static_cast<uint32_t>(options.simulate);
+  mqtt::MqttClientConfig client_template;
+  client_template.url = "inproc://";
+  fleet = std::make_unique<sim::Fleet>(runtime.contexts(), fc, client_template,
+                                       mqtt::broker::MakeInprocFactory(broker.broker()));
+  fleet->Start();
+  log::Get("app")->info("simulated fleet: {} devices ({}% developing faults) at {} readings/s each",
+                        fc.devices, static_cast<int>(fc.faulty_fraction * 100), fc.rate);
   return Status::Ok();
 }
 

@@ -1,15 +1,8 @@
 #include "base/errc.h"
 
+#include "base/error_category.h"
+
 namespace aiot {
-namespace {
-
-class AiotCategory final : public std::error_category {
- public:
-  const char* name() const noexcept override { return "aiot"; }
-  std::string message(int ev) const override { return ErrcName(static_cast<errc>(ev)); }
-};
-
-}  // namespace
 
 const char* ErrcName(errc e) {
   switch (e) {
@@ -50,7 +43,8 @@ const char* ErrcName(errc e) {
 }
 
 const std::error_category& aiot_category() {
-  static const AiotCategory category;
+  static const NamedCategory category("aiot",
+                                      [](int ev) { return ErrcName(static_cast<errc>(ev)); });
   return category;
 }
 

@@ -6,8 +6,8 @@
 namespace aiot {
 
 // Error codes shared by modules that have no finer-grained enum of their own. A module that needs
-// its own codes copies this pattern: an enum class, a category, make_error_code,
-// is_error_code_enum.
+// its own codes follows this pattern: an enum class, a category (a NamedCategory,
+// base/error_category.h), make_error_code, is_error_code_enum.
 enum class errc {
   ok = 0,
   invalid_argument,

@@ -41,6 +41,7 @@ int RunDevice(const DeviceOptions& o) {
   cc.username = o.username;
   cc.password = o.password;
   sim::DeviceAgent::SetWill(o.agent, &cc);
+  CheckFlags(cc, "--mqtt");
   auto client = mqtt::Client::Create(runtime.context(0), cc);
   auto device = std::make_unique<sim::SimulatedDevice>(o.agent.id, o.physics, o.seed, o.faulty,
                                                        SystemClock::Instance().NowNanos());

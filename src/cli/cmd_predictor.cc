@@ -86,14 +86,8 @@ int RunPredictor(Context& ctx, const PredictorFlags& flags) {
   net::Runtime runtime(config.threads);
   metrics::Registry registry;
   services::ModelHolder models;
-  std::unique_ptr<services::Predictor> predictor;
-  try {  // the MQTT client refuses a bad mqtt.url
-    predictor = std::make_unique<services::Predictor>(pc, pc.mqtt, runtime.Next(), models,
-                                                      services::MakeTfliteLoader(), registry);
-  } catch (const config::Error& e) {
-    log->error("{}", e.what());
-    return kExitUsage;
-  }
+  auto predictor = std::make_unique<services::Predictor>(pc, pc.mqtt, runtime.Next(), models,
+                                                         services::MakeTfliteLoader(), registry);
   net::Router router;
   std::unique_ptr<net::HttpServer> http;
   if (!flags.http.empty()) {

@@ -86,6 +86,7 @@ mqtt::MqttClientConfig ClientTemplate(const SimulateOptions& o) {
   c.username = o.username;
   c.password = o.password;
   c.keep_alive_s = 60;
+  CheckFlags(c, "--mqtt");
   return c;
 }
 

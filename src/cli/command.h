@@ -5,6 +5,7 @@
 #include <functional>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "app/app_config.h"
@@ -74,6 +75,17 @@ struct RegisteredCommand {
   RegisterFn fn;
 };
 std::vector<RegisteredCommand>& Commands();
+
+// A configuration section built from flags rather than loaded (e.g. the MQTT client of `aiot
+// device --mqtt URL`): checks it as the loader would (its Validate) and throws config::Error with
+// every problem, each said to come from `flags`.
+template <typename T>
+void CheckFlags(T section, std::string_view flags) {
+  std::vector<config::Problem> problems = config::RunChecks(config::DescriberFor(section));
+  if (problems.empty()) return;
+  for (auto& p : problems) p.where = std::string(flags);
+  throw config::Error(std::move(problems));
+}
 
 // Prints the one-line notice of a deprecated subcommand name to stderr.
 void DeprecatedName(const std::string& old_name, const std::string& new_name);

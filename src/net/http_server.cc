@@ -64,6 +64,10 @@ void Describe(config::Visitor& v, HttpServerConfig& c) {
   v.Field("metrics_endpoint", c.metrics_endpoint, "Serve GET /metrics (Prometheus text format).");
 }
 
+void Validate(config::Checks& checks, const HttpServerConfig& c) {
+  ValidateTokens(checks, c.auth_tokens, c.auth_roles);
+}
+
 namespace {
 
 constexpr std::array<double, 14> kBuckets = {0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01,

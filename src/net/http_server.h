@@ -43,6 +43,8 @@ struct HttpServerConfig {
 };
 
 void Describe(config::Visitor& v, HttpServerConfig& c);
+// The auth tokens and roles (ValidateTokens).
+void Validate(config::Checks& checks, const HttpServerConfig& c);
 
 // An HTTP/1.1 server (Boost.Beast) on a Runtime: one SO_REUSEPORT acceptor per io_context, so the
 // kernel spreads connections over the contexts, and a connection stays on the context that

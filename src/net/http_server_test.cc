@@ -486,5 +486,35 @@ TEST_F(HttpServerTest, StopClosesStuckRequestsAfterDrainTimeout) {
   EXPECT_EQ(server_->connections(), 0u);
 }
 
+// Bad tokens are configuration errors, reported at load with the line; the authenticator built
+// from them anyway does not throw and lets no one in on an ambiguous token.
+TEST(HttpServerConfigTest, BadTokensAreReportedWhenLoaded) {
+  HttpServerConfig c;
+  try {
+    config::LoadYaml(
+        "auth_tokens:\n  alice: s3cret\n  bob: \"\"\n  carol: s3cret\nauth_roles:\n  dave: admin\n",
+        "h.yaml", config::DescriberFor(c));
+    FAIL() << "expected an error";
+  } catch (const config::Error& e) {
+    std::vector<std::string> got;
+    for (const auto& p : e.problems()) got.push_back(p.ToString());
+    EXPECT_EQ(got,
+              (std::vector<std::string>{
+                  "auth_tokens.bob: is empty; set a secret (h.yaml:2)",
+                  "auth_tokens.carol: is the token of `alice` too; give each principal its "
+                  "own (h.yaml:2)",
+                  "auth_roles.dave: names a principal with no token in auth_tokens (h.yaml:6)"}));
+  }
+  StaticTokenAuthenticator auth({{"alice", "s3cret"}, {"bob", ""}, {"carol", "s3cret"}},
+                                {{"dave", "admin"}});
+  EXPECT_FALSE(auth.Authenticate("s3cret"));
+  EXPECT_FALSE(auth.Authenticate(""));
+  StaticTokenAuthenticator good({{"alice", "s3cret"}}, {{"alice", "admin"}});
+  auto p = good.Authenticate("s3cret");
+  ASSERT_TRUE(p);
+  EXPECT_EQ(p->name, "alice");
+  EXPECT_EQ(p->roles, std::vector<std::string>{"admin"});
+}
+
 }  // namespace
 }  // namespace aiot::net

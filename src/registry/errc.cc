@@ -1,17 +1,9 @@
 #include "registry/errc.h"
 
 #include "base/artifact.h"
+#include "base/error_category.h"
 
 namespace aiot::registry {
-namespace {
-
-class RegistryCategory final : public std::error_category {
- public:
-  const char* name() const noexcept override { return "registry"; }
-  std::string message(int ev) const override { return ErrcName(static_cast<errc>(ev)); }
-};
-
-}  // namespace
 
 // A flat switch over the codes.
 const char* ErrcName(errc e) {
@@ -43,7 +35,8 @@ const char* ErrcName(errc e) {
 }
 
 const std::error_category& registry_category() {
-  static const RegistryCategory category;
+  static const NamedCategory category("registry",
+                                      [](int ev) { return ErrcName(static_cast<errc>(ev)); });
   return category;
 }
 

@@ -76,13 +76,12 @@ AnomalyDetector::AnomalyDetector(const PredictorConfig& config, ModelHolder& mod
 bool AnomalyDetector::PrepareFor(const ModelPtr& model, std::string* why) {
   if (prepared_for_ == model) return true;
   // A new model (start-up or a swap): rebuild what depends on it. Rare; allocation is fine.
-  std::vector<FeatureField> features;
-  try {
-    features = ResolveFeatures(config_.telemetry, model->features());
-  } catch (const config::Error& e) {
-    *why = e.what();
+  auto resolved = ResolveFeatures(config_.telemetry, model->features());
+  if (!resolved.ok()) {
+    *why = "predictor: " + resolved.status().message();
     return false;
   }
+  std::vector<FeatureField> features = std::move(*resolved);
   if (features.size() != model->input_size()) {
     *why = fmt::format("model {} takes {} inputs but the telemetry mapping gives {} features",
                        model->name(), model->input_size(), features.size());

@@ -2,9 +2,12 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <charconv>
+#include <map>
 
 #include "base/check.h"
+#include "base/errc.h"
 
 namespace aiot::services {
 
@@ -38,48 +41,78 @@ bool ParseDouble(std::string_view s, double& out) {
   return ec == std::errc() && p == s.data() + s.size();
 }
 
+// "min..max" with min <= max.
+bool ParseRange(std::string_view text, double& min, double& max) {
+  size_t dots = text.find("..");
+  return dots != std::string_view::npos && ParseDouble(text.substr(0, dots), min) &&
+         ParseDouble(text.substr(dots + 2), max) && min <= max;
+}
+
+// The JSON field feature `name` is read from.
+const std::string& FieldOf(const TelemetryConfig& config, const std::string& name) {
+  auto field = config.fields.find(name);
+  return field == config.fields.end() ? name : field->second;
+}
+
 }  // namespace
 
-std::vector<FeatureField> ResolveFeatures(const TelemetryConfig& config,
-                                          const std::vector<std::string>& model_features) {
+void Validate(config::Checks& checks, const TelemetryConfig& c) {
+  for (const auto& [feature, text] : c.ranges) {
+    double min = 0, max = 0;
+    if (!ParseRange(text, min, max)) {
+      checks.Fail(
+          "ranges." + feature,
+          fmt::format("is \"{}\"; write it as \"min..max\" with min <= max, e.g. \"0..500\"",
+                      text));
+    }
+  }
+  std::map<std::string_view, std::string_view> reader;  // JSON field -> first feature reading it
+  for (const auto& [feature, field] : c.fields) {
+    if (field.empty()) {
+      checks.Fail("fields." + feature, "is empty; name the JSON field of this feature");
+      continue;
+    }
+    auto [first, inserted] = reader.emplace(field, feature);
+    if (!inserted) {
+      checks.Fail("fields." + feature,
+                  fmt::format("reads JSON field `{}`, as does `{}`", field, first->second));
+    }
+  }
+}
+
+Result<std::vector<FeatureField>> ResolveFeatures(const TelemetryConfig& config,
+                                                  const std::vector<std::string>& model_features) {
   const std::vector<std::string>& names =
       model_features.empty() ? config.default_features : model_features;
-  if (names.empty())
-    throw config::Error(
-        "predictor: the model names no features and "
-        "telemetry.default_features is empty");
+  if (names.empty()) {
+    return Status(errc::invalid_argument,
+                  "the model names no features and telemetry.default_features is empty");
+  }
   for (const auto& [feature, field] : config.fields) {
     (void)field;
-    bool known = false;
-    for (const auto& n : names) known = known || n == feature;
-    if (!known) {
-      throw config::Error(fmt::format(
-          "predictor: telemetry.fields maps `{}`, which is not a feature of the model ({})",
-          feature, fmt::join(names, ", ")));
+    if (std::find(names.begin(), names.end(), feature) == names.end()) {
+      return Status(
+          errc::invalid_argument,
+          fmt::format("telemetry.fields maps `{}`, which is not a feature of the model ({})",
+                      feature, fmt::join(names, ", ")));
     }
   }
   std::vector<FeatureField> out;
   for (const auto& name : names) {
     FeatureField f;
     f.feature = name;
-    auto field = config.fields.find(name);
-    f.field = field == config.fields.end() ? name : field->second;
+    f.field = FieldOf(config, name);
     auto range = config.ranges.find(name);
-    if (range != config.ranges.end()) {
-      std::string_view text = range->second;
-      size_t dots = text.find("..");
-      if (dots == std::string_view::npos || !ParseDouble(text.substr(0, dots), f.min) ||
-          !ParseDouble(text.substr(dots + 2), f.max) || !(f.min <= f.max)) {
-        throw config::Error(fmt::format(
-            "predictor: telemetry.ranges.{} is \"{}\"; write it as \"min..max\", e.g. \"0..500\"",
-            name, text));
-      }
+    if (range != config.ranges.end() && !ParseRange(range->second, f.min, f.max)) {
+      return Status(errc::invalid_argument,
+                    fmt::format("telemetry.ranges.{} is \"{}\"; write it as \"min..max\"", name,
+                                range->second));
     }
     for (const auto& other : out) {
       if (other.field == f.field) {
-        throw config::Error(
-            fmt::format("predictor: features `{}` and `{}` both read JSON field `{}`",
-                        other.feature, name, f.field));
+        return Status(errc::invalid_argument,
+                      fmt::format("features `{}` and `{}` both read JSON field `{}`", other.feature,
+                                  name, f.field));
       }
     }
     out.push_back(std::move(f));

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "base/config.h"
+#include "base/result.h"
 #include "telemetry/features.h"
 #include "telemetry/message.h"
 
@@ -38,6 +39,8 @@ struct TelemetryConfig {
 };
 
 void Describe(config::Visitor& v, TelemetryConfig& c);
+// Each range is "min..max" with min <= max, and no two features read the same JSON field.
+void Validate(config::Checks& checks, const TelemetryConfig& c);
 
 // The parser and its types live in src/telemetry (one set of message rules for the predictor, the
 // store and the registry ingest); these names keep the predictor's code short.
@@ -48,8 +51,10 @@ using telemetry::IsValidNonObject;
 using TelemetryParser = telemetry::FeatureParser;
 
 // The resolved mapping for one model: its features in input order with their JSON fields and
-// ranges. Throws config::Error when a range is malformed (start-up / model load only).
-std::vector<FeatureField> ResolveFeatures(const TelemetryConfig& config,
-                                          const std::vector<std::string>& model_features);
+// ranges. errc::invalid_argument, saying what to change, when the model and the configuration do
+// not fit: no features at all, a mapped feature the model does not have, two features on one JSON
+// field (the ranges were checked when the configuration was loaded, see Validate).
+Result<std::vector<FeatureField>> ResolveFeatures(const TelemetryConfig& config,
+                                                  const std::vector<std::string>& model_features);
 
 }  // namespace aiot::services

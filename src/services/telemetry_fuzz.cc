@@ -13,7 +13,7 @@
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace aiot::services;
   static TelemetryConfig config;
-  static TelemetryParser parser(config.Message(), ResolveFeatures(config, {}));
+  static TelemetryParser parser(config.Message(), *ResolveFeatures(config, {}));
   static ScoreRequestParser score_parser;
   std::string_view input(reinterpret_cast<const char*>(data), size);
   float row[4];

@@ -3,6 +3,9 @@
 #include <gtest/gtest.h>
 
 #include <string>
+#include <vector>
+
+#include "base/errc.h"
 
 namespace aiot::services {
 namespace {
@@ -11,7 +14,7 @@ constexpr int64_t kArrival = 1'795'000'020'000'000'000;
 
 class TelemetryParserTest : public ::testing::Test {
  protected:
-  TelemetryParserTest() : parser_(config_.Message(), ResolveFeatures(config_, {})) {}
+  TelemetryParserTest() : parser_(config_.Message(), *ResolveFeatures(config_, {})) {}
 
   // Parses `payload`; returns "" on success or the dead-letter reason.
   std::string Reason(std::string_view payload) {
@@ -110,7 +113,7 @@ TEST(TelemetryMappingTest, ConfiguredFieldNamesAndRanges) {
   config.fields = {{"temperature", "temp_c"}};
   config.ranges = {{"temperature", "-10..60"}};
   config.device_id_fields = {"id"};
-  TelemetryParser parser(config.Message(), ResolveFeatures(config, {"rotation", "temperature"}));
+  TelemetryParser parser(config.Message(), *ResolveFeatures(config, {"rotation", "temperature"}));
   float row[2];
   Defect d;
   ASSERT_TRUE(parser.Parse(R"({"id":"m1","rotation":1,"temp_c":20})", kArrival, row, d))
@@ -123,19 +126,46 @@ TEST(TelemetryMappingTest, ConfiguredFieldNamesAndRanges) {
   EXPECT_EQ(d.Reason(), "field `temp_c` = 61 is outside the plausible range [-10, 60]");
 }
 
-TEST(TelemetryMappingTest, ConfigErrorsSayWhatToChange) {
+// What the configuration alone can say is wrong is reported when it is loaded, with the line.
+TEST(TelemetryMappingTest, BadMappingIsReportedWhenLoaded) {
   TelemetryConfig config;
-  config.ranges = {{"sound", "loud"}};
-  EXPECT_THROW((void)ResolveFeatures(config, {}), config::Error);
-  config.ranges = {};
-  config.fields = {{"pressure", "p"}};
   try {
-    (void)ResolveFeatures(config, {});
+    config::LoadYaml(
+        "ranges:\n  sound: loud\n  rotation: 5..1\nfields:\n  sound: s\n  vibration: s\n"
+        "  temperature: \"\"\n",
+        "t.yaml", config::DescriberFor(config));
     FAIL() << "expected an error";
   } catch (const config::Error& e) {
-    EXPECT_NE(std::string(e.what()).find("`pressure`, which is not a feature"), std::string::npos)
-        << e.what();
+    std::vector<std::string> got;
+    for (const auto& p : e.problems()) got.push_back(p.ToString());
+    EXPECT_EQ(got,
+              (std::vector<std::string>{
+                  "ranges.rotation: is \"5..1\"; write it as \"min..max\" with min <= max, "
+                  "e.g. \"0..500\" (t.yaml:2)",
+                  "ranges.sound: is \"loud\"; write it as \"min..max\" with min <= max, e.g. "
+                  "\"0..500\" (t.yaml:2)",
+                  "fields.temperature: is empty; name the JSON field of this feature (t.yaml:5)",
+                  "fields.vibration: reads JSON field `s`, as does `sound` (t.yaml:5)"}));
   }
+}
+
+// What depends on the model is reported when the model is loaded, as a Status.
+TEST(TelemetryMappingTest, ModelMismatchSaysWhatToChange) {
+  TelemetryConfig config;
+  config.fields = {{"pressure", "p"}};
+  auto r = ResolveFeatures(config, {});
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.error(), make_error_code(errc::invalid_argument));
+  EXPECT_NE(r.status().message().find("`pressure`, which is not a feature"), std::string::npos)
+      << r.status().ToString();
+  config.fields = {{"sound", "rotation"}};
+  r = ResolveFeatures(config, {});
+  ASSERT_FALSE(r.ok());
+  EXPECT_EQ(r.status().message(),
+            "features `rotation` and `sound` both read JSON field `rotation`");
+  config = TelemetryConfig{};
+  config.default_features.clear();
+  EXPECT_FALSE(ResolveFeatures(config, {}).ok());
 }
 
 }  // namespace

@@ -2,8 +2,6 @@
 
 #include <fmt/format.h>
 #include <gtest/gtest.h>
-#include <netinet/in.h>
-#include <sys/socket.h>
 #include <unistd.h>
 #include <zlib.h>
 
@@ -43,24 +41,11 @@ TEST(Gzip, RoundTrips) {
   EXPECT_EQ(Gunzip(gz), text);
 }
 
-// A loopback port with nothing listening: bind, read the port, close.
-uint16_t DeadPort() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
-  socklen_t len = sizeof a;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  ::close(fd);
-  return ntohs(a.sin_port);
-}
-
 TEST(InfluxSink, SpoolsWhileUnreachableAndKeepsSpoolAcrossRestarts) {
   fs::path dir = fs::temp_directory_path() /
                  fmt::format("aiot-influx-spool-{}-{}", ::getpid(), std::random_device{}());
   InfluxConfig c;
-  c.url = fmt::format("http://127.0.0.1:{}", DeadPort());
+  c.url = fmt::format("http://127.0.0.1:{}", test_support::FreePort());  // nothing listens
   c.spool_dir = dir.string();
   c.batch_max_points = 10;
   c.retry_initial_ms = 50;

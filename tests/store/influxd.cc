@@ -2,9 +2,7 @@
 
 #include <fcntl.h>
 #include <fmt/format.h>
-#include <netinet/in.h>
 #include <signal.h>
-#include <sys/socket.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -15,22 +13,11 @@
 #include <thread>
 
 #include "net/http_client.h"
+#include "tests/support/testing.h"
 
 namespace aiot::store::testing {
 
 namespace fs = std::filesystem;
-
-uint16_t FreeLoopbackPort() {
-  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in a{};
-  a.sin_family = AF_INET;
-  a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  ::bind(fd, reinterpret_cast<sockaddr*>(&a), sizeof a);
-  socklen_t len = sizeof a;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&a), &len);
-  ::close(fd);
-  return ntohs(a.sin_port);
-}
 
 bool Influxd::Available() { return ::access(kBinary, X_OK) == 0; }
 
@@ -39,8 +26,8 @@ Influxd::Influxd() {
           fmt::format("aiot-influxd-{}-{}", ::getpid(), std::random_device{}()))
              .string();
   fs::create_directories(dir_);
-  port_ = FreeLoopbackPort();
-  rpc_port_ = FreeLoopbackPort();
+  port_ = test_support::FreePort();
+  rpc_port_ = test_support::FreePort();
   std::ofstream(dir_ + "/influxdb.conf")
       << fmt::format(R"(reporting-disabled = true
 bind-address = "127.0.0.1:{rpc}"

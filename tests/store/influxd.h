@@ -43,6 +43,4 @@ class Influxd {
   pid_t pid_ = -1;
 };
 
-uint16_t FreeLoopbackPort();
-
 }  // namespace aiot::store::testing

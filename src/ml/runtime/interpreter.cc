@@ -185,6 +185,19 @@ Status Interpreter::Planner::CheckGraph() const {
   return Status::Ok();
 }
 
+// A quantized tensor's zero point is a value of its type (TFLite: int8 -128..127, uint8 0..255,
+// 0 for the others). A larger one would overflow the kernels' int32 arithmetic.
+static bool ZeroPointFits(TensorType type, int64_t zp) {
+  switch (type) {
+    case TensorType::kInt8:
+      return zp >= -128 && zp <= 127;
+    case TensorType::kUInt8:
+      return zp >= 0 && zp <= 255;
+    default:
+      return zp == 0;
+  }
+}
+
 // Tensors: sizes and quantization.
 Status Interpreter::Planner::SizeTensors() {
   it_.tensors_.resize(nt_);
@@ -213,8 +226,13 @@ Status Interpreter::Planner::SizeTensors() {
                                          " does not match its shape and type");
     }
     if (!s.quant.scale.empty()) {
+      const int64_t zp = s.quant.zero_point.empty() ? 0 : s.quant.zero_point[0];
+      if (!ZeroPointFits(s.type, zp)) {
+        return Status(errc::corrupted, "tensor '" + s.name + "': zero point " + std::to_string(zp) +
+                                           " is outside its type's range");
+      }
       t.scale = s.quant.scale[0];
-      t.zero_point = s.quant.zero_point.empty() ? 0 : static_cast<int32_t>(s.quant.zero_point[0]);
+      t.zero_point = static_cast<int32_t>(zp);
     }
   }
   return Status::Ok();
@@ -528,7 +546,7 @@ Status Interpreter::Planner::FillRequant(Node& nd) const {
     const double real = static_cast<double>(in.scale) * ws / static_cast<double>(out.scale);
     int shift = 0;
     QuantizeMultiplier(real, &nd.multiplier[o], &shift);
-    if (options_.single_rounding && shift > 30) {
+    if (shift > 30) {  // TFLite's limit; a larger left shift overflows the int32 arithmetic
       return Status(errc::unsupported, "FULLY_CONNECTED: requantization multiplier " +
                                            std::to_string(real) + " is out of range");
     }
@@ -539,8 +557,9 @@ Status Interpreter::Planner::FillRequant(Node& nd) const {
   nd.rq.input_zero_point = in.zero_point;
   nd.rq.output_zero_point = out.zero_point;
   nd.rq.single_rounding = options_.single_rounding;
-  auto quantize = [&](float f) {
-    return out.zero_point + static_cast<int32_t>(std::round(f / out.scale));
+  auto quantize = [&](float f) {  // clamped before the conversion: a tiny scale is no overflow
+    const double q = out.zero_point + std::round(static_cast<double>(f) / out.scale);
+    return static_cast<int32_t>(std::clamp(q, -129.0, 128.0));
   };
   nd.rq.act_min = -128;
   nd.rq.act_max = 127;

@@ -1,6 +1,7 @@
 #include <flatbuffers/flatbuffers.h>
 
 #include <algorithm>
+#include <cstring>
 
 #include "base/errc.h"
 #include "ml/tflite/graph.h"
@@ -14,9 +15,15 @@ namespace {
 
 bool KnownType(int8_t t) { return t == 0 || t == 2 || t == 3 || t == 4 || t == 9; }
 
+// Byte-wise: the verifier checks a vector's 4-byte alignment only, so the elements of a verified
+// vector of 8-byte scalars (zero points) may be misaligned for a direct load.
 template <typename T>
 std::vector<T> Copy(const flatbuffers::Vector<T>* v) {
-  return v ? std::vector<T>(v->begin(), v->end()) : std::vector<T>();
+  if (!v) return {};
+  std::vector<T> out(v->size());
+  if (!out.empty()) std::memcpy(out.data(), v->Data(), out.size() * sizeof(T));
+  for (T& x : out) x = flatbuffers::EndianScalar(x);
+  return out;
 }
 
 // The verified model's buffers, looked up by index.

@@ -52,27 +52,13 @@ std::shared_ptr<Client> Client::Create(asio::io_context& io, MqttClientConfig co
 std::shared_ptr<Client> Client::Create(const asio::any_io_executor& executor,
                                        MqttClientConfig config,
                                        TransportFactory transport_factory) {
-  if (config.protocol_version != 4 && config.protocol_version != 5) {
-    throw config::Error("mqtt.protocol_version must be 4 (3.1.1) or 5, not " +
-                        std::to_string(config.protocol_version));
-  }
-  if (config.will_qos > 2) throw config::Error("mqtt.will_qos must be 0, 1 or 2");
-  if (config.reconnect_min_ms == 0 || config.reconnect_max_ms < config.reconnect_min_ms) {
-    throw config::Error("mqtt.reconnect_min_ms must be > 0 and <= mqtt.reconnect_max_ms");
-  }
-  std::string scheme, host, port;
-  if (!ParseUrl(config.url, &scheme, &host, &port)) {
-    throw config::Error("mqtt.url `" + config.url +
-                        "` is not scheme://host:port, e.g. tcp://127.0.0.1:1883");
-  }
-  if (!transport_factory) {
-    if (scheme != "tcp" && scheme != "mqtt") {
-      throw config::Error("mqtt.url `" + config.url +
-                          "`: only tcp:// and mqtt:// work without a transport factory "
-                          "(inproc:// needs the embedded broker's)");
-    }
-    transport_factory = MakeTcpTransport;
-  }
+  // The configuration passed Validate when it was loaded (client_config.h). Versions and QoS
+  // outside the protocol cannot be sent at all; a url the TCP transport cannot use fails each
+  // connection attempt with invalid_argument, reported to the connection handler.
+  AIOT_CHECK(config.protocol_version == 4 || config.protocol_version == 5,
+             "mqtt protocol_version %u (Validate refuses it)", config.protocol_version);
+  AIOT_CHECK(config.will_qos <= 2, "mqtt will_qos %u (Validate refuses it)", config.will_qos);
+  if (!transport_factory) transport_factory = MakeTcpTransport;
   return std::shared_ptr<Client>(
       new Client(executor, std::move(config), std::move(transport_factory)));
 }

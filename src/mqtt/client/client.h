@@ -84,7 +84,10 @@ struct ClientStats {
 class Client : public std::enable_shared_from_this<Client>, private TransportHandler {
  public:
   // `transport_factory` makes the transport; empty = TCP (tcp:// and mqtt:// urls). For
-  // "inproc://" pass the embedded broker's factory. Throws config::Error on an invalid config.
+  // "inproc://" pass the embedded broker's factory. `config` must pass Validate (client_config.h;
+  // the configuration loader runs it): a protocol_version or will_qos outside the protocol aborts;
+  // a url the transport cannot use fails every connection attempt (the connection handler sees
+  // kDisconnected with invalid_argument).
   static std::shared_ptr<Client> Create(boost::asio::io_context& io, MqttClientConfig config,
                                         TransportFactory transport_factory = {});
   static std::shared_ptr<Client> Create(const boost::asio::any_io_executor& executor,

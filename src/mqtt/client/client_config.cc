@@ -1,5 +1,7 @@
 #include "mqtt/client/client_config.h"
 
+#include "mqtt/client/tcp_transport.h"
+
 namespace aiot::mqtt {
 
 void Describe(config::Visitor& v, MqttClientConfig& c) {
@@ -30,6 +32,26 @@ void Describe(config::Visitor& v, MqttClientConfig& c) {
   v.Field("will_qos", c.will_qos, "will QoS: 0, 1 or 2");
   v.Field("will_retain", c.will_retain, "retain the will message");
   v.Field("will_delay_s", c.will_delay_s, "v5 will delay interval in seconds");
+}
+
+void Validate(config::Checks& checks, const MqttClientConfig& c) {
+  std::string scheme, host, port;
+  if (!ParseUrl(c.url, &scheme, &host, &port)) {
+    checks.Fail("url", "`" + c.url + "` is not scheme://host:port, e.g. tcp://127.0.0.1:1883");
+  } else if (scheme != "tcp" && scheme != "mqtt" && scheme != "inproc") {
+    checks.Fail("url", "`" + c.url + "`: the scheme must be tcp, mqtt or inproc");
+  }
+  if (c.protocol_version != 4 && c.protocol_version != 5) {
+    checks.Fail("protocol_version",
+                "must be 4 (3.1.1) or 5, got `" + std::to_string(c.protocol_version) + "`");
+  }
+  if (c.will_qos > 2) {
+    checks.Fail("will_qos", "must be 0, 1 or 2, got `" + std::to_string(c.will_qos) + "`");
+  }
+  if (c.reconnect_min_ms == 0) checks.Fail("reconnect_min_ms", "must be > 0");
+  if (c.reconnect_max_ms < c.reconnect_min_ms) {
+    checks.Fail("reconnect_max_ms", "must not be less than reconnect_min_ms");
+  }
 }
 
 }  // namespace aiot::mqtt

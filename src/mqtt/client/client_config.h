@@ -64,5 +64,8 @@ struct MqttClientConfig {
 };
 
 void Describe(config::Visitor& v, MqttClientConfig& c);
+// The url (scheme://host[:port] with scheme tcp, mqtt or inproc), protocol_version (4 or 5),
+// will_qos and the reconnect delays. Client::Create expects a configuration that passes it.
+void Validate(config::Checks& checks, const MqttClientConfig& c);
 
 }  // namespace aiot::mqtt

@@ -563,16 +563,52 @@ TEST(ClientOffline, QueueIsBoundedWhileDisconnected) {
   EXPECT_EQ(c->state(), ConnectionState::kStopped);
 }
 
-TEST(ClientConfig, RejectsBadConfiguration) {
+// A bad client configuration is reported when it is loaded, each problem with its line.
+TEST(ClientConfig, BadValuesAreReportedWhenLoaded) {
+  MqttClientConfig cfg;
+  try {
+    config::LoadYaml(
+        "url: 127.0.0.1:1883\nprotocol_version: 3\nwill_qos: 3\nreconnect_min_ms: 500\n"
+        "reconnect_max_ms: 100\n",
+        "m.yaml", config::DescriberFor(cfg));
+    FAIL() << "expected an error";
+  } catch (const config::Error& e) {
+    std::vector<std::string> got;
+    for (const auto& p : e.problems()) got.push_back(p.ToString());
+    EXPECT_EQ(got, (std::vector<std::string>{
+                       "url: `127.0.0.1:1883` is not scheme://host:port, e.g. tcp://127.0.0.1:1883 "
+                       "(m.yaml:1)",
+                       "protocol_version: must be 4 (3.1.1) or 5, got `3` (m.yaml:2)",
+                       "will_qos: must be 0, 1 or 2, got `3` (m.yaml:3)",
+                       "reconnect_max_ms: must not be less than reconnect_min_ms (m.yaml:5)"}));
+  }
+  cfg = MqttClientConfig{};
+  EXPECT_THROW(config::LoadYaml("url: udp://host:1883\n", "m.yaml", config::DescriberFor(cfg)),
+               config::Error);
+  cfg = MqttClientConfig{};
+  config::LoadYaml("url: inproc://\nprotocol_version: 4\n", "m.yaml", config::DescriberFor(cfg));
+  EXPECT_EQ(cfg.protocol_version, 4u);
+}
+
+// Create does not throw: a url the TCP transport cannot use (inproc:// without the broker's
+// factory) fails each connection attempt, and the connection handler says why.
+TEST(ClientConfig, UnusableUrlFailsTheConnection) {
   IoThread io;
   MqttClientConfig cfg;
-  cfg.protocol_version = 3;
-  EXPECT_THROW(Client::Create(io.io(), cfg), config::Error);
-  cfg.protocol_version = 5;
   cfg.url = "inproc://";
-  EXPECT_THROW(Client::Create(io.io(), cfg), config::Error);  // needs the broker's factory
-  cfg.url = "127.0.0.1:1883";
-  EXPECT_THROW(Client::Create(io.io(), cfg), config::Error);
+  auto c = Client::Create(io.io(), cfg);
+  std::atomic<bool> refused{false};
+  c->SetConnectionHandler([&](const ConnectionEvent& e) {
+    if (e.state == ConnectionState::kDisconnected &&
+        e.error == std::make_error_code(std::errc::invalid_argument)) {
+      refused = true;
+    }
+  });
+  c->Start();
+  EXPECT_TRUE(WaitFor([&] { return refused.load(); }));
+  std::atomic<bool> stopped{false};
+  c->Stop([&] { stopped = true; });
+  ASSERT_TRUE(WaitFor([&] { return stopped.load(); }));
 }
 
 TEST(ClientConfig, ParseUrl) {

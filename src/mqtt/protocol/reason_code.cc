@@ -1,18 +1,8 @@
 #include "mqtt/protocol/reason_code.h"
 
+#include "base/error_category.h"
+
 namespace aiot::mqtt {
-namespace {
-
-class MqttCategory final : public std::error_category {
- public:
-  const char* name() const noexcept override { return "mqtt"; }
-  std::string message(int ev) const override {
-    if (ev < 0 || ev > 0xFF) return "Unknown reason code";
-    return ReasonCodeName(static_cast<ReasonCode>(ev));
-  }
-};
-
-}  // namespace
 
 // A flat switch, one case per reason code with the spec's name: it keeps its length.
 const char* ReasonCodeName(ReasonCode rc) {
@@ -112,7 +102,10 @@ bool IsKnownReasonCode(uint8_t value) {
 }
 
 const std::error_category& mqtt_category() {
-  static const MqttCategory category;
+  static const NamedCategory category("mqtt", [](int ev) {
+    return ev < 0 || ev > 0xFF ? "Unknown reason code"
+                               : ReasonCodeName(static_cast<ReasonCode>(ev));
+  });
   return category;
 }
 
