@@ -6,7 +6,7 @@
 #include <sstream>
 
 #include "base/errc.h"
-#include "registry/test_dir.h"
+#include "tests/support/temp_dir.h"
 
 namespace aiot::datastore {
 namespace {
@@ -24,10 +24,10 @@ TelemetryRow Row(std::string device, int64_t ts, double rotation) {
   return r;
 }
 
-using registry::TestDir;
+using test_support::TempDir;
 
 TEST(DatastoreTest, ExportLabelsRowsBeforeFailures) {
-  TestDir dir;
+  TempDir dir;
   DatastoreConfig dc;
   dc.label_window_s = 3600;
   TrainingDatastore ds(dir.path(), dc);
@@ -64,7 +64,7 @@ TEST(DatastoreTest, ExportLabelsRowsBeforeFailures) {
 }
 
 TEST(DatastoreTest, RetentionDropsOldRows) {
-  TestDir dir;
+  TempDir dir;
   DatastoreConfig dc;
   dc.retention_days = 7;
   ManualClock clock(kT0 + 30 * kDay);
@@ -79,7 +79,7 @@ TEST(DatastoreTest, RetentionDropsOldRows) {
 // Another field schema (a motor's): its columns and its label in the export, in its order; an
 // absent value is an empty cell. A file made with the fan's schema gains the new columns.
 TEST(DatastoreTest, StoresAndExportsTheConfiguredFields) {
-  TestDir dir;
+  TempDir dir;
   {
     TrainingDatastore fan(dir.path(), DatastoreConfig{});
     ASSERT_TRUE(fan.Open().ok());

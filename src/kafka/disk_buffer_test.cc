@@ -10,6 +10,7 @@
 
 #include "base/errc.h"
 #include "kafka/segment.h"
+#include "tests/support/temp_dir.h"
 
 namespace aiot::kafka {
 namespace {
@@ -20,14 +21,11 @@ using std::chrono::milliseconds;
 class DiskBufferTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    char tmpl[] = "/tmp/aiot-buffer-XXXXXX";
-    dir_ = ::mkdtemp(tmpl);
     options_.dir = dir_;
     options_.max_bytes = 1 << 20;
     options_.segment_bytes = 4096;
     options_.fsync = FsyncPolicy::kNever;
   }
-  void TearDown() override { fs::remove_all(dir_); }
 
   std::unique_ptr<DiskBuffer> Open() {
     auto b = DiskBuffer::Open(options_);
@@ -48,7 +46,8 @@ class DiskBufferTest : public ::testing::Test {
     return out;
   }
 
-  std::string dir_;
+  test_support::TempDir tmp_{"aiot-buffer"};
+  std::string dir_ = tmp_.path();
   DiskBufferOptions options_;
 };
 

@@ -6,7 +6,7 @@
 #include <set>
 
 #include "base/errc.h"
-#include "registry/test_dir.h"
+#include "tests/support/temp_dir.h"
 
 namespace aiot::ota {
 namespace {
@@ -86,7 +86,7 @@ class RolloutTest : public ::testing::Test {
     }
   }
 
-  registry::TestDir dir_;
+  test_support::TempDir dir_;
   ManualClock clock_{1'000'000'000};
   std::unique_ptr<ModelRegistry> models_;
   std::unique_ptr<DeviceRegistry> devices_;

@@ -6,10 +6,12 @@
 #include <vector>
 
 #include "base/errc.h"
-#include "registry/test_dir.h"
+#include "tests/support/temp_dir.h"
 
 namespace aiot::registry {
 namespace {
+
+using test_support::TempDir;
 
 TEST(CryptoTest, Sha256KnownVector) {
   EXPECT_EQ(Sha256Hex("abc"), "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad");
@@ -49,7 +51,7 @@ TEST(CryptoTest, ArtifactSignatureVerifiesAndDetectsTampering) {
 }
 
 TEST(CryptoTest, KeyIsCreatedWith0600AndReloaded) {
-  TestDir dir;
+  TempDir dir;
   std::string path = dir.path() + "/key.pem";
   auto k1 = SigningKey::LoadOrCreate(path);
   ASSERT_TRUE(k1.ok());

@@ -3,12 +3,14 @@
 #include <gtest/gtest.h>
 
 #include "base/errc.h"
-#include "registry/test_dir.h"
+#include "tests/support/temp_dir.h"
 
 namespace aiot::registry {
 namespace {
 
-RegistryConfig Config(const TestDir& dir) {
+using test_support::TempDir;
+
+RegistryConfig Config(const TempDir& dir) {
   RegistryConfig c;
   c.data_dir = dir.path();
   c.password_iterations = 1000;
@@ -24,7 +26,7 @@ DeviceSpec Spec(std::string id, std::string site, std::string line) {
 }
 
 TEST(DeviceRegistryTest, ProvisionAuthenticateActivate) {
-  TestDir dir;
+  TempDir dir;
   DeviceRegistry reg(Config(dir));
   ASSERT_TRUE(reg.Open().ok());
   auto c = reg.Provision(Spec("fan-0001", "north", "1"));
@@ -61,7 +63,7 @@ TEST(DeviceRegistryTest, ProvisionAuthenticateActivate) {
 }
 
 TEST(DeviceRegistryTest, ListFiltersByLabels) {
-  TestDir dir;
+  TempDir dir;
   DeviceRegistry reg(Config(dir));
   ASSERT_TRUE(reg.Open().ok());
   ASSERT_TRUE(reg.Provision(Spec("a", "north", "1")).ok());
@@ -87,7 +89,7 @@ TEST(DeviceRegistryTest, ListFiltersByLabels) {
 }
 
 TEST(DeviceRegistryTest, StatusUpdatesReportedModel) {
-  TestDir dir;
+  TempDir dir;
   DeviceRegistry reg(Config(dir));
   ASSERT_TRUE(reg.Open().ok());
   ASSERT_TRUE(reg.Provision(Spec("a", "north", "1")).ok());

@@ -6,12 +6,14 @@
 #include <fstream>
 
 #include "base/errc.h"
-#include "registry/test_dir.h"
+#include "tests/support/temp_dir.h"
 
 namespace aiot::registry {
 namespace {
 
-RegistryConfig Config(const TestDir& dir) {
+using test_support::TempDir;
+
+RegistryConfig Config(const TempDir& dir) {
   RegistryConfig c;
   c.data_dir = dir.path();
   c.max_artifact_bytes = 1 << 20;
@@ -27,7 +29,7 @@ PushRequest Req(std::string name) {
 }
 
 TEST(ModelRegistryTest, PushAssignsVersionsAndIsIdempotent) {
-  TestDir dir;
+  TempDir dir;
   ModelRegistry reg(Config(dir));
   ASSERT_TRUE(reg.Open().ok());
   auto v1 = reg.Push("model-one", Req("fan-mlp"));
@@ -64,7 +66,7 @@ void ExpectError(const Status& s, Code code, std::string_view in_message) {
 }
 
 TEST(ModelRegistryTest, RejectsBadInputSayingWhich) {
-  TestDir dir;
+  TempDir dir;
   ModelRegistry reg(Config(dir));
   ASSERT_TRUE(reg.Open().ok());
   for (const char* name : {"", "../etc", "a/b", "..", ".hidden", "a b", "a..b"}) {
@@ -102,7 +104,7 @@ TEST(ModelRegistryTest, RejectsBadInputSayingWhich) {
 }
 
 TEST(ModelRegistryTest, PushSaysWhetherItCreated) {
-  TestDir dir;
+  TempDir dir;
   ModelRegistry reg(Config(dir));
   ASSERT_TRUE(reg.Open().ok());
   bool created = false;
@@ -113,7 +115,7 @@ TEST(ModelRegistryTest, PushSaysWhetherItCreated) {
 }
 
 TEST(ModelRegistryTest, StagesKeepOneProductionAndRollBack) {
-  TestDir dir;
+  TempDir dir;
   ModelRegistry reg(Config(dir));
   ASSERT_TRUE(reg.Open().ok());
   ASSERT_TRUE(reg.Push("a", Req("m")).ok());
@@ -149,7 +151,7 @@ TEST(ModelRegistryTest, StagesKeepOneProductionAndRollBack) {
 }
 
 TEST(ModelRegistryTest, ReopenCleansOrphansAndKeepsData) {
-  TestDir dir;
+  TempDir dir;
   std::string sha;
   {
     ModelRegistry reg(Config(dir));
@@ -171,7 +173,7 @@ TEST(ModelRegistryTest, ReopenCleansOrphansAndKeepsData) {
 }
 
 TEST(ModelRegistryTest, DetectsTamperedArtifactOnDisk) {
-  TestDir dir;
+  TempDir dir;
   ModelRegistry reg(Config(dir));
   ASSERT_TRUE(reg.Open().ok());
   auto v = reg.Push("original", Req("m"));

@@ -23,6 +23,7 @@
 #include "mqtt/client/client.h"
 #include "mqtt/client/test_util.h"
 #include "net/test_client.h"
+#include "tests/support/temp_dir.h"
 #include "tests/support/testing.h"
 
 namespace aiot {
@@ -189,13 +190,8 @@ class BridgeTest : public ::testing::Test {
     for (const char* t : {"aiot.telemetry", "aiot.control", "aiot.deadletter"}) {
       ASSERT_TRUE(cluster_->CreateTopic(t, 4).ok());
     }
-    char tmpl[] = "/tmp/aiot-bridge-test-XXXXXX";
-    dir_ = ::mkdtemp(tmpl);
   }
-  void TearDown() override {
-    bridge_.reset();
-    if (!dir_.empty()) std::filesystem::remove_all(dir_);
-  }
+  void TearDown() override { bridge_.reset(); }
 
   std::unique_ptr<BridgeProcess> MakeBridge(std::vector<std::string> sets = {},
                                             std::vector<std::string> extra = {}) {
@@ -265,7 +261,8 @@ class BridgeTest : public ::testing::Test {
   std::unique_ptr<Mosquitto> mosquitto_;
   std::unique_ptr<MockCluster> cluster_;
   std::unique_ptr<BridgeProcess> bridge_;
-  std::string dir_;
+  test_support::TempDir tmp_{"aiot-bridge-test"};
+  std::string dir_ = tmp_.path();
 };
 
 TEST_F(BridgeTest, NothingAcknowledgedIsLostThroughABrokerOutageAndProduceErrors) {

@@ -14,8 +14,8 @@
 
 #include "app/platform.h"
 #include "net/http_client.h"
-#include "registry/test_dir.h"
 #include "tests/mqtt/test_broker.h"
+#include "tests/support/temp_dir.h"
 
 namespace aiot::mqtt::test {
 namespace {
@@ -29,7 +29,7 @@ using aiot::test_support::FreePort;
 TEST(PlatformDeviceAuth, ProvisionedDeviceLogsInWrongPasswordRefused) {
   if (RunCommand("command -v mosquitto_pub").first != 0)
     AIOT_SKIP_WITHOUT_PEER("mosquitto-clients not installed");
-  registry::TestDir dir;
+  test_support::TempDir dir;
   int port = FreePort();
   app::AppConfig c;
   c.http.listen = "127.0.0.1:0";

@@ -18,10 +18,12 @@
 #include <vector>
 
 #include "registry/model_registry.h"
-#include "registry/test_dir.h"
+#include "tests/support/temp_dir.h"
 
 namespace aiot::registry {
 namespace {
+
+using test_support::TempDir;
 
 RegistryConfig Config(const std::string& dir) {
   RegistryConfig c;
@@ -136,7 +138,7 @@ size_t CountFiles(const std::string& dir) {
 }
 
 TEST(CrashSafetyTest, KillDuringUploadsLeavesConsistentRegistry) {
-  TestDir dir;
+  TempDir dir;
   std::mt19937 rng(42);
   int64_t committed = 0;  // versions of crash-model registered so far, over every round
   const std::vector<KillPoint> plan = Plan(rng);

@@ -13,8 +13,8 @@
 #include "ml/train/pipeline.h"
 #include "mqtt/client/test_util.h"
 #include "net/http_client.h"
-#include "registry/test_dir.h"
 #include "sim/history.h"
+#include "tests/support/temp_dir.h"
 #include "tests/support/testing.h"
 
 namespace aiot::platform_test {
@@ -88,7 +88,7 @@ class PlatformModelEventsTest : public ::testing::Test {
     return j["predictions"][0].value("model", "");
   }
 
-  registry::TestDir dir_;
+  test_support::TempDir dir_;
 };
 
 TEST_F(PlatformModelEventsTest, PromotionOverHttpHotSwapsThePredictor) {

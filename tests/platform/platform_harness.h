@@ -14,7 +14,7 @@
 #include "registry/device_registry.h"
 #include "registry/http_api.h"
 #include "registry/model_registry.h"
-#include "registry/test_dir.h"
+#include "tests/support/temp_dir.h"
 
 namespace aiot::platform_test {
 
@@ -72,7 +72,7 @@ class PlatformHarness {
   std::unique_ptr<datastore::TrainingDatastore> datastore;
 
  private:
-  registry::TestDir dir_;
+  test_support::TempDir dir_;
   bool ok_ = false;
   net::Runtime runtime_;
   metrics::Registry metrics_;

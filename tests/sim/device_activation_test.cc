@@ -28,12 +28,12 @@
 #include "registry/device_registry.h"
 #include "registry/http_api.h"
 #include "registry/model_registry.h"
-#include "registry/test_dir.h"
 #include "sim/device_agent.h"
 #include "sim/fleet.h"
 #include "sim/tflite_model.h"
 #include "tests/sim/sim_test_util.h"
 #include "tests/sim/test_model.h"
+#include "tests/support/temp_dir.h"
 #include "tests/support/testing.h"
 
 namespace aiot::sim {
@@ -105,7 +105,7 @@ class Registry {
   std::unique_ptr<registry::DeviceRegistry> devices;
 
  private:
-  registry::TestDir dir_;
+  test_support::TempDir dir_;
   uint16_t port_;
   net::Runtime runtime_;
   net::Router router_;
