@@ -11,12 +11,12 @@
 
 #include "base/log.h"
 #include "datastore/datastore.h"
-#include "registry/test_dir.h"
+#include "tests/support/temp_dir.h"
 
 namespace aiot::datastore {
 namespace {
 
-using registry::TestDir;
+using test_support::TempDir;
 
 constexpr int64_t kRowsPerIteration = 200'000;
 
@@ -39,7 +39,7 @@ void BM_DatastoreAppend(benchmark::State& state) {
   log::Init(lc);
   const size_t batch = static_cast<size_t>(state.range(0));
   auto rows = MakeRows(kRowsPerIteration);
-  registry::TestDir dir;
+  TempDir dir;
   TrainingDatastore ds(dir.path(), DatastoreConfig{});
   if (!ds.Open().ok()) state.SkipWithError("open failed");
   for (auto _ : state) {
@@ -59,7 +59,7 @@ void BM_Sqlite3ShellImport(benchmark::State& state) {
     state.SkipWithError("sqlite3 shell not installed");
     return;
   }
-  TestDir dir;
+  TempDir dir;
   auto rows = MakeRows(kRowsPerIteration);
   std::string csv = dir.path() + "/rows.csv";
   {

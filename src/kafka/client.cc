@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <cstring>
+
 #include "base/errc.h"
 #include "base/log.h"
 
@@ -159,17 +161,32 @@ Status Producer::Produce(const OutRecord& record) {
     }
   }
   const std::string topic(record.topic);
-  // The macros cast their arguments without parentheses: plain variables only.
-  void* value = const_cast<char*>(record.value.data());
-  const size_t value_len = record.value.size();
-  const void* key = record.key ? record.key->data() : nullptr;
-  const size_t key_len = record.key ? record.key->size() : 0;
-  const int64_t timestamp = record.timestamp_ms;
-  void* opaque = record.opaque;
-  const rd_kafka_resp_err_t err = rd_kafka_producev(
-      rk_, RD_KAFKA_V_TOPIC(topic.c_str()), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-      RD_KAFKA_V_VALUE(value, value_len), RD_KAFKA_V_KEY(key, key_len), RD_KAFKA_V_HEADERS(hdrs),
-      RD_KAFKA_V_TIMESTAMP(timestamp), RD_KAFKA_V_OPAQUE(opaque), RD_KAFKA_V_END);
+  // rd_kafka_produceva, not rd_kafka_producev: the RD_KAFKA_V_* macros of the variadic form are GNU
+  // statement expressions, which clang's -Wpedantic refuses.
+  rd_kafka_vu_t vu[7];
+  std::memset(vu, 0, sizeof vu);
+  vu[0].vtype = RD_KAFKA_VTYPE_TOPIC;
+  vu[0].u.cstr = topic.c_str();
+  vu[1].vtype = RD_KAFKA_VTYPE_MSGFLAGS;
+  vu[1].u.i = RD_KAFKA_MSG_F_COPY;
+  vu[2].vtype = RD_KAFKA_VTYPE_VALUE;
+  vu[2].u.mem.ptr = const_cast<char*>(record.value.data());
+  vu[2].u.mem.size = record.value.size();
+  vu[3].vtype = RD_KAFKA_VTYPE_KEY;
+  vu[3].u.mem.ptr = record.key ? const_cast<char*>(record.key->data()) : nullptr;
+  vu[3].u.mem.size = record.key ? record.key->size() : 0;
+  vu[4].vtype = RD_KAFKA_VTYPE_HEADERS;
+  vu[4].u.headers = hdrs;
+  vu[5].vtype = RD_KAFKA_VTYPE_TIMESTAMP;
+  vu[5].u.i64 = record.timestamp_ms;
+  vu[6].vtype = RD_KAFKA_VTYPE_OPAQUE;
+  vu[6].u.ptr = record.opaque;
+  rd_kafka_error_t* error = rd_kafka_produceva(rk_, vu, 7);
+  rd_kafka_resp_err_t err = RD_KAFKA_RESP_ERR_NO_ERROR;
+  if (error != nullptr) {
+    err = rd_kafka_error_code(error);
+    rd_kafka_error_destroy(error);
+  }
   if (err == RD_KAFKA_RESP_ERR_NO_ERROR) return {};
   if (hdrs != nullptr) rd_kafka_headers_destroy(hdrs);  // not taken on failure
   return KafkaStatus(err, fmt::format("produce to {}", topic));
