@@ -161,8 +161,11 @@ class Interpreter::Planner {
   bool IsFloat(int i) const { return At(i).type == TensorType::kFloat32; }
   bool IsInt8(int i) const { return At(i).type == TensorType::kInt8; }
   bool HasQuant(int i) const {
+    // Every scale: a per-channel weight tensor carries one per output channel, and a NaN or
+    // infinite one would reach the float-to-int conversion in QuantizeMultiplier.
     const auto& q = g_.tensors[i].quant;
-    return !q.scale.empty() && q.scale[0] > 0 && std::isfinite(q.scale[0]);
+    return !q.scale.empty() && std::all_of(q.scale.begin(), q.scale.end(),
+                                           [](float s) { return s > 0 && std::isfinite(s); });
   }
 
   const GraphSpec& g_;

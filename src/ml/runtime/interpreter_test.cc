@@ -144,6 +144,41 @@ TEST(InterpreterTest, UnsupportedOpIsNamed) {
   EXPECT_NE(err.find("'MyOp'"), std::string::npos) << err;
 }
 
+// A per-channel weight scale that is NaN, infinite, zero or negative is a corrupt model, named as
+// such; found by ml_tflite_fuzz (a NaN in channel 1 reached an undefined float-to-int conversion).
+TEST(InterpreterTest, RejectsBadPerChannelWeightScale) {
+  Mlp m = RandomMlp({4, 6, 1}, 11);
+  GraphSpec fg = BuildFloatGraph(m, ModelMetadata{});
+  auto x = RandomRows(50, 4, 12);
+  auto qg = QuantizeGraph(fg, x.data(), 50);
+  ASSERT_TRUE(qg.ok());
+  ASSERT_TRUE(Interpreter::Create(*qg, {}).ok());
+  int weights = -1;
+  for (const OpSpec& op : qg->ops) {
+    if (op.op() == Op::kFullyConnected && qg->tensors[op.inputs[1]].type == TensorType::kInt8) {
+      weights = op.inputs[1];
+      break;
+    }
+  }
+  ASSERT_GE(weights, 0);
+  const int channels = qg->tensors[weights].shape[0];
+  ASSERT_GT(channels, 1);
+  for (float bad : {std::nanf(""), INFINITY, 0.f, -0.5f}) {
+    GraphSpec g = *qg;
+    QuantParams& q = g.tensors[weights].quant;
+    q.scale.assign(channels, q.scale[0]);
+    q.zero_point.assign(channels, 0);
+    q.quantized_dimension = 0;
+    ASSERT_TRUE(Interpreter::Create(g, {}).ok());  // per channel, all valid
+    q.scale[1] = bad;
+    auto it = Interpreter::Create(g, {});
+    ASSERT_FALSE(it.ok()) << bad;
+    EXPECT_EQ(it.error(), errc::corrupted) << bad;
+    EXPECT_NE(it.status().message().find("positive scale"), std::string::npos)
+        << it.status().message();
+  }
+}
+
 TEST(InterpreterTest, RejectsBadBatch) {
   Mlp m = RandomMlp({2, 3, 1}, 9);
   auto it = Interpreter::Create(BuildFloatGraph(m, ModelMetadata{}), InterpreterOptions{4, false});

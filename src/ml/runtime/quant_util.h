@@ -10,9 +10,10 @@
 namespace aiot::ml {
 
 // Splits a positive real multiplier into a Q31 fixed-point value and a power-of-two exponent:
-// real ~= quantized * 2^(shift - 31).
+// real ~= quantized * 2^(shift - 31). A non-finite or non-positive multiplier (the caller checks
+// the scales; this keeps a corrupt one from reaching an undefined conversion) gives 0.
 inline void QuantizeMultiplier(double real, int32_t* quantized, int* shift) {
-  if (real == 0.0) {
+  if (!(real > 0.0) || !std::isfinite(real)) {
     *quantized = 0;
     *shift = 0;
     return;
