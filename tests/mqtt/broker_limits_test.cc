@@ -3,6 +3,7 @@
 // counters that account for each refusal or drop.
 #include <gtest/gtest.h>
 
+#include <cstring>
 #include <sstream>
 #include <string>
 
@@ -231,6 +232,47 @@ TEST(BrokerLimits, MaxQueuedBytes) {
   auto live = sub.Expect<Publish>();
   ASSERT_TRUE(live);
   EXPECT_EQ(live->payload.view(), "live");
+}
+
+// A server-sent DISCONNECT reaches a client that is still writing (issue 15): a v5 client sends
+// QoS 2 past the broker's Receive Maximum without reading, then goes on writing after the
+// DISCONNECT 0x93 arrived. Every write succeeds (the broker half-closes and drains instead of
+// closing with unread input, which would reset the connection: EPIPE for the writer, ECONNRESET
+// for the reader), and once the client stops writing the broker closes cleanly (EOF, no reset).
+TEST(BrokerLimits, DisconnectReachesAClientThatKeepsWriting) {
+  broker::BrokerConfig cfg;
+  cfg.receive_maximum = 5;
+  TestBroker b(cfg);
+  ASSERT_TRUE(b.ok());
+  auto c = Connected(b, "writer");
+  uint16_t id = 1;
+  auto publish = [&] {
+    Publish p;
+    p.topic = "drain/t";
+    p.payload = std::string(100, 'x');
+    p.qos = QoS::kExactlyOnce;
+    p.packet_id = id++;
+    return c->Send(p);
+  };
+  for (int i = 0; i < 20; ++i) ASSERT_TRUE(publish()) << i << ": " << std::strerror(errno);
+  auto d = c->Expect<Disconnect>();  // skips the PUBRECs within the window
+  ASSERT_TRUE(d) << "no DISCONNECT";
+  EXPECT_EQ(d->reason_code, ReasonCode::kReceiveMaximumExceeded);
+  // The client goes on writing (the broker has closed its side: without the drain the first of
+  // these writes already fails).
+  for (int i = 0; i < 50; ++i) {
+    ASSERT_TRUE(publish()) << "write " << i << " after DISCONNECT: " << std::strerror(errno);
+  }
+  ::shutdown(c->fd(), SHUT_WR);
+  // The broker half-closed after the DISCONNECT: EOF, not a reset.
+  char buf[4096];
+  ssize_t n;
+  do {
+    pollfd pfd{c->fd(), POLLIN, 0};
+    ASSERT_EQ(::poll(&pfd, 1, 5000), 1) << "the broker did not close";
+    n = ::recv(c->fd(), buf, sizeof buf, 0);
+  } while (n > 0);
+  EXPECT_EQ(n, 0) << std::strerror(errno);
 }
 
 }  // namespace

@@ -34,20 +34,23 @@ class RawClient {
     if (fd_ >= 0) ::close(fd_);
   }
   bool connected() const { return connected_; }
+  int fd() const { return fd_; }
 
-  void SendBytes(const std::string& bytes) {
+  // False when the socket refused part of it (errno says why: EPIPE, ECONNRESET, ...).
+  bool SendBytes(const std::string& bytes) {
     size_t off = 0;
     while (off < bytes.size()) {
       ssize_t n = ::send(fd_, bytes.data() + off, bytes.size() - off, MSG_NOSIGNAL);
-      if (n <= 0) return;
+      if (n <= 0) return false;
       off += static_cast<size_t>(n);
     }
+    return true;
   }
+  // False when `p` cannot be encoded or the socket refused it.
   bool Send(const Packet& p) {
     std::string out;
     if (!Encode(p, version_, &out).ok()) return false;
-    SendBytes(out);
-    return true;
+    return SendBytes(out);
   }
 
   // The next packet, or nullopt on timeout, close or a decode error.

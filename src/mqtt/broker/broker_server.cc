@@ -28,6 +28,11 @@ namespace {
 // connection holds no read buffer, only the Decoder's partial packet if any.
 constexpr size_t kReadSize = 16 * 1024;
 
+// After the broker closes a connection: how long, and how many bytes, the link keeps reading (and
+// discarding) what the peer still sends, so that the last packet is not lost to a reset.
+constexpr std::chrono::milliseconds kDrainTime{2000};
+constexpr size_t kDrainBytes = 16 << 20;
+
 std::span<char> CoreReadBuffer() {
   thread_local std::unique_ptr<char[]> buf(new char[kReadSize]);
   return {buf.get(), kReadSize};
@@ -141,7 +146,7 @@ class TcpLink final : public Link {
     if (closing_) return;
     closing_ = true;
     if (!writing_) {
-      asio::post(socket_.get_executor(), [self = Ref(this)] { self->Finish(); });
+      asio::post(socket_.get_executor(), [self = Ref(this)] { self->Finish(/*drain=*/true); });
     }
   }
 
@@ -154,9 +159,12 @@ class TcpLink final : public Link {
  private:
   // Allocated when a write could not be finished at once, or packets wait for a write in
   // progress; freed by Trim.
+  // Also holds the drain timer once the link has closed gracefully (see Drain).
   struct WriteBuffers {
     std::string out;      // encoded, waiting for the current write to finish
     std::string writing;  // being written
+    std::unique_ptr<asio::steady_timer> drain_timer;
+    size_t drained = 0;  // bytes read and discarded while draining
   };
 
   // The reference PauseReading took, if any; released when the returned pointer goes.
@@ -215,7 +223,7 @@ class TcpLink final : public Link {
       decoder_.reset();
     }
     if (closing_) {
-      if (!writing_) Finish();
+      if (!writing_) Finish(/*drain=*/true);
       return;
     }
     if (read_paused_) return;
@@ -290,7 +298,7 @@ class TcpLink final : public Link {
       b.out.clear();
       WriteAsync();
     } else if (closing_) {
-      Finish();
+      Finish(/*drain=*/true);
       return;
     } else if (buffers_ && buffers_->writing.capacity() > 1 << 20) {
       std::string().swap(buffers_->writing);  // don't hold a burst's buffer forever
@@ -298,18 +306,62 @@ class TcpLink final : public Link {
     if (conn_ != nullptr && !closing_) conn_->OnWritten(Backlog());
   }
 
-  void Finish() {
+  // Ends the connection for the broker (ServerConnection::OnClosed). `drain`: the broker closed
+  // it (Close, after its last packets were written) and the peer may still be writing; see Drain.
+  void Finish(bool drain = false) {
     if (finished_) return;
     finished_ = true;
     Ref keep = DropSelf();  // released when Finish returns
-    boost::system::error_code ignored;
-    socket_.shutdown(tcp::socket::shutdown_both, ignored);
-    socket_.close(ignored);
+    if (drain) {
+      Drain();
+    } else {
+      boost::system::error_code ignored;
+      socket_.shutdown(tcp::socket::shutdown_both, ignored);
+      socket_.close(ignored);
+    }
     if (conn_ != nullptr) {
       ServerConnection* c = conn_;
       conn_ = nullptr;
       c->OnClosed();
     }
+  }
+
+  // A server-sent DISCONNECT (or CONNACK refusal) must reach a client that is still writing:
+  // closing a socket with unread input makes the kernel send RST, and the client gets a broken
+  // pipe or a reset instead of the reason code. So send FIN after the last packet (half-close),
+  // then read and discard until the peer closes too, kDrainTime passes or kDrainBytes arrived.
+  void Drain() {
+    boost::system::error_code ec;
+    socket_.shutdown(tcp::socket::shutdown_send, ec);
+    if (ec) {
+      socket_.close(ec);
+      return;
+    }
+    WriteBuffers& b = Buffers();
+    b.drain_timer = std::make_unique<asio::steady_timer>(socket_.get_executor(), kDrainTime);
+    b.drain_timer->async_wait([self = Ref(this)](boost::system::error_code e) {
+      boost::system::error_code ignored;
+      if (!e) self->socket_.close(ignored);  // cancels the pending wait
+    });
+    DrainSome();
+  }
+
+  void DrainSome() {
+    socket_.async_wait(tcp::socket::wait_read, [self = Ref(this)](boost::system::error_code ec) {
+      if (ec) return;  // closed by the timer
+      std::span<char> buf = CoreReadBuffer();
+      size_t n = self->socket_.read_some(asio::buffer(buf.data(), buf.size()), ec);
+      if (ec == asio::error::would_block || ec == asio::error::try_again) ec = {};
+      WriteBuffers& b = self->Buffers();
+      b.drained += n;
+      if (ec || b.drained > kDrainBytes) {  // EOF: the peer has closed too
+        boost::system::error_code ignored;
+        self->socket_.close(ignored);
+        b.drain_timer->cancel();
+        return;
+      }
+      self->DrainSome();
+    });
   }
 
   Socket socket_;
