@@ -58,7 +58,7 @@ fi
 # npm packages: the dashboard's (uPlot) always, the browser tests' with --test; installed again only
 # when package.json or the lock file changed.
 npm_dirs=(web)
-((want_test)) && npm_dirs+=(tests/e2e tests/argo tests/deploy)
+((want_test)) && npm_dirs+=(tests/e2e tests/argo tests/deploy tests/mqtt/ws)
 if true; then
   for dir in "${npm_dirs[@]}"; do
     if [[ -f "$dir/package.json" ]]; then

@@ -25,7 +25,7 @@ int RunBroker(Context& ctx) {
   // works whichever thread the kernel delivers the signal to.
   std::signal(SIGINT, OnStopSignal);
   std::signal(SIGTERM, OnStopSignal);
-  std::signal(SIGHUP, OnReloadSignal);  // re-read broker.password_file and broker.acl_file
+  std::signal(SIGHUP, OnReloadSignal);  // re-read broker.password_file, acl_file, tls.*
 
   app::AppConfig& config = ctx.Config();
   auto log = log::Get("mqtt.broker");
@@ -51,6 +51,9 @@ int RunBroker(Context& ctx) {
     } else {
       log->error("SIGHUP: {}; the previous policy stays", s.message());
     }
+    if (Status s = server.ReloadTls(); !s.ok()) {
+      log->error("SIGHUP: {}; the previous TLS certificates stay", s.message());
+    }
   }
   log->info("{} received, stopping", stop_signal.load() == SIGINT ? "SIGINT" : "SIGTERM");
   // A second signal while stopping means "now".
@@ -66,8 +69,8 @@ void RegisterBroker(CLI::App& root, Context& ctx) {
   auto* cmd = root.add_subcommand(
       "broker",
       "Run the MQTT broker alone (MQTT 3.1.1 and 5.0; default listener 127.0.0.1:1883, set "
-      "broker.listeners to change it; broker.password_file / broker.acl_file in Mosquitto's "
-      "formats, reloaded on SIGHUP)");
+      "broker.listeners to change it: mqtt://, mqtts://, ws://, wss://; broker.password_file / "
+      "broker.acl_file in Mosquitto's formats and broker.tls certificates reloaded on SIGHUP)");
   cmd->callback([&ctx] { ctx.run = [&ctx] { return RunBroker(ctx); }; });
 }
 

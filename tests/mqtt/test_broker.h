@@ -22,11 +22,14 @@
 
 namespace aiot::mqtt::test {
 
-// The broker started in-process on a free loopback port with its own io_context threads.
+// The broker started in-process on a free loopback port with its own io_context threads; with
+// `extra_listeners` (e.g. "mqtts://127.0.0.1:0") also on those, port(1), port(2), ...
 class TestBroker {
  public:
-  explicit TestBroker(broker::BrokerConfig config = {}, int cores = 2) {
+  explicit TestBroker(broker::BrokerConfig config = {}, int cores = 2,
+                      const std::vector<std::string>& extra_listeners = {}) {
     config.listeners = {"127.0.0.1:0"};
+    config.listeners.insert(config.listeners.end(), extra_listeners.begin(), extra_listeners.end());
     config.sys_interval = 1;
     for (int i = 0; i < cores; ++i) {
       contexts_.push_back(std::make_unique<boost::asio::io_context>(1));
@@ -48,7 +51,8 @@ class TestBroker {
     contexts_.clear();  // destroys pending handlers (and with them the connections)
   }
   bool ok() const { return ok_; }
-  uint16_t port() const { return server_->ports().at(0); }
+  uint16_t port(size_t listener = 0) const { return server_->ports().at(listener); }
+  broker::BrokerServer& server() { return *server_; }
   broker::Broker& broker() { return server_->broker(); }
   metrics::Registry& registry() { return registry_; }
 

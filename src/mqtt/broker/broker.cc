@@ -906,6 +906,12 @@ void ServerConnection::RefuseConnect(ReasonCode rc, const char* why) {
 bool ServerConnection::AdmitClient(Connect& c, std::shared_ptr<const AclIdentity>* acl,
                                    bool* assigned) {
   std::shared_ptr<const AuthPolicy> policy;
+  // use_identity_as_username: the certificate names the user (for the ACL), not the CONNECT.
+  std::optional<std::string> identity = link_.CertificateUsername();
+  if (identity) {
+    c.username = std::move(*identity);
+    c.password.reset();
+  }
   if (ReasonCode rc = Authenticate(c, &policy); rc != ReasonCode::kSuccess) {
     RefuseConnect(rc, rc == ReasonCode::kBadUserNameOrPassword ? "bad user name or password"
                       : c.username                             ? "not authorized"
@@ -1128,6 +1134,11 @@ ReasonCode ServerConnection::Authenticate(const Connect& c,
   if (link_.Trusted()) return ReasonCode::kSuccess;  // in-process: no authentication, no ACL
   *policy = broker().auth_policy();
   const AuthPolicy* auth = policy->get();
+  if (link_.CertificateUsername()) {  // authenticated by its TLS client certificate
+    if (c.username && !c.username->empty()) return ReasonCode::kSuccess;
+    broker().metrics_->rejected_not_authorized.Increment();
+    return ReasonCode::kNotAuthorized;  // a certificate without CN or SAN
+  }
   if (c.username && auth != nullptr && auth->has_credential_store()) {
     std::string listener = link_.ListenerAddress();
     AuthRequest r{

@@ -55,6 +55,9 @@ class Link {
   virtual std::string ListenerAddress() const { return {}; }
   // In-process clients are part of this process: no authentication, no ACL.
   virtual bool Trusted() const { return false; }
+  // TLS with use_identity_as_username: the client certificate's identity ("" if it has none),
+  // which replaces the CONNECT's user name; nullopt otherwise.
+  virtual std::optional<std::string> CertificateUsername() const { return std::nullopt; }
 };
 
 class Broker;

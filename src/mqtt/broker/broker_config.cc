@@ -1,10 +1,103 @@
 #include "mqtt/broker/broker_config.h"
 
+#include <unistd.h>
+
+#include <cerrno>
+#include <charconv>
+#include <cstring>
+#include <utility>
+
+#include "base/errc.h"
+
 namespace aiot::mqtt::broker {
+
+void Describe(config::Visitor& v, BrokerTlsConfig& c) {
+  v.Field("cert", c.cert,
+          "PEM server certificate (chain) of mqtts:// and wss:// listeners; re-read on SIGHUP");
+  v.Field("key", c.key, "PEM private key of `cert`; re-read on SIGHUP");
+  v.Field("ca", c.ca, "PEM CA certificate(s) client certificates must chain to");
+  v.Field("require_client_cert", c.require_client_cert,
+          "mutual TLS: refuse clients without a valid certificate signed by `ca`");
+  v.Field("use_identity_as_username", c.use_identity_as_username,
+          "the client certificate's CN (else first SAN) is the user name for the ACL; the "
+          "CONNECT's user name and password are ignored (needs require_client_cert)");
+  v.Field("min_version", c.min_version, kTlsVersionNames, "lowest TLS version: 1.2 or 1.3");
+}
+
+void Validate(config::Checks& checks, const BrokerTlsConfig& c) {
+  for (auto [key, path] : {std::pair<const char*, const std::string*>{"cert", &c.cert},
+                           {"key", &c.key},
+                           {"ca", &c.ca}}) {
+    if (!path->empty() && ::access(path->c_str(), R_OK) != 0) {
+      checks.Fail(key, "cannot read " + *path + ": " + std::strerror(errno));
+    }
+  }
+  if (c.cert.empty() != c.key.empty())
+    checks.Fail(c.cert.empty() ? "cert" : "key", "cert and key go together");
+  if (c.require_client_cert && c.ca.empty()) {
+    checks.Fail("ca", "require_client_cert needs the CA that signs client certificates");
+  }
+  if (c.use_identity_as_username && !c.require_client_cert) {
+    checks.Fail("use_identity_as_username", "needs require_client_cert: true");
+  }
+}
+
+Result<ListenerSpec> ParseListenerSpec(const std::string& spec) {
+  ListenerSpec l;
+  std::string_view rest = spec;
+  if (size_t p = rest.find("://"); p != std::string_view::npos) {
+    std::string_view scheme = rest.substr(0, p);
+    rest.remove_prefix(p + 3);
+    if (scheme == "mqtt" || scheme == "tcp") {
+      l.kind = ListenerSpec::Kind::kTcp;
+    } else if (scheme == "mqtts" || scheme == "ssl" || scheme == "tls") {
+      l.kind = ListenerSpec::Kind::kTls;
+    } else if (scheme == "ws") {
+      l.kind = ListenerSpec::Kind::kWebSocket;
+    } else if (scheme == "wss") {
+      l.kind = ListenerSpec::Kind::kWebSocketTls;
+    } else {
+      return Status(errc::invalid_argument, "listener `" + spec + "`: unknown scheme `" +
+                                                std::string(scheme) + "` (mqtt, mqtts, ws or wss)");
+    }
+  }
+  if (!rest.empty() && rest.back() == '/') rest.remove_suffix(1);
+  size_t colon = rest.rfind(':');
+  if (colon == std::string_view::npos) {
+    return Status(errc::invalid_argument,
+                  "listener `" + spec + "`: expected [scheme://]address:port, e.g. 127.0.0.1:1883");
+  }
+  std::string host(rest.substr(0, colon));
+  if (host.size() >= 2 && host.front() == '[' && host.back() == ']')
+    host = host.substr(1, host.size() - 2);
+  if (host == "localhost") host = "127.0.0.1";
+  if (host.empty() || host == "*") host = "0.0.0.0";
+  l.host = host;
+  std::string_view port = rest.substr(colon + 1);
+  auto [end, ec] = std::from_chars(port.data(), port.data() + port.size(), l.port);
+  if (port.empty() || ec != std::errc() || end != port.data() + port.size()) {
+    return Status(errc::invalid_argument,
+                  "listener `" + spec + "`: bad port `" + std::string(port) + "` (0-65535)");
+  }
+  return l;
+}
+
+void Validate(config::Checks& checks, const BrokerConfig& c) {
+  for (const std::string& spec : c.listeners) {
+    auto l = ParseListenerSpec(spec);
+    if (!l.ok()) {
+      checks.Fail("listeners", l.status().message());
+    } else if (l->tls() && (c.tls.cert.empty() || c.tls.key.empty())) {
+      checks.Fail("listeners", "listener `" + spec + "` needs tls.cert and tls.key");
+    }
+  }
+}
 
 void Describe(config::Visitor& v, BrokerConfig& c) {
   v.Field("listeners", c.listeners,
-          "TCP listeners as address:port; default loopback only (like Mosquitto 2)");
+          "listeners as [scheme://]address:port, scheme mqtt (default), mqtts (TLS), ws "
+          "(WebSocket) or wss (WebSocket over TLS); default loopback only (like Mosquitto 2)");
+  config::Section(v, "tls", c.tls, "TLS of the mqtts:// and wss:// listeners");
   v.Field("allow_anonymous", c.allow_anonymous,
           "anonymous clients: local_only (loopback listeners only), true or false");
   v.Field("password_file", c.password_file,

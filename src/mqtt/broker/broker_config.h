@@ -5,15 +5,57 @@
 #include <vector>
 
 #include "base/config.h"
+#include "base/result.h"
 
 namespace aiot::mqtt::broker {
+
+// TLS of the broker's `mqtts://` and `wss://` listeners, as Mosquitto's listener options
+// (certfile, keyfile, cafile, require_certificate, use_identity_as_username, tls_version).
+enum class TlsVersion : uint8_t { kTls12, kTls13 };
+inline constexpr config::Named<TlsVersion> kTlsVersionNames[] = {{TlsVersion::kTls12, "1.2"},
+                                                                 {TlsVersion::kTls13, "1.3"}};
+struct BrokerTlsConfig {
+  // PEM certificate (chain) and private key of the server. Both re-read on SIGHUP by `aiot broker`:
+  // new handshakes use the new ones, established connections are kept.
+  std::string cert;
+  std::string key;
+  // PEM CA certificate(s) that client certificates must chain to.
+  std::string ca;
+  // Mutual TLS: refuse clients without a certificate signed by `ca` (or expired).
+  bool require_client_cert = false;
+  // The client certificate's subject CN (else its first SAN) is the client's user name for the
+  // ACL; the CONNECT's user name and password are ignored. Needs require_client_cert.
+  bool use_identity_as_username = false;
+  // Lowest TLS version accepted.
+  TlsVersion min_version = TlsVersion::kTls12;
+};
+
+void Describe(config::Visitor& v, BrokerTlsConfig& c);
+// Files named must exist and be readable; the mutual-TLS options must fit together.
+void Validate(config::Checks& checks, const BrokerTlsConfig& c);
+
+// One entry of `listeners`: "[scheme://]address:port", scheme mqtt (or tcp; the default), mqtts
+// (TLS), ws (MQTT over WebSocket) or wss (over WebSocket over TLS).
+struct ListenerSpec {
+  enum class Kind : uint8_t { kTcp, kTls, kWebSocket, kWebSocketTls };
+  Kind kind = Kind::kTcp;
+  std::string host;  // "0.0.0.0" for "*" or empty; "127.0.0.1" for localhost; no brackets
+  uint16_t port = 0;
+  bool tls() const { return kind == Kind::kTls || kind == Kind::kWebSocketTls; }
+};
+// Parses a listener; the error's message says what is wrong with it.
+Result<ListenerSpec> ParseListenerSpec(const std::string& spec);
 
 // Configuration of the embedded broker. Defaults follow what a Mosquitto 2 user expects: with
 // nothing configured the broker listens on loopback only and lets anonymous clients in only there.
 struct BrokerConfig {
-  // TCP listeners as "address:port". Default: loopback only, like Mosquitto 2 with no listener.
-  // An empty list runs the broker with the in-process transport only.
+  // Listeners as "[scheme://]address:port" (ListenerSpec): "127.0.0.1:1883",
+  // "mqtts://0.0.0.0:8883", "ws://0.0.0.0:9001", "wss://0.0.0.0:9443"; TLS ones use `tls`.
+  // Default: loopback only, like Mosquitto 2 with no listener. An empty list runs the broker with
+  // the in-process transport only.
   std::vector<std::string> listeners = {"127.0.0.1:1883"};
+  // Certificates of the mqtts:// and wss:// listeners.
+  BrokerTlsConfig tls;
   // Anonymous clients (no username): "local_only" (only on listeners bound to a loopback address),
   // "true" or "false". Clients with a username are checked against `password_file` (and, in
   // `aiot up`, the device registry); without any credential store they count as anonymous.
@@ -32,8 +74,8 @@ struct BrokerConfig {
   uint32_t max_queued_messages = 1000;
   // Per session: bytes of queued messages; 0 = unlimited.
   uint64_t max_queued_bytes = 0;
-  // Backpressure instead of loss for online subscribers: when a session's queue reaches an eighth of
-  // max_queued_messages (or of max_queued_bytes), the broker withholds PUBACK/PUBREC from every
+  // Backpressure instead of loss for online subscribers: when a session's queue reaches an eighth
+  // of max_queued_messages (or of max_queued_bytes), the broker withholds PUBACK/PUBREC from every
   // connection that publishes to it (and stops reading a connection that keeps publishing
   // regardless) until the queue is down to a 16th. A pause longer than this many milliseconds
   // makes that session drop beyond its limits instead (counted). 0 = no backpressure: drop at once.
@@ -68,5 +110,7 @@ struct BrokerConfig {
 };
 
 void Describe(config::Visitor& v, BrokerConfig& c);
+// Every listener parses; TLS listeners have a certificate and key.
+void Validate(config::Checks& checks, const BrokerConfig& c);
 
 }  // namespace aiot::mqtt::broker

@@ -15,6 +15,8 @@
 
 #include "base/errc.h"
 #include "base/log.h"
+#include "mqtt/broker/stream_link.h"
+#include "mqtt/broker/tls.h"
 #include "mqtt/protocol/codec.h"
 
 namespace aiot::mqtt::broker {
@@ -57,10 +59,6 @@ class AsioExecutor final : public Executor {
  private:
   asio::io_context& ctx_;
 };
-
-// The socket type of a connection: bound to the io_context's own executor rather than
-// any_io_executor, which is 40 bytes larger in the socket and in every pending operation.
-using Socket = asio::basic_stream_socket<tcp, asio::io_context::executor_type>;
 
 // One TCP connection: reads and decodes packets into its ServerConnection, encodes what the
 // broker sends. Lives on the io_context that accepted it and is used only on its thread; kept
@@ -380,25 +378,28 @@ class TcpLink final : public Link {
   bool holds_self_ : 1 = false;  // a reference of its own while reading is paused
 };
 
-Result<tcp::endpoint> ParseListener(const std::string& spec) {
-  size_t colon = spec.rfind(':');
-  if (colon == std::string::npos) return errc::invalid_argument;
-  std::string host = spec.substr(0, colon);
-  if (host.size() >= 2 && host.front() == '[' && host.back() == ']')
-    host = host.substr(1, host.size() - 2);
-  if (host == "localhost") host = "127.0.0.1";
-  if (host.empty() || host == "*") host = "0.0.0.0";
+Result<tcp::endpoint> ResolveListener(const ListenerSpec& l, const std::string& spec) {
   boost::system::error_code ec;
-  auto addr = asio::ip::make_address(host, ec);
-  if (ec) return errc::invalid_argument;
-  int port = 0;
-  try {
-    port = std::stoi(spec.substr(colon + 1));
-  } catch (...) {
-    return errc::invalid_argument;
+  auto addr = asio::ip::make_address(l.host, ec);
+  if (ec) {
+    return Status(errc::invalid_argument,
+                  "listener `" + spec + "`: `" + l.host + "` is not an IP address");
   }
-  if (port < 0 || port > 65535) return errc::invalid_argument;
-  return tcp::endpoint(addr, static_cast<uint16_t>(port));
+  return tcp::endpoint(addr, l.port);
+}
+
+const char* KindName(ListenerSpec::Kind kind) {
+  switch (kind) {
+    case ListenerSpec::Kind::kTls:
+      return "MQTT over TLS";
+    case ListenerSpec::Kind::kWebSocket:
+      return "MQTT over WebSocket";
+    case ListenerSpec::Kind::kWebSocketTls:
+      return "MQTT over WebSocket over TLS";
+    case ListenerSpec::Kind::kTcp:
+      break;
+  }
+  return "MQTT";
 }
 
 }  // namespace
@@ -408,6 +409,7 @@ struct BrokerServer::Impl {
     std::unique_ptr<tcp::acceptor> acceptor;
     uint32_t core = 0;
     bool anonymous_allowed = false;
+    ListenerSpec::Kind kind = ListenerSpec::Kind::kTcp;
   };
 
   std::vector<asio::io_context*> contexts;
@@ -416,6 +418,8 @@ struct BrokerServer::Impl {
   std::vector<std::unique_ptr<asio::steady_timer>> timers;
   std::vector<uint16_t> ports;
   Broker* broker = nullptr;
+  TlsContextSlot tls;  // of the TLS listeners; replaced by ReloadTls
+  bool has_tls_listener = false;
   std::atomic<bool> stopped{false};
   int64_t last_sys_ns = 0;
 
@@ -426,13 +430,23 @@ struct BrokerServer::Impl {
                                 if (!ec) {
                                   boost::system::error_code ignored;
                                   socket.set_option(tcp::no_delay(true), ignored);
-                                  TcpLink::Ref link(new TcpLink(std::move(socket)));
-                                  link->Start(*broker, a->core, a->anonymous_allowed);
+                                  StartLink(*a, std::move(socket));
                                 } else if (ec == asio::error::operation_aborted) {
                                   return;
                                 }
                                 Accept(a);
                               });
+  }
+
+  void StartLink(const Acceptor& a, Socket socket) {
+    if (a.kind == ListenerSpec::Kind::kTcp) {
+      TcpLink::Ref link(new TcpLink(std::move(socket)));
+      link->Start(*broker, a.core, a.anonymous_allowed);
+      return;
+    }
+    StartStreamLink(a.kind, std::move(socket), tls.Get(),
+                    broker->config().tls.use_identity_as_username, *broker, a.core,
+                    a.anonymous_allowed);
   }
 
   void Tick(uint32_t core) {
@@ -478,11 +492,14 @@ Status BrokerServer::Start() {
   const BrokerConfig& cfg = broker_->config();
   if (Status s = broker_->LoadAuth(); !s.ok()) return s;  // password_file, acl_file
   for (const std::string& spec : cfg.listeners) {
-    auto ep = ParseListener(spec);
-    if (!ep.ok()) {
-      return Status(ep.error(),
-                    "listener `" + spec + "`: expected address:port, e.g. 127.0.0.1:1883");
+    auto l = ParseListenerSpec(spec);
+    if (!l.ok()) return l.status();
+    if (l->tls() && !impl_->has_tls_listener) {
+      impl_->has_tls_listener = true;
+      if (Status s = ReloadTls(); !s.ok()) return s;
     }
+    auto ep = ResolveListener(*l, spec);
+    if (!ep.ok()) return ep.status();
     tcp::endpoint endpoint = *ep;
     bool anonymous = cfg.allow_anonymous == "true" ||
                      (cfg.allow_anonymous == "local_only" && endpoint.address().is_loopback());
@@ -490,6 +507,7 @@ Status BrokerServer::Start() {
       auto a = std::make_unique<Impl::Acceptor>();
       a->core = core;
       a->anonymous_allowed = anonymous;
+      a->kind = l->kind;
       a->acceptor = std::make_unique<tcp::acceptor>(*impl_->contexts[core]);
       boost::system::error_code ec;
       a->acceptor->open(endpoint.protocol(), ec);
@@ -509,8 +527,9 @@ Status BrokerServer::Start() {
       }
       impl_->acceptors.push_back(std::move(a));
     }
-    Log()->info("MQTT broker listening on {}:{} ({} cores{})", endpoint.address().to_string(),
-                endpoint.port(), impl_->contexts.size(), anonymous ? ", anonymous allowed" : "");
+    Log()->info("{} broker listening on {}:{} ({} cores{})", KindName(l->kind),
+                endpoint.address().to_string(), endpoint.port(), impl_->contexts.size(),
+                anonymous ? ", anonymous allowed" : "");
   }
   for (auto& a : impl_->acceptors) {
     Impl::Acceptor* raw = a.get();
@@ -576,5 +595,13 @@ void BrokerServer::Stop() {
 }
 
 std::vector<uint16_t> BrokerServer::ports() const { return impl_->ports; }
+
+Status BrokerServer::ReloadTls() {
+  if (!impl_->has_tls_listener) return Status::Ok();
+  auto ctx = MakeServerTlsContext(broker_->config().tls);
+  if (!ctx.ok()) return ctx.status();
+  impl_->tls.Set(std::move(*ctx));
+  return Status::Ok();
+}
 
 }  // namespace aiot::mqtt::broker
