@@ -51,7 +51,10 @@ int RunBroker(Context& ctx) {
     } else {
       log->error("SIGHUP: {}; the previous policy stays", s.message());
     }
-    if (Status s = server.ReloadTls(); !s.ok()) {
+    if (Status s = server.ReloadTls(); s.ok()) {
+      if (!config.broker.tls.cert.empty())
+        log->info("SIGHUP: TLS certificate, key and CA files reloaded (for new handshakes)");
+    } else {
       log->error("SIGHUP: {}; the previous TLS certificates stay", s.message());
     }
   }

@@ -1,7 +1,7 @@
 // MQTT over WebSocket: MQTT.js (npm `mqtt`, installed in tests/mqtt/ws by scripts/setup.sh
-// --test) in Node publishes and subscribes through the broker's ws:// and wss:// listeners, MQTT
-// 3.1.1 and 5.0; the subprotocol answered is "mqtt". Certificates are made with openssl at test
-// time.
+// --test) in Node and in Chromium (playwright-core) publishes and subscribes through the broker's
+// ws:// and wss:// listeners, MQTT 3.1.1 and 5.0; the subprotocol answered is "mqtt". Certificates
+// are made with openssl at test time.
 #include <gtest/gtest.h>
 
 #include <cstdlib>
@@ -68,6 +68,17 @@ TEST_F(BrokerWebSocket, MqttJsPublishSubscribeOverWss) {
   std::string url = "wss://localhost:" + std::to_string(broker_->port(2)) + "/mqtt";
   for (int version : {4, 5}) {
     EXPECT_EQ(PubSub(url, version, true), "ws/q0 0 m0\nws/q1 1 m1\nws/q2 2 m2\n") << version;
+  }
+}
+
+// MQTT.js's browser bundle in Chromium (playwright-core), over ws:// and wss://.
+TEST_F(BrokerWebSocket, MqttJsInChromium) {
+  for (auto [scheme, listener] : {std::pair<std::string, size_t>{"ws", 1}, {"wss", 2}}) {
+    std::string url = scheme + "://localhost:" + std::to_string(broker_->port(listener)) + "/mqtt";
+    auto [rc, out] = RunCommand("cd " + WsDir() + " && timeout 120 node browser.mjs " + url + " 5");
+    if (rc == 77) AIOT_SKIP_WITHOUT_PEER(out);
+    EXPECT_EQ(rc, 0) << out;
+    EXPECT_EQ(out, "browser/q0 0 m0\nbrowser/q1 1 m1\nbrowser/q2 2 m2\n") << scheme;
   }
 }
 

@@ -189,9 +189,10 @@ class StreamLink final : public Link {
   }
 
   void HandshakeFailed(const char* what, error_code ec) {
-    error_code ignored;
-    auto ep = beast::get_lowest_layer(stream_).remote_endpoint(ignored);
-    Log()->info("{} from {} failed: {}", what, ep.address().to_string(), ec.message());
+    error_code gone;  // the peer may have closed already
+    auto ep = beast::get_lowest_layer(stream_).remote_endpoint(gone);
+    Log()->info("{} from {} failed: {}", what, gone ? "a client" : ep.address().to_string(),
+                ec.message());
     Finish(false);
   }
 
