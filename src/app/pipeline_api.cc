@@ -99,6 +99,12 @@ Response PostRun(pipeline::PipelineService& service, Request& req) {
                      "` (continuous-learning, "
                      "extract-data)");
   }
+  // Also here: the route's body limit is applied after the header was parsed, so a
+  // Content-Length body under the server's limit gets through net's parser.
+  if (req.body().size() > kMaxBodyBytes) {
+    return Error(http::status::payload_too_large, "payload_too_large",
+                 "the body is larger than " + std::to_string(kMaxBodyBytes) + " bytes");
+  }
   Json body = Json::object();
   if (!req.body().empty()) {
     body = Json::parse(req.body(), nullptr, /*allow_exceptions=*/false);
