@@ -262,6 +262,21 @@ TEST_F(PipelineServiceTest, ConfigurationErrorsNameTheKey) {
   EXPECT_NE(all.find("`bake` is not a step"), std::string::npos) << all;
   EXPECT_NE(all.find("`train: 0` is not a whole number"), std::string::npos) << all;
   EXPECT_NE(all.find("control_topic"), std::string::npos) << all;
+  // Loaded from a file, each problem names the key and the line.
+  PipelineConfig loaded;
+  try {
+    config::LoadYaml(
+        "enabled: true\nparams:\n  seed: 3\n  nope: 1\ntriggers:\n  schedule: \"61 * * * *\"\n",
+        "aiot.yaml", config::DescriberFor(loaded));
+    ADD_FAILURE() << "loaded";
+  } catch (const config::Error& e) {
+    const std::string what = e.what();
+    EXPECT_NE(what.find("params: parameter `nope` is not a parameter"), std::string::npos) << what;
+    EXPECT_NE(what.find("aiot.yaml:3)"), std::string::npos) << what;  // the map's first line
+    EXPECT_NE(what.find("triggers.schedule: minute: `61` is out of range"), std::string::npos)
+        << what;
+    EXPECT_NE(what.find("aiot.yaml:6"), std::string::npos) << what;
+  }
   const Dag dag = WithTimeouts(TrainingPipeline(), {{"train", "90"}});
   EXPECT_EQ(dag.Find("train")->timeout, 90s);
 }

@@ -321,5 +321,45 @@ TEST_F(EmbeddedRunnerTest, ControlMessagesStartRunsAndBadOnesAreDeadLettered) {
   platform.Stop();
 }
 
+TEST_F(EmbeddedRunnerTest, DriftEventsOnTheDriftTopicStartOneRun) {
+  if (Shell("command -v mosquitto_pub").empty()) {
+    AIOT_SKIP_WITHOUT_PEER("mosquitto clients (mosquitto_pub) not installed");
+  }
+  app::AppConfig config = Config();
+  config.pipeline.triggers.drift.enabled = true;
+  config.pipeline.params["min_rows"] = "100000";  // the run ends at validate
+  FillDatastore(config);
+  app::Platform platform(config, {});
+  ASSERT_TRUE(platform.Start().ok());
+  net::HttpClient admin("http://127.0.0.1:" + std::to_string(platform.http_port()), kAdmin);
+  auto runs = [&] {
+    auto r = admin.Get("/api/v1/pipelines/continuous-learning/runs");
+    return r.ok() && r->status == 200 ? Json::parse(r->body, nullptr, false)["runs"] : Json();
+  };
+  // The end of a drift episode and another model's drift start nothing.
+  Publish("aiot/events/drift", R"({"event":"drift","drift":false,"model":"fan-mlp@1"})");
+  Publish("aiot/events/drift", R"({"event":"drift","drift":true,"model":"pump@2"})");
+  // A storm: one run, whatever arrives in the cooldown.
+  for (int i = 0; i < 5; ++i) {
+    Publish("aiot/events/drift", R"({"event":"drift","drift":true,"model":"fan-mlp@1"})");
+  }
+  ASSERT_TRUE(WaitFor([&] { return runs().size() == 1; }, 30s));
+  Json run = WaitForEnd(admin, runs()[0]["id"], 120s);
+  EXPECT_EQ(run["trigger"], "drift");
+  EXPECT_EQ(run["status"], "failed") << run.dump(2);  // validate refused the rows, as configured
+  Publish("aiot/events/drift", R"({"event":"drift","drift":true,"model":"fan-mlp@1"})");
+  // Published after the storm and handled in order by the same subscriber: had the cooldown not
+  // held, this would be the second run.
+  Publish("control-message", R"({"command":"extract-data"})");
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        auto r = admin.Get("/api/v1/pipelines/extract-data/runs");
+        return r.ok() && r->body.find("\"control\"") != std::string::npos;
+      },
+      30s));
+  EXPECT_EQ(runs().size(), 1u);
+  platform.Stop();
+}
+
 }  // namespace
 }  // namespace aiot::pipeline_test
