@@ -273,8 +273,8 @@ void PipelineService::Execute(const RunRecord& run) {
     }
     return;
   }
-  log->info("pipeline run {} of `{}` {}: {} {}", run.id, run.model, RunStatusName(done->status),
-            done->decision, done->reason);
+  log->info("pipeline run {} of `{}` {}{}: {}", run.id, run.model, RunStatusName(done->status),
+            done->decision.empty() ? "" : " (" + done->decision + ")", done->reason);
 }
 
 void PipelineService::Loop() {
