@@ -42,6 +42,9 @@ void Describe(config::Visitor& v, AppConfig& c) {
   config::Section(v, "bootstrap", c.bootstrap, "The first model, when there is none.");
   config::Section(v, "fleet", c.fleet, "Simulated fleet of `aiot up --simulate N`.");
   config::Section(v, "bridge", c.bridge, "`aiot bridge`: MQTT <-> Kafka.");
+  config::Section(v, "pipeline", c.pipeline,
+                  "The continuous-learning pipeline runner inside `aiot up` (runs, triggers, "
+                  "control topic).");
 }
 
 Result<telemetry::FieldSchema> ResolveFields(AppConfig& config) {

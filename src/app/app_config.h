@@ -11,6 +11,7 @@
 #include "mqtt/broker/broker_config.h"
 #include "net/http_server.h"
 #include "ota/rollout.h"
+#include "pipeline/pipeline_config.h"
 #include "registry/registry_config.h"
 #include "services/predictor_config.h"
 #include "sim/sim_config.h"
@@ -65,6 +66,8 @@ struct AppConfig {
   sim::FleetConfig fleet;
   // `aiot bridge`: MQTT <-> Kafka.
   kafka::BridgeConfig bridge;
+  // The embedded continuous-learning pipeline runner of `aiot up`.
+  pipeline::PipelineConfig pipeline;
 };
 
 void Describe(config::Visitor& v, AppConfig& c);

@@ -15,6 +15,7 @@
 #include <nlohmann/json.hpp>
 
 #include "app/admin_token.h"
+#include "app/pipeline_api.h"
 #include "base/errc.h"
 #include "base/log.h"
 #include "base/metrics.h"
@@ -199,6 +200,7 @@ struct Platform::Impl {
   Status StartPredictor();
   Status StartStore();
   Status StartPlatformServices();
+  Status StartPipeline();
   Status StartHttp();
   Status StartFleet();
 
@@ -222,6 +224,9 @@ struct Platform::Impl {
   std::unique_ptr<datastore::IngestService> ingest;
   std::unique_ptr<ota::RolloutService> rollouts;
   std::unique_ptr<sim::Fleet> fleet;
+  std::unique_ptr<pipeline::PipelineService> pipelines;  // runs and their API (src/pipeline)
+  std::shared_ptr<mqtt::Client> pipeline_client;         // control topic, drift events
+  std::unique_ptr<PipelineTopics> pipeline_topics;
   std::string admin_token;  // generated when http.auth_tokens is empty
   std::string AdminTokenPath() const {
     return (std::filesystem::path(config.registry.data_dir) / kAdminTokenFile).string();
@@ -233,9 +238,10 @@ struct Platform::Impl {
 // The steps of Start(), in order. Each logs what failed and returns its status.
 Status Platform::Impl::StartServices() {
   using Step = Status (Impl::*)();
-  for (Step step : {&Impl::CheckOptions, &Impl::StartBroker, &Impl::OpenRegistries,
-                    &Impl::SetUpAuth, &Impl::StartPredictor, &Impl::StartStore,
-                    &Impl::StartPlatformServices, &Impl::StartHttp, &Impl::StartFleet}) {
+  for (Step step :
+       {&Impl::CheckOptions, &Impl::StartBroker, &Impl::OpenRegistries, &Impl::SetUpAuth,
+        &Impl::StartPredictor, &Impl::StartStore, &Impl::StartPlatformServices,
+        &Impl::StartPipeline, &Impl::StartHttp, &Impl::StartFleet}) {
     if (Status s = (this->*step)(); !s.ok()) return s;
   }
   return Status::Ok();
@@ -392,6 +398,37 @@ Status Platform::Impl::StartPlatformServices() {
   return Status::Ok();
 }
 
+// The continuous-learning pipeline (src/pipeline/README.md, "The embedded runner"): its runs'
+// API always; with pipeline.enabled the runner, its triggers and the control topic. Before the
+// HTTP server starts (routes are fixed then); queued runs wait for its port.
+Status Platform::Impl::StartPipeline() {
+  auto log = log::Get("app");
+  auto options = EmbeddedRunnerOptions(
+      config, [this] { return http.port(); }, admin_token,
+      [this] { return datastore.CountRows(); });
+  if (!options.ok()) {
+    log->error("pipeline: {}", options.status().message());
+    return options.status();
+  }
+  pipelines = std::make_unique<pipeline::PipelineService>(config.pipeline, *options);
+  if (Status s = pipelines->Open(); !s.ok()) {
+    log->error("pipeline runs under {}: {}", config.registry.data_dir, s.message());
+    return s;
+  }
+  RegisterPipelineRoutes(router, *pipelines);
+  if (!config.pipeline.enabled) return Status::Ok();
+  if (Status s = pipelines->Start(); !s.ok()) {
+    log->error("pipeline runner: {}", s.message());
+    return s;
+  }
+  pipeline_client = InprocClient("aiot-pipeline");
+  pipeline_topics = std::make_unique<PipelineTopics>(*pipelines, pipeline_client,
+                                                     predictor_config.drift_topic, registry);
+  pipeline_topics->Start();
+  pipeline_client->Start();
+  return Status::Ok();
+}
+
 Status Platform::Impl::StartHttp() {
   auto log = log::Get("app");
   if (Status s = http.Start(); !s.ok()) {
@@ -444,6 +481,8 @@ void Platform::Stop() {
   auto log = log::Get("app");
   log->info("stopping: draining in-flight work");
   Impl& i = *impl_;
+  if (i.pipelines) i.pipelines->Stop();  // a running step is interrupted, resumed at next start
+  Impl::StopClient(i.pipeline_client);
   if (i.fleet) {
     std::promise<void> done;
     i.fleet->Stop([&done] { done.set_value(); });

@@ -1,25 +1,20 @@
 // `aiot pipeline run|trigger|list|show|cancel`: pipeline runs in <data_dir>/pipelines.db
 // (src/pipeline/README.md, "Runs"), executed by the Runner with `aiot pipeline step` children.
-#include <fcntl.h>
-#include <sys/file.h>
-#include <unistd.h>
 
 #include <atomic>
 #include <chrono>
-#include <condition_variable>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <iostream>
-#include <mutex>
 #include <thread>
 
 #include "base/errc.h"
 #include "base/json.h"
-#include "base/version.h"
 #include "cli/pipeline_step_io.h"
 #include "pipeline/dag.h"
 #include "pipeline/run_store.h"
+#include "pipeline/run_support.h"
 #include "pipeline/runner.h"
 #include "pipeline/subprocess_step.h"
 #include "registry/api_client.h"
@@ -57,8 +52,6 @@ Result<Places> PlacesOf(const RunsArgs& a, Context& ctx) {
   return p;
 }
 
-std::string CodeVersion() { return std::string(version::kVersion) + "+" + version::kGitCommit; }
-
 // --param name=value: a parameter some step of the DAG declares.
 Result<std::map<std::string, std::string>> ParseParams(const std::vector<std::string>& items,
                                                        const pipeline::Dag& dag) {
@@ -66,65 +59,13 @@ Result<std::map<std::string, std::string>> ParseParams(const std::vector<std::st
   for (const std::string& item : items) {
     const size_t eq = item.find('=');
     const std::string name = item.substr(0, eq);
-    bool known = false;
-    for (const auto& s : dag.steps) known = known || s.params.count(name) > 0;
-    if (eq == std::string::npos || !known) {
+    if (eq == std::string::npos || !pipeline::CheckParams(dag, {{name, ""}}).ok()) {
       return Status(errc::invalid_argument,
                     "--param `" + item + "`: must be name=value with a parameter of a step");
     }
     out[name] = item.substr(eq + 1);
   }
   return out;
-}
-
-// A run's parameter overrides, kept in its directory so that a resumed run uses them again.
-std::string ParamsFile(const Places& p, int64_t id) {
-  return p.runs_dir + "/" + std::to_string(id) + "/params.json";
-}
-
-Status SaveParams(const Places& p, int64_t id, const std::map<std::string, std::string>& params) {
-  if (Status s = EnsureDir(p.runs_dir + "/" + std::to_string(id)); !s.ok()) return s;
-  return WriteJson(ParamsFile(p, id), Json(params));
-}
-
-std::map<std::string, std::string> LoadParams(const Places& p, int64_t id) {
-  std::map<std::string, std::string> out;
-  auto j = ReadJson(ParamsFile(p, id));
-  if (!j.ok()) return out;
-  for (const auto& [k, v] : j->items()) {
-    if (v.is_string()) out[k] = v.get<std::string>();
-  }
-  return out;
-}
-
-Json StepJson(const pipeline::StepRecord& s) {
-  Json j = {{"step", s.step},
-            {"attempt", s.attempt},
-            {"status", pipeline::StepStatusName(s.status)},
-            {"started_ns", s.started_ns},
-            {"finished_ns", s.finished_ns},
-            {"exit_code", s.exit_code ? Json(*s.exit_code) : Json(nullptr)},
-            {"log_tail", s.log_tail}};
-  auto artifacts = Json::parse(s.artifacts, nullptr, false);
-  j["artifacts"] = artifacts.is_discarded() ? Json::object() : artifacts;
-  return j;
-}
-
-Json RunJson(const pipeline::RunRecord& r) {
-  Json steps = Json::array();
-  for (const auto& s : r.steps) steps.push_back(StepJson(s));
-  return {{"id", r.id},
-          {"pipeline", r.pipeline},
-          {"model", r.model},
-          {"trigger", r.trigger},
-          {"status", pipeline::RunStatusName(r.status)},
-          {"created_ns", r.created_ns},
-          {"started_ns", r.started_ns},
-          {"finished_ns", r.finished_ns},
-          {"decision", r.decision},
-          {"reason", r.reason},
-          {"code_version", r.code_version},
-          {"steps", steps}};
 }
 
 std::string Seconds(int64_t from_ns, int64_t to_ns) {
@@ -176,16 +117,16 @@ int Report(const char* what, const Status& s) {
 Result<int64_t> PickRun(const RunsArgs& a, pipeline::RunStore& store, const Places& p,
                         const std::string& model, const pipeline::Dag& dag) {
   if (a.run_id > 0) return a.run_id;
-  auto active = store.List({.model = model, .status = std::nullopt, .limit = 1000});
+  auto active = store.List({.model = model, .status = std::nullopt, .limit = 1000, .pipeline = {}});
   if (!active.ok()) return active.status();
   for (const auto& r : *active) {
     if (pipeline::IsActive(r.status)) return r.id;
   }
   auto params = ParseParams(a.params, dag);
   if (!params.ok()) return params.status();
-  auto id = store.CreateRun({dag.name, model, a.trigger, CodeVersion()});
+  auto id = store.CreateRun({dag.name, model, a.trigger, pipeline::CodeVersion()});
   if (!id.ok()) return id.status();
-  if (Status s = SaveParams(p, *id, *params); !s.ok()) return s;
+  if (Status s = pipeline::SaveRunParams(p.runs_dir, *id, *params); !s.ok()) return s;
   return id;
 }
 
@@ -197,53 +138,10 @@ void ExportApi(registry::ApiEndpoint& api, Context& ctx) {
   if (!api.token_file.empty()) ::setenv("AIOT_TOKEN_FILE", api.token_file.c_str(), 1);
 }
 
-// Cancels the runner's run when another process (`aiot pipeline cancel`) ended it in the store.
-class CancelWatch {
- public:
-  CancelWatch(pipeline::RunStore& store, pipeline::Runner& runner, int64_t id)
-      : thread_([this, &store, &runner, id] {
-          std::unique_lock lock(mu_);
-          while (!cv_.wait_for(lock, std::chrono::milliseconds(200), [this] { return stop_; })) {
-            auto r = store.Get(id);
-            if (r.ok() && !pipeline::IsActive(r->status)) runner.Cancel(id);
-          }
-        }) {}
-  ~CancelWatch() {
-    {
-      std::lock_guard lock(mu_);
-      stop_ = true;
-    }
-    cv_.notify_all();
-    thread_.join();
-  }
-
- private:
-  std::mutex mu_;
-  std::condition_variable cv_;
-  bool stop_ = false;
-  std::thread thread_;
-};
-
-// One `aiot pipeline run` per data directory: recovery marks every running step of the store
-// interrupted, which is only true when no other runner is alive. The kernel drops the lock with
-// its process, also on kill -9.
-class RunnerLock {
- public:
-  explicit RunnerLock(const std::string& path)
-      : fd_(::open(path.c_str(), O_RDWR | O_CREAT | O_CLOEXEC, 0644)) {}
-  ~RunnerLock() {
-    if (fd_ >= 0) ::close(fd_);
-  }
-  bool Acquire() { return fd_ >= 0 && ::flock(fd_, LOCK_EX | LOCK_NB) == 0; }
-
- private:
-  int fd_;
-};
-
 int RunRun(RunsArgs& a, Context& ctx) {
   auto places = PlacesOf(a, ctx);
   if (!places.ok()) return Report("run", places.status());
-  RunnerLock lock(places->db + ".runner-lock");
+  pipeline::RunnerLock lock(places->db + ".runner-lock");
   if (!lock.Acquire()) {
     return Report("run", Status(errc::already_exists,
                                 "another `aiot pipeline run` is executing runs of " + places->db));
@@ -277,8 +175,8 @@ int RunRun(RunsArgs& a, Context& ctx) {
             << "/" << *id << "\n";
   Result<pipeline::RunRecord> run = Status(errc::internal, "not run");
   {
-    CancelWatch watch(**store, runner, *id);
-    run = runner.Execute(*id, LoadParams(*places, *id));
+    pipeline::CancelWatch watch(**store, runner, *id);
+    run = runner.Execute(*id, pipeline::LoadRunParams(places->runs_dir, *id));
   }
   if (!run.ok()) {
     // Ended by another process while it ran (cancel): what the store says.
@@ -287,7 +185,7 @@ int RunRun(RunsArgs& a, Context& ctx) {
     run = stored;
   }
   if (a.json) {
-    std::cout << RunJson(*run).dump(2) << "\n";
+    std::cout << pipeline::RunJson(*run).dump(2) << "\n";
   } else {
     PrintRun(*run);
   }
@@ -303,9 +201,10 @@ int RunTrigger(RunsArgs& a, Context& ctx) {
   auto params = ParseParams(a.params, dag);
   if (!params.ok()) return Report("trigger", params.status());
   const std::string model = a.model.empty() ? ctx.Config().model_name : a.model;
-  auto id = (*store)->CreateRun({dag.name, model, a.trigger, CodeVersion()});
+  auto id = (*store)->CreateRun({dag.name, model, a.trigger, pipeline::CodeVersion()});
   if (!id.ok()) return Report("trigger", id.status());
-  if (Status s = SaveParams(*places, *id, *params); !s.ok()) return Report("trigger", s);
+  if (Status s = pipeline::SaveRunParams(places->runs_dir, *id, *params); !s.ok())
+    return Report("trigger", s);
   std::cout << "queued run " << *id << " of " << model << "\n";
   return kExitOk;
 }
@@ -315,7 +214,7 @@ int RunList(RunsArgs& a, Context& ctx) {
   if (!places.ok()) return Report("list", places.status());
   auto store = OpenStore(*places);
   if (!store.ok()) return Report("list", store.status());
-  pipeline::RunFilter f{.model = a.model, .status = std::nullopt, .limit = a.limit};
+  pipeline::RunFilter f{.model = a.model, .status = std::nullopt, .limit = a.limit, .pipeline = {}};
   for (auto st : {pipeline::RunStatus::kQueued, pipeline::RunStatus::kRunning,
                   pipeline::RunStatus::kSucceeded, pipeline::RunStatus::kFailed,
                   pipeline::RunStatus::kCancelled}) {
@@ -329,7 +228,7 @@ int RunList(RunsArgs& a, Context& ctx) {
   if (!runs.ok()) return Report("list", runs.status());
   if (a.json) {
     Json list = Json::array();
-    for (const auto& r : *runs) list.push_back(RunJson(r));
+    for (const auto& r : *runs) list.push_back(pipeline::RunJson(r));
     std::cout << Json{{"runs", list}}.dump(2) << "\n";
   } else {
     PrintRuns(*runs);
@@ -345,7 +244,7 @@ int RunShow(RunsArgs& a, Context& ctx) {
   auto run = (*store)->Get(a.run_id);
   if (!run.ok()) return Report("show", run.status());
   if (a.json) {
-    std::cout << RunJson(*run).dump(2) << "\n";
+    std::cout << pipeline::RunJson(*run).dump(2) << "\n";
   } else {
     PrintRun(*run);
   }

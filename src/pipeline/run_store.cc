@@ -141,7 +141,8 @@ Result<int64_t> RunStore::CreateRun(const NewRun& run) {
                  .Run();
   if (s.code() == make_error_code(errc::already_exists)) {
     // The model's newest run is the active one: no run could be created after it.
-    auto active = ListLocked(RunFilter{.model = run.model, .status = std::nullopt, .limit = 1});
+    auto active = ListLocked(
+        RunFilter{.model = run.model, .status = std::nullopt, .limit = 1, .pipeline = {}});
     std::string which = active.ok() && !active->empty()
                             ? " (run " + std::to_string(active->front().id) + ")"
                             : std::string();
@@ -329,12 +330,13 @@ Result<std::vector<RunRecord>> RunStore::ListLocked(const RunFilter& filter) con
   if (filter.limit <= 0) return std::vector<RunRecord>{};
   const std::string sql = "SELECT " + std::string(kRunColumns) +
                           " FROM runs WHERE (?1 = '' OR model = ?1) AND (?2 = '' OR status = ?2)"
-                          " ORDER BY id DESC LIMIT ?3";
+                          " AND (?4 = '' OR pipeline = ?4) ORDER BY id DESC LIMIT ?3";
   auto stmt = db_.Prepare(sql);
   if (!stmt.ok()) return stmt.status();
   stmt->Bind(1, filter.model)
       .Bind(2, filter.status ? RunStatusName(*filter.status) : "")
-      .Bind(3, filter.limit);
+      .Bind(3, filter.limit)
+      .Bind(4, filter.pipeline);
   std::vector<RunRecord> out;
   for (;;) {
     auto row = stmt->Step();

@@ -69,6 +69,7 @@ struct RunFilter {
   std::string model;                // empty: all
   std::optional<RunStatus> status;  // none: all
   int limit = 100;
+  std::string pipeline;  // empty: all
 };
 
 // What RecoverAfterRestart did with one run that was active.

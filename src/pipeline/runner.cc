@@ -45,6 +45,12 @@ void Runner::Cancel(int64_t run_id) {
   if (current_run_.load() == run_id) cancel_ = true;
 }
 
+void Runner::Interrupt(int64_t run_id) {
+  (void)run_id;  // also before Execute started: a shutdown is for good
+  interrupt_ = true;
+  cancel_ = true;
+}
+
 Result<RunRecord> Runner::Execute(int64_t run_id,
                                   const std::map<std::string, std::string>& params) {
   if (Status s = dag_.Validate(); !s.ok()) return s;
@@ -59,7 +65,7 @@ Result<RunRecord> Runner::Execute(int64_t run_id,
                                               run->pipeline + "`, not `" + dag_.name + "`");
   }
   current_run_ = run_id;
-  cancel_ = false;
+  cancel_ = interrupt_.load();
   std::map<std::string, std::string> values = params;
   values["run_id"] = std::to_string(run_id);
   values["run_dir"] = options_.runs_dir + "/" + std::to_string(run_id);
@@ -78,6 +84,7 @@ Result<RunRecord> Runner::Execute(int64_t run_id,
     if (end.end != End::kNext) break;
   }
   current_run_ = 0;
+  if (end.end == End::kInterrupt) return Status(errc::cancelled, end.reason);
   Status finished;
   switch (end.end) {
     case End::kNext:
@@ -92,6 +99,8 @@ Result<RunRecord> Runner::Execute(int64_t run_id,
       break;
     case End::kCancel:
       finished = store_.FinishRun(run_id, RunStatus::kCancelled, "", end.reason);
+      break;
+    case End::kInterrupt:
       break;
   }
   if (!finished.ok()) return finished;
@@ -115,6 +124,7 @@ Runner::StepEnd Runner::RunStep(const RunRecord& run, const Step& step,
             "step " + step.name + " has no attempts left (" + std::to_string(used) + " used)"};
   }
   for (;;) {
+    if (interrupt_) return {End::kInterrupt, "interrupted before step " + step.name};
     if (cancel_) return {End::kCancel, "cancelled before step " + step.name};
     auto attempt = store_.StartStep(run.id, step.name);
     if (!attempt.ok()) return {End::kFail, attempt.status().message()};
@@ -128,6 +138,8 @@ Runner::StepEnd Runner::RunStep(const RunRecord& run, const Step& step,
         clock_.MonotonicNanos() +
         std::chrono::duration_cast<std::chrono::nanoseconds>(step.timeout).count();
     StepOutput out = Attempt(fn->second, std::move(ctx), step);
+    // Shutdown: the attempt stays `running`, as after a crash (RecoverAfterRestart decides).
+    if (interrupt_) return {End::kInterrupt, "interrupted in step " + step.name};
     const StepOutcome outcome = OutcomeOf(step, out.exit_code);
     StepResult result;
     result.status = outcome == StepOutcome::kContinue ? StepStatus::kSucceeded

@@ -74,8 +74,14 @@ class Runner {
   // the run ends `cancelled`. Callable from any thread.
   void Cancel(int64_t run_id);
 
+  // Shutdown: like Cancel, but the run is left as a killed process leaves it (the running
+  // attempt stays `running` in the store, the run active), so that RecoverAfterRestart at the
+  // next start resumes or fails it with the reason. Execute returns errc::cancelled. For good:
+  // also when called before Execute started, and every later Execute stops at once.
+  void Interrupt(int64_t run_id);
+
  private:
-  enum class End { kNext, kStop, kFail, kCancel };
+  enum class End { kNext, kStop, kFail, kCancel, kInterrupt };
   struct StepEnd {
     StepEnd(End e = End::kNext, std::string r = {}, std::string d = {})
         : end(e), reason(std::move(r)), decision(std::move(d)) {}
@@ -95,6 +101,7 @@ class Runner {
   std::map<std::string, StepFunction> functions_;
   std::atomic<int64_t> current_run_{0};
   std::atomic<bool> cancel_{false};
+  std::atomic<bool> interrupt_{false};
 };
 
 }  // namespace aiot::pipeline

@@ -8,11 +8,14 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 #include <filesystem>
 #include <nlohmann/json.hpp>
 #include <string_view>
 #include <vector>
+
+extern char** environ;  // NOLINT: POSIX, the process environment
 
 namespace aiot::pipeline {
 namespace {
@@ -24,7 +27,8 @@ void Append(std::string& out, std::string_view data, size_t max) {
 }
 
 // In the child, between fork and exec: only async-signal-safe calls.
-[[noreturn]] void ExecChild(int out_fd, pid_t parent, const char* exe, char* const* argv) {
+[[noreturn]] void ExecChild(int out_fd, pid_t parent, const char* exe, char* const* argv,
+                            char* const* envp) {
   ::setpgid(0, 0);
   ::prctl(PR_SET_PDEATHSIG, SIGKILL);
   if (::getppid() != parent) ::_exit(137);  // the parent died before prctl
@@ -32,7 +36,7 @@ void Append(std::string& out, std::string_view data, size_t max) {
   if (null_fd >= 0) ::dup2(null_fd, 0);
   ::dup2(out_fd, 1);
   ::dup2(out_fd, 2);
-  ::execv(exe, argv);
+  ::execve(exe, argv, envp);
   static const char kMsg[] = "exec failed\n";
   (void)!::write(2, kMsg, sizeof kMsg - 1);
   ::_exit(127);
@@ -45,13 +49,26 @@ int ExitCodeOf(int status) {
 }
 
 // Reads the child's output until it exits (or is killed on cancel); returns its exit code.
-int Supervise(pid_t pid, int fd, const StepContext& ctx, size_t max, std::string& log) {
+// On cancel: SIGTERM to the group, SIGKILL once `grace` passed (at once when it is 0).
+int Supervise(pid_t pid, int fd, const StepContext& ctx, const SubprocessOptions& o,
+              std::string& log) {
+  const size_t max = o.max_output;
   bool killed = false;
+  bool termed = false;
+  auto kill_at = std::chrono::steady_clock::time_point::max();
   int status = 0;
   bool reaped = false;
   char buf[8192];
   for (;;) {
-    if (!killed && ctx.cancelled()) {
+    if (!termed && !killed && ctx.cancelled()) {
+      termed = true;
+      kill_at = std::chrono::steady_clock::now() + o.kill_grace;
+      if (o.kill_grace.count() > 0) {
+        ::kill(-pid, SIGTERM);
+        ::kill(pid, SIGTERM);
+      }
+    }
+    if (!killed && std::chrono::steady_clock::now() >= kill_at) {
       ::kill(-pid, SIGKILL);
       ::kill(pid, SIGKILL);
       killed = true;
@@ -77,7 +94,7 @@ int Supervise(pid_t pid, int fd, const StepContext& ctx, size_t max, std::string
     while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
     }
   }
-  if (killed) ::kill(-pid, SIGKILL);  // anything the step left in its group
+  if (termed) ::kill(-pid, SIGKILL);  // anything the step left in its group
   return ExitCodeOf(status);
 }
 
@@ -94,6 +111,24 @@ std::string Artifacts(const Dag& dag, const StepContext& ctx) {
   return a.dump();
 }
 
+// The child's environment: this process's, with `overrides` ("NAME=value") set over it. Built
+// before fork (no allocation between fork and exec).
+std::vector<std::string> ChildEnv(const std::vector<std::string>& overrides) {
+  std::vector<std::string> env;
+  for (char** e = environ; e != nullptr && *e != nullptr; ++e) {
+    const std::string_view entry(*e);
+    const std::string_view name = entry.substr(0, entry.find('='));
+    bool replaced = false;
+    for (const std::string& o : overrides) {
+      replaced = replaced || (o.size() > name.size() && o.compare(0, name.size(), name) == 0 &&
+                              o[name.size()] == '=');
+    }
+    if (!replaced) env.emplace_back(entry);
+  }
+  env.insert(env.end(), overrides.begin(), overrides.end());
+  return env;
+}
+
 StepOutput RunChild(const SubprocessOptions& o, const StepContext& ctx) {
   const size_t max = o.max_output;
   if (ctx.argv.empty()) return {kStepUsage, "step has no command", "{}"};
@@ -103,6 +138,10 @@ StepOutput RunChild(const SubprocessOptions& o, const StepContext& ctx) {
   std::vector<char*> argv;
   for (std::string& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
+  std::vector<std::string> env = ChildEnv(o.env);
+  std::vector<char*> envp;
+  for (std::string& e : env) envp.push_back(e.data());
+  envp.push_back(nullptr);
   int fds[2];
   if (::pipe2(fds, O_CLOEXEC) != 0) {
     return {kStepFailed, std::string("pipe: ") + std::strerror(errno), "{}"};
@@ -114,11 +153,11 @@ StepOutput RunChild(const SubprocessOptions& o, const StepContext& ctx) {
     ::close(fds[1]);
     return {kStepFailed, std::string("fork: ") + std::strerror(errno), "{}"};
   }
-  if (pid == 0) ExecChild(fds[1], parent, args[0].c_str(), argv.data());
+  if (pid == 0) ExecChild(fds[1], parent, args[0].c_str(), argv.data(), envp.data());
   ::setpgid(pid, pid);  // also here: no window in which a kill of the group misses it
   ::close(fds[1]);
   StepOutput out;
-  out.exit_code = Supervise(pid, fds[0], ctx, max, out.log);
+  out.exit_code = Supervise(pid, fds[0], ctx, o, out.log);
   ::close(fds[0]);
   if (out.log.size() > max) out.log.erase(0, out.log.size() - max);
   return out;

@@ -83,7 +83,7 @@ TEST(SubprocessStepTest, OutputExitCodeAndArtifacts) {
 TEST(SubprocessStepTest, KeepsTheTailOfLongOutput) {
   test_support::TempDir dir;
   Dag dag = ShellDag("i=0; while [ $i -lt 3000 ]; do echo line-$i; i=$((i+1)); done");
-  auto fn = SubprocessStep(dag, {"/bin/sh", 1024, {}});
+  auto fn = SubprocessStep(dag, {"/bin/sh", 1024, {}, {}, {}});
   std::atomic<bool> cancel{false};
   StepOutput out = fn(ContextFor(dag, dir.path(), &cancel));
   EXPECT_EQ(out.exit_code, 0);
@@ -144,7 +144,7 @@ TEST(SubprocessStepTest, RunnerTimeoutKillsTheChild) {
 TEST(SubprocessStepTest, MissingExecutableFails) {
   test_support::TempDir dir;
   Dag dag = ShellDag("true");
-  auto fn = SubprocessStep(dag, {dir.path() + "/no-such-program", 1024, {}});
+  auto fn = SubprocessStep(dag, {dir.path() + "/no-such-program", 1024, {}, {}, {}});
   std::atomic<bool> cancel{false};
   StepOutput out = fn(ContextFor(dag, dir.path(), &cancel));
   EXPECT_EQ(out.exit_code, 127);
