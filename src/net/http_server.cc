@@ -514,7 +514,19 @@ void Connection::Authorize(Decision& d, std::string_view authorization) {
 
 asio::awaitable<bool> Connection::ReadBody(const Endpoint& ep, unsigned version) {
   boost::system::error_code ec;
-  if (ep.options.max_body_bytes != 0) parser_->body_limit(ep.options.max_body_bytes);
+  if (ep.options.max_body_bytes != 0) {
+    // The head was read with the server's limit, and Beast checks a Content-Length against the
+    // limit only when the head completes: check the route's (lower) limit here, and set it for
+    // a chunked body, whose chunks Beast counts as they arrive.
+    const uint64_t limit =
+        std::min<uint64_t>(ep.options.max_body_bytes, server_->config.max_body_bytes);
+    if (auto length = parser_->content_length(); length && *length > limit) {
+      co_await WriteError(http::status::payload_too_large, "payload_too_large",
+                          "request body exceeds the limit", version);
+      co_return false;
+    }
+    parser_->body_limit(limit);
+  }
   auto expect = parser_->get()[http::field::expect];
   if (beast::iequals(expect, "100-continue")) {
     static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";

@@ -18,7 +18,8 @@ struct RouteOptions {
   bool auth = false;
   // Require the principal to have this role (else 403). Implies auth.
   std::string role;
-  // Body limit for this route; 0 = the server's max_body_bytes.
+  // Body limit for this route; 0 = the server's max_body_bytes, which a route can lower, not raise
+  // (the server refuses a larger Content-Length before it knows the route).
   size_t max_body_bytes = 0;
 };
 
