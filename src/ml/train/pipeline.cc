@@ -79,7 +79,47 @@ DatasetSchema SchemaFor(const ModelMetadata& md) {
 
 namespace {
 
-Status SetRecipeKey(TrainConfig& c, std::string_view key, std::string_view value) {
+// The gbdt keys: model, trees, depth, eta, min_child_weight, subsample, colsample,
+// early_stopping, scale_pos_weight, threads. True when `key` is one (`st` then says whether its
+// value was valid).
+bool SetGbdtRecipeKey(TrainJob& job, std::string_view key, std::string_view value, Status& st) {
+  double v = 0;
+  const bool number = ParseNumber(value, &v);
+  const bool whole = number && v >= 0 && v == std::floor(v) && v < 1e7;
+  GbdtConfig& g = job.gbdt;
+  bool ok = true;
+  if (key == "model") {
+    ok = value == "mlp" || value == "gbdt";
+    if (ok) job.family = value == "gbdt" ? ModelFamily::kGbdt : ModelFamily::kMlp;
+  } else if (key == "trees") {
+    ok = whole && v >= 1 && v <= 100000 && ((g.trees = static_cast<int>(v)), true);
+  } else if (key == "depth") {
+    ok = whole && v >= 1 && v <= kMaxTreeDepth && ((g.max_depth = static_cast<int>(v)), true);
+  } else if (key == "eta") {
+    ok = number && v > 0 && v <= 1 && ((g.learning_rate = v), true);
+  } else if (key == "min_child_weight") {
+    ok = number && v >= 0 && ((g.min_child_weight = v), true);
+  } else if (key == "subsample" || key == "colsample") {
+    ok =
+        number && v > 0 && v <= 1 && (((key == "subsample" ? g.subsample : g.colsample) = v), true);
+  } else if (key == "early_stopping") {
+    ok = whole && ((g.early_stopping_rounds = static_cast<int>(v)), true);
+  } else if (key == "scale_pos_weight") {
+    ok = number && v > 0 && std::isfinite(v) && ((g.scale_pos_weight = v), true);
+  } else if (key == "threads") {
+    ok = whole && v <= 1024 && ((g.threads = static_cast<int>(v)), true);
+  } else {
+    return false;
+  }
+  st = ok ? Status()
+          : Status(errc::invalid_argument,
+                   "recipe: `" + std::string(key) + "=" + std::string(value) + "` is not valid");
+  return true;
+}
+
+Status SetRecipeKey(TrainJob& job, std::string_view key, std::string_view value) {
+  if (Status st; SetGbdtRecipeKey(job, key, value, st)) return st;
+  TrainConfig& c = job.train;
   double v = 0;
   const bool number = ParseNumber(value, &v);
   const bool whole = number && v >= 0 && v == std::floor(v) && v < 1e7;
@@ -106,7 +146,7 @@ Status SetRecipeKey(TrainConfig& c, std::string_view key, std::string_view value
     return {};
   }
   if (key == "balanced" && (value == "true" || value == "false")) {
-    c.balanced_class_weights = value == "true";
+    c.balanced_class_weights = job.gbdt.balanced = value == "true";
     return {};
   }
   if (key == "epochs" && whole && v >= 1) return c.epochs = static_cast<int>(v), Status();
@@ -119,7 +159,9 @@ Status SetRecipeKey(TrainConfig& c, std::string_view key, std::string_view value
   return Status(errc::invalid_argument,
                 "recipe: `" + std::string(key) + "=" + std::string(value) +
                     "` is not a known key with a valid value (hidden, epochs, batch, lr, "
-                    "l2, patience, validation, test, balanced, schedule)");
+                    "l2, patience, validation, test, balanced, schedule; gbdt: model, trees, "
+                    "depth, eta, min_child_weight, subsample, colsample, early_stopping, "
+                    "scale_pos_weight, threads)");
 }
 
 }  // namespace
@@ -142,7 +184,7 @@ Result<TrainJob> ParseRecipe(std::string_view recipe) {
       return Status(errc::invalid_argument,
                     "recipe: `" + item + "` is not a base (default, fast; first) nor key=value");
     }
-    if (Status s = SetRecipeKey(job.train, std::string_view(item).substr(0, eq),
+    if (Status s = SetRecipeKey(job, std::string_view(item).substr(0, eq),
                                 std::string_view(item).substr(eq + 1));
         !s.ok()) {
       return s;

@@ -53,7 +53,9 @@ struct TrainOutput {
 // comma-separated overrides of TrainConfig, e.g. "fast,epochs=40,hidden=32x16,balanced=true".
 // Bases: "default" (TrainConfig's defaults, the reference recipe) and "fast" (16x8, 30 epochs,
 // batch 64, for large data sets and tests). Keys: hidden (sizes joined by x, or none), epochs,
-// batch, lr, l2, patience, validation, test, balanced (true/false), schedule (cosine/constant).
+// batch, lr, l2, patience, validation, test, balanced (true/false), schedule (cosine/constant);
+// gradient-boosted trees: model=gbdt, trees, depth, eta, min_child_weight, subsample, colsample,
+// early_stopping (rounds), scale_pos_weight, threads (e.g. "default,model=gbdt,trees=500,depth=4").
 // errc::invalid_argument naming the item.
 Result<TrainJob> ParseRecipe(std::string_view recipe);
 
