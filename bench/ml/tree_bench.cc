@@ -33,10 +33,18 @@ std::shared_ptr<const Model> TreeModel() {
   return Model::FromBytes(WriteTflite(BuildTreeGraph(e, ModelMetadata{})).value()).value();
 }
 
-std::vector<float> Rows(size_t n, int features) {
+// Rows like the model's training data when it carries aiot metadata (each feature drawn from its
+// recorded percentiles, so the walks take realistic, unpredictable paths), else uniform in [0, 1).
+std::vector<float> Rows(const Model& model, size_t n, int features) {
   Rng rng(2);
+  const auto& md = model.metadata().features;
   std::vector<float> x(n * static_cast<size_t>(features));
-  for (float& v : x) v = static_cast<float>(rng.Uniform());
+  for (size_t i = 0; i < x.size(); ++i) {
+    const size_t j = i % static_cast<size_t>(features);
+    x[i] = j < md.size() && !md[j].quantiles.empty()
+               ? md[j].quantiles[rng.Below(md[j].quantiles.size())]
+               : static_cast<float>(rng.Uniform());
+  }
   return x;
 }
 
@@ -45,7 +53,7 @@ void BM_TreeSingle(benchmark::State& state) {
   auto scorer =
       Scorer::Create(TreeModel(), {.max_batch = 1, .reference_kernels = reference}).value();
   const int f = scorer->num_features();
-  auto x = Rows(1024, f);
+  auto x = Rows(scorer->model(), 1024, f);
   size_t i = 0;
   for (auto _ : state) {
     benchmark::DoNotOptimize(scorer->Score(x.data() + f * (i++ & 1023)));
@@ -60,7 +68,7 @@ void BM_TreeBatch(benchmark::State& state) {
   const int batch = static_cast<int>(state.range(1));
   auto scorer =
       Scorer::Create(TreeModel(), {.max_batch = batch, .reference_kernels = reference}).value();
-  auto x = Rows(static_cast<size_t>(batch), scorer->num_features());
+  auto x = Rows(scorer->model(), static_cast<size_t>(batch), scorer->num_features());
   std::vector<float> out(static_cast<size_t>(batch));
   for (auto _ : state) {
     scorer->ScoreBatch(x.data(), static_cast<size_t>(batch), out.data());

@@ -64,11 +64,15 @@ namespace kernels {
 // Reference: row by row, tree by tree, walking the nodes. margin[r] = base + sum of leaves.
 void TreeEnsembleRef(const TreeEnsemble& e, const float* in, int rows, float* margin);
 
-// The optimised layout: all trees' nodes in flat arrays with absolute child indices; leaves point
-// at themselves, so every row of a block walks exactly depth(tree) steps without a branch on
-// "is this a leaf", rows in lock-step (trees outer, rows inner, blocks of rows).
+// The optimised layout: all trees' nodes in one array of 16-byte records with absolute child
+// indices; leaves point at themselves. Trees outer, rows inner (blocks of 64 rows): each tree is
+// walked by four rows at a time in lock-step until all four reach a leaf, so four independent
+// load chains overlap; the remaining rows walk alone.
+inline constexpr uint32_t kPackedFeatureMask = (1u << 30) - 1;
+inline constexpr uint32_t kPackedLeaf = 1u << 30;
+inline constexpr uint32_t kPackedMissingLeft = 1u << 31;
 struct PackedNode {
-  uint32_t feature;  // bits 0-30: feature (leaves: 0); bit 31: missing values go left
+  uint32_t feature;  // bits 0-29: feature; bit 30: leaf; bit 31: missing values go left
   float value;       // threshold or leaf value
   int32_t left;      // absolute; a leaf's own index
   int32_t right;
@@ -77,7 +81,6 @@ struct PackedTrees {
   int32_t num_features = 0;
   float base_score = 0;
   std::vector<uint32_t> root;  // per tree
-  std::vector<int32_t> depth;  // per tree
   std::vector<PackedNode> nodes;
 };
 PackedTrees PackTrees(const TreeEnsemble& e);
