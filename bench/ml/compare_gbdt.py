@@ -9,7 +9,7 @@ early stopping (on by default above 10,000 rows) also holds out 10%.
 
 usage: bench/ml/compare_gbdt.py [--aiot build/rel/src/cli/aiot]
                                 [--data ../shared/data/fan-pdm/fan.csv --label Faulty
-                                 --drop DeviceID,Time] [--skip-mlp] [--threads 2]
+                                 --drop DeviceID,Time] [--skip-mlp] [--threads 1]
 """
 import argparse
 import json
@@ -48,7 +48,7 @@ def main():
     ap.add_argument("--data", default=os.path.join(root, "..", "shared", "data", "fan-pdm", "fan.csv"))
     ap.add_argument("--label", default="Faulty")
     ap.add_argument("--drop", default="DeviceID,Time")
-    ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--skip-mlp", action="store_true")
     args = ap.parse_args()
 
