@@ -203,7 +203,9 @@ void AddGbdtOptions(CLI::App* cmd, TrainArgs& a) {
   cmd->add_option("--scale-pos-weight", g.scale_pos_weight,
                   "gbdt: weight of class 1 against class 0 (--balanced: negatives/positives)")
       ->capture_default_str();
-  cmd->add_option("--threads", g.threads, "gbdt: training threads (0 = every core)")
+  cmd->add_option("--threads", g.threads,
+                  "gbdt: training threads (0 = every core; XGBoost's OpenMP threads slow down "
+                  "badly on a busy machine)")
       ->capture_default_str();
 }
 

@@ -26,7 +26,7 @@ TEST(GbdtFanTest, HeldOutScoresEqualXgboostAndReachTheMlpsAccuracy) {
   auto data = LoadDataset(path, schema);
   ASSERT_TRUE(data.ok()) << data.status().ToString();
   GbdtConfig cfg;  // defaults; the split is the MLP's (33% test, 10% validation, seed 42)
-  cfg.threads = 2;
+  cfg.threads = 1;
   auto r = TrainGbdt(*data, cfg);
   ASSERT_TRUE(r.ok()) << r.status().ToString();
   const Dataset test = data->Subset(r->split.test);

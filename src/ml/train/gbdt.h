@@ -17,7 +17,7 @@ struct GbdtConfig {
   int trees = 300;                // boosting rounds (one tree each for binary classification)
   int max_depth = 6;              // 1..kMaxTreeDepth
   double learning_rate = 0.1;     // shrinkage (XGBoost's eta)
-  double min_child_weight = 1.0;  // least hessian sum per leaf (~ samples per leaf at p=0.5 x4)
+  double min_child_weight = 1.0;  // least hessian sum per leaf (each row adds p(1-p) <= 0.25)
   double subsample = 1.0;         // rows sampled per tree, (0, 1]
   double colsample = 1.0;         // features sampled per tree, (0, 1]
   double lambda = 1.0;            // L2 penalty on leaf values
@@ -26,8 +26,9 @@ struct GbdtConfig {
       20;  // stop when validation log loss has not improved for N rounds (0 = off)
   double scale_pos_weight = 1.0;  // weight of class 1 relative to class 0
   bool balanced = false;          // scale_pos_weight = negatives / positives of the training rows
-  int threads = 0;                // 0 = every core; the result depends on the count (float sums)
-  uint64_t seed = 42;             // split and row/feature sampling
+  // Training threads; 0 = every core (XGBoost's OpenMP threads stall on a busy machine).
+  int threads = 1;
+  uint64_t seed = 42;  // split and row/feature sampling
   double test_fraction = 0.33;
   double validation_fraction = 0.1;  // of the rows left after the test split
 };
