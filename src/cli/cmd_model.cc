@@ -1,4 +1,5 @@
 // `aiot tflite inspect`: layers, shapes, quantization parameters and metadata of a .tflite file.
+#include <algorithm>
 #include <iostream>
 #include <sstream>
 
@@ -24,6 +25,20 @@ std::string Quant(const ml::QuantParams& q) {
     s += (i ? "," : "") + std::to_string(q.zero_point[i]);
   }
   return s + "],\"quantized_dimension\":" + std::to_string(q.quantized_dimension) + "}";
+}
+
+// For an AIOT_TREE_ENSEMBLE operator: ,"trees":{...} (or the reason its options are refused).
+std::string TreeSummary(const ml::OpSpec& op) {
+  if (op.custom_code != ml::kTreeEnsembleOp) return "";
+  auto e = ml::DecodeTreeEnsemble(op.custom_options.data(), op.custom_options.size());
+  if (!e.ok()) return ",\"trees\":{\"error\":" + ml::JsonString(e.status().message()) + "}";
+  int depth = 0;
+  for (size_t t = 0; t < e->num_trees(); ++t) depth = std::max(depth, ml::TreeDepth(*e, t));
+  return ",\"trees\":{\"count\":" + std::to_string(e->num_trees()) +
+         ",\"nodes\":" + std::to_string(e->nodes.size()) +
+         ",\"max_depth\":" + std::to_string(depth) +
+         ",\"features\":" + std::to_string(e->num_features) +
+         ",\"base_score\":" + ml::JsonNumber(e->base_score) + "}";
 }
 
 int RunInspect(const std::string& path) {
@@ -55,7 +70,7 @@ int RunInspect(const std::string& path) {
                                                : "CUSTOM:" + op.custom_code)
       << ",\"version\":" << op.version << ",\"inputs\":" << Shape(op.inputs)
       << ",\"outputs\":" << Shape(op.outputs) << ",\"activation\":\""
-      << (act >= 0 && act < 6 ? kActs[act] : "?") << "\"}";
+      << (act >= 0 && act < 6 ? kActs[act] : "?") << "\"" << TreeSummary(op) << "}";
   }
   o << "],\"metadata_entries\":[";
   for (size_t i = 0; i < g.metadata.size(); ++i) {

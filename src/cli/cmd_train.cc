@@ -22,6 +22,9 @@ struct TrainArgs {
   double test = 0.33, validation = 0.1, lr = 0.001, l2 = 3e-4;
   uint64_t seed = 42;
   bool int8 = false, per_channel = false, balanced = false, quiet = false;
+  // --model gbdt
+  ml::ModelFamily model = ml::ModelFamily::kMlp;
+  ml::GbdtConfig gbdt;
 };
 
 std::string Clock(double seconds) {
@@ -68,6 +71,9 @@ bool JobFromArgs(const TrainArgs& a, ml::DatasetSchema* schema, ml::TrainJob* jo
   job->train.patience = a.patience;
   job->train.seed = a.seed;
   job->train.balanced_class_weights = a.balanced;
+  job->family = a.model;
+  job->gbdt = a.gbdt;
+  job->gbdt.balanced = a.balanced;
   job->int8 = a.int8;
   job->quantize.per_channel = a.per_channel;
   job->name = a.name.empty() ? a.out : a.name;
@@ -77,21 +83,21 @@ bool JobFromArgs(const TrainArgs& a, ml::DatasetSchema* schema, ml::TrainJob* jo
 }
 
 // Progress on stderr: a bar on a terminal, about 25 plain lines otherwise.
-ml::ProgressFn Progress(bool quiet, bool tty) {
-  return [quiet, tty](const ml::EpochStats& s, int total) {
+ml::ProgressFn Progress(bool quiet, bool tty, const char* unit) {
+  return [quiet, tty, unit](const ml::EpochStats& s, int total) {
     if (quiet) return;
     const double eta = s.seconds / s.epoch * (total - s.epoch);
     if (tty) {
       constexpr int kWidth = 30;
       const int filled = s.epoch * kWidth / total;
-      std::fprintf(stderr, "\r[%s%s] epoch %d/%d  loss %.4f  val_acc %.4f  ETA %s ",
+      std::fprintf(stderr, "\r[%s%s] %s %d/%d  loss %.4f  val_acc %.4f  ETA %s ",
                    std::string(filled, '#').c_str(), std::string(kWidth - filled, '.').c_str(),
-                   s.epoch, total, s.loss, s.val_accuracy, Clock(eta).c_str());
+                   unit, s.epoch, total, s.loss, s.val_accuracy, Clock(eta).c_str());
       if (s.epoch == total) std::fputc('\n', stderr);
     } else {
       const int every = std::max(1, total / 25);
       if (s.epoch % every == 0 || s.epoch == total || s.epoch == 1) {
-        std::fprintf(stderr, "epoch %d/%d loss=%.4f val_loss=%.4f val_accuracy=%.4f eta=%s\n",
+        std::fprintf(stderr, "%s %d/%d loss=%.4f val_loss=%.4f val_accuracy=%.4f eta=%s\n", unit,
                      s.epoch, total, s.loss, s.val_loss, s.val_accuracy, Clock(eta).c_str());
       }
     }
@@ -154,7 +160,8 @@ int RunTrain(const TrainArgs& a) {
   }
   std::cerr << ", label " << data->label_name << " (" << data->num_classes() << " classes)\n";
   const bool tty = isatty(fileno(stderr));
-  auto out = ml::TrainAndExport(*data, job, Progress(a.quiet, tty));
+  auto out = ml::TrainAndExport(
+      *data, job, Progress(a.quiet, tty, a.model == ml::ModelFamily::kGbdt ? "round" : "epoch"));
   if (tty && !a.quiet) std::fputc('\n', stderr);
   if (!out.ok()) {
     std::cerr << "aiot train: " << out.status().message() << "\n";
@@ -163,37 +170,81 @@ int RunTrain(const TrainArgs& a) {
   return WriteOutputs(a, *out);
 }
 
+// --model and the GBDT flags (--balanced and --seed, --test, --validation are shared).
+void AddGbdtOptions(CLI::App* cmd, TrainArgs& a) {
+  cmd->add_option(
+         "--model", a.model,
+         "Model family: mlp (a neural network, --hidden none: logistic regression) or gbdt "
+         "(gradient-boosted trees, trained with XGBoost, run by aiot's own kernels)")
+      ->transform(CLI::CheckedTransformer(
+          std::map<std::string, ml::ModelFamily>{{"mlp", ml::ModelFamily::kMlp},
+                                                 {"gbdt", ml::ModelFamily::kGbdt}},
+          CLI::ignore_case))
+      ->default_str("mlp");
+  ml::GbdtConfig& g = a.gbdt;
+  cmd->add_option("--trees", g.trees, "gbdt: boosting rounds (most trees)")->capture_default_str();
+  cmd->add_option("--max-depth", g.max_depth, "gbdt: depth of each tree")->capture_default_str();
+  cmd->add_option("--learning-rate", g.learning_rate, "gbdt: shrinkage per tree (eta)")
+      ->capture_default_str();
+  cmd->add_option("--min-child-weight", g.min_child_weight,
+                  "gbdt: least hessian sum per leaf (larger: fewer, bigger leaves)")
+      ->capture_default_str();
+  cmd->add_option("--subsample", g.subsample, "gbdt: fraction of rows sampled per tree")
+      ->capture_default_str();
+  cmd->add_option("--colsample", g.colsample, "gbdt: fraction of features sampled per tree")
+      ->capture_default_str();
+  cmd->add_option("--lambda", g.lambda, "gbdt: L2 penalty on leaf values")->capture_default_str();
+  cmd->add_option("--max-bin", g.max_bin, "gbdt: histogram bins per feature")
+      ->capture_default_str();
+  cmd->add_option("--early-stopping-rounds", g.early_stopping_rounds,
+                  "gbdt: stop when the validation log loss has not improved for N rounds, keep "
+                  "the best round (0 = off)")
+      ->capture_default_str();
+  cmd->add_option("--scale-pos-weight", g.scale_pos_weight,
+                  "gbdt: weight of class 1 against class 0 (--balanced: negatives/positives)")
+      ->capture_default_str();
+  cmd->add_option("--threads", g.threads,
+                  "gbdt: training threads (0 = every core; XGBoost's OpenMP threads slow down "
+                  "badly on a busy machine)")
+      ->capture_default_str();
+}
+
 void RegisterTrain(CLI::App& root, Context& ctx) {
   auto a = std::make_shared<TrainArgs>();
   auto* cmd = root.add_subcommand(
-      "train", "Train a classifier from a CSV and export it as .tflite (float, optionally int8)");
+      "train",
+      "Train a classifier (MLP or gradient-boosted trees) from a CSV and export it as .tflite "
+      "(float, optionally int8 for MLPs)");
   cmd->add_option("--data", a->data, "CSV file with a header row")->required();
   cmd->add_option("--label", a->label, "Label column")->required();
   cmd->add_option("--drop", a->drop, "Columns to ignore, comma separated");
   cmd->add_option("--features", a->features,
                   "Feature columns in model input order (default: all but label and dropped)");
   cmd->add_option("--label-map", a->label_map, "Map text labels to classes: ok=0,fault=1");
-  cmd->add_option("--hidden", a->hidden, "Hidden layer sizes, or none for logistic regression")
+  cmd->add_option("--hidden", a->hidden, "mlp: hidden layer sizes, or none for logistic regression")
       ->capture_default_str();
-  cmd->add_option("--epochs", a->epochs, "Epochs")->capture_default_str();
-  cmd->add_option("--batch", a->batch, "Mini-batch size")->capture_default_str();
+  cmd->add_option("--epochs", a->epochs, "mlp: epochs")->capture_default_str();
+  cmd->add_option("--batch", a->batch, "mlp: mini-batch size")->capture_default_str();
   cmd->add_option("--test", a->test, "Test fraction (stratified)")->capture_default_str();
   cmd->add_option("--validation", a->validation, "Validation fraction of the rest")
       ->capture_default_str();
-  cmd->add_option("--lr", a->lr, "Adam learning rate")->capture_default_str();
-  cmd->add_option("--l2", a->l2, "L2 penalty on weights (0 = off)")->capture_default_str();
-  cmd->add_option("--schedule", a->schedule, "Learning-rate schedule: cosine (default) or constant")
+  cmd->add_option("--lr", a->lr, "mlp: Adam learning rate")->capture_default_str();
+  cmd->add_option("--l2", a->l2, "mlp: L2 penalty on weights (0 = off)")->capture_default_str();
+  cmd->add_option("--schedule", a->schedule,
+                  "mlp: learning-rate schedule: cosine (default) or constant")
       ->transform(CLI::CheckedTransformer(
           std::map<std::string, ml::LrSchedule>{{"cosine", ml::LrSchedule::kCosine},
                                                 {"constant", ml::LrSchedule::kConstant}},
           CLI::ignore_case));
-  cmd->add_option("--patience", a->patience, "Early stopping patience in epochs (0 = off)")
+  cmd->add_option("--patience", a->patience, "mlp: early stopping patience in epochs (0 = off)")
       ->capture_default_str();
-  cmd->add_flag("--balanced", a->balanced, "Weight classes inversely to their frequency");
+  cmd->add_flag("--balanced", a->balanced,
+                "Weight classes inversely to their frequency (gbdt: scale_pos_weight)");
   cmd->add_option("--seed", a->seed, "Random seed (split, initialisation, shuffling)")
       ->capture_default_str();
+  AddGbdtOptions(cmd, *a);
   cmd->add_option("--out", a->out, "Output .tflite (float)")->required();
-  cmd->add_flag("--int8", a->int8, "Also write a post-training int8 model");
+  cmd->add_flag("--int8", a->int8, "Also write a post-training int8 model (mlp only)");
   cmd->add_option("--int8-out", a->int8_out, "Path of the int8 model (default: OUT.int8.tflite)");
   cmd->add_flag("--per-channel", a->per_channel, "Per-channel int8 weights (default per-tensor)");
   cmd->add_option("--name", a->name, "Model name in the metadata (default: output file name)");

@@ -30,6 +30,7 @@ enum class Kind {
   kQuantize,
   kDequantize,
   kCopy,
+  kTreeEnsemble,
 };
 
 // At least `ins` inputs and exactly `outs` outputs.
@@ -120,6 +121,13 @@ struct Interpreter::Node {
   // QUANTIZE / DEQUANTIZE
   double scale = 0;
   int32_t zero_point = 0;
+  // AIOT_TREE_ENSEMBLE: index into trees_
+  size_t trees = 0;
+};
+
+struct Interpreter::Trees {
+  TreeEnsemble ensemble;
+  kernels::PackedTrees packed;  // empty with reference kernels
 };
 
 // Create()'s steps, as in TFLite's Prepare: check the graph, size the tensors and plan their
@@ -147,6 +155,7 @@ class Interpreter::Planner {
   Status PrepareQuantize(const OpSpec& os, const std::string& where, Node& nd) const;
   Status PrepareDequantize(const OpSpec& os, const std::string& where, Node& nd) const;
   Status PrepareReshape(const OpSpec& os, const std::string& where, Node& nd) const;
+  Status PrepareTreeEnsemble(const OpSpec& os, const std::string& where, Node& nd);
   Status FillRequant(Node& nd) const;
   void PackInt8Weights(Node& nd) const;
 
@@ -257,10 +266,12 @@ Status Interpreter::Planner::PlanTensorMemory() {
 Status Interpreter::Planner::PrepareOp(size_t oi) {
   const OpSpec& os = g_.ops[oi];
   const std::string where =
-      "operator " + std::to_string(oi) + " (" + BuiltinOpName(os.builtin_code) + ")";
-  if (!os.custom_code.empty()) {
+      "operator " + std::to_string(oi) + " (" +
+      (os.custom_code.empty() ? BuiltinOpName(os.builtin_code) : os.custom_code) + ")";
+  if (!os.custom_code.empty() && os.custom_code != kTreeEnsembleOp) {
     return Status(errc::unsupported, "unsupported custom operator '" + os.custom_code +
-                                         "' (operator " + std::to_string(oi) + ")");
+                                         "' (operator " + std::to_string(oi) + "); aiot runs " +
+                                         kTreeEnsembleOp);
   }
   for (int i : os.inputs) {
     if (i != -1 && !Valid(i)) return Status(errc::corrupted, where + ": tensor index out of range");
@@ -303,6 +314,7 @@ Status Interpreter::Planner::PrepareOperands(const OpSpec& os, const std::string
 // One prepare function per builtin op kind (a flat dispatch).
 Status Interpreter::Planner::PrepareByOp(size_t oi, const OpSpec& os, const std::string& where,
                                          Node& nd) {
+  if (!os.custom_code.empty()) return PrepareTreeEnsemble(os, where, nd);
   switch (os.op()) {
     case Op::kFullyConnected:
       return PrepareFullyConnected(os, where, nd);
@@ -504,6 +516,33 @@ Status Interpreter::Planner::PrepareReshape(const OpSpec& os, const std::string&
   return Status::Ok();
 }
 
+// AIOT_TREE_ENSEMBLE: the options decoded and checked (a hostile file cannot make the kernels read
+// outside the nodes or the row), float [B, F] in, one float per row out.
+Status Interpreter::Planner::PrepareTreeEnsemble(const OpSpec& os, const std::string& where,
+                                                 Node& nd) {
+  if (!Need(os, 1, 1)) return Status(errc::corrupted, where + ": needs one input and one output");
+  if (!IsFloat(nd.in) || !IsFloat(nd.out)) {
+    return Status(errc::unsupported, where + ": only float32 tensors are supported");
+  }
+  auto e = DecodeTreeEnsemble(os.custom_options.data(), os.custom_options.size());
+  if (!e.ok()) return e.status().Prefix(where);
+  if (Elements(nd.in) != static_cast<size_t>(e->num_features)) {
+    return Status(errc::corrupted, where + ": the input has " + std::to_string(Elements(nd.in)) +
+                                       " values per row, the trees read " +
+                                       std::to_string(e->num_features));
+  }
+  if (Elements(nd.out) != 1) {
+    return Status(errc::corrupted, where + ": the output must hold one value per row");
+  }
+  nd.kind = Kind::kTreeEnsemble;
+  nd.trees = it_.trees_.size();
+  Trees trees;
+  if (!nd.reference) trees.packed = kernels::PackTrees(*e);
+  trees.ensemble = std::move(*e);
+  it_.trees_.push_back(std::move(trees));
+  return Status::Ok();
+}
+
 Status Interpreter::Planner::AllocateArena() {
   if (cursor_ > kMaxArena) return Status(errc::unsupported, "model needs too much memory");
   it_.arena_size_ = std::max<size_t>(cursor_, kAlign);
@@ -673,6 +712,9 @@ void Interpreter::Run(const Node& nd, int batch) {
       for (size_t i = 0; i < count; ++i) y[i] = DequantizeValue(x[i], nd.scale, nd.zero_point);
       break;
     }
+    case Kind::kTreeEnsemble:
+      RunTreeEnsemble(nd, batch);
+      break;
     case Kind::kCopy:
       if (in.data != out.data) std::memmove(out.data, in.data, count * TensorTypeSize(in.type));
       break;
@@ -690,6 +732,17 @@ void Interpreter::RunFullyConnectedFloat(const Node& nd, int batch) {
   } else {
     kernels::FullyConnectedFloatOpt(x, rows, nd.k, static_cast<const float*>(nd.packed), b, nd.n,
                                     nd.act, y);
+  }
+}
+
+void Interpreter::RunTreeEnsemble(const Node& nd, int batch) {
+  const auto* x = static_cast<const float*>(tensors_[nd.in].data);
+  auto* y = static_cast<float*>(tensors_[nd.out].data);
+  const Trees& t = trees_[nd.trees];
+  if (nd.reference) {
+    kernels::TreeEnsembleRef(t.ensemble, x, batch, y);
+  } else {
+    kernels::TreeEnsembleOpt(t.packed, x, batch, y);
   }
 }
 

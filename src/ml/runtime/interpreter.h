@@ -8,6 +8,7 @@
 
 #include "base/result.h"
 #include "ml/runtime/kernels.h"
+#include "ml/runtime/tree_ensemble.h"
 #include "ml/tflite/graph.h"
 
 namespace aiot::ml {
@@ -45,7 +46,8 @@ struct InterpreterOptions {
 // Supported: FULLY_CONNECTED (float, int8 with per-tensor or per-channel weights; fused NONE,
 // RELU, RELU6, RELU_N1_TO_1), LOGISTIC, SOFTMAX, RELU, RELU6 (float), ADD, SUB, MUL (float, with
 // broadcasting of a per-feature vector or scalar), QUANTIZE (float -> int8), DEQUANTIZE
-// (int8 -> float), RESHAPE.
+// (int8 -> float), RESHAPE, and the custom operator AIOT_TREE_ENSEMBLE (float features [B, F] ->
+// margin [B, 1]; tree_ensemble.h).
 //
 // The batch: every non-constant tensor's leading dimension is the batch; Invoke(batch) runs
 // `batch` rows (1..max_batch) through the graph.
@@ -80,15 +82,18 @@ class Interpreter {
  private:
   struct Tensor;
   struct Node;
+  struct Trees;   // a prepared AIOT_TREE_ENSEMBLE: the checked ensemble and its packed form
   class Planner;  // Create()'s steps and the per-op prepare functions (interpreter.cc)
   Interpreter() = default;
   TensorView View(int index, int batch) const;
   void Run(const Node& nd, int batch);  // one node's kernel
   void RunFullyConnectedFloat(const Node& nd, int batch);
   void RunFullyConnectedInt8(const Node& nd, int batch);
+  void RunTreeEnsemble(const Node& nd, int batch);
 
   std::vector<Tensor> tensors_;
   std::vector<Node> nodes_;
+  std::vector<Trees> trees_;
   std::vector<int32_t> inputs_;
   std::vector<int32_t> outputs_;
   uint8_t* arena_ = nullptr;

@@ -25,6 +25,7 @@ enum class Op : int32_t {
   kRelu6 = 21,
   kReshape = 22,
   kSoftmax = 25,
+  kCustom = 32,
   kSub = 41,
   kQuantize = 114,
 };
@@ -50,7 +51,8 @@ struct TensorSpec {
 
 struct OpSpec {
   int32_t builtin_code = 0;  // an Op value, or any other BuiltinOperator read from a file
-  std::string custom_code;   // non-empty for custom ops (never supported by the runtime)
+  std::string custom_code;   // non-empty for custom ops (the runtime runs AIOT_TREE_ENSEMBLE)
+  std::vector<uint8_t> custom_options;  // a custom op's parameters (its own format)
   int32_t version = 1;
   std::vector<int32_t> inputs;  // tensor indices; -1 = optional input absent
   std::vector<int32_t> outputs;

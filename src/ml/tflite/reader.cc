@@ -153,6 +153,7 @@ Status ReadOperators(const fb::Model* model, const fb::SubGraph* sg, GraphSpec* 
                                         static_cast<int32_t>(code->builtin_code()));
     os.version = code->version();
     if (code->custom_code()) os.custom_code = code->custom_code()->str();
+    if (const auto* co = op->custom_options()) os.custom_options.assign(co->begin(), co->end());
     if (!CheckIndices(op->inputs(), true, nt, &os.inputs) ||
         !CheckIndices(op->outputs(), false, nt, &os.outputs)) {
       return Status(errc::corrupted, "operator " + std::to_string(i) + " (" +

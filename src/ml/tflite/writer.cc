@@ -123,8 +123,9 @@ void WriteOperators(const GraphSpec& g, flatbuffers::FlatBufferBuilder& b,
     }
     if (index == codes.size()) codes.push_back({op.builtin_code, op.version, op.custom_code});
     const auto [type, options] = WriteOptions(op, b);
-    ops.push_back(fb::CreateOperator(b, index, b.CreateVector(op.inputs),
-                                     b.CreateVector(op.outputs), type, options));
+    ops.push_back(fb::CreateOperator(
+        b, index, b.CreateVector(op.inputs), b.CreateVector(op.outputs), type, options,
+        op.custom_options.empty() ? 0 : b.CreateVector(op.custom_options)));
   }
   for (const auto& c : codes) {
     // deprecated_builtin_code is a byte: codes above 127 go only in builtin_code.

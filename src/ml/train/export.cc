@@ -62,8 +62,46 @@ GraphSpec BuildFloatGraph(const Mlp& m, const ModelMetadata& metadata) {
   return g;
 }
 
+GraphSpec BuildTreeGraph(const TreeEnsemble& trees, const ModelMetadata& metadata) {
+  GraphSpec g;
+  g.name = "main";
+  g.description = "aiot " + (metadata.name.empty() ? std::string("model") : metadata.name);
+  auto add = [&](std::string name, std::vector<int32_t> shape) {
+    TensorSpec t;
+    t.name = std::move(name);
+    t.shape = std::move(shape);
+    g.tensors.push_back(std::move(t));
+    return static_cast<int32_t>(g.tensors.size() - 1);
+  };
+  const int32_t input = add("features", {1, trees.num_features});
+  const int32_t margin = add("trees/margin", {1, 1});
+  const int32_t score = add("score", {1, 1});
+  OpSpec op;
+  op.builtin_code = static_cast<int32_t>(Op::kCustom);
+  op.custom_code = kTreeEnsembleOp;
+  op.custom_options = EncodeTreeEnsemble(trees);
+  op.inputs = {input};
+  op.outputs = {margin};
+  g.ops.push_back(std::move(op));
+  OpSpec act;
+  act.builtin_code = static_cast<int32_t>(Op::kLogistic);
+  act.inputs = {margin};
+  act.outputs = {score};
+  g.ops.push_back(act);
+  g.inputs = {input};
+  g.outputs = {score};
+  g.metadata.emplace_back(kMetadataName, EncodeMetadata(metadata));
+  return g;
+}
+
 ModelMetadata MakeMetadata(const Dataset& data, const std::vector<size_t>& train_rows,
                            const Mlp& model, const EvalReport& r, const std::string& name) {
+  return MakeMetadata(data, train_rows, model.norm, r, name);
+}
+
+ModelMetadata MakeMetadata(const Dataset& data, const std::vector<size_t>& train_rows,
+                           const Normalization& norm, const EvalReport& r,
+                           const std::string& name) {
   ModelMetadata md;
   md.name = name;
   md.label = data.label_name;
@@ -74,8 +112,8 @@ ModelMetadata MakeMetadata(const Dataset& data, const std::vector<size_t>& train
   for (size_t j = 0; j < data.cols; ++j) {
     FeatureInfo fi;
     fi.name = data.feature_names[j];
-    fi.mean = model.norm.mean[j];
-    fi.stddev = model.norm.stddev[j];
+    fi.mean = norm.mean[j];
+    fi.stddev = norm.stddev[j];
     std::vector<float> values;
     values.reserve(train_rows.size());
     for (size_t row : train_rows) values.push_back(data.Row(row)[j]);

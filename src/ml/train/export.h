@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "ml/data/dataset.h"
+#include "ml/runtime/tree_ensemble.h"
 #include "ml/tflite/graph.h"
 #include "ml/tflite/metadata.h"
 #include "ml/train/metrics.h"
@@ -17,10 +18,18 @@ namespace aiot::ml {
 // `metadata` is stored as the "aiot_metadata" entry.
 GraphSpec BuildFloatGraph(const Mlp& model, const ModelMetadata& metadata);
 
+// The float .tflite graph of a tree ensemble. Trees split on raw values, so there is no
+// normalisation: features[1,F] -AIOT_TREE_ENSEMBLE-> margin[1,1] -LOGISTIC-> score[1,1].
+GraphSpec BuildTreeGraph(const TreeEnsemble& trees, const ModelMetadata& metadata);
+
 // Metadata for a model trained on `train_rows` of `data`: feature names, normalisation, the
 // drift reference profile of the training rows, test metrics and the data's sha256.
 ModelMetadata MakeMetadata(const Dataset& data, const std::vector<size_t>& train_rows,
                            const Mlp& model, const EvalReport& test_report,
+                           const std::string& name);
+// The same for any model: `norm` is recorded per feature (trees do not use it; drift reports do).
+ModelMetadata MakeMetadata(const Dataset& data, const std::vector<size_t>& train_rows,
+                           const Normalization& norm, const EvalReport& test_report,
                            const std::string& name);
 
 }  // namespace aiot::ml

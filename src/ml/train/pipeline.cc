@@ -79,7 +79,47 @@ DatasetSchema SchemaFor(const ModelMetadata& md) {
 
 namespace {
 
-Status SetRecipeKey(TrainConfig& c, std::string_view key, std::string_view value) {
+// The gbdt keys: model, trees, depth, eta, min_child_weight, subsample, colsample,
+// early_stopping, scale_pos_weight, threads. True when `key` is one (`st` then says whether its
+// value was valid).
+bool SetGbdtRecipeKey(TrainJob& job, std::string_view key, std::string_view value, Status& st) {
+  double v = 0;
+  const bool number = ParseNumber(value, &v);
+  const bool whole = number && v >= 0 && v == std::floor(v) && v < 1e7;
+  GbdtConfig& g = job.gbdt;
+  bool ok = true;
+  if (key == "model") {
+    ok = value == "mlp" || value == "gbdt";
+    if (ok) job.family = value == "gbdt" ? ModelFamily::kGbdt : ModelFamily::kMlp;
+  } else if (key == "trees") {
+    ok = whole && v >= 1 && v <= 100000 && ((g.trees = static_cast<int>(v)), true);
+  } else if (key == "depth") {
+    ok = whole && v >= 1 && v <= kMaxTreeDepth && ((g.max_depth = static_cast<int>(v)), true);
+  } else if (key == "eta") {
+    ok = number && v > 0 && v <= 1 && ((g.learning_rate = v), true);
+  } else if (key == "min_child_weight") {
+    ok = number && v >= 0 && ((g.min_child_weight = v), true);
+  } else if (key == "subsample" || key == "colsample") {
+    ok =
+        number && v > 0 && v <= 1 && (((key == "subsample" ? g.subsample : g.colsample) = v), true);
+  } else if (key == "early_stopping") {
+    ok = whole && ((g.early_stopping_rounds = static_cast<int>(v)), true);
+  } else if (key == "scale_pos_weight") {
+    ok = number && v > 0 && std::isfinite(v) && ((g.scale_pos_weight = v), true);
+  } else if (key == "threads") {
+    ok = whole && v <= 1024 && ((g.threads = static_cast<int>(v)), true);
+  } else {
+    return false;
+  }
+  st = ok ? Status()
+          : Status(errc::invalid_argument,
+                   "recipe: `" + std::string(key) + "=" + std::string(value) + "` is not valid");
+  return true;
+}
+
+Status SetRecipeKey(TrainJob& job, std::string_view key, std::string_view value) {
+  if (Status st; SetGbdtRecipeKey(job, key, value, st)) return st;
+  TrainConfig& c = job.train;
   double v = 0;
   const bool number = ParseNumber(value, &v);
   const bool whole = number && v >= 0 && v == std::floor(v) && v < 1e7;
@@ -106,7 +146,7 @@ Status SetRecipeKey(TrainConfig& c, std::string_view key, std::string_view value
     return {};
   }
   if (key == "balanced" && (value == "true" || value == "false")) {
-    c.balanced_class_weights = value == "true";
+    c.balanced_class_weights = job.gbdt.balanced = value == "true";
     return {};
   }
   if (key == "epochs" && whole && v >= 1) return c.epochs = static_cast<int>(v), Status();
@@ -119,7 +159,9 @@ Status SetRecipeKey(TrainConfig& c, std::string_view key, std::string_view value
   return Status(errc::invalid_argument,
                 "recipe: `" + std::string(key) + "=" + std::string(value) +
                     "` is not a known key with a valid value (hidden, epochs, batch, lr, "
-                    "l2, patience, validation, test, balanced, schedule)");
+                    "l2, patience, validation, test, balanced, schedule; gbdt: model, trees, "
+                    "depth, eta, min_child_weight, subsample, colsample, early_stopping, "
+                    "scale_pos_weight, threads)");
 }
 
 }  // namespace
@@ -142,7 +184,7 @@ Result<TrainJob> ParseRecipe(std::string_view recipe) {
       return Status(errc::invalid_argument,
                     "recipe: `" + item + "` is not a base (default, fast; first) nor key=value");
     }
-    if (Status s = SetRecipeKey(job.train, std::string_view(item).substr(0, eq),
+    if (Status s = SetRecipeKey(job, std::string_view(item).substr(0, eq),
                                 std::string_view(item).substr(eq + 1));
         !s.ok()) {
       return s;
@@ -151,8 +193,55 @@ Result<TrainJob> ParseRecipe(std::string_view recipe) {
   return job;
 }
 
+const char* ModelFamilyName(ModelFamily f) { return f == ModelFamily::kGbdt ? "gbdt" : "mlp"; }
+
+namespace {
+
+// GBDT: train with XGBoost, export the trees, score the test split with aiot's runtime.
+Result<TrainOutput> TrainGbdtAndExport(const Dataset& data, const TrainJob& job,
+                                       const ProgressFn& progress) {
+  if (job.int8) {
+    return Status(errc::unsupported, "gbdt models have no int8 form yet (drop --int8)");
+  }
+  GbdtConfig cfg = job.gbdt;
+  cfg.test_fraction = job.train.test_fraction;
+  cfg.validation_fraction = job.train.validation_fraction;
+  cfg.seed = job.train.seed;
+  auto r = TrainGbdt(data, cfg, progress);
+  if (!r.ok()) return r.status();
+  TrainOutput out;
+  out.family = ModelFamily::kGbdt;
+  out.result.split = r->split;
+  out.result.history = r->history;
+  out.result.best_epoch = r->best_round;
+  out.result.seconds = r->seconds;
+  out.trees = r->ensemble.num_trees();
+  out.tree_nodes = r->ensemble.nodes.size();
+  out.scale_pos_weight = r->scale_pos_weight;
+  const Dataset test = data.Subset(r->split.test);
+  std::vector<float> margins(test.rows);
+  if (test.rows > 0)
+    kernels::TreeEnsembleRef(r->ensemble, test.x.data(), static_cast<int>(test.rows),
+                             margins.data());
+  for (float& m : margins) m = 1.f / (1.f + std::exp(-m));
+  out.test = Evaluate(margins, test.y, 2);
+  out.metadata = MakeMetadata(data, r->split.train, ComputeNormalization(data, r->split.train),
+                              out.test, job.name);
+  out.metadata.metrics.emplace_back("gbdt_trees", static_cast<double>(out.trees));
+  auto bytes = WriteTflite(BuildTreeGraph(r->ensemble, out.metadata));
+  if (!bytes.ok()) return bytes.status();
+  out.float_model = std::move(*bytes);
+  auto scores = ScoreRows(out.float_model, test);  // what a device computes
+  if (!scores.ok()) return scores.status();
+  out.test = Evaluate(*scores, test.y, 2);
+  return out;
+}
+
+}  // namespace
+
 Result<TrainOutput> TrainAndExport(const Dataset& data, const TrainJob& job,
                                    const ProgressFn& progress) {
+  if (job.family == ModelFamily::kGbdt) return TrainGbdtAndExport(data, job, progress);
   TrainOutput out;
   auto r = Train(data, job.train, progress);
   if (!r.ok()) return r.status();
@@ -187,7 +276,8 @@ Result<TrainOutput> TrainAndExport(const Dataset& data, const TrainJob& job,
 }
 
 std::string TrainOutput::ToJson() const {
-  std::string s = "{\"model\":" + JsonString(metadata.name) + ",\"features\":[";
+  std::string s = "{\"model\":" + JsonString(metadata.name) +
+                  ",\"family\":" + JsonString(ModelFamilyName(family)) + ",\"features\":[";
   for (size_t i = 0; i < metadata.features.size(); ++i) {
     s += (i ? "," : "") + JsonString(metadata.features[i].name);
   }
@@ -197,8 +287,12 @@ std::string TrainOutput::ToJson() const {
        ",\"best_epoch\":" + std::to_string(result.best_epoch) +
        ",\"seconds\":" + JsonNumber(result.seconds) +
        ",\"final_loss\":" + JsonNumber(result.history.empty() ? 0 : result.history.back().loss) +
-       ",\"data_sha256\":" + JsonString(metadata.training_data_sha256) +
-       "},\"test\":" + aiot::ml::ToJson(test);
+       ",\"data_sha256\":" + JsonString(metadata.training_data_sha256);
+  if (family == ModelFamily::kGbdt) {
+    s += ",\"trees\":" + std::to_string(trees) + ",\"tree_nodes\":" + std::to_string(tree_nodes) +
+         ",\"scale_pos_weight\":" + JsonNumber(scale_pos_weight);
+  }
+  s += "},\"test\":" + aiot::ml::ToJson(test);
   if (!int8_model.empty()) {
     s += ",\"int8\":{\"test\":" + aiot::ml::ToJson(test_int8) +
          ",\"decision_agreement\":" + JsonNumber(int8_agreement) +

@@ -9,6 +9,7 @@
 #include "ml/data/dataset.h"
 #include "ml/quant/quantize.h"
 #include "ml/tflite/metadata.h"
+#include "ml/train/gbdt.h"
 #include "ml/train/metrics.h"
 #include "ml/train/mlp.h"
 
@@ -16,8 +17,14 @@ namespace aiot::ml {
 
 // Train -> evaluate -> export float -> (optionally) quantize int8 -> evaluate int8, in one call.
 // `aiot train` and the MLOps pipeline both use it.
+// Model families `aiot train --model` offers.
+enum class ModelFamily { kMlp, kGbdt };
+const char* ModelFamilyName(ModelFamily f);  // "mlp", "gbdt"
+
 struct TrainJob {
-  TrainConfig train;
+  ModelFamily family = ModelFamily::kMlp;
+  TrainConfig train;  // MLP (and the split settings of every family: test, validation, seed)
+  GbdtConfig gbdt;    // GBDT; its test/validation fractions and seed are taken from `train`
   bool int8 = false;
   QuantizeOptions quantize;
   size_t calibration_rows = 2000;  // training rows used for int8 calibration (0 = all)
@@ -25,10 +32,14 @@ struct TrainJob {
 };
 
 struct TrainOutput {
-  TrainResult result;
-  EvalReport test;            // float model on the test split
-  EvalReport test_int8;       // int8 model on the test split (when int8)
-  double int8_agreement = 0;  // fraction of test decisions equal between float and int8
+  ModelFamily family = ModelFamily::kMlp;
+  TrainResult result;  // GBDT: split, per-round history, best_epoch = rounds kept, seconds
+  size_t trees = 0;    // GBDT: trees in the model
+  size_t tree_nodes = 0;
+  double scale_pos_weight = 1;  // GBDT, as used
+  EvalReport test;              // float model on the test split
+  EvalReport test_int8;         // int8 model on the test split (when int8)
+  double int8_agreement = 0;    // fraction of test decisions equal between float and int8
   double int8_max_score_diff = 0;
   ModelMetadata metadata;
   std::vector<uint8_t> float_model;  // .tflite bytes
@@ -42,11 +53,14 @@ struct TrainOutput {
 // comma-separated overrides of TrainConfig, e.g. "fast,epochs=40,hidden=32x16,balanced=true".
 // Bases: "default" (TrainConfig's defaults, the reference recipe) and "fast" (16x8, 30 epochs,
 // batch 64, for large data sets and tests). Keys: hidden (sizes joined by x, or none), epochs,
-// batch, lr, l2, patience, validation, test, balanced (true/false), schedule (cosine/constant).
+// batch, lr, l2, patience, validation, test, balanced (true/false), schedule (cosine/constant);
+// gradient-boosted trees: model=gbdt, trees, depth, eta, min_child_weight, subsample, colsample,
+// early_stopping (rounds), scale_pos_weight, threads (e.g. "default,model=gbdt,trees=500,depth=4").
 // errc::invalid_argument naming the item.
 Result<TrainJob> ParseRecipe(std::string_view recipe);
 
-// Errors are those of the step that failed (Train, WriteTflite, the runtime, QuantizeGraph).
+// Errors are those of the step that failed (Train/TrainGbdt, WriteTflite, the runtime,
+// QuantizeGraph). GBDT models have no int8 form yet (errc::unsupported with job.int8).
 Result<TrainOutput> TrainAndExport(const Dataset& data, const TrainJob& job,
                                    const ProgressFn& progress = {});
 

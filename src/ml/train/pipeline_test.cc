@@ -23,8 +23,24 @@ TEST(RecipeTest, BasesAndOverrides) {
   auto none = ParseRecipe("epochs=3,hidden=none");
   ASSERT_TRUE(none.ok());
   EXPECT_TRUE(none->train.hidden.empty());
+  auto g = ParseRecipe(
+      "default,model=gbdt,trees=500,depth=4,eta=0.05,subsample=0.8,"
+      "early_stopping=30,scale_pos_weight=3,threads=2,balanced=true");
+  ASSERT_TRUE(g.ok()) << g.status().ToString();
+  EXPECT_EQ(g->family, ModelFamily::kGbdt);
+  EXPECT_EQ(g->gbdt.trees, 500);
+  EXPECT_EQ(g->gbdt.max_depth, 4);
+  EXPECT_DOUBLE_EQ(g->gbdt.learning_rate, 0.05);
+  EXPECT_DOUBLE_EQ(g->gbdt.subsample, 0.8);
+  EXPECT_EQ(g->gbdt.early_stopping_rounds, 30);
+  EXPECT_DOUBLE_EQ(g->gbdt.scale_pos_weight, 3);
+  EXPECT_EQ(g->gbdt.threads, 2);
+  EXPECT_TRUE(g->gbdt.balanced);
+  for (const char* bad : {"model=forest", "trees=0", "depth=65", "eta=0", "subsample=1.5"}) {
+    EXPECT_EQ(ParseRecipe(bad).status().code(), errc::invalid_argument) << bad;
+  }
   for (const char* bad : {"slow", "epochs=0", "epochs=x", "hidden=3x", "lr=2", "fast,default",
-                          "depth=3", "balanced=yes"}) {
+                          "width=3", "balanced=yes"}) {
     auto r = ParseRecipe(bad);
     EXPECT_FALSE(r.ok()) << bad;
     EXPECT_EQ(r.status().code(), errc::invalid_argument) << bad;

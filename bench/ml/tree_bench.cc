@@ -1,0 +1,83 @@
+// Tree-ensemble inference (the AIOT_TREE_ENSEMBLE operator + LOGISTIC): single-sample latency and
+// batch throughput, optimised and reference kernels. The model is $AIOT_TREE_MODEL (a .tflite from
+// `aiot train --model gbdt`), else a synthetic ensemble of 300 full trees of depth 6 on 4 features.
+#include <benchmark/benchmark.h>
+
+#include <cstdlib>
+#include <string>
+#include <vector>
+
+#include "ml/data/random.h"
+#include "ml/runtime/model.h"
+#include "ml/train/export.h"
+
+namespace aiot::ml {
+namespace {
+
+std::shared_ptr<const Model> TreeModel() {
+  if (const char* path = std::getenv("AIOT_TREE_MODEL")) return Model::FromFile(path).value();
+  Rng rng(1);
+  TreeEnsemble e;
+  e.num_features = 4;
+  for (int t = 0; t < 300; ++t) {
+    e.tree_offsets.push_back(static_cast<uint32_t>(e.nodes.size()));
+    const int splits = (1 << 6) - 1;
+    for (int i = 0; i < splits; ++i) {
+      e.nodes.push_back({static_cast<int32_t>(rng.Below(4)), static_cast<float>(rng.Uniform()),
+                         2 * i + 1, 2 * i + 2, rng.Below(2) == 1});
+    }
+    for (int i = 0; i <= splits; ++i) {
+      e.nodes.push_back({-1, static_cast<float>(rng.Uniform(-0.1, 0.1)), 0, 0, false});
+    }
+  }
+  return Model::FromBytes(WriteTflite(BuildTreeGraph(e, ModelMetadata{})).value()).value();
+}
+
+// Rows like the model's training data when it carries aiot metadata (each feature drawn from its
+// recorded percentiles, so the walks take realistic, unpredictable paths), else uniform in [0, 1).
+std::vector<float> Rows(const Model& model, size_t n, int features) {
+  Rng rng(2);
+  const auto& md = model.metadata().features;
+  std::vector<float> x(n * static_cast<size_t>(features));
+  for (size_t i = 0; i < x.size(); ++i) {
+    const size_t j = i % static_cast<size_t>(features);
+    x[i] = j < md.size() && !md[j].quantiles.empty()
+               ? md[j].quantiles[rng.Below(md[j].quantiles.size())]
+               : static_cast<float>(rng.Uniform());
+  }
+  return x;
+}
+
+void BM_TreeSingle(benchmark::State& state) {
+  const bool reference = state.range(0) != 0;
+  auto scorer =
+      Scorer::Create(TreeModel(), {.max_batch = 1, .reference_kernels = reference}).value();
+  const int f = scorer->num_features();
+  auto x = Rows(scorer->model(), 1024, f);
+  size_t i = 0;
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(scorer->Score(x.data() + f * (i++ & 1023)));
+  }
+  state.SetItemsProcessed(static_cast<int64_t>(state.iterations()));
+  state.SetLabel(reference ? "reference" : "optimised");
+}
+BENCHMARK(BM_TreeSingle)->Arg(0)->Arg(1)->ArgName("reference");
+
+void BM_TreeBatch(benchmark::State& state) {
+  const bool reference = state.range(0) != 0;
+  const int batch = static_cast<int>(state.range(1));
+  auto scorer =
+      Scorer::Create(TreeModel(), {.max_batch = batch, .reference_kernels = reference}).value();
+  auto x = Rows(scorer->model(), static_cast<size_t>(batch), scorer->num_features());
+  std::vector<float> out(static_cast<size_t>(batch));
+  for (auto _ : state) {
+    scorer->ScoreBatch(x.data(), static_cast<size_t>(batch), out.data());
+    benchmark::DoNotOptimize(out.data());
+  }
+  state.SetItemsProcessed(static_cast<int64_t>(state.iterations()) * batch);
+  state.SetLabel(reference ? "reference" : "optimised");
+}
+BENCHMARK(BM_TreeBatch)->ArgsProduct({{0, 1}, {64, 1024}})->ArgNames({"reference", "batch"});
+
+}  // namespace
+}  // namespace aiot::ml
