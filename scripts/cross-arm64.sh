@@ -32,7 +32,8 @@ arm64_pkgs=(
 # (build/arm64-sysroot, searched by cmake/toolchain-aarch64.cmake); their headers are the same.
 # Their CMake files name the shared libraries relative to the sysroot: those are unpacked too.
 sysroot_pkgs=(libyaml-cpp-dev libsimdjson-dev prometheus-cpp-dev libyaml-cpp0.7 libsimdjson14
-  libprometheus-cpp-core1.0 libprometheus-cpp-pull1.0 libprometheus-cpp-push1.0)
+  libprometheus-cpp-core1.0 libprometheus-cpp-pull1.0 libprometheus-cpp-push1.0 libxgboost-dev
+  libxgboost0)
 host_pkgs=(g++-aarch64-linux-gnu qemu-user-static)
 sudo=""
 [[ $(id -u) -ne 0 ]] && sudo="sudo"
