@@ -171,15 +171,24 @@ function(aiot_fuzz_instrument)
   add_link_options(-fsanitize=address,undefined)
 endfunction()
 
-# aiot_fuzz(NAME SOURCES ... DEPS ... CORPUS dir): libFuzzer target (clang, AIOT_FUZZ=ON).
-# Also registered as a ctest (label fuzz) that runs for a bounded time over the corpus.
+# aiot_fuzz(NAME SOURCES ... DEPS ... CORPUS dir [RUNS n]): libFuzzer target (clang, AIOT_FUZZ=ON).
+# Also registered as a ctest (label fuzz, cmake/fuzz-ctest.sh): by default deterministic and
+# bounded (-seed=1, n executions over a fresh scratch corpus and the seed corpus), so the same tree
+# gives the same result on every machine; n is RUNS, else AIOT_FUZZ_RUNS_<NAME> of
+# cmake/fuzz-runs.cmake (calibrated to about 8-10 s per target), else AIOT_FUZZ_RUNS_DEFAULT. With
+# AIOT_FUZZ_SECONDS=S in its environment the ctest explores for S seconds instead (scripts/fuzz.sh).
+include(${CMAKE_CURRENT_LIST_DIR}/fuzz-runs.cmake)
 function(aiot_fuzz name)
   if(NOT AIOT_FUZZ)
     return()
   endif()
-  cmake_parse_arguments(A "" "CORPUS;SECONDS" "SOURCES;DEPS" ${ARGN})
-  if(NOT A_SECONDS)
-    set(A_SECONDS 20)
+  cmake_parse_arguments(A "" "CORPUS;RUNS" "SOURCES;DEPS" ${ARGN})
+  if(NOT A_RUNS)
+    if(DEFINED AIOT_FUZZ_RUNS_${name})
+      set(A_RUNS ${AIOT_FUZZ_RUNS_${name}})
+    else()
+      set(A_RUNS ${AIOT_FUZZ_RUNS_DEFAULT})
+    endif()
   endif()
   add_executable(${name} ${A_SOURCES})
   # A fuzz target may compile its module's sources itself (sim_control_fuzz): its own module's
@@ -191,8 +200,9 @@ function(aiot_fuzz name)
   target_link_options(${name} PRIVATE -fsanitize=fuzzer,address,undefined)
   set(work ${PROJECT_BINARY_DIR}/fuzz-corpus/${name})
   add_test(NAME ${name}
-    COMMAND ${CMAKE_COMMAND} -E env ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1
-            sh -c "mkdir -p ${work} && $<TARGET_FILE:${name}> -max_total_time=${A_SECONDS} -rss_limit_mb=2048 ${work} ${A_CORPUS}")
-  set_tests_properties(${name} PROPERTIES LABELS fuzz TIMEOUT 300)
+    COMMAND sh ${PROJECT_SOURCE_DIR}/cmake/fuzz-ctest.sh $<TARGET_FILE:${name}> ${work} ${A_RUNS}
+            ${A_CORPUS})
+  # Exploration (AIOT_FUZZ_SECONDS) may ask for more than the default timeout.
+  set_tests_properties(${name} PROPERTIES LABELS fuzz TIMEOUT 86400)
   set_property(GLOBAL APPEND PROPERTY AIOT_FUZZ_TARGETS ${name})
 endfunction()
