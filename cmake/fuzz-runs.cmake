@@ -7,6 +7,7 @@ set(AIOT_FUZZ_RUNS_DEFAULT 20000)
 # executions per CPU second over the first 10 s of a -seed=1 run, times 8 s.
 set(AIOT_FUZZ_RUNS_base_config_fuzz 11000)
 set(AIOT_FUZZ_RUNS_datastore_telemetry_fuzz 480000)
+set(AIOT_FUZZ_RUNS_kafka_segment_fuzz 980000)
 set(AIOT_FUZZ_RUNS_ml_csv_fuzz 140000)
 set(AIOT_FUZZ_RUNS_ml_tflite_fuzz 76000)
 set(AIOT_FUZZ_RUNS_mqtt_auth_fuzz 160000)
