@@ -72,8 +72,20 @@ endfunction()
 # GoogleTest test is a ctest of that name with that label and timeout, discovered when ctest runs
 # (not at build time). A test file must therefore keep its helpers in an anonymous namespace: the
 # other test files of its area and label share the executable.
+# With AIOT_TEST_UNITY (the default) the test files of one folder that go into one executable are
+# compiled together, AIOT_TEST_UNITY_BATCH files per translation unit (a unity build: the
+# GoogleTest, Asio and Beast headers and their instantiations once per batch, not once per file),
+# by one object library <executable>_<folder>_unity that takes the sources, compile definitions,
+# include directories, options, links and dependencies of every NAME of that folder and
+# executable (NAME itself is then built only when asked for by name, file by file). So helpers in
+# the anonymous namespaces of two test files of one folder and executable must not share a name
+# either (give them distinct names, or one shared test header). -DAIOT_TEST_UNITY=OFF builds file
+# by file (a one-file edit then recompiles one file, not its batch).
 # Header-only test support (tests/support/testing.h: WaitFor, AIOT_SKIP_WITHOUT_PEER), linked by
 # every aiot_test; its include root exposes tests/ only (as "tests/...").
+option(AIOT_TEST_UNITY "Compile the test files of one folder and executable as unity batches" ON)
+set(AIOT_TEST_UNITY_BATCH 6 CACHE STRING "Test files per unity translation unit (AIOT_TEST_UNITY)")
+
 if(NOT TARGET aiot_test_support)
   add_library(aiot_test_support INTERFACE)
   aiot_include_root(tests ${PROJECT_SOURCE_DIR}/tests aiot_tests_root)
@@ -146,7 +158,81 @@ function(aiot_test name)
       DISCOVERY_MODE PRE_TEST
       DISCOVERY_TIMEOUT 60)
   endif()
-  target_link_libraries(${exe} PRIVATE ${name})
+  if(AIOT_TEST_UNITY)
+    aiot_test_unity_add(${name} ${exe})
+  else()
+    target_link_libraries(${exe} PRIVATE ${name})
+  endif()
+endfunction()
+
+# Puts test object library `name` into the unity group of its folder and executable; the group's
+# object library is made when the folder's CMakeLists.txt is done (so that what the folder sets on
+# `name` after aiot_test() is seen).
+function(aiot_test_unity_add name exe)
+  set_target_properties(${name} PROPERTIES EXCLUDE_FROM_ALL ON)
+  file(RELATIVE_PATH rel ${PROJECT_SOURCE_DIR} ${CMAKE_CURRENT_SOURCE_DIR})
+  string(MAKE_C_IDENTIFIER "${exe}_${rel}_unity" group)
+  get_property(groups DIRECTORY PROPERTY AIOT_TEST_UNITY_GROUPS)
+  if(NOT group IN_LIST groups)
+    set_property(DIRECTORY APPEND PROPERTY AIOT_TEST_UNITY_GROUPS ${group})
+    # A deferred call's arguments are evaluated when it runs: pass the values, not the variables.
+    cmake_language(EVAL CODE "cmake_language(DEFER CALL aiot_test_unity_group [[${group}]] [[${exe}]])")
+  endif()
+  set_property(DIRECTORY APPEND PROPERTY AIOT_TEST_UNITY_MEMBERS_${group} ${name})
+endfunction()
+
+# The object library of one unity group: the union of its members' sources and settings.
+function(aiot_test_unity_group group exe)
+  get_property(members DIRECTORY PROPERTY AIOT_TEST_UNITY_MEMBERS_${group})
+  set(props COMPILE_DEFINITIONS INCLUDE_DIRECTORIES COMPILE_OPTIONS LINK_LIBRARIES
+            MANUALLY_ADDED_DEPENDENCIES)
+  set(sources "")
+  foreach(prop ${props})
+    set(all_${prop} "")
+  endforeach()
+  foreach(m ${members})
+    get_target_property(s ${m} SOURCES)
+    list(APPEND sources ${s})
+    foreach(prop ${props})
+      get_target_property(v ${m} ${prop})
+      if(v)
+        list(APPEND all_${prop} ${v})
+      endif()
+    endforeach()
+  endforeach()
+  foreach(prop ${props})
+    list(REMOVE_DUPLICATES all_${prop})
+  endforeach()
+  aiot_test_unity_check_definitions("${group}" "${all_COMPILE_DEFINITIONS}")
+  add_library(${group} OBJECT ${sources})
+  set_target_properties(${group} PROPERTIES
+    COMPILE_DEFINITIONS "${all_COMPILE_DEFINITIONS}"
+    INCLUDE_DIRECTORIES "${all_INCLUDE_DIRECTORIES}"
+    COMPILE_OPTIONS "${all_COMPILE_OPTIONS}"
+    UNITY_BUILD ON UNITY_BUILD_MODE BATCH UNITY_BUILD_BATCH_SIZE ${AIOT_TEST_UNITY_BATCH})
+  target_link_libraries(${group} PUBLIC ${all_LINK_LIBRARIES})
+  if(all_MANUALLY_ADDED_DEPENDENCIES)
+    add_dependencies(${group} ${all_MANUALLY_ADDED_DEPENDENCIES})
+  endif()
+  if(TARGET aiot_test_pch)
+    target_precompile_headers(${group} REUSE_FROM aiot_test_pch)
+    aiot_test_ccache_pch(${group})
+  endif()
+  target_link_libraries(${exe} PRIVATE ${group})
+endfunction()
+
+# Two members of one group that define one macro differently cannot share a translation unit.
+function(aiot_test_unity_check_definitions group defs)
+  set(seen "")
+  foreach(d ${defs})
+    string(REGEX REPLACE "=.*" "" macro "${d}")
+    if(macro IN_LIST seen)
+      message(FATAL_ERROR "${group}: ${macro} is defined differently by two of its test object "
+                          "libraries; give them one value, or build this folder with "
+                          "-DAIOT_TEST_UNITY=OFF")
+    endif()
+    list(APPEND seen ${macro})
+  endforeach()
 endfunction()
 
 # aiot_bench(NAME SOURCES ... DEPS ...): Google Benchmark program, not run by ctest.
@@ -171,15 +257,24 @@ function(aiot_fuzz_instrument)
   add_link_options(-fsanitize=address,undefined)
 endfunction()
 
-# aiot_fuzz(NAME SOURCES ... DEPS ... CORPUS dir): libFuzzer target (clang, AIOT_FUZZ=ON).
-# Also registered as a ctest (label fuzz) that runs for a bounded time over the corpus.
+# aiot_fuzz(NAME SOURCES ... DEPS ... CORPUS dir [RUNS n]): libFuzzer target (clang, AIOT_FUZZ=ON).
+# Also registered as a ctest (label fuzz, cmake/fuzz-ctest.sh): by default deterministic and
+# bounded (-seed=1, n executions over a fresh scratch corpus and the seed corpus), so the same tree
+# gives the same result on every machine; n is RUNS, else AIOT_FUZZ_RUNS_<NAME> of
+# cmake/fuzz-runs.cmake (calibrated to about 8-10 s per target), else AIOT_FUZZ_RUNS_DEFAULT. With
+# AIOT_FUZZ_SECONDS=S in its environment the ctest explores for S seconds instead (scripts/fuzz.sh).
+include(${CMAKE_CURRENT_LIST_DIR}/fuzz-runs.cmake)
 function(aiot_fuzz name)
   if(NOT AIOT_FUZZ)
     return()
   endif()
-  cmake_parse_arguments(A "" "CORPUS;SECONDS" "SOURCES;DEPS" ${ARGN})
-  if(NOT A_SECONDS)
-    set(A_SECONDS 20)
+  cmake_parse_arguments(A "" "CORPUS;RUNS" "SOURCES;DEPS" ${ARGN})
+  if(NOT A_RUNS)
+    if(DEFINED AIOT_FUZZ_RUNS_${name})
+      set(A_RUNS ${AIOT_FUZZ_RUNS_${name}})
+    else()
+      set(A_RUNS ${AIOT_FUZZ_RUNS_DEFAULT})
+    endif()
   endif()
   add_executable(${name} ${A_SOURCES})
   # A fuzz target may compile its module's sources itself (sim_control_fuzz): its own module's
@@ -191,8 +286,9 @@ function(aiot_fuzz name)
   target_link_options(${name} PRIVATE -fsanitize=fuzzer,address,undefined)
   set(work ${PROJECT_BINARY_DIR}/fuzz-corpus/${name})
   add_test(NAME ${name}
-    COMMAND ${CMAKE_COMMAND} -E env ASAN_OPTIONS=detect_leaks=1 UBSAN_OPTIONS=print_stacktrace=1
-            sh -c "mkdir -p ${work} && $<TARGET_FILE:${name}> -max_total_time=${A_SECONDS} -rss_limit_mb=2048 ${work} ${A_CORPUS}")
-  set_tests_properties(${name} PROPERTIES LABELS fuzz TIMEOUT 300)
+    COMMAND sh ${PROJECT_SOURCE_DIR}/cmake/fuzz-ctest.sh $<TARGET_FILE:${name}> ${work} ${A_RUNS}
+            ${A_CORPUS})
+  # Exploration (AIOT_FUZZ_SECONDS) may ask for more than the default timeout.
+  set_tests_properties(${name} PROPERTIES LABELS fuzz TIMEOUT 86400)
   set_property(GLOBAL APPEND PROPERTY AIOT_FUZZ_TARGETS ${name})
 endfunction()

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Every test: installs what is missing, builds once (ccache), runs the unit, integration and e2e
-# tests in parallel with ctest, then the fuzz targets for a bounded time (clang, libFuzzer).
+# tests in parallel with ctest, then each fuzz target for a fixed number of executions with a fixed seed
+# (clang, libFuzzer; deterministic, about 10 s each; scripts/fuzz.sh explores for longer).
 #   scripts/test.sh [ctest args...]    e.g. scripts/test.sh -L unit
 set -euo pipefail
 cd "$(dirname "$0")/.."

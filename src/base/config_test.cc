@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "tests/support/config.h"
+
 namespace aiot::config {
 namespace {
 
@@ -218,14 +220,7 @@ void Describe(Visitor& v, Typed& c) { Section(v, "limits", c.limits, "Limits.");
 
 // The problems of one document, each as "key: what (where)".
 std::vector<std::string> ProblemsOf(const std::string& yaml, Typed& t) {
-  try {
-    LoadYaml(yaml, "t.yaml", DescriberFor(t));
-  } catch (const Error& e) {
-    std::vector<std::string> out;
-    for (const auto& p : e.problems()) out.push_back(p.ToString());
-    return out;
-  }
-  return {};
+  return test_support::LoadProblems(yaml, "t.yaml", DescriberFor(t));
 }
 
 TEST(ConfigTyped, EnumReadsNamesAndListsTheAllowedOnes) {

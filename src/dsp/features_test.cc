@@ -7,20 +7,14 @@
 #include <random>
 #include <vector>
 
+#include "dsp/test_signals.h"
+
 namespace aiot::dsp {
 namespace {
 
-std::vector<float> Sine(size_t n, float fs, float f, float amplitude) {
-  std::vector<float> x(n);
-  for (size_t i = 0; i < n; ++i) {
-    x[i] = amplitude * static_cast<float>(std::sin(2 * std::numbers::pi * f * i / fs + 0.7));
-  }
-  return x;
-}
-
 TEST(TimeStats, SineClosedForms) {
   // 64 whole periods, so the sample moments equal the continuous ones.
-  auto x = Sine(4096, 4096, 64, 3.0f);
+  auto x = test_signals::Sine(4096, 4096, 64, 3.0f, 0.7);
   TimeStats s = ComputeTimeStats(x);
   EXPECT_NEAR(s.rms, 3.0 / std::sqrt(2.0), 1e-4);
   EXPECT_NEAR(s.peak, 3.0f, 1e-3);
@@ -58,8 +52,8 @@ TEST(FrameAnalyzer, TwoToneBandEnergiesSplitAsExpected) {
   c.bands[2] = {2000, 4096};
   c.band_count = 3;
   FrameAnalyzer a(c);
-  auto x = Sine(4096, 8192, 123.4f, 2.0f);   // mean square 2
-  auto y = Sine(4096, 8192, 1234.5f, 1.0f);  // mean square 0.5
+  auto x = test_signals::Sine(4096, 8192, 123.4f, 2.0f, 0.7);   // mean square 2
+  auto y = test_signals::Sine(4096, 8192, 1234.5f, 1.0f, 0.7);  // mean square 0.5
   for (size_t i = 0; i < x.size(); ++i) x[i] += y[i];
   FrameFeatures f;
   a.Analyze(x, &f);

@@ -8,17 +8,18 @@
 #include <random>
 #include <vector>
 
+#include "dsp/test_signals.h"
 #include "dsp/window.h"
 
 namespace aiot::dsp {
 namespace {
 
-std::vector<float> Sine(size_t n, float fs, float f, float amplitude, float phase = 0.3f) {
-  std::vector<float> x(n);
-  for (size_t i = 0; i < n; ++i) {
-    x[i] = amplitude * static_cast<float>(std::sin(2 * std::numbers::pi * f * i / fs + phase));
-  }
-  return x;
+// The phase of these tests' sines unless one says otherwise.
+constexpr float kPhase = 0.3f;
+
+// A sine at kPhase.
+std::vector<float> Sine(size_t n, float fs, float f, float amplitude) {
+  return test_signals::Sine(n, fs, f, amplitude, kPhase);
 }
 
 TEST(Spectrum, RejectsBadConfig) {
@@ -72,7 +73,7 @@ TEST(Spectrum, CentroidOfTwoEqualTonesIsTheirMean) {
   const size_t n = 2048;
   SpectrumAnalyzer a({.frame_size = n, .sample_rate_hz = 2048});
   auto x = Sine(n, 2048, 100, 1.0f);
-  auto y = Sine(n, 2048, 300, 1.0f, 1.1f);
+  auto y = test_signals::Sine(n, 2048, 300, 1.0f, 1.1f);
   for (size_t i = 0; i < n; ++i) x[i] += y[i];
   a.Transform(x);
   EXPECT_NEAR(a.Centroid(), 200.0f, 2.0f);

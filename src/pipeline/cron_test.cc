@@ -8,22 +8,13 @@
 
 #include "base/clock.h"
 #include "base/errc.h"
+#include "pipeline/test_time.h"
 
 namespace aiot::pipeline {
 namespace {
 
+using test_time::At;
 using TimePoint = CronSchedule::TimePoint;
-
-TimePoint At(int y, int mo, int d, int h, int mi, int s = 0) {
-  std::tm tm{};
-  tm.tm_year = y - 1900;
-  tm.tm_mon = mo - 1;
-  tm.tm_mday = d;
-  tm.tm_hour = h;
-  tm.tm_min = mi;
-  tm.tm_sec = s;
-  return std::chrono::system_clock::from_time_t(timegm(&tm));
-}
 
 std::string Fmt(TimePoint t) {
   if (t == TimePoint::max()) return "max";

@@ -10,24 +10,16 @@
 
 #include "base/clock.h"
 #include "base/config.h"
+#include "pipeline/test_time.h"
+#include "tests/support/config.h"
 
 namespace aiot::pipeline {
 namespace {
 
+using test_time::At;
 using TimePoint = TriggerPolicy::TimePoint;
 using std::chrono::milliseconds;
 using std::chrono::seconds;
-
-TimePoint At(int y, int mo, int d, int h, int mi, int s = 0) {
-  std::tm tm{};
-  tm.tm_year = y - 1900;
-  tm.tm_mon = mo - 1;
-  tm.tm_mday = d;
-  tm.tm_hour = h;
-  tm.tm_min = mi;
-  tm.tm_sec = s;
-  return std::chrono::system_clock::from_time_t(timegm(&tm));
-}
 
 int64_t Nanos(TimePoint t) {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(t.time_since_epoch()).count();
@@ -214,16 +206,9 @@ TEST(TriggerPolicy, LastRunIsTheLatestOfAnyTrigger) {
 
 // The problems of one `triggers` document, each as "key: what (where)".
 std::vector<std::string> ProblemsOf(const std::string& yaml, TriggerConfig& c) {
-  try {
-    config::LoadYaml(yaml, "t.yaml", [&c](config::Visitor& v) {
-      config::Section(v, "triggers", c, "Pipeline triggers.");
-    });
-  } catch (const config::Error& e) {
-    std::vector<std::string> out;
-    for (const auto& p : e.problems()) out.push_back(p.ToString());
-    return out;
-  }
-  return {};
+  return test_support::LoadProblems(yaml, "t.yaml", [&c](config::Visitor& v) {
+    config::Section(v, "triggers", c, "Pipeline triggers.");
+  });
 }
 
 TEST(TriggerConfig, LoadsEveryKey) {

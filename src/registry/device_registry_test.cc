@@ -10,7 +10,7 @@ namespace {
 
 using test_support::TempDir;
 
-RegistryConfig Config(const TempDir& dir) {
+RegistryConfig DevicesConfig(const TempDir& dir) {
   RegistryConfig c;
   c.data_dir = dir.path();
   c.password_iterations = 1000;
@@ -27,7 +27,7 @@ DeviceSpec Spec(std::string id, std::string site, std::string line) {
 
 TEST(DeviceRegistryTest, ProvisionAuthenticateActivate) {
   TempDir dir;
-  DeviceRegistry reg(Config(dir));
+  DeviceRegistry reg(DevicesConfig(dir));
   ASSERT_TRUE(reg.Open().ok());
   auto c = reg.Provision(Spec("fan-0001", "north", "1"));
   ASSERT_TRUE(c.ok());
@@ -64,7 +64,7 @@ TEST(DeviceRegistryTest, ProvisionAuthenticateActivate) {
 
 TEST(DeviceRegistryTest, ListFiltersByLabels) {
   TempDir dir;
-  DeviceRegistry reg(Config(dir));
+  DeviceRegistry reg(DevicesConfig(dir));
   ASSERT_TRUE(reg.Open().ok());
   ASSERT_TRUE(reg.Provision(Spec("a", "north", "1")).ok());
   ASSERT_TRUE(reg.Provision(Spec("b", "north", "2")).ok());
@@ -90,7 +90,7 @@ TEST(DeviceRegistryTest, ListFiltersByLabels) {
 
 TEST(DeviceRegistryTest, StatusUpdatesReportedModel) {
   TempDir dir;
-  DeviceRegistry reg(Config(dir));
+  DeviceRegistry reg(DevicesConfig(dir));
   ASSERT_TRUE(reg.Open().ok());
   ASSERT_TRUE(reg.Provision(Spec("a", "north", "1")).ok());
   ASSERT_TRUE(reg.SetDesiredModel("a", "fan-mlp@3").ok());

@@ -13,7 +13,7 @@ namespace {
 
 using test_support::TempDir;
 
-RegistryConfig Config(const TempDir& dir) {
+RegistryConfig ModelsConfig(const TempDir& dir) {
   RegistryConfig c;
   c.data_dir = dir.path();
   c.max_artifact_bytes = 1 << 20;
@@ -30,7 +30,7 @@ PushRequest Req(std::string name) {
 
 TEST(ModelRegistryTest, PushAssignsVersionsAndIsIdempotent) {
   TempDir dir;
-  ModelRegistry reg(Config(dir));
+  ModelRegistry reg(ModelsConfig(dir));
   ASSERT_TRUE(reg.Open().ok());
   auto v1 = reg.Push("model-one", Req("fan-mlp"));
   ASSERT_TRUE(v1.ok());
@@ -67,7 +67,7 @@ void ExpectError(const Status& s, Code code, std::string_view in_message) {
 
 TEST(ModelRegistryTest, RejectsBadInputSayingWhich) {
   TempDir dir;
-  ModelRegistry reg(Config(dir));
+  ModelRegistry reg(ModelsConfig(dir));
   ASSERT_TRUE(reg.Open().ok());
   for (const char* name : {"", "../etc", "a/b", "..", ".hidden", "a b", "a..b"}) {
     SCOPED_TRACE(name);
@@ -105,7 +105,7 @@ TEST(ModelRegistryTest, RejectsBadInputSayingWhich) {
 
 TEST(ModelRegistryTest, PushSaysWhetherItCreated) {
   TempDir dir;
-  ModelRegistry reg(Config(dir));
+  ModelRegistry reg(ModelsConfig(dir));
   ASSERT_TRUE(reg.Open().ok());
   bool created = false;
   ASSERT_TRUE(reg.Push("bytes", Req("m"), &created).ok());
@@ -116,7 +116,7 @@ TEST(ModelRegistryTest, PushSaysWhetherItCreated) {
 
 TEST(ModelRegistryTest, StagesKeepOneProductionAndRollBack) {
   TempDir dir;
-  ModelRegistry reg(Config(dir));
+  ModelRegistry reg(ModelsConfig(dir));
   ASSERT_TRUE(reg.Open().ok());
   ASSERT_TRUE(reg.Push("a", Req("m")).ok());
   ASSERT_TRUE(reg.Push("b", Req("m")).ok());
@@ -154,7 +154,7 @@ TEST(ModelRegistryTest, ReopenCleansOrphansAndKeepsData) {
   TempDir dir;
   std::string sha;
   {
-    ModelRegistry reg(Config(dir));
+    ModelRegistry reg(ModelsConfig(dir));
     ASSERT_TRUE(reg.Open().ok());
     auto v = reg.Push("keep", Req("m"));
     ASSERT_TRUE(v.ok());
@@ -164,7 +164,7 @@ TEST(ModelRegistryTest, ReopenCleansOrphansAndKeepsData) {
                                dir.path() + "/artifacts/tmp/upload-stale");
     std::ofstream(dir.path() + "/artifacts/" + Sha256Hex("orphan")) << "orphan";
   }
-  ModelRegistry reg(Config(dir));
+  ModelRegistry reg(ModelsConfig(dir));
   ASSERT_TRUE(reg.Open().ok());
   EXPECT_TRUE(reg.CheckConsistency().empty());
   EXPECT_FALSE(std::filesystem::exists(dir.path() + "/artifacts/" + Sha256Hex("orphan")));
@@ -174,7 +174,7 @@ TEST(ModelRegistryTest, ReopenCleansOrphansAndKeepsData) {
 
 TEST(ModelRegistryTest, DetectsTamperedArtifactOnDisk) {
   TempDir dir;
-  ModelRegistry reg(Config(dir));
+  ModelRegistry reg(ModelsConfig(dir));
   ASSERT_TRUE(reg.Open().ok());
   auto v = reg.Push("original", Req("m"));
   ASSERT_TRUE(v.ok());

@@ -10,6 +10,7 @@
 #include <random>
 
 #include "base/errc.h"
+#include "tests/support/config.h"
 #include "tests/support/testing.h"
 
 namespace aiot::store {
@@ -99,24 +100,17 @@ TEST(InfluxSink, RejectsBadUrl) {
 // Schema, precision and synchronous are names the loader checks; the rest is Validate's.
 TEST(InfluxSink, ConfigIsCheckedWhenLoaded) {
   StoreConfig c;
-  try {
-    config::LoadYaml(
-        "synchronous: fast\ninflux:\n  enabled: true\n  schema: telegraph\n  precision: minutes\n  "
-        "measurement: "
-        "\"\"\n  batch_max_points: 0\n",
-        "s.yaml", config::DescriberFor(c));
-    FAIL() << "expected an error";
-  } catch (const config::Error& e) {
-    std::vector<std::string> got;
-    for (const auto& p : e.problems()) got.push_back(p.ToString());
-    EXPECT_EQ(got, (std::vector<std::string>{
-                       "synchronous: must be off, normal or full, got `fast` (s.yaml:1)",
-                       "influx.schema: must be aiot or telegraf, got `telegraph` (s.yaml:4)",
-                       "influx.precision: must be ns, u, ms or s, got `minutes` (s.yaml:5)",
-                       "influx.batch_max_points: must be between 1 and 2147483647, got `0` "
-                       "(s.yaml:7)",
-                       "influx.measurement: must not be empty (s.yaml:6)"}));
-  }
+  EXPECT_EQ(test_support::LoadProblems(
+                "synchronous: fast\ninflux:\n  enabled: true\n  schema: telegraph\n  precision: "
+                "minutes\n  measurement: \"\"\n  batch_max_points: 0\n",
+                "s.yaml", config::DescriberFor(c)),
+            (std::vector<std::string>{
+                "synchronous: must be off, normal or full, got `fast` (s.yaml:1)",
+                "influx.schema: must be aiot or telegraf, got `telegraph` (s.yaml:4)",
+                "influx.precision: must be ns, u, ms or s, got `minutes` (s.yaml:5)",
+                "influx.batch_max_points: must be between 1 and 2147483647, got `0` "
+                "(s.yaml:7)",
+                "influx.measurement: must not be empty (s.yaml:6)"}));
   c = StoreConfig{};
   config::LoadYaml("synchronous: FULL\ninflux:\n  schema: telegraf\n  precision: s\n", "s.yaml",
                    config::DescriberFor(c));

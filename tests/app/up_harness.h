@@ -15,20 +15,14 @@
 #include <cstdio>
 #include <string>
 #include <vector>
+#include "tests/support/run.h"
 #include "tests/support/testing.h"
 
 namespace aiot::up_test {
 
 // Runs a shell command and returns its standard output.
 inline std::string Shell(const std::string& command) {
-  std::string out;
-  FILE* p = popen(command.c_str(), "r");
-  if (!p) return out;
-  char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof buf, p)) > 0) out.append(buf, n);
-  pclose(p);
-  return out;
+  return test_support::RunCommand(command, test_support::Capture::kStdout).output;
 }
 
 using aiot::test_support::FreePort;

@@ -6,9 +6,12 @@
 #include <fstream>
 #include <iterator>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include <unistd.h>
+
+#include "tests/support/run.h"
 
 namespace aiot::ml::testing {
 
@@ -48,14 +51,9 @@ inline void WriteBytes(const std::string& path, const void* data, size_t size) {
 
 // Runs a shell command, returns its exit status and stdout.
 inline int Run(const std::string& cmd, std::string* out) {
-  out->clear();
-  FILE* p = popen(cmd.c_str(), "r");
-  if (!p) return -1;
-  char buf[4096];
-  size_t n;
-  while ((n = fread(buf, 1, sizeof(buf), p)) > 0) out->append(buf, n);
-  int st = pclose(p);
-  return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+  auto r = test_support::RunCommand(cmd, test_support::Capture::kStdout);
+  *out = std::move(r.output);
+  return r.exit_code;
 }
 
 }  // namespace aiot::ml::testing

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <unistd.h>
+#include "tests/support/run.h"
 #include "tests/support/testing.h"
 
 #include <filesystem>
@@ -17,6 +18,7 @@
 namespace aiot::mqtt::test {
 namespace {
 
+using aiot::test_support::RunCommand;
 using aiot::test_support::WaitFor;
 
 namespace fs = std::filesystem;
@@ -59,7 +61,7 @@ bool WriteAuthFiles(const fs::path& dir) {
   std::string pw = (dir / "passwd").string();
   std::string cmd = "mosquitto_passwd -c -b " + pw + " alice 's3cret' && mosquitto_passwd -b " +
                     pw + " bob hunter2";
-  if (RunCommand(cmd).first != 0) return false;
+  if (RunCommand(cmd).exit_code != 0) return false;
   std::ofstream(dir / "acl") << kAcl;
   return true;
 }
@@ -74,7 +76,7 @@ double Counter(metrics::Registry& r, const std::string& series) {
 class BrokerAuth : public ::testing::Test {
  protected:
   void SetUp() override {
-    if (RunCommand("command -v mosquitto_passwd && command -v mosquitto_pub").first != 0)
+    if (RunCommand("command -v mosquitto_passwd && command -v mosquitto_pub").exit_code != 0)
       AIOT_SKIP_WITHOUT_PEER("mosquitto / mosquitto-clients not installed");
     dir_ = MakeTempDir("broker_auth");
     ASSERT_TRUE(WriteAuthFiles(dir_));
@@ -95,7 +97,7 @@ class BrokerAuth : public ::testing::Test {
   std::string Sub(const std::string& args) {
     return "timeout 60 mosquitto_sub -h 127.0.0.1 -p " + port_ + " " + args;
   }
-  std::pair<int, std::string> Paho(const std::string& args) {
+  test_support::RunResult Paho(const std::string& args) {
     return RunCommand("timeout 60 /usr/bin/python3 " AIOT_TEST_DIR "/paho_auth.py " + port_ + " " +
                       args);
   }
@@ -130,13 +132,13 @@ TEST_F(BrokerAuth, MosquittoPubRightAndWrongPasswords) {
     bool v5 = std::string(v) == "mqttv5";
     SCOPED_TRACE(v);
     auto ok = RunCommand(Pub(std::string("-V ") + v + " -u alice -P s3cret -t alice/x -m hi"));
-    EXPECT_EQ(ok.first, 0) << ok.second;
+    EXPECT_EQ(ok.exit_code, 0) << ok.output;
     auto bad = RunCommand(Pub(std::string("-V ") + v + " -u alice -P s3creT -t alice/x -m hi"));
-    EXPECT_EQ(bad.first, v5 ? 0x86 : 4) << bad.second;  // Bad User Name or Password
+    EXPECT_EQ(bad.exit_code, v5 ? 0x86 : 4) << bad.output;  // Bad User Name or Password
     auto unknown = RunCommand(Pub(std::string("-V ") + v + " -u carol -P s3cret -t a -m hi"));
-    EXPECT_EQ(unknown.first, v5 ? 0x86 : 4) << unknown.second;
+    EXPECT_EQ(unknown.exit_code, v5 ? 0x86 : 4) << unknown.output;
     auto anon = RunCommand(Pub(std::string("-V ") + v + " -t public/x -m hi"));
-    EXPECT_EQ(anon.first, v5 ? 0x87 : 5) << anon.second;  // Not Authorized
+    EXPECT_EQ(anon.exit_code, v5 ? 0x87 : 5) << anon.output;  // Not Authorized
   }
   EXPECT_EQ(Rejected("bad_credentials"), 4);
   EXPECT_EQ(Rejected("not_authorized"), 2);
@@ -146,38 +148,38 @@ TEST_F(BrokerAuth, MosquittoPubRightAndWrongPasswords) {
 // loopback listener, clients with a user name must get the password right.
 TEST_F(BrokerAuth, LocalOnlyAnonymousWithPasswordFile) {
   StartBroker("local_only");
-  EXPECT_EQ(RunCommand(Pub("-V mqttv5 -t public/x -m hi")).first, 0);
-  EXPECT_EQ(RunCommand(Pub("-V mqttv5 -u bob -P hunter2 -t shared/x -m hi")).first, 0);
-  EXPECT_EQ(RunCommand(Pub("-V mqttv5 -u bob -P hunter3 -t shared/x -m hi")).first, 0x86);
+  EXPECT_EQ(RunCommand(Pub("-V mqttv5 -t public/x -m hi")).exit_code, 0);
+  EXPECT_EQ(RunCommand(Pub("-V mqttv5 -u bob -P hunter2 -t shared/x -m hi")).exit_code, 0);
+  EXPECT_EQ(RunCommand(Pub("-V mqttv5 -u bob -P hunter3 -t shared/x -m hi")).exit_code, 0x86);
 }
 
 TEST_F(BrokerAuth, PahoV311AndV5Connack) {
   StartBroker("false");
-  if (RunCommand("/usr/bin/python3 -c 'import paho.mqtt.client'").first != 0)
+  if (RunCommand("/usr/bin/python3 -c 'import paho.mqtt.client'").exit_code != 0)
     AIOT_SKIP_WITHOUT_PEER("python3-paho-mqtt not installed");
   for (int v : {4, 5}) {
     SCOPED_TRACE(v);
     std::string ver = std::to_string(v) + " paho-" + std::to_string(v);
     auto ok = Paho(ver + " bob hunter2");
-    EXPECT_EQ(ok.second, "connack 0\n");
+    EXPECT_EQ(ok.output, "connack 0\n");
     auto bad = Paho(ver + " bob hunter");
-    EXPECT_EQ(bad.second, v == 5 ? "connack 134\n" : "connack 4\n");
+    EXPECT_EQ(bad.output, v == 5 ? "connack 134\n" : "connack 4\n");
     auto nopw = Paho(ver + " bob -");
-    EXPECT_EQ(nopw.second, v == 5 ? "connack 134\n" : "connack 4\n");
+    EXPECT_EQ(nopw.output, v == 5 ? "connack 134\n" : "connack 4\n");
     auto anon = Paho(ver + " - -");
-    EXPECT_EQ(anon.second, v == 5 ? "connack 135\n" : "connack 5\n");
+    EXPECT_EQ(anon.output, v == 5 ? "connack 135\n" : "connack 5\n");
   }
 }
 
 // Paho subscribing: granted filters get their QoS, refused ones 0x87 (v5) / 0x80 (3.1.1).
 TEST_F(BrokerAuth, PahoSubscribeDenied) {
   StartBroker("false");
-  if (RunCommand("/usr/bin/python3 -c 'import paho.mqtt.client'").first != 0)
+  if (RunCommand("/usr/bin/python3 -c 'import paho.mqtt.client'").exit_code != 0)
     AIOT_SKIP_WITHOUT_PEER("python3-paho-mqtt not installed");
   auto v5 = Paho("5 fan-3 alice s3cret shared/# shared/secret/x bob/# devices/fan-3/+ '#'");
-  EXPECT_EQ(v5.second, "connack 0\nsuback 1 135 135 1 135\n");
+  EXPECT_EQ(v5.output, "connack 0\nsuback 1 135 135 1 135\n");
   auto v3 = Paho("4 fan-3 alice s3cret shared/+ users/alice/inbox users/bob/inbox");
-  EXPECT_EQ(v3.second, "connack 0\nsuback 1 1 128\n");
+  EXPECT_EQ(v3.output, "connack 0\nsuback 1 1 128\n");
 }
 
 // Deliveries the subscriber may not read are not sent; publishes the publisher may not write are
@@ -187,14 +189,16 @@ TEST_F(BrokerAuth, MosquittoDeliveriesFilteredByAcl) {
   Process sub(Sub("-V mqttv5 -u alice -P s3cret -t 'shared/#' -t 'alice/#' -q 1 -C 2 -F '%t %p'"));
   ASSERT_TRUE(WaitFor([&] { return broker_->broker().index().size() >= 2; }));
   // Denied for alice to read (deny rule inside her shared/# grant).
-  EXPECT_EQ(RunCommand(Pub("-V mqttv5 -u bob -P hunter2 -q 1 -t shared/secret/k -m no")).first, 0);
+  EXPECT_EQ(RunCommand(Pub("-V mqttv5 -u bob -P hunter2 -q 1 -t shared/secret/k -m no")).exit_code,
+            0);
   // Bob may not write there (3.1.1: dropped silently, PUBACK as usual).
-  EXPECT_EQ(RunCommand(Pub("-V mqttv311 -u bob -P hunter2 -q 1 -t alice/x -m no")).first, 0);
+  EXPECT_EQ(RunCommand(Pub("-V mqttv311 -u bob -P hunter2 -q 1 -t alice/x -m no")).exit_code, 0);
   // v5: the publisher learns about it.
   auto denied = RunCommand(Pub("-V mqttv5 -u bob -P hunter2 -q 1 -t alice/x -m no"));
-  EXPECT_NE(denied.second.find("Not authorized"), std::string::npos) << denied.second;
-  EXPECT_EQ(RunCommand(Pub("-V mqttv5 -u bob -P hunter2 -q 1 -t shared/a -m yes1")).first, 0);
-  EXPECT_EQ(RunCommand(Pub("-V mqttv5 -u bob -P hunter2 -q 1 -t alice/inbox -m yes2")).first, 0);
+  EXPECT_NE(denied.output.find("Not authorized"), std::string::npos) << denied.output;
+  EXPECT_EQ(RunCommand(Pub("-V mqttv5 -u bob -P hunter2 -q 1 -t shared/a -m yes1")).exit_code, 0);
+  EXPECT_EQ(RunCommand(Pub("-V mqttv5 -u bob -P hunter2 -q 1 -t alice/inbox -m yes2")).exit_code,
+            0);
   EXPECT_EQ(sub.Wait(), 0);
   EXPECT_EQ(sub.Output(), "shared/a yes1\nalice/inbox yes2\n");
 }
@@ -268,7 +272,8 @@ TEST_F(BrokerAuth, AclReasonCodesAndPatterns) {
 TEST_F(BrokerAuth, ReloadPicksUpNewUsers) {
   StartBroker("false");
   Raw(kMqtt5, "c1", "carol", "pw", ReasonCode::kBadUserNameOrPassword);
-  ASSERT_EQ(RunCommand("mosquitto_passwd -b " + (dir_ / "passwd").string() + " carol pw").first, 0);
+  ASSERT_EQ(RunCommand("mosquitto_passwd -b " + (dir_ / "passwd").string() + " carol pw").exit_code,
+            0);
   ASSERT_TRUE(broker_->broker().LoadAuth().ok());
   Raw(kMqtt5, "c2", "carol", "pw");
   std::ofstream(dir_ / "passwd", std::ios::app) << "garbage line\n";
@@ -291,10 +296,10 @@ TEST_F(BrokerAuth, ExternalAuthenticator) {
     return r.password == "devpw" ? broker::AuthResult::kAllow : broker::AuthResult::kBadCredentials;
   });
   ASSERT_TRUE(broker_->broker().LoadAuth().ok());
-  EXPECT_EQ(RunCommand(Pub("-V mqttv5 -u dev-1 -P devpw -t t -m hi")).first, 0);
-  EXPECT_EQ(RunCommand(Pub("-V mqttv311 -u dev-1 -P nope -t t -m hi")).first, 4);
-  EXPECT_EQ(RunCommand(Pub("-V mqttv5 -u alice -P s3cret -t t -m hi")).first, 0);
-  EXPECT_EQ(RunCommand(Pub("-V mqttv5 -u mallory -P x -t t -m hi")).first, 0x86);
+  EXPECT_EQ(RunCommand(Pub("-V mqttv5 -u dev-1 -P devpw -t t -m hi")).exit_code, 0);
+  EXPECT_EQ(RunCommand(Pub("-V mqttv311 -u dev-1 -P nope -t t -m hi")).exit_code, 4);
+  EXPECT_EQ(RunCommand(Pub("-V mqttv5 -u alice -P s3cret -t t -m hi")).exit_code, 0);
+  EXPECT_EQ(RunCommand(Pub("-V mqttv5 -u mallory -P x -t t -m hi")).exit_code, 0x86);
 }
 
 TEST(BrokerAuthConfig, MissingPasswordFileFailsStart) {

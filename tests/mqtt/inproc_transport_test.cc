@@ -4,6 +4,7 @@
 
 #include <gtest/gtest.h>
 
+#include "tests/support/run.h"
 #include "tests/support/testing.h"
 
 #include <atomic>
@@ -15,6 +16,7 @@
 namespace aiot::mqtt::test {
 namespace {
 
+using aiot::test_support::RunCommand;
 using aiot::test_support::WaitFor;
 
 class Inproc : public ::testing::Test {
@@ -80,7 +82,7 @@ TEST_F(Inproc, PublishAndSubscribeWithoutSocket) {
 }
 
 TEST_F(Inproc, InprocPublisherReachesTcpSubscriber) {
-  if (RunCommand("command -v mosquitto_sub").first != 0)
+  if (RunCommand("command -v mosquitto_sub").exit_code != 0)
     AIOT_SKIP_WITHOUT_PEER("mosquitto-clients missing");
   Process sub("timeout 60 mosquitto_sub -h 127.0.0.1 -p " + std::to_string(broker_.port()) +
               " -V mqttv5 -t 'mix/#' -q 1 -C 1 -F '%t %p'");

@@ -4,6 +4,7 @@
 
 #include <signal.h>
 #include <unistd.h>
+#include "tests/support/run.h"
 #include "tests/support/testing.h"
 
 #include <chrono>
@@ -16,12 +17,13 @@
 namespace aiot::mqtt::test {
 namespace {
 
+using aiot::test_support::RunCommand;
 using aiot::test_support::WaitFor;
 
 class MosquittoInterop : public ::testing::Test {
  protected:
   void SetUp() override {
-    if (RunCommand("command -v mosquitto_sub").first != 0)
+    if (RunCommand("command -v mosquitto_sub").exit_code != 0)
       AIOT_SKIP_WITHOUT_PEER("mosquitto-clients not installed");
     ASSERT_TRUE(broker_.ok());
     port_ = std::to_string(broker_.port());
@@ -81,26 +83,26 @@ TEST_F(MosquittoInterop, OverlappingSubscriptionsOneCopyAtHighestQos) {
   // mosquitto_sub subscribes to both filters; the broker must send one copy at QoS 1.
   Process sub(Sub("-V mqttv5 -t 'ov/+' -q 0 -t 'ov/#' -q 1 -C 2 -F '%t %q %p'"));
   WaitSubscriptions(2);
-  ASSERT_EQ(RunCommand(Pub("-V mqttv5 -t ov/a -q 1 -m first")).first, 0);
-  ASSERT_EQ(RunCommand(Pub("-V mqttv5 -t ov/b -q 1 -m second")).first, 0);
+  ASSERT_EQ(RunCommand(Pub("-V mqttv5 -t ov/a -q 1 -m first")).exit_code, 0);
+  ASSERT_EQ(RunCommand(Pub("-V mqttv5 -t ov/b -q 1 -m second")).exit_code, 0);
   EXPECT_EQ(sub.Wait(), 0);
   EXPECT_EQ(sub.Output(), "ov/a 1 first\nov/b 1 second\n");
 }
 
 TEST_F(MosquittoInterop, RetainedSetDeliveredOnSubscribeAndCleared) {
-  ASSERT_EQ(RunCommand(Pub("-t ret/a -r -q 1 -m kept")).first, 0);
-  ASSERT_EQ(RunCommand(Pub("-V mqttv5 -t ret/b -r -q 1 -m kept-too")).first, 0);
+  ASSERT_EQ(RunCommand(Pub("-t ret/a -r -q 1 -m kept")).exit_code, 0);
+  ASSERT_EQ(RunCommand(Pub("-V mqttv5 -t ret/b -r -q 1 -m kept-too")).exit_code, 0);
   auto [rc, out] = RunCommand(Sub("-t 'ret/#' -C 2 -F '%t %r %p'"));
   EXPECT_EQ(rc, 0);
   EXPECT_NE(out.find("ret/a 1 kept\n"), std::string::npos) << out;
   EXPECT_NE(out.find("ret/b 1 kept-too\n"), std::string::npos) << out;
   // An empty retained message clears the topic [MQTT-3.3.1-6]: a subscriber gets the retained
   // ret/b and then the live marker, nothing for ret/a.
-  ASSERT_EQ(RunCommand(Pub("-t ret/a -r -n")).first, 0);
+  ASSERT_EQ(RunCommand(Pub("-t ret/a -r -n")).exit_code, 0);
   ASSERT_TRUE(WaitFor([&] { return broker_.broker().index().size() == 0; }));
   Process sub(Sub("-V mqttv5 -t 'ret/#' -C 2 -F '%t %r %p'"));
   WaitSubscriptions(1);
-  ASSERT_EQ(RunCommand(Pub("-t ret/marker -m live")).first, 0);
+  ASSERT_EQ(RunCommand(Pub("-t ret/marker -m live")).exit_code, 0);
   EXPECT_EQ(sub.Wait(), 0);
   EXPECT_EQ(sub.Output(), "ret/b 1 kept-too\nret/marker 0 live\n");
 }
@@ -114,9 +116,9 @@ TEST_F(MosquittoInterop, SessionResumeDeliversQueuedMessages) {
         Sub("-V " + std::string(v) + " -c -i " + id + session + " -t 'q/" + v + "' -q 1 -E"));
     ASSERT_EQ(rc, 0) << out;
     for (int i = 0; i < 3; ++i) {
-      ASSERT_EQ(
-          RunCommand(Pub("-t q/" + std::string(v) + " -q 1 -m queued" + std::to_string(i))).first,
-          0);
+      ASSERT_EQ(RunCommand(Pub("-t q/" + std::string(v) + " -q 1 -m queued" + std::to_string(i)))
+                    .exit_code,
+                0);
     }
     auto [rc2, out2] = RunCommand(Sub("-V " + std::string(v) + " -c -i " + id + session +
                                       " -t 'q/" + v + "' -q 1 -C 3 -F '%p'"));
@@ -134,7 +136,7 @@ TEST_F(MosquittoInterop, SharedSubscriptionSplitsMessages) {
   Process all(Sub("-V mqttv5 -t 'jobs/#' -q 1 -C 10 -F '%p'"));
   WaitSubscriptions(3);
   for (int i = 0; i < 10; ++i)
-    ASSERT_EQ(RunCommand(Pub("-t jobs/x -q 1 -m j" + std::to_string(i))).first, 0);
+    ASSERT_EQ(RunCommand(Pub("-t jobs/x -q 1 -m j" + std::to_string(i))).exit_code, 0);
   EXPECT_EQ(all.Wait(), 0);
   auto lines = [](const std::string& raw) {
     std::string s = Messages(raw);
@@ -170,7 +172,7 @@ TEST_F(MosquittoInterop, MessageExpiryIntervalReachesQueuedSubscriber_MQTT_3_3_2
   ASSERT_EQ(rc, 0) << out;
   ASSERT_EQ(
       RunCommand(Pub("-V mqttv5 -t exp/t -q 1 -m long -D publish message-expiry-interval 600"))
-          .first,
+          .exit_code,
       0);
   auto [rc2, out2] = RunCommand(Sub("-V mqttv5 -c -i exp-1 -x 600 -t exp/t -q 1 -C 1 -F '%p %E'"));
   EXPECT_EQ(rc2, 0);
@@ -192,7 +194,7 @@ TEST_F(MosquittoInterop, SysTopics) {
   ASSERT_TRUE(WaitFor([&] { return broker_.broker().index().size() == 0; }));
   Process all(Sub("-t '#' -C 1 -F '%t'"));
   WaitSubscriptions(1);
-  ASSERT_EQ(RunCommand(Pub("-t sys-marker -m m")).first, 0);
+  ASSERT_EQ(RunCommand(Pub("-t sys-marker -m m")).exit_code, 0);
   EXPECT_EQ(all.Wait(), 0);
   EXPECT_EQ(all.Output(), "sys-marker\n");
 }
@@ -249,7 +251,7 @@ TEST_F(MosquittoInterop, TopicAliasWithinMosquittoSubMaximum_MQTT_3_1_2_26_MQTT_
   }
   // The raw client's aliases are its own (first come, first served on its connection).
   EXPECT_EQ(seen, (std::vector<std::string>{"tas/x 1", "tas/y 2", "tas/z 0"}));
-  ASSERT_EQ(RunCommand(Pub("-V mqttv5 -q 1 -t tas/y -m again")).first, 0);
+  ASSERT_EQ(RunCommand(Pub("-V mqttv5 -q 1 -t tas/y -m again")).exit_code, 0);
   auto again = raw.Expect<Publish>();
   ASSERT_TRUE(again);
   EXPECT_EQ(again->topic, "");
@@ -270,7 +272,7 @@ TEST_F(MosquittoInterop, WillDelayIntervalFromMosquittoSub_MQTT_3_1_3_9) {
       << "the client with the will did not connect";
   ASSERT_TRUE(WaitFor([&] { return broker_.broker().stats().connections.load() == 1; }))
       << "the killed client's connection did not end";
-  ASSERT_EQ(RunCommand(Pub("-V mqttv5 -q 1 -t wdm/marker -m after-kill")).first, 0);
+  ASSERT_EQ(RunCommand(Pub("-V mqttv5 -q 1 -t wdm/marker -m after-kill")).exit_code, 0);
   EXPECT_EQ(watcher.Wait(), 0);
   EXPECT_EQ(watcher.Output(), "wdm/marker after-kill\nwdm/will gone\n");
   // A lower bound only (kill after 2 s, then the 3 s delay): a slow machine cannot fail it.

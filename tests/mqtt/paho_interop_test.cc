@@ -2,6 +2,7 @@
 // the broker started in-process. The scenarios are in paho_scenarios.py.
 #include <gtest/gtest.h>
 
+#include "tests/support/run.h"
 #include "tests/support/testing.h"
 
 #include <cstdlib>
@@ -13,6 +14,7 @@
 namespace aiot::mqtt::test {
 namespace {
 
+using aiot::test_support::RunCommand;
 // Runs paho_scenarios.py `name` against the broker on `port`; returns what it printed.
 std::string RunScenario(const std::string& name, uint16_t port) {
   const char* src = std::getenv("AIOT_SOURCE_DIR");
@@ -33,7 +35,7 @@ double DroppedMessages(const metrics::Registry& registry, const std::string& rea
 class PahoInterop : public ::testing::Test {
  protected:
   void SetUp() override {
-    if (RunCommand("/usr/bin/python3 -c 'import paho.mqtt'").first != 0)
+    if (RunCommand("/usr/bin/python3 -c 'import paho.mqtt'").exit_code != 0)
       AIOT_SKIP_WITHOUT_PEER("python3-paho-mqtt not installed");
     ASSERT_TRUE(broker_.ok());
   }
@@ -98,7 +100,7 @@ class PahoServerReceiveMaximum : public ::testing::Test {
     return cfg;
   }
   void SetUp() override {
-    if (RunCommand("/usr/bin/python3 -c 'import paho.mqtt'").first != 0)
+    if (RunCommand("/usr/bin/python3 -c 'import paho.mqtt'").exit_code != 0)
       AIOT_SKIP_WITHOUT_PEER("python3-paho-mqtt not installed");
     ASSERT_TRUE(broker_.ok());
   }

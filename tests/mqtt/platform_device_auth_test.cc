@@ -8,6 +8,7 @@
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <unistd.h>
+#include "tests/support/run.h"
 #include "tests/support/testing.h"
 
 #include <nlohmann/json.hpp>
@@ -25,9 +26,10 @@ using Json = nlohmann::json;
 constexpr const char* kAdmin = "device-auth-admin-token-0123456";
 
 using aiot::test_support::FreePort;
+using aiot::test_support::RunCommand;
 
 TEST(PlatformDeviceAuth, ProvisionedDeviceLogsInWrongPasswordRefused) {
-  if (RunCommand("command -v mosquitto_pub").first != 0)
+  if (RunCommand("command -v mosquitto_pub").exit_code != 0)
     AIOT_SKIP_WITHOUT_PEER("mosquitto-clients not installed");
   test_support::TempDir dir;
   int port = FreePort();
@@ -61,18 +63,18 @@ TEST(PlatformDeviceAuth, ProvisionedDeviceLogsInWrongPasswordRefused) {
                       args + " -t test/device-auth -m hi");
   };
   auto ok5 = pub("-V mqttv5 -i fan-42 -u " + user + " -P '" + password + "'");
-  EXPECT_EQ(ok5.first, 0) << ok5.second;
+  EXPECT_EQ(ok5.exit_code, 0) << ok5.output;
   auto ok3 = pub("-V mqttv311 -i fan-42 -u " + user + " -P '" + password + "'");
-  EXPECT_EQ(ok3.first, 0) << ok3.second;
-  EXPECT_EQ(pub("-V mqttv5 -u " + user + " -P wrong-password").first, 0x86);
-  EXPECT_EQ(pub("-V mqttv311 -u " + user + " -P wrong-password").first, 4);
-  EXPECT_EQ(pub("-V mqttv5 -u fan-43 -P '" + password + "'").first, 0x86);
-  EXPECT_EQ(pub("-V mqttv5").first, 0);  // anonymous on a loopback listener (local_only)
+  EXPECT_EQ(ok3.exit_code, 0) << ok3.output;
+  EXPECT_EQ(pub("-V mqttv5 -u " + user + " -P wrong-password").exit_code, 0x86);
+  EXPECT_EQ(pub("-V mqttv311 -u " + user + " -P wrong-password").exit_code, 4);
+  EXPECT_EQ(pub("-V mqttv5 -u fan-43 -P '" + password + "'").exit_code, 0x86);
+  EXPECT_EQ(pub("-V mqttv5").exit_code, 0);  // anonymous on a loopback listener (local_only)
 
   auto del = http.Call("DELETE", "/api/v1/devices/fan-42", {}, {}, "application/json");
   ASSERT_TRUE(del.ok());
   ASSERT_LT(del->status, 300) << del->body;
-  EXPECT_EQ(pub("-V mqttv5 -u " + user + " -P '" + password + "'").first, 0x86);
+  EXPECT_EQ(pub("-V mqttv5 -u " + user + " -P '" + password + "'").exit_code, 0x86);
   platform.Stop();
 }
 

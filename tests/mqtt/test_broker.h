@@ -65,7 +65,8 @@ class TestBroker {
   bool ok_ = false;
 };
 
-// A child process whose stdout is collected in the background.
+// A child process whose stdout is collected in the background (to run a command to completion:
+// tests/support/run.h).
 class Process {
  public:
   explicit Process(const std::string& command) {
@@ -106,12 +107,5 @@ class Process {
   std::string out_;
   int status_ = -1;
 };
-
-// Runs `command` to completion; returns (exit status, output).
-inline std::pair<int, std::string> RunCommand(const std::string& command) {
-  Process p(command);
-  int rc = p.Wait();
-  return {rc, p.Output()};
-}
 
 }  // namespace aiot::mqtt::test

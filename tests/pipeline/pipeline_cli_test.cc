@@ -11,7 +11,6 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
-#include <array>
 #include <atomic>
 #include <chrono>
 #include <cmath>
@@ -29,6 +28,7 @@
 #include "base/sha256.h"
 #include "pipeline/run_store.h"
 #include "tests/platform/platform_harness.h"
+#include "tests/support/run.h"
 #include "tests/support/testing.h"
 
 namespace aiot::pipeline_test {
@@ -38,29 +38,17 @@ using namespace std::chrono_literals;
 using Json = nlohmann::json;
 using platform_test::kAdminToken;
 using platform_test::PlatformHarness;
+using test_support::RunResult;
 using test_support::WaitFor;
 
 constexpr int64_t kSecond = 1'000'000'000;
 constexpr int64_t kDay = 86400 * kSecond;
 
-struct CliRun {
-  int code = -1;
-  std::string out;
-};
-
-// Runs `aiot ARGS` with the platform's URL and admin token; output and exit code.
-CliRun Aiot(const std::string& args, const std::string& url) {
-  std::string cmd =
-      "AIOT_URL=" + url + " AIOT_TOKEN=" + kAdminToken + " " AIOT_BIN " " + args + " 2>&1";
-  CliRun r;
-  FILE* p = ::popen(cmd.c_str(), "r");
-  if (!p) return r;
-  std::array<char, 4096> buf;
-  size_t n;
-  while ((n = std::fread(buf.data(), 1, buf.size(), p)) > 0) r.out.append(buf.data(), n);
-  const int status = ::pclose(p);
-  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return r;
+// Runs `aiot ARGS` with the platform's URL and admin token; output (stdout and stderr) and exit
+// code.
+RunResult Aiot(const std::string& args, const std::string& url) {
+  return test_support::RunCommand("AIOT_URL=" + url + " AIOT_TOKEN=" + kAdminToken +
+                                  " " AIOT_BIN " " + args);
 }
 
 // `aiot ARGS` as a child process of the test (so that the test can kill -9 it), output to `log`.
@@ -157,7 +145,7 @@ class PipelineCliTest : public ::testing::Test {
   }
 
   // `aiot pipeline step NAME --run-dir RUN --model fan-mlp ARGS`.
-  CliRun Step(const std::string& name, const std::string& args = "") {
+  RunResult Step(const std::string& name, const std::string& args = "") {
     return Aiot("pipeline step " + name + " --run-dir " + run_dir_ + " --model fan-mlp " + args,
                 url_);
   }
@@ -171,20 +159,20 @@ class PipelineCliTest : public ::testing::Test {
 
   // The steps through register, each checked; the registered version.
   int64_t RegisterOne(const std::string& recipe = "fast") {
-    CliRun r = Step("extract", "--data-dir " + h_.data_dir());
-    EXPECT_EQ(r.code, 0) << r.out;
+    RunResult r = Step("extract", "--data-dir " + h_.data_dir());
+    EXPECT_EQ(r.exit_code, 0) << r.output;
     r = Step("validate");
-    EXPECT_EQ(r.code, 0) << r.out;
+    EXPECT_EQ(r.exit_code, 0) << r.output;
     r = Step("drift");
-    EXPECT_EQ(r.code, 0) << r.out;
+    EXPECT_EQ(r.exit_code, 0) << r.output;
     r = Step("train", "--recipe " + recipe);
-    EXPECT_EQ(r.code, 0) << r.out;
+    EXPECT_EQ(r.exit_code, 0) << r.output;
     r = Step("evaluate", "--floor 0.5");
-    EXPECT_EQ(r.code, 0) << r.out;
+    EXPECT_EQ(r.exit_code, 0) << r.output;
     r = Step("quantize", "--min-agreement 0.9");
-    EXPECT_EQ(r.code, 0) << r.out;
+    EXPECT_EQ(r.exit_code, 0) << r.output;
     r = Step("register", "--run-id t1 --code-version test");
-    EXPECT_EQ(r.code, 0) << r.out;
+    EXPECT_EQ(r.exit_code, 0) << r.output;
     return ReadJsonFile(File("register.json")).value("version", int64_t{0});
   }
 
@@ -203,45 +191,45 @@ class PipelineCliTest : public ::testing::Test {
 };
 
 TEST_F(PipelineCliTest, EveryStepWritesItsFilesAndRegisterIsIdempotent) {
-  CliRun r = Step("extract", "--data-dir " + h_.data_dir());
-  ASSERT_EQ(r.code, 0) << r.out;
+  RunResult r = Step("extract", "--data-dir " + h_.data_dir());
+  ASSERT_EQ(r.exit_code, 0) << r.output;
   Json extract = ReadJsonFile(File("extract.json"));
   EXPECT_EQ(extract.value("rows", 0), 10 * 6 * 144) << extract.dump();
   EXPECT_EQ(extract.value("data_sha256", ""), Sha256Hex(ReadFile(File("data.csv"))));
   EXPECT_EQ(extract["reference_window"].value("rows", -1), 0);
 
   r = Step("validate");
-  ASSERT_EQ(r.code, 0) << r.out;
+  ASSERT_EQ(r.exit_code, 0) << r.output;
   Json validate = ReadJsonFile(File("validate.json"));
   EXPECT_TRUE(validate.value("passed", false)) << validate.dump();
   EXPECT_EQ(validate["classes"].size(), 2u);
 
   r = Step("drift");  // no reference rows: nothing to compare with, so train
-  ASSERT_EQ(r.code, 0) << r.out;
+  ASSERT_EQ(r.exit_code, 0) << r.output;
   EXPECT_EQ(ReadJsonFile(File("drift.json")).value("decision", ""), "drift");
 
   r = Step("train", "--recipe fast");
-  ASSERT_EQ(r.code, 0) << r.out;
+  ASSERT_EQ(r.exit_code, 0) << r.output;
   Json train = ReadJsonFile(File("train.json"));
   EXPECT_GT(train.value("holdout_rows", 0), 1000) << train.dump();
   EXPECT_FALSE(train.value("holdout_from", "").empty());
 
   r = Step("evaluate", "--floor 0.5");
-  ASSERT_EQ(r.code, 0) << r.out;
+  ASSERT_EQ(r.exit_code, 0) << r.output;
   Json eval = ReadJsonFile(File("evaluate.json"));
   EXPECT_TRUE(eval.value("promoted", false)) << eval.dump();
   EXPECT_TRUE(eval["champion"].is_null());
   EXPECT_NE(eval.value("reason", "").find("no champion yet"), std::string::npos);
 
   r = Step("quantize", "--min-agreement 0.9");
-  ASSERT_EQ(r.code, 0) << r.out;
+  ASSERT_EQ(r.exit_code, 0) << r.output;
   EXPECT_GE(ReadJsonFile(File("quantize.json")).value("decision_agreement", 0.0), 0.9);
   r = Step("quantize", "--min-agreement 1.01");  // an agreement no model reaches
-  EXPECT_EQ(r.code, 3) << r.out;
-  EXPECT_NE(r.out.find("quantization rejected"), std::string::npos) << r.out;
+  EXPECT_EQ(r.exit_code, 3) << r.output;
+  EXPECT_NE(r.output.find("quantization rejected"), std::string::npos) << r.output;
 
   r = Step("register", "--run-id 17 --code-version test-1");
-  ASSERT_EQ(r.code, 0) << r.out;
+  ASSERT_EQ(r.exit_code, 0) << r.output;
   Json reg = ReadJsonFile(File("register.json"));
   const int64_t version = reg.value("version", int64_t{0});
   ASSERT_EQ(version, 1);
@@ -257,39 +245,40 @@ TEST_F(PipelineCliTest, EveryStepWritesItsFilesAndRegisterIsIdempotent) {
   EXPECT_GT(Json::parse(stored->metrics_json).value("holdout_f1", 0.0), 0.5);
   // Re-running register (a retry after a crash) gives the same version.
   r = Step("register", "--run-id 17 --code-version test-1");
-  ASSERT_EQ(r.code, 0) << r.out;
-  EXPECT_NE(r.out.find("already registered as fan-mlp@1"), std::string::npos) << r.out;
+  ASSERT_EQ(r.exit_code, 0) << r.output;
+  EXPECT_NE(r.output.find("already registered as fan-mlp@1"), std::string::npos) << r.output;
   EXPECT_EQ(Versions(), 1u);
 }
 
 TEST_F(PipelineCliTest, ValidateAndDriftDecide) {
-  ASSERT_EQ(Step("extract", "--data-dir " + h_.data_dir()).code, 0);
-  CliRun r = Step("validate", "--min-rows 100000");
-  EXPECT_EQ(r.code, 1) << r.out;
-  EXPECT_NE(r.out.find("8640 rows, fewer than --min-rows 100000"), std::string::npos) << r.out;
+  ASSERT_EQ(Step("extract", "--data-dir " + h_.data_dir()).exit_code, 0);
+  RunResult r = Step("validate", "--min-rows 100000");
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_NE(r.output.find("8640 rows, fewer than --min-rows 100000"), std::string::npos)
+      << r.output;
   EXPECT_FALSE(ReadJsonFile(File("validate.json")).value("passed", true));
   r = Step("validate", "--min-class-fraction 0.5");
-  EXPECT_EQ(r.code, 1) << r.out;
-  EXPECT_NE(r.out.find("below --min-class-fraction 0.5"), std::string::npos) << r.out;
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_NE(r.output.find("below --min-class-fraction 0.5"), std::string::npos) << r.output;
   r = Step("validate", "--max-missing-fraction x");
-  EXPECT_EQ(r.code, 2) << r.out;
+  EXPECT_EQ(r.exit_code, 2) << r.output;
 
   // Two healthy-looking windows of the same fleet: no drift (3), unless forced.
-  ASSERT_EQ(
-      Step("extract", "--data-dir " + h_.data_dir() + " --window 2d --reference-window 2d").code,
-      0);
+  ASSERT_EQ(Step("extract", "--data-dir " + h_.data_dir() + " --window 2d --reference-window 2d")
+                .exit_code,
+            0);
   r = Step("drift", "--psi-threshold 0.5 --ks-alpha 0.0001");
-  EXPECT_EQ(r.code, 3) << r.out;
+  EXPECT_EQ(r.exit_code, 3) << r.output;
   Json drift = ReadJsonFile(File("drift.json"));
   EXPECT_EQ(drift.value("decision", ""), "no_drift") << drift.dump();
   EXPECT_EQ(drift["report"]["features"].size(), 4u);
   r = Step("drift", "--psi-threshold 0.5 --ks-alpha 0.0001 --force true");
-  EXPECT_EQ(r.code, 0) << r.out;
+  EXPECT_EQ(r.exit_code, 0) << r.output;
   // A shifted fleet: drift (0).
   r = Step("drift", "--psi-threshold 0.000001");
-  EXPECT_EQ(r.code, 0) << r.out;
+  EXPECT_EQ(r.exit_code, 0) << r.output;
   EXPECT_TRUE(ReadJsonFile(File("drift.json")).value("drift", false));
-  EXPECT_EQ(Step("drift", "--force maybe").code, 2);
+  EXPECT_EQ(Step("drift", "--force maybe").exit_code, 2);
 }
 
 TEST_F(PipelineCliTest, WorseChallengerIsNotPromotedAndSaysWhy) {
@@ -297,14 +286,15 @@ TEST_F(PipelineCliTest, WorseChallengerIsNotPromotedAndSaysWhy) {
   ASSERT_EQ(champion, 1);
   ASSERT_TRUE(h_.models->SetStage("fan-mlp", champion, registry::Stage::kProduction, "test").ok());
   // A challenger that barely trained (one epoch of logistic regression at a tiny rate).
-  CliRun r =
+  RunResult r =
       Aiot(RunArgs("--param recipe=fast,epochs=1,hidden=none,lr=0.00001 --param floor=0"), url_);
-  EXPECT_EQ(r.code, 0) << r.out;  // the run succeeds, with the decision not_promoted
-  EXPECT_NE(r.out.find("not_promoted"), std::string::npos) << r.out;
-  EXPECT_NE(r.out.find("worse than fan-mlp@1"), std::string::npos) << r.out;
-  CliRun show = Aiot("--set registry.data_dir=" + h_.data_dir() + " pipeline show 1 --json", url_);
-  ASSERT_EQ(show.code, 0) << show.out;
-  Json run = Json::parse(show.out);
+  EXPECT_EQ(r.exit_code, 0) << r.output;  // the run succeeds, with the decision not_promoted
+  EXPECT_NE(r.output.find("not_promoted"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("worse than fan-mlp@1"), std::string::npos) << r.output;
+  RunResult show =
+      Aiot("--set registry.data_dir=" + h_.data_dir() + " pipeline show 1 --json", url_);
+  ASSERT_EQ(show.exit_code, 0) << show.output;
+  Json run = Json::parse(show.output);
   EXPECT_EQ(run.value("status", ""), "succeeded");
   EXPECT_EQ(run.value("decision", ""), "not_promoted");
   EXPECT_NE(run.value("reason", "").find("worse than fan-mlp@1"), std::string::npos);
@@ -316,17 +306,17 @@ TEST_F(PipelineCliTest, WorseChallengerIsNotPromotedAndSaysWhy) {
 TEST_F(PipelineCliTest, TooLittleDataOrAFailedStepLeavesTheChampionServing) {
   const int64_t champion = RegisterOne();
   ASSERT_TRUE(h_.models->SetStage("fan-mlp", champion, registry::Stage::kProduction, "test").ok());
-  CliRun r = Aiot(RunArgs("--param min_rows=100000"), url_);
-  EXPECT_EQ(r.code, 1) << r.out;
-  EXPECT_NE(r.out.find("step validate failed (exit 1)"), std::string::npos) << r.out;
-  EXPECT_NE(r.out.find("fewer than --min-rows 100000"), std::string::npos) << r.out;
+  RunResult r = Aiot(RunArgs("--param min_rows=100000"), url_);
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_NE(r.output.find("step validate failed (exit 1)"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("fewer than --min-rows 100000"), std::string::npos) << r.output;
   // A recipe the train step refuses: exit 2, no retry, the run fails at once.
   r = Aiot(RunArgs("--param recipe=fast,epochs=zero"), url_);
-  EXPECT_EQ(r.code, 1) << r.out;
-  EXPECT_NE(r.out.find("step train failed (exit 2)"), std::string::npos) << r.out;
-  CliRun list = Aiot("--set registry.data_dir=" + h_.data_dir() + " pipeline list --json", url_);
-  ASSERT_EQ(list.code, 0) << list.out;
-  Json runs = Json::parse(list.out)["runs"];
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_NE(r.output.find("step train failed (exit 2)"), std::string::npos) << r.output;
+  RunResult list = Aiot("--set registry.data_dir=" + h_.data_dir() + " pipeline list --json", url_);
+  ASSERT_EQ(list.exit_code, 0) << list.output;
+  Json runs = Json::parse(list.output)["runs"];
   ASSERT_EQ(runs.size(), 2u);
   for (const auto& run : runs) EXPECT_EQ(run.value("status", ""), "failed") << run.dump();
   EXPECT_EQ(Production(), champion);
@@ -390,9 +380,10 @@ TEST_F(PipelineCliTest, KillDuringTrainThenTheRunResumes) {
                              url_, h_.data_dir() + "/run1.log");
   KillRunnerDuring(runner, db, "train");
   EXPECT_EQ(Versions(), 0u);
-  CliRun again = Aiot(RunArgs(""), url_);
-  EXPECT_NE(again.out.find("run 1 (fan-mlp) resumes: interrupted in step train"), std::string::npos)
-      << again.out;
+  RunResult again = Aiot(RunArgs(""), url_);
+  EXPECT_NE(again.output.find("run 1 (fan-mlp) resumes: interrupted in step train"),
+            std::string::npos)
+      << again.output;
   pipeline::RunStore store;
   ASSERT_TRUE(store.Open(db).ok());
   auto run = store.Get(1);
@@ -402,7 +393,7 @@ TEST_F(PipelineCliTest, KillDuringTrainThenTheRunResumes) {
     trail.push_back(s.step + "#" + std::to_string(s.attempt) + ":" +
                     pipeline::StepStatusName(s.status));
   }
-  ASSERT_GE(trail.size(), 8u) << again.out;
+  ASSERT_GE(trail.size(), 8u) << again.output;
   EXPECT_EQ(trail[3], "train#1:interrupted");
   EXPECT_EQ(trail[4], "train#2:succeeded");
   EXPECT_EQ(trail[7], "register#1:succeeded");
@@ -515,11 +506,11 @@ TEST_F(PipelineCliTest, KillDuringRegisterLeavesNoPartialModel) {
         return files == 0;
       },
       10s));
-  CliRun again = Aiot(RunArgs(""), url_);
-  EXPECT_NE(again.out.find("run 1 (fan-mlp) resumes: interrupted in step register"),
+  RunResult again = Aiot(RunArgs(""), url_);
+  EXPECT_NE(again.output.find("run 1 (fan-mlp) resumes: interrupted in step register"),
             std::string::npos)
-      << again.out;
-  ASSERT_EQ(Versions(), 1u) << again.out;
+      << again.output;
+  ASSERT_EQ(Versions(), 1u) << again.output;
   pipeline::RunStore store;
   ASSERT_TRUE(store.Open(db).ok());
   auto run = store.Get(1);
@@ -548,8 +539,8 @@ TEST_F(PipelineCliTest, CancelEndsARunningRun) {
         return run.ok() && !run->steps.empty() && run->steps.back().step == "train";
       },
       120s));
-  CliRun c = Aiot("--set registry.data_dir=" + h_.data_dir() + " pipeline cancel 1", url_);
-  EXPECT_EQ(c.code, 0) << c.out;
+  RunResult c = Aiot("--set registry.data_dir=" + h_.data_dir() + " pipeline cancel 1", url_);
+  EXPECT_EQ(c.exit_code, 0) << c.output;
   int status = 0;
   ASSERT_EQ(::waitpid(runner, &status, 0), runner);
   EXPECT_EQ(WEXITSTATUS(status), 1) << ReadFile(h_.data_dir() + "/run1.log");
@@ -569,14 +560,15 @@ TEST(PipelineBench, OneRunOn100kRows) {
   ASSERT_TRUE(h.Start());
   FillDatastore(h, NowNs(), 51'840'000'000);
   const auto t0 = std::chrono::steady_clock::now();
-  CliRun r = Aiot("--set registry.data_dir=" + h.data_dir() +
-                      " pipeline run --model fan-mlp --param recipe=" + (recipe ? recipe : "fast") +
-                      " --param min_agreement=0.95",
-                  h.url());
+  RunResult r =
+      Aiot("--set registry.data_dir=" + h.data_dir() +
+               " pipeline run --model fan-mlp --param recipe=" + (recipe ? recipe : "fast") +
+               " --param min_agreement=0.95",
+           h.url());
   const double s = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   std::printf("pipeline run on 100000 rows, recipe %s: %.1f s\n%s\n", recipe ? recipe : "fast", s,
-              r.out.c_str());
-  EXPECT_NE(r.out.find("register "), std::string::npos);
+              r.output.c_str());
+  EXPECT_NE(r.output.find("register "), std::string::npos);
   auto v = h.models->Get("fan-mlp", 1);
   EXPECT_TRUE(v.ok());
 }

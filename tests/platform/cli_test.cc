@@ -1,33 +1,22 @@
 // The `aiot models|devices|data|rollout` subcommands against a real platform API server.
 #include <gtest/gtest.h>
 
-#include <array>
-#include <cstdio>
 #include <fstream>
 #include <nlohmann/json.hpp>
 
 #include "platform_harness.h"
 #include "registry/crypto.h"
+#include "tests/support/run.h"
 
 namespace aiot::platform_test {
 namespace {
 
-struct CliRun {
-  int code = -1;
-  std::string out;
-};
+using test_support::RunResult;
 
-CliRun Aiot(const std::string& args, const std::string& token, const std::string& url) {
-  std::string cmd = "AIOT_URL=" + url + " AIOT_TOKEN=" + token + " " AIOT_BIN " " + args + " 2>&1";
-  CliRun r;
-  FILE* p = ::popen(cmd.c_str(), "r");
-  if (!p) return r;
-  std::array<char, 4096> buf;
-  size_t n;
-  while ((n = std::fread(buf.data(), 1, buf.size(), p)) > 0) r.out.append(buf.data(), n);
-  int status = ::pclose(p);
-  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  return r;
+// Runs `aiot ARGS` against `url` with `token`; output (stdout and stderr) and exit code.
+RunResult Aiot(const std::string& args, const std::string& token, const std::string& url) {
+  return test_support::RunCommand("AIOT_URL=" + url + " AIOT_TOKEN=" + token + " " AIOT_BIN " " +
+                                  args);
 }
 
 TEST(PlatformCliTest, ModelsDevicesDataRollout) {
@@ -37,51 +26,52 @@ TEST(PlatformCliTest, ModelsDevicesDataRollout) {
   std::string file = h.data_dir() + "/m.tflite";
   std::ofstream(file) << "model bytes";
 
-  CliRun push =
+  RunResult push =
       Aiot("models push fan-mlp " + file + R"( --metrics '{"f1":0.8}')", kOperatorToken, url);
-  ASSERT_EQ(push.code, 0) << push.out;
-  EXPECT_NE(push.out.find("pushed fan-mlp@1"), std::string::npos) << push.out;
-  CliRun again = Aiot("models push fan-mlp " + file, kOperatorToken, url);
-  EXPECT_NE(again.out.find("already registered as fan-mlp@1"), std::string::npos) << again.out;
+  ASSERT_EQ(push.exit_code, 0) << push.output;
+  EXPECT_NE(push.output.find("pushed fan-mlp@1"), std::string::npos) << push.output;
+  RunResult again = Aiot("models push fan-mlp " + file, kOperatorToken, url);
+  EXPECT_NE(again.output.find("already registered as fan-mlp@1"), std::string::npos)
+      << again.output;
 
-  CliRun promote = Aiot("models promote fan-mlp 1", kOperatorToken, url);
-  ASSERT_EQ(promote.code, 0) << promote.out;
-  CliRun list = Aiot("models list", kOperatorToken, url);
-  ASSERT_EQ(list.code, 0) << list.out;
-  EXPECT_NE(list.out.find("production"), std::string::npos) << list.out;
-  CliRun show = Aiot("models show fan-mlp 1", kOperatorToken, url);
-  EXPECT_NE(show.out.find(registry::Sha256Hex("model bytes")), std::string::npos) << show.out;
-  CliRun rollback = Aiot("models rollback fan-mlp", kOperatorToken, url);
-  EXPECT_EQ(rollback.code, 1);  // nothing earlier to go back to
+  RunResult promote = Aiot("models promote fan-mlp 1", kOperatorToken, url);
+  ASSERT_EQ(promote.exit_code, 0) << promote.output;
+  RunResult list = Aiot("models list", kOperatorToken, url);
+  ASSERT_EQ(list.exit_code, 0) << list.output;
+  EXPECT_NE(list.output.find("production"), std::string::npos) << list.output;
+  RunResult show = Aiot("models show fan-mlp 1", kOperatorToken, url);
+  EXPECT_NE(show.output.find(registry::Sha256Hex("model bytes")), std::string::npos) << show.output;
+  RunResult rollback = Aiot("models rollback fan-mlp", kOperatorToken, url);
+  EXPECT_EQ(rollback.exit_code, 1);  // nothing earlier to go back to
   std::string out = h.data_dir() + "/down.tflite";
-  CliRun download = Aiot("models download fan-mlp 1 -o " + out, kOperatorToken, url);
-  ASSERT_EQ(download.code, 0) << download.out;
-  EXPECT_NE(download.out.find("signature verified"), std::string::npos);
+  RunResult download = Aiot("models download fan-mlp 1 -o " + out, kOperatorToken, url);
+  ASSERT_EQ(download.exit_code, 0) << download.output;
+  EXPECT_NE(download.output.find("signature verified"), std::string::npos);
 
-  CliRun denied = Aiot("models promote fan-mlp 1", "wrong-token", url);
-  EXPECT_EQ(denied.code, 1);
-  EXPECT_NE(denied.out.find("HTTP 401"), std::string::npos) << denied.out;
+  RunResult denied = Aiot("models promote fan-mlp 1", "wrong-token", url);
+  EXPECT_EQ(denied.exit_code, 1);
+  EXPECT_NE(denied.output.find("HTTP 401"), std::string::npos) << denied.output;
 
-  CliRun prov =
+  RunResult prov =
       Aiot("devices provision fan-7 --label site:north --label line:2", kOperatorToken, url);
-  ASSERT_EQ(prov.code, 0) << prov.out;
-  auto creds = nlohmann::json::parse(prov.out.substr(prov.out.find('{')));
+  ASSERT_EQ(prov.exit_code, 0) << prov.output;
+  auto creds = nlohmann::json::parse(prov.output.substr(prov.output.find('{')));
   EXPECT_EQ(creds["id"], "fan-7");
-  CliRun devs = Aiot("devices list --label site:north", kOperatorToken, url);
-  ASSERT_EQ(devs.code, 0) << devs.out;
-  EXPECT_NE(devs.out.find("fan-7"), std::string::npos);
-  CliRun south = Aiot("devices list --label site:south", kOperatorToken, url);
-  EXPECT_EQ(south.out.find("fan-7"), std::string::npos);
-  CliRun dshow = Aiot("devices show fan-7", creds["token"].get<std::string>(), url);
-  EXPECT_EQ(dshow.code, 0) << dshow.out;
+  RunResult devs = Aiot("devices list --label site:north", kOperatorToken, url);
+  ASSERT_EQ(devs.exit_code, 0) << devs.output;
+  EXPECT_NE(devs.output.find("fan-7"), std::string::npos);
+  RunResult south = Aiot("devices list --label site:south", kOperatorToken, url);
+  EXPECT_EQ(south.output.find("fan-7"), std::string::npos);
+  RunResult dshow = Aiot("devices show fan-7", creds["token"].get<std::string>(), url);
+  EXPECT_EQ(dshow.exit_code, 0) << dshow.output;
 
-  CliRun csv = Aiot("data export", kOperatorToken, url);
-  ASSERT_EQ(csv.code, 0) << csv.out;
-  EXPECT_EQ(csv.out, "DeviceID,Time,rotation,temperature,vibration,sound,faulty\n");
+  RunResult csv = Aiot("data export", kOperatorToken, url);
+  ASSERT_EQ(csv.exit_code, 0) << csv.output;
+  EXPECT_EQ(csv.output, "DeviceID,Time,rotation,temperature,vibration,sound,faulty\n");
 
   // No rollout routes on this server: the CLI reports the 404 and fails.
-  CliRun rs = Aiot("rollout status", kOperatorToken, url);
-  EXPECT_EQ(rs.code, 1);
+  RunResult rs = Aiot("rollout status", kOperatorToken, url);
+  EXPECT_EQ(rs.exit_code, 1);
 }
 
 }  // namespace

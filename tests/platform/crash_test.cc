@@ -25,7 +25,7 @@ namespace {
 
 using test_support::TempDir;
 
-RegistryConfig Config(const std::string& dir) {
+RegistryConfig RegistryConfigIn(const std::string& dir) {
   RegistryConfig c;
   c.data_dir = dir;
   c.max_artifact_bytes = 64 << 20;
@@ -79,7 +79,7 @@ class Reporter {
 
 // Child: pushes models forever, reporting every step and waiting at each.
 [[noreturn]] void PushForever(const std::string& dir, Reporter& reporter, uint32_t seed) {
-  ModelRegistry reg(Config(dir));
+  ModelRegistry reg(RegistryConfigIn(dir));
   if (!reg.Open().ok()) _exit(2);
   std::mt19937 rng(seed);
   std::string chunk(64 * 1024, '\0');
@@ -190,7 +190,7 @@ TEST(CrashSafetyTest, KillDuringUploadsLeavesConsistentRegistry) {
     const std::string tmp = dir.path() + "/artifacts/tmp";
     EXPECT_EQ(CountFiles(tmp), kill.step == Step::kCommitted ? 0u : 1u);
 
-    ModelRegistry reg(Config(dir.path()));
+    ModelRegistry reg(RegistryConfigIn(dir.path()));
     ASSERT_TRUE(reg.Open().ok());
     std::vector<std::string> problems = reg.CheckConsistency();
     EXPECT_TRUE(problems.empty()) << problems.front();

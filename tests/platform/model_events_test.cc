@@ -54,7 +54,7 @@ std::string TrainSmallModel(uint64_t seed) {
   return std::string(out->int8_model.begin(), out->int8_model.end());
 }
 
-app::AppConfig Config(const std::string& dir) {
+app::AppConfig AppConfigIn(const std::string& dir) {
   app::AppConfig c;
   c.http.listen = "127.0.0.1:0";
   c.http.auth_tokens = {{"olga", kToken}};
@@ -95,7 +95,7 @@ TEST_F(PlatformModelEventsTest, PromotionOverHttpHotSwapsThePredictor) {
   std::string v1 = TrainSmallModel(1), v2 = TrainSmallModel(2);
   ASSERT_FALSE(v1.empty());
   ASSERT_NE(v1, v2);
-  app::Platform platform(Config(dir_.path()), {});
+  app::Platform platform(AppConfigIn(dir_.path()), {});
   ASSERT_TRUE(platform.Start().ok());
   net::HttpClient op("http://127.0.0.1:" + std::to_string(platform.http_port()), kToken);
 
@@ -130,7 +130,7 @@ TEST_F(PlatformModelEventsTest, RolloutsSurviveARestart) {
   ASSERT_FALSE(v1.empty());
   std::string id;
   {
-    app::Platform platform(Config(dir_.path()), {});
+    app::Platform platform(AppConfigIn(dir_.path()), {});
     ASSERT_TRUE(platform.Start().ok());
     net::HttpClient op("http://127.0.0.1:" + std::to_string(platform.http_port()), kToken);
     Call(op, "POST", "/api/v1/models/fan-mlp/versions", v1, 201, "application/octet-stream");
@@ -147,7 +147,7 @@ TEST_F(PlatformModelEventsTest, RolloutsSurviveARestart) {
     EXPECT_EQ(r["counts"]["sent"], 2);
     platform.Stop();
   }
-  app::Platform platform(Config(dir_.path()), {});
+  app::Platform platform(AppConfigIn(dir_.path()), {});
   ASSERT_TRUE(platform.Start().ok());
   net::HttpClient op("http://127.0.0.1:" + std::to_string(platform.http_port()), kToken);
   Json list = Call(op, "GET", "/api/v1/rollouts");

@@ -18,6 +18,7 @@
 #include "mqtt/client/client.h"
 #include "net/runtime.h"
 #include "tests/sim/sim_test_util.h"
+#include "tests/support/run.h"
 #include "tests/support/testing.h"
 
 namespace aiot::sim {
@@ -168,12 +169,7 @@ TEST(CliSimulate, ReplayPublishesTheFieldSchemasColumns) {
     EXPECT_FALSE(got[1].contains("voltage")) << got[1];
   }
   const std::string fan = std::string(AIOT_BIN) + replay + " 2>&1; echo \"exit=$?\"";
-  std::string out;
-  FILE* p = popen(fan.c_str(), "r");
-  ASSERT_NE(p, nullptr);
-  char buf[512];
-  while (fgets(buf, sizeof buf, p)) out += buf;
-  pclose(p);
+  const std::string out = test_support::RunCommand(fan, test_support::Capture::kStdout).output;
   EXPECT_NE(out.find("`rotation` is missing"), std::string::npos) << out;
   EXPECT_NE(out.find("exit=2"), std::string::npos) << out;
   std::filesystem::remove_all(dir);

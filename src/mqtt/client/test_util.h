@@ -53,7 +53,4 @@ class IoThread {
   std::thread thread_;
 };
 
-// Runs a shell command and returns its standard output.
-std::string RunCommand(const std::string& command);
-
 }  // namespace aiot::mqtt::testing
