@@ -36,6 +36,15 @@ BridgeConfig::BridgeConfig() {
 }
 
 void Describe(config::Visitor& v, BridgeConfig& c) {
+  v.Field("enabled", c.enabled,
+          "run the bridge inside `aiot up` / `aiot broker`, fed by the embedded broker itself");
+  v.Field("ack", c.ack, kAckPolicyNames,
+          "inside the broker: a QoS 1/2 PUBLISH the bridge takes is acknowledged after Kafka's "
+          "delivery report (delivered) or once it is in the disk buffer (durable)");
+  v.Field("when_full", c.when_full, kWhenFullNames,
+          "inside the broker, while the disk buffer is full: block (withhold acks, stop reading "
+          "publishers), drop_oldest_qos0 (as block, but QoS 0 records waiting are dropped) or "
+          "refuse (v5 PUBACK/PUBREC 0x97, 3.1.1 disconnected); counted");
   config::Section(v, "mqtt", c.mqtt, "The MQTT broker the bridge subscribes to (QoS 1).");
   v.Field("bootstrap_servers", c.bootstrap_servers, "Kafka bootstrap servers, host:port[,...]");
   v.Field("kafka", c.kafka,
