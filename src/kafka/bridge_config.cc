@@ -10,8 +10,8 @@ namespace aiot::kafka {
 void Describe(config::Visitor& v, BufferConfig& c) {
   v.Field("dir", c.dir, "directory of the segment files (created if missing)");
   v.Field("max_bytes", c.max_bytes, config::Range{1 << 16, INT64_MAX},
-          "the segment files together at most; when full, QoS 1/2 input waits (flow control) and "
-          "QoS 0 input is dropped (counted)");
+          "the segment files together at most; when full, `aiot bridge` makes QoS 1/2 input wait "
+          "(flow control) and drops QoS 0 input (counted); inside the broker see when_full");
   v.Field("segment_bytes", c.segment_bytes, config::Range{1 << 12, INT64_MAX},
           "a segment is closed beyond this size and deleted once all its records are in Kafka");
   v.Field("fsync", c.fsync, kFsyncPolicyNames,
@@ -45,7 +45,9 @@ void Describe(config::Visitor& v, BridgeConfig& c) {
           "inside the broker, while the disk buffer is full: block (withhold acks, stop reading "
           "publishers), drop_oldest_qos0 (as block, but QoS 0 records waiting are dropped) or "
           "refuse (v5 PUBACK/PUBREC 0x97, 3.1.1 disconnected); counted");
-  config::Section(v, "mqtt", c.mqtt, "The MQTT broker the bridge subscribes to (QoS 1).");
+  config::Section(v, "mqtt", c.mqtt,
+                  "The MQTT broker the bridge subscribes to (QoS 1); inside the broker only the "
+                  "client id of the Kafka -> MQTT side is used.");
   v.Field("bootstrap_servers", c.bootstrap_servers, "Kafka bootstrap servers, host:port[,...]");
   v.Field("kafka", c.kafka,
           "further librdkafka properties by name, e.g. {compression.type: lz4}; "
