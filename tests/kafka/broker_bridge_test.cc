@@ -237,6 +237,21 @@ TEST_F(BrokerBridgeTest, FullBufferUnderRefuseAnswersQuotaExceededAndLosesNothin
   EXPECT_EQ(broker->Terminate(), 0);
 }
 
+TEST_F(BrokerBridgeTest, AckDurableAcknowledgesOnceBufferedEvenWithKafkaDown) {
+  auto broker = StartBroker({"bridge.ack=durable"});
+  ASSERT_TRUE(broker);
+  cluster_->SetAllBrokersDown();
+  auto device = Device(*broker, "fan-0003");
+  auto q1 = PublishAcked(*device, R"({"deviceID":"fan-0003","n":0})", mqtt::QoS::kAtLeastOnce);
+  ASSERT_EQ(q1.wait_for(seconds(30)), std::future_status::ready);  // in the disk buffer
+  EXPECT_FALSE(q1.get());
+  cluster_->SetAllBrokersUp();
+  EXPECT_TRUE(WaitFor([&] { return ReadTopic(*cluster_, "aiot.telemetry").count("fan-0003") == 1; },
+                      seconds(60), std::chrono::milliseconds(300)));
+  Stop(*device);
+  EXPECT_EQ(broker->Terminate(), 0);
+}
+
 TEST_F(BrokerBridgeTest, ControlMessageFromKafkaReachesTheDeviceThroughTheBroker) {
   auto broker = StartBroker();
   ASSERT_TRUE(broker);
