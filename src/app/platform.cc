@@ -22,6 +22,7 @@
 #include "datastore/data_routes.h"
 #include "datastore/datastore.h"
 #include "datastore/ingest_service.h"
+#include "kafka/bridge.h"
 #include "ml/data/csv.h"
 #include "ml/data/dataset.h"
 #include "ml/train/pipeline.h"
@@ -195,6 +196,7 @@ struct Platform::Impl {
   Status StartServices();
   Status CheckOptions();
   Status StartBroker();
+  Status StartBridge();
   Status OpenRegistries();
   Status SetUpAuth();
   Status StartPredictor();
@@ -218,6 +220,7 @@ struct Platform::Impl {
   datastore::TrainingDatastore datastore;
   services::ModelHolder predictor_models;
   services::PredictorConfig predictor_config;  // config.predictor with the model chosen at start
+  std::unique_ptr<kafka::Bridge> bridge;       // bridge.enabled: MQTT <-> Kafka inside the broker
   std::unique_ptr<services::Predictor> predictor;
   std::unique_ptr<store::StoreService> store;
   std::shared_ptr<mqtt::Client> platform_client;  // ingest and rollouts share it
@@ -239,8 +242,8 @@ struct Platform::Impl {
 Status Platform::Impl::StartServices() {
   using Step = Status (Impl::*)();
   for (Step step :
-       {&Impl::CheckOptions, &Impl::StartBroker, &Impl::OpenRegistries, &Impl::SetUpAuth,
-        &Impl::StartPredictor, &Impl::StartStore, &Impl::StartPlatformServices,
+       {&Impl::CheckOptions, &Impl::StartBroker, &Impl::StartBridge, &Impl::OpenRegistries,
+        &Impl::SetUpAuth, &Impl::StartPredictor, &Impl::StartStore, &Impl::StartPlatformServices,
         &Impl::StartPipeline, &Impl::StartHttp, &Impl::StartFleet}) {
     if (Status s = (this->*step)(); !s.ok()) return s;
   }
@@ -277,6 +280,24 @@ Status Platform::Impl::StartBroker() {
   for (size_t i = 0; i < ports.size() && i < config.broker.listeners.size(); ++i) {
     log->info("MQTT broker listening on {} (port {})", config.broker.listeners[i], ports[i]);
   }
+  return Status::Ok();
+}
+
+// bridge.enabled: the MQTT <-> Kafka bridge inside the broker (src/kafka/README.md): mapped
+// QoS 1/2 PUBLISHes are acknowledged after Kafka's delivery report (bridge.ack).
+Status Platform::Impl::StartBridge() {
+  if (!config.bridge.enabled) return Status::Ok();
+  auto b = kafka::Bridge::CreateInBroker(config.bridge, broker.broker(), runtime.Next(), registry);
+  if (!b.ok()) {
+    log::Get("app")->error("bridge: {}", b.status().message());
+    return b.status();
+  }
+  bridge = std::move(*b);
+  bridge->Start();
+  log::Get("app")->info("bridge: MQTT -> Kafka {} ({} mapping(s), ack {}), buffer {}",
+                        config.bridge.bootstrap_servers, config.bridge.mappings.size(),
+                        config.bridge.ack == kafka::AckPolicy::kDelivered ? "delivered" : "durable",
+                        config.bridge.buffer.dir);
   return Status::Ok();
 }
 
@@ -494,6 +515,7 @@ void Platform::Stop() {
   if (i.rollouts) i.rollouts->Stop();
   if (i.ingest) i.ingest->Stop();
   Impl::StopClient(i.platform_client);
+  if (i.bridge) i.bridge->Stop();  // before the broker: its acks are posted to the cores
   i.http.Stop();
   i.broker.Stop();
   i.runtime.Stop();

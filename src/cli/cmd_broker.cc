@@ -5,9 +5,11 @@
 #include <thread>
 
 #include "app/app_config.h"
+#include "base/errc.h"
 #include "base/log.h"
 #include "base/metrics.h"
 #include "cli/command.h"
+#include "kafka/bridge.h"
 #include "mqtt/broker/broker_server.h"
 #include "net/runtime.h"
 
@@ -38,13 +40,35 @@ int RunBroker(Context& ctx) {
   net::Runtime runtime(config.threads);
   metrics::Registry registry;
   mqtt::broker::BrokerServer server(config.broker, registry, runtime.contexts());
+  std::unique_ptr<kafka::Bridge> bridge;  // bridge.enabled: MQTT -> Kafka inside the broker
+  if (config.bridge.enabled) {
+    auto b =
+        kafka::Bridge::CreateInBroker(config.bridge, server.broker(), runtime.Next(), registry);
+    if (!b.ok()) {
+      log->error("bridge: {}", b.status().message());
+      return b.error() == make_error_code(errc::invalid_argument) ? kExitUsage : kExitFailure;
+    }
+    bridge = std::move(*b);
+  }
   if (Status s = server.Start(); !s.ok()) {
     log->error("{}", s.message());
     return kExitFailure;
   }
+  if (bridge) {
+    bridge->Start();
+    log->info("bridge: MQTT -> Kafka {} ({} mapping(s)), buffer {}",
+              config.bridge.bootstrap_servers, config.bridge.mappings.size(),
+              config.bridge.buffer.dir);
+  }
   runtime.Start();
+  int code = kExitOk;
   while (stop_signal.load() == 0) {
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
+    if (auto f = bridge ? bridge->fatal() : std::nullopt) {
+      log->error("bridge: {}; stopping", f->message());  // undelivered records stay buffered
+      code = kExitFailure;
+      break;
+    }
     if (!reload_signal.exchange(false)) continue;
     if (Status s = server.broker().LoadAuth(); s.ok()) {
       log->info("SIGHUP: password and ACL files reloaded (for new connections)");
@@ -58,14 +82,17 @@ int RunBroker(Context& ctx) {
       log->error("SIGHUP: {}; the previous TLS certificates stay", s.message());
     }
   }
-  log->info("{} received, stopping", stop_signal.load() == SIGINT ? "SIGINT" : "SIGTERM");
+  if (code == kExitOk) {
+    log->info("{} received, stopping", stop_signal.load() == SIGINT ? "SIGINT" : "SIGTERM");
+  }
   // A second signal while stopping means "now".
   std::signal(SIGINT, SIG_DFL);
   std::signal(SIGTERM, SIG_DFL);
+  if (bridge) bridge->Stop();  // before the broker: its acks are posted to the cores
   server.Stop();
   runtime.Stop();
   runtime.Join();
-  return kExitOk;
+  return code;
 }
 
 void RegisterBroker(CLI::App& root, Context& ctx) {
@@ -73,7 +100,9 @@ void RegisterBroker(CLI::App& root, Context& ctx) {
       "broker",
       "Run the MQTT broker alone (MQTT 3.1.1 and 5.0; default listener 127.0.0.1:1883, set "
       "broker.listeners to change it: mqtt://, mqtts://, ws://, wss://; broker.password_file / "
-      "broker.acl_file in Mosquitto's formats and broker.tls certificates reloaded on SIGHUP)");
+      "broker.acl_file in Mosquitto's formats and broker.tls certificates reloaded on SIGHUP; "
+      "with bridge.enabled, mapped telemetry goes to Kafka and QoS 1/2 is acknowledged after "
+      "Kafka has it)");
   cmd->callback([&ctx] { ctx.run = [&ctx] { return RunBroker(ctx); }; });
 }
 

@@ -9,6 +9,8 @@
 
 #include "base/errc.h"
 #include "base/log.h"
+#include "kafka/segment.h"
+#include "mqtt/broker/inproc_transport.h"
 #include "mqtt/protocol/reason_code.h"
 #include "mqtt/protocol/topic.h"
 
@@ -35,6 +37,9 @@ int64_t MonoNs() {
 }
 
 constexpr size_t kMaxOutstandingToMqtt = 1000;
+// Inside the broker: QoS 0 records waiting for the intake thread, at most (beyond: dropped).
+// QoS 1/2 are bounded by the broker (a connection's unacknowledged window).
+constexpr size_t kMaxQueuedQos0 = 10000;
 
 }  // namespace
 
@@ -69,6 +74,18 @@ struct Bridge::Metrics {
                     .Name("aiot_bridge_mqtt_subacks_total")
                     .Help("SUBACKs for the mappings' filters, granted or refused")
                     .Register(r)),
+        refused(prometheus::BuildCounter()
+                    .Name("aiot_bridge_refused_total")
+                    .Help("Inside the broker: PUBLISHes refused (when_full: refuse), by reason")
+                    .Register(r)
+                    .Add({{"reason", "quota_exceeded"}})),
+        latency(prometheus::BuildHistogram()
+                    .Name("aiot_bridge_delivery_latency_seconds")
+                    .Help("From the MQTT PUBLISH to Kafka's delivery report (acks=all)")
+                    .Register(r)
+                    .Add({}, prometheus::Histogram::BucketBoundaries{0.0005, 0.001, 0.002, 0.005,
+                                                                     0.01, 0.02, 0.05, 0.1, 0.2,
+                                                                     0.5, 1, 2, 5, 10, 30, 60})),
         gauges(prometheus::BuildGauge()
                    .Name("aiot_bridge_buffer")
                    .Help("Disk buffer: bytes, records (unacknowledged), segments, "
@@ -88,6 +105,8 @@ struct Bridge::Metrics {
   prometheus::Family<prometheus::Counter>& dropped;
   prometheus::Family<prometheus::Counter>& loop;
   prometheus::Family<prometheus::Counter>& subacks;
+  prometheus::Counter& refused;
+  prometheus::Histogram& latency;
   prometheus::Family<prometheus::Gauge>& gauges;
   prometheus::Gauge& bytes;
   prometheus::Gauge& records;
@@ -99,17 +118,29 @@ struct Bridge::Metrics {
   std::unordered_map<std::string, prometheus::Counter*> to_mqtt;  // per Kafka topic
 
   std::atomic<uint64_t> received{0}, buffered{0}, n_delivered{0}, n_dead{0}, n_dropped{0},
-      n_loop{0}, n_to_mqtt{0}, n_errors{0};
+      n_loop{0}, n_to_mqtt{0}, n_errors{0}, n_refused{0};
 };
 
 Bridge::Bridge(const BridgeConfig& config, metrics::Registry& registry)
     : config_(config), metrics_(std::make_unique<Metrics>(registry)) {}
 
+// The broker's ingest gate, forwarding to the bridge.
+class Bridge::Gate : public mqtt::broker::IngestGate {
+ public:
+  explicit Gate(Bridge& b) : b_(b) {}
+  mqtt::broker::IngestVerdict Offer(const mqtt::broker::MessagePtr& m,
+                                    mqtt::broker::IngestDone done) override {
+    return b_.Offer(m, std::move(done));
+  }
+
+ private:
+  Bridge& b_;
+};
+
 Bridge::~Bridge() { Stop(0); }
 
-Result<std::unique_ptr<Bridge>> Bridge::Create(const BridgeConfig& config,
-                                               boost::asio::io_context& io,
-                                               metrics::Registry& registry) {
+Result<std::unique_ptr<Bridge>> Bridge::CreateCore(const BridgeConfig& config,
+                                                   metrics::Registry& registry) {
   std::unique_ptr<Bridge> b(new Bridge(config, registry));
   std::vector<Mapping> mappings;
   for (const auto& spec : config.mappings) {
@@ -161,6 +192,16 @@ Result<std::unique_ptr<Bridge>> Bridge::Create(const BridgeConfig& config,
     for (const auto& r : b->reverse_) topics.push_back(r.kafka_topic);
     if (Status s = b->consumer_->Subscribe(topics); !s.ok()) return s;
   }
+  return b;
+}
+
+Result<std::unique_ptr<Bridge>> Bridge::Create(const BridgeConfig& config,
+                                               boost::asio::io_context& io,
+                                               metrics::Registry& registry) {
+  auto core = CreateCore(config, registry);
+  if (!core.ok()) return core.status();
+  std::unique_ptr<Bridge> b = std::move(*core);
+  Bridge* self = b.get();
   try {
     b->client_ = mqtt::Client::Create(io, config.mqtt);
   } catch (const config::Error& e) {
@@ -172,23 +213,48 @@ Result<std::unique_ptr<Bridge>> Bridge::Create(const BridgeConfig& config,
     b->client_->Subscribe(
         m.filter, mqtt::SubscribeOptions{.qos = mqtt::QoS::kAtLeastOnce}, {},
         [self](mqtt::ReasonCode rc) {
-          const bool ok =
-              rc == mqtt::ReasonCode::kGrantedQos1 || rc == mqtt::kGrantedQos0;
+          const bool ok = rc == mqtt::ReasonCode::kGrantedQos1 || rc == mqtt::kGrantedQos0;
           self->metrics_->subacks.Add({{"result", ok ? "granted" : "refused"}}).Increment();
         });
   }
   return b;
 }
 
+Result<std::unique_ptr<Bridge>> Bridge::CreateInBroker(const BridgeConfig& config,
+                                                       mqtt::broker::Broker& broker,
+                                                       boost::asio::io_context& io,
+                                                       metrics::Registry& registry) {
+  auto core = CreateCore(config, registry);
+  if (!core.ok()) return core.status();
+  std::unique_ptr<Bridge> b = std::move(*core);
+  b->broker_ = &broker;
+  b->gate_ = std::make_unique<Gate>(*b);
+  if (!b->reverse_.empty()) {  // Kafka -> MQTT: an in-process client of the broker
+    mqtt::MqttClientConfig mc = config.mqtt;
+    mc.url = "inproc://";
+    try {
+      b->client_ = mqtt::Client::Create(io, mc, mqtt::broker::MakeInprocFactory(broker));
+    } catch (const config::Error& e) {
+      return Status(errc::invalid_argument, e.what());
+    }
+  }
+  return b;
+}
+
 void Bridge::Start() {
   started_ = true;
+  if (broker_ != nullptr) {
+    intake_thread_ = std::thread([this] { IntakeLoop(); });
+    broker_->SetIngestGate(gate_.get());
+  }
   producer_thread_ = std::thread([this] { ProduceLoop(); });
   if (consumer_) consumer_thread_ = std::thread([this] { ConsumeLoop(); });
-  client_->Start();
+  if (client_) client_->Start();
 }
 
 void Bridge::Stop(int flush_ms) {
   if (!started_ || stopping_.exchange(true)) return;
+  DetachGate();
   buffer_->Wake();  // a handler waiting for space buffers what it holds and returns
   if (client_) {
     auto stopped = std::make_shared<std::promise<void>>();
@@ -197,6 +263,15 @@ void Bridge::Stop(int flush_ms) {
     if (done.wait_for(std::chrono::seconds(10)) != std::future_status::ready) {
       Log()->warn("the MQTT client did not stop within 10 s");
     }
+  }
+  if (intake_thread_.joinable()) {  // what the broker handed over is appended (even if full)
+    {
+      std::lock_guard lock(intake_mu_);
+      stop_intake_ = true;
+    }
+    intake_cv_.notify_all();
+    buffer_->Wake();
+    intake_thread_.join();
   }
   stop_threads_ = true;
   buffer_->Wake();
@@ -223,27 +298,23 @@ void Bridge::SetFatal(Status s) {
 
 BridgeStats Bridge::stats() const {
   const Metrics& m = *metrics_;
-  return {m.received.load(),  m.buffered.load(), m.n_delivered.load(), m.n_dead.load(),
-          m.n_dropped.load(), m.n_loop.load(),   m.n_to_mqtt.load(),   m.n_errors.load()};
+  return {m.received.load(),  m.buffered.load(),  m.n_delivered.load(),
+          m.n_dead.load(),    m.n_dropped.load(), m.n_loop.load(),
+          m.n_to_mqtt.load(), m.n_errors.load(),  m.n_refused.load()};
 }
 
-// MQTT -> buffer, on the MQTT client's strand. The client sends PUBACK when this returns.
-void Bridge::OnMqttMessage(const mqtt::Message& m) {
-  metrics_->received++;
-  for (const auto& [name, value] : m.properties.user_properties) {
+bool Bridge::IsOwnOrigin(const mqtt::UserProperties& props) {
+  for (const auto& [name, value] : props) {
     if (name == kOriginHeader && value == config_.origin) {
       metrics_->n_loop++;
       metrics_->loop.Add({{"direction", "mqtt_to_kafka"}}).Increment();
-      return;
+      return true;
     }
   }
-  MqttIn in;
-  in.topic = m.topic;
-  in.payload = m.payload.view();
-  in.qos = static_cast<int>(m.qos);
-  in.retain = m.retain;
-  in.user_properties = &m.properties.user_properties;
-  in.time_ms = NowMs();
+  return false;
+}
+
+Routed Bridge::RouteCounted(const MqttIn& in) {
   Routed r = mapper_->Route(in);
   if (!r.dead_letter_reason.empty()) {
     metrics_->n_dead++;
@@ -251,21 +322,39 @@ void Bridge::OnMqttMessage(const mqtt::Message& m) {
     static log::RateLimiter limiter;
     if (uint64_t suppressed = 0; limiter.Allow(MonoNs(), &suppressed)) {
       Log()->warn("dead letter ({}): MQTT topic {} ({} similar suppressed)", r.dead_letter_reason,
-                  m.topic, suppressed);
+                  in.topic, suppressed);
     }
   } else {
     metrics_->to_kafka[r.mapping]->Increment();
   }
-  BufferRecord(EncodeRecord(r.record), in.time_ms, m.qos == mqtt::QoS::kAtMostOnce);
+  return r;
 }
 
-void Bridge::BufferRecord(const std::string& bytes, int64_t time_ms, bool qos0) {
+// MQTT -> buffer, on the MQTT client's strand. The client sends PUBACK when this returns.
+void Bridge::OnMqttMessage(const mqtt::Message& m) {
+  const int64_t t0 = MonoNs();
+  metrics_->received++;
+  if (IsOwnOrigin(m.properties.user_properties)) return;
+  MqttIn in;
+  in.topic = m.topic;
+  in.payload = m.payload.view();
+  in.qos = static_cast<int>(m.qos);
+  in.retain = m.retain;
+  in.user_properties = &m.properties.user_properties;
+  in.time_ms = NowMs();
+  Routed r = RouteCounted(in);
+  BufferRecord(EncodeRecord(r.record), in.time_ms, m.qos == mqtt::QoS::kAtMostOnce, t0);
+}
+
+void Bridge::BufferRecord(const std::string& bytes, int64_t time_ms, bool qos0, int64_t t0_ns) {
   for (;;) {
     // While stopping, a record the broker will consider acknowledged is kept even beyond
     // max_bytes (at most the in-flight window), rather than lost.
     auto seq = buffer_->Append(bytes, time_ms, /*force=*/stopping_.load());
     if (seq.ok()) {
       metrics_->buffered++;
+      std::lock_guard lock(pending_mu_);
+      pending_[*seq] = Pending{{}, t0_ns};
       return;
     }
     if (seq.error() == errc::resource_exhausted && qos0) {
@@ -286,6 +375,162 @@ void Bridge::BufferRecord(const std::string& bytes, int64_t time_ms, bool qos0) 
       }
     }
     buffer_->WaitForSpace(bytes.size(), milliseconds(1000));  // flow control: MQTT waits
+  }
+}
+
+// Inside the broker, on the publisher's core: must not block.
+mqtt::broker::IngestVerdict Bridge::Offer(const mqtt::broker::MessagePtr& m,
+                                          mqtt::broker::IngestDone done) {
+  using mqtt::broker::IngestVerdict;
+  const int64_t t0 = MonoNs();
+  if (IsOwnOrigin(m->properties.user_properties)) return {};
+  MqttIn in;
+  in.topic = m->topic;
+  in.payload = m->payload.view();
+  in.qos = m->qos;
+  in.retain = m->retain;
+  in.user_properties = &m->properties.user_properties;
+  in.time_ms = NowMs();
+  if (mapper_->Match(in.topic) < 0) return {};  // not bridged: the broker's alone
+  metrics_->received++;
+  const bool qos0 = m->qos == 0;
+  Routed r = RouteCounted(in);
+  Intake e{EncodeRecord(r.record), in.time_ms, t0, qos0, std::move(done)};
+  const uint64_t framed = FrameSize(e.bytes.size());
+  {
+    std::lock_guard lock(intake_mu_);
+    // refuse: what the buffer holds, plus what waits for the intake thread, would not fit.
+    if (config_.when_full == WhenFull::kRefuse &&
+        (full_.load() ||
+         buffer_->stats().bytes + intake_bytes_ + framed > config_.buffer.max_bytes)) {
+      if (qos0) {
+        metrics_->n_dropped++;
+        metrics_->dropped.Add({{"reason", "buffer_full_qos0"}}).Increment();
+      } else {
+        metrics_->n_refused++;
+        metrics_->refused.Increment();
+      }
+      return {IngestVerdict::kRefuse, mqtt::ReasonCode::kQuotaExceeded};
+    }
+    if (qos0 && intake_qos0_ >= kMaxQueuedQos0) {  // QoS 0 is best effort
+      metrics_->n_dropped++;
+      metrics_->dropped.Add({{"reason", "intake_full_qos0"}}).Increment();
+      return {IngestVerdict::kTaken};
+    }
+    intake_qos0_ += qos0 ? 1 : 0;
+    intake_bytes_ += framed;
+    intake_.push_back(std::move(e));
+  }
+  intake_cv_.notify_one();
+  return {IngestVerdict::kTaken};
+}
+
+// Inside the broker: appends what the cores handed over, in order.
+void Bridge::IntakeLoop() {
+  for (;;) {
+    Intake e;
+    {
+      std::unique_lock lock(intake_mu_);
+      intake_cv_.wait(lock, [this] { return !intake_.empty() || stop_intake_; });
+      if (intake_.empty()) return;  // stopping, and everything appended
+      e = std::move(intake_.front());
+      intake_.pop_front();
+      intake_qos0_ -= e.qos0 ? 1 : 0;
+    }
+    AppendIntake(e);
+    {
+      std::lock_guard lock(intake_mu_);  // in the buffer now (or dropped): counted there
+      intake_bytes_ -= FrameSize(e.bytes.size());
+    }
+  }
+}
+
+void Bridge::AppendIntake(Intake& e) {
+  for (;;) {
+    bool stopping = false;
+    {
+      std::lock_guard lock(intake_mu_);
+      stopping = stop_intake_;
+    }
+    auto seq = buffer_->Append(e.bytes, e.time_ms, /*force=*/stopping);
+    if (seq.ok()) {
+      full_ = false;
+      metrics_->buffered++;
+      const bool ack_now = config_.ack == AckPolicy::kDurable;
+      Pending p{{}, e.t0_ns};
+      if (!ack_now) p.done = std::move(e.done);
+      {
+        std::lock_guard lock(pending_mu_);
+        pending_[*seq] = std::move(p);
+      }
+      if (ack_now && e.done) e.done(mqtt::ReasonCode::kSuccess);
+      return;
+    }
+    if (seq.error() != errc::resource_exhausted) {  // io_error, or a record above the limit
+      static log::RateLimiter limiter;
+      if (uint64_t suppressed = 0; limiter.Allow(MonoNs(), &suppressed)) {
+        Log()->error("buffer: {} ({} similar suppressed)", seq.status().message(), suppressed);
+      }
+      metrics_->n_dropped++;
+      metrics_->dropped.Add({{"reason", "buffer_io_error"}}).Increment();
+      if (e.done) e.done(mqtt::ReasonCode::kImplementationSpecificError);
+      return;
+    }
+    full_ = true;
+    if (config_.when_full == WhenFull::kDropOldestQos0) {
+      DropQueuedQos0();
+      if (e.qos0) {
+        metrics_->n_dropped++;
+        metrics_->dropped.Add({{"reason", "drop_oldest_qos0"}}).Increment();
+        return;
+      }
+    }
+    buffer_->WaitForSpace(e.bytes.size(), milliseconds(200));  // acks withheld meanwhile
+  }
+}
+
+size_t Bridge::DropQueuedQos0() {
+  std::lock_guard lock(intake_mu_);
+  const size_t before = intake_.size();
+  std::erase_if(intake_, [this](const Intake& e) {
+    if (e.qos0) intake_bytes_ -= FrameSize(e.bytes.size());
+    return e.qos0;
+  });
+  const size_t dropped = before - intake_.size();
+  intake_qos0_ = 0;
+  if (dropped > 0) {
+    metrics_->n_dropped += dropped;
+    metrics_->dropped.Add({{"reason", "drop_oldest_qos0"}}).Increment(static_cast<double>(dropped));
+  }
+  return dropped;
+}
+
+void Bridge::Acked(uint64_t seq, mqtt::ReasonCode rc) {
+  buffer_->Ack(seq);
+  Pending p;
+  {
+    std::lock_guard lock(pending_mu_);
+    auto it = pending_.find(seq);
+    if (it == pending_.end()) return;  // recovered from a previous run
+    p = std::move(it->second);
+    pending_.erase(it);
+  }
+  metrics_->latency.Observe(static_cast<double>(MonoNs() - p.t0_ns) / 1e9);
+  if (p.done) p.done(rc);
+}
+
+// No new Offer after this returns: the gate is removed, then every core runs a no-op (an Offer
+// in progress on a core has finished once that core runs the next closure).
+void Bridge::DetachGate() {
+  if (broker_ == nullptr) return;
+  broker_->SetIngestGate(nullptr);
+  for (uint32_t core = 0; core < broker_->cores(); ++core) {
+    auto passed = std::make_shared<std::promise<void>>();
+    auto f = passed->get_future();
+    broker_->Post(core, [passed] { passed->set_value(); });
+    if (f.wait_for(std::chrono::seconds(5)) != std::future_status::ready) {
+      Log()->warn("broker core {} did not answer within 5 s while detaching the bridge", core);
+    }
   }
 }
 
@@ -320,7 +565,7 @@ bool Bridge::ProduceEntry(const BufferEntry& e) {
     Log()->error("buffer record {}: {}", e.seq, rec.status().message());
     metrics_->n_dropped++;
     metrics_->dropped.Add({{"reason", "undecodable"}}).Increment();
-    buffer_->Ack(e.seq);
+    Acked(e.seq, mqtt::ReasonCode::kImplementationSpecificError);
     return true;
   }
   OutRecord out;
@@ -354,7 +599,7 @@ void Bridge::OnDelivery(const DeliveryReport& r) {
   const auto seq = static_cast<uint64_t>(reinterpret_cast<uintptr_t>(r.opaque));
   if (r.err == RD_KAFKA_RESP_ERR_NO_ERROR) {
     if (seq != 0) {
-      buffer_->Ack(seq);
+      Acked(seq);
       metrics_->n_delivered++;
       metrics_->delivered.Increment();
     }
@@ -383,7 +628,7 @@ void Bridge::DeadLetterDelivery(const DeliveryReport& r, uint64_t seq) {
   if (r.topic == config_.dead_letter_topic) {
     metrics_->n_dropped++;
     metrics_->dropped.Add({{"reason", "dead_letter_failed"}}).Increment();
-    if (seq != 0) buffer_->Ack(seq);
+    if (seq != 0) Acked(seq, mqtt::ReasonCode::kImplementationSpecificError);
     return;
   }
   const std::vector<Header> headers = {{std::string(kHeaderError), rd_kafka_err2name(r.err)},
@@ -401,7 +646,7 @@ void Bridge::DeadLetterDelivery(const DeliveryReport& r, uint64_t seq) {
   if (Status s = producer_->Produce(out); !s.ok()) {
     metrics_->n_dropped++;
     metrics_->dropped.Add({{"reason", "dead_letter_failed"}}).Increment();
-    if (seq != 0) buffer_->Ack(seq);
+    if (seq != 0) Acked(seq, mqtt::ReasonCode::kImplementationSpecificError);
   }
 }
 

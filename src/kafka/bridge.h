@@ -11,11 +11,18 @@
 // and counted instead. Kafka -> MQTT: a consumer-group member per process reads the reverse
 // mappings' topics, publishes each record at QoS 1 and commits its offset once the broker has
 // acknowledged it. Loop prevention: see kOriginHeader (mapping.h).
+//
+// Inside the embedded broker (CreateInBroker, `bridge.enabled`), the MQTT -> Kafka side is the
+// broker's ingest gate (mqtt/broker/broker.h) instead of an MQTT subscription: the broker offers
+// each PUBLISH on its core; a mapped one is queued for an intake thread that appends it to the
+// buffer, and its PUBACK / PUBREC is released after Kafka's delivery report (`bridge.ack:
+// delivered`) or after the append (`durable`). `bridge.when_full` decides what a full buffer does.
 #include <utility>  // before asio (Boost 1.74 + g++ 12)
 
 #include <atomic>
 #include <boost/asio/io_context.hpp>
 #include <condition_variable>
+#include <deque>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -30,6 +37,7 @@
 #include "kafka/client.h"
 #include "kafka/disk_buffer.h"
 #include "kafka/mapping.h"
+#include "mqtt/broker/broker.h"
 #include "mqtt/client/client.h"
 
 namespace aiot::kafka {
@@ -43,6 +51,7 @@ struct BridgeStats {
   uint64_t loop_skipped = 0;   // carried the bridge's own origin mark
   uint64_t kafka_to_mqtt = 0;  // records published to MQTT and acknowledged
   uint64_t delivery_errors = 0;
+  uint64_t refused = 0;  // inside the broker: PUBLISHes refused (when_full: refuse)
 };
 
 class Bridge {
@@ -52,6 +61,13 @@ class Bridge {
   static Result<std::unique_ptr<Bridge>> Create(const BridgeConfig& config,
                                                 boost::asio::io_context& io,
                                                 metrics::Registry& registry);
+  // Inside the embedded broker: Start installs the MQTT -> Kafka side as `broker`'s ingest gate;
+  // the Kafka -> MQTT side publishes through an in-process client on `io`. Stop before the
+  // broker stops (the cores must still run: acks are posted to them).
+  static Result<std::unique_ptr<Bridge>> CreateInBroker(const BridgeConfig& config,
+                                                        mqtt::broker::Broker& broker,
+                                                        boost::asio::io_context& io,
+                                                        metrics::Registry& registry);
   ~Bridge();
   Bridge(const Bridge&) = delete;
   Bridge& operator=(const Bridge&) = delete;
@@ -73,8 +89,38 @@ class Bridge {
   struct Metrics;
   Bridge(const BridgeConfig& config, metrics::Registry& registry);
 
+  class Gate;
+  // A PUBLISH taken inside the broker, waiting for the intake thread.
+  struct Intake {
+    std::string bytes;  // EncodeRecord
+    int64_t time_ms = 0;
+    int64_t t0_ns = 0;  // monotonic, when offered
+    bool qos0 = false;
+    mqtt::broker::IngestDone done;
+  };
+  // A buffered record whose delivery is awaited: the device's ack, and the latency's start.
+  struct Pending {
+    mqtt::broker::IngestDone done;
+    int64_t t0_ns = 0;
+  };
+  // Everything but the MQTT side.
+  static Result<std::unique_ptr<Bridge>> CreateCore(const BridgeConfig& config,
+                                                    metrics::Registry& registry);
+
   void OnMqttMessage(const mqtt::Message& m);
-  void BufferRecord(const std::string& bytes, int64_t time_ms, bool qos0);
+  // The mapper's answer, counted (per mapping or dead letter).
+  Routed RouteCounted(const MqttIn& in);
+  bool IsOwnOrigin(const mqtt::UserProperties& props);
+  mqtt::broker::IngestVerdict Offer(const mqtt::broker::MessagePtr& m,
+                                    mqtt::broker::IngestDone done);
+  void IntakeLoop();
+  void AppendIntake(Intake& e);
+  size_t DropQueuedQos0();  // when_full: drop_oldest_qos0
+  // Record `seq` is done with (delivered, dead-lettered or dropped): out of the buffer, the
+  // device's ack released with `rc`, the latency observed.
+  void Acked(uint64_t seq, mqtt::ReasonCode rc = mqtt::ReasonCode::kSuccess);
+  void DetachGate();
+  void BufferRecord(const std::string& bytes, int64_t time_ms, bool qos0, int64_t t0_ns);
   void ProduceLoop();
   bool ProduceEntry(const BufferEntry& e);  // false: retry later (queue full / fatal)
   void OnDelivery(const DeliveryReport& r);
@@ -93,6 +139,19 @@ class Bridge {
   std::unique_ptr<Producer> producer_;
   std::unique_ptr<Consumer> consumer_;
   std::shared_ptr<mqtt::Client> client_;
+  // Inside the broker.
+  mqtt::broker::Broker* broker_ = nullptr;
+  std::unique_ptr<Gate> gate_;
+  std::thread intake_thread_;
+  std::mutex intake_mu_;
+  std::condition_variable intake_cv_;
+  std::deque<Intake> intake_;
+  size_t intake_qos0_ = 0;
+  uint64_t intake_bytes_ = 0;      // framed size of intake_'s records
+  bool stop_intake_ = false;       // guarded by intake_mu_
+  std::atomic<bool> full_{false};  // the last append found the buffer full
+  std::mutex pending_mu_;
+  std::unordered_map<uint64_t, Pending> pending_;  // by buffer sequence number
 
   bool started_ = false;
   std::atomic<bool> stopping_{false};

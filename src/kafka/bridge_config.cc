@@ -10,8 +10,8 @@ namespace aiot::kafka {
 void Describe(config::Visitor& v, BufferConfig& c) {
   v.Field("dir", c.dir, "directory of the segment files (created if missing)");
   v.Field("max_bytes", c.max_bytes, config::Range{1 << 16, INT64_MAX},
-          "the segment files together at most; when full, QoS 1/2 input waits (flow control) and "
-          "QoS 0 input is dropped (counted)");
+          "the segment files together at most; when full, `aiot bridge` makes QoS 1/2 input wait "
+          "(flow control) and drops QoS 0 input (counted); inside the broker see when_full");
   v.Field("segment_bytes", c.segment_bytes, config::Range{1 << 12, INT64_MAX},
           "a segment is closed beyond this size and deleted once all its records are in Kafka");
   v.Field("fsync", c.fsync, kFsyncPolicyNames,
@@ -36,7 +36,18 @@ BridgeConfig::BridgeConfig() {
 }
 
 void Describe(config::Visitor& v, BridgeConfig& c) {
-  config::Section(v, "mqtt", c.mqtt, "The MQTT broker the bridge subscribes to (QoS 1).");
+  v.Field("enabled", c.enabled,
+          "run the bridge inside `aiot up` / `aiot broker`, fed by the embedded broker itself");
+  v.Field("ack", c.ack, kAckPolicyNames,
+          "inside the broker: a QoS 1/2 PUBLISH the bridge takes is acknowledged after Kafka's "
+          "delivery report (delivered) or once it is in the disk buffer (durable)");
+  v.Field("when_full", c.when_full, kWhenFullNames,
+          "inside the broker, while the disk buffer is full: block (withhold acks, stop reading "
+          "publishers), drop_oldest_qos0 (as block, but QoS 0 records waiting are dropped) or "
+          "refuse (v5 PUBACK/PUBREC 0x97, 3.1.1 disconnected); counted");
+  config::Section(v, "mqtt", c.mqtt,
+                  "The MQTT broker the bridge subscribes to (QoS 1); inside the broker only the "
+                  "client id of the Kafka -> MQTT side is used.");
   v.Field("bootstrap_servers", c.bootstrap_servers, "Kafka bootstrap servers, host:port[,...]");
   v.Field("kafka", c.kafka,
           "further librdkafka properties by name, e.g. {compression.type: lz4}; "

@@ -22,9 +22,35 @@ struct BufferConfig {
 void Describe(config::Visitor& v, BufferConfig& c);
 void Validate(config::Checks& checks, const BufferConfig& c);
 
-// `bridge:` — `aiot bridge` (MQTT <-> Kafka).
+// Inside the broker: when a QoS 1/2 PUBLISH the bridge takes is acknowledged to the device.
+enum class AckPolicy {
+  kDelivered,  // after Kafka's delivery report (acks=all)
+  kDurable,    // once the record is in the disk buffer (durable as bridge.buffer.fsync says)
+};
+inline constexpr config::Named<AckPolicy> kAckPolicyNames[] = {{AckPolicy::kDelivered, "delivered"},
+                                                               {AckPolicy::kDurable, "durable"}};
+
+// Inside the broker: what happens while the disk buffer is full.
+enum class WhenFull {
+  kBlock,           // everything waits in order; acks withheld, publishers not read (flow control)
+  kDropOldestQos0,  // as block for QoS 1/2; QoS 0 records waiting for space are dropped
+  kRefuse,          // new QoS 1/2: v5 PUBACK/PUBREC 0x97 (quota exceeded), 3.1.1 disconnected
+};
+inline constexpr config::Named<WhenFull> kWhenFullNames[] = {
+    {WhenFull::kBlock, "block"},
+    {WhenFull::kDropOldestQos0, "drop_oldest_qos0"},
+    {WhenFull::kRefuse, "refuse"}};
+
+// `bridge:` — `aiot bridge` (MQTT <-> Kafka), or inside `aiot up` / `aiot broker` (`enabled`).
 struct BridgeConfig {
   BridgeConfig();
+  // Inside `aiot up` / `aiot broker`: the embedded broker hands the mapped PUBLISHes to the
+  // bridge directly (the `mqtt` section is then used only for the Kafka -> MQTT client's id).
+  bool enabled = false;
+  // Inside the broker: ack QoS 1/2 after Kafka's delivery report, or once durable on disk.
+  AckPolicy ack = AckPolicy::kDelivered;
+  // Inside the broker: the policy while the disk buffer is full.
+  WhenFull when_full = WhenFull::kBlock;
   // The MQTT side: a persistent session (clean_start false, session expiry) so that the broker
   // keeps what the bridge has not acknowledged while it is away.
   mqtt::MqttClientConfig mqtt;

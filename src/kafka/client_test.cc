@@ -150,6 +150,18 @@ TEST(KafkaClient, ConsumerGroupWithManualCommitResumesAfterTheCommit) {
   EXPECT_EQ(again->value, "r3");  // from the committed offset on
 }
 
+// Produces records with opaques `from`..`to` (inclusive) to t.faults, one key.
+void ProduceRange(Producer& producer, uintptr_t from, uintptr_t to) {
+  for (uintptr_t i = from; i <= to; ++i) {
+    ASSERT_TRUE(producer
+                    .Produce({.topic = "t.faults",
+                              .key = "k",
+                              .value = "v",
+                              .opaque = reinterpret_cast<void*>(i)})
+                    .ok());
+  }
+}
+
 TEST(KafkaClient, DeliversThroughABrokerOutageAndInjectedProduceErrors) {
   auto cluster = StartCluster();
   ASSERT_TRUE(cluster);
@@ -160,27 +172,13 @@ TEST(KafkaClient, DeliversThroughABrokerOutageAndInjectedProduceErrors) {
   cluster->PushProduceErrors({RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS,
                               RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT,
                               RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION});
-  for (uintptr_t i = 1; i <= 20; ++i) {
-    ASSERT_TRUE(producer
-                    ->Produce({.topic = "t.faults",
-                               .key = "k",
-                               .value = "v",
-                               .opaque = reinterpret_cast<void*>(i)})
-                    .ok());
-  }
+  ProduceRange(*producer, 1, 20);
   ASSERT_TRUE(WaitFor([&] {
     producer->Poll(10);
     return c.ok.load() == 20;
   }));
   cluster->SetAllBrokersDown();
-  for (uintptr_t i = 21; i <= 40; ++i) {
-    ASSERT_TRUE(producer
-                    ->Produce({.topic = "t.faults",
-                               .key = "k",
-                               .value = "v",
-                               .opaque = reinterpret_cast<void*>(i)})
-                    .ok());
-  }
+  ProduceRange(*producer, 21, 40);
   producer->Poll(500);  // nothing can be delivered while every broker is down
   EXPECT_EQ(c.ok.load(), 20);
   cluster->SetAllBrokersUp();

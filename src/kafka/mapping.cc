@@ -236,14 +236,17 @@ Routed Mapper::DeadLetter(const MqttIn& in, int mapping, std::string_view reason
   return r;
 }
 
-Routed Mapper::Route(const MqttIn& in) const {
-  int index = -1;
+int Mapper::Match(std::string_view topic) const {
   for (size_t i = 0; i < mappings_.size(); ++i) {
-    if (mqtt::TopicMatches(mqtt::MatchingFilter(mappings_[i].filter), in.topic)) {
-      index = static_cast<int>(i);
-      break;
+    if (mqtt::TopicMatches(mqtt::MatchingFilter(mappings_[i].filter), topic)) {
+      return static_cast<int>(i);
     }
   }
+  return -1;
+}
+
+Routed Mapper::Route(const MqttIn& in) const {
+  const int index = Match(in.topic);
   if (index < 0) return DeadLetter(in, -1, kReasonUnknownTopic, "no mapping matches the topic");
   const Mapping& m = mappings_[index];
   if (in.payload.size() > max_message_bytes_) {

@@ -103,6 +103,8 @@ class Mapper {
          uint32_t max_message_bytes);
   // The first mapping whose filter matches decides.
   Routed Route(const MqttIn& in) const;
+  // The index of that mapping, -1 for none.
+  int Match(std::string_view topic) const;
   const std::vector<Mapping>& mappings() const { return mappings_; }
 
  private:

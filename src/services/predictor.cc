@@ -30,15 +30,45 @@ void Describe(config::Visitor& v, PredictorServiceConfig& c) {
   config::Section(v, "mqtt", c.mqtt, "MQTT connection of the predictor (`aiot predictor`).");
 }
 
-// Publishes the detector's output with the MQTT client and hands alerts to the webhook.
+struct Predictor::KafkaBatch {
+  kafka::KafkaSource* source = nullptr;
+  std::vector<kafka::RecordPosition> positions;
+  std::atomic<int> holds{1};  // the flush's own, plus one per publish in flight
+  std::atomic<bool> failed{false};
+
+  void Hold() { holds.fetch_add(1); }
+  void Release(bool ok) {
+    if (!ok) failed = true;
+    if (holds.fetch_sub(1) != 1) return;
+    // A result not published: not done, so not committed; the partition's next owner (or this
+    // instance after a restart) reads the records again.
+    if (failed) return;
+    for (const auto& p : positions) source->Done(p);
+  }
+};
+
+// Publishes the detector's output with the MQTT client (and per-reading results to Kafka with
+// results_to kafka/both) and hands alerts to the webhook.
 class Predictor::Sink final : public DetectorSink {
  public:
   Sink(Predictor& p) : p_(p) {}
   void Publish(std::string_view topic, std::string_view payload) override {
+    const std::shared_ptr<KafkaBatch>& batch = p_.batch_;
+    const bool result = topic == p_.config_.anomaly_topic;
+    if (result && p_.results_producer_) p_.ProduceResult(payload, batch);
+    if (result && p_.config_.results_to == ResultsTo::kKafka) return;
     mqtt::PublishOptions options;
     options.qos = static_cast<mqtt::QoS>(p_.config_.qos);
-    Status st = p_.client_->Publish(std::string(topic), mqtt::SharedBytes(payload), options);
-    if (!st.ok()) p_.publish_drops_.Increment();
+    mqtt::PublishDone done;
+    if (batch) {
+      batch->Hold();
+      done = [batch](std::error_code ec) { batch->Release(!ec); };
+    }
+    Status st = p_.client_->Publish(std::string(topic), mqtt::SharedBytes(payload), options, done);
+    if (!st.ok()) {
+      p_.publish_drops_.Increment();
+      if (batch) batch->Release(false);
+    }
   }
   void Alert(std::string_view payload) override {
     if (p_.webhook_) p_.webhook_->Enqueue(std::string(payload));
@@ -56,6 +86,7 @@ Predictor::Predictor(const PredictorConfig& config, const mqtt::MqttClientConfig
       io_(io),
       models_(models),
       loader_(std::move(loader)),
+      registry_(metrics),
       flush_timer_(io),
       swaps_(prometheus::BuildCounter()
                  .Name("aiot_predictor_model_swaps_total")
@@ -86,7 +117,12 @@ Predictor::Predictor(const PredictorConfig& config, const mqtt::MqttClientConfig
   flush_timer_ = asio::steady_timer(client_->executor());
 }
 
-Predictor::~Predictor() = default;
+Predictor::~Predictor() {
+  if (results_poller_.joinable()) {  // never stopped
+    stop_poller_ = true;
+    results_poller_.join();
+  }
+}
 
 Status Predictor::Start() {
   if (!models_.Get() && !config_.model.empty()) {
@@ -100,8 +136,10 @@ Status Predictor::Start() {
         config_.model_events_topic);
   }
   const auto qos = static_cast<mqtt::QoS>(config_.qos);
-  for (const auto& topic : config_.topics) {
-    client_->Subscribe(topic, qos, [this](const mqtt::Message& m) { OnTelemetry(m); });
+  if (config_.source == kafka::TelemetrySource::kMqtt) {
+    for (const auto& topic : config_.topics) {
+      client_->Subscribe(topic, qos, [this](const mqtt::Message& m) { OnTelemetry(m); });
+    }
   }
   if (!config_.model_events_topic.empty()) {
     client_->Subscribe(config_.model_events_topic, mqtt::QoS::kAtLeastOnce,
@@ -117,16 +155,97 @@ Status Predictor::Start() {
   });
   client_->Start();
   if (webhook_) webhook_->Start();
+  if (Status s = StartKafka(registry_); !s.ok()) return s;
   ModelPtr m = models_.Get();
-  Log()->info("predictor started: topics [{}], model {}", fmt::join(config_.topics, ", "),
-              m ? m->name() : "(none)");
+  if (source_) {
+    Log()->info("predictor started: Kafka topics [{}] (group {}), model {}",
+                fmt::join(config_.kafka.topics, ", "),
+                config_.kafka.group.empty() ? "aiot-predictor" : config_.kafka.group,
+                m ? m->name() : "(none)");
+  } else {
+    Log()->info("predictor started: topics [{}], model {}", fmt::join(config_.topics, ", "),
+                m ? m->name() : "(none)");
+  }
   return Status::Ok();
+}
+
+// results_to kafka/both: a producer (and its delivery-report thread); source kafka: the consumer
+// group member, whose records are scored on the strand.
+Status Predictor::StartKafka(prometheus::Registry& metrics) {
+  if (config_.results_to != ResultsTo::kMqtt) {
+    kafka::Properties props = config_.kafka.kafka;
+    props["bootstrap.servers"] = config_.kafka.bootstrap_servers;
+    for (const char* consumer_only : {"session.timeout.ms", "heartbeat.interval.ms",
+                                      "auto.offset.reset", "max.poll.interval.ms"}) {
+      props.erase(consumer_only);
+    }
+    auto producer = kafka::Producer::Create(props, [](const kafka::DeliveryReport& r) {
+      auto* batch = static_cast<std::shared_ptr<KafkaBatch>*>(r.opaque);
+      if (batch == nullptr) return;
+      (*batch)->Release(r.err == RD_KAFKA_RESP_ERR_NO_ERROR);
+      delete batch;
+    });
+    if (!producer.ok())
+      return Status(producer.error(), "predictor.kafka: " + producer.status().message());
+    results_producer_ = std::move(*producer);
+    results_poller_ = std::thread([this] {
+      while (!stop_poller_) results_producer_->Poll(100);
+    });
+  }
+  if (config_.source != kafka::TelemetrySource::kKafka) return Status::Ok();
+  auto source = kafka::KafkaSource::Create(config_.kafka, "predictor", metrics);
+  if (!source.ok()) return Status(source.error(), "predictor.kafka: " + source.status().message());
+  source_ = std::move(*source);
+  return source_->Start([this, live = live_](kafka::InRecord&& r) {
+    auto rec = std::make_shared<kafka::InRecord>(std::move(r));
+    asio::post(client_->executor(), [this, live, rec] {
+      if (*live) OnKafkaRecord(std::move(*rec));
+    });
+  });
+}
+
+void Predictor::ProduceResult(std::string_view payload, const std::shared_ptr<KafkaBatch>& batch) {
+  const auto doc = nlohmann::json::parse(payload, nullptr, false);
+  const std::string key = json::StringOr(doc, "deviceID", "");
+  auto* opaque = batch ? new std::shared_ptr<KafkaBatch>(batch) : nullptr;
+  if (batch) batch->Hold();
+  kafka::OutRecord out;
+  out.topic = config_.kafka_anomaly_topic;
+  if (!key.empty()) out.key = key;
+  out.value = payload;
+  out.opaque = opaque;
+  if (Status s = results_producer_->Produce(out); !s.ok()) {
+    publish_drops_.Increment();
+    if (batch) batch->Release(false);
+    delete opaque;
+  }
+}
+
+void Predictor::OnKafkaRecord(kafka::InRecord&& r) {
+  received_.fetch_add(1, std::memory_order_relaxed);
+  if (!batch_) {
+    batch_ = std::make_shared<KafkaBatch>();
+    batch_->source = source_.get();
+  }
+  batch_->positions.push_back({r.topic, r.partition, r.offset});
+  // The bridge keeps the MQTT topic in a header: device ids in topic levels still work.
+  const std::string* mqtt_topic = r.header("mqtt.topic");
+  detector_->Ingest(mqtt_topic != nullptr ? *mqtt_topic : r.topic, r.value);
+  ScheduleFlush();  // also when nothing is pending (dead-lettered at once): the batch ends
+}
+
+void Predictor::Flush() {
+  detector_->Flush();
+  if (auto batch = std::move(batch_)) {
+    batch_.reset();
+    batch->Release(true);
+  }
 }
 
 void Predictor::Stop() {
   std::promise<void> done;
   asio::post(client_->executor(), [this, &done] {
-    detector_->Flush();
+    Flush();
     client_->Stop([this, &done] {
       // On the strand, with the client stopped: no more telemetry. A flush still queued or a
       // timer that fired meanwhile sees !*live_ and leaves the predictor alone.
@@ -137,6 +256,12 @@ void Predictor::Stop() {
   });
   done.get_future().wait();
   if (webhook_) webhook_->Stop();
+  if (source_) source_->Stop();  // commits what is done, leaves the group
+  if (results_producer_) {
+    (void)results_producer_->Flush(5000);
+    stop_poller_ = true;
+    results_poller_.join();
+  }
 }
 
 void Predictor::OnTelemetry(const mqtt::Message& m) {
@@ -153,14 +278,14 @@ void Predictor::ScheduleFlush() {
     asio::post(client_->executor(), [this, live = live_] {
       if (!*live) return;
       flush_scheduled_ = false;
-      detector_->Flush();
+      Flush();
     });
   } else {
     flush_timer_.expires_after(std::chrono::microseconds(config_.max_batch_delay_us));
     flush_timer_.async_wait([this, live = live_](boost::system::error_code ec) {
       if (!*live) return;
       flush_scheduled_ = false;
-      if (!ec) detector_->Flush();
+      if (!ec) Flush();
     });
   }
 }

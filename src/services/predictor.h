@@ -12,9 +12,12 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <thread>
 
 #include "base/clock.h"
 #include "base/result.h"
+#include "kafka/client.h"
+#include "kafka/source.h"
 #include "mqtt/client/client.h"
 #include "net/router.h"
 #include "services/anomaly_detector.h"
@@ -48,6 +51,12 @@ using ModelLoader = std::function<Result<ModelPtr>(const ModelSource&)>;
 // in `models`, publishes results, alerts, actuator commands, drift events and dead letters
 // (see AnomalyDetector), follows model events on `model_events_topic` (hot swap) and delivers
 // alerts to a webhook.
+//
+// `source: kafka`: telemetry comes from a Kafka consumer group (kafka/source.h) instead of MQTT
+// subscriptions; each record's offset is committed once every result published for the batch it
+// was scored in was acknowledged (MQTT PUBACK at qos 1, or handed to the client at qos 0; Kafka's
+// delivery report for results_to kafka/both), so a killed instance's partitions are read again by
+// another member from there (at-least-once).
 //
 // Threading: everything stream-related runs on the MQTT client's strand (one detector per
 // predictor). LoadModel may be called from any thread; it swaps `models` atomically, so the batch
@@ -91,7 +100,15 @@ class Predictor {
 
  private:
   class Sink;
+  // The Kafka records scored in one flush, and the publishes of their results not yet
+  // acknowledged: when both are over, the records are done (KafkaSource::Done).
+  struct KafkaBatch;
   void OnTelemetry(const mqtt::Message& m);
+  void OnKafkaRecord(kafka::InRecord&& r);  // on the strand
+  // detector_->Flush, then the Kafka batch's own hold released.
+  void Flush();
+  Status StartKafka(prometheus::Registry& metrics);
+  void ProduceResult(std::string_view payload, const std::shared_ptr<KafkaBatch>& batch);
   void OnModelEvent(const mqtt::Message& m);
   void ScheduleFlush();
 
@@ -103,6 +120,12 @@ class Predictor {
   std::unique_ptr<Sink> sink_;
   std::unique_ptr<AlertWebhook> webhook_;
   std::unique_ptr<AnomalyDetector> detector_;
+  prometheus::Registry& registry_;
+  std::unique_ptr<kafka::KafkaSource> source_;         // source: kafka
+  std::shared_ptr<KafkaBatch> batch_;                  // strand only: records since the last flush
+  std::unique_ptr<kafka::Producer> results_producer_;  // results_to: kafka / both
+  std::thread results_poller_;
+  std::atomic<bool> stop_poller_{false};
   boost::asio::steady_timer flush_timer_;
   bool flush_scheduled_ = false;
   // False once Stop finished (strand only). Flush handlers hold it, not just `this`: one still

@@ -46,6 +46,15 @@ void Describe(config::Visitor& v, DriftConfig& c) {
 }
 
 void Describe(config::Visitor& v, PredictorConfig& c) {
+  v.Field("source", c.source, kafka::kTelemetrySourceNames,
+          "Where telemetry comes from: mqtt (`topics`) or kafka (`kafka`: a consumer group, "
+          "offsets committed once each reading's result is published).");
+  config::Section(v, "kafka", c.kafka,
+                  "Kafka source (source: kafka) and the Kafka of results_to: kafka/both.");
+  v.Field("results_to", c.results_to, kResultsToNames,
+          "Per-reading results to mqtt (anomaly_topic), kafka (kafka_anomaly_topic) or both.");
+  v.Field("kafka_anomaly_topic", c.kafka_anomaly_topic,
+          "Kafka topic of per-reading results (results_to: kafka or both).");
   v.Field("topics", c.topics, "Telemetry topics to subscribe to (wildcards allowed).");
   v.Field("model", c.model, "Model file (.tflite) to load at start.");
   v.Field("model_name", c.model_name,
@@ -96,6 +105,9 @@ bool ParseHttpUrl(std::string_view url, std::string* host, std::string* port, st
 
 void Validate(config::Checks& checks, const PredictorConfig& c) {
   if (c.topics.empty()) checks.Fail("topics", "is empty; list at least one topic");
+  if (c.results_to != ResultsTo::kMqtt && c.kafka_anomaly_topic.empty()) {
+    checks.Fail("kafka_anomaly_topic", "must not be empty with results_to kafka or both");
+  }
   if (!(c.thresholds.warning <= c.thresholds.critical)) {
     checks.Fail("thresholds.warning", fmt::format("({}) must not exceed thresholds.critical ({})",
                                                   c.thresholds.warning, c.thresholds.critical));

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "base/config.h"
+#include "kafka/source_config.h"
 #include "services/alert_tracker.h"
 #include "services/telemetry.h"
 
@@ -58,7 +59,20 @@ struct DriftConfig {
   double ks_alpha = 0.001;
 };
 
+// Where the predictor's per-reading results (anomaly_topic) go.
+enum class ResultsTo { kMqtt, kKafka, kBoth };
+inline constexpr config::Named<ResultsTo> kResultsToNames[] = {
+    {ResultsTo::kMqtt, "mqtt"}, {ResultsTo::kKafka, "kafka"}, {ResultsTo::kBoth, "both"}};
+
 struct PredictorConfig {
+  // Where telemetry comes from: MQTT (`topics`) or Kafka (`kafka`, a consumer group; offsets
+  // committed after each reading's result is published).
+  kafka::TelemetrySource source = kafka::TelemetrySource::kMqtt;
+  // `source: kafka`: the consumer group and topics (also the Kafka of results_to kafka/both).
+  kafka::SourceConfig kafka;
+  // Per-reading results to MQTT (`anomaly_topic`), Kafka (`kafka_anomaly_topic`) or both.
+  ResultsTo results_to = ResultsTo::kMqtt;
+  std::string kafka_anomaly_topic = "aiot.anomaly";
   // Telemetry topics to subscribe to (MQTT wildcards allowed).
   std::vector<std::string> topics = {"fan/messages"};
   // Model file (.tflite) to load at start.

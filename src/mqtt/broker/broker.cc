@@ -1216,8 +1216,8 @@ void ServerConnection::HandlePublish(Publish&& p) {
   const uint8_t qos = Qos(p.qos);
   SessionState& st = session_->state();
   if (qos == 2) {
-    if (st.View().inflight_in.contains(p.packet_id)) {  // a resend: already routed once
-      Send(Ack<Pubrec>(p.packet_id));
+    if (st.View().inflight_in.contains(p.packet_id)) {             // a resend: already routed once
+      if (!HoldsAck(p.packet_id)) Send(Ack<Pubrec>(p.packet_id));  // else it goes when released
       return;
     }
     if (st.View().inflight_in.size() >= broker().config_.receive_maximum) {  // [MQTT-3.3.4-7]
@@ -1233,6 +1233,11 @@ void ServerConnection::HandlePublish(Publish&& p) {
   Shard::Add(shard_.counters.bytes_received, p.payload.size());
   const uint16_t packet_id = p.packet_id;
   MessagePtr m = ToMessage(std::move(p), qos);
+  bool gated = false;  // the ack waits for the ingest gate too
+  if (IngestGate* gate = broker().ingest_gate_.load(std::memory_order_acquire);
+      gate != nullptr && !OfferToIngestGate(*gate, m, packet_id, &gated)) {
+    return;
+  }
   if (m->retain) broker().retained_.Put(m);  // empty payload clears [MQTT-3.3.1-6]
   broker().Route(shard_.index(), m);
   if (shard_.TransitFull() && broker().config_.max_publisher_pause_ms != 0)
@@ -1244,11 +1249,62 @@ void ServerConnection::HandlePublish(Publish&& p) {
     link_.PauseReading(true);
   }
   if (qos == 1) {
-    SendFlowAck(PacketType::kPuback, packet_id);
+    SendFlowAck(PacketType::kPuback, packet_id, gated);
   } else if (qos == 2) {
     st.Contents().inflight_in.insert(packet_id);
-    SendFlowAck(PacketType::kPubrec, packet_id);
+    SendFlowAck(PacketType::kPubrec, packet_id, gated);
   }
+}
+
+bool ServerConnection::OfferToIngestGate(IngestGate& gate, const MessagePtr& m, uint16_t packet_id,
+                                         bool* gated) {
+  IngestDone done;
+  if (m->qos > 0) {
+    done = [b = &broker(), core = shard_.index(), conn = conn_id_, packet_id](ReasonCode rc) {
+      b->Post(core, [b, core, conn, packet_id, rc] {
+        if (ServerConnection* c = b->shards_[core]->FindConnection(conn)) {
+          c->OnIngestDone(packet_id, rc);
+        }
+      });
+    };
+  }
+  const IngestVerdict v = gate.Offer(m, std::move(done));
+  if (v.kind != IngestVerdict::kRefuse) {
+    *gated = v.kind == IngestVerdict::kTaken && m->qos > 0;
+    return true;
+  }
+  broker().stats_.msgs_dropped++;
+  if (m->qos == 0) return false;
+  if (version_ != kMqtt5) {
+    Kill(v.reason, "refused by the ingest gate");  // 3.1.1: no reason code; the client resends
+    return false;
+  }
+  SendFlowAck(m->qos == 1 ? PacketType::kPuback : PacketType::kPubrec, packet_id, false, v.reason);
+  return false;
+}
+
+void ServerConnection::OnIngestDone(uint16_t packet_id, ReasonCode rc) {
+  if (phase_ == Phase::kClosing || !extras_) return;
+  auto& held = extras_->held_acks;
+  auto it = std::find_if(held.begin(), held.end(), [packet_id](const Extras::HeldAck& a) {
+    return a.gated && a.packet_id == packet_id;
+  });
+  if (it == held.end()) return;
+  if (rc != ReasonCode::kSuccess && version_ != kMqtt5) {
+    Kill(rc, "refused by the ingest gate");  // 3.1.1: no reason code; the client resends
+    return;
+  }
+  it->gated = false;
+  it->rc = rc;
+  ReleaseHeldAcks();
+}
+
+bool ServerConnection::HoldsAck(uint16_t packet_id) const {
+  if (!extras_) return false;
+  return std::any_of(extras_->held_acks.begin(), extras_->held_acks.end(),
+                     [packet_id](const Extras::HeldAck& a) {
+                       return a.type == PacketType::kPubrec && a.packet_id == packet_id;
+                     });
 }
 
 bool ServerConnection::ResolveTopicAlias(Publish& p) {
@@ -1329,17 +1385,13 @@ MessagePtr ServerConnection::ToMessage(Publish&& p, uint8_t qos) {
   return m;
 }
 
-void ServerConnection::SendFlowAck(PacketType type, uint16_t packet_id) {
-  if (paused_by_ == 0 && !has_held_acks()) {
-    if (type == PacketType::kPuback) {
-      Send(Ack<Puback>(packet_id));
-    } else {
-      Send(Ack<Pubrec>(packet_id));
-    }
+void ServerConnection::SendFlowAck(PacketType type, uint16_t packet_id, bool gated, ReasonCode rc) {
+  if (!gated && paused_by_ == 0 && !has_held_acks()) {
+    SendAck(type, packet_id, rc);
     return;
   }
-  std::vector<std::pair<PacketType, uint16_t>>& held_acks = extras().held_acks;
-  held_acks.emplace_back(type, packet_id);
+  std::vector<Extras::HeldAck>& held_acks = extras().held_acks;
+  held_acks.push_back({type, packet_id, gated, rc});
   // A client that keeps publishing without acks beyond our Receive Maximum (or a 3.1.1 client
   // with a larger window) is not held back by withheld acks: stop reading it. A client within
   // the window is still read (its PUBACKs for its own subscriptions must get through).
@@ -1349,20 +1401,34 @@ void ServerConnection::SendFlowAck(PacketType type, uint16_t packet_id) {
   }
 }
 
+void ServerConnection::SendAck(PacketType type, uint16_t packet_id, ReasonCode rc) {
+  if (type == PacketType::kPuback) {
+    Send(Ack<Puback>(packet_id, rc));
+    return;
+  }
+  // A PUBREC with an error ends the QoS 2 exchange: no PUBREL follows.
+  if (static_cast<uint8_t>(rc) >= 0x80) session_->state().Contents().inflight_in.erase(packet_id);
+  Send(Ack<Pubrec>(packet_id, rc));
+}
+
 void ServerConnection::AdjustPause(int delta) {
   AIOT_CHECK(delta > 0 || paused_by_ > 0, "backpressure release without a hold");
   paused_by_ += delta;
+  ReleaseHeldAcks();
+}
+
+void ServerConnection::ReleaseHeldAcks() {
   if (paused_by_ > 0 || phase_ == Phase::kClosing) return;
-  std::vector<std::pair<PacketType, uint16_t>> held;
-  if (extras_) held.swap(extras_->held_acks);
-  for (const auto& [type, id] : held) {
-    if (type == PacketType::kPuback) {
-      Send(Ack<Puback>(id));
-    } else {
-      Send(Ack<Pubrec>(id));
-    }
+  size_t held_left = 0;
+  if (extras_) {
+    std::vector<Extras::HeldAck>& held = extras_->held_acks;
+    size_t n = 0;
+    while (n < held.size() && !held[n].gated) ++n;  // acks keep the order of the PUBLISHes
+    for (size_t i = 0; i < n; ++i) SendAck(held[i].type, held[i].packet_id, held[i].rc);
+    held.erase(held.begin(), held.begin() + static_cast<std::ptrdiff_t>(n));
+    held_left = held.size();
   }
-  if (reading_paused_) {
+  if (reading_paused_ && held_left <= broker().config_.receive_maximum) {
     reading_paused_ = false;
     last_packet_ns_ = broker().clock_.MonotonicNanos();  // keep alive restarts now
     link_.PauseReading(false);

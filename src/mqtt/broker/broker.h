@@ -64,6 +64,29 @@ class Broker;
 class Shard;
 class Session;
 
+// The ingest gate: a hook that sees every PUBLISH the broker accepts, before it is acknowledged
+// (the Kafka bridge inside the broker, src/kafka/README.md). Offer runs on the publisher's core
+// and must not block. What it answers:
+// - kPass: not the gate's; routed and acknowledged as usual.
+// - kTaken: routed now; for QoS 1/2 the PUBACK / PUBREC waits until the gate calls `done`:
+//   kSuccess acknowledges, any other reason code refuses (v5: that code in the PUBACK / PUBREC;
+//   3.1.1 has none: the connection is closed, so the client sends the message again). `done` is
+//   called at most once, from any thread (the broker posts it to the connection's core; a
+//   connection gone by then is ignored: its client resends). Acks keep the order of the
+//   PUBLISHes [MQTT-4.6.0-2]. For QoS 0 `done` is empty.
+// - kRefuse: neither routed nor taken; refused with `reason` as above (QoS 0: dropped).
+struct IngestVerdict {
+  enum Kind : uint8_t { kPass, kTaken, kRefuse };
+  Kind kind = kPass;
+  ReasonCode reason = ReasonCode::kSuccess;
+};
+using IngestDone = std::function<void(ReasonCode)>;
+class IngestGate {
+ public:
+  virtual ~IngestGate() = default;
+  virtual IngestVerdict Offer(const MessagePtr& message, IngestDone done) = 0;
+};
+
 // Whom the ACL (acl_file) is checked for: the policy in force when the client connected, its
 // client id and user name. Held by the connection's session; absent when there is no ACL.
 struct AclIdentity {
@@ -151,7 +174,18 @@ class ServerConnection {
   void SendPublish(const Delivery& d, uint16_t packet_id, bool dup);
   // PUBACK / PUBREC for an incoming QoS 1/2 PUBLISH: sent now, or held while a subscriber this
   // connection publishes to is congested (acks keep the order of the PUBLISHes [MQTT-4.6.0-2]).
-  void SendFlowAck(PacketType type, uint16_t packet_id);
+  // `gated`: the ack also waits for the ingest gate (OnIngestDone); `rc` is the ack's reason.
+  void SendFlowAck(PacketType type, uint16_t packet_id, bool gated = false,
+                   ReasonCode rc = ReasonCode::kSuccess);
+  void SendAck(PacketType type, uint16_t packet_id, ReasonCode rc);
+  // The ingest gate's answer for a PUBLISH (IngestGate). False: refused (answered here).
+  bool OfferToIngestGate(IngestGate& gate, const MessagePtr& m, uint16_t packet_id, bool* gated);
+  // The gate finished with `packet_id` (on this core): its ack may go, or it is refused.
+  void OnIngestDone(uint16_t packet_id, ReasonCode rc);
+  // Sends the held acks from the front that wait for nothing any more (none while paused_by_).
+  void ReleaseHeldAcks();
+  // True when `packet_id`'s PUBREC is still held (a QoS 2 resend must not ack it early).
+  bool HoldsAck(uint16_t packet_id) const;
   // Backpressure from congested sessions: +1 per session holding this publisher back, -1 when
   // it releases it. At 0 the held acks are sent and reading resumes.
   void AdjustPause(int delta);
@@ -165,7 +199,14 @@ class ServerConnection {
     std::unordered_map<uint16_t, std::string> alias_in;
     std::unordered_map<std::string, uint16_t> alias_out;
     std::vector<Packet> pending;  // packets received while the session is being fetched
-    std::vector<std::pair<PacketType, uint16_t>> held_acks;  // withheld by backpressure
+    // Withheld by backpressure or waiting for the ingest gate (`gated`), in PUBLISH order.
+    struct HeldAck {
+      PacketType type;
+      uint16_t packet_id;
+      bool gated;
+      ReasonCode rc;
+    };
+    std::vector<HeldAck> held_acks;
   };
   Extras& extras() {
     if (!extras_) extras_ = std::make_unique<Extras>();
@@ -258,6 +299,11 @@ class Broker {
   // Sets the external authenticator; takes effect at the next LoadAuth. Before Start.
   void SetAuthenticator(Authenticator external);
 
+  // Installs (or, with nullptr, removes) the ingest gate; any thread. After removing it, an
+  // Offer already running on a core may still finish: the caller waits for the cores (Post)
+  // before destroying the gate.
+  void SetIngestGate(IngestGate* gate) { ingest_gate_.store(gate, std::memory_order_release); }
+
   // Publishes a message from the broker itself (e.g. $SYS). Any thread.
   void PublishFromBroker(std::string topic, std::string payload, bool retain);
 
@@ -310,6 +356,7 @@ class Broker {
   };
   std::unordered_map<std::string, RegistryEntry, ClientIdHash>
       registry_;  // guarded by registry_mu_
+  std::atomic<IngestGate*> ingest_gate_{nullptr};
   std::atomic<SessionKey> next_key_{1};
   std::atomic<uint64_t> next_core_{0};
   std::atomic<uint64_t> next_assigned_id_{1};

@@ -591,5 +591,86 @@ TEST_F(BrokerBackpressureCore, DeliveriesInTransitToAnotherCoreBoundThePublisher
   EXPECT_EQ(s.All<mqtt::Publish>().size(), 300u);
 }
 
+// The ingest gate (the Kafka bridge inside the broker): a PUBLISH the gate takes is routed at
+// once but acknowledged only when the gate is done with it, acks in PUBLISH order; a refusal
+// gives v5 the gate's reason code and closes a 3.1.1 connection.
+class RecordingGate : public IngestGate {
+ public:
+  IngestVerdict Offer(const MessagePtr& m, IngestDone done) override {
+    if (m->topic == "pass") return {};
+    if (m->topic == "refuse") return {IngestVerdict::kRefuse, ReasonCode::kQuotaExceeded};
+    dones.push_back(std::move(done));
+    return {IngestVerdict::kTaken};
+  }
+  std::vector<IngestDone> dones;
+};
+
+TEST_F(BrokerCore, IngestGateWithholdsAcksUntilDoneInPublishOrder) {
+  RecordingGate gate;
+  broker_.SetIngestGate(&gate);
+  FakeLink l, s;
+  ServerConnection* sub = Open(0, s, "sub");
+  sub->OnPacket(Sub("#", 0));
+  ServerConnection* pub = Open(0, l, "dev");
+  pub->OnPacket(Pub("k/1", "a", 1, 1));
+  pub->OnPacket(Pub("k/2", "b", 2, 2));
+  pub->OnPacket(Pub("pass", "c", 1, 3));
+  pub->OnPacket(Pub("k/0", "q0", 0));
+  Drain();
+  ASSERT_EQ(gate.dones.size(), 3u);
+  EXPECT_FALSE(gate.dones[2]);             // QoS 0: best effort, nothing to withhold
+  EXPECT_EQ(s.All<Publish>().size(), 4u);  // routed at once
+  EXPECT_TRUE(l.All<Puback>().empty());
+  EXPECT_TRUE(l.All<Pubrec>().empty());
+  pub->OnPacket(Pub("k/2", "b", 2, 2));  // a QoS 2 resend is not acknowledged early
+  gate.dones[1](ReasonCode::kSuccess);
+  Drain();
+  EXPECT_TRUE(l.All<Pubrec>().empty());  // waits for packet 1's ack
+  gate.dones[0](ReasonCode::kSuccess);
+  Drain();
+  std::vector<uint16_t> order;
+  for (const auto& p : l.sent) {
+    if (auto* a = std::get_if<Puback>(&p)) order.push_back(a->packet_id);
+    if (auto* r = std::get_if<Pubrec>(&p)) order.push_back(r->packet_id);
+  }
+  EXPECT_EQ(order, (std::vector<uint16_t>{1, 2, 3}));
+
+  pub->OnPacket(Pub("refuse", "x", 1, 4));
+  pub->OnPacket(Pub("k/3", "d", 1, 5));
+  Drain();
+  ASSERT_EQ(gate.dones.size(), 4u);
+  gate.dones[3](ReasonCode::kQuotaExceeded);
+  Drain();
+  auto acks = l.All<Puback>();
+  ASSERT_EQ(acks.size(), 4u);
+  EXPECT_EQ(acks[2].packet_id, 4);
+  EXPECT_EQ(acks[2].reason_code, ReasonCode::kQuotaExceeded);
+  EXPECT_EQ(acks[3].packet_id, 5);
+  EXPECT_EQ(acks[3].reason_code, ReasonCode::kQuotaExceeded);
+  EXPECT_EQ(s.All<Publish>().size(), 5u);  // the refused one was not routed
+  EXPECT_FALSE(l.closed);
+  broker_.SetIngestGate(nullptr);
+}
+
+TEST_F(BrokerCore, IngestGateRefusalClosesA311Connection) {
+  RecordingGate gate;
+  broker_.SetIngestGate(&gate);
+  FakeLink l;
+  ServerConnection* c = broker_.Accept(0, l, true);
+  Connect con;
+  con.protocol_version = kMqtt311;
+  con.client_id = "old";
+  c->OnPacket(std::move(con));
+  Drain();
+  c->OnPacket(Pub("k/1", "a", 1, 1));
+  Drain();
+  ASSERT_EQ(gate.dones.size(), 1u);
+  gate.dones[0](ReasonCode::kQuotaExceeded);
+  Drain();
+  EXPECT_TRUE(l.All<Puback>().empty());  // 3.1.1 has no reason code: never a false success
+  EXPECT_TRUE(l.closed);
+  broker_.SetIngestGate(nullptr);
+}
+
 }  // namespace
 }  // namespace aiot::mqtt::broker

@@ -1,0 +1,162 @@
+// `aiot predictor` with `source: kafka`, as users scale it out: two processes in one consumer
+// group read a 4-partition topic of librdkafka's mock cluster (in this process, real TCP; the
+// records written by kcat), publish results to mosquitto; one is killed with SIGKILL and the
+// other takes its partitions over from the group's last commit: every record is scored at least
+// once (duplicates counted and printed).
+#include <fmt/format.h>
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <map>
+#include <set>
+#include <sstream>
+
+#include "harness.h"
+#include "kafka/mock_cluster.h"
+#include "services/test_models.h"
+#include "tests/support/testing.h"
+
+namespace aiot::services {
+namespace {
+
+using aiot::test_support::WaitFor;
+using kafka::testing::KcatAvailable;
+using kafka::testing::KcatWrite;
+using kafka::testing::MockCluster;
+using mqtt::testing::FreePort;
+using mqtt::testing::IoThread;
+using mqtt::testing::Mosquitto;
+using std::chrono::seconds;
+using testing::ClientConfig;
+using testing::Collector;
+
+class PredictorProcess {
+ public:
+  PredictorProcess(const std::string& id, std::vector<std::string> args) : id_(id) {
+    http_port_ = FreePort();
+    args.insert(args.begin(), {AIOT_BIN, "--log-level", "warn"});
+    args.insert(args.end(), {"--client-id", id, "--http", fmt::format("127.0.0.1:{}", http_port_)});
+    pid_ = ::fork();
+    if (pid_ == 0) {
+      std::vector<char*> c;
+      for (auto& a : args) c.push_back(a.data());
+      c.push_back(nullptr);
+      ::execv(AIOT_BIN, c.data());
+      std::_Exit(127);
+    }
+  }
+  ~PredictorProcess() { Kill9(); }
+  void Kill9() {
+    if (pid_ <= 0) return;
+    ::kill(pid_, SIGKILL);
+    ::waitpid(pid_, nullptr, 0);
+    pid_ = -1;
+  }
+  // The value of the /metrics line that starts with `prefix`, 0 if none.
+  double Metric(const std::string& prefix) const {
+    auto reply = testing::Http(http_port_, "GET", "/metrics");
+    std::istringstream lines(reply.body);
+    std::string line;
+    while (std::getline(lines, line)) {
+      if (line.starts_with(prefix)) return std::stod(line.substr(line.rfind(' ') + 1));
+    }
+    return 0;
+  }
+  double Partitions() const {
+    return Metric(R"(aiot_kafka_source_partitions{service="predictor"})");
+  }
+  double Records() const {
+    return Metric(R"(aiot_kafka_source_records_total{service="predictor"})");
+  }
+  const std::string& id() const { return id_; }
+
+ private:
+  std::string id_;
+  pid_t pid_ = -1;
+  uint16_t http_port_ = 0;
+};
+
+// kcat input "key:value" lines: readings `from`..`to`-1 of 16 devices, round robin.
+std::string Records(int from, int to) {
+  std::string lines;
+  for (int n = from; n < to; ++n) {
+    const std::string device = fmt::format("fan-{:02d}", n % 16);
+    lines += device + ":" + testing::Reading(device, 50, n) + "\n";
+  }
+  return lines;
+}
+
+// The readings scored so far, by timeStamp (unique per reading), with how often.
+std::map<std::string, int> Scored(Collector& out) {
+  std::map<std::string, int> seen;
+  for (const auto& r : out.On("fan/anomaly")) {
+    if (r.contains("timeStamp") && r["timeStamp"].is_string()) seen[r["timeStamp"]]++;
+  }
+  return seen;
+}
+
+TEST(KafkaPredictorTest, TwoInstancesInOneGroupSplitPartitionsAndOneTakesOverAfterSigkill) {
+  if (!Mosquitto::Available()) AIOT_SKIP_WITHOUT_PEER("/usr/sbin/mosquitto not installed");
+  if (!KcatAvailable()) AIOT_SKIP_WITHOUT_PEER("kcat is not installed");
+  Mosquitto broker;
+  ASSERT_TRUE(broker.Start());
+  auto cluster = MockCluster::Start(3);
+  ASSERT_TRUE(cluster.ok()) << cluster.status().message();
+  ASSERT_TRUE((*cluster)->CreateTopic("aiot.telemetry", 4).ok());
+  testing::TempDir dir;
+  const std::string model = dir.Path("fan.tflite");
+  ASSERT_TRUE(testing::WriteFanTflite(model, "fan-mlp", 1.0f, 55.0f, true).ok());
+
+  IoThread io;
+  Collector out(io.io(), ClientConfig(broker.url(), "collector"), {"fan/anomaly"});
+  ASSERT_TRUE(out.WaitSubscribed());
+  const std::vector<std::string> args = {
+      "--set", "predictor.source=kafka", "--set",
+      "predictor.kafka.bootstrap_servers=" + (*cluster)->bootstraps(), "--set",
+      "predictor.kafka.group=scorers", "--set", "predictor.kafka.commit_interval_ms=50",
+      // A dead member's partitions move after the session timeout (the mock's minimum).
+      "--set", "predictor.kafka.kafka={session.timeout.ms: '6000', heartbeat.interval.ms: '300'}",
+      "--set", "predictor.qos=1", "predictor", "--mqtt", broker.url(), "--model", model};
+  PredictorProcess a("scorer-a", args), b("scorer-b", args);
+  // Both in the group, the four partitions split between them.
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        return a.Partitions() >= 1 && b.Partitions() >= 1 && a.Partitions() + b.Partitions() == 4;
+      },
+      seconds(60), std::chrono::milliseconds(200)))
+      << a.Partitions() << " + " << b.Partitions();
+
+  ASSERT_TRUE(KcatWrite((*cluster)->bootstraps(), "-P -t aiot.telemetry -K :", Records(0, 200)));
+  ASSERT_TRUE(WaitFor([&] { return Scored(out).size() == 200; }, seconds(60)));
+  EXPECT_GT(a.Records(), 0);  // both scored a share
+  EXPECT_GT(b.Records(), 0);
+
+  // Offsets are committed after the results are acknowledged (not by librdkafka on its own).
+  ASSERT_TRUE(WaitFor([&] {
+    return a.Metric(R"(aiot_kafka_source_commits_total{service="predictor"})") > 0 &&
+           b.Metric(R"(aiot_kafka_source_commits_total{service="predictor"})") > 0;
+  }));
+  a.Kill9();  // no leave, no final commit: what it scored since its last commit is read again
+  ASSERT_TRUE(KcatWrite((*cluster)->bootstraps(), "-P -t aiot.telemetry -K :", Records(200, 400)));
+  std::map<std::string, int> seen;
+  EXPECT_TRUE(WaitFor(
+      [&] {
+        seen = Scored(out);
+        return seen.size() == 400;
+      },
+      seconds(90), std::chrono::milliseconds(300)));
+  EXPECT_EQ(b.Partitions(), 4);
+  size_t duplicates = 0;
+  for (const auto& [ts, n] : seen) duplicates += n - 1;
+  std::cout << fmt::format("{} of 400 readings scored, {} scored twice or more\n", seen.size(),
+                           duplicates);
+  for (int n = 0; n < 400; ++n) {
+    const auto reading = nlohmann::json::parse(testing::Reading("x", 50, n));
+    EXPECT_TRUE(seen.contains(reading["timeStamp"].get<std::string>())) << "lost reading " << n;
+  }
+}
+
+}  // namespace
+}  // namespace aiot::services
