@@ -1,5 +1,6 @@
 #include "sim/sim_config.h"
 
+#include <algorithm>
 #include <charconv>
 #include <cmath>
 
@@ -39,6 +40,12 @@ Status SetRegimeKey(std::string_view key, std::string_view value, RegimeChange* 
       return BadRegime("at=`" + std::string(value) + "` must be a time like 600, 90s, 10m, 2h");
     }
     return Status::Ok();
+  }
+  constexpr std::string_view kKeys[] = {"load", "duty_cycle", "ambient_c", "vibration_scale",
+                                        "sound_db"};
+  if (std::find(std::begin(kKeys), std::end(kKeys), key) == std::end(kKeys)) {
+    return BadRegime("unknown key `" + std::string(key) +
+                     "` (at, load, duty_cycle, ambient_c, vibration_scale, sound_db)");
   }
   if (!ParseNumber(value, &v)) {
     return BadRegime(std::string(key) + "=`" + std::string(value) + "` must be a number");

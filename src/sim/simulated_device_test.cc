@@ -173,6 +173,8 @@ TEST(SimulatedDevice, RegimeChangesAreValidatedWithTheirLine) {
     EXPECT_FALSE(ParseRegimeChange(bad).ok()) << bad;
   }
   EXPECT_TRUE(ParseRegimeChange("at=90s duty_cycle=0.5 sound_db=+2").ok());
+  EXPECT_NE(ParseRegimeChange("at=1m colour=red").status().message().find("unknown key `colour`"),
+            std::string::npos);
   FleetConfig fc;
   try {
     config::LoadYaml("devices: 3\nregime_changes:\n  - at=20m load=0.5\n  - at=10m load=0.7\n",
