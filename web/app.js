@@ -273,15 +273,31 @@ function renderFleet() {
 }
 
 // One entry of /api/v1/anomalies (or a live alert) as a list item.
+// A drift event in words: its message, or (older events) started/ended with the drifted
+// features; never the bare word "drift" next to the kind.
+function driftText(data) {
+  if (str(data.message)) return str(data.message);
+  const feats = Array.isArray(data.report?.features)
+    ? data.report.features.filter((f) => f && (f.ks_drift === true || f.psi_level === 'significant')).map((f) => str(f.name)).filter(Boolean)
+    : [];
+  if (data.drift === false) return `ended (${str(data.model)})`;
+  return `started${feats.length ? ' in ' + feats.join(', ') : ''} (${str(data.model)})`;
+}
+
 function timelineItem(e) {
   const data = e.data && typeof e.data === 'object' && !Array.isArray(e.data) ? e.data : {};
   const kind = str(e.kind) || 'event';
   const id = idOf(e.deviceID);
   const what = kind === 'anomaly'
     ? `anomaly score ${fmt(e.score, 2)} (${str(e.model)})`
-    : str(data.message) || str(data.reason) || str(data.event) || (Object.keys(data).length ? JSON.stringify(data).slice(0, 160) : kind);
+    : kind === 'drift'
+      ? driftText(data)
+      : str(data.message) || str(data.reason) || str(data.event) || (Object.keys(data).length ? JSON.stringify(data).slice(0, 160) : kind);
+  // A drift event without a level (from before events carried one) still says start or end.
+  let level = knownLevel(e.level);
+  if (level === 'unknown' && kind === 'drift' && typeof data.drift === 'boolean') level = data.drift ? 'warning' : 'ok';
   return h('li', { dataset: { testid: 'timeline-entry', kind } },
-    h('span', { class: 'when' }, when(e.ts)), badge(knownLevel(e.level)),
+    h('span', { class: 'when' }, when(e.ts)), badge(level),
     h('span', { class: 'what' }, h('b', null, kind), ' ', id !== null ? h('a', { href: deviceHref(id) }, id) : null, ' ', what));
 }
 

@@ -52,7 +52,12 @@ int RunHistory(const SimulateOptions& o) {
   h.faulty_fraction = o.fleet.faulty_fraction;
   h.seed = o.fleet.seed;
   h.interval_s = o.interval_s;
-  h.physics = o.fleet.physics;
+  auto physics = sim::PhysicsWithRegimes(o.fleet);
+  if (!physics.ok()) {
+    std::cerr << "aiot simulate: --regime: " << physics.status().message() << "\n";
+    return kExitUsage;
+  }
+  h.physics = *physics;
   h.physics.recurring_faults = true;
   if (o.ttf_s > 0) h.physics.time_to_failure_s = o.ttf_s;
   if (!sim::ValidatePhysics(h.physics).ok()) {
@@ -121,6 +126,10 @@ void RunUntilSignal(net::Runtime& runtime, double duration_s,
 }
 
 int RunFleet(const SimulateOptions& o) {
+  if (auto physics = sim::PhysicsWithRegimes(o.fleet); !physics.ok()) {
+    std::cerr << "aiot simulate: --regime: " << physics.status().message() << "\n";
+    return kExitUsage;
+  }
   if (!sim::ValidatePhysics(o.fleet.physics).ok() || o.fleet.rate <= 0 || o.fleet.qos > 1) {
     std::cerr << "invalid simulation settings (rate > 0, qos 0 or 1, physics)\n";
     return kExitUsage;
@@ -307,6 +316,9 @@ void RegisterSimulate(CLI::App& root, Context& ctx) {
   cmd->add_option("--frame", f.physics.frame_size, "Samples per reading (DSP frame)")
       ->capture_default_str();
   cmd->add_option("--replay", o->replay, "Publish the rows of this CSV as telemetry");
+  cmd->add_option("--regime", f.regime_changes,
+                  "Change the fleet's operating regime at a simulated time (repeatable), e.g. "
+                  "\"at=10m vibration_scale=1.6 ambient_c=35 load=0.7 sound_db=2\"");
   cmd->callback([&ctx, o] {
     ctx.run = [&ctx, o] {
       if (o->ttf_s > 0) o->fleet.physics.time_to_failure_s = o->ttf_s;

@@ -14,6 +14,7 @@
 #include "app/platform.h"
 #include "base/log.h"
 #include "cli/command.h"
+#include "sim/sim_config.h"
 
 namespace aiot::cli {
 namespace {
@@ -52,9 +53,15 @@ void NotifyServiceManager(std::string_view state) {
   close(fd);
 }
 
-int RunUp(Context& ctx, const app::UpOptions& options) {
-  sigset_t set = BlockStopSignals();
+int RunUp(Context& ctx, const app::UpOptions& options, const std::vector<std::string>& regimes) {
   app::AppConfig& config = ctx.Config();
+  auto& changes = config.fleet.regime_changes;
+  changes.insert(changes.end(), regimes.begin(), regimes.end());
+  if (auto physics = sim::PhysicsWithRegimes(config.fleet); !physics.ok()) {
+    std::cerr << "aiot up: --regime: " << physics.status().message() << "\n";
+    return kExitUsage;
+  }
+  sigset_t set = BlockStopSignals();
   auto log = log::Get("app");
   app::Platform platform(config, options);
   if (!platform.Start().ok()) return kExitFailure;
@@ -77,7 +84,13 @@ void RegisterUp(CLI::App& root, Context& ctx) {
   auto options = std::make_shared<app::UpOptions>();
   cmd->add_option("--simulate", options->simulate, "Also run a simulated fleet of N devices")
       ->check(CLI::Range(0, 100000));
-  cmd->callback([&ctx, options] { ctx.run = [&ctx, options] { return RunUp(ctx, *options); }; });
+  auto regimes = std::make_shared<std::vector<std::string>>();
+  cmd->add_option("--regime", *regimes,
+                  "Change the simulated fleet's operating regime (repeatable, after "
+                  "fleet.regime_changes), e.g. \"at=10m vibration_scale=1.6 ambient_c=35\"");
+  cmd->callback([&ctx, options, regimes] {
+    ctx.run = [&ctx, options, regimes] { return RunUp(ctx, *options, *regimes); };
+  });
 }
 
 }  // namespace

@@ -5,6 +5,7 @@
 
 #include "base/clock.h"
 #include "base/errc.h"
+#include "datastore/maintenance_json.h"
 #include "registry/http_api.h"
 
 namespace aiot::datastore {
@@ -66,23 +67,55 @@ Response Export(TrainingDatastore& store, Request& req) {
   return r;
 }
 
-// Maintenance record: {"device":..,"failure_at":"<RFC 3339>","mode":..}.
+// POST a maintenance record (maintenance_json.h): 201 when new, 200 when already recorded.
 Response AddMaintenance(TrainingDatastore& store, Request& req) {
   if (!registry::IsOperator(req.principal())) {
     return Forbidden("maintenance records need admin or operator");
   }
   auto body = req.Json();
-  MaintenanceRecord rec;
-  if (!body.ok() || !body->is_object() || !(*body)["device"].is_string() ||
-      !(*body)["failure_at"].is_string() ||
-      !ParseTimestamp((*body)["failure_at"].get<std::string>(), &rec.failure_at)) {
-    return BadRequest(R"(body must be {"device":..,"failure_at":"<RFC 3339>","mode":..})");
+  if (!body.ok()) return BadRequest("the body must be a JSON maintenance record");
+  auto rec = MaintenanceFromJson(*body);
+  if (!rec.ok()) return BadRequest(rec.status().message());
+  rec->source = "api:" + std::string(req.principal()->name);
+  auto added = store.AddMaintenance(*rec);
+  if (!added.ok()) return registry::ErrorFor(added.status(), "maintenance record");
+  return net::JsonResponse(*added ? http::status::created : http::status::ok, ToJson(*rec));
+}
+
+// GET ?device=&kind=&from=&to=&limit=: {"records":[...]} oldest first. Staff read every device's
+// records; a device reads its own.
+Response ListMaintenance(TrainingDatastore& store, Request& req) {
+  MaintenanceQuery q;
+  if (auto d = req.query("device")) q.device = *d;
+  std::string_view own = registry::DeviceIdOf(req.principal());
+  if (!own.empty()) {
+    if (!q.device.empty() && q.device != own) return Forbidden("a device reads its own records");
+    q.device = own;
   }
-  rec.device = (*body)["device"].get<std::string>();
-  if (auto m = body->find("mode"); m != body->end() && m->is_string()) rec.mode = *m;
-  Status s = store.AddMaintenance(rec);
-  if (!s.ok()) return registry::ErrorFor(s, "maintenance record");
-  return Response(http::status::created, "");
+  if (auto k = req.query("kind"); k && !k->empty()) {
+    MaintenanceKind kind;
+    if (!ParseMaintenanceKind(*k, &kind)) {
+      return BadRequest("kind must be failure, repair or inspection");
+    }
+    q.kind = kind;
+  }
+  if (auto from = req.query("from"); from && !ParseTime(*from, &q.from)) {
+    return BadRequest("from must be RFC 3339 or unix seconds");
+  }
+  if (auto to = req.query("to"); to && !ParseTime(*to, &q.to)) {
+    return BadRequest("to must be RFC 3339 or unix seconds");
+  }
+  if (auto l = req.query("limit")) {
+    auto [p, ec] = std::from_chars(l->data(), l->data() + l->size(), q.limit);
+    if (ec != std::errc() || p != l->data() + l->size() || q.limit < 1 || q.limit > 10000) {
+      return BadRequest("limit must be 1..10000");
+    }
+  }
+  auto records = store.Maintenance(q);
+  if (!records.ok()) return registry::ErrorFor(records.status(), "maintenance records");
+  nlohmann::json out = {{"records", nlohmann::json::array()}};
+  for (const auto& r : *records) out["records"].push_back(ToJson(r));
+  return net::JsonResponse(http::status::ok, out);
 }
 
 }  // namespace
@@ -93,6 +126,9 @@ void RegisterDataRoutes(net::Router& router, TrainingDatastore& store) {
       "/api/v1/data/export", [&store](Request& req) { return Export(store, req); }, any);
   router.Post(
       "/api/v1/data/maintenance", [&store](Request& req) { return AddMaintenance(store, req); },
+      any);
+  router.Get(
+      "/api/v1/data/maintenance", [&store](Request& req) { return ListMaintenance(store, req); },
       any);
 }
 

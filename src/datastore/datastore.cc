@@ -4,6 +4,7 @@
 #include <cmath>
 #include <ctime>
 #include <filesystem>
+#include <iterator>
 
 #include "base/artifact.h"
 #include "base/csv.h"
@@ -22,12 +23,22 @@ CREATE TABLE IF NOT EXISTS telemetry (
 CREATE INDEX IF NOT EXISTS telemetry_ts ON telemetry(ts);
 CREATE TABLE IF NOT EXISTS maintenance (
   device TEXT NOT NULL,
-  failure_at INTEGER NOT NULL,
+  at INTEGER NOT NULL,
   mode TEXT NOT NULL DEFAULT '',
-  recorded_at INTEGER NOT NULL
+  recorded_at INTEGER NOT NULL,
+  kind TEXT NOT NULL DEFAULT 'failure',
+  note TEXT NOT NULL DEFAULT '',
+  source TEXT NOT NULL DEFAULT ''
 );
-CREATE INDEX IF NOT EXISTS maintenance_device ON maintenance(device, failure_at);
 )sql";
+
+// After MigrateMaintenance: one record per (device, kind, at), so redelivery changes nothing.
+constexpr const char* kMaintenanceIndexes = R"sql(
+CREATE INDEX IF NOT EXISTS maintenance_device ON maintenance(device, at);
+CREATE UNIQUE INDEX IF NOT EXISTS maintenance_key ON maintenance(device, kind, at);
+)sql";
+
+constexpr const char* kKindNames[] = {"failure", "repair", "inspection"};
 
 void AppendNumber(std::string& out, double v) {
   if (std::isnan(v)) return;  // empty cell
@@ -66,6 +77,20 @@ Status CheckDevice(std::string_view id) {
 
 }  // namespace
 
+const char* MaintenanceKindName(MaintenanceKind kind) {
+  return kKindNames[static_cast<size_t>(kind)];
+}
+
+bool ParseMaintenanceKind(std::string_view name, MaintenanceKind* out) {
+  for (size_t i = 0; i < std::size(kKindNames); ++i) {
+    if (name == kKindNames[i]) {
+      *out = static_cast<MaintenanceKind>(i);
+      return true;
+    }
+  }
+  return false;
+}
+
 TrainingDatastore::TrainingDatastore(std::string data_dir, DatastoreConfig config,
                                      const Clock& clock)
     : data_dir_(std::move(data_dir)), config_(std::move(config)), clock_(clock) {}
@@ -81,6 +106,8 @@ Status TrainingDatastore::Open() {
     return db.status();
   }
   if (Status s = db_.Exec(kSchema); !s.ok()) return s;
+  if (Status s = MigrateMaintenance(); !s.ok()) return s;
+  if (Status s = db_.Exec(kMaintenanceIndexes); !s.ok()) return s;
   if (Status s = AddFieldColumns(); !s.ok()) return s;
   std::string sql = "INSERT INTO telemetry (ts, device";
   for (const auto& f : config_.fields) sql += ", " + Column(f);
@@ -110,6 +137,39 @@ Status TrainingDatastore::AddFieldColumns() {
   return Status::Ok();
 }
 
+// A file from before maintenance kinds had failures only, in `failure_at`: the column becomes
+// `at`, the others are added with the defaults an old record means (a failure, no note), and
+// duplicates (possible then) are dropped so the unique key can be built.
+Status TrainingDatastore::MigrateMaintenance() {
+  auto info = db_.Prepare("SELECT name FROM pragma_table_info('maintenance')");
+  if (!info.ok()) return info.status();
+  std::vector<std::string> have;
+  Status listed =
+      info->ForEachRow([&have](const sqlite::Stmt& row) { have.push_back(row.TextString(0)); });
+  if (!listed.ok()) return listed;
+  auto has = [&have](std::string_view c) {
+    return std::find(have.begin(), have.end(), c) != have.end();
+  };
+  if (has("kind")) return Status::Ok();
+  sqlite::Transaction tx(db_);
+  if (!tx.begin_status().ok()) return tx.begin_status();
+  std::string sql;
+  if (has("failure_at")) {
+    sql +=
+        "DROP INDEX IF EXISTS maintenance_device;"
+        "ALTER TABLE maintenance RENAME COLUMN failure_at TO at;";
+  }
+  sql +=
+      "ALTER TABLE maintenance ADD COLUMN kind TEXT NOT NULL DEFAULT 'failure';"
+      "ALTER TABLE maintenance ADD COLUMN note TEXT NOT NULL DEFAULT '';"
+      "ALTER TABLE maintenance ADD COLUMN source TEXT NOT NULL DEFAULT '';"
+      "DELETE FROM maintenance WHERE rowid NOT IN "
+      "(SELECT MIN(rowid) FROM maintenance GROUP BY device, kind, at);";
+  if (Status s = db_.Exec(sql); !s.ok()) return s;
+  log::Get("datastore")->info("maintenance records migrated: kinds (failure, repair, inspection)");
+  return tx.Commit();
+}
+
 Status TrainingDatastore::Append(std::span<const TelemetryRow> rows) {
   std::lock_guard lock(mu_);
   sqlite::Transaction tx(db_);
@@ -129,30 +189,52 @@ Status TrainingDatastore::Append(std::span<const TelemetryRow> rows) {
   return tx.Commit();
 }
 
-Status TrainingDatastore::AddMaintenance(const MaintenanceRecord& record) {
+Result<bool> TrainingDatastore::AddMaintenance(const MaintenanceRecord& record) {
   if (Status s = CheckDevice(record.device); !s.ok()) return s;
-  if (record.mode.size() > 256) return {errc::invalid_argument, "mode is over 256 bytes"};
+  if (record.mode.size() > 256) return Status(errc::invalid_argument, "mode is over 256 bytes");
+  if (record.source.size() > 256) {
+    return Status(errc::invalid_argument, "source is over 256 bytes");
+  }
+  if (record.note.size() > 1024) return Status(errc::invalid_argument, "note is over 1024 bytes");
   std::lock_guard lock(mu_);
   auto st = db_.Prepare(
-      "INSERT INTO maintenance (device, failure_at, mode, recorded_at) VALUES (?,?,?,?)");
+      "INSERT OR IGNORE INTO maintenance (device, at, mode, recorded_at, kind, note, source) "
+      "VALUES (?,?,?,?,?,?,?)");
   if (!st.ok()) return st.status();
   st->Bind(1, record.device)
-      .Bind(2, record.failure_at)
+      .Bind(2, record.at)
       .Bind(3, record.mode)
-      .Bind(4, clock_.NowNanos());
-  return st->Run();
+      .Bind(4, clock_.NowNanos())
+      .Bind(5, std::string_view(MaintenanceKindName(record.kind)))
+      .Bind(6, record.note)
+      .Bind(7, record.source);
+  if (Status s = st->Run(); !s.ok()) return s;
+  return db_.Changes() > 0;
 }
 
-Result<std::vector<MaintenanceRecord>> TrainingDatastore::Maintenance(std::string_view device) {
+Result<std::vector<MaintenanceRecord>> TrainingDatastore::Maintenance(const MaintenanceQuery& q) {
+  if (!q.device.empty()) {
+    if (Status s = CheckDevice(q.device); !s.ok()) return s;
+  }
   std::lock_guard lock(mu_);
   auto st = db_.Prepare(
-      "SELECT device, failure_at, mode FROM maintenance WHERE (?1 = '' OR device = ?1) "
-      "ORDER BY failure_at");
+      "SELECT * FROM (SELECT device, at, mode, kind, note, source, recorded_at FROM maintenance "
+      "WHERE (?1 = '' OR device = ?1) AND (?2 = '' OR kind = ?2) AND at >= ?3 AND at < ?4 "
+      "ORDER BY at DESC LIMIT ?5) ORDER BY at");
   if (!st.ok()) return st.status();
-  st->Bind(1, device);
+  st->Bind(1, q.device)
+      .Bind(2, std::string_view(q.kind ? MaintenanceKindName(*q.kind) : ""))
+      .Bind(3, q.from)
+      .Bind(4, q.to)
+      .Bind(5, std::max<int64_t>(0, q.limit));
   std::vector<MaintenanceRecord> out;
   Status s = st->ForEachRow([&out](const sqlite::Stmt& row) {
-    out.push_back({row.TextString(0), row.Int(1), row.TextString(2)});
+    MaintenanceRecord r{row.TextString(0), row.Int(1), row.TextString(2)};
+    ParseMaintenanceKind(row.TextString(3), &r.kind);
+    r.note = row.TextString(4);
+    r.source = row.TextString(5);
+    r.recorded_at = row.Int(6);
+    out.push_back(std::move(r));
   });
   if (!s.ok()) return s;
   return out;
@@ -162,8 +244,9 @@ Result<int64_t> TrainingDatastore::ExportCsv(const ExportRequest& req, std::ostr
   std::string sql = "SELECT t.device, t.ts, ";
   for (const auto& f : config_.fields) sql += "t." + Column(f) + ", ";
   sql +=
-      "EXISTS (SELECT 1 FROM maintenance m WHERE m.device = t.device AND m.failure_at >= t.ts "
-      "AND m.failure_at <= t.ts + ?3) "
+      "EXISTS (SELECT 1 FROM maintenance f WHERE f.device = t.device AND f.kind = 'failure' "
+      "AND f.at >= t.ts AND f.at <= t.ts + ?3 AND NOT EXISTS (SELECT 1 FROM maintenance r "
+      "WHERE r.device = t.device AND r.kind = 'repair' AND r.at > t.ts AND r.at < f.at)) "
       "FROM telemetry t WHERE t.ts >= ?1 AND t.ts < ?2";
   if (!req.devices.empty()) {
     sql += " AND t.device IN (";

@@ -2,9 +2,11 @@
 
 #include <cstdint>
 #include <mutex>
+#include <optional>
 #include <ostream>
 #include <span>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "base/clock.h"
@@ -15,10 +17,31 @@
 
 namespace aiot::datastore {
 
+// What a maintenance record says happened to a device: it failed, it was repaired (or replaced),
+// or it was inspected (documentation only: no effect on labels).
+enum class MaintenanceKind { kFailure, kRepair, kInspection };
+const char* MaintenanceKindName(MaintenanceKind kind);  // "failure", "repair", "inspection"
+bool ParseMaintenanceKind(std::string_view name, MaintenanceKind* out);
+
+// One maintenance record (a CMMS work order, an operator's note, the simulator's report). A
+// record is identified by (device, kind, at): adding the same one again changes nothing, so a
+// source may redeliver (MQTT QoS 1, a retried POST).
 struct MaintenanceRecord {
   std::string device;
-  int64_t failure_at = 0;  // unix nanos
-  std::string mode;        // e.g. "bearing", "imbalance"
+  int64_t at = 0;    // when it happened, unix nanos
+  std::string mode;  // failure mode or work done, e.g. "bearing", "imbalance"; may be empty
+  MaintenanceKind kind = MaintenanceKind::kFailure;
+  std::string note{};       // free text, up to 1024 bytes
+  std::string source{};     // who reported it ("api:<principal>", "mqtt", "sim"), up to 256 bytes
+  int64_t recorded_at = 0;  // set by the datastore
+};
+
+struct MaintenanceQuery {
+  std::string device;  // empty = all
+  std::optional<MaintenanceKind> kind;
+  int64_t from = INT64_MIN;  // unix nanos, inclusive
+  int64_t to = INT64_MAX;    // unix nanos, exclusive
+  int64_t limit = 1000;      // newest first when limited
 };
 
 struct ExportRequest {
@@ -43,17 +66,23 @@ class TrainingDatastore {
 
   // Appends rows in one transaction with one prepared statement.
   Status Append(std::span<const TelemetryRow> rows);
-  // aiot::errc::invalid_argument, saying which, for a bad device id or a mode over 256 bytes.
-  Status AddMaintenance(const MaintenanceRecord& record);
-  Result<std::vector<MaintenanceRecord>> Maintenance(std::string_view device = {});
+  // Adds a record; true when it is new, false when the same (device, kind, at) is already there.
+  // aiot::errc::invalid_argument, saying which, for a bad device id, a mode or source over 256
+  // bytes or a note over 1024.
+  Result<bool> AddMaintenance(const MaintenanceRecord& record);
+  // Records matching `query`, ordered by time (the newest `limit` of them).
+  Result<std::vector<MaintenanceRecord>> Maintenance(const MaintenanceQuery& query = {});
 
   // Writes CSV with the header DeviceID, Time, the schema's fields (config.fields) and its label
   // (config.label, when not empty); for the fan's schema
   //   DeviceID,Time,rotation,temperature,vibration,sound,faulty
-  // Time as "YYYY-MM-DD HH:MM:SS" (UTC); an absent value is an empty cell. The label is 1 when the
-  // device has a maintenance record with failure_at in [ts, ts + label_window_s], else 0. Ordered
-  // by time. Returns the row count; aiot::errc::invalid_argument naming a bad device id in
-  // `req.devices`.
+  // Time as "YYYY-MM-DD HH:MM:SS" (UTC); an absent value is an empty cell. The label follows
+  // predictive maintenance practice: 1 when the device has a failure record at f with
+  // ts <= f <= ts + label_window_s and no repair record in (ts, f): a repair ends the window of
+  // the failure before it, so readings from a repair on are healthy unless the next failure's
+  // horizon reaches them, and readings before a repair never count toward a later failure.
+  // Else 0. Inspection records do not label. Ordered by time. Returns the row count;
+  // aiot::errc::invalid_argument naming a bad device id in `req.devices`.
   Result<int64_t> ExportCsv(const ExportRequest& req, std::ostream& out);
 
   // Deletes telemetry older than now - retention_days (no-op when 0). Returns rows deleted.
@@ -62,6 +91,7 @@ class TrainingDatastore {
 
  private:
   Status AddFieldColumns();
+  Status MigrateMaintenance();
 
   std::string data_dir_;
   DatastoreConfig config_;

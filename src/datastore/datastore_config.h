@@ -16,7 +16,11 @@ struct DatastoreConfig {
   int32_t batch_rows = 5000;
   // Longest time a row waits in the ingest buffer before it is written, in milliseconds.
   int32_t flush_interval_ms = 500;
-  // Telemetry this long before a recorded failure is labelled faulty in exports, in seconds.
+  // Maintenance records (failure, repair, inspection) as JSON, e.g. from a CMMS gateway or the
+  // simulated fleet; empty = not subscribed (the HTTP API still takes them).
+  std::string maintenance_topic = "fan/maintenance";
+  // The labelling horizon: telemetry up to this long before a recorded failure is labelled
+  // faulty in exports (unless a repair lies between the reading and the failure), in seconds.
   int64_t label_window_s = 24 * 3600;
   // Rows older than this many days are deleted by retention (0 keeps everything).
   int32_t retention_days = 90;

@@ -1,6 +1,7 @@
 #include "datastore/ingest_service.h"
 
 #include "base/log.h"
+#include "datastore/maintenance_json.h"
 
 namespace aiot::datastore {
 
@@ -25,6 +26,10 @@ void IngestService::Start() {
   writer_ = std::thread([this] { WriterLoop(); });
   client_->Subscribe(config_.telemetry_topic, mqtt::QoS::kAtLeastOnce,
                      [this](const mqtt::Message& m) { OnMessage(m); });
+  if (!config_.maintenance_topic.empty()) {
+    client_->Subscribe(config_.maintenance_topic, mqtt::QoS::kAtLeastOnce,
+                       [this](const mqtt::Message& m) { OnMaintenance(m); });
+  }
 }
 
 void IngestService::Stop() {
@@ -34,6 +39,7 @@ void IngestService::Stop() {
     stopping_ = true;
   }
   client_->Unsubscribe(config_.telemetry_topic);
+  if (!config_.maintenance_topic.empty()) client_->Unsubscribe(config_.maintenance_topic);
   cv_.notify_all();
   if (writer_.joinable()) writer_.join();
 }
@@ -53,14 +59,67 @@ void IngestService::OnMessage(const mqtt::Message& m) {
   if (buffer_.size() >= static_cast<size_t>(config_.batch_rows)) cv_.notify_one();
 }
 
+void IngestService::OnMaintenance(const mqtt::Message& m) {
+  auto record = ParseMaintenanceJson(m.payload.view());
+  std::unique_lock lock(mu_);
+  ++stats_.maintenance;
+  if (!record.ok()) {
+    ++stats_.maintenance_rejected;
+    lock.unlock();
+    LogRejectedMaintenance(m.topic, record.status().message());
+    return;
+  }
+  record->source = "mqtt:" + m.topic;
+  maintenance_.push_back(std::move(*record));
+  cv_.notify_one();
+}
+
+void IngestService::LogRejectedMaintenance(const std::string& topic, const std::string& why) {
+  const int64_t now = clock_.NowNanos();
+  if (now - last_maintenance_warning_ < 10'000'000'000) return;  // one line per 10 s
+  last_maintenance_warning_ = now;
+  log::Get("datastore")->warn("ingest: maintenance record on {} rejected: {}", topic, why);
+}
+
+// On the writer thread, without the lock.
+void IngestService::WriteMaintenance(std::vector<MaintenanceRecord>& records) {
+  uint64_t refused = 0;
+  for (const auto& r : records) {
+    auto added = store_.AddMaintenance(r);
+    if (!added.ok()) {
+      ++refused;
+      log::Get("datastore")
+          ->warn("ingest: maintenance record of `{}` refused: {}", r.device.substr(0, 80),
+                 added.status().message());
+    } else if (*added) {
+      log::Get("datastore")
+          ->info("maintenance: {} {} at {} ({})", r.device, MaintenanceKindName(r.kind),
+                 FormatTimestamp(r.at), r.mode);
+    }
+  }
+  records.clear();
+  std::lock_guard lock(mu_);
+  stats_.maintenance_rejected += refused;
+}
+
 void IngestService::WriterLoop() {
   std::vector<TelemetryRow> batch;
+  std::vector<MaintenanceRecord> records;
   auto interval = std::chrono::milliseconds(std::max(1, config_.flush_interval_ms));
   std::unique_lock lock(mu_);
   while (true) {
     cv_.wait_for(lock, interval, [&] {
-      return stopping_ || buffer_.size() >= static_cast<size_t>(config_.batch_rows);
+      return stopping_ || !maintenance_.empty() ||
+             buffer_.size() >= static_cast<size_t>(config_.batch_rows);
     });
+    if (!maintenance_.empty()) {
+      records.swap(maintenance_);
+      writing_ = true;
+      lock.unlock();
+      WriteMaintenance(records);
+      lock.lock();
+      writing_ = false;
+    }
     if (buffer_.empty()) {
       drained_.notify_all();
       if (stopping_) break;
@@ -86,7 +145,8 @@ void IngestService::WriterLoop() {
 void IngestService::Flush() {
   std::unique_lock lock(mu_);
   cv_.notify_one();
-  drained_.wait_for(lock, std::chrono::seconds(60), [&] { return buffer_.empty() && !writing_; });
+  drained_.wait_for(lock, std::chrono::seconds(60),
+                    [&] { return buffer_.empty() && maintenance_.empty() && !writing_; });
 }
 
 IngestStats IngestService::stats() const {

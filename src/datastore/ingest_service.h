@@ -16,10 +16,12 @@
 namespace aiot::datastore {
 
 struct IngestStats {
-  uint64_t received = 0;  // telemetry messages
-  uint64_t rejected = 0;  // payloads the message rules reject (src/telemetry)
-  uint64_t written = 0;   // rows committed to the datastore
-  uint64_t failed = 0;    // rows lost to write errors
+  uint64_t received = 0;              // telemetry messages
+  uint64_t rejected = 0;              // payloads the message rules reject (src/telemetry)
+  uint64_t written = 0;               // rows committed to the datastore
+  uint64_t failed = 0;                // rows lost to write errors
+  uint64_t maintenance = 0;           // maintenance records received (maintenance_topic)
+  uint64_t maintenance_rejected = 0;  // malformed or refused by the datastore
 };
 
 // Subscribes to the telemetry topic and appends rows of the schema's fields (config.fields, the
@@ -27,6 +29,10 @@ struct IngestStats {
 // writer thread commits a batch when batch_rows are buffered or flush_interval_ms has passed.
 // The buffer is not bounded: at the measured write rate (BENCHMARKS.md) a flush interval's worth
 // of telemetry is far below memory limits, and dropping rows would silently bias training data.
+//
+// Maintenance records (maintenance_json.h) on `maintenance_topic` (QoS 1) are added by the same
+// writer thread, source "mqtt:<topic>"; a redelivered record changes nothing (the datastore's
+// key is device, kind, time). A malformed one is counted and logged, rate-limited.
 //
 // Threading: the message handler runs on the MQTT client's strand and only parses and buffers
 // (mutex); SQLite writes happen on the writer thread. Stop() flushes what is buffered.
@@ -49,6 +55,9 @@ class IngestService {
 
  private:
   void OnMessage(const mqtt::Message& m);
+  void OnMaintenance(const mqtt::Message& m);
+  void WriteMaintenance(std::vector<MaintenanceRecord>& records);
+  void LogRejectedMaintenance(const std::string& topic, const std::string& why);
   void WriterLoop();
 
   DatastoreConfig config_;
@@ -58,12 +67,14 @@ class IngestService {
   std::condition_variable cv_;       // writer wakes: rows buffered or stopping
   std::condition_variable drained_;  // Flush waits: buffer empty and nothing in flight
   std::vector<TelemetryRow> buffer_;
+  std::vector<MaintenanceRecord> maintenance_;
   bool writing_ = false;
   bool stopping_ = false;
   bool started_ = false;
   IngestStats stats_;
   const Clock& clock_;
   telemetry::Rejections rejections_;
+  int64_t last_maintenance_warning_ = INT64_MIN / 2;  // client strand only
   RowParser parser_;  // config_.fields; used on the client's strand only
   std::thread writer_;
 };

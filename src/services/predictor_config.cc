@@ -43,6 +43,15 @@ void Describe(config::Visitor& v, DriftConfig& c) {
   v.Field("ks_alpha", c.ks_alpha,
           "Family-wise significance of a check's KS tests (Bonferroni over the features); small "
           "because the check repeats on overlapping windows.");
+  v.Choice("reference", c.reference, {"live", "model"},
+           "What live telemetry is compared with: live = the first reference_window readings the "
+           "model scores (the fleet's own operating data; a new model pins anew), model = the "
+           "model's profile of its healthy training rows.");
+  v.Field("reference_window", c.reference_window, config::Range{100, 10'000'000},
+          "Readings pinned as the live reference.");
+  v.Field("psi_threshold", c.psi_threshold,
+          "A feature drifts when its PSI reaches this (0.25 = significant shift), or its KS test "
+          "rejects.");
 }
 
 void Describe(config::Visitor& v, PredictorConfig& c) {
@@ -111,6 +120,10 @@ void Validate(config::Checks& checks, const PredictorConfig& c) {
   if (!(c.thresholds.warning <= c.thresholds.critical)) {
     checks.Fail("thresholds.warning", fmt::format("({}) must not exceed thresholds.critical ({})",
                                                   c.thresholds.warning, c.thresholds.critical));
+  }
+  if (!(c.drift.psi_threshold > 0)) {
+    checks.Fail("drift.psi_threshold",
+                fmt::format("({}) must be above 0, e.g. 0.25", c.drift.psi_threshold));
   }
   if (!(c.drift.ks_alpha > 0 && c.drift.ks_alpha < 1)) {
     checks.Fail("drift.ks_alpha",

@@ -57,6 +57,16 @@ struct DriftConfig {
   // `check_every` readings on overlapping windows, so 0.05 would raise false alarms on healthy
   // telemetry every few windows; 0.001 keeps them rare and still flags real shifts at once.
   double ks_alpha = 0.001;
+  // What live telemetry is compared with: "live" = the first `reference_window` readings the
+  // model scores (the fleet's own healthy operating data when the model goes into service; a
+  // new model pins a new reference), "model" = the profile in the model's metadata (its healthy
+  // training rows: right when the training data came from this fleet; a small fleet is a
+  // narrower population than a data set of many machines, so it can look drifted against it).
+  std::string reference = "live";
+  // Readings pinned as the live reference (no checks until they are in).
+  uint32_t reference_window = 1000;
+  // A feature drifts when its PSI reaches this ("significant"), or its KS test rejects.
+  double psi_threshold = 0.25;
 };
 
 // Where the predictor's per-reading results (anomaly_topic) go.

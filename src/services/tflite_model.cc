@@ -3,8 +3,13 @@
 #include <algorithm>
 #include <filesystem>
 #include <mutex>
+#include <optional>
 #include <vector>
 
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "base/clock.h"
 #include "base/errc.h"
 #include "ml/drift/drift.h"
 #include "ml/runtime/model.h"
@@ -91,40 +96,143 @@ class TfliteScoringModel final : public ScoringModel {
   mutable std::vector<std::unique_ptr<ml::Scorer>> pool_;
 };
 
+// The model's metadata with its per-feature reference replaced by the profile of `rows`
+// (row-major, `n` rows): the live reference pinned from the first readings a model scores.
+ml::ModelMetadata PinnedReference(ml::ModelMetadata md, const std::vector<float>& rows, size_t n) {
+  const size_t nf = md.features.size();
+  md.training_rows = n;
+  for (size_t j = 0; j < nf; ++j) {
+    std::vector<float> values(n);
+    double sum = 0;
+    for (size_t i = 0; i < n; ++i) sum += values[i] = rows[i * nf + j];
+    md.features[j].mean = n ? static_cast<float>(sum / static_cast<double>(n)) : 0.0f;
+    ml::ComputeProfile(std::move(values), &md.features[j]);
+  }
+  return md;
+}
+
+std::string Num(double v) { return fmt::format("{:.4g}", v); }
+
+// Online drift against a reference: the model's (its healthy training rows) or pinned from the
+// first readings. The event says what was compared, over which window, and which feature crossed
+// which threshold.
 class TfliteDriftWatch final : public DriftWatch {
  public:
   TfliteDriftWatch(const ml::ModelMetadata& metadata, const ml::DriftConfig& config,
-                   std::string model)
-      : monitor_(metadata, config), model_(std::move(model)) {}
+                   const DriftConfig& user, std::string model, const Clock& clock)
+      : metadata_(metadata),
+        config_(config),
+        live_(user.reference == "live"),
+        pin_rows_(user.reference_window),
+        model_(std::move(model)),
+        clock_(clock),
+        times_(config.window, 0) {
+    if (!live_) StartMonitor(metadata_, clock_.NowNanos());
+  }
 
   void Observe(const float* row, size_t n) override {
-    (void)n;
-    monitor_.Add(row);
+    const int64_t now = clock_.NowNanos();
+    if (!monitor_) {
+      pinned_.insert(pinned_.end(), row, row + n);
+      if (pinned_.size() / n >= pin_rows_) {
+        StartMonitor(PinnedReference(metadata_, pinned_, pinned_.size() / n), now);
+        pinned_ = {};
+      }
+      return;
+    }
+    monitor_->Add(row);
+    times_[next_] = now;
+    next_ = (next_ + 1) % times_.size();
+    filled_ = std::min(filled_ + 1, times_.size());
   }
 
   std::string Check() override {
-    ml::DriftReport report = monitor_.Check();
+    if (!monitor_) return {};
+    ml::DriftReport report = monitor_->Check();
     if (report.samples == 0 || report.drift == drifting_) return {};
     drifting_ = report.drift;
-    std::string out = drifting_ ? R"({"event":"drift","drift":true,"model":)"
-                                : R"({"event":"drift","drift":false,"model":)";
-    AppendJsonString(out, model_);
-    out += ",\"report\":";
-    out += report.ToJson();
-    out += "}";
-    return out;
+    return Event(report);
   }
 
  private:
-  ml::DriftMonitor monitor_;
+  void StartMonitor(const ml::ModelMetadata& reference, int64_t now) {
+    reference_rows_ = reference.training_rows;
+    pinned_at_ = now;
+    monitor_.emplace(reference, config_);
+  }
+
+  std::string Event(const ml::DriftReport& report) const {
+    const int64_t oldest = times_[filled_ < times_.size() ? 0 : next_];
+    const int64_t newest = times_[(next_ + times_.size() - 1) % times_.size()];
+    nlohmann::json drifted = nlohmann::json::array();
+    std::string why;
+    for (const auto& f : report.features) {
+      const bool psi = f.psi >= config_.psi_significant;
+      if (!psi && !f.ks_drift) continue;
+      drifted.push_back({{"name", f.name},
+                         {"psi", f.psi},
+                         {"psi_threshold", config_.psi_significant},
+                         {"ks_statistic", f.ks_statistic},
+                         {"ks_p_value", f.ks_p_value},
+                         {"ks_alpha", report.ks_alpha_per_feature},
+                         {"window_mean", f.window_mean},
+                         {"reference_mean", f.reference_mean}});
+      why +=
+          fmt::format("{}{} (PSI {} {} {}, KS p {} {} {}; mean {} vs {})", why.empty() ? "" : "; ",
+                      f.name, Num(f.psi), psi ? ">=" : "<", Num(config_.psi_significant),
+                      Num(f.ks_p_value), f.ks_drift ? "<" : ">=", Num(report.ks_alpha_per_feature),
+                      Num(f.window_mean), Num(f.reference_mean));
+    }
+    const std::string reference = live_ ? "live" : "model";
+    const std::string against =
+        live_ ? fmt::format("the {} readings pinned at {}", reference_rows_,
+                            FormatTimestamp(pinned_at_))
+              : fmt::format("the model's healthy training profile ({} rows)", reference_rows_);
+    nlohmann::json e = {
+        {"event", "drift"},
+        {"drift", drifting_},
+        {"level", drifting_ ? "warning" : "ok"},
+        {"model", model_},
+        {"message", drifting_ ? fmt::format("drift in {} over the last {} readings vs {}", why,
+                                            report.samples, against)
+                              : fmt::format("drift ended: the last {} readings match {}",
+                                            report.samples, against)},
+        {"reference",
+         {{"kind", reference}, {"rows", reference_rows_}, {"since", FormatTimestamp(pinned_at_)}}},
+        {"window",
+         {{"samples", report.samples},
+          {"from", FormatTimestamp(oldest)},
+          {"to", FormatTimestamp(newest)}}},
+        {"thresholds",
+         {{"psi", config_.psi_significant},
+          {"ks_alpha", config_.ks_alpha},
+          {"ks_alpha_per_feature", report.ks_alpha_per_feature}}},
+        {"features_drifted", drifted}};
+    std::string out = e.dump();
+    out.pop_back();  // the full report, as src/ml writes it
+    return out + ",\"report\":" + report.ToJson() + "}";
+  }
+
+  ml::ModelMetadata metadata_;
+  ml::DriftConfig config_;
+  bool live_;
+  size_t pin_rows_;
   std::string model_;
+  const Clock& clock_;
+  std::optional<ml::DriftMonitor> monitor_;
+  std::vector<float> pinned_;  // the live reference while it fills
+  uint64_t reference_rows_ = 0;
+  int64_t pinned_at_ = 0;
+  std::vector<int64_t> times_;  // arrival of each reading in the monitor's window (a ring)
+  size_t next_ = 0;
+  size_t filled_ = 0;
   bool drifting_ = false;
 };
 
 }  // namespace
 
-DriftWatchFactory MakeTfliteDriftWatch(const DriftConfig& config) {
-  return [config](const ScoringModel& model) -> std::unique_ptr<DriftWatch> {
+DriftWatchFactory MakeTfliteDriftWatch(const DriftConfig& config, const Clock& clock) {
+  return [config, &clock](const ScoringModel& model) -> std::unique_ptr<DriftWatch> {
     const auto* tflite = dynamic_cast<const TfliteScoringModel*>(&model);
     if (!tflite || !tflite->model().has_metadata()) return nullptr;
     const auto& md = tflite->model().metadata();
@@ -136,7 +244,9 @@ DriftWatchFactory MakeTfliteDriftWatch(const DriftConfig& config) {
     dc.window = config.window;
     dc.min_samples = std::min<size_t>(config.window, 100);
     dc.ks_alpha = config.ks_alpha;
-    return std::make_unique<TfliteDriftWatch>(md, dc, model.name());
+    dc.psi_significant = config.psi_threshold;
+    dc.psi_moderate = std::min(dc.psi_moderate, config.psi_threshold);
+    return std::make_unique<TfliteDriftWatch>(md, dc, config, model.name(), clock);
   };
 }
 

@@ -3,6 +3,7 @@
 #include <memory>
 #include <string>
 
+#include "base/clock.h"
 #include "services/model.h"
 #include "services/predictor.h"
 
@@ -24,10 +25,19 @@ Result<ModelPtr> LoadTfliteModel(const ModelSource& source);
 ModelLoader MakeTfliteLoader();
 
 // Online drift monitoring for models loaded by LoadTfliteModel whose metadata carries a reference
-// profile: a sliding window of `config.window` scored feature vectors is compared with it (PSI and
-// KS, src/ml's DriftMonitor). A drift event is published when drift starts and when it ends:
-//   {"event":"drift","drift":true|false,"model":"fan-mlp@3","report":{...DriftReport...}}
-// Models without a profile get no monitor.
-DriftWatchFactory MakeTfliteDriftWatch(const DriftConfig& config);
+// profile: a sliding window of `config.window` scored feature vectors is compared with a
+// reference (PSI and KS per feature, src/ml's DriftMonitor). The reference is, by
+// `config.reference`, the first `reference_window` readings the model scores ("live": the
+// fleet's own operating data when the model goes into service) or the model's profile of its
+// healthy training rows ("model"). An event is published when drift starts and when it ends:
+//   {"event":"drift","drift":true,"level":"warning","model":"fan-mlp@3",
+//    "message":"drift in temperature (PSI 0.41 >= 0.25, KS p 1e-12 < 0.00025; ...) over ...",
+//    "reference":{"kind":"live","rows":1000,"since":..},"window":{"samples":1000,"from":..,
+//    "to":..},"thresholds":{"psi":0.25,"ks_alpha":0.001,"ks_alpha_per_feature":0.00025},
+//    "features_drifted":[{"name","psi","psi_threshold","ks_statistic","ks_p_value","ks_alpha",
+//    "window_mean","reference_mean"}],"report":{...DriftReport...}}
+// Models without a profile get no monitor. `clock` times the window.
+DriftWatchFactory MakeTfliteDriftWatch(const DriftConfig& config,
+                                       const Clock& clock = SystemClock::Instance());
 
 }  // namespace aiot::services

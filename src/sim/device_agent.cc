@@ -1,11 +1,14 @@
 #include "sim/device_agent.h"
 
+#include <algorithm>
 #include <boost/asio/post.hpp>
 #include <cmath>
 #include <filesystem>
 #include <fstream>
 #include <random>
 #include <sstream>
+
+#include <fmt/format.h>
 
 #include <nlohmann/json.hpp>
 
@@ -126,6 +129,8 @@ void Describe(config::Visitor& v, DeviceAgentConfig& c) {
   v.Field("rate", c.rate, "Readings per second.");
   v.Field("time_scale", c.time_scale, "Device seconds per wall-clock second (simulation).");
   v.Field("qos", c.qos, "Telemetry QoS (0 or 1).");
+  v.Field("maintenance_topic", c.maintenance_topic,
+          "Topic of the sensor's failure and repair records (simulated machines); empty = none.");
   v.Field("model_dir", c.model_dir, "Directory for the active and previous model; empty = memory.");
   v.Field("public_key_pem", c.public_key_pem, "The platform's Ed25519 public key (PEM).");
   v.Field("public_key_file", c.public_key_file, "File holding the platform's public key (PEM).");
@@ -435,8 +440,32 @@ void DeviceAgent::OnConnected() {
   });
 }
 
+// A simulated crew's work orders: each failure and repair the sensor saw, as a maintenance record
+// stamped in wall-clock time (telemetry's time base, so the datastore's labels line up): the
+// device time of the event mapped back through the time scale.
+void DeviceAgent::ReportMaintenance() {
+  auto events = sensor_->TakeMaintenanceEvents();
+  if (events.empty() || config_.maintenance_topic.empty()) return;
+  const int64_t now = clock_.NowNanos();
+  for (const auto& e : events) {
+    const double since = static_cast<double>(e.time_nanos - device_start_);
+    const int64_t at = std::min(
+        now, wall_start_ + static_cast<int64_t>(since / std::max(1e-9, config_.time_scale)));
+    std::string payload = fmt::format(
+        R"({{"device":"{}","kind":"{}","at":"{}","mode":"{}","note":"simulated"}})", config_.id,
+        MaintenanceEventKindName(e.kind), FormatTimestamp(at), FailureModeName(e.mode));
+    (void)client_->Publish(config_.maintenance_topic, mqtt::SharedBytes(std::move(payload)),
+                           {.qos = mqtt::QoS::kAtLeastOnce});
+    Log()->info("{}: reported {} ({})", config_.id, MaintenanceEventKindName(e.kind),
+                FailureModeName(e.mode));
+  }
+  std::lock_guard lock(mu_);
+  snapshot_.maintenance_reported += events.size();
+}
+
 void DeviceAgent::Tick() {
   auto reading = sensor_->Read(DeviceNow());
+  ReportMaintenance();
   if (!reading) return;
   // The time scale speeds up the machine's physics (wear, time to failure), not the clock: live
   // telemetry is stamped with wall-clock time, so the store, the dashboard's windows and retention

@@ -30,6 +30,9 @@ class Sensor {
   // The actuator: load fraction in [0.1, 1] (valve / speed setpoint).
   virtual void SetLoad(double load) = 0;
   virtual double load() const = 0;
+  // Failures and repairs since the last call (a simulated machine knows them; real hardware
+  // reports none: there a CMMS records them).
+  virtual std::vector<MaintenanceEvent> TakeMaintenanceEvents() { return {}; }
 };
 
 // A SimulatedDevice as a Sensor.
@@ -39,6 +42,9 @@ class SimulatedSensor final : public Sensor {
   std::optional<Reading> Read(int64_t now_nanos) override { return device_->Step(now_nanos); }
   void SetLoad(double load) override { device_->SetLoad(load); }
   double load() const override { return device_->machine().load(); }
+  std::vector<MaintenanceEvent> TakeMaintenanceEvents() override {
+    return device_->TakeMaintenanceEvents();
+  }
   SimulatedDevice& device() { return *device_; }
 
  private:
@@ -53,6 +59,10 @@ struct DeviceAgentConfig {
   double rate = 1.0;        // readings per wall-clock second
   double time_scale = 1.0;  // device seconds per wall-clock second
   uint32_t qos = 0;         // telemetry QoS
+  // Where the sensor's failures and repairs are published as maintenance records (QoS 1, the
+  // datastore's format: {"device","kind","at","mode","note"}), stamped with the wall-clock time
+  // of the reading that saw them (as telemetry is); empty = not published.
+  std::string maintenance_topic;
   // Where models are kept (active + previous); empty = memory only.
   std::string model_dir;
   // The platform's Ed25519 public key (PEM), or a file holding it, or the URL to fetch it from at
@@ -109,6 +119,7 @@ struct AgentSnapshot {
   // Models refused by verification or loading (sha256, signature, size, invalid model), OTA and
   // production fetches alike.
   uint64_t models_rejected = 0;
+  uint64_t maintenance_reported = 0;  // failure and repair records published
 };
 
 // One device: reads its sensor at `rate`, publishes telemetry, scores each reading with the active
@@ -169,6 +180,7 @@ class DeviceAgent : public std::enable_shared_from_this<DeviceAgent> {
   // Installs a downloaded model (verifying it); true when it is active now.
   bool FinishDownload(const ModelInfo& info, const ArtifactClaim& claim, const std::string& rollout,
                       Result<std::string> body, const std::string& fetch_error);
+  void ReportMaintenance();
   void SetOta(std::string rollout, int64_t version, std::string state, std::string error);
   int64_t DeviceNow() const;
 

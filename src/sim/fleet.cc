@@ -16,6 +16,8 @@ Fleet::Fleet(std::vector<boost::asio::io_context*> contexts, const FleetConfig& 
     : config_(config) {
   AIOT_CHECK(!contexts.empty(), "a fleet needs at least one io_context");
   AIOT_CHECK(ValidatePhysics(config.physics).ok(), "invalid simulator physics config");
+  const auto physics = PhysicsWithRegimes(config);
+  AIOT_CHECK(physics.ok(), "invalid regime change (FleetConfig::regime_changes)");
   const uint32_t per_conn = std::max<uint32_t>(1, config.devices_per_connection);
   const auto faulty = PickFaulty(config.devices, config.faulty_fraction, config.seed);
   std::mt19937_64 seeder(config.seed);
@@ -29,6 +31,7 @@ Fleet::Fleet(std::vector<boost::asio::io_context*> contexts, const FleetConfig& 
     ac.telemetry_topic = config.topic;
     ac.status_prefix = config.status_prefix;
     ac.control_prefix = config.control_prefix;
+    ac.maintenance_topic = config.maintenance_topic;
     ac.rate = config.rate;
     ac.time_scale = config.time_scale;
     ac.qos = config.qos;
@@ -47,8 +50,7 @@ Fleet::Fleet(std::vector<boost::asio::io_context*> contexts, const FleetConfig& 
       client = mqtt::Client::Create(*contexts[n % contexts.size()], cc, transport);
       clients_.push_back(client);
     }
-    auto device =
-        std::make_unique<SimulatedDevice>(ac.id, config.physics, seeder(), faulty[i], start);
+    auto device = std::make_unique<SimulatedDevice>(ac.id, *physics, seeder(), faulty[i], start);
     agents_.push_back(DeviceAgent::Create(std::move(ac), client,
                                           std::make_unique<SimulatedSensor>(std::move(device)),
                                           loader ? loader : TfliteModelLoader(), clock));

@@ -60,7 +60,15 @@ MachineSpec RandomSpec(std::mt19937_64& rng) {
 }
 
 Machine::Machine(const MachineSpec& spec, uint64_t seed)
-    : spec_(spec), rng_(seed), temperature_c_(spec.healthy_temperature_c) {}
+    : spec_(spec), built_(spec), rng_(seed), temperature_c_(spec.healthy_temperature_c) {}
+
+void Machine::SetConditions(const OperatingConditions& c) {
+  spec_ = built_;
+  spec_.ambient_c += c.ambient_shift_c;
+  spec_.healthy_temperature_c += c.ambient_shift_c;
+  spec_.healthy_vibration *= c.vibration_scale;
+  spec_.healthy_sound_db += c.sound_shift_db;
+}
 
 void Machine::StartFault(FailureMode mode, double time_to_failure_s) {
   mode_ = mode;

@@ -32,6 +32,16 @@ struct MachineSpec {
   double healthy_sound_db = 48.5;     // sound level of the healthy machine (dB)
 };
 
+// Operating conditions that can change while a machine runs (a regime change of the simulated
+// fleet), relative to the spec it was built with: the ambient temperature moves by
+// `ambient_shift_c` (the machine's own temperature with it), healthy vibration is scaled by
+// `vibration_scale` (a new machine type, a new mounting), sound moves by `sound_shift_db`.
+struct OperatingConditions {
+  double ambient_shift_c = 0;
+  double vibration_scale = 1;
+  double sound_shift_db = 0;
+};
+
 // A spec with per-machine variation around the defaults.
 MachineSpec RandomSpec(std::mt19937_64& rng);
 
@@ -50,6 +60,10 @@ class Machine {
   // bearing-life law, proportional to load^3, so halving the load slows degradation eightfold; a
   // lighter load also runs cooler.
   void SetLoad(double load);
+
+  // New operating conditions (relative to the spec the machine was built with); the temperature
+  // follows with the thermal lag.
+  void SetConditions(const OperatingConditions& c);
 
   // Integrates damage and temperature over `dt_s` seconds of operation.
   void Advance(double dt_s);
@@ -81,6 +95,7 @@ class Machine {
   double SteadyTemperature() const;
 
   MachineSpec spec_;
+  MachineSpec built_;  // the spec before any change of conditions
   std::mt19937_64 rng_;
   FailureMode mode_ = FailureMode::kNone;
   double damage_ = 0;

@@ -1,12 +1,36 @@
 #pragma once
 
 #include <cstdint>
+#include <limits>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "base/config.h"
+#include "base/result.h"
 
 namespace aiot::sim {
+
+// A change of the whole fleet's operating regime at a simulated time, so that drift (and the
+// recovery of a retrained model) can be shown live. Written in the configuration as one line of
+// `key=value` pairs:
+//   "at=10m load=0.6 ambient_c=35 vibration_scale=1.5 sound_db=+2"
+// at: simulated time since the fleet started (s, or with a unit: 90s, 10m, 2h); load (also
+// duty_cycle): every machine's load fraction 0.1..1 (speed, heat and wear follow); ambient_c: the
+// fleet's mean ambient temperature (each machine keeps its offset from the nominal 25 °C, and
+// runs as much warmer); vibration_scale: healthy vibration times this (0.2..5: a new machine
+// type whose healthy vibration looks like the old one's faulty vibration); sound_db: added to
+// every machine's sound level. A key left out keeps its value from the change before (the
+// machines' own at the start). Changes apply in time order; the same seed replays them exactly.
+struct RegimeChange {
+  double at_s = 0;
+  double load = -1;                                             // < 0: unchanged
+  double ambient_c = std::numeric_limits<double>::quiet_NaN();  // NaN: unchanged
+  double vibration_scale = std::numeric_limits<double>::quiet_NaN();
+  double sound_db = std::numeric_limits<double>::quiet_NaN();
+};
+// invalid_argument saying which key or value is wrong.
+Result<RegimeChange> ParseRegimeChange(std::string_view text);
 
 // How simulated machines are built, sensed and worn out.
 struct PhysicsConfig {
@@ -30,6 +54,10 @@ struct PhysicsConfig {
   // visibly degraded and heading for failure (with damage growing steadily, severity 0.25 is
   // reached halfway from onset to failure).
   double degraded_severity = 0.25;
+
+  // Not a configuration key of this section: the fleet sets it from FleetConfig::regime_changes
+  // (in time order).
+  std::vector<RegimeChange> regimes;
 };
 
 void Describe(config::Visitor& v, PhysicsConfig& c);
@@ -55,6 +83,9 @@ struct FleetConfig {
   std::string topic = "fan/messages";
   std::string status_prefix = "fan/status/";
   std::string control_prefix = "fan/control/";
+  // Each machine's failures and repairs, as the maintenance records a crew would file (the
+  // datastore's maintenance_topic reads them); empty = not reported.
+  std::string maintenance_topic = "fan/maintenance";
   // Devices per MQTT connection: 1 = one client id per device (the default); more multiplexes
   // several devices' telemetry over one connection.
   uint32_t devices_per_connection = 1;
@@ -66,9 +97,17 @@ struct FleetConfig {
   // Per-device state (device token, models) under <state_dir>/<id>/; empty = memory only (the
   // tokens of self-provisioned devices are then lost at exit).
   std::string state_dir;
+  // Changes of the fleet's operating regime, one line each (see RegimeChange):
+  //   ["at=10m vibration_scale=1.6", "at=30m ambient_c=35 load=0.7"]
+  std::vector<std::string> regime_changes;
   PhysicsConfig physics;
 };
 
 void Describe(config::Visitor& v, FleetConfig& c);
+// Each regime change parses, in time order.
+void Validate(config::Checks& checks, const FleetConfig& c);
+// `physics` with the fleet's regime changes parsed into PhysicsConfig::regimes; invalid_argument
+// naming the bad line.
+Result<PhysicsConfig> PhysicsWithRegimes(const FleetConfig& c);
 
 }  // namespace aiot::sim

@@ -91,12 +91,14 @@ SimulatedDevice::SimulatedDevice(std::string id, const PhysicsConfig& physics, u
       analyzer_(CheckedDspConfig(physics)),
       frame_(physics.frame_size),
       will_fail_(will_fail),
-      last_nanos_(start_nanos) {
+      last_nanos_(start_nanos),
+      start_nanos_(start_nanos) {
   for (const auto& m : physics.failure_modes) {
     FailureMode mode;
     ParseFailureMode(m, &mode);
     modes_.push_back(mode);
   }
+  events_.reserve(64);
   if (will_fail_) ScheduleOnset(start_nanos);
 }
 
@@ -105,10 +107,52 @@ void SimulatedDevice::ScheduleOnset(int64_t from_nanos) {
   onset_nanos_ = from_nanos + static_cast<int64_t>(u(rng_) * kNanos);
 }
 
+const char* MaintenanceEventKindName(MaintenanceEvent::Kind kind) {
+  return kind == MaintenanceEvent::Kind::kFailure ? "failure" : "repair";
+}
+
+std::vector<MaintenanceEvent> SimulatedDevice::TakeMaintenanceEvents() {
+  std::vector<MaintenanceEvent> out(events_);
+  events_.clear();  // keeps the capacity reserved at construction
+  return out;
+}
+
+void SimulatedDevice::Report(MaintenanceEvent::Kind kind) {
+  constexpr size_t kMaxEvents = 64;
+  if (events_.size() >= kMaxEvents) events_.erase(events_.begin());
+  events_.push_back({kind, last_nanos_, failed_mode_});
+}
+
+// The nominal ambient temperature machine specs vary around (RandomSpec: 22..28 °C).
+constexpr double kNominalAmbientC = 25;
+
+void SimulatedDevice::ApplyRegime(const RegimeChange& r) {
+  if (std::isfinite(r.ambient_c)) conditions_.ambient_shift_c = r.ambient_c - kNominalAmbientC;
+  if (std::isfinite(r.vibration_scale)) conditions_.vibration_scale = r.vibration_scale;
+  if (std::isfinite(r.sound_db)) conditions_.sound_shift_db = r.sound_db;
+  machine_.SetConditions(conditions_);
+  if (r.load > 0) machine_.SetLoad(r.load);
+}
+
+int64_t SimulatedDevice::RegimeAt(size_t i) const {
+  return start_nanos_ + static_cast<int64_t>(physics_.regimes[i].at_s * kNanos);
+}
+
+void SimulatedDevice::ApplyDueRegimes() {
+  while (next_regime_ < physics_.regimes.size() && RegimeAt(next_regime_) <= last_nanos_) {
+    ApplyRegime(physics_.regimes[next_regime_++]);
+  }
+}
+
 void SimulatedDevice::AdvanceTo(int64_t now_nanos) {
   while (last_nanos_ < now_nanos) {
     int64_t step_end =
         std::min<int64_t>(now_nanos, last_nanos_ + static_cast<int64_t>(kMaxStepS * kNanos));
+    // A regime change takes effect at its time exactly (the same seed replays it the same way).
+    ApplyDueRegimes();
+    if (next_regime_ < physics_.regimes.size()) {
+      step_end = std::min(step_end, RegimeAt(next_regime_));
+    }
     if (onset_nanos_ > last_nanos_ && onset_nanos_ < step_end) step_end = onset_nanos_;
     if (down_until_nanos_ > last_nanos_ && down_until_nanos_ < step_end)
       step_end = down_until_nanos_;
@@ -119,6 +163,7 @@ void SimulatedDevice::AdvanceTo(int64_t now_nanos) {
     if (down_until_nanos_ != 0 && last_nanos_ >= down_until_nanos_) {
       down_until_nanos_ = 0;
       machine_.Repair();
+      Report(MaintenanceEvent::Kind::kRepair);
       if (will_fail_ && physics_.recurring_faults) ScheduleOnset(last_nanos_);
     }
     if (last_nanos_ >= onset_nanos_ && machine_.mode() == FailureMode::kNone && !down()) {
@@ -129,9 +174,12 @@ void SimulatedDevice::AdvanceTo(int64_t now_nanos) {
     }
     if (machine_.failed() && !down()) {
       failures_.push_back(last_nanos_);
+      failed_mode_ = machine_.mode();
+      Report(MaintenanceEvent::Kind::kFailure);
       down_until_nanos_ = last_nanos_ + static_cast<int64_t>(physics_.repair_time_s * kNanos);
       if (down_until_nanos_ <= last_nanos_) {  // instant repair
         machine_.Repair();
+        Report(MaintenanceEvent::Kind::kRepair);
         down_until_nanos_ = 0;
         if (will_fail_ && physics_.recurring_faults) ScheduleOnset(last_nanos_);
       }
@@ -141,6 +189,7 @@ void SimulatedDevice::AdvanceTo(int64_t now_nanos) {
 
 std::optional<Reading> SimulatedDevice::Step(int64_t now_nanos) {
   AdvanceTo(now_nanos);
+  ApplyDueRegimes();
   if (down()) return std::nullopt;
   Reading r;
   r.time_nanos = std::max(now_nanos, last_nanos_);

@@ -29,6 +29,16 @@ struct Reading {
   double time_to_failure_s = -1;  // expected, at the current load; -1 without a fault
 };
 
+// What a maintenance crew would record about a simulated machine: it failed (at the moment its
+// damage reached 1) or it was repaired (when its downtime ended), in simulation time.
+struct MaintenanceEvent {
+  enum class Kind { kFailure, kRepair };
+  Kind kind = Kind::kFailure;
+  int64_t time_nanos = 0;
+  FailureMode mode = FailureMode::kNone;  // the failure's mode (also for its repair)
+};
+const char* MaintenanceEventKindName(MaintenanceEvent::Kind kind);  // "failure", "repair"
+
 // The DSP set-up the simulator and the device agent share: the physics config's frame, and four
 // bands (shaft 1x/2x, blade pass, mid, high/bearing resonance) named by BandNames().
 dsp::FrameFeaturesConfig DeviceDspConfig(const PhysicsConfig& physics);
@@ -69,9 +79,16 @@ class SimulatedDevice {
   const std::vector<int64_t>& failures() const { return failures_; }
   // Simulation time the current/next fault starts (INT64_MAX if none is scheduled).
   int64_t next_onset_nanos() const { return onset_nanos_; }
+  // The failures and repairs since the last call, oldest first (at most the last 64 are kept
+  // between calls).
+  std::vector<MaintenanceEvent> TakeMaintenanceEvents();
 
  private:
   void ScheduleOnset(int64_t from_nanos);
+  void Report(MaintenanceEvent::Kind kind);
+  void ApplyRegime(const RegimeChange& r);
+  void ApplyDueRegimes();
+  int64_t RegimeAt(size_t i) const;  // simulation time of physics_.regimes[i]
 
   std::string id_;
   PhysicsConfig physics_;
@@ -85,6 +102,11 @@ class SimulatedDevice {
   int64_t onset_nanos_ = INT64_MAX;
   int64_t down_until_nanos_ = 0;
   std::vector<int64_t> failures_;
+  std::vector<MaintenanceEvent> events_;
+  FailureMode failed_mode_ = FailureMode::kNone;  // of the failure being repaired
+  int64_t start_nanos_;
+  size_t next_regime_ = 0;          // physics_.regimes[next_regime_] is the next to apply
+  OperatingConditions conditions_;  // after the regime changes applied so far
 };
 
 }  // namespace aiot::sim

@@ -4,6 +4,8 @@
 #include <nlohmann/json.hpp>
 
 #include "base/clock.h"
+#include "base/config.h"
+#include "sim/sim_config.h"
 
 namespace aiot::sim {
 namespace {
@@ -111,6 +113,79 @@ TEST(SimulatedDevice, RejectsBadPhysics) {
   p.failure_modes = {"rust"};
   EXPECT_FALSE(ValidatePhysics(p).ok());
   EXPECT_TRUE(ValidatePhysics(PhysicsConfig{}).ok());
+}
+
+// A failing machine reports its failure, then its repair once the downtime is over.
+TEST(SimulatedDevice, ReportsFailuresAndRepairs) {
+  PhysicsConfig p;
+  p.time_to_failure_s = 600;
+  p.fault_onset_max_s = 60;
+  p.repair_time_s = 300;
+  SimulatedDevice d("fan-0001", p, 3, true, kStart);
+  std::vector<MaintenanceEvent> events;
+  for (int s = 1; s <= 3 * 3600; s += 10) {
+    d.Step(kStart + s * kSecond);
+    for (const auto& e : d.TakeMaintenanceEvents()) events.push_back(e);
+  }
+  ASSERT_EQ(events.size(), 2u);  // no recurring faults
+  EXPECT_EQ(events[0].kind, MaintenanceEvent::Kind::kFailure);
+  EXPECT_EQ(events[1].kind, MaintenanceEvent::Kind::kRepair);
+  EXPECT_EQ(events[0].time_nanos, d.failures().at(0));
+  EXPECT_EQ(events[1].time_nanos - events[0].time_nanos, 300 * kSecond);
+  EXPECT_NE(events[0].mode, FailureMode::kNone);
+  EXPECT_EQ(events[1].mode, events[0].mode);
+  EXPECT_TRUE(d.TakeMaintenanceEvents().empty());
+}
+
+// A regime change at 10 min: healthy vibration x1.6, ambient 35 C (from ~25), as configured;
+// the same seed replays it exactly.
+TEST(SimulatedDevice, RegimeChangeShiftsReadingsDeterministically) {
+  FleetConfig fc;
+  fc.regime_changes = {"at=10m vibration_scale=1.6 ambient_c=35"};
+  auto p = PhysicsWithRegimes(fc);
+  ASSERT_TRUE(p.ok()) << p.status().ToString();
+  ASSERT_EQ(p->regimes.size(), 1u);
+  EXPECT_EQ(p->regimes[0].at_s, 600);
+  SimulatedDevice a("fan-0001", *p, 5, false, kStart), b("fan-0001", *p, 5, false, kStart);
+  double vib_before = 0, vib_after = 0, temp_before = 0, temp_after = 0;
+  int n_before = 0, n_after = 0;
+  for (int s = 1; s <= 3600; s += 5) {
+    auto r = a.Step(kStart + s * kSecond);
+    auto same = b.Step(kStart + s * kSecond);
+    ASSERT_TRUE(r && same);
+    ASSERT_EQ(r->vibration, same->vibration);
+    ASSERT_EQ(r->temperature, same->temperature);
+    if (s < 600) {
+      vib_before += r->vibration, temp_before += r->temperature, ++n_before;
+    } else if (s > 2400) {  // the temperature has settled (thermal time constant 300 s)
+      vib_after += r->vibration, temp_after += r->temperature, ++n_after;
+    }
+  }
+  vib_before /= n_before, vib_after /= n_after, temp_before /= n_before, temp_after /= n_after;
+  EXPECT_NEAR(vib_after / vib_before, 1.6, 0.1);
+  const double shift = 35 - 25;  // the spec's ambient moves by 35 - nominal 25
+  EXPECT_NEAR(temp_after - temp_before, shift, 1.0);
+}
+
+TEST(SimulatedDevice, RegimeChangesAreValidatedWithTheirLine) {
+  for (const char* bad : {"vibration_scale=2", "at=10m", "at=soon load=0.5", "at=1m load=2",
+                          "at=1m colour=red", "at=1m load"}) {
+    EXPECT_FALSE(ParseRegimeChange(bad).ok()) << bad;
+  }
+  EXPECT_TRUE(ParseRegimeChange("at=90s duty_cycle=0.5 sound_db=+2").ok());
+  EXPECT_NE(ParseRegimeChange("at=1m colour=red").status().message().find("unknown key `colour`"),
+            std::string::npos);
+  FleetConfig fc;
+  try {
+    config::LoadYaml("devices: 3\nregime_changes:\n  - at=20m load=0.5\n  - at=10m load=0.7\n",
+                     "fleet.yaml", config::DescriberFor(fc));
+    FAIL() << "out-of-order regime changes accepted";
+  } catch (const config::Error& e) {
+    ASSERT_EQ(e.problems().size(), 1u) << e.what();
+    EXPECT_EQ(e.problems()[0].key, "regime_changes");
+    EXPECT_EQ(e.problems()[0].where, "fleet.yaml:3") << e.what();  // the list
+    EXPECT_NE(e.problems()[0].what.find("regime change 2"), std::string::npos) << e.what();
+  }
 }
 
 }  // namespace

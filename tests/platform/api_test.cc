@@ -286,5 +286,52 @@ TEST_F(ApiTest, ExportsLabelledCsv) {
   EXPECT_EQ(op_->Get("/api/v1/data/export?from=yesterday")->status, 400);
 }
 
+// Maintenance records: kinds, the same record twice is one (200), the list filters, a device
+// reads only its own, errors name the field.
+TEST_F(ApiTest, MaintenanceRecordsAddAndList) {
+  auto post = [this](const std::string& body) {
+    return op_->Call("POST", "/api/v1/data/maintenance", body);
+  };
+  auto fail = post(R"({"device":"fan-0001","kind":"failure","at":"2026-01-01T06:00:00Z",)"
+                   R"("mode":"bearing"})");
+  ASSERT_EQ(fail->status, 201) << fail->body;
+  EXPECT_EQ(Json::parse(fail->body)["source"], "api:olga");
+  EXPECT_EQ(post(R"({"device":"fan-0001","kind":"failure","at":"2026-01-01T06:00:00Z"})")->status,
+            200);
+  ASSERT_EQ(post(R"({"device":"fan-0001","kind":"repair","at":"2026-01-01T08:00:00Z",)"
+                 R"("note":"bearing 6204 replaced"})")
+                ->status,
+            201);
+  ASSERT_EQ(
+      post(R"({"device":"fan-0002","kind":"inspection","at":"2026-01-02T08:00:00Z"})")->status,
+      201);
+  auto bad = post(R"({"device":"fan-0001","kind":"explosion","at":"2026-01-01T06:00:00Z"})");
+  EXPECT_EQ(bad->status, 400);
+  EXPECT_NE(bad->body.find("kind"), std::string::npos) << bad->body;
+
+  auto all = op_->Get("/api/v1/data/maintenance");
+  ASSERT_EQ(all->status, 200) << all->body;
+  Json records = Json::parse(all->body)["records"];
+  ASSERT_EQ(records.size(), 3u);
+  EXPECT_EQ(records[0]["kind"], "failure");
+  EXPECT_EQ(records[1]["note"], "bearing 6204 replaced");
+  auto repairs = op_->Get("/api/v1/data/maintenance?device=fan-0001&kind=repair");
+  ASSERT_EQ(Json::parse(repairs->body)["records"].size(), 1u);
+  EXPECT_EQ(op_->Get("/api/v1/data/maintenance?kind=x")->status, 400);
+  EXPECT_EQ(op_->Get("/api/v1/data/maintenance?limit=0")->status, 400);
+
+  Json creds = Provision("fan-0002", "north");
+  auto device = h_.Client(creds["token"].get<std::string>());
+  auto own = device->Get("/api/v1/data/maintenance");
+  ASSERT_EQ(own->status, 200) << own->body;
+  ASSERT_EQ(Json::parse(own->body)["records"].size(), 1u);
+  EXPECT_EQ(device->Get("/api/v1/data/maintenance?device=fan-0001")->status, 403);
+  EXPECT_EQ(device
+                ->Call("POST", "/api/v1/data/maintenance",
+                       R"({"device":"fan-0002","at":"2026-01-03T00:00:00Z"})")
+                ->status,
+            403);
+}
+
 }  // namespace
 }  // namespace aiot::platform_test

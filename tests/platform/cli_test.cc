@@ -69,6 +69,25 @@ TEST(PlatformCliTest, ModelsDevicesDataRollout) {
   ASSERT_EQ(csv.exit_code, 0) << csv.output;
   EXPECT_EQ(csv.output, "DeviceID,Time,rotation,temperature,vibration,sound,faulty\n");
 
+  CliRun madd =
+      Aiot("maintenance add fan-7 --at 2026-01-01T06:00:00Z --mode bearing", kOperatorToken, url);
+  ASSERT_EQ(madd.code, 0) << madd.out;
+  EXPECT_NE(madd.out.find("recorded failure fan-7"), std::string::npos) << madd.out;
+  CliRun repair = Aiot("maintenance add fan-7 --kind repair --at 2026-01-01T08:00:00Z --note done",
+                       kOperatorToken, url);
+  ASSERT_EQ(repair.code, 0) << repair.out;
+  CliRun wrong = Aiot("maintenance add fan-7 --kind broken", kOperatorToken, url);
+  EXPECT_EQ(wrong.code, 2) << wrong.out;  // usage
+  CliRun mlist = Aiot("maintenance list --device fan-7", kOperatorToken, url);
+  ASSERT_EQ(mlist.code, 0) << mlist.out;
+  EXPECT_NE(mlist.out.find("failure"), std::string::npos) << mlist.out;
+  EXPECT_NE(mlist.out.find("repair"), std::string::npos) << mlist.out;
+  CliRun repairs = Aiot("maintenance list --kind repair --json", kOperatorToken, url);
+  ASSERT_EQ(repairs.code, 0) << repairs.out;
+  auto rj = nlohmann::json::parse(repairs.out, nullptr, false);
+  ASSERT_EQ(rj["records"].size(), 1u) << repairs.out;
+  EXPECT_EQ(rj["records"][0]["note"], "done");
+
   // No rollout routes on this server: the CLI reports the 404 and fails.
   RunResult rs = Aiot("rollout status", kOperatorToken, url);
   EXPECT_EQ(rs.exit_code, 1);

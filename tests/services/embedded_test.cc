@@ -87,6 +87,7 @@ class PredictorEmbeddedTest : public ::testing::Test {
 TEST_F(PredictorEmbeddedTest, DriftEventWhenTemperatureShiftsAndNoneOnUndriftedData) {
   config_.drift.window = 1000;
   config_.drift.check_every = 250;
+  config_.drift.reference = "model";  // the model's profile (the data this test draws from)
   auto predictor = StartPredictor();
   Collector out(runtime_.context(1), Inproc("collector"), {"fan/anomaly", "aiot/events/drift"},
                 mqtt::broker::MakeInprocFactory(broker_->broker()));
@@ -122,6 +123,14 @@ TEST_F(PredictorEmbeddedTest, DriftEventWhenTemperatureShiftsAndNoneOnUndriftedD
   EXPECT_EQ(e["event"], "drift");
   EXPECT_EQ(e["drift"], true);
   EXPECT_EQ(e["model"], "fan-mlp@1");
+  EXPECT_EQ(e["level"], "warning");
+  EXPECT_EQ(e["reference"]["kind"], "model");
+  EXPECT_EQ(e["window"]["samples"], 1000);
+  EXPECT_EQ(e["thresholds"]["psi"], 0.25);
+  ASSERT_EQ(e["features_drifted"].size(), 1u) << e.dump();
+  EXPECT_EQ(e["features_drifted"][0]["name"], "temperature");
+  EXPECT_NE(e["message"].get<std::string>().find("temperature (PSI"), std::string::npos)
+      << e["message"];
   const json& report = e["report"];
   EXPECT_EQ(report["drift"], true);
   EXPECT_GE(report["samples"].get<int>(), 100);
@@ -152,6 +161,7 @@ TEST_F(PredictorEmbeddedTest, DriftEventWhenTemperatureShiftsAndNoneOnUndriftedD
   events = out.On("aiot/events/drift");
   ASSERT_EQ(events.size(), 2u) << events.back().dump();
   EXPECT_EQ(events[1]["drift"], false);
+  EXPECT_EQ(events[1]["level"], "ok");
   EXPECT_EQ(events[1]["report"]["drift"], false);
   predictor->Stop();
 }

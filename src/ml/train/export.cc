@@ -109,14 +109,22 @@ ModelMetadata MakeMetadata(const Dataset& data, const std::vector<size_t>& train
   md.training_data_sha256 = data.sha256;
   md.training_rows = train_rows.size();
   md.decision_threshold = static_cast<float>(r.threshold);
+  // The drift reference is the healthy operating data the model was trained on (class 0): live
+  // telemetry is mostly healthy, and a profile that mixes in the faulty rows would call a healthy
+  // fleet drifted. All training rows when there are no labels or no healthy row.
+  std::vector<size_t> reference;
+  for (size_t row : train_rows) {
+    if (row < data.y.size() && data.y[row] == 0) reference.push_back(row);
+  }
+  if (reference.empty()) reference = train_rows;
   for (size_t j = 0; j < data.cols; ++j) {
     FeatureInfo fi;
     fi.name = data.feature_names[j];
     fi.mean = norm.mean[j];
     fi.stddev = norm.stddev[j];
     std::vector<float> values;
-    values.reserve(train_rows.size());
-    for (size_t row : train_rows) values.push_back(data.Row(row)[j]);
+    values.reserve(reference.size());
+    for (size_t row : reference) values.push_back(data.Row(row)[j]);
     ComputeProfile(std::move(values), &fi);
     md.features.push_back(std::move(fi));
   }
