@@ -57,7 +57,7 @@ cert sanonly /O=aiot ca 2 'subjectAltName=DNS:bob.devices'
 class BrokerTls : public ::testing::Test {
  protected:
   void SetUp() override {
-    if (RunCommand("command -v mosquitto_sub && command -v openssl").first != 0)
+    if (RunCommand("command -v mosquitto_sub && command -v openssl").exit_code != 0)
       AIOT_SKIP_WITHOUT_PEER("mosquitto-clients or openssl not installed");
     ASSERT_TRUE(MakePki(dir_.path()));
   }
@@ -114,15 +114,17 @@ TEST_F(BrokerTls, MosquittoQos012RoundTripV311AndV5) {
 // Retained messages and a session resumed over TLS (queued QoS 1 while offline).
 TEST_F(BrokerTls, MosquittoRetainedAndSessionResume) {
   StartBroker(TlsConfig());
-  ASSERT_EQ(RunCommand(Cmd("mosquitto_pub", "-t ret/a -r -q 1 -m kept")).first, 0);
+  ASSERT_EQ(RunCommand(Cmd("mosquitto_pub", "-t ret/a -r -q 1 -m kept")).exit_code, 0);
   auto [rc, out] = RunCommand(Cmd("mosquitto_sub", "-t 'ret/#' -C 1 -F '%t %p %r'"));
   EXPECT_EQ(rc, 0) << out;
   EXPECT_EQ(out, "ret/a kept 1\n");
   // A persistent session: subscribe, leave, messages queued, resume.
-  ASSERT_EQ(RunCommand(Cmd("mosquitto_sub", "-V 5 -i tls-resume -c -x 300 -t sr/t -q 1 -E")).first,
-            0);
+  ASSERT_EQ(
+      RunCommand(Cmd("mosquitto_sub", "-V 5 -i tls-resume -c -x 300 -t sr/t -q 1 -E")).exit_code,
+      0);
   for (int i = 0; i < 3; ++i) {
-    ASSERT_EQ(RunCommand(Cmd("mosquitto_pub", "-t sr/t -q 1 -m q" + std::to_string(i))).first, 0);
+    ASSERT_EQ(RunCommand(Cmd("mosquitto_pub", "-t sr/t -q 1 -m q" + std::to_string(i))).exit_code,
+              0);
   }
   auto [rc2, out2] =
       RunCommand(Cmd("mosquitto_sub", "-V 5 -i tls-resume -c -x 300 -t sr/t -q 1 -C 3"));
@@ -144,21 +146,21 @@ TEST_F(BrokerTls, TlsVersions) {
     EXPECT_EQ(rc, 0) << out;
     EXPECT_NE(out.find("New, " + name + ", Cipher"), std::string::npos) << out;
   }
-  EXPECT_EQ(RunCommand(Cmd("mosquitto_pub", "-t v -m x")).first, 0);
+  EXPECT_EQ(RunCommand(Cmd("mosquitto_pub", "-t v -m x")).exit_code, 0);
   broker_.reset();
   broker::BrokerConfig cfg = TlsConfig();
   cfg.tls.min_version = broker::TlsVersion::kTls13;
   StartBroker(cfg);
-  EXPECT_EQ(handshake("tls1_3").first, 0);
+  EXPECT_EQ(handshake("tls1_3").exit_code, 0);
   auto [rc, out] = handshake("tls1_2");
   EXPECT_NE(rc, 0) << "a TLS 1.2 client got in with min_version 1.3: " << out;
-  EXPECT_EQ(RunCommand(Cmd("mosquitto_pub", "-t v -m x")).first, 0);
+  EXPECT_EQ(RunCommand(Cmd("mosquitto_pub", "-t v -m x")).exit_code, 0);
 }
 
 // A client that does not trust the server's CA refuses it (the listener speaks TLS, not MQTT).
 TEST_F(BrokerTls, ClientWithOtherCaRefusesServer) {
   StartBroker(TlsConfig());
-  EXPECT_NE(RunCommand(Cmd("mosquitto_pub", "-t x -m x", "otherca")).first, 0);
+  EXPECT_NE(RunCommand(Cmd("mosquitto_pub", "-t x -m x", "otherca")).exit_code, 0);
   // And a plain MQTT client gets nothing from the TLS port.
   auto [rc, out] = RunCommand("timeout 20 mosquitto_pub -h 127.0.0.1 -p " + port_ + " -t x -m x");
   EXPECT_NE(rc, 0) << out;
@@ -185,11 +187,11 @@ TEST_F(BrokerMutualTls, CertificateCnIsTheAclUserName) {
   Process sub(Cmd("mosquitto_sub", "-V 5 -t 'alice/#' -q 1 -C 2 -F '%t %p'", "ca", "alice"));
   WaitSubscriptions(1);
   // The CONNECT's user name does not matter: the certificate says alice.
-  ASSERT_EQ(RunCommand(Cmd("mosquitto_pub", "-V 5 -t alice/a -q 1 -m one", "ca", "alice")).first,
-            0);
+  ASSERT_EQ(
+      RunCommand(Cmd("mosquitto_pub", "-V 5 -t alice/a -q 1 -m one", "ca", "alice")).exit_code, 0);
   ASSERT_EQ(
       RunCommand(Cmd("mosquitto_pub", "-V 5 -u mallory -P x -t alice/b -q 1 -m two", "ca", "alice"))
-          .first,
+          .exit_code,
       0);
   EXPECT_EQ(sub.Wait(), 0);
   EXPECT_EQ(sub.Output(), "alice/a one\nalice/b two\n");
@@ -202,13 +204,14 @@ TEST_F(BrokerMutualTls, CertificateCnIsTheAclUserName) {
 TEST_F(BrokerMutualTls, SubjectAltNameWhenNoCn) {
   Process sub(Cmd("mosquitto_sub", "-V 5 -t 'bob/#' -q 1 -C 1 -F '%t %p'", "ca", "sanonly"));
   WaitSubscriptions(1);
-  ASSERT_EQ(RunCommand(Cmd("mosquitto_pub", "-V 5 -t bob/x -q 1 -m hi", "ca", "sanonly")).first, 0);
+  ASSERT_EQ(RunCommand(Cmd("mosquitto_pub", "-V 5 -t bob/x -q 1 -m hi", "ca", "sanonly")).exit_code,
+            0);
   EXPECT_EQ(sub.Wait(), 0);
   EXPECT_EQ(sub.Output(), "bob/x hi\n");
 }
 
 TEST_F(BrokerMutualTls, WrongCaExpiredAndMissingCertificatesRefused) {
-  EXPECT_EQ(RunCommand(Cmd("mosquitto_pub", "-t alice/x -m ok", "ca", "alice")).first, 0);
+  EXPECT_EQ(RunCommand(Cmd("mosquitto_pub", "-t alice/x -m ok", "ca", "alice")).exit_code, 0);
   for (std::string client : {"mallory", "expired", ""}) {
     auto [rc, out] = RunCommand(Cmd("mosquitto_pub", "-t alice/x -m x", "ca", client));
     EXPECT_NE(rc, 0) << "client certificate `" << client << "` was accepted: " << out;
@@ -218,7 +221,7 @@ TEST_F(BrokerMutualTls, WrongCaExpiredAndMissingCertificatesRefused) {
 
 // paho_scenarios.py over mutual TLS (paho with tls_set): a subset of PahoInterop.
 TEST_F(BrokerTls, PahoScenariosOverTls) {
-  if (RunCommand("/usr/bin/python3 -c 'import paho.mqtt'").first != 0)
+  if (RunCommand("/usr/bin/python3 -c 'import paho.mqtt'").exit_code != 0)
     AIOT_SKIP_WITHOUT_PEER("python3-paho-mqtt not installed");
   broker::BrokerConfig cfg = TlsConfig();
   cfg.tls.ca = File("ca.pem");
@@ -256,7 +259,7 @@ TEST_F(BrokerTls, ReloadKeepsConnectionsAndUsesNewCertificate) {
   Status bad = broker_->server().ReloadTls();
   EXPECT_FALSE(bad.ok());
   EXPECT_NE(bad.message().find(File("server.key")), std::string::npos) << bad.message();
-  EXPECT_EQ(RunCommand(Cmd("mosquitto_pub", "-t other -m x")).first, 0);
+  EXPECT_EQ(RunCommand(Cmd("mosquitto_pub", "-t other -m x")).exit_code, 0);
   // The new server certificate, signed by otherca.
   using std::filesystem::copy_options;
   std::filesystem::copy_file(File("server2.pem"), File("server.pem"),
@@ -265,7 +268,7 @@ TEST_F(BrokerTls, ReloadKeepsConnectionsAndUsesNewCertificate) {
                              copy_options::overwrite_existing);
   Status s = broker_->server().ReloadTls();
   ASSERT_TRUE(s.ok()) << s.message();
-  EXPECT_NE(RunCommand(Cmd("mosquitto_pub", "-t other -m x", "ca")).first, 0)
+  EXPECT_NE(RunCommand(Cmd("mosquitto_pub", "-t other -m x", "ca")).exit_code, 0)
       << "a new handshake still got the old certificate";
   auto [rc, out] = RunCommand(Cmd("mosquitto_pub", "-t reload/t -m after-reload", "otherca"));
   ASSERT_EQ(rc, 0) << out;

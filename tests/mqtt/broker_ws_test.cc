@@ -26,7 +26,7 @@ class BrokerWebSocket : public ::testing::Test {
   void SetUp() override {
     if (RunCommand("command -v node && command -v openssl && test -d " + WsDir() +
                    "/node_modules/mqtt")
-            .first != 0) {
+            .exit_code != 0) {
       AIOT_SKIP_WITHOUT_PEER(
           "node, openssl or tests/mqtt/ws/node_modules (scripts/setup.sh --test)");
     }
@@ -84,7 +84,7 @@ TEST_F(BrokerWebSocket, MqttJsInChromium) {
 
 // A WebSocket client and a plain TCP client (mosquitto_pub) meet on the same broker.
 TEST_F(BrokerWebSocket, TcpPublisherReachesWebSocketSubscriber) {
-  if (RunCommand("command -v mosquitto_pub").first != 0)
+  if (RunCommand("command -v mosquitto_pub").exit_code != 0)
     AIOT_SKIP_WITHOUT_PEER("mosquitto-clients not installed");
   std::string url = "ws://127.0.0.1:" + std::to_string(broker_->port(1));
   Process sub("cd " + WsDir() + " && timeout 60 node -e \"" +
@@ -104,7 +104,7 @@ TEST_F(BrokerWebSocket, TcpPublisherReachesWebSocketSubscriber) {
 
 // The upgrade answers with the "mqtt" subprotocol [MQTT-6.0.0-3] (curl shows the handshake).
 TEST_F(BrokerWebSocket, UpgradeSelectsMqttSubprotocol) {
-  if (RunCommand("command -v curl").first != 0) AIOT_SKIP_WITHOUT_PEER("curl not installed");
+  if (RunCommand("command -v curl").exit_code != 0) AIOT_SKIP_WITHOUT_PEER("curl not installed");
   auto [rc, out] = RunCommand(
       "curl -si --max-time 2 -H 'Connection: Upgrade' -H 'Upgrade: websocket' -H "
       "'Sec-WebSocket-Version: 13' -H 'Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==' -H "
