@@ -4,6 +4,8 @@
 #include <unistd.h>
 
 #include <cstdio>
+#include <nlohmann/json.hpp>
+#include <sstream>
 
 #include "base/errc.h"
 #include "kafka/client.h"
@@ -89,6 +91,30 @@ bool KcatWrite(const std::string& bootstraps, const std::string& args, const std
   if (p == nullptr) return false;
   std::fwrite(input.data(), 1, input.size(), p);
   return ::pclose(p) == 0;
+}
+
+}  // namespace aiot::kafka::testing
+
+namespace aiot::kafka::testing {
+
+std::vector<KcatRecord> KcatReadTopic(const std::string& bootstraps, const std::string& topic) {
+  std::vector<KcatRecord> out;
+  std::istringstream lines(Kcat(bootstraps, fmt::format("-C -t {} -o beginning -e -q -J", topic)));
+  std::string line;
+  while (std::getline(lines, line)) {
+    auto j = nlohmann::json::parse(line, nullptr, false);
+    if (!j.is_object()) continue;
+    KcatRecord r;
+    if (j["key"].is_string()) r.key = j["key"];
+    if (j["payload"].is_string()) r.payload = j["payload"];
+    if (j["headers"].is_array()) {
+      for (size_t i = 0; i + 1 < j["headers"].size(); i += 2) {
+        r.headers[j["headers"][i]] = j["headers"][i + 1].is_string() ? j["headers"][i + 1] : "";
+      }
+    }
+    out.push_back(std::move(r));
+  }
+  return out;
 }
 
 }  // namespace aiot::kafka::testing

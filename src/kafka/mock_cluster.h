@@ -12,6 +12,7 @@
 #include <librdkafka/rdkafka.h>
 #include <librdkafka/rdkafka_mock.h>
 
+#include <map>
 #include <memory>
 #include <string>
 #include <vector>
@@ -55,5 +56,14 @@ std::string Kcat(const std::string& bootstraps, const std::string& args);
 // exited with 0.
 bool KcatWrite(const std::string& bootstraps, const std::string& args, const std::string& input);
 bool KcatAvailable();
+
+// One record of a topic as kcat reads it back.
+struct KcatRecord {
+  std::string key;
+  std::string payload;
+  std::map<std::string, std::string> headers;
+};
+// Every record of `topic` from the beginning, read by kcat (`-C -o beginning -e -J`).
+std::vector<KcatRecord> KcatReadTopic(const std::string& bootstraps, const std::string& topic);
 
 }  // namespace aiot::kafka::testing

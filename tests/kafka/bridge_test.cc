@@ -111,31 +111,10 @@ class BridgeProcess {
   int mappings_ = 1;
 };
 
-struct KafkaRecordOut {
-  std::string key;
-  std::string payload;
-  std::map<std::string, std::string> headers;
-};
+using KafkaRecordOut = kafka::testing::KcatRecord;
 
 std::vector<KafkaRecordOut> ReadTopic(const MockCluster& cluster, const std::string& topic) {
-  std::vector<KafkaRecordOut> out;
-  std::istringstream lines(
-      Kcat(cluster.bootstraps(), fmt::format("-C -t {} -o beginning -e -q -J", topic)));
-  std::string line;
-  while (std::getline(lines, line)) {
-    auto j = nlohmann::json::parse(line, nullptr, false);
-    if (!j.is_object()) continue;
-    KafkaRecordOut r;
-    if (j["key"].is_string()) r.key = j["key"];
-    if (j["payload"].is_string()) r.payload = j["payload"];
-    if (j["headers"].is_array()) {
-      for (size_t i = 0; i + 1 < j["headers"].size(); i += 2) {
-        r.headers[j["headers"][i]] = j["headers"][i + 1].is_string() ? j["headers"][i + 1] : "";
-      }
-    }
-    out.push_back(std::move(r));
-  }
-  return out;
+  return kafka::testing::KcatReadTopic(cluster.bootstraps(), topic);
 }
 
 // What a check of Kafka's content found: per device, the message numbers in the order Kafka has

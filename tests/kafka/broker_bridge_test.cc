@@ -88,16 +88,11 @@ class BrokerProcess {
 };
 
 // The (key, payload) pairs of a topic, read by kcat.
-std::multimap<std::string, std::string> ReadTopic(const MockCluster& cluster,
-                                                  const std::string& topic) {
+std::multimap<std::string, std::string> KeyedPayloads(const MockCluster& cluster,
+                                                      const std::string& topic) {
   std::multimap<std::string, std::string> out;
-  std::istringstream lines(
-      Kcat(cluster.bootstraps(), fmt::format("-C -t {} -o beginning -e -q -J", topic)));
-  std::string line;
-  while (std::getline(lines, line)) {
-    auto j = nlohmann::json::parse(line, nullptr, false);
-    if (!j.is_object() || !j["payload"].is_string()) continue;
-    out.emplace(j["key"].is_string() ? j["key"].get<std::string>() : "", j["payload"]);
+  for (auto& r : kafka::testing::KcatReadTopic(cluster.bootstraps(), topic)) {
+    out.emplace(std::move(r.key), std::move(r.payload));
   }
   return out;
 }
@@ -162,7 +157,7 @@ TEST_F(BrokerBridgeTest, PubackAndPubrecComeOnlyAfterKafkaHasTheRecord) {
   auto first = PublishAcked(*device, R"({"deviceID":"fan-0001","n":0})", mqtt::QoS::kAtLeastOnce);
   ASSERT_EQ(first.wait_for(seconds(60)), std::future_status::ready);
   EXPECT_FALSE(first.get());
-  EXPECT_EQ(ReadTopic(*cluster_, "aiot.telemetry").count("fan-0001"), 1u);
+  EXPECT_EQ(KeyedPayloads(*cluster_, "aiot.telemetry").count("fan-0001"), 1u);
 
   // Every Kafka broker down: no PUBACK / PUBREC while Kafka cannot have the records.
   cluster_->SetAllBrokersDown();
@@ -177,7 +172,7 @@ TEST_F(BrokerBridgeTest, PubackAndPubrecComeOnlyAfterKafkaHasTheRecord) {
   EXPECT_FALSE(q2.get());
   // Read once, no waiting: acknowledged means Kafka has it.
   std::set<std::string> payloads;
-  for (const auto& [key, payload] : ReadTopic(*cluster_, "aiot.telemetry")) {
+  for (const auto& [key, payload] : KeyedPayloads(*cluster_, "aiot.telemetry")) {
     if (key == "fan-0001") payloads.insert(payload);
   }
   EXPECT_EQ(payloads.size(), 3u);
@@ -227,7 +222,7 @@ TEST_F(BrokerBridgeTest, FullBufferUnderRefuseAnswersQuotaExceededAndLosesNothin
   EXPECT_GT(acked.load(), 0);
   std::cout << fmt::format("{} acknowledged, {} refused with 0x97\n", acked.load(), quota.load());
   std::set<int> in_kafka;
-  for (const auto& [key, payload] : ReadTopic(*cluster_, "aiot.telemetry")) {
+  for (const auto& [key, payload] : KeyedPayloads(*cluster_, "aiot.telemetry")) {
     auto j = nlohmann::json::parse(payload, nullptr, false);
     if (key == "fan-0002" && j.is_object()) in_kafka.insert(j["n"].get<int>());
   }
@@ -246,8 +241,9 @@ TEST_F(BrokerBridgeTest, AckDurableAcknowledgesOnceBufferedEvenWithKafkaDown) {
   ASSERT_EQ(q1.wait_for(seconds(30)), std::future_status::ready);  // in the disk buffer
   EXPECT_FALSE(q1.get());
   cluster_->SetAllBrokersUp();
-  EXPECT_TRUE(WaitFor([&] { return ReadTopic(*cluster_, "aiot.telemetry").count("fan-0003") == 1; },
-                      seconds(60), std::chrono::milliseconds(300)));
+  EXPECT_TRUE(
+      WaitFor([&] { return KeyedPayloads(*cluster_, "aiot.telemetry").count("fan-0003") == 1; },
+              seconds(60), std::chrono::milliseconds(300)));
   Stop(*device);
   EXPECT_EQ(broker->Terminate(), 0);
 }

@@ -19,6 +19,8 @@
 #include "app/platform.h"
 #include "datastore/datastore.h"
 #include "net/http_client.h"
+#include "tests/pipeline/fan_history.h"
+#include "tests/support/run.h"
 #include "tests/support/temp_dir.h"
 #include "tests/support/testing.h"
 
@@ -31,18 +33,10 @@ using test_support::WaitFor;
 
 constexpr const char* kAdmin = "embedded-runner-admin-token-0123";
 constexpr const char* kOperator = "embedded-runner-operator-token-01";
-constexpr int64_t kSecond = 1'000'000'000;
-constexpr int64_t kDay = 86400 * kSecond;
 
+// What `cmd` wrote to stdout (its stderr goes to the test's).
 std::string Shell(const std::string& cmd) {
-  std::string out;
-  FILE* p = ::popen(cmd.c_str(), "r");
-  if (!p) return out;
-  std::array<char, 4096> buf;
-  size_t n;
-  while ((n = std::fread(buf.data(), 1, buf.size(), p)) > 0) out.append(buf.data(), n);
-  ::pclose(p);
-  return out;
+  return test_support::RunCommand(cmd, test_support::Capture::kStdout).output;
 }
 
 class EmbeddedRunnerTest : public ::testing::Test {
@@ -69,37 +63,12 @@ class EmbeddedRunnerTest : public ::testing::Test {
     return c;
   }
 
-  // Six days of 10-minute readings of ten fans ending an hour ago; five fail (maintenance
-  // records), running hot and vibrating in the day before: labelled faulty by the export.
   void FillDatastore(const app::AppConfig& c) {
     datastore::TrainingDatastore ds(c.registry.data_dir, c.datastore);
     ASSERT_TRUE(ds.Open().ok());
-    std::mt19937 rng(7);
-    std::normal_distribution<double> noise(0, 1);
-    const int64_t now = std::chrono::duration_cast<std::chrono::nanoseconds>(
-                            std::chrono::system_clock::now().time_since_epoch())
-                            .count();
-    const int64_t start = now - 6 * kDay - 3600 * kSecond;
-    const std::map<std::string, double> failures = {
-        {"fan-0", 1.5}, {"fan-1", 3.0}, {"fan-2", 4.5}, {"fan-3", 5.6}, {"fan-4", 5.9}};
-    std::vector<datastore::TelemetryRow> rows;
-    for (int d = 0; d < 10; ++d) {
-      const std::string dev = "fan-" + std::to_string(d);
-      auto f = failures.find(dev);
-      const int64_t fail_at =
-          f == failures.end() ? 0 : start + static_cast<int64_t>(f->second * kDay);
-      for (int64_t t = start; t < start + 6 * kDay; t += 600 * kSecond) {
-        const double k = fail_at > 0 && t <= fail_at && t >= fail_at - kDay ? 1.0 : 0.0;
-        rows.push_back({t,
-                        dev,
-                        {1500 + 20 * noise(rng) - 60 * k, 40 + 2 * noise(rng) + 5 * k,
-                         150 + 8 * noise(rng) + 30 * k, 50 + 2 * noise(rng) + 3 * k}});
-      }
-      if (fail_at > 0) {
-        ASSERT_TRUE(ds.AddMaintenance({dev, fail_at, "bearing"}).ok());
-      }
-    }
-    ASSERT_TRUE(ds.Append(rows).ok());
+    FillFanHistory(ds, std::chrono::duration_cast<std::chrono::nanoseconds>(
+                           std::chrono::system_clock::now().time_since_epoch())
+                           .count());
   }
 
   Json Call(net::HttpClient& c, std::string_view method, std::string_view target, std::string body,

@@ -27,6 +27,7 @@
 
 #include "base/sha256.h"
 #include "pipeline/run_store.h"
+#include "tests/pipeline/fan_history.h"
 #include "tests/platform/platform_harness.h"
 #include "tests/support/run.h"
 #include "tests/support/testing.h"
@@ -40,9 +41,6 @@ using platform_test::kAdminToken;
 using platform_test::PlatformHarness;
 using test_support::RunResult;
 using test_support::WaitFor;
-
-constexpr int64_t kSecond = 1'000'000'000;
-constexpr int64_t kDay = 86400 * kSecond;
 
 // Runs `aiot ARGS` with the platform's URL and admin token; output (stdout and stderr) and exit
 // code.
@@ -98,35 +96,8 @@ bool Alive(pid_t pid) {
   return paren != std::string::npos && paren + 2 < stat.size() && stat[paren + 2] != 'Z';
 }
 
-// Six days of 10-minute readings of ten fans ending an hour ago. Five fans fail (maintenance
-// records); in the day before its failure a fan runs hot and vibrates: those rows are labelled
-// faulty by the datastore's export (label_window_s, 24 h).
-void FillDatastore(PlatformHarness& h, int64_t now_ns, int64_t step_ns = 600 * kSecond,
-                   uint32_t seed = 7) {
-  std::mt19937 rng(seed);
-  std::normal_distribution<double> noise(0, 1);
-  const int64_t start = now_ns - 6 * kDay - 3600 * kSecond;
-  const std::map<std::string, double> failures = {
-      {"fan-0", 1.5}, {"fan-1", 3.0}, {"fan-2", 4.5}, {"fan-3", 5.6}, {"fan-4", 5.9}};
-  std::vector<datastore::TelemetryRow> rows;
-  for (int d = 0; d < 10; ++d) {
-    const std::string dev = "fan-" + std::to_string(d);
-    auto f = failures.find(dev);
-    const int64_t fail_at =
-        f == failures.end() ? 0 : start + static_cast<int64_t>(f->second * kDay);
-    for (int64_t t = start; t < start + 6 * kDay; t += step_ns) {
-      const bool faulty = fail_at > 0 && t <= fail_at && t >= fail_at - kDay;
-      const double k = faulty ? 1.0 : 0.0;
-      rows.push_back({t,
-                      dev,
-                      {1500 + 20 * noise(rng) - 60 * k, 40 + 2 * noise(rng) + 5 * k,
-                       150 + 8 * noise(rng) + 30 * k, 50 + 2 * noise(rng) + 3 * k}});
-    }
-    if (fail_at > 0) {
-      ASSERT_TRUE(h.datastore->AddMaintenance({dev, fail_at, "bearing"}).ok());
-    }
-  }
-  ASSERT_TRUE(h.datastore->Append(rows).ok());
+void FillDatastore(PlatformHarness& h, int64_t now_ns, int64_t step_ns = 600 * kSecond) {
+  FillFanHistory(*h.datastore, now_ns, step_ns);
 }
 
 int64_t NowNs() {
