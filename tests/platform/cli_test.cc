@@ -69,23 +69,24 @@ TEST(PlatformCliTest, ModelsDevicesDataRollout) {
   ASSERT_EQ(csv.exit_code, 0) << csv.output;
   EXPECT_EQ(csv.output, "DeviceID,Time,rotation,temperature,vibration,sound,faulty\n");
 
-  CliRun madd =
+  RunResult madd =
       Aiot("maintenance add fan-7 --at 2026-01-01T06:00:00Z --mode bearing", kOperatorToken, url);
-  ASSERT_EQ(madd.code, 0) << madd.out;
-  EXPECT_NE(madd.out.find("recorded failure fan-7"), std::string::npos) << madd.out;
-  CliRun repair = Aiot("maintenance add fan-7 --kind repair --at 2026-01-01T08:00:00Z --note done",
-                       kOperatorToken, url);
-  ASSERT_EQ(repair.code, 0) << repair.out;
-  CliRun wrong = Aiot("maintenance add fan-7 --kind broken", kOperatorToken, url);
-  EXPECT_EQ(wrong.code, 2) << wrong.out;  // usage
-  CliRun mlist = Aiot("maintenance list --device fan-7", kOperatorToken, url);
-  ASSERT_EQ(mlist.code, 0) << mlist.out;
-  EXPECT_NE(mlist.out.find("failure"), std::string::npos) << mlist.out;
-  EXPECT_NE(mlist.out.find("repair"), std::string::npos) << mlist.out;
-  CliRun repairs = Aiot("maintenance list --kind repair --json", kOperatorToken, url);
-  ASSERT_EQ(repairs.code, 0) << repairs.out;
-  auto rj = nlohmann::json::parse(repairs.out, nullptr, false);
-  ASSERT_EQ(rj["records"].size(), 1u) << repairs.out;
+  ASSERT_EQ(madd.exit_code, 0) << madd.output;
+  EXPECT_NE(madd.output.find("recorded failure fan-7"), std::string::npos) << madd.output;
+  RunResult repair =
+      Aiot("maintenance add fan-7 --kind repair --at 2026-01-01T08:00:00Z --note done",
+           kOperatorToken, url);
+  ASSERT_EQ(repair.exit_code, 0) << repair.output;
+  RunResult wrong = Aiot("maintenance add fan-7 --kind broken", kOperatorToken, url);
+  EXPECT_EQ(wrong.exit_code, 2) << wrong.output;  // usage
+  RunResult mlist = Aiot("maintenance list --device fan-7", kOperatorToken, url);
+  ASSERT_EQ(mlist.exit_code, 0) << mlist.output;
+  EXPECT_NE(mlist.output.find("failure"), std::string::npos) << mlist.output;
+  EXPECT_NE(mlist.output.find("repair"), std::string::npos) << mlist.output;
+  RunResult repairs = Aiot("maintenance list --kind repair --json", kOperatorToken, url);
+  ASSERT_EQ(repairs.exit_code, 0) << repairs.output;
+  auto rj = nlohmann::json::parse(repairs.output, nullptr, false);
+  ASSERT_EQ(rj["records"].size(), 1u) << repairs.output;
   EXPECT_EQ(rj["records"][0]["note"], "done");
 
   // No rollout routes on this server: the CLI reports the 404 and fails.
