@@ -1,5 +1,6 @@
 // `aiot drift`: PSI and KS per feature of a CSV against the model's training profile.
 #include <iostream>
+#include <vector>
 
 #include "cli/command.h"
 #include "ml/data/dataset.h"
@@ -28,16 +29,36 @@ int RunDrift(const DriftArgs& a) {
   }
   ml::DatasetSchema schema;
   schema.features = md.feature_names();
-  auto data = ml::LoadDataset(a.data, schema);
+  // Like with like: the model's profile is its healthy training rows, so when the CSV carries the
+  // model's label column only its healthy rows (label 0) are compared.
+  ml::DatasetSchema labelled = schema;
+  labelled.label = md.label;
+  auto data =
+      md.label.empty() ? ml::LoadDataset(a.data, schema) : ml::LoadDataset(a.data, labelled);
+  const bool healthy_only = data.ok() && !data->y.empty();
+  if (!data.ok() && !md.label.empty()) data = ml::LoadDataset(a.data, schema);
   if (!data.ok()) {
     std::cerr << "aiot drift: " << data.status().message() << "\n";
     return kExitFailure;
   }
+  std::vector<float> x;
+  size_t rows = data->rows;
+  if (healthy_only) {
+    const size_t width = schema.features.size();
+    rows = 0;
+    for (size_t r = 0; r < data->rows; ++r) {
+      if (data->y[r] != 0) continue;
+      x.insert(x.end(), data->x.begin() + r * width, data->x.begin() + (r + 1) * width);
+      ++rows;
+    }
+  }
   ml::DriftConfig cfg;
   cfg.ks_alpha = a.alpha;
   cfg.min_samples = 1;
-  auto report = ml::CompareToReference(md, data->x.data(), data->rows, cfg);
+  auto report = ml::CompareToReference(md, healthy_only ? x.data() : data->x.data(), rows, cfg);
   std::cout << "{\"model\":" << ml::JsonString(a.model) << ",\"data\":" << ml::JsonString(a.data)
+            << ",\"rows_compared\":" << rows
+            << ",\"healthy_rows_only\":" << (healthy_only ? "true" : "false")
             << ",\"report\":" << report.ToJson() << "}\n";
   return kExitOk;
 }
@@ -45,7 +66,9 @@ int RunDrift(const DriftArgs& a) {
 void RegisterDrift(CLI::App& root, Context& ctx) {
   auto a = std::make_shared<DriftArgs>();
   auto* cmd = root.add_subcommand(
-      "drift", "Compare a CSV with the model's training data: PSI and KS per feature (JSON)");
+      "drift",
+      "Compare a CSV with the model's healthy training profile: PSI and KS per feature (JSON; "
+      "with the model's label column, only the CSV's healthy rows are compared)");
   cmd->add_option("--model", a->model, "aiot .tflite model (carries the reference profile)")
       ->required();
   cmd->add_option("--data", a->data, "CSV with the model's feature columns")->required();

@@ -514,21 +514,27 @@ void Connection::Authorize(Decision& d, std::string_view authorization) {
 
 asio::awaitable<bool> Connection::ReadBody(const Endpoint& ep, unsigned version) {
   boost::system::error_code ec;
+  // The head was read with the server's limit, and Beast checks a Content-Length against the
+  // limit only when the head completes, before the route is known: a Content-Length over the
+  // route's (lower) limit is checked here. Such a body is still read (the server's limit bounds
+  // it) before the 413, so that a client busy sending it reads the answer instead of a reset;
+  // a client that waits for 100-continue gets the 413 at once. Chunked bodies: Beast counts
+  // them against the route's limit as they arrive.
+  bool too_large = false;
   if (ep.options.max_body_bytes != 0) {
-    // The head was read with the server's limit, and Beast checks a Content-Length against the
-    // limit only when the head completes: check the route's (lower) limit here, and set it for
-    // a chunked body, whose chunks Beast counts as they arrive.
     const uint64_t limit =
         std::min<uint64_t>(ep.options.max_body_bytes, server_->config.max_body_bytes);
-    if (auto length = parser_->content_length(); length && *length > limit) {
+    const auto length = parser_->content_length();
+    too_large = length && *length > limit;
+    if (!length) parser_->body_limit(limit);
+  }
+  auto expect = parser_->get()[http::field::expect];
+  if (beast::iequals(expect, "100-continue")) {
+    if (too_large) {
       co_await WriteError(http::status::payload_too_large, "payload_too_large",
                           "request body exceeds the limit", version);
       co_return false;
     }
-    parser_->body_limit(limit);
-  }
-  auto expect = parser_->get()[http::field::expect];
-  if (beast::iequals(expect, "100-continue")) {
     static constexpr std::string_view kContinue = "HTTP/1.1 100 Continue\r\n\r\n";
     co_await asio::async_write(socket_, asio::buffer(kContinue),
                                asio::redirect_error(asio::use_awaitable, ec));
@@ -536,6 +542,11 @@ asio::awaitable<bool> Connection::ReadBody(const Endpoint& ep, unsigned version)
   }
   co_await http::async_read(socket_, buffer_, *parser_,
                             asio::redirect_error(asio::use_awaitable, ec));
+  if (!ec && too_large) {
+    co_await WriteError(http::status::payload_too_large, "payload_too_large",
+                        "request body exceeds the limit", version);
+    co_return false;
+  }
   if (!ec) co_return true;
   if (ec == http::error::body_limit) {
     co_await WriteError(http::status::payload_too_large, "payload_too_large",
