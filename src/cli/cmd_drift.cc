@@ -33,6 +33,9 @@ int RunDrift(const DriftArgs& a) {
   // model's label column only its healthy rows (label 0) are compared.
   ml::DatasetSchema labelled = schema;
   labelled.label = md.label;
+  for (size_t c = 0; c < md.class_names.size(); ++c) {
+    labelled.label_map[md.class_names[c]] = static_cast<int>(c);
+  }
   auto data =
       md.label.empty() ? ml::LoadDataset(a.data, schema) : ml::LoadDataset(a.data, labelled);
   const bool healthy_only = data.ok() && !data->y.empty();
