@@ -7,6 +7,7 @@
 #include <future>
 #include <nlohmann/json.hpp>
 
+#include "base/clock.h"
 #include "base/errc.h"
 #include "base/log.h"
 #include "kafka/segment.h"
@@ -28,12 +29,6 @@ int64_t NowMs() {
 std::shared_ptr<spdlog::logger> Log() {
   static auto log = log::Get("kafka");
   return log;
-}
-
-int64_t MonoNs() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(
-             std::chrono::steady_clock::now().time_since_epoch())
-      .count();
 }
 
 constexpr size_t kMaxOutstandingToMqtt = 1000;
@@ -320,7 +315,8 @@ Routed Bridge::RouteCounted(const MqttIn& in) {
     metrics_->n_dead++;
     metrics_->dead_letters.Add({{"reason", std::string(r.dead_letter_reason)}}).Increment();
     static log::RateLimiter limiter;
-    if (uint64_t suppressed = 0; limiter.Allow(MonoNs(), &suppressed)) {
+    if (uint64_t suppressed = 0;
+        limiter.Allow(SystemClock::Instance().MonotonicNanos(), &suppressed)) {
       Log()->warn("dead letter ({}): MQTT topic {} ({} similar suppressed)", r.dead_letter_reason,
                   in.topic, suppressed);
     }
@@ -332,7 +328,7 @@ Routed Bridge::RouteCounted(const MqttIn& in) {
 
 // MQTT -> buffer, on the MQTT client's strand. The client sends PUBACK when this returns.
 void Bridge::OnMqttMessage(const mqtt::Message& m) {
-  const int64_t t0 = MonoNs();
+  const int64_t t0 = SystemClock::Instance().MonotonicNanos();
   metrics_->received++;
   if (IsOwnOrigin(m.properties.user_properties)) return;
   MqttIn in;
@@ -364,7 +360,8 @@ void Bridge::BufferRecord(const std::string& bytes, int64_t time_ms, bool qos0, 
     }
     if (seq.error() != errc::resource_exhausted) {
       static log::RateLimiter limiter;
-      if (uint64_t suppressed = 0; limiter.Allow(MonoNs(), &suppressed)) {
+      if (uint64_t suppressed = 0;
+          limiter.Allow(SystemClock::Instance().MonotonicNanos(), &suppressed)) {
         Log()->error("buffer: {}; retrying ({} similar suppressed)", seq.status().message(),
                      suppressed);
       }
@@ -382,7 +379,7 @@ void Bridge::BufferRecord(const std::string& bytes, int64_t time_ms, bool qos0, 
 mqtt::broker::IngestVerdict Bridge::Offer(const mqtt::broker::MessagePtr& m,
                                           mqtt::broker::IngestDone done) {
   using mqtt::broker::IngestVerdict;
-  const int64_t t0 = MonoNs();
+  const int64_t t0 = SystemClock::Instance().MonotonicNanos();
   if (IsOwnOrigin(m->properties.user_properties)) return {};
   MqttIn in;
   in.topic = m->topic;
@@ -468,7 +465,8 @@ void Bridge::AppendIntake(Intake& e) {
     }
     if (seq.error() != errc::resource_exhausted) {  // io_error, or a record above the limit
       static log::RateLimiter limiter;
-      if (uint64_t suppressed = 0; limiter.Allow(MonoNs(), &suppressed)) {
+      if (uint64_t suppressed = 0;
+          limiter.Allow(SystemClock::Instance().MonotonicNanos(), &suppressed)) {
         Log()->error("buffer: {} ({} similar suppressed)", seq.status().message(), suppressed);
       }
       metrics_->n_dropped++;
@@ -515,7 +513,8 @@ void Bridge::Acked(uint64_t seq, mqtt::ReasonCode rc) {
     p = std::move(it->second);
     pending_.erase(it);
   }
-  metrics_->latency.Observe(static_cast<double>(MonoNs() - p.t0_ns) / 1e9);
+  metrics_->latency.Observe(
+      static_cast<double>(SystemClock::Instance().MonotonicNanos() - p.t0_ns) / 1e9);
   if (p.done) p.done(rc);
 }
 
@@ -621,7 +620,8 @@ void Bridge::OnDelivery(const DeliveryReport& r) {
 // in headers); when that fails too it is dropped, counted and logged.
 void Bridge::DeadLetterDelivery(const DeliveryReport& r, uint64_t seq) {
   static log::RateLimiter limiter;
-  if (uint64_t suppressed = 0; limiter.Allow(MonoNs(), &suppressed)) {
+  if (uint64_t suppressed = 0;
+      limiter.Allow(SystemClock::Instance().MonotonicNanos(), &suppressed)) {
     Log()->error("Kafka refused a record for {}: {} ({} similar suppressed)", r.topic,
                  rd_kafka_err2name(r.err), suppressed);
   }
@@ -666,7 +666,8 @@ void Bridge::ConsumeLoop() {
       metrics_->n_errors++;
       metrics_->errors.Add({{"kind", polled.status().code().message()}}).Increment();
       static log::RateLimiter limiter;
-      if (uint64_t suppressed = 0; limiter.Allow(MonoNs(), &suppressed)) {
+      if (uint64_t suppressed = 0;
+          limiter.Allow(SystemClock::Instance().MonotonicNanos(), &suppressed)) {
         Log()->warn("{} ({} similar suppressed)", polled.status().message(), suppressed);
       }
       continue;

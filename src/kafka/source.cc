@@ -4,6 +4,7 @@
 
 #include <chrono>
 
+#include "base/clock.h"
 #include "base/errc.h"
 #include "base/log.h"
 
@@ -13,12 +14,6 @@ namespace {
 std::shared_ptr<spdlog::logger> Log() {
   static auto log = log::Get("kafka");
   return log;
-}
-
-int64_t MonoNs() {
-  return std::chrono::duration_cast<std::chrono::nanoseconds>(
-             std::chrono::steady_clock::now().time_since_epoch())
-      .count();
 }
 
 }  // namespace
@@ -93,7 +88,7 @@ void KafkaSource::Stop() {
 }
 
 void KafkaSource::Loop() {
-  int64_t last_commit = MonoNs();
+  int64_t last_commit = SystemClock::Instance().MonotonicNanos();
   const int64_t interval = int64_t{config_.commit_interval_ms} * 1'000'000;
   while (!stop_) {
     bool room = true;
@@ -110,7 +105,8 @@ void KafkaSource::Loop() {
             .Add({{"service", metrics_->service}, {"kind", r.status().code().message()}})
             .Increment();
         static log::RateLimiter limiter;
-        if (uint64_t suppressed = 0; limiter.Allow(MonoNs(), &suppressed)) {
+        if (uint64_t suppressed = 0;
+            limiter.Allow(SystemClock::Instance().MonotonicNanos(), &suppressed)) {
           Log()->warn("{} source: {} ({} similar suppressed)", metrics_->service,
                       r.status().message(), suppressed);
         }
@@ -121,7 +117,8 @@ void KafkaSource::Loop() {
         handler_(std::move(**r));
       }
     }
-    if (const int64_t now = MonoNs(); now - last_commit >= interval) {
+    if (const int64_t now = SystemClock::Instance().MonotonicNanos();
+        now - last_commit >= interval) {
       CommitDone(false);
       UpdateLag();
       last_commit = now;
