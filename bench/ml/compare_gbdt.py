@@ -13,16 +13,17 @@ usage: bench/ml/compare_gbdt.py [--aiot build/rel/src/cli/aiot]
 """
 import argparse
 import json
+import shlex
 import os
 import subprocess
 import sys
-import tempfile
 import time
 
 import numpy as np
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.metrics import f1_score, roc_auc_score
-from sklearn.model_selection import train_test_split
+
+from split_data import split_csv
 
 
 def run_aiot(args, train_csv, test_csv, model, extra):
@@ -38,6 +39,11 @@ def run_aiot(args, train_csv, test_csv, model, extra):
          "accuracy": round(ev["accuracy"], 4), "command": " ".join(cmd[1:])}
     if "trees" in out["train"]:
         r["trees"] = out["train"]["trees"]
+    r["threshold"] = ev.get("threshold")
+    if "auto" in out:
+        r["auto_chosen"] = out["auto"]["chosen"]
+        r["auto_candidates"] = {c["name"]: [round(c["mean"], 4), round(c["seconds"], 2)]
+                                for c in out["auto"]["candidates"]}
     return r
 
 
@@ -50,33 +56,32 @@ def main():
     ap.add_argument("--drop", default="DeviceID,Time")
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--skip-mlp", action="store_true")
+    ap.add_argument("--aiot-args", default="",
+                    help="extra `aiot train` flags for every aiot run, e.g. "
+                         "'--threshold f1 --calibrate platt'")
+    ap.add_argument("--aiot-gbdt-args", default="",
+                    help="extra flags for the gbdt run only (e.g. '--derive \"p = a * b\"')")
+    ap.add_argument("--auto", action="store_true", help="also run `aiot train --model auto`")
     args = ap.parse_args()
 
-    with open(args.data) as f:
-        header = f.readline().strip().split(",")
-        lines = [l.strip() for l in f if l.strip()]
-    drop = set(args.drop.split(",")) | {args.label}
-    features = [c for c in header if c not in drop]
-    cols = {name: i for i, name in enumerate(header)}
-    rows = [l.split(",") for l in lines]
-    x = np.array([[float(r[cols[c]]) for c in features] for r in rows], dtype=np.float32)
-    y = np.array([int(float(r[cols[args.label]])) for r in rows])
-    idx_train, idx_test = train_test_split(np.arange(len(rows)), test_size=0.33, random_state=42,
-                                           stratify=y)
-    tmp = tempfile.mkdtemp(prefix="aiot-gbdt-")
-    train_csv, test_csv = os.path.join(tmp, "train.csv"), os.path.join(tmp, "test.csv")
-    for path, idx in ((train_csv, idx_train), (test_csv, idx_test)):
-        with open(path, "w") as f:
-            f.write(",".join(header) + "\n")
-            for i in idx:
-                f.write(lines[i] + "\n")
+    d = split_csv(args.data, args.label, drop=args.drop.split(","), dtype=np.float32,
+                  prefix="aiot-gbdt-")
+    x, y, idx_train, idx_test = d.x, d.y, d.idx_train, d.idx_test
+    tmp, train_csv, test_csv = d.tmp, d.train_csv, d.test_csv
 
     result = {"data": os.path.basename(args.data), "rows_train": int(len(idx_train)),
               "rows_test": int(len(idx_test)), "positives_test": int(y[idx_test].sum())}
+    extra = shlex.split(args.aiot_args)
     result["aiot_gbdt"] = run_aiot(args, train_csv, test_csv, os.path.join(tmp, "gbdt.tflite"),
-                                   ["--model", "gbdt", "--threads", str(args.threads)])
+                                   ["--model", "gbdt", "--threads", str(args.threads)] + extra +
+                                   shlex.split(args.aiot_gbdt_args))
     if not args.skip_mlp:
-        result["aiot_mlp"] = run_aiot(args, train_csv, test_csv, os.path.join(tmp, "mlp.tflite"), [])
+        result["aiot_mlp"] = run_aiot(args, train_csv, test_csv, os.path.join(tmp, "mlp.tflite"),
+                                      extra)
+    if args.auto:
+        result["aiot_auto"] = run_aiot(args, train_csv, test_csv, os.path.join(tmp, "auto.tflite"),
+                                       ["--model", "auto", "--threads", str(args.threads)] + extra +
+                                       shlex.split(args.aiot_gbdt_args))
 
     hgb = HistGradientBoostingClassifier(random_state=42)
     t0 = time.perf_counter()

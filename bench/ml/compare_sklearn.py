@@ -14,13 +14,13 @@ import json
 import os
 import subprocess
 import sys
-import tempfile
 import time
 
 import numpy as np
-from sklearn.model_selection import train_test_split
 from sklearn.neural_network import MLPClassifier
 from sklearn.preprocessing import StandardScaler
+
+from split_data import split_csv
 
 FEATURES = ["Rotation", "Temperature", "Vibration", "Sound"]
 
@@ -33,22 +33,9 @@ def main():
     ap.add_argument("--epochs", type=int, default=250)
     args = ap.parse_args()
 
-    with open(args.data) as f:
-        header = f.readline().strip().split(",")
-        lines = [l.strip() for l in f if l.strip()]
-    rows = [l.split(",") for l in lines]
-    cols = {name: i for i, name in enumerate(header)}
-    x = np.array([[float(r[cols[c]]) for c in FEATURES] for r in rows], dtype=np.float64)
-    y = np.array([int(r[cols["Faulty"]]) for r in rows])
-    idx_train, idx_test = train_test_split(np.arange(len(rows)), test_size=0.33, random_state=42,
-                                           stratify=y)
-    tmp = tempfile.mkdtemp(prefix="aiot-sklearn-")
-    train_csv, test_csv = os.path.join(tmp, "train.csv"), os.path.join(tmp, "test.csv")
-    for path, idx in ((train_csv, idx_train), (test_csv, idx_test)):
-        with open(path, "w") as f:
-            f.write(",".join(header) + "\n")
-            for i in idx:
-                f.write(lines[i] + "\n")
+    d = split_csv(args.data, "Faulty", features=FEATURES, prefix="aiot-sklearn-")
+    x, y, idx_train, idx_test = d.x, d.y, d.idx_train, d.idx_test
+    tmp, train_csv, test_csv = d.tmp, d.train_csv, d.test_csv
 
     # aiot: the whole CLI run (load CSV, train, export .tflite), then eval on the test file.
     model = os.path.join(tmp, "fan.tflite")

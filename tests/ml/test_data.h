@@ -11,6 +11,8 @@
 
 #include <unistd.h>
 
+#include "base/errc.h"
+#include "ml/data/dataset.h"
 #include "tests/support/run.h"
 
 namespace aiot::ml::testing {
@@ -21,6 +23,17 @@ inline std::string SharedData(const std::string& relative) {
   std::filesystem::path base = src ? std::filesystem::path(src) : std::filesystem::current_path();
   auto p = base / ".." / "shared" / "data" / relative;
   return std::filesystem::exists(p) ? p.string() : std::string();
+}
+
+// fan.csv (the reference data: label Faulty, DeviceID and Time dropped) loaded as the tests use
+// it; errc::not_found when ../shared/data is absent (callers skip then).
+inline Result<Dataset> LoadFanCsv() {
+  const std::string path = SharedData("fan-pdm/fan.csv");
+  if (path.empty()) return Status(errc::not_found, "../shared/data/fan-pdm/fan.csv not found");
+  DatasetSchema schema;
+  schema.label = "Faulty";
+  schema.drop = {"DeviceID", "Time"};
+  return LoadDataset(path, schema);
 }
 
 inline std::string SourceDir() {
