@@ -11,7 +11,8 @@ namespace aiot::ml {
 
 namespace {
 
-// The contiguous chain of float FULLY_CONNECTED ops: ops [first, last], each feeding the next.
+// The first contiguous chain of float FULLY_CONNECTED ops: ops [first, last], each feeding the
+// next. FULLY_CONNECTED ops after it (an isotonic calibration on the score) stay float.
 struct FcChain {
   int first = -1;
   int last = -1;
@@ -22,10 +23,9 @@ Result<FcChain> FindFcChain(const GraphSpec& fg) {
   for (size_t i = 0; i < fg.ops.size(); ++i) {
     if (fg.ops[i].op() == Op::kFullyConnected) {
       if (c.first < 0) c.first = static_cast<int>(i);
-      if (c.last >= 0 && c.last != static_cast<int>(i) - 1) {
-        return Status(errc::unsupported, "FULLY_CONNECTED ops must form one chain");
-      }
       c.last = static_cast<int>(i);
+    } else if (c.first >= 0) {
+      break;
     }
   }
   if (c.first < 0) return Status(errc::unsupported, "no FULLY_CONNECTED op to quantize");

@@ -31,6 +31,8 @@ enum class Kind {
   kDequantize,
   kCopy,
   kTreeEnsemble,
+  kSlice,
+  kConcat,
 };
 
 // At least `ins` inputs and exactly `outs` outputs.
@@ -45,10 +47,24 @@ bool SupportedActivation(Activation a) {
 
 // ---- the float element-wise kernels (FULLY_CONNECTED's are in kernels.h) ----
 
-// ADD / SUB / MUL with a fused activation: b repeats with period `period` (0 = element-wise,
-// 1 = scalar, else a per-feature vector).
-void BinaryFloat(Op op, Activation act, size_t period, const float* a, const float* b, float* y,
-                 size_t count) {
+float ApplyBinary(Op op, float x, float y) {
+  switch (op) {
+    case Op::kAdd:
+      return x + y;
+    case Op::kSub:
+      return x - y;
+    case Op::kMul:
+      return x * y;
+    default:
+      return x / y;  // DIV: IEEE 754 (x/0 = +-inf, 0/0 = NaN), as TFLite's float DIV
+  }
+}
+
+// ADD / SUB / MUL / DIV with a fused activation: b repeats with period `period` (0 =
+// element-wise, 1 = scalar, else a per-feature vector); `reversed` computes b op a (a constant
+// first operand: 2 - x, 1 / x).
+void BinaryFloat(Op op, Activation act, size_t period, bool reversed, const float* a,
+                 const float* b, float* y, size_t count) {
   float lo = -__builtin_huge_valf(), hi = __builtin_huge_valf();
   if (act == Activation::kRelu || act == Activation::kRelu6) lo = 0.f;
   if (act == Activation::kRelu6) hi = 6.f;
@@ -59,7 +75,7 @@ void BinaryFloat(Op op, Activation act, size_t period, const float* a, const flo
     for (size_t j = 0; j < len; ++j) {
       const size_t i = base + j;
       const float bv = period == 0 ? b[i] : b[period == 1 ? 0 : j];
-      float v = op == Op::kAdd ? a[i] + bv : op == Op::kSub ? a[i] - bv : a[i] * bv;
+      const float v = reversed ? ApplyBinary(op, bv, a[i]) : ApplyBinary(op, a[i], bv);
       y[i] = std::min(std::max(v, lo), hi);
     }
   }
@@ -114,9 +130,14 @@ struct Interpreter::Node {
   int32_t* multiplier = nullptr;
   int32_t* shift = nullptr;
   kernels::Int8Requant rq{};
-  // ADD / SUB / MUL: in2 is broadcast over `in` with period `period` (1 = scalar, equal = same).
+  // ADD / SUB / MUL / DIV: in2 is broadcast over `in` with period `period` (1 = scalar, equal =
+  // same).
   size_t period = 0;
-  bool reversed = false;  // SUB computes in2 - in
+  bool reversed = false;  // the model's first operand is in2 (a constant): in2 op in
+  // SLICE (last axis): `width` values per input row, `len` of them from `begin`. CONCATENATION:
+  // inputs lists_[list, list + list_len), each `width` values per row (widths_ at the same place).
+  int width = 0, begin = 0, len = 0;
+  size_t list = 0, list_len = 0;
   float beta = 1.f;
   // QUANTIZE / DEQUANTIZE
   double scale = 0;
@@ -155,6 +176,9 @@ class Interpreter::Planner {
   Status PrepareQuantize(const OpSpec& os, const std::string& where, Node& nd) const;
   Status PrepareDequantize(const OpSpec& os, const std::string& where, Node& nd) const;
   Status PrepareReshape(const OpSpec& os, const std::string& where, Node& nd) const;
+  Status PrepareSlice(const OpSpec& os, const std::string& where, Node& nd) const;
+  Status PrepareConcat(const OpSpec& os, const std::string& where, Node& nd);
+  bool ConstInt32(int t, size_t n, int32_t* out) const;
   Status PrepareTreeEnsemble(const OpSpec& os, const std::string& where, Node& nd);
   Status FillRequant(Node& nd) const;
   void PackInt8Weights(Node& nd) const;
@@ -301,7 +325,9 @@ Status Interpreter::Planner::PrepareOperands(const OpSpec& os, const std::string
     return Status(errc::corrupted, where + ": output tensor is a constant");
   }
   if (nd.in == -1 && !os.inputs.empty()) return Status(errc::corrupted, where + ": missing input");
-  if (nd.in >= 0 && At(nd.in).constant && os.op() != Op::kReshape) {
+  const bool binary =
+      os.op() == Op::kAdd || os.op() == Op::kSub || os.op() == Op::kMul || os.op() == Op::kDiv;
+  if (nd.in >= 0 && At(nd.in).constant && os.op() != Op::kReshape && !binary) {
     return Status(errc::unsupported, where + ": constant first input is not supported");
   }
   if (!SupportedActivation(nd.act)) {
@@ -321,7 +347,12 @@ Status Interpreter::Planner::PrepareByOp(size_t oi, const OpSpec& os, const std:
     case Op::kAdd:
     case Op::kSub:
     case Op::kMul:
+    case Op::kDiv:
       return PrepareBinary(os, where, nd);
+    case Op::kSlice:
+      return PrepareSlice(os, where, nd);
+    case Op::kConcatenation:
+      return PrepareConcat(os, where, nd);
     case Op::kLogistic:
     case Op::kSoftmax:
     case Op::kRelu:
@@ -338,7 +369,8 @@ Status Interpreter::Planner::PrepareByOp(size_t oi, const OpSpec& os, const std:
                     "unsupported operator " + BuiltinOpName(os.builtin_code) + " (operator " +
                         std::to_string(oi) +
                         "); aiot runs FULLY_CONNECTED, LOGISTIC, SOFTMAX, RELU, "
-                        "RELU6, ADD, SUB, MUL, QUANTIZE, DEQUANTIZE and RESHAPE");
+                        "RELU6, ADD, SUB, MUL, DIV, QUANTIZE, DEQUANTIZE, RESHAPE, SLICE "
+                        "and CONCATENATION");
   }
 }
 
@@ -413,14 +445,23 @@ Status Interpreter::Planner::PrepareFullyConnectedInt8(const std::string& where,
   return Status::Ok();
 }
 
-// ADD, SUB, MUL (float): the second input element-wise, a scalar or a per-feature constant.
+// ADD, SUB, MUL, DIV (float): the second input element-wise, a scalar or a per-feature constant;
+// or a constant scalar first input and a variable second one (then computed reversed).
 Status Interpreter::Planner::PrepareBinary(const OpSpec& os, const std::string& where,
                                            Node& nd) const {
-  if (!Need(os, 2, 1) || os.inputs[1] < 0) {
+  if (!Need(os, 2, 1) || os.inputs[1] < 0 || nd.in < 0) {
     return Status(errc::corrupted, where + ": needs two inputs");
   }
   nd.kind = Kind::kBinary;
   nd.in2 = os.inputs[1];
+  if (At(nd.in).constant) {
+    if (At(nd.in2).constant || At(nd.in).elements != 1) {
+      return Status(errc::unsupported,
+                    where + ": a constant first input must be a scalar, the second a variable");
+    }
+    std::swap(nd.in, nd.in2);
+    nd.reversed = true;
+  }
   if (!IsFloat(nd.in) || !IsFloat(nd.in2) || !IsFloat(nd.out)) {
     return Status(errc::unsupported, where + ": only float32 tensors are supported");
   }
@@ -498,6 +539,77 @@ Status Interpreter::Planner::PrepareDequantize(const OpSpec& os, const std::stri
   nd.kind = Kind::kDequantize;
   nd.scale = At(nd.in).scale;
   nd.zero_point = At(nd.in).zero_point;
+  return Status::Ok();
+}
+
+// The `n` values of constant int32 tensor `t`; false when it is not one.
+bool Interpreter::Planner::ConstInt32(int t, size_t n, int32_t* out) const {
+  if (!Valid(t) || !At(t).constant || At(t).type != TensorType::kInt32 || At(t).elements != n) {
+    return false;
+  }
+  std::memcpy(out, g_.tensors[t].data.data(), n * sizeof(int32_t));
+  return true;
+}
+
+// SLICE of a 2-D float tensor [B, W] along its last axis: begin {0, b}, size {-1 or B, len or -1}.
+Status Interpreter::Planner::PrepareSlice(const OpSpec& os, const std::string& where,
+                                          Node& nd) const {
+  if (!Need(os, 3, 1)) return Status(errc::corrupted, where + ": needs input, begin and size");
+  const Tensor& in = At(nd.in);
+  int32_t begin[2], size[2];
+  if (in.shape.size() != 2 || !ConstInt32(os.inputs[1], 2, begin) ||
+      !ConstInt32(os.inputs[2], 2, size)) {
+    return Status(errc::unsupported,
+                  where + ": only 2-D inputs with constant int32 begin and size are supported");
+  }
+  const int32_t w = in.shape[1];
+  if (size[1] == -1 && begin[1] >= 0 && begin[1] <= w) size[1] = w - begin[1];
+  if (begin[0] != 0 || (size[0] != -1 && size[0] != in.shape[0]) || begin[1] < 0 || size[1] < 0 ||
+      begin[1] > w || size[1] > w - begin[1]) {
+    return Status(errc::unsupported,
+                  where + ": begin/size out of range or not along the last axis");
+  }
+  if (!IsFloat(nd.in) || !IsFloat(nd.out)) {
+    return Status(errc::unsupported, where + ": only float32 tensors are supported");
+  }
+  if (Elements(nd.out) != static_cast<size_t>(in.shape[0]) * static_cast<size_t>(size[1])) {
+    return Status(errc::corrupted, where + ": output shape does not match");
+  }
+  nd.kind = Kind::kSlice;
+  nd.width = w;
+  nd.begin = begin[1];
+  nd.len = size[1];
+  return Status::Ok();
+}
+
+// CONCATENATION of float tensors [B, w_i] along the last axis into [B, sum w_i].
+Status Interpreter::Planner::PrepareConcat(const OpSpec& os, const std::string& where, Node& nd) {
+  if (os.inputs.empty() || os.outputs.size() != 1 || os.inputs.size() > 4096) {
+    return Status(errc::corrupted, where + ": needs 1..4096 inputs and one output");
+  }
+  const Tensor& out = At(nd.out);
+  const int rank = static_cast<int>(out.shape.size());
+  if (rank != 2 || (os.axis != 1 && os.axis != -1) || nd.act != Activation::kNone ||
+      !IsFloat(nd.out)) {
+    return Status(errc::unsupported,
+                  where + ": only float 2-D tensors along the last axis, no activation");
+  }
+  size_t total = 0;
+  nd.list = it_.lists_.size();
+  for (int t : os.inputs) {
+    if (t < 0 || At(t).constant || !IsFloat(t) || At(t).shape.size() != 2 ||
+        At(t).shape[0] != out.shape[0]) {
+      return Status(errc::unsupported,
+                    where + ": inputs must be float [B, w] variables with the output's rows");
+    }
+    total += static_cast<size_t>(At(t).shape[1]);
+    it_.lists_.push_back(t);
+  }
+  nd.list_len = os.inputs.size();
+  if (total != static_cast<size_t>(out.shape[1])) {
+    return Status(errc::corrupted, where + ": output width is not the sum of the inputs'");
+  }
+  nd.kind = Kind::kConcat;
   return Status::Ok();
 }
 
@@ -684,7 +796,7 @@ void Interpreter::Run(const Node& nd, int batch) {
       RunFullyConnectedInt8(nd, batch);
       break;
     case Kind::kBinary:
-      BinaryFloat(nd.op, nd.act, nd.period, static_cast<const float*>(in.data),
+      BinaryFloat(nd.op, nd.act, nd.period, nd.reversed, static_cast<const float*>(in.data),
                   static_cast<const float*>(tensors_[nd.in2].data), static_cast<float*>(out.data),
                   count);
       break;
@@ -715,6 +827,10 @@ void Interpreter::Run(const Node& nd, int batch) {
     case Kind::kTreeEnsemble:
       RunTreeEnsemble(nd, batch);
       break;
+    case Kind::kSlice:
+    case Kind::kConcat:
+      RunSliceOrConcat(nd, batch);
+      break;
     case Kind::kCopy:
       if (in.data != out.data) std::memmove(out.data, in.data, count * TensorTypeSize(in.type));
       break;
@@ -732,6 +848,31 @@ void Interpreter::RunFullyConnectedFloat(const Node& nd, int batch) {
   } else {
     kernels::FullyConnectedFloatOpt(x, rows, nd.k, static_cast<const float*>(nd.packed), b, nd.n,
                                     nd.act, y);
+  }
+}
+
+// Row by row copies along the last axis (rows = batch x the tensors' first dimension).
+void Interpreter::RunSliceOrConcat(const Node& nd, int batch) {
+  auto* y = static_cast<float*>(tensors_[nd.out].data);
+  const Tensor& out = tensors_[nd.out];
+  // Prepare checked: the input (SLICE) or every input and the output (CONCATENATION) are [B, w].
+  const size_t rows = static_cast<size_t>(tensors_[nd.in].shape[0]) * static_cast<size_t>(batch);
+  if (nd.kind == Kind::kSlice) {
+    const auto* x = static_cast<const float*>(tensors_[nd.in].data);
+    for (size_t r = 0; r < rows; ++r) {
+      std::memcpy(y + r * nd.len, x + r * nd.width + nd.begin, sizeof(float) * nd.len);
+    }
+    return;
+  }
+  const size_t w_out = static_cast<size_t>(out.shape[1]);
+  size_t col = 0;
+  for (size_t i = 0; i < nd.list_len; ++i) {
+    const Tensor& t = tensors_[lists_[nd.list + i]];
+    const auto* x = static_cast<const float*>(t.data);
+    const size_t w = static_cast<size_t>(t.shape[1]);
+    for (size_t r = 0; r < rows; ++r)
+      std::memcpy(y + r * w_out + col, x + r * w, sizeof(float) * w);
+    col += w;
   }
 }
 

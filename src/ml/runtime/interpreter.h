@@ -90,10 +90,12 @@ class Interpreter {
   void RunFullyConnectedFloat(const Node& nd, int batch);
   void RunFullyConnectedInt8(const Node& nd, int batch);
   void RunTreeEnsemble(const Node& nd, int batch);
+  void RunSliceOrConcat(const Node& nd, int batch);
 
   std::vector<Tensor> tensors_;
   std::vector<Node> nodes_;
   std::vector<Trees> trees_;
+  std::vector<int32_t> lists_;  // CONCATENATION inputs (Node::list indexes here)
   std::vector<int32_t> inputs_;
   std::vector<int32_t> outputs_;
   uint8_t* arena_ = nullptr;

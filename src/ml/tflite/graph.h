@@ -17,6 +17,7 @@ enum class TensorType : int8_t { kFloat32 = 0, kInt32 = 2, kUInt8 = 3, kInt64 = 
 // BuiltinOperator codes of the ops aiot executes.
 enum class Op : int32_t {
   kAdd = 0,
+  kConcatenation = 2,
   kDequantize = 6,
   kFullyConnected = 9,
   kLogistic = 14,
@@ -27,6 +28,8 @@ enum class Op : int32_t {
   kSoftmax = 25,
   kCustom = 32,
   kSub = 41,
+  kDiv = 42,
+  kSlice = 65,
   kQuantize = 114,
 };
 
@@ -56,9 +59,10 @@ struct OpSpec {
   int32_t version = 1;
   std::vector<int32_t> inputs;  // tensor indices; -1 = optional input absent
   std::vector<int32_t> outputs;
-  Activation activation = Activation::kNone;  // FULLY_CONNECTED, ADD, SUB, MUL
+  Activation activation = Activation::kNone;  // FULLY_CONNECTED, ADD, SUB, MUL, DIV, CONCATENATION
   float softmax_beta = 1.f;
   std::vector<int32_t> new_shape;  // RESHAPE
+  int32_t axis = 0;                // CONCATENATION
   bool keep_num_dims = false;      // FULLY_CONNECTED
 
   Op op() const { return static_cast<Op>(builtin_code); }

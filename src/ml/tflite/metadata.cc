@@ -37,11 +37,13 @@ std::vector<uint8_t> EncodeMetadata(const ModelMetadata& m) {
   for (const auto& [name, value] : m.metrics) {
     metrics.push_back(mfb::CreateMetric(b, b.CreateString(name), value));
   }
-  auto root = mfb::CreateModelInfo(
-      b, 1, b.CreateString(m.name), b.CreateString(m.label), b.CreateVectorOfStrings(m.class_names),
-      b.CreateVector(features), m.decision_threshold, m.warning_threshold, m.critical_threshold,
-      b.CreateVector(metrics), b.CreateString(m.training_data_sha256), m.training_rows,
-      b.CreateString(m.quantization), b.CreateString(m.created_by));
+  auto root = mfb::CreateModelInfo(b, 1, b.CreateString(m.name), b.CreateString(m.label),
+                                   b.CreateVectorOfStrings(m.class_names), b.CreateVector(features),
+                                   m.decision_threshold, m.warning_threshold, m.critical_threshold,
+                                   b.CreateVector(metrics), b.CreateString(m.training_data_sha256),
+                                   m.training_rows, b.CreateString(m.quantization),
+                                   b.CreateString(m.created_by), b.CreateVectorOfStrings(m.derived),
+                                   b.CreateString(m.calibration), b.CreateString(m.threshold_rule));
   mfb::FinishModelInfoBuffer(b, root);
   return std::vector<uint8_t>(b.GetBufferPointer(), b.GetBufferPointer() + b.GetSize());
 }
@@ -87,6 +89,11 @@ Result<ModelMetadata> DecodeMetadata(const uint8_t* data, size_t size) {
   m.training_rows = r->training_rows();
   m.quantization = str(r->quantization());
   m.created_by = str(r->created_by());
+  if (r->derived()) {
+    for (const auto* s : *r->derived()) m.derived.push_back(str(s));
+  }
+  m.calibration = r->calibration() ? r->calibration()->str() : "none";
+  m.threshold_rule = str(r->threshold_rule());
   return m;
 }
 

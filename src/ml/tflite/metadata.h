@@ -35,6 +35,11 @@ struct ModelMetadata {
   uint64_t training_rows = 0;
   std::string quantization = "float32";
   std::string created_by = "aiot";
+  // Derived features ("power = torque * rotation"): the graph computes them from the raw inputs
+  // (`features` lists the raw inputs only).
+  std::vector<std::string> derived;
+  std::string calibration = "none";  // "platt" / "isotonic": the graph's score is calibrated
+  std::string threshold_rule;        // how decision_threshold was chosen (empty: the default)
 
   std::vector<std::string> feature_names() const;
   double Metric(const std::string& name, double fallback) const;

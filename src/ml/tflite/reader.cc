@@ -127,6 +127,11 @@ Status ReadOptions(const fb::Operator* op, uint32_t index, OpSpec* os) {
     os->activation = static_cast<Activation>(o->fused_activation_function());
   } else if (const auto* o = op->builtin_options_as_MulOptions()) {
     os->activation = static_cast<Activation>(o->fused_activation_function());
+  } else if (const auto* o = op->builtin_options_as_DivOptions()) {
+    os->activation = static_cast<Activation>(o->fused_activation_function());
+  } else if (const auto* o = op->builtin_options_as_ConcatenationOptions()) {
+    os->activation = static_cast<Activation>(o->fused_activation_function());
+    os->axis = o->axis();
   } else if (const auto* o = op->builtin_options_as_ReshapeOptions()) {
     os->new_shape = Copy(o->new_shape());
   }

@@ -91,6 +91,13 @@ std::pair<fb::BuiltinOptions, flatbuffers::Offset<void>> WriteOptions(
       return {fb::BuiltinOptions::SubOptions, fb::CreateSubOptions(b, act).Union()};
     case Op::kMul:
       return {fb::BuiltinOptions::MulOptions, fb::CreateMulOptions(b, act).Union()};
+    case Op::kDiv:
+      return {fb::BuiltinOptions::DivOptions, fb::CreateDivOptions(b, act).Union()};
+    case Op::kConcatenation:
+      return {fb::BuiltinOptions::ConcatenationOptions,
+              fb::CreateConcatenationOptions(b, op.axis, act).Union()};
+    case Op::kSlice:
+      return {fb::BuiltinOptions::SliceOptions, fb::CreateSliceOptions(b).Union()};
     case Op::kReshape:
       return {fb::BuiltinOptions::ReshapeOptions,
               fb::CreateReshapeOptions(b, b.CreateVector(op.new_shape)).Union()};

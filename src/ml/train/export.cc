@@ -1,5 +1,8 @@
 #include "ml/train/export.h"
 
+#include <functional>
+#include <map>
+
 namespace aiot::ml {
 
 GraphSpec BuildFloatGraph(const Mlp& m, const ModelMetadata& metadata) {
@@ -91,6 +94,100 @@ GraphSpec BuildTreeGraph(const TreeEnsemble& trees, const ModelMetadata& metadat
   g.inputs = {input};
   g.outputs = {score};
   g.metadata.emplace_back(kMetadataName, EncodeMetadata(metadata));
+  return g;
+}
+
+namespace {
+
+int32_t AddTensor(GraphSpec& g, std::string name, std::vector<int32_t> shape,
+                  std::vector<uint8_t> data = {}, TensorType type = TensorType::kFloat32) {
+  TensorSpec t;
+  t.name = std::move(name);
+  t.shape = std::move(shape);
+  t.data = std::move(data);
+  t.type = type;
+  g.tensors.push_back(std::move(t));
+  return static_cast<int32_t>(g.tensors.size() - 1);
+}
+
+OpSpec MakeOp(Op op, std::vector<int32_t> inputs, int32_t output) {
+  OpSpec o;
+  o.builtin_code = static_cast<int32_t>(op);
+  o.inputs = std::move(inputs);
+  o.outputs = {output};
+  return o;
+}
+
+Op BinaryOp(DeriveStep::Kind k) {
+  switch (k) {
+    case DeriveStep::Kind::kAdd:
+      return Op::kAdd;
+    case DeriveStep::Kind::kSub:
+      return Op::kSub;
+    case DeriveStep::Kind::kMul:
+      return Op::kMul;
+    default:
+      return Op::kDiv;
+  }
+}
+
+// Builds one derived feature's ops (appended to `ops`); returns its [1,1] tensor. `columns` maps
+// a column index (raw, then derived) to its [1,1] tensor, creating raw slices on first use.
+int32_t CompileDerived(GraphSpec& g, std::vector<OpSpec>& ops, const DerivedFeature& d,
+                       const std::function<int32_t(int)>& column) {
+  std::vector<int32_t> stack;  // tensor indices (constants are scalar constant tensors)
+  int tmp = 0;
+  for (size_t i = 0; i < d.steps.size(); ++i) {
+    const DeriveStep& s = d.steps[i];
+    if (s.kind == DeriveStep::Kind::kColumn) {
+      stack.push_back(column(s.column));
+    } else if (s.kind == DeriveStep::Kind::kConstant) {
+      stack.push_back(AddTensor(g, "derived/" + d.name + "/c" + std::to_string(tmp++), {1},
+                                ToBytes(std::vector<float>{s.value})));
+    } else {
+      const int32_t b = stack.back();
+      stack.pop_back();
+      const int32_t a = stack.back();
+      const bool last = i + 1 == d.steps.size();
+      const int32_t out = AddTensor(
+          g, "derived/" + d.name + (last ? std::string() : "/t" + std::to_string(tmp++)), {1, 1});
+      ops.push_back(MakeOp(BinaryOp(s.kind), {a, b}, out));
+      stack.back() = out;
+    }
+  }
+  return stack.back();
+}
+
+}  // namespace
+
+GraphSpec WithDerivedFeatures(GraphSpec g, int raw_cols,
+                              const std::vector<DerivedFeature>& derived) {
+  if (derived.empty() || g.inputs.empty()) return g;
+  const int32_t all = g.inputs[0];
+  g.tensors[all].name = "derived/features";
+  const int32_t input = AddTensor(g, "features", {1, raw_cols});
+  const int32_t size = AddTensor(g, "derived/slice_size", {2}, ToBytes(std::vector<int32_t>{1, 1}),
+                                 TensorType::kInt32);
+  std::vector<OpSpec> ops;
+  std::map<int, int32_t> slices;
+  std::vector<int32_t> outputs;
+  auto column = [&](int c) -> int32_t {
+    if (c >= raw_cols) return outputs[static_cast<size_t>(c - raw_cols)];
+    if (auto it = slices.find(c); it != slices.end()) return it->second;
+    const int32_t begin = AddTensor(g, "derived/begin_" + std::to_string(c), {2},
+                                    ToBytes(std::vector<int32_t>{0, c}), TensorType::kInt32);
+    const int32_t col = AddTensor(g, "derived/column_" + std::to_string(c), {1, 1});
+    ops.push_back(MakeOp(Op::kSlice, {input, begin, size}, col));
+    return slices[c] = col;
+  };
+  for (const DerivedFeature& d : derived) outputs.push_back(CompileDerived(g, ops, d, column));
+  std::vector<int32_t> concat_inputs{input};
+  concat_inputs.insert(concat_inputs.end(), outputs.begin(), outputs.end());
+  OpSpec concat = MakeOp(Op::kConcatenation, concat_inputs, all);
+  concat.axis = 1;
+  ops.push_back(std::move(concat));
+  g.ops.insert(g.ops.begin(), ops.begin(), ops.end());
+  g.inputs[0] = input;
   return g;
 }
 

@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "ml/data/dataset.h"
+#include "ml/data/derive.h"
 #include "ml/runtime/tree_ensemble.h"
 #include "ml/tflite/graph.h"
 #include "ml/tflite/metadata.h"
@@ -21,6 +22,14 @@ GraphSpec BuildFloatGraph(const Mlp& model, const ModelMetadata& metadata);
 // The float .tflite graph of a tree ensemble. Trees split on raw values, so there is no
 // normalisation: features[1,F] -AIOT_TREE_ENSEMBLE-> margin[1,1] -LOGISTIC-> score[1,1].
 GraphSpec BuildTreeGraph(const TreeEnsemble& trees, const ModelMetadata& metadata);
+
+// `graph` (built for the raw columns followed by the derived ones, [1, raw_cols + D]) with the
+// derived features computed inside it, so it takes the raw columns [1, raw_cols]:
+//   features -SLICE-> one column each -ADD/SUB/MUL/DIV (scalar constants)-> derived/<name>
+//   CONCATENATION(features, derived/...) -> derived/features -> the model as it was.
+// Every operation is the one the trainer's EvaluateDerived does, in the same order (float32).
+GraphSpec WithDerivedFeatures(GraphSpec graph, int raw_cols,
+                              const std::vector<DerivedFeature>& derived);
 
 // Metadata for a model trained on `train_rows` of `data`: feature names, normalisation, the
 // drift reference profile of the training rows, test metrics and the data's sha256.

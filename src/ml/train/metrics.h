@@ -19,6 +19,12 @@ struct EvalReport {
   double f1 = 0;
   double roc_auc = 0;
   std::vector<std::vector<int64_t>> confusion;  // [true class][predicted class]
+  struct PerClass {
+    double precision = 0, recall = 0, f1 = 0;
+    int64_t support = 0;  // rows of this class
+  };
+  std::vector<PerClass> per_class;  // one per class
+  double ece = 0;                   // binary: ExpectedCalibrationError of the scores; else NaN
 };
 
 // `scores`: one probability per row (binary) or num_classes per row (multi-class).
@@ -34,6 +40,38 @@ inline int PredictedClass(const float* scores, int num_classes, double threshold
   }
   return best;
 }
+
+// Expected calibration error of binary scores: rows in `bins` equal-width score bins, the
+// row-weighted mean over bins of |mean score - fraction of positives|. 0 when there are no rows.
+double ExpectedCalibrationError(const std::vector<float>& scores,
+                                const std::vector<int32_t>& labels, int bins = 10);
+
+// How `aiot train --threshold` picks the decision threshold on validation scores (binary).
+struct ThresholdRule {
+  enum class Kind { kFixed, kF1, kPrecision, kBudget };
+  Kind kind = Kind::kFixed;
+  double value = 0.5;  // kFixed: the threshold; kPrecision: the target; kBudget: alerts/device/day
+  double readings_per_day = 1440;  // kBudget: rows one device sends per day
+
+  std::string ToString() const;  // "0.5", "f1", "precision:0.9", "budget:2"
+};
+// Parses "f1", "precision:0.9", "budget:2" or a number in (0, 1); false when malformed.
+bool ParseThresholdRule(const std::string& text, ThresholdRule* rule);
+
+struct ThresholdChoice {
+  double threshold = 0.5;
+  bool target_met = true;  // kPrecision / kBudget: false when no threshold meets the target
+  double precision = 0, recall = 0, f1 = 0, alert_rate = 0;  // on the scores given
+};
+// The threshold `rule` picks on binary `scores` with `labels` (a row is flagged when score >=
+// threshold; candidates are the scores themselves):
+//   f1            the highest F1 (ties: the higher threshold);
+//   precision:P   the highest recall with precision >= P (ties: the higher threshold); when none
+//                 reaches P, the highest precision, target_met = false;
+//   budget:N      the lowest threshold flagging at most N / readings_per_day of the rows, i.e. at
+//                 most N alerts per device per day when each device sends readings_per_day rows.
+ThresholdChoice ChooseThreshold(const std::vector<float>& scores,
+                                const std::vector<int32_t>& labels, const ThresholdRule& rule);
 
 // ROC AUC by the rank statistic (ties count half).
 double RocAuc(const std::vector<float>& scores, const std::vector<int32_t>& labels);

@@ -4,6 +4,8 @@
 #include <cmath>
 
 #include "base/errc.h"
+#include "ml/data/derive.h"
+#include "ml/runtime/interpreter.h"
 #include "ml/runtime/model.h"
 #include "ml/train/export.h"
 
@@ -89,8 +91,12 @@ bool SetGbdtRecipeKey(TrainJob& job, std::string_view key, std::string_view valu
   GbdtConfig& g = job.gbdt;
   bool ok = true;
   if (key == "model") {
-    ok = value == "mlp" || value == "gbdt";
-    if (ok) job.family = value == "gbdt" ? ModelFamily::kGbdt : ModelFamily::kMlp;
+    ok = value == "mlp" || value == "gbdt" || value == "auto";
+    if (ok) {
+      job.family = value == "gbdt"   ? ModelFamily::kGbdt
+                   : value == "auto" ? ModelFamily::kAuto
+                                     : ModelFamily::kMlp;
+    }
   } else if (key == "trees") {
     ok = whole && v >= 1 && v <= 100000 && ((g.trees = static_cast<int>(v)), true);
   } else if (key == "depth") {
@@ -117,8 +123,32 @@ bool SetGbdtRecipeKey(TrainJob& job, std::string_view key, std::string_view valu
   return true;
 }
 
+// derive, calibrate, threshold, readings_per_day. True when `key` is one.
+bool SetOutputRecipeKey(TrainJob& job, std::string_view key, std::string_view value, Status& st) {
+  bool ok = true;
+  const std::string v(value);
+  if (key == "derive") {
+    job.derive.push_back(v);
+  } else if (key == "calibrate") {
+    ok = ParseCalibration(v, &job.calibration);
+  } else if (key == "threshold") {
+    ok = ParseThresholdRule(v, &job.threshold);
+  } else if (key == "readings_per_day") {
+    double d = 0;
+    ok = ParseNumber(value, &d) && d > 0 && std::isfinite(d) &&
+         ((job.threshold.readings_per_day = d), true);
+  } else {
+    return false;
+  }
+  st = ok ? Status()
+          : Status(errc::invalid_argument,
+                   "recipe: `" + std::string(key) + "=" + v + "` is not valid");
+  return true;
+}
+
 Status SetRecipeKey(TrainJob& job, std::string_view key, std::string_view value) {
   if (Status st; SetGbdtRecipeKey(job, key, value, st)) return st;
+  if (Status st; SetOutputRecipeKey(job, key, value, st)) return st;
   TrainConfig& c = job.train;
   double v = 0;
   const bool number = ParseNumber(value, &v);
@@ -159,8 +189,9 @@ Status SetRecipeKey(TrainJob& job, std::string_view key, std::string_view value)
   return Status(errc::invalid_argument,
                 "recipe: `" + std::string(key) + "=" + std::string(value) +
                     "` is not a known key with a valid value (hidden, epochs, batch, lr, "
-                    "l2, patience, validation, test, balanced, schedule; gbdt: model, trees, "
-                    "depth, eta, min_child_weight, subsample, colsample, early_stopping, "
+                    "l2, patience, validation, test, balanced, schedule, derive, calibrate, "
+                    "threshold, readings_per_day; gbdt: model, trees, depth, eta, "
+                    "min_child_weight, subsample, colsample, early_stopping, "
                     "scale_pos_weight, threads)");
 }
 
@@ -193,13 +224,15 @@ Result<TrainJob> ParseRecipe(std::string_view recipe) {
   return job;
 }
 
-const char* ModelFamilyName(ModelFamily f) { return f == ModelFamily::kGbdt ? "gbdt" : "mlp"; }
+const char* ModelFamilyName(ModelFamily f) {
+  return f == ModelFamily::kGbdt ? "gbdt" : f == ModelFamily::kAuto ? "auto" : "mlp";
+}
 
 namespace {
 
-// GBDT: train with XGBoost, export the trees, score the test split with aiot's runtime.
-Result<TrainOutput> TrainGbdtAndExport(const Dataset& data, const TrainJob& job,
-                                       const ProgressFn& progress) {
+// GBDT: train with XGBoost on `data` (raw and derived columns); the tree graph and the split.
+Result<GraphSpec> TrainGbdtGraph(const Dataset& data, const TrainJob& job,
+                                 const ProgressFn& progress, TrainOutput& out) {
   if (job.int8) {
     return Status(errc::unsupported, "gbdt models have no int8 form yet (drop --int8)");
   }
@@ -209,7 +242,6 @@ Result<TrainOutput> TrainGbdtAndExport(const Dataset& data, const TrainJob& job,
   cfg.seed = job.train.seed;
   auto r = TrainGbdt(data, cfg, progress);
   if (!r.ok()) return r.status();
-  TrainOutput out;
   out.family = ModelFamily::kGbdt;
   out.result.split = r->split;
   out.result.history = r->history;
@@ -218,59 +250,177 @@ Result<TrainOutput> TrainGbdtAndExport(const Dataset& data, const TrainJob& job,
   out.trees = r->ensemble.num_trees();
   out.tree_nodes = r->ensemble.nodes.size();
   out.scale_pos_weight = r->scale_pos_weight;
-  const Dataset test = data.Subset(r->split.test);
-  std::vector<float> margins(test.rows);
-  if (test.rows > 0)
-    kernels::TreeEnsembleRef(r->ensemble, test.x.data(), static_cast<int>(test.rows),
-                             margins.data());
-  for (float& m : margins) m = 1.f / (1.f + std::exp(-m));
-  out.test = Evaluate(margins, test.y, 2);
   out.metadata = MakeMetadata(data, r->split.train, ComputeNormalization(data, r->split.train),
-                              out.test, job.name);
+                              EvalReport{}, job.name);
   out.metadata.metrics.emplace_back("gbdt_trees", static_cast<double>(out.trees));
-  auto bytes = WriteTflite(BuildTreeGraph(r->ensemble, out.metadata));
-  if (!bytes.ok()) return bytes.status();
-  out.float_model = std::move(*bytes);
-  auto scores = ScoreRows(out.float_model, test);  // what a device computes
-  if (!scores.ok()) return scores.status();
-  out.test = Evaluate(*scores, test.y, 2);
+  return BuildTreeGraph(r->ensemble, out.metadata);
+}
+
+// MLP / logistic regression on `data`; the float graph and the split.
+Result<GraphSpec> TrainMlpGraph(const Dataset& data, const TrainJob& job,
+                                const ProgressFn& progress, TrainOutput& out) {
+  auto r = Train(data, job.train, progress);
+  if (!r.ok()) return r.status();
+  out.result = std::move(*r);
+  out.metadata =
+      MakeMetadata(data, out.result.split.train, out.result.model, EvalReport{}, job.name);
+  return BuildFloatGraph(out.result.model, out.metadata);
+}
+
+// Runs `g` over `data`'s rows and returns tensor `tensor`'s values (one per row).
+Result<std::vector<float>> TensorRows(const GraphSpec& g, const Dataset& data, int tensor) {
+  InterpreterOptions io;
+  io.max_batch = 256;
+  auto it = Interpreter::Create(g, io);
+  if (!it.ok()) return it.status();
+  std::vector<float> out;
+  out.reserve(data.rows);
+  for (size_t r = 0; r < data.rows; r += 256) {
+    const int n = static_cast<int>(std::min<size_t>(256, data.rows - r));
+    std::copy_n(data.Row(r), static_cast<size_t>(n) * data.cols, (*it)->input(0, n).f32());
+    if (Status st = (*it)->Invoke(n); !st.ok()) return st;
+    const TensorView v = (*it)->tensor(tensor, n);
+    out.insert(out.end(), v.f32(), v.f32() + n);
+  }
   return out;
+}
+
+// Replaces the graph's aiot_metadata entry.
+void SetMetadata(GraphSpec& g, const ModelMetadata& md) {
+  for (auto& [name, bytes] : g.metadata) {
+    if (name == kMetadataName) bytes = EncodeMetadata(md);
+  }
+}
+
+// Binary models: calibration fitted on the validation rows and put into `g`, then the threshold
+// chosen on the calibrated validation scores (metadata and `out` record both).
+Status CalibrateAndChooseThreshold(const Dataset& raw, const TrainJob& job, GraphSpec& g,
+                                   TrainOutput& out) {
+  out.threshold_rule = job.threshold;
+  const bool fixed = job.threshold.kind == ThresholdRule::Kind::kFixed;
+  out.metadata.decision_threshold = static_cast<float>(fixed ? job.threshold.value : 0.5);
+  out.metadata.threshold_rule = job.threshold.ToString();
+  if (job.calibration == CalibrationMethod::kNone && fixed) return Status::Ok();
+  if (raw.num_classes() != 2) {
+    return Status(errc::unsupported, "calibration and threshold search are for binary classifiers");
+  }
+  const Dataset val = raw.Subset(out.result.split.validation);
+  if (val.rows == 0) {
+    return Status(errc::invalid_argument,
+                  "calibration and threshold search need validation rows (--validation > 0)");
+  }
+  const int logit = LogitTensor(g);
+  auto before = TensorRows(g, val, g.outputs[0]);
+  if (!before.ok()) return before.status();
+  out.validation_ece_before = ExpectedCalibrationError(*before, val.y);
+  if (job.calibration != CalibrationMethod::kNone) {
+    if (logit < 0) return Status(errc::unsupported, "calibration needs a LOGISTIC output");
+    auto z = TensorRows(g, val, logit);
+    if (!z.ok()) return z.status();
+    out.calibration = job.calibration == CalibrationMethod::kPlatt ? FitPlatt(*z, val.y)
+                                                                   : FitIsotonic(*before, val.y);
+    auto calibrated = AddCalibration(std::move(g), out.calibration);
+    if (!calibrated.ok()) return calibrated.status();
+    g = std::move(*calibrated);
+    out.metadata.calibration = CalibrationName(job.calibration);
+  }
+  auto after = TensorRows(g, val, g.outputs[0]);
+  if (!after.ok()) return after.status();
+  out.validation_ece_after = ExpectedCalibrationError(*after, val.y);
+  if (!fixed) {
+    out.threshold = ChooseThreshold(*after, val.y, job.threshold);
+    out.metadata.decision_threshold = static_cast<float>(out.threshold.threshold);
+  }
+  out.validation = Evaluate(*after, val.y, 2, out.metadata.decision_threshold);
+  return Status::Ok();
+}
+
+// The predictor raises its warning at the decision threshold; critical stays above it.
+void SetAlertBands(ModelMetadata& md) {
+  const float t = md.decision_threshold;
+  md.warning_threshold = t;
+  md.critical_threshold = std::max(md.critical_threshold, t + (1.f - t) / 2.f);
+}
+
+// The test metrics recorded in the metadata.
+void SetTestMetrics(ModelMetadata& md, const EvalReport& r) {
+  std::vector<std::pair<std::string, double>> keep;
+  for (auto& m : md.metrics) {
+    if (m.first.rfind("test_", 0) != 0) keep.push_back(m);
+  }
+  md.metrics = {{"test_accuracy", r.accuracy}, {"test_precision", r.precision},
+                {"test_recall", r.recall},     {"test_f1", r.f1},
+                {"test_roc_auc", r.roc_auc},   {"test_samples", static_cast<double>(r.samples)}};
+  md.metrics.insert(md.metrics.end(), keep.begin(), keep.end());
+}
+
+// int8: quantize the float model with training rows, score the test rows, compare decisions.
+Status AddInt8(const Dataset& raw, const TrainJob& job, const std::vector<float>& float_scores,
+               TrainOutput& out) {
+  std::vector<size_t> calib = out.result.split.train;
+  if (job.calibration_rows > 0 && calib.size() > job.calibration_rows) {
+    calib.resize(job.calibration_rows);  // the split is already shuffled
+  }
+  auto q = QuantizeModel(out.float_model, raw.Subset(calib), job.quantize);
+  if (!q.ok()) return q.status();
+  out.int8_model = std::move(*q);
+  const Dataset test = raw.Subset(out.result.split.test);
+  auto q_scores = ScoreRows(out.int8_model, test);
+  if (!q_scores.ok()) return q_scores.status();
+  const int k = raw.num_classes();
+  out.test_int8 = Evaluate(*q_scores, test.y, k, out.test.threshold);
+  const Agreement agree = DecisionAgreement(float_scores, *q_scores, k, out.test.threshold);
+  out.int8_agreement = agree.decisions;
+  out.int8_max_score_diff = agree.max_score_diff;
+  return Status::Ok();
 }
 
 }  // namespace
 
-Result<TrainOutput> TrainAndExport(const Dataset& data, const TrainJob& job,
+Result<TrainOutput> TrainAndExport(const Dataset& raw, const TrainJob& requested,
                                    const ProgressFn& progress) {
-  if (job.family == ModelFamily::kGbdt) return TrainGbdtAndExport(data, job, progress);
+  auto derived = ParseDerivedList(requested.derive, raw.feature_names);
+  if (!derived.ok()) return derived.status();
+  auto data = AddDerived(raw, *derived);
+  if (!data.ok()) return data.status();
   TrainOutput out;
-  auto r = Train(data, job.train, progress);
-  if (!r.ok()) return r.status();
-  out.result = std::move(*r);
-  const Dataset test = data.Subset(out.result.split.test);
-  const int k = data.num_classes();
-  out.test = Evaluate(out.result.model.PredictAll(test), test.y, k);
-  out.metadata = MakeMetadata(data, out.result.split.train, out.result.model, out.test, job.name);
-  auto bytes = WriteTflite(BuildFloatGraph(out.result.model, out.metadata));
+  TrainJob job = requested;
+  if (job.family == ModelFamily::kAuto) {
+    auto chosen = ChooseFamily(*data, job, out.candidates);
+    if (!chosen.ok()) return chosen.status();
+    job = std::move(*chosen);
+    out.auto_metric = job.auto_metric;
+    for (const auto& c : out.candidates) {
+      const bool is_chosen =
+          (c.name == "gbdt") == (job.family == ModelFamily::kGbdt) &&
+          (c.name == "logistic") == (job.family == ModelFamily::kMlp && job.train.hidden.empty());
+      if (is_chosen) out.chosen = c.name;
+    }
+  }
+  auto graph = job.family == ModelFamily::kGbdt ? TrainGbdtGraph(*data, job, progress, out)
+                                                : TrainMlpGraph(*data, job, progress, out);
+  if (!graph.ok()) return graph.status();
+  // The model takes the raw columns; the metadata describes those (drift, SchemaFor).
+  out.metadata.features.resize(raw.cols);
+  for (const auto& d : *derived) out.metadata.derived.push_back(d.ToString());
+  GraphSpec g = WithDerivedFeatures(std::move(*graph), static_cast<int>(raw.cols), *derived);
+  if (Status st = CalibrateAndChooseThreshold(raw, job, g, out); !st.ok()) return st;
+  if (raw.num_classes() == 2) SetAlertBands(out.metadata);
+  // The exported model scores the test rows: what a device computes.
+  const Dataset test = raw.Subset(out.result.split.test);
+  SetMetadata(g, out.metadata);
+  auto bytes = WriteTflite(g);
+  if (!bytes.ok()) return bytes.status();
+  auto scores = ScoreRows(*bytes, test);
+  if (!scores.ok()) return scores.status();
+  out.test = Evaluate(*scores, test.y, raw.num_classes(), out.metadata.decision_threshold);
+  SetTestMetrics(out.metadata, out.test);
+  SetMetadata(g, out.metadata);
+  bytes = WriteTflite(g);
   if (!bytes.ok()) return bytes.status();
   out.float_model = std::move(*bytes);
-  // The exported model must score the test set exactly like the trainer's reference forward pass.
-  auto float_scores = ScoreRows(out.float_model, test);
-  if (!float_scores.ok()) return float_scores.status();
-  out.test = Evaluate(*float_scores, test.y, k);
   if (job.int8) {
-    std::vector<size_t> calib = out.result.split.train;
-    if (job.calibration_rows > 0 && calib.size() > job.calibration_rows) {
-      calib.resize(job.calibration_rows);  // the split is already shuffled
-    }
-    auto q = QuantizeModel(out.float_model, data.Subset(calib), job.quantize);
-    if (!q.ok()) return q.status();
-    out.int8_model = std::move(*q);
-    auto q_scores = ScoreRows(out.int8_model, test);
-    if (!q_scores.ok()) return q_scores.status();
-    out.test_int8 = Evaluate(*q_scores, test.y, k);
-    const Agreement agree = DecisionAgreement(*float_scores, *q_scores, k, out.test.threshold);
-    out.int8_agreement = agree.decisions;
-    out.int8_max_score_diff = agree.max_score_diff;
+    if (Status st = AddInt8(raw, job, *scores, out); !st.ok()) return st;
   }
   return out;
 }
@@ -292,7 +442,51 @@ std::string TrainOutput::ToJson() const {
     s += ",\"trees\":" + std::to_string(trees) + ",\"tree_nodes\":" + std::to_string(tree_nodes) +
          ",\"scale_pos_weight\":" + JsonNumber(scale_pos_weight);
   }
-  s += "},\"test\":" + aiot::ml::ToJson(test);
+  s += "}";
+  if (!candidates.empty()) {
+    s += ",\"auto\":{\"metric\":" + JsonString(auto_metric) + ",\"chosen\":" + JsonString(chosen) +
+         ",\"candidates\":[";
+    for (size_t i = 0; i < candidates.size(); ++i) {
+      const AutoCandidate& c = candidates[i];
+      s += std::string(i ? "," : "") + "{\"name\":" + JsonString(c.name) +
+           ",\"mean\":" + JsonNumber(c.mean) + ",\"stddev\":" + JsonNumber(c.stddev) +
+           ",\"seconds\":" + JsonNumber(c.seconds) + ",\"folds\":[";
+      for (size_t k = 0; k < c.folds.size(); ++k) s += (k ? "," : "") + JsonNumber(c.folds[k]);
+      s += "]" + (c.error.empty() ? std::string() : ",\"error\":" + JsonString(c.error)) + "}";
+    }
+    s += "]}";
+  }
+  s += ",\"derived\":[";
+  for (size_t i = 0; i < metadata.derived.size(); ++i) {
+    s += (i ? "," : "") + JsonString(metadata.derived[i]);
+  }
+  s += "],\"calibration\":{\"method\":" + JsonString(CalibrationName(calibration.method));
+  if (calibration.method == CalibrationMethod::kPlatt) {
+    s += ",\"a\":" + JsonNumber(calibration.a) + ",\"b\":" + JsonNumber(calibration.b);
+  } else if (calibration.method == CalibrationMethod::kIsotonic) {
+    s += ",\"knots\":" + std::to_string(calibration.x.size());
+  }
+  if (!validation.per_class.empty()) {
+    s += ",\"validation_ece_before\":" + JsonNumber(validation_ece_before) +
+         ",\"validation_ece_after\":" + JsonNumber(validation_ece_after);
+  }
+  s += "},\"threshold\":{\"rule\":" + JsonString(threshold_rule.ToString()) +
+       ",\"value\":" + JsonNumber(test.threshold);
+  if (threshold_rule.kind != ThresholdRule::Kind::kFixed) {
+    s += ",\"target_met\":" + std::string(threshold.target_met ? "true" : "false") +
+         ",\"validation_precision\":" + JsonNumber(threshold.precision) +
+         ",\"validation_recall\":" + JsonNumber(threshold.recall) +
+         ",\"validation_f1\":" + JsonNumber(threshold.f1) +
+         ",\"validation_alert_rate\":" + JsonNumber(threshold.alert_rate);
+    if (threshold_rule.kind == ThresholdRule::Kind::kBudget) {
+      s += ",\"readings_per_day\":" + JsonNumber(threshold_rule.readings_per_day) +
+           ",\"alerts_per_device_day\":" +
+           JsonNumber(threshold.alert_rate * threshold_rule.readings_per_day);
+    }
+  }
+  s += "}";
+  if (!validation.per_class.empty()) s += ",\"validation\":" + aiot::ml::ToJson(validation);
+  s += ",\"test\":" + aiot::ml::ToJson(test);
   if (!int8_model.empty()) {
     s += ",\"int8\":{\"test\":" + aiot::ml::ToJson(test_int8) +
          ",\"decision_agreement\":" + JsonNumber(int8_agreement) +

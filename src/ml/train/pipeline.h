@@ -9,6 +9,7 @@
 #include "ml/data/dataset.h"
 #include "ml/quant/quantize.h"
 #include "ml/tflite/metadata.h"
+#include "ml/train/calibrate.h"
 #include "ml/train/gbdt.h"
 #include "ml/train/metrics.h"
 #include "ml/train/mlp.h"
@@ -18,8 +19,9 @@ namespace aiot::ml {
 // Train -> evaluate -> export float -> (optionally) quantize int8 -> evaluate int8, in one call.
 // `aiot train` and the MLOps pipeline both use it.
 // Model families `aiot train --model` offers.
-enum class ModelFamily { kMlp, kGbdt };
-const char* ModelFamilyName(ModelFamily f);  // "mlp", "gbdt"
+// kAuto: TrainAndExport cross-validates logistic regression, the MLP and GBDT and keeps the best.
+enum class ModelFamily { kMlp, kGbdt, kAuto };
+const char* ModelFamilyName(ModelFamily f);  // "mlp", "gbdt", "auto"
 
 struct TrainJob {
   ModelFamily family = ModelFamily::kMlp;
@@ -29,6 +31,25 @@ struct TrainJob {
   QuantizeOptions quantize;
   size_t calibration_rows = 2000;  // training rows used for int8 calibration (0 = all)
   std::string name = "model";
+  // Derived features, "name = expression" (data/derive.h), computed inside the model's graph.
+  std::vector<std::string> derive;
+  // Binary models: score calibration and the decision threshold, both fitted on the validation
+  // rows (the validation fraction must be > 0 unless both are left at their defaults).
+  CalibrationMethod calibration = CalibrationMethod::kNone;
+  ThresholdRule threshold;  // default: 0.5
+  // --model auto: k-fold cross-validation on the non-test rows; the metric is "roc_auc" or "f1"
+  // (at 0.5; multi-class: macro F1 always).
+  int folds = 3;
+  std::string auto_metric = "roc_auc";
+};
+
+// One model family --model auto tried: its cross-validated metric and training time.
+struct AutoCandidate {
+  std::string name;  // "logistic", "mlp", "gbdt"
+  std::vector<double> folds;
+  double mean = 0, stddev = 0;
+  double seconds = 0;  // training and scoring over all folds
+  std::string error;   // when the family could not be trained (then not chosen)
 };
 
 struct TrainOutput {
@@ -44,6 +65,15 @@ struct TrainOutput {
   ModelMetadata metadata;
   std::vector<uint8_t> float_model;  // .tflite bytes
   std::vector<uint8_t> int8_model;   // .tflite bytes (when int8)
+  // Binary models: what calibration and the threshold search did on the validation rows.
+  Calibration calibration;
+  double validation_ece_before = 0, validation_ece_after = 0;
+  EvalReport validation;  // the final model on the validation rows, at the chosen threshold
+  ThresholdChoice threshold;
+  ThresholdRule threshold_rule;
+  std::vector<AutoCandidate> candidates;  // --model auto, every family tried
+  std::string auto_metric;
+  std::string chosen;  // --model auto: the winning candidate's name
 
   // {"model":..,"train":{..},"test":{..},"int8":{..}} — no trailing newline.
   std::string ToJson() const;
@@ -53,14 +83,30 @@ struct TrainOutput {
 // comma-separated overrides of TrainConfig, e.g. "fast,epochs=40,hidden=32x16,balanced=true".
 // Bases: "default" (TrainConfig's defaults, the reference recipe) and "fast" (16x8, 30 epochs,
 // batch 64, for large data sets and tests). Keys: hidden (sizes joined by x, or none), epochs,
-// batch, lr, l2, patience, validation, test, balanced (true/false), schedule (cosine/constant);
+// batch, lr, l2, patience, validation, test, balanced (true/false), schedule (cosine/constant),
+// derive (repeatable: "derive=dT = process_temp - air_temp"), calibrate (none/platt/isotonic),
+// threshold (0.5, f1, precision:P, budget:N), readings_per_day (for budget);
 // gradient-boosted trees: model=gbdt, trees, depth, eta, min_child_weight, subsample, colsample,
 // early_stopping (rounds), scale_pos_weight, threads (e.g. "default,model=gbdt,trees=500,depth=4").
 // errc::invalid_argument naming the item.
 Result<TrainJob> ParseRecipe(std::string_view recipe);
 
-// Errors are those of the step that failed (Train/TrainGbdt, WriteTflite, the runtime,
-// QuantizeGraph). GBDT models have no int8 form yet (errc::unsupported with job.int8).
+// The family --model auto picks on `data` (raw and derived columns): each candidate trained on k-1
+// folds of the non-test rows and scored on the k-th (stratified folds, job.train.seed); the
+// highest mean job.auto_metric wins, ties to the simpler (logistic, then mlp, then gbdt). Returns
+// the job to run (family, and hidden = none for logistic) and fills `candidates`.
+Result<TrainJob> ChooseFamily(const Dataset& data, const TrainJob& job,
+                              std::vector<AutoCandidate>& candidates);
+
+// Errors are those of the step that failed (ParseDerivedList/AddDerived, Train/TrainGbdt,
+// WriteTflite, the runtime, QuantizeGraph). GBDT models have no int8 form yet (errc::unsupported
+// with job.int8). `data` holds the raw columns: derived features are added here, and the model
+// takes the raw columns.
+//
+// Binary models with job.calibration / job.threshold: the exported graph scores the validation
+// rows, the calibration is fitted on them and compiled into the graph (calibrate.h), then the
+// calibrated graph scores them again and ChooseThreshold picks metadata.decision_threshold; the
+// test report is at that threshold.
 Result<TrainOutput> TrainAndExport(const Dataset& data, const TrainJob& job,
                                    const ProgressFn& progress = {});
 
