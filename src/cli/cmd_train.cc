@@ -25,6 +25,13 @@ struct TrainArgs {
   // --model gbdt
   ml::ModelFamily model = ml::ModelFamily::kMlp;
   ml::GbdtConfig gbdt;
+  // derived features, calibration, threshold
+  std::vector<std::string> derive;
+  ml::CalibrationMethod calibrate = ml::CalibrationMethod::kNone;
+  std::string threshold = "0.5";
+  double readings_per_day = 1440;
+  int folds = 3;
+  std::string auto_metric = "roc_auc";
 };
 
 std::string Clock(double seconds) {
@@ -74,6 +81,16 @@ bool JobFromArgs(const TrainArgs& a, ml::DatasetSchema* schema, ml::TrainJob* jo
   job->family = a.model;
   job->gbdt = a.gbdt;
   job->gbdt.balanced = a.balanced;
+  job->derive = a.derive;
+  job->folds = a.folds;
+  job->auto_metric = a.auto_metric;
+  job->calibration = a.calibrate;
+  job->threshold.readings_per_day = a.readings_per_day;
+  if (!ml::ParseThresholdRule(a.threshold, &job->threshold)) {
+    std::cerr << "aiot train: --threshold must be a number in (0,1), f1, precision:P or "
+                 "budget:N\n";
+    return false;
+  }
   job->int8 = a.int8;
   job->quantize.per_channel = a.per_channel;
   job->name = a.name.empty() ? a.out : a.name;
@@ -159,6 +176,10 @@ int RunTrain(const TrainArgs& a) {
     std::cerr << (i ? "," : "") << data->feature_names[i];
   }
   std::cerr << ", label " << data->label_name << " (" << data->num_classes() << " classes)\n";
+  if (a.model == ml::ModelFamily::kAuto && !a.quiet) {
+    std::cerr << "aiot train: auto: cross-validating logistic, mlp and gbdt (" << a.folds
+              << " folds, " << a.auto_metric << ")\n";
+  }
   const bool tty = isatty(fileno(stderr));
   auto out = ml::TrainAndExport(
       *data, job, Progress(a.quiet, tty, a.model == ml::ModelFamily::kGbdt ? "round" : "epoch"));
@@ -174,13 +195,21 @@ int RunTrain(const TrainArgs& a) {
 void AddGbdtOptions(CLI::App* cmd, TrainArgs& a) {
   cmd->add_option(
          "--model", a.model,
-         "Model family: mlp (a neural network, --hidden none: logistic regression) or gbdt "
-         "(gradient-boosted trees, trained with XGBoost, run by aiot's own kernels)")
+         "Model family: mlp (a neural network, --hidden none: logistic regression), gbdt "
+         "(gradient-boosted trees, trained with XGBoost, run by aiot's own kernels) or auto "
+         "(logistic, mlp and gbdt cross-validated on the training rows, the best kept)")
       ->transform(CLI::CheckedTransformer(
           std::map<std::string, ml::ModelFamily>{{"mlp", ml::ModelFamily::kMlp},
-                                                 {"gbdt", ml::ModelFamily::kGbdt}},
+                                                 {"gbdt", ml::ModelFamily::kGbdt},
+                                                 {"auto", ml::ModelFamily::kAuto}},
           CLI::ignore_case))
       ->default_str("mlp");
+  cmd->add_option("--folds", a.folds, "auto: cross-validation folds (2..20)")
+      ->capture_default_str();
+  cmd->add_option("--auto-metric", a.auto_metric,
+                  "auto: the cross-validated metric that picks the family: roc_auc or f1 (at 0.5)")
+      ->check(CLI::IsMember({"roc_auc", "f1"}))
+      ->capture_default_str();
   ml::GbdtConfig& g = a.gbdt;
   cmd->add_option("--trees", g.trees, "gbdt: boosting rounds (most trees)")->capture_default_str();
   cmd->add_option("--max-depth", g.max_depth, "gbdt: depth of each tree")->capture_default_str();
@@ -206,6 +235,32 @@ void AddGbdtOptions(CLI::App* cmd, TrainArgs& a) {
   cmd->add_option("--threads", g.threads,
                   "gbdt: training threads (0 = every core; XGBoost's OpenMP threads slow down "
                   "badly on a busy machine)")
+      ->capture_default_str();
+}
+
+// --derive, --calibrate, --threshold, --readings-per-day.
+void AddOutputOptions(CLI::App* cmd, TrainArgs& a) {
+  cmd->add_option("--derive", a.derive,
+                  "Derived feature computed inside the model, e.g. \"power = torque * rotation * "
+                  "0.10472\" (columns and earlier derived names, numbers, + - * /, parentheses; "
+                  "`quoted names`); repeatable");
+  cmd->add_option("--calibrate", a.calibrate,
+                  "Calibrate the score on the validation rows, inside the model: none, platt "
+                  "(sigmoid of a*logit+b) or isotonic (monotone piecewise-linear)")
+      ->transform(CLI::CheckedTransformer(
+          std::map<std::string, ml::CalibrationMethod>{
+              {"none", ml::CalibrationMethod::kNone},
+              {"platt", ml::CalibrationMethod::kPlatt},
+              {"isotonic", ml::CalibrationMethod::kIsotonic}},
+          CLI::ignore_case))
+      ->default_str("none");
+  cmd->add_option("--threshold", a.threshold,
+                  "Decision threshold stored in the model: a number, or chosen on the validation "
+                  "rows: f1 (best F1), precision:P (best recall at precision >= P), budget:N (at "
+                  "most N alerts per device per day, see --readings-per-day)")
+      ->capture_default_str();
+  cmd->add_option("--readings-per-day", a.readings_per_day,
+                  "For --threshold budget:N: rows one device sends per day")
       ->capture_default_str();
 }
 
@@ -243,6 +298,7 @@ void RegisterTrain(CLI::App& root, Context& ctx) {
   cmd->add_option("--seed", a->seed, "Random seed (split, initialisation, shuffling)")
       ->capture_default_str();
   AddGbdtOptions(cmd, *a);
+  AddOutputOptions(cmd, *a);
   cmd->add_option("--out", a->out, "Output .tflite (float)")->required();
   cmd->add_flag("--int8", a->int8, "Also write a post-training int8 model (mlp only)");
   cmd->add_option("--int8-out", a->int8_out, "Path of the int8 model (default: OUT.int8.tflite)");

@@ -192,6 +192,41 @@ TEST_F(MlCli, TrainsGradientBoostedTrees) {
   EXPECT_NE(Stderr().find("no int8 form"), std::string::npos) << Stderr();
 }
 
+TEST_F(MlCli, DerivedFeaturesCalibrationThresholdAndAuto) {
+  std::string out;
+  const std::string model = dir_ + "/derived.tflite";
+  const std::string common =
+      "train --data " + csv_ +
+      " --label status --label-map healthy=0,failing=1 --drop pump_id,recorded_at --epochs 20"
+      " --trees 30 --threads 1 --quiet";
+  ASSERT_EQ(Aiot(common +
+                     " --derive \"heat = bearing_temp_c * current_a\" --derive \"per_flow = heat / "
+                     "flow_lpm\" --calibrate platt --threshold f1 --model auto --folds 2 --out " +
+                     model,
+                 &out),
+            0)
+      << Stderr();
+  for (const char* s : {"\"derived\":[\"heat = bearing_temp_c * current_a\"",
+                        "\"calibration\":{\"method\":\"platt\"", "\"threshold\":{\"rule\":\"f1\"",
+                        "\"auto\":{\"metric\":\"roc_auc\"", "\"name\":\"logistic\"",
+                        "\"name\":\"gbdt\"", "\"per_class\":["}) {
+    EXPECT_NE(out.find(s), std::string::npos) << s << " in " << out;
+  }
+  auto m = Model::FromFile(model);
+  ASSERT_TRUE(m.ok()) << m.status().ToString();
+  EXPECT_EQ((*m)->metadata().feature_names(),
+            (std::vector<std::string>{"flow_lpm", "bearing_temp_c", "current_a"}));
+  EXPECT_EQ((*m)->metadata().derived.size(), 2u);
+  EXPECT_EQ((*m)->metadata().calibration, "platt");
+  // The raw CSV scores as is: the model computes heat and per_flow itself.
+  ASSERT_EQ(Aiot("eval --model " + model + " --data " + csv_, &out), 0) << Stderr();
+  EXPECT_NE(out.find("\"accuracy\":0.9"), std::string::npos) << out;
+  // A bad expression names the column of the problem.
+  EXPECT_EQ(Aiot(common + " --derive \"x = current_a * \" --out " + dir_ + "/x.tflite", &out), 1);
+  EXPECT_NE(Stderr().find(": expected a column name, a number or"), std::string::npos) << Stderr();
+  EXPECT_NE(Aiot(common + " --threshold precision: --out " + dir_ + "/x.tflite", &out), 0);
+}
+
 TEST_F(MlCli, BadInputIsReportedWithRowAndColumn) {
   std::ofstream(dir_ + "/bad.csv") << "a,b,y\n1,2,0\n3,oops,1\n";
   std::string out;
