@@ -89,7 +89,12 @@ int RunInspect(const std::string& path) {
       << ",\"decision_threshold\":" << ml::JsonNumber(md.decision_threshold)
       << ",\"warning_threshold\":" << ml::JsonNumber(md.warning_threshold)
       << ",\"critical_threshold\":" << ml::JsonNumber(md.critical_threshold)
-      << ",\"training_data_sha256\":" << ml::JsonString(md.training_data_sha256)
+      << ",\"threshold_rule\":" << ml::JsonString(md.threshold_rule)
+      << ",\"calibration\":" << ml::JsonString(md.calibration) << ",\"derived\":[";
+    for (size_t i = 0; i < md.derived.size(); ++i) {
+      o << (i ? "," : "") << ml::JsonString(md.derived[i]);
+    }
+    o << "],\"training_data_sha256\":" << ml::JsonString(md.training_data_sha256)
       << ",\"training_rows\":" << md.training_rows << ",\"features\":[";
     for (size_t i = 0; i < md.features.size(); ++i) {
       const auto& f = md.features[i];

@@ -218,6 +218,12 @@ TEST_F(MlCli, DerivedFeaturesCalibrationThresholdAndAuto) {
             (std::vector<std::string>{"flow_lpm", "bearing_temp_c", "current_a"}));
   EXPECT_EQ((*m)->metadata().derived.size(), 2u);
   EXPECT_EQ((*m)->metadata().calibration, "platt");
+  ASSERT_EQ(Aiot("tflite inspect " + model, &out), 0) << Stderr();
+  for (const char* s : {"\"calibration\":\"platt\"", "\"threshold_rule\":\"f1\"",
+                        "\"derived\":[\"heat = bearing_temp_c * current_a\"", "\"op\":\"SLICE\"",
+                        "\"op\":\"CONCATENATION\"", "\"op\":\"DIV\"", "\"runnable\":true"}) {
+    EXPECT_NE(out.find(s), std::string::npos) << s << " in " << out;
+  }
   // The raw CSV scores as is: the model computes heat and per_flow itself.
   ASSERT_EQ(Aiot("eval --model " + model + " --data " + csv_, &out), 0) << Stderr();
   EXPECT_NE(out.find("\"accuracy\":0.9"), std::string::npos) << out;
