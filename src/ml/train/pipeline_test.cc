@@ -36,7 +36,19 @@ TEST(RecipeTest, BasesAndOverrides) {
   EXPECT_DOUBLE_EQ(g->gbdt.scale_pos_weight, 3);
   EXPECT_EQ(g->gbdt.threads, 2);
   EXPECT_TRUE(g->gbdt.balanced);
-  for (const char* bad : {"model=forest", "trees=0", "depth=65", "eta=0", "subsample=1.5"}) {
+  auto o = ParseRecipe(
+      "default,model=auto,derive=power = torque * rotation * 0.10472,derive=dT = p - a,"
+      "calibrate=isotonic,threshold=budget:2,readings_per_day=96");
+  ASSERT_TRUE(o.ok()) << o.status().ToString();
+  EXPECT_EQ(o->family, ModelFamily::kAuto);
+  EXPECT_EQ(o->derive,
+            (std::vector<std::string>{"power = torque * rotation * 0.10472", "dT = p - a"}));
+  EXPECT_EQ(o->calibration, CalibrationMethod::kIsotonic);
+  EXPECT_EQ(o->threshold.kind, ThresholdRule::Kind::kBudget);
+  EXPECT_DOUBLE_EQ(o->threshold.value, 2);
+  EXPECT_DOUBLE_EQ(o->threshold.readings_per_day, 96);
+  for (const char* bad : {"model=forest", "trees=0", "depth=65", "eta=0", "subsample=1.5",
+                          "calibrate=beta", "threshold=f2", "readings_per_day=0"}) {
     EXPECT_EQ(ParseRecipe(bad).status().code(), errc::invalid_argument) << bad;
   }
   for (const char* bad : {"slow", "epochs=0", "epochs=x", "hidden=3x", "lr=2", "fast,default",
