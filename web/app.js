@@ -712,7 +712,7 @@ function driftView(dr) {
   const psiT = typeof dr.thresholds?.psi === 'number' ? dr.thresholds.psi : null;
   const alpha = typeof dr.report?.ks_alpha_per_feature === 'number' && dr.report.ks_alpha_per_feature > 0 ? dr.report.ks_alpha_per_feature : null;
   const head = h('p', { class: 'meta', dataset: { testid: 'drift-reason' } },
-    `${str(dr.decision) || '–'}: ${str(dr.reason)} (${str(dr.rows)} current rows, ${str(dr.reference_rows)} reference rows)`);
+    `${str(dr.reason) || str(dr.decision) || '–'} (${str(dr.rows)} current rows, ${str(dr.reference_rows)} reference rows)`);
   if (!feats.length) return [head, h('div', { class: 'empty' }, 'No per-feature figures (nothing to compare with).')];
   // KS as -log10(p) against -log10(alpha per feature): a longer bar is stronger evidence.
   const nlog = (p) => (typeof p === 'number' && p > 0 ? -Math.log10(p) : p === 0 ? 16 : 0);
