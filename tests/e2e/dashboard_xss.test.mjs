@@ -201,6 +201,12 @@ async function visitAll(page, label, live) {
   check(drift.includes(DRIFT_MESSAGE), `${label} models: the drift event's message shown as text`);
   await assertClean(page, `${label} models`);
   await page.screenshot({ path: join(artifacts, `${label}-models.png`), fullPage: true });
+
+  // Pipelines (signed in above): this server has no runs; dashboard_pipelines.test.mjs has the
+  // hostile runs. The page and the fleet's (hidden) bridge panel stay clean.
+  await go('#/pipelines');
+  await page.waitForSelector('[data-testid=pipeline-runs] .empty, [data-testid=pipeline-runs] table, [data-testid=signin]', { timeout: 30000 });
+  await assertClean(page, `${label} pipelines`);
 }
 
 await runInBrowser(chromium, server, artifacts, async (context, consoleErrors) => {
