@@ -1,6 +1,7 @@
 // aiot dashboard: plain ES module, no build step. Data from the store's HTTP API
 // (/api/v1/fleet, /api/v1/series, /api/v1/anomalies), the model registry (/api/v1/models, if
-// present) and live updates over the WebSocket hub (channels telemetry/<id>, anomaly/<id>,
+// present), the pipeline runs (/api/v1/pipelines/...), the Kafka bridge (/api/v1/bridge) and live
+// updates over the WebSocket hub (channels telemetry/<id>, anomaly/<id>,
 // status/<id>, alerts, events/<kind>).
 //
 // Everything that comes from the network (device ids, levels, models, event data, registry
