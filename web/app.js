@@ -1,6 +1,7 @@
 // aiot dashboard: plain ES module, no build step. Data from the store's HTTP API
 // (/api/v1/fleet, /api/v1/series, /api/v1/anomalies), the model registry (/api/v1/models, if
-// present) and live updates over the WebSocket hub (channels telemetry/<id>, anomaly/<id>,
+// present), the pipeline runs (/api/v1/pipelines/...), the Kafka bridge (/api/v1/bridge) and live
+// updates over the WebSocket hub (channels telemetry/<id>, anomaly/<id>,
 // status/<id>, alerts, events/<kind>).
 //
 // Everything that comes from the network (device ids, levels, models, event data, registry
@@ -221,6 +222,7 @@ function scheduleRender(timeline = false) {
 // ---------- fleet ----------
 async function showFleet() {
   fill('#view', h('h1', null, 'Fleet'), h('div', { class: 'summary', id: 'summary' }),
+    h('section', { id: 'bridge', class: 'bridge', hidden: true, dataset: { testid: 'bridge' } }),
     h('div', { class: 'grid', id: 'fleet', dataset: { testid: 'fleet' } }),
     h('h2', null, 'Recent alerts'), h('ul', { class: 'timeline', id: 'alerts', dataset: { testid: 'alerts' } }));
   try {
@@ -237,6 +239,7 @@ async function showFleet() {
     return;
   }
   renderFleet();
+  refreshBridge();
 }
 
 // A device of /api/v1/fleet into the state: only the fields the page uses, of the types it uses.
@@ -446,6 +449,22 @@ function metricsSummary(m) {
     .map(([k, v]) => `${k} ${typeof v === 'number' ? v.toFixed(3) : v}`).join(', ');
 }
 
+// The sign-in form of the pages behind a token: `what` needs one; `retry` shows the page again.
+function signinForm(what, retry) {
+  const form = h('form', { class: 'signin', id: 'signin', dataset: { testid: 'signin' } },
+    h('p', null, `${what} needs a token${token() ? ' (the saved one was refused)' : ''}. `,
+      h('code', null, 'aiot up'), ' wrote an admin token to ', h('code', null, 'var/aiot/admin.token'),
+      ' and printed a sign-in link.'),
+    h('input', { id: 'token', type: 'password', autocomplete: 'off', placeholder: 'paste a token', 'aria-label': 'token' }),
+    h('button', { type: 'submit' }, 'Sign in'));
+  form.addEventListener('submit', (ev) => {
+    ev.preventDefault();
+    setToken($('#token').value.trim());
+    retry();
+  });
+  return form;
+}
+
 async function showModels() {
   fill('#view', h('h1', null, 'Models'), h('div', { id: 'models', dataset: { testid: 'models' } }),
     h('h2', null, 'Rollouts'), h('div', { id: 'rollouts' }),
@@ -459,18 +478,7 @@ async function showModels() {
   const de = drift.unavailable ? [] : list(drift, 'entries');
   fill('#drift', de.length ? de.map(timelineItem) : h('li', { class: 'empty' }, 'No drift events in the last 30 days.'));
   if (models.status === 401 || rollouts.status === 401) {
-    const form = h('form', { class: 'signin', id: 'signin', dataset: { testid: 'signin' } },
-      h('p', null, `The model registry needs a token${token() ? ' (the saved one was refused)' : ''}. `,
-        h('code', null, 'aiot up'), ' wrote an admin token to ', h('code', null, 'var/aiot/admin.token'),
-        ' and printed a sign-in link.'),
-      h('input', { id: 'token', type: 'password', autocomplete: 'off', placeholder: 'paste a token', 'aria-label': 'token' }),
-      h('button', { type: 'submit' }, 'Sign in'));
-    form.addEventListener('submit', (ev) => {
-      ev.preventDefault();
-      setToken($('#token').value.trim());
-      showModels();
-    });
-    fill('#models', form);
+    fill('#models', signinForm('The model registry', showModels));
     fill('#rollouts', h('div', { class: 'empty' }, 'Sign in to see rollouts.'));
     return;
   }
@@ -506,6 +514,292 @@ function table(head, rows) {
     h('tbody', null, rows.map((r) => h('tr', null, r.map((c) => h('td', null, c))))));
 }
 
+// ---------- pipelines (the continuous-learning runs, src/pipeline) ----------
+// Runs, a run's DAG with each step's status and duration, champion vs challenger, the decision
+// and its reason, the drift report per feature and the step logs. Everything in a run (names,
+// reasons, log tails, feature names) is text; only known statuses become CSS classes.
+const PIPELINES = ['continuous-learning', 'extract-data'];
+const RUN_STATES = new Set(['queued', 'running', 'succeeded', 'failed', 'cancelled']);
+const STEP_STATES = new Set(['running', 'succeeded', 'failed', 'stopped', 'interrupted', 'pending', 'skipped']);
+const isObj = (x) => x !== null && typeof x === 'object' && !Array.isArray(x);
+const num = (v) => (typeof v === 'number' && isFinite(v) ? v : 0);
+const nsToMs = (ns) => (typeof ns === 'number' && ns > 0 ? ns / 1e6 : null);
+
+// A status as a chip (not a .badge: those are alert levels).
+function chip(status, known) {
+  const s = str(status);
+  return h('span', { class: `st ${known.has(s) ? s : 'other'}` }, s || '–');
+}
+function duration(ms) {
+  if (typeof ms !== 'number' || !isFinite(ms) || ms < 0) return '–';
+  if (ms < 1000) return `${Math.round(ms)} ms`;
+  const s = ms / 1000;
+  if (s < 60) return `${s.toFixed(1)} s`;
+  if (s < 3600) return `${Math.floor(s / 60)} min ${Math.round(s % 60)} s`;
+  return `${Math.floor(s / 3600)} h ${Math.round((s % 3600) / 60)} min`;
+}
+// A run's or an attempt's duration: as recorded, or so far while it runs.
+function elapsed(x) {
+  if (typeof x.duration_ms === 'number') return x.duration_ms;
+  const started = nsToMs(x.started_ns);
+  return started && x.status === 'running' ? Date.now() - started : null;
+}
+
+// The run shown, its selected step, the JSON last rendered, a refresh in progress.
+const pl = { run: null, step: null, shown: '', loading: false };
+
+async function showPipelines(id) {
+  if (!$('#pl-runs')) {
+    fill('#view', h('h1', null, 'Pipelines'), h('div', { class: 'meta', id: 'pl-runner', dataset: { testid: 'pipeline-runner' } }),
+      h('div', { id: 'pl-runs', dataset: { testid: 'pipeline-runs' } }), h('div', { id: 'pl-run', dataset: { testid: 'pipeline-run' } }));
+  }
+  const [info, ...runLists] = await Promise.all([optionalJson(`${API}/pipelines`),
+    ...PIPELINES.map((p) => optionalJson(`${API}/pipelines/${p}/runs?limit=50`))]);
+  if (state.route?.page !== 'pipelines') return;
+  const refused = [info, ...runLists].find((x) => x.status === 401 || x.status === 403);
+  if (refused) {
+    fill('#pl-runner');
+    fill('#pl-run');
+    fill('#pl-runs', refused.status === 401 ? signinForm('The pipeline runs', () => route())
+      : h('div', { class: 'empty' }, 'Pipeline runs need a token with the admin or operator role.'));
+    return;
+  }
+  if (info.unavailable) {
+    fill('#pl-runs', h('div', { class: 'empty' }, `Pipelines not available here (${info.error}).`));
+    return;
+  }
+  fill('#pl-runner', runnerText(info.runner));
+  const runs = runLists.flatMap((l) => list(l, 'runs')).filter((r) => isObj(r) && typeof r.id === 'number')
+    .sort((a, b) => b.id - a.id);
+  const shown = id !== null ? Number(id) : runs[0]?.id;
+  fill('#pl-runs', runs.length ? runsTable(runs, shown)
+    : h('div', { class: 'empty' }, 'No runs yet. A drift event, the schedule, new labelled rows, `aiot pipeline trigger` or POST /api/v1/pipelines/continuous-learning/runs start one.'));
+  if (!Number.isInteger(shown) || shown < 1) { fill('#pl-run'); return; }
+  let run;
+  try {
+    run = await getJson(`${API}/pipelines/runs/${shown}`);
+  } catch (e) {
+    fill('#pl-run', h('div', { class: 'empty' }, `Cannot load run ${shown}: ${e.message}`));
+    return;
+  }
+  if (state.route?.page !== 'pipelines' || !isObj(run)) return;
+  if (pl.run?.id !== run.id) pl.step = null;
+  // Redrawn when it changed, or while it runs (durations so far); the log keeps its scroll else.
+  const text = JSON.stringify(run);
+  const active = run.status === 'queued' || run.status === 'running';
+  if (text === pl.shown && !active && $('#pl-run').childElementCount) return;
+  pl.shown = text;
+  pl.run = run;
+  renderRun();
+}
+
+function runnerText(r) {
+  if (!isObj(r)) return '';
+  const t = isObj(r.triggers) ? r.triggers : {};
+  const parts = [`runner ${r.enabled === true ? 'on' : 'off'}`, `model ${str(r.model) || '–'}`];
+  if (t.drift === true) parts.push(`drift trigger (cooldown ${str(t.drift_cooldown_s)} s)`);
+  if (str(t.schedule)) parts.push(`schedule ${str(t.schedule)}${str(t.next_scheduled) ? `, next ${str(t.next_scheduled)}` : ''}`);
+  if (num(t.min_new_rows) > 0) parts.push(`every ${str(t.min_new_rows)} new labelled rows`);
+  return parts.map((p) => h('span', null, p));
+}
+
+function runsTable(runs, shown) {
+  return h('table', { class: 'runs' },
+    h('thead', null, h('tr', null, ['run', 'pipeline', 'model', 'trigger', 'status', 'started', 'duration', 'decision'].map((c) => h('th', null, c)))),
+    h('tbody', null, runs.map((r) => h('tr', { class: r.id === shown ? 'selected' : null, dataset: { testid: 'run', id: String(r.id) } },
+      h('td', null, h('a', { href: `#/pipelines/${r.id}` }, `#${r.id}`)), h('td', null, str(r.pipeline)), h('td', null, str(r.model)),
+      h('td', null, str(r.trigger)), h('td', null, chip(r.status, RUN_STATES)), h('td', null, when(nsToMs(r.started_ns) ?? nsToMs(r.created_ns))),
+      h('td', null, duration(elapsed(r))), h('td', null, str(r.decision) || '–')))));
+}
+
+function renderRun() {
+  const run = pl.run;
+  if (!run || !$('#pl-run')) return;
+  const reports = isObj(run.reports) ? run.reports : {};
+  const attempts = list(run.steps).filter((a) => isObj(a) && str(a.step));
+  if (!pl.step) pl.step = defaultStep(attempts);
+  fill('#pl-run',
+    h('h2', null, `Run #${str(run.id)} · ${str(run.pipeline)} · ${str(run.model)}`),
+    h('div', { class: 'meta' }, chip(run.status, RUN_STATES), h('span', null, `trigger ${str(run.trigger)}`),
+      h('span', null, `started ${when(nsToMs(run.started_ns))}`), h('span', null, `duration ${duration(elapsed(run))}`),
+      h('span', null, `code ${str(run.code_version)}`),
+      isObj(run.params) && Object.keys(run.params).length
+        ? h('span', { dataset: { testid: 'run-params' } }, `params ${Object.entries(run.params).map(([k, v]) => `${k}=${str(v)}`).join(', ')}`) : null),
+    decisionView(run, reports.evaluate),
+    h('h3', null, 'Steps'), dagView(run, attempts),
+    h('h3', null, 'Champion vs challenger'), evaluateView(reports.evaluate),
+    h('h3', null, 'Drift per feature'), driftView(reports.drift),
+    h('h3', null, `Log: ${pl.step || '–'}`), logView(attempts, pl.step));
+}
+
+// The step to show the log of: the one that failed or is running, else the last that ran.
+function defaultStep(attempts) {
+  const pick = attempts.findLast((a) => ['failed', 'interrupted', 'running'].includes(a.status)) || attempts[attempts.length - 1];
+  return pick ? str(pick.step) : null;
+}
+
+function decisionView(run, ev) {
+  const promoted = isObj(ev) && typeof ev.promoted === 'boolean' ? ev.promoted : null;
+  const active = run.status === 'queued' || run.status === 'running';
+  const cls = run.status === 'failed' ? 'bad' : promoted === true ? 'good' : promoted === false ? 'warn' : 'neutral';
+  const title = promoted === true ? 'Challenger promoted' : promoted === false ? 'Challenger not promoted'
+    : active ? 'Running: no decision yet' : `Decision: ${str(run.decision) || '–'}`;
+  const evReason = isObj(ev) ? str(ev.reason) : '';
+  return h('div', { class: `decision ${cls}`, dataset: { testid: 'decision' } },
+    h('b', null, title), evReason ? h('div', { dataset: { testid: 'evaluate-reason' } }, evReason) : null,
+    str(run.reason) && str(run.reason) !== evReason
+      ? h('div', { class: 'why', dataset: { testid: 'run-reason' } }, `run ${str(run.status)}${str(run.decision) ? ` (${str(run.decision)})` : ''}: ${str(run.reason)}`) : null);
+}
+
+// The DAG: a column per depth (longest path from a root), boxes in declaration order, arrows
+// between the columns. A step's box shows its last attempt.
+function dagView(run, attempts) {
+  const steps = list(run.dag, 'steps').filter((s) => isObj(s) && str(s.name));
+  const byStep = new Map();
+  for (const a of attempts) byStep.set(str(a.step), [...(byStep.get(str(a.step)) || []), a]);
+  const names = steps.length ? steps.map((s) => str(s.name)) : [...byStep.keys()];
+  const depends = new Map(steps.map((s) => [str(s.name), Array.isArray(s.depends) ? s.depends.map(str) : []]));
+  const depth = new Map();
+  const depthOf = (n, path = new Set()) => {
+    if (depth.has(n)) return depth.get(n);
+    if (path.has(n) || !names.includes(n)) return -1;  // a cycle or an unknown step
+    path.add(n);
+    const d = 1 + Math.max(-1, ...(depends.get(n) || []).map((x) => depthOf(x, path)));
+    depth.set(n, d);
+    return d;
+  };
+  const columns = [];
+  for (const n of names) (columns[depthOf(n)] ||= []).push(n);
+  const active = run.status === 'queued' || run.status === 'running';
+  const box = (n) => {
+    const tries = byStep.get(n) || [];
+    const last = tries[tries.length - 1];
+    const status = last ? str(last.status) : active ? 'pending' : 'skipped';
+    const deps = depends.get(n) || [];
+    const b = h('button', { type: 'button', class: `dag-step ${STEP_STATES.has(status) ? status : 'other'}${pl.step === n ? ' selected' : ''}`,
+      dataset: { testid: 'dag-step', step: n, status }, 'aria-pressed': String(pl.step === n) },
+    h('span', { class: 'name' }, n), h('span', { class: 'st-text' }, status),
+    h('span', { class: 'dur' }, last ? duration(elapsed(last)) : '–'),
+    tries.length > 1 ? h('span', { class: 'tries' }, `${tries.length} attempts`) : null,
+    deps.length > 1 ? h('span', { class: 'deps' }, `after ${deps.join(', ')}`) : null);
+    b.addEventListener('click', () => { pl.step = n; renderRun(); });
+    return b;
+  };
+  return h('div', { class: 'dag', dataset: { testid: 'dag' } },
+    columns.filter(Boolean).map((col, i) => [i ? h('span', { class: 'arrow', 'aria-hidden': 'true' }, '→') : null,
+      h('div', { class: 'dag-col' }, col.map(box))]));
+}
+
+const METRICS = ['f1', 'accuracy', 'precision', 'recall', 'roc_auc'];
+function evaluateView(ev) {
+  if (!isObj(ev)) return h('div', { class: 'empty' }, 'No evaluation in this run (it has not reached evaluate, or stopped before it).');
+  const metric = str(ev.metric) || 'f1';
+  const ch = isObj(ev.challenger) && isObj(ev.challenger.report) ? ev.challenger.report : {};
+  const cp = isObj(ev.champion) ? ev.champion : {};
+  const cpr = isObj(cp.report) ? cp.report : null;
+  const champ = str(cp.name) ? `${str(cp.name)}@${str(cp.version)}` : str(cp.path) || 'none';
+  return [h('table', { class: 'compare', dataset: { testid: 'compare' } },
+    h('thead', null, h('tr', null, h('th', null, 'held-out metric'), h('th', null, 'challenger'), h('th', null, `champion (${champ})`))),
+    h('tbody', null, METRICS.map((k) => h('tr', { class: k === metric ? 'gate' : null, dataset: { testid: 'metric', metric: k } },
+      h('th', null, k === metric ? `${k} (gate)` : k), h('td', { dataset: { testid: 'challenger' } }, fmt(ch[k], 3)),
+      h('td', { dataset: { testid: 'champion' } }, cpr ? fmt(cpr[k], 3) : '–'))),
+    h('tr', null, h('th', null, 'rows'), h('td', null, str(ch.samples)), h('td', null, cpr ? str(cpr.samples) : '–')))),
+  h('p', { class: 'meta' }, `Gate: the challenger's ${metric} at least ${fmt(ev.floor, 2)}, and not below the champion's by more than ${fmt(ev.margin, 3)}.`)];
+}
+
+function driftView(dr) {
+  if (!isObj(dr)) return h('div', { class: 'empty' }, 'No drift report in this run.');
+  const feats = list(dr.report, 'features').filter(isObj);
+  const psiT = typeof dr.thresholds?.psi === 'number' ? dr.thresholds.psi : null;
+  const alpha = typeof dr.report?.ks_alpha_per_feature === 'number' && dr.report.ks_alpha_per_feature > 0 ? dr.report.ks_alpha_per_feature : null;
+  const head = h('p', { class: 'meta', dataset: { testid: 'drift-reason' } },
+    `${str(dr.reason) || str(dr.decision) || '–'} (${str(dr.rows)} current rows, ${str(dr.reference_rows)} reference rows)`);
+  if (!feats.length) return [head, h('div', { class: 'empty' }, 'No per-feature figures (nothing to compare with).')];
+  // KS as -log10(p) against -log10(alpha per feature): a longer bar is stronger evidence.
+  const nlog = (p) => (typeof p === 'number' && p > 0 ? -Math.log10(p) : p === 0 ? 16 : 0);
+  const ksT = alpha ? -Math.log10(alpha) : null;
+  const psiMax = 1.15 * Math.max(psiT ?? 0, ...feats.map((f) => num(f.psi))) || 1;
+  const ksMax = 1.15 * Math.max(ksT ?? 0, ...feats.map((f) => nlog(f.ks_p_value))) || 1;
+  return [head, h('div', { class: 'bars', dataset: { testid: 'drift-plot' } },
+    h('div', { class: 'bar-row head' }, h('span', null, 'feature'), h('span', null, `PSI, threshold ${fmt(psiT, 2)}`),
+      h('span', null, `KS −log10 p, threshold α/n ${alpha ? alpha.toPrecision(2) : '–'}`)),
+    feats.map((f) => h('div', { class: 'bar-row', dataset: { testid: 'drift-feature', feature: str(f.name) } },
+      h('span', { class: 'fname' }, str(f.name)),
+      bar(num(f.psi), psiMax, psiT, psiT !== null && num(f.psi) >= psiT, `${fmt(f.psi, 3)} ${str(f.psi_level)}`, 'psi'),
+      bar(nlog(f.ks_p_value), ksMax, ksT, f.ks_drift === true, `D ${fmt(f.ks_statistic, 3)}, p ${typeof f.ks_p_value === 'number' ? f.ks_p_value.toPrecision(2) : '–'}`, 'ks'))))];
+}
+
+// A horizontal bar of `v` on 0..max with the threshold's line; widths are set through the CSSOM
+// (the CSP allows no style attributes).
+function bar(v, max, threshold, over, label, kind) {
+  const track = h('div', { class: 'track' });
+  const fillEl = h('div', { class: `fill${over ? ' over' : ''}`, dataset: { testid: `bar-${kind}` } });
+  fillEl.style.width = `${Math.min(100, Math.max(0, (100 * v) / max))}%`;
+  track.append(fillEl);
+  if (threshold !== null) {
+    const line = h('div', { class: 'threshold', title: `threshold ${threshold}`, dataset: { testid: `threshold-${kind}` } });
+    line.style.left = `${Math.min(100, (100 * threshold) / max)}%`;
+    track.append(line);
+  }
+  return h('div', { class: `bar${over ? ' over' : ''}` }, track, h('span', { class: 'val' }, label));
+}
+
+function logView(attempts, step) {
+  const tries = attempts.filter((a) => str(a.step) === step);
+  if (!tries.length) return h('div', { class: 'empty' }, step ? `Step ${step} has not run.` : 'No step has run yet.');
+  return tries.map((a) => h('div', { class: 'attempt' },
+    h('div', { class: 'meta' }, h('span', null, `attempt ${str(a.attempt)}`), chip(a.status, STEP_STATES),
+      h('span', null, `exit ${a.exit_code === null || a.exit_code === undefined ? '–' : str(a.exit_code)}`), h('span', null, duration(elapsed(a)))),
+    h('pre', { class: 'log', dataset: { testid: 'log-tail' } }, str(a.log_tail) || '(no output)')));
+}
+
+// ---------- the Kafka bridge (fleet page; hidden when no bridge runs) ----------
+const BRIDGE_STATES = new Set(['connected', 'buffering', 'failed']);
+function bytes(n) {
+  if (typeof n !== 'number' || !isFinite(n)) return '–';
+  if (n < 1024) return `${n} B`;
+  const units = ['KiB', 'MiB', 'GiB', 'TiB'];
+  let v = n / 1024, i = 0;
+  while (v >= 1024 && i < units.length - 1) { v /= 1024; i++; }
+  return `${v.toFixed(1)} ${units[i]}`;
+}
+
+async function refreshBridge() {
+  const box = $('#bridge');
+  if (!box) return;
+  let b = null;
+  try { b = await getJson(`${API}/bridge`); } catch { /* no bridge API: hidden */ }
+  box.dataset.loaded = 'true';
+  if (!isObj(b) || b.enabled !== true) {
+    box.hidden = true;
+    box.replaceChildren();
+    return;
+  }
+  const st = BRIDGE_STATES.has(b.state) ? b.state : 'other';
+  box.hidden = false;
+  box.dataset.state = st;
+  const lat = isObj(b.latency_ms) ? b.latency_ms : null;
+  const buf = isObj(b.buffer) ? b.buffer : {};
+  const rate = (v) => (typeof v === 'number' ? `${fmt(v, 1)}/s` : '–');
+  const lag = list(b.consumer_lag).filter(isObj);
+  const figure = (label, value, id) => h('div', { class: 'figure', dataset: { testid: `bridge-${id}` } }, h('span', null, label), h('b', null, value));
+  fill(box,
+    h('h2', null, 'Kafka bridge ', h('span', { class: `st ${st}`, dataset: { testid: 'bridge-state' } }, str(b.state) || '–')),
+    h('p', { class: 'meta', dataset: { testid: 'bridge-reason' } }, str(b.reason), ` · ack ${str(b.ack)}, when full ${str(b.when_full)}`),
+    h('div', { class: 'figures' },
+      figure('delivered', rate(b.delivered?.per_s), 'delivered'),
+      figure(`latency p50${lat && lat.over === 'start' ? ' (since start)' : ''}`, lat ? `${fmt(lat.p50, 2)} ms` : '–', 'p50'),
+      figure('latency p99', lat ? `${fmt(lat.p99, 2)} ms` : '–', 'p99'),
+      figure('buffered', `${bytes(buf.bytes)} / ${bytes(buf.max_bytes)}, ${str(buf.records)} records`, 'buffered'),
+      figure('oldest buffered', typeof buf.oldest_age_s === 'number' && buf.records > 0 ? `${fmt(buf.oldest_age_s, 1)} s` : '–', 'age'),
+      figure('consumer lag', lag.length ? lag.map((l) => `${str(l.service)} ${str(l.topic)}: ${str(l.lag)}`).join(', ') : 'no Kafka consumers', 'lag')),
+    table(['direction', 'mapping', 'msg/s', 'total'], list(b.mappings).filter(isObj)
+      .map((m) => [str(m.direction).replaceAll('_', ' '), str(m.mapping), rate(m.per_s), str(m.total)])),
+    list(b.errors).filter(isObj).length
+      ? table(['error', 'kind', 'total', 'recent'], list(b.errors).filter(isObj).map((e) => [str(e.type).replace('_', ' '), str(e.kind), str(e.total), str(e.recent)]))
+      : h('p', { class: 'meta', dataset: { testid: 'bridge-no-errors' } }, 'No errors.'));
+}
+
 // ---------- routing ----------
 function route() {
   const h = location.hash || '#/fleet';
@@ -519,6 +813,7 @@ function route() {
   if (page === 'device' && state.route.arg) showDevice(state.route.arg);
   else if (page === 'timeline') showTimeline();
   else if (page === 'models') showModels();
+  else if (page === 'pipelines') showPipelines(state.route.arg);
   else { state.route.page = 'fleet'; showFleet(); }
 }
 
@@ -535,7 +830,13 @@ async function main() {
   window.addEventListener('hashchange', route);
   route();
   connect();
-  setInterval(() => { if (state.route?.page === 'fleet') renderFleet(); }, 5000);
+  setInterval(() => {
+    if (state.route?.page === 'fleet') { renderFleet(); refreshBridge(); }
+    else if (state.route?.page === 'pipelines' && !pl.loading) {
+      pl.loading = true;
+      showPipelines(state.route.arg).finally(() => { pl.loading = false; });
+    }
+  }, 5000);
 }
 
 main();

@@ -3,6 +3,7 @@
 #include <sys/stat.h>
 
 #include <charconv>
+#include <cstdint>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
@@ -171,6 +172,25 @@ Response ListRuns(pipeline::PipelineService& service, Request& req) {
   return net::JsonResponse({{"runs", list}});
 }
 
+// The reports a run's steps wrote into its directory, for the dashboard: `{"drift": {...},
+// "evaluate": {...}, ...}`; a file that is missing, larger than 1 MiB or not a JSON object is left
+// out (a step that has not run yet, or stopped before writing it).
+Json RunReports(const std::string& run_dir) {
+  constexpr std::uintmax_t kMaxReportBytes = 1 << 20;
+  Json out = Json::object();
+  for (const char* name :
+       {"extract", "validate", "drift", "train", "evaluate", "quantize", "register", "rollout"}) {
+    const std::string path = run_dir + "/" + name + ".json";
+    std::error_code ec;
+    const auto size = std::filesystem::file_size(path, ec);
+    if (ec || size > kMaxReportBytes) continue;
+    std::ifstream in(path, std::ios::binary);
+    Json j = Json::parse(in, nullptr, /*allow_exceptions=*/false);
+    if (j.is_object()) out[name] = std::move(j);
+  }
+  return out;
+}
+
 Response GetRun(pipeline::PipelineService& service, Request& req) {
   if (!CanRead(req.principal())) {
     return Error(http::status::forbidden, "forbidden", "pipeline runs need admin or operator");
@@ -187,6 +207,7 @@ Response GetRun(pipeline::PipelineService& service, Request& req) {
   Json j = pipeline::RunJson(*run, true);
   j["params"] = pipeline::LoadRunParams(service.runs_dir(), id);
   j["run_dir"] = service.runs_dir() + "/" + std::to_string(id);
+  j["reports"] = RunReports(j["run_dir"].get<std::string>());
   const pipeline::Dag* dag = DagOf(service, run->pipeline);
   if (dag != nullptr) j["dag"] = DagJson(*dag);
   return net::JsonResponse(j);

@@ -21,7 +21,9 @@ namespace aiot::app {
 // POST /api/v1/pipelines/{name}/runs          admin: queue a run; body optional
 //                                             {"model":..,"params":{..}}; 201 {"id",..}
 // GET  /api/v1/pipelines/{name}/runs          admin or operator: ?model=&status=&limit=
-// GET  /api/v1/pipelines/runs/{id}            admin or operator: the run, steps, decision, timings
+// GET  /api/v1/pipelines/runs/{id}            admin or operator: the run, steps, decision, timings,
+//                                             `reports` (the steps' JSON reports: drift,
+//                                             evaluate..)
 // `name` is `continuous-learning` or `extract-data`. Bodies over 64 KiB are refused (413).
 void RegisterPipelineRoutes(net::Router& router, pipeline::PipelineService& service);
 

@@ -15,6 +15,7 @@
 #include <nlohmann/json.hpp>
 
 #include "app/admin_token.h"
+#include "app/bridge_api.h"
 #include "app/pipeline_api.h"
 #include "base/errc.h"
 #include "base/log.h"
@@ -219,8 +220,9 @@ struct Platform::Impl {
   registry::DeviceRegistry devices;
   datastore::TrainingDatastore datastore;
   services::ModelHolder predictor_models;
-  services::PredictorConfig predictor_config;  // config.predictor with the model chosen at start
-  std::unique_ptr<kafka::Bridge> bridge;       // bridge.enabled: MQTT <-> Kafka inside the broker
+  services::PredictorConfig predictor_config;   // config.predictor with the model chosen at start
+  std::unique_ptr<kafka::Bridge> bridge;        // bridge.enabled: MQTT <-> Kafka inside the broker
+  std::unique_ptr<BridgeStatus> bridge_status;  // GET /api/v1/bridge (the dashboard's panel)
   std::unique_ptr<services::Predictor> predictor;
   std::unique_ptr<store::StoreService> store;
   std::shared_ptr<mqtt::Client> platform_client;  // ingest and rollouts share it
@@ -286,6 +288,12 @@ Status Platform::Impl::StartBroker() {
 // bridge.enabled: the MQTT <-> Kafka bridge inside the broker (src/kafka/README.md): mapped
 // QoS 1/2 PUBLISHes are acknowledged after Kafka's delivery report (bridge.ack).
 Status Platform::Impl::StartBridge() {
+  bridge_status = std::make_unique<BridgeStatus>(
+      registry, config.bridge, [this]() -> std::optional<BridgeProbe> {
+        if (!bridge) return std::nullopt;
+        return BridgeProbe{bridge->fatal(), bridge->buffer_stats()};
+      });
+  RegisterBridgeRoutes(router, *bridge_status);
   if (!config.bridge.enabled) return Status::Ok();
   auto b = kafka::Bridge::CreateInBroker(config.bridge, broker.broker(), runtime.Next(), registry);
   if (!b.ok()) {

@@ -36,6 +36,11 @@ await runInBrowser(chromium, server, artifacts, async (context, consoleErrors) =
   check(levels.every((l) => ['ok', 'warning', 'critical', 'offline', 'unknown'].includes(l)), `health levels shown: ${levels.join(', ')}`);
   await page.waitForSelector('[data-testid=live].on', { timeout: 30000 });
   check(true, 'WebSocket live indicator on');
+  // No bridge runs here (bridge.enabled is off, or dashboard_server has no bridge API): no panel.
+  const bridgeApi = await fetch(`${base}/api/v1/bridge`).then((r) => (r.ok ? r.json() : { status: r.status })).catch((e) => ({ error: e.message }));
+  check(bridgeApi.enabled !== true, `no bridge runs: GET /api/v1/bridge ${JSON.stringify(bridgeApi)}`);
+  await page.waitForSelector('[data-testid=bridge][data-loaded]', { state: 'attached', timeout: 30000 });
+  check(await page.$eval('[data-testid=bridge]', (e) => e.hidden && e.childElementCount === 0), 'the bridge panel is hidden when no bridge runs');
   await page.screenshot({ path: join(artifacts, 'fleet.png'), fullPage: true });
 
   // An alert appears live (toast and the recent-alerts list grows).

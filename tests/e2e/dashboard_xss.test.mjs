@@ -16,7 +16,7 @@ import { execFile } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
-import { artifactsDir, check, collectConsoleErrors, loadChromium, parseArgs, runInBrowser, skip, startServer } from './harness.mjs';
+import { artifactsDir, assertClean, check, loadChromium, newWatchedPage as newPage, parseArgs, runInBrowser, skip, startServer } from './harness.mjs';
 
 const run = promisify(execFile);
 const args = parseArgs();
@@ -54,7 +54,6 @@ const EVENT_KIND = `kind<img src=x onerror=window.__xss=1>`;  // aiot/events/<ki
 const EVENT_MESSAGE = svg('event-msg');
 const DRIFT_MESSAGE = img('drift-msg');
 const ALL_DEVICES = [DEV_TELEMETRY, DEV_ANOMALY, DEV_SCRIPT, DEV_JSURL, DEV_QUOTE, DEV_STATUS, DEV_STATUS2];
-const KNOWN_LEVELS = ['ok', 'warning', 'critical', 'offline', 'unknown'];
 
 const server = await startServer(args.server);
 const { base, work } = server;
@@ -103,45 +102,11 @@ async function waitStored(since = 0) {
   }
 }
 
-// What must never be in the page, whatever it shows.
-async function assertClean(page, where) {
-  const r = await page.evaluate(() => {
-    const bad = [];
-    for (const el of document.body.querySelectorAll('img, svg, script, iframe, object, embed, style, base, meta, link, form:not(#signin), math, video, audio')) {
-      bad.push(el.outerHTML.slice(0, 120));
-    }
-    for (const el of document.querySelectorAll('*')) {
-      for (const a of el.attributes) {
-        if (/^on/i.test(a.name)) bad.push(`${el.tagName} ${a.name}=${a.value.slice(0, 60)}`);
-        if (/^(href|src|action|formaction|xlink:href)$/i.test(a.name) && /^\s*javascript:/i.test(a.value)) bad.push(`${el.tagName} ${a.name}=${a.value.slice(0, 60)}`);
-      }
-    }
-    const badges = [...document.querySelectorAll('.badge')].map((b) => [b.className, b.textContent.trim()]);
-    return { xss: window.__xss ?? null, violations: window.__cspViolations || [], bad, badges };
-  });
-  check(r.xss === null, `${where}: no injected script ran (window.__xss ${JSON.stringify(r.xss)})`);
-  check(r.bad.length === 0, `${where}: no injected elements or handlers${r.bad.length ? ': ' + r.bad.join(' | ') : ''}`);
-  check(r.violations.length === 0, `${where}: no CSP violations${r.violations.length ? ': ' + r.violations.join(' | ') : ''}`);
-  const badBadges = r.badges.filter(([cls, text]) => !KNOWN_LEVELS.includes(text) || cls.split(/\s+/).some((c) => c !== 'badge' && !KNOWN_LEVELS.includes(c)));
-  check(badBadges.length === 0, `${where}: only known levels shown (${r.badges.length} badges)${badBadges.length ? ': ' + JSON.stringify(badBadges) : ''}`);
-}
-
 // The text of the fleet card of `id` ('' when there is none).
 const cardOf = (page, id) => page.evaluate((id) => {
   const card = [...document.querySelectorAll('[data-testid=device]')].find((e) => e.dataset.device === id);
   return card ? { name: card.querySelector('.name')?.textContent, text: card.textContent, badge: card.querySelector('.badge')?.textContent } : null;
 }, id);
-
-async function newPage(context, consoleErrors) {
-  const page = await context.newPage();
-  await page.addInitScript(() => {
-    window.__cspViolations = [];
-    document.addEventListener('securitypolicyviolation', (e) => window.__cspViolations.push(`${e.violatedDirective}: ${e.blockedURI} ${e.sample}`));
-  });
-  collectConsoleErrors(page, consoleErrors);
-  page.on('dialog', (d) => { consoleErrors.push(`dialog: ${d.message()}`); d.dismiss().catch(() => {}); });
-  return page;
-}
 
 // Visits every view of the dashboard in `page` and checks each; `live` publishes again while a
 // view is open, so the WebSocket path renders into every view too.
@@ -236,6 +201,12 @@ async function visitAll(page, label, live) {
   check(drift.includes(DRIFT_MESSAGE), `${label} models: the drift event's message shown as text`);
   await assertClean(page, `${label} models`);
   await page.screenshot({ path: join(artifacts, `${label}-models.png`), fullPage: true });
+
+  // Pipelines (signed in above): this server has no runs; dashboard_pipelines.test.mjs has the
+  // hostile runs. The page and the fleet's (hidden) bridge panel stay clean.
+  await go('#/pipelines');
+  await page.waitForSelector('[data-testid=pipeline-runs] .empty, [data-testid=pipeline-runs] table, [data-testid=signin]', { timeout: 30000 });
+  await assertClean(page, `${label} pipelines`);
 }
 
 await runInBrowser(chromium, server, artifacts, async (context, consoleErrors) => {

@@ -169,3 +169,50 @@ export function finish(artifacts) {
   console.log('PASS');
   process.exit(0);
 }
+
+// ---------- hostile input (dashboard_xss.test.mjs, dashboard_pipelines.test.mjs) ----------
+export const KNOWN_LEVELS = ['ok', 'warning', 'critical', 'offline', 'unknown'];
+// The statuses of runs, steps and the bridge that become CSS classes (`.st`); anything else is
+// shown with the class `other`.
+export const KNOWN_STATUSES = ['queued', 'running', 'succeeded', 'failed', 'cancelled', 'stopped', 'interrupted',
+  'pending', 'skipped', 'connected', 'buffering', 'other'];
+
+// A page that records CSP violations (window.__cspViolations), console errors and dialogs.
+export async function newWatchedPage(context, consoleErrors) {
+  const page = await context.newPage();
+  await page.addInitScript(() => {
+    window.__cspViolations = [];
+    document.addEventListener('securitypolicyviolation', (e) => window.__cspViolations.push(`${e.violatedDirective}: ${e.blockedURI} ${e.sample}`));
+  });
+  collectConsoleErrors(page, consoleErrors);
+  page.on('dialog', (d) => { consoleErrors.push(`dialog: ${d.message()}`); d.dismiss().catch(() => {}); });
+  return page;
+}
+
+// What must never be in the page, whatever it shows: a script that ran (window.__xss), injected
+// elements or handlers, CSP violations, levels or statuses that are not known ones as classes.
+export async function assertClean(page, where) {
+  const r = await page.evaluate(() => {
+    const bad = [];
+    for (const el of document.body.querySelectorAll('img, svg, script, iframe, object, embed, style, base, meta, link, form:not(#signin), math, video, audio')) {
+      bad.push(el.outerHTML.slice(0, 120));
+    }
+    for (const el of document.querySelectorAll('*')) {
+      for (const a of el.attributes) {
+        if (/^on/i.test(a.name)) bad.push(`${el.tagName} ${a.name}=${a.value.slice(0, 60)}`);
+        if (/^(href|src|action|formaction|xlink:href)$/i.test(a.name) && /^\s*javascript:/i.test(a.value)) bad.push(`${el.tagName} ${a.name}=${a.value.slice(0, 60)}`);
+      }
+    }
+    const badges = [...document.querySelectorAll('.badge')].map((b) => [b.className, b.textContent.trim()]);
+    const chips = [...document.querySelectorAll('.st, .dag-step')].map((b) => b.className);
+    return { xss: window.__xss ?? null, violations: window.__cspViolations || [], bad, badges, chips };
+  });
+  check(r.xss === null, `${where}: no injected script ran (window.__xss ${JSON.stringify(r.xss)})`);
+  check(r.bad.length === 0, `${where}: no injected elements or handlers${r.bad.length ? ': ' + r.bad.join(' | ') : ''}`);
+  check(r.violations.length === 0, `${where}: no CSP violations${r.violations.length ? ': ' + r.violations.join(' | ') : ''}`);
+  const badBadges = r.badges.filter(([cls, text]) => !KNOWN_LEVELS.includes(text) || cls.split(/\s+/).some((c) => c !== 'badge' && !KNOWN_LEVELS.includes(c)));
+  check(badBadges.length === 0, `${where}: only known levels shown (${r.badges.length} badges)${badBadges.length ? ': ' + JSON.stringify(badBadges) : ''}`);
+  const classes = ['st', 'dag-step', 'selected', ...KNOWN_STATUSES];
+  const badChips = r.chips.filter((cls) => cls.split(/\s+/).some((c) => !classes.includes(c)));
+  check(badChips.length === 0, `${where}: only known statuses as classes (${r.chips.length} chips)${badChips.length ? ': ' + JSON.stringify(badChips) : ''}`);
+}
