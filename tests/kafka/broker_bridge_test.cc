@@ -5,9 +5,6 @@
 // device gets PUBACK 0x97.
 #include <fmt/format.h>
 #include <gtest/gtest.h>
-#include <signal.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <atomic>
 #include <future>
@@ -15,12 +12,12 @@
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <set>
-#include <sstream>
 
 #include "kafka/mock_cluster.h"
 #include "mqtt/client/client.h"
 #include "mqtt/client/test_util.h"
 #include "net/test_client.h"
+#include "tests/kafka/aiot_process.h"
 #include "tests/support/temp_dir.h"
 #include "tests/support/testing.h"
 
@@ -40,50 +37,28 @@ using std::chrono::seconds;
 class BrokerProcess {
  public:
   explicit BrokerProcess(std::vector<std::string> sets) : sets_(std::move(sets)) {}
-  ~BrokerProcess() {
-    if (pid_ <= 0) return;
-    ::kill(pid_, SIGKILL);
-    ::waitpid(pid_, nullptr, 0);
-  }
   void Start() {
     port_ = FreePort();
-    std::vector<std::string> argv = {AIOT_BIN, "--log-level", "warn", "--set",
+    std::vector<std::string> argv = {"--log-level", "warn", "--set",
                                      fmt::format("broker.listeners=[127.0.0.1:{}]", port_)};
     for (const auto& s : sets_) {
       argv.push_back("--set");
       argv.push_back(s);
     }
     argv.push_back("broker");
-    pid_ = ::fork();
-    if (pid_ == 0) {
-      std::vector<char*> c;
-      for (auto& a : argv) c.push_back(a.data());
-      c.push_back(nullptr);
-      ::execv(AIOT_BIN, c.data());
-      std::_Exit(127);
-    }
+    process_ = std::make_unique<kafka_test::AiotProcess>(std::move(argv));
     // The gate is installed before the listeners accept: a connection means the bridge is on.
-    bool exited = false;
-    ASSERT_TRUE(WaitFor([&] {
-                  exited = ::waitpid(pid_, nullptr, WNOHANG) == pid_;
-                  return exited || net::testing::TestClient(port_).connected();
-                }) &&
-                !exited)
+    ASSERT_TRUE(process_->Start([&] { return net::testing::TestClient(port_).connected(); }))
         << "aiot broker did not listen";
   }
+  void Kill9() { process_->Kill9(); }
   // SIGTERM; the exit code.
-  int Terminate() {
-    ::kill(pid_, SIGTERM);
-    int status = 0;
-    ::waitpid(pid_, &status, 0);
-    pid_ = -1;
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  }
+  int Terminate() { return process_->Terminate(); }
   std::string url() const { return fmt::format("tcp://127.0.0.1:{}", port_); }
 
  private:
   std::vector<std::string> sets_;
-  pid_t pid_ = -1;
+  std::unique_ptr<kafka_test::AiotProcess> process_;
   uint16_t port_ = 0;
 };
 
