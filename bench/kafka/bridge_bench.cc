@@ -1,11 +1,14 @@
 // MQTT -> Kafka throughput and latency at QoS 1, through `aiot bridge` and through the Python
 // bridge (python_bridge.py) in the same run: mosquitto as the broker, librdkafka's mock cluster in
-// this process. A publisher sends `count` messages of `size` bytes (QoS 1, topic bench/<device>,
-// the send time in the payload) at the maximum rate or at `rate` msg/s; a Kafka consumer in this
-// process reads them back. Latency is publish -> read back from Kafka, an upper bound of
-// publish -> Kafka ack (it adds the consumer's fetch).
+// this process; and (`aiot-broker`) through the bridge inside `aiot broker` (bridge.enabled, the
+// publisher connected to it, PUBACK after Kafka's delivery report), the deployment that counts. A
+// publisher sends `count` messages of `size` bytes (QoS 1, topic bench/<device>, the send time in
+// the payload) at the maximum rate or at `rate` msg/s; a Kafka consumer in this process reads them
+// back. Latency is publish -> read back from Kafka, an upper bound of publish -> Kafka ack (it adds
+// the consumer's fetch).
 //
-//   kafka_bridge_bench [--size 64] [--count 200000] [--rate 0] [--python-count 3000] [--only aiot]
+//   kafka_bridge_bench [--size 64] [--count 200000] [--rate 0] [--python-count 3000]
+//                      [--only aiot|aiot-broker|python] [--fsync interval|always|never]
 #include <utility>  // before asio (Boost 1.74 + g++ 12)
 
 #include <fmt/format.h>
@@ -17,9 +20,11 @@
 #include <chrono>
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <future>
 #include <iostream>
 #include <set>
+#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -46,6 +51,7 @@ struct Options {
   int rate = 0;  // msg/s; 0 = as fast as the bridge takes them
   int python_count = 3000;
   std::string only;
+  std::string fsync = "interval";  // bridge.buffer.fsync of the aiot bridges
 };
 
 struct Result {
@@ -54,7 +60,24 @@ struct Result {
   double seconds = 0;
   uint64_t p50_us = 0, p99_us = 0, max_us = 0;
   size_t duplicates = 0;
+  double cpu_s = 0;  // CPU time (user + system) of the bridge process over the whole run
 };
+
+// User + system CPU seconds of a running child, from /proc/<pid>/stat (fields 14 and 15).
+double CpuSeconds(pid_t pid) {
+  std::ifstream in(fmt::format("/proc/{}/stat", pid));
+  std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+  const size_t paren = stat.rfind(')');
+  if (paren == std::string::npos) return 0;
+  std::istringstream fields(stat.substr(paren + 2));
+  std::string f;
+  uint64_t utime = 0, stime = 0;
+  for (int i = 3; i <= 15 && fields >> f; ++i) {
+    if (i == 14) utime = std::stoull(f);
+    if (i == 15) stime = std::stoull(f);
+  }
+  return static_cast<double>(utime + stime) / static_cast<double>(::sysconf(_SC_CLK_TCK));
+}
 
 pid_t Spawn(std::vector<std::string> argv) {
   const pid_t pid = ::fork();
@@ -98,7 +121,11 @@ void Publish(const std::string& url, const Options& o, int count) {
 
 Result RunOne(const std::string& bridge, const Options& o, int count) {
   mqtt::testing::Mosquitto mosquitto(0, "max_queued_messages 0\nmax_inflight_messages 1000\n");
-  if (!mosquitto.Start()) throw std::runtime_error("mosquitto did not start");
+  std::string url;
+  if (bridge != "aiot-broker") {
+    if (!mosquitto.Start()) throw std::runtime_error("mosquitto did not start");
+    url = mosquitto.url();
+  }
   auto cluster = kafka::testing::MockCluster::Start(3);
   if (!cluster.ok()) throw std::runtime_error(cluster.status().message());
   (void)(*cluster)->CreateTopic("aiot.bench", 4);
@@ -106,9 +133,20 @@ Result RunOne(const std::string& bridge, const Options& o, int count) {
   std::filesystem::remove_all(dir);
   pid_t pid;
   if (bridge == "aiot") {
-    pid = Spawn({AIOT_BIN, "--log-level", "warn", "bridge", "--mqtt", mosquitto.url(), "--kafka",
-                 (*cluster)->bootstraps(), "--map", "bench/+ -> aiot.bench key={1}", "--to-mqtt",
-                 "none", "--buffer-dir", dir, "--client-id", "bench-bridge"});
+    pid = Spawn({AIOT_BIN, "--log-level", "warn", "--set", "bridge.buffer.fsync=" + o.fsync,
+                 "bridge", "--mqtt", mosquitto.url(), "--kafka", (*cluster)->bootstraps(), "--map",
+                 "bench/+ -> aiot.bench key={1}", "--to-mqtt", "none", "--buffer-dir", dir,
+                 "--client-id", "bench-bridge"});
+  } else if (bridge == "aiot-broker") {
+    const int port = mqtt::testing::FreePort();
+    url = fmt::format("tcp://127.0.0.1:{}", port);
+    pid =
+        Spawn({AIOT_BIN, "--log-level", "warn", "--set",
+               fmt::format("broker.listeners=[127.0.0.1:{}]", port), "--set", "bridge.enabled=true",
+               "--set", "bridge.bootstrap_servers=" + (*cluster)->bootstraps(), "--set",
+               "bridge.buffer.dir=" + dir, "--set", "bridge.buffer.fsync=" + o.fsync, "--set",
+               R"(bridge.mappings=["bench/+ -> aiot.bench key={1}"])", "--set",
+               "bridge.kafka_to_mqtt=[]", "broker"});
   } else {
     pid = Spawn({"/usr/bin/python3", PYTHON_BRIDGE, "--mqtt-port", std::to_string(mosquitto.port()),
                  "--kafka", (*cluster)->bootstraps()});
@@ -148,7 +186,7 @@ Result RunOne(const std::string& bridge, const Options& o, int count) {
   {
     mqtt::testing::IoThread io;
     mqtt::MqttClientConfig cfg;
-    cfg.url = mosquitto.url();
+    cfg.url = url;
     auto probe = mqtt::Client::Create(io.io(), cfg);
     probe->Start();
     // The bridge's subscription exists once mosquitto routes to it: the probe reaches Kafka.
@@ -175,7 +213,7 @@ Result RunOne(const std::string& bridge, const Options& o, int count) {
     stopped.get_future().wait();
   }
   first_ns = NowNs();
-  Publish(mosquitto.url(), o, count);
+  Publish(url, o, count);
   reader.join();
   if (static_cast<int>(seen.size()) < count) {
     std::cerr << fmt::format("{}: only {} of {} messages reached Kafka\n", bridge, seen.size(),
@@ -186,6 +224,7 @@ Result RunOne(const std::string& bridge, const Options& o, int count) {
   r.p50_us = hist.Percentile(50);
   r.p99_us = hist.Percentile(99);
   r.max_us = hist.max();
+  r.cpu_s = CpuSeconds(pid);
   ::kill(pid, SIGTERM);
   ::waitpid(pid, nullptr, 0);
   std::filesystem::remove_all(dir);
@@ -206,6 +245,8 @@ int Main(int argc, char** argv) {
       o.python_count = std::stoi(v);
     else if (k == "--only")
       o.only = v;
+    else if (k == "--fsync")
+      o.fsync = v;
     else {
       std::cerr << "unknown option " << k << "\n";
       return 2;
@@ -213,22 +254,30 @@ int Main(int argc, char** argv) {
   }
   std::vector<Result> results;
   if (o.only.empty() || o.only == "aiot") results.push_back(RunOne("aiot", o, o.count));
+  if (o.only.empty() || o.only == "aiot-broker") {
+    results.push_back(RunOne("aiot-broker", o, o.count));
+  }
   if (o.only.empty() || o.only == "python") {
     results.push_back(RunOne("python", o, o.python_count));
   }
   std::cout << fmt::format(
-      "| bridge | size | rate | messages | msg/s | p50 ms | p99 ms | max ms | "
-      "duplicates |\n|---|---|---|---|---|---|---|---|---|\n");
+      "| bridge | size | rate | messages | msg/s | p50 ms | p99 ms | max ms | duplicates | "
+      "bridge CPU µs/msg |\n|---|---|---|---|---|---|---|---|---|---|\n");
   for (const auto& r : results) {
-    std::cout << fmt::format("| {} | {} B | {} | {} | {:.0f} | {:.2f} | {:.2f} | {:.2f} | {} |\n",
-                             r.bridge, o.size, o.rate ? std::to_string(o.rate) : "max", r.count,
-                             r.count / r.seconds, r.p50_us / 1e3, r.p99_us / 1e3, r.max_us / 1e3,
-                             r.duplicates);
-  }
-  if (results.size() == 2 && results[1].seconds > 0) {
     std::cout << fmt::format(
-        "aiot / python throughput: {:.1f}x\n",
-        (results[0].count / results[0].seconds) / (results[1].count / results[1].seconds));
+        "| {} | {} B | {} | {} | {:.0f} | {:.2f} | {:.2f} | {:.2f} | {} | {:.1f} |\n", r.bridge,
+        o.size, o.rate ? std::to_string(o.rate) : "max", r.count, r.count / r.seconds,
+        r.p50_us / 1e3, r.p99_us / 1e3, r.max_us / 1e3, r.duplicates,
+        r.count > 0 ? r.cpu_s * 1e6 / r.count : 0.0);
+  }
+  const Result* python = nullptr;
+  for (const auto& r : results) {
+    if (r.bridge == "python" && r.seconds > 0) python = &r;
+  }
+  for (const auto& r : results) {
+    if (python == nullptr || &r == python || r.seconds <= 0) continue;
+    std::cout << fmt::format("{} / python throughput: {:.1f}x\n", r.bridge,
+                             (r.count / r.seconds) / (python->count / python->seconds));
   }
   return 0;
 }

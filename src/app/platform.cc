@@ -421,7 +421,10 @@ Status Platform::Impl::StartPlatformServices() {
   // A promotion (HTTP API, CLI, registry rollback) reaches the predictor as a model event.
   registry::PublishModelEvents(models, platform_client, predictor_config.model_events_topic,
                                {config.model_name});
-  ingest->Start();
+  if (Status s = ingest->Start(); !s.ok()) {  // source: kafka: the consumer group
+    log::Get("app")->error("datastore ingest: {}", s.message());
+    return s;
+  }
   rollouts->Start();
   platform_client->Start();
   return Status::Ok();

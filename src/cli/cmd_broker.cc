@@ -11,6 +11,7 @@
 #include "cli/command.h"
 #include "kafka/bridge.h"
 #include "mqtt/broker/broker_server.h"
+#include "net/http_server.h"
 #include "net/runtime.h"
 
 namespace aiot::cli {
@@ -22,7 +23,7 @@ std::atomic<bool> reload_signal{false};
 extern "C" void OnStopSignal(int sig) { stop_signal.store(sig); }
 extern "C" void OnReloadSignal(int) { reload_signal.store(true); }
 
-int RunBroker(Context& ctx) {
+int RunBroker(Context& ctx, const std::string& http_listen) {
   // The handler only records the signal (async-signal-safe); the main thread polls for it. This
   // works whichever thread the kernel delivers the signal to.
   std::signal(SIGINT, OnStopSignal);
@@ -50,9 +51,24 @@ int RunBroker(Context& ctx) {
     }
     bridge = std::move(*b);
   }
+  // --http: /metrics (the broker's and the bridge's), /healthz.
+  net::Router router;
+  std::unique_ptr<net::HttpServer> http;
+  if (!http_listen.empty()) {
+    net::HttpServerConfig hc = config.http;
+    hc.listen = http_listen;
+    http = std::make_unique<net::HttpServer>(hc, runtime, router, registry);
+  }
   if (Status s = server.Start(); !s.ok()) {
     log->error("{}", s.message());
     return kExitFailure;
+  }
+  if (http) {
+    if (Status s = http->Start(); !s.ok()) {
+      log->error("--http {}: {}", http_listen, s.message());
+      server.Stop();
+      return kExitFailure;
+    }
   }
   if (bridge) {
     bridge->Start();
@@ -89,6 +105,7 @@ int RunBroker(Context& ctx) {
   std::signal(SIGINT, SIG_DFL);
   std::signal(SIGTERM, SIG_DFL);
   if (bridge) bridge->Stop();  // before the broker: its acks are posted to the cores
+  if (http) http->Stop();
   server.Stop();
   runtime.Stop();
   runtime.Join();
@@ -103,7 +120,9 @@ void RegisterBroker(CLI::App& root, Context& ctx) {
       "broker.acl_file in Mosquitto's formats and broker.tls certificates reloaded on SIGHUP; "
       "with bridge.enabled, mapped telemetry goes to Kafka and QoS 1/2 is acknowledged after "
       "Kafka has it)");
-  cmd->callback([&ctx] { ctx.run = [&ctx] { return RunBroker(ctx); }; });
+  auto http = std::make_shared<std::string>();
+  cmd->add_option("--http", *http, "Serve /metrics (broker and bridge), /healthz on host:port");
+  cmd->callback([&ctx, http] { ctx.run = [&ctx, http] { return RunBroker(ctx, *http); }; });
 }
 
 }  // namespace

@@ -4,6 +4,10 @@ namespace aiot::datastore {
 
 void Describe(config::Visitor& v, DatastoreConfig& c) {
   v.Field("telemetry_topic", c.telemetry_topic, "telemetry topic filter the ingest service reads");
+  v.Field("source", c.source, kafka::kTelemetrySourceNames,
+          "where telemetry comes from: mqtt (telemetry_topic) or kafka (`kafka`: a consumer "
+          "group; offsets committed after the rows' transaction)");
+  config::Section(v, "kafka", c.kafka, "Kafka source of telemetry (source: kafka)");
   v.Field("batch_rows", c.batch_rows, config::Range{1, 1'000'000}, "rows per write transaction");
   v.Field("flush_interval_ms", c.flush_interval_ms, config::Range{1, 3'600'000},
           "longest time a row waits in the ingest buffer, in milliseconds");

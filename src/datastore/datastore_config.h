@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "base/config.h"
+#include "kafka/source_config.h"
 #include "telemetry/field_schema.h"
 
 namespace aiot::datastore {
@@ -12,6 +13,11 @@ namespace aiot::datastore {
 struct DatastoreConfig {
   // Telemetry topic filter the ingest service subscribes to.
   std::string telemetry_topic = "fan/messages";
+  // Where telemetry comes from: mqtt (telemetry_topic) or kafka (`kafka`: a consumer group; a
+  // record's offset is committed only after the transaction holding its row). Maintenance
+  // records stay on MQTT.
+  kafka::TelemetrySource source = kafka::TelemetrySource::kMqtt;
+  kafka::SourceConfig kafka;  // source: kafka (group default aiot-datastore)
   // Rows per write transaction; the ingest service flushes earlier on flush_interval_ms.
   int32_t batch_rows = 5000;
   // Longest time a row waits in the ingest buffer before it is written, in milliseconds.

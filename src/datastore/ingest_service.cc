@@ -1,5 +1,7 @@
 #include "datastore/ingest_service.h"
 
+#include <fmt/ranges.h>
+
 #include "base/log.h"
 #include "datastore/maintenance_json.h"
 
@@ -13,49 +15,94 @@ IngestService::IngestService(DatastoreConfig config, TrainingDatastore& store,
       client_(std::move(client)),
       clock_(clock),
       rejections_(metrics, "ingest", "datastore", clock),
-      parser_(config_.fields) {}
+      parser_(config_.fields),
+      metrics_(metrics) {}
 
 IngestService::~IngestService() { Stop(); }
 
-void IngestService::Start() {
+Status IngestService::Start() {
   {
     std::lock_guard lock(mu_);
-    if (started_) return;
+    if (started_) return {};
     started_ = true;
   }
   writer_ = std::thread([this] { WriterLoop(); });
-  client_->Subscribe(config_.telemetry_topic, mqtt::QoS::kAtLeastOnce,
-                     [this](const mqtt::Message& m) { OnMessage(m); });
+  if (config_.source == kafka::TelemetrySource::kKafka) {
+    if (Status s = StartKafka(); !s.ok()) {
+      Stop();
+      return s;
+    }
+  } else {
+    client_->Subscribe(config_.telemetry_topic, mqtt::QoS::kAtLeastOnce,
+                       [this](const mqtt::Message& m) { OnMessage(m); });
+  }
   if (!config_.maintenance_topic.empty()) {
     client_->Subscribe(config_.maintenance_topic, mqtt::QoS::kAtLeastOnce,
                        [this](const mqtt::Message& m) { OnMaintenance(m); });
   }
+  return {};
+}
+
+// source: kafka: a consumer-group member instead of the telemetry subscription.
+Status IngestService::StartKafka() {
+  std::shared_ptr<metrics::Registry> own;
+  if (metrics_ == nullptr) own = std::make_shared<metrics::Registry>();
+  auto source = kafka::KafkaSource::Create(config_.kafka, "datastore", metrics_ ? *metrics_ : *own);
+  if (!source.ok()) return source.status().Prefix("datastore.kafka");
+  source_ = std::move(*source);
+  Status s = source_->Start([this](kafka::InRecord&& r) {
+    const std::string* topic = r.header("mqtt.topic");
+    Buffer(topic != nullptr ? std::string_view(*topic) : std::string_view(r.topic), r.value,
+           kafka::RecordPosition{r.topic, r.partition, r.offset});
+  });
+  if (!s.ok()) return s.Prefix("datastore.kafka");
+  log::Get("datastore")
+      ->info("ingest reads telemetry from Kafka topics [{}] (group {})",
+             fmt::join(config_.kafka.topics, ", "),
+             config_.kafka.group.empty() ? "aiot-datastore" : config_.kafka.group);
+  return {};
 }
 
 void IngestService::Stop() {
   {
     std::lock_guard lock(mu_);
     if (!started_ || stopping_) return;
+  }
+  if (source_) {
+    // Stops reading; the rows it handed out are written (and done) before the last offset commit.
+    source_->Stop([this] { Flush(); });
+  } else {
+    client_->Unsubscribe(config_.telemetry_topic);
+  }
+  {
+    std::lock_guard lock(mu_);
     stopping_ = true;
   }
-  client_->Unsubscribe(config_.telemetry_topic);
   if (!config_.maintenance_topic.empty()) client_->Unsubscribe(config_.maintenance_topic);
   cv_.notify_all();
   if (writer_.joinable()) writer_.join();
 }
 
 void IngestService::OnMessage(const mqtt::Message& m) {
+  Buffer(m.topic, m.payload.view(), std::nullopt);
+}
+
+void IngestService::Buffer(std::string_view topic, std::string_view payload,
+                           std::optional<kafka::RecordPosition> position) {
   TelemetryRow row;
   telemetry::Defect defect;
-  Status s = parser_.Parse(m.payload.view(), clock_.NowNanos(), &row, &defect);
-  if (!s.ok()) rejections_.Reject(m.topic, defect);
+  Status s = parser_.Parse(payload, clock_.NowNanos(), &row, &defect);
+  if (!s.ok()) rejections_.Reject(topic, defect);
   std::unique_lock lock(mu_);
   ++stats_.received;
   if (!s.ok()) {
     ++stats_.rejected;
+    lock.unlock();
+    if (position) source_->Done(*position);  // counted; nothing to write
     return;
   }
   buffer_.push_back(std::move(row));
+  if (position) positions_.push_back(std::move(*position));
   if (buffer_.size() >= static_cast<size_t>(config_.batch_rows)) cv_.notify_one();
 }
 
@@ -104,6 +151,7 @@ void IngestService::WriteMaintenance(std::vector<MaintenanceRecord>& records) {
 
 void IngestService::WriterLoop() {
   std::vector<TelemetryRow> batch;
+  std::vector<kafka::RecordPosition> positions;
   std::vector<MaintenanceRecord> records;
   auto interval = std::chrono::milliseconds(std::max(1, config_.flush_interval_ms));
   std::unique_lock lock(mu_);
@@ -126,9 +174,14 @@ void IngestService::WriterLoop() {
       continue;
     }
     batch.swap(buffer_);
+    positions.swap(positions_);
     writing_ = true;
     lock.unlock();
     Status s = store_.Append(batch);
+    if (s.ok()) {
+      for (const auto& p : positions) source_->Done(p);  // durable: the offsets may be committed
+    }
+    positions.clear();
     lock.lock();
     writing_ = false;
     if (s.ok()) {

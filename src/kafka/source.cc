@@ -79,10 +79,11 @@ Status KafkaSource::Start(Handler handler) {
   return Status::Ok();
 }
 
-void KafkaSource::Stop() {
+void KafkaSource::Stop(const std::function<void()>& drain) {
   if (stop_.exchange(true)) return;
   space_cv_.notify_all();
   if (thread_.joinable()) thread_.join();
+  if (drain) drain();
   CommitDone(/*sync=*/true);
   consumer_->Close();
 }

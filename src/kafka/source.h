@@ -49,8 +49,10 @@ class KafkaSource {
   // The record's effect is durable: its offset may be committed (once all before it are done).
   // Any thread.
   void Done(const RecordPosition& position);
-  // Commits what is done, stops reading and leaves the group (the partitions go to the others).
-  void Stop();
+  // Stops reading, calls `drain` (the service makes what it was handed durable and calls Done:
+  // e.g. flushes its batch), commits what is done and leaves the group (the partitions go to the
+  // others).
+  void Stop(const std::function<void()>& drain = {});
 
   uint64_t received() const { return received_.load(); }
   uint64_t committed() const { return committed_.load(); }

@@ -52,6 +52,12 @@ void Describe(config::Visitor& v, StoreConfig& c) {
   v.Field("fields", c.fields,
           "telemetry fields stored as columns; other numeric fields go to a side table");
   v.Field("telemetry_topic", c.telemetry_topic, "MQTT topic of telemetry messages");
+  v.Field("source", c.source, kafka::kTelemetrySourceNames,
+          "where telemetry comes from: mqtt (telemetry_topic) or kafka (`kafka`: a consumer "
+          "group; offsets committed after the record's SQLite commit)");
+  config::Section(v, "kafka", c.kafka,
+                  "Kafka source of telemetry (source: kafka); records are stored as the MQTT "
+                  "message of their mqtt.topic header, else as telemetry_topic");
   v.Field("anomaly_topic", c.anomaly_topic, "MQTT topic of anomaly messages");
   v.Field("alerts_topic", c.alerts_topic, "MQTT topic of alerts");
   v.Field("status_topic", c.status_topic, "MQTT topic filter of device status (+ = deviceID)");

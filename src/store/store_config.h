@@ -5,6 +5,7 @@
 #include <vector>
 
 #include "base/config.h"
+#include "kafka/source_config.h"
 
 namespace aiot::store {
 
@@ -91,6 +92,11 @@ struct StoreConfig {
   Synchronous synchronous = Synchronous::kNormal;  // SQLite synchronous: off, normal, full
   int max_query_points = 1000000;                  // rows a query may return before it is refused
   InfluxConfig influx;
+  // Where telemetry comes from: mqtt (telemetry_topic) or kafka (`kafka`: a consumer group; a
+  // record's offset is committed only after the SQLite transaction holding it). The anomaly,
+  // alerts, status and events topics stay on MQTT.
+  kafka::TelemetrySource source = kafka::TelemetrySource::kMqtt;
+  kafka::SourceConfig kafka;  // source: kafka (group default aiot-store)
 };
 void Describe(config::Visitor& v, StoreConfig& c);
 

@@ -7,6 +7,7 @@
 #include "base/clock.h"
 #include "base/metrics.h"
 #include "base/result.h"
+#include "kafka/source.h"
 #include "mqtt/client/client.h"
 #include "net/ws_hub.h"
 #include "store/influx_sink.h"
@@ -32,8 +33,15 @@ namespace aiot::store {
 //   ...
 //   svc.Stop();                                   // stops the client, flushes store and sink
 //
+// `source: kafka` (StoreConfig::kafka): telemetry is read from Kafka by a consumer-group member
+// (kafka/source.h) instead of the telemetry_topic subscription; each record is stored as the MQTT
+// message of its `mqtt.topic` header (set by the bridge), else of telemetry_topic, and is done
+// (its offset may be committed) once the SQLite transaction holding it is committed: at-least-
+// once. A record the store rejects is counted and done at once (never a stall); one whose batch
+// failed is not done, so the group reads it again after a restart. The other topics stay on MQTT.
+//
 // Thread-safety: Open/Start/Stop from the controlling thread. Message handling runs on the MQTT
-// client's strand; store, sink and hub are thread-safe.
+// client's strand and on the Kafka source's thread; store, sink and hub are thread-safe.
 class StoreService {
  public:
   using ClientFactory = std::function<std::shared_ptr<mqtt::Client>()>;
@@ -55,9 +63,17 @@ class StoreService {
   void OnMessage(std::string_view topic, std::string_view payload);
 
   uint64_t messages() const { return messages_.load(); }
+  kafka::KafkaSource* kafka_source() { return source_.get(); }
   uint64_t rejected() const { return rejected_.load(); }
 
  private:
+  // OnMessage; with `on_committed`, the record is written with WriteThen (and a rejected one is
+  // reported done at once).
+  void Handle(std::string_view topic, std::string_view payload,
+              TelemetryStore::OnCommitted on_committed);
+  Status StartKafka();
+  void OnKafkaRecord(kafka::InRecord&& r);  // on the source's thread
+
   StoreConfig config_;
   ClientFactory client_factory_;
   net::WsHub* hub_;
@@ -66,6 +82,7 @@ class StoreService {
   std::unique_ptr<TelemetryStore> store_;
   std::unique_ptr<InfluxSink> sink_;
   std::shared_ptr<mqtt::Client> client_;
+  std::unique_ptr<kafka::KafkaSource> source_;  // source: kafka
   std::atomic<uint64_t> messages_{0};
   std::atomic<uint64_t> rejected_{0};
   telemetry::Rejections rejections_;  // aiot_messages_rejected_total{component="store"}

@@ -94,6 +94,13 @@ class TelemetryStore {
   Status Write(Record record);
   // Queues many records, waiting for queue space instead of dropping. Thread-safe.
   Status WriteBatch(std::vector<Record> records);
+  // Called on the writer thread once the transaction holding a record is over: `committed` true
+  // when it was committed (durable as store.synchronous says), false when the batch failed.
+  using OnCommitted = std::function<void(bool committed)>;
+  // Queues a record like WriteBatch (waits for queue space, never drops) and calls `on_committed`
+  // after its transaction (the Kafka source's Done: the offset may then be committed). Not called
+  // when the store is closing (cancelled returned). Thread-safe.
+  Status WriteThen(Record record, OnCommitted on_committed);
   // Returns once everything queued before the call is committed.
   Status Flush();
   // Flushes, then updates rollups and applies retention now (normally periodic).
@@ -135,6 +142,8 @@ class TelemetryStore {
   void WriterLoop();
   void TakeBatch(std::vector<Record>& batch, bool* stop, bool* maintenance);
   Status CommitBatch(std::vector<Record>& batch);
+  // Counts the batch committed (or failed) and runs the WriteThen callbacks it covers.
+  void FinishBatch(size_t records, const Status& status);
   Status WriteRecord(const Record& record);
   Status WriteTelemetry(const TelemetryPoint& p);
   Status WriteAnomaly(const AnomalyPoint& a);
@@ -170,6 +179,8 @@ class TelemetryStore {
   std::deque<Record> queue_;
   uint64_t enqueued_ = 0;   // records ever queued
   uint64_t committed_ = 0;  // records ever committed (or failed) by the writer
+  // WriteThen's callbacks by the record's queue number (enqueued_ before it), in order.
+  std::deque<std::pair<uint64_t, OnCommitted>> on_committed_;
   bool stopping_ = false;
   bool maintenance_requested_ = false;
   uint64_t maintenance_done_ = 0;

@@ -5,6 +5,7 @@
 
 #include <cmath>
 #include <filesystem>
+#include <future>
 #include <random>
 
 #include "base/errc.h"
@@ -84,6 +85,26 @@ TEST_F(StoreTest, IngestThenQueryRawPoints) {
   ASSERT_TRUE(r);
   ASSERT_NE(Find(*r, "fan-2", "temperature"), nullptr);
   EXPECT_EQ(Find(*r, "fan-2", "temperature")->values, (std::vector<double>{30}));
+}
+
+// WriteThen's callback (the Kafka source's Done) runs after the transaction holding the record:
+// when it runs, a reader sees the row.
+TEST_F(StoreTest, WriteThenCallsBackOnceTheRecordIsCommitted) {
+  std::promise<std::pair<bool, size_t>> seen;
+  auto rec = store_->Parse("fan/messages", Telemetry("fan-9", kT0, 600, 40));
+  ASSERT_TRUE(rec);
+  ASSERT_TRUE(store_->WriteThen(std::move(*rec), [&](bool committed) {
+    SeriesQuery q;
+    q.from_ms = kT0;
+    q.to_ms = kT0 + 1000;
+    q.devices = {"fan-9"};
+    q.fields = {"rotation"};
+    auto r = store_->Query(q);
+    seen.set_value({committed, r && !r->series.empty() ? r->series[0].values.size() : 0});
+  }));
+  auto f = seen.get_future();
+  ASSERT_EQ(f.wait_for(std::chrono::seconds(10)), std::future_status::ready);
+  EXPECT_EQ(f.get(), std::make_pair(true, size_t{1}));
 }
 
 TEST_F(StoreTest, SameTimestampMergesFields) {

@@ -57,6 +57,36 @@ Status TelemetryStore::WriteBatch(std::vector<Record> records) {
   return {};
 }
 
+Status TelemetryStore::WriteThen(Record record, OnCommitted on_committed) {
+  {
+    std::unique_lock lk(mu_);
+    space_cv_.wait(lk, [&] {
+      return stopping_ || queue_.size() < static_cast<size_t>(config_.queue_capacity);
+    });
+    if (stopping_) return {errc::cancelled, "the store is closing"};
+    on_committed_.emplace_back(enqueued_, std::move(on_committed));
+    queue_.push_back(std::move(record));
+    ++enqueued_;
+  }
+  cv_.notify_one();
+  return {};
+}
+
+void TelemetryStore::FinishBatch(size_t records, const Status& status) {
+  std::vector<OnCommitted> done;
+  {
+    std::lock_guard lk(mu_);
+    committed_ += records;
+    if (!status) last_write_error_ = status;
+    while (!on_committed_.empty() && on_committed_.front().first < committed_) {
+      done.push_back(std::move(on_committed_.front().second));
+      on_committed_.pop_front();
+    }
+    space_cv_.notify_all();
+  }
+  for (auto& f : done) f(status.ok());
+}
+
 Status TelemetryStore::Flush() {
   std::unique_lock lk(mu_);
   uint64_t target = enqueued_;
@@ -91,10 +121,7 @@ void TelemetryStore::WriterLoop() {
     if (!batch.empty()) {
       Status st = CommitBatch(batch);
       if (!st) log->error("{}", st.ToString());
-      std::lock_guard lk(mu_);
-      committed_ += batch.size();
-      if (!st) last_write_error_ = st;
-      space_cv_.notify_all();
+      FinishBatch(batch.size(), st);
     }
     auto now = std::chrono::steady_clock::now();
     if (maintenance || stop || now - writer_->last_rollup >= rollup_every) {

@@ -5,9 +5,6 @@
 // order holds; duplicates are counted and reported.
 #include <fmt/format.h>
 #include <gtest/gtest.h>
-#include <signal.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <atomic>
@@ -17,12 +14,12 @@
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <set>
-#include <sstream>
 
 #include "kafka/mock_cluster.h"
 #include "mqtt/client/client.h"
 #include "mqtt/client/test_util.h"
 #include "net/test_client.h"
+#include "tests/kafka/aiot_process.h"
 #include "tests/support/temp_dir.h"
 #include "tests/support/testing.h"
 
@@ -39,74 +36,33 @@ using mqtt::testing::IoThread;
 using mqtt::testing::Mosquitto;
 using std::chrono::seconds;
 
-// `aiot bridge` as a child process.
+// `aiot bridge` as a child process, serving /metrics on a free port.
 class BridgeProcess {
  public:
-  BridgeProcess(std::vector<std::string> args, int mappings)
-      : args_(std::move(args)), mappings_(mappings) {}
-  ~BridgeProcess() { Kill9(); }
+  BridgeProcess(std::vector<std::string> args, int mappings) : mappings_(mappings) {
+    args_ = {"--log-level", "warn"};
+    args_.insert(args_.end(), args.begin(), args.end());
+  }
   void Start() {
     http_port_ = FreePort();
-    std::vector<std::string> argv = {AIOT_BIN, "--log-level", "warn"};
-    argv.insert(argv.end(), args_.begin(), args_.end());
+    std::vector<std::string> argv = args_;
     argv.push_back("--http");
     argv.push_back(fmt::format("127.0.0.1:{}", http_port_));
-    pid_ = ::fork();
-    if (pid_ == 0) {
-      std::vector<char*> c;
-      for (auto& a : argv) c.push_back(a.data());
-      c.push_back(nullptr);
-      ::execv(AIOT_BIN, c.data());
-      std::_Exit(127);
-    }
-    bool exited = false;
-    ASSERT_TRUE(WaitFor([&] {
-                  exited = ::waitpid(pid_, nullptr, WNOHANG) == pid_;
-                  // Serving /metrics, and subscribed: mosquitto routes to it from now on.
-                  return exited ||
-                         MetricOr0("aiot_bridge_mqtt_subacks_total{result=\"granted\"}") >=
-                             mappings_;
-                }) &&
-                !exited)
-        << "aiot bridge did not serve /metrics";
-    if (exited) pid_ = -1;
+    process_ = std::make_unique<kafka_test::AiotProcess>(std::move(argv));
+    // Serving /metrics, and subscribed: mosquitto routes to it from now on.
+    ASSERT_TRUE(process_->Start([&] {
+      return MetricOr0("aiot_bridge_mqtt_subacks_total{result=\"granted\"}") >= mappings_;
+    })) << "aiot bridge did not serve /metrics";
   }
-  void Kill9() {
-    if (pid_ <= 0) return;
-    ::kill(pid_, SIGKILL);
-    ::waitpid(pid_, nullptr, 0);
-    pid_ = -1;
+  void Kill9() { process_->Kill9(); }
+  int Terminate() { return process_->Terminate(); }
+  double MetricOr0(const std::string& prefix) const {
+    return kafka_test::MetricAt(http_port_, prefix).value_or(0);
   }
-  int Terminate() {
-    ::kill(pid_, SIGTERM);
-    int status = 0;
-    ::waitpid(pid_, &status, 0);
-    pid_ = -1;
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  }
-  // The value of the first /metrics line starting with `prefix` (name and labels).
-  std::optional<double> Metric(const std::string& prefix) const {
-    net::testing::TestClient client(http_port_);
-    if (!client.connected()) return std::nullopt;
-    auto reply = client.Roundtrip(net::testing::GetRequest("/metrics"), 5000);
-    if (!reply || reply->status != 200) return std::nullopt;
-    std::istringstream lines(reply->body);
-    std::string line;
-    while (std::getline(lines, line)) {
-      // A prefix with labels may stop before the last label; without, the name must end there.
-      if (line.starts_with(prefix) && line.size() > prefix.size() &&
-          (prefix.find('{') != std::string::npos || line[prefix.size()] == ' ' ||
-           line[prefix.size()] == '{')) {
-        return std::stod(line.substr(line.rfind(' ') + 1));
-      }
-    }
-    return std::nullopt;
-  }
-  double MetricOr0(const std::string& prefix) const { return Metric(prefix).value_or(0); }
 
  private:
   std::vector<std::string> args_;
-  pid_t pid_ = -1;
+  std::unique_ptr<kafka_test::AiotProcess> process_;
   uint16_t http_port_ = 0;
   int mappings_ = 1;
 };

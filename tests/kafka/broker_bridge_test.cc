@@ -5,9 +5,6 @@
 // device gets PUBACK 0x97.
 #include <fmt/format.h>
 #include <gtest/gtest.h>
-#include <signal.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <atomic>
 #include <future>
@@ -15,12 +12,12 @@
 #include <mutex>
 #include <nlohmann/json.hpp>
 #include <set>
-#include <sstream>
 
 #include "kafka/mock_cluster.h"
 #include "mqtt/client/client.h"
 #include "mqtt/client/test_util.h"
 #include "net/test_client.h"
+#include "tests/kafka/aiot_process.h"
 #include "tests/support/temp_dir.h"
 #include "tests/support/testing.h"
 
@@ -40,51 +37,36 @@ using std::chrono::seconds;
 class BrokerProcess {
  public:
   explicit BrokerProcess(std::vector<std::string> sets) : sets_(std::move(sets)) {}
-  ~BrokerProcess() {
-    if (pid_ <= 0) return;
-    ::kill(pid_, SIGKILL);
-    ::waitpid(pid_, nullptr, 0);
-  }
   void Start() {
     port_ = FreePort();
-    std::vector<std::string> argv = {AIOT_BIN, "--log-level", "warn", "--set",
+    http_port_ = FreePort();
+    std::vector<std::string> argv = {"--log-level", "warn", "--set",
                                      fmt::format("broker.listeners=[127.0.0.1:{}]", port_)};
     for (const auto& s : sets_) {
       argv.push_back("--set");
       argv.push_back(s);
     }
-    argv.push_back("broker");
-    pid_ = ::fork();
-    if (pid_ == 0) {
-      std::vector<char*> c;
-      for (auto& a : argv) c.push_back(a.data());
-      c.push_back(nullptr);
-      ::execv(AIOT_BIN, c.data());
-      std::_Exit(127);
-    }
+    argv.insert(argv.end(), {"broker", "--http", fmt::format("127.0.0.1:{}", http_port_)});
+    process_ = std::make_unique<kafka_test::AiotProcess>(std::move(argv));
     // The gate is installed before the listeners accept: a connection means the bridge is on.
-    bool exited = false;
-    ASSERT_TRUE(WaitFor([&] {
-                  exited = ::waitpid(pid_, nullptr, WNOHANG) == pid_;
-                  return exited || net::testing::TestClient(port_).connected();
-                }) &&
-                !exited)
+    ASSERT_TRUE(process_->Start([&] { return net::testing::TestClient(port_).connected(); }))
         << "aiot broker did not listen";
   }
+  void Kill9() { process_->Kill9(); }
   // SIGTERM; the exit code.
-  int Terminate() {
-    ::kill(pid_, SIGTERM);
-    int status = 0;
-    ::waitpid(pid_, &status, 0);
-    pid_ = -1;
-    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  }
+  int Terminate() { return process_->Terminate(); }
   std::string url() const { return fmt::format("tcp://127.0.0.1:{}", port_); }
+  uint16_t port() const { return port_; }
+  // From its /metrics (--http), 0 when absent.
+  double Metric(const std::string& prefix) const {
+    return kafka_test::MetricAt(http_port_, prefix).value_or(0);
+  }
 
  private:
   std::vector<std::string> sets_;
-  pid_t pid_ = -1;
+  std::unique_ptr<kafka_test::AiotProcess> process_;
   uint16_t port_ = 0;
+  uint16_t http_port_ = 0;
 };
 
 // The (key, payload) pairs of a topic, read by kcat.
@@ -229,6 +211,143 @@ TEST_F(BrokerBridgeTest, FullBufferUnderRefuseAnswersQuotaExceededAndLosesNothin
   std::lock_guard lock(mu);
   for (int n : acked_ns) EXPECT_TRUE(in_kafka.contains(n)) << "acknowledged but missing: " << n;
   Stop(*device);
+  EXPECT_EQ(broker->Terminate(), 0);
+}
+
+// Publishes `count` QoS `qos` messages of ~1 KiB numbered from `first`; `acked` counts the
+// successful acknowledgements, `failed` the others.
+void PublishMany(mqtt::Client& device, const std::string& id, int first, int count, mqtt::QoS qos,
+                 std::atomic<int>& acked, std::atomic<int>& failed) {
+  for (int n = first; n < first + count; ++n) {
+    const std::string payload =
+        fmt::format(R"({{"deviceID":"{}","n":{},"pad":"{}"}})", id, n, std::string(1000, 'x'));
+    ASSERT_TRUE(device
+                    .Publish("fan/messages", payload, {.qos = qos},
+                             [&](std::error_code ec) { (ec ? failed : acked)++; })
+                    .ok());
+  }
+}
+
+// The message numbers of `id` in Kafka, with how often.
+std::map<int, int> NumbersInKafka(const MockCluster& cluster, const std::string& id) {
+  std::map<int, int> out;
+  for (const auto& [key, payload] : KeyedPayloads(cluster, "aiot.telemetry")) {
+    auto j = nlohmann::json::parse(payload, nullptr, false);
+    if (key == id && j.is_object() && j["n"].is_number_integer()) out[j["n"].get<int>()]++;
+  }
+  return out;
+}
+
+TEST_F(BrokerBridgeTest, FullBufferUnderBlockSlowsThePublisherAndLosesNothing) {
+  // ack: durable, so acknowledgements come while the buffer has room and stop when it is full:
+  // the device is held at its in-flight window (flow control), nothing is refused or dropped.
+  auto broker = StartBroker({"bridge.when_full=block", "bridge.ack=durable",
+                             "bridge.buffer.max_bytes=65536", "bridge.buffer.segment_bytes=8192"});
+  ASSERT_TRUE(broker);
+  cluster_->SetAllBrokersDown();
+  auto device = Device(*broker, "fan-0004");
+  constexpr int kMessages = 200;  // 1 KiB each: three times the buffer
+  std::atomic<int> acked{0}, failed{0};
+  PublishMany(*device, "fan-0004", 0, kMessages, mqtt::QoS::kAtLeastOnce, acked, failed);
+  // What fits is acknowledged; then nothing more while Kafka is down.
+  ASSERT_TRUE(WaitFor([&] { return acked >= 40; }, seconds(30))) << acked.load();
+  EXPECT_FALSE(WaitFor([&] { return acked + failed == kMessages; }, seconds(3)));
+  const int held_at = acked.load();
+  EXPECT_LE(held_at, 64);  // at most the 64 KiB buffer's worth
+  EXPECT_GT(broker->Metric(R"(aiot_bridge_buffer{value="bytes"})"), 65536 - 2 * 1100);
+  cluster_->SetAllBrokersUp();
+  ASSERT_TRUE(WaitFor([&] { return acked + failed == kMessages; }, seconds(90)))
+      << acked.load() << " acknowledged, " << failed.load() << " failed";
+  EXPECT_EQ(failed.load(), 0);
+  EXPECT_EQ(broker->Metric("aiot_bridge_refused_total"), 0);
+  EXPECT_EQ(broker->Metric("aiot_bridge_dropped_total"), 0);
+  ASSERT_TRUE(WaitFor([&] { return NumbersInKafka(*cluster_, "fan-0004").size() == kMessages; },
+                      seconds(60), std::chrono::milliseconds(300)));
+  std::cout << fmt::format(
+      "block: held at {} acknowledged of {} while Kafka was down; all {} in "
+      "Kafka after\n",
+      held_at, kMessages, kMessages);
+  Stop(*device);
+  EXPECT_EQ(broker->Terminate(), 0);
+}
+
+TEST_F(BrokerBridgeTest, FullBufferUnderDropOldestQos0DropsQos0AndKeepsQos1) {
+  auto broker = StartBroker({"bridge.when_full=drop_oldest_qos0", "bridge.buffer.max_bytes=65536",
+                             "bridge.buffer.segment_bytes=8192"});
+  ASSERT_TRUE(broker);
+  cluster_->SetAllBrokersDown();
+  auto device = Device(*broker, "fan-0005");
+  constexpr int kQos0 = 150, kQos1 = 5;
+  std::atomic<int> acked{0}, failed{0}, sent0{0}, failed0{0};
+  PublishMany(*device, "fan-0005", 0, kQos0, mqtt::QoS::kAtMostOnce, sent0, failed0);
+  PublishMany(*device, "fan-0005", kQos0, kQos1, mqtt::QoS::kAtLeastOnce, acked, failed);
+  // The QoS 0 beyond the buffer are dropped and counted; the QoS 1 wait for Kafka.
+  ASSERT_TRUE(WaitFor([&] {
+    return broker->Metric(R"(aiot_bridge_dropped_total{reason="drop_oldest_qos0"})") >= 50;
+  }));
+  EXPECT_EQ(acked + failed, 0);
+  cluster_->SetAllBrokersUp();
+  ASSERT_TRUE(WaitFor([&] { return acked + failed == kQos1; }, seconds(90)));
+  EXPECT_EQ(failed.load(), 0);
+  const double dropped = broker->Metric(R"(aiot_bridge_dropped_total{reason="drop_oldest_qos0"})");
+  std::map<int, int> in_kafka;
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        in_kafka = NumbersInKafka(*cluster_, "fan-0005");
+        return in_kafka.size() + static_cast<size_t>(dropped) == kQos0 + kQos1;
+      },
+      seconds(60), std::chrono::milliseconds(300)))
+      << in_kafka.size() << " in Kafka, " << dropped << " dropped";
+  for (int n = kQos0; n < kQos0 + kQos1; ++n) EXPECT_TRUE(in_kafka.contains(n)) << "QoS 1 " << n;
+  std::cout << fmt::format("drop_oldest_qos0: {} QoS 0 dropped (counted), {} in Kafka\n", dropped,
+                           in_kafka.size() - kQos1);
+  Stop(*device);
+  EXPECT_EQ(broker->Terminate(), 0);
+}
+
+// MQTT 3.1.1 has no reason code in PUBACK: under refuse a v3.1.1 publisher whose PUBLISH does
+// not fit is disconnected without a PUBACK (it resends after reconnecting).
+TEST_F(BrokerBridgeTest, RefuseClosesTheConnectionOfAV311Publisher) {
+  auto broker = StartBroker({"bridge.when_full=refuse", "bridge.buffer.max_bytes=65536",
+                             "bridge.buffer.segment_bytes=8192"});
+  ASSERT_TRUE(broker);
+  cluster_->SetAllBrokersDown();
+  auto filler = Device(*broker, "fan-0006");
+  std::atomic<int> acked{0}, failed{0};
+  PublishMany(*filler, "fan-0006", 0, 100, mqtt::QoS::kAtLeastOnce, acked, failed);
+  ASSERT_TRUE(WaitFor([&] { return broker->Metric("aiot_bridge_refused_total") >= 1; }));
+  const double refused = broker->Metric("aiot_bridge_refused_total");
+
+  // A v3.1.1 device over a plain socket: CONNECT, CONNACK, then one QoS 1 PUBLISH.
+  auto remaining = [](size_t n) {
+    std::string out;
+    do {
+      uint8_t b = n % 128;
+      n /= 128;
+      out.push_back(static_cast<char>(n > 0 ? b | 0x80 : b));
+    } while (n > 0);
+    return out;
+  };
+  auto str = [](std::string_view s) {
+    return std::string{static_cast<char>(s.size() >> 8), static_cast<char>(s.size() & 0xff)} +
+           std::string(s);
+  };
+  const std::string connect_body =
+      str("MQTT") + std::string("\x04\x02\x00\x3c", 4) + str("v311-device");
+  const std::string payload = R"({"deviceID":"v311-device","n":0})";
+  const std::string publish_body = str("fan/messages") + std::string("\x00\x01", 2) + payload;
+  net::testing::TestClient v311(broker->port());
+  ASSERT_TRUE(v311.connected());
+  ASSERT_TRUE(v311.Send("\x10" + remaining(connect_body.size()) + connect_body));
+  ASSERT_TRUE(v311.Send("\x32" + remaining(publish_body.size()) + publish_body));
+  auto received = v311.ReadUntilClosed(20000);
+  ASSERT_TRUE(received.has_value()) << "the connection was not closed";
+  EXPECT_EQ(*received, std::string("\x20\x02\x00\x00", 4)) << "only the CONNACK, no PUBACK";
+  EXPECT_EQ(broker->Metric("aiot_bridge_refused_total"), refused + 1);
+  cluster_->SetAllBrokersUp();
+  ASSERT_TRUE(WaitFor([&] { return acked + failed == 100; }, seconds(90)));
+  EXPECT_EQ(NumbersInKafka(*cluster_, "v311-device").size(), 0u);  // refused: not taken
+  Stop(*filler);
   EXPECT_EQ(broker->Terminate(), 0);
 }
 

@@ -226,7 +226,7 @@ TEST_F(RolloutIntegrationTest, TrainPushPromoteRollOutThenBrokenModelRollsBack) 
   dc.batch_rows = 1000;
   dc.flush_interval_ms = 50;
   datastore::IngestService ingest(dc, *h.datastore, platform_client);
-  ingest.Start();
+  ASSERT_TRUE(ingest.Start().ok());
 
   // The server must know the rollout routes before it starts, so build the service first with a
   // placeholder URL and fix it once the port is known (the harness picks a free port).

@@ -158,5 +158,60 @@ TEST(KafkaPredictorTest, TwoInstancesInOneGroupSplitPartitionsAndOneTakesOverAft
   }
 }
 
+// results_to: both: each reading's result is published on MQTT and written to Kafka (key = the
+// device id), readable by kcat; a record with a bad payload is dead-lettered on MQTT, counted,
+// and the records after it are scored and committed (no stall).
+TEST(KafkaPredictorTest, ResultsToBothReachKafkaAndMqttAndABadRecordIsDeadLettered) {
+  if (!Mosquitto::Available()) AIOT_SKIP_WITHOUT_PEER("/usr/sbin/mosquitto not installed");
+  if (!KcatAvailable()) AIOT_SKIP_WITHOUT_PEER("kcat is not installed");
+  Mosquitto broker;
+  ASSERT_TRUE(broker.Start());
+  auto cluster = MockCluster::Start(3);
+  ASSERT_TRUE(cluster.ok()) << cluster.status().message();
+  ASSERT_TRUE((*cluster)->CreateTopic("aiot.telemetry", 2).ok());
+  ASSERT_TRUE((*cluster)->CreateTopic("aiot.anomaly", 2).ok());
+  testing::TempDir dir;
+  const std::string model = dir.Path("fan.tflite");
+  ASSERT_TRUE(testing::WriteFanTflite(model, "fan-mlp", 1.0f, 55.0f, true).ok());
+
+  IoThread io;
+  Collector out(io.io(), ClientConfig(broker.url(), "collector"),
+                {"fan/anomaly", "aiot/deadletter"});
+  ASSERT_TRUE(out.WaitSubscribed());
+  PredictorProcess p("scorer", {"--set", "predictor.source=kafka", "--set",
+                                "predictor.kafka.bootstrap_servers=" + (*cluster)->bootstraps(),
+                                "--set", "predictor.kafka.commit_interval_ms=50", "--set",
+                                "predictor.results_to=both", "--set", "predictor.qos=1",
+                                "predictor", "--mqtt", broker.url(), "--model", model});
+  ASSERT_TRUE(
+      WaitFor([&] { return p.Partitions() == 2; }, seconds(60), std::chrono::milliseconds(200)));
+  ASSERT_TRUE(KcatWrite((*cluster)->bootstraps(), "-P -t aiot.telemetry -K :",
+                        Records(0, 50) + "fan-00:not json\n" + Records(50, 100)));
+  ASSERT_TRUE(WaitFor([&] { return Scored(out).size() == 100; }, seconds(60)));
+  ASSERT_TRUE(out.WaitCount("aiot/deadletter", 1));
+  EXPECT_EQ(p.Metric(R"(aiot_predictor_deadletter_total{reason="not_json"})"), 1);
+  std::map<std::string, int> in_kafka;  // timeStamp -> count
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        in_kafka.clear();
+        for (const auto& r :
+             kafka::testing::KcatReadTopic((*cluster)->bootstraps(), "aiot.anomaly")) {
+          auto j = nlohmann::json::parse(r.payload, nullptr, false);
+          if (!j.is_object() || !j["timeStamp"].is_string()) continue;
+          EXPECT_EQ(r.key, j["deviceID"].get<std::string>());  // keyed by device
+          EXPECT_TRUE(j.contains("score") && j.contains("level"));
+          in_kafka[j["timeStamp"].get<std::string>()]++;
+        }
+        return in_kafka.size() == 100;
+      },
+      seconds(60), std::chrono::milliseconds(300)))
+      << in_kafka.size() << " results in Kafka";
+  // Offsets committed past the bad record: nothing outstanding, no lag.
+  EXPECT_TRUE(WaitFor([&] {
+    return p.Metric(R"(aiot_kafka_source_lag{partition="0",service="predictor")") == 0 &&
+           p.Metric(R"(aiot_kafka_source_lag{partition="1",service="predictor")") == 0;
+  }));
+}
+
 }  // namespace
 }  // namespace aiot::services

@@ -44,7 +44,7 @@ TEST(FleetLabelsTest, FastFleetReportsFailuresAndRepairsThatLabelTheExport) {
   ic.client_id = "ingest";
   auto ingest_client = mqtt::Client::Create(runtime.context(0), ic);
   datastore::IngestService ingest(dc, store, ingest_client);
-  ingest.Start();
+  ASSERT_TRUE(ingest.Start().ok());
 
   // Every machine develops a fault within a simulated minute and fails ~10 simulated minutes
   // later (1 s wall); repairs take 5 simulated minutes; repaired machines fail again.
