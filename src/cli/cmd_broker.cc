@@ -22,7 +22,7 @@ std::atomic<bool> reload_signal{false};
 extern "C" void OnStopSignal(int sig) { stop_signal.store(sig); }
 extern "C" void OnReloadSignal(int) { reload_signal.store(true); }
 
-int RunBroker(Context& ctx) {
+int RunBroker(Context& ctx, bool recover) {
   // The handler only records the signal (async-signal-safe); the main thread polls for it. This
   // works whichever thread the kernel delivers the signal to.
   std::signal(SIGINT, OnStopSignal);
@@ -37,6 +37,7 @@ int RunBroker(Context& ctx) {
         "broker.listeners=[127.0.0.1:1883])");
     return kExitUsage;
   }
+  if (recover) config.broker.persistence.recover = true;  // skip corrupt persistence records
   net::Runtime runtime(config.threads);
   metrics::Registry registry;
   mqtt::broker::BrokerServer server(config.broker, registry, runtime.contexts());
@@ -102,8 +103,12 @@ void RegisterBroker(CLI::App& root, Context& ctx) {
       "broker.listeners to change it: mqtt://, mqtts://, ws://, wss://; broker.password_file / "
       "broker.acl_file in Mosquitto's formats and broker.tls certificates reloaded on SIGHUP; "
       "with bridge.enabled, mapped telemetry goes to Kafka and QoS 1/2 is acknowledged after "
-      "Kafka has it)");
-  cmd->callback([&ctx] { ctx.run = [&ctx] { return RunBroker(ctx); }; });
+      "Kafka has it; broker.persistence keeps sessions and retained messages across restarts)");
+  static bool recover = false;
+  cmd->add_flag("--recover", recover,
+                "start even if the persistence log has corrupt records: skip and count them "
+                "(same as broker.persistence.recover)");
+  cmd->callback([&ctx] { ctx.run = [&ctx] { return RunBroker(ctx, recover); }; });
 }
 
 }  // namespace
