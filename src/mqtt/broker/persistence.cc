@@ -543,6 +543,16 @@ Result<PersistRecord> FrameAt(std::string_view bytes, size_t at, const Clock& cl
   return DecodeRecord(body, clock);
 }
 
+// Whether a frame that checks out starts anywhere after `at`.
+bool WholeFrameAfter(std::string_view bytes, size_t at, const Clock& clock) {
+  for (size_t next = at + 1; next + 8 < bytes.size(); ++next) {
+    size_t size = 0;
+    bool torn = false;
+    if (FrameAt(bytes, next, clock, &size, &torn).ok()) return true;
+  }
+  return false;
+}
+
 }  // namespace
 
 Status ReplayLog(std::string_view bytes, bool recover, const Clock& clock, PersistModel* model,
@@ -562,7 +572,9 @@ Status ReplayLog(std::string_view bytes, bool recover, const Clock& clock, Persi
       *valid_bytes = at;
       continue;
     }
-    if (torn) {  // a torn tail: the last write did not complete
+    // A frame running past the end is a torn tail (the last write did not complete) only if
+    // no whole frame follows; else its length field is damaged: corruption.
+    if (torn && !WholeFrameAfter(bytes, at, clock)) {
       report->torn_bytes = bytes.size() - at;
       report->problems.push_back("offset " + std::to_string(at) + ": torn tail of " +
                                  std::to_string(bytes.size() - at) + " bytes cut (" +
