@@ -48,6 +48,10 @@ void RegisterBench(CLI::App& root, Context& ctx) {
   m->add_option("--window", args->load.window,
                 "Messages per publisher published but not yet completed (max rate)")
       ->capture_default_str();
+  m->add_option("--session-expiry", args->load.session_expiry_s,
+                "v5 Session Expiry of every client, seconds (> 0: persistent sessions, which a "
+                "broker with persistence writes to disk)")
+      ->capture_default_str();
   m->add_flag("--json", args->json, "Print JSON instead of a table");
   m->callback([&ctx, args] {
     ctx.run = [args] {

@@ -23,7 +23,7 @@ std::atomic<bool> reload_signal{false};
 extern "C" void OnStopSignal(int sig) { stop_signal.store(sig); }
 extern "C" void OnReloadSignal(int) { reload_signal.store(true); }
 
-int RunBroker(Context& ctx, const std::string& http_listen) {
+int RunBroker(Context& ctx, const std::string& http_listen, bool recover) {
   // The handler only records the signal (async-signal-safe); the main thread polls for it. This
   // works whichever thread the kernel delivers the signal to.
   std::signal(SIGINT, OnStopSignal);
@@ -38,6 +38,7 @@ int RunBroker(Context& ctx, const std::string& http_listen) {
         "broker.listeners=[127.0.0.1:1883])");
     return kExitUsage;
   }
+  if (recover) config.broker.persistence.recover = true;  // skip corrupt persistence records
   net::Runtime runtime(config.threads);
   metrics::Registry registry;
   mqtt::broker::BrokerServer server(config.broker, registry, runtime.contexts());
@@ -119,10 +120,16 @@ void RegisterBroker(CLI::App& root, Context& ctx) {
       "broker.listeners to change it: mqtt://, mqtts://, ws://, wss://; broker.password_file / "
       "broker.acl_file in Mosquitto's formats and broker.tls certificates reloaded on SIGHUP; "
       "with bridge.enabled, mapped telemetry goes to Kafka and QoS 1/2 is acknowledged after "
-      "Kafka has it)");
+      "Kafka has it; broker.persistence keeps sessions and retained messages across restarts)");
   auto http = std::make_shared<std::string>();
   cmd->add_option("--http", *http, "Serve /metrics (broker and bridge), /healthz on host:port");
-  cmd->callback([&ctx, http] { ctx.run = [&ctx, http] { return RunBroker(ctx, *http); }; });
+  auto recover = std::make_shared<bool>(false);
+  cmd->add_flag("--recover", *recover,
+                "start even if the persistence log has corrupt records: skip and count them "
+                "(same as broker.persistence.recover)");
+  cmd->callback([&ctx, http, recover] {
+    ctx.run = [&ctx, http, recover] { return RunBroker(ctx, *http, *recover); };
+  });
 }
 
 }  // namespace

@@ -14,6 +14,8 @@
 #include <string_view>
 #include <vector>
 
+#include "base/crc32c.h"
+
 namespace aiot::kafka {
 
 inline constexpr std::string_view kSegmentMagic = "AIOTSEG1";
@@ -22,8 +24,8 @@ inline constexpr size_t kFrameFixedBytes = 16;  // seq + time
 // The largest frame a reader accepts (the buffer refuses larger records).
 inline constexpr uint32_t kMaxFrameBytes = 64u << 20;
 
-// CRC32C (Castagnoli, as iSCSI/ext4/Kafka use), software table.
-uint32_t Crc32c(std::string_view data, uint32_t crc = 0);
+// CRC32C (Castagnoli): base/crc32c.h.
+using ::aiot::Crc32c;
 
 // Appends one frame for `data` to `out`.
 void EncodeFrame(uint64_t seq, int64_t time_ms, std::string_view data, std::string* out);

@@ -187,6 +187,16 @@ class Session {
   void Release();
   // Tick: a hold lasting longer than max_publisher_pause_ms turns into dropping.
   void CheckPauseTimeout(int64_t now);
+  // Persistence: the log, if this session's state is kept (expiry > 0), else null.
+  Persister* PersistLog() const {
+    Persister* p = broker().persist_.get();
+    return p != nullptr && state_.expiry_interval_s != 0 ? p : nullptr;
+  }
+  // Logs the end of a delivery of `m` (QoS 1/2) that will not be made or is over.
+  void LogDone(const Message& m, uint8_t qos) {
+    if (qos == 0 || m.persist_id == 0) return;
+    if (Persister* p = PersistLog()) p->Append(RecDone{key_, m.persist_id});
+  }
   // Removes every subscription from the index.
   void DropSubscriptions() {
     if (!state_.contents) return;
@@ -392,6 +402,8 @@ class Shard {
   }
   // Ends a session: subscriptions, registry entry, pending will [MQTT-3.1.2-8].
   void EndSession(Session* s) {
+    if (Persister* p = broker_.persist_.get(); p != nullptr && p->Persistent(s->key()))
+      p->Append(RecSessionEnd{s->key()});
     s->Release();
     s->DropSubscriptions();
     const SessionContents& sc = s->state().View();
@@ -512,12 +524,14 @@ void Session::Enqueue(Delivery&& d) {
   if (acl_ && !acl_->May(d.msg->topic, kAccessRead)) {
     broker().stats_.msgs_dropped++;
     broker().metrics_->dropped_not_authorized.Increment();
+    LogDone(*d.msg, d.qos);
     return;
   }
   int64_t now = broker().clock_.MonotonicNanos();
   if (d.msg->Expired(now)) {
     broker().stats_.msgs_dropped++;
     broker().metrics_->dropped_expired.Increment();
+    LogDone(*d.msg, d.qos);
     return;
   }
   bool online = conn_ != nullptr && conn_->phase_ == ServerConnection::Phase::kOnline;
@@ -546,6 +560,7 @@ void Session::Enqueue(Delivery&& d) {
       (c.max_queued_bytes != 0 && sc.queued_bytes + d.msg->Bytes() > c.max_queued_bytes)) {
     broker().stats_.msgs_dropped++;
     broker().metrics_->dropped_queue_full.Increment();
+    LogDone(*d.msg, d.qos);
     if (online && !overflowing_ && c.max_publisher_pause_ms != 0) HoldPublisher(*d.msg);
     return;
   }
@@ -608,9 +623,15 @@ bool Session::SendNew(Delivery&& d) {
   }
   uint16_t id = NextPacketId();
   if (id == 0) return false;
+  // QoS 2 keeps its packet id across a restart (the receiver dedupes by it); QoS 1 may be resent
+  // with another.
+  if (d.qos == 2 && d.msg->persist_id != 0) {
+    if (Persister* p = PersistLog()) p->Append(RecSent{key_, d.msg->persist_id, id});
+  }
   conn_->SendPublish(d, id, false);
   InflightOut& f = state_.Contents().inflight_out[id];
   f.stage = d.qos == 1 ? InflightOut::Stage::kAwaitPuback : InflightOut::Stage::kAwaitPubrec;
+  f.msg_id = d.msg->persist_id;
   f.delivery = std::move(d);
   return true;
 }
@@ -626,6 +647,7 @@ void Session::Pump() {
     if (d.msg->Expired(now)) {  // [MQTT-3.3.2-5]
       broker().stats_.msgs_dropped++;
       broker().metrics_->dropped_expired.Increment();
+      LogDone(*d.msg, d.qos);
       continue;
     }
     if (!SendNew(std::move(d))) break;
@@ -664,9 +686,12 @@ void Session::OnAck(PacketType type, uint16_t packet_id, ReasonCode rc) {
       conn_->Send(Ack<Pubrel>(packet_id, ReasonCode::kPacketIdentifierNotFound));
       return;
     }
+    Persister* log = it->second.msg_id != 0 ? PersistLog() : nullptr;
     if (IsError(rc)) {  // v5: the receiver refused; the exchange ends here
+      if (log) log->Append(RecDone{key_, it->second.msg_id});
       inflight.erase(it);
     } else {
+      if (log) log->Append(RecPubrec{key_, packet_id});
       it->second.stage = InflightOut::Stage::kAwaitPubcomp;
       it->second.delivery.msg.reset();  // payload no longer needed [MQTT-4.3.3-?]
       conn_->Send(Ack<Pubrel>(packet_id));
@@ -677,6 +702,9 @@ void Session::OnAck(PacketType type, uint16_t packet_id, ReasonCode rc) {
         (type == PacketType::kPuback && it->second.stage == InflightOut::Stage::kAwaitPuback) ||
         (type == PacketType::kPubcomp && it->second.stage == InflightOut::Stage::kAwaitPubcomp);
     if (!expected) return;
+    if (it->second.msg_id != 0) {
+      if (Persister* log = PersistLog()) log->Append(RecDone{key_, it->second.msg_id});
+    }
     inflight.erase(it);
   } else {
     return;
@@ -721,6 +749,7 @@ void Shard::Tick() {
     if (sc != nullptr && sc->pending_will && now >= sc->will_due_ns) {  // [MQTT-3.1.3-9]
       broker_.Route(index_, sc->pending_will->msg);                     // Will Delay elapsed
       sc->pending_will.reset();
+      if (Persister* p = s->PersistLog()) p->Append(RecWill{s->key(), nullptr, 0});
     }
     if (st.expires_at_ns != 0 && now >= st.expires_at_ns) ended.push_back(s);
   });
@@ -813,8 +842,11 @@ void ServerConnection::Dispatch(Packet&& packet) {
       uint16_t id = std::get<Pubrel>(packet).packet_id;
       Pubcomp comp = Ack<Pubcomp>(id);
       if (session_ == nullptr || session_->state().contents == nullptr ||
-          session_->state().contents->inflight_in.erase(id) == 0)
+          session_->state().contents->inflight_in.erase(id) == 0) {
         comp.reason_code = ReasonCode::kPacketIdentifierNotFound;
+      } else if (Persister* p = session_->PersistLog()) {
+        p->Append(RecPubrel{session_->key(), id});
+      }
       Send(comp);
       break;
     }
@@ -993,6 +1025,7 @@ bool ServerConnection::AcceptWill(const Will& w) {
   m->properties.response_topic = w.properties.response_topic;
   m->properties.correlation_data = w.properties.correlation_data;
   m->properties.user_properties = w.properties.user_properties;
+  if (m->qos > 0 || m->retain) m->persist_id = broker().NextMessageId();
   extras().will =
       WillState{.msg = std::move(m), .delay_s = w.properties.will_delay_interval.value_or(0)};
   return true;
@@ -1041,16 +1074,24 @@ void ServerConnection::InstallSession(const std::shared_ptr<SessionSetup>& setup
   Shard* here = setup->here;
   Broker* broker = setup->broker;
   bool present = s != nullptr;
+  bool was_persistent = false;
   if (!s) {
     s = std::make_unique<Session>(here, setup->new_key);
     broker->stats_.sessions++;
   } else {
+    was_persistent = s->PersistLog() != nullptr;
     // Resumed before the will delay elapsed: the will is not sent [MQTT-3.1.3-9].
-    if (s->state().contents) s->state().contents->pending_will.reset();
+    if (s->state().contents && s->state().contents->pending_will) {
+      s->state().contents->pending_will.reset();
+      if (was_persistent) broker->persist_->Append(RecWill{s->key(), nullptr, 0});
+    }
   }
   s->state().client_id = setup->client_id;
   s->state().expiry_interval_s = setup->expiry;
   s->state().protocol_version = setup->version;
+  if (broker->persist_ && (setup->expiry != 0 || was_persistent)) {
+    broker->persist_->Append(RecSession{s->key(), setup->client_id, setup->expiry, setup->version});
+  }
   {
     std::lock_guard lock(broker->registry_mu_);
     broker->registry_[setup->client_id] = {s->key(), here->index()};
@@ -1186,6 +1227,10 @@ void ServerConnection::OnSessionLost() {
       SessionContents& sc = s->state().Contents();
       sc.will_due_ns =
           now + static_cast<int64_t>(std::min(will->delay_s, expiry)) * kNanosPerSecond;
+      if (Persister* p = s->PersistLog()) {
+        const Clock& c = broker().clock_;
+        p->Append(RecWill{s->key(), will->msg, c.NowNanos() + (sc.will_due_ns - now)});
+      }
       sc.pending_will = std::move(will);
     } else {
       broker().Route(shard_.index(), will->msg);
@@ -1233,13 +1278,32 @@ void ServerConnection::HandlePublish(Publish&& p) {
   Shard::Add(shard_.counters.bytes_received, p.payload.size());
   const uint16_t packet_id = p.packet_id;
   MessagePtr m = ToMessage(std::move(p), qos);
-  bool gated = false;  // the ack waits for the ingest gate too
+  uint8_t gates = 0;  // answers the ack waits for: the ingest gate, the persistence log
+  bool gated = false;
   if (IngestGate* gate = broker().ingest_gate_.load(std::memory_order_acquire);
       gate != nullptr && !OfferToIngestGate(*gate, m, packet_id, &gated)) {
     return;
   }
+  if (gated) ++gates;
   if (m->retain) broker().retained_.Put(m);  // empty payload clears [MQTT-3.3.1-6]
-  broker().Route(shard_.index(), m);
+  Broker::RouteLog log;
+  if (m->persist_id != 0) {
+    log.retain_store = m->retain;
+    if (qos == 2 && session_->PersistLog() != nullptr) {
+      log.publisher = session_->key();
+      log.incoming_packet_id = packet_id;
+    }
+    if (qos > 0 && broker().persist_->mode() == PersistenceMode::kEveryAck) {
+      log.done = [b = &broker(), core = shard_.index(), conn = conn_id_, packet_id] {
+        b->Post(core, [b, core, conn, packet_id] {
+          if (ServerConnection* c = b->shards_[core]->FindConnection(conn))
+            c->OnIngestDone(packet_id, ReasonCode::kSuccess);
+        });
+      };
+    }
+  }
+  broker().Route(shard_.index(), m, m->persist_id != 0 ? &log : nullptr);
+  if (log.waits) ++gates;
   if (shard_.TransitFull() && broker().config_.max_publisher_pause_ms != 0)
     shard_.WaitForTransit(this);
   // QoS 0 has no ack to withhold: a held publisher of QoS 0 is no longer read, and the kernel's
@@ -1249,10 +1313,10 @@ void ServerConnection::HandlePublish(Publish&& p) {
     link_.PauseReading(true);
   }
   if (qos == 1) {
-    SendFlowAck(PacketType::kPuback, packet_id, gated);
+    SendFlowAck(PacketType::kPuback, packet_id, gates);
   } else if (qos == 2) {
     st.Contents().inflight_in.insert(packet_id);
-    SendFlowAck(PacketType::kPubrec, packet_id, gated);
+    SendFlowAck(PacketType::kPubrec, packet_id, gates);
   }
 }
 
@@ -1279,7 +1343,7 @@ bool ServerConnection::OfferToIngestGate(IngestGate& gate, const MessagePtr& m, 
     Kill(v.reason, "refused by the ingest gate");  // 3.1.1: no reason code; the client resends
     return false;
   }
-  SendFlowAck(m->qos == 1 ? PacketType::kPuback : PacketType::kPubrec, packet_id, false, v.reason);
+  SendFlowAck(m->qos == 1 ? PacketType::kPuback : PacketType::kPubrec, packet_id, 0, v.reason);
   return false;
 }
 
@@ -1287,15 +1351,15 @@ void ServerConnection::OnIngestDone(uint16_t packet_id, ReasonCode rc) {
   if (phase_ == Phase::kClosing || !extras_) return;
   auto& held = extras_->held_acks;
   auto it = std::find_if(held.begin(), held.end(), [packet_id](const Extras::HeldAck& a) {
-    return a.gated && a.packet_id == packet_id;
+    return a.gates > 0 && a.packet_id == packet_id;
   });
   if (it == held.end()) return;
   if (rc != ReasonCode::kSuccess && version_ != kMqtt5) {
     Kill(rc, "refused by the ingest gate");  // 3.1.1: no reason code; the client resends
     return;
   }
-  it->gated = false;
-  it->rc = rc;
+  --it->gates;
+  if (rc != ReasonCode::kSuccess) it->rc = rc;
   ReleaseHeldAcks();
 }
 
@@ -1382,16 +1446,18 @@ MessagePtr ServerConnection::ToMessage(Publish&& p, uint8_t qos) {
   m->publisher = session_->key();
   m->publisher_core = shard_.index();
   m->publisher_conn = conn_id_;
+  if (qos > 0 || m->retain) m->persist_id = broker().NextMessageId();
   return m;
 }
 
-void ServerConnection::SendFlowAck(PacketType type, uint16_t packet_id, bool gated, ReasonCode rc) {
-  if (!gated && paused_by_ == 0 && !has_held_acks()) {
+void ServerConnection::SendFlowAck(PacketType type, uint16_t packet_id, uint8_t gates,
+                                   ReasonCode rc) {
+  if (gates == 0 && paused_by_ == 0 && !has_held_acks()) {
     SendAck(type, packet_id, rc);
     return;
   }
   std::vector<Extras::HeldAck>& held_acks = extras().held_acks;
-  held_acks.push_back({type, packet_id, gated, rc});
+  held_acks.push_back({type, packet_id, gates, rc});
   // A client that keeps publishing without acks beyond our Receive Maximum (or a 3.1.1 client
   // with a larger window) is not held back by withheld acks: stop reading it. A client within
   // the window is still read (its PUBACKs for its own subscriptions must get through).
@@ -1407,7 +1473,10 @@ void ServerConnection::SendAck(PacketType type, uint16_t packet_id, ReasonCode r
     return;
   }
   // A PUBREC with an error ends the QoS 2 exchange: no PUBREL follows.
-  if (static_cast<uint8_t>(rc) >= 0x80) session_->state().Contents().inflight_in.erase(packet_id);
+  if (static_cast<uint8_t>(rc) >= 0x80 &&
+      session_->state().Contents().inflight_in.erase(packet_id) > 0) {
+    if (Persister* p = session_->PersistLog()) p->Append(RecPubrel{session_->key(), packet_id});
+  }
   Send(Ack<Pubrec>(packet_id, rc));
 }
 
@@ -1423,7 +1492,7 @@ void ServerConnection::ReleaseHeldAcks() {
   if (extras_) {
     std::vector<Extras::HeldAck>& held = extras_->held_acks;
     size_t n = 0;
-    while (n < held.size() && !held[n].gated) ++n;  // acks keep the order of the PUBLISHes
+    while (n < held.size() && held[n].gates == 0) ++n;  // acks keep the order of the PUBLISHes
     for (size_t i = 0; i < n; ++i) SendAck(held[i].type, held[i].packet_id, held[i].rc);
     held.erase(held.begin(), held.begin() + static_cast<std::ptrdiff_t>(n));
     held_left = held.size();
@@ -1484,6 +1553,8 @@ void ServerConnection::HandleSubscribe(Subscribe&& sub) {
     }
     bool existed = broker().index_.Add(session_->key(), shard_.index(), s.filter, o);
     session_->state().Contents().subscriptions[s.filter] = o;
+    if (Persister* p = session_->PersistLog())
+      p->Append(RecSubscribe{session_->key(), s.filter, o});
     ack.reason_codes.push_back(static_cast<ReasonCode>(o.qos));
     // Retained messages [MQTT-3.3.1-9] [MQTT-3.3.1-10] [MQTT-3.3.1-11]; never for shared
     // subscriptions [MQTT-3.8.4-?].
@@ -1502,6 +1573,9 @@ void ServerConnection::HandleSubscribe(Subscribe&& sub) {
     d.msg = std::move(retained[i].first);
     d.retain = true;  // [MQTT-3.3.1-8]
     d.subscription_ids = std::move(retained_ids[i]);
+    if (Persister* p = session_->PersistLog(); p != nullptr && d.qos > 0 && d.msg->persist_id != 0)
+      p->Append(
+          RecEnqueue{d.msg, PersistTarget{session_->key(), d.qos, d.retain, d.subscription_ids}});
     session_->Enqueue(std::move(d));
   }
 }
@@ -1512,7 +1586,10 @@ void ServerConnection::HandleUnsubscribe(Unsubscribe&& u) {
   for (const std::string& f : u.filters) {
     SessionContents* sc = session_->state().contents.get();
     bool had = sc != nullptr && sc->subscriptions.erase(f) > 0;
-    if (had) broker().index_.Remove(session_->key(), f);
+    if (had) {
+      broker().index_.Remove(session_->key(), f);
+      if (Persister* p = session_->PersistLog()) p->Append(RecUnsubscribe{session_->key(), f});
+    }
     ack.reason_codes.push_back(had ? ReasonCode::kSuccess : ReasonCode::kNoSubscriptionExisted);
   }
   Send(ack);
@@ -1525,8 +1602,12 @@ void ServerConnection::HandleDisconnect(Disconnect&& d) {
            "session expiry set on DISCONNECT after 0 in CONNECT");  // [MQTT-3.14.2-2]
       return;
     }
-    session_->state().expiry_interval_s =
+    SessionState& st = session_->state();
+    uint32_t expiry =
         std::min(*d.properties.session_expiry_interval, broker().config_.max_session_expiry);
+    if (Persister* p = session_->PersistLog(); p != nullptr && expiry != st.expiry_interval_s)
+      p->Append(RecSession{session_->key(), st.client_id, expiry, st.protocol_version});
+    st.expiry_interval_s = expiry;
   }
   // Normal disconnection discards the will [MQTT-3.14.4-3]; 0x04 asks for it to be sent.
   send_will_ = d.reason_code == ReasonCode::kDisconnectWithWillMessage;
@@ -1669,17 +1750,25 @@ void Broker::Forget(const std::string& client_id, SessionKey key) {
   if (it != registry_.end() && it->second.key == key) registry_.erase(it);
 }
 
-void Broker::Route(uint32_t from_core, MessagePtr msg) {
+void Broker::Route(uint32_t from_core, MessagePtr msg, RouteLog* log) {
   thread_local std::vector<Subscriber> subs;
   subs.clear();
   index_.Match(msg->topic, &subs);
-  if (subs.empty()) return;
+  // With persistence, the deliveries to persistent sessions are logged before any is handed over
+  // (so that their later records follow this one in the log).
+  const bool persist = persist_ != nullptr && msg->persist_id != 0;
+  if (!persist && subs.empty()) return;
+  thread_local std::vector<std::tuple<uint32_t, SessionKey, Delivery>> out;
+  out.clear();
   // One copy per session for its non-shared subscriptions: the highest QoS granted, every
   // subscription identifier [MQTT-3.3.4-3] [MQTT-3.3.4-4] [MQTT-3.3.4-5].
   std::sort(subs.begin(), subs.end(), [](const Subscriber& a, const Subscriber& b) {
     return a.shared != b.shared ? a.shared < b.shared : a.session < b.session;
   });
   auto deliver = [&](uint32_t core, SessionKey key, Delivery&& d) {
+    out.emplace_back(core, key, std::move(d));
+  };
+  auto hand_over = [&](uint32_t core, SessionKey key, Delivery&& d) {
     if (from_core == kNoCore) {
       Shard* target = shards_[core].get();
       auto box = std::make_shared<Delivery>(std::move(d));
@@ -1716,6 +1805,98 @@ void Broker::Route(uint32_t from_core, MessagePtr msg) {
     }
     i = j;
   }
+  if (persist) LogRoute(msg, out, log);
+  for (auto& [core, key, d] : out) hand_over(core, key, std::move(d));
+  out.clear();
+}
+
+void Broker::LogRoute(const MessagePtr& msg,
+                      const std::vector<std::tuple<uint32_t, SessionKey, Delivery>>& out,
+                      RouteLog* log) {
+  RecPublish rec;
+  for (const auto& [core, key, d] : out) {
+    if (d.qos > 0 && persist_->Persistent(key))
+      rec.targets.push_back(PersistTarget{key, d.qos, d.retain, d.subscription_ids});
+  }
+  if (log != nullptr) {
+    rec.retain_store = log->retain_store;
+    rec.publisher = log->publisher;
+    rec.incoming_packet_id = log->incoming_packet_id;
+  }
+  if (rec.targets.empty() && !rec.retain_store && rec.incoming_packet_id == 0) return;
+  rec.msg = msg;
+  std::function<void()> done;
+  if (log != nullptr) {
+    done = std::move(log->done);
+    log->waits = static_cast<bool>(done);
+  }
+  persist_->Append(std::move(rec), std::move(done));
+}
+
+Status Broker::OpenPersistence() {
+  const BrokerPersistenceConfig& pc = config_.persistence;
+  if (pc.mode == PersistenceMode::kNone) return Status::Ok();
+  auto opened = Persister::Open(
+      {.dir = pc.dir, .mode = pc.mode, .interval_ms = pc.interval_ms, .recover = pc.recover},
+      clock_);
+  if (!opened.ok()) return opened.status().Prefix("broker persistence");
+  persist_ = std::move(*opened);
+  const PersistModel& model = persist_->loaded();
+  next_msg_id_ = model.max_msg_id() + 1;
+  if (next_key_ <= model.max_key()) next_key_ = model.max_key() + 1;
+  for (const auto& [topic, msg] : model.retained()) retained_.Put(msg);
+  uint32_t core = 0;
+  for (const auto& [key, ps] : model.sessions()) {
+    Shard* shard = shards_[core++ % shards_.size()].get();
+    RestoreSession(shard, key, ps);
+  }
+  persist_->StartWriter();
+  return Status::Ok();
+}
+
+void Broker::RestoreSession(Shard* shard, SessionKey key, const PersistedSession& ps) {
+  auto s = std::make_unique<Session>(shard, key);
+  SessionState& st = s->state();
+  const int64_t now = clock_.MonotonicNanos();
+  st.client_id = ps.client_id;
+  st.expiry_interval_s = ps.expiry_interval_s;
+  st.protocol_version = ps.protocol_version;
+  // Offline from now on: the expiry counts from the restart.
+  st.expires_at_ns = ps.expiry_interval_s == kSessionNeverExpires
+                         ? 0
+                         : now + static_cast<int64_t>(ps.expiry_interval_s) * kNanosPerSecond;
+  SessionContents& sc = st.Contents();
+  for (const auto& [filter, o] : ps.subscriptions) {
+    index_.Add(key, shard->index(), filter, o);
+    sc.subscriptions[filter] = o;
+  }
+  uint16_t max_id = 0;
+  for (const auto& [seq, pd] : ps.deliveries) {
+    Delivery d{
+        .msg = pd.msg, .qos = pd.qos, .retain = pd.retain, .subscription_ids = pd.subscription_ids};
+    if (pd.packet_id != 0 && !sc.inflight_out.contains(pd.packet_id)) {
+      InflightOut& f = sc.inflight_out[pd.packet_id];
+      f.stage = pd.pubrec ? InflightOut::Stage::kAwaitPubcomp : InflightOut::Stage::kAwaitPubrec;
+      f.msg_id = pd.msg_id;
+      f.delivery = std::move(d);
+      max_id = std::max(max_id, pd.packet_id);
+    } else if (pd.msg) {
+      sc.queued_bytes += pd.msg->Bytes();
+      sc.queue.push_back(std::move(d));
+    }
+  }
+  st.next_packet_id = max_id == 65535 ? 1 : static_cast<uint16_t>(max_id + 1);
+  sc.inflight_in.insert(ps.incoming.begin(), ps.incoming.end());
+  if (ps.will) {
+    sc.pending_will = WillState{.msg = ps.will, .delay_s = 0};
+    sc.will_due_ns = now + (ps.will_due_unix_ns - clock_.NowNanos());
+  }
+  {
+    std::lock_guard lock(registry_mu_);
+    registry_[ps.client_id] = {key, shard->index()};
+  }
+  stats_.sessions++;
+  shard->AddSession(std::move(s));
 }
 
 void Broker::PublishFromBroker(std::string topic, std::string payload, bool retain) {

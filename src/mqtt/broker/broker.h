@@ -8,6 +8,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <tuple>
 #include <unordered_map>
 #include <vector>
 
@@ -16,6 +17,7 @@
 #include "base/result.h"
 #include "mqtt/broker/auth.h"
 #include "mqtt/broker/broker_config.h"
+#include "mqtt/broker/persistence.h"
 #include "mqtt/broker/retained_store.h"
 #include "mqtt/broker/session_state.h"
 #include "mqtt/broker/subscription_index.h"
@@ -174,13 +176,15 @@ class ServerConnection {
   void SendPublish(const Delivery& d, uint16_t packet_id, bool dup);
   // PUBACK / PUBREC for an incoming QoS 1/2 PUBLISH: sent now, or held while a subscriber this
   // connection publishes to is congested (acks keep the order of the PUBLISHes [MQTT-4.6.0-2]).
-  // `gated`: the ack also waits for the ingest gate (OnIngestDone); `rc` is the ack's reason.
-  void SendFlowAck(PacketType type, uint16_t packet_id, bool gated = false,
+  // `gates`: how many answers the ack also waits for (OnIngestDone: the ingest gate, the
+  // persistence log with every_ack); `rc` is the ack's reason.
+  void SendFlowAck(PacketType type, uint16_t packet_id, uint8_t gates = 0,
                    ReasonCode rc = ReasonCode::kSuccess);
   void SendAck(PacketType type, uint16_t packet_id, ReasonCode rc);
   // The ingest gate's answer for a PUBLISH (IngestGate). False: refused (answered here).
   bool OfferToIngestGate(IngestGate& gate, const MessagePtr& m, uint16_t packet_id, bool* gated);
-  // The gate finished with `packet_id` (on this core): its ack may go, or it is refused.
+  // A gate (ingest gate, persistence) finished with `packet_id` (on this core): its ack may go
+  // once no gate holds it, or it is refused.
   void OnIngestDone(uint16_t packet_id, ReasonCode rc);
   // Sends the held acks from the front that wait for nothing any more (none while paused_by_).
   void ReleaseHeldAcks();
@@ -199,11 +203,12 @@ class ServerConnection {
     std::unordered_map<uint16_t, std::string> alias_in;
     std::unordered_map<std::string, uint16_t> alias_out;
     std::vector<Packet> pending;  // packets received while the session is being fetched
-    // Withheld by backpressure or waiting for the ingest gate (`gated`), in PUBLISH order.
+    // Withheld by backpressure or waiting for the ingest gate or the persistence log (`gates`
+    // answers still to come), in PUBLISH order.
     struct HeldAck {
       PacketType type;
       uint16_t packet_id;
-      bool gated;
+      uint8_t gates;
       ReasonCode rc;
     };
     std::vector<HeldAck> held_acks;
@@ -304,6 +309,14 @@ class Broker {
   // before destroying the gate.
   void SetIngestGate(IngestGate* gate) { ingest_gate_.store(gate, std::memory_order_release); }
 
+  // broker.persistence: loads the log (refusing a corrupt one unless `recover`), restores its
+  // sessions (offline), subscriptions, queued and in-flight messages and retained messages, and
+  // starts the writer. REQUIRES: after SetCores, before any connection (BrokerServer::Start calls
+  // it before opening the listeners). No-op with mode none.
+  Status OpenPersistence();
+  // The persistence log (null: mode none).
+  Persister* persister() const { return persist_.get(); }
+
   // Publishes a message from the broker itself (e.g. $SYS). Any thread.
   void PublishFromBroker(std::string topic, std::string payload, bool retain);
 
@@ -328,9 +341,25 @@ class Broker {
   // `new_key`); returns the entry it had before, if any.
   std::optional<RegistryEntry> ClaimClientId(const std::string& client_id, SessionKey new_key,
                                              bool clean_start, uint32_t core);
+  // What HandlePublish adds to the persistence record of a routed message.
+  struct RouteLog {
+    bool retain_store = false;        // the message sets / clears its topic's retained message
+    SessionKey publisher = 0;         // QoS 2: the publisher's session and packet id, now
+    uint16_t incoming_packet_id = 0;  // awaiting PUBREL
+    std::function<void()> done;       // every_ack: runs once the record is durable
+    bool waits = false;               // out: a record was appended with `done`
+  };
   // Routes a message accepted from a publisher on `from_core` (or the broker) to every matching
-  // session, posting one batch per other core.
-  void Route(uint32_t from_core, MessagePtr msg);
+  // session, posting one batch per other core. With persistence, the deliveries to persistent
+  // sessions are logged first (one RecPublish, with what `log` adds).
+  void Route(uint32_t from_core, MessagePtr msg, RouteLog* log = nullptr);
+  // Appends the RecPublish of a routed message (its deliveries to persistent sessions).
+  void LogRoute(const MessagePtr& msg,
+                const std::vector<std::tuple<uint32_t, SessionKey, Delivery>>& out, RouteLog* log);
+  // Restores a session loaded from the log onto `shard` (offline).
+  void RestoreSession(Shard* shard, SessionKey key, const PersistedSession& ps);
+  // A persistence id for a message about to be routed (0: persistence off).
+  uint64_t NextMessageId() { return persist_ ? next_msg_id_++ : 0; }
   // Delivers retained messages matching `filter` to session on `core` (the current core).
   void Forget(const std::string& client_id, SessionKey key);
 
@@ -366,6 +395,9 @@ class Broker {
   uint64_t prom_tx_ = 0;
   uint64_t sys_last_rx_ = 0;  // PublishSys only
   uint64_t sys_last_tx_ = 0;
+  std::atomic<uint64_t> next_msg_id_{1};
+  // Last member: destroyed first (its writer's last callbacks may touch the shards).
+  std::unique_ptr<Persister> persist_;
 };
 
 }  // namespace aiot::mqtt::broker

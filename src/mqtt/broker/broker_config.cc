@@ -82,6 +82,23 @@ Result<ListenerSpec> ParseListenerSpec(const std::string& spec) {
   return l;
 }
 
+void Describe(config::Visitor& v, BrokerPersistenceConfig& c) {
+  v.Field("mode", c.mode, kPersistenceModeNames,
+          "none (in memory only), periodic (written every interval_ms; a crash loses at most "
+          "that window) or every_ack (QoS 1/2 acknowledged only once on disk, group commit)");
+  v.Field("dir", c.dir, "directory of the persistence log; required unless mode is none");
+  v.Field("interval_ms", c.interval_ms, "periodic: milliseconds between writes to disk");
+  v.Field("recover", c.recover,
+          "start even if the log has corrupt records: skip and count them (else refuse to start)");
+}
+
+void Validate(config::Checks& checks, const BrokerPersistenceConfig& c) {
+  if (c.mode != PersistenceMode::kNone && c.dir.empty())
+    checks.Fail("dir", "persistence needs a directory (broker.persistence.dir)");
+  if (c.mode == PersistenceMode::kPeriodic && c.interval_ms == 0)
+    checks.Fail("interval_ms", "must be > 0 with mode periodic");
+}
+
 void Validate(config::Checks& checks, const BrokerConfig& c) {
   for (const std::string& spec : c.listeners) {
     auto l = ParseListenerSpec(spec);
@@ -98,6 +115,8 @@ void Describe(config::Visitor& v, BrokerConfig& c) {
           "listeners as [scheme://]address:port, scheme mqtt (default), mqtts (TLS), ws "
           "(WebSocket) or wss (WebSocket over TLS); default loopback only (like Mosquitto 2)");
   config::Section(v, "tls", c.tls, "TLS of the mqtts:// and wss:// listeners");
+  config::Section(v, "persistence", c.persistence,
+                  "sessions and retained messages across restarts and crashes");
   v.Field("allow_anonymous", c.allow_anonymous,
           "anonymous clients: local_only (loopback listeners only), true or false");
   v.Field("password_file", c.password_file,

@@ -46,6 +46,31 @@ struct ListenerSpec {
 // Parses a listener; the error's message says what is wrong with it.
 Result<ListenerSpec> ParseListenerSpec(const std::string& spec);
 
+// broker.persistence: sessions and retained messages across restarts and crashes (persistence.h).
+enum class PersistenceMode : uint8_t { kNone, kPeriodic, kEveryAck };
+inline constexpr config::Named<PersistenceMode> kPersistenceModeNames[] = {
+    {PersistenceMode::kNone, "none"},
+    {PersistenceMode::kPeriodic, "periodic"},
+    {PersistenceMode::kEveryAck, "every_ack"}};
+struct BrokerPersistenceConfig {
+  // none: everything in memory (as before; the default, so that upgrading changes nothing on
+  // disk). periodic: the log is written and synced every `interval_ms` (a crash loses at most that
+  // window, like Mosquitto's autosave_interval). every_ack: a QoS 1/2 PUBLISH is acknowledged only
+  // once it is on disk (group commit: one fdatasync for everything pending).
+  PersistenceMode mode = PersistenceMode::kNone;
+  // Directory of the log (broker.log); created if missing. Required unless mode is none.
+  std::string dir;
+  // periodic: milliseconds between writes.
+  uint32_t interval_ms = 1000;
+  // A corrupt record (not a torn tail) stops the broker from starting unless this is true (or
+  // `aiot broker --recover`): then corrupt records are skipped and counted in the log.
+  bool recover = false;
+};
+
+void Describe(config::Visitor& v, BrokerPersistenceConfig& c);
+// A directory unless mode is none; interval_ms > 0 for periodic.
+void Validate(config::Checks& checks, const BrokerPersistenceConfig& c);
+
 // Configuration of the embedded broker. Defaults follow what a Mosquitto 2 user expects: with
 // nothing configured the broker listens on loopback only and lets anonymous clients in only there.
 struct BrokerConfig {
@@ -56,6 +81,8 @@ struct BrokerConfig {
   std::vector<std::string> listeners = {"127.0.0.1:1883"};
   // Certificates of the mqtts:// and wss:// listeners.
   BrokerTlsConfig tls;
+  // Sessions and retained messages on disk.
+  BrokerPersistenceConfig persistence;
   // Anonymous clients (no username): "local_only" (only on listeners bound to a loopback address),
   // "true" or "false". Clients with a username are checked against `password_file` (and, in
   // `aiot up`, the device registry); without any credential store they count as anonymous.

@@ -491,6 +491,17 @@ BrokerServer::~BrokerServer() {
 Status BrokerServer::Start() {
   const BrokerConfig& cfg = broker_->config();
   if (Status s = broker_->LoadAuth(); !s.ok()) return s;  // password_file, acl_file
+  // Persistence before the listeners: sessions and retained messages are back before any client.
+  if (Status s = broker_->OpenPersistence(); !s.ok()) return s;
+  if (const Persister* p = broker_->persister()) {
+    const LoadReport& r = p->report();
+    Log()->info(
+        "broker persistence ({}): {} sessions, {} queued/in-flight messages, {} retained "
+        "restored from {} records in {} ms",
+        config::NameOf(kPersistenceModeNames, cfg.persistence.mode), p->loaded().sessions().size(),
+        p->loaded().deliveries(), p->loaded().retained().size(), r.records, r.load_ms);
+    for (const std::string& problem : r.problems) Log()->warn("broker persistence: {}", problem);
+  }
   for (const std::string& spec : cfg.listeners) {
     auto l = ParseListenerSpec(spec);
     if (!l.ok()) return l.status();

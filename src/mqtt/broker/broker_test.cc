@@ -5,22 +5,38 @@
 #include <gtest/gtest.h>
 
 #include <deque>
+#include <filesystem>
+#include <thread>
+
+#include <unistd.h>
 
 namespace aiot::mqtt::broker {
 namespace {
 
 class QueueExecutor : public Executor {
  public:
-  void Post(std::function<void()> fn) override { q_.push_back(std::move(fn)); }
+  void Post(std::function<void()> fn) override {
+    std::lock_guard lock(mu_);  // the persistence writer posts acks from its thread
+    q_.push_back(std::move(fn));
+  }
+  void Clear() {
+    std::lock_guard lock(mu_);
+    q_.clear();
+  }
   bool RunOne() {
-    if (q_.empty()) return false;
-    auto fn = std::move(q_.front());
-    q_.pop_front();
+    std::function<void()> fn;
+    {
+      std::lock_guard lock(mu_);
+      if (q_.empty()) return false;
+      fn = std::move(q_.front());
+      q_.pop_front();
+    }
     fn();
     return true;
   }
 
  private:
+  std::mutex mu_;
   std::deque<std::function<void()>> q_;
 };
 
@@ -40,6 +56,24 @@ class FakeLink : public Link {
   bool closed = false;
   bool paused = false;
 };
+
+Subscribe SubOf(const std::string& filter, uint8_t qos) {
+  Subscribe s;
+  s.packet_id = 1;
+  Subscription sub;
+  sub.filter = filter;
+  sub.options.qos = static_cast<QoS>(qos);
+  s.subscriptions.push_back(sub);
+  return s;
+}
+Publish PubOf(const std::string& topic, const std::string& payload, uint8_t qos, uint16_t id = 0) {
+  Publish p;
+  p.topic = topic;
+  p.payload = payload;
+  p.qos = static_cast<QoS>(qos);
+  p.packet_id = id;
+  return p;
+}
 
 class BrokerCore : public ::testing::Test {
  protected:
@@ -67,23 +101,10 @@ class BrokerCore : public ::testing::Test {
     Drain();
     return c;
   }
-  static Subscribe Sub(const std::string& filter, uint8_t qos) {
-    Subscribe s;
-    s.packet_id = 1;
-    Subscription sub;
-    sub.filter = filter;
-    sub.options.qos = static_cast<QoS>(qos);
-    s.subscriptions.push_back(sub);
-    return s;
-  }
+  static Subscribe Sub(const std::string& filter, uint8_t qos) { return SubOf(filter, qos); }
   static Publish Pub(const std::string& topic, const std::string& payload, uint8_t qos,
                      uint16_t id = 0) {
-    Publish p;
-    p.topic = topic;
-    p.payload = payload;
-    p.qos = static_cast<QoS>(qos);
-    p.packet_id = id;
-    return p;
+    return PubOf(topic, payload, qos, id);
   }
 
   ManualClock clock_{1'000'000'000};
@@ -670,6 +691,266 @@ TEST_F(BrokerCore, IngestGateRefusalClosesA311Connection) {
   EXPECT_TRUE(l.All<Puback>().empty());  // 3.1.1 has no reason code: never a false success
   EXPECT_TRUE(l.closed);
   broker_.SetIngestGate(nullptr);
+}
+
+// ---- Persistence: the core restarted on the same log (a new Broker, as after a crash) ----------
+
+class PersistentBroker : public ::testing::Test {
+ protected:
+  PersistentBroker() {
+    dir_ = (std::filesystem::temp_directory_path() /
+            ("aiot-broker-persist-" + std::to_string(::getpid()) + "-" +
+             ::testing::UnitTest::GetInstance()->current_test_info()->name()))
+               .string();
+    std::filesystem::remove_all(dir_);
+  }
+  ~PersistentBroker() override {
+    // The test's links are gone: nothing posted may run any more.
+    broker_.reset();
+    for (auto& c : cores_) c.Clear();
+    std::filesystem::remove_all(dir_);
+  }
+  void Start(PersistenceMode mode = PersistenceMode::kEveryAck) {
+    BrokerConfig cfg;
+    cfg.persistence.mode = mode;
+    cfg.persistence.dir = dir_;
+    cfg.persistence.interval_ms = 5;
+    registry_ = std::make_unique<metrics::Registry>();
+    broker_ = std::make_unique<Broker>(cfg, *registry_, clock_);
+    broker_->SetCores({&cores_[0], &cores_[1]});
+    Status s = broker_->OpenPersistence();
+    ASSERT_TRUE(s.ok()) << s.ToString();
+  }
+  // What is on disk survives; the process and its connections do not.
+  void Stop() {
+    if (!broker_) return;
+    Drain();
+    broker_->persister()->Flush();
+    Drain();
+    broker_.reset();
+    registry_.reset();
+  }
+  void Restart(PersistenceMode mode = PersistenceMode::kEveryAck) {
+    Stop();
+    Start(mode);
+  }
+  void Drain() {
+    bool any = true;
+    while (any) {
+      any = false;
+      for (auto& c : cores_)
+        while (c.RunOne()) any = true;
+    }
+  }
+  // Runs the cores until `done` holds (the writer thread answers asynchronously).
+  template <typename Pred>
+  bool DrainUntil(Pred done) {
+    auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+    while (!done()) {
+      if (std::chrono::steady_clock::now() > deadline) return false;
+      Drain();
+      std::this_thread::yield();
+    }
+    return true;
+  }
+  ServerConnection* Open(uint32_t core, FakeLink& link, const std::string& id, bool clean,
+                         uint32_t expiry) {
+    ServerConnection* c = broker_->Accept(core, link, true);
+    Connect con;
+    con.client_id = id;
+    con.clean_start = clean;
+    if (expiry) con.properties.session_expiry_interval = expiry;
+    c->OnPacket(std::move(con));
+    Drain();
+    return c;
+  }
+  static std::vector<std::string> Payloads(const FakeLink& l) {
+    std::vector<std::string> out;
+    for (const auto& p : l.All<Publish>()) out.emplace_back(p.payload.view());
+    return out;
+  }
+
+  ManualClock clock_{1'000'000'000};
+  QueueExecutor cores_[2];
+  std::unique_ptr<metrics::Registry> registry_;
+  std::unique_ptr<Broker> broker_;
+  std::string dir_;
+};
+
+TEST_F(PersistentBroker, QueuedMessagesSubscriptionsAndRetainedSurviveARestart) {
+  Start();
+  FakeLink s1, p1;
+  ServerConnection* sub = Open(0, s1, "sub", false, 600);
+  sub->OnPacket(SubOf("t/#", 1));
+  sub->OnPacket(SubOf("q2/#", 2));
+  sub->OnClosed();  // offline: what follows is queued
+  Drain();
+  ServerConnection* pub = Open(1, p1, "pub", true, 0);
+  for (int i = 0; i < 5; ++i)
+    pub->OnPacket(PubOf("t/1", "m" + std::to_string(i), 1, static_cast<uint16_t>(1 + i)));
+  pub->OnPacket(PubOf("q2/x", "exactly-once", 2, 6));
+  Publish retained = PubOf("r/x", "kept", 1, 7);
+  retained.retain = true;
+  pub->OnPacket(std::move(retained));
+  EXPECT_TRUE(p1.All<Puback>().empty());  // every_ack: not before the log is on disk
+  ASSERT_TRUE(
+      DrainUntil([&] { return p1.All<Puback>().size() == 6 && p1.All<Pubrec>().size() == 1; }));
+
+  Restart();
+  FakeLink s2;
+  Open(1, s2, "sub", false, 600);
+  ASSERT_EQ(s2.All<Connack>().size(), 1u);
+  EXPECT_TRUE(s2.All<Connack>()[0].session_present);
+  EXPECT_EQ(Payloads(s2), (std::vector<std::string>{"m0", "m1", "m2", "m3", "m4", "exactly-once"}));
+  EXPECT_EQ(s2.All<Publish>()[5].qos, QoS::kExactlyOnce);
+  // Subscriptions are back in the index: a new message is routed to the session.
+  FakeLink p2, r;
+  ServerConnection* pub2 = Open(0, p2, "pub", true, 0);
+  pub2->OnPacket(PubOf("t/2", "after", 1, 1));
+  ASSERT_TRUE(DrainUntil([&] { return Payloads(s2).size() == 7; }));
+  EXPECT_EQ(Payloads(s2).back(), "after");
+  // The retained message is back.
+  ServerConnection* reader = Open(0, r, "reader", true, 0);
+  reader->OnPacket(SubOf("r/#", 1));
+  Drain();
+  ASSERT_EQ(Payloads(r), std::vector<std::string>{"kept"});
+  EXPECT_TRUE(r.All<Publish>()[0].retain);
+}
+
+TEST_F(PersistentBroker, AcknowledgedMessagesAreNotDeliveredAgain) {
+  Start();
+  FakeLink s1, p1;
+  ServerConnection* sub = Open(0, s1, "sub", false, 600);
+  sub->OnPacket(SubOf("t", 1));
+  ServerConnection* pub = Open(0, p1, "pub", true, 0);
+  pub->OnPacket(PubOf("t", "a", 1, 1));
+  pub->OnPacket(PubOf("t", "b", 1, 2));
+  ASSERT_TRUE(DrainUntil([&] { return s1.All<Publish>().size() == 2; }));
+  Puback ack;
+  ack.packet_id = s1.All<Publish>()[0].packet_id;
+  sub->OnPacket(ack);  // "a" done, "b" not
+  Drain();
+  Restart();
+  FakeLink s2;
+  Open(0, s2, "sub", false, 600);
+  EXPECT_EQ(Payloads(s2), std::vector<std::string>{"b"});
+}
+
+TEST_F(PersistentBroker, OutgoingQos2KeepsItsPacketIdAndStage) {
+  Start();
+  FakeLink s1, p1;
+  ServerConnection* sub = Open(0, s1, "sub", false, 600);
+  sub->OnPacket(SubOf("t", 2));
+  ServerConnection* pub = Open(0, p1, "pub", true, 0);
+  pub->OnPacket(PubOf("t", "one", 2, 1));
+  pub->OnPacket(PubOf("t", "two", 2, 2));
+  ASSERT_TRUE(DrainUntil([&] { return s1.All<Publish>().size() == 2; }));
+  uint16_t id1 = s1.All<Publish>()[0].packet_id;
+  uint16_t id2 = s1.All<Publish>()[1].packet_id;
+  Pubrec rec;
+  rec.packet_id = id1;
+  sub->OnPacket(rec);  // "one": PUBREL outstanding; "two": PUBREC outstanding
+  Drain();
+  ASSERT_EQ(s1.All<Pubrel>().size(), 1u);
+  Restart();
+  FakeLink s2;
+  Open(0, s2, "sub", false, 600);
+  ASSERT_EQ(s2.All<Pubrel>().size(), 1u);
+  EXPECT_EQ(s2.All<Pubrel>()[0].packet_id, id1);
+  ASSERT_EQ(s2.All<Publish>().size(), 1u);  // "one" is not sent again
+  EXPECT_EQ(s2.All<Publish>()[0].packet_id, id2);
+  EXPECT_TRUE(s2.All<Publish>()[0].dup);
+  EXPECT_EQ(s2.All<Publish>()[0].payload.view(), "two");
+}
+
+TEST_F(PersistentBroker, IncomingQos2AwaitingPubrelIsNotRoutedTwice) {
+  Start();
+  FakeLink s1, p1;
+  ServerConnection* sub = Open(0, s1, "sub", false, 600);
+  sub->OnPacket(SubOf("t", 2));
+  sub->OnClosed();
+  ServerConnection* pub = Open(1, p1, "pub", false, 600);
+  pub->OnPacket(PubOf("t", "once", 2, 42));
+  ASSERT_TRUE(DrainUntil([&] { return p1.All<Pubrec>().size() == 1; }));
+  Restart();
+  FakeLink p2;
+  ServerConnection* pub2 = Open(1, p2, "pub", false, 600);
+  Publish again = PubOf("t", "once", 2, 42);
+  again.dup = true;  // the client did not see the PUBREC: it sends again
+  pub2->OnPacket(std::move(again));
+  ASSERT_TRUE(DrainUntil([&] { return p2.All<Pubrec>().size() == 1; }));
+  Pubrel rel;
+  rel.packet_id = 42;
+  pub2->OnPacket(rel);
+  Drain();
+  ASSERT_EQ(p2.All<Pubcomp>().size(), 1u);
+  EXPECT_EQ(p2.All<Pubcomp>()[0].reason_code, ReasonCode::kSuccess);
+  FakeLink s2;
+  Open(0, s2, "sub", false, 600);
+  EXPECT_EQ(Payloads(s2), std::vector<std::string>{"once"});  // exactly once
+}
+
+TEST_F(PersistentBroker, PeriodicAcknowledgesAtOnce) {
+  Start(PersistenceMode::kPeriodic);
+  FakeLink s1, p1;
+  ServerConnection* sub = Open(0, s1, "sub", false, 600);
+  sub->OnPacket(SubOf("t", 1));
+  sub->OnClosed();
+  ServerConnection* pub = Open(0, p1, "pub", true, 0);
+  pub->OnPacket(PubOf("t", "x", 1, 1));
+  EXPECT_EQ(p1.All<Puback>().size(), 1u);
+  Restart(PersistenceMode::kPeriodic);
+  FakeLink s2;
+  Open(0, s2, "sub", false, 600);
+  EXPECT_EQ(Payloads(s2), std::vector<std::string>{"x"});
+}
+
+TEST_F(PersistentBroker, DelayedWillSurvivesARestart) {
+  Start();
+  FakeLink w1, c1;
+  ServerConnection* watcher = Open(1, w1, "watcher", false, 600);
+  watcher->OnPacket(SubOf("will/#", 1));
+  Drain();
+  ServerConnection* c = broker_->Accept(0, c1, true);
+  Connect con;
+  con.client_id = "dying";
+  con.properties.session_expiry_interval = 600;
+  Will w;
+  w.topic = "will/dying";
+  w.payload = std::string("gone");
+  w.qos = QoS::kAtLeastOnce;
+  w.properties.will_delay_interval = 30;
+  con.will = w;
+  c->OnPacket(std::move(con));
+  Drain();
+  c->OnClosed();  // network failure: the will waits 30 s
+  Drain();
+  Restart();
+  FakeLink w2;
+  Open(1, w2, "watcher", false, 600);
+  EXPECT_TRUE(w2.All<Publish>().empty());
+  clock_.Advance(std::chrono::seconds(31));
+  broker_->Tick(0);
+  broker_->Tick(1);
+  Drain();
+  EXPECT_EQ(Payloads(w2), std::vector<std::string>{"gone"});
+}
+
+TEST_F(PersistentBroker, CleanStartForgetsThePersistedSession) {
+  Start();
+  FakeLink s1;
+  ServerConnection* sub = Open(0, s1, "sub", false, 600);
+  sub->OnPacket(SubOf("t", 1));
+  sub->OnClosed();
+  Drain();
+  FakeLink s2;
+  Open(0, s2, "sub", true, 0)->OnClosed();  // clean start, expiry 0: the session ends
+  Drain();
+  Restart();
+  EXPECT_TRUE(broker_->persister()->loaded().sessions().empty());
+  FakeLink s3;
+  Open(0, s3, "sub", false, 600);
+  EXPECT_FALSE(s3.All<Connack>()[0].session_present);
 }
 
 }  // namespace

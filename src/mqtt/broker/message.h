@@ -28,6 +28,8 @@ struct Message {
   // subscriber holds back. Not session state: meaningless after a restart.
   uint32_t publisher_core = 0;
   uint64_t publisher_conn = 0;
+  // Identity in the persistence log (persistence.h); 0 when persistence is off or for QoS 0.
+  uint64_t persist_id = 0;
 
   // Absolute monotonic deadline, or INT64_MAX when the message never expires.
   int64_t ExpiresAtNs() const {

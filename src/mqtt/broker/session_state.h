@@ -58,6 +58,7 @@ struct InflightOut {
     kAwaitPubcomp,  // QoS 2: PUBREC received, PUBREL sent
   };
   Delivery delivery;
+  uint64_t msg_id = 0;  // the message's persistence id (the delivery's msg is gone after PUBREC)
   Stage stage = Stage::kAwaitPuback;
 };
 
@@ -80,7 +81,7 @@ struct SessionContents {
 };
 
 // Everything the MQTT standard calls "Session State" on the server (section 4.1), as plain data
-// so that a later issue can persist it. Owned by exactly one core at a time.
+// (persistence.h logs its changes and restores it at start). Owned by exactly one core at a time.
 struct SessionState {
   std::string client_id;
   int64_t expires_at_ns = 0;       // monotonic time the offline session ends; 0 = online

@@ -103,6 +103,7 @@ class Load {
     cfg.client_id = id;
     cfg.protocol_version = o_.protocol;
     cfg.keep_alive_s = 60;
+    cfg.session_expiry_s = o_.session_expiry_s;
     cfg.offline_queue_limit = std::max<uint32_t>(o_.window * 4, 100000);
     cfg.max_inflight = 65535;
     cfg.reconnect_min_ms = 200;

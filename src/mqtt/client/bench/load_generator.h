@@ -34,7 +34,10 @@ struct LoadOptions {
   uint32_t protocol = 5;  // 4 or 5
   uint32_t threads = 0;   // io_contexts; 0 = one per core
   uint32_t window = 128;  // messages per publisher published but not yet completed
-  double drain_s = 5;     // how long to wait for stragglers after publishing stops
+  // v5 Session Expiry of every client (0: sessions end with the connection). > 0 makes the
+  // sessions persistent, which a broker with persistence writes to disk.
+  uint32_t session_expiry_s = 0;
+  double drain_s = 5;  // how long to wait for stragglers after publishing stops
   double connect_timeout_s = 30;
 };
 
