@@ -6,11 +6,12 @@
 #include <vector>
 
 #include "base/result.h"
+#include "base/tls.h"
 
 // The MQTT load generator behind `aiot bench mqtt`: N publishers and M subscribers (aiot MQTT
-// clients over TCP) against any broker, spread over one io_context per core. Each payload starts
-// with the publisher's send time (steady clock, same process), so subscribers measure end-to-end
-// latency into a LatencyHistogram.
+// clients over TCP, or TLS for mqtts:// urls) against any broker, spread over one io_context per
+// core. Each payload starts with the publisher's send time (steady clock, same process), so
+// subscribers measure end-to-end latency into a LatencyHistogram.
 namespace aiot::mqtt::bench {
 
 enum class Mode {
@@ -36,6 +37,7 @@ struct LoadOptions {
   uint32_t window = 128;  // messages per publisher published but not yet completed
   double drain_s = 5;     // how long to wait for stragglers after publishing stops
   double connect_timeout_s = 30;
+  tls::ClientConfig tls;  // mqtts:// urls: CA, client certificate, server name
 };
 
 struct LoadReport {
