@@ -230,6 +230,8 @@ TEST_F(Https, WebSocketRouteIsWss) {
             R"({"channel":"news","data":{"over":"tls"}})");
   ws.close(websocket::close_code::normal);
   EXPECT_TRUE(WaitFor([&] { return hub.subscribers() == 0; }));
+  server_->Stop();  // before `hub` goes: the server closes its hubs on stop
+  server_.reset();
 }
 
 TEST(HttpsConfig, ProblemsAreReportedWithTheirLine) {
