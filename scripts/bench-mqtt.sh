@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # aiot's MQTT broker vs Debian's mosquitto, same run, same load (`aiot bench mqtt`), plus resident
 # memory with N idle connections. Prints a markdown table with ratios (aiot / mosquitto).
-#   scripts/bench-mqtt.sh [--duration S] [--idle N] [--quick]
+#   scripts/bench-mqtt.sh [--duration S] [--idle N] [--quick] [--tls]
+# --tls: both brokers listen with TLS only (a certificate made with openssl here), the generator
+# connects with mqtts:// (aiot's TLS client) and the idle connections are TLS connections.
 # Env: AIOT=path/to/aiot (default build/rel/src/cli/aiot).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -10,11 +12,13 @@ AIOT=${AIOT:-build/rel/src/cli/aiot}
 duration=3
 idle=10000
 quick=0
+tls=0
 while [[ $# -gt 0 ]]; do
   case "$1" in
     --duration) duration=$2; shift 2 ;;
     --idle) idle=$2; shift 2 ;;
     --quick) quick=1; shift ;;
+    --tls) tls=1; shift ;;
     *) echo "unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -31,6 +35,23 @@ cleanup() {
   rm -rf "$work"
 }
 trap cleanup EXIT
+
+scheme=tcp
+tls_bench=()
+if ((tls)); then
+  scheme=mqtts
+  (cd "$work" &&
+    openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout ca.key \
+      -out ca.pem -days 2 -subj /CN=bench-ca &&
+    openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout server.key \
+      -out server.csr -subj /CN=localhost &&
+    printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\n' >server.ext &&
+    openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out server.pem \
+      -days 2 -extfile server.ext) >/dev/null 2>&1 || { echo "openssl failed" >&2; exit 1; }
+  chmod 644 "$work"/*.key "$work"/*.pem  # mosquitto may drop to its own user
+  chmod 755 "$work"
+  tls_bench=(--cafile "$work/ca.pem")
+fi
 
 free_port() { /usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 wait_port() {
@@ -50,10 +71,15 @@ listener $mport 127.0.0.1
 allow_anonymous true
 max_connections -1
 CONF
+  tls_set=()
+  if ((tls)); then
+    printf 'certfile %s\nkeyfile %s\n' "$work/server.pem" "$work/server.key" >>"$work/mosquitto.conf"
+    tls_set=(--set broker.tls.cert="$work/server.pem" --set broker.tls.key="$work/server.key")
+  fi
   "$MOSQUITTO" -c "$work/mosquitto.conf" >"$work/mosquitto.log" 2>&1 &
   mpid=$!; pids+=("$mpid")
-  "$AIOT" broker --set "broker.listeners=[127.0.0.1:$aport]" --set broker.max_connections=0 \
-    --log-level warn >"$work/aiot.log" 2>&1 &
+  "$AIOT" broker --set "broker.listeners=[$scheme://127.0.0.1:$aport]" \
+    --set broker.max_connections=0 "${tls_set[@]}" --log-level warn >"$work/aiot.log" 2>&1 &
   apid=$!; pids+=("$apid")
   wait_port "$mport"
   wait_port "$aport"
@@ -65,7 +91,7 @@ stop_brokers() {
 start_brokers
 
 mosq_version=$( ("$MOSQUITTO" -h 2>/dev/null || true) | head -1 | sed "s/.*version \([0-9.]*\).*/\1/")
-echo "# aiot broker vs mosquitto $mosq_version ($(nproc) cores, load avg $(cut -d' ' -f1 /proc/loadavg) at start)"
+echo "# aiot broker vs mosquitto $mosq_version$( ((tls)) && echo ", both over TLS (mqtts://)") ($(nproc) cores, load avg $(cut -d' ' -f1 /proc/loadavg) at start)"
 echo
 
 # name|aiot bench mqtt arguments (max rate: each publisher keeps a window of 128 in flight)
@@ -94,8 +120,8 @@ for entry in "${loads[@]}"; do
   name=${entry%%|*}
   args=${entry#*|}
   # shellcheck disable=SC2086
-  if ! "$AIOT" bench mqtt --url "tcp://127.0.0.1:$mport" --url "tcp://127.0.0.1:$aport" \
-      --duration "$duration" $args --json --log-level warn >"$work/run.json" 2>"$work/run.err"; then
+  if ! "$AIOT" bench mqtt --url "$scheme://127.0.0.1:$mport" --url "$scheme://127.0.0.1:$aport" \
+      "${tls_bench[@]}" --duration "$duration" $args --json --log-level warn >"$work/run.json" 2>"$work/run.err"; then
     echo "| $name | failed: $(tail -1 "$work/run.err") |"
     continue
   fi
@@ -115,14 +141,18 @@ done
 stop_brokers
 start_brokers
 cat > "$work/idle.py" <<'PY'
-import socket, sys, time
+import socket, ssl, sys, time
 port, n = int(sys.argv[1]), int(sys.argv[2])
+ca = sys.argv[3] if len(sys.argv) > 3 else ""
+ctx = ssl.create_default_context(cafile=ca) if ca else None
 socks = []
 for i in range(n):
     # Spread over 127.0.0.x sources so ephemeral ports never run out.
     s = socket.socket()
     s.bind(("127.0.0.%d" % (2 + i % 200), 0))
     s.connect(("127.0.0.1", port))
+    if ctx:
+        s = ctx.wrap_socket(s, server_hostname="127.0.0.1")
     cid = b"idle-%06d" % i
     body = b"\x00\x04MQTT\x04\x02\x02\x58" + len(cid).to_bytes(2, "big") + cid
     s.sendall(bytes([0x10, len(body)]) + body)
@@ -138,14 +168,14 @@ rss_kb() {
     echo "broker $1 is gone; its log:" >&2; tail -5 "$work"/*.log >&2; echo 0; fi
 }
 echo
-echo "| $idle idle connections | mosquitto | aiot | ratio |"
+echo "| $idle idle $( ((tls)) && echo "TLS ")connections | mosquitto | aiot | ratio |"
 echo "|---|---:|---:|---:|"
 declare -A before after
 for b in mosquitto aiot; do
   if [[ $b == mosquitto ]]; then pid=$mpid; port=$mport; else pid=$apid; port=$aport; fi
   before[$b]=$(rss_kb "$pid")
   mkfifo "$work/hold.$b"
-  /usr/bin/python3 "$work/idle.py" "$port" "$idle" <"$work/hold.$b" >"$work/idle.$b" 2>&1 &
+  /usr/bin/python3 "$work/idle.py" "$port" "$idle" $( ((tls)) && echo "$work/ca.pem") <"$work/hold.$b" >"$work/idle.$b" 2>&1 &
   hpid=$!; pids+=("$hpid")
   exec {fd}>"$work/hold.$b"
   for _ in $(seq 600); do grep -q ready "$work/idle.$b" 2>/dev/null && break; sleep 0.2; done

@@ -536,4 +536,23 @@ void Platform::Stop() {
 
 uint16_t Platform::http_port() const { return impl_->http.port(); }
 
+Status Platform::Reload() {
+  Impl& i = *impl_;
+  if (!i.started || i.stopped) return Status::Ok();
+  auto log = log::Get("app");
+  Status first;
+  auto report = [&](const char* what, Status s) {
+    if (s.ok()) {
+      log->info("SIGHUP: {} reloaded (for new connections)", what);
+    } else {
+      log->error("SIGHUP: {}; the previous ones stay", s.message());
+      if (first.ok()) first = std::move(s);
+    }
+  };
+  report("broker password and ACL files", i.broker.broker().LoadAuth());
+  if (!i.config.broker.tls.cert.empty()) report("broker TLS certificates", i.broker.ReloadTls());
+  if (i.http.tls()) report("HTTPS certificate", i.http.ReloadTls());
+  return first;
+}
+
 }  // namespace aiot::app

@@ -30,6 +30,11 @@ class Platform {
   // Graceful: stop accepting, drain in-flight work, flush stores. Idempotent.
   void Stop();
 
+  // SIGHUP: re-reads the broker's password and ACL files and the TLS certificates of the broker
+  // and of HTTPS (new connections use them, open ones keep theirs). Logs what it did; a broken
+  // file keeps the previous one and is named in the returned Status.
+  Status Reload();
+
   // The HTTP port actually bound (useful with port 0).
   uint16_t http_port() const;
 

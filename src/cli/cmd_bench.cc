@@ -23,8 +23,14 @@ void RegisterBench(CLI::App& root, Context& ctx) {
       "mqtt",
       "MQTT load: publishers and subscribers against one or more brokers (same load on each; "
       "the ratio column compares with the first)");
-  m->add_option("--url", args->urls, "Broker url, tcp://host:port (repeat to compare brokers)")
+  m->add_option("--url", args->urls,
+                "Broker url, tcp://host:port or mqtts://host:port (repeat to compare brokers)")
       ->capture_default_str();
+  m->add_option("--cafile", args->load.tls.ca,
+                "mqtts://: CA (PEM) the brokers' certificates must chain to (default: the "
+                "system's store)");
+  m->add_option("--cert", args->load.tls.cert, "mqtts://: client certificate (PEM)");
+  m->add_option("--key", args->load.tls.key, "mqtts://: client key (PEM)");
   m->add_option("--pubs", args->load.pubs, "Publishers")->capture_default_str();
   m->add_option("--subs", args->load.subs, "Subscribers")->capture_default_str();
   m->add_option("--qos", args->load.qos, "QoS of publishes and subscriptions")

@@ -19,13 +19,14 @@
 namespace aiot::cli {
 namespace {
 
-// Blocks SIGINT/SIGTERM in every thread (threads inherit the mask) so that the main thread can wait
-// for them with sigwait() instead of running code in a signal handler.
+// Blocks SIGINT/SIGTERM (and SIGHUP, reload) in every thread (threads inherit the mask) so that
+// the main thread can wait for them with sigwait() instead of running code in a signal handler.
 sigset_t BlockStopSignals() {
   sigset_t set;
   sigemptyset(&set);
   sigaddset(&set, SIGINT);
   sigaddset(&set, SIGTERM);
+  sigaddset(&set, SIGHUP);
   pthread_sigmask(SIG_BLOCK, &set, nullptr);
   return set;
 }
@@ -68,12 +69,14 @@ int RunUp(Context& ctx, const app::UpOptions& options, const std::vector<std::st
   log->info("aiot is up; Ctrl-C to stop");
   NotifyServiceManager("READY=1\nSTATUS=aiot is up");
   int sig = 0;
-  sigwait(&set, &sig);
+  // SIGHUP re-reads the broker's password/ACL files and the TLS certificates (broker and HTTPS).
+  while (sigwait(&set, &sig) == 0 && sig == SIGHUP) (void)platform.Reload();
   log->info("{} received", sig == SIGINT ? "SIGINT" : "SIGTERM");
   NotifyServiceManager("STOPPING=1");
   // A second signal while draining means "now": restore the default action and unblock.
   std::signal(SIGINT, SIG_DFL);
   std::signal(SIGTERM, SIG_DFL);
+  sigdelset(&set, SIGHUP);  // stays blocked: a reload while draining is ignored
   pthread_sigmask(SIG_UNBLOCK, &set, nullptr);
   platform.Stop();
   return kExitOk;

@@ -7,6 +7,7 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
 #include <cctype>
 #include <optional>
 
@@ -31,14 +32,18 @@ Result<nlohmann::json> HttpReply::Json() const {
   return j;
 }
 
-bool SplitHttpUrl(std::string_view url, std::string* host, std::string* port, std::string* target) {
+bool SplitHttpUrl(std::string_view url, std::string* host, std::string* port, std::string* target,
+                  bool* https) {
   constexpr std::string_view kScheme = "http://";
-  if (url.substr(0, kScheme.size()) != kScheme) return false;
-  url.remove_prefix(kScheme.size());
+  constexpr std::string_view kTlsScheme = "https://";
+  const bool tls = https != nullptr && url.substr(0, kTlsScheme.size()) == kTlsScheme;
+  if (!tls && url.substr(0, kScheme.size()) != kScheme) return false;
+  if (https != nullptr) *https = tls;
+  url.remove_prefix(tls ? kTlsScheme.size() : kScheme.size());
   const size_t slash = url.find('/');
   std::string_view authority = url.substr(0, slash);
   *target = slash == std::string_view::npos ? "/" : std::string(url.substr(slash));
-  *port = "80";
+  *port = tls ? "443" : "80";
   if (!authority.empty() && authority[0] == '[') {  // [v6]:port
     const size_t close = authority.find(']');
     if (close == std::string_view::npos) return false;
@@ -63,9 +68,17 @@ struct HttpClient::Impl {
   HttpClientOptions options;
   std::string host, port;
   bool valid = false;
+  bool https = false;
+  std::shared_ptr<asio::ssl::context> tls_context;  // https: made on the first call
   asio::io_context io;
-  std::optional<beast::tcp_stream> stream;
+  std::optional<beast::tcp_stream> stream;                         // http
+  std::optional<beast::ssl_stream<beast::tcp_stream>> tls_stream;  // https
   beast::flat_buffer buffer;
+
+  bool connected() const { return stream || tls_stream; }
+  beast::tcp_stream& lowest() {
+    return tls_stream ? beast::get_lowest_layer(*tls_stream) : *stream;
+  }
 
   // Runs the io_context until the operations started finish (the stream's deadline bounds them).
   void Run() {
@@ -73,11 +86,12 @@ struct HttpClient::Impl {
     io.run();
   }
   void Reset() {
-    if (stream) {
+    if (connected()) {
       beast::error_code ignored;
-      stream->socket().shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
-      stream->close();
+      lowest().socket().shutdown(asio::ip::tcp::socket::shutdown_both, ignored);
+      lowest().close();
     }
+    tls_stream.reset();
     stream.reset();
     buffer.clear();
   }
@@ -86,8 +100,17 @@ struct HttpClient::Impl {
   // errc::timeout; the stream is reset on failure.
   Status Connect(std::chrono::steady_clock::time_point deadline) {
     buffer.clear();
-    stream.emplace(io);
-    stream->expires_at(deadline);
+    if (https) {
+      if (!tls_context) {
+        auto ctx = tls::MakeClientContext(options.tls);
+        if (!ctx.ok()) return ctx.status();
+        tls_context = *ctx;
+      }
+      tls_stream.emplace(io, *tls_context);
+    } else {
+      stream.emplace(io);
+    }
+    lowest().expires_at(deadline);
     beast::error_code ec = asio::error::would_block;
     asio::ip::tcp::resolver resolver(io);
     std::optional<asio::ip::tcp::resolver::results_type> endpoints;
@@ -102,31 +125,55 @@ struct HttpClient::Impl {
       return errc::unavailable;
     }
     ec = asio::error::would_block;
-    stream->async_connect(*endpoints,
-                          [&](beast::error_code e, const asio::ip::tcp::endpoint&) { ec = e; });
+    lowest().async_connect(*endpoints,
+                           [&](beast::error_code e, const asio::ip::tcp::endpoint&) { ec = e; });
     Run();
     if (ec) {
       Reset();
       return ec == beast::error::timeout ? errc::timeout : errc::unavailable;
     }
-    return Status::Ok();
+    return https ? Handshake() : Status::Ok();
+  }
+
+  // TLS: SNI, the server name check, the handshake (bounded by the stream's deadline).
+  Status Handshake() {
+    if (Status s = tls::PrepareClient(tls_stream->native_handle(), options.tls, host); !s.ok()) {
+      Reset();
+      return s;
+    }
+    beast::error_code ec = asio::error::would_block;
+    tls_stream->async_handshake(asio::ssl::stream_base::client,
+                                [&](beast::error_code e) { ec = e; });
+    Run();
+    if (!ec) return Status::Ok();
+    std::string why = tls::HandshakeError(tls_stream->native_handle(), ec);
+    Reset();
+    if (ec == beast::error::timeout) return errc::timeout;
+    return Status(errc::unavailable, "TLS handshake with " + host + ":" + port + " failed: " + why);
+  }
+
+  // Writes and reads on whichever stream is open (Exchange).
+  beast::error_code ExchangeAny(const http::request<http::string_body>& req,
+                                http::response_parser<http::string_body>& parser) {
+    return tls_stream ? Exchange(*tls_stream, req, parser) : Exchange(*stream, req, parser);
   }
 
   // Writes `req` and reads the response into `parser`: the head first, then the body (Beast
   // 1.74 skips body_limit when a whole message is parsed eagerly in one go, as async_read does
   // when head and body arrive together).
-  beast::error_code Exchange(const http::request<http::string_body>& req,
+  template <class Stream>
+  beast::error_code Exchange(Stream& s, const http::request<http::string_body>& req,
                              http::response_parser<http::string_body>& parser) {
     beast::error_code ec = asio::error::would_block;
-    http::async_write(*stream, req, [&](beast::error_code e, size_t) {
+    http::async_write(s, req, [&](beast::error_code e, size_t) {
       ec = e;
       if (e) return;
       ec = asio::error::would_block;
-      http::async_read_header(*stream, buffer, parser, [&](beast::error_code e2, size_t) {
+      http::async_read_header(s, buffer, parser, [&](beast::error_code e2, size_t) {
         ec = e2;
         if (e2 || parser.is_done()) return;
         ec = asio::error::would_block;
-        http::async_read(*stream, buffer, parser, [&](beast::error_code e3, size_t) { ec = e3; });
+        http::async_read(s, buffer, parser, [&](beast::error_code e3, size_t) { ec = e3; });
       });
     });
     Run();
@@ -138,7 +185,7 @@ HttpClient::HttpClient(std::string_view base_url, HttpClientOptions options)
     : impl_(std::make_unique<Impl>()) {
   impl_->options = std::move(options);
   std::string target;
-  impl_->valid = SplitHttpUrl(base_url, &impl_->host, &impl_->port, &target);
+  impl_->valid = SplitHttpUrl(base_url, &impl_->host, &impl_->port, &target, &impl_->https);
 }
 
 HttpClient::HttpClient(std::string_view base_url, std::string token)
@@ -207,7 +254,7 @@ Result<HttpReply> HttpClient::Call(std::string_view method, std::string_view tar
     return errc::invalid_argument;
   }
   http::request<http::string_body> req(verb, target, 11);
-  req.set(http::field::host, d.port == "80" ? d.host : d.host + ":" + d.port);
+  req.set(http::field::host, d.port == (d.https ? "443" : "80") ? d.host : d.host + ":" + d.port);
   req.set(http::field::user_agent, d.options.user_agent);
   if (!d.options.token.empty()) req.set(http::field::authorization, "Bearer " + d.options.token);
   for (const auto& [k, v] : headers) req.set(k, v);
@@ -218,20 +265,21 @@ Result<HttpReply> HttpClient::Call(std::string_view method, std::string_view tar
   const auto deadline = std::chrono::steady_clock::now() + d.options.timeout;
   for (int attempt = 0; attempt < 2; ++attempt) {
     bool fresh = false;
-    if (!d.stream) {
+    if (!d.connected()) {
       if (Status s = d.Connect(deadline); !s.ok()) return s;
       fresh = true;
     }
-    d.stream->expires_at(deadline);
+    d.lowest().expires_at(deadline);
     http::response_parser<http::string_body> parser;
     parser.body_limit(d.options.max_body_bytes);
     parser.header_limit(64 * 1024);
     parser.skip(verb == http::verb::head);
-    if (beast::error_code ec = d.Exchange(req, parser)) {
+    if (beast::error_code ec = d.ExchangeAny(req, parser)) {
       d.Reset();
       // A kept-alive connection the server closed meanwhile: once more on a new one.
       if (!fresh && (ec == http::error::end_of_stream || ec == asio::error::connection_reset ||
-                     ec == asio::error::broken_pipe || ec == asio::error::eof)) {
+                     ec == asio::error::broken_pipe || ec == asio::error::eof ||
+                     ec == asio::ssl::error::stream_truncated)) {
         continue;
       }
       return Classify(ec);
@@ -247,7 +295,8 @@ Result<HttpReply> HttpClient::Call(std::string_view method, std::string_view tar
 Result<HttpReply> HttpRequest(std::string_view method, std::string_view url, std::string body,
                               const HttpClientOptions& options) {
   std::string host, port, target;
-  if (!SplitHttpUrl(url, &host, &port, &target)) return errc::invalid_argument;
+  bool https = false;
+  if (!SplitHttpUrl(url, &host, &port, &target, &https)) return errc::invalid_argument;
   HttpClient client(url, options);
   return client.Call(method, target, std::move(body));
 }

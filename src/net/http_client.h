@@ -10,6 +10,7 @@
 #include <nlohmann/json_fwd.hpp>
 
 #include "base/result.h"
+#include "base/tls.h"
 
 namespace aiot::net {
 
@@ -23,6 +24,9 @@ struct HttpClientOptions {
   // Replies with a larger body fail with errc::resource_exhausted.
   size_t max_body_bytes = 64u << 20;
   std::string user_agent = "aiot";
+  // https:// only: the CA the server certificate must chain to (empty = the system's store), a
+  // client certificate, the name to check (empty = the url's host), the lowest version.
+  tls::ClientConfig tls;
 };
 
 struct HttpReply {
@@ -39,12 +43,13 @@ struct HttpReply {
 // and reopened (once per call) when the server closed it. Every call is bounded by the timeout
 // (name resolution aside: see HttpClientOptions::timeout); the reply is hostile input: a body
 // over max_body_bytes, a malformed or truncated reply and a server that stops answering all end
-// in an error, never a crash or a hang. http:// only (no TLS: put a TLS-terminating proxy in
-// front). Not thread-safe: one owner thread (it runs its own
+// in an error, never a crash or a hang. http:// and https:// (options.tls: CA, client
+// certificate, server name check on by default). Not thread-safe: one owner thread (it runs its own
 // io_context, so it may be used from any thread that is not an asio handler of another context).
 class HttpClient {
  public:
-  // `base_url`: "http://host[:port]" (a path after it is ignored; [v6] hosts allowed).
+  // `base_url`: "http://host[:port]" or "https://host[:port]" (a path after it is ignored; [v6]
+  // hosts allowed).
   explicit HttpClient(std::string_view base_url, HttpClientOptions options = {});
   // With `token` as the bearer token and the other options at their defaults.
   HttpClient(std::string_view base_url, std::string token);
@@ -52,13 +57,15 @@ class HttpClient {
   HttpClient(const HttpClient&) = delete;
   HttpClient& operator=(const HttpClient&) = delete;
 
-  // False when the base URL is not http://host[:port]; every call then fails with
+  // False when the base URL is not http(s)://host[:port]; every call then fails with
   // errc::invalid_argument.
   bool valid() const;
   HttpClientOptions& options();
 
   // Any HTTP status is a reply. Errors only when no complete reply arrived: errc::invalid_argument
-  // (bad base URL or method), errc::unavailable (cannot resolve or connect), errc::timeout,
+  // (bad base URL or method, unusable tls files), errc::unavailable (cannot resolve or connect,
+  // or the TLS handshake failed: the message says why, e.g. "certificate verify failed: ..."),
+  // errc::timeout,
   // errc::resource_exhausted (body over max_body_bytes), errc::io_error (malformed or truncated
   // reply, connection lost).
   Result<HttpReply> Call(std::string_view method, std::string_view target, std::string body = {},
@@ -78,9 +85,10 @@ class HttpClient {
   std::unique_ptr<Impl> impl_;
 };
 
-// Splits "http://host[:port][/target]" (port 80 and target "/" by default). False for anything
-// else.
-bool SplitHttpUrl(std::string_view url, std::string* host, std::string* port, std::string* target);
+// Splits "http://host[:port][/target]" (port 80 and target "/" by default), and with `https` also
+// "https://..." (port 443; *https says which). False for anything else.
+bool SplitHttpUrl(std::string_view url, std::string* host, std::string* port, std::string* target,
+                  bool* https = nullptr);
 
 // One call to a full URL on a fresh connection.
 Result<HttpReply> HttpRequest(std::string_view method, std::string_view url, std::string body = {},

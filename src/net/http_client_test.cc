@@ -150,7 +150,16 @@ TEST(HttpClientUrl, Parsing) {
         "http://[::1", "http://[::1]x", "example.org:80", "http://h:123456"}) {
     EXPECT_FALSE(SplitHttpUrl(bad, &host, &port, &target)) << bad;
   }
-  HttpClient client("https://example.org");
+  // https:// only where the caller asks which it is (the client does; net_https_test speaks it).
+  bool https = false;
+  ASSERT_TRUE(SplitHttpUrl("https://example.org/x", &host, &port, &target, &https));
+  EXPECT_TRUE(https);
+  EXPECT_EQ(port, "443");
+  EXPECT_EQ(target, "/x");
+  ASSERT_TRUE(SplitHttpUrl("http://example.org", &host, &port, &target, &https));
+  EXPECT_FALSE(https);
+  EXPECT_TRUE(HttpClient("https://example.org").valid());
+  HttpClient client("ftp://example.org");
   EXPECT_FALSE(client.valid());
   EXPECT_EQ(client.Get("/").error(), Code(errc::invalid_argument));
   EXPECT_EQ(HttpRequest("GET", "nonsense").error(), Code(errc::invalid_argument));

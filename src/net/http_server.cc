@@ -32,6 +32,7 @@
 #include "base/check.h"
 #include "base/errc.h"
 #include "base/log.h"
+#include "net/http_stream.h"
 #include "net/request_parser.h"
 #include "net/target.h"
 #include "net/ws_hub.h"
@@ -62,6 +63,9 @@ void Describe(config::Visitor& v, HttpServerConfig& c) {
   v.Field("auth_roles", c.auth_roles,
           "Comma-separated roles by principal name ({name: \"admin,operator\"}).");
   v.Field("metrics_endpoint", c.metrics_endpoint, "Serve GET /metrics (Prometheus text format).");
+  config::Section(v, "tls", c.tls,
+                  "HTTPS when cert is set (the same settings as broker.tls); WebSocket routes are "
+                  "then wss://");
 }
 
 void Validate(config::Checks& checks, const HttpServerConfig& c) {
@@ -181,6 +185,7 @@ struct HttpServer::Impl : std::enable_shared_from_this<HttpServer::Impl> {
   std::vector<std::unique_ptr<ContextState>> contexts;
   std::vector<std::unique_ptr<EndpointMetrics>> endpoint_metrics;
   std::vector<WsHub*> hubs;
+  tls::ContextSlot tls;  // HTTPS: the context new handshakes use (ReloadTls replaces it)
   prometheus::Family<prometheus::Counter>* requests_family = nullptr;
   prometheus::Gauge* connections_gauge = nullptr;
   size_t id_healthz = 0, id_readyz = 0, id_metrics = 0, id_unmatched = 0;
@@ -223,10 +228,10 @@ class Connection {
  public:
   enum class Phase { kIdle, kReading, kBusy };
 
-  Connection(std::shared_ptr<HttpServer::Impl> server, ContextState& cs, tcp::socket socket)
+  Connection(std::shared_ptr<HttpServer::Impl> server, ContextState& cs, HttpStream socket)
       : server_(std::move(server)), cs_(cs), socket_(std::move(socket)) {
     boost::system::error_code ec;
-    remote_ = socket_.remote_endpoint(ec);
+    remote_ = socket_.socket().remote_endpoint(ec);
   }
 
   asio::awaitable<void> Run();
@@ -237,7 +242,7 @@ class Connection {
   void CloseIfIdle() {
     if (phase_ != Phase::kIdle || buffer_.size() != 0) return;
     boost::system::error_code ec;
-    if (socket_.available(ec) == 0 || ec) Close();
+    if (socket_.socket().available(ec) == 0 || ec) Close();
   }
   void CloseIfExpired(Clock::time_point now) {
     if (now >= deadline_) Close();
@@ -267,6 +272,8 @@ class Connection {
   // Waits for a request (idle timeout), then reads its head (request timeout). False: the
   // connection ends (closed, timed out, or a bad head, answered with its 4xx).
   asio::awaitable<bool> ReadHead();
+  // HTTPS: the TLS handshake, bounded by the request timeout. False: the connection ends.
+  asio::awaitable<bool> Handshake();
   // Transfer-Encoding, shutdown, target, built-ins, route, authentication.
   Decision Decide();
   size_t BuiltinId(http::verb method, std::string_view path) const;
@@ -282,7 +289,7 @@ class Connection {
 
   std::shared_ptr<HttpServer::Impl> server_;
   ContextState& cs_;
-  tcp::socket socket_;
+  HttpStream socket_;
   tcp::endpoint remote_;
   beast::flat_buffer buffer_;
   std::optional<RequestParser> parser_;
@@ -379,7 +386,8 @@ asio::awaitable<void> Connection::WriteError(http::status s, std::string_view co
 // answers (an error, a built-in, an endpoint), read the body for an endpoint, call it, write.
 asio::awaitable<void> Connection::Run() {
   boost::system::error_code ec;
-  for (;;) {
+  const bool shaken = co_await Handshake();  // HTTPS; true at once for HTTP
+  while (shaken) {
     phase_ = Phase::kIdle;
     if (cs_.stopping) break;
     if (!co_await ReadHead()) break;
@@ -403,10 +411,24 @@ asio::awaitable<void> Connection::Run() {
                                 std::chrono::duration<double>(Clock::now() - t0).count());
     if (!ok || !d.keep_alive) break;
   }
-  if (socket_.is_open()) {
-    socket_.shutdown(tcp::socket::shutdown_send, ec);
+  if (socket_.socket().is_open()) {
+    socket_.socket().shutdown(tcp::socket::shutdown_send, ec);
     socket_.close(ec);
   }
+}
+
+asio::awaitable<bool> Connection::Handshake() {
+  if (!socket_.tls()) co_return true;
+  phase_ = Phase::kReading;
+  deadline_ = Clock::now() + std::chrono::milliseconds(server_->config.request_timeout_ms);
+  boost::system::error_code ec;
+  co_await socket_.tls_stream().async_handshake(asio::ssl::stream_base::server,
+                                                asio::redirect_error(asio::use_awaitable, ec));
+  if (ec) {
+    server_->log->debug("TLS handshake with {} failed: {}", remote_.address().to_string(),
+                        tls::HandshakeError(socket_.tls_stream().native_handle(), ec));
+  }
+  co_return !ec;
 }
 
 asio::awaitable<bool> Connection::ReadHead() {
@@ -675,7 +697,10 @@ asio::awaitable<void> HttpServer::Impl::AcceptLoop(ContextState& cs) {
       continue;
     }
     socket.set_option(tcp::no_delay(true), ec);
-    auto conn = std::make_shared<Connection>(self, cs, std::move(socket));
+    auto ctx = tls.Get();
+    auto conn = std::make_shared<Connection>(
+        self, cs,
+        ctx ? HttpStream(std::move(socket), std::move(ctx)) : HttpStream(std::move(socket)));
     cs.connections.insert(conn.get());
     active.fetch_add(1, std::memory_order_relaxed);
     connections_gauge->Increment();
@@ -834,6 +859,11 @@ Status HttpServer::Start() {
     return {errc::invalid_argument,
             "http.listen `" + s.config.listen + "` is not host:port or [v6]:port"};
   }
+  if (!s.config.tls.cert.empty()) {
+    auto ctx = tls::MakeServerContext(s.config.tls);
+    if (!ctx.ok()) return Status(ctx.status().code(), "http." + ctx.status().message());
+    s.tls.Set(*ctx);
+  }
   s.RegisterMetrics();
   uint32_t shortest = std::min(s.config.idle_timeout_ms, s.config.request_timeout_ms);
   s.tick = std::chrono::milliseconds(std::clamp<uint32_t>(shortest / 4, 5, 100));
@@ -847,13 +877,24 @@ Status HttpServer::Start() {
     asio::co_spawn(*ref.ctx, s.SweepLoop(ref), asio::detached);
   }
   s.log->info(
-      "listening on {} ({} contexts)",
+      "listening on {}{} ({} contexts)", s.tls.Get() ? "https://" : "",
       s.config.listen.substr(0, s.config.listen.rfind(':')) + ":" + std::to_string(s.port.load()),
       s.contexts.size());
   return Status::Ok();
 }
 
 uint16_t HttpServer::port() const { return impl_->port.load(); }
+
+bool HttpServer::tls() const { return impl_->tls.Get() != nullptr; }
+
+Status HttpServer::ReloadTls() {
+  if (!tls()) return Status::Ok();
+  auto ctx = tls::MakeServerContext(impl_->config.tls);
+  if (!ctx.ok()) return Status(ctx.status().code(), "http." + ctx.status().message());
+  impl_->tls.Set(*ctx);
+  impl_->log->info("reloaded the TLS certificate {}", impl_->config.tls.cert);
+  return Status::Ok();
+}
 
 size_t HttpServer::connections() const { return impl_->active.load(); }
 

@@ -10,6 +10,7 @@
 #include "base/config.h"
 #include "base/metrics.h"
 #include "base/result.h"
+#include "base/tls.h"
 #include "net/auth.h"
 #include "net/router.h"
 #include "net/runtime.h"
@@ -40,6 +41,10 @@ struct HttpServerConfig {
   std::map<std::string, std::string> auth_roles;
   // Serve GET /metrics (Prometheus text). /healthz and /readyz are always served.
   bool metrics_endpoint = true;
+  // HTTPS when tls.cert is set (the same settings as the broker's `broker.tls`, base/tls.h):
+  // certificate and key (re-read by ReloadTls), `ca` and `require_client_cert` for client
+  // certificates, `min_version`. WebSocket routes then speak wss://.
+  tls::ServerConfig tls;
 };
 
 void Describe(config::Visitor& v, HttpServerConfig& c);
@@ -72,9 +77,13 @@ class HttpServer {
   // A readiness check run by /readyz; must be thread-safe and quick.
   void AddReadinessCheck(std::string name, std::function<bool()> check);
 
-  // Binds and starts accepting. Returns the bind/listen error (e.g. address in use) or
-  // errc::invalid_argument for a malformed `listen`.
+  // Binds and starts accepting. Returns the bind/listen error (e.g. address in use),
+  // errc::invalid_argument for a malformed `listen`, or the TLS error naming the file.
   Status Start();
+  // HTTPS: re-reads the certificate and key (SIGHUP). New handshakes use them; open connections
+  // keep theirs. On error the previous ones stay and the Status names the file. No-op for HTTP.
+  Status ReloadTls();
+  bool tls() const;
   // The bound port (useful with port 0); 0 before Start().
   uint16_t port() const;
   // Open connections (HTTP and upgraded WebSocket ones still being served here).

@@ -91,7 +91,7 @@ struct WsHub::State {
 // One WebSocket client. Lives on its shard's io_context; every member is touched only there.
 class WsSession : public std::enable_shared_from_this<WsSession> {
  public:
-  WsSession(std::shared_ptr<WsHub::State> hub, WsShard& shard, tcp::socket socket)
+  WsSession(std::shared_ptr<WsHub::State> hub, WsShard& shard, HttpStream socket)
       : hub_(std::move(hub)), shard_(shard), ws_(std::move(socket)), wake_(*shard.ctx) {}
 
   asio::awaitable<void> Run(http::request<http::string_body> request) {
@@ -238,7 +238,7 @@ class WsSession : public std::enable_shared_from_this<WsSession> {
 
   std::shared_ptr<WsHub::State> hub_;
   WsShard& shard_;
-  websocket::stream<tcp::socket> ws_;
+  websocket::stream<HttpStream> ws_;
   asio::steady_timer wake_;
   std::deque<std::shared_ptr<const std::string>> queue_;
   std::vector<std::string> subscriptions_;
@@ -294,7 +294,7 @@ void WsHub::CloseAll() {
   }
 }
 
-void WsHub::Accept(asio::io_context& context, asio::ip::tcp::socket socket,
+void WsHub::Accept(asio::io_context& context, HttpStream socket,
                    http::request<http::string_body> request, std::optional<Principal> principal) {
   (void)principal;
   WsShard& shard = state_->ShardFor(context);

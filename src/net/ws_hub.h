@@ -15,6 +15,7 @@
 
 #include "base/config.h"
 #include "net/http.h"
+#include "net/http_stream.h"
 
 namespace aiot::net {
 
@@ -64,7 +65,7 @@ class WsHub {
   // Framework use (HttpServer): completes the WebSocket handshake for `request` on `socket` and
   // serves the client on `context`, which must be the socket's io_context.
   // REQUIRES: called on `context`'s thread.
-  void Accept(asio::io_context& context, asio::ip::tcp::socket socket,
+  void Accept(asio::io_context& context, HttpStream socket,
               http::request<http::string_body> request, std::optional<Principal> principal);
 
   struct State;

@@ -18,10 +18,16 @@ ApiEndpoint::ApiEndpoint() {
   token = token_env ? token_env : "";
   const char* file_env = std::getenv("AIOT_TOKEN_FILE");
   token_file = file_env && *file_env ? file_env : "";
+  const char* ca_env = std::getenv("AIOT_CACERT");
+  cacert = ca_env && *ca_env ? ca_env : "";
 }
 
 void ApiEndpoint::AddFlags(CLI::App* cmd) {
-  cmd->add_option("--url", url, "Platform API base URL (env AIOT_URL)")->capture_default_str();
+  cmd->add_option("--url", url, "Platform API base URL, http:// or https:// (env AIOT_URL)")
+      ->capture_default_str();
+  cmd->add_option("--cacert", cacert,
+                  "CA certificate (PEM) an https:// API's certificate must chain to (env "
+                  "AIOT_CACERT; default: the system's store)");
   AddTokenFlags(cmd);
 }
 
@@ -49,6 +55,7 @@ std::unique_ptr<net::HttpClient> ApiEndpoint::Client() const {
   options.timeout = std::chrono::seconds(60);
   options.max_body_bytes = size_t{1} << 30;
   options.user_agent = "aiot-cli";
+  options.tls.ca = cacert;
   return std::make_unique<net::HttpClient>(url, std::move(options));
 }
 

@@ -21,7 +21,10 @@ struct ApiEndpoint {
   std::string url;
   std::string token;
   std::string token_file;
-  // Adds --url, --token and --token-file to `cmd`.
+  // https:// urls: the CA the API's certificate must chain to (AIOT_CACERT; empty = the system's
+  // store).
+  std::string cacert;
+  // Adds --url, --cacert, --token and --token-file to `cmd`.
   void AddFlags(CLI::App* cmd);
   // Adds only --token and --token-file (for commands that name the registry otherwise).
   void AddTokenFlags(CLI::App* cmd);

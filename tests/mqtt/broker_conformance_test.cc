@@ -1,9 +1,14 @@
 // MQTT 5.0 (and 3.1.1) conformance of the broker, driven by raw packets over a socket. Each test is
-// named after the normative statements it checks.
+// named after the normative statements it checks. Every test runs twice: over the plain TCP
+// listener (Conformance/Tcp) and over the TLS listener (Conformance/Tls, a certificate made with
+// openssl at test time, tests/support/pki.h).
 #include <gtest/gtest.h>
+
+#include <filesystem>
 
 #include "tests/mqtt/raw_client.h"
 #include "tests/mqtt/test_broker.h"
+#include "tests/support/pki.h"
 #include "tests/support/testing.h"
 
 namespace aiot::mqtt::test {
@@ -12,12 +17,50 @@ namespace {
 using aiot::test_support::WaitFor;
 using namespace std::chrono_literals;
 
-class Conformance : public ::testing::Test {
+// The PKI of the TLS runs, made once per process and removed at exit; "" if openssl failed.
+const std::string& ConformancePki() {
+  struct Pki {
+    std::string dir;
+    Pki() {
+      char tmpl[] = "/tmp/aiot-conformance-pki-XXXXXX";
+      if (::mkdtemp(tmpl) == nullptr) return;
+      if (aiot::test_support::MakePki(tmpl).exit_code == 0) dir = tmpl;
+    }
+    ~Pki() {
+      std::error_code ec;
+      if (!dir.empty()) std::filesystem::remove_all(dir, ec);
+    }
+  };
+  static const Pki pki;
+  return pki.dir;
+}
+
+// A broker for the test's transport: with TLS also an mqtts:// listener, whose port the clients
+// use.
+std::unique_ptr<TestBroker> MakeBroker(bool tls, broker::BrokerConfig cfg = {}) {
+  if (!tls) return std::make_unique<TestBroker>(cfg);
+  cfg.tls.cert = ConformancePki() + "/server.pem";
+  cfg.tls.key = ConformancePki() + "/server.key";
+  return std::make_unique<TestBroker>(cfg, 2, std::vector<std::string>{"mqtts://127.0.0.1:0"});
+}
+
+class Conformance : public ::testing::TestWithParam<bool> {  // param: over TLS
  protected:
-  void SetUp() override { ASSERT_TRUE(broker_.ok()); }
+  void SetUp() override {
+    if (GetParam()) {
+      ASSERT_FALSE(ConformancePki().empty()) << "openssl could not make the test certificates";
+      tls_.ca = ConformancePki() + "/ca.pem";
+    }
+    broker_ = MakeBroker(GetParam());
+    ASSERT_TRUE(broker_->ok());
+  }
+  // The port of the test's listener on `b` and the TLS settings of its clients (nullptr: TCP).
+  uint16_t Port(TestBroker& b) const { return b.port(GetParam() ? 1 : 0); }
+  uint16_t Port() { return Port(*broker_); }
+  const RawTls* Tls() const { return GetParam() ? &tls_ : nullptr; }
   std::unique_ptr<RawClient> Client(const std::string& id, uint8_t version = kMqtt5,
                                     bool clean = true, uint32_t expiry = 0) {
-    auto c = std::make_unique<RawClient>(broker_.port(), version);
+    auto c = std::make_unique<RawClient>(Port(), version, Tls());
     EXPECT_TRUE(c->connected());
     auto ack = c->Connect(id, clean, expiry);
     EXPECT_TRUE(ack.has_value());
@@ -26,16 +69,17 @@ class Conformance : public ::testing::Test {
     }
     return c;
   }
-  TestBroker broker_;
+  RawTls tls_;
+  std::unique_ptr<TestBroker> broker_;
 };
 
-TEST_F(Conformance, FirstPacketMustBeConnect_MQTT_3_1_0_1) {
-  RawClient c(broker_.port(), kMqtt5);
+TEST_P(Conformance, FirstPacketMustBeConnect_MQTT_3_1_0_1) {
+  RawClient c(Port(), kMqtt5, Tls());
   c.SendBytes(std::string("\xC0\x00", 2));  // PINGREQ before CONNECT
   EXPECT_TRUE(c.WaitClosed());
 }
 
-TEST_F(Conformance, SecondConnectIsProtocolError_MQTT_3_1_0_2) {
+TEST_P(Conformance, SecondConnectIsProtocolError_MQTT_3_1_0_2) {
   auto c = Client("twice");
   Connect again;
   again.client_id = "twice";
@@ -46,8 +90,8 @@ TEST_F(Conformance, SecondConnectIsProtocolError_MQTT_3_1_0_2) {
   EXPECT_TRUE(c->WaitClosed());
 }
 
-TEST_F(Conformance, AssignedClientIdentifier_MQTT_3_1_3_6_MQTT_3_2_2_16) {
-  RawClient c(broker_.port(), kMqtt5);
+TEST_P(Conformance, AssignedClientIdentifier_MQTT_3_1_3_6_MQTT_3_2_2_16) {
+  RawClient c(Port(), kMqtt5, Tls());
   auto ack = c.Connect("");
   ASSERT_TRUE(ack);
   EXPECT_EQ(ack->reason_code, ReasonCode::kSuccess);
@@ -55,16 +99,16 @@ TEST_F(Conformance, AssignedClientIdentifier_MQTT_3_1_3_6_MQTT_3_2_2_16) {
   EXPECT_FALSE(ack->properties.assigned_client_identifier->empty());
 }
 
-TEST_F(Conformance, EmptyClientIdWithPersistentSessionRefusedV311_MQTT_3_1_3_8) {
-  RawClient c(broker_.port(), kMqtt311);
+TEST_P(Conformance, EmptyClientIdWithPersistentSessionRefusedV311_MQTT_3_1_3_8) {
+  RawClient c(Port(), kMqtt311, Tls());
   auto ack = c.Connect("", /*clean_start=*/false);
   ASSERT_TRUE(ack);
   EXPECT_EQ(ack->reason_code, ReasonCode::kClientIdentifierNotValid);
   EXPECT_TRUE(c.WaitClosed());
 }
 
-TEST_F(Conformance, UnsupportedProtocolVersion_MQTT_3_1_2_2) {
-  RawClient c(broker_.port(), kMqtt311);
+TEST_P(Conformance, UnsupportedProtocolVersion_MQTT_3_1_2_2) {
+  RawClient c(Port(), kMqtt311, Tls());
   // CONNECT with protocol level 3 ("MQIsdp" is 3.1; here "MQTT" with level 3).
   c.SendBytes(std::string("\x10\x0d\x00\x04MQTT\x03\x02\x00\x3c\x00\x01x", 15));
   auto p = c.Receive();
@@ -76,7 +120,7 @@ TEST_F(Conformance, UnsupportedProtocolVersion_MQTT_3_1_2_2) {
   EXPECT_TRUE(c.WaitClosed());
 }
 
-TEST_F(Conformance, SessionTakeover_MQTT_3_1_4_3) {
+TEST_P(Conformance, SessionTakeover_MQTT_3_1_4_3) {
   auto first = Client("same-id");
   auto second = Client("same-id");
   auto d = first->Expect<Disconnect>();
@@ -88,7 +132,7 @@ TEST_F(Conformance, SessionTakeover_MQTT_3_1_4_3) {
   EXPECT_TRUE(second->Expect<Pingresp>());
 }
 
-TEST_F(Conformance, SessionPresentAndQueuedQos1AfterResume_MQTT_3_2_2_2_MQTT_4_4_0_1) {
+TEST_P(Conformance, SessionPresentAndQueuedQos1AfterResume_MQTT_3_2_2_2_MQTT_4_4_0_1) {
   {
     auto c = Client("resume-raw", kMqtt5, true, 300);
     ASSERT_TRUE(c->Subscribe(1, "r/t", 1));
@@ -101,8 +145,8 @@ TEST_F(Conformance, SessionPresentAndQueuedQos1AfterResume_MQTT_3_2_2_2_MQTT_4_4
     pub->Publish("r/t", "two", 1, 8);  // may be queued or in flight
     ASSERT_TRUE(pub->Expect<Puback>());
   }
-  ASSERT_TRUE(WaitFor([&] { return broker_.broker().stats().connections.load() == 0; }));
-  RawClient c(broker_.port(), kMqtt5);
+  ASSERT_TRUE(WaitFor([&] { return broker_->broker().stats().connections.load() == 0; }));
+  RawClient c(Port(), kMqtt5, Tls());
   auto ack = c.Connect("resume-raw", /*clean_start=*/false, 300);
   ASSERT_TRUE(ack);
   EXPECT_TRUE(ack->session_present);
@@ -117,21 +161,21 @@ TEST_F(Conformance, SessionPresentAndQueuedQos1AfterResume_MQTT_3_2_2_2_MQTT_4_4
   EXPECT_EQ(two->payload.view(), "two");
 }
 
-TEST_F(Conformance, CleanStartDiscardsSession_MQTT_3_1_2_4) {
+TEST_P(Conformance, CleanStartDiscardsSession_MQTT_3_1_2_4) {
   {
     auto c = Client("clean-me", kMqtt5, true, 300);
     ASSERT_TRUE(c->Subscribe(1, "cs/t", 1));
   }
-  ASSERT_TRUE(WaitFor([&] { return broker_.broker().stats().connections.load() == 0; }));
-  RawClient c(broker_.port(), kMqtt5);
+  ASSERT_TRUE(WaitFor([&] { return broker_->broker().stats().connections.load() == 0; }));
+  RawClient c(Port(), kMqtt5, Tls());
   auto ack = c.Connect("clean-me", /*clean_start=*/true);
   ASSERT_TRUE(ack);
   EXPECT_FALSE(ack->session_present);
-  EXPECT_TRUE(WaitFor([&] { return broker_.broker().index().size() == 0; }));
+  EXPECT_TRUE(WaitFor([&] { return broker_->broker().index().size() == 0; }));
 }
 
-TEST_F(Conformance, ClientReceiveMaximumRespected_MQTT_3_3_4_9) {
-  RawClient c(broker_.port(), kMqtt5);
+TEST_P(Conformance, ClientReceiveMaximumRespected_MQTT_3_3_4_9) {
+  RawClient c(Port(), kMqtt5, Tls());
   Connect con;
   con.client_id = "slow";
   con.properties.receive_maximum = 2;
@@ -159,9 +203,9 @@ TEST_F(Conformance, ClientReceiveMaximumRespected_MQTT_3_3_4_9) {
   EXPECT_EQ(third->payload.view(), "m3");
 }
 
-TEST_F(Conformance, ServerReceiveMaximumExceeded_MQTT_3_3_4_7) {
+TEST_P(Conformance, ServerReceiveMaximumExceeded_MQTT_3_3_4_7) {
   // The broker's Receive Maximum is in CONNACK; exceeding it with QoS 2 is 0x93.
-  RawClient c(broker_.port(), kMqtt5);
+  RawClient c(Port(), kMqtt5, Tls());
   auto ack = c.Connect("greedy");
   ASSERT_TRUE(ack);
   ASSERT_TRUE(ack->properties.receive_maximum);
@@ -178,7 +222,7 @@ TEST_F(Conformance, ServerReceiveMaximumExceeded_MQTT_3_3_4_7) {
   EXPECT_EQ(d->reason_code, ReasonCode::kReceiveMaximumExceeded);
 }
 
-TEST_F(Conformance, Qos2ExactlyOnceWithDuplicatePublish_MQTT_4_3_3_MQTT_4_6_0_1) {
+TEST_P(Conformance, Qos2ExactlyOnceWithDuplicatePublish_MQTT_4_3_3_MQTT_4_6_0_1) {
   auto sub = Client("q2-sub");
   ASSERT_TRUE(sub->Subscribe(1, "q2/t", 2));
   auto pub = Client("q2-pub");
@@ -213,7 +257,7 @@ TEST_F(Conformance, Qos2ExactlyOnceWithDuplicatePublish_MQTT_4_3_3_MQTT_4_6_0_1)
   EXPECT_EQ(next->payload.view(), "marker") << "QoS 2 message delivered twice";
 }
 
-TEST_F(Conformance, PubrelUnknownPacketId_MQTT_3_7_2_1) {
+TEST_P(Conformance, PubrelUnknownPacketId_MQTT_3_7_2_1) {
   auto c = Client("rel");
   c->Send(Pubrel{99, ReasonCode::kSuccess, {}});
   auto comp = c->Expect<Pubcomp>();
@@ -221,7 +265,7 @@ TEST_F(Conformance, PubrelUnknownPacketId_MQTT_3_7_2_1) {
   EXPECT_EQ(comp->reason_code, ReasonCode::kPacketIdentifierNotFound);
 }
 
-TEST_F(Conformance, SubscriptionIdentifiersOneCopyWithAll_MQTT_3_3_4_3_MQTT_3_3_4_5) {
+TEST_P(Conformance, SubscriptionIdentifiersOneCopyWithAll_MQTT_3_3_4_3_MQTT_3_3_4_5) {
   auto c = Client("subids");
   ASSERT_TRUE(c->Subscribe(1, "si/+", 1, 11));
   ASSERT_TRUE(c->Subscribe(2, "si/#", 0, 22));
@@ -240,7 +284,7 @@ TEST_F(Conformance, SubscriptionIdentifiersOneCopyWithAll_MQTT_3_3_4_3_MQTT_3_3_
   EXPECT_EQ(next->payload.view(), "marker") << "overlapping subscriptions delivered twice";
 }
 
-TEST_F(Conformance, NoLocal_MQTT_3_8_3_3) {
+TEST_P(Conformance, NoLocal_MQTT_3_8_3_3) {
   auto c = Client("nolocal");
   SubscribeOptions o;
   o.no_local = true;
@@ -253,7 +297,7 @@ TEST_F(Conformance, NoLocal_MQTT_3_8_3_3) {
   EXPECT_EQ(got->topic, "nl/other") << "No Local message was delivered to its publisher";
 }
 
-TEST_F(Conformance, NoLocalOnSharedSubscriptionIsProtocolError_MQTT_3_8_3_4) {
+TEST_P(Conformance, NoLocalOnSharedSubscriptionIsProtocolError_MQTT_3_8_3_4) {
   auto c = Client("nlshared");
   Subscribe s;
   s.packet_id = 1;
@@ -267,7 +311,7 @@ TEST_F(Conformance, NoLocalOnSharedSubscriptionIsProtocolError_MQTT_3_8_3_4) {
   EXPECT_EQ(d->reason_code, ReasonCode::kProtocolError);
 }
 
-TEST_F(Conformance, RetainAsPublishedAndRetainHandling_MQTT_3_3_1_12_MQTT_3_3_1_9_MQTT_3_3_1_10) {
+TEST_P(Conformance, RetainAsPublishedAndRetainHandling_MQTT_3_3_1_12_MQTT_3_3_1_9_MQTT_3_3_1_10) {
   auto pub = Client("rh-pub");
   pub->Publish("rh/t", "kept", 1, 1, /*retain=*/true);
   ASSERT_TRUE(pub->Expect<Puback>());
@@ -305,7 +349,7 @@ TEST_F(Conformance, RetainAsPublishedAndRetainHandling_MQTT_3_3_1_12_MQTT_3_3_1_
   EXPECT_TRUE(b->retain);   // [MQTT-3.3.1-13]
 }
 
-TEST_F(Conformance, TopicAliasFromClient_MQTT_3_3_2_12_and_invalid_MQTT_3_3_2_9) {
+TEST_P(Conformance, TopicAliasFromClient_MQTT_3_3_2_12_and_invalid_MQTT_3_3_2_9) {
   auto sub = Client("ta-sub");
   ASSERT_TRUE(sub->Subscribe(1, "ta/#", 0));
   auto c = Client("ta");
@@ -330,8 +374,8 @@ TEST_F(Conformance, TopicAliasFromClient_MQTT_3_3_2_12_and_invalid_MQTT_3_3_2_9)
   EXPECT_EQ(d->reason_code, ReasonCode::kTopicAliasInvalid);
 }
 
-TEST_F(Conformance, TopicAliasToClient_MQTT_3_3_2_17) {
-  RawClient c(broker_.port(), kMqtt5);
+TEST_P(Conformance, TopicAliasToClient_MQTT_3_3_2_17) {
+  RawClient c(Port(), kMqtt5, Tls());
   Connect con;
   con.client_id = "ta-recv";
   con.properties.topic_alias_maximum = 2;
@@ -349,8 +393,8 @@ TEST_F(Conformance, TopicAliasToClient_MQTT_3_3_2_17) {
   EXPECT_EQ(second->properties.topic_alias, first->properties.topic_alias);
 }
 
-TEST_F(Conformance, MaximumPacketSizeOfClient_MQTT_3_1_2_24) {
-  RawClient c(broker_.port(), kMqtt5);
+TEST_P(Conformance, MaximumPacketSizeOfClient_MQTT_3_1_2_24) {
+  RawClient c(Port(), kMqtt5, Tls());
   Connect con;
   con.client_id = "small";
   con.properties.maximum_packet_size = 64;
@@ -364,8 +408,8 @@ TEST_F(Conformance, MaximumPacketSizeOfClient_MQTT_3_1_2_24) {
   EXPECT_EQ(got->topic, "mp/small");
 }
 
-TEST_F(Conformance, KeepAliveTimeout_MQTT_3_1_2_22) {
-  RawClient c(broker_.port(), kMqtt5);
+TEST_P(Conformance, KeepAliveTimeout_MQTT_3_1_2_22) {
+  RawClient c(Port(), kMqtt5, Tls());
   Connect con;
   con.client_id = "sleepy";
   con.keep_alive = 1;
@@ -375,7 +419,7 @@ TEST_F(Conformance, KeepAliveTimeout_MQTT_3_1_2_22) {
   EXPECT_EQ(d->reason_code, ReasonCode::kKeepAliveTimeout);
 }
 
-TEST_F(Conformance, DollarTopicsNotMatchedByWildcards_MQTT_4_7_2_1) {
+TEST_P(Conformance, DollarTopicsNotMatchedByWildcards_MQTT_4_7_2_1) {
   auto c = Client("dollar");
   ASSERT_TRUE(c->Subscribe(1, "#", 0));
   ASSERT_TRUE(c->Subscribe(2, "+/broker/uptime", 0));
@@ -387,7 +431,7 @@ TEST_F(Conformance, DollarTopicsNotMatchedByWildcards_MQTT_4_7_2_1) {
   EXPECT_EQ(got->topic, "plain");
 }
 
-TEST_F(Conformance, InvalidTopicFilterGetsFailureReason_MQTT_4_7_1_1) {
+TEST_P(Conformance, InvalidTopicFilterGetsFailureReason_MQTT_4_7_1_1) {
   auto c = Client("badfilter");
   auto ack = c->Subscribe(1, "a/#/b", 0);
   ASSERT_TRUE(ack);
@@ -395,7 +439,7 @@ TEST_F(Conformance, InvalidTopicFilterGetsFailureReason_MQTT_4_7_1_1) {
   EXPECT_EQ(ack->reason_codes[0], ReasonCode::kTopicFilterInvalid);
 }
 
-TEST_F(Conformance, UnsubscribeReasonCodes_MQTT_3_11_3_1) {
+TEST_P(Conformance, UnsubscribeReasonCodes_MQTT_3_11_3_1) {
   auto c = Client("unsub");
   ASSERT_TRUE(c->Subscribe(1, "u/t", 0));
   Unsubscribe u;
@@ -410,7 +454,7 @@ TEST_F(Conformance, UnsubscribeReasonCodes_MQTT_3_11_3_1) {
 
 // Bad input: a malformed packet ends that connection (DISCONNECT 0x81 for v5, close for 3.1.1)
 // while other clients keep receiving.
-TEST_F(Conformance, MalformedPacketDisconnectsOnlyTheSender_MQTT_4_13_1_1) {
+TEST_P(Conformance, MalformedPacketDisconnectsOnlyTheSender_MQTT_4_13_1_1) {
   auto watcher = Client("watcher");
   ASSERT_TRUE(watcher->Subscribe(1, "live/#", 1));
   auto pub = Client("steady");
@@ -437,12 +481,12 @@ TEST_F(Conformance, MalformedPacketDisconnectsOnlyTheSender_MQTT_4_13_1_1) {
   }
 }
 
-TEST_F(Conformance, PacketTooLargeForServer_MQTT_3_2_2_15) {
+TEST_P(Conformance, PacketTooLargeForServer_MQTT_3_2_2_15) {
   broker::BrokerConfig cfg;
   cfg.max_packet_size = 1024;
-  TestBroker small(cfg);
-  ASSERT_TRUE(small.ok());
-  RawClient c(small.port(), kMqtt5);
+  auto small = MakeBroker(GetParam(), cfg);
+  ASSERT_TRUE(small->ok());
+  RawClient c(Port(*small), kMqtt5, Tls());
   auto ack = c.Connect("big");
   ASSERT_TRUE(ack);
   EXPECT_EQ(ack->properties.maximum_packet_size, 1024u);
@@ -452,11 +496,11 @@ TEST_F(Conformance, PacketTooLargeForServer_MQTT_3_2_2_15) {
   EXPECT_EQ(d->reason_code, ReasonCode::kPacketTooLarge);
 }
 
-TEST_F(Conformance, DisconnectWithWillMessageSendsWill_MQTT_3_14_4_3) {
+TEST_P(Conformance, DisconnectWithWillMessageSendsWill_MQTT_3_14_4_3) {
   auto watcher = Client("will-watch");
   ASSERT_TRUE(watcher->Subscribe(1, "wl/#", 0));
   for (ReasonCode rc : {ReasonCode::kSuccess, ReasonCode::kDisconnectWithWillMessage}) {
-    RawClient c(broker_.port(), kMqtt5);
+    RawClient c(Port(), kMqtt5, Tls());
     Connect con;
     con.client_id = "willer";
     Will w;
@@ -473,6 +517,11 @@ TEST_F(Conformance, DisconnectWithWillMessageSendsWill_MQTT_3_14_4_3) {
   ASSERT_TRUE(got);
   EXPECT_EQ(got->topic, "wl/withwill") << "normal disconnection must discard the will";
 }
+
+INSTANTIATE_TEST_SUITE_P(Transport, Conformance, ::testing::Bool(),
+                         [](const ::testing::TestParamInfo<bool>& p) {
+                           return p.param ? "Tls" : "Tcp";
+                         });
 
 // Will Delay [MQTT-3.1.3-9] (sent after the delay, not when the session is resumed in time, at
 // session end at the latest) is tested on the broker core's ManualClock in

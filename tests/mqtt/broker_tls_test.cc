@@ -12,54 +12,25 @@
 
 #include "base/config.h"
 #include "tests/mqtt/test_broker.h"
+#include "tests/support/pki.h"
 #include "tests/support/temp_dir.h"
 #include "tests/support/testing.h"
 
 namespace aiot::mqtt::test {
 namespace {
 
+using aiot::test_support::MakePki;
+using aiot::test_support::RunCommand;
 using aiot::test_support::TempDir;
 using aiot::test_support::WaitFor;
-
-std::string ShellQuote(const std::string& s) {
-  std::string q = "'";
-  for (char c : s) q += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return q + "'";
-}
-
-// A throw-away PKI: CAs "ca" and "otherca"; server certificates "server" (by ca) and "server2" (by
-// otherca) for localhost / 127.0.0.1; client certificates "alice" (by ca), "mallory" (CN alice,
-// by otherca), "expired" (CN alice, by ca, expired yesterday) and "sanonly" (no CN, SAN
-// DNS:bob.devices, by ca). Each as <name>.pem and <name>.key in the directory.
-bool MakePki(const std::string& dir) {
-  const std::string script = R"(set -e; cd ')" + dir + R"('
-key() { openssl genpkey -algorithm EC -pkeyopt ec_paramgen_curve:prime256v1 -out "$1.key"; }
-ca() { key "$1"; openssl req -x509 -new -key "$1.key" -out "$1.pem" -days 2 -subj "/CN=$1"; }
-cert() {  # name subject ca days extension
-  key "$1"; openssl req -new -key "$1.key" -out "$1.csr" -subj "$2"
-  printf '%s\n' "$5" > "$1.ext"
-  openssl x509 -req -in "$1.csr" -CA "$3.pem" -CAkey "$3.key" -CAcreateserial -out "$1.pem" \
-    -days "$4" -extfile "$1.ext"
-}
-ca ca; ca otherca
-cert server /CN=localhost ca 2 'subjectAltName=DNS:localhost,IP:127.0.0.1'
-cert server2 /CN=localhost otherca 2 'subjectAltName=DNS:localhost,IP:127.0.0.1'
-cert alice /CN=alice ca 2 'extendedKeyUsage=clientAuth'
-cert mallory /CN=alice otherca 2 'extendedKeyUsage=clientAuth'
-cert expired /CN=alice ca -1 'extendedKeyUsage=clientAuth'
-cert sanonly /O=aiot ca 2 'subjectAltName=DNS:bob.devices'
-)";
-  auto [rc, out] = RunCommand("bash -c " + ShellQuote(script));
-  EXPECT_EQ(rc, 0) << out;
-  return rc == 0;
-}
 
 class BrokerTls : public ::testing::Test {
  protected:
   void SetUp() override {
     if (RunCommand("command -v mosquitto_sub && command -v openssl").exit_code != 0)
       AIOT_SKIP_WITHOUT_PEER("mosquitto-clients or openssl not installed");
-    ASSERT_TRUE(MakePki(dir_.path()));
+    auto [rc, out] = MakePki(dir_.path());
+    ASSERT_EQ(rc, 0) << out;
   }
   std::string File(const std::string& name) const { return dir_.File(name); }
   broker::BrokerConfig TlsConfig() const {

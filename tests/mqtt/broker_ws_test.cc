@@ -8,12 +8,15 @@
 #include <string>
 
 #include "tests/mqtt/test_broker.h"
+#include "tests/support/pki.h"
 #include "tests/support/temp_dir.h"
 #include "tests/support/testing.h"
 
 namespace aiot::mqtt::test {
 namespace {
 
+using aiot::test_support::MakePki;
+using aiot::test_support::RunCommand;
 using aiot::test_support::TempDir;
 
 std::string WsDir() {
@@ -30,14 +33,7 @@ class BrokerWebSocket : public ::testing::Test {
       AIOT_SKIP_WITHOUT_PEER(
           "node, openssl or tests/mqtt/ws/node_modules (scripts/setup.sh --test)");
     }
-    auto [rc, out] = RunCommand(
-        "cd " + dir_.path() +
-        " && openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -keyout "
-        "ca.key -out ca.pem -days 2 -subj /CN=ws-ca && openssl req -newkey ec -pkeyopt "
-        "ec_paramgen_curve:prime256v1 -nodes -keyout server.key -out server.csr -subj "
-        "/CN=localhost && printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\\n' > server.ext && "
-        "openssl x509 -req -in server.csr -CA ca.pem -CAkey ca.key -CAcreateserial -out "
-        "server.pem -days 2 -extfile server.ext");
+    auto [rc, out] = MakePki(dir_.path());
     ASSERT_EQ(rc, 0) << out;
     broker::BrokerConfig cfg;
     cfg.tls.cert = dir_.File("server.pem");

@@ -12,31 +12,14 @@
 namespace aiot::mqtt::broker {
 
 void Describe(config::Visitor& v, BrokerTlsConfig& c) {
-  v.Field("cert", c.cert,
-          "PEM server certificate (chain) of mqtts:// and wss:// listeners; re-read on SIGHUP");
-  v.Field("key", c.key, "PEM private key of `cert`; re-read on SIGHUP");
-  v.Field("ca", c.ca, "PEM CA certificate(s) client certificates must chain to");
-  v.Field("require_client_cert", c.require_client_cert,
-          "mutual TLS: refuse clients without a valid certificate signed by `ca`");
+  tls::Describe(v, static_cast<tls::ServerConfig&>(c));
   v.Field("use_identity_as_username", c.use_identity_as_username,
           "the client certificate's CN (else first SAN) is the user name for the ACL; the "
           "CONNECT's user name and password are ignored (needs require_client_cert)");
-  v.Field("min_version", c.min_version, kTlsVersionNames, "lowest TLS version: 1.2 or 1.3");
 }
 
 void Validate(config::Checks& checks, const BrokerTlsConfig& c) {
-  for (auto [key, path] : {std::pair<const char*, const std::string*>{"cert", &c.cert},
-                           {"key", &c.key},
-                           {"ca", &c.ca}}) {
-    if (!path->empty() && ::access(path->c_str(), R_OK) != 0) {
-      checks.Fail(key, "cannot read " + *path + ": " + std::strerror(errno));
-    }
-  }
-  if (c.cert.empty() != c.key.empty())
-    checks.Fail(c.cert.empty() ? "cert" : "key", "cert and key go together");
-  if (c.require_client_cert && c.ca.empty()) {
-    checks.Fail("ca", "require_client_cert needs the CA that signs client certificates");
-  }
+  tls::Validate(checks, static_cast<const tls::ServerConfig&>(c));
   if (c.use_identity_as_username && !c.require_client_cert) {
     checks.Fail("use_identity_as_username", "needs require_client_cert: true");
   }

@@ -6,28 +6,20 @@
 
 #include "base/config.h"
 #include "base/result.h"
+#include "base/tls.h"
 
 namespace aiot::mqtt::broker {
 
 // TLS of the broker's `mqtts://` and `wss://` listeners, as Mosquitto's listener options
-// (certfile, keyfile, cafile, require_certificate, use_identity_as_username, tls_version).
-enum class TlsVersion : uint8_t { kTls12, kTls13 };
-inline constexpr config::Named<TlsVersion> kTlsVersionNames[] = {{TlsVersion::kTls12, "1.2"},
-                                                                 {TlsVersion::kTls13, "1.3"}};
-struct BrokerTlsConfig {
-  // PEM certificate (chain) and private key of the server. Both re-read on SIGHUP by `aiot broker`:
-  // new handshakes use the new ones, established connections are kept.
-  std::string cert;
-  std::string key;
-  // PEM CA certificate(s) that client certificates must chain to.
-  std::string ca;
-  // Mutual TLS: refuse clients without a certificate signed by `ca` (or expired).
-  bool require_client_cert = false;
+// (certfile, keyfile, cafile, require_certificate, use_identity_as_username, tls_version): the
+// shared server settings (base/tls.h: cert, key, ca, require_client_cert, min_version; the same
+// shape as `http.tls`) plus the identity as user name. cert and key are re-read on SIGHUP by `aiot
+// broker`: new handshakes use the new ones, established connections are kept.
+using TlsVersion = tls::Version;
+struct BrokerTlsConfig : tls::ServerConfig {
   // The client certificate's subject CN (else its first SAN) is the client's user name for the
   // ACL; the CONNECT's user name and password are ignored. Needs require_client_cert.
   bool use_identity_as_username = false;
-  // Lowest TLS version accepted.
-  TlsVersion min_version = TlsVersion::kTls12;
 };
 
 void Describe(config::Visitor& v, BrokerTlsConfig& c);

@@ -223,6 +223,18 @@ void Client::Connect() {
   options.protocol_version = version_;
   options.max_packet_size = config_.max_packet_size;
   options.connect_timeout_ms = config_.connect_timeout_ms;
+  if (IsTlsUrl(config_.url)) {
+    if (!tls_context_) {
+      auto ctx = tls::MakeClientContext(config_.tls);
+      if (ctx.ok()) {
+        tls_context_ = *ctx;
+      } else {
+        Log()->error("{}: {}", config_.url, ctx.status().message());
+      }
+    }
+    options.tls_context = tls_context_;
+    options.tls = config_.tls;
+  }
   transport_ = factory_(strand_, options);
   connect_timer_.expires_after(std::chrono::milliseconds(config_.connect_timeout_ms));
   connect_timer_.async_wait([self = shared_from_this()](boost::system::error_code ec) {

@@ -83,7 +83,9 @@ struct ClientStats {
 // and let it complete before destroying the io_context.
 class Client : public std::enable_shared_from_this<Client>, private TransportHandler {
  public:
-  // `transport_factory` makes the transport; empty = TCP (tcp:// and mqtt:// urls). For
+  // `transport_factory` makes the transport; empty = TCP (tcp:// and mqtt:// urls) or TLS
+  // (mqtts://, with config.tls: a CA or certificate file that cannot be used is logged and fails
+  // each attempt with invalid_argument). For
   // "inproc://" pass the embedded broker's factory. `config` must pass Validate (client_config.h;
   // the configuration loader runs it): a protocol_version or will_qos outside the protocol aborts;
   // a url the transport cannot use fails every connection attempt (the connection handler sees
@@ -178,6 +180,8 @@ class Client : public std::enable_shared_from_this<Client>, private TransportHan
   TransportFactory factory_;
   std::string client_id_;
   std::unique_ptr<Transport> transport_;
+  // mqtts:// urls: made from config_.tls on the first connection attempt (retried while it fails).
+  std::shared_ptr<boost::asio::ssl::context> tls_context_;
   std::atomic<ConnectionState> state_{ConnectionState::kDisconnected};
   Phase phase_ = Phase::kIdle;
   boost::asio::steady_timer reconnect_timer_;

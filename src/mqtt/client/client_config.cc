@@ -5,7 +5,10 @@
 namespace aiot::mqtt {
 
 void Describe(config::Visitor& v, MqttClientConfig& c) {
-  v.Field("url", c.url, "broker address: tcp://host:port, mqtt://host:port or inproc://");
+  v.Field("url", c.url,
+          "broker address: tcp://host:port, mqtt://host:port, mqtts://host:port (TLS, see tls) or "
+          "inproc://");
+  config::Section(v, "tls", c.tls, "TLS of mqtts:// urls");
   v.Field("client_id", c.client_id, "client identifier; empty = random aiot-<hex>");
   v.Field("username", c.username, "user name; empty = none");
   v.Field("password", c.password, "password; empty = none (no default)");
@@ -38,8 +41,8 @@ void Validate(config::Checks& checks, const MqttClientConfig& c) {
   std::string scheme, host, port;
   if (!ParseUrl(c.url, &scheme, &host, &port)) {
     checks.Fail("url", "`" + c.url + "` is not scheme://host:port, e.g. tcp://127.0.0.1:1883");
-  } else if (scheme != "tcp" && scheme != "mqtt" && scheme != "inproc") {
-    checks.Fail("url", "`" + c.url + "`: the scheme must be tcp, mqtt or inproc");
+  } else if (scheme != "tcp" && scheme != "mqtt" && scheme != "inproc" && !IsTlsUrl(c.url)) {
+    checks.Fail("url", "`" + c.url + "`: the scheme must be tcp, mqtt, mqtts, ssl or inproc");
   }
   if (c.protocol_version != 4 && c.protocol_version != 5) {
     checks.Fail("protocol_version",

@@ -4,15 +4,19 @@
 #include <string>
 
 #include "base/config.h"
+#include "base/tls.h"
 #include "mqtt/protocol/properties.h"
 
 namespace aiot::mqtt {
 
 // Configuration of one MQTT client connection. Services embed it as their `mqtt` section.
 struct MqttClientConfig {
-  // Broker address: "tcp://host:port" (also "mqtt://"; port defaults to 1883) or "inproc://" for
-  // the embedded broker (needs the broker's TransportFactory, see Client::Create).
+  // Broker address: "tcp://host:port" (also "mqtt://"; port defaults to 1883), "mqtts://host:port"
+  // (TLS with `tls`; also "ssl://"; port defaults to 8883) or "inproc://" for the embedded broker
+  // (needs the broker's TransportFactory, see Client::Create).
   std::string url = "tcp://127.0.0.1:1883";
+  // TLS of mqtts:// urls: CA, optional client certificate, server name check, lowest version.
+  tls::ClientConfig tls;
   // Client identifier; empty = a random "aiot-<hex>" chosen once per Client.
   std::string client_id;
   // User name and password; empty = not sent. There is no default password.
@@ -64,8 +68,8 @@ struct MqttClientConfig {
 };
 
 void Describe(config::Visitor& v, MqttClientConfig& c);
-// The url (scheme://host[:port] with scheme tcp, mqtt or inproc), protocol_version (4 or 5),
-// will_qos and the reconnect delays. Client::Create expects a configuration that passes it.
+// The url (scheme://host[:port] with scheme tcp, mqtt, mqtts, ssl or inproc), protocol_version (4
+// or 5), will_qos and the reconnect delays. Client::Create expects a configuration that passes it.
 void Validate(config::Checks& checks, const MqttClientConfig& c);
 
 }  // namespace aiot::mqtt

@@ -49,6 +49,7 @@
 #include <string>
 #include <system_error>
 
+#include "base/tls.h"
 #include "mqtt/protocol/packet.h"
 
 namespace aiot::mqtt {
@@ -80,6 +81,10 @@ struct TransportOptions {
   uint8_t protocol_version = 5;  // 4 (3.1.1) or 5
   uint32_t max_packet_size = 0;  // largest packet the client accepts, 0 = protocol maximum
   uint32_t connect_timeout_ms = 10000;
+  // mqtts:// only: the client's context (CA, client certificate, lowest version) and its settings
+  // (the server name to check). No context for an mqtts:// url: the connection fails.
+  std::shared_ptr<boost::asio::ssl::context> tls_context;
+  tls::ClientConfig tls;
 };
 
 // Makes one Transport per connection attempt. `executor` is the client's (a strand): every

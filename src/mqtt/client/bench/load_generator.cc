@@ -100,6 +100,7 @@ class Load {
   MqttClientConfig ClientConfig(const std::string& id) const {
     MqttClientConfig cfg;
     cfg.url = o_.url;
+    cfg.tls = o_.tls;
     cfg.client_id = id;
     cfg.protocol_version = o_.protocol;
     cfg.keep_alive_s = 60;

@@ -6,11 +6,12 @@
 #include <vector>
 
 #include "base/result.h"
+#include "base/tls.h"
 
 // The MQTT load generator behind `aiot bench mqtt`: N publishers and M subscribers (aiot MQTT
-// clients over TCP) against any broker, spread over one io_context per core. Each payload starts
-// with the publisher's send time (steady clock, same process), so subscribers measure end-to-end
-// latency into a LatencyHistogram.
+// clients over TCP, or TLS for mqtts:// urls) against any broker, spread over one io_context per
+// core. Each payload starts with the publisher's send time (steady clock, same process), so
+// subscribers measure end-to-end latency into a LatencyHistogram.
 namespace aiot::mqtt::bench {
 
 enum class Mode {
@@ -39,6 +40,7 @@ struct LoadOptions {
   uint32_t session_expiry_s = 0;
   double drain_s = 5;  // how long to wait for stragglers after publishing stops
   double connect_timeout_s = 30;
+  tls::ClientConfig tls;  // mqtts:// urls: CA, client certificate, server name
 };
 
 struct LoadReport {
