@@ -157,6 +157,16 @@ void PipelineService::OnDrift(const std::string& model, TimePoint at) {
     log->info("drift event for `{}`: no run ({})", model, d.reason);
     return;
   }
+  if (const int64_t delay = config_.triggers.drift.delay_s; delay > 0) {
+    const int64_t due = clock_.NowNanos() + delay * 1000000000;
+    {
+      std::lock_guard lock(mu_);
+      drift_due_ns_ = due;
+    }
+    log->info("drift event for `{}`: a run starts at {} (triggers.drift.delay_s {})", model,
+              FormatTimestamp(due), delay);
+    return;
+  }
   auto id = Submit(RunRequest{.model = model, .params = {}, .request_id = {}}, kTriggerDrift);
   if (!id.ok()) log->info("drift event for `{}`: no new run ({})", model, id.status().message());
 }
@@ -167,6 +177,17 @@ void PipelineService::PollTriggers() {
   for (const std::string& model : policy_->Due()) {
     auto id = Submit(RunRequest{.model = model, .params = {}, .request_id = {}}, kTriggerSchedule);
     if (!id.ok()) log->debug("scheduled run of `{}` waits: {}", model, id.status().message());
+  }
+  bool drift_due = false;
+  {
+    std::lock_guard lock(mu_);
+    drift_due = drift_due_ns_ > 0 && clock_.NowNanos() >= drift_due_ns_;
+    if (drift_due) drift_due_ns_ = 0;
+  }
+  if (drift_due) {
+    auto id =
+        Submit(RunRequest{.model = options_.model, .params = {}, .request_id = {}}, kTriggerDrift);
+    if (!id.ok()) log->info("delayed drift run: no new run ({})", id.status().message());
   }
   PollRows();
 }

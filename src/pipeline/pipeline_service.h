@@ -73,7 +73,8 @@ class PipelineService {
   Result<int64_t> Submit(const RunRequest& request, std::string_view trigger, bool extract = false);
 
   // A drift event of the online monitor for `model` at `at`: starts a run unless the drift
-  // trigger is off, the model is not the pipeline's, or the cooldown holds. Any thread.
+  // trigger is off, the model is not the pipeline's, or the cooldown holds; with
+  // `triggers.drift.delay_s` the run is queued by PollTriggers once the delay passed. Any thread.
   void OnDrift(const std::string& model, TriggerPolicy::TimePoint at);
 
   // One pass of the clock-driven triggers: a due schedule, new labelled rows (at most every
@@ -124,6 +125,7 @@ class PipelineService {
   bool wake_ = false;                 // guarded by mu_
   Runner* current_ = nullptr;         // guarded by mu_
   int64_t current_run_ = 0;           // guarded by mu_
+  int64_t drift_due_ns_ = 0;          // guarded by mu_; a delayed drift run starts then; 0 = none
   int64_t started_ns_ = 0;            // Start's time: the rows trigger's origin before any run
   bool rows_checked_ = false;         // guarded by mu_
   int64_t last_rows_check_mono_ = 0;  // guarded by mu_

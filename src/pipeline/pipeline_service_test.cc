@@ -169,6 +169,31 @@ TEST_F(PipelineServiceTest, ADriftStormStartsOneRunAndOtherModelsNone) {
   EXPECT_EQ(s->store().List()->size(), 2u);
 }
 
+// triggers.drift.delay_s: the run of a drift event starts once the delay passed on the service's
+// clock (its data window then holds the new regime's readings); the cooldown still holds.
+TEST_F(PipelineServiceTest, ADelayedDriftRunStartsOnceTheDelayPassed) {
+  PipelineConfig c = Config();
+  c.triggers.drift.delay_s = 30;
+  auto s = Service(c);
+  const auto now = std::chrono::system_clock::time_point(1764669600s);
+  s->OnDrift("fan-mlp", now);
+  s->OnDrift("fan-mlp", now + 1s);  // the same storm
+  s->PollTriggers();
+  EXPECT_TRUE(s->store().List()->empty());
+  clock_.Advance(29s);
+  s->PollTriggers();
+  EXPECT_TRUE(s->store().List()->empty());
+  clock_.Advance(1s);
+  s->PollTriggers();
+  auto runs = s->store().List();
+  ASSERT_EQ(runs->size(), 1u);
+  EXPECT_EQ((*runs)[0].trigger, "drift");
+  ASSERT_TRUE(s->RunNext());
+  clock_.Advance(60s);
+  s->PollTriggers();  // started once
+  EXPECT_EQ(s->store().List()->size(), 1u);
+}
+
 TEST_F(PipelineServiceTest, TheScheduleStartsARunWhenDueOnTheServiceClock) {
   PipelineConfig c = Config();
   c.triggers.schedule = "*/5 * * * *";
