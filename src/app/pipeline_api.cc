@@ -235,7 +235,7 @@ std::string ClientHost(const std::string& listen) {
 
 Result<pipeline::ServiceOptions> EmbeddedRunnerOptions(
     const AppConfig& config, std::function<uint16_t()> port, const std::string& admin_token,
-    std::function<Result<int64_t>()> count_rows) {
+    std::function<Result<int64_t>(int64_t since_ns)> count_rows) {
   namespace fs = std::filesystem;
   pipeline::ServiceOptions o;
   o.data_dir = config.registry.data_dir;

@@ -31,11 +31,10 @@ void RegisterPipelineRoutes(net::Router& router, pipeline::PipelineService& serv
 // `<data_dir>/pipeline-config.yaml` (mode 0600: it holds the tokens) for the steps' `--config`,
 // their AIOT_URL (this process's API on `port()`, loopback when listening on any address) and
 // AIOT_TOKEN (`admin_token`, else the token of a principal with the admin role in http.auth_roles),
-// and the training datastore's row count for the rows trigger.
-Result<pipeline::ServiceOptions> EmbeddedRunnerOptions(const AppConfig& config,
-                                                       std::function<uint16_t()> port,
-                                                       const std::string& admin_token,
-                                                       std::function<Result<int64_t>()> count_rows);
+// and the training datastore's count of labelled rows since a time for the rows trigger.
+Result<pipeline::ServiceOptions> EmbeddedRunnerOptions(
+    const AppConfig& config, std::function<uint16_t()> port, const std::string& admin_token,
+    std::function<Result<int64_t>(int64_t since_ns)> count_rows);
 
 // Subscribes `client` to the control topic (train-model / extract-data: the same Submit as the
 // HTTP API) and to the drift events topic (`drift: true` events feed the drift trigger).

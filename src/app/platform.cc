@@ -437,7 +437,7 @@ Status Platform::Impl::StartPipeline() {
   auto log = log::Get("app");
   auto options = EmbeddedRunnerOptions(
       config, [this] { return http.port(); }, admin_token,
-      [this] { return datastore.CountRows(); });
+      [this](int64_t since_ns) { return datastore.CountRowsSince(since_ns); });
   if (!options.ok()) {
     log->error("pipeline: {}", options.status().message());
     return options.status();

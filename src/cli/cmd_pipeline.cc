@@ -77,6 +77,15 @@ void AddSteps(CLI::App& pipeline, Context& ctx) {
       "Run one step of the pipeline on a run directory (exit 0 ok, 1 failed, 2 usage, "
       "3 branch stop)");
   step->require_subcommand(1);
+  // After the chosen step's own callback (CLI11 runs the parent's last): the test-only hold.
+  step->callback([&ctx, step] {
+    for (CLI::App* chosen : step->get_subcommands()) {
+      ctx.run = [inner = ctx.run, name = chosen->get_name()] {
+        steps::HoldForTest(name);
+        return inner();
+      };
+    }
+  });
   steps::AddDataSteps(*step, ctx);
   steps::AddModelSteps(*step, ctx);
   steps::AddRegisterStep(*step, ctx);

@@ -1,5 +1,8 @@
 #include "cli/pipeline_step_io.h"
 
+#include <unistd.h>
+
+#include <cstdlib>
 #include <ctime>
 #include <filesystem>
 #include <fstream>
@@ -24,6 +27,17 @@ CLI::App* AddStep(CLI::App& step_cmd, const char* name, const char* help, StepAr
       ->required();
   cmd->add_option("--model", args.model, "Model name (default: the configured model_name)");
   return cmd;
+}
+
+void HoldForTest(std::string_view step) {
+  const char* hold = std::getenv("AIOT_TEST_PIPELINE_HOLD");
+  if (hold == nullptr) return;
+  const std::string_view spec(hold);
+  const size_t colon = spec.find(':');
+  if (colon == std::string_view::npos || spec.substr(0, colon) != step) return;
+  const std::string file(spec.substr(colon + 1));
+  if (!WriteFileAtomic(file, std::to_string(::getpid()) + "\n").ok()) return;
+  for (;;) ::pause();  // until killed
 }
 
 int Fail(std::string_view step, std::string_view why) {

@@ -58,6 +58,13 @@ Result<ml::Dataset> LoadRows(const std::string& path, ml::DatasetSchema schema,
                              const RowFilter& filter = {},
                              std::vector<std::string>* times = nullptr);
 
+// Test-only hook (tests/pipeline/pipeline_up_crash_test.cc): with the environment variable
+// AIOT_TEST_PIPELINE_HOLD="<step>:<file>", `aiot pipeline step <step>` writes its pid to <file>
+// and then waits until it is killed, before doing anything, so that a test can kill the runner
+// (`aiot up`, whose death kills the step: PR_SET_PDEATHSIG) while a run is in that step. Unset
+// (always, outside tests): returns at once.
+void HoldForTest(std::string_view step);
+
 // The model the run is for: --model, else the configured model_name.
 std::string ModelName(const StepArgs& args, Context& ctx);
 

@@ -323,4 +323,14 @@ Result<int64_t> TrainingDatastore::CountRows() {
   return st->Int(0);
 }
 
+Result<int64_t> TrainingDatastore::CountRowsSince(int64_t from_ns) {
+  std::lock_guard lock(mu_);
+  auto st = db_.Prepare("SELECT COUNT(*) FROM telemetry WHERE ts >= ?");
+  if (!st.ok()) return st.status();
+  st->Bind(1, from_ns);
+  auto r = st->Step();
+  if (!r.ok()) return r.status();
+  return st->Int(0);
+}
+
 }  // namespace aiot::datastore

@@ -88,6 +88,10 @@ class TrainingDatastore {
   // Deletes telemetry older than now - retention_days (no-op when 0). Returns rows deleted.
   Result<int64_t> ApplyRetention();
   Result<int64_t> CountRows();
+  // Labelled rows with a time at or after `from_ns` (unix nanos): every stored row is a labelled
+  // row for training (its label comes from the maintenance records at export). The pipeline's
+  // "N new labelled rows since the last run" trigger counts with it.
+  Result<int64_t> CountRowsSince(int64_t from_ns);
 
  private:
   Status AddFieldColumns();

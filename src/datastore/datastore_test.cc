@@ -45,6 +45,11 @@ TEST(DatastoreTest, ExportLabelsRowsBeforeFailures) {
   ASSERT_TRUE(ds.Append(rows).ok());
   ASSERT_TRUE(ds.AddMaintenance({"fan-1", kT0 + 10800 * kSec, "bearing"}).ok());
   EXPECT_EQ(*ds.CountRows(), 5);
+  // Rows at or after a time (the pipeline's "new labelled rows since the last run").
+  EXPECT_EQ(*ds.CountRowsSince(kT0), 5);
+  EXPECT_EQ(*ds.CountRowsSince(kT0 + 10 * kSec), 4);
+  EXPECT_EQ(*ds.CountRowsSince(kT0 + 10 * kSec + 1), 3);
+  EXPECT_EQ(*ds.CountRowsSince(kT0 + 20001 * kSec), 0);
 
   std::ostringstream out;
   auto n = ds.ExportCsv({}, out);

@@ -51,6 +51,7 @@ Status PipelineService::Start() {
   auto policy = TriggerPolicy::Create(config_.triggers, clock_, {options_.model});
   if (!policy.ok()) return policy.status();
   policy_ = std::move(*policy);
+  started_ns_ = clock_.NowNanos();
   SeedPolicy();
   lock_ = std::make_unique<RunnerLock>(db_path_ + ".runner-lock");
   Ready();  // recover now when the lock is free (else the worker retries)
@@ -138,12 +139,9 @@ Result<int64_t> PipelineService::Create(const RunRequest& request, std::string_v
     (void)store_.FinishRun(*id, RunStatus::kFailed, "", s.message());
     return s;
   }
-  if (!extract) policy_->RecordRunStarted(model, trigger, Now());
-  if (options_.count_rows && config_.triggers.min_new_rows > 0) {
-    if (auto rows = options_.count_rows(); rows.ok()) {
-      std::lock_guard lock(mu_);
-      rows_baseline_ = *rows;
-    }
+  if (!extract) {
+    auto run = store_.Get(*id);  // its created_ns, which SeedPolicy reads after a restart
+    policy_->RecordRunStarted(model, trigger, run.ok() ? FromNanos(run->created_ns) : Now());
   }
   log::Get("pipeline")
       ->info("pipeline run {} of `{}` queued ({}{})", *id, model, trigger,
@@ -159,6 +157,16 @@ void PipelineService::OnDrift(const std::string& model, TimePoint at) {
     log->info("drift event for `{}`: no run ({})", model, d.reason);
     return;
   }
+  if (const int64_t delay = config_.triggers.drift.delay_s; delay > 0) {
+    const int64_t due = clock_.NowNanos() + delay * 1000000000;
+    {
+      std::lock_guard lock(mu_);
+      drift_due_ns_ = due;
+    }
+    log->info("drift event for `{}`: a run starts at {} (triggers.drift.delay_s {})", model,
+              FormatTimestamp(due), delay);
+    return;
+  }
   auto id = Submit(RunRequest{.model = model, .params = {}, .request_id = {}}, kTriggerDrift);
   if (!id.ok()) log->info("drift event for `{}`: no new run ({})", model, id.status().message());
 }
@@ -170,28 +178,44 @@ void PipelineService::PollTriggers() {
     auto id = Submit(RunRequest{.model = model, .params = {}, .request_id = {}}, kTriggerSchedule);
     if (!id.ok()) log->debug("scheduled run of `{}` waits: {}", model, id.status().message());
   }
+  bool drift_due = false;
+  {
+    std::lock_guard lock(mu_);
+    drift_due = drift_due_ns_ > 0 && clock_.NowNanos() >= drift_due_ns_;
+    if (drift_due) drift_due_ns_ = 0;
+  }
+  if (drift_due) {
+    auto id =
+        Submit(RunRequest{.model = options_.model, .params = {}, .request_id = {}}, kTriggerDrift);
+    if (!id.ok()) log->info("delayed drift run: no new run ({})", id.status().message());
+  }
+  PollRows();
+}
+
+// "N new labelled rows since the last run": the rows with a time at or after the model's last
+// run's creation (persisted in the RunStore, seeded into the policy at Start: a restart does not
+// count them again); before any run, since Start.
+void PipelineService::PollRows() {
   if (config_.triggers.min_new_rows <= 0 || !options_.count_rows) return;
   const int64_t now = clock_.MonotonicNanos();
-  int64_t baseline = 0;
   {
     std::lock_guard lock(mu_);
     const int64_t every = int64_t{config_.rows_check_s} * 1000000000;
-    if (rows_baseline_ >= 0 && now - last_rows_check_mono_ < every) return;
+    if (rows_checked_ && now - last_rows_check_mono_ < every) return;
+    rows_checked_ = true;
     last_rows_check_mono_ = now;
-    baseline = rows_baseline_;
   }
-  auto rows = options_.count_rows();
+  std::optional<TimePoint> last = policy_->LastRun(options_.model);
+  const int64_t since =
+      last ? std::chrono::duration_cast<std::chrono::nanoseconds>(last->time_since_epoch()).count()
+           : started_ns_;
+  auto log = log::Get("pipeline");
+  auto rows = options_.count_rows(since);
   if (!rows.ok()) {
     log->warn("pipeline rows trigger: {}", rows.status().message());
     return;
   }
-  if (baseline < 0) {  // the first count: rows from here on are new
-    std::lock_guard lock(mu_);
-    if (rows_baseline_ < 0) rows_baseline_ = *rows;
-    return;
-  }
-  TriggerDecision d =
-      policy_->OnLabelledRows(options_.model, std::max<int64_t>(0, *rows - baseline));
+  TriggerDecision d = policy_->OnLabelledRows(options_.model, *rows);
   if (!d.start) return;
   log->info("{}", d.reason);
   auto id =

@@ -34,9 +34,9 @@ struct ServiceOptions {
   // The steps' extra environment ("AIOT_URL=...", "AIOT_TOKEN=..."); nullopt while the platform
   // API is not listening yet (queued runs wait). Empty function = no extra environment.
   std::function<std::optional<std::vector<std::string>>()> child_env;
-  // Labelled rows in the training datastore now, for `triggers.min_new_rows`; empty = that
-  // trigger is off.
-  std::function<Result<int64_t>()> count_rows;
+  // Labelled rows in the training datastore with a time at or after `since_ns` (unix nanos), for
+  // `triggers.min_new_rows`; empty = that trigger is off.
+  std::function<Result<int64_t>(int64_t since_ns)> count_rows;
   // Start the thread that executes runs and polls the clock-driven triggers. Tests turn it off
   // and call PollTriggers() / RunNext() themselves.
   bool worker = true;
@@ -73,11 +73,14 @@ class PipelineService {
   Result<int64_t> Submit(const RunRequest& request, std::string_view trigger, bool extract = false);
 
   // A drift event of the online monitor for `model` at `at`: starts a run unless the drift
-  // trigger is off, the model is not the pipeline's, or the cooldown holds. Any thread.
+  // trigger is off, the model is not the pipeline's, or the cooldown holds; with
+  // `triggers.drift.delay_s` the run is queued by PollTriggers once the delay passed. Any thread.
   void OnDrift(const std::string& model, TriggerPolicy::TimePoint at);
 
   // One pass of the clock-driven triggers: a due schedule, new labelled rows (at most every
-  // `rows_check_s`). The worker calls it every second.
+  // `rows_check_s`: the rows with a time at or after the model's last run's creation, which the
+  // RunStore keeps, so a restart does not count them again; with no run yet, since Start). The
+  // worker calls it every second.
   void PollTriggers();
   // Executes the oldest active run, if there is one and the API is up; false otherwise.
   bool RunNext();
@@ -94,6 +97,7 @@ class PipelineService {
 
  private:
   void Loop();
+  void PollRows();
   bool Ready();  // the lock is held and recovery done
   void Recover();
   void SeedPolicy();
@@ -121,7 +125,9 @@ class PipelineService {
   bool wake_ = false;                 // guarded by mu_
   Runner* current_ = nullptr;         // guarded by mu_
   int64_t current_run_ = 0;           // guarded by mu_
-  int64_t rows_baseline_ = -1;        // guarded by mu_; -1 = not counted yet
+  int64_t drift_due_ns_ = 0;          // guarded by mu_; a delayed drift run starts then; 0 = none
+  int64_t started_ns_ = 0;            // Start's time: the rows trigger's origin before any run
+  bool rows_checked_ = false;         // guarded by mu_
   int64_t last_rows_check_mono_ = 0;  // guarded by mu_
   std::thread worker_;
 };

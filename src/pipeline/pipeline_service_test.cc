@@ -7,7 +7,9 @@
 #include <sys/stat.h>
 
 #include <fstream>
+#include <mutex>
 #include <thread>
+#include <vector>
 
 #include "base/errc.h"
 #include "tests/support/temp_dir.h"
@@ -59,7 +61,12 @@ class PipelineServiceTest : public ::testing::Test {
     o.child_env = [slow_step]() -> std::optional<std::vector<std::string>> {
       return std::vector<std::string>{"SLOW_STEP=" + slow_step};
     };
-    o.count_rows = [this]() -> Result<int64_t> { return rows_.load(); };
+    o.count_rows = [this](int64_t since_ns) -> Result<int64_t> {
+      std::lock_guard lock(rows_mu_);
+      int64_t n = 0;
+      for (int64_t t : row_times_) n += t >= since_ns;
+      return n;
+    };
     auto s = std::make_unique<PipelineService>(std::move(c), o, clock_);
     EXPECT_TRUE(s->Open().ok());
     EXPECT_TRUE(s->Start().ok());
@@ -73,7 +80,13 @@ class PipelineServiceTest : public ::testing::Test {
   test_support::TempDir dir_{"aiot-pipeline-service"};
   std::string script_;
   ManualClock clock_{1764669600LL * 1000000000};  // 2025-12-02T10:00:00Z
-  std::atomic<int64_t> rows_{0};
+  // The labelled rows' times (the training datastore's CountRowsSince, faked).
+  std::mutex rows_mu_;
+  std::vector<int64_t> row_times_;
+  void AddRows(int64_t n, int64_t at_ns) {
+    std::lock_guard lock(rows_mu_);
+    row_times_.insert(row_times_.end(), static_cast<size_t>(n), at_ns);
+  }
 };
 
 TEST_F(PipelineServiceTest, ASubmittedRunExecutesEveryStepAsAChildWithItsParameters) {
@@ -156,6 +169,31 @@ TEST_F(PipelineServiceTest, ADriftStormStartsOneRunAndOtherModelsNone) {
   EXPECT_EQ(s->store().List()->size(), 2u);
 }
 
+// triggers.drift.delay_s: the run of a drift event starts once the delay passed on the service's
+// clock (its data window then holds the new regime's readings); the cooldown still holds.
+TEST_F(PipelineServiceTest, ADelayedDriftRunStartsOnceTheDelayPassed) {
+  PipelineConfig c = Config();
+  c.triggers.drift.delay_s = 30;
+  auto s = Service(c);
+  const auto now = std::chrono::system_clock::time_point(1764669600s);
+  s->OnDrift("fan-mlp", now);
+  s->OnDrift("fan-mlp", now + 1s);  // the same storm
+  s->PollTriggers();
+  EXPECT_TRUE(s->store().List()->empty());
+  clock_.Advance(29s);
+  s->PollTriggers();
+  EXPECT_TRUE(s->store().List()->empty());
+  clock_.Advance(1s);
+  s->PollTriggers();
+  auto runs = s->store().List();
+  ASSERT_EQ(runs->size(), 1u);
+  EXPECT_EQ((*runs)[0].trigger, "drift");
+  ASSERT_TRUE(s->RunNext());
+  clock_.Advance(60s);
+  s->PollTriggers();  // started once
+  EXPECT_EQ(s->store().List()->size(), 1u);
+}
+
 TEST_F(PipelineServiceTest, TheScheduleStartsARunWhenDueOnTheServiceClock) {
   PipelineConfig c = Config();
   c.triggers.schedule = "*/5 * * * *";
@@ -174,26 +212,52 @@ TEST_F(PipelineServiceTest, TheScheduleStartsARunWhenDueOnTheServiceClock) {
   EXPECT_EQ(s->store().List()->size(), 1u);
 }
 
-TEST_F(PipelineServiceTest, NewLabelledRowsStartARunAtTheThreshold) {
+// "N new labelled rows since the last run": rows are counted by their time since the last run's
+// creation (the RunStore's), so rows before it never count again, not even after a restart.
+TEST_F(PipelineServiceTest, NewLabelledRowsSinceTheLastRunStartARunAtTheThreshold) {
   PipelineConfig c = Config();
   c.triggers.min_new_rows = 1000;
   c.rows_check_s = 60;
-  rows_ = 5000;
+  AddRows(5000, clock_.NowNanos() - 3600 * 1000000000LL);  // before the start: not new
+  int64_t first = 0;
+  {
+    auto s = Service(c);
+    s->PollTriggers();
+    EXPECT_TRUE(s->store().List()->empty());
+    clock_.Advance(10s);
+    AddRows(999, clock_.NowNanos());
+    clock_.Advance(61s);
+    s->PollTriggers();
+    EXPECT_TRUE(s->store().List()->empty());
+    AddRows(1, clock_.NowNanos());
+    clock_.Advance(30s);
+    s->PollTriggers();  // not yet time to count again
+    EXPECT_TRUE(s->store().List()->empty());
+    clock_.Advance(31s);
+    s->PollTriggers();
+    auto runs = s->store().List();
+    ASSERT_EQ(runs->size(), 1u);
+    EXPECT_EQ((*runs)[0].trigger, "rows");
+    first = (*runs)[0].id;
+    ASSERT_TRUE(s->RunNext());  // it ends; the rows before it were its data
+    clock_.Advance(61s);
+    s->PollTriggers();
+    EXPECT_EQ(s->store().List()->size(), 1u);
+    AddRows(600, clock_.NowNanos());
+  }
+  // A restart: the last run comes from the store, so the 6000 rows before it are not new and the
+  // 600 after it still count.
   auto s = Service(c);
-  s->PollTriggers();  // the baseline: 5000
-  rows_ = 5999;
+  s->PollTriggers();
+  EXPECT_EQ(s->store().List()->size(), 1u);
+  clock_.Advance(5s);
+  AddRows(400, clock_.NowNanos());
   clock_.Advance(61s);
   s->PollTriggers();
-  EXPECT_TRUE(s->store().List()->empty());
-  rows_ = 6000;
-  clock_.Advance(30s);
-  s->PollTriggers();  // not yet time to count again
-  EXPECT_TRUE(s->store().List()->empty());
-  clock_.Advance(31s);
-  s->PollTriggers();
   auto runs = s->store().List();
-  ASSERT_EQ(runs->size(), 1u);
+  ASSERT_EQ(runs->size(), 2u);
   EXPECT_EQ((*runs)[0].trigger, "rows");
+  EXPECT_NE((*runs)[0].id, first);
 }
 
 TEST_F(PipelineServiceTest, ARunAKilledProcessLeftIsResumedAtStart) {

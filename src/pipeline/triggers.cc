@@ -31,6 +31,9 @@ void Describe(config::Visitor& v, DriftTriggerConfig& c) {
   v.Field("cooldown_s", c.cooldown_s, config::Range{0, 366LL * 24 * 3600},
           "after a run started by drift, later drift events of that model start nothing for "
           "this long (seconds), so a drift storm starts one run");
+  v.Field("delay_s", c.delay_s, config::Range{0, 86400},
+          "start the run this long (seconds) after the drift event, so that its data window "
+          "holds readings (and labels) of the new regime; 0 = at once");
 }
 
 void Describe(config::Visitor& v, TriggerConfig& c) {

@@ -23,6 +23,9 @@ struct DriftTriggerConfig {
   // After a run started by drift for a model, further drift events for it start nothing for this
   // long (seconds): a drift storm starts one run.
   int64_t cooldown_s = 3600;
+  // The run starts this long (seconds) after the drift event that decided it, so that its data
+  // window holds readings of the new regime (labels come after the fact); 0 = at once.
+  int64_t delay_s = 0;
 };
 
 // When the pipeline starts a run by itself (section `triggers`).
