@@ -20,11 +20,7 @@ struct DevicesArgs {
   bool json = false, all = false;
 };
 
-void RegisterDevices(CLI::App& root, Context& ctx) {
-  auto* cmd = root.add_subcommand("devices", "Device registry: list, provision, show");
-  cmd->require_subcommand(1);
-  auto args = std::make_shared<DevicesArgs>();
-
+void AddDevicesList(CLI::App* cmd, Context& ctx, const std::shared_ptr<DevicesArgs>& args) {
   auto* list = cmd->add_subcommand("list", "List devices");
   list->add_option("--label", args->label, "Label selector, e.g. site:north,line:3");
   list->add_flag("--all", args->all, "Include decommissioned devices");
@@ -62,7 +58,9 @@ void RegisterDevices(CLI::App& root, Context& ctx) {
       return kExitOk;
     };
   });
+}
 
+void AddDevicesProvision(CLI::App* cmd, Context& ctx, const std::shared_ptr<DevicesArgs>& args) {
   auto* provision =
       cmd->add_subcommand("provision", "Register a device and print its credentials (shown once)");
   provision->add_option("id", args->id, "Device id")->required();
@@ -91,7 +89,9 @@ void RegisterDevices(CLI::App& root, Context& ctx) {
       return kExitOk;
     };
   });
+}
 
+void AddDevicesShow(CLI::App* cmd, Context& ctx, const std::shared_ptr<DevicesArgs>& args) {
   auto* show = cmd->add_subcommand("show", "Show one device");
   show->add_option("id", args->id, "Device id")->required();
   args->api.AddFlags(show);
@@ -105,7 +105,9 @@ void RegisterDevices(CLI::App& root, Context& ctx) {
       return kExitOk;
     };
   });
+}
 
+void AddDevicesDecommission(CLI::App* cmd, Context& ctx, const std::shared_ptr<DevicesArgs>& args) {
   auto* decommission = cmd->add_subcommand("decommission", "Revoke a device's credentials (admin)");
   decommission->add_option("id", args->id, "Device id")->required();
   args->api.AddFlags(decommission);
@@ -119,6 +121,15 @@ void RegisterDevices(CLI::App& root, Context& ctx) {
       return kExitOk;
     };
   });
+}
+void RegisterDevices(CLI::App& root, Context& ctx) {
+  auto* cmd = root.add_subcommand("devices", "Device registry: list, provision, show");
+  cmd->require_subcommand(1);
+  auto args = std::make_shared<DevicesArgs>();
+  AddDevicesList(cmd, ctx, args);
+  AddDevicesProvision(cmd, ctx, args);
+  AddDevicesShow(cmd, ctx, args);
+  AddDevicesDecommission(cmd, ctx, args);
 }
 
 }  // namespace

@@ -47,11 +47,7 @@ int Print(const net::HttpReply& r, bool as_json, const char* list_key) {
   return kExitOk;
 }
 
-void RegisterModels(CLI::App& root, Context& ctx) {
-  auto* cmd = root.add_subcommand("models", "Model registry: list, show, push, promote, rollback");
-  cmd->require_subcommand(1);
-  auto args = std::make_shared<ModelsArgs>();
-
+void AddModelsList(CLI::App* cmd, Context& ctx, const std::shared_ptr<ModelsArgs>& args) {
   auto* list = cmd->add_subcommand("list", "List model versions");
   list->add_option("--name", args->name, "Only this model");
   list->add_flag("--json", args->json, "Print JSON");
@@ -66,7 +62,9 @@ void RegisterModels(CLI::App& root, Context& ctx) {
       return Print(*r, args->json, "models");
     };
   });
+}
 
+void AddModelsShow(CLI::App* cmd, Context& ctx, const std::shared_ptr<ModelsArgs>& args) {
   auto* show = cmd->add_subcommand("show", "Show a model's versions, or one version");
   show->add_option("name", args->name, "Model name")->required();
   show->add_option("version", args->version, "Version (default: all)");
@@ -82,7 +80,9 @@ void RegisterModels(CLI::App& root, Context& ctx) {
       return Print(*r, args->json || args->version > 0, "versions");
     };
   });
+}
 
+void AddModelsPush(CLI::App* cmd, Context& ctx, const std::shared_ptr<ModelsArgs>& args) {
   auto* push = cmd->add_subcommand("push", "Upload a .tflite artifact as a new version");
   push->add_option("name", args->name, "Model name")->required();
   push->add_option("file", args->file, "Artifact file (.tflite)")
@@ -111,7 +111,9 @@ void RegisterModels(CLI::App& root, Context& ctx) {
       return kExitOk;
     };
   });
+}
 
+void AddModelsPromote(CLI::App* cmd, Context& ctx, const std::shared_ptr<ModelsArgs>& args) {
   auto* promote = cmd->add_subcommand("promote", "Move a version to a stage (default production)");
   promote->add_option("name", args->name, "Model name")->required();
   promote->add_option("version", args->version, "Version")->required();
@@ -130,7 +132,9 @@ void RegisterModels(CLI::App& root, Context& ctx) {
       return kExitOk;
     };
   });
+}
 
+void AddModelsRollback(CLI::App* cmd, Context& ctx, const std::shared_ptr<ModelsArgs>& args) {
   auto* rollback = cmd->add_subcommand(
       "rollback", "Put back in production the version that was there before the current one");
   rollback->add_option("name", args->name, "Model name")->required();
@@ -147,7 +151,9 @@ void RegisterModels(CLI::App& root, Context& ctx) {
       return kExitOk;
     };
   });
+}
 
+void AddModelsDownload(CLI::App* cmd, Context& ctx, const std::shared_ptr<ModelsArgs>& args) {
   auto* download = cmd->add_subcommand("download", "Download and verify an artifact");
   download->add_option("name", args->name, "Model name")->required();
   download->add_option("version", args->version, "Version")->required();
@@ -166,6 +172,17 @@ void RegisterModels(CLI::App& root, Context& ctx) {
       return kExitOk;
     };
   });
+}
+void RegisterModels(CLI::App& root, Context& ctx) {
+  auto* cmd = root.add_subcommand("models", "Model registry: list, show, push, promote, rollback");
+  cmd->require_subcommand(1);
+  auto args = std::make_shared<ModelsArgs>();
+  AddModelsList(cmd, ctx, args);
+  AddModelsShow(cmd, ctx, args);
+  AddModelsPush(cmd, ctx, args);
+  AddModelsPromote(cmd, ctx, args);
+  AddModelsRollback(cmd, ctx, args);
+  AddModelsDownload(cmd, ctx, args);
 }
 
 }  // namespace

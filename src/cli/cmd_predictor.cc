@@ -4,6 +4,7 @@
 #include <csignal>
 #include <fstream>
 #include <iostream>
+#include <optional>
 #include <sstream>
 
 #include "app/app_config.h"
@@ -35,15 +36,18 @@ struct PredictorFlags {
   std::string public_key_file;
 };
 
-int RunPredictor(Context& ctx, const PredictorFlags& flags) {
-  sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, SIGINT);
-  sigaddset(&set, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &set, nullptr);
-
-  app::AppConfig& config = ctx.Config();
+// The predictor's configuration with the flags applied, and the remote registry to follow (url
+// empty: none). nullopt after logging a usage error.
+struct PredictorSetup {
   services::PredictorServiceConfig pc;
+  services::RegistryFollowConfig follow;
+};
+
+std::optional<PredictorSetup> SetUpPredictor(Context& ctx, const PredictorFlags& flags,
+                                             spdlog::logger& log) {
+  app::AppConfig& config = ctx.Config();
+  PredictorSetup setup;
+  services::PredictorServiceConfig& pc = setup.pc;
   static_cast<services::PredictorConfig&>(pc) = config.predictor;
   if (!flags.mqtt.empty()) pc.mqtt.url = flags.mqtt;
   if (!flags.client_id.empty()) pc.mqtt.client_id = flags.client_id;
@@ -51,15 +55,15 @@ int RunPredictor(Context& ctx, const PredictorFlags& flags) {
   if (!flags.model_name.empty()) pc.model_name = flags.model_name;
   if (flags.actuate) pc.actuation.enabled = true;
   if (!flags.webhook.empty()) pc.webhook.url = flags.webhook;
-  auto log = log::Get("predictor");
-  services::RegistryFollowConfig follow = flags.follow;
+  services::RegistryFollowConfig& follow = setup.follow;
+  follow = flags.follow;
   if (!follow.url.empty()) {
     registry::ApiEndpoint endpoint = flags.endpoint;
     ctx.ResolveTokenFile(endpoint);
     follow.token = endpoint.EffectiveToken();
     if (follow.model.empty()) follow.model = config.model_name;
     if (follow.token.empty()) {
-      log->warn(
+      log.warn(
           "--registry without a token (--token, --token-file, AIOT_TOKEN): the registry "
           "will refuse");
     }
@@ -69,19 +73,34 @@ int RunPredictor(Context& ctx, const PredictorFlags& flags) {
       pem << in.rdbuf();
       follow.public_key_pem = pem.str();
       if (follow.public_key_pem.find("BEGIN PUBLIC KEY") == std::string::npos) {
-        log->error("--public-key {}: not a PEM public key", flags.public_key_file);
-        return kExitUsage;
+        log.error("--public-key {}: not a PEM public key", flags.public_key_file);
+        return std::nullopt;
       }
     }
   } else if (pc.model.empty()) {
-    log->warn("no model given (--model or predictor.model): waiting for one on {}",
-              pc.model_events_topic);
+    log.warn("no model given (--model or predictor.model): waiting for one on {}",
+             pc.model_events_topic);
   }
-
   // The flags may have changed what the loader checked.
   auto problems = config::RunChecks(config::DescriberFor(pc));
-  for (const auto& p : problems) log->error("predictor.{}", p.ToString());
-  if (!problems.empty()) return kExitUsage;
+  for (const auto& p : problems) log.error("predictor.{}", p.ToString());
+  if (!problems.empty()) return std::nullopt;
+  return setup;
+}
+
+int RunPredictor(Context& ctx, const PredictorFlags& flags) {
+  sigset_t set;
+  sigemptyset(&set);
+  sigaddset(&set, SIGINT);
+  sigaddset(&set, SIGTERM);
+  pthread_sigmask(SIG_BLOCK, &set, nullptr);
+
+  auto log = log::Get("predictor");
+  auto setup = SetUpPredictor(ctx, flags, *log);
+  if (!setup) return kExitUsage;
+  const services::PredictorServiceConfig& pc = setup->pc;
+  const services::RegistryFollowConfig& follow = setup->follow;
+  app::AppConfig& config = ctx.Config();
 
   net::Runtime runtime(config.threads);
   metrics::Registry registry;
@@ -110,27 +129,24 @@ int RunPredictor(Context& ctx, const PredictorFlags& flags) {
                 first.message(), follow.poll_ms);
     }
   }
-  runtime.Start();
-  Status st = predictor->Start();
-  if (!st.ok()) {
-    log->error("cannot start: model {}: {}", pc.model, st.message());
+  // A start that failed: what did not start is not stopped (the follower is only destroyed).
+  auto fail = [&](bool predictor_started) {
     follower.reset();
+    if (predictor_started) predictor->Stop();
     runtime.Stop();
     runtime.Join();
     return kExitFailure;
+  };
+  runtime.Start();
+  if (Status st = predictor->Start(); !st.ok()) {
+    log->error("cannot start: model {}: {}", pc.model, st.message());
+    return fail(false);
   }
-  if (http) {
-    st = http->Start();
-    if (!st.ok()) {
-      log->error("scoring API: {}", st.message());
-      follower.reset();
-      predictor->Stop();
-      runtime.Stop();
-      runtime.Join();
-      return kExitFailure;
-    }
-    log->info("scoring API on http://{}/score", flags.http);
+  if (Status st = http ? http->Start() : Status::Ok(); !st.ok()) {
+    log->error("scoring API: {}", st.message());
+    return fail(true);
   }
+  if (http) log->info("scoring API on http://{}/score", flags.http);
   if (follower) follower->Start();
   int sig = 0;
   sigwait(&set, &sig);

@@ -18,6 +18,7 @@
 #include <fmt/format.h>
 
 #include "base/clock.h"
+#include "base/errc.h"
 #include "base/log.h"
 #include "cli/command.h"
 #include "ml/data/csv.h"
@@ -161,6 +162,60 @@ std::string Lower(std::string s) {
   return s;
 }
 
+// The columns of a replayed CSV: device id and time (-1: absent) and one per field, in order.
+struct ReplayColumns {
+  int id = -1;
+  int time = -1;
+  std::vector<int> fields;
+};
+
+// Finds the columns by name, any case; an error names the field without a column.
+Result<ReplayColumns> FindReplayColumns(const std::vector<std::string>& header,
+                                        const std::vector<std::string>& fields) {
+  auto col = [&](std::initializer_list<const char*> names) {
+    for (size_t i = 0; i < header.size(); ++i) {
+      for (const char* n : names) {
+        if (Lower(header[i]) == n) return static_cast<int>(i);
+      }
+    }
+    return -1;
+  };
+  ReplayColumns c;
+  c.id = col({"deviceid", "device_id", "device"});
+  c.time = col({"timestamp", "time"});
+  for (const auto& f : fields) {
+    c.fields.push_back(col({Lower(f).c_str()}));
+    if (c.fields.back() < 0) {
+      return Status(errc::invalid_argument,
+                    fmt::format("needs a column for each of fields.features ({}); `{}` is missing",
+                                fmt::join(fields, ", "), f));
+    }
+  }
+  return c;
+}
+
+// One row as a telemetry message: a numeric device id n becomes the fleet's n-th device id; a row
+// without a time is stamped now; an empty or non-numeric cell is an absent reading, not a zero.
+std::string ReplayPayload(const std::vector<std::string>& row, const ReplayColumns& c,
+                          const std::vector<std::string>& fields, const std::string& id_prefix) {
+  std::string id = c.id >= 0 ? row[c.id] : "replay";
+  if (!id.empty() && id.size() < 9 && std::all_of(id.begin(), id.end(), ::isdigit) &&
+      std::stoul(id) > 0) {
+    id = sim::DeviceId(id_prefix, static_cast<uint32_t>(std::stoul(id)) - 1);
+  }
+  int64_t ts = SystemClock::Instance().NowNanos();
+  // Timestamps without a zone (the reference data: "2016-01-03 06:20:39") are UTC.
+  if (c.time >= 0) ParseTimestamp(row[c.time], &ts, MissingZone::kUtc);
+  std::string payload =
+      fmt::format("{{\"deviceID\":\"{}\",\"timeStamp\":\"{}\"", id, FormatTimestamp(ts));
+  for (size_t i = 0; i < fields.size(); ++i) {
+    double v = 0;
+    if (ml::ParseNumber(row[c.fields[i]], &v)) payload += fmt::format(",\"{}\":{}", fields[i], v);
+  }
+  payload += "}";
+  return payload;
+}
+
 // Publishes the rows of o.replay: the columns named like `fields` (the field schema's, any case).
 int RunReplay(const SimulateOptions& o, const std::vector<std::string>& fields) {
   auto table = ml::ReadCsvFile(o.replay);
@@ -168,26 +223,10 @@ int RunReplay(const SimulateOptions& o, const std::vector<std::string>& fields) 
     std::cerr << o.replay << ": " << table.status().message() << "\n";
     return kExitFailure;
   }
-  auto col = [&](std::initializer_list<const char*> names) {
-    for (size_t i = 0; i < table->header.size(); ++i) {
-      for (const char* n : names) {
-        if (Lower(table->header[i]) == n) return static_cast<int>(i);
-      }
-    }
-    return -1;
-  };
-  const int c_id = col({"deviceid", "device_id", "device"});
-  const int c_time = col({"timestamp", "time"});
-  std::vector<int> c_f;
-  for (const auto& f : fields) {
-    c_f.push_back(col({Lower(f).c_str()}));
-    if (c_f.back() < 0) {
-      std::cerr << fmt::format(
-          "{}: needs a column for each of fields.features ({}); `{}` is "
-          "missing\n",
-          o.replay, fmt::join(fields, ", "), f);
-      return kExitUsage;
-    }
+  auto columns = FindReplayColumns(table->header, fields);
+  if (!columns.ok()) {
+    std::cerr << o.replay << ": " << columns.status().message() << "\n";
+    return kExitUsage;
   }
   if (o.fleet.rate <= 0) {
     std::cerr << "--rate must be > 0\n";
@@ -221,22 +260,7 @@ int RunReplay(const SimulateOptions& o, const std::vector<std::string>& fields) 
       return;
     }
     const auto& row = table->rows[next++];
-    std::string id = c_id >= 0 ? row[c_id] : "replay";
-    if (!id.empty() && id.size() < 9 && std::all_of(id.begin(), id.end(), ::isdigit) &&
-        std::stoul(id) > 0) {
-      id = sim::DeviceId(o.fleet.id_prefix, static_cast<uint32_t>(std::stoul(id)) - 1);
-    }
-    int64_t ts = SystemClock::Instance().NowNanos();
-    // Timestamps without a zone (the reference data: "2016-01-03 06:20:39") are UTC.
-    if (c_time >= 0) ParseTimestamp(row[c_time], &ts, MissingZone::kUtc);
-    std::string payload =
-        fmt::format("{{\"deviceID\":\"{}\",\"timeStamp\":\"{}\"", id, FormatTimestamp(ts));
-    for (size_t i = 0; i < fields.size(); ++i) {
-      double v = 0;
-      // An empty or non-numeric cell is an absent reading, not a zero.
-      if (ml::ParseNumber(row[c_f[i]], &v)) payload += fmt::format(",\"{}\":{}", fields[i], v);
-    }
-    payload += "}";
+    std::string payload = ReplayPayload(row, *columns, fields, o.fleet.id_prefix);
     if (client
             ->Publish(o.fleet.topic, mqtt::SharedBytes(std::move(payload)), {.qos = qos},
                       [&](std::error_code) { ++settled; })

@@ -78,7 +78,7 @@ bool Active(RolloutState s) { return s == RolloutState::kCanary || s == RolloutS
 
 }  // namespace
 
-nlohmann::json RolloutRecord(const Rollout& r) {
+nlohmann::json DevicesJson(const Rollout& r) {
   nlohmann::json devices = nlohmann::json::array();
   for (const auto& d : r.devices) {
     devices.push_back({{"device", d.device},
@@ -87,6 +87,10 @@ nlohmann::json RolloutRecord(const Rollout& r) {
                        {"state", DeviceRolloutStateName(d.state)},
                        {"error", d.error}});
   }
+  return devices;
+}
+
+nlohmann::json RolloutRecord(const Rollout& r) {
   return {{"id", r.id},
           {"model", r.model},
           {"version", r.version},
@@ -97,7 +101,7 @@ nlohmann::json RolloutRecord(const Rollout& r) {
           {"reason", r.reason},
           {"created_at", r.created_at},
           {"resumed_at", r.resumed_at},
-          {"devices", devices}};
+          {"devices", DevicesJson(r)}};
 }
 
 namespace {

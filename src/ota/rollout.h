@@ -161,6 +161,10 @@ class RolloutManager {
   sqlite::Db db_;
 };
 
+// Each device of a rollout: device, canary, previous_model, state, error (the stored form and the
+// API's are the same).
+nlohmann::json DevicesJson(const Rollout& r);
+
 // The stored form of a rollout (all fields, times as integers) and back.
 nlohmann::json RolloutRecord(const Rollout& r);
 Result<Rollout> RolloutFromRecord(const nlohmann::json& j);

@@ -84,14 +84,6 @@ void RolloutService::OnStatusMessage(const mqtt::Message& m) {
 }
 
 nlohmann::json ToJson(const Rollout& r) {
-  nlohmann::json devices = nlohmann::json::array();
-  for (const auto& d : r.devices) {
-    devices.push_back({{"device", d.device},
-                       {"canary", d.canary},
-                       {"previous_model", d.previous_model},
-                       {"state", DeviceRolloutStateName(d.state)},
-                       {"error", d.error}});
-  }
   nlohmann::json counts = nlohmann::json::object();
   for (auto s : {DeviceRolloutState::kPending, DeviceRolloutState::kSent, DeviceRolloutState::kOk,
                  DeviceRolloutState::kFailed, DeviceRolloutState::kRolledBack}) {
@@ -109,7 +101,7 @@ nlohmann::json ToJson(const Rollout& r) {
           {"resumed_at", r.resumed_at == 0 ? nlohmann::json(nullptr)
                                            : nlohmann::json(FormatTimestamp(r.resumed_at))},
           {"counts", counts},
-          {"devices", devices}};
+          {"devices", DevicesJson(r)}};
 }
 
 namespace {

@@ -1,5 +1,6 @@
 #pragma once
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 
@@ -24,6 +25,20 @@ struct Int8Requant {
   // TFLITE_SINGLE_ROUNDING=1 variant (correctly rounded; shifts must be in [-31, 30]).
   bool single_rounding = false;
 };
+
+// The fused activation of a float kernel, the same in both paths.
+inline float ApplyActivation(float v, Activation act) {
+  switch (act) {
+    case Activation::kRelu:
+      return v > 0.f ? v : 0.f;
+    case Activation::kRelu6:
+      return std::min(std::max(v, 0.f), 6.f);
+    case Activation::kReluN1To1:
+      return std::min(std::max(v, -1.f), 1.f);
+    default:
+      return v;
+  }
+}
 
 // ---- reference ----
 // out[r][n] = act(bias[n] + sum_k in[r][k] * w[n][k]); w is N x K row-major; bias may be null.

@@ -20,19 +20,6 @@ constexpr int RoundUp(int v, int m) { return (v + m - 1) / m * m; }
 // deeper layers take the portable path.
 constexpr int kMaxInt8Depth = 2048;
 
-inline float ApplyActivation(float v, Activation act) {
-  switch (act) {
-    case Activation::kRelu:
-      return v > 0.f ? v : 0.f;
-    case Activation::kRelu6:
-      return std::min(std::max(v, 0.f), 6.f);
-    case Activation::kReluN1To1:
-      return std::min(std::max(v, -1.f), 1.f);
-    default:
-      return v;
-  }
-}
-
 inline void ActivationBounds(Activation act, float* lo, float* hi) {
   *lo = -__builtin_huge_valf();
   *hi = __builtin_huge_valf();

@@ -5,21 +5,6 @@
 
 namespace aiot::ml::kernels {
 
-namespace {
-inline float ApplyActivation(float v, Activation act) {
-  switch (act) {
-    case Activation::kRelu:
-      return v > 0.f ? v : 0.f;
-    case Activation::kRelu6:
-      return std::min(std::max(v, 0.f), 6.f);
-    case Activation::kReluN1To1:
-      return std::min(std::max(v, -1.f), 1.f);
-    default:
-      return v;
-  }
-}
-}  // namespace
-
 void FullyConnectedFloatRef(const float* in, int rows, int k, const float* w, const float* bias,
                             int n, Activation act, float* out) {
   for (int r = 0; r < rows; ++r) {

@@ -237,17 +237,8 @@ class TcpLink final : public Link {
   }
 
   void Decode() {
-    while (decoder_ && conn_ != nullptr && !closing_ && !read_paused_) {
-      auto r = decoder_->Next();
-      if (!r.ok()) {
-        conn_->OnProtocolError(ToReasonCode(r.error()), r.status().message().c_str());
-        break;
-      }
-      if (!r->has_value()) break;
-      conn_->OnPacket(std::move(**r));
-      if (conn_ != nullptr && decoder_->protocol_version() == 0 && conn_->version() != 0)
-        decoder_->set_protocol_version(conn_->version());
-    }
+    if (!decoder_) return;
+    DecodePackets(*decoder_, [this] { return closing_ || read_paused_ ? nullptr : conn_; });
   }
 
   WriteBuffers& Buffers() {

@@ -11,6 +11,7 @@
 
 #include "mqtt/broker/broker.h"
 #include "mqtt/broker/broker_config.h"
+#include "mqtt/protocol/codec.h"
 
 namespace aiot::mqtt::broker {
 
@@ -27,5 +28,27 @@ using Socket =
 void StartStreamLink(ListenerSpec::Kind kind, Socket socket,
                      std::shared_ptr<boost::asio::ssl::context> tls, bool identity_as_username,
                      Broker& broker, uint32_t core, bool anonymous_allowed);
+
+// The read side both link kinds share: hands the packets buffered in `decoder` one at a time to
+// the connection `reading()` returns, until the decoder needs more bytes, a packet is malformed
+// (reported to the connection as a protocol error), or `reading()` returns null (the link closed,
+// is closing or paused its reads). Handling a packet may change that, so `reading()` is asked again
+// before every packet. Once the connection knows its protocol version (after CONNECT), so does the
+// decoder.
+template <class Reading>
+void DecodePackets(Decoder& decoder, Reading reading) {
+  while (ServerConnection* conn = reading()) {
+    auto r = decoder.Next();
+    if (!r.ok()) {
+      conn->OnProtocolError(ToReasonCode(r.error()), r.status().message().c_str());
+      break;
+    }
+    if (!r->has_value()) break;
+    conn->OnPacket(std::move(**r));
+    if (decoder.protocol_version() != 0) continue;
+    if (ServerConnection* after = reading(); after != nullptr && after->version() != 0)
+      decoder.set_protocol_version(after->version());
+  }
+}
 
 }  // namespace aiot::mqtt::broker
