@@ -50,6 +50,16 @@ Status UseCertificate(ssl::context& ctx, const std::string& cert, const std::str
   return {};
 }
 
+// The files of either side: each readable when set; a certificate only with its key.
+void CheckFiles(config::Checks& checks, const std::string& ca, const std::string& cert,
+                const std::string& key) {
+  CheckReadable(checks, "ca", ca);
+  CheckReadable(checks, "cert", cert);
+  CheckReadable(checks, "key", key);
+  if (cert.empty() != key.empty())
+    checks.Fail(cert.empty() ? "cert" : "key", "cert and key go together");
+}
+
 bool IsIpAddress(const std::string& host) {
   unsigned char buf[sizeof(in6_addr)];
   return ::inet_pton(AF_INET, host.c_str(), buf) == 1 ||
@@ -68,11 +78,7 @@ void Describe(config::Visitor& v, ServerConfig& c) {
 }
 
 void Validate(config::Checks& checks, const ServerConfig& c) {
-  CheckReadable(checks, "cert", c.cert);
-  CheckReadable(checks, "key", c.key);
-  CheckReadable(checks, "ca", c.ca);
-  if (c.cert.empty() != c.key.empty())
-    checks.Fail(c.cert.empty() ? "cert" : "key", "cert and key go together");
+  CheckFiles(checks, c.ca, c.cert, c.key);
   if (c.require_client_cert && c.ca.empty()) {
     checks.Fail("ca", "require_client_cert needs the CA that signs client certificates");
   }
@@ -115,11 +121,7 @@ void Describe(config::Visitor& v, ClientConfig& c) {
 }
 
 void Validate(config::Checks& checks, const ClientConfig& c) {
-  CheckReadable(checks, "ca", c.ca);
-  CheckReadable(checks, "cert", c.cert);
-  CheckReadable(checks, "key", c.key);
-  if (c.cert.empty() != c.key.empty())
-    checks.Fail(c.cert.empty() ? "cert" : "key", "cert and key go together");
+  CheckFiles(checks, c.ca, c.cert, c.key);
 }
 
 Result<std::shared_ptr<ssl::context>> MakeClientContext(const ClientConfig& c) {

@@ -5,17 +5,14 @@
 // once (duplicates counted and printed).
 #include <fmt/format.h>
 #include <gtest/gtest.h>
-#include <signal.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <map>
 #include <set>
-#include <sstream>
 
 #include "harness.h"
 #include "kafka/mock_cluster.h"
 #include "services/test_models.h"
+#include "tests/kafka/aiot_process.h"
 #include "tests/support/testing.h"
 
 namespace aiot::services {
@@ -25,6 +22,7 @@ using aiot::test_support::WaitFor;
 using kafka::testing::KcatAvailable;
 using kafka::testing::KcatWrite;
 using kafka::testing::MockCluster;
+using kafka_test::MetricAt;
 using mqtt::testing::FreePort;
 using mqtt::testing::IoThread;
 using mqtt::testing::Mosquitto;
@@ -32,37 +30,27 @@ using std::chrono::seconds;
 using testing::ClientConfig;
 using testing::Collector;
 
+// `aiot predictor` consuming Kafka, with its HTTP server (for /metrics) on a free port.
 class PredictorProcess {
  public:
-  PredictorProcess(const std::string& id, std::vector<std::string> args) : id_(id) {
-    http_port_ = FreePort();
-    args.insert(args.begin(), {AIOT_BIN, "--log-level", "warn"});
-    args.insert(args.end(), {"--client-id", id, "--http", fmt::format("127.0.0.1:{}", http_port_)});
-    pid_ = ::fork();
-    if (pid_ == 0) {
-      std::vector<char*> c;
-      for (auto& a : args) c.push_back(a.data());
-      c.push_back(nullptr);
-      ::execv(AIOT_BIN, c.data());
-      std::_Exit(127);
-    }
+  PredictorProcess(const std::string& id, std::vector<std::string> args)
+      : http_port_(FreePort()), process_([&] {
+          args.insert(args.begin(), {"--log-level", "warn"});
+          args.insert(args.end(),
+                      {"--client-id", id, "--http", fmt::format("127.0.0.1:{}", http_port_)});
+          return args;
+        }()) {
+    started_ = process_.Start([this] {  // serving HTTP
+      net::testing::TestClient client(http_port_);
+      return client.connected() &&
+             client.Roundtrip(net::testing::GetRequest("/healthz"), 5000).has_value();
+    });
   }
-  ~PredictorProcess() { Kill9(); }
-  void Kill9() {
-    if (pid_ <= 0) return;
-    ::kill(pid_, SIGKILL);
-    ::waitpid(pid_, nullptr, 0);
-    pid_ = -1;
-  }
+  bool started() const { return started_; }
+  void Kill9() { process_.Kill9(); }
   // The value of the /metrics line that starts with `prefix`, 0 if none.
   double Metric(const std::string& prefix) const {
-    auto reply = testing::Http(http_port_, "GET", "/metrics");
-    std::istringstream lines(reply.body);
-    std::string line;
-    while (std::getline(lines, line)) {
-      if (line.starts_with(prefix)) return std::stod(line.substr(line.rfind(' ') + 1));
-    }
-    return 0;
+    return MetricAt(http_port_, prefix).value_or(0);
   }
   double Partitions() const {
     return Metric(R"(aiot_kafka_source_partitions{service="predictor"})");
@@ -70,12 +58,33 @@ class PredictorProcess {
   double Records() const {
     return Metric(R"(aiot_kafka_source_records_total{service="predictor"})");
   }
-  const std::string& id() const { return id_; }
 
  private:
-  std::string id_;
-  pid_t pid_ = -1;
-  uint16_t http_port_ = 0;
+  uint16_t http_port_;
+  kafka_test::AiotProcess process_;
+  bool started_ = false;
+};
+
+// mosquitto for the results, a three-broker mock cluster for the readings, a fan model.
+class KafkaPredictorTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    if (!Mosquitto::Available()) AIOT_SKIP_WITHOUT_PEER("/usr/sbin/mosquitto not installed");
+    if (!KcatAvailable()) AIOT_SKIP_WITHOUT_PEER("kcat is not installed");
+    ASSERT_TRUE(broker_.Start());
+    auto cluster = MockCluster::Start(3);
+    ASSERT_TRUE(cluster.ok()) << cluster.status().message();
+    cluster_ = std::move(*cluster);
+    model_ = dir_.Path("fan.tflite");
+    ASSERT_TRUE(testing::WriteFanTflite(model_, "fan-mlp", 1.0f, 55.0f, true).ok());
+  }
+  std::string bootstraps() const { return cluster_->bootstraps(); }
+
+  Mosquitto broker_;
+  std::unique_ptr<MockCluster> cluster_;
+  testing::TempDir dir_;
+  std::string model_;
+  IoThread io_;
 };
 
 // kcat input "key:value" lines: readings `from`..`to`-1 of 16 devices, round robin.
@@ -97,29 +106,19 @@ std::map<std::string, int> Scored(Collector& out) {
   return seen;
 }
 
-TEST(KafkaPredictorTest, TwoInstancesInOneGroupSplitPartitionsAndOneTakesOverAfterSigkill) {
-  if (!Mosquitto::Available()) AIOT_SKIP_WITHOUT_PEER("/usr/sbin/mosquitto not installed");
-  if (!KcatAvailable()) AIOT_SKIP_WITHOUT_PEER("kcat is not installed");
-  Mosquitto broker;
-  ASSERT_TRUE(broker.Start());
-  auto cluster = MockCluster::Start(3);
-  ASSERT_TRUE(cluster.ok()) << cluster.status().message();
-  ASSERT_TRUE((*cluster)->CreateTopic("aiot.telemetry", 4).ok());
-  testing::TempDir dir;
-  const std::string model = dir.Path("fan.tflite");
-  ASSERT_TRUE(testing::WriteFanTflite(model, "fan-mlp", 1.0f, 55.0f, true).ok());
-
-  IoThread io;
-  Collector out(io.io(), ClientConfig(broker.url(), "collector"), {"fan/anomaly"});
+TEST_F(KafkaPredictorTest, TwoInstancesInOneGroupSplitPartitionsAndOneTakesOverAfterSigkill) {
+  ASSERT_TRUE(cluster_->CreateTopic("aiot.telemetry", 4).ok());
+  Collector out(io_.io(), ClientConfig(broker_.url(), "collector"), {"fan/anomaly"});
   ASSERT_TRUE(out.WaitSubscribed());
   const std::vector<std::string> args = {
       "--set", "predictor.source=kafka", "--set",
-      "predictor.kafka.bootstrap_servers=" + (*cluster)->bootstraps(), "--set",
-      "predictor.kafka.group=scorers", "--set", "predictor.kafka.commit_interval_ms=50",
+      "predictor.kafka.bootstrap_servers=" + bootstraps(), "--set", "predictor.kafka.group=scorers",
+      "--set", "predictor.kafka.commit_interval_ms=50",
       // A dead member's partitions move after the session timeout (the mock's minimum).
       "--set", "predictor.kafka.kafka={session.timeout.ms: '6000', heartbeat.interval.ms: '300'}",
-      "--set", "predictor.qos=1", "predictor", "--mqtt", broker.url(), "--model", model};
+      "--set", "predictor.qos=1", "predictor", "--mqtt", broker_.url(), "--model", model_};
   PredictorProcess a("scorer-a", args), b("scorer-b", args);
+  ASSERT_TRUE(a.started() && b.started());
   // Both in the group, the four partitions split between them.
   ASSERT_TRUE(WaitFor(
       [&] {
@@ -128,7 +127,7 @@ TEST(KafkaPredictorTest, TwoInstancesInOneGroupSplitPartitionsAndOneTakesOverAft
       seconds(60), std::chrono::milliseconds(200)))
       << a.Partitions() << " + " << b.Partitions();
 
-  ASSERT_TRUE(KcatWrite((*cluster)->bootstraps(), "-P -t aiot.telemetry -K :", Records(0, 200)));
+  ASSERT_TRUE(KcatWrite(bootstraps(), "-P -t aiot.telemetry -K :", Records(0, 200)));
   ASSERT_TRUE(WaitFor([&] { return Scored(out).size() == 200; }, seconds(60)));
   EXPECT_GT(a.Records(), 0);  // both scored a share
   EXPECT_GT(b.Records(), 0);
@@ -139,7 +138,7 @@ TEST(KafkaPredictorTest, TwoInstancesInOneGroupSplitPartitionsAndOneTakesOverAft
            b.Metric(R"(aiot_kafka_source_commits_total{service="predictor"})") > 0;
   }));
   a.Kill9();  // no leave, no final commit: what it scored since its last commit is read again
-  ASSERT_TRUE(KcatWrite((*cluster)->bootstraps(), "-P -t aiot.telemetry -K :", Records(200, 400)));
+  ASSERT_TRUE(KcatWrite(bootstraps(), "-P -t aiot.telemetry -K :", Records(200, 400)));
   std::map<std::string, int> seen;
   EXPECT_TRUE(WaitFor(
       [&] {
@@ -161,31 +160,21 @@ TEST(KafkaPredictorTest, TwoInstancesInOneGroupSplitPartitionsAndOneTakesOverAft
 // results_to: both: each reading's result is published on MQTT and written to Kafka (key = the
 // device id), readable by kcat; a record with a bad payload is dead-lettered on MQTT, counted,
 // and the records after it are scored and committed (no stall).
-TEST(KafkaPredictorTest, ResultsToBothReachKafkaAndMqttAndABadRecordIsDeadLettered) {
-  if (!Mosquitto::Available()) AIOT_SKIP_WITHOUT_PEER("/usr/sbin/mosquitto not installed");
-  if (!KcatAvailable()) AIOT_SKIP_WITHOUT_PEER("kcat is not installed");
-  Mosquitto broker;
-  ASSERT_TRUE(broker.Start());
-  auto cluster = MockCluster::Start(3);
-  ASSERT_TRUE(cluster.ok()) << cluster.status().message();
-  ASSERT_TRUE((*cluster)->CreateTopic("aiot.telemetry", 2).ok());
-  ASSERT_TRUE((*cluster)->CreateTopic("aiot.anomaly", 2).ok());
-  testing::TempDir dir;
-  const std::string model = dir.Path("fan.tflite");
-  ASSERT_TRUE(testing::WriteFanTflite(model, "fan-mlp", 1.0f, 55.0f, true).ok());
-
-  IoThread io;
-  Collector out(io.io(), ClientConfig(broker.url(), "collector"),
+TEST_F(KafkaPredictorTest, ResultsToBothReachKafkaAndMqttAndABadRecordIsDeadLettered) {
+  ASSERT_TRUE(cluster_->CreateTopic("aiot.telemetry", 2).ok());
+  ASSERT_TRUE(cluster_->CreateTopic("aiot.anomaly", 2).ok());
+  Collector out(io_.io(), ClientConfig(broker_.url(), "collector"),
                 {"fan/anomaly", "aiot/deadletter"});
   ASSERT_TRUE(out.WaitSubscribed());
   PredictorProcess p("scorer", {"--set", "predictor.source=kafka", "--set",
-                                "predictor.kafka.bootstrap_servers=" + (*cluster)->bootstraps(),
-                                "--set", "predictor.kafka.commit_interval_ms=50", "--set",
+                                "predictor.kafka.bootstrap_servers=" + bootstraps(), "--set",
+                                "predictor.kafka.commit_interval_ms=50", "--set",
                                 "predictor.results_to=both", "--set", "predictor.qos=1",
-                                "predictor", "--mqtt", broker.url(), "--model", model});
+                                "predictor", "--mqtt", broker_.url(), "--model", model_});
+  ASSERT_TRUE(p.started());
   ASSERT_TRUE(
       WaitFor([&] { return p.Partitions() == 2; }, seconds(60), std::chrono::milliseconds(200)));
-  ASSERT_TRUE(KcatWrite((*cluster)->bootstraps(), "-P -t aiot.telemetry -K :",
+  ASSERT_TRUE(KcatWrite(bootstraps(), "-P -t aiot.telemetry -K :",
                         Records(0, 50) + "fan-00:not json\n" + Records(50, 100)));
   ASSERT_TRUE(WaitFor([&] { return Scored(out).size() == 100; }, seconds(60)));
   ASSERT_TRUE(out.WaitCount("aiot/deadletter", 1));
@@ -194,8 +183,7 @@ TEST(KafkaPredictorTest, ResultsToBothReachKafkaAndMqttAndABadRecordIsDeadLetter
   ASSERT_TRUE(WaitFor(
       [&] {
         in_kafka.clear();
-        for (const auto& r :
-             kafka::testing::KcatReadTopic((*cluster)->bootstraps(), "aiot.anomaly")) {
+        for (const auto& r : kafka::testing::KcatReadTopic(bootstraps(), "aiot.anomaly")) {
           auto j = nlohmann::json::parse(r.payload, nullptr, false);
           if (!j.is_object() || !j["timeStamp"].is_string()) continue;
           EXPECT_EQ(r.key, j["deviceID"].get<std::string>());  // keyed by device
