@@ -125,13 +125,17 @@ class ClientTls : public ::testing::Test {
     }
   }
   // Starts a client that must not get in and returns the error of its first failed attempt.
+  // The client is stopped before `seen` goes: it would otherwise keep retrying into it.
   std::string Refusal(const MqttClientConfig& cfg) {
     Observed seen;
-    Start(cfg, seen);
+    auto c = Start(cfg, seen);
     EXPECT_TRUE(WaitFor([&] {
       std::lock_guard lock(seen.mu);
       return !seen.errors.empty();
     }));
+    std::promise<void> stopped;
+    c->Stop([&] { stopped.set_value(); });
+    stopped.get_future().wait();
     EXPECT_FALSE(seen.connected) << cfg.url;
     std::lock_guard lock(seen.mu);
     return seen.errors.empty() ? "" : seen.errors.front().message();
