@@ -119,8 +119,28 @@ class Load {
     uint32_t topics = o_.topics;
     if (topics == 0) topics = o_.mode == Mode::kFanOut ? 1 : std::max(1u, o_.pubs);
     std::vector<uint32_t> subs_per_topic(topics, 0);
-
     // Subscribers first, so nothing published is missed.
+    if (Status s = StartSubscribers(run, prefix, subs_per_topic); !s.ok()) {
+      StopAll();
+      return s;
+    }
+    if (Status s = StartPublishers(run, prefix, subs_per_topic); !s.ok()) {
+      StopAll();
+      return s;
+    }
+    const uint64_t expected = PublishAndDrain();
+    StopAll();
+    return Report(topics, expected);
+  }
+
+  std::chrono::milliseconds ConnectTimeout() const {
+    return std::chrono::milliseconds(static_cast<int64_t>(o_.connect_timeout_s * 1000));
+  }
+
+  // o_.subs subscribers, each on its topic (fan-in: all topics); counts them in `subs_per_topic`.
+  Status StartSubscribers(const std::string& run, const std::string& prefix,
+                          std::vector<uint32_t>& subs_per_topic) {
+    const auto topics = static_cast<uint32_t>(subs_per_topic.size());
     std::atomic<uint32_t> subscribed{0}, refused{0};
     for (uint32_t j = 0; j < o_.subs; ++j) {
       auto s = std::make_unique<Subscriber>();
@@ -150,15 +170,17 @@ class Load {
       s->client->Start();
       subs_.push_back(std::move(s));
     }
-    auto all_stop = [&] { StopAll(); };
-    const auto connect_timeout =
-        std::chrono::milliseconds(static_cast<int64_t>(o_.connect_timeout_s * 1000));
-    if (!WaitUntil([&] { return subscribed + refused == o_.subs; }, connect_timeout) || refused) {
-      all_stop();
+    if (!WaitUntil([&] { return subscribed + refused == o_.subs; }, ConnectTimeout()) || refused) {
       return {errc::unavailable, fmt::format("{} of {} subscribers subscribed to {} ({} refused)",
                                              subscribed.load(), o_.subs, o_.url, refused.load())};
     }
+    return {};
+  }
 
+  // o_.pubs publishers, round robin over the topics; returns once all are connected.
+  Status StartPublishers(const std::string& run, const std::string& prefix,
+                         const std::vector<uint32_t>& subs_per_topic) {
+    const auto topics = static_cast<uint32_t>(subs_per_topic.size());
     for (uint32_t i = 0; i < o_.pubs; ++i) {
       auto p = std::make_unique<Publisher>();
       p->index = i;
@@ -171,17 +193,20 @@ class Load {
       p->client->Start();
       pubs_.push_back(std::move(p));
     }
-    if (!WaitUntil(
-            [&] {
-              return std::all_of(pubs_.begin(), pubs_.end(), [](const auto& p) {
-                return p->client->state() == ConnectionState::kConnected;
-              });
-            },
-            connect_timeout)) {
-      all_stop();
-      return {errc::unavailable, "publishers could not connect to " + o_.url};
-    }
+    const bool connected = WaitUntil(
+        [&] {
+          return std::all_of(pubs_.begin(), pubs_.end(), [](const auto& p) {
+            return p->client->state() == ConnectionState::kConnected;
+          });
+        },
+        ConnectTimeout());
+    if (!connected) return {errc::unavailable, "publishers could not connect to " + o_.url};
+    return {};
+  }
 
+  // Publishes for o_.duration_s, then waits for completions and stragglers (up to o_.drain_s
+  // without progress). Returns how many deliveries were expected.
+  uint64_t PublishAndDrain() {
     start_ns_ = NowNs();
     end_ns_ = start_ns_ + static_cast<int64_t>(o_.duration_s * 1e9);
     for (auto& p : pubs_) {
@@ -194,7 +219,6 @@ class Load {
         }
       });
     }
-    // Publishing phase, then wait for completions and stragglers.
     std::this_thread::sleep_until(
         std::chrono::steady_clock::time_point(std::chrono::nanoseconds(end_ns_)));
     const auto drain = std::chrono::milliseconds(static_cast<int64_t>(o_.drain_s * 1000));
@@ -206,7 +230,6 @@ class Load {
         drain);
     uint64_t expected = 0;
     for (auto& p : pubs_) expected += p->sent.load() * p->subscribers;
-    // Wait while messages keep arriving, up to drain_s without progress.
     uint64_t last = 0;
     auto last_progress = std::chrono::steady_clock::now();
     while (true) {
@@ -220,8 +243,10 @@ class Load {
       }
       std::this_thread::sleep_for(std::chrono::milliseconds(10));
     }
-    StopAll();
+    return expected;
+  }
 
+  LoadReport Report(uint32_t topics, uint64_t expected) const {
     LoadReport r;
     r.url = o_.url;
     r.options = o_;
