@@ -2,20 +2,26 @@
 // bridge (python_bridge.py) in the same run: mosquitto as the broker, librdkafka's mock cluster in
 // this process; and (`aiot-broker`) through the bridge inside `aiot broker` (bridge.enabled, the
 // publisher connected to it, PUBACK after Kafka's delivery report), the deployment that counts. A
-// publisher sends `count` messages of `size` bytes (QoS 1, topic bench/<device>, the send time in
-// the payload) at the maximum rate or at `rate` msg/s; a Kafka consumer in this process reads them
-// back. Latency is publish -> read back from Kafka, an upper bound of publish -> Kafka ack (it adds
-// the consumer's fetch).
+// `publishers` MQTT clients (a fleet: one window of unacknowledged messages each) send `count`
+// messages of `size` bytes between them (QoS `qos`, topic bench/d<i % max(16, publishers)>, the
+// send time in the payload) at the maximum rate (each keeping up to `window` unacknowledged) or at
+// `rate` msg/s in total; a Kafka consumer in this process reads them back. Latency is publish ->
+// read back from Kafka, an upper bound of publish -> Kafka ack (it adds the consumer's fetch).
+// `--set k=v` (repeatable) is passed to both aiot bridges (e.g. broker.receive_maximum=1000,
+// bridge.kafka.linger.ms=5).
 //
 //   kafka_bridge_bench [--size 64] [--count 200000] [--rate 0] [--python-count 3000]
+//                      [--publishers 1] [--window 1000] [--qos 1] [--set k=v]...
 //                      [--only aiot|aiot-broker|python] [--fsync interval|always|never]
 #include <utility>  // before asio (Boost 1.74 + g++ 12)
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstring>
@@ -52,6 +58,10 @@ struct Options {
   int python_count = 3000;
   std::string only;
   std::string fsync = "interval";  // bridge.buffer.fsync of the aiot bridges
+  int publishers = 1;
+  int window = 1000;  // unacknowledged messages per publisher, at most (max rate)
+  int qos = 1;
+  std::vector<std::string> sets;  // --set k=v for the aiot bridges
 };
 
 struct Result {
@@ -91,32 +101,63 @@ pid_t Spawn(std::vector<std::string> argv) {
   return pid;
 }
 
-// Publishes `count` messages (max rate: a window of 1000 unacknowledged; else paced).
+// Publishes `count` messages from `o.publishers` clients, message i from publisher i % n (max
+// rate: each keeps up to o.window unacknowledged; else paced, o.rate in total). Every client is
+// connected before the first message.
 void Publish(const std::string& url, const Options& o, int count) {
+  const int n = std::max(1, o.publishers);
+  const int devices = std::max(16, n);
   mqtt::testing::IoThread io;
-  mqtt::MqttClientConfig cfg;
-  cfg.url = url;
-  cfg.client_id = "bench-publisher";
-  cfg.offline_queue_limit = 2000;
-  auto client = mqtt::Client::Create(io.io(), cfg);
-  client->Start();
-  std::atomic<int> acked{0};
-  const auto start = Clock::now();
-  for (int i = 0; i < count; ++i) {
-    if (o.rate > 0) {
-      std::this_thread::sleep_until(start +
-                                    std::chrono::nanoseconds(int64_t{1000000000} * i / o.rate));
-    }
-    while (i - acked.load() >= 1500) std::this_thread::sleep_for(std::chrono::microseconds(50));
-    std::string payload = fmt::format("{} {} ", NowNs(), i);
-    if (payload.size() < o.size) payload.append(o.size - payload.size(), 'x');
-    (void)client->Publish(fmt::format("bench/d{}", i % 16), payload,
-                          {.qos = mqtt::QoS::kAtLeastOnce}, [&](std::error_code) { acked++; });
+  std::vector<std::shared_ptr<mqtt::Client>> clients;
+  std::atomic<int> connected{0};
+  for (int p = 0; p < n; ++p) {
+    mqtt::MqttClientConfig cfg;
+    cfg.url = url;
+    cfg.client_id = fmt::format("bench-publisher-{}", p);
+    cfg.offline_queue_limit = static_cast<uint32_t>(o.window) + 1000;
+    auto c = mqtt::Client::Create(io.io(), cfg);
+    c->SetConnectionHandler([&](const mqtt::ConnectionEvent& e) {
+      if (e.state == mqtt::ConnectionState::kConnected) connected++;
+    });
+    c->Start();
+    clients.push_back(std::move(c));
   }
-  while (acked.load() < count) std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  std::promise<void> stopped;
-  client->Stop([&] { stopped.set_value(); });
-  stopped.get_future().wait();
+  const int64_t connect_deadline = NowNs() + int64_t{60} * 1000000000;
+  while (connected.load() < n && NowNs() < connect_deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  std::atomic<int> acked{0};
+  std::vector<std::thread> threads;
+  for (int p = 0; p < n; ++p) {
+    threads.emplace_back([&, p] {
+      const auto start = Clock::now();
+      std::atomic<int> mine_acked{0};
+      int mine = 0;
+      for (int i = p; i < count; i += n, ++mine) {
+        if (o.rate > 0) {
+          std::this_thread::sleep_until(start +
+                                        std::chrono::nanoseconds(int64_t{1000000000} * i / o.rate));
+        }
+        while (mine - mine_acked.load() >= o.window) {
+          std::this_thread::sleep_for(std::chrono::microseconds(50));
+        }
+        std::string payload = fmt::format("{} {} ", NowNs(), i);
+        if (payload.size() < o.size) payload.append(o.size - payload.size(), 'x');
+        (void)clients[p]->Publish(fmt::format("bench/d{}", i % devices), payload,
+                                  {.qos = static_cast<mqtt::QoS>(o.qos)}, [&](std::error_code) {
+                                    mine_acked++;
+                                    acked++;
+                                  });
+      }
+      while (mine_acked.load() < mine) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    });
+  }
+  for (auto& t : threads) t.join();
+  for (auto& c : clients) {
+    std::promise<void> stopped;
+    c->Stop([&] { stopped.set_value(); });
+    stopped.get_future().wait();
+  }
 }
 
 Result RunOne(const std::string& bridge, const Options& o, int count) {
@@ -133,20 +174,37 @@ Result RunOne(const std::string& bridge, const Options& o, int count) {
   std::filesystem::remove_all(dir);
   pid_t pid;
   if (bridge == "aiot") {
-    pid = Spawn({AIOT_BIN, "--log-level", "warn", "--set", "bridge.buffer.fsync=" + o.fsync,
-                 "bridge", "--mqtt", mosquitto.url(), "--kafka", (*cluster)->bootstraps(), "--map",
+    std::vector<std::string> argv = {AIOT_BIN, "--log-level", "warn", "--set",
+                                     "bridge.buffer.fsync=" + o.fsync};
+    for (const auto& kv : o.sets) argv.insert(argv.end(), {"--set", kv});
+    argv.insert(argv.end(),
+                {"bridge", "--mqtt", mosquitto.url(), "--kafka", (*cluster)->bootstraps(), "--map",
                  "bench/+ -> aiot.bench key={1}", "--to-mqtt", "none", "--buffer-dir", dir,
                  "--client-id", "bench-bridge"});
+    pid = Spawn(std::move(argv));
   } else if (bridge == "aiot-broker") {
     const int port = mqtt::testing::FreePort();
     url = fmt::format("tcp://127.0.0.1:{}", port);
-    pid =
-        Spawn({AIOT_BIN, "--log-level", "warn", "--set",
-               fmt::format("broker.listeners=[127.0.0.1:{}]", port), "--set", "bridge.enabled=true",
-               "--set", "bridge.bootstrap_servers=" + (*cluster)->bootstraps(), "--set",
-               "bridge.buffer.dir=" + dir, "--set", "bridge.buffer.fsync=" + o.fsync, "--set",
-               R"(bridge.mappings=["bench/+ -> aiot.bench key={1}"])", "--set",
-               "bridge.kafka_to_mqtt=[]", "broker"});
+    std::vector<std::string> argv = {AIOT_BIN,
+                                     "--log-level",
+                                     "warn",
+                                     "--set",
+                                     fmt::format("broker.listeners=[127.0.0.1:{}]", port),
+                                     "--set",
+                                     "bridge.enabled=true",
+                                     "--set",
+                                     "bridge.bootstrap_servers=" + (*cluster)->bootstraps(),
+                                     "--set",
+                                     "bridge.buffer.dir=" + dir,
+                                     "--set",
+                                     "bridge.buffer.fsync=" + o.fsync,
+                                     "--set",
+                                     R"(bridge.mappings=["bench/+ -> aiot.bench key={1}"])",
+                                     "--set",
+                                     "bridge.kafka_to_mqtt=[]"};
+    for (const auto& kv : o.sets) argv.insert(argv.end(), {"--set", kv});
+    argv.push_back("broker");
+    pid = Spawn(std::move(argv));
   } else {
     pid = Spawn({"/usr/bin/python3", PYTHON_BRIDGE, "--mqtt-port", std::to_string(mosquitto.port()),
                  "--kafka", (*cluster)->bootstraps()});
@@ -247,6 +305,14 @@ int Main(int argc, char** argv) {
       o.only = v;
     else if (k == "--fsync")
       o.fsync = v;
+    else if (k == "--publishers")
+      o.publishers = std::stoi(v);
+    else if (k == "--window")
+      o.window = std::stoi(v);
+    else if (k == "--qos")
+      o.qos = std::stoi(v);
+    else if (k == "--set")
+      o.sets.push_back(v);
     else {
       std::cerr << "unknown option " << k << "\n";
       return 2;
@@ -261,8 +327,10 @@ int Main(int argc, char** argv) {
     results.push_back(RunOne("python", o, o.python_count));
   }
   std::cout << fmt::format(
+      "publishers {}, window {}, QoS {}{}{}\n"
       "| bridge | size | rate | messages | msg/s | p50 ms | p99 ms | max ms | duplicates | "
-      "bridge CPU µs/msg |\n|---|---|---|---|---|---|---|---|---|---|\n");
+      "bridge CPU µs/msg |\n|---|---|---|---|---|---|---|---|---|---|\n",
+      o.publishers, o.window, o.qos, o.sets.empty() ? "" : ", --set ", fmt::join(o.sets, " "));
   for (const auto& r : results) {
     std::cout << fmt::format(
         "| {} | {} B | {} | {} | {:.0f} | {:.2f} | {:.2f} | {:.2f} | {} | {:.1f} |\n", r.bridge,

@@ -81,6 +81,12 @@ struct Bridge::Metrics {
                     .Add({}, prometheus::Histogram::BucketBoundaries{0.0005, 0.001, 0.002, 0.005,
                                                                      0.01, 0.02, 0.05, 0.1, 0.2,
                                                                      0.5, 1, 2, 5, 10, 30, 60})),
+        consumer_lag(prometheus::BuildGauge()
+                         .Name("aiot_bridge_consumer_lag")
+                         .Help("Kafka -> MQTT: records of the assigned partition not yet finished "
+                               "with (high watermark - offset after the last record published "
+                               "and acknowledged, dead-lettered or skipped)")
+                         .Register(r)),
         gauges(prometheus::BuildGauge()
                    .Name("aiot_bridge_buffer")
                    .Help("Disk buffer: bytes, records (unacknowledged), segments, "
@@ -102,6 +108,8 @@ struct Bridge::Metrics {
   prometheus::Family<prometheus::Counter>& subacks;
   prometheus::Counter& refused;
   prometheus::Histogram& latency;
+  prometheus::Family<prometheus::Gauge>& consumer_lag;
+  std::map<std::pair<std::string, int32_t>, prometheus::Gauge*> lag_gauges;  // consumer thread
   prometheus::Family<prometheus::Gauge>& gauges;
   prometheus::Gauge& bytes;
   prometheus::Gauge& records;
@@ -293,9 +301,9 @@ void Bridge::SetFatal(Status s) {
 
 BridgeStats Bridge::stats() const {
   const Metrics& m = *metrics_;
-  return {m.received.load(),  m.buffered.load(),  m.n_delivered.load(),
-          m.n_dead.load(),    m.n_dropped.load(), m.n_loop.load(),
-          m.n_to_mqtt.load(), m.n_errors.load(),  m.n_refused.load()};
+  return {m.received.load(),  m.buffered.load(),   m.n_delivered.load(), m.n_dead.load(),
+          m.n_dropped.load(), m.n_loop.load(),     m.n_to_mqtt.load(),   m.n_errors.load(),
+          m.n_refused.load(), consumer_lag_.load()};
 }
 
 bool Bridge::IsOwnOrigin(const mqtt::UserProperties& props) {
@@ -667,7 +675,12 @@ void Bridge::UpdateGauges() {
 
 // Kafka -> MQTT, on the consumer thread.
 void Bridge::ConsumeLoop() {
+  auto last_lag = std::chrono::steady_clock::now() - std::chrono::seconds(1);
   while (!stop_threads_) {
+    if (const auto now = std::chrono::steady_clock::now(); now - last_lag >= milliseconds(500)) {
+      UpdateConsumerLag();
+      last_lag = now;
+    }
     auto polled = consumer_->Poll(100);
     if (!polled.ok()) {
       metrics_->n_errors++;
@@ -700,6 +713,63 @@ void Bridge::KafkaDeadLetter(const InRecord& rec, std::string_view reason, std::
     metrics_->dropped.Add({{"reason", "dead_letter_failed"}}).Increment();
   }
   (void)consumer_->Commit(rec.topic, rec.partition, rec.offset + 1, /*async=*/true);
+  ConsumerFinished(rec.topic, rec.partition, rec.offset);
+}
+
+void Bridge::ConsumerFinished(const std::string& topic, int32_t partition, int64_t offset) {
+  std::lock_guard lock(lag_mu_);
+  auto it = finished_next_.find({topic, partition});
+  if (it != finished_next_.end()) it->second = std::max(it->second, offset + 1);
+}
+
+// On the consumer thread: per assigned partition, librdkafka's cached high watermark (updated
+// by every fetch response) minus the offset after the last record finished with. A partition
+// from which nothing was read yet counts from the consumer's position (nothing outstanding);
+// before its first fetch it is not exported.
+void Bridge::UpdateConsumerLag() {
+  rd_kafka_topic_partition_list_t* assigned = nullptr;
+  if (rd_kafka_assignment(consumer_->handle(), &assigned) != RD_KAFKA_RESP_ERR_NO_ERROR) return;
+  (void)rd_kafka_position(consumer_->handle(), assigned);  // next offset to read, per partition
+  std::map<std::pair<std::string, int32_t>, int64_t> lags;
+  {
+    std::lock_guard lock(lag_mu_);
+    std::map<std::pair<std::string, int32_t>, int64_t> kept;
+    for (int i = 0; i < assigned->cnt; ++i) {
+      const rd_kafka_topic_partition_t& tp = assigned->elems[i];
+      std::pair<std::string, int32_t> key{tp.topic, tp.partition};
+      int64_t low = 0, high = -1;
+      auto it = finished_next_.find(key);
+      int64_t next = it != finished_next_.end() ? it->second : tp.offset;
+      if (it != finished_next_.end()) kept[key] = it->second;
+      if (rd_kafka_get_watermark_offsets(consumer_->handle(), tp.topic, tp.partition, &low,
+                                         &high) != RD_KAFKA_RESP_ERR_NO_ERROR ||
+          high < 0 || next < 0) {
+        continue;
+      }
+      lags[key] = std::max<int64_t>(0, high - std::max(next, low));
+    }
+    finished_next_ = std::move(kept);  // a partition no longer ours starts afresh
+  }
+  rd_kafka_topic_partition_list_destroy(assigned);
+  int64_t total = 0;
+  for (auto it = metrics_->lag_gauges.begin(); it != metrics_->lag_gauges.end();) {
+    if (lags.contains(it->first)) {
+      ++it;
+      continue;
+    }
+    metrics_->consumer_lag.Remove(it->second);
+    it = metrics_->lag_gauges.erase(it);
+  }
+  for (const auto& [key, lag] : lags) {
+    auto& g = metrics_->lag_gauges[key];
+    if (g == nullptr) {
+      g = &metrics_->consumer_lag.Add(
+          {{"topic", key.first}, {"partition", std::to_string(key.second)}});
+    }
+    g->Set(static_cast<double>(lag));
+    total += lag;
+  }
+  consumer_lag_ = lags.empty() ? -1 : total;
 }
 
 void Bridge::HandleKafkaRecord(InRecord& rec) {
@@ -707,11 +777,17 @@ void Bridge::HandleKafkaRecord(InRecord& rec) {
   for (const auto& r : reverse_) {
     if (r.kafka_topic == rec.topic) map = &r;
   }
-  if (map == nullptr) return;                  // not subscribed
+  if (map == nullptr) return;  // not subscribed
+  {
+    std::lock_guard lock(lag_mu_);  // everything from here on is outstanding
+    auto [it, inserted] = finished_next_.try_emplace({rec.topic, rec.partition}, rec.offset);
+    if (rec.offset < it->second) it->second = rec.offset;  // read again (rebalance)
+  }
   if (rec.header(kOriginHeader) != nullptr) {  // came from MQTT through a bridge
     metrics_->n_loop++;
     metrics_->loop.Add({{"direction", "kafka_to_mqtt"}}).Increment();
     (void)consumer_->Commit(rec.topic, rec.partition, rec.offset + 1, true);
+    ConsumerFinished(rec.topic, rec.partition, rec.offset);
     return;
   }
   std::string topic = map->prefix;
@@ -742,7 +818,10 @@ void Bridge::HandleKafkaRecord(InRecord& rec) {
     if (!ec) {
       counter->Increment();
       metrics_->n_to_mqtt++;
-      if (!stop_threads_) (void)consumer_->Commit(t, p, o + 1, /*async=*/true);
+      if (!stop_threads_) {
+        (void)consumer_->Commit(t, p, o + 1, /*async=*/true);
+        ConsumerFinished(t, p, o);
+      }
     } else if (ec != make_error_code(errc::cancelled)) {
       metrics_->n_errors++;
       metrics_->errors.Add({{"kind", "mqtt_publish"}}).Increment();
