@@ -62,6 +62,7 @@ struct Options {
   int window = 1000;  // unacknowledged messages per publisher, at most (max rate)
   int qos = 1;
   std::vector<std::string> sets;  // --set k=v for the aiot bridges
+  int http_port = 0;              // aiot-broker serves /metrics there (watching a run)
 };
 
 struct Result {
@@ -152,7 +153,20 @@ void Publish(const std::string& url, const Options& o, int count) {
       while (mine_acked.load() < mine) std::this_thread::sleep_for(std::chrono::milliseconds(1));
     });
   }
+  std::atomic<bool> published{false};
+  std::thread progress([&] {  // a run that stalls says where
+    int64_t next = NowNs() + int64_t{5} * 1000000000;
+    while (!published) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      if (NowNs() < next) continue;
+      next += int64_t{5} * 1000000000;
+      std::cerr << fmt::format("publishers: {} of {} connected, {} of {} acknowledged\n",
+                               connected.load(), n, acked.load(), count);
+    }
+  });
   for (auto& t : threads) t.join();
+  published = true;
+  progress.join();
   for (auto& c : clients) {
     std::promise<void> stopped;
     c->Stop([&] { stopped.set_value(); });
@@ -204,6 +218,8 @@ Result RunOne(const std::string& bridge, const Options& o, int count) {
                                      "bridge.kafka_to_mqtt=[]"};
     for (const auto& kv : o.sets) argv.insert(argv.end(), {"--set", kv});
     argv.push_back("broker");
+    if (o.http_port > 0)
+      argv.insert(argv.end(), {"--http", fmt::format("127.0.0.1:{}", o.http_port)});
     pid = Spawn(std::move(argv));
   } else {
     pid = Spawn({"/usr/bin/python3", PYTHON_BRIDGE, "--mqtt-port", std::to_string(mosquitto.port()),
@@ -311,6 +327,8 @@ int Main(int argc, char** argv) {
       o.window = std::stoi(v);
     else if (k == "--qos")
       o.qos = std::stoi(v);
+    else if (k == "--http-port")
+      o.http_port = std::stoi(v);
     else if (k == "--set")
       o.sets.push_back(v);
     else {

@@ -354,11 +354,14 @@ void Bridge::BufferRecord(const std::string& bytes, int64_t time_ms, bool qos0, 
   for (;;) {
     // While stopping, a record the broker will consider acknowledged is kept even beyond
     // max_bytes (at most the in-flight window), rather than lost.
-    auto seq = buffer_->Append(bytes, time_ms, /*force=*/stopping_.load());
+    Result<uint64_t> seq = errc::internal;
+    {
+      std::lock_guard lock(pending_mu_);  // awaited before the producer thread sees it
+      seq = buffer_->Append(bytes, time_ms, /*force=*/stopping_.load());
+      if (seq.ok()) pending_[*seq] = Pending{{}, t0_ns};
+    }
     if (seq.ok()) {
       metrics_->buffered++;
-      std::lock_guard lock(pending_mu_);
-      pending_[*seq] = Pending{{}, t0_ns};
       return;
     }
     if (seq.error() == errc::resource_exhausted && qos0) {
@@ -457,17 +460,19 @@ void Bridge::AppendIntake(Intake& e) {
       std::lock_guard lock(intake_mu_);
       stopping = stop_intake_;
     }
-    auto seq = buffer_->Append(e.bytes, e.time_ms, /*force=*/stopping);
+    const bool ack_now = config_.ack == AckPolicy::kDurable;
+    Result<uint64_t> seq = errc::internal;
+    {
+      // The record is awaited before the producer thread can see it: its delivery report
+      // (Acked, which takes pending_mu_) may come before this thread would get the lock again,
+      // and an ack not found is one never released (the device's window then stalls for good).
+      std::lock_guard lock(pending_mu_);
+      seq = buffer_->Append(e.bytes, e.time_ms, /*force=*/stopping);
+      if (seq.ok()) pending_[*seq] = Pending{ack_now ? nullptr : std::move(e.done), e.t0_ns};
+    }
     if (seq.ok()) {
       full_ = false;
       metrics_->buffered++;
-      const bool ack_now = config_.ack == AckPolicy::kDurable;
-      Pending p{{}, e.t0_ns};
-      if (!ack_now) p.done = std::move(e.done);
-      {
-        std::lock_guard lock(pending_mu_);
-        pending_[*seq] = std::move(p);
-      }
       if (ack_now && e.done) e.done(mqtt::ReasonCode::kSuccess);
       return;
     }
