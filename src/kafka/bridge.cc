@@ -180,6 +180,10 @@ Result<std::unique_ptr<Bridge>> Bridge::CreateCore(const BridgeConfig& config,
 
   Properties props = KafkaProperties(config);
   if (!props.contains("message.timeout.ms")) props["message.timeout.ms"] = "0";  // retry forever
+  // A device's ack (inside the broker) and the MQTT -> Kafka latency wait for the delivery
+  // report: batch for 1 ms, not librdkafka 2.0's 5 (under load batches fill while requests are in
+  // flight anyway; BENCHMARKS.md, "Kafka bridge").
+  if (!props.contains("linger.ms")) props["linger.ms"] = "1";
   Bridge* self = b.get();
   auto producer = Producer::Create(props, [self](const DeliveryReport& r) { self->OnDelivery(r); });
   if (!producer.ok()) return producer.status();
