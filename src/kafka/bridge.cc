@@ -192,6 +192,9 @@ Result<std::unique_ptr<Bridge>> Bridge::CreateCore(const BridgeConfig& config,
     Properties cp = KafkaProperties(config);
     cp["group.id"] = config.consumer_group;
     if (!cp.contains("auto.offset.reset")) cp["auto.offset.reset"] = "earliest";
+    for (const char* end : {"latest", "end", "largest"}) {
+      if (cp["auto.offset.reset"] == end) b->consume_from_end_ = true;
+    }
     auto consumer = Consumer::Create(cp);
     if (!consumer.ok()) return consumer.status();
     b->consumer_ = std::move(*consumer);
@@ -733,12 +736,40 @@ void Bridge::ConsumerFinished(const std::string& topic, int32_t partition, int64
 
 // On the consumer thread: per assigned partition, librdkafka's cached high watermark (updated
 // by every fetch response) minus the offset after the last record finished with. A partition
-// from which nothing was read yet counts from the consumer's position (nothing outstanding);
-// before its first fetch it is not exported.
+// from which nothing was read yet counts from the consumer's position, or (before the first
+// record: librdkafka has no position then) from the group's committed offset, asked once per
+// assignment (without a commit: where auto.offset.reset starts).
 void Bridge::UpdateConsumerLag() {
+  rd_kafka_t* rk = consumer_->handle();
   rd_kafka_topic_partition_list_t* assigned = nullptr;
-  if (rd_kafka_assignment(consumer_->handle(), &assigned) != RD_KAFKA_RESP_ERR_NO_ERROR) return;
-  (void)rd_kafka_position(consumer_->handle(), assigned);  // next offset to read, per partition
+  if (rd_kafka_assignment(rk, &assigned) != RD_KAFKA_RESP_ERR_NO_ERROR) return;
+  (void)rd_kafka_position(rk, assigned);  // next offset to read, per partition
+  rd_kafka_topic_partition_list_t* unknown = rd_kafka_topic_partition_list_new(0);
+  {
+    std::lock_guard lock(lag_mu_);
+    for (int i = 0; i < assigned->cnt; ++i) {
+      const rd_kafka_topic_partition_t& tp = assigned->elems[i];
+      if (tp.offset < 0 && !finished_next_.contains({tp.topic, tp.partition})) {
+        rd_kafka_topic_partition_list_add(unknown, tp.topic, tp.partition);
+      }
+    }
+  }
+  if (unknown->cnt > 0 && rd_kafka_committed(rk, unknown, 2000) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+    std::lock_guard lock(lag_mu_);
+    for (int i = 0; i < unknown->cnt; ++i) {
+      const rd_kafka_topic_partition_t& tp = unknown->elems[i];
+      int64_t low = 0, high = -1;
+      if (tp.err != RD_KAFKA_RESP_ERR_NO_ERROR ||
+          rd_kafka_get_watermark_offsets(rk, tp.topic, tp.partition, &low, &high) !=
+              RD_KAFKA_RESP_ERR_NO_ERROR ||
+          high < 0) {
+        continue;
+      }
+      const int64_t start = tp.offset >= 0 ? tp.offset : (consume_from_end_ ? high : low);
+      finished_next_.try_emplace({tp.topic, tp.partition}, start);
+    }
+  }
+  rd_kafka_topic_partition_list_destroy(unknown);
   std::map<std::pair<std::string, int32_t>, int64_t> lags;
   {
     std::lock_guard lock(lag_mu_);
@@ -750,8 +781,8 @@ void Bridge::UpdateConsumerLag() {
       auto it = finished_next_.find(key);
       int64_t next = it != finished_next_.end() ? it->second : tp.offset;
       if (it != finished_next_.end()) kept[key] = it->second;
-      if (rd_kafka_get_watermark_offsets(consumer_->handle(), tp.topic, tp.partition, &low,
-                                         &high) != RD_KAFKA_RESP_ERR_NO_ERROR ||
+      if (rd_kafka_get_watermark_offsets(rk, tp.topic, tp.partition, &low, &high) !=
+              RD_KAFKA_RESP_ERR_NO_ERROR ||
           high < 0 || next < 0) {
         continue;
       }

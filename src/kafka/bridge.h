@@ -175,6 +175,7 @@ class Bridge {
   std::mutex lag_mu_;
   std::map<std::pair<std::string, int32_t>, int64_t> finished_next_;
   std::atomic<int64_t> consumer_lag_{-1};
+  bool consume_from_end_ = false;  // auto.offset.reset latest: no commit = from the end
   mutable std::mutex fatal_mu_;
   std::optional<Status> fatal_;
 };
