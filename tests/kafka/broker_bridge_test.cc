@@ -61,6 +61,9 @@ class BrokerProcess {
   double Metric(const std::string& prefix) const {
     return kafka_test::MetricAt(http_port_, prefix).value_or(0);
   }
+  std::vector<double> MetricValues(const std::string& prefix) const {
+    return kafka_test::MetricValuesAt(http_port_, prefix);
+  }
 
  private:
   std::vector<std::string> sets_;
@@ -389,6 +392,13 @@ TEST_F(BrokerBridgeTest, ControlMessageFromKafkaReachesTheDeviceThroughTheBroker
   auto f = got.get_future();
   ASSERT_EQ(f.wait_for(seconds(60)), std::future_status::ready);
   EXPECT_EQ(f.get(), R"({"command":"stop"})");
+  // The in-process consumer's lag on /metrics: every partition of aiot.control (3) at 0 once the
+  // record is acknowledged by the broker.
+  EXPECT_TRUE(WaitFor([&] {
+    const auto lags = broker->MetricValues("aiot_bridge_consumer_lag{");
+    return lags == std::vector<double>(3, 0.0);
+  })) << broker->MetricValues("aiot_bridge_consumer_lag{").size()
+      << " partitions";
   Stop(*device);
   EXPECT_EQ(broker->Terminate(), 0);
 }
