@@ -2,27 +2,35 @@
 // bridge (python_bridge.py) in the same run: mosquitto as the broker, librdkafka's mock cluster in
 // this process; and (`aiot-broker`) through the bridge inside `aiot broker` (bridge.enabled, the
 // publisher connected to it, PUBACK after Kafka's delivery report), the deployment that counts. A
-// publisher sends `count` messages of `size` bytes (QoS 1, topic bench/<device>, the send time in
-// the payload) at the maximum rate or at `rate` msg/s; a Kafka consumer in this process reads them
-// back. Latency is publish -> read back from Kafka, an upper bound of publish -> Kafka ack (it adds
-// the consumer's fetch).
+// `publishers` MQTT clients (a fleet: one window of unacknowledged messages each) send `count`
+// messages of `size` bytes between them (QoS `qos`, topic bench/d<i % max(16, publishers)>, the
+// send time in the payload) at the maximum rate (each keeping up to `window` unacknowledged) or at
+// `rate` msg/s in total; a Kafka consumer in this process reads them back. Latency is publish ->
+// read back from Kafka, an upper bound of publish -> Kafka ack (it adds the consumer's fetch).
+// `--set k=v` (repeatable) is passed to both aiot bridges (e.g. broker.receive_maximum=1000,
+// bridge.kafka.linger.ms=5).
 //
 //   kafka_bridge_bench [--size 64] [--count 200000] [--rate 0] [--python-count 3000]
+//                      [--publishers 1] [--window 1000] [--qos 1] [--set k=v]...
 //                      [--only aiot|aiot-broker|python] [--fsync interval|always|never]
 #include <utility>  // before asio (Boost 1.74 + g++ 12)
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <signal.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
+#include <condition_variable>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <future>
 #include <iostream>
+#include <mutex>
 #include <set>
 #include <sstream>
 #include <string>
@@ -52,6 +60,11 @@ struct Options {
   int python_count = 3000;
   std::string only;
   std::string fsync = "interval";  // bridge.buffer.fsync of the aiot bridges
+  int publishers = 1;
+  int window = 1000;  // unacknowledged messages per publisher, at most (max rate)
+  int qos = 1;
+  std::vector<std::string> sets;  // --set k=v for the aiot bridges
+  int http_port = 0;              // aiot-broker serves /metrics there (watching a run)
 };
 
 struct Result {
@@ -91,32 +104,84 @@ pid_t Spawn(std::vector<std::string> argv) {
   return pid;
 }
 
-// Publishes `count` messages (max rate: a window of 1000 unacknowledged; else paced).
+// Publishes `count` messages from `o.publishers` clients, message i from publisher i % n (max
+// rate: each keeps up to o.window unacknowledged; else paced, o.rate in total). Every client is
+// connected before the first message.
 void Publish(const std::string& url, const Options& o, int count) {
+  const int n = std::max(1, o.publishers);
+  const int devices = std::max(16, n);
   mqtt::testing::IoThread io;
-  mqtt::MqttClientConfig cfg;
-  cfg.url = url;
-  cfg.client_id = "bench-publisher";
-  cfg.offline_queue_limit = 2000;
-  auto client = mqtt::Client::Create(io.io(), cfg);
-  client->Start();
-  std::atomic<int> acked{0};
-  const auto start = Clock::now();
-  for (int i = 0; i < count; ++i) {
-    if (o.rate > 0) {
-      std::this_thread::sleep_until(start +
-                                    std::chrono::nanoseconds(int64_t{1000000000} * i / o.rate));
-    }
-    while (i - acked.load() >= 1500) std::this_thread::sleep_for(std::chrono::microseconds(50));
-    std::string payload = fmt::format("{} {} ", NowNs(), i);
-    if (payload.size() < o.size) payload.append(o.size - payload.size(), 'x');
-    (void)client->Publish(fmt::format("bench/d{}", i % 16), payload,
-                          {.qos = mqtt::QoS::kAtLeastOnce}, [&](std::error_code) { acked++; });
+  std::vector<std::shared_ptr<mqtt::Client>> clients;
+  std::atomic<int> connected{0};
+  for (int p = 0; p < n; ++p) {
+    mqtt::MqttClientConfig cfg;
+    cfg.url = url;
+    cfg.client_id = fmt::format("bench-publisher-{}", p);
+    cfg.offline_queue_limit = static_cast<uint32_t>(o.window) + 1000;
+    auto c = mqtt::Client::Create(io.io(), cfg);
+    c->SetConnectionHandler([&](const mqtt::ConnectionEvent& e) {
+      if (e.state == mqtt::ConnectionState::kConnected) connected++;
+    });
+    c->Start();
+    clients.push_back(std::move(c));
   }
-  while (acked.load() < count) std::this_thread::sleep_for(std::chrono::milliseconds(1));
-  std::promise<void> stopped;
-  client->Stop([&] { stopped.set_value(); });
-  stopped.get_future().wait();
+  const int64_t connect_deadline = NowNs() + int64_t{60} * 1000000000;
+  while (connected.load() < n && NowNs() < connect_deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  std::atomic<int> acked{0};
+  std::vector<std::thread> threads;
+  for (int p = 0; p < n; ++p) {
+    threads.emplace_back([&, p] {
+      const auto start = Clock::now();
+      // The window waits on a condition, not a polling sleep (16 threads polling every 50 µs
+      // took more CPU than the bridge).
+      std::mutex mu;
+      std::condition_variable cv;
+      int mine_acked = 0;  // guarded by mu
+      int mine = 0;
+      for (int i = p; i < count; i += n, ++mine) {
+        if (o.rate > 0) {
+          std::this_thread::sleep_until(start +
+                                        std::chrono::nanoseconds(int64_t{1000000000} * i / o.rate));
+        }
+        {
+          std::unique_lock lock(mu);
+          cv.wait(lock, [&] { return mine - mine_acked < o.window; });
+        }
+        std::string payload = fmt::format("{} {} ", NowNs(), i);
+        if (payload.size() < o.size) payload.append(o.size - payload.size(), 'x');
+        (void)clients[p]->Publish(fmt::format("bench/d{}", i % devices), payload,
+                                  {.qos = static_cast<mqtt::QoS>(o.qos)}, [&](std::error_code) {
+                                    acked++;
+                                    std::lock_guard lock(mu);
+                                    ++mine_acked;
+                                    cv.notify_one();
+                                  });
+      }
+      std::unique_lock lock(mu);
+      cv.wait(lock, [&] { return mine_acked == mine; });
+    });
+  }
+  std::atomic<bool> published{false};
+  std::thread progress([&] {  // a run that stalls says where
+    int64_t next = NowNs() + int64_t{5} * 1000000000;
+    while (!published) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+      if (NowNs() < next) continue;
+      next += int64_t{5} * 1000000000;
+      std::cerr << fmt::format("publishers: {} of {} connected, {} of {} acknowledged\n",
+                               connected.load(), n, acked.load(), count);
+    }
+  });
+  for (auto& t : threads) t.join();
+  published = true;
+  progress.join();
+  for (auto& c : clients) {
+    std::promise<void> stopped;
+    c->Stop([&] { stopped.set_value(); });
+    stopped.get_future().wait();
+  }
 }
 
 Result RunOne(const std::string& bridge, const Options& o, int count) {
@@ -133,20 +198,39 @@ Result RunOne(const std::string& bridge, const Options& o, int count) {
   std::filesystem::remove_all(dir);
   pid_t pid;
   if (bridge == "aiot") {
-    pid = Spawn({AIOT_BIN, "--log-level", "warn", "--set", "bridge.buffer.fsync=" + o.fsync,
-                 "bridge", "--mqtt", mosquitto.url(), "--kafka", (*cluster)->bootstraps(), "--map",
+    std::vector<std::string> argv = {AIOT_BIN, "--log-level", "warn", "--set",
+                                     "bridge.buffer.fsync=" + o.fsync};
+    for (const auto& kv : o.sets) argv.insert(argv.end(), {"--set", kv});
+    argv.insert(argv.end(),
+                {"bridge", "--mqtt", mosquitto.url(), "--kafka", (*cluster)->bootstraps(), "--map",
                  "bench/+ -> aiot.bench key={1}", "--to-mqtt", "none", "--buffer-dir", dir,
                  "--client-id", "bench-bridge"});
+    pid = Spawn(std::move(argv));
   } else if (bridge == "aiot-broker") {
     const int port = mqtt::testing::FreePort();
     url = fmt::format("tcp://127.0.0.1:{}", port);
-    pid =
-        Spawn({AIOT_BIN, "--log-level", "warn", "--set",
-               fmt::format("broker.listeners=[127.0.0.1:{}]", port), "--set", "bridge.enabled=true",
-               "--set", "bridge.bootstrap_servers=" + (*cluster)->bootstraps(), "--set",
-               "bridge.buffer.dir=" + dir, "--set", "bridge.buffer.fsync=" + o.fsync, "--set",
-               R"(bridge.mappings=["bench/+ -> aiot.bench key={1}"])", "--set",
-               "bridge.kafka_to_mqtt=[]", "broker"});
+    std::vector<std::string> argv = {AIOT_BIN,
+                                     "--log-level",
+                                     "warn",
+                                     "--set",
+                                     fmt::format("broker.listeners=[127.0.0.1:{}]", port),
+                                     "--set",
+                                     "bridge.enabled=true",
+                                     "--set",
+                                     "bridge.bootstrap_servers=" + (*cluster)->bootstraps(),
+                                     "--set",
+                                     "bridge.buffer.dir=" + dir,
+                                     "--set",
+                                     "bridge.buffer.fsync=" + o.fsync,
+                                     "--set",
+                                     R"(bridge.mappings=["bench/+ -> aiot.bench key={1}"])",
+                                     "--set",
+                                     "bridge.kafka_to_mqtt=[]"};
+    for (const auto& kv : o.sets) argv.insert(argv.end(), {"--set", kv});
+    argv.push_back("broker");
+    if (o.http_port > 0)
+      argv.insert(argv.end(), {"--http", fmt::format("127.0.0.1:{}", o.http_port)});
+    pid = Spawn(std::move(argv));
   } else {
     pid = Spawn({"/usr/bin/python3", PYTHON_BRIDGE, "--mqtt-port", std::to_string(mosquitto.port()),
                  "--kafka", (*cluster)->bootstraps()});
@@ -160,15 +244,21 @@ Result RunOne(const std::string& bridge, const Options& o, int count) {
   // Let the bridge subscribe (its persistent session then holds everything) before publishing:
   // one probe message, published until it is read back.
   std::atomic<bool> done{false};
+  std::atomic<bool> publishing_done{false};  // QoS 0 may lose some: then read until 5 s idle
   mqtt::bench::LatencyHistogram hist;
   std::set<int> seen;
   Result r{bridge, count};
   int64_t first_ns = 0, last_ns = 0;
   const int64_t give_up = NowNs() + int64_t{600} * 1000000000;
   std::thread reader([&] {
+    int64_t last_read = NowNs();
     while (!done && NowNs() < give_up) {
       auto rec = (*consumer)->Poll(100);
-      if (!rec.ok() || !*rec) continue;
+      if (!rec.ok() || !*rec) {
+        if (publishing_done && NowNs() - last_read > int64_t{5} * 1000000000) break;
+        continue;
+      }
+      last_read = NowNs();
       int64_t sent = 0;
       int i = -1;
       if (std::sscanf((**rec).value.c_str(), "%ld %d", &sent, &i) != 2) continue;
@@ -214,6 +304,7 @@ Result RunOne(const std::string& bridge, const Options& o, int count) {
   }
   first_ns = NowNs();
   Publish(url, o, count);
+  publishing_done = true;
   reader.join();
   if (static_cast<int>(seen.size()) < count) {
     std::cerr << fmt::format("{}: only {} of {} messages reached Kafka\n", bridge, seen.size(),
@@ -247,6 +338,16 @@ int Main(int argc, char** argv) {
       o.only = v;
     else if (k == "--fsync")
       o.fsync = v;
+    else if (k == "--publishers")
+      o.publishers = std::stoi(v);
+    else if (k == "--window")
+      o.window = std::stoi(v);
+    else if (k == "--qos")
+      o.qos = std::stoi(v);
+    else if (k == "--http-port")
+      o.http_port = std::stoi(v);
+    else if (k == "--set")
+      o.sets.push_back(v);
     else {
       std::cerr << "unknown option " << k << "\n";
       return 2;
@@ -261,8 +362,10 @@ int Main(int argc, char** argv) {
     results.push_back(RunOne("python", o, o.python_count));
   }
   std::cout << fmt::format(
+      "publishers {}, window {}, QoS {}{}{}\n"
       "| bridge | size | rate | messages | msg/s | p50 ms | p99 ms | max ms | duplicates | "
-      "bridge CPU µs/msg |\n|---|---|---|---|---|---|---|---|---|---|\n");
+      "bridge CPU µs/msg |\n|---|---|---|---|---|---|---|---|---|---|\n",
+      o.publishers, o.window, o.qos, o.sets.empty() ? "" : ", --set ", fmt::join(o.sets, " "));
   for (const auto& r : results) {
     std::cout << fmt::format(
         "| {} | {} B | {} | {} | {:.0f} | {:.2f} | {:.2f} | {:.2f} | {} | {:.1f} |\n", r.bridge,

@@ -17,6 +17,7 @@ constexpr char kMessages[] = "aiot_bridge_messages_total";
 constexpr char kDelivered[] = "aiot_bridge_delivered_total";
 constexpr char kLatency[] = "aiot_bridge_delivery_latency_seconds";
 constexpr char kLag[] = "aiot_kafka_source_lag";
+constexpr char kBridgeLag[] = "aiot_bridge_consumer_lag";  // the bridge's Kafka -> MQTT side
 
 // The error counters of the bridge: family -> (type in the JSON, label holding the kind).
 struct ErrorFamily {
@@ -56,13 +57,15 @@ std::vector<std::pair<double, uint64_t>> BucketDelta(
   return d;
 }
 
-// The consumer lag of the services reading Kafka (`source: kafka`), summed per service and topic.
+// The consumer lag of the services reading Kafka (`source: kafka`) and of the bridge's own
+// Kafka -> MQTT side (service "bridge"), summed per service and topic.
 Json ConsumerLag(const std::vector<prometheus::MetricFamily>& families) {
   std::map<std::pair<std::string, std::string>, std::pair<double, int>> lag;
   for (const auto& f : families) {
-    if (f.name != kLag) continue;
+    if (f.name != kLag && f.name != kBridgeLag) continue;
     for (const auto& m : f.metric) {
-      auto& e = lag[{LabelOf(m, "service"), LabelOf(m, "topic")}];
+      const std::string service = f.name == kBridgeLag ? "bridge" : LabelOf(m, "service");
+      auto& e = lag[{service, LabelOf(m, "topic")}];
       e.first += m.gauge.value;
       e.second++;
     }

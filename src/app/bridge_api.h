@@ -3,7 +3,8 @@
 // GET /api/v1/bridge: the state of the MQTT <-> Kafka bridge inside `aiot up` (`bridge.enabled`,
 // src/kafka/README.md) as the dashboard's bridge panel shows it. The one place where the bridge's
 // Prometheus metrics become figures: rates and latency percentiles over a recent window, the disk
-// buffer, the services' consumer lag, errors by kind. No token needed, like /metrics.
+// buffer, the consumer lag (the services' and the bridge's own Kafka -> MQTT side), errors by kind.
+// No token needed, like /metrics.
 #include <cstdint>
 #include <deque>
 #include <functional>
@@ -37,7 +38,8 @@ inline constexpr double kBufferingAfterSeconds = 2.0;
 //  "window_s" (null: no earlier sample yet), "mappings": [{direction, mapping, total, per_s}],
 //  "delivered": {total, per_s}, "latency_ms": {p50, p99, samples, over: window | start} or null,
 //  "buffer": {bytes, records, segments, oldest_age_s, max_bytes, full},
-//  "consumer_lag": [{service, topic, partitions, lag}],
+//  "consumer_lag": [{service, topic, partitions, lag}] (service "bridge": the bridge's Kafka ->
+//  MQTT consumer, aiot_bridge_consumer_lag),
 //  "errors": [{type: delivery | dead_letter | dropped | refused, kind, total, recent}]}.
 // Rates and percentiles are over the window since the oldest sample of the last 30 s (a sample
 // is kept per request, at most one a second), so every client sees the same figures.

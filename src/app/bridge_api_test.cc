@@ -31,7 +31,8 @@ struct FakeBridgeMetrics {
                     .Add({}, prometheus::Histogram::BucketBoundaries{0.0005, 0.001, 0.002, 0.005,
                                                                      0.01, 0.02, 0.05, 0.1, 0.2,
                                                                      0.5, 1, 2, 5, 10, 30, 60})),
-        lag(prometheus::BuildGauge().Name("aiot_kafka_source_lag").Register(r)) {}
+        lag(prometheus::BuildGauge().Name("aiot_kafka_source_lag").Register(r)),
+        bridge_lag(prometheus::BuildGauge().Name("aiot_bridge_consumer_lag").Register(r)) {}
   prometheus::Family<prometheus::Counter>& messages;
   prometheus::Counter& telemetry;
   prometheus::Counter& delivered;
@@ -39,6 +40,7 @@ struct FakeBridgeMetrics {
   prometheus::Family<prometheus::Counter>& dead;
   prometheus::Histogram& latency;
   prometheus::Family<prometheus::Gauge>& lag;
+  prometheus::Family<prometheus::Gauge>& bridge_lag;  // {topic, partition}
 };
 
 class BridgeStatusTest : public ::testing::Test {
@@ -149,15 +151,20 @@ TEST_F(BridgeStatusTest, ErrorsByKindAndConsumerLag) {
   m_.dead.Add({{"reason", "oversized"}}).Increment();
   m_.lag.Add({{"service", "predictor"}, {"topic", "aiot.telemetry"}, {"partition", "0"}}).Set(7);
   m_.lag.Add({{"service", "predictor"}, {"topic", "aiot.telemetry"}, {"partition", "1"}}).Set(5);
+  m_.bridge_lag.Add({{"topic", "aiot.control"}, {"partition", "0"}}).Set(3);
+  m_.bridge_lag.Add({{"topic", "aiot.control"}, {"partition", "3"}}).Set(0);
   Json j = status.Get();
   ASSERT_EQ(j["errors"].size(), 2u) << j.dump();
   EXPECT_EQ(j["errors"][0],
             Json({{"type", "dead_letter"}, {"kind", "oversized"}, {"total", 1}, {"recent", 1}}));
   EXPECT_EQ(j["errors"][1],
             Json({{"type", "delivery"}, {"kind", "_TRANSPORT"}, {"total", 5}, {"recent", 2}}));
-  ASSERT_EQ(j["consumer_lag"].size(), 1u);
+  ASSERT_EQ(j["consumer_lag"].size(), 2u);
   EXPECT_EQ(
       j["consumer_lag"][0],
+      Json({{"service", "bridge"}, {"topic", "aiot.control"}, {"partitions", 2}, {"lag", 3}}));
+  EXPECT_EQ(
+      j["consumer_lag"][1],
       Json(
           {{"service", "predictor"}, {"topic", "aiot.telemetry"}, {"partitions", 2}, {"lag", 12}}));
 }

@@ -81,6 +81,12 @@ struct Bridge::Metrics {
                     .Add({}, prometheus::Histogram::BucketBoundaries{0.0005, 0.001, 0.002, 0.005,
                                                                      0.01, 0.02, 0.05, 0.1, 0.2,
                                                                      0.5, 1, 2, 5, 10, 30, 60})),
+        consumer_lag(prometheus::BuildGauge()
+                         .Name("aiot_bridge_consumer_lag")
+                         .Help("Kafka -> MQTT: records of the assigned partition not yet finished "
+                               "with (high watermark - offset after the last record published "
+                               "and acknowledged, dead-lettered or skipped)")
+                         .Register(r)),
         gauges(prometheus::BuildGauge()
                    .Name("aiot_bridge_buffer")
                    .Help("Disk buffer: bytes, records (unacknowledged), segments, "
@@ -102,6 +108,8 @@ struct Bridge::Metrics {
   prometheus::Family<prometheus::Counter>& subacks;
   prometheus::Counter& refused;
   prometheus::Histogram& latency;
+  prometheus::Family<prometheus::Gauge>& consumer_lag;
+  std::map<std::pair<std::string, int32_t>, prometheus::Gauge*> lag_gauges;  // consumer thread
   prometheus::Family<prometheus::Gauge>& gauges;
   prometheus::Gauge& bytes;
   prometheus::Gauge& records;
@@ -172,6 +180,10 @@ Result<std::unique_ptr<Bridge>> Bridge::CreateCore(const BridgeConfig& config,
 
   Properties props = KafkaProperties(config);
   if (!props.contains("message.timeout.ms")) props["message.timeout.ms"] = "0";  // retry forever
+  // A device's ack (inside the broker) and the MQTT -> Kafka latency wait for the delivery
+  // report: batch for 1 ms, not librdkafka 2.0's 5 (under load batches fill while requests are in
+  // flight anyway; BENCHMARKS.md, "Kafka bridge").
+  if (!props.contains("linger.ms")) props["linger.ms"] = "1";
   Bridge* self = b.get();
   auto producer = Producer::Create(props, [self](const DeliveryReport& r) { self->OnDelivery(r); });
   if (!producer.ok()) return producer.status();
@@ -180,6 +192,9 @@ Result<std::unique_ptr<Bridge>> Bridge::CreateCore(const BridgeConfig& config,
     Properties cp = KafkaProperties(config);
     cp["group.id"] = config.consumer_group;
     if (!cp.contains("auto.offset.reset")) cp["auto.offset.reset"] = "earliest";
+    for (const char* end : {"latest", "end", "largest"}) {
+      if (cp["auto.offset.reset"] == end) b->consume_from_end_ = true;
+    }
     auto consumer = Consumer::Create(cp);
     if (!consumer.ok()) return consumer.status();
     b->consumer_ = std::move(*consumer);
@@ -293,9 +308,9 @@ void Bridge::SetFatal(Status s) {
 
 BridgeStats Bridge::stats() const {
   const Metrics& m = *metrics_;
-  return {m.received.load(),  m.buffered.load(),  m.n_delivered.load(),
-          m.n_dead.load(),    m.n_dropped.load(), m.n_loop.load(),
-          m.n_to_mqtt.load(), m.n_errors.load(),  m.n_refused.load()};
+  return {m.received.load(),  m.buffered.load(),   m.n_delivered.load(), m.n_dead.load(),
+          m.n_dropped.load(), m.n_loop.load(),     m.n_to_mqtt.load(),   m.n_errors.load(),
+          m.n_refused.load(), consumer_lag_.load()};
 }
 
 bool Bridge::IsOwnOrigin(const mqtt::UserProperties& props) {
@@ -346,11 +361,14 @@ void Bridge::BufferRecord(const std::string& bytes, int64_t time_ms, bool qos0, 
   for (;;) {
     // While stopping, a record the broker will consider acknowledged is kept even beyond
     // max_bytes (at most the in-flight window), rather than lost.
-    auto seq = buffer_->Append(bytes, time_ms, /*force=*/stopping_.load());
+    Result<uint64_t> seq = errc::internal;
+    {
+      std::lock_guard lock(pending_mu_);  // awaited before the producer thread sees it
+      seq = buffer_->Append(bytes, time_ms, /*force=*/stopping_.load());
+      if (seq.ok()) pending_[*seq] = Pending{{}, t0_ns};
+    }
     if (seq.ok()) {
       metrics_->buffered++;
-      std::lock_guard lock(pending_mu_);
-      pending_[*seq] = Pending{{}, t0_ns};
       return;
     }
     if (seq.error() == errc::resource_exhausted && qos0) {
@@ -449,17 +467,19 @@ void Bridge::AppendIntake(Intake& e) {
       std::lock_guard lock(intake_mu_);
       stopping = stop_intake_;
     }
-    auto seq = buffer_->Append(e.bytes, e.time_ms, /*force=*/stopping);
+    const bool ack_now = config_.ack == AckPolicy::kDurable;
+    Result<uint64_t> seq = errc::internal;
+    {
+      // The record is awaited before the producer thread can see it: its delivery report
+      // (Acked, which takes pending_mu_) may come before this thread would get the lock again,
+      // and an ack not found is one never released (the device's window then stalls for good).
+      std::lock_guard lock(pending_mu_);
+      seq = buffer_->Append(e.bytes, e.time_ms, /*force=*/stopping);
+      if (seq.ok()) pending_[*seq] = Pending{ack_now ? nullptr : std::move(e.done), e.t0_ns};
+    }
     if (seq.ok()) {
       full_ = false;
       metrics_->buffered++;
-      const bool ack_now = config_.ack == AckPolicy::kDurable;
-      Pending p{{}, e.t0_ns};
-      if (!ack_now) p.done = std::move(e.done);
-      {
-        std::lock_guard lock(pending_mu_);
-        pending_[*seq] = std::move(p);
-      }
       if (ack_now && e.done) e.done(mqtt::ReasonCode::kSuccess);
       return;
     }
@@ -667,7 +687,12 @@ void Bridge::UpdateGauges() {
 
 // Kafka -> MQTT, on the consumer thread.
 void Bridge::ConsumeLoop() {
+  auto last_lag = std::chrono::steady_clock::now() - std::chrono::seconds(1);
   while (!stop_threads_) {
+    if (const auto now = std::chrono::steady_clock::now(); now - last_lag >= milliseconds(500)) {
+      UpdateConsumerLag();
+      last_lag = now;
+    }
     auto polled = consumer_->Poll(100);
     if (!polled.ok()) {
       metrics_->n_errors++;
@@ -700,6 +725,91 @@ void Bridge::KafkaDeadLetter(const InRecord& rec, std::string_view reason, std::
     metrics_->dropped.Add({{"reason", "dead_letter_failed"}}).Increment();
   }
   (void)consumer_->Commit(rec.topic, rec.partition, rec.offset + 1, /*async=*/true);
+  ConsumerFinished(rec.topic, rec.partition, rec.offset);
+}
+
+void Bridge::ConsumerFinished(const std::string& topic, int32_t partition, int64_t offset) {
+  std::lock_guard lock(lag_mu_);
+  auto it = finished_next_.find({topic, partition});
+  if (it != finished_next_.end()) it->second = std::max(it->second, offset + 1);
+}
+
+// On the consumer thread: per assigned partition, librdkafka's cached high watermark (updated
+// by every fetch response) minus the offset after the last record finished with. A partition
+// from which nothing was read yet counts from the consumer's position, or (before the first
+// record: librdkafka has no position then) from the group's committed offset, asked once per
+// assignment (without a commit: where auto.offset.reset starts).
+void Bridge::UpdateConsumerLag() {
+  rd_kafka_t* rk = consumer_->handle();
+  rd_kafka_topic_partition_list_t* assigned = nullptr;
+  if (rd_kafka_assignment(rk, &assigned) != RD_KAFKA_RESP_ERR_NO_ERROR) return;
+  (void)rd_kafka_position(rk, assigned);  // next offset to read, per partition
+  rd_kafka_topic_partition_list_t* unknown = rd_kafka_topic_partition_list_new(0);
+  {
+    std::lock_guard lock(lag_mu_);
+    for (int i = 0; i < assigned->cnt; ++i) {
+      const rd_kafka_topic_partition_t& tp = assigned->elems[i];
+      if (tp.offset < 0 && !finished_next_.contains({tp.topic, tp.partition})) {
+        rd_kafka_topic_partition_list_add(unknown, tp.topic, tp.partition);
+      }
+    }
+  }
+  if (unknown->cnt > 0 && rd_kafka_committed(rk, unknown, 2000) == RD_KAFKA_RESP_ERR_NO_ERROR) {
+    std::lock_guard lock(lag_mu_);
+    for (int i = 0; i < unknown->cnt; ++i) {
+      const rd_kafka_topic_partition_t& tp = unknown->elems[i];
+      int64_t low = 0, high = -1;
+      if (tp.err != RD_KAFKA_RESP_ERR_NO_ERROR ||
+          rd_kafka_get_watermark_offsets(rk, tp.topic, tp.partition, &low, &high) !=
+              RD_KAFKA_RESP_ERR_NO_ERROR ||
+          high < 0) {
+        continue;
+      }
+      const int64_t start = tp.offset >= 0 ? tp.offset : (consume_from_end_ ? high : low);
+      finished_next_.try_emplace({tp.topic, tp.partition}, start);
+    }
+  }
+  rd_kafka_topic_partition_list_destroy(unknown);
+  std::map<std::pair<std::string, int32_t>, int64_t> lags;
+  {
+    std::lock_guard lock(lag_mu_);
+    std::map<std::pair<std::string, int32_t>, int64_t> kept;
+    for (int i = 0; i < assigned->cnt; ++i) {
+      const rd_kafka_topic_partition_t& tp = assigned->elems[i];
+      std::pair<std::string, int32_t> key{tp.topic, tp.partition};
+      int64_t low = 0, high = -1;
+      auto it = finished_next_.find(key);
+      int64_t next = it != finished_next_.end() ? it->second : tp.offset;
+      if (it != finished_next_.end()) kept[key] = it->second;
+      if (rd_kafka_get_watermark_offsets(rk, tp.topic, tp.partition, &low, &high) !=
+              RD_KAFKA_RESP_ERR_NO_ERROR ||
+          high < 0 || next < 0) {
+        continue;
+      }
+      lags[key] = std::max<int64_t>(0, high - std::max(next, low));
+    }
+    finished_next_ = std::move(kept);  // a partition no longer ours starts afresh
+  }
+  rd_kafka_topic_partition_list_destroy(assigned);
+  int64_t total = 0;
+  for (auto it = metrics_->lag_gauges.begin(); it != metrics_->lag_gauges.end();) {
+    if (lags.contains(it->first)) {
+      ++it;
+      continue;
+    }
+    metrics_->consumer_lag.Remove(it->second);
+    it = metrics_->lag_gauges.erase(it);
+  }
+  for (const auto& [key, lag] : lags) {
+    auto& g = metrics_->lag_gauges[key];
+    if (g == nullptr) {
+      g = &metrics_->consumer_lag.Add(
+          {{"topic", key.first}, {"partition", std::to_string(key.second)}});
+    }
+    g->Set(static_cast<double>(lag));
+    total += lag;
+  }
+  consumer_lag_ = lags.empty() ? -1 : total;
 }
 
 void Bridge::HandleKafkaRecord(InRecord& rec) {
@@ -707,11 +817,17 @@ void Bridge::HandleKafkaRecord(InRecord& rec) {
   for (const auto& r : reverse_) {
     if (r.kafka_topic == rec.topic) map = &r;
   }
-  if (map == nullptr) return;                  // not subscribed
+  if (map == nullptr) return;  // not subscribed
+  {
+    std::lock_guard lock(lag_mu_);  // everything from here on is outstanding
+    auto [it, inserted] = finished_next_.try_emplace({rec.topic, rec.partition}, rec.offset);
+    if (rec.offset < it->second) it->second = rec.offset;  // read again (rebalance)
+  }
   if (rec.header(kOriginHeader) != nullptr) {  // came from MQTT through a bridge
     metrics_->n_loop++;
     metrics_->loop.Add({{"direction", "kafka_to_mqtt"}}).Increment();
     (void)consumer_->Commit(rec.topic, rec.partition, rec.offset + 1, true);
+    ConsumerFinished(rec.topic, rec.partition, rec.offset);
     return;
   }
   std::string topic = map->prefix;
@@ -742,7 +858,10 @@ void Bridge::HandleKafkaRecord(InRecord& rec) {
     if (!ec) {
       counter->Increment();
       metrics_->n_to_mqtt++;
-      if (!stop_threads_) (void)consumer_->Commit(t, p, o + 1, /*async=*/true);
+      if (!stop_threads_) {
+        (void)consumer_->Commit(t, p, o + 1, /*async=*/true);
+        ConsumerFinished(t, p, o);
+      }
     } else if (ec != make_error_code(errc::cancelled)) {
       metrics_->n_errors++;
       metrics_->errors.Add({{"kind", "mqtt_publish"}}).Increment();

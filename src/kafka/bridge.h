@@ -23,6 +23,7 @@
 #include <boost/asio/io_context.hpp>
 #include <condition_variable>
 #include <deque>
+#include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
@@ -52,6 +53,10 @@ struct BridgeStats {
   uint64_t kafka_to_mqtt = 0;  // records published to MQTT and acknowledged
   uint64_t delivery_errors = 0;
   uint64_t refused = 0;  // inside the broker: PUBLISHes refused (when_full: refuse)
+  // Kafka -> MQTT: records in the assigned partitions not yet finished with (published and
+  // acknowledged, dead-lettered or skipped), summed over the partitions (high watermark - the
+  // offset after the last finished record). -1 before the first update.
+  int64_t consumer_lag = -1;
 };
 
 class Bridge {
@@ -127,6 +132,9 @@ class Bridge {
   void DeadLetterDelivery(const DeliveryReport& r, uint64_t seq);
   void ConsumeLoop();
   void HandleKafkaRecord(InRecord& rec);
+  // Kafka -> MQTT: `offset` of the partition is finished with (its offset committed).
+  void ConsumerFinished(const std::string& topic, int32_t partition, int64_t offset);
+  void UpdateConsumerLag();
   void KafkaDeadLetter(const InRecord& rec, std::string_view reason, std::string detail);
   void UpdateGauges();
   void SetFatal(Status s);
@@ -162,6 +170,12 @@ class Bridge {
   std::mutex outstanding_mu_;
   std::condition_variable outstanding_cv_;
   size_t outstanding_ = 0;
+  // Kafka -> MQTT, per (topic, partition): the offset after the last record finished with (for
+  // the consumer lag; set to the first record read, then advanced as records finish).
+  std::mutex lag_mu_;
+  std::map<std::pair<std::string, int32_t>, int64_t> finished_next_;
+  std::atomic<int64_t> consumer_lag_{-1};
+  bool consume_from_end_ = false;  // auto.offset.reset latest: no commit = from the end
   mutable std::mutex fatal_mu_;
   std::optional<Status> fatal_;
 };

@@ -51,7 +51,9 @@ void Describe(config::Visitor& v, BridgeConfig& c) {
   v.Field("bootstrap_servers", c.bootstrap_servers, "Kafka bootstrap servers, host:port[,...]");
   v.Field("kafka", c.kafka,
           "further librdkafka properties by name, e.g. {compression.type: lz4}; "
-          "enable.idempotence=true and acks=all are fixed");
+          "enable.idempotence=true and acks=all are fixed; the producer's defaults differ "
+          "from librdkafka's in linger.ms 1 (not 5: acks wait for Kafka) and "
+          "message.timeout.ms 0 (retry forever)");
   v.Field("mappings", c.mappings,
           "MQTT -> Kafka: \"<mqtt filter> -> <kafka topic template> [key=...]\"; template "
           "levels {N} (0-based), key {N}, field:NAME[,NAME] or none (default "

@@ -42,6 +42,22 @@ inline std::optional<double> MetricAt(uint16_t port, const std::string& prefix) 
   return std::nullopt;
 }
 
+// The values of every /metrics line of the HTTP server on `port` that starts with `prefix` (one
+// per label set of a family, e.g. prefix "aiot_bridge_consumer_lag{"); empty when nothing answers.
+inline std::vector<double> MetricValuesAt(uint16_t port, const std::string& prefix) {
+  net::testing::TestClient client(port);
+  if (!client.connected()) return {};
+  auto reply = client.Roundtrip(net::testing::GetRequest("/metrics"), 5000);
+  if (!reply || reply->status != 200) return {};
+  std::vector<double> values;
+  std::istringstream lines(reply->body);
+  std::string line;
+  while (std::getline(lines, line)) {
+    if (line.starts_with(prefix)) values.push_back(std::stod(line.substr(line.rfind(' ') + 1)));
+  }
+  return values;
+}
+
 // `AIOT_BIN <args...>`; its output goes to the test's (stdout and stderr inherited).
 class AiotProcess {
  public:

@@ -59,6 +59,9 @@ class BridgeProcess {
   double MetricOr0(const std::string& prefix) const {
     return kafka_test::MetricAt(http_port_, prefix).value_or(0);
   }
+  std::vector<double> MetricValues(const std::string& prefix) const {
+    return kafka_test::MetricValuesAt(http_port_, prefix);
+  }
 
  private:
   std::vector<std::string> args_;
@@ -343,6 +346,46 @@ TEST_F(BridgeTest, KafkaControlMessageReachesTheRightDeviceAndLoopsAreCut) {
   std::promise<void> stopped;
   device->Stop([&] { stopped.set_value(); });
   stopped.get_future().wait();
+}
+
+// The Kafka -> MQTT side's consumer lag: records written to aiot.control while the MQTT broker
+// is down are read but not acknowledged, so they count in aiot_bridge_consumer_lag (per
+// partition) until the broker is back and has acknowledged every publish; then 0.
+TEST_F(BridgeTest, ConsumerLagCountsControlMessagesUntilMqttAcknowledgesThem) {
+  bridge_ = MakeBridge({}, {"--map", "fan/messages -> aiot.telemetry"});
+  bridge_->Start();
+  auto lag = [&] {  // (sum, partitions exported)
+    const std::vector<double> v = bridge_->MetricValues("aiot_bridge_consumer_lag{");
+    double sum = 0;
+    for (double x : v) sum += x;
+    return std::pair<double, size_t>{sum, v.size()};
+  };
+  // Assigned all 4 partitions of aiot.control, nothing to read: 0 each.
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        return lag() == std::pair<double, size_t>{0, 4};
+      },
+      seconds(60)))
+      << "lag " << lag().first << " over " << lag().second << " partitions";
+  mosquitto_->Kill();
+  constexpr int kRecords = 40;
+  std::string lines;
+  for (int i = 0; i < kRecords; ++i) {
+    lines += fmt::format("fan-{:04d}|{{\"command\":\"report-status\",\"n\":{}}}\n", i % 8, i);
+  }
+  ASSERT_TRUE(KcatWrite(cluster_->bootstraps(), "-P -t aiot.control -K '|'", lines));
+  // Read (the publishes wait in the MQTT client's offline queue) but not acknowledged.
+  ASSERT_TRUE(WaitFor([&] { return lag().first == kRecords; }, seconds(60)))
+      << "lag " << lag().first;
+  EXPECT_EQ(bridge_->MetricOr0("aiot_bridge_messages_total{direction=\"kafka_to_mqtt\""), 0);
+  ASSERT_TRUE(mosquitto_->Start());
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        return lag() == std::pair<double, size_t>{0, 4};
+      },
+      seconds(90)))
+      << "lag " << lag().first;
+  EXPECT_EQ(bridge_->MetricOr0("aiot_bridge_messages_total{direction=\"kafka_to_mqtt\""), kRecords);
 }
 
 }  // namespace
