@@ -1241,6 +1241,8 @@ void ServerConnection::OnSessionLost() {
     shard_.EndSession(s);
   } else if (expiry != kSessionNeverExpires) {
     s->state().expires_at_ns = now + static_cast<int64_t>(expiry) * kNanosPerSecond;
+    // The expiry keeps counting from now across a restart.
+    if (Persister* p = s->PersistLog()) p->Append(RecOffline{s->key(), broker().clock_.NowNanos()});
   } else {
     s->state().expires_at_ns = 0;
   }
@@ -1861,10 +1863,19 @@ void Broker::RestoreSession(Shard* shard, SessionKey key, const PersistedSession
   st.client_id = ps.client_id;
   st.expiry_interval_s = ps.expiry_interval_s;
   st.protocol_version = ps.protocol_version;
-  // Offline from now on: the expiry counts from the restart.
-  st.expires_at_ns = ps.expiry_interval_s == kSessionNeverExpires
-                         ? 0
-                         : now + static_cast<int64_t>(ps.expiry_interval_s) * kNanosPerSecond;
+  // Offline: the expiry counts from when the session went offline [MQTT-3.1.2-23] (a deadline
+  // past already ends it at the first tick); a session that was online when the broker stopped
+  // (a crash) went offline now, and that is logged for the next restart.
+  if (ps.expiry_interval_s == kSessionNeverExpires) {
+    st.expires_at_ns = 0;
+  } else if (ps.offline_since_unix_ns != 0) {
+    const int64_t due_unix =
+        ps.offline_since_unix_ns + static_cast<int64_t>(ps.expiry_interval_s) * kNanosPerSecond;
+    st.expires_at_ns = std::max<int64_t>(now + (due_unix - clock_.NowNanos()), 1);
+  } else {
+    st.expires_at_ns = now + static_cast<int64_t>(ps.expiry_interval_s) * kNanosPerSecond;
+    persist_->Append(RecOffline{key, clock_.NowNanos()});
+  }
   SessionContents& sc = st.Contents();
   for (const auto& [filter, o] : ps.subscriptions) {
     index_.Add(key, shard->index(), filter, o);

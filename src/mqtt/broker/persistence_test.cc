@@ -309,6 +309,7 @@ TEST_F(PersistenceLog, EveryRecordRoundTrips) {
       RecWill{1, Msg(6, "w", "gone", 1), 123456789},
       RecWill{1, nullptr, 0},
       RecRetained{Msg(7, "r", "v", 0, true)},
+      RecOffline{1, 1700000000000000000},
   };
   for (const PersistRecord& r : all) {
     std::string bytes;
