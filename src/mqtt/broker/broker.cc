@@ -484,6 +484,30 @@ class Shard {
     }
   }
 
+  // every_ack: a PUBACK / PUBREC whose record is durable, from a persistence sync thread. The acks
+  // of a group are collected and released on this core by one posted closure, not one each (so
+  // a connection's acks also leave in one write).
+  void PostDurableAck(uint64_t conn, uint16_t packet_id) {
+    bool first;
+    {
+      std::lock_guard lock(durable_mu_);
+      first = durable_acks_.empty();
+      durable_acks_.emplace_back(conn, packet_id);
+    }
+    if (first) Post([this] { ReleaseDurableAcks(); });
+  }
+  void ReleaseDurableAcks() {
+    {
+      std::lock_guard lock(durable_mu_);
+      durable_run_.swap(durable_acks_);
+    }
+    for (const auto& [conn, packet_id] : durable_run_) {
+      if (ServerConnection* c = FindConnection(conn))
+        c->OnIngestDone(packet_id, ReasonCode::kSuccess);
+    }
+    durable_run_.clear();
+  }
+
   void Tick();
 
   // This core's traffic. Written only by this core (plain load + store), read by any.
@@ -514,6 +538,9 @@ class Shard {
   size_t in_transit_ = 0;                  // see kMaxInTransit
   std::vector<uint64_t> transit_waiters_;  // connection ids held back until in_transit_ drops
   bool flush_scheduled_ = false;
+  std::mutex durable_mu_;
+  std::vector<std::pair<uint64_t, uint16_t>> durable_acks_;  // guarded by durable_mu_
+  std::vector<std::pair<uint64_t, uint16_t>> durable_run_;   // being released (this core)
 };
 
 // ---- Session implementation ------------------------------------------------------------------
@@ -1296,11 +1323,8 @@ void ServerConnection::HandlePublish(Publish&& p) {
       log.incoming_packet_id = packet_id;
     }
     if (qos > 0 && broker().persist_->mode() == PersistenceMode::kEveryAck) {
-      log.done = [b = &broker(), core = shard_.index(), conn = conn_id_, packet_id] {
-        b->Post(core, [b, core, conn, packet_id] {
-          if (ServerConnection* c = b->shards_[core]->FindConnection(conn))
-            c->OnIngestDone(packet_id, ReasonCode::kSuccess);
-        });
+      log.done = [shard = &shard_, conn = conn_id_, packet_id] {
+        shard->PostDurableAck(conn, packet_id);
       };
     }
   }
