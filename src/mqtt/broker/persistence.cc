@@ -899,7 +899,8 @@ void Persister::RunSyncer() {
     }
     // Every group up to `claim` was written before this call: it returns with them durable.
     if (::fdatasync(fd) != 0) PersistenceFailed(Errno("fdatasync " + path_));
-    // Callbacks in log order: the groups are taken and run under release_mu_.
+    // Callbacks in log order: the groups are taken and run under release_mu_; Flush returns
+    // once they ran.
     std::lock_guard release(release_mu_);
     bool stopping;
     {
@@ -912,15 +913,20 @@ void Persister::RunSyncer() {
       ready.assign(std::make_move_iterator(unsynced_.begin()),
                    std::make_move_iterator(unsynced_.begin() + static_cast<std::ptrdiff_t>(n)));
       unsynced_.erase(unsynced_.begin(), unsynced_.begin() + static_cast<std::ptrdiff_t>(n));
-      if (!ready.empty()) written_ = std::max(written_, ready.back().appended);
       stopping = stop_;
     }
-    flushed_cv_.notify_all();
+    flushed_cv_.notify_all();  // a compaction may wait for this sync
+    if (ready.empty()) continue;
     // At shutdown the connections waiting for these acks are gone: nobody to tell.
     if (!stopping) {
       for (Group& g : ready)
         for (auto& fn : g.done) fn();
     }
+    {
+      std::lock_guard lock(mu_);
+      written_ = std::max(written_, ready.back().appended);
+    }
+    flushed_cv_.notify_all();
     ready.clear();
   }
 }
