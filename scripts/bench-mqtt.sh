@@ -66,10 +66,13 @@ wait_port() {
 start_brokers() {
   mport=$(free_port)
   aport=$(free_port)
+  # set_tcp_nodelay: as aiot does on every connection (mosquitto's default keeps Nagle on, which
+  # delays small QoS 1 packets, over TLS most).
   cat > "$work/mosquitto.conf" <<CONF
 listener $mport 127.0.0.1
 allow_anonymous true
 max_connections -1
+set_tcp_nodelay true
 CONF
   tls_set=()
   if ((tls)); then

@@ -79,6 +79,8 @@ constexpr std::array<double, 14> kBuckets = {0.0001, 0.00025, 0.0005, 0.001, 0.0
 constexpr size_t kMinStatus = 100;
 constexpr size_t kMaxStatus = 600;
 constexpr size_t kFileChunk = 64 * 1024;
+// HTTPS: how long a closing connection waits for the client's close_notify (or its close).
+constexpr uint32_t kCloseNotifyMs = 2000;
 
 bool ParseListen(std::string_view listen, tcp::endpoint& out) {
   std::string_view host;
@@ -242,10 +244,24 @@ class Connection {
   void CloseIfIdle() {
     if (phase_ != Phase::kIdle || buffer_.size() != 0) return;
     boost::system::error_code ec;
-    if (socket_.socket().available(ec) == 0 || ec) Close();
+    if (socket_.socket().available(ec) != 0 && !ec) return;
+    if (socket_.tls() && !closing_) {
+      // HTTPS: end the wait for a request; Run then sends close_notify before closing.
+      closing_ = true;
+      socket_.socket().cancel(ec);
+      return;
+    }
+    Close();
   }
   void CloseIfExpired(Clock::time_point now) {
-    if (now >= deadline_) Close();
+    if (now < deadline_) return;
+    if (phase_ == Phase::kIdle && socket_.tls() && !closing_) {
+      closing_ = true;  // idle timeout over HTTPS: Run sends close_notify (CloseIfIdle)
+      boost::system::error_code ec;
+      socket_.socket().cancel(ec);
+      return;
+    }
+    Close();
   }
   void Close() {
     boost::system::error_code ec;
@@ -298,6 +314,7 @@ class Connection {
   std::string allow_;
   std::unique_ptr<char[]> file_buf_;
   Phase phase_ = Phase::kIdle;
+  bool closing_ = false;  // HTTPS: an idle close is under way (close_notify, then close)
   Clock::time_point deadline_ = Clock::time_point::max();
 };
 
@@ -412,6 +429,15 @@ asio::awaitable<void> Connection::Run() {
     if (!ok || !d.keep_alive) break;
   }
   if (socket_.socket().is_open()) {
+    if (socket_.tls()) {
+      // A clean TLS end: close_notify, so the client sees the end of the stream and not a
+      // truncation. Bounded: the sweeper closes the socket past the deadline if the client
+      // neither answers with its close_notify nor closes.
+      phase_ = Phase::kBusy;
+      deadline_ = Clock::now() + std::chrono::milliseconds(std::min<uint32_t>(
+                                     server_->config.request_timeout_ms, kCloseNotifyMs));
+      co_await socket_.tls_stream().async_shutdown(asio::redirect_error(asio::use_awaitable, ec));
+    }
     socket_.socket().shutdown(tcp::socket::shutdown_send, ec);
     socket_.close(ec);
   }

@@ -10,6 +10,7 @@
 #include <boost/asio/ssl.hpp>
 #include <boost/beast/core/buffers_to_string.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
+#include <boost/beast/http.hpp>
 #include <boost/beast/websocket.hpp>
 #include <boost/beast/websocket/ssl.hpp>
 #include <filesystem>
@@ -232,6 +233,40 @@ TEST_F(Https, WebSocketRouteIsWss) {
   EXPECT_TRUE(WaitFor([&] { return hub.subscribers() == 0; }));
   server_->Stop();  // before `hub` goes: the server closes its hubs on stop
   server_.reset();
+}
+
+// A connection the server ends (a response with `Connection: close`, the idle timeout) ends with
+// the TLS close_notify: the client reads the end of the stream (eof), not a truncation
+// (ssl::error::stream_truncated, "unexpected EOF").
+TEST_F(Https, ServerCloseSendsCloseNotify) {
+  config_.idle_timeout_ms = 300;
+  StartServer();
+  namespace ssl = asio::ssl;
+  asio::io_context io;
+  ssl::context ctx(ssl::context::tls_client);
+  ctx.load_verify_file(File("ca.pem"));
+  ctx.set_verify_mode(ssl::verify_peer);
+  for (bool close : {true, false}) {
+    ssl::stream<asio::ip::tcp::socket> tls(io, ctx);
+    tls.next_layer().connect(
+        asio::ip::tcp::endpoint(asio::ip::make_address("127.0.0.1"), server_->port()));
+    tls.handshake(ssl::stream_base::client);
+    http::request<http::empty_body> req(http::verb::get, "/hello", 11);
+    req.set(http::field::host, "localhost");
+    req.keep_alive(!close);
+    http::write(tls, req);
+    beast::flat_buffer buffer;
+    http::response<http::string_body> res;
+    http::read(tls, buffer, res);
+    EXPECT_EQ(res.body(), "hello over /hello");
+    // Then nothing more: the server closes (at once, or after 300 ms idle), with close_notify.
+    char byte;
+    boost::system::error_code ec;
+    size_t n = tls.read_some(asio::buffer(&byte, 1), ec);
+    EXPECT_EQ(n, 0u);
+    EXPECT_EQ(ec, asio::error::eof)
+        << (close ? "Connection: close" : "idle timeout") << ": " << ec.message();
+  }
 }
 
 TEST(HttpsConfig, ProblemsAreReportedWithTheirLine) {

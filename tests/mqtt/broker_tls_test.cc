@@ -219,6 +219,32 @@ TEST_F(BrokerTls, PahoScenariosOverTls) {
             "receive_maximum 3\ndisconnected 0x93\ndelivered 3\n");
 }
 
+// A connection the broker closes itself ends with the TLS close_notify after the DISCONNECT
+// (Python's ssl with suppress_ragged_eofs=False: a bare TCP close is an "unexpected EOF"):
+// after a protocol error, a keep-alive timeout and at shutdown.
+TEST_F(BrokerTls, ServerCloseSendsCloseNotifyAfterDisconnect) {
+  StartBroker(TlsConfig());
+  const char* src = std::getenv("AIOT_SOURCE_DIR");
+  const std::string script = (src ? std::string(src) + "/tests/mqtt" : std::string(AIOT_TEST_DIR)) +
+                             "/tls_close_notify.py";
+  auto cmd = [&](const std::string& mode) {
+    return "timeout 120 /usr/bin/python3 " + script + " " + mode + " " + port_ + " " +
+           File("ca.pem");
+  };
+  auto [rc, out] = RunCommand(cmd("protocol_error"));
+  EXPECT_EQ(rc, 0) << out;
+  EXPECT_EQ(out, "disconnect 0x82\nclose_notify\n");
+  auto [rc2, out2] = RunCommand(cmd("keep_alive"));
+  EXPECT_EQ(rc2, 0) << out2;
+  EXPECT_EQ(out2, "disconnect 0x8d\nclose_notify\n");
+  ASSERT_TRUE(WaitFor([&] { return broker_->broker().stats().connections.load() == 0; }));
+  Process client(cmd("shutdown"));
+  ASSERT_TRUE(WaitFor([&] { return broker_->broker().stats().connections.load() == 1; }));
+  broker_.reset();  // the server stops: DISCONNECT 0x8B to every client
+  EXPECT_EQ(client.Wait(), 0) << client.Output();
+  EXPECT_EQ(client.Output(), "connected\ndisconnect 0x8b\nclose_notify\n");
+}
+
 // New certificates are used by new handshakes; established connections stay.
 TEST_F(BrokerTls, ReloadKeepsConnectionsAndUsesNewCertificate) {
   StartBroker(TlsConfig());

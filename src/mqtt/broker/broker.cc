@@ -484,6 +484,30 @@ class Shard {
     }
   }
 
+  // every_ack: a PUBACK / PUBREC whose record is durable, from a persistence sync thread. The acks
+  // of a group are collected and released on this core by one posted closure, not one each (so
+  // a connection's acks also leave in one write).
+  void PostDurableAck(uint64_t conn, uint16_t packet_id) {
+    bool first;
+    {
+      std::lock_guard lock(durable_mu_);
+      first = durable_acks_.empty();
+      durable_acks_.emplace_back(conn, packet_id);
+    }
+    if (first) Post([this] { ReleaseDurableAcks(); });
+  }
+  void ReleaseDurableAcks() {
+    {
+      std::lock_guard lock(durable_mu_);
+      durable_run_.swap(durable_acks_);
+    }
+    for (const auto& [conn, packet_id] : durable_run_) {
+      if (ServerConnection* c = FindConnection(conn))
+        c->OnIngestDone(packet_id, ReasonCode::kSuccess);
+    }
+    durable_run_.clear();
+  }
+
   void Tick();
 
   // This core's traffic. Written only by this core (plain load + store), read by any.
@@ -514,6 +538,9 @@ class Shard {
   size_t in_transit_ = 0;                  // see kMaxInTransit
   std::vector<uint64_t> transit_waiters_;  // connection ids held back until in_transit_ drops
   bool flush_scheduled_ = false;
+  std::mutex durable_mu_;
+  std::vector<std::pair<uint64_t, uint16_t>> durable_acks_;  // guarded by durable_mu_
+  std::vector<std::pair<uint64_t, uint16_t>> durable_run_;   // being released (this core)
 };
 
 // ---- Session implementation ------------------------------------------------------------------
@@ -1241,6 +1268,8 @@ void ServerConnection::OnSessionLost() {
     shard_.EndSession(s);
   } else if (expiry != kSessionNeverExpires) {
     s->state().expires_at_ns = now + static_cast<int64_t>(expiry) * kNanosPerSecond;
+    // The expiry keeps counting from now across a restart.
+    if (Persister* p = s->PersistLog()) p->Append(RecOffline{s->key(), broker().clock_.NowNanos()});
   } else {
     s->state().expires_at_ns = 0;
   }
@@ -1294,11 +1323,8 @@ void ServerConnection::HandlePublish(Publish&& p) {
       log.incoming_packet_id = packet_id;
     }
     if (qos > 0 && broker().persist_->mode() == PersistenceMode::kEveryAck) {
-      log.done = [b = &broker(), core = shard_.index(), conn = conn_id_, packet_id] {
-        b->Post(core, [b, core, conn, packet_id] {
-          if (ServerConnection* c = b->shards_[core]->FindConnection(conn))
-            c->OnIngestDone(packet_id, ReasonCode::kSuccess);
-        });
+      log.done = [shard = &shard_, conn = conn_id_, packet_id] {
+        shard->PostDurableAck(conn, packet_id);
       };
     }
   }
@@ -1861,10 +1887,19 @@ void Broker::RestoreSession(Shard* shard, SessionKey key, const PersistedSession
   st.client_id = ps.client_id;
   st.expiry_interval_s = ps.expiry_interval_s;
   st.protocol_version = ps.protocol_version;
-  // Offline from now on: the expiry counts from the restart.
-  st.expires_at_ns = ps.expiry_interval_s == kSessionNeverExpires
-                         ? 0
-                         : now + static_cast<int64_t>(ps.expiry_interval_s) * kNanosPerSecond;
+  // Offline: the expiry counts from when the session went offline [MQTT-3.1.2-23] (a deadline
+  // past already ends it at the first tick); a session that was online when the broker stopped
+  // (a crash) went offline now, and that is logged for the next restart.
+  if (ps.expiry_interval_s == kSessionNeverExpires) {
+    st.expires_at_ns = 0;
+  } else if (ps.offline_since_unix_ns != 0) {
+    const int64_t due_unix =
+        ps.offline_since_unix_ns + static_cast<int64_t>(ps.expiry_interval_s) * kNanosPerSecond;
+    st.expires_at_ns = std::max<int64_t>(now + (due_unix - clock_.NowNanos()), 1);
+  } else {
+    st.expires_at_ns = now + static_cast<int64_t>(ps.expiry_interval_s) * kNanosPerSecond;
+    persist_->Append(RecOffline{key, clock_.NowNanos()});
+  }
   SessionContents& sc = st.Contents();
   for (const auto& [filter, o] : ps.subscriptions) {
     index_.Add(key, shard->index(), filter, o);

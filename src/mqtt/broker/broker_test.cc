@@ -936,6 +936,70 @@ TEST_F(PersistentBroker, DelayedWillSurvivesARestart) {
   EXPECT_EQ(Payloads(w2), std::vector<std::string>{"gone"});
 }
 
+// Session expiry counts from the disconnect, not from the restart [MQTT-3.1.2-23]: 60 s offline
+// before the restart, then 30 s after it the session (expiry 100 s) is still there, 50 s after it
+// is gone. A session that was online when the broker stopped counts from the restart.
+TEST_F(PersistentBroker, SessionExpiryKeepsItsDeadlineAcrossARestart) {
+  Start();
+  FakeLink s1, s2;
+  ServerConnection* off = Open(0, s1, "offline", false, 100);
+  off->OnPacket(SubOf("t", 1));
+  off->OnClosed();
+  Open(1, s2, "online", false, 100);  // still connected when the broker stops
+  Drain();
+  clock_.Advance(std::chrono::seconds(60));
+  Restart();
+  auto sessions = [&] { return broker_->stats().sessions.load(); };
+  EXPECT_EQ(sessions(), 2u);
+  clock_.Advance(std::chrono::seconds(30));  // 90 s after the disconnect
+  broker_->Tick(0);
+  broker_->Tick(1);
+  Drain();
+  EXPECT_EQ(sessions(), 2u);
+  clock_.Advance(std::chrono::seconds(20));  // 110 s after the disconnect, 50 s after the restart
+  broker_->Tick(0);
+  broker_->Tick(1);
+  Drain();
+  EXPECT_EQ(sessions(), 1u);  // "online" went offline at the restart: 50 of its 100 s
+  // Across a second restart, "online" keeps the deadline its first restart gave it.
+  Restart();
+  clock_.Advance(std::chrono::seconds(51));  // 101 s after the first restart
+  broker_->Tick(0);
+  broker_->Tick(1);
+  Drain();
+  EXPECT_EQ(sessions(), 0u);
+  FakeLink s3;
+  Open(0, s3, "offline", false, 100);
+  EXPECT_FALSE(s3.All<Connack>()[0].session_present);
+}
+
+// Message expiry counts from when the message was published, across a restart: 40 s before it
+// and 30 s after it, a message with 60 s is gone and one with 100 s is delivered with 30 s left.
+TEST_F(PersistentBroker, MessageExpiryKeepsItsDeadlineAcrossARestart) {
+  Start();
+  FakeLink s1, p1;
+  ServerConnection* sub = Open(0, s1, "sub", false, 600);
+  sub->OnPacket(SubOf("t", 1));
+  sub->OnClosed();
+  Drain();
+  ServerConnection* pub = Open(1, p1, "pub", true, 0);
+  Publish short_lived = PubOf("t", "60s", 1, 1);
+  short_lived.properties.message_expiry_interval = 60;
+  pub->OnPacket(std::move(short_lived));
+  Publish long_lived = PubOf("t", "100s", 1, 2);
+  long_lived.properties.message_expiry_interval = 100;
+  pub->OnPacket(std::move(long_lived));
+  ASSERT_TRUE(DrainUntil([&] { return p1.All<Puback>().size() == 2; }));
+  clock_.Advance(std::chrono::seconds(40));
+  Restart();
+  clock_.Advance(std::chrono::seconds(30));
+  FakeLink s2;
+  Open(0, s2, "sub", false, 600);
+  ASSERT_EQ(Payloads(s2), std::vector<std::string>{"100s"});
+  ASSERT_TRUE(s2.All<Publish>()[0].properties.message_expiry_interval.has_value());
+  EXPECT_EQ(*s2.All<Publish>()[0].properties.message_expiry_interval, 30u);
+}
+
 TEST_F(PersistentBroker, CleanStartForgetsThePersistedSession) {
   Start();
   FakeLink s1;

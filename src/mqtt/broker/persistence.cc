@@ -4,11 +4,13 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
+#include <iterator>
 
 #include "base/crc32c.h"
 #include "base/errc.h"
@@ -31,6 +33,7 @@ enum class RecordType : uint8_t {
   kPubrel,
   kWill,
   kRetained,
+  kOffline,
 };
 
 // ---- Encoding ----
@@ -251,6 +254,11 @@ struct Encoder {
     Type(RecordType::kRetained);
     PutMessage(w, *r.msg, clock);
   }
+  void operator()(const RecOffline& r) {
+    Type(RecordType::kOffline);
+    w.Put<uint64_t>(r.key);
+    w.Put<int64_t>(r.since_unix_ns);
+  }
 };
 
 Status Corrupt(std::string_view what) { return Status(errc::corrupted, std::string(what)); }
@@ -372,6 +380,13 @@ Result<PersistRecord> DecodeRecord(std::string_view body, const Clock& clock) {
     case RecordType::kRetained:
       out = RecRetained{GetMessage(r, clock)};
       break;
+    case RecordType::kOffline: {
+      RecOffline o;
+      o.key = r.Get<uint64_t>();
+      o.since_unix_ns = r.Get<int64_t>();
+      out = o;
+      break;
+    }
     default:
       return Corrupt("unknown record type");
   }
@@ -428,6 +443,7 @@ void PersistModel::Apply(const PersistRecord& rec) {
           s.client_id = r.client_id;
           s.expiry_interval_s = r.expiry_interval_s;
           s.protocol_version = r.protocol_version;
+          s.offline_since_unix_ns = 0;
         } else if constexpr (std::is_same_v<T, RecSessionEnd>) {
           sessions_.erase(r.key);
         } else if constexpr (std::is_same_v<T, RecSubscribe>) {
@@ -482,6 +498,8 @@ void PersistModel::Apply(const PersistRecord& rec) {
         } else if constexpr (std::is_same_v<T, RecRetained>) {
           max_msg_id_ = std::max(max_msg_id_, r.msg->persist_id);
           retained_[r.msg->topic] = r.msg;
+        } else if constexpr (std::is_same_v<T, RecOffline>) {
+          if (PersistedSession* s = Find(r.key)) s->offline_since_unix_ns = r.since_unix_ns;
         }
       },
       rec);
@@ -491,6 +509,8 @@ void PersistModel::Snapshot(const Clock& clock, std::string* out) const {
   for (const auto& [topic, msg] : retained_) EncodeRecord(RecRetained{msg}, clock, out);
   for (const auto& [key, s] : sessions_) {
     EncodeRecord(RecSession{key, s.client_id, s.expiry_interval_s, s.protocol_version}, clock, out);
+    if (s.offline_since_unix_ns != 0)
+      EncodeRecord(RecOffline{key, s.offline_since_unix_ns}, clock, out);
     for (const auto& [filter, o] : s.subscriptions)
       EncodeRecord(RecSubscribe{key, filter, o}, clock, out);
     for (uint16_t id : s.incoming) EncodeRecord(RecIncoming{key, id}, clock, out);
@@ -710,7 +730,13 @@ Persister::~Persister() {
     stop_ = true;
   }
   cv_.notify_all();
-  if (thread_.joinable()) thread_.join();
+  if (thread_.joinable()) thread_.join();  // writes what is pending, its last group included
+  {
+    std::lock_guard lock(mu_);
+    writer_done_ = true;
+  }
+  sync_cv_.notify_all();
+  for (std::thread& t : syncers_) t.join();  // sync what the writer wrote
   if (fd_ >= 0) ::close(fd_);
 }
 
@@ -744,6 +770,10 @@ void Persister::Append(PersistRecord r, std::function<void()> done) {
 
 void Persister::StartWriter() {
   thread_ = std::thread([this] { Run(); });
+  if (options_.mode == PersistenceMode::kEveryAck) {
+    for (uint32_t i = 0; i < std::max<uint32_t>(options_.max_syncs_in_flight, 1); ++i)
+      syncers_.emplace_back([this] { RunSyncer(); });
+  }
 }
 
 void Persister::Flush() {
@@ -759,24 +789,33 @@ Persister::Stats Persister::stats() const {
   return stats_;
 }
 
-Status Persister::WriteBatch(std::vector<PersistRecord>& batch) {
+Status Persister::WriteBatch(std::vector<PersistRecord>& batch, bool sync) {
   write_buf_.clear();
   for (PersistRecord& r : batch) {
     EncodeRecord(r, clock_, &write_buf_);
     model_.Apply(r);
   }
   if (Status s = WriteAll(fd_, write_buf_, path_); !s.ok()) return s;
-  if (::fdatasync(fd_) != 0) return Errno("fdatasync " + path_);
+  if (sync && ::fdatasync(fd_) != 0) return Errno("fdatasync " + path_);
   log_bytes_ += write_buf_.size();
-  if (log_bytes_ > options_.compact_min_bytes && log_bytes_ > 2 * snapshot_bytes_) {
-    if (Status s = Compact(); !s.ok()) return s;
-    std::lock_guard lock(mu_);
-    ++stats_.compactions;
-  }
   return Status::Ok();
 }
 
+bool Persister::NeedsCompaction() const {
+  return log_bytes_ > options_.compact_min_bytes && log_bytes_ > 2 * snapshot_bytes_;
+}
+
+namespace {
+// A disk that cannot be written is fatal for the promise of every_ack: stop the process rather
+// than acknowledge what is not durable.
+[[noreturn]] void PersistenceFailed(const Status& s) {
+  std::fprintf(stderr, "aiot broker: persistence failed: %s\n", s.ToString().c_str());
+  std::abort();
+}
+}  // namespace
+
 void Persister::Run() {
+  const bool every_ack = options_.mode == PersistenceMode::kEveryAck;
   std::vector<PersistRecord> batch;
   std::vector<std::function<void()>> done;
   const auto interval = std::chrono::milliseconds(std::max<uint32_t>(options_.interval_ms, 1));
@@ -786,7 +825,7 @@ void Persister::Run() {
     bool stopping;
     {
       std::unique_lock lock(mu_);
-      if (options_.mode == PersistenceMode::kEveryAck) {
+      if (every_ack) {
         cv_.wait(lock, [&] { return stop_ || !pending_.empty() || flush_requested_; });
       } else {
         cv_.wait_until(lock, next, [&] { return stop_ || flush_requested_; });
@@ -799,32 +838,96 @@ void Persister::Run() {
       stopping = stop_;
     }
     if (!batch.empty()) {
-      Status s = WriteBatch(batch);
-      if (!s.ok()) {
-        // A disk that cannot be written is fatal for the promise of every_ack: stop the process
-        // rather than acknowledge what is not durable.
-        std::fprintf(stderr, "aiot broker: persistence failed: %s\n", s.ToString().c_str());
-        std::abort();
+      // every_ack: written only; a sync thread makes the group durable while the next is written.
+      if (Status s = WriteBatch(batch, !every_ack); !s.ok()) PersistenceFailed(s);
+    }
+    if (every_ack) {
+      {
+        std::lock_guard lock(mu_);
+        stats_.records += batch.size();
+        stats_.log_bytes = log_bytes_;
+        unsynced_.push_back(Group{++group_seq_, target, std::move(done)});
       }
+      sync_cv_.notify_one();
+    } else {
+      // At shutdown the connections waiting for these acks are gone: nobody to tell.
+      if (!stopping) {
+        for (auto& fn : done) fn();
+      }
+      {
+        std::lock_guard lock(mu_);
+        stats_.records += batch.size();
+        if (!batch.empty()) ++stats_.syncs;
+        stats_.log_bytes = log_bytes_;
+        written_ = target;
+      }
+      flushed_cv_.notify_all();
     }
-    // At shutdown the connections waiting for these acks are gone: nobody to tell.
-    if (!stopping) {
-      for (auto& fn : done) fn();
-    }
-    {
-      std::lock_guard lock(mu_);
-      stats_.records += batch.size();
-      if (!batch.empty()) ++stats_.syncs;
-      stats_.log_bytes = log_bytes_;
-      written_ = target;
-    }
-    flushed_cv_.notify_all();
     batch.clear();
     done.clear();
+    if (NeedsCompaction()) {
+      if (every_ack) {
+        // The compaction replaces the file: no sync may be running on the old one, and what
+        // was written to it is durable first.
+        std::unique_lock lock(mu_);
+        flushed_cv_.wait(lock, [&] { return synced_ == group_seq_ && syncs_running_ == 0; });
+      }
+      if (Status s = Compact(); !s.ok()) PersistenceFailed(s);
+      std::lock_guard lock(mu_);
+      ++stats_.compactions;
+      stats_.log_bytes = log_bytes_;
+    }
     if (stopping) {
       std::lock_guard lock(mu_);
       if (pending_.empty()) return;
     }
+  }
+}
+
+void Persister::RunSyncer() {
+  std::vector<Group> ready;
+  for (;;) {
+    uint64_t claim;
+    int fd;
+    {
+      std::unique_lock lock(mu_);
+      sync_cv_.wait(lock, [&] { return group_seq_ > sync_claimed_ || writer_done_; });
+      if (group_seq_ == sync_claimed_) return;  // the writer is done and all is claimed
+      claim = sync_claimed_ = group_seq_;
+      ++syncs_running_;
+      fd = fd_;
+    }
+    // Every group up to `claim` was written before this call: it returns with them durable.
+    if (::fdatasync(fd) != 0) PersistenceFailed(Errno("fdatasync " + path_));
+    // Callbacks in log order: the groups are taken and run under release_mu_; Flush returns
+    // once they ran.
+    std::lock_guard release(release_mu_);
+    bool stopping;
+    {
+      std::lock_guard lock(mu_);
+      --syncs_running_;
+      ++stats_.syncs;
+      synced_ = std::max(synced_, claim);
+      size_t n = 0;
+      while (n < unsynced_.size() && unsynced_[n].seq <= claim) ++n;
+      ready.assign(std::make_move_iterator(unsynced_.begin()),
+                   std::make_move_iterator(unsynced_.begin() + static_cast<std::ptrdiff_t>(n)));
+      unsynced_.erase(unsynced_.begin(), unsynced_.begin() + static_cast<std::ptrdiff_t>(n));
+      stopping = stop_;
+    }
+    flushed_cv_.notify_all();  // a compaction may wait for this sync
+    if (ready.empty()) continue;
+    // At shutdown the connections waiting for these acks are gone: nobody to tell.
+    if (!stopping) {
+      for (Group& g : ready)
+        for (auto& fn : g.done) fn();
+    }
+    {
+      std::lock_guard lock(mu_);
+      written_ = std::max(written_, ready.back().appended);
+    }
+    flushed_cv_.notify_all();
+    ready.clear();
   }
 }
 

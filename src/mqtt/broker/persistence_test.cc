@@ -11,6 +11,7 @@
 #include <fstream>
 #include <future>
 #include <iterator>
+#include <mutex>
 
 namespace aiot::mqtt::broker {
 namespace {
@@ -264,6 +265,40 @@ TEST_F(PersistenceLog, CompactionKeepsTheStateAndShrinksTheLog) {
   EXPECT_EQ(m.max_msg_id(), 2099u);
 }
 
+// every_ack with the pipelined syncs: many groups in flight, compactions among them; every `done`
+// runs, in the order of the appends, and the state after a reopen is whole.
+TEST_F(PersistenceLog, EveryAckPipelineRunsEveryDoneInOrderAcrossCompactions) {
+  std::vector<uint64_t> order;
+  std::mutex mu;
+  {
+    auto p = OpenLog(false, PersistenceMode::kEveryAck, /*compact_min=*/64 << 10);
+    ASSERT_TRUE(p.ok());
+    WriteState(**p);
+    for (uint64_t id = 100; id < 3100; ++id) {
+      (*p)->Append(RecPublish{Msg(id, "a/b", std::string(100, 'x'), 1),
+                              false,
+                              0,
+                              0,
+                              {PersistTarget{7, 1, false, {}}}},
+                   [&order, &mu, id] {
+                     std::lock_guard lock(mu);
+                     order.push_back(id);
+                   });
+      (*p)->Append(RecDone{7, id});
+    }
+    (*p)->Flush();
+    EXPECT_GE((*p)->stats().compactions, 1u);
+    EXPECT_GE((*p)->stats().syncs, 1u);
+  }
+  ASSERT_EQ(order.size(), 3000u);
+  for (size_t i = 0; i < order.size(); ++i) ASSERT_EQ(order[i], 100 + i);
+  auto p = OpenLog();
+  ASSERT_TRUE(p.ok());
+  const PersistModel& m = (*p)->loaded();
+  EXPECT_EQ(m.sessions().at(7).deliveries.size(), 3u);  // WriteState's; the 3000 are done
+  EXPECT_EQ(m.retained().size(), 1u);
+}
+
 // The bound: a restart with 100,000 queued messages takes under 2 s. This is the log's
 // part (read, replay, compact); restoring into the shards is a move per message.
 TEST_F(PersistenceLog, HundredThousandQueuedMessagesLoadInUnderTwoSeconds) {
@@ -309,6 +344,7 @@ TEST_F(PersistenceLog, EveryRecordRoundTrips) {
       RecWill{1, Msg(6, "w", "gone", 1), 123456789},
       RecWill{1, nullptr, 0},
       RecRetained{Msg(7, "r", "v", 0, true)},
+      RecOffline{1, 1700000000000000000},
   };
   for (const PersistRecord& r : all) {
     std::string bytes;
