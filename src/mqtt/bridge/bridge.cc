@@ -140,7 +140,7 @@ Result<std::unique_ptr<Bridge>> Bridge::Create(const BridgeConfig& config, broke
   // The local side: in process, trusted.
   MqttClientConfig lc;
   lc.url = "inproc://";
-  lc.client_id = "$bridge/" + config.name;
+  lc.client_id = "aiot-bridge-local-" + config.name;
   lc.clean_start = true;
   lc.max_inflight = 1000;
   lc.offline_queue_limit = 100000;
