@@ -58,6 +58,9 @@ struct ClientOptions {
   bool clean_start = true;
   uint32_t session_expiry_s = 0;
   tls::ClientConfig tls;
+  // Where messages that no Subscribe handler takes go (set before the client starts: a persistent
+  // session's queued messages arrive right after CONNACK, before any new Subscribe).
+  Received* unmatched = nullptr;
 };
 
 // A started client; waits (30 s) until connected. Null when it did not connect.
@@ -72,6 +75,8 @@ inline std::shared_ptr<Client> ConnectClient(boost::asio::io_context& io, const 
   c.reconnect_min_ms = 50;
   c.reconnect_max_ms = 500;
   auto client = Client::Create(io, c);
+  if (o.unmatched)
+    client->SetMessageHandler([into = o.unmatched](const Message& m) { into->Add(m); });
   client->Start();
   if (!test_support::WaitFor([&] { return client->state() == ConnectionState::kConnected; }))
     return nullptr;
