@@ -185,6 +185,15 @@ TEST_F(MqttBridge, RemoteDownMessagesWaitOnDiskAndArriveInOrder) {
   EXPECT_GE(s.buffer.records, static_cast<uint64_t>(kN));
   EXPECT_GT(s.buffer.bytes, 0u);
 
+  // The remote stays down for several seconds: until the oldest buffered message is 3 s old.
+  ASSERT_TRUE(WaitFor([&] {
+    const int64_t oldest = bridge_->stats().buffer.oldest_ms;
+    const int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                            std::chrono::system_clock::now().time_since_epoch())
+                            .count();
+    return oldest > 0 && now - oldest >= 3000;
+  }));
+  EXPECT_FALSE(bridge_->stats().connected);
   ASSERT_TRUE(remote.Start());
   ASSERT_TRUE(WaitFor([&] { return bridge_->stats().buffer.records == 0; }, 60s))
       << bridge_->stats().buffer.records << " still buffered";
