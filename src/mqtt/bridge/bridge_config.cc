@@ -68,7 +68,8 @@ void Describe(config::Visitor& v, BridgeBufferConfig& c) {
           "(aiot_mqtt_bridge_dropped_total{reason=\"buffer_full\"})");
   v.Field("segment_bytes", c.segment_bytes, "a segment file is closed beyond this size");
   v.Field("fsync", c.fsync, disk::kFsyncPolicyNames,
-          "always (fdatasync before the local PUBACK), interval (every fsync_interval_ms; a "
+          "always (fdatasync before a message counts as taken from the local broker), interval "
+          "(every fsync_interval_ms; a "
           "kill -9 loses nothing, a power cut at most that window) or never");
   v.Field("fsync_interval_ms", c.fsync_interval_ms, "interval: milliseconds between fdatasyncs");
 }
