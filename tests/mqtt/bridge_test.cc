@@ -6,6 +6,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <fstream>
 #include <memory>
 #include <string>
 #include <vector>
@@ -15,6 +16,7 @@
 #include "tests/mqtt/bridge_testing.h"
 #include "tests/mqtt/test_broker.h"
 #include "tests/support/pki.h"
+#include "tests/support/run.h"
 #include "tests/support/testing.h"
 
 namespace aiot::mqtt {
@@ -262,6 +264,58 @@ TEST_F(MqttBridge, OverTlsToMosquitto) {
   bad.buffer.dir = dir_ + "/buffer2";
   StartBridge(bad);
   // (Published until the new bridge's local subscription takes it.)
+  ASSERT_TRUE(WaitFor([&] {
+    (void)local_pub->Publish("tele/t", "kept", {.qos = QoS::kAtLeastOnce});
+    return WaitFor([&] { return bridge_->stats().buffer.records >= 1; }, 300ms);
+  }));
+  EXPECT_FALSE(bridge_->stats().connected);
+}
+
+// Mutual TLS and credentials: the remote requires a client certificate and a user name with the
+// password that the bridge reads from broker.bridge.password_file.
+TEST_F(MqttBridge, MutualTlsAndPasswordFile) {
+  auto pki = test_support::MakePki(dir_);
+  ASSERT_EQ(pki.exit_code, 0) << pki.output;
+  auto pw =
+      test_support::RunCommand("mosquitto_passwd -b -c " + dir_ + "/remote.passwd site1 s3cret");
+  ASSERT_EQ(pw.exit_code, 0) << pw.output;
+  std::ofstream(dir_ + "/site1.pw") << "s3cret\n";
+  for (const auto& f : fs::directory_iterator(dir_)) ::chmod(f.path().c_str(), 0644);
+  testing::Mosquitto remote(0, "certfile " + dir_ + "/server.pem\nkeyfile " + dir_ +
+                                   "/server.key\ncafile " + dir_ +
+                                   "/ca.pem\nrequire_certificate true\nallow_anonymous false\n"
+                                   "password_file " +
+                                   dir_ + "/remote.passwd");
+  ASSERT_TRUE(remote.Start());
+  const std::string url = "mqtts://localhost:" + std::to_string(remote.port());
+  auto c = Config(url, {"tele/# out 1"});
+  c.tls.ca = dir_ + "/ca.pem";
+  c.tls.cert = dir_ + "/alice.pem";
+  c.tls.key = dir_ + "/alice.key";
+  c.username = "site1";
+  c.password_file = dir_ + "/site1.pw";
+  StartBridge(c);
+  ASSERT_TRUE(WaitFor([&] { return bridge_->stats().connected; }))
+      << "not connected with a client certificate and the password file";
+  bridge_test::ClientOptions o;
+  o.tls = c.tls;
+  o.username = "site1";
+  o.password = "s3cret";
+  auto remote_sub = Connect(url, o);
+  ASSERT_TRUE(remote_sub);
+  Received got;
+  ASSERT_TRUE(SubscribeInto(*remote_sub, "tele/#", got));
+  auto local_pub = Connect(local_url());
+  ASSERT_TRUE(local_pub);
+  ASSERT_TRUE(Probe(*local_pub, "tele/probe", got));
+
+  // A wrong password: the remote refuses the bridge, which keeps what it is given.
+  bridge_->Stop();
+  bridge_.reset();
+  std::ofstream(dir_ + "/site1.pw") << "wrong\n";
+  auto bad = c;
+  bad.buffer.dir = dir_ + "/buffer2";
+  StartBridge(bad);
   ASSERT_TRUE(WaitFor([&] {
     (void)local_pub->Publish("tele/t", "kept", {.qos = QoS::kAtLeastOnce});
     return WaitFor([&] { return bridge_->stats().buffer.records >= 1; }, 300ms);

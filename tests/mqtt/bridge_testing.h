@@ -58,6 +58,8 @@ struct ClientOptions {
   bool clean_start = true;
   uint32_t session_expiry_s = 0;
   tls::ClientConfig tls;
+  std::string username;
+  std::string password;
   // Where messages that no Subscribe handler takes go (set before the client starts: a persistent
   // session's queued messages arrive right after CONNACK, before any new Subscribe).
   Received* unmatched = nullptr;
@@ -72,6 +74,8 @@ inline std::shared_ptr<Client> ConnectClient(boost::asio::io_context& io, const 
   c.clean_start = o.clean_start;
   c.session_expiry_s = o.session_expiry_s;
   c.tls = o.tls;
+  c.username = o.username;
+  c.password = o.password;
   c.reconnect_min_ms = 50;
   c.reconnect_max_ms = 500;
   auto client = Client::Create(io, c);
