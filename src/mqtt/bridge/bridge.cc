@@ -167,12 +167,29 @@ void Bridge::Start() {
     }
     self->metrics_->connected.Set(up ? 1 : 0);
   });
+  // The local subscriptions are in place when Start returns (waited for below).
+  struct Pending {
+    std::mutex mu;
+    size_t left = 0;
+    std::promise<void> all;
+  };
+  auto pending = std::make_shared<Pending>();
+  for (const TopicSpec& t : topics_) pending->left += t.out() ? 1 : 0;
+  if (pending->left == 0) pending->all.set_value();
   for (const TopicSpec& t : topics_) {
     const QoS qos = static_cast<QoS>(t.qos);
     if (t.out()) {
-      local_->Subscribe(t.local_filter(),
-                        SubscribeOptions{.qos = qos, .no_local = true, .retain_as_published = true},
-                        [self, &t](const Message& m) { self->OnLocalMessage(t, m); });
+      local_->Subscribe(
+          t.local_filter(),
+          SubscribeOptions{.qos = qos, .no_local = true, .retain_as_published = true},
+          [self, &t](const Message& m) { self->OnLocalMessage(t, m); },
+          [pending, self, log, filter = t.local_filter()](ReasonCode rc) {
+            if (IsError(rc))
+              log->error("bridge {}: local subscription {} refused: {}", self->config_.name, filter,
+                         static_cast<int>(rc));
+            std::lock_guard lk(pending->mu);
+            if (pending->left > 0 && --pending->left == 0) pending->all.set_value();
+          });
     }
     if (t.in()) {
       SubscribeOptions o{.qos = qos,
@@ -189,6 +206,8 @@ void Bridge::Start() {
   sender_ = std::thread([this] { SendLoop(); });
   local_->Start();
   remote_->Start();
+  if (pending->all.get_future().wait_for(5s) != std::future_status::ready)
+    log->warn("bridge {}: local subscriptions not acknowledged within 5 s", config_.name);
 }
 
 void Bridge::Stop() {

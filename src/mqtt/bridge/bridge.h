@@ -60,7 +60,8 @@ class Bridge {
   Bridge(const Bridge&) = delete;
   Bridge& operator=(const Bridge&) = delete;
 
-  // Connects both clients and starts the sender thread. The broker's cores must run.
+  // Connects both clients and starts the sender thread; returns once the local broker has
+  // acknowledged the out subscriptions (at most 5 s). The broker's cores and `io` must run.
   void Start();
   // Stops the sender, the clients (what is not acknowledged stays in the buffer), syncs the
   // buffer. Before the broker stops. Idempotent.
