@@ -27,6 +27,7 @@
 #include "ml/data/csv.h"
 #include "ml/data/dataset.h"
 #include "ml/train/pipeline.h"
+#include "mqtt/bridge/bridge.h"
 #include "mqtt/broker/broker_server.h"
 #include "mqtt/broker/inproc_transport.h"
 #include "mqtt/client/client.h"
@@ -220,7 +221,8 @@ struct Platform::Impl {
   registry::DeviceRegistry devices;
   datastore::TrainingDatastore datastore;
   services::ModelHolder predictor_models;
-  services::PredictorConfig predictor_config;   // config.predictor with the model chosen at start
+  services::PredictorConfig predictor_config;  // config.predictor with the model chosen at start
+  std::unique_ptr<mqtt::bridge::Bridge> mqtt_bridge;  // broker.bridge: to a remote MQTT broker
   std::unique_ptr<kafka::Bridge> bridge;        // bridge.enabled: MQTT <-> Kafka inside the broker
   std::unique_ptr<BridgeStatus> bridge_status;  // GET /api/v1/bridge (the dashboard's panel)
   std::unique_ptr<services::Predictor> predictor;
@@ -294,6 +296,19 @@ Status Platform::Impl::StartBridge() {
         return BridgeProbe{bridge->fatal(), bridge->buffer_stats()};
       });
   RegisterBridgeRoutes(router, *bridge_status);
+  if (config.broker.bridge.enabled()) {  // broker.bridge: to a remote MQTT broker
+    auto mb = mqtt::bridge::Bridge::Create(config.broker.bridge, broker.broker(), runtime.Next(),
+                                           registry);
+    if (!mb.ok()) {
+      log::Get("app")->error("broker.bridge: {}", mb.status().message());
+      return mb.status();
+    }
+    mqtt_bridge = std::move(*mb);
+    mqtt_bridge->Start();
+    log::Get("app")->info("broker.bridge {}: {} ({} topic line(s)), buffer {}",
+                          config.broker.bridge.name, config.broker.bridge.url,
+                          config.broker.bridge.topics.size(), config.broker.bridge.buffer.dir);
+  }
   if (!config.bridge.enabled) return Status::Ok();
   auto b = kafka::Bridge::CreateInBroker(config.bridge, broker.broker(), runtime.Next(), registry);
   if (!b.ok()) {
@@ -526,7 +541,8 @@ void Platform::Stop() {
   if (i.rollouts) i.rollouts->Stop();
   if (i.ingest) i.ingest->Stop();
   Impl::StopClient(i.platform_client);
-  if (i.bridge) i.bridge->Stop();  // before the broker: its acks are posted to the cores
+  if (i.mqtt_bridge) i.mqtt_bridge->Stop();  // before the broker: its local client is in process
+  if (i.bridge) i.bridge->Stop();            // before the broker: its acks are posted to the cores
   i.http.Stop();
   i.broker.Stop();
   i.runtime.Stop();

@@ -10,6 +10,7 @@
 #include "base/metrics.h"
 #include "cli/command.h"
 #include "kafka/bridge.h"
+#include "mqtt/bridge/bridge.h"
 #include "mqtt/broker/broker_server.h"
 #include "net/http_server.h"
 #include "net/runtime.h"
@@ -52,6 +53,17 @@ int RunBroker(Context& ctx, const std::string& http_listen, bool recover) {
     }
     bridge = std::move(*b);
   }
+  // broker.bridge: to a remote MQTT broker, with store-and-forward.
+  std::unique_ptr<mqtt::bridge::Bridge> mqtt_bridge;
+  if (config.broker.bridge.enabled()) {
+    auto b = mqtt::bridge::Bridge::Create(config.broker.bridge, server.broker(), runtime.Next(),
+                                          registry);
+    if (!b.ok()) {
+      log->error("broker.bridge: {}", b.status().message());
+      return b.error() == make_error_code(errc::invalid_argument) ? kExitUsage : kExitFailure;
+    }
+    mqtt_bridge = std::move(*b);
+  }
   // --http: /metrics (the broker's and the bridge's), /healthz.
   net::Router router;
   std::unique_ptr<net::HttpServer> http;
@@ -78,6 +90,12 @@ int RunBroker(Context& ctx, const std::string& http_listen, bool recover) {
               config.bridge.buffer.dir);
   }
   runtime.Start();
+  if (mqtt_bridge) {
+    mqtt_bridge->Start();
+    log->info("broker.bridge {}: {} ({} topic line(s)), buffer {}", config.broker.bridge.name,
+              config.broker.bridge.url, config.broker.bridge.topics.size(),
+              config.broker.bridge.buffer.dir);
+  }
   int code = kExitOk;
   while (stop_signal.load() == 0) {
     std::this_thread::sleep_for(std::chrono::milliseconds(100));
@@ -105,7 +123,8 @@ int RunBroker(Context& ctx, const std::string& http_listen, bool recover) {
   // A second signal while stopping means "now".
   std::signal(SIGINT, SIG_DFL);
   std::signal(SIGTERM, SIG_DFL);
-  if (bridge) bridge->Stop();  // before the broker: its acks are posted to the cores
+  if (mqtt_bridge) mqtt_bridge->Stop();  // before the broker: its local client is in process
+  if (bridge) bridge->Stop();            // before the broker: its acks are posted to the cores
   if (http) http->Stop();
   server.Stop();
   runtime.Stop();

@@ -131,6 +131,9 @@ void Describe(config::Visitor& v, BrokerConfig& c) {
   v.Field("max_qos", c.max_qos, "highest QoS supported (0, 1 or 2)");
   v.Field("retain_available", c.retain_available, "retained messages supported");
   v.Field("sys_interval", c.sys_interval, "seconds between $SYS updates; 0 disables $SYS");
+  config::Section(v, "bridge", c.bridge,
+                  "bridge to a remote MQTT broker (Mosquitto bridge semantics) with "
+                  "store-and-forward on disk; off while url is empty");
 }
 
 }  // namespace aiot::mqtt::broker

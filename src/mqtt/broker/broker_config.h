@@ -7,6 +7,7 @@
 #include "base/config.h"
 #include "base/result.h"
 #include "base/tls.h"
+#include "mqtt/bridge/bridge_config.h"
 
 namespace aiot::mqtt::broker {
 
@@ -126,6 +127,8 @@ struct BrokerConfig {
   bool retain_available = true;
   // Interval between $SYS topic updates, seconds; 0 disables $SYS.
   uint32_t sys_interval = 10;
+  // A bridge to a remote broker with store-and-forward (src/mqtt/bridge); off without a url.
+  ::aiot::mqtt::bridge::BridgeConfig bridge;
 };
 
 void Describe(config::Visitor& v, BrokerConfig& c);

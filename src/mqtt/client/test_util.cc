@@ -81,6 +81,14 @@ void Mosquitto::Kill() {
   pid_ = -1;
 }
 
+void Mosquitto::Stop() {
+  if (pid_ <= 0) return;
+  ::kill(pid_, SIGTERM);
+  int status;
+  ::waitpid(pid_, &status, 0);
+  pid_ = -1;
+}
+
 IoThread::IoThread() : guard_(io_.get_executor()), thread_([this] { io_.run(); }) {}
 
 IoThread::~IoThread() {

@@ -31,6 +31,10 @@ class Mosquitto {
   bool Start();
   // SIGKILL (no clean shutdown) and wait.
   void Kill();
+  // SIGTERM (a clean shutdown: with `persistence true` the database is saved) and wait.
+  void Stop();
+  // The directory of its configuration and log (and of a persistence database written there).
+  const std::string& dir() const { return dir_; }
   uint16_t port() const { return port_; }
   std::string url() const { return "tcp://127.0.0.1:" + std::to_string(port_); }
 

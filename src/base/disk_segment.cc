@@ -1,9 +1,9 @@
-#include "kafka/segment.h"
+#include "base/disk_segment.h"
 
 #include <array>
 #include <cstring>
 
-namespace aiot::kafka {
+namespace aiot::disk {
 namespace {
 
 template <typename T>
@@ -102,4 +102,4 @@ ParsedSegment ParseSegment(std::string_view bytes, uint32_t max_frame) {
   return out;
 }
 
-}  // namespace aiot::kafka
+}  // namespace aiot::disk

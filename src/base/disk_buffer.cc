@@ -1,4 +1,4 @@
-#include "kafka/disk_buffer.h"
+#include "base/disk_buffer.h"
 
 #include <fcntl.h>
 #include <fmt/format.h>
@@ -12,11 +12,11 @@
 #include <fstream>
 #include <sstream>
 
+#include "base/disk_segment.h"
 #include "base/errc.h"
 #include "base/log.h"
-#include "kafka/segment.h"
 
-namespace aiot::kafka {
+namespace aiot::disk {
 namespace {
 
 namespace fs = std::filesystem;
@@ -285,7 +285,7 @@ void DiskBuffer::DeleteAckedSegmentsLocked() {
   while (segments_.size() > 1 && segments_.front().last_seq < slot_base_) {
     const Segment& s = segments_.front();
     if (::unlink(s.path.c_str()) != 0) {
-      log::Get("kafka")->error("buffer: cannot delete {}: {}", s.path, std::strerror(errno));
+      log::Get("disk_buffer")->error("buffer: cannot delete {}: {}", s.path, std::strerror(errno));
     }
     total_bytes_ -= s.bytes;
     segments_.pop_front();
@@ -337,4 +337,4 @@ void DiskBuffer::Wake() {
   space_cv_.notify_all();
 }
 
-}  // namespace aiot::kafka
+}  // namespace aiot::disk
