@@ -10,6 +10,9 @@
 
 #include "ml/data/csv.h"
 #include "ml/data/random.h"
+#include "ml/data/ttf.h"
+
+#include <nlohmann/json.hpp>
 #include "ml/runtime/model.h"
 #include "tests/ml/test_data.h"
 
@@ -243,6 +246,61 @@ TEST_F(MlCli, BadInputIsReportedWithRowAndColumn) {
   std::ofstream(dir_ + "/junk.tflite") << "definitely not a model";
   EXPECT_EQ(Aiot("tflite inspect " + dir_ + "/junk.tflite", &out), 1);
   EXPECT_NE(Stderr().find("not a .tflite file"), std::string::npos) << Stderr();
+}
+
+}  // namespace
+}  // namespace aiot::ml
+
+namespace aiot::ml {
+namespace {
+
+// Time to failure end to end: a simulated fleet's history and its maintenance records (failures
+// and repairs) -> aiot train --task time_to_failure -> a tree model whose held-out MAE (whole
+// devices held out) beats the constant predictor's (the training mean), both in the report.
+TEST_F(MlCli, TimeToFailureFromMaintenanceRecordsBeatsTheMean) {
+  std::string out;
+  const std::string history = dir_ + "/history.csv", records = dir_ + "/maintenance.csv";
+  ASSERT_EQ(Aiot("simulate --history 12000 --devices 16 --interval 120 --seed 5 --out " + history +
+                     " --maintenance-out " + records,
+                 &out),
+            0)
+      << Stderr();
+  auto events = ReadMaintenanceCsv(records);
+  ASSERT_TRUE(events.ok()) << events.status().ToString();
+  size_t failures = 0;
+  for (const auto& e : *events) failures += e.kind == MaintenanceEvent::Kind::kFailure;
+  ASSERT_GE(failures, 5u) << "the history must hold failures to learn from";
+  const std::string model = dir_ + "/ttf.tflite";
+  ASSERT_EQ(Aiot("train --task time_to_failure --data " + history + " --maintenance " + records +
+                     " --horizon-h 12 --drop mode,severity,faulty,time_to_failure_s"
+                     " --trees 200 --max-depth 4 --learning-rate 0.1 --seed 2 --out " +
+                     model,
+                 &out),
+            0)
+      << Stderr();
+  EXPECT_NE(Stderr().find("time to failure: 12000 readings"), std::string::npos) << Stderr();
+  const auto report = nlohmann::json::parse(out);
+  EXPECT_EQ(report["task"], "time_to_failure");
+  EXPECT_EQ(report["family"], "gbdt");
+  const double mae = report["test"]["mae"].get<double>();
+  const double baseline = report["test"]["baseline"]["mae"].get<double>();
+  std::printf(
+      "time to failure, held-out devices: MAE %.3f h, constant (training mean) %.3f h, "
+      "%zu test rows\n",
+      mae, baseline, report["test"]["samples"].get<size_t>());
+  EXPECT_GT(report["test"]["samples"].get<size_t>(), 500u);
+  EXPECT_LT(mae, 0.8 * baseline) << out;
+  auto m = Model::FromFile(model);
+  ASSERT_TRUE(m.ok()) << m.status().ToString();
+  EXPECT_EQ((*m)->metadata().task, "time_to_failure");
+  EXPECT_EQ((*m)->metadata().label, "time_to_failure_h");
+  EXPECT_NEAR((*m)->metadata().Metric("test_mae", -1), mae, 1e-9);
+  EXPECT_EQ((*m)->metadata().feature_names().front(), "rotation");
+  // A TTF model needs its records; a label is refused.
+  EXPECT_EQ(Aiot("train --task time_to_failure --data " + history + " --label faulty --out " +
+                     dir_ + "/x.tflite",
+                 &out),
+            2);
 }
 
 }  // namespace
