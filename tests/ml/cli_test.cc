@@ -303,5 +303,34 @@ TEST_F(MlCli, TimeToFailureFromMaintenanceRecordsBeatsTheMean) {
             2);
 }
 
+// A recipe file holds the flags; flags on the command line override it; mistakes name the line.
+TEST_F(MlCli, TrainsFromARecipeFileWithFlagsOverridingIt) {
+  std::string out;
+  const std::string recipe = dir_ + "/pump.yaml";
+  std::ofstream(recipe, std::ios::trunc) << "# pumps, trees\n"
+                                         << "data: " << csv_ << "\n"
+                                         << "label: status\n"
+                                         << "label_map: healthy=0,failing=1\n"
+                                         << "drop: pump_id,recorded_at\n"
+                                         << "model: gbdt\n"
+                                         << "trees: 60\n"
+                                         << "max_depth: 3\n"
+                                         << "derive: [\"heat = bearing_temp_c * current_a\"]\n"
+                                         << "threshold: f1\n"
+                                         << "out: " << dir_ << "/from-recipe.tflite\n";
+  ASSERT_EQ(Aiot("train --recipe " + recipe + " --trees 7 --early-stopping-rounds 0", &out), 0)
+      << Stderr();
+  const auto report = nlohmann::json::parse(out);
+  EXPECT_EQ(report["family"], "gbdt");
+  EXPECT_EQ(report["train"]["trees"], 7) << out;  // the flag won
+  EXPECT_EQ(report["derived"][0], "heat = bearing_temp_c * current_a");
+  EXPECT_EQ(report["threshold"]["rule"], "f1");
+  EXPECT_TRUE(std::filesystem::exists(dir_ + "/from-recipe.tflite"));
+  std::ofstream(recipe, std::ios::trunc) << "data: x.csv\nmax_dept: 3\n";
+  EXPECT_EQ(Aiot("train --recipe " + recipe, &out), 2);
+  EXPECT_NE(Stderr().find("max_depth"), std::string::npos) << Stderr();
+  EXPECT_NE(Stderr().find("pump.yaml:2"), std::string::npos) << Stderr();
+}
+
 }  // namespace
 }  // namespace aiot::ml

@@ -192,4 +192,20 @@ Result<TrainJob> RecipeJob(const TrainRecipe& r, DatasetSchema* schema) {
   return job;
 }
 
+Result<TrainJob> StepRecipeJob(const std::string& recipe) {
+  auto ends_with = [&](std::string_view ext) {
+    return recipe.size() > ext.size() &&
+           recipe.compare(recipe.size() - ext.size(), ext.size(), ext) == 0;
+  };
+  if (!ends_with(".yaml") && !ends_with(".yml")) return ParseRecipe(recipe);
+  auto r = LoadTrainRecipe(recipe);
+  if (!r.ok()) return r.status();
+  if (r->task != "classification") {
+    return Status(errc::invalid_argument,
+                  "recipe " + recipe + ": task " + r->task + ": the pipeline trains classifiers");
+  }
+  DatasetSchema unused;  // the pipeline's data comes from the datastore's schema
+  return RecipeJob(*r, &unused);
+}
+
 }  // namespace aiot::ml

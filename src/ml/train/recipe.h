@@ -71,4 +71,9 @@ Result<TrainRecipe> LoadTrainRecipe(const std::string& path);
 // key is malformed). job.name comes from `name`, else the file name of `out`.
 Result<TrainJob> RecipeJob(const TrainRecipe& r, DatasetSchema* schema);
 
+// The pipeline train step's `--recipe`: a recipe file (a path ending in .yaml or .yml, read by
+// LoadTrainRecipe; its task must be classification: the pipeline trains the fault model) or the
+// inline text form (ParseRecipe: "fast,epochs=40").
+Result<TrainJob> StepRecipeJob(const std::string& recipe);
+
 }  // namespace aiot::ml
