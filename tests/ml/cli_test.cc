@@ -256,11 +256,12 @@ namespace {
 
 // Time to failure end to end: a simulated fleet's history and its maintenance records (failures
 // and repairs) -> aiot train --task time_to_failure -> a tree model whose held-out MAE (whole
-// devices held out) beats the constant predictor's (the training mean), both in the report.
+// devices held out) beats the constant predictor's (the training mean), both in the report. A 6 h
+// horizon: faults take about 6 h from onset to failure, so that is how far the sensors can see.
 TEST_F(MlCli, TimeToFailureFromMaintenanceRecordsBeatsTheMean) {
   std::string out;
   const std::string history = dir_ + "/history.csv", records = dir_ + "/maintenance.csv";
-  ASSERT_EQ(Aiot("simulate --history 12000 --devices 16 --interval 120 --seed 5 --out " + history +
+  ASSERT_EQ(Aiot("simulate --history 30000 --devices 30 --interval 120 --seed 5 --out " + history +
                      " --maintenance-out " + records,
                  &out),
             0)
@@ -269,16 +270,16 @@ TEST_F(MlCli, TimeToFailureFromMaintenanceRecordsBeatsTheMean) {
   ASSERT_TRUE(events.ok()) << events.status().ToString();
   size_t failures = 0;
   for (const auto& e : *events) failures += e.kind == MaintenanceEvent::Kind::kFailure;
-  ASSERT_GE(failures, 5u) << "the history must hold failures to learn from";
+  ASSERT_GE(failures, 10u) << "the history must hold failures to learn from";
   const std::string model = dir_ + "/ttf.tflite";
   ASSERT_EQ(Aiot("train --task time_to_failure --data " + history + " --maintenance " + records +
-                     " --horizon-h 12 --drop mode,severity,faulty,time_to_failure_s"
+                     " --horizon-h 6 --drop mode,severity,faulty,time_to_failure_s"
                      " --trees 200 --max-depth 4 --learning-rate 0.1 --seed 2 --out " +
                      model,
                  &out),
             0)
       << Stderr();
-  EXPECT_NE(Stderr().find("time to failure: 12000 readings"), std::string::npos) << Stderr();
+  EXPECT_NE(Stderr().find("time to failure: 30000 readings"), std::string::npos) << Stderr();
   const auto report = nlohmann::json::parse(out);
   EXPECT_EQ(report["task"], "time_to_failure");
   EXPECT_EQ(report["family"], "gbdt");
@@ -288,8 +289,9 @@ TEST_F(MlCli, TimeToFailureFromMaintenanceRecordsBeatsTheMean) {
       "time to failure, held-out devices: MAE %.3f h, constant (training mean) %.3f h, "
       "%zu test rows\n",
       mae, baseline, report["test"]["samples"].get<size_t>());
-  EXPECT_GT(report["test"]["samples"].get<size_t>(), 500u);
-  EXPECT_LT(mae, 0.8 * baseline) << out;
+  EXPECT_GT(report["test"]["samples"].get<size_t>(), 2000u);
+  // Measured 0.24 of the baseline here (0.21-0.51 over other split seeds): whole machines held out.
+  EXPECT_LT(mae, 0.7 * baseline) << out;
   auto m = Model::FromFile(model);
   ASSERT_TRUE(m.ok()) << m.status().ToString();
   EXPECT_EQ((*m)->metadata().task, "time_to_failure");
