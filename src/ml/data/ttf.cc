@@ -119,7 +119,8 @@ std::vector<float> TimeToFailureHours(const std::vector<std::string>& device,
     const auto r = std::upper_bound(tr.repairs.begin(), tr.repairs.end(), t);    // r > t
     const bool failure_next = f != tr.failures.end() && (r == tr.repairs.end() || *f <= *r);
     if (failure_next) {
-      const double h = static_cast<double>(*f - t) / kNanosPerHour;
+      // In double: two int64 times 1678..2261 apart overflow an int64 difference.
+      const double h = (static_cast<double>(*f) - static_cast<double>(t)) / kNanosPerHour;
       if (horizon_h > 0 && h >= horizon_h) {
         out[i] = static_cast<float>(horizon_h);
         ++s.capped;
@@ -131,7 +132,7 @@ std::vector<float> TimeToFailureHours(const std::vector<std::string>& device,
     }
     // Censored at the repair, or at the device's last reading.
     const int64_t censor = r != tr.repairs.end() ? *r : tr.last_reading;
-    const double bound = static_cast<double>(censor - t) / kNanosPerHour;
+    const double bound = (static_cast<double>(censor) - static_cast<double>(t)) / kNanosPerHour;
     if (horizon_h > 0 && bound >= horizon_h) {
       out[i] = static_cast<float>(horizon_h);
       ++s.capped;
