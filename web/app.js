@@ -158,7 +158,7 @@ function connect() {
 function device(id) {
   let d = state.devices.get(id);
   if (!d) {
-    d = { deviceID: id, level: 'unknown', latest: {}, online: null, model: null, score: null, last_seen: null };
+    d = { deviceID: id, level: 'unknown', latest: {}, online: null, model: null, score: null, ttf: null, last_seen: null };
     state.devices.set(id, d);
   }
   return d;
@@ -182,6 +182,9 @@ function onLive(channel, data) {
     const level = knownLevel(data.level);
     d.level = level !== 'unknown' ? level : fault ? 'warning' : 'ok';
     d.score = typeof data.score === 'number' ? data.score : null;
+    // Hours to failure from a time-to-failure model scored beside the fault model (if any).
+    d.ttf = typeof data.time_to_failure_h === 'number' && isFinite(data.time_to_failure_h) && data.time_to_failure_h >= 0
+      ? data.time_to_failure_h : null;
     if (str(data.model)) d.model = d.model || str(data.model);
     chartAppend(d.deviceID, tsOf(data), { score: d.score });
     scheduleRender();
@@ -255,6 +258,13 @@ function mergeDevice(d) {
   for (const f of FIELDS) if (typeof d.latest?.[f] === 'number') cur.latest[f] = d.latest[f];
 }
 
+// The predicted time to failure next to the score, when a time-to-failure model reports one.
+function ttfSpan(d) {
+  if (typeof d.ttf !== 'number') return null;
+  const text = d.ttf >= 48 ? `${fmt(d.ttf / 24, 1)} d` : `${fmt(d.ttf, 1)} h`;
+  return h('span', { title: 'predicted time to failure', dataset: { testid: 'ttf' } }, `failure in ~${text}`);
+}
+
 function renderFleet() {
   const grid = $('#fleet');
   if (!grid) return;
@@ -268,7 +278,8 @@ function renderFleet() {
     h('div', { class: 'head' }, h('span', { class: 'name' }, d.deviceID), badge(levelOf(d))),
     h('div', { class: 'meta' }, h('span', { title: 'last telemetry' }, `seen ${ago(d.last_seen)}`),
       h('span', { title: 'model version' }, d.model || 'no model'),
-      h('span', { title: 'anomaly score' }, `score ${fmt(d.score, 2)}`)),
+      h('span', { title: 'anomaly score' }, `score ${fmt(d.score, 2)}`),
+      ttfSpan(d)),
     h('div', { class: 'values' }, FIELDS.map((f) => h('div', null, h('span', null, f), ' ', h('b', null, fmt(d.latest?.[f])))))))
     : h('div', { class: 'empty' }, 'No devices yet. Telemetry on fan/messages will appear here.'));
   fill('#alerts', state.alerts.length ? state.alerts.slice(0, 20).map(timelineItem)
@@ -357,7 +368,7 @@ function renderDeviceHeader() {
   if (!c || !$('#dev-meta')) return;
   const d = state.devices.get(c.device) || { level: 'unknown' };
   fill('#dev-meta', badge(levelOf(d)), h('span', null, `seen ${ago(d.last_seen)}`),
-    h('span', null, `model ${d.model || '–'}`), h('span', null, `score ${fmt(d.score, 3)}`));
+    h('span', null, `model ${d.model || '–'}`), h('span', null, `score ${fmt(d.score, 3)}`), ttfSpan(d));
 }
 
 let drawPending = false;

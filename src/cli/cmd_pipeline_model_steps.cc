@@ -15,6 +15,7 @@
 #include "cli/pipeline_step_io.h"
 #include "ml/runtime/model.h"
 #include "ml/train/pipeline.h"
+#include "ml/train/recipe.h"
 #include "pipeline/dag.h"
 #include "registry/api_client.h"
 
@@ -51,7 +52,7 @@ struct TrainStepArgs {
 
 int RunTrainStep(const TrainStepArgs& a, Context& ctx) {
   constexpr const char* kStep = "train";
-  auto job = ml::ParseRecipe(a.recipe);
+  auto job = ml::StepRecipeJob(a.recipe);
   if (!job.ok()) return Usage(kStep, "--recipe: " + job.status().message());
   if (!(a.holdout_fraction > 0 && a.holdout_fraction < 1)) {
     return Usage(kStep, "--holdout-fraction must be in (0, 1)");
@@ -106,7 +107,9 @@ void AddTrainStep(CLI::App& step_cmd, Context& ctx) {
                       "Train the challenger on data.csv (the newest rows held out): "
                       "challenger.tflite, train.json",
                       a->step);
-  cmd->add_option("--recipe", a->recipe, "Training recipe (default, fast, key=value overrides)")
+  cmd->add_option("--recipe", a->recipe,
+                  "Training recipe: a recipe file (.yaml/.yml, as aiot train --recipe) or inline "
+                  "(default, fast, key=value overrides)")
       ->capture_default_str();
   cmd->add_option("--seed", a->seed, "Random seed")->capture_default_str();
   cmd->add_option("--holdout-fraction", a->holdout_fraction,

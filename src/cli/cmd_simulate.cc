@@ -36,7 +36,7 @@ namespace asio = boost::asio;
 struct SimulateOptions {
   sim::FleetConfig fleet;
   uint64_t history_rows = 0;
-  std::string out;
+  std::string out, maintenance_out;
   double interval_s = 60;
   double ttf_s = 0;
   std::string replay;
@@ -75,7 +75,15 @@ int RunHistory(const SimulateOptions& o) {
     }
     out = &file;
   }
-  auto stats = sim::WriteHistoryCsv(h, *out);
+  std::ofstream maintenance;
+  if (!o.maintenance_out.empty()) {
+    maintenance.open(o.maintenance_out, std::ios::out | std::ios::trunc);
+    if (!maintenance) {
+      std::cerr << "cannot write " << o.maintenance_out << "\n";
+      return kExitFailure;
+    }
+  }
+  auto stats = sim::WriteHistoryCsv(h, *out, maintenance.is_open() ? &maintenance : nullptr);
   if (!stats.ok()) {
     std::cerr << "writing history failed: " << stats.status().message() << "\n";
     return kExitFailure;
@@ -331,6 +339,10 @@ void RegisterSimulate(CLI::App& root, Context& ctx) {
   cmd->add_option("--history", o->history_rows,
                   "Write a labeled historical data set of ROWS rows (CSV) and exit");
   cmd->add_option("--out", o->out, "Output file for --history (default stdout)");
+  cmd->add_option("--maintenance-out", o->maintenance_out,
+                  "With --history: also write the machines' maintenance records (CSV "
+                  "device,kind,at,mode: each failure and repair), the input of aiot train --task "
+                  "time_to_failure");
   cmd->add_option("--interval", o->interval_s,
                   "Simulated seconds between a device's readings in --history")
       ->capture_default_str();

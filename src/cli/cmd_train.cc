@@ -9,29 +9,19 @@
 
 #include "cli/command.h"
 #include "ml/data/dataset.h"
+#include "ml/data/ttf.h"
 #include "ml/train/pipeline.h"
+#include "ml/train/recipe.h"
 
 namespace aiot::cli {
 namespace {
 
+// The flags are a TrainRecipe's keys (ml/train/recipe.h): `--recipe FILE` loads one, and the
+// flags given on the command line override it.
 struct TrainArgs {
-  std::string data, label, drop, features, label_map, hidden = "60,30,10", out, report, int8_out;
-  std::string name;
-  ml::LrSchedule schedule = ml::LrSchedule::kCosine;
-  int epochs = 250, batch = 32, patience = 0;
-  double test = 0.33, validation = 0.1, lr = 0.001, l2 = 3e-4;
-  uint64_t seed = 42;
-  bool int8 = false, per_channel = false, balanced = false, quiet = false;
-  // --model gbdt
-  ml::ModelFamily model = ml::ModelFamily::kMlp;
-  ml::GbdtConfig gbdt;
-  // derived features, calibration, threshold
-  std::vector<std::string> derive;
-  ml::CalibrationMethod calibrate = ml::CalibrationMethod::kNone;
-  std::string threshold = "0.5";
-  double readings_per_day = 1440;
-  int folds = 3;
-  std::string auto_metric = "roc_auc";
+  ml::TrainRecipe r;
+  std::string recipe;
+  bool quiet = false;
 };
 
 std::string Clock(double seconds) {
@@ -45,58 +35,6 @@ bool WriteFile(const std::string& path, const std::vector<uint8_t>& bytes) {
   std::ofstream f(path, std::ios::binary | std::ios::trunc);
   f.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
   return static_cast<bool>(f);
-}
-
-// The data schema and the training job the flags describe; false (after saying why) on a
-// malformed --label-map or --hidden.
-bool JobFromArgs(const TrainArgs& a, ml::DatasetSchema* schema, ml::TrainJob* job) {
-  schema->label = a.label;
-  schema->drop = ml::SplitList(a.drop);
-  schema->features = ml::SplitList(a.features);
-  if (!a.label_map.empty() && !ml::ParseLabelMap(a.label_map, &schema->label_map)) {
-    std::cerr << "aiot train: --label-map must look like ok=0,fault=1\n";
-    return false;
-  }
-  job->train.hidden.clear();
-  if (a.hidden != "none" && a.hidden != "0") {
-    for (const auto& h : ml::SplitList(a.hidden)) {
-      double v;
-      if (!ml::ParseNumber(h, &v) || v < 1 || v != std::floor(v)) {
-        std::cerr << "aiot train: --hidden must be layer sizes like 60,30,10 (or none)\n";
-        return false;
-      }
-      job->train.hidden.push_back(static_cast<int>(v));
-    }
-  }
-  job->train.epochs = a.epochs;
-  job->train.batch_size = a.batch;
-  job->train.test_fraction = a.test;
-  job->train.validation_fraction = a.validation;
-  job->train.learning_rate = a.lr;
-  job->train.l2 = a.l2;
-  job->train.schedule = a.schedule;
-  job->train.patience = a.patience;
-  job->train.seed = a.seed;
-  job->train.balanced_class_weights = a.balanced;
-  job->family = a.model;
-  job->gbdt = a.gbdt;
-  job->gbdt.balanced = a.balanced;
-  job->derive = a.derive;
-  job->folds = a.folds;
-  job->auto_metric = a.auto_metric;
-  job->calibration = a.calibrate;
-  job->threshold.readings_per_day = a.readings_per_day;
-  if (!ml::ParseThresholdRule(a.threshold, &job->threshold)) {
-    std::cerr << "aiot train: --threshold must be a number in (0,1), f1, precision:P or "
-                 "budget:N\n";
-    return false;
-  }
-  job->int8 = a.int8;
-  job->quantize.per_channel = a.per_channel;
-  job->name = a.name.empty() ? a.out : a.name;
-  const size_t slash = job->name.find_last_of('/');
-  if (slash != std::string::npos) job->name = job->name.substr(slash + 1);
-  return true;
 }
 
 // Progress on stderr: a bar on a terminal, about 25 plain lines otherwise.
@@ -122,7 +60,7 @@ ml::ProgressFn Progress(bool quiet, bool tty, const char* unit) {
 }
 
 // --int8-out, or OUT with .tflite replaced by .int8.tflite.
-std::string Int8Path(const TrainArgs& a) {
+std::string Int8Path(const ml::TrainRecipe& a) {
   if (!a.int8_out.empty()) return a.int8_out;
   std::string path = a.out;
   const std::string ext = ".tflite";
@@ -133,7 +71,7 @@ std::string Int8Path(const TrainArgs& a) {
 }
 
 // The model files, the metrics JSON on stdout and the --report file.
-int WriteOutputs(const TrainArgs& a, const ml::TrainOutput& out) {
+int WriteOutputs(const ml::TrainRecipe& a, const ml::TrainOutput& out) {
   if (!WriteFile(a.out, out.float_model)) {
     std::cerr << "aiot train: cannot write " << a.out << "\n";
     return kExitFailure;
@@ -162,11 +100,45 @@ int WriteOutputs(const TrainArgs& a, const ml::TrainOutput& out) {
   return kExitOk;
 }
 
-int RunTrain(const TrainArgs& a) {
+// The data set the task asks for: classes from --label, a numeric --label (regression), or hours
+// to the next failure from --maintenance records (time_to_failure).
+Result<ml::Dataset> LoadData(const ml::TrainRecipe& a, const ml::DatasetSchema& schema) {
+  if (a.task == "classification") return ml::LoadDataset(a.data, schema);
+  if (a.task == "regression") return ml::LoadRegressionDataset(a.data, schema);
+  auto events = ml::ReadMaintenanceCsv(a.maintenance);
+  if (!events.ok()) return events.status();
+  ml::TtfStats st;
+  auto data = ml::LoadTimeToFailureDataset(a.data, schema, *events, a.ttf, &st);
+  if (data.ok()) {
+    std::cerr << "aiot train: time to failure: " << st.rows << " readings, " << st.failures
+              << " failures; kept " << st.exact << " with a failure ahead and " << st.capped
+              << " at the " << a.ttf.horizon_h << " h horizon, left out " << st.censored
+              << " censored (no failure seen" << (a.ttf.horizon_h > 0 ? " within the horizon" : "")
+              << ")\n";
+  }
+  return data;
+}
+
+int RunTrain(const TrainArgs& args) {
+  const ml::TrainRecipe& a = args.r;
   ml::DatasetSchema schema;
-  ml::TrainJob job;
-  if (!JobFromArgs(a, &schema, &job)) return kExitUsage;
-  auto data = ml::LoadDataset(a.data, schema);
+  auto job = ml::RecipeJob(a, &schema);
+  if (!job.ok()) {
+    std::cerr << "aiot train: " << job.status().message() << "\n";
+    return kExitUsage;
+  }
+  if (a.data.empty() || a.out.empty()) {
+    std::cerr << "aiot train: --data and --out are required (on the command line or in the "
+                 "recipe)\n";
+    return kExitUsage;
+  }
+  if ((a.task == "time_to_failure") != !a.maintenance.empty() ||
+      (a.task == "time_to_failure") == !a.label.empty()) {
+    std::cerr << "aiot train: --task time_to_failure takes --maintenance FILE and no --label; "
+                 "classification and regression take --label and no --maintenance\n";
+    return kExitUsage;
+  }
+  auto data = LoadData(a, schema);
   if (!data.ok()) {
     std::cerr << "aiot train: " << data.status().message() << "\n";
     return kExitFailure;
@@ -175,15 +147,20 @@ int RunTrain(const TrainArgs& a) {
   for (size_t i = 0; i < data->feature_names.size(); ++i) {
     std::cerr << (i ? "," : "") << data->feature_names[i];
   }
-  std::cerr << ", label " << data->label_name << " (" << data->num_classes() << " classes)\n";
-  if (a.model == ml::ModelFamily::kAuto && !a.quiet) {
+  if (data->regression()) {
+    std::cerr << ", target " << data->label_name << " (regression)\n";
+  } else {
+    std::cerr << ", label " << data->label_name << " (" << data->num_classes() << " classes)\n";
+  }
+  if (job->family == ml::ModelFamily::kAuto && !args.quiet) {
     std::cerr << "aiot train: auto: cross-validating logistic, mlp and gbdt (" << a.folds
               << " folds, " << a.auto_metric << ")\n";
   }
   const bool tty = isatty(fileno(stderr));
   auto out = ml::TrainAndExport(
-      *data, job, Progress(a.quiet, tty, a.model == ml::ModelFamily::kGbdt ? "round" : "epoch"));
-  if (tty && !a.quiet) std::fputc('\n', stderr);
+      *data, *job,
+      Progress(args.quiet, tty, job->family == ml::ModelFamily::kGbdt ? "round" : "epoch"));
+  if (tty && !args.quiet) std::fputc('\n', stderr);
   if (!out.ok()) {
     std::cerr << "aiot train: " << out.status().message() << "\n";
     return kExitFailure;
@@ -192,18 +169,14 @@ int RunTrain(const TrainArgs& a) {
 }
 
 // --model and the GBDT flags (--balanced and --seed, --test, --validation are shared).
-void AddGbdtOptions(CLI::App* cmd, TrainArgs& a) {
+void AddGbdtOptions(CLI::App* cmd, ml::TrainRecipe& a) {
   cmd->add_option(
          "--model", a.model,
          "Model family: mlp (a neural network, --hidden none: logistic regression), gbdt "
          "(gradient-boosted trees, trained with XGBoost, run by aiot's own kernels) or auto "
          "(logistic, mlp and gbdt cross-validated on the training rows, the best kept)")
-      ->transform(CLI::CheckedTransformer(
-          std::map<std::string, ml::ModelFamily>{{"mlp", ml::ModelFamily::kMlp},
-                                                 {"gbdt", ml::ModelFamily::kGbdt},
-                                                 {"auto", ml::ModelFamily::kAuto}},
-          CLI::ignore_case))
-      ->default_str("mlp");
+      ->check(CLI::IsMember({"default", "mlp", "gbdt", "auto"}, CLI::ignore_case))
+      ->default_str("default (mlp; gbdt for regression)");
   cmd->add_option("--folds", a.folds, "auto: cross-validation folds (2..20)")
       ->capture_default_str();
   cmd->add_option("--auto-metric", a.auto_metric,
@@ -239,7 +212,7 @@ void AddGbdtOptions(CLI::App* cmd, TrainArgs& a) {
 }
 
 // --derive, --calibrate, --threshold, --readings-per-day.
-void AddOutputOptions(CLI::App* cmd, TrainArgs& a) {
+void AddOutputOptions(CLI::App* cmd, ml::TrainRecipe& a) {
   cmd->add_option("--derive", a.derive,
                   "Derived feature computed inside the model, e.g. \"power = torque * rotation * "
                   "0.10472\" (columns and earlier derived names, numbers, + - * /, parentheses; "
@@ -247,13 +220,8 @@ void AddOutputOptions(CLI::App* cmd, TrainArgs& a) {
   cmd->add_option("--calibrate", a.calibrate,
                   "Calibrate the score on the validation rows, inside the model: none, platt "
                   "(sigmoid of a*logit+b) or isotonic (monotone piecewise-linear)")
-      ->transform(CLI::CheckedTransformer(
-          std::map<std::string, ml::CalibrationMethod>{
-              {"none", ml::CalibrationMethod::kNone},
-              {"platt", ml::CalibrationMethod::kPlatt},
-              {"isotonic", ml::CalibrationMethod::kIsotonic}},
-          CLI::ignore_case))
-      ->default_str("none");
+      ->check(CLI::IsMember({"none", "platt", "isotonic"}, CLI::ignore_case))
+      ->capture_default_str();
   cmd->add_option("--threshold", a.threshold,
                   "Decision threshold stored in the model: a number, or chosen on the validation "
                   "rows: f1 (best F1), precision:P (best recall at precision >= P), budget:N (at "
@@ -268,45 +236,91 @@ void RegisterTrain(CLI::App& root, Context& ctx) {
   auto a = std::make_shared<TrainArgs>();
   auto* cmd = root.add_subcommand(
       "train",
-      "Train a classifier (MLP or gradient-boosted trees) from a CSV and export it as .tflite "
-      "(float, optionally int8 for MLPs)");
-  cmd->add_option("--data", a->data, "CSV file with a header row")->required();
-  cmd->add_option("--label", a->label, "Label column")->required();
-  cmd->add_option("--drop", a->drop, "Columns to ignore, comma separated");
-  cmd->add_option("--features", a->features,
+      "Train a classifier (MLP or gradient-boosted trees), or a regression / time-to-failure "
+      "model (gradient-boosted trees), from a CSV and export it as .tflite (float, optionally "
+      "int8 for MLPs)");
+  cmd->add_option(
+      "--recipe", a->recipe,
+      "YAML recipe holding any of these flags as keys (`max_depth: 4`, `derive: [...]`; "
+      "see aiot train --help); flags given here override it");
+  cmd->add_option("--data", a->r.data,
+                  "CSV file with a header row (required, here or in the recipe)");
+  cmd->add_option("--label", a->r.label,
+                  "Label column (classification: classes; --task regression: the target number)");
+  cmd->add_option("--task", a->r.task,
+                  "classification (default), regression (--label is a number) or "
+                  "time_to_failure (hours to the device's next failure, from --maintenance; "
+                  "regression and time_to_failure train gbdt)")
+      ->check(CLI::IsMember({"classification", "regression", "time_to_failure"}))
+      ->capture_default_str();
+  cmd->add_option("--maintenance", a->r.maintenance,
+                  "time_to_failure: maintenance records CSV (device,kind,at[,mode]: failure, "
+                  "repair, inspection), e.g. from aiot simulate --history --maintenance-out");
+  cmd->add_option("--device-column", a->r.ttf.device_column,
+                  "time_to_failure: the readings' device id column (not a feature)")
+      ->capture_default_str();
+  cmd->add_option("--time-column", a->r.ttf.time_column,
+                  "time_to_failure: the readings' time column (RFC 3339 or YYYY-MM-DD HH:MM:SS "
+                  "UTC; not a feature)")
+      ->capture_default_str();
+  cmd->add_option("--horizon-h", a->r.ttf.horizon_h,
+                  "time_to_failure: cap the target at H hours; readings censored (no failure seen "
+                  "after them) are kept at H when observed at least H hours, else left out "
+                  "(0 = no cap: every censored reading is left out)")
+      ->check(CLI::NonNegativeNumber)
+      ->capture_default_str();
+  cmd->add_option("--drop", a->r.drop, "Columns to ignore, comma separated");
+  cmd->add_option("--features", a->r.features,
                   "Feature columns in model input order (default: all but label and dropped)");
-  cmd->add_option("--label-map", a->label_map, "Map text labels to classes: ok=0,fault=1");
-  cmd->add_option("--hidden", a->hidden, "mlp: hidden layer sizes, or none for logistic regression")
+  cmd->add_option("--label-map", a->r.label_map, "Map text labels to classes: ok=0,fault=1");
+  cmd->add_option("--hidden", a->r.hidden,
+                  "mlp: hidden layer sizes, or none for logistic regression")
       ->capture_default_str();
-  cmd->add_option("--epochs", a->epochs, "mlp: epochs")->capture_default_str();
-  cmd->add_option("--batch", a->batch, "mlp: mini-batch size")->capture_default_str();
-  cmd->add_option("--test", a->test, "Test fraction (stratified)")->capture_default_str();
-  cmd->add_option("--validation", a->validation, "Validation fraction of the rest")
+  cmd->add_option("--epochs", a->r.epochs, "mlp: epochs")->capture_default_str();
+  cmd->add_option("--batch", a->r.batch, "mlp: mini-batch size")->capture_default_str();
+  cmd->add_option("--test", a->r.test, "Test fraction (stratified)")->capture_default_str();
+  cmd->add_option("--validation", a->r.validation, "Validation fraction of the rest")
       ->capture_default_str();
-  cmd->add_option("--lr", a->lr, "mlp: Adam learning rate")->capture_default_str();
-  cmd->add_option("--l2", a->l2, "mlp: L2 penalty on weights (0 = off)")->capture_default_str();
-  cmd->add_option("--schedule", a->schedule,
+  cmd->add_option("--lr", a->r.lr, "mlp: Adam learning rate")->capture_default_str();
+  cmd->add_option("--l2", a->r.l2, "mlp: L2 penalty on weights (0 = off)")->capture_default_str();
+  cmd->add_option("--schedule", a->r.schedule,
                   "mlp: learning-rate schedule: cosine (default) or constant")
-      ->transform(CLI::CheckedTransformer(
-          std::map<std::string, ml::LrSchedule>{{"cosine", ml::LrSchedule::kCosine},
-                                                {"constant", ml::LrSchedule::kConstant}},
-          CLI::ignore_case));
-  cmd->add_option("--patience", a->patience, "mlp: early stopping patience in epochs (0 = off)")
+      ->check(CLI::IsMember({"cosine", "constant"}, CLI::ignore_case))
       ->capture_default_str();
-  cmd->add_flag("--balanced", a->balanced,
+  cmd->add_option("--patience", a->r.patience, "mlp: early stopping patience in epochs (0 = off)")
+      ->capture_default_str();
+  cmd->add_flag("--balanced", a->r.balanced,
                 "Weight classes inversely to their frequency (gbdt: scale_pos_weight)");
-  cmd->add_option("--seed", a->seed, "Random seed (split, initialisation, shuffling)")
+  cmd->add_option("--seed", a->r.seed, "Random seed (split, initialisation, shuffling)")
       ->capture_default_str();
-  AddGbdtOptions(cmd, *a);
-  AddOutputOptions(cmd, *a);
-  cmd->add_option("--out", a->out, "Output .tflite (float)")->required();
-  cmd->add_flag("--int8", a->int8, "Also write a post-training int8 model (mlp only)");
-  cmd->add_option("--int8-out", a->int8_out, "Path of the int8 model (default: OUT.int8.tflite)");
-  cmd->add_flag("--per-channel", a->per_channel, "Per-channel int8 weights (default per-tensor)");
-  cmd->add_option("--name", a->name, "Model name in the metadata (default: output file name)");
-  cmd->add_option("--report", a->report, "Also write the metrics JSON to this file");
+  AddGbdtOptions(cmd, a->r);
+  AddOutputOptions(cmd, a->r);
+  cmd->add_option("--out", a->r.out, "Output .tflite (float; required, here or in the recipe)");
+  cmd->add_flag("--int8", a->r.int8, "Also write a post-training int8 model (mlp only)");
+  cmd->add_option("--int8-out", a->r.int8_out, "Path of the int8 model (default: OUT.int8.tflite)");
+  cmd->add_flag("--per-channel", a->r.per_channel, "Per-channel int8 weights (default per-tensor)");
+  cmd->add_option("--name", a->r.name, "Model name in the metadata (default: output file name)");
+  cmd->add_option("--report", a->r.report, "Also write the metrics JSON to this file");
   cmd->add_flag("--quiet", a->quiet, "No progress output");
-  cmd->callback([&ctx, a] { ctx.run = [a] { return RunTrain(*a); }; });
+  cmd->callback([&ctx, a, cmd] {
+    if (!a->recipe.empty()) {
+      // The recipe first, then every flag given on the command line again on top of it.
+      auto recipe = ml::LoadTrainRecipe(a->recipe);
+      if (!recipe.ok()) {
+        const std::string why = recipe.status().message();
+        ctx.run = [why] {
+          std::cerr << "aiot train: " << why << "\n";
+          return kExitUsage;
+        };
+        return;
+      }
+      a->r = std::move(*recipe);
+      for (CLI::Option* o : cmd->get_options()) {
+        if (o->count() > 0 && o->get_name() != "--recipe") o->run_callback();
+      }
+    }
+    ctx.run = [a] { return RunTrain(*a); };
+  });
 }
 
 }  // namespace

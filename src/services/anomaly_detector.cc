@@ -6,6 +6,7 @@
 #include <fmt/format.h>
 
 #include <algorithm>
+#include <limits>
 
 #include "base/check.h"
 #include "base/log.h"
@@ -186,6 +187,7 @@ void AnomalyDetector::Flush() {
   }
   scored_.Increment(static_cast<double>(n));
   const std::string& model_name = model->name();
+  const std::string* ttf = ScoreTimeToFailure(model, n);
   uint32_t by_level[3] = {0, 0, 0};
   for (size_t i = 0; i < n; ++i) {
     const float score = scores_[i];
@@ -193,7 +195,8 @@ void AnomalyDetector::Flush() {
     ++by_level[static_cast<int>(level)];
     out_.clear();
     AppendAnomaly(out_, device_ids_[i], timestamps_[i], thresholds_.Fault(score), score, level,
-                  model_name);
+                  model_name, ttf ? ttf_[i] : std::numeric_limits<float>::quiet_NaN(),
+                  ttf ? std::string_view(*ttf) : std::string_view());
     sink_.Publish(config_.anomaly_topic, out_);
     if (auto t = tracker_.Observe(device_ids_[i], score, thresholds_)) {
       HandleTransition(i, score, *t, model_name);
@@ -212,6 +215,52 @@ void AnomalyDetector::Flush() {
   for (int l = 0; l < 3; ++l) {
     if (by_level[l] != 0) results_by_level_[l]->Increment(static_cast<double>(by_level[l]));
   }
+}
+
+const std::string* AnomalyDetector::ScoreTimeToFailure(const ModelPtr& model, size_t n) {
+  ModelPtr ttf = ttf_models_ ? ttf_models_->Get() : nullptr;
+  if (!ttf) return nullptr;
+  if (ttf != ttf_for_ || model != ttf_fault_for_) {
+    // A new pair (rare): where each TTF input is in the fault model's row.
+    ttf_for_ = ttf;
+    ttf_fault_for_ = model;
+    ttf_index_.clear();
+    ttf_fits_ = true;
+    const auto& want = ttf->features();
+    const auto& have = model->features();
+    if (want.empty()) {
+      ttf_fits_ = ttf->input_size() == width_;
+      for (size_t j = 0; ttf_fits_ && j < width_; ++j) ttf_index_.push_back(j);
+    }
+    for (const auto& name : want) {
+      const auto it = std::find(have.begin(), have.end(), name);
+      if (it == have.end()) {
+        ttf_fits_ = false;
+        break;
+      }
+      ttf_index_.push_back(static_cast<size_t>(it - have.begin()));
+    }
+    ttf_fits_ = ttf_fits_ && ttf_index_.size() == ttf->input_size();
+    if (!ttf_fits_) {
+      log::Get("predictor")
+          ->warn(
+              "time-to-failure model {} needs features the fault model {} does not read: "
+              "not scored",
+              ttf->name(), model->name());
+    }
+  }
+  if (!ttf_fits_) return nullptr;
+  const size_t k = ttf_index_.size();
+  ttf_rows_.resize(n * k);
+  ttf_.resize(n);
+  for (size_t i = 0; i < n; ++i) {
+    for (size_t j = 0; j < k; ++j) ttf_rows_[i * k + j] = rows_[i * width_ + ttf_index_[j]];
+  }
+  if (Status st = ttf->Score(ttf_rows_.data(), n, ttf_.data()); !st.ok()) {
+    scoring_errors_.Increment();
+    return nullptr;
+  }
+  return &ttf_for_->name();  // ttf_for_ keeps the model alive
 }
 
 void AnomalyDetector::HandleTransition(size_t row, float score, AlertTransition t,

@@ -58,6 +58,12 @@ class AnomalyDetector {
   // Scores and publishes the pending batch, if any.
   void Flush();
 
+  // A time-to-failure model to score each batch with as well (ScoringModel::time_to_failure):
+  // its hours go into every result as `time_to_failure_h`. Its features are taken by name from
+  // the fault model's row (so it may use fewer or reorder them); one that needs a feature the fault
+  // model does not read is skipped (logged once). nullptr = none. Set before the first Ingest.
+  void SetTimeToFailureModels(const ModelHolder* ttf) { ttf_models_ = ttf; }
+
   size_t pending() const { return pending_; }
   const AlertTracker& alerts() const { return tracker_; }
 
@@ -68,6 +74,9 @@ class AnomalyDetector {
   bool PrepareFor(const ModelPtr& model, std::string* why);
   void HandleTransition(size_t row, float score, AlertTransition t, std::string_view model);
   void CountReceived();
+  // Scores the batch's n rows with the TTF model into ttf_; its name, or nullptr when there is
+  // none or it does not fit `model`'s features.
+  const std::string* ScoreTimeToFailure(const ModelPtr& model, size_t n);
 
   PredictorConfig config_;
   ModelHolder& models_;
@@ -92,6 +101,12 @@ class AnomalyDetector {
   std::vector<std::string> timestamps_;
   std::string out_;
   std::string topic_;
+
+  const ModelHolder* ttf_models_ = nullptr;
+  ModelPtr ttf_for_, ttf_fault_for_;  // the pair ttf_index_ was built for
+  std::vector<size_t> ttf_index_;     // TTF input j = fault model's column ttf_index_[j]
+  bool ttf_fits_ = false;
+  std::vector<float> ttf_rows_, ttf_;
 
   AlertTracker tracker_;
   telemetry::Rejections rejections_;

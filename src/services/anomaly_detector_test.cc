@@ -264,3 +264,56 @@ TEST_F(AnomalyDetectorTest, HotSwapLosesNothingAndSwitchesOnce) {
 
 }  // namespace
 }  // namespace aiot::services
+
+namespace aiot::services {
+namespace {
+
+// A time-to-failure model reading two of the fan's features in its own order: hours =
+// rotation / 100 (so the mapping by name is checked: a wrong column gives another value).
+class RotationHoursModel final : public ScoringModel {
+ public:
+  explicit RotationHoursModel(std::vector<std::string> features) : features_(std::move(features)) {}
+  const std::string& name() const override { return name_; }
+  const std::vector<std::string>& features() const override { return features_; }
+  size_t input_size() const override { return features_.size(); }
+  bool time_to_failure() const override { return true; }
+  Status Score(const float* in, size_t rows, float* out) const override {
+    for (size_t r = 0; r < rows; ++r) out[r] = in[r * features_.size() + 1] / 100.0f;
+    return Status::Ok();
+  }
+
+ private:
+  std::string name_ = "fan-ttf@2";
+  std::vector<std::string> features_;
+};
+
+TEST_F(AnomalyDetectorTest, PublishesTimeToFailureBesideTheScore) {
+  AnomalyDetector d = Make();
+  ModelHolder ttf;
+  d.SetTimeToFailureModels(&ttf);
+  d.Ingest("fan/messages", Reading("fan-1", 30));
+  d.Flush();  // no TTF model yet: no field
+  ttf.Swap(std::make_shared<RotationHoursModel>(std::vector<std::string>{"vibration", "rotation"}));
+  d.Ingest("fan/messages", Reading("fan-1", 90));
+  d.Ingest("fan/messages", Reading("fan-2", 30));
+  d.Flush();
+  // A TTF model that needs a feature the fault model does not read is not scored.
+  ttf.Swap(std::make_shared<RotationHoursModel>(std::vector<std::string>{"vibration", "torque"}));
+  d.Ingest("fan/messages", Reading("fan-3", 30));
+  d.Flush();
+  auto a = sink_.On("fan/anomaly");
+  ASSERT_EQ(a.size(), 4u);
+  EXPECT_FALSE(a[0].contains("time_to_failure_h")) << a[0].dump();
+  for (int i : {1, 2}) {
+    ASSERT_TRUE(a[i].contains("time_to_failure_h")) << a[i].dump();
+    EXPECT_DOUBLE_EQ(a[i]["time_to_failure_h"].get<double>(), 6.0);  // rotation 600
+    EXPECT_EQ(a[i]["ttf_model"], "fan-ttf@2");
+    EXPECT_EQ(a[i]["model"], "test-fan@1");  // the fault model still scores
+  }
+  EXPECT_EQ(a[1]["level"], "critical");
+  EXPECT_FALSE(a[3].contains("time_to_failure_h")) << a[3].dump();
+  EXPECT_EQ(a[3]["model"], "test-fan@1");
+}
+
+}  // namespace
+}  // namespace aiot::services

@@ -2,6 +2,7 @@
 
 #include <fmt/format.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
 #include <iterator>
@@ -110,7 +111,8 @@ void AppendScore(std::string& out, float score) {
 }  // namespace
 
 void AppendAnomaly(std::string& out, std::string_view device_id, std::string_view timestamp,
-                   int fault, float score, Level level, std::string_view model) {
+                   int fault, float score, Level level, std::string_view model, float ttf_h,
+                   std::string_view ttf_model) {
   out.append("{\"deviceID\":");
   AppendJsonString(out, device_id);
   out.append(",\"timeStamp\":");
@@ -121,6 +123,11 @@ void AppendAnomaly(std::string& out, std::string_view device_id, std::string_vie
   out.append(LevelName(level));
   out.append("\",\"model\":");
   AppendJsonString(out, model);
+  if (std::isfinite(ttf_h)) {
+    fmt::format_to(std::back_inserter(out),
+                   ",\"time_to_failure_h\":{:.2f},\"ttf_model\":", std::max(0.0f, ttf_h));
+    AppendJsonString(out, ttf_model);
+  }
   out.push_back('}');
 }
 

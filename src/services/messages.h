@@ -1,5 +1,6 @@
 #pragma once
 
+#include <limits>
 #include <string>
 #include <string_view>
 
@@ -14,8 +15,12 @@ namespace aiot::services {
 void AppendJsonString(std::string& out, std::string_view s);
 
 // {"deviceID":..,"timeStamp":..,"fault":0|1,"score":0.93,"level":"ok|warning|critical","model":..}
+// With a time-to-failure model's prediction (`ttf_h` not NaN) also
+// "time_to_failure_h":12.34,"ttf_model":.. (hours, at least 0, two decimals).
 void AppendAnomaly(std::string& out, std::string_view device_id, std::string_view timestamp,
-                   int fault, float score, Level level, std::string_view model);
+                   int fault, float score, Level level, std::string_view model,
+                   float ttf_h = std::numeric_limits<float>::quiet_NaN(),
+                   std::string_view ttf_model = {});
 
 // {"deviceID":..,"timeStamp":..,"level":..,"previous":..,"score":..,"model":..,"message":..}
 // The message for critical is the reference's "activate safety protocols"; for warning

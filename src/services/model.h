@@ -26,6 +26,10 @@ class ScoringModel {
   virtual const std::vector<std::string>& features() const = 0;
   // Number of input features per row.
   virtual size_t input_size() const = 0;
+  // True for a time-to-failure model (metadata task "time_to_failure"): Score writes hours until
+  // the device's next failure, not probabilities. The predictor scores it alongside the fault
+  // model instead of replacing it.
+  virtual bool time_to_failure() const { return false; }
   // Thresholds from the model's metadata, if it carries them.
   virtual std::optional<Thresholds> thresholds() const { return std::nullopt; }
   // Reference profile of the training data for drift detection: per feature, sample values
@@ -33,7 +37,7 @@ class ScoringModel {
   virtual const std::vector<std::vector<float>>& reference_profile() const;
 
   // Scores `rows` rows of input_size() floats (row-major) into `scores` (one probability of a
-  // fault per row, in [0, 1]).
+  // fault per row, in [0, 1]; hours for a time-to-failure model).
   virtual Status Score(const float* input, size_t rows, float* scores) const = 0;
 };
 

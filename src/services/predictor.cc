@@ -113,6 +113,7 @@ Predictor::Predictor(const PredictorConfig& config, const mqtt::MqttClientConfig
   }
   detector_ =
       std::make_unique<AnomalyDetector>(config_, models_, metrics, clock, *sink_, std::move(drift));
+  detector_->SetTimeToFailureModels(&ttf_models_);
   // flush_timer_ must run on the client's strand, like every other detector access.
   flush_timer_ = asio::steady_timer(client_->executor());
 }
@@ -128,6 +129,19 @@ Status Predictor::Start() {
   if (!models_.Get() && !config_.model.empty()) {
     Status st = LoadModel(ModelSource{config_.model, config_.model_name, ""});
     if (!st.ok()) return st;
+  }
+  if (!config_.ttf_model.empty()) {
+    Result<ModelPtr> ttf = loader_ ? loader_(ModelSource{config_.ttf_model, "", ""})
+                                   : Result<ModelPtr>(aiot::errc::unsupported);
+    if (!ttf.ok()) return ttf.status();
+    if (!(*ttf)->time_to_failure()) {
+      return Status(aiot::errc::invalid_argument,
+                    "predictor.ttf_model " + config_.ttf_model +
+                        " is not a time-to-failure model (its metadata task is not "
+                        "time_to_failure)");
+    }
+    Log()->info("time-to-failure model {} in service beside the fault model", (*ttf)->name());
+    ttf_models_.Swap(std::move(ttf).value());
   }
   if (!models_.Get()) {
     Log()->warn(
@@ -339,6 +353,12 @@ Status Predictor::LoadModel(const ModelSource& source) {
   }
   ModelPtr model = std::move(loaded).value();
   const std::string name = model->name();
+  if (model->time_to_failure()) {
+    ModelPtr previous = ttf_models_.Swap(std::move(model));
+    Log()->info("time-to-failure model {} in service beside the fault model (was {})", name,
+                previous ? previous->name() : "none");
+    return Status::Ok();
+  }
   ModelPtr previous = models_.Swap(std::move(model));
   if (previous) swaps_.Increment();
   Log()->info("model {} in service (was {})", name, previous ? previous->name() : "none");

@@ -81,7 +81,9 @@ class Predictor {
   // REQUIRES: not called on the predictor's io_context thread; the io_context is running.
   void Stop();
 
-  // Loads `source` and swaps it in. Thread-safe.
+  // Loads `source` and swaps it in. Thread-safe. A time-to-failure model
+  // (ScoringModel::time_to_failure) goes in beside the fault model instead (time_to_failure_h in
+  // every result).
   Status LoadModel(const ModelSource& source);
 
   // With a handler, `promoted` model events only call it (on the client's strand) instead of
@@ -115,6 +117,7 @@ class Predictor {
   PredictorConfig config_;
   boost::asio::io_context& io_;
   ModelHolder& models_;
+  ModelHolder ttf_models_;  // the time-to-failure model, if any
   ModelLoader loader_;
   std::shared_ptr<mqtt::Client> client_;
   std::unique_ptr<Sink> sink_;

@@ -66,6 +66,9 @@ void Describe(config::Visitor& v, PredictorConfig& c) {
           "Kafka topic of per-reading results (results_to: kafka or both).");
   v.Field("topics", c.topics, "Telemetry topics to subscribe to (wildcards allowed).");
   v.Field("model", c.model, "Model file (.tflite) to load at start.");
+  v.Field("ttf_model", c.ttf_model,
+          "Time-to-failure model (.tflite, metadata task time_to_failure) to load at start, scored "
+          "alongside the fault model: results then carry time_to_failure_h. Empty = none.");
   v.Field("model_name", c.model_name,
           "Name reported with results, e.g. fan-mlp@3; empty = from the model.");
   v.Field("max_batch", c.max_batch, config::Range{1, UINT32_MAX},

@@ -89,6 +89,10 @@ struct PredictorConfig {
   std::string model;
   // Name reported with results ("fan-mlp@3"); empty = from the model's metadata or file name.
   std::string model_name;
+  // A time-to-failure model (.tflite whose metadata task is time_to_failure, `aiot train --task
+  // time_to_failure`) to load at start; scored alongside the fault model, its hours published as
+  // `time_to_failure_h` in each result. Empty = none (one may still arrive as a model event).
+  std::string ttf_model;
   // Readings scored together at most.
   uint32_t max_batch = 64;
   // How long a reading may wait for a batch to fill, in microseconds. 0 = score as soon as the

@@ -30,6 +30,7 @@ class TfliteScoringModel final : public ScoringModel {
     features_ = md.feature_names();
     inputs_ = static_cast<size_t>(first->num_features());
     outputs_ = static_cast<size_t>(first->num_outputs());
+    time_to_failure_ = md.task == "time_to_failure";
     if (model_->has_metadata()) {
       thresholds_ = Thresholds{md.warning_threshold, md.critical_threshold};
       for (const auto& f : md.features) profile_.push_back(f.quantiles);
@@ -40,6 +41,7 @@ class TfliteScoringModel final : public ScoringModel {
   const std::string& name() const override { return name_; }
   const std::vector<std::string>& features() const override { return features_; }
   size_t input_size() const override { return inputs_; }
+  bool time_to_failure() const override { return time_to_failure_; }
   std::optional<Thresholds> thresholds() const override { return thresholds_; }
   const std::vector<std::vector<float>>& reference_profile() const override { return profile_; }
   const ml::Model& model() const { return *model_; }
@@ -90,6 +92,7 @@ class TfliteScoringModel final : public ScoringModel {
   std::vector<std::string> features_;
   size_t inputs_ = 0;
   size_t outputs_ = 1;
+  bool time_to_failure_ = false;
   std::optional<Thresholds> thresholds_;
   std::vector<std::vector<float>> profile_;
   mutable std::mutex mu_;

@@ -50,7 +50,8 @@ std::vector<bool> PickFaulty(uint32_t devices, double faulty_fraction, uint64_t 
   return faulty;
 }
 
-Result<HistoryStats> WriteHistoryCsv(const HistoryConfig& config, std::ostream& out) {
+Result<HistoryStats> WriteHistoryCsv(const HistoryConfig& config, std::ostream& out,
+                                     std::ostream* maintenance) {
   if (!ValidatePhysics(config.physics).ok() || config.devices == 0 || !(config.interval_s > 0)) {
     return errc::invalid_argument;
   }
@@ -61,6 +62,7 @@ Result<HistoryStats> WriteHistoryCsv(const HistoryConfig& config, std::ostream& 
     fleet.push_back(std::make_unique<SimulatedDevice>(DeviceId(config.id_prefix, i), config.physics,
                                                       seeder(), faulty[i], config.start_nanos));
   }
+  if (maintenance) *maintenance << "device,kind,at,mode\n";
   const auto& cols = HistoryColumns();
   for (size_t i = 0; i < cols.size(); ++i) out << (i ? "," : "") << cols[i];
   out << '\n';
@@ -75,6 +77,11 @@ Result<HistoryStats> WriteHistoryCsv(const HistoryConfig& config, std::ostream& 
       const size_t failures_before = d->failures().size();
       auto r = d->Step(config.start_nanos + step * interval + jitter(seeder));
       stats.failures += d->failures().size() - failures_before;
+      for (const MaintenanceEvent& e : d->TakeMaintenanceEvents()) {
+        if (!maintenance) continue;
+        *maintenance << d->id() << ',' << MaintenanceEventKindName(e.kind) << ','
+                     << FormatTimestamp(e.time_nanos) << ',' << FailureModeName(e.mode) << '\n';
+      }
       if (!r) continue;
       const auto& s = r->spectrum;
       line.clear();
@@ -93,7 +100,8 @@ Result<HistoryStats> WriteHistoryCsv(const HistoryConfig& config, std::ostream& 
     }
   }
   out.flush();
-  if (!out) return errc::io_error;
+  if (maintenance) maintenance->flush();
+  if (!out || (maintenance && !*maintenance)) return errc::io_error;
   return stats;
 }
 

@@ -41,9 +41,11 @@ struct HistoryStats {
   uint64_t failures = 0;
 };
 
-// Writes the header and `config.rows` rows. Errors: invalid_argument for a bad config, io_error
-// when the stream fails.
-Result<HistoryStats> WriteHistoryCsv(const HistoryConfig& config, std::ostream& out);
+// Writes the header and `config.rows` rows. With `maintenance`, also the fleet's maintenance
+// records as CSV (header device,kind,at,mode; kind failure or repair, at RFC 3339) for the time
+// the history covers. Errors: invalid_argument for a bad config, io_error when a stream fails.
+Result<HistoryStats> WriteHistoryCsv(const HistoryConfig& config, std::ostream& out,
+                                     std::ostream* maintenance = nullptr);
 
 // The device ids of a fleet: <prefix>0001, <prefix>0002, ...
 std::string DeviceId(std::string_view prefix, uint32_t index);

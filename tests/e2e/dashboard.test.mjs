@@ -41,6 +41,13 @@ await runInBrowser(chromium, server, artifacts, async (context, consoleErrors) =
   check(bridgeApi.enabled !== true, `no bridge runs: GET /api/v1/bridge ${JSON.stringify(bridgeApi)}`);
   await page.waitForSelector('[data-testid=bridge][data-loaded]', { state: 'attached', timeout: 30000 });
   check(await page.$eval('[data-testid=bridge]', (e) => e.hidden && e.childElementCount === 0), 'the bridge panel is hidden when no bridge runs');
+  // dashboard_server's faulty device reports a time-to-failure model's hours: its card shows them
+  // next to the score (aiot up --simulate runs no such model).
+  if (args.server.includes('dashboard_server')) {
+    await page.waitForSelector('[data-testid=device] [data-testid=ttf]', { timeout: 60000 });
+    const ttf = await page.$$eval('[data-testid=device] [data-testid=ttf]', (els) => els.map((e) => e.textContent));
+    check(ttf.length === 1 && /^failure in ~\d+\.\d (h|d)$/.test(ttf[0]), `time to failure shown on one card: ${ttf.join(', ')}`);
+  }
   await page.screenshot({ path: join(artifacts, 'fleet.png'), fullPage: true });
 
   // An alert appears live (toast and the recent-alerts list grows).

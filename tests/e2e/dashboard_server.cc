@@ -109,11 +109,16 @@ int main(int argc, char** argv) {
                 name(d), ts, rot, temp, vib, snd));
         double score = faulty ? 0.5 + 0.5 * std::fabs(std::sin(tick / 20.0)) : 0.05 + 0.1 * u(rng);
         std::string level = score > 0.9 ? "critical" : score > 0.7 ? "warning" : "ok";
+        // The faulty device also carries a time-to-failure model's hours.
+        const std::string ttf =
+            faulty ? fmt::format(R"(,"time_to_failure_h":{:.2f},"ttf_model":"fan-ttf@1")",
+                                 20.0 * (1.0 - score))
+                   : "";
         service.OnMessage(
             "fan/anomaly",
             fmt::format(
-                R"({{"deviceID":"{}","timeStamp":"{}","fault":{},"score":{:.3f},"level":"{}","model":"fan-mlp@3"}})",
-                name(d), ts, score > 0.7 ? 1 : 0, score, level));
+                R"({{"deviceID":"{}","timeStamp":"{}","fault":{},"score":{:.3f},"level":"{}","model":"fan-mlp@3"{}}})",
+                name(d), ts, score > 0.7 ? 1 : 0, score, level, ttf));
         if (faulty && level != last_level) {
           service.OnMessage(
               "aiot/alerts",

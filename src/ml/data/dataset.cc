@@ -1,5 +1,7 @@
 #include "ml/data/dataset.h"
 
+#include <map>
+
 #include <algorithm>
 #include <cmath>
 #include <fstream>
@@ -153,9 +155,13 @@ Dataset Dataset::Subset(const std::vector<size_t>& indices) const {
   d.rows = indices.size();
   d.x.resize(d.rows * cols);
   if (!y.empty()) d.y.resize(d.rows);
+  if (!target.empty()) d.target.resize(d.rows);
+  if (!group.empty()) d.group.resize(d.rows);
   for (size_t i = 0; i < indices.size(); ++i) {
     std::copy_n(Row(indices[i]), cols, d.x.data() + i * cols);
     if (!y.empty()) d.y[i] = y[indices[i]];
+    if (!target.empty()) d.target[i] = target[indices[i]];
+    if (!group.empty()) d.group[i] = group[indices[i]];
   }
   return d;
 }
@@ -231,6 +237,53 @@ Split StratifiedSplit(const std::vector<int32_t>& y, int num_classes, double tes
   rng.Shuffle(s.train);
   rng.Shuffle(s.validation);
   rng.Shuffle(s.test);
+  return s;
+}
+
+Split RandomSplit(size_t rows, const std::vector<int32_t>& group, double test_fraction,
+                  double validation_fraction, uint64_t seed) {
+  Rng rng(seed);
+  Split s;
+  if (group.size() != rows) {
+    std::vector<size_t> idx(rows);
+    for (size_t i = 0; i < rows; ++i) idx[i] = i;
+    rng.Shuffle(idx);
+    const auto n_test =
+        static_cast<size_t>(std::llround(test_fraction * static_cast<double>(rows)));
+    const auto n_val =
+        static_cast<size_t>(std::llround(validation_fraction * static_cast<double>(rows - n_test)));
+    for (size_t i = 0; i < rows; ++i) {
+      (i < n_test ? s.test : i < n_test + n_val ? s.validation : s.train).push_back(idx[i]);
+    }
+    return s;
+  }
+  std::map<int32_t, std::vector<size_t>> by_group;
+  for (size_t i = 0; i < rows; ++i) by_group[group[i]].push_back(i);
+  std::vector<int32_t> ids;
+  for (const auto& [id, members] : by_group) ids.push_back(id);
+  std::vector<size_t> order(ids.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = i;
+  rng.Shuffle(order);
+  const double want_test = test_fraction * static_cast<double>(rows);
+  const double want_val = validation_fraction * (static_cast<double>(rows) - want_test);
+  size_t k = 0;
+  // A group joins test (then validation) while that keeps the part at or under its share, and
+  // each part gets at least one group when asked for; the training part keeps at least one.
+  auto fill = [&](std::vector<size_t>& part, double want) {
+    while (k + 1 < order.size() && want > 0) {
+      const auto& members = by_group[ids[order[k]]];
+      if (!part.empty() && static_cast<double>(part.size() + members.size()) > want) break;
+      part.insert(part.end(), members.begin(), members.end());
+      ++k;
+    }
+  };
+  fill(s.test, want_test);
+  fill(s.validation, want_val);
+  for (; k < order.size(); ++k) {
+    const auto& members = by_group[ids[order[k]]];
+    s.train.insert(s.train.end(), members.begin(), members.end());
+  }
+  rng.Shuffle(s.train);
   return s;
 }
 

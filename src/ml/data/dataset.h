@@ -36,9 +36,16 @@ struct Dataset {
   size_t cols = 0;
   std::vector<float> x;    // rows * cols
   std::vector<int32_t> y;  // rows labels, or empty when unlabeled
-  std::string sha256;      // of the source bytes when loaded from a file
+  // Regression (e.g. time to failure): one target per row; empty for classification. A data set
+  // with targets has no classes (class_names empty, y empty).
+  std::vector<float> target;
+  // Optional group of each row (e.g. the device): a split keeps a group's rows together, so
+  // held-out rows come from machines the model has not seen. Empty = no groups.
+  std::vector<int32_t> group;
+  std::string sha256;  // of the source bytes when loaded from a file
 
   int num_classes() const { return static_cast<int>(class_names.size()); }
+  bool regression() const { return !target.empty(); }
   const float* Row(size_t i) const { return x.data() + i * cols; }
   // The rows at `indices`, in that order.
   Dataset Subset(const std::vector<size_t>& indices) const;
@@ -60,6 +67,11 @@ struct Split {
 // `test_fraction` of all rows go to test, then `validation_fraction` of the rest to validation.
 Split StratifiedSplit(const std::vector<int32_t>& y, int num_classes, double test_fraction,
                       double validation_fraction, uint64_t seed);
+
+// Regression rows: with groups, whole groups (shuffled) go to test until `test_fraction` of the
+// rows are there, then to validation likewise; without groups, rows are shuffled and cut.
+Split RandomSplit(size_t rows, const std::vector<int32_t>& group, double test_fraction,
+                  double validation_fraction, uint64_t seed);
 
 // Per-feature mean and standard deviation (population), computed on the given rows only.
 struct Normalization {

@@ -271,6 +271,8 @@ Result<Dataset> AddDerived(const Dataset& data, const std::vector<DerivedFeature
   out.rows = data.rows;
   out.cols = data.cols + derived.size();
   out.y = data.y;
+  out.target = data.target;
+  out.group = data.group;
   out.sha256 = data.sha256;
   out.x.resize(out.rows * out.cols);
   for (size_t r = 0; r < data.rows; ++r) {

@@ -1,11 +1,13 @@
 // libFuzzer target: arbitrary bytes as a CSV file, then as a data set with the first column as
-// the label. Errors are fine; crashes and hangs are not.
+// the label, and as maintenance records (ttf.h) turned into time-to-failure targets. Errors are
+// fine; crashes and hangs are not.
 #include <cstddef>
 #include <cstdint>
 #include <string_view>
 
 #include "ml/data/csv.h"
 #include "ml/data/dataset.h"
+#include "ml/data/ttf.h"
 
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   auto table = aiot::ml::ParseCsv(std::string_view(reinterpret_cast<const char*>(data), size));
@@ -15,5 +17,16 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   (void)aiot::ml::BuildDataset(*table, schema);
   schema.label_map = {{"a", 0}, {"b", 1}};
   (void)aiot::ml::BuildDataset(*table, schema);
+  auto events = aiot::ml::ParseMaintenanceCsv(*table);
+  if (events.ok()) {
+    std::vector<std::string> device;
+    std::vector<int64_t> time;
+    for (const auto& e : *events) {
+      device.push_back(e.device);
+      time.push_back(e.at / 2);
+    }
+    (void)aiot::ml::TimeToFailureHours(device, time, *events, 0);
+    (void)aiot::ml::TimeToFailureHours(device, time, *events, 6);
+  }
   return 0;
 }

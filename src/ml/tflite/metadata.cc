@@ -37,13 +37,13 @@ std::vector<uint8_t> EncodeMetadata(const ModelMetadata& m) {
   for (const auto& [name, value] : m.metrics) {
     metrics.push_back(mfb::CreateMetric(b, b.CreateString(name), value));
   }
-  auto root = mfb::CreateModelInfo(b, 1, b.CreateString(m.name), b.CreateString(m.label),
-                                   b.CreateVectorOfStrings(m.class_names), b.CreateVector(features),
-                                   m.decision_threshold, m.warning_threshold, m.critical_threshold,
-                                   b.CreateVector(metrics), b.CreateString(m.training_data_sha256),
-                                   m.training_rows, b.CreateString(m.quantization),
-                                   b.CreateString(m.created_by), b.CreateVectorOfStrings(m.derived),
-                                   b.CreateString(m.calibration), b.CreateString(m.threshold_rule));
+  auto root = mfb::CreateModelInfo(
+      b, 1, b.CreateString(m.name), b.CreateString(m.label), b.CreateVectorOfStrings(m.class_names),
+      b.CreateVector(features), m.decision_threshold, m.warning_threshold, m.critical_threshold,
+      b.CreateVector(metrics), b.CreateString(m.training_data_sha256), m.training_rows,
+      b.CreateString(m.quantization), b.CreateString(m.created_by),
+      b.CreateVectorOfStrings(m.derived), b.CreateString(m.calibration),
+      b.CreateString(m.threshold_rule), b.CreateString(m.task));
   mfb::FinishModelInfoBuffer(b, root);
   return std::vector<uint8_t>(b.GetBufferPointer(), b.GetBufferPointer() + b.GetSize());
 }
@@ -94,6 +94,7 @@ Result<ModelMetadata> DecodeMetadata(const uint8_t* data, size_t size) {
   }
   m.calibration = r->calibration() ? r->calibration()->str() : "none";
   m.threshold_rule = str(r->threshold_rule());
+  if (r->task() && r->task()->size() > 0) m.task = r->task()->str();
   return m;
 }
 

@@ -40,6 +40,10 @@ struct ModelMetadata {
   std::vector<std::string> derived;
   std::string calibration = "none";  // "platt" / "isotonic": the graph's score is calibrated
   std::string threshold_rule;        // how decision_threshold was chosen (empty: the default)
+  // What the output means: "classification" (P(fault) or class probabilities), "regression"
+  // (the value of `label`) or "time_to_failure" (hours until the next failure).
+  std::string task = "classification";
+  bool is_regression() const { return task == "regression" || task == "time_to_failure"; }
 
   std::vector<std::string> feature_names() const;
   double Metric(const std::string& name, double fallback) const;

@@ -65,7 +65,8 @@ GraphSpec BuildFloatGraph(const Mlp& m, const ModelMetadata& metadata) {
   return g;
 }
 
-GraphSpec BuildTreeGraph(const TreeEnsemble& trees, const ModelMetadata& metadata) {
+GraphSpec BuildTreeGraph(const TreeEnsemble& trees, const ModelMetadata& metadata,
+                         bool regression) {
   GraphSpec g;
   g.name = "main";
   g.description = "aiot " + (metadata.name.empty() ? std::string("model") : metadata.name);
@@ -77,8 +78,8 @@ GraphSpec BuildTreeGraph(const TreeEnsemble& trees, const ModelMetadata& metadat
     return static_cast<int32_t>(g.tensors.size() - 1);
   };
   const int32_t input = add("features", {1, trees.num_features});
-  const int32_t margin = add("trees/margin", {1, 1});
-  const int32_t score = add("score", {1, 1});
+  const int32_t margin = add(regression ? "prediction" : "trees/margin", {1, 1});
+  const int32_t score = regression ? margin : add("score", {1, 1});
   OpSpec op;
   op.builtin_code = static_cast<int32_t>(Op::kCustom);
   op.custom_code = kTreeEnsembleOp;
@@ -86,11 +87,13 @@ GraphSpec BuildTreeGraph(const TreeEnsemble& trees, const ModelMetadata& metadat
   op.inputs = {input};
   op.outputs = {margin};
   g.ops.push_back(std::move(op));
-  OpSpec act;
-  act.builtin_code = static_cast<int32_t>(Op::kLogistic);
-  act.inputs = {margin};
-  act.outputs = {score};
-  g.ops.push_back(act);
+  if (!regression) {
+    OpSpec act;
+    act.builtin_code = static_cast<int32_t>(Op::kLogistic);
+    act.inputs = {margin};
+    act.outputs = {score};
+    g.ops.push_back(act);
+  }
   g.inputs = {input};
   g.outputs = {score};
   g.metadata.emplace_back(kMetadataName, EncodeMetadata(metadata));

@@ -21,7 +21,9 @@ GraphSpec BuildFloatGraph(const Mlp& model, const ModelMetadata& metadata);
 
 // The float .tflite graph of a tree ensemble. Trees split on raw values, so there is no
 // normalisation: features[1,F] -AIOT_TREE_ENSEMBLE-> margin[1,1] -LOGISTIC-> score[1,1].
-GraphSpec BuildTreeGraph(const TreeEnsemble& trees, const ModelMetadata& metadata);
+// `regression`: features[1,F] -AIOT_TREE_ENSEMBLE-> prediction[1,1] (the value itself).
+GraphSpec BuildTreeGraph(const TreeEnsemble& trees, const ModelMetadata& metadata,
+                         bool regression = false);
 
 // `graph` (built for the raw columns followed by the derived ones, [1, raw_cols + D]) with the
 // derived features computed inside it, so it takes the raw columns [1, raw_cols]:

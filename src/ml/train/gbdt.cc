@@ -4,6 +4,7 @@
 
 #include <chrono>
 #include <cmath>
+#include <cstdio>
 #include <cstdlib>
 #include <cstring>
 #include <limits>
@@ -36,7 +37,8 @@ using Booster = std::unique_ptr<void, BoosterFree>;
 // The rows of `data` as an XGBoost matrix with labels (NaN = missing).
 Result<DMatrix> MakeDMatrix(const Dataset& data, const std::vector<size_t>& rows) {
   const Dataset part = data.Subset(rows);
-  std::vector<float> labels(part.y.begin(), part.y.end());
+  std::vector<float> labels =
+      part.regression() ? part.target : std::vector<float>(part.y.begin(), part.y.end());
   DMatrixHandle h = nullptr;
   if (Status st = Xgb(XGDMatrixCreateFromMat(part.x.data(), part.rows, part.cols,
                                              std::numeric_limits<float>::quiet_NaN(), &h),
@@ -56,7 +58,11 @@ Status CheckConfig(const Dataset& data, const GbdtConfig& c) {
   auto bad = [](const std::string& what) {
     return Status(errc::invalid_argument, "gbdt: " + what);
   };
-  if (data.num_classes() != 2) {
+  if (data.regression()) {
+    for (float t : data.target) {
+      if (!std::isfinite(t)) return bad("regression targets must be finite");
+    }
+  } else if (data.num_classes() != 2) {
     return Status(errc::unsupported, "gbdt: binary classification only (the data has " +
                                          std::to_string(data.num_classes()) + " classes)");
   }
@@ -84,17 +90,23 @@ double BalancedWeight(const Dataset& data, const std::vector<size_t>& rows) {
   return pos > 0 && neg > 0 ? neg / pos : 1.0;
 }
 
-Status SetParams(void* b, const GbdtConfig& c, double spw) {
+// Regression: squared error from the training targets' mean (XGBoost 1.7 starts from 0.5 unless
+// told), evaluated by RMSE (early stopping) and MAE.
+Status SetParams(void* b, const GbdtConfig& c, double spw, const double* base_score) {
   const int threads = c.threads > 0
                           ? c.threads
                           : static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  const bool reg = base_score != nullptr;
+  char base[64];
+  std::snprintf(base, sizeof(base), "%.9g", reg ? *base_score : 0.5);
   const std::pair<const char*, std::string> params[] = {
-      {"objective", "binary:logistic"},
+      {"objective", reg ? "reg:squarederror" : "binary:logistic"},
       {"tree_method", "hist"},
       {"booster", "gbtree"},
       {"verbosity", "0"},
-      {"eval_metric", "logloss"},
-      {"eval_metric", "error"},
+      {"eval_metric", reg ? "rmse" : "logloss"},
+      {"eval_metric", reg ? "mae" : "error"},
+      {"base_score", base},
       {"max_depth", std::to_string(c.max_depth)},
       {"eta", std::to_string(c.learning_rate)},
       {"min_child_weight", std::to_string(c.min_child_weight)},
@@ -173,7 +185,9 @@ Result<std::vector<float>> XgboostPredict(const std::vector<uint8_t>& model, con
 Result<GbdtResult> TrainGbdt(const Dataset& data, const GbdtConfig& c, const ProgressFn& progress) {
   if (Status st = CheckConfig(data, c); !st.ok()) return st;
   GbdtResult r;
-  r.split = StratifiedSplit(data.y, 2, c.test_fraction, c.validation_fraction, c.seed);
+  const bool reg = data.regression();
+  r.split = reg ? RandomSplit(data.rows, data.group, c.test_fraction, c.validation_fraction, c.seed)
+                : StratifiedSplit(data.y, 2, c.test_fraction, c.validation_fraction, c.seed);
   if (r.split.train.empty())
     return Status(errc::invalid_argument, "no training rows after the split");
   auto train = MakeDMatrix(data, r.split.train);
@@ -188,8 +202,16 @@ Result<GbdtResult> TrainGbdt(const Dataset& data, const GbdtConfig& c, const Pro
   if (Status st = Xgb(XGBoosterCreate(mats, num_mats, &bh), "creating the booster"); !st.ok())
     return st;
   Booster booster(bh);
-  r.scale_pos_weight = c.balanced ? BalancedWeight(data, r.split.train) : c.scale_pos_weight;
-  if (Status st = SetParams(bh, c, r.scale_pos_weight); !st.ok()) return st;
+  double mean = 0;
+  if (reg) {
+    r.scale_pos_weight = 1;
+    for (size_t i : r.split.train) mean += data.target[i];
+    mean /= static_cast<double>(r.split.train.size());
+  } else {
+    r.scale_pos_weight = c.balanced ? BalancedWeight(data, r.split.train) : c.scale_pos_weight;
+  }
+  if (Status st = SetParams(bh, c, r.scale_pos_weight, reg ? &mean : nullptr); !st.ok()) return st;
+  const std::string loss = reg ? "rmse" : "logloss";
 
   const auto start = std::chrono::steady_clock::now();
   const bool early = c.early_stopping_rounds > 0 && has_val;
@@ -209,9 +231,10 @@ Result<GbdtResult> TrainGbdt(const Dataset& data, const GbdtConfig& c, const Pro
     }
     EpochStats s;
     s.epoch = round + 1;
-    s.loss = EvalValue(line, "train-logloss");
-    s.val_loss = has_val ? EvalValue(line, "val-logloss") : s.loss;
-    s.val_accuracy = 1 - (has_val ? EvalValue(line, "val-error") : EvalValue(line, "train-error"));
+    s.loss = EvalValue(line, "train-" + loss);
+    s.val_loss = has_val ? EvalValue(line, "val-" + loss) : s.loss;
+    s.val_accuracy =
+        reg ? 0 : 1 - (has_val ? EvalValue(line, "val-error") : EvalValue(line, "train-error"));
     s.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
     r.history.push_back(s);
     if (progress) progress(s, c.trees);

@@ -35,7 +35,8 @@ struct GbdtConfig {
 
 struct GbdtResult {
   TreeEnsemble ensemble;  // the kept trees, margin space (a LOGISTIC after it gives P(class 1))
-  Split split;            // StratifiedSplit(y, 2, test, validation, seed): the MLP's split
+  Split split;  // StratifiedSplit(y, 2, test, validation, seed): the MLP's split (regression:
+                // RandomSplit)
   std::vector<EpochStats> history;  // per round: loss = training log loss, val_* on validation
   int best_round = 0;               // rounds kept (trees in `ensemble`)
   double scale_pos_weight = 1;      // as used
@@ -43,7 +44,9 @@ struct GbdtResult {
   std::vector<uint8_t> booster;  // XGBoost's model of the kept trees (UBJSON), for comparisons
 };
 
-// Binary classification (labels 0/1, binary:logistic). errc::invalid_argument naming the setting,
+// Binary classification (labels 0/1, binary:logistic), or regression when data.regression()
+// (reg:squarederror on data.target from the training rows' mean; RandomSplit, by data.group when
+// set; history loss = RMSE; scale_pos_weight unused). errc::invalid_argument naming the setting,
 // errc::unsupported for more than two classes, errc::internal with XGBoost's message.
 Result<GbdtResult> TrainGbdt(const Dataset& data, const GbdtConfig& config,
                              const ProgressFn& progress = {});

@@ -254,4 +254,40 @@ ThresholdChoice ChooseThreshold(const std::vector<float>& scores,
   return best;
 }
 
+RegressionReport EvaluateRegression(const std::vector<float>& predictions,
+                                    const std::vector<float>& truth, double baseline) {
+  RegressionReport r;
+  r.baseline = baseline;
+  r.samples = std::min(predictions.size(), truth.size());
+  if (r.samples == 0) return r;
+  double mean = 0;
+  for (size_t i = 0; i < r.samples; ++i) mean += truth[i];
+  mean /= static_cast<double>(r.samples);
+  double ae = 0, se = 0, bae = 0, bse = 0, sst = 0;
+  for (size_t i = 0; i < r.samples; ++i) {
+    const double e = static_cast<double>(predictions[i]) - truth[i];
+    const double b = baseline - truth[i];
+    ae += std::abs(e);
+    se += e * e;
+    bae += std::abs(b);
+    bse += b * b;
+    sst += (truth[i] - mean) * (truth[i] - mean);
+  }
+  const auto n = static_cast<double>(r.samples);
+  r.mae = ae / n;
+  r.rmse = std::sqrt(se / n);
+  r.baseline_mae = bae / n;
+  r.baseline_rmse = std::sqrt(bse / n);
+  r.r2 = sst > 0 ? 1 - se / sst : 0;
+  return r;
+}
+
+std::string ToJson(const RegressionReport& r) {
+  return "{\"samples\":" + std::to_string(r.samples) + ",\"mae\":" + JsonNumber(r.mae) +
+         ",\"rmse\":" + JsonNumber(r.rmse) + ",\"r2\":" + JsonNumber(r.r2) +
+         ",\"baseline\":{\"value\":" + JsonNumber(r.baseline) +
+         ",\"mae\":" + JsonNumber(r.baseline_mae) + ",\"rmse\":" + JsonNumber(r.baseline_rmse) +
+         "}}";
+}
+
 }  // namespace aiot::ml

@@ -79,6 +79,19 @@ double RocAuc(const std::vector<float>& scores, const std::vector<int32_t>& labe
 // {"samples":..,"accuracy":..,...,"confusion":[[..]]} — no trailing newline.
 std::string ToJson(const EvalReport& r);
 
+// A regression model (e.g. time to failure) against the truth, next to a constant predictor
+// (`baseline`, the training targets' mean): the model is worth having only when it beats it.
+struct RegressionReport {
+  size_t samples = 0;
+  double mae = 0, rmse = 0, r2 = 0;  // r2 = 1 - SSE / SST (SST around the truth's own mean)
+  double baseline = 0;               // the constant predicted by the baseline
+  double baseline_mae = 0, baseline_rmse = 0;
+};
+RegressionReport EvaluateRegression(const std::vector<float>& predictions,
+                                    const std::vector<float>& truth, double baseline);
+// {"samples":..,"mae":..,"rmse":..,"r2":..,"baseline":{"value":..,"mae":..,"rmse":..}}
+std::string ToJson(const RegressionReport& r);
+
 // A JSON number (finite) or null.
 std::string JsonNumber(double v);
 // A JSON string literal with escapes.

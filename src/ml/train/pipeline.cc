@@ -253,7 +253,11 @@ Result<GraphSpec> TrainGbdtGraph(const Dataset& data, const TrainJob& job,
   out.metadata = MakeMetadata(data, r->split.train, ComputeNormalization(data, r->split.train),
                               EvalReport{}, job.name);
   out.metadata.metrics.emplace_back("gbdt_trees", static_cast<double>(out.trees));
-  return BuildTreeGraph(r->ensemble, out.metadata);
+  if (data.regression()) {
+    out.metadata.task = job.task;
+    out.metadata.metrics = {{"gbdt_trees", static_cast<double>(out.trees)}};
+  }
+  return BuildTreeGraph(r->ensemble, out.metadata, data.regression());
 }
 
 // MLP / logistic regression on `data`; the float graph and the split.
@@ -375,10 +379,63 @@ Status AddInt8(const Dataset& raw, const TrainJob& job, const std::vector<float>
   return Status::Ok();
 }
 
+// Regression (time to failure): GBDT on data.target, no calibration or threshold; the test rows
+// scored by the exported model against a constant predictor (the training targets' mean).
+Result<TrainOutput> TrainRegression(const Dataset& raw, const TrainJob& job,
+                                    const ProgressFn& progress) {
+  if (job.family != ModelFamily::kGbdt) {
+    return Status(errc::unsupported, "regression (time to failure) needs --model gbdt");
+  }
+  if (job.calibration != CalibrationMethod::kNone ||
+      job.threshold.kind != ThresholdRule::Kind::kFixed) {
+    return Status(errc::invalid_argument,
+                  "calibration and threshold search are for classifiers, not regression");
+  }
+  if (job.task != "regression" && job.task != "time_to_failure") {
+    return Status(errc::invalid_argument, "task must be regression or time_to_failure");
+  }
+  auto derived = ParseDerivedList(job.derive, raw.feature_names);
+  if (!derived.ok()) return derived.status();
+  auto data = AddDerived(raw, *derived);
+  if (!data.ok()) return data.status();
+  TrainOutput out;
+  out.regression = true;
+  auto graph = TrainGbdtGraph(*data, job, progress, out);
+  if (!graph.ok()) return graph.status();
+  out.metadata.features.resize(raw.cols);
+  for (const auto& d : *derived) out.metadata.derived.push_back(d.ToString());
+  out.metadata.label = raw.label_name;
+  out.metadata.class_names.clear();
+  GraphSpec g = WithDerivedFeatures(std::move(*graph), static_cast<int>(raw.cols), *derived);
+  SetMetadata(g, out.metadata);
+  auto bytes = WriteTflite(g);
+  if (!bytes.ok()) return bytes.status();
+  const Dataset test = raw.Subset(out.result.split.test);
+  auto predictions = ScoreRows(*bytes, test);
+  if (!predictions.ok()) return predictions.status();
+  double mean = 0;
+  for (size_t i : out.result.split.train) mean += raw.target[i];
+  mean /= static_cast<double>(std::max<size_t>(1, out.result.split.train.size()));
+  out.test_regression = EvaluateRegression(*predictions, test.target, mean);
+  const RegressionReport& r = out.test_regression;
+  out.metadata.metrics.insert(out.metadata.metrics.begin(),
+                              {{"test_mae", r.mae},
+                               {"test_rmse", r.rmse},
+                               {"test_r2", r.r2},
+                               {"test_baseline_mae", r.baseline_mae},
+                               {"test_samples", static_cast<double>(r.samples)}});
+  SetMetadata(g, out.metadata);
+  bytes = WriteTflite(g);
+  if (!bytes.ok()) return bytes.status();
+  out.float_model = std::move(*bytes);
+  return out;
+}
+
 }  // namespace
 
 Result<TrainOutput> TrainAndExport(const Dataset& raw, const TrainJob& requested,
                                    const ProgressFn& progress) {
+  if (raw.regression()) return TrainRegression(raw, requested, progress);
   auto derived = ParseDerivedList(requested.derive, raw.feature_names);
   if (!derived.ok()) return derived.status();
   auto data = AddDerived(raw, *derived);
@@ -427,7 +484,8 @@ Result<TrainOutput> TrainAndExport(const Dataset& raw, const TrainJob& requested
 
 std::string TrainOutput::ToJson() const {
   std::string s = "{\"model\":" + JsonString(metadata.name) +
-                  ",\"family\":" + JsonString(ModelFamilyName(family)) + ",\"features\":[";
+                  ",\"family\":" + JsonString(ModelFamilyName(family)) +
+                  ",\"task\":" + JsonString(metadata.task) + ",\"features\":[";
   for (size_t i = 0; i < metadata.features.size(); ++i) {
     s += (i ? "," : "") + JsonString(metadata.features[i].name);
   }
@@ -459,6 +517,10 @@ std::string TrainOutput::ToJson() const {
   s += ",\"derived\":[";
   for (size_t i = 0; i < metadata.derived.size(); ++i) {
     s += (i ? "," : "") + JsonString(metadata.derived[i]);
+  }
+  if (regression) {
+    return s + "],\"label\":" + JsonString(metadata.label) +
+           ",\"test\":" + aiot::ml::ToJson(test_regression) + "}";
   }
   s += "],\"calibration\":{\"method\":" + JsonString(CalibrationName(calibration.method));
   if (calibration.method == CalibrationMethod::kPlatt) {

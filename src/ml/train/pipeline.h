@@ -41,6 +41,10 @@ struct TrainJob {
   // (at 0.5; multi-class: macro F1 always).
   int folds = 3;
   std::string auto_metric = "roc_auc";
+  // Recorded as the model's metadata task when the data is a regression data set
+  // (Dataset::target): "regression" or "time_to_failure" (hours to the next failure, ttf.h).
+  // Regression is GBDT only, without calibration, threshold search or int8.
+  std::string task = "regression";
 };
 
 // One model family --model auto tried: its cross-validated metric and training time.
@@ -57,10 +61,12 @@ struct TrainOutput {
   TrainResult result;  // GBDT: split, per-round history, best_epoch = rounds kept, seconds
   size_t trees = 0;    // GBDT: trees in the model
   size_t tree_nodes = 0;
-  double scale_pos_weight = 1;  // GBDT, as used
-  EvalReport test;              // float model on the test split
-  EvalReport test_int8;         // int8 model on the test split (when int8)
-  double int8_agreement = 0;    // fraction of test decisions equal between float and int8
+  double scale_pos_weight = 1;       // GBDT, as used
+  EvalReport test;                   // float model on the test split (classification)
+  bool regression = false;           // the data had targets: `test_regression` instead of `test`
+  RegressionReport test_regression;  // vs the training targets' mean
+  EvalReport test_int8;              // int8 model on the test split (when int8)
+  double int8_agreement = 0;         // fraction of test decisions equal between float and int8
   double int8_max_score_diff = 0;
   ModelMetadata metadata;
   std::vector<uint8_t> float_model;  // .tflite bytes

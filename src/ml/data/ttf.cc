@@ -1,0 +1,230 @@
+#include "ml/data/ttf.h"
+
+#include <algorithm>
+#include <cmath>
+#include <fstream>
+#include <limits>
+#include <map>
+#include <sstream>
+
+#include "base/clock.h"
+#include "base/errc.h"
+#include "base/sha256.h"
+
+namespace aiot::ml {
+namespace {
+
+constexpr double kNanosPerHour = 3600e9;
+
+int FirstColumn(const CsvTable& t, std::initializer_list<const char*> names) {
+  for (const char* n : names) {
+    if (int c = t.Column(n); c >= 0) return c;
+  }
+  return -1;
+}
+
+Status CellError(size_t line, const std::string& column, const std::string& what) {
+  return Status(errc::parse_error,
+                "line " + std::to_string(line) + ", column `" + column + "`: " + what);
+}
+
+Result<std::string> ReadFile(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) return Status(errc::not_found, "cannot open " + path);
+  std::ostringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+}  // namespace
+
+Result<std::vector<MaintenanceEvent>> ParseMaintenanceCsv(const CsvTable& t) {
+  const int device = FirstColumn(t, {"device", "deviceID", "DeviceID"});
+  const int at = FirstColumn(t, {"at", "time", "Time", "timeStamp"});
+  const int kind = t.Column("kind");
+  if (device < 0 || at < 0) {
+    return Status(errc::parse_error,
+                  "maintenance records need a `device` and an `at` column (and optionally `kind`)");
+  }
+  std::vector<MaintenanceEvent> out;
+  out.reserve(t.rows.size());
+  for (size_t r = 0; r < t.rows.size(); ++r) {
+    const auto& row = t.rows[r];
+    const size_t line = r + 2;
+    MaintenanceEvent e;
+    e.device = row[device];
+    if (e.device.empty()) return CellError(line, t.header[device], "empty device id");
+    if (!ParseTimestamp(row[at], &e.at, MissingZone::kUtc)) {
+      return CellError(line, t.header[at], "`" + row[at].substr(0, 64) + "` is not a time");
+    }
+    const std::string k = kind >= 0 ? row[kind] : "failure";
+    if (k == "failure" || k.empty()) {
+      e.kind = MaintenanceEvent::Kind::kFailure;
+    } else if (k == "repair") {
+      e.kind = MaintenanceEvent::Kind::kRepair;
+    } else if (k == "inspection") {
+      e.kind = MaintenanceEvent::Kind::kOther;
+    } else {
+      return CellError(line, "kind",
+                       "`" + k.substr(0, 64) + "` is not failure, repair or inspection");
+    }
+    out.push_back(std::move(e));
+  }
+  return out;
+}
+
+Result<std::vector<MaintenanceEvent>> ReadMaintenanceCsv(const std::string& path) {
+  auto bytes = ReadFile(path);
+  if (!bytes.ok()) return bytes.status();
+  auto table = ParseCsv(*bytes);
+  if (!table.ok()) return table.status().Prefix(path);
+  auto events = ParseMaintenanceCsv(*table);
+  if (!events.ok()) return events.status().Prefix(path);
+  return events;
+}
+
+std::vector<float> TimeToFailureHours(const std::vector<std::string>& device,
+                                      const std::vector<int64_t>& time,
+                                      const std::vector<MaintenanceEvent>& events, double horizon_h,
+                                      TtfStats* stats) {
+  TtfStats s;
+  s.rows = device.size();
+  // Per device: failures and repairs in time order, and the last reading (end of observation).
+  struct Track {
+    std::vector<int64_t> failures, repairs;
+    int64_t last_reading = std::numeric_limits<int64_t>::min();
+  };
+  std::map<std::string, Track, std::less<>> tracks;
+  for (size_t i = 0; i < device.size(); ++i) {
+    Track& tr = tracks[device[i]];
+    tr.last_reading = std::max(tr.last_reading, time[i]);
+  }
+  for (const auto& e : events) {
+    auto it = tracks.find(e.device);
+    if (it == tracks.end() || e.kind == MaintenanceEvent::Kind::kOther) continue;
+    (e.kind == MaintenanceEvent::Kind::kFailure ? it->second.failures : it->second.repairs)
+        .push_back(e.at);
+    s.failures += e.kind == MaintenanceEvent::Kind::kFailure;
+  }
+  for (auto& [id, tr] : tracks) {
+    std::sort(tr.failures.begin(), tr.failures.end());
+    std::sort(tr.repairs.begin(), tr.repairs.end());
+  }
+  const float unknown = std::numeric_limits<float>::quiet_NaN();
+  std::vector<float> out(device.size(), unknown);
+  for (size_t i = 0; i < device.size(); ++i) {
+    const Track& tr = tracks.find(device[i])->second;
+    const int64_t t = time[i];
+    const auto f = std::lower_bound(tr.failures.begin(), tr.failures.end(), t);  // f >= t
+    const auto r = std::upper_bound(tr.repairs.begin(), tr.repairs.end(), t);    // r > t
+    const bool failure_next = f != tr.failures.end() && (r == tr.repairs.end() || *f <= *r);
+    if (failure_next) {
+      // In double: two int64 times 1678..2261 apart overflow an int64 difference.
+      const double h = (static_cast<double>(*f) - static_cast<double>(t)) / kNanosPerHour;
+      if (horizon_h > 0 && h >= horizon_h) {
+        out[i] = static_cast<float>(horizon_h);
+        ++s.capped;
+      } else {
+        out[i] = static_cast<float>(h);
+        ++s.exact;
+      }
+      continue;
+    }
+    // Censored at the repair, or at the device's last reading.
+    const int64_t censor = r != tr.repairs.end() ? *r : tr.last_reading;
+    const double bound = (static_cast<double>(censor) - static_cast<double>(t)) / kNanosPerHour;
+    if (horizon_h > 0 && bound >= horizon_h) {
+      out[i] = static_cast<float>(horizon_h);
+      ++s.capped;
+    } else {
+      ++s.censored;
+    }
+  }
+  if (stats) *stats = s;
+  return out;
+}
+
+Result<Dataset> LoadTimeToFailureDataset(const std::string& path, DatasetSchema schema,
+                                         const std::vector<MaintenanceEvent>& events,
+                                         const TtfOptions& options, TtfStats* stats) {
+  if (!schema.label.empty()) {
+    return Status(
+        errc::invalid_argument,
+        "time to failure comes from maintenance records: no label column (`" + schema.label + "`)");
+  }
+  if (!(options.horizon_h >= 0) || !std::isfinite(options.horizon_h)) {
+    return Status(errc::invalid_argument, "the time-to-failure horizon must be >= 0 hours");
+  }
+  auto bytes = ReadFile(path);
+  if (!bytes.ok()) return bytes.status();
+  auto table = ParseCsv(*bytes);
+  if (!table.ok()) return table.status().Prefix(path);
+  const int dcol = table->Column(options.device_column);
+  const int tcol = table->Column(options.time_column);
+  if (dcol < 0 || tcol < 0) {
+    return Status(errc::invalid_argument,
+                  path + ": no column `" +
+                      (dcol < 0 ? options.device_column : options.time_column) +
+                      "` (the device and time columns of the readings)");
+  }
+  schema.drop.push_back(options.device_column);
+  schema.drop.push_back(options.time_column);
+  auto data = BuildDataset(*table, schema);
+  if (!data.ok()) return data.status().Prefix(path);
+  std::vector<std::string> device(table->rows.size());
+  std::vector<int64_t> time(table->rows.size());
+  for (size_t r = 0; r < table->rows.size(); ++r) {
+    device[r] = table->rows[r][dcol];
+    if (!ParseTimestamp(table->rows[r][tcol], &time[r], MissingZone::kUtc)) {
+      return CellError(r + 2, options.time_column,
+                       "`" + table->rows[r][tcol].substr(0, 64) + "` is not a time")
+          .Prefix(path);
+    }
+  }
+  const std::vector<float> hours =
+      TimeToFailureHours(device, time, events, options.horizon_h, stats);
+  std::vector<size_t> keep;
+  for (size_t r = 0; r < hours.size(); ++r) {
+    if (!std::isnan(hours[r])) keep.push_back(r);
+  }
+  Dataset out = data->Subset(keep);
+  std::map<std::string, int32_t> ids;
+  out.group.resize(keep.size());
+  out.target.resize(keep.size());
+  for (size_t i = 0; i < keep.size(); ++i) {
+    out.group[i] = ids.emplace(device[keep[i]], static_cast<int32_t>(ids.size())).first->second;
+    out.target[i] = hours[keep[i]];
+  }
+  out.label_name = "time_to_failure_h";
+  out.sha256 = Sha256Hex(*bytes);
+  return out;
+}
+
+Result<Dataset> LoadRegressionDataset(const std::string& path, DatasetSchema schema) {
+  auto bytes = ReadFile(path);
+  if (!bytes.ok()) return bytes.status();
+  auto table = ParseCsv(*bytes);
+  if (!table.ok()) return table.status().Prefix(path);
+  const int lcol = table->Column(schema.label);
+  if (lcol < 0) {
+    return Status(errc::invalid_argument, path + ": no label column `" + schema.label + "`");
+  }
+  const std::string label = schema.label;
+  schema.drop.push_back(label);
+  schema.label.clear();
+  auto data = BuildDataset(*table, schema);
+  if (!data.ok()) return data.status().Prefix(path);
+  data->target.resize(data->rows);
+  for (size_t r = 0; r < table->rows.size(); ++r) {
+    double v = 0;
+    if (!ParseNumber(table->rows[r][lcol], &v)) {
+      return CellError(r + 2, label, "the regression target is not a number").Prefix(path);
+    }
+    data->target[r] = static_cast<float>(v);
+  }
+  data->label_name = label;
+  data->sha256 = Sha256Hex(*bytes);
+  return data;
+}
+
+}  // namespace aiot::ml
