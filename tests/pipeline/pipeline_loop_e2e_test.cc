@@ -38,9 +38,9 @@ constexpr const char* kAdmin = "loop-e2e-admin-token-0123456789ab";
 constexpr int kDevices = 6;
 constexpr int kTimeScale = 1200;    // 20 simulated minutes per second
 constexpr int kChangeAtWallS = 50;  // the regime change, in wall seconds after the fleet starts
-constexpr int kLabelWindowS = 4;    // ~ the degraded half of a fault (9 s), in wall seconds
-constexpr const char* kFaultyFraction = "0.34";  // two machines of six develop recurring faults
-constexpr int kDelayS = 30;                      // triggers.drift.delay_s
+constexpr int kLabelWindowS = 6;  // ~ the degraded half of a fault, in wall seconds
+constexpr const char* kFaultyFraction = "0.5";  // three machines of six fail again and again
+constexpr int kDelayS = 45;                      // triggers.drift.delay_s
 constexpr int kWindowS = 120;                    // the pipeline's data window: the whole run
 
 std::string ReadFile(const std::string& path) {
@@ -113,16 +113,17 @@ class PipelineLoopE2eTest : public ::testing::Test {
     c += "  time_scale: " + std::to_string(kTimeScale) + "\n  protect_after: 0\n";
     c += "  regime_changes: [\"at=" + std::to_string(kChangeAtWallS * kTimeScale) +
          " vibration_scale=1.6\"]\n";
-    // Faults of 3 simulated hours (9 s wall, +-30 %), onset within 1 h of a repair, 30 min down:
-    // a failing machine fails every ~12 s, so a 16-s held-out part holds a failure of each.
+    // Faults of 1.5 simulated hours at full load, onset within 30 min of a repair, 30 min down:
+    // measured, a failing machine then fails every ~20-40 wall seconds, so the ~30-s held-out
+    // part (the newest 30 %) holds failures of three such machines.
     c += "  physics:\n    frame_size: 512\n    recurring_faults: true\n"
-         "    time_to_failure_s: 10800\n    fault_onset_max_s: 3600\n    repair_time_s: 1800\n";
+         "    time_to_failure_s: 5400\n    fault_onset_max_s: 1800\n    repair_time_s: 1800\n";
     c += "pipeline:\n  kill_grace_ms: 500\n";
     c += "  params: {recipe: fast, window: \"" + std::to_string(kWindowS) +
          "s\", reference_window: \"1h\", canary_percent: \"34\", canary_soak_s: \"3\", "
-         "floor: \"0.3\"}\n";
+         "floor: \"0.3\", holdout_fraction: \"0.3\"}\n";
     // The run starts kDelayS after the drift event, so that train's part of the window holds
-    // readings of the new regime and its held-out part (the newest 20 %) only those.
+    // readings of the new regime and its held-out part (the newest 30 %) only those.
     c += "  triggers:\n    drift:\n      cooldown_s: 600\n      delay_s: " +
          std::to_string(kDelayS) + "\n";
     return c;
