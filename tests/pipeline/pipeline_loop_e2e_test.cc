@@ -38,10 +38,10 @@ constexpr const char* kAdmin = "loop-e2e-admin-token-0123456789ab";
 constexpr int kDevices = 6;
 constexpr int kTimeScale = 1200;    // 20 simulated minutes per second
 constexpr int kChangeAtWallS = 50;  // the regime change, in wall seconds after the fleet starts
-constexpr int kLabelWindowS = 6;  // ~ the degraded half of a fault, in wall seconds
+constexpr int kLabelWindowS = 6;    // ~ the degraded half of a fault, in wall seconds
 constexpr const char* kFaultyFraction = "0.5";  // three machines of six fail again and again
-constexpr int kDelayS = 45;                      // triggers.drift.delay_s
-constexpr int kWindowS = 120;                    // the pipeline's data window: the whole run
+constexpr int kDelayS = 45;                     // triggers.drift.delay_s
+constexpr int kWindowS = 120;                   // the pipeline's data window: the whole run
 
 std::string ReadFile(const std::string& path) {
   std::ifstream in(path);

@@ -7,8 +7,6 @@
 #include <nlohmann/json.hpp>
 #include <random>
 
-#include "ml/drift/drift.h"
-
 #include "base/clock.h"
 #include "services/test_models.h"
 #include "services/tflite_model.h"
@@ -20,83 +18,6 @@ namespace {
 
 constexpr int64_t kStart = 1'795'341'600'000'000'000;  // 2026-11-22T10:00:00Z
 constexpr int64_t kSecond = 1'000'000'000;
-
-// MEASURE (temporary): KS D and PSI per feature on a fleet like the loop test's.
-void Measure(int devices, int faulty, double step_s, double hours, bool recurring, uint32_t frame,
-             size_t ref_n, size_t window, double change_h, double ttf_h = 6) {
-  sim::FleetConfig fc;
-  if (change_h > 0)
-    fc.regime_changes = {"at=" + std::to_string(int(change_h * 3600)) + " vibration_scale=1.6"};
-  auto physics = sim::PhysicsWithRegimes(fc);
-  physics->frame_size = frame;
-  physics->recurring_faults = recurring;
-  physics->time_to_failure_s = ttf_h * 3600;
-  physics->fault_onset_max_s = ttf_h / 3 * 3600;
-  physics->repair_time_s = ttf_h / 6 * 3600;
-  std::mt19937_64 seeder(2026);
-  std::vector<std::unique_ptr<sim::SimulatedDevice>> fleet;
-  for (int i = 0; i < devices; ++i) {
-    fleet.push_back(std::make_unique<sim::SimulatedDevice>("fan-" + std::to_string(i), *physics,
-                                                           seeder(), i < faulty, kStart));
-  }
-  std::vector<float> rows;
-  std::vector<double> at_h;
-  for (double t = step_s; t <= hours * 3600; t += step_s) {
-    const int64_t now = kStart + int64_t(t * 1e9);
-    for (auto& d : fleet) {
-      auto r = d->Step(now);
-      if (!r) continue;
-      for (double v : {r->rotation, r->temperature, r->vibration, r->sound})
-        rows.push_back(float(v));
-      at_h.push_back(t / 3600);
-    }
-  }
-  ml::Dataset ref;
-  ref.feature_names = {"rotation", "temperature", "vibration", "sound"};
-  ref.cols = 4;
-  ref.rows = ref_n;
-  ref.x.assign(rows.begin(), rows.begin() + ref_n * 4);
-  auto md = ml::ProfileOf(ref);
-  ml::DriftConfig cfg;
-  cfg.window = window;
-  cfg.psi_significant = 0.25;
-  cfg.ks_alpha = 0.001;
-  const size_t n = rows.size() / 4;
-  double maxd[4] = {0}, maxpsi[4] = {0}, mind[4] = {1, 1, 1, 1}, minpsi[4] = {9, 9, 9, 9};
-  for (size_t end = ref_n + window; end <= n; end += 150) {
-    auto r = ml::CompareToReference(md, rows.data() + (end - window) * 4, window, cfg);
-    const bool after = change_h > 0 && at_h[end - window] > change_h;
-    for (int j = 0; j < 4; ++j) {
-      if (!after && !(change_h > 0 && at_h[end - 1] > change_h)) {
-        maxd[j] = std::max(maxd[j], r.features[j].ks_statistic);
-        maxpsi[j] = std::max(maxpsi[j], r.features[j].psi);
-      } else if (after) {
-        mind[j] = std::min(mind[j], r.features[j].ks_statistic);
-        minpsi[j] = std::min(minpsi[j], r.features[j].psi);
-      }
-    }
-  }
-  std::printf("devices %d faulty %d step %.0f s ref %zu window %zu ttf %.0fh: healthy max D/PSI:",
-              devices, faulty, step_s, ref_n, window, ttf_h);
-  for (int j = 0; j < 4; ++j)
-    std::printf(" %s %.3f/%.3f", ref.feature_names[j].c_str(), maxd[j], maxpsi[j]);
-  std::printf("\n  after change min D/PSI:");
-  for (int j = 0; j < 4; ++j)
-    std::printf(" %s %.3f/%.3f", ref.feature_names[j].c_str(), mind[j], minpsi[j]);
-  std::printf("\n");
-}
-
-TEST(RegimeDriftTest, MEASURE) {
-  Measure(6, 1, 150, 60, true, 512, 1500, 600, 40);
-  Measure(6, 2, 150, 60, true, 512, 1500, 600, 40, 3);
-  Measure(6, 2, 150, 60, true, 512, 1500, 1000, 40, 3);
-  Measure(6, 3, 150, 60, true, 512, 1500, 1000, 40, 3);
-  Measure(6, 1, 150, 60, true, 512, 1000, 1000, 40);
-  Measure(6, 1, 150, 60, true, 512, 1000, 1000, 0);
-  Measure(50, 10, 60, 6, false, 2048, 1000, 1000, 0);
-  Measure(50, 10, 60, 6, false, 2048, 1000, 1000, 3);
-  Measure(10, 0, 1, 50.0 / 60, false, 512, 1000, 1000, 40.0 / 60);
-}
 
 TEST(RegimeDriftTest, HealthyFleetIsQuietAndARegimeChangeDrifts) {
   test_support::TempDir dir;
