@@ -213,6 +213,8 @@ Response GetRun(pipeline::PipelineService& service, Request& req) {
   return net::JsonResponse(j);
 }
 
+}  // namespace
+
 // The API's token for the steps: the generated admin token, else an admin principal's.
 std::string StepToken(const AppConfig& config, const std::string& admin_token) {
   if (!admin_token.empty()) return admin_token;
@@ -230,8 +232,6 @@ std::string ClientHost(const std::string& listen) {
   if (host.empty() || host == "0.0.0.0" || host == "[::]" || host == "::") return "127.0.0.1";
   return host;
 }
-
-}  // namespace
 
 Result<pipeline::ServiceOptions> EmbeddedRunnerOptions(
     const AppConfig& config, std::function<uint16_t()> port, const std::string& admin_token,

@@ -27,6 +27,12 @@ namespace aiot::app {
 // `name` is `continuous-learning` or `extract-data`. Bodies over 64 KiB are refused (413).
 void RegisterPipelineRoutes(net::Router& router, pipeline::PipelineService& service);
 
+// The token `aiot up`'s own clients (pipeline steps, the simulated fleet's provisioning) use:
+// `admin_token` (generated), else the token of a principal with the admin role; "" for none.
+std::string StepToken(const AppConfig& config, const std::string& admin_token);
+// http.listen's host as a client reaches it: loopback for "any address".
+std::string ClientHost(const std::string& listen);
+
 // The embedded runner's options in `aiot up`: the effective configuration written to
 // `<data_dir>/pipeline-config.yaml` (mode 0600: it holds the tokens) for the steps' `--config`,
 // their AIOT_URL (this process's API on `port()`, loopback when listening on any address) and

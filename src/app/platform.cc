@@ -160,9 +160,25 @@ Result<registry::ModelVersion> BootstrapModel(const AppConfig& config,
 
 }  // namespace
 
+AppConfig SimulateDemoDefaults(AppConfig c, const UpOptions& o) {
+  if (o.simulate <= 0) return c;
+  auto unset = [&o](const std::string& key) { return !o.configured || !o.configured(key); };
+  if (unset("pipeline.enabled")) c.pipeline.enabled = true;
+  if (unset("fleet.state_dir") && c.fleet.state_dir.empty()) {
+    c.fleet.state_dir = (std::filesystem::path(c.registry.data_dir) / "fleet").string();
+  }
+  if (unset("datastore.label_window_s")) {
+    const double wall_s =
+        c.fleet.physics.time_to_failure_s / 2 / std::max(1e-9, c.fleet.time_scale);
+    c.datastore.label_window_s =
+        std::clamp<int64_t>(static_cast<int64_t>(std::llround(wall_s)), 1, 365 * 86400);
+  }
+  return c;
+}
+
 struct Platform::Impl {
   Impl(const AppConfig& c, const UpOptions& o)
-      : config(WithFields(c, &fields)),
+      : config(WithFields(SimulateDemoDefaults(c, o), &fields)),
         options(o),
         runtime(c.threads),
         http(config.http, runtime, router, registry),
@@ -499,6 +515,29 @@ Status Platform::Impl::StartFleet() {
   if (options.simulate <= 0) return Status::Ok();
   sim::FleetConfig fc = config.fleet;
   fc.devices = static_cast<uint32_t>(options.simulate);
+  // The demo's devices activate with this process's registry and download from its API
+  // (SimulateDemoDefaults), unless configured otherwise.
+  auto unset = [this](const std::string& key) {
+    return !options.configured || !options.configured(key);
+  };
+  const std::string api = fmt::format("{}://{}:{}", http.tls() ? "https" : "http",
+                                      ClientHost(config.http.listen), http.port());
+  const std::string token = StepToken(config, admin_token);
+  if (unset("fleet.registry_url") && fc.registry_url.empty()) {
+    if (http.tls()) {
+      log::Get("app")->info(
+          "simulated fleet: HTTPS API, so the devices do not activate themselves; set "
+          "fleet.registry_url and a CA they trust to have them");
+    } else if (token.empty()) {
+      log::Get("app")->info(
+          "simulated fleet: no admin token (http.auth_roles has no admin), so the devices do not "
+          "activate themselves; set fleet.registry_url and fleet.provision_token to have them");
+    } else {
+      fc.registry_url = api;
+      if (unset("fleet.provision_token") && fc.provision_token.empty()) fc.provision_token = token;
+    }
+  }
+  if (unset("ota.public_url") && rollouts) rollouts->manager().set_public_url(api);
   mqtt::MqttClientConfig client_template;
   client_template.url = "inproc://";
   fleet = std::make_unique<sim::Fleet>(runtime.contexts(), fc, client_template,

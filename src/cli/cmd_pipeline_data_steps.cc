@@ -180,6 +180,8 @@ struct ValidateArgs {
   StepArgs step;
   int64_t min_rows = 1000;
   double max_missing_fraction = 0.01, min_class_fraction = 0.05;
+  // train's time-ordered split: the newest fraction of the complete rows is held out.
+  double holdout_fraction = 0.2;
 };
 
 // Per-column counts of empty and non-numeric cells, per-feature ranges, per-class counts.
@@ -188,11 +190,17 @@ struct Quality {
   std::map<std::string, size_t> missing, invalid;
   std::map<std::string, std::tuple<double, double, double>> ranges;  // min, max, mean
   std::map<std::string, size_t> classes;
+  // train's time-ordered split of the complete rows: classes before `holdout_from` (what train
+  // learns from) and from it on (what evaluate scores).
+  std::string holdout_from;
+  std::map<std::string, size_t> train_classes, holdout_classes;
 };
 
 Quality Measure(const ml::CsvTable& t, const std::vector<std::string>& features,
-                const std::string& label) {
+                const std::string& label, double holdout_fraction) {
   Quality q;
+  const int time_col = t.Column(kTimeColumn);
+  std::vector<std::pair<std::string, std::string>> complete;  // time, class
   q.rows = t.rows.size();
   std::vector<int> cols;
   for (const auto& f : features) cols.push_back(t.Column(f));
@@ -221,6 +229,16 @@ Quality Measure(const ml::CsvTable& t, const std::vector<std::string>& features,
       ++q.classes[row[label_col]];
     }
     q.rows_with_missing += incomplete;
+    if (!incomplete && time_col >= 0) complete.emplace_back(row[time_col], row[label_col]);
+  }
+  // The split as train makes it (the export is by time).
+  const size_t holdout =
+      static_cast<size_t>(std::llround(holdout_fraction * static_cast<double>(complete.size())));
+  if (holdout >= 1 && holdout < complete.size()) {
+    q.holdout_from = complete[complete.size() - holdout].first;
+    for (const auto& [time, cls] : complete) {
+      ++(time < q.holdout_from ? q.train_classes : q.holdout_classes)[cls];
+    }
   }
   for (size_t j = 0; j < features.size(); ++j) {
     if (count[j] > 0) {
@@ -261,6 +279,19 @@ std::string FirstFailure(const ValidateArgs& a, const Quality& q, const std::str
       return why.str();
     }
   }
+  // Every class on both sides of train's time split: a class the training part lacks cannot be
+  // learnt (train would fail on it), one the held-out part lacks cannot be scored.
+  if (!q.holdout_from.empty()) {
+    for (const auto& [cls, n] : q.classes) {
+      (void)n;
+      const bool learnt = q.train_classes.count(cls) > 0;
+      if (learnt && q.holdout_classes.count(cls)) continue;
+      why << "class " << label << "=" << cls << " has no rows " << (learnt ? "in" : "before")
+          << " the held-out newest " << a.holdout_fraction << " of the window (from "
+          << q.holdout_from << "): a longer --window holds more";
+      return why.str();
+    }
+  }
   return "";
 }
 
@@ -276,7 +307,11 @@ Json QualityJson(const Quality& q) {
           {"missing", q.missing},
           {"non_numeric", q.invalid},
           {"ranges", ranges},
-          {"classes", q.classes}};
+          {"classes", q.classes},
+          {"split",
+           {{"holdout_from", q.holdout_from},
+            {"train_classes", q.train_classes},
+            {"holdout_classes", q.holdout_classes}}}};
 }
 
 int RunValidate(const ValidateArgs& a, Context& ctx) {
@@ -293,14 +328,15 @@ int RunValidate(const ValidateArgs& a, Context& ctx) {
   if (features.empty()) why = "data.csv has no feature columns";
   Quality q;
   if (why.empty()) {
-    q = Measure(*table, features, label);
+    q = Measure(*table, features, label, a.holdout_fraction);
     why = FirstFailure(a, q, label);
   }
   Json report = QualityJson(q);
   report["schema"] = {{"features", features}, {"label", label}};
   report["thresholds"] = {{"min_rows", a.min_rows},
                           {"max_missing_fraction", a.max_missing_fraction},
-                          {"min_class_fraction", a.min_class_fraction}};
+                          {"min_class_fraction", a.min_class_fraction},
+                          {"holdout_fraction", a.holdout_fraction}};
   report["passed"] = why.empty();
   report["reason"] = why.empty() ? "ok" : why;
   if (Status s = WriteJson(a.step.File("validate.json"), report); !s.ok()) {
@@ -324,6 +360,10 @@ void AddValidate(CLI::App& step_cmd, Context& ctx) {
       ->capture_default_str();
   cmd->add_option("--min-class-fraction", a->min_class_fraction,
                   "Smallest fraction of rows of any class")
+      ->capture_default_str();
+  cmd->add_option("--holdout-fraction", a->holdout_fraction,
+                  "train's held-out newest fraction: every class must be on both sides of it")
+      ->check(CLI::Range(0.0, 1.0))
       ->capture_default_str();
   cmd->callback([&ctx, a] { ctx.run = [&ctx, a] { return RunValidate(*a, ctx); }; });
 }

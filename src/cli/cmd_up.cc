@@ -9,6 +9,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <iostream>
+#include <set>
 #include <string_view>
 
 #include "app/platform.h"
@@ -54,6 +55,36 @@ void NotifyServiceManager(std::string_view state) {
   close(fd);
 }
 
+// The keys of app::SimulateDemoDefaults that a source (file, environment, --set) set: the sources
+// are applied again over two configurations holding values for those keys that differ from each
+// other (for a bool, its two values), so a key a source set comes out the same in both and one
+// no source set keeps the two different values.
+std::set<std::string> ConfiguredDemoKeys(Context& ctx) {
+  const config::Sources sources = ctx.ConfigSources();
+  auto probe = [&](bool flip) {
+    app::AppConfig c;
+    c.pipeline.enabled = flip;
+    c.fleet.state_dir = flip ? "\x01a" : "\x01b";
+    c.fleet.registry_url = flip ? "\x01a" : "\x01b";
+    c.fleet.provision_token = flip ? "\x01a" : "\x01b";
+    c.ota.public_url = flip ? "\x01a" : "\x01b";
+    c.datastore.label_window_s = flip ? -1 : -2;
+    (void)config::Load(sources, config::DescriberFor(c));  // problems: Config() reported them
+    return c;
+  };
+  const app::AppConfig a = probe(true), b = probe(false);
+  std::set<std::string> keys;
+  if (a.pipeline.enabled == b.pipeline.enabled) keys.insert("pipeline.enabled");
+  if (a.fleet.state_dir == b.fleet.state_dir) keys.insert("fleet.state_dir");
+  if (a.fleet.registry_url == b.fleet.registry_url) keys.insert("fleet.registry_url");
+  if (a.fleet.provision_token == b.fleet.provision_token) keys.insert("fleet.provision_token");
+  if (a.ota.public_url == b.ota.public_url) keys.insert("ota.public_url");
+  if (a.datastore.label_window_s == b.datastore.label_window_s) {
+    keys.insert("datastore.label_window_s");
+  }
+  return keys;
+}
+
 int RunUp(Context& ctx, const app::UpOptions& options, const std::vector<std::string>& regimes) {
   app::AppConfig& config = ctx.Config();
   auto& changes = config.fleet.regime_changes;
@@ -64,7 +95,13 @@ int RunUp(Context& ctx, const app::UpOptions& options, const std::vector<std::st
   }
   sigset_t set = BlockStopSignals();
   auto log = log::Get("app");
-  app::Platform platform(config, options);
+  app::UpOptions up = options;
+  if (options.simulate > 0) {
+    up.configured = [keys = ConfiguredDemoKeys(ctx)](const std::string& key) {
+      return keys.count(key) > 0;
+    };
+  }
+  app::Platform platform(config, up);
   if (!platform.Start().ok()) return kExitFailure;
   log->info("aiot is up; Ctrl-C to stop");
   NotifyServiceManager("READY=1\nSTATUS=aiot is up");

@@ -15,7 +15,8 @@ void Describe(config::Visitor& v, DatastoreConfig& c) {
           "topic of maintenance records (failure, repair, inspection) as JSON; empty = none");
   v.Field("label_window_s", c.label_window_s, config::Range{1, 365 * 86400},
           "labelling horizon: telemetry up to this long before a recorded failure is labelled "
-          "faulty, unless a repair lies between (seconds, 1..31536000)");
+          "faulty, unless a repair lies between (seconds, 1..31536000; `aiot up --simulate`: half "
+          "of fleet.physics.time_to_failure_s in wall-clock time when not configured)");
   v.Field("retention_days", c.retention_days, "delete rows older than this many days (0 = keep)");
 }
 

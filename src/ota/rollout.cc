@@ -12,7 +12,8 @@ namespace aiot::ota {
 
 void Describe(config::Visitor& v, OtaConfig& c) {
   v.Field("public_url", c.public_url,
-          "base URL devices download artifacts from (the HTTP API as devices see it)");
+          "base URL devices download artifacts from (the HTTP API as devices see it; `aiot up "
+          "--simulate`: its own API when not configured)");
   v.Field("control_topic_prefix", c.control_topic_prefix,
           "control messages go to <prefix><deviceID>");
   v.Field("status_topic", c.status_topic, "device status topic filter (device id = last level)");

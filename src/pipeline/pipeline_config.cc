@@ -29,7 +29,8 @@ bool PlainTopic(const std::string& t) {
 void Describe(config::Visitor& v, PipelineConfig& c) {
   v.Field("enabled", c.enabled,
           "Run the continuous-learning pipeline inside `aiot up` (triggers, queued runs, POST "
-          "/api/v1/pipelines/continuous-learning/runs, the control topic).");
+          "/api/v1/pipelines/continuous-learning/runs, the control topic); `aiot up --simulate` "
+          "turns it on when not configured.");
   v.Field("model", c.model, "Model the pipeline retrains; empty = the top-level `model_name`.");
   config::Section(v, "triggers", c.triggers, "When a run starts by itself.");
   v.Field("params", c.params,

@@ -41,10 +41,12 @@ Dag TrainingPipeline() {
       MakeStep("extract", {},
                {{"window", "7d"}, {"devices", ""}, {"fields", ""}, {"reference_window", "28d"}},
                10min, 2, {}, {"data.csv", "reference.csv", "extract.json"}));
-  d.steps.push_back(MakeStep(
-      "validate", {"extract"},
-      {{"min_rows", "1000"}, {"max_missing_fraction", "0.01"}, {"min_class_fraction", "0.05"}},
-      5min, 0, {"data.csv"}, {"validate.json"}));
+  d.steps.push_back(MakeStep("validate", {"extract"},
+                             {{"min_rows", "1000"},
+                              {"max_missing_fraction", "0.01"},
+                              {"min_class_fraction", "0.05"},
+                              {"holdout_fraction", "0.2"}},
+                             5min, 0, {"data.csv"}, {"validate.json"}));
   d.steps.push_back(MakeStep("drift", {"validate"},
                              {{"psi_threshold", "0.2"}, {"ks_alpha", "0.05"}, {"force", "false"}},
                              5min, 0, {"data.csv", "reference.csv"}, {"drift.json"}));

@@ -43,6 +43,9 @@ void Describe(config::Visitor& v, DriftConfig& c) {
   v.Field("ks_alpha", c.ks_alpha,
           "Family-wise significance of a check's KS tests (Bonferroni over the features); small "
           "because the check repeats on overlapping windows.");
+  v.Field("ks_min_statistic", c.ks_min_statistic,
+          "A KS rejection counts as drift only when its statistic D (largest CDF gap, 0..1) is at "
+          "least this: large windows reject at any alpha for meaningless gaps; 0 = p-value alone.");
   v.Choice("reference", c.reference, {"live", "model"},
            "What live telemetry is compared with: live = the first reference_window readings the "
            "model scores (the fleet's own operating data; a new model pins anew), model = the "
@@ -127,6 +130,10 @@ void Validate(config::Checks& checks, const PredictorConfig& c) {
   if (!(c.drift.psi_threshold > 0)) {
     checks.Fail("drift.psi_threshold",
                 fmt::format("({}) must be above 0, e.g. 0.25", c.drift.psi_threshold));
+  }
+  if (!(c.drift.ks_min_statistic >= 0 && c.drift.ks_min_statistic <= 1)) {
+    checks.Fail("drift.ks_min_statistic",
+                fmt::format("({}) must be in [0, 1], e.g. 0.2", c.drift.ks_min_statistic));
   }
   if (!(c.drift.ks_alpha > 0 && c.drift.ks_alpha < 1)) {
     checks.Fail("drift.ks_alpha",

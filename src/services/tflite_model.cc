@@ -178,13 +178,17 @@ class TfliteDriftWatch final : public DriftWatch {
                          {"ks_statistic", f.ks_statistic},
                          {"ks_p_value", f.ks_p_value},
                          {"ks_alpha", report.ks_alpha_per_feature},
+                         {"ks_min_statistic", config_.ks_min_statistic},
                          {"window_mean", f.window_mean},
                          {"reference_mean", f.reference_mean}});
-      why +=
-          fmt::format("{}{} (PSI {} {} {}, KS p {} {} {}; mean {} vs {})", why.empty() ? "" : "; ",
-                      f.name, Num(f.psi), psi ? ">=" : "<", Num(config_.psi_significant),
-                      Num(f.ks_p_value), f.ks_drift ? "<" : ">=", Num(report.ks_alpha_per_feature),
-                      Num(f.window_mean), Num(f.reference_mean));
+      const bool p_low = f.ks_p_value < report.ks_alpha_per_feature;
+      const bool d_big = f.ks_statistic >= config_.ks_min_statistic;
+      why += fmt::format("{}{} (PSI {} {} {}, KS D {} {} {} and p {} {} {}; mean {} vs {})",
+                         why.empty() ? "" : "; ", f.name, Num(f.psi), psi ? ">=" : "<",
+                         Num(config_.psi_significant), Num(f.ks_statistic), d_big ? ">=" : "<",
+                         Num(config_.ks_min_statistic), Num(f.ks_p_value),
+                         p_low ? "<" : ">=", Num(report.ks_alpha_per_feature), Num(f.window_mean),
+                         Num(f.reference_mean));
     }
     const std::string reference = live_ ? "live" : "model";
     const std::string against =
@@ -209,7 +213,8 @@ class TfliteDriftWatch final : public DriftWatch {
         {"thresholds",
          {{"psi", config_.psi_significant},
           {"ks_alpha", config_.ks_alpha},
-          {"ks_alpha_per_feature", report.ks_alpha_per_feature}}},
+          {"ks_alpha_per_feature", report.ks_alpha_per_feature},
+          {"ks_min_statistic", config_.ks_min_statistic}}},
         {"features_drifted", drifted}};
     std::string out = e.dump();
     out.pop_back();  // the full report, as src/ml writes it
@@ -245,8 +250,11 @@ DriftWatchFactory MakeTfliteDriftWatch(const DriftConfig& config, const Clock& c
     }
     ml::DriftConfig dc;
     dc.window = config.window;
-    dc.min_samples = std::min<size_t>(config.window, 100);
+    // A full window only: a partly filled one (right after the reference is pinned) covers a
+    // short stretch of autocorrelated telemetry, whose PSI over 10 bins is noise.
+    dc.min_samples = config.window;
     dc.ks_alpha = config.ks_alpha;
+    dc.ks_min_statistic = config.ks_min_statistic;
     dc.psi_significant = config.psi_threshold;
     dc.psi_moderate = std::min(dc.psi_moderate, config.psi_threshold);
     return std::make_unique<TfliteDriftWatch>(md, dc, config, model.name(), clock);

@@ -37,6 +37,7 @@ Fleet::Fleet(std::vector<boost::asio::io_context*> contexts, const FleetConfig& 
     ac.qos = config.qos;
     ac.registry_url = config.registry_url;
     ac.provision_token = config.provision_token;
+    ac.protect_after = config.protect_after;
     if (!config.state_dir.empty()) ac.model_dir = config.state_dir + "/" + ac.id;
     if (i % per_conn == 0) {
       const size_t n = clients_.size();

@@ -152,11 +152,17 @@ void Describe(config::Visitor& v, FleetConfig& c) {
   v.Field("devices_per_connection", c.devices_per_connection,
           "Devices per MQTT connection (1 = a client id per device).");
   v.Field("registry_url", c.registry_url,
-          "Device registry (http://host:port) the devices activate with; empty = no activation.");
+          "Device registry (http://host:port) the devices activate with; empty = no activation "
+          "(`aiot up --simulate`: its own API when not configured).");
   v.Field("provision_token", c.provision_token,
-          "Operator token the devices provision themselves with (no default).");
+          "Operator token the devices provision themselves with (no default; `aiot up --simulate`: "
+          "its admin token when not configured).");
   v.Field("state_dir", c.state_dir,
-          "Per-device state (token, models) under <state_dir>/<id>/; empty = memory only.");
+          "Per-device state (token, models) under <state_dir>/<id>/; empty = memory only (`aiot up "
+          "--simulate`: <registry.data_dir>/fleet when not configured).");
+  v.Field("protect_after", c.protect_after,
+          "Consecutive critical on-device scores after which a device eases its machine to half "
+          "load (wear slows eightfold); 0 = off.");
   v.Field("regime_changes", c.regime_changes,
           "Changes of the fleet's operating regime, one line each: \"at=10m load=0.6 "
           "ambient_c=35 vibration_scale=1.5 sound_db=2\" (at = simulated time since start; keys "

@@ -97,6 +97,10 @@ struct FleetConfig {
   // Per-device state (device token, models) under <state_dir>/<id>/; empty = memory only (the
   // tokens of self-provisioned devices are then lost at exit).
   std::string state_dir;
+  // Each device's local protection (DeviceAgentConfig::protect_after): after this many
+  // consecutive critical scores of its on-device model it eases its machine to half load, which
+  // slows wear eightfold. 0 = off (failing machines keep failing at their nominal pace).
+  uint32_t protect_after = 3;
   // Changes of the fleet's operating regime, one line each (see RegimeChange):
   //   ["at=10m vibration_scale=1.6", "at=30m ambient_c=35 load=0.7"]
   std::vector<std::string> regime_changes;

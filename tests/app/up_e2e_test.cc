@@ -258,4 +258,88 @@ TEST(AiotUp, KillDuringAModelUploadLeavesAConsistentRegistry) {
   std::filesystem::remove_all(dir);
 }
 
+// `aiot up --simulate` with no pipeline, fleet registry or OTA configuration runs the
+// continuous-learning loop (app::SimulateDemoDefaults): the devices provision and activate
+// themselves with the platform's own registry (keeping their tokens under
+// <data_dir>/fleet) and run the production model, the embedded runner is on, and a regime change
+// (given on the command line, as `scripts/run.sh --regime ...` would) makes the drift monitor's
+// event start a run by itself, trigger `drift`.
+TEST(AiotUp, SimulateDemoRetrainsOnDriftWithoutConfiguration) {
+  auto dir = std::filesystem::temp_directory_path() / ("aiot_up_demo_" + std::to_string(getpid()));
+  std::filesystem::remove_all(dir);
+  std::filesystem::create_directories(dir);
+  const int http_port = FreePort();
+  const std::string url = "http://127.0.0.1:" + std::to_string(http_port);
+  // Only where it listens and keeps its files, a small bootstrap, and a fleet fast enough for a
+  // test (20 devices x 5 readings/s fill the drift monitor's default 1000-reading reference in
+  // 10 s); the regime change comes 40 simulated minutes (40 s) after the fleet starts.
+  Child up = Child::Spawn(
+      {AIOT_BIN,      "up",
+       "--simulate",  "20",
+       "--regime",    "at=40m vibration_scale=1.6",
+       "--log-level", "info",
+       "--set",       "http.listen=127.0.0.1:" + std::to_string(http_port),
+       "--set",       "broker.listeners=[127.0.0.1:" + std::to_string(FreePort()) + "]",
+       "--set",       "registry.data_dir=" + (dir / "var").string(),
+       "--set",       "store.path=" + (dir / "telemetry.db").string(),
+       "--set",       "dashboard.enabled=false",
+       "--set",       "bootstrap.rows=6000",
+       "--set",       "bootstrap.epochs=15",
+       "--set",       "fleet.time_scale=60",
+       "--set",       "fleet.rate=5",
+       "--set",       "fleet.physics.frame_size=512"},
+      /*capture=*/false, (dir / "up.log").string());
+  ASSERT_GT(up.pid, 0);
+  auto read_log = [&] {
+    std::ifstream in(dir / "up.log");
+    return std::string(std::istreambuf_iterator<char>(in), {});
+  };
+  ASSERT_TRUE(aiot::test_support::WaitFor(
+      [&] { return read_log().find("aiot is up") != std::string::npos; }, std::chrono::seconds(240),
+      std::chrono::milliseconds(100)))
+      << read_log();
+  std::string token;
+  std::getline(std::ifstream(dir / "var" / "admin.token"), token);
+  ASSERT_FALSE(token.empty());
+  auto get = [&](const std::string& target) {
+    return nlohmann::json::parse(
+        Shell("curl -s -H 'Authorization: Bearer " + token + "' " + url + target), nullptr, false);
+  };
+  // The runner is on.
+  nlohmann::json pipelines = get("/api/v1/pipelines");
+  EXPECT_EQ(pipelines["runner"].value("enabled", false), true) << pipelines.dump();
+  // Every device activated and runs the production model; its token is kept under data_dir.
+  const nlohmann::json production = get("/api/v1/models/fan-mlp/production");
+  ASSERT_TRUE(production.contains("version")) << production.dump();
+  const std::string label = "fan-mlp@" + std::to_string(production["version"].get<int>());
+  nlohmann::json devices;
+  EXPECT_TRUE(aiot::test_support::WaitFor(
+      [&] {
+        devices = get("/api/v1/devices");
+        int on = 0;
+        if (devices.contains("devices")) {
+          for (const auto& d : devices["devices"]) on += d.value("reported_model", "") == label;
+        }
+        return on == 20;
+      },
+      std::chrono::seconds(120), std::chrono::milliseconds(500)))
+      << devices.dump(2);
+  EXPECT_TRUE(std::filesystem::is_directory(dir / "var" / "fleet" / "fan-0001"));
+  // The regime change: a drift event starts a run by itself.
+  nlohmann::json runs;
+  EXPECT_TRUE(aiot::test_support::WaitFor(
+      [&] {
+        runs = get("/api/v1/pipelines/continuous-learning/runs");
+        return runs.contains("runs") && !runs["runs"].empty();
+      },
+      std::chrono::seconds(240), std::chrono::milliseconds(500)))
+      << runs.dump(2) << read_log();
+  if (runs.contains("runs") && !runs["runs"].empty()) {
+    EXPECT_EQ(runs["runs"][0]["trigger"], "drift") << runs.dump(2);
+  }
+  EXPECT_EQ(up.Stop(SIGTERM), 0);
+  if (HasFailure()) std::cerr << "aiot up log:\n" << read_log();
+  std::filesystem::remove_all(dir);
+}
+
 }  // namespace

@@ -90,9 +90,10 @@ void PageHinkley::Reset() {
 }
 
 std::string DriftReport::ToJson() const {
-  std::string s =
-      "{\"samples\":" + std::to_string(samples) + ",\"drift\":" + (drift ? "true" : "false") +
-      ",\"ks_alpha_per_feature\":" + JsonNumber(ks_alpha_per_feature) + ",\"features\":[";
+  std::string s = "{\"samples\":" + std::to_string(samples) +
+                  ",\"drift\":" + (drift ? "true" : "false") +
+                  ",\"ks_alpha_per_feature\":" + JsonNumber(ks_alpha_per_feature) +
+                  ",\"ks_min_statistic\":" + JsonNumber(ks_min_statistic) + ",\"features\":[";
   for (size_t i = 0; i < features.size(); ++i) {
     const auto& f = features[i];
     s += (i ? ",{" : "{") + std::string("\"name\":") + JsonString(f.name) +
@@ -114,6 +115,7 @@ DriftReport Compare(const ModelMetadata& md, const float* rows, size_t n, const 
   r.samples = n;
   const size_t nf = md.features.size();
   r.ks_alpha_per_feature = nf ? cfg.ks_alpha / static_cast<double>(nf) : cfg.ks_alpha;
+  r.ks_min_statistic = cfg.ks_min_statistic;
   if (n < cfg.min_samples || nf == 0) return r;
   scratch.resize(n);
   for (size_t j = 0; j < nf; ++j) {
@@ -132,7 +134,7 @@ DriftReport Compare(const ModelMetadata& md, const float* rows, size_t n, const 
     auto ks = KsTest(fi.quantiles, md.training_rows, scratch.data(), n);
     fd.ks_statistic = ks.statistic;
     fd.ks_p_value = ks.p_value;
-    fd.ks_drift = ks.p_value < r.ks_alpha_per_feature;
+    fd.ks_drift = ks.p_value < r.ks_alpha_per_feature && ks.statistic >= cfg.ks_min_statistic;
     r.drift = r.drift || fd.ks_drift || fd.psi >= cfg.psi_significant;
     r.features.push_back(std::move(fd));
   }

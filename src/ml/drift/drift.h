@@ -56,6 +56,10 @@ struct DriftConfig {
   double psi_moderate = 0.1;  // PSI >= 0.1: moderate shift
   double psi_significant = 0.25;
   double ks_alpha = 0.05;  // family-wise; each feature is tested at alpha / features (Bonferroni)
+  // Effect size: a KS rejection counts only when the statistic D (the largest gap between the two
+  // CDFs) is at least this. With thousands of readings, autocorrelated telemetry rejects at any
+  // alpha for gaps too small to matter; 0 = the p-value alone decides.
+  double ks_min_statistic = 0;
 };
 
 struct FeatureDrift {
@@ -64,7 +68,7 @@ struct FeatureDrift {
   std::string psi_level;  // "none", "moderate", "significant"
   double ks_statistic = 0;
   double ks_p_value = 1;
-  bool ks_drift = false;  // p < alpha / features
+  bool ks_drift = false;  // p < alpha / features and D >= ks_min_statistic
   double window_mean = 0;
   double reference_mean = 0;
 };
@@ -72,6 +76,7 @@ struct FeatureDrift {
 struct DriftReport {
   size_t samples = 0;
   double ks_alpha_per_feature = 0;
+  double ks_min_statistic = 0;
   std::vector<FeatureDrift> features;
   bool drift = false;  // any feature with significant PSI or a KS rejection
   std::string ToJson() const;

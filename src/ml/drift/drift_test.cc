@@ -64,6 +64,28 @@ TEST(DriftTest, ShiftedFeatureIsFlaggedAndNamed) {
   EXPECT_NE(r.ToJson().find("\"name\":\"rotation\""), std::string::npos);
 }
 
+// Effect size: 20,000 readings shifted by 3 % of the range give a KS p-value far below any alpha
+// for a gap (D ~ 0.03) that matters to nobody; ks_min_statistic keeps it from counting, and a
+// real shift (D ~ 0.25) still does.
+TEST(DriftTest, KsNeedsTheMinimumStatistic) {
+  auto md = Reference(1);
+  auto small = Rows(20000, 506, 706, 7);
+  DriftConfig cfg;
+  auto r = CompareToReference(md, small.data(), 20000, cfg);
+  EXPECT_LT(r.features[0].ks_p_value, 1e-3) << r.ToJson();
+  EXPECT_LT(r.features[0].ks_statistic, 0.05);
+  EXPECT_TRUE(r.features[0].ks_drift);  // p alone
+  cfg.ks_min_statistic = 0.1;
+  r = CompareToReference(md, small.data(), 20000, cfg);
+  EXPECT_FALSE(r.features[0].ks_drift) << r.ToJson();
+  EXPECT_FALSE(r.drift) << r.ToJson();
+  EXPECT_NE(r.ToJson().find("\"ks_min_statistic\":0.1"), std::string::npos) << r.ToJson();
+  auto big = Rows(2000, 450, 650, 3);
+  r = CompareToReference(md, big.data(), 2000, cfg);
+  EXPECT_TRUE(r.features[0].ks_drift) << r.ToJson();
+  EXPECT_TRUE(r.drift);
+}
+
 TEST(DriftTest, ModeratePsi) {
   auto md = Reference(1);
   auto rows = Rows(5000, 520, 720, 4);  // a 10% shift
