@@ -2,9 +2,13 @@
 # Cross-builds aiot for arm64 with Debian's g++-aarch64-linux-gnu and arm64 multiarch -dev packages,
 # and runs the unit tests under qemu-user-static (cmake/toolchain-aarch64.cmake). Build in
 # build/arm64 (ccache shared with the native build).
-#   scripts/cross-arm64.sh                      the aiot binary and every unit test, then ctest -L unit
+#   scripts/cross-arm64.sh                      the aiot binary and every unit test executable
+#                                               (*_unit_tests), then ctest -L unit under qemu
 #   scripts/cross-arm64.sh --target ml_unit_tests [-- ctest args]   one target (and its tests)
 #   scripts/cross-arm64.sh --setup-only         install the toolchain and packages, build nothing
+#   JOBS=1 nice -n 19 scripts/cross-arm64.sh    on a shared machine: compile jobs (default 2); the
+#                                               build keeps going past a failed target (-k 0) and
+#                                               the tests of what built run anyway
 # The arm64 .deb: cmake --build build/arm64 --target aiot_deb (aiot_<version>_arm64.deb), usable with
 # the Dockerfile's AIOT_DEB for a linux/arm64 image without emulated compiling.
 set -euo pipefail
@@ -66,9 +70,16 @@ build=build/arm64
 if [[ ! -f "$build/build.ninja" ]]; then
   cmake --preset release -B "$build" -DCMAKE_TOOLCHAIN_FILE="$PWD/cmake/toolchain-aarch64.cmake" >/dev/null
 fi
-if ((${#targets[@]})); then
-  cmake --build "$build" -j2 --target "${targets[@]}"
-else
-  cmake --build "$build" -j2
+jobs=${JOBS:-2}
+if ((${#targets[@]} == 0)); then
+  # Not `all` (integration tests, benchmarks, fuzz drivers): the binary and the unit tests.
+  mapfile -t targets < <(sed -n 's/^build \([a-z0-9_]*_unit_tests\): phony.*/\1/p' "$build/build.ninja" | sort -u)
+  targets=(aiot "${targets[@]}")
 fi
-ctest --test-dir "$build" -L unit -j2 --output-on-failure "${ctest_args[@]}"
+echo "cross-arm64: building ${targets[*]} (-j$jobs)"
+build_status=0
+cmake --build "$build" -j"$jobs" --target "${targets[@]}" -- -k 0 || build_status=$?
+# ctest -L unit lists the tests of every unit executable: those that did not build fail as
+# "Not Run"; the exit status says whether everything built and passed.
+ctest --test-dir "$build" -L unit -j"$jobs" --output-on-failure "${ctest_args[@]}" || exit $?
+exit "$build_status"

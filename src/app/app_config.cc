@@ -24,6 +24,27 @@ void Describe(config::Visitor& v, BootstrapConfig& c) {
   v.Field("seed", c.seed, "Seed for the simulated history and the training.");
 }
 
+void Describe(config::Visitor& v, UpConfig& c) {
+  v.Field("broker", c.broker,
+          "Run the embedded MQTT broker (`broker:`; with bridge.enabled the bridge inside it). "
+          "false: the services of `aiot up` are clients of `up.mqtt` (bridge.enabled and "
+          "--simulate are refused).");
+  v.Field("predictor", c.predictor,
+          "Run the embedded predictor and POST /score. false: scoring runs elsewhere (`aiot "
+          "predictor`); the bootstrap model is still trained and promoted.");
+  config::Section(v, "mqtt", c.mqtt,
+                  "With broker: false, the external broker the services connect to; client_id "
+                  "is the prefix of their client ids (empty: aiot).");
+}
+
+void Validate(config::Checks& checks, const UpConfig& c) {
+  if (!c.broker && c.mqtt.url.rfind("inproc:", 0) == 0) {
+    checks.Fail("mqtt.url",
+                "is inproc:// but broker is false: name the external broker, e.g. "
+                "tcp://aiot-broker:1883");
+  }
+}
+
 void Describe(config::Visitor& v, AppConfig& c) {
   v.Field("threads", c.threads, "Worker threads, one io_context each; 0 = one per CPU core.");
   v.Field("model_name", c.model_name,
@@ -45,6 +66,9 @@ void Describe(config::Visitor& v, AppConfig& c) {
   config::Section(v, "pipeline", c.pipeline,
                   "The continuous-learning pipeline runner inside `aiot up` (runs, triggers, "
                   "control topic).");
+  config::Section(v, "up", c.up,
+                  "Which services `aiot up` runs itself (the cluster runs the broker and the "
+                  "predictor as processes of their own).");
 }
 
 Result<telemetry::FieldSchema> ResolveFields(AppConfig& config) {

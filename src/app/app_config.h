@@ -9,6 +9,7 @@
 #include "datastore/datastore_config.h"
 #include "kafka/bridge_config.h"
 #include "mqtt/broker/broker_config.h"
+#include "mqtt/client/client_config.h"
 #include "net/http_server.h"
 #include "ota/rollout.h"
 #include "pipeline/pipeline_config.h"
@@ -41,6 +42,25 @@ struct BootstrapConfig {
 };
 void Describe(config::Visitor& v, BootstrapConfig& c);
 
+// `up:` — which services `aiot up` runs itself. All of them by default (one process, the edge
+// box); the cluster (deploy/k8s/cluster) runs the broker and the predictor as processes of their
+// own (`aiot broker`, `aiot predictor`) and `aiot up` with both false for the rest.
+struct UpConfig {
+  // The embedded MQTT broker (`broker:`, and the bridge inside it with bridge.enabled). false: no
+  // broker in this process; its services (OTA rollouts, model events, training-data ingest, the
+  // store, the pipeline's control topic) are MQTT clients of `mqtt`, and bridge.enabled and
+  // `--simulate` are refused.
+  bool broker = true;
+  // The embedded predictor and POST /score (`predictor:`). false: scoring runs elsewhere (`aiot
+  // predictor`); the bootstrap model is still trained, registered and promoted.
+  bool predictor = true;
+  // With broker false: the external broker (url, credentials, TLS). `client_id` is the prefix of
+  // the services' client ids (empty: aiot): <prefix>-store, <prefix>-platform, <prefix>-pipeline.
+  mqtt::MqttClientConfig mqtt;
+};
+void Describe(config::Visitor& v, UpConfig& c);
+void Validate(config::Checks& checks, const UpConfig& c);
+
 // The root of the configuration file: one section per module. Module owners add their section
 // here (struct member + one line in Describe in app_config.cc).
 struct AppConfig {
@@ -68,6 +88,8 @@ struct AppConfig {
   kafka::BridgeConfig bridge;
   // The embedded continuous-learning pipeline runner of `aiot up`.
   pipeline::PipelineConfig pipeline;
+  // Which services `aiot up` runs itself.
+  UpConfig up;
 };
 
 void Describe(config::Visitor& v, AppConfig& c);

@@ -187,11 +187,17 @@ struct Platform::Impl {
         devices(config.registry),
         datastore(config.registry.data_dir, config.datastore) {}
 
-  // An MQTT client of the embedded broker, over the in-process transport.
-  std::shared_ptr<mqtt::Client> InprocClient(const std::string& client_id) {
+  // An MQTT client of the platform's broker `aiot-<name>`: the embedded one over the in-process
+  // transport, or with up.broker false the external one (up.mqtt; its client_id is the prefix).
+  std::shared_ptr<mqtt::Client> PlatformClient(const std::string& name) {
+    if (!config.up.broker) {
+      mqtt::MqttClientConfig c = config.up.mqtt;
+      c.client_id = (c.client_id.empty() ? std::string("aiot") : c.client_id) + "-" + name;
+      return mqtt::Client::Create(runtime.Next(), c);
+    }
     mqtt::MqttClientConfig c;
     c.url = "inproc://";
-    c.client_id = client_id;
+    c.client_id = "aiot-" + name;
     return mqtt::Client::Create(runtime.Next(), c,
                                 mqtt::broker::MakeInprocFactory(broker.broker()));
   }
@@ -286,12 +292,30 @@ Status Platform::Impl::CheckOptions() {
     log->error("{}", s.message());
     return s;
   }
+  if (!config.up.broker) {
+    // The embedded bridge and the simulated fleet live in the embedded broker.
+    const char* needs = config.bridge.enabled  ? "bridge.enabled (the bridge inside the broker)"
+                        : options.simulate > 0 ? "--simulate (the fleet connects in-process)"
+                                               : nullptr;
+    if (needs != nullptr) {
+      Status s(errc::invalid_argument,
+               fmt::format("{} needs the embedded broker, but up.broker is false: run the bridge "
+                           "in `aiot broker` (or `aiot bridge`), the fleet with `aiot simulate`",
+                           needs));
+      log->error("{}", s.message());
+      return s;
+    }
+  }
   return Status::Ok();
 }
 
 // Broker first: every other service reaches the others through it.
 Status Platform::Impl::StartBroker() {
   auto log = log::Get("app");
+  if (!config.up.broker) {
+    log->info("no embedded broker (up.broker: false): services connect to {}", config.up.mqtt.url);
+    return Status::Ok();
+  }
   if (Status s = broker.Start(); !s.ok()) {
     log->error("MQTT broker could not start: {}", s.message());
     return s;
@@ -358,14 +382,16 @@ Status Platform::Impl::SetUpAuth() {
   auto log = log::Get("app");
   // Devices provisioned in the registry log in to the broker with their MQTT credentials (users
   // of broker.password_file too); the platform's own in-process clients are trusted.
-  broker.broker().SetAuthenticator([this](const mqtt::broker::AuthRequest& r) {
-    return devices.CheckMqttCredentials(r.username.value_or(""), r.password.value_or(""))
-               ? mqtt::broker::AuthResult::kAllow
-               : mqtt::broker::AuthResult::kBadCredentials;
-  });
-  if (Status s = broker.broker().LoadAuth(); !s.ok()) {
-    log->error("MQTT broker: {}", s.message());
-    return s;
+  if (config.up.broker) {
+    broker.broker().SetAuthenticator([this](const mqtt::broker::AuthRequest& r) {
+      return devices.CheckMqttCredentials(r.username.value_or(""), r.password.value_or(""))
+                 ? mqtt::broker::AuthResult::kAllow
+                 : mqtt::broker::AuthResult::kBadCredentials;
+    });
+    if (Status s = broker.broker().LoadAuth(); !s.ok()) {
+      log->error("MQTT broker: {}", s.message());
+      return s;
+    }
   }
   // With no operator tokens configured, one admin token is generated under the data directory
   // (never a default password): the CLI reads it from there, the dashboard signs in with it.
@@ -400,6 +426,10 @@ Status Platform::Impl::StartPredictor() {
     log->warn("no production model `{}` ({}); telemetry is dead-lettered until one is promoted",
               config.model_name, production.status().message());
   }
+  if (!config.up.predictor) {
+    log->info("no embedded predictor (up.predictor: false): no POST /score here");
+    return Status::Ok();
+  }
   predictor = std::make_unique<services::Predictor>(
       pc, mqtt::MqttClientConfig{}, runtime.Next(), predictor_models, services::MakeTfliteLoader(),
       registry, SystemClock::Instance(), mqtt::broker::MakeInprocFactory(broker.broker()),
@@ -417,7 +447,7 @@ Status Platform::Impl::StartPredictor() {
 Status Platform::Impl::StartStore() {
   auto log = log::Get("app");
   store = std::make_unique<store::StoreService>(
-      config.store, [this] { return InprocClient("aiot-store"); }, &hub, registry);
+      config.store, [this] { return PlatformClient("store"); }, &hub, registry);
   if (Status s = store->Open(); !s.ok()) {
     log->error("telemetry store {}: {}", config.store.path, s.ToString());
     return s;
@@ -439,7 +469,7 @@ Status Platform::Impl::StartStore() {
 
 // Training data ingest, OTA rollouts and model events share one platform client.
 Status Platform::Impl::StartPlatformServices() {
-  platform_client = InprocClient("aiot-platform");
+  platform_client = PlatformClient("platform");
   rollouts = std::make_unique<ota::RolloutService>(config.ota, models, devices, platform_client);
   if (Status s = rollouts->Open(); !s.ok()) {  // rollouts of an earlier run resume
     log::Get("app")->error("OTA rollouts: {}", s.message());
@@ -484,7 +514,7 @@ Status Platform::Impl::StartPipeline() {
     log->error("pipeline runner: {}", s.message());
     return s;
   }
-  pipeline_client = InprocClient("aiot-pipeline");
+  pipeline_client = PlatformClient("pipeline");
   pipeline_topics = std::make_unique<PipelineTopics>(*pipelines, pipeline_client,
                                                      predictor_config.drift_topic, registry);
   pipeline_topics->Start();
@@ -583,7 +613,7 @@ void Platform::Stop() {
   if (i.mqtt_bridge) i.mqtt_bridge->Stop();  // before the broker: its local client is in process
   if (i.bridge) i.bridge->Stop();            // before the broker: its acks are posted to the cores
   i.http.Stop();
-  i.broker.Stop();
+  if (i.config.up.broker) i.broker.Stop();
   i.runtime.Stop();
   i.runtime.Join();
   log->info("stopped");
@@ -604,8 +634,10 @@ Status Platform::Reload() {
       if (first.ok()) first = std::move(s);
     }
   };
-  report("broker password and ACL files", i.broker.broker().LoadAuth());
-  if (!i.config.broker.tls.cert.empty()) report("broker TLS certificates", i.broker.ReloadTls());
+  if (i.config.up.broker) {
+    report("broker password and ACL files", i.broker.broker().LoadAuth());
+    if (!i.config.broker.tls.cert.empty()) report("broker TLS certificates", i.broker.ReloadTls());
+  }
   if (i.http.tls()) report("HTTPS certificate", i.http.ReloadTls());
   return first;
 }

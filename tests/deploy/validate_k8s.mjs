@@ -12,6 +12,10 @@
 //    values replaced by dummies); the ConfigMap's aiot.yaml passes `aiot config check`;
 //  - the Argo objects equal a fresh `aiot pipeline export --argo` (generate-argo.sh), the train
 //    step runs on the accelerator nodes, Kafka on the dedicated=Kafka nodes, default-deny exists;
+//  - the cluster's split (each process's effective configuration, `aiot config show` with its
+//    environment): the broker hosts the bridge, the predictor replicas form a Kafka consumer
+//    group, the platform runs `aiot up` without broker and predictor; every Kafka topic named has a
+//    KafkaTopic and every bootstrap_servers is Strimzi's bootstrap Service;
 //  - broken copies are refused by each validator, so that the checks can fail.
 //   node validate_k8s.mjs --aiot BIN --deploy DIR/deploy/k8s --out DIR [--kubectl kubectl]
 // Exit 0: all passed; 1: a check failed; 77: the npm packages or kubectl are missing (1 then when
@@ -153,8 +157,23 @@ function checkSecurity(owner, pod, c) {
   assert(pod.automountServiceAccountToken === false, "service account token mounted");
 }
 
+// The effective configuration of a container (`aiot config show` with its environment), as JSON.
+function effectiveConfig(container, configFile) {
+  const r = spawnSync(args.aiot, ["config", "show"], { env: containerEnv(container, configFile), encoding: "utf8" });
+  if (r.status !== 0) throw new Error(`aiot config show: exit ${r.status}: ${r.stdout}${r.stderr}`);
+  return YAML.parse(r.stdout);
+}
+
+const configs = {};  // overlay -> "Kind/name" -> the effective configuration of its aiot container
+
 function checkWorkloads(overlay, objects, configFile) {
+  configs[overlay] = {};
   for (const { owner, template } of podTemplates(objects)) {
+    try {
+      configs[overlay][id(owner)] = effectiveConfig(template.spec.containers[0], configFile);
+    } catch (e) {
+      check(`${overlay}: ${id(owner)}: effective configuration`, () => { throw e; });
+    }
     const pod = template.spec;
     for (const c of pod.containers) {
       const what = `${overlay}: ${id(owner)} container ${c.name}`;
@@ -286,15 +305,71 @@ function checkCluster(objects) {
     const terms = JSON.stringify(pool.spec.template.pod.affinity.nodeAffinity);
     assert(terms.includes('"key":"dedicated","operator":"In","values":["Kafka"]'), "no node affinity");
   });
-  check("cluster: topics for telemetry, control, anomalies and drift", () => {
+  const kafkaTopics = new Set(objects.filter((o) => o.kind === "KafkaTopic").map((o) => o.spec.topicName || o.metadata.name));
+  check("cluster: topics for telemetry, control, anomalies, drift and dead letters", () => {
     const topics = objects.filter((o) => o.kind === "KafkaTopic").map((o) => o.metadata.name).sort();
-    assert(JSON.stringify(topics) === '["aiot-anomalies","aiot-control","aiot-drift","aiot-telemetry"]', topics);
+    assert(JSON.stringify(topics) === '["aiot-anomalies","aiot-control","aiot-deadletter","aiot-drift","aiot-telemetry"]', topics);
     const es = one("EventSource");
     assert(Object.values(es.spec.kafka || {}).some((k) => k.topic === "aiot-drift"), "EventSource reads another topic");
   });
-  check("cluster: the platform's state is on a Longhorn volume", () => {
-    const sts = objects.find((o) => o.kind === "StatefulSet" && o.metadata.name === "aiot-platform");
-    assert(sts.spec.volumeClaimTemplates[0].spec.storageClassName === "longhorn", "not longhorn");
+  for (const name of ["aiot-broker", "aiot-platform"]) {
+    check(`cluster: ${name}'s state is on a Longhorn volume`, () => {
+      const sts = objects.find((o) => o.kind === "StatefulSet" && o.metadata.name === name);
+      assert(sts, "no such StatefulSet");
+      assert(sts.spec.volumeClaimTemplates[0].spec.storageClassName === "longhorn", "not longhorn");
+    });
+  }
+  // What each process of the split runs, from its effective configuration (`aiot config show`).
+  const cfg = configs.cluster || {};
+  const workload = (kind, name) => {
+    const o = objects.find((x) => x.kind === kind && x.metadata.name === name);
+    assert(o, `no ${kind}/${name}`);
+    assert(cfg[`${kind}/${name}`], `no effective configuration of ${kind}/${name}`);
+    return { o, c: cfg[`${kind}/${name}`], args: o.spec.template.spec.containers[0].args || [] };
+  };
+  check("cluster: the broker runs the bridge inside it (bridge.enabled, ack delivered), state on its volume", () => {
+    const { c, args: a } = workload("StatefulSet", "aiot-broker");
+    assert(a[0] === "broker", `runs ${a[0]}`);
+    assert(c.bridge.enabled === true && c.bridge.ack === "delivered", JSON.stringify(c.bridge));
+    assert(c.broker.persistence.mode !== "none" && c.broker.persistence.dir.startsWith("/var/lib/aiot/"), "persistence off");
+    assert(c.bridge.buffer.dir.startsWith("/var/lib/aiot/"), `bridge buffer ${c.bridge.buffer.dir} not on the volume`);
+  });
+  check("cluster: the predictor scales by replicas in a Kafka consumer group, results to Kafka and MQTT", () => {
+    const { o, c, args: a } = workload("Deployment", "aiot-predictor");
+    assert(a[0] === "predictor", `runs ${a[0]}`);
+    assert(o.spec.replicas > 1, `replicas ${o.spec.replicas}`);
+    assert(c.predictor.source === "kafka" && c.predictor.kafka.group, "not a consumer group member");
+    assert(c.predictor.results_to === "both", `results_to ${c.predictor.results_to}`);
+    assert(a.includes("--client-id") && a[a.indexOf("--client-id") + 1].includes("$(POD_NAME)"),
+      "replicas would share one MQTT client id");
+  });
+  check("cluster: the platform runs aiot up without broker and predictor; store and datastore read Kafka", () => {
+    const { c, args: a } = workload("StatefulSet", "aiot-platform");
+    assert(a[0] === "up", `runs ${a[0]}`);
+    assert(c.up.broker === false && c.up.predictor === false, JSON.stringify(c.up));
+    assert(c.bridge.enabled === false, "bridge.enabled (refused by aiot up without its broker)");
+    assert(c.up.mqtt.url.includes("aiot-broker"), `up.mqtt.url ${c.up.mqtt.url}`);
+    assert(c.store.source === "kafka" && c.datastore.source === "kafka", "store/datastore not on Kafka");
+  });
+  check("cluster: every Kafka topic the processes use has a KafkaTopic", () => {
+    const used = [];
+    const b = cfg["StatefulSet/aiot-broker"]?.bridge, p = cfg["Deployment/aiot-predictor"]?.predictor;
+    const up = cfg["StatefulSet/aiot-platform"];
+    assert(b && p && up, "configurations missing");
+    for (const m of b.mappings) used.push(m.split("->")[1].trim().split(/\s+/)[0]);
+    for (const m of b.kafka_to_mqtt) used.push(m.split("->")[0].trim());
+    used.push(b.dead_letter_topic, ...p.kafka.topics, p.kafka_anomaly_topic, ...up.store.kafka.topics,
+      ...up.datastore.kafka.topics);
+    const absent = used.filter((t) => !kafkaTopics.has(t));
+    assert(absent.length === 0, `no KafkaTopic for ${absent}`);
+    // Strimzi's bootstrap Service of the Kafka cluster, its plain listener.
+    const plain = one("Kafka").spec.kafka.listeners.find((l) => l.tls === false);
+    const bootstrap = `${one("Kafka").metadata.name}-kafka-bootstrap.aiot.svc:${plain.port}`;
+    for (const [what, servers] of [["bridge", b.bootstrap_servers], ["predictor.kafka", p.kafka.bootstrap_servers],
+      ["store.kafka", up.store.kafka.bootstrap_servers], ["datastore.kafka", up.datastore.kafka.bootstrap_servers]]) {
+      assert(servers === bootstrap, `${what}.bootstrap_servers ${servers}, not ${bootstrap}`);
+    }
+    return [...new Set(used)].join(", ");
   });
 }
 
@@ -317,6 +392,12 @@ function checkBroken(edge, cluster, configFile) {
     ["aiot.yaml with an unknown key", () => {
       const bad = `${configFile}.bad.yaml`;
       fs.writeFileSync(bad, "broker:\n  listners: []\n");
+      const r = spawnSync(args.aiot, ["config", "check", bad], { encoding: "utf8" });
+      if (r.status !== 0) throw new Error(r.stdout);
+    }],
+    ["aiot.yaml without an embedded broker but with an in-process up.mqtt.url", () => {
+      const bad = `${configFile}.inproc.yaml`;
+      fs.writeFileSync(bad, "up:\n  broker: false\n  mqtt:\n    url: inproc://\n");
       const r = spawnSync(args.aiot, ["config", "check", bad], { encoding: "utf8" });
       if (r.status !== 0) throw new Error(r.stdout);
     }],
