@@ -845,8 +845,13 @@ void Bridge::HandleKafkaRecord(InRecord& rec) {
   if (!doc.is_object()) return KafkaDeadLetter(rec, "bad_payload", "not a JSON object");
   {
     std::unique_lock lock(outstanding_mu_);
-    outstanding_cv_.wait(
-        lock, [this] { return outstanding_ < kMaxOutstandingToMqtt || stop_threads_.load(); });
+    auto room = [this] { return outstanding_ < kMaxOutstandingToMqtt || stop_threads_.load(); };
+    // The MQTT broker is slow or away: keep the lag gauge current while waiting.
+    while (!outstanding_cv_.wait_for(lock, milliseconds(500), room)) {
+      lock.unlock();
+      UpdateConsumerLag();
+      lock.lock();
+    }
     if (stop_threads_) return;  // not committed: read again by the next member
     ++outstanding_;
   }
