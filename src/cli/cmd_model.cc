@@ -85,7 +85,8 @@ int RunInspect(const std::string& path) {
     for (size_t i = 0; i < md.class_names.size(); ++i) {
       o << (i ? "," : "") << ml::JsonString(md.class_names[i]);
     }
-    o << "],\"quantization\":" << ml::JsonString(md.quantization)
+    o << "],\"task\":" << ml::JsonString(md.task)
+      << ",\"quantization\":" << ml::JsonString(md.quantization)
       << ",\"decision_threshold\":" << ml::JsonNumber(md.decision_threshold)
       << ",\"warning_threshold\":" << ml::JsonNumber(md.warning_threshold)
       << ",\"critical_threshold\":" << ml::JsonNumber(md.critical_threshold)

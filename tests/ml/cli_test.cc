@@ -298,6 +298,8 @@ TEST_F(MlCli, TimeToFailureFromMaintenanceRecordsBeatsTheMean) {
   EXPECT_EQ((*m)->metadata().label, "time_to_failure_h");
   EXPECT_NEAR((*m)->metadata().Metric("test_mae", -1), mae, 1e-5);  // the JSON has 6 digits
   EXPECT_EQ((*m)->metadata().feature_names().front(), "rotation");
+  ASSERT_EQ(Aiot("tflite inspect " + model, &out), 0) << Stderr();
+  EXPECT_NE(out.find("\"task\":\"time_to_failure\""), std::string::npos) << out;
   // A TTF model needs its records; a label is refused.
   EXPECT_EQ(Aiot("train --task time_to_failure --data " + history + " --label faulty --out " +
                      dir_ + "/x.tflite",

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstring>
 #include <memory>
+#include <set>
 #include <string>
 
 #include "base/errc.h"
@@ -92,6 +93,45 @@ TEST(GbdtTest, TrainedTreesScoreLikeXgboost) {
   auto again = TrainGbdt(data, cfg);
   ASSERT_TRUE(again.ok());
   EXPECT_EQ(EncodeTreeEnsemble(again->ensemble), EncodeTreeEnsemble(r->ensemble));
+}
+
+// Regression (the time-to-failure models): XGBoost's squared-error trees from the training mean,
+// exported without LOGISTIC; aiot's graph outputs equal XGBoost's predictions, and the split keeps
+// each group (device) on one side.
+TEST(GbdtTest, RegressionScoresLikeXgboostAndHoldsOutWholeGroups) {
+  Dataset data = Synthetic(3, 3000);
+  data.class_names.clear();
+  data.y.clear();
+  for (size_t r = 0; r < data.rows; ++r) {
+    const float* v = data.Row(r);
+    data.target.push_back(10.0f + 3.0f * v[0] * v[1] - 2.0f * v[2] + (v[3] > 0 ? 4.0f : 0.0f));
+    data.group.push_back(static_cast<int32_t>(r % 20));
+  }
+  GbdtConfig cfg;
+  cfg.trees = 150;
+  cfg.max_depth = 4;
+  cfg.threads = 1;
+  auto r = TrainGbdt(data, cfg);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  std::set<int32_t> train_groups;
+  for (size_t i : r->split.train) train_groups.insert(data.group[i]);
+  for (size_t i : r->split.test) EXPECT_FALSE(train_groups.count(data.group[i])) << i;
+  const Dataset test = data.Subset(r->split.test);
+  auto want = XgboostPredict(r->booster, test.x.data(), test.rows, test.cols);
+  ASSERT_TRUE(want.ok()) << want.status().ToString();
+  auto bytes = WriteTflite(BuildTreeGraph(r->ensemble, ModelMetadata{}, /*regression=*/true));
+  ASSERT_TRUE(bytes.ok());
+  auto got = ScoreRows(*bytes, test);
+  ASSERT_TRUE(got.ok()) << got.status().ToString();
+  double mean = 0;
+  for (size_t i : r->split.train) mean += data.target[i];
+  mean /= static_cast<double>(r->split.train.size());
+  for (size_t i = 0; i < test.rows; ++i) {
+    EXPECT_NEAR((*got)[i], (*want)[i], 1e-4 * (1 + std::abs((*want)[i]))) << "row " << i;
+  }
+  const RegressionReport rep = EvaluateRegression(*got, test.target, mean);
+  EXPECT_LT(rep.mae, 0.3 * rep.baseline_mae) << rep.mae << " vs " << rep.baseline_mae;
+  EXPECT_GT(rep.r2, 0.8);
 }
 
 // Early stopping keeps the best round's trees; the booster saved is sliced to the same rounds.
