@@ -487,12 +487,12 @@ class Shard {
   // every_ack: a PUBACK / PUBREC whose record is durable, from a persistence sync thread. The acks
   // of a group are collected and released on this core by one posted closure, not one each (so
   // a connection's acks also leave in one write).
-  void PostDurableAck(uint64_t conn, uint16_t packet_id) {
+  void PostDurableAck(uint64_t conn, uint16_t packet_id, bool pubcomp = false) {
     bool first;
     {
       std::lock_guard lock(durable_mu_);
       first = durable_acks_.empty();
-      durable_acks_.emplace_back(conn, packet_id);
+      durable_acks_.push_back({conn, packet_id, pubcomp});
     }
     if (first) Post([this] { ReleaseDurableAcks(); });
   }
@@ -501,9 +501,14 @@ class Shard {
       std::lock_guard lock(durable_mu_);
       durable_run_.swap(durable_acks_);
     }
-    for (const auto& [conn, packet_id] : durable_run_) {
-      if (ServerConnection* c = FindConnection(conn))
-        c->OnIngestDone(packet_id, ReasonCode::kSuccess);
+    for (const DurableAck& a : durable_run_) {
+      ServerConnection* c = FindConnection(a.conn);
+      if (c == nullptr) continue;  // gone: the client resends after reconnecting
+      if (!a.pubcomp) {
+        c->OnIngestDone(a.packet_id, ReasonCode::kSuccess);
+      } else if (c->phase_ != ServerConnection::Phase::kClosing) {
+        c->Send(Ack<Pubcomp>(a.packet_id));
+      }
     }
     durable_run_.clear();
   }
@@ -538,9 +543,14 @@ class Shard {
   size_t in_transit_ = 0;                  // see kMaxInTransit
   std::vector<uint64_t> transit_waiters_;  // connection ids held back until in_transit_ drops
   bool flush_scheduled_ = false;
+  struct DurableAck {
+    uint64_t conn = 0;
+    uint16_t packet_id = 0;
+    bool pubcomp = false;  // a PUBCOMP to send, else a held PUBACK / PUBREC to release
+  };
   std::mutex durable_mu_;
-  std::vector<std::pair<uint64_t, uint16_t>> durable_acks_;  // guarded by durable_mu_
-  std::vector<std::pair<uint64_t, uint16_t>> durable_run_;   // being released (this core)
+  std::vector<DurableAck> durable_acks_;  // guarded by durable_mu_
+  std::vector<DurableAck> durable_run_;   // being released (this core)
 };
 
 // ---- Session implementation ------------------------------------------------------------------
@@ -872,6 +882,14 @@ void ServerConnection::Dispatch(Packet&& packet) {
           session_->state().contents->inflight_in.erase(id) == 0) {
         comp.reason_code = ReasonCode::kPacketIdentifierNotFound;
       } else if (Persister* p = session_->PersistLog()) {
+        if (p->mode() == PersistenceMode::kEveryAck) {
+          // With PUBCOMP the client may reuse the id: the release is on disk first, or after a
+          // crash the new message would be taken for a resend of the old one (and not routed).
+          p->Append(RecPubrel{session_->key(), id}, [shard = &shard_, conn = conn_id_, id] {
+            shard->PostDurableAck(conn, id, /*pubcomp=*/true);
+          });
+          break;
+        }
         p->Append(RecPubrel{session_->key(), id});
       }
       Send(comp);

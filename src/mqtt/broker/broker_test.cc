@@ -882,12 +882,39 @@ TEST_F(PersistentBroker, IncomingQos2AwaitingPubrelIsNotRoutedTwice) {
   Pubrel rel;
   rel.packet_id = 42;
   pub2->OnPacket(rel);
-  Drain();
-  ASSERT_EQ(p2.All<Pubcomp>().size(), 1u);
+  ASSERT_TRUE(DrainUntil([&] { return p2.All<Pubcomp>().size() == 1; }));  // once on disk
   EXPECT_EQ(p2.All<Pubcomp>()[0].reason_code, ReasonCode::kSuccess);
   FakeLink s2;
   Open(0, s2, "sub", false, 600);
   EXPECT_EQ(Payloads(s2), std::vector<std::string>{"once"});  // exactly once
+}
+
+// every_ack: PUBCOMP only once the release is on disk. After PUBCOMP the client may reuse the
+// packet id for a new message; if the release were lost in a crash, that message would be taken
+// for a resend of the old one and not routed.
+TEST_F(PersistentBroker, PubcompWaitsForTheReleaseOnDiskAndTheIdCanBeReused) {
+  Start();
+  FakeLink s1, p1;
+  ServerConnection* sub = Open(0, s1, "sub", false, 600);
+  sub->OnPacket(SubOf("t", 2));
+  sub->OnClosed();
+  ServerConnection* pub = Open(1, p1, "pub", false, 600);
+  pub->OnPacket(PubOf("t", "first", 2, 42));
+  ASSERT_TRUE(DrainUntil([&] { return p1.All<Pubrec>().size() == 1; }));
+  Pubrel rel;
+  rel.packet_id = 42;
+  pub->OnPacket(rel);
+  EXPECT_TRUE(p1.All<Pubcomp>().empty());  // not before RecPubrel is durable
+  ASSERT_TRUE(DrainUntil([&] { return p1.All<Pubcomp>().size() == 1; }));
+  EXPECT_EQ(p1.All<Pubcomp>()[0].reason_code, ReasonCode::kSuccess);
+  Restart();
+  FakeLink p2;
+  ServerConnection* pub2 = Open(1, p2, "pub", false, 600);
+  pub2->OnPacket(PubOf("t", "second", 2, 42));  // the id again, for a new message
+  ASSERT_TRUE(DrainUntil([&] { return p2.All<Pubrec>().size() == 1; }));
+  FakeLink s2;
+  Open(0, s2, "sub", false, 600);
+  EXPECT_EQ(Payloads(s2), (std::vector<std::string>{"first", "second"}));
 }
 
 TEST_F(PersistentBroker, PeriodicAcknowledgesAtOnce) {
