@@ -233,6 +233,17 @@ TEST_F(PipelineCliTest, ValidateAndDriftDecide) {
   EXPECT_NE(r.output.find("below --min-class-fraction 0.5"), std::string::npos) << r.output;
   r = Step("validate", "--max-missing-fraction x");
   EXPECT_EQ(r.exit_code, 2) << r.output;
+  // train's time split: the newest 1 % (the last ~1.4 h, after the last failure's labelled day)
+  // holds no faulty row, so evaluate could not score that class: rejected with the reason.
+  r = Step("validate", "--holdout-fraction 0.01");
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_NE(r.output.find("has no rows in the held-out newest 0.01"), std::string::npos)
+      << r.output;
+  Json split = ReadJsonFile(File("validate.json"))["split"];
+  EXPECT_FALSE(split.value("holdout_from", "").empty()) << split.dump();
+  EXPECT_EQ(split["holdout_classes"].size(), 1u) << split.dump();
+  EXPECT_EQ(split["train_classes"].size(), 2u) << split.dump();
+  EXPECT_EQ(Step("validate").exit_code, 0);  // the default 0.2 has both classes on both sides
 
   // Two healthy-looking windows of the same fleet: no drift (3), unless forced.
   ASSERT_EQ(Step("extract", "--data-dir " + h_.data_dir() + " --window 2d --reference-window 2d")
