@@ -13,6 +13,8 @@ set(AIOT_FUZZ_RUNS_ml_tflite_fuzz 76000)
 set(AIOT_FUZZ_RUNS_mqtt_auth_fuzz 160000)
 set(AIOT_FUZZ_RUNS_mqtt_bridge_record_fuzz 1500000)
 set(AIOT_FUZZ_RUNS_mqtt_codec_fuzz 200000)
+# 2026-12-03: about 2300 executions per second over the first 10 s.
+set(AIOT_FUZZ_RUNS_mqtt_persist_log_fuzz 18000)
 set(AIOT_FUZZ_RUNS_net_http_request_fuzz 71000)
 set(AIOT_FUZZ_RUNS_ota_record_fuzz 43000)
 set(AIOT_FUZZ_RUNS_pipeline_cron_fuzz 300000)
