@@ -105,7 +105,7 @@ int WriteOutputs(const ml::TrainRecipe& a, const ml::TrainOutput& out) {
 Result<ml::Dataset> LoadData(const ml::TrainRecipe& a, const ml::DatasetSchema& schema) {
   if (a.task == "classification") return ml::LoadDataset(a.data, schema);
   if (a.task == "regression") return ml::LoadRegressionDataset(a.data, schema);
-  auto events = ml::ReadMaintenanceCsv(a.maintenance);
+  auto events = ml::ReadMaintenanceRecords(a.maintenance);
   if (!events.ok()) return events.status();
   ml::TtfStats st;
   auto data = ml::LoadTimeToFailureDataset(a.data, schema, *events, a.ttf, &st);
@@ -254,8 +254,9 @@ void RegisterTrain(CLI::App& root, Context& ctx) {
       ->check(CLI::IsMember({"classification", "regression", "time_to_failure"}))
       ->capture_default_str();
   cmd->add_option("--maintenance", a->r.maintenance,
-                  "time_to_failure: maintenance records CSV (device,kind,at[,mode]: failure, "
-                  "repair, inspection), e.g. from aiot simulate --history --maintenance-out");
+                  "time_to_failure: maintenance records (failure, repair, inspection), CSV "
+                  "(device,kind,at[,mode]; aiot simulate --history --maintenance-out) or the "
+                  "datastore's JSON (aiot maintenance list --json), told by content");
   cmd->add_option("--device-column", a->r.ttf.device_column,
                   "time_to_failure: the readings' device id column (not a feature)")
       ->capture_default_str();
