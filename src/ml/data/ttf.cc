@@ -153,8 +153,10 @@ Result<std::vector<MaintenanceEvent>> ParseMaintenanceJson(std::string_view text
         return RecordError(n, "`kind` must be failure, repair or inspection");
       }
     }
-    std::string at_key =
-        json::Has(r, "at") || e.kind != MaintenanceEvent::Kind::kFailure ? "at" : "failure_at";
+    const std::string at_key = !json::Has(r, "at") && json::Has(r, "failure_at") &&
+                                       e.kind == MaintenanceEvent::Kind::kFailure
+                                   ? "failure_at"
+                                   : "at";
     const auto at = json::String(r, at_key);
     if (!at) return RecordError(n, "`" + at_key + "` must be a string (an RFC 3339 time)");
     if (!ParseTimestamp(*at, &e.at, MissingZone::kUtc)) {

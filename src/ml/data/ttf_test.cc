@@ -161,6 +161,7 @@ TEST(TimeToFailureTest, HostileMaintenanceJsonNamesLineColumnOrRecord) {
   expect(R"([{"device":"","at":"2026-01-01T00:00:00Z"}])", "record 1: empty device id");
   expect(R"([{"device":"a","kind":"exploded","at":"2026-01-01T00:00:00Z"}])", "record 1: `kind`");
   expect(R"([{"device":"a","kind":"repair"}])", "record 1: `at` must be a string");
+  expect(R"([{"device":"a"}])", "record 1: `at` must be a string");
   expect(R"([{"device":"a","at":"yesterday"}])", "record 1: `at`: `yesterday` is not a time");
   expect(R"([{"device":"a","at":1767225600}])", "record 1: `at` must be a string");
 }
