@@ -7,11 +7,13 @@
 #include <iostream>
 #include <map>
 
+#include "base/errc.h"
 #include "cli/command.h"
 #include "ml/data/dataset.h"
 #include "ml/data/ttf.h"
 #include "ml/train/pipeline.h"
 #include "ml/train/recipe.h"
+#include "registry/api_client.h"
 
 namespace aiot::cli {
 namespace {
@@ -22,7 +24,38 @@ struct TrainArgs {
   ml::TrainRecipe r;
   std::string recipe;
   bool quiet = false;
+  registry::ApiEndpoint api;  // --maintenance http(s)://...: the token and CA
 };
+
+constexpr int64_t kMaintenanceLimit = 10000;  // the datastore's most per GET
+
+// --maintenance http(s)://HOST[:PORT][/api/v1/data/maintenance?QUERY]: the datastore's records
+// fetched with the client `aiot maintenance list` uses (a bare base URL lists all, up to the
+// datastore's 10000); a file otherwise. Either way ParseMaintenanceRecords reads them.
+Result<std::vector<ml::MaintenanceEvent>> LoadMaintenance(const std::string& source,
+                                                          registry::ApiEndpoint api) {
+  if (source.rfind("http://", 0) != 0 && source.rfind("https://", 0) != 0) {
+    return ml::ReadMaintenanceRecords(source);
+  }
+  const size_t slash = source.find('/', source.find("://") + 3);
+  api.url = source.substr(0, slash);
+  std::string target = slash == std::string::npos ? "/" : source.substr(slash);
+  const bool all = target == "/";
+  if (all) target = "/api/v1/data/maintenance?limit=" + std::to_string(kMaintenanceLimit);
+  auto reply = api.Client()->Get(target);
+  if (!reply.ok()) return reply.status().Prefix(source);
+  if (reply->status / 100 != 2) {
+    return Status(errc::unavailable, source + ": HTTP " + std::to_string(reply->status) + ": " +
+                                         reply->body.substr(0, 200));
+  }
+  auto events = ml::ParseMaintenanceRecords(reply->body);
+  if (!events.ok()) return events.status().Prefix(source);
+  if (all && static_cast<int64_t>(events->size()) >= kMaintenanceLimit) {
+    std::cerr << "aiot train: warning: the datastore returned " << events->size()
+              << " maintenance records, the most one request gets: older ones are missing\n";
+  }
+  return events;
+}
 
 std::string Clock(double seconds) {
   const long s = std::lround(std::max(0.0, seconds));
@@ -102,10 +135,11 @@ int WriteOutputs(const ml::TrainRecipe& a, const ml::TrainOutput& out) {
 
 // The data set the task asks for: classes from --label, a numeric --label (regression), or hours
 // to the next failure from --maintenance records (time_to_failure).
-Result<ml::Dataset> LoadData(const ml::TrainRecipe& a, const ml::DatasetSchema& schema) {
+Result<ml::Dataset> LoadData(const TrainArgs& args, const ml::DatasetSchema& schema) {
+  const ml::TrainRecipe& a = args.r;
   if (a.task == "classification") return ml::LoadDataset(a.data, schema);
   if (a.task == "regression") return ml::LoadRegressionDataset(a.data, schema);
-  auto events = ml::ReadMaintenanceCsv(a.maintenance);
+  auto events = LoadMaintenance(a.maintenance, args.api);
   if (!events.ok()) return events.status();
   ml::TtfStats st;
   auto data = ml::LoadTimeToFailureDataset(a.data, schema, *events, a.ttf, &st);
@@ -138,7 +172,7 @@ int RunTrain(const TrainArgs& args) {
                  "classification and regression take --label and no --maintenance\n";
     return kExitUsage;
   }
-  auto data = LoadData(a, schema);
+  auto data = LoadData(args, schema);
   if (!data.ok()) {
     std::cerr << "aiot train: " << data.status().message() << "\n";
     return kExitFailure;
@@ -254,8 +288,12 @@ void RegisterTrain(CLI::App& root, Context& ctx) {
       ->check(CLI::IsMember({"classification", "regression", "time_to_failure"}))
       ->capture_default_str();
   cmd->add_option("--maintenance", a->r.maintenance,
-                  "time_to_failure: maintenance records CSV (device,kind,at[,mode]: failure, "
-                  "repair, inspection), e.g. from aiot simulate --history --maintenance-out");
+                  "time_to_failure: maintenance records (failure, repair, inspection), CSV "
+                  "(device,kind,at[,mode]; aiot simulate --history --maintenance-out) or the "
+                  "datastore's JSON (aiot maintenance list --json), told by content; or the "
+                  "platform API's URL, http(s)://HOST:PORT, to fetch the datastore's records "
+                  "(with --token/--token-file; env AIOT_CACERT for https)");
+  a->api.AddTokenFlags(cmd);
   cmd->add_option("--device-column", a->r.ttf.device_column,
                   "time_to_failure: the readings' device id column (not a feature)")
       ->capture_default_str();
@@ -319,7 +357,12 @@ void RegisterTrain(CLI::App& root, Context& ctx) {
         if (o->count() > 0 && o->get_name() != "--recipe") o->run_callback();
       }
     }
-    ctx.run = [a] { return RunTrain(*a); };
+    ctx.run = [&ctx, a] {
+      if (a->r.maintenance.rfind("http://", 0) == 0 || a->r.maintenance.rfind("https://", 0) == 0) {
+        ctx.ResolveTokenFile(a->api);
+      }
+      return RunTrain(*a);
+    };
   });
 }
 

@@ -266,7 +266,7 @@ TEST_F(MlCli, TimeToFailureFromMaintenanceRecordsBeatsTheMean) {
                  &out),
             0)
       << Stderr();
-  auto events = ReadMaintenanceCsv(records);
+  auto events = ReadMaintenanceRecords(records);
   ASSERT_TRUE(events.ok()) << events.status().ToString();
   size_t failures = 0;
   for (const auto& e : *events) failures += e.kind == MaintenanceEvent::Kind::kFailure;

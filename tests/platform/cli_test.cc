@@ -89,6 +89,36 @@ TEST(PlatformCliTest, ModelsDevicesDataRollout) {
   ASSERT_EQ(rj["records"].size(), 1u) << repairs.output;
   EXPECT_EQ(rj["records"][0]["note"], "done");
 
+  // aiot train --task time_to_failure reads the datastore's records as they come: the JSON that
+  // `maintenance list --json` prints, or fetched from the API's URL. fan-7 fails at 06:00 and is
+  // repaired at 08:00, so its six hourly readings from 00:00 all have a failure ahead.
+  const std::string readings = h.data_dir() + "/readings.csv";
+  {
+    std::ofstream r(readings);
+    r << "deviceID,timeStamp,x\n";
+    for (int hour = 0; hour < 6; ++hour)
+      r << "fan-7,2026-01-01T0" << hour << ":00:00Z," << hour << "\n";
+  }
+  const std::string records = h.data_dir() + "/records.json";
+  RunResult dump = Aiot("maintenance list --json --limit 10000 > " + records, kOperatorToken, url);
+  ASSERT_EQ(dump.exit_code, 0) << dump.output;
+  const std::string train = "train --task time_to_failure --data " + readings + " --out " +
+                            h.data_dir() + "/ttf.tflite --maintenance ";
+  const std::string seen = "6 readings, 1 failures; kept 6 with a failure ahead";
+  RunResult from_file = Aiot(train + records, kOperatorToken, url);
+  EXPECT_NE(from_file.output.find(seen), std::string::npos) << from_file.output;
+  RunResult from_url = Aiot(train + url, kOperatorToken, url);
+  EXPECT_NE(from_url.output.find(seen), std::string::npos) << from_url.output;
+  RunResult denied_url = Aiot(train + url, "wrong-token", url);
+  EXPECT_EQ(denied_url.exit_code, 1) << denied_url.output;
+  EXPECT_NE(denied_url.output.find("HTTP 401"), std::string::npos) << denied_url.output;
+  std::ofstream(records)
+      << "{\"records\": [\n  {\"device\": \"fan-7\", \"kind\": \"failure\"}\n]}\n";
+  RunResult hostile = Aiot(train + records, kOperatorToken, url);
+  EXPECT_EQ(hostile.exit_code, 1) << hostile.output;
+  EXPECT_NE(hostile.output.find("records.json: record 1: `at` must be a string"), std::string::npos)
+      << hostile.output;
+
   // No rollout routes on this server: the CLI reports the 404 and fails.
   RunResult rs = Aiot("rollout status", kOperatorToken, url);
   EXPECT_EQ(rs.exit_code, 1);

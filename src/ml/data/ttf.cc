@@ -5,10 +5,12 @@
 #include <fstream>
 #include <limits>
 #include <map>
+#include <nlohmann/json.hpp>
 #include <sstream>
 
 #include "base/clock.h"
 #include "base/errc.h"
+#include "base/json.h"
 #include "base/sha256.h"
 
 namespace aiot::ml {
@@ -73,12 +75,110 @@ Result<std::vector<MaintenanceEvent>> ParseMaintenanceCsv(const CsvTable& t) {
   return out;
 }
 
-Result<std::vector<MaintenanceEvent>> ReadMaintenanceCsv(const std::string& path) {
+namespace {
+
+Status RecordError(size_t record, const std::string& what) {
+  return Status(errc::parse_error, "record " + std::to_string(record) + ": " + what);
+}
+
+// Line and column (1-based) of byte offset `pos` in `text`.
+std::string Where(std::string_view text, size_t pos) {
+  pos = std::min(pos, text.size());
+  size_t line = 1, column = 1;
+  for (size_t i = 0; i < pos; ++i) {
+    if (text[i] == '\n') {
+      ++line;
+      column = 1;
+    } else {
+      ++column;
+    }
+  }
+  return "line " + std::to_string(line) + ", column " + std::to_string(column);
+}
+
+std::string_view SkipBomAndSpace(std::string_view s) {
+  if (s.substr(0, 3) == "\xEF\xBB\xBF") s.remove_prefix(3);
+  while (!s.empty() && (s[0] == ' ' || s[0] == '\t' || s[0] == '\r' || s[0] == '\n')) {
+    s.remove_prefix(1);
+  }
+  return s;
+}
+
+}  // namespace
+
+Result<std::vector<MaintenanceEvent>> ParseMaintenanceJson(std::string_view text) {
+  nlohmann::json doc;  // nlohmann skips a UTF-8 BOM and white space itself
+  try {
+    doc = nlohmann::json::parse(text);
+  } catch (const nlohmann::json::parse_error& e) {
+    // e.byte: 1-based position of the offending byte (or one past the end).
+    const size_t pos = e.byte > 0 ? e.byte - 1 : 0;
+    return Status(errc::parse_error, Where(text, pos) + ": not valid JSON");
+  } catch (const nlohmann::json::exception&) {
+    return Status(errc::parse_error, "not valid JSON");
+  }
+  const nlohmann::json* records = &doc;
+  if (doc.is_object()) {
+    records = json::Find(doc, "records");
+    if (records == nullptr) {
+      return Status(errc::parse_error,
+                    "maintenance records as JSON: an object with a `records` array (what `aiot "
+                    "maintenance list --json` prints) or an array of records");
+    }
+  }
+  if (!records->is_array()) {
+    return Status(errc::parse_error, "maintenance records as JSON: `records` must be an array");
+  }
+  std::vector<MaintenanceEvent> out;
+  out.reserve(records->size());
+  size_t n = 0;
+  for (const auto& r : *records) {
+    ++n;
+    if (!r.is_object()) return RecordError(n, "not a JSON object");
+    MaintenanceEvent e;
+    auto device = json::String(r, "device");
+    if (!device) device = json::String(r, "deviceID");
+    if (!device) return RecordError(n, "`device` must be a string");
+    if (device->empty()) return RecordError(n, "empty device id");
+    e.device = std::move(*device);
+    if (json::Has(r, "kind")) {
+      const auto kind = json::String(r, "kind");
+      if (kind && *kind == "failure") {
+        e.kind = MaintenanceEvent::Kind::kFailure;
+      } else if (kind && *kind == "repair") {
+        e.kind = MaintenanceEvent::Kind::kRepair;
+      } else if (kind && *kind == "inspection") {
+        e.kind = MaintenanceEvent::Kind::kOther;
+      } else {
+        return RecordError(n, "`kind` must be failure, repair or inspection");
+      }
+    }
+    const std::string at_key = !json::Has(r, "at") && json::Has(r, "failure_at") &&
+                                       e.kind == MaintenanceEvent::Kind::kFailure
+                                   ? "failure_at"
+                                   : "at";
+    const auto at = json::String(r, at_key);
+    if (!at) return RecordError(n, "`" + at_key + "` must be a string (an RFC 3339 time)");
+    if (!ParseTimestamp(*at, &e.at, MissingZone::kUtc)) {
+      return RecordError(n, "`" + at_key + "`: `" + at->substr(0, 64) + "` is not a time");
+    }
+    out.push_back(std::move(e));
+  }
+  return out;
+}
+
+Result<std::vector<MaintenanceEvent>> ParseMaintenanceRecords(std::string_view bytes) {
+  const std::string_view start = SkipBomAndSpace(bytes);
+  if (!start.empty() && (start[0] == '{' || start[0] == '[')) return ParseMaintenanceJson(bytes);
+  auto table = ParseCsv(bytes);
+  if (!table.ok()) return table.status();
+  return ParseMaintenanceCsv(*table);
+}
+
+Result<std::vector<MaintenanceEvent>> ReadMaintenanceRecords(const std::string& path) {
   auto bytes = ReadFile(path);
   if (!bytes.ok()) return bytes.status();
-  auto table = ParseCsv(*bytes);
-  if (!table.ok()) return table.status().Prefix(path);
-  auto events = ParseMaintenanceCsv(*table);
+  auto events = ParseMaintenanceRecords(*bytes);
   if (!events.ok()) return events.status().Prefix(path);
   return events;
 }

@@ -2,6 +2,7 @@
 
 #include <cstdint>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "base/result.h"
@@ -25,7 +26,20 @@ struct MaintenanceEvent {
 // "YYYY-MM-DD HH:MM:SS" as UTC); other columns (mode, note, ...) are ignored. This is what
 // `aiot simulate --history --maintenance-out` writes. errc::parse_error naming line and column.
 Result<std::vector<MaintenanceEvent>> ParseMaintenanceCsv(const CsvTable& table);
-Result<std::vector<MaintenanceEvent>> ReadMaintenanceCsv(const std::string& path);
+
+// Maintenance records as the datastore gives them (`aiot maintenance list --json`, GET
+// /api/v1/data/maintenance): {"records":[{"device","kind","at",...},...]} or a bare array of such
+// records. Per record the fields of the datastore's JSON (datastore/maintenance_json.h): `device`
+// (or `deviceID`), `kind` (failure, repair, inspection; absent or null = failure), `at` (RFC 3339;
+// `failure_at` is the older form of a failure's), other members ignored. errc::parse_error naming
+// line and column (malformed JSON) or the record's number (1-based) and field.
+Result<std::vector<MaintenanceEvent>> ParseMaintenanceJson(std::string_view text);
+
+// Either format, told by content: JSON when the first byte after a UTF-8 BOM and white space is
+// `{` or `[`, CSV otherwise (a CSV header cannot start with either). Errors are prefixed with
+// `path` by ReadMaintenanceRecords.
+Result<std::vector<MaintenanceEvent>> ParseMaintenanceRecords(std::string_view bytes);
+Result<std::vector<MaintenanceEvent>> ReadMaintenanceRecords(const std::string& path);
 
 // How readings become targets. Right-censoring: a reading with no later failure of its device
 // (or a repair first: the machine was restored, so when it would have failed is unknown) only

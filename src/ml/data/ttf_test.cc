@@ -105,6 +105,67 @@ TEST(TimeToFailureTest, MaintenanceCsvIsCheckedCellByCell) {
   EXPECT_FALSE(ParseMaintenanceCsv(*no_device).ok());
 }
 
+// The datastore's JSON (`aiot maintenance list --json`, datastore/maintenance_json.cc's ToJson)
+// gives the same events as the CSV, and either is told by content.
+TEST(TimeToFailureTest, MaintenanceJsonAsTheDatastoreGivesIt) {
+  const std::string csv =
+      "device,kind,at,mode\nfan-1,failure,2026-01-01T10:00:00Z,bearing\n"
+      "fan-1,repair,2026-01-01 11:00:00,bearing\nfan-2,inspection,2026-01-01T00:00:00Z,\n";
+  const std::string json = R"({
+  "records": [
+    {"at": "2026-01-01T10:00:00Z", "device": "fan-1", "kind": "failure", "mode": "bearing",
+     "recorded_at": "2026-01-02T00:00:00Z", "source": "api:alice"},
+    {"at": "2026-01-01T11:00:00Z", "device": "fan-1", "kind": "repair", "mode": "bearing"},
+    {"at": "2026-01-01T00:00:00Z", "device": "fan-2", "kind": "inspection", "mode": "",
+     "note": "ok"}
+  ]
+})";
+  auto from_csv = ParseMaintenanceRecords(csv);
+  auto from_json = ParseMaintenanceRecords("\xEF\xBB\xBF\n" + json);
+  ASSERT_TRUE(from_csv.ok()) << from_csv.status().ToString();
+  ASSERT_TRUE(from_json.ok()) << from_json.status().ToString();
+  ASSERT_EQ(from_json->size(), 3u);
+  for (size_t i = 0; i < 3; ++i) {
+    EXPECT_EQ((*from_json)[i].device, (*from_csv)[i].device) << i;
+    EXPECT_EQ((*from_json)[i].at, (*from_csv)[i].at) << i;
+    EXPECT_EQ((*from_json)[i].kind, (*from_csv)[i].kind) << i;
+  }
+  // A bare array; deviceID, a null kind and the older failure_at are the datastore's too.
+  auto bare = ParseMaintenanceJson(
+      R"([{"deviceID":"fan-3","kind":null,"failure_at":"2026-01-01 02:00:00"}])");
+  ASSERT_TRUE(bare.ok()) << bare.status().ToString();
+  ASSERT_EQ(bare->size(), 1u);
+  EXPECT_EQ((*bare)[0].device, "fan-3");
+  EXPECT_EQ((*bare)[0].kind, MaintenanceEvent::Kind::kFailure);
+  EXPECT_EQ((*bare)[0].at - (*from_csv)[2].at, 2 * kTtfHour);
+  auto empty = ParseMaintenanceRecords(R"({"records":[]})");
+  ASSERT_TRUE(empty.ok());
+  EXPECT_TRUE(empty->empty());
+}
+
+TEST(TimeToFailureTest, HostileMaintenanceJsonNamesLineColumnOrRecord) {
+  auto expect = [](const std::string& text, const std::string& where) {
+    auto r = ParseMaintenanceRecords(text);
+    ASSERT_FALSE(r.ok()) << text;
+    EXPECT_EQ(r.status().code(), errc::parse_error) << text;
+    EXPECT_NE(r.status().message().find(where), std::string::npos)
+        << text << " -> " << r.status().message();
+  };
+  expect("{\"records\": [\n  {\"device\": \"a\",\n   \"at\": 2026-01-01}\n]}", "line 3, column ");
+  expect("{\"records\": [", "not valid JSON");
+  expect("[" + std::string(100000, '['), "not valid JSON");  // deep nesting, unterminated
+  expect(R"({"rows":[]})", "`records` array");
+  expect(R"({"records":{"device":"a"}})", "must be an array");
+  expect(R"([{"device":"a","at":"2026-01-01T00:00:00Z"}, 7])", "record 2: not a JSON object");
+  expect(R"([{"device":5,"at":"2026-01-01T00:00:00Z"}])", "record 1: `device`");
+  expect(R"([{"device":"","at":"2026-01-01T00:00:00Z"}])", "record 1: empty device id");
+  expect(R"([{"device":"a","kind":"exploded","at":"2026-01-01T00:00:00Z"}])", "record 1: `kind`");
+  expect(R"([{"device":"a","kind":"repair"}])", "record 1: `at` must be a string");
+  expect(R"([{"device":"a"}])", "record 1: `at` must be a string");
+  expect(R"([{"device":"a","at":"yesterday"}])", "record 1: `at`: `yesterday` is not a time");
+  expect(R"([{"device":"a","at":1767225600}])", "record 1: `at` must be a string");
+}
+
 TEST(TimeToFailureTest, GroupSplitHoldsOutWholeDevices) {
   std::vector<int32_t> group;
   for (int g = 0; g < 10; ++g) group.insert(group.end(), 100, g);

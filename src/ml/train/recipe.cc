@@ -20,7 +20,8 @@ void Describe(config::Visitor& v, TrainRecipe& r) {
            "classification, regression (label is a number) or time_to_failure (hours to the "
            "device's next failure, from `maintenance`).");
   v.Field("maintenance", r.maintenance,
-          "time_to_failure: maintenance records CSV (device,kind,at[,mode]).");
+          "time_to_failure: maintenance records: a CSV (device,kind,at[,mode]), the "
+          "datastore's JSON (aiot maintenance list --json) or the platform API's URL.");
   v.Field("device_column", r.ttf.device_column, "time_to_failure: the readings' device column.");
   v.Field("time_column", r.ttf.time_column, "time_to_failure: the readings' time column.");
   v.Field("horizon_h", r.ttf.horizon_h,
