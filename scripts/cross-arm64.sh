@@ -35,9 +35,11 @@ arm64_pkgs=(
 # amd64 one (and breaks the native build). They are unpacked into a sysroot instead
 # (build/arm64-sysroot, searched by cmake/toolchain-aarch64.cmake); their headers are the same.
 # Their CMake files name the shared libraries relative to the sysroot: those are unpacked too.
+# libxgboost0 needs libdmlc0 (not installed as arm64: without it the link of anything using
+# aiot_ml_gbdt, e.g. ml_unit_tests, fails with undefined dmlc:: references).
 sysroot_pkgs=(libyaml-cpp-dev libsimdjson-dev prometheus-cpp-dev libyaml-cpp0.7 libsimdjson14
   libprometheus-cpp-core1.0 libprometheus-cpp-pull1.0 libprometheus-cpp-push1.0 libxgboost-dev
-  libxgboost0)
+  libxgboost0 libdmlc0)
 host_pkgs=(g++-aarch64-linux-gnu qemu-user-static)
 sudo=""
 [[ $(id -u) -ne 0 ]] && sudo="sudo"
@@ -57,11 +59,12 @@ if ((${#missing[@]})); then
   $sudo apt-get install -y -q --no-install-recommends "${missing[@]}"
 fi
 sysroot="$PWD/build/arm64-sysroot"
-if [[ ! -f "$sysroot/.complete" ]]; then
+# .complete holds the package list it was made from: a changed list makes it again.
+if [[ "$(cat "$sysroot/.complete" 2>/dev/null)" != "${sysroot_pkgs[*]}" ]]; then
   rm -rf "$sysroot" && mkdir -p "$sysroot/debs"
   (cd "$sysroot/debs" && apt-get download "${sysroot_pkgs[@]/%/:arm64}")
   for deb in "$sysroot"/debs/*.deb; do dpkg-deb -x "$deb" "$sysroot"; done
-  touch "$sysroot/.complete"
+  echo "${sysroot_pkgs[*]}" >"$sysroot/.complete"
 fi
 ((setup_only)) && exit 0
 
