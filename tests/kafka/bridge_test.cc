@@ -20,6 +20,7 @@
 #include "mqtt/client/test_util.h"
 #include "net/test_client.h"
 #include "tests/kafka/aiot_process.h"
+#include "tests/kafka/kafka_audit.h"
 #include "tests/support/temp_dir.h"
 #include "tests/support/testing.h"
 
@@ -76,43 +77,8 @@ std::vector<KafkaRecordOut> ReadTopic(const MockCluster& cluster, const std::str
   return kafka::testing::KcatReadTopic(cluster.bootstraps(), topic);
 }
 
-// What a check of Kafka's content found: per device, the message numbers in the order Kafka has
-// them.
-struct Audit {
-  size_t distinct = 0;
-  size_t duplicates = 0;
-  std::vector<std::string> missing;
-  std::vector<std::string> out_of_order;
-};
-
-Audit AuditTopic(const std::vector<KafkaRecordOut>& records, int devices, int per_device) {
-  Audit a;
-  std::map<std::string, std::vector<int>> seen;
-  for (const auto& r : records) {
-    auto j = nlohmann::json::parse(r.payload, nullptr, false);
-    if (!j.is_object() || !j["n"].is_number_integer()) continue;
-    seen[r.key].push_back(j["n"].get<int>());
-  }
-  for (int d = 0; d < devices; ++d) {
-    const std::string key = fmt::format("fan-{:04d}", d);
-    const auto& ns = seen[key];
-    std::set<int> unique(ns.begin(), ns.end());
-    a.distinct += unique.size();
-    a.duplicates += ns.size() - unique.size();
-    for (int n = 0; n < per_device; ++n) {
-      if (!unique.contains(n)) a.missing.push_back(fmt::format("{}#{}", key, n));
-    }
-    // Order: ignoring re-sent copies (a resend repeats a run that was already delivered), the
-    // first time each number appears it must be the next one.
-    int next = 0;
-    for (int n : ns) {
-      if (n < next) continue;  // a duplicate of one already seen
-      if (n != next) a.out_of_order.push_back(fmt::format("{}: {} after {}", key, n, next - 1));
-      next = n + 1;
-    }
-  }
-  return a;
-}
+using kafka_test::Audit;
+using kafka_test::AuditTopic;
 
 class BridgeTest : public ::testing::Test {
  protected:
