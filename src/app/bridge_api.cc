@@ -83,6 +83,11 @@ Json ConsumerLag(const std::vector<prometheus::MetricFamily>& families) {
 // connected | buffering | failed, and why.
 std::pair<const char*, std::string> StateOf(const BridgeProbe& p, double oldest_age_s) {
   if (p.fatal) return {"failed", p.fatal->message()};
+  if (p.kafka_reachable == 0) {
+    return {"buffering", fmt::format("Kafka unreachable (no broker of bootstrap.servers answers): "
+                                     "{} record(s), {} bytes kept in the disk buffer",
+                                     p.buffer.records, p.buffer.bytes)};
+  }
   if (p.buffer.records > 0 && oldest_age_s >= kBufferingAfterSeconds) {
     return {"buffering", fmt::format("{} record(s), {} bytes wait in the disk buffer for Kafka; "
                                      "the oldest for {:.1f} s",
@@ -219,6 +224,8 @@ Json BridgeStatus::Get() {
   return {{"enabled", true},
           {"state", state},
           {"reason", reason},
+          {"kafka_reachable",
+           probe->kafka_reachable < 0 ? Json(nullptr) : Json(probe->kafka_reachable == 1)},
           {"ack", config::NameOf(kafka::kAckPolicyNames, config_.ack)},
           {"when_full", config::NameOf(kafka::kWhenFullNames, config_.when_full)},
           {"window_s", base ? Number(dt, 1) : Json(nullptr)},

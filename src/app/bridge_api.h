@@ -28,13 +28,16 @@ namespace aiot::app {
 struct BridgeProbe {
   std::optional<Status> fatal;  // the idempotent producer's fatal error
   kafka::BufferStats buffer;
+  // 1: a Kafka broker answers, 0: none of bootstrap.servers does, -1: not known yet.
+  int kafka_reachable = -1;
 };
 
 // The bridge is `buffering` when its oldest unacknowledged record has waited this long.
 inline constexpr double kBufferingAfterSeconds = 2.0;
 
 // `{"enabled": false}` while `probe` answers nothing (no bridge runs); else
-// {"enabled", "state" (connected | buffering | failed), "reason", "ack", "when_full",
+// {"enabled", "state" (connected | buffering | failed), "reason", "kafka_reachable" (true, false:
+//  no broker of bootstrap.servers answers, null: not known yet), "ack", "when_full",
 //  "window_s" (null: no earlier sample yet), "mappings": [{direction, mapping, total, per_s}],
 //  "delivered": {total, per_s}, "latency_ms": {p50, p99, samples, over: window | start} or null,
 //  "buffer": {bytes, records, segments, oldest_age_s, max_bytes, full},

@@ -141,6 +141,22 @@ TEST_F(BridgeStatusTest, StateFollowsTheBufferAndTheProducer) {
   EXPECT_EQ(j["reason"], "idempotent producer: fatal: _FENCED");
 }
 
+TEST_F(BridgeStatusTest, KafkaReachableIsReportedAndUnreachableMeansBuffering) {
+  BridgeStatus status = MakeStatus();
+  EXPECT_TRUE(status.Get()["kafka_reachable"].is_null());  // not known yet
+  probe_->kafka_reachable = 1;
+  EXPECT_EQ(status.Get()["kafka_reachable"], true);
+  EXPECT_EQ(status.Get()["state"], "connected");
+  probe_->kafka_reachable = 0;
+  probe_->buffer.records = 3;
+  probe_->buffer.oldest_ms = kStart / 1'000'000;  // fresh: not yet buffering by age
+  const Json j = status.Get();
+  EXPECT_EQ(j["kafka_reachable"], false);
+  EXPECT_EQ(j["state"], "buffering");
+  EXPECT_NE(j["reason"].get<std::string>().find("Kafka unreachable"), std::string::npos)
+      << j["reason"];
+}
+
 TEST_F(BridgeStatusTest, ErrorsByKindAndConsumerLag) {
   BridgeStatus status = MakeStatus();
   m_.errors.Add({{"kind", "_TRANSPORT"}}).Increment(3);

@@ -333,7 +333,7 @@ Status Platform::Impl::StartBridge() {
   bridge_status = std::make_unique<BridgeStatus>(
       registry, config.bridge, [this]() -> std::optional<BridgeProbe> {
         if (!bridge) return std::nullopt;
-        return BridgeProbe{bridge->fatal(), bridge->buffer_stats()};
+        return BridgeProbe{bridge->fatal(), bridge->buffer_stats(), bridge->kafka_reachable()};
       });
   RegisterBridgeRoutes(router, *bridge_status);
   if (config.broker.bridge.enabled()) {  // broker.bridge: to a remote MQTT broker

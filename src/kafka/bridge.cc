@@ -87,6 +87,12 @@ struct Bridge::Metrics {
                                "with (high watermark - offset after the last record published "
                                "and acknowledged, dead-lettered or skipped)")
                          .Register(r)),
+        reachable(prometheus::BuildGauge()
+                      .Name("aiot_bridge_kafka_reachable")
+                      .Help("1 when a Kafka broker answers, 0 when none of bootstrap.servers "
+                            "does (records wait in the disk buffer), -1 before either is known")
+                      .Register(r)
+                      .Add({})),
         gauges(prometheus::BuildGauge()
                    .Name("aiot_bridge_buffer")
                    .Help("Disk buffer: bytes, records (unacknowledged), segments, "
@@ -110,6 +116,7 @@ struct Bridge::Metrics {
   prometheus::Histogram& latency;
   prometheus::Family<prometheus::Gauge>& consumer_lag;
   std::map<std::pair<std::string, int32_t>, prometheus::Gauge*> lag_gauges;  // consumer thread
+  prometheus::Gauge& reachable;
   prometheus::Family<prometheus::Gauge>& gauges;
   prometheus::Gauge& bytes;
   prometheus::Gauge& records;
@@ -125,7 +132,9 @@ struct Bridge::Metrics {
 };
 
 Bridge::Bridge(const BridgeConfig& config, metrics::Registry& registry)
-    : config_(config), metrics_(std::make_unique<Metrics>(registry)) {}
+    : config_(config), metrics_(std::make_unique<Metrics>(registry)) {
+  metrics_->reachable.Set(-1);
+}
 
 // The broker's ingest gate, forwarding to the bridge.
 class Bridge::Gate : public mqtt::broker::IngestGate {
@@ -185,7 +194,11 @@ Result<std::unique_ptr<Bridge>> Bridge::CreateCore(const BridgeConfig& config,
   // flight anyway; BENCHMARKS.md, "Kafka bridge").
   if (!props.contains("linger.ms")) props["linger.ms"] = "1";
   Bridge* self = b.get();
-  auto producer = Producer::Create(props, [self](const DeliveryReport& r) { self->OnDelivery(r); });
+  auto producer = Producer::Create(
+      props, [self](const DeliveryReport& r) { self->OnDelivery(r); },
+      [self](rd_kafka_resp_err_t err, std::string_view reason) {
+        self->OnKafkaError(err, reason);
+      });
   if (!producer.ok()) return producer.status();
   b->producer_ = std::move(*producer);
   if (!b->reverse_.empty()) {
@@ -308,9 +321,9 @@ void Bridge::SetFatal(Status s) {
 
 BridgeStats Bridge::stats() const {
   const Metrics& m = *metrics_;
-  return {m.received.load(),  m.buffered.load(),   m.n_delivered.load(), m.n_dead.load(),
-          m.n_dropped.load(), m.n_loop.load(),     m.n_to_mqtt.load(),   m.n_errors.load(),
-          m.n_refused.load(), consumer_lag_.load()};
+  return {m.received.load(),  m.buffered.load(),    m.n_delivered.load(),   m.n_dead.load(),
+          m.n_dropped.load(), m.n_loop.load(),      m.n_to_mqtt.load(),     m.n_errors.load(),
+          m.n_refused.load(), consumer_lag_.load(), kafka_reachable_.load()};
 }
 
 bool Bridge::IsOwnOrigin(const mqtt::UserProperties& props) {
@@ -557,6 +570,7 @@ void Bridge::DetachGate() {
 void Bridge::ProduceLoop() {
   std::deque<BufferEntry> local;  // taken from the buffer, not yet accepted by librdkafka
   auto last_gauges = std::chrono::steady_clock::now();
+  auto last_probe = last_gauges;
   while (!stop_threads_) {
     // Delivery reports are served only by Poll on this thread, and inside the broker they are the
     // devices' acks: while records are in flight, never block on the buffer (that held every
@@ -574,6 +588,13 @@ void Bridge::ProduceLoop() {
     }
     producer_->Poll(!local.empty() ? 10 : (in_flight ? 1 : 0));
     if (auto f = producer_->FatalError()) SetFatal(*f);
+    // Unreachable and nothing in flight (no delivery report will tell): ask for metadata every
+    // 2 s; blocks this thread up to 200 ms, when no ack can be waiting on it.
+    if (kafka_reachable_ != 1 && !in_flight && local.empty() &&
+        std::chrono::steady_clock::now() - last_probe >= std::chrono::seconds(2)) {
+      if (producer_->Reachable(200)) SetKafkaReachable(true);
+      last_probe = std::chrono::steady_clock::now();
+    }
     if (Status s = buffer_->Maintain(); !s.ok()) Log()->error("buffer: {}", s.message());
     const auto now = std::chrono::steady_clock::now();
     if (now - last_gauges >= milliseconds(250)) {
@@ -621,9 +642,38 @@ bool Bridge::ProduceEntry(const BufferEntry& e) {
   return true;
 }
 
+void Bridge::SetKafkaReachable(bool reachable) {
+  const int was = kafka_reachable_.exchange(reachable ? 1 : 0);
+  if (was == (reachable ? 1 : 0)) return;
+  metrics_->reachable.Set(reachable ? 1 : 0);
+  if (reachable && was == 0) {
+    Log()->info("Kafka reachable again ({}): delivering the disk buffer's {} record(s) in order",
+                config_.bootstrap_servers, buffer_->stats().records);
+  }
+}
+
+void Bridge::OnKafkaError(rd_kafka_resp_err_t err, std::string_view reason) {
+  if (err != RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN) return;
+  SetKafkaReachable(false);
+  const auto now = std::chrono::steady_clock::now();
+  if (unreachable_logged_ != std::chrono::steady_clock::time_point{} &&
+      now - unreachable_logged_ < std::chrono::minutes(1)) {
+    return;
+  }
+  unreachable_logged_ = now;
+  const BufferStats s = buffer_->stats();
+  Log()->error(
+      "Kafka unreachable: no broker of bridge.bootstrap_servers {} answers ({}); MQTT messages are "
+      "kept in the disk buffer {} ({} record(s), {} of {} bytes; when full: {}) and delivered in "
+      "order once Kafka answers (this line at most once a minute)",
+      config_.bootstrap_servers, reason, config_.buffer.dir, s.records, s.bytes,
+      config_.buffer.max_bytes, config::NameOf(kWhenFullNames, config_.when_full));
+}
+
 void Bridge::OnDelivery(const DeliveryReport& r) {
   const auto seq = static_cast<uint64_t>(reinterpret_cast<uintptr_t>(r.opaque));
   if (r.err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+    if (kafka_reachable_.load(std::memory_order_relaxed) != 1) SetKafkaReachable(true);
     if (seq != 0) {
       Acked(seq);
       metrics_->n_delivered++;

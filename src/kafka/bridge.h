@@ -57,6 +57,9 @@ struct BridgeStats {
   // acknowledged, dead-lettered or skipped), summed over the partitions (high watermark - the
   // offset after the last finished record). -1 before the first update.
   int64_t consumer_lag = -1;
+  // 1 when a Kafka broker answers, 0 when none of bootstrap.servers does (records wait in the
+  // disk buffer), -1 before either is known.
+  int kafka_reachable = -1;
 };
 
 class Bridge {
@@ -88,6 +91,9 @@ class Bridge {
   std::optional<Status> fatal() const;
   BridgeStats stats() const;
   BufferStats buffer_stats() const { return buffer_->stats(); }
+  // 1: a Kafka broker answers; 0: none of bootstrap.servers does (librdkafka's
+  // _ALL_BROKERS_DOWN; records wait in the disk buffer); -1: not known yet.
+  int kafka_reachable() const { return kafka_reachable_.load(); }
   const RecoveryReport& recovery() const { return buffer_->recovery(); }
 
  private:
@@ -129,6 +135,10 @@ class Bridge {
   void ProduceLoop();
   bool ProduceEntry(const BufferEntry& e);  // false: retry later (queue full / fatal)
   void OnDelivery(const DeliveryReport& r);
+  // librdkafka's client-level errors (producer thread): _ALL_BROKERS_DOWN marks Kafka
+  // unreachable, logged as one clear error line at most once a minute.
+  void OnKafkaError(rd_kafka_resp_err_t err, std::string_view reason);
+  void SetKafkaReachable(bool reachable);
   void DeadLetterDelivery(const DeliveryReport& r, uint64_t seq);
   void ConsumeLoop();
   void HandleKafkaRecord(InRecord& rec);
@@ -175,6 +185,8 @@ class Bridge {
   std::mutex lag_mu_;
   std::map<std::pair<std::string, int32_t>, int64_t> finished_next_;
   std::atomic<int64_t> consumer_lag_{-1};
+  std::atomic<int> kafka_reachable_{-1};
+  std::chrono::steady_clock::time_point unreachable_logged_{};  // producer thread
   bool consume_from_end_ = false;  // auto.offset.reset latest: no commit = from the end
   mutable std::mutex fatal_mu_;
   std::optional<Status> fatal_;

@@ -119,27 +119,30 @@ Status CheckProperties(const Properties& properties) { return MakeConf(propertie
 
 // Producer
 
-Producer::Producer(rd_kafka_t* rk, std::unique_ptr<DeliveryHandler> handler)
-    : rk_(rk), handler_(std::move(handler)) {}
+Producer::Producer(rd_kafka_t* rk, std::unique_ptr<Handlers> handlers)
+    : rk_(rk), handlers_(std::move(handlers)) {}
 
 Result<std::unique_ptr<Producer>> Producer::Create(const Properties& properties,
-                                                   DeliveryHandler on_delivery) {
+                                                   DeliveryHandler on_delivery,
+                                                   ErrorHandler on_error) {
   auto conf = MakeConf(properties);
   if (!conf.ok()) return conf.status();
   if (Status s = ForceProducerProperties(conf->get(), properties); !s.ok()) return s;
-  auto handler = std::make_unique<DeliveryHandler>(std::move(on_delivery));
-  rd_kafka_conf_set_opaque(conf->get(), handler.get());
+  auto handlers = std::make_unique<Handlers>(
+      Handlers{.delivery = std::move(on_delivery), .error = std::move(on_error)});
+  rd_kafka_conf_set_opaque(conf->get(), handlers.get());
   rd_kafka_conf_set_dr_msg_cb(conf->get(), &Producer::OnDelivery);
+  rd_kafka_conf_set_error_cb(conf->get(), &Producer::OnError);
   auto rk = NewHandle(RD_KAFKA_PRODUCER, std::move(*conf));
   if (!rk.ok()) return rk.status();
-  return std::unique_ptr<Producer>(new Producer(*rk, std::move(handler)));
+  return std::unique_ptr<Producer>(new Producer(*rk, std::move(handlers)));
 }
 
 Producer::~Producer() { rd_kafka_destroy(rk_); }
 
 void Producer::OnDelivery(rd_kafka_t*, const rd_kafka_message_t* m, void* opaque) {
-  auto* handler = static_cast<DeliveryHandler*>(opaque);
-  if (handler == nullptr || !*handler) return;
+  auto* handlers = static_cast<Handlers*>(opaque);
+  if (handlers == nullptr || !handlers->delivery) return;
   DeliveryReport r;
   r.err = m->err;
   r.opaque = m->_private;
@@ -148,7 +151,25 @@ void Producer::OnDelivery(rd_kafka_t*, const rd_kafka_message_t* m, void* opaque
   r.offset = m->offset;
   if (m->key) r.key = std::string_view(static_cast<const char*>(m->key), m->key_len);
   if (m->payload) r.value = std::string_view(static_cast<const char*>(m->payload), m->len);
-  (*handler)(r);
+  handlers->delivery(r);
+}
+
+// With an error_cb set librdkafka no longer logs these errors itself: logged here as before
+// (warnings: mostly a broker being unreachable, which the producer rides out).
+void Producer::OnError(rd_kafka_t* rk, int err, const char* reason, void* opaque) {
+  static auto log = log::Get("kafka");
+  const auto e = static_cast<rd_kafka_resp_err_t>(err);
+  log->warn("{} ERROR: {}: {}", rk != nullptr ? rd_kafka_name(rk) : "librdkafka",
+            rd_kafka_err2name(e), reason != nullptr ? reason : "");
+  auto* handlers = static_cast<Handlers*>(opaque);
+  if (handlers != nullptr && handlers->error) handlers->error(e, reason != nullptr ? reason : "");
+}
+
+bool Producer::Reachable(int timeout_ms) {
+  const struct rd_kafka_metadata* md = nullptr;
+  const rd_kafka_resp_err_t err = rd_kafka_metadata(rk_, 0, nullptr, &md, timeout_ms);
+  if (md != nullptr) rd_kafka_metadata_destroy(md);
+  return err == RD_KAFKA_RESP_ERR_NO_ERROR;
 }
 
 Status Producer::Produce(const OutRecord& record) {

@@ -63,13 +63,18 @@ struct DeliveryReport {
   std::string_view value;
 };
 using DeliveryHandler = std::function<void(const DeliveryReport&)>;
+// A client-level error or event librdkafka reports (error_cb), e.g. _ALL_BROKERS_DOWN when no
+// broker of bootstrap.servers answers, _TRANSPORT. Also logged as a warning by the client.
+using ErrorHandler = std::function<void(rd_kafka_resp_err_t err, std::string_view reason)>;
 
 // An idempotent producer (enable.idempotence=true, acks=all; a property that contradicts them is
 // refused). Delivery reports are served by Poll()/Flush() on the calling thread.
 class Producer {
  public:
+  // `on_error` (optional) is served by Poll()/Flush() too.
   static Result<std::unique_ptr<Producer>> Create(const Properties& properties,
-                                                  DeliveryHandler on_delivery);
+                                                  DeliveryHandler on_delivery,
+                                                  ErrorHandler on_error = {});
   ~Producer();
   Producer(const Producer&) = delete;
   Producer& operator=(const Producer&) = delete;
@@ -85,14 +90,22 @@ class Producer {
   int InFlight() const;
   // The fatal error of an idempotent producer, if one happened ("" otherwise).
   std::optional<Status> FatalError() const;
+  // Asks the cluster for its broker list (a metadata request) within `timeout_ms`: true when a
+  // broker answered. Blocks the calling thread up to the timeout.
+  bool Reachable(int timeout_ms);
   rd_kafka_t* handle() const { return rk_; }
 
  private:
-  Producer(rd_kafka_t* rk, std::unique_ptr<DeliveryHandler> handler);
+  struct Handlers {
+    DeliveryHandler delivery;
+    ErrorHandler error;
+  };
+  Producer(rd_kafka_t* rk, std::unique_ptr<Handlers> handlers);
   static void OnDelivery(rd_kafka_t* rk, const rd_kafka_message_t* m, void* opaque);
+  static void OnError(rd_kafka_t* rk, int err, const char* reason, void* opaque);
 
   rd_kafka_t* rk_;
-  std::unique_ptr<DeliveryHandler> handler_;
+  std::unique_ptr<Handlers> handlers_;
 };
 
 // A consumed record (copied out of librdkafka's message).

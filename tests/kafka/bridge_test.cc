@@ -20,6 +20,7 @@
 #include "mqtt/client/test_util.h"
 #include "net/test_client.h"
 #include "tests/kafka/aiot_process.h"
+#include "tests/kafka/kafka_audit.h"
 #include "tests/support/temp_dir.h"
 #include "tests/support/testing.h"
 
@@ -56,6 +57,9 @@ class BridgeProcess {
   }
   void Kill9() { process_->Kill9(); }
   int Terminate() { return process_->Terminate(); }
+  std::optional<double> Metric(const std::string& prefix) const {
+    return kafka_test::MetricAt(http_port_, prefix);
+  }
   double MetricOr0(const std::string& prefix) const {
     return kafka_test::MetricAt(http_port_, prefix).value_or(0);
   }
@@ -76,43 +80,8 @@ std::vector<KafkaRecordOut> ReadTopic(const MockCluster& cluster, const std::str
   return kafka::testing::KcatReadTopic(cluster.bootstraps(), topic);
 }
 
-// What a check of Kafka's content found: per device, the message numbers in the order Kafka has
-// them.
-struct Audit {
-  size_t distinct = 0;
-  size_t duplicates = 0;
-  std::vector<std::string> missing;
-  std::vector<std::string> out_of_order;
-};
-
-Audit AuditTopic(const std::vector<KafkaRecordOut>& records, int devices, int per_device) {
-  Audit a;
-  std::map<std::string, std::vector<int>> seen;
-  for (const auto& r : records) {
-    auto j = nlohmann::json::parse(r.payload, nullptr, false);
-    if (!j.is_object() || !j["n"].is_number_integer()) continue;
-    seen[r.key].push_back(j["n"].get<int>());
-  }
-  for (int d = 0; d < devices; ++d) {
-    const std::string key = fmt::format("fan-{:04d}", d);
-    const auto& ns = seen[key];
-    std::set<int> unique(ns.begin(), ns.end());
-    a.distinct += unique.size();
-    a.duplicates += ns.size() - unique.size();
-    for (int n = 0; n < per_device; ++n) {
-      if (!unique.contains(n)) a.missing.push_back(fmt::format("{}#{}", key, n));
-    }
-    // Order: ignoring re-sent copies (a resend repeats a run that was already delivered), the
-    // first time each number appears it must be the next one.
-    int next = 0;
-    for (int n : ns) {
-      if (n < next) continue;  // a duplicate of one already seen
-      if (n != next) a.out_of_order.push_back(fmt::format("{}: {} after {}", key, n, next - 1));
-      next = n + 1;
-    }
-  }
-  return a;
-}
+using kafka_test::Audit;
+using kafka_test::AuditTopic;
 
 class BridgeTest : public ::testing::Test {
  protected:
@@ -212,9 +181,13 @@ TEST_F(BridgeTest, NothingAcknowledgedIsLostThroughABrokerOutageAndProduceErrors
                                RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION,
                                RD_KAFKA_RESP_ERR_NOT_ENOUGH_REPLICAS_AFTER_APPEND});
   Publish(10, 50, 0);
+  EXPECT_TRUE(
+      WaitFor([&] { return bridge_->Metric("aiot_bridge_kafka_reachable") == 1.0; }, seconds(60)));
   // (a) Every Kafka broker down; the bridge keeps acknowledging MQTT into its buffer.
   cluster_->SetAllBrokersDown();
   Publish(10, 50, 50);
+  EXPECT_TRUE(
+      WaitFor([&] { return bridge_->Metric("aiot_bridge_kafka_reachable") == 0.0; }, seconds(60)));
   ASSERT_TRUE(WaitFor([&] {
     return bridge_->MetricOr0("aiot_bridge_messages_total{direction=\"mqtt_to_kafka\"") >= 1000;
   }));
@@ -224,6 +197,8 @@ TEST_F(BridgeTest, NothingAcknowledgedIsLostThroughABrokerOutageAndProduceErrors
   EXPECT_GT(bridge_->MetricOr0("aiot_bridge_buffer{value=\"records\"}"), 0);
   cluster_->SetAllBrokersUp();
   const Audit a = WaitForAll(10, 100);
+  EXPECT_TRUE(
+      WaitFor([&] { return bridge_->Metric("aiot_bridge_kafka_reachable") == 1.0; }, seconds(60)));
   EXPECT_TRUE(a.missing.empty()) << a.missing.size() << " missing, first " << a.missing[0];
   EXPECT_TRUE(a.out_of_order.empty()) << a.out_of_order[0];
   std::cout << "duplicates after outage + produce errors: " << a.duplicates << "\n";
@@ -386,6 +361,27 @@ TEST_F(BridgeTest, ConsumerLagCountsControlMessagesUntilMqttAcknowledgesThem) {
       seconds(90)))
       << "lag " << lag().first;
   EXPECT_EQ(bridge_->MetricOr0("aiot_bridge_messages_total{direction=\"kafka_to_mqtt\""), kRecords);
+}
+
+// A bootstrap address nothing listens on: the bridge says so (aiot_bridge_kafka_reachable 0, one
+// error line naming the servers), keeps acknowledging MQTT into its disk buffer.
+TEST_F(BridgeTest, UnreachableBootstrapServerIsReportedAndMessagesAreBuffered) {
+  const std::string nowhere = fmt::format("127.0.0.1:{}", FreePort());
+  bridge_ = std::make_unique<BridgeProcess>(
+      std::vector<std::string>{"bridge", "--mqtt", mosquitto_->url(), "--kafka", nowhere,
+                               "--client-id", "bridge-under-test", "--buffer-dir", dir_},
+      1);
+  bridge_->Start();
+  ASSERT_TRUE(
+      WaitFor([&] { return bridge_->Metric("aiot_bridge_kafka_reachable") == 0.0; }, seconds(60)))
+      << "aiot_bridge_kafka_reachable "
+      << bridge_->Metric("aiot_bridge_kafka_reachable").value_or(-99);
+  Publish(2, 5);
+  EXPECT_TRUE(
+      WaitFor([&] { return bridge_->MetricOr0("aiot_bridge_buffer{value=\"records\"}") == 10; }));
+  EXPECT_EQ(bridge_->Metric("aiot_bridge_kafka_reachable"), 0.0);
+  EXPECT_EQ(bridge_->MetricOr0("aiot_bridge_delivered_total"), 0);
+  EXPECT_EQ(bridge_->Terminate(), 0);
 }
 
 }  // namespace
