@@ -85,7 +85,7 @@ std::pair<const char*, std::string> StateOf(const BridgeProbe& p, double oldest_
   if (p.fatal) return {"failed", p.fatal->message()};
   if (p.kafka_reachable == 0) {
     return {"buffering", fmt::format("Kafka unreachable (no broker of bootstrap.servers answers): "
-                                     "{} record(s), {} bytes kept in the disk buffer",
+                                     "{} record(s), {} bytes wait in the disk buffer for Kafka",
                                      p.buffer.records, p.buffer.bytes)};
   }
   if (p.buffer.records > 0 && oldest_age_s >= kBufferingAfterSeconds) {
