@@ -7,10 +7,10 @@
 
 #include <array>
 #include <cerrno>
-#include <fstream>
 #include <system_error>
 
 #include "base/errc.h"
+#include "base/file.h"
 
 namespace aiot::app {
 
@@ -27,11 +27,9 @@ bool ValidToken(const std::string& t) {
 }
 
 Result<std::string> ReadToken(const std::filesystem::path& file) {
-  std::ifstream in(file);
-  std::string token;
-  if (!in || !std::getline(in, token)) return std::make_error_code(std::errc::io_error);
-  while (!token.empty() && (token.back() == '\r' || token.back() == ' ')) token.pop_back();
-  if (!ValidToken(token)) return errc::invalid_argument;
+  auto token = ReadFirstLine(file.string());
+  if (!token.ok()) return token.status();
+  if (!ValidToken(*token)) return errc::invalid_argument;
   return token;
 }
 

@@ -1,5 +1,7 @@
 #include "base/file.h"
 
+#include <fstream>
+
 #include <fcntl.h>
 #include <unistd.h>
 
@@ -24,6 +26,14 @@ Status WriteFileAtomic(const std::string& path, std::string_view data, unsigned 
     return errc::io_error;
   }
   return Status::Ok();
+}
+
+Result<std::string> ReadFirstLine(const std::string& path) {
+  std::ifstream in(path);
+  std::string line;
+  if (!in || !std::getline(in, line)) return errc::io_error;
+  while (!line.empty() && (line.back() == '\r' || line.back() == ' ')) line.pop_back();
+  return line;
 }
 
 }  // namespace aiot

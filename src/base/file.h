@@ -11,4 +11,8 @@ namespace aiot {
 // or the whole new one: a temporary file beside it, fsync, rename. `mode` applies to a new file.
 Status WriteFileAtomic(const std::string& path, std::string_view data, unsigned mode = 0644);
 
+// The first line of a one-line secret file (a token, a password), without its line ending and
+// trailing spaces; io_error when the file cannot be read or is empty.
+Result<std::string> ReadFirstLine(const std::string& path);
+
 }  // namespace aiot

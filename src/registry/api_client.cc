@@ -1,11 +1,11 @@
 #include "registry/api_client.h"
 
 #include <cstdlib>
-#include <fstream>
 #include <iostream>
 #include <nlohmann/json.hpp>
 
 #include "base/errc.h"
+#include "base/file.h"
 #include "base/json.h"
 #include "registry/crypto.h"
 
@@ -42,11 +42,8 @@ void ApiEndpoint::AddTokenFlags(CLI::App* cmd) {
 
 std::string ApiEndpoint::EffectiveToken() const {
   if (!token.empty() || token_file.empty()) return token;
-  std::ifstream in(token_file);
-  std::string line;
-  if (!in || !std::getline(in, line)) return {};
-  while (!line.empty() && (line.back() == '\r' || line.back() == ' ')) line.pop_back();
-  return line;
+  auto line = ReadFirstLine(token_file);
+  return line.ok() ? *line : std::string();
 }
 
 std::unique_ptr<net::HttpClient> ApiEndpoint::Client() const {

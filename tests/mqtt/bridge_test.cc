@@ -66,6 +66,16 @@ class MqttBridge : public ::testing::Test {
     bridge_ = std::move(*b);
     bridge_->Start();
   }
+  // A bridge that must never connect (`bad`): a message published locally waits in its buffer.
+  // (Published until the new bridge's local subscription takes it.)
+  void ExpectBufferedAndNeverConnected(const bridge::BridgeConfig& bad, Client& local_pub) {
+    StartBridge(bad);
+    ASSERT_TRUE(WaitFor([&] {
+      (void)local_pub.Publish("tele/t", "kept", {.qos = QoS::kAtLeastOnce});
+      return WaitFor([&] { return bridge_->stats().buffer.records >= 1; }, 300ms);
+    }));
+    EXPECT_FALSE(bridge_->stats().connected);
+  }
   std::shared_ptr<Client> Connect(const std::string& url, bridge_test::ClientOptions o = {}) {
     auto c = ConnectClient(io_.io(), url, o);
     if (c) clients_.push_back(c);
@@ -262,13 +272,7 @@ TEST_F(MqttBridge, OverTlsToMosquitto) {
   auto bad = Config(url, {"tele/# out 1"});
   bad.tls.ca = dir_ + "/otherca.pem";
   bad.buffer.dir = dir_ + "/buffer2";
-  StartBridge(bad);
-  // (Published until the new bridge's local subscription takes it.)
-  ASSERT_TRUE(WaitFor([&] {
-    (void)local_pub->Publish("tele/t", "kept", {.qos = QoS::kAtLeastOnce});
-    return WaitFor([&] { return bridge_->stats().buffer.records >= 1; }, 300ms);
-  }));
-  EXPECT_FALSE(bridge_->stats().connected);
+  ExpectBufferedAndNeverConnected(bad, *local_pub);
 }
 
 // Mutual TLS and credentials: the remote requires a client certificate and a user name with the
@@ -315,12 +319,7 @@ TEST_F(MqttBridge, MutualTlsAndPasswordFile) {
   std::ofstream(dir_ + "/site1.pw") << "wrong\n";
   auto bad = c;
   bad.buffer.dir = dir_ + "/buffer2";
-  StartBridge(bad);
-  ASSERT_TRUE(WaitFor([&] {
-    (void)local_pub->Publish("tele/t", "kept", {.qos = QoS::kAtLeastOnce});
-    return WaitFor([&] { return bridge_->stats().buffer.records >= 1; }, 300ms);
-  }));
-  EXPECT_FALSE(bridge_->stats().connected);
+  ExpectBufferedAndNeverConnected(bad, *local_pub);
 }
 
 }  // namespace

@@ -3,10 +3,10 @@
 #include <fmt/format.h>
 
 #include <chrono>
-#include <fstream>
 #include <future>
 
 #include "base/errc.h"
+#include "base/file.h"
 #include "base/log.h"
 #include "mqtt/bridge/record.h"
 #include "mqtt/broker/inproc_transport.h"
@@ -94,13 +94,12 @@ Result<std::unique_ptr<Bridge>> Bridge::Create(const BridgeConfig& config, broke
   }
   std::string password;
   if (!config.password_file.empty()) {
-    std::ifstream f(config.password_file);
-    if (!f) {
+    auto line = ReadFirstLine(config.password_file);
+    if (!line.ok()) {
       return Status(errc::invalid_argument,
                     "broker.bridge.password_file: cannot read `" + config.password_file + "`");
     }
-    std::getline(f, password);
-    if (!password.empty() && password.back() == '\r') password.pop_back();
+    password = std::move(*line);
   }
   disk::DiskBufferOptions bo;
   bo.dir = config.buffer.dir;

@@ -734,6 +734,12 @@ class PersistentBroker : public ::testing::Test {
     Stop();
     Start(mode);
   }
+  // "sub" (core 0, a persistent session) subscribed to "t" at `qos`, then offline.
+  void OfflineSubscriber(FakeLink& link, uint8_t qos) {
+    ServerConnection* sub = Open(0, link, "sub", false, 600);
+    sub->OnPacket(SubOf("t", qos));
+    sub->OnClosed();
+  }
   void Drain() {
     bool any = true;
     while (any) {
@@ -866,9 +872,7 @@ TEST_F(PersistentBroker, OutgoingQos2KeepsItsPacketIdAndStage) {
 TEST_F(PersistentBroker, IncomingQos2AwaitingPubrelIsNotRoutedTwice) {
   Start();
   FakeLink s1, p1;
-  ServerConnection* sub = Open(0, s1, "sub", false, 600);
-  sub->OnPacket(SubOf("t", 2));
-  sub->OnClosed();
+  OfflineSubscriber(s1, 2);
   ServerConnection* pub = Open(1, p1, "pub", false, 600);
   pub->OnPacket(PubOf("t", "once", 2, 42));
   ASSERT_TRUE(DrainUntil([&] { return p1.All<Pubrec>().size() == 1; }));
@@ -895,9 +899,7 @@ TEST_F(PersistentBroker, IncomingQos2AwaitingPubrelIsNotRoutedTwice) {
 TEST_F(PersistentBroker, PubcompWaitsForTheReleaseOnDiskAndTheIdCanBeReused) {
   Start();
   FakeLink s1, p1;
-  ServerConnection* sub = Open(0, s1, "sub", false, 600);
-  sub->OnPacket(SubOf("t", 2));
-  sub->OnClosed();
+  OfflineSubscriber(s1, 2);
   ServerConnection* pub = Open(1, p1, "pub", false, 600);
   pub->OnPacket(PubOf("t", "first", 2, 42));
   ASSERT_TRUE(DrainUntil([&] { return p1.All<Pubrec>().size() == 1; }));
@@ -920,9 +922,7 @@ TEST_F(PersistentBroker, PubcompWaitsForTheReleaseOnDiskAndTheIdCanBeReused) {
 TEST_F(PersistentBroker, PeriodicAcknowledgesAtOnce) {
   Start(PersistenceMode::kPeriodic);
   FakeLink s1, p1;
-  ServerConnection* sub = Open(0, s1, "sub", false, 600);
-  sub->OnPacket(SubOf("t", 1));
-  sub->OnClosed();
+  OfflineSubscriber(s1, 1);
   ServerConnection* pub = Open(0, p1, "pub", true, 0);
   pub->OnPacket(PubOf("t", "x", 1, 1));
   EXPECT_EQ(p1.All<Puback>().size(), 1u);
@@ -1005,9 +1005,7 @@ TEST_F(PersistentBroker, SessionExpiryKeepsItsDeadlineAcrossARestart) {
 TEST_F(PersistentBroker, MessageExpiryKeepsItsDeadlineAcrossARestart) {
   Start();
   FakeLink s1, p1;
-  ServerConnection* sub = Open(0, s1, "sub", false, 600);
-  sub->OnPacket(SubOf("t", 1));
-  sub->OnClosed();
+  OfflineSubscriber(s1, 1);
   Drain();
   ServerConnection* pub = Open(1, p1, "pub", true, 0);
   Publish short_lived = PubOf("t", "60s", 1, 1);
@@ -1030,9 +1028,7 @@ TEST_F(PersistentBroker, MessageExpiryKeepsItsDeadlineAcrossARestart) {
 TEST_F(PersistentBroker, CleanStartForgetsThePersistedSession) {
   Start();
   FakeLink s1;
-  ServerConnection* sub = Open(0, s1, "sub", false, 600);
-  sub->OnPacket(SubOf("t", 1));
-  sub->OnClosed();
+  OfflineSubscriber(s1, 1);
   Drain();
   FakeLink s2;
   Open(0, s2, "sub", true, 0)->OnClosed();  // clean start, expiry 0: the session ends
