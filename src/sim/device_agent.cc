@@ -14,6 +14,7 @@
 
 #include "base/artifact.h"
 #include "base/errc.h"
+#include "base/file.h"
 #include "base/json.h"
 #include "base/log.h"
 #include "net/http_client.h"
@@ -192,8 +193,9 @@ DeviceAgent::DeviceAgent(DeviceAgentConfig config, std::shared_ptr<mqtt::Client>
     }
   }
   if (config_.token.empty() && !config_.model_dir.empty()) {
-    std::ifstream in(std::filesystem::path(config_.model_dir) / kTokenFile);
-    std::getline(in, config_.token);
+    // No saved token yet (a new device) is not an error: it provisions itself.
+    auto saved = ReadFirstLine((std::filesystem::path(config_.model_dir) / kTokenFile).string());
+    if (saved) config_.token = std::move(*saved);
   }
   (void)models_.Restore();
   std::lock_guard lock(mu_);
@@ -250,13 +252,15 @@ void DeviceAgent::FinishActivation(const ActivationOutcome& o) {
   if (!o.token.empty() && o.token != config_.token) {
     config_.token = o.token;
     if (!config_.model_dir.empty()) {
-      // Credentials are shown once: keep the token for restarts (owner-only file).
+      // Credentials are shown once: keep the token for restarts (owner-only from its creation,
+      // and whole or absent after a crash).
       std::error_code ec;
       std::filesystem::create_directories(config_.model_dir, ec);
       const auto path = std::filesystem::path(config_.model_dir) / kTokenFile;
-      std::ofstream(path, std::ios::trunc) << config_.token << "\n";
-      std::filesystem::permissions(
-          path, std::filesystem::perms::owner_read | std::filesystem::perms::owner_write, ec);
+      if (auto st = WriteFileAtomic(path.string(), config_.token + "\n", 0600); !st) {
+        Log()->warn("{}: cannot save the device token in {}: {}", config_.id, path.string(),
+                    st.message());
+      }
     }
   }
   if (!running_) return;
