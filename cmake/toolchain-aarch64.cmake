@@ -16,10 +16,14 @@ set(CMAKE_FIND_ROOT_PATH_MODE_INCLUDE BOTH)
 set(CMAKE_FIND_ROOT_PATH_MODE_PACKAGE BOTH)
 # pkg-config: the multiarch arm64 packages, then the sysroot's (libxgboost-dev).
 set(ENV{PKG_CONFIG_LIBDIR} "/usr/lib/aarch64-linux-gnu/pkgconfig:/usr/share/pkgconfig:${CMAKE_CURRENT_LIST_DIR}/../build/arm64-sysroot/usr/lib/aarch64-linux-gnu/pkgconfig")
+# The loader and libc are the arm64 multiarch ones (/lib/ld-linux-aarch64.so.1, libc6:arm64, there
+# as a dependency of the arm64 -dev packages). Not `-L /usr/aarch64-linux-gnu`: that prefix's loader
+# is the cross toolchain's, from another glibc build than the libc it then loads from
+# /lib/aarch64-linux-gnu, and the first thread a test starts spins forever in that mismatch.
 # -E LD_LIBRARY_PATH: the sysroot's shared libraries (libxgboost's libdmlc is a dependency of a
 # dependency, which an executable's RUNPATH does not reach).
 get_filename_component(AIOT_ARM64_SYSROOT "${CMAKE_CURRENT_LIST_DIR}/../build/arm64-sysroot" ABSOLUTE)
 set(CMAKE_CROSSCOMPILING_EMULATOR
-    qemu-aarch64-static;-L;/usr/aarch64-linux-gnu;-E;LD_LIBRARY_PATH=${AIOT_ARM64_SYSROOT}/usr/lib/aarch64-linux-gnu)
+    qemu-aarch64-static;-E;LD_LIBRARY_PATH=${AIOT_ARM64_SYSROOT}/usr/lib/aarch64-linux-gnu)
 # The .deb of a cross build is for arm64 (CPack reads this instead of asking dpkg).
 set(CPACK_DEBIAN_PACKAGE_ARCHITECTURE arm64)
