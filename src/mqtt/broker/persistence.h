@@ -14,6 +14,7 @@
 // an impossible length or does not decode is corruption: Open refuses to start (the Status says
 // the file, the offset and why) unless `recover` is set; then the bad bytes are skipped up to the
 // next frame that checks out, and counted in the LoadReport (never silently).
+#include <algorithm>
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
@@ -216,9 +217,10 @@ struct PersisterOptions {
 };
 
 // Owns the log: loads it (Open), then takes records from any thread (Append) and writes them on
-// its own thread. every_ack: as soon as records arrive, one write for everything pending (a
-// group), handed to the sync threads; the writer goes on writing the next group while earlier
-// ones sync (pipelined group commit). A sync thread takes every group written so far, runs one
+// its own thread. every_ack: as soon as records arrive and a sync thread is free, one write for
+// everything pending (a group), handed to the sync threads; the writer goes on writing the next
+// group while earlier ones sync (pipelined group commit); while every sync thread is busy, records
+// gather into the next group. A sync thread takes every group written so far, runs one
 // fdatasync for them, then runs their `done` callbacks, groups in log order (so a record's
 // callback runs only once an fdatasync begun after its write has returned: acked => durable).
 // periodic: every interval_ms, one write + fdatasync on the writer thread. The sessions whose
@@ -262,6 +264,12 @@ class Persister {
   void RunSyncer();
   Status WriteBatch(std::vector<PersistRecord>& batch, bool sync);
   bool NeedsCompaction() const;
+  // every_ack: a sync thread can take a group as soon as it is written (none is waiting to be
+  // claimed and fewer than max_syncs_in_flight run). Under mu_.
+  bool SyncerFree() const {
+    return group_seq_ == sync_claimed_ &&
+           syncs_running_ < std::max<uint32_t>(options_.max_syncs_in_flight, 1);
+  }
 
   PersisterOptions options_;
   const Clock& clock_;

@@ -37,8 +37,9 @@ class Writer {
   template <typename T>
   void Put(T v) {
     auto u = static_cast<uint64_t>(v);
-    for (size_t i = 0; i < sizeof(T); ++i)
-      out_->push_back(static_cast<char>((u >> (8 * i)) & 0xFF));
+    char b[sizeof(T)];
+    for (size_t i = 0; i < sizeof(T); ++i) b[i] = static_cast<char>((u >> (8 * i)) & 0xFF);
+    out_->append(b, sizeof(T));  // one append, not a push_back (and its capacity check) per byte
   }
   void Str(std::string_view s) {
     Put<uint32_t>(static_cast<uint32_t>(s.size()));
