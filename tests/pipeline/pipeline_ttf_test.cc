@@ -6,6 +6,8 @@
 // without an OTA rollout (the predictor serves it, not the devices).
 #include <gtest/gtest.h>
 
+#include <signal.h>
+
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -16,8 +18,12 @@
 #include "base/clock.h"
 #include "ml/data/csv.h"
 #include "ml/data/ttf.h"
+#include "net/http_client.h"
+#include "tests/app/up_harness.h"
 #include "tests/platform/platform_harness.h"
 #include "tests/support/run.h"
+#include "tests/support/temp_dir.h"
+#include "tests/support/testing.h"
 
 namespace aiot::pipeline_test {
 namespace {
@@ -26,6 +32,8 @@ using Json = nlohmann::json;
 using platform_test::kAdminToken;
 using platform_test::PlatformHarness;
 using test_support::RunResult;
+using test_support::WaitFor;
+using namespace std::chrono_literals;
 
 RunResult AiotAt(const std::string& args, const std::string& url) {
   return test_support::RunCommand("AIOT_URL=" + url + " AIOT_TOKEN=" + kAdminToken +
@@ -44,59 +52,73 @@ int64_t NowNanos() {
       .count();
 }
 
+// `aiot simulate --history`: 30 fans, a reading every 120 s each, failures and repairs as
+// maintenance records, into `ds` shifted in time to end an hour ago (extract's window ends now).
+// Returns the number of failures (0 after a failed assertion).
+int FillSimulatedHistory(datastore::TrainingDatastore& ds, const std::string& dir) {
+  const std::string history = dir + "/history.csv", records = dir + "/records.csv";
+  RunResult r = test_support::RunCommand(AIOT_BIN
+                                         " simulate --history 30000 --devices 30 "
+                                         "--interval 120 --seed 5 --out " +
+                                         history + " --maintenance-out " + records);
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  auto table = ml::ReadCsvFile(history);
+  EXPECT_TRUE(table.ok()) << table.status().ToString();
+  if (!table.ok()) return 0;
+  const int dev = table->Column("deviceID"), ts = table->Column("timeStamp");
+  std::vector<int> cols;
+  for (const char* f : {"rotation", "temperature", "vibration", "sound"}) {
+    cols.push_back(table->Column(f));
+  }
+  if (dev < 0 || ts < 0 || *std::min_element(cols.begin(), cols.end()) < 0) {
+    ADD_FAILURE() << "unexpected history columns";
+    return 0;
+  }
+  std::vector<datastore::TelemetryRow> rows;
+  int64_t last = 0;
+  for (const auto& row : table->rows) {
+    int64_t t = 0;
+    if (!ParseTimestamp(row[ts], &t)) {
+      ADD_FAILURE() << "not a time: " << row[ts];
+      return 0;
+    }
+    last = std::max(last, t);
+    datastore::TelemetryRow tr{t, row[dev], {}};
+    for (int c : cols) tr.values.push_back(std::stod(row[c]));
+    rows.push_back(std::move(tr));
+  }
+  const int64_t shift = NowNanos() - 3600LL * 1'000'000'000 - last;
+  for (auto& row : rows) row.ts += shift;
+  EXPECT_TRUE(ds.Append(rows).ok());
+  auto events = ml::ReadMaintenanceRecords(records);
+  EXPECT_TRUE(events.ok()) << events.status().ToString();
+  if (!events.ok()) return 0;
+  int failures = 0;
+  for (const auto& e : *events) {
+    using Kind = ml::MaintenanceEvent::Kind;
+    datastore::MaintenanceRecord m;
+    m.device = e.device;
+    m.at = e.at + shift;
+    m.kind = e.kind == Kind::kFailure  ? datastore::MaintenanceKind::kFailure
+             : e.kind == Kind::kRepair ? datastore::MaintenanceKind::kRepair
+                                       : datastore::MaintenanceKind::kInspection;
+    failures += e.kind == Kind::kFailure;
+    EXPECT_TRUE(ds.AddMaintenance(m).ok());
+  }
+  EXPECT_GE(failures, 10) << "the history must hold failures to learn from";
+  return failures;
+}
+
+constexpr const char* kTtfRecipe =
+    "# hours to the next failure, capped at 6\n"
+    "task: time_to_failure\nhorizon_h: 6\ntrees: 200\nmax_depth: 4\nlearning_rate: 0.1\n";
+
 class PipelineTtfTest : public ::testing::Test {
  protected:
   void SetUp() override {
     ASSERT_TRUE(h_.Start());
-    LoadSimulatedHistory();
-  }
-
-  // `aiot simulate --history`: 30 fans, a reading every 120 s each, failures and repairs as
-  // maintenance records; shifted in time to end an hour ago (extract's window ends now).
-  void LoadSimulatedHistory() {
-    const std::string history = h_.data_dir() + "/history.csv";
-    const std::string records = h_.data_dir() + "/records.csv";
-    RunResult r = AiotAt("simulate --history 30000 --devices 30 --interval 120 --seed 5 --out " +
-                             history + " --maintenance-out " + records,
-                         h_.url());
-    ASSERT_EQ(r.exit_code, 0) << r.output;
-    auto table = ml::ReadCsvFile(history);
-    ASSERT_TRUE(table.ok()) << table.status().ToString();
-    const int dev = table->Column("deviceID"), ts = table->Column("timeStamp");
-    ASSERT_GE(dev, 0);
-    ASSERT_GE(ts, 0);
-    std::vector<int> cols;
-    for (const char* f : {"rotation", "temperature", "vibration", "sound"}) {
-      cols.push_back(table->Column(f));
-      ASSERT_GE(cols.back(), 0) << f;
-    }
-    std::vector<datastore::TelemetryRow> rows;
-    int64_t last = 0;
-    for (const auto& row : table->rows) {
-      int64_t t = 0;
-      ASSERT_TRUE(ParseTimestamp(row[ts], &t)) << row[ts];
-      last = std::max(last, t);
-      datastore::TelemetryRow tr{t, row[dev], {}};
-      for (int c : cols) tr.values.push_back(std::stod(row[c]));
-      rows.push_back(std::move(tr));
-    }
-    shift_ = NowNanos() - 3600LL * 1'000'000'000 - last;
-    for (auto& row : rows) row.ts += shift_;
-    ASSERT_TRUE(h_.datastore->Append(rows).ok());
-    auto events = ml::ReadMaintenanceRecords(records);
-    ASSERT_TRUE(events.ok()) << events.status().ToString();
-    for (const auto& e : *events) {
-      datastore::MaintenanceRecord m;
-      m.device = e.device;
-      m.at = e.at + shift_;
-      m.kind = e.kind == ml::MaintenanceEvent::Kind::kFailure ? datastore::MaintenanceKind::kFailure
-               : e.kind == ml::MaintenanceEvent::Kind::kRepair
-                   ? datastore::MaintenanceKind::kRepair
-                   : datastore::MaintenanceKind::kInspection;
-      failures_ += e.kind == ml::MaintenanceEvent::Kind::kFailure;
-      ASSERT_TRUE(h_.datastore->AddMaintenance(m).ok());
-    }
-    ASSERT_GE(failures_, 10) << "the history must hold failures to learn from";
+    failures_ = FillSimulatedHistory(*h_.datastore, h_.data_dir());
+    ASSERT_GE(failures_, 10);
   }
 
   std::string WriteRecipe(const std::string& name, const std::string& text) {
@@ -118,15 +140,11 @@ class PipelineTtfTest : public ::testing::Test {
   }
 
   PlatformHarness h_{64 << 20};
-  int64_t shift_ = 0;
   int failures_ = 0;
 };
 
 TEST_F(PipelineTtfTest, RunRegistersATimeToFailureModelThatBeatsTheConstantPredictor) {
-  const std::string recipe = WriteRecipe(
-      "ttf.yaml",
-      "# hours to the next failure, capped at 6\n"
-      "task: time_to_failure\nhorizon_h: 6\ntrees: 200\nmax_depth: 4\nlearning_rate: 0.1\n");
+  const std::string recipe = WriteRecipe("ttf.yaml", kTtfRecipe);
   RunResult r = Run(recipe);
   ASSERT_EQ(r.exit_code, 0) << r.output;
 
@@ -185,6 +203,86 @@ TEST_F(PipelineTtfTest, RunRegistersATimeToFailureModelThatBeatsTheConstantPredi
   EXPECT_NE(eval2.value("reason", "").find("worse than fan-ttf@1"), std::string::npos)
       << eval2.dump();
   EXPECT_EQ(h_.models->Production("fan-ttf")->version, prod->version);
+}
+
+// In `aiot up` (the real binary, a child process): the embedded runner retrains `fan-ttf` with
+// a time_to_failure recipe; its promotion reaches the predictor as a model event
+// (`ttf_model_name`), which serves it beside the fault model; after a restart `aiot up` serves
+// the production version from the start.
+std::string ReadText(const std::string& path) {
+  std::ifstream in(path);
+  return std::string(std::istreambuf_iterator<char>(in), {});
+}
+
+TEST(PipelineTtfUpTest, ThePredictorServesThePromotedTimeToFailureModel) {
+  test_support::TempDir dir("aiot-pipeline-ttf-up");
+  const uint16_t http_port = test_support::FreePort(), mqtt_port = test_support::FreePort();
+  const std::string var = dir.path() + "/var", config = dir.File("aiot.yaml");
+  const std::string recipe = dir.File("ttf.yaml");
+  std::ofstream(recipe) << kTtfRecipe;
+  std::ofstream(config) << "http:\n  listen: 127.0.0.1:" << http_port
+                        << "\nbroker:\n  listeners: [127.0.0.1:" << mqtt_port
+                        << "]\nregistry:\n  data_dir: " << var
+                        << "\n  password_iterations: 1000\nstore:\n  path: " << dir.path()
+                        << "/telemetry.db\nbootstrap:\n  enabled: false\n"
+                        << "dashboard:\n  enabled: false\nttf_model_name: fan-ttf\n"
+                        << "pipeline:\n  enabled: true\n  model: fan-ttf\n  kill_grace_ms: 500\n"
+                        << "  params: {recipe: " << recipe << ", window: 3d}\n"
+                        << "  triggers:\n    drift:\n      enabled: false\n";
+  {
+    datastore::TrainingDatastore ds(var, datastore::DatastoreConfig{});
+    ASSERT_TRUE(ds.Open().ok());
+    ASSERT_GE(FillSimulatedHistory(ds, dir.path()), 10);
+  }
+  auto start = [&](const std::string& log) {
+    auto up = up_test::Child::Spawn({AIOT_BIN, "--config", config, "up", "--log-level", "info"},
+                                    /*capture=*/false, log);
+    EXPECT_GT(up.pid, 0);
+    EXPECT_TRUE(
+        WaitFor([&] { return ReadText(log).find("aiot is up") != std::string::npos; }, 180s, 100ms))
+        << ReadText(log);
+    return up;
+  };
+  const std::string log1 = dir.File("up1.log");
+  up_test::Child up = start(log1);
+  std::string token;
+  std::getline(std::ifstream(var + "/admin.token"), token);
+  ASSERT_FALSE(token.empty());
+  net::HttpClient api("http://127.0.0.1:" + std::to_string(http_port), token);
+  auto created =
+      api.Call("POST", "/api/v1/pipelines/continuous-learning/runs", R"({"model":"fan-ttf"})");
+  ASSERT_TRUE(created.ok()) << created.status().ToString();
+  ASSERT_EQ(created->status, 201) << created->body;
+  const int64_t id = Json::parse(created->body).value("id", int64_t{0});
+  Json run;
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        auto r = api.Get("/api/v1/pipelines/runs/" + std::to_string(id));
+        if (!r.ok() || r->status != 200) return false;
+        run = Json::parse(r->body, nullptr, false);
+        const std::string st = run.value("status", "");
+        return st != "queued" && st != "running";
+      },
+      300s, 200ms))
+      << run.dump(2);
+  ASSERT_EQ(run.value("status", ""), "succeeded") << run.dump(2) << ReadText(log1);
+  EXPECT_EQ(run.value("decision", ""), "completed") << run.dump(2);
+  // The promotion's model event reached the predictor, which put it in its time-to-failure slot.
+  EXPECT_TRUE(WaitFor(
+      [&] {
+        return ReadText(log1).find("time-to-failure model fan-ttf@1 in service") !=
+               std::string::npos;
+      },
+      60s, 100ms))
+      << ReadText(log1);
+  EXPECT_EQ(ReadText(log1).find("model fan-ttf@1 in service (was"), std::string::npos)
+      << "the time-to-failure model must not replace the fault model";
+  EXPECT_EQ(up.Stop(SIGTERM), 0);
+  // Restarted, `aiot up` serves the production version from the start.
+  const std::string log2 = dir.File("up2.log");
+  up = start(log2);
+  EXPECT_NE(ReadText(log2).find("time-to-failure model"), std::string::npos) << ReadText(log2);
+  up.Stop(SIGTERM);
 }
 
 }  // namespace
