@@ -147,6 +147,14 @@ TEST_F(PipelineTtfTest, RunRegistersATimeToFailureModelThatBeatsTheConstantPredi
   const std::string recipe = WriteRecipe("ttf.yaml", kTtfRecipe);
   RunResult r = Run(recipe);
   ASSERT_EQ(r.exit_code, 0) << r.output;
+  RunResult show =
+      AiotAt("--set registry.data_dir=" + h_.data_dir() + " pipeline show 1 --json", h_.url());
+  ASSERT_EQ(show.exit_code, 0) << show.output;
+  Json run = Json::parse(show.output, nullptr, false);
+  EXPECT_EQ(run.value("status", ""), "succeeded") << show.output;
+  EXPECT_EQ(run.value("decision", ""), "completed") << show.output;
+  std::printf("pipeline time to failure: one run, extract to rollout, %.1f s\n",
+              run.value("duration_ms", 0.0) / 1000);
 
   // extract brought the window's maintenance records along.
   Json extract = ReadJsonAt(RunFile(1, "extract.json"));
