@@ -289,7 +289,10 @@ TEST(PipelineTtfUpTest, ThePredictorServesThePromotedTimeToFailureModel) {
   // Restarted, `aiot up` serves the production version from the start.
   const std::string log2 = dir.File("up2.log");
   up = start(log2);
-  EXPECT_NE(ReadText(log2).find("time-to-failure model"), std::string::npos) << ReadText(log2);
+  EXPECT_NE(ReadText(log2).find("in service beside the fault model"), std::string::npos)
+      << ReadText(log2);
+  EXPECT_EQ(ReadText(log2).find("no production time-to-failure model"), std::string::npos)
+      << ReadText(log2);
   up.Stop(SIGTERM);
 }
 
