@@ -49,6 +49,11 @@ void Describe(config::Visitor& v, AppConfig& c) {
   v.Field("threads", c.threads, "Worker threads, one io_context each; 0 = one per CPU core.");
   v.Field("model_name", c.model_name,
           "Model the predictor runs: the registry's production version of this name.");
+  v.Field("ttf_model_name", c.ttf_model_name,
+          "Time-to-failure model the predictor runs beside it (results carry "
+          "time_to_failure_h): the registry's production version of this name at start "
+          "(unless predictor.ttf_model names a file), then each promotion of it (a pipeline "
+          "run with a time_to_failure recipe). Empty = none.");
   config::Section(v, "log", c.log, "Logging.");
   config::Section(v, "fields", c.fields,
                   "The telemetry field schema every service, the dashboard and training use.");

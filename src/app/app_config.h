@@ -73,6 +73,9 @@ struct AppConfig {
   uint32_t threads = 0;
   // Name of the model the predictor runs (the registry's production version of it).
   std::string model_name = "fan-mlp";
+  // The registry name of the time-to-failure model the predictor runs beside it (its production
+  // version at start, then each promotion's model event); empty = none.
+  std::string ttf_model_name;
   net::HttpServerConfig http;
   mqtt::broker::BrokerConfig broker;
   services::PredictorConfig predictor;

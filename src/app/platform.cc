@@ -426,6 +426,15 @@ Status Platform::Impl::StartPredictor() {
     log->warn("no production model `{}` ({}); telemetry is dead-lettered until one is promoted",
               config.model_name, production.status().message());
   }
+  if (!config.ttf_model_name.empty() && pc.ttf_model.empty()) {
+    auto ttf = models.Production(config.ttf_model_name);
+    if (ttf.ok()) {
+      pc.ttf_model = models.ArtifactPath(ttf->sha256);
+    } else {
+      log->info("no production time-to-failure model `{}` yet ({}); one arrives with its promotion",
+                config.ttf_model_name, ttf.status().message());
+    }
+  }
   if (!config.up.predictor) {
     log->info("no embedded predictor (up.predictor: false): no POST /score here");
     return Status::Ok();
@@ -480,8 +489,12 @@ Status Platform::Impl::StartPlatformServices() {
                                                       &registry);
   ota::RegisterRolloutRoutes(router, rollouts->manager());
   // A promotion (HTTP API, CLI, registry rollback) reaches the predictor as a model event.
+  // The time-to-failure model's promotions too: the predictor tells the two apart by the model's
+  // metadata task.
+  std::vector<std::string> served = {config.model_name};
+  if (!config.ttf_model_name.empty()) served.push_back(config.ttf_model_name);
   registry::PublishModelEvents(models, platform_client, predictor_config.model_events_topic,
-                               {config.model_name});
+                               served);
   if (Status s = ingest->Start(); !s.ok()) {  // source: kafka: the consumer group
     log::Get("app")->error("datastore ingest: {}", s.message());
     return s;

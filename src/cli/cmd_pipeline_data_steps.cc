@@ -10,9 +10,11 @@
 
 #include "base/errc.h"
 #include "base/file.h"
+#include "base/json.h"
 #include "base/sha256.h"
 #include "cli/pipeline_step_io.h"
 #include "datastore/datastore.h"
+#include "datastore/maintenance_json.h"
 #include "ml/data/csv.h"
 #include "ml/drift/drift.h"
 #include "pipeline/dag.h"
@@ -85,6 +87,56 @@ Result<datastore::DatastoreConfig> StoreConfig(const ExtractArgs& a, Context& ct
   return dc;
 }
 
+// The maintenance records of the current window (`maintenance.json`, the datastore's JSON
+// `{"records":[...]}` that ml::ParseMaintenanceRecords reads): a time-to-failure model's targets
+// come from them. At most kMaxMaintenanceRecords (the API's limit); the count says when cut.
+constexpr int64_t kMaxMaintenanceRecords = 10000;
+
+Result<Json> MaintenanceFromSqlite(const ExtractArgs& a, datastore::TrainingDatastore& store,
+                                   const Window& w) {
+  datastore::MaintenanceQuery q;
+  q.from = w.from_ns;
+  q.to = w.to_ns;
+  q.limit = kMaxMaintenanceRecords;
+  auto records = store.Maintenance(q);
+  if (!records.ok()) return records.status();
+  const auto devices = ml::SplitList(a.devices);
+  Json out = {{"records", Json::array()}};
+  for (const auto& r : *records) {
+    if (devices.empty() || std::find(devices.begin(), devices.end(), r.device) != devices.end()) {
+      out["records"].push_back(datastore::ToJson(r));
+    }
+  }
+  return out;
+}
+
+Result<Json> MaintenanceFromApi(const ExtractArgs& a, const Window& w) {
+  const std::string target =
+      "/api/v1/data/maintenance?from=" + std::to_string(w.from_ns / 1'000'000'000) +
+      "&to=" + std::to_string(w.to_ns / 1'000'000'000) +
+      "&limit=" + std::to_string(kMaxMaintenanceRecords);
+  auto r = a.api.Client()->Get(target);
+  if (!r.ok()) return r.status();
+  if (r->status != 200) {
+    return Status(errc::unavailable, "maintenance API: HTTP " + std::to_string(r->status) + " " +
+                                         r->body.substr(0, 300));
+  }
+  Json body = Json::parse(r->body, nullptr, false);
+  const Json* records = body.is_object() ? json::Find(body, "records") : nullptr;
+  if (records == nullptr || !records->is_array()) {
+    return Status(errc::parse_error, "maintenance API: the reply has no `records` array");
+  }
+  const auto devices = ml::SplitList(a.devices);
+  Json out = {{"records", Json::array()}};
+  for (const auto& rec : *records) {
+    const std::string dev = rec.is_object() ? json::StringOr(rec, "device", "") : "";
+    if (devices.empty() || std::find(devices.begin(), devices.end(), dev) != devices.end()) {
+      out["records"].push_back(rec);
+    }
+  }
+  return out;
+}
+
 Json WindowJson(const Window& w, const std::string& sha) {
   return {{"from", TimeText(w.from_ns)},
           {"to", TimeText(w.to_ns)},
@@ -110,6 +162,7 @@ int RunExtract(ExtractArgs& a, Context& ctx) {
                                     .count();
   Window data{to - *window, to, "", 0}, ref{to - *window - *reference, to - *window, "", 0};
   std::string source;
+  Result<Json> maintenance = Json();
   if (a.source == "sqlite") {
     const std::string dir = a.data_dir.empty() ? ctx.Config().registry.data_dir : a.data_dir;
     source = (std::filesystem::path(dir) / "datastore.db").string();
@@ -121,6 +174,7 @@ int RunExtract(ExtractArgs& a, Context& ctx) {
       if (!rows.ok()) return Fail(kStep, rows.status().message());
       w->rows = *rows;
     }
+    maintenance = MaintenanceFromSqlite(a, store, data);
   } else {
     ctx.ResolveTokenFile(a.api);
     source = a.api.url + "/api/v1/data/export";
@@ -129,7 +183,9 @@ int RunExtract(ExtractArgs& a, Context& ctx) {
       if (!rows.ok()) return Fail(kStep, rows.status().message());
       w->rows = *rows;
     }
+    maintenance = MaintenanceFromApi(a, data);
   }
+  if (!maintenance.ok()) return Fail(kStep, maintenance.status().message());
   Json report = {{"source", source},
                  {"devices", ml::SplitList(a.devices)},
                  {"fields", dc->fields},
@@ -141,13 +197,22 @@ int RunExtract(ExtractArgs& a, Context& ctx) {
     }
     report[key] = WindowJson(*w, Sha256Hex(w->csv));
   }
+  const std::string records = maintenance->dump();
+  if (Status s = WriteFileAtomic(a.step.File("maintenance.json"), records); !s.ok()) {
+    return Fail(kStep, s.message());
+  }
+  const auto count = static_cast<int64_t>((*maintenance)["records"].size());
+  report["maintenance"] = {{"records", count},
+                           {"truncated", count >= kMaxMaintenanceRecords},
+                           {"sha256", Sha256Hex(records)}};
   report["rows"] = data.rows;
   report["data_sha256"] = report["window"]["sha256"];
   if (Status s = WriteJson(a.step.File("extract.json"), report); !s.ok()) {
     return Fail(kStep, s.message());
   }
   std::cout << "extract: " << data.rows << " rows from " << TimeText(data.from_ns) << " to "
-            << TimeText(data.to_ns) << ", " << ref.rows << " reference rows\n";
+            << TimeText(data.to_ns) << ", " << ref.rows << " reference rows, " << count
+            << " maintenance records\n";
   return pipeline::kStepOk;
 }
 
@@ -155,7 +220,8 @@ void AddExtract(CLI::App& step_cmd, Context& ctx) {
   auto a = std::make_shared<ExtractArgs>();
   auto* cmd = AddStep(step_cmd, "extract",
                       "Labelled rows of a time window from the training datastore: data.csv, "
-                      "reference.csv (the window before), extract.json",
+                      "reference.csv (the window before), maintenance.json (the window's "
+                      "records), extract.json",
                       a->step);
   cmd->add_option("--window", a->window, "Current window, ending at --to (7d, 12h, ...)")
       ->capture_default_str();

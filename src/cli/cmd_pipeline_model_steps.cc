@@ -6,6 +6,7 @@
 #include <iostream>
 #include <iterator>
 #include <optional>
+#include <set>
 #include <sstream>
 #include <thread>
 
@@ -13,6 +14,7 @@
 #include "base/file.h"
 #include "base/json.h"
 #include "cli/pipeline_step_io.h"
+#include "cli/pipeline_ttf_io.h"
 #include "ml/runtime/model.h"
 #include "ml/train/pipeline.h"
 #include "ml/train/recipe.h"
@@ -50,15 +52,93 @@ struct TrainStepArgs {
   double holdout_fraction = 0.2;
 };
 
+bool IsTimeToFailure(const Json& train_report) {
+  return json::StringOr(train_report, "task", "") == "time_to_failure";
+}
+
+// A time-to-failure recipe (task: time_to_failure): targets from data.csv and maintenance.json
+// (LoadTtfRows); whole devices are held out for `evaluate` (adjacent readings of one machine are
+// nearly equal, so a time split would score the model on the machines it learnt).
+int RunTtfTrainStep(const TrainStepArgs& a, Context& ctx, const ml::TrainJob& job,
+                    const ml::TtfOptions& ttf) {
+  constexpr const char* kStep = "train";
+  TtfRowsRequest req;
+  req.data_csv = a.step.File("data.csv");
+  req.maintenance_json = a.step.File("maintenance.json");
+  req.label_column = ctx.Config().fields.label;
+  req.horizon_h = ttf.horizon_h;
+  auto rows = LoadTtfRows(req);
+  if (!rows.ok()) return Fail(kStep, rows.status().message());
+  const std::set<std::string> devices(rows->devices.begin(), rows->devices.end());
+  std::cerr << "train: time to failure: " << rows->stats.rows << " readings, "
+            << rows->stats.failures << " failures; kept " << rows->stats.exact
+            << " with a failure ahead and " << rows->stats.capped << " at the " << ttf.horizon_h
+            << " h horizon, left out " << rows->stats.censored << " censored\n";
+  if (devices.size() < 3 || rows->data.rows < 20) {
+    return Fail(kStep, std::to_string(rows->data.rows) +
+                           " readings with a known time to failure on " +
+                           std::to_string(devices.size()) +
+                           " devices: too few to hold out whole devices (no failures in the "
+                           "window? a horizon_h keeps healthy machines' readings)");
+  }
+  const ml::Split split =
+      ml::RandomSplit(rows->data.rows, rows->data.group, a.holdout_fraction, 0, a.seed);
+  std::set<std::string> held;
+  for (size_t i : split.test) held.insert(rows->devices[i]);
+  std::vector<size_t> train_rows = split.train;
+  train_rows.insert(train_rows.end(), split.validation.begin(), split.validation.end());
+  std::sort(train_rows.begin(), train_rows.end());
+  if (held.empty() || held.size() == devices.size() || train_rows.size() < 10) {
+    return Fail(kStep, "cannot hold out " + std::to_string(a.holdout_fraction) + " of " +
+                           std::to_string(devices.size()) + " devices");
+  }
+  ml::Dataset train = rows->data.Subset(train_rows);
+  train.sha256 = rows->data.sha256;
+  std::cerr << "train: " << train.rows << " rows of " << devices.size() - held.size()
+            << " devices, " << split.test.size() << " rows of " << held.size()
+            << " devices held out; recipe " << a.recipe << "\n";
+  auto out = ml::TrainAndExport(train, job, [](const ml::EpochStats& s, int total) {
+    if (s.epoch == total || s.epoch % std::max(1, total / 10) == 0) {
+      std::cerr << "round " << s.epoch << "/" << total << " loss=" << s.loss << "\n";
+    }
+  });
+  if (!out.ok()) return Fail(kStep, out.status().message());
+  if (Status s = WriteBytes(a.step.File("challenger.tflite"), out->float_model); !s.ok()) {
+    return Fail(kStep, s.message());
+  }
+  Json report = Json::parse(out->ToJson(), nullptr, false);
+  report["recipe"] = a.recipe;
+  report["seed"] = a.seed;
+  report["holdout_fraction"] = a.holdout_fraction;
+  report["horizon_h"] = ttf.horizon_h;
+  report["holdout_devices"] = held;
+  report["train_rows"] = train.rows;
+  report["holdout_rows"] = split.test.size();
+  report["readings"] = {{"rows", rows->stats.rows},
+                        {"exact", rows->stats.exact},
+                        {"capped", rows->stats.capped},
+                        {"censored", rows->stats.censored},
+                        {"failures", rows->stats.failures}};
+  if (Status s = WriteJson(a.step.File("train.json"), report); !s.ok()) {
+    return Fail(kStep, s.message());
+  }
+  std::cout << "train: challenger.tflite (time to failure), test MAE " << out->test_regression.mae
+            << " h vs the constant predictor's " << out->test_regression.baseline_mae << " h on "
+            << out->test_regression.samples << " rows\n";
+  return pipeline::kStepOk;
+}
+
 int RunTrainStep(const TrainStepArgs& a, Context& ctx) {
   constexpr const char* kStep = "train";
-  auto job = ml::StepRecipeJob(a.recipe);
+  ml::TtfOptions ttf;
+  auto job = ml::StepRecipeJob(a.recipe, &ttf);
   if (!job.ok()) return Usage(kStep, "--recipe: " + job.status().message());
   if (!(a.holdout_fraction > 0 && a.holdout_fraction < 1)) {
     return Usage(kStep, "--holdout-fraction must be in (0, 1)");
   }
   job->train.seed = a.seed;
   job->name = ModelName(a.step, ctx);
+  if (job->task == "time_to_failure") return RunTtfTrainStep(a, ctx, *job, ttf);
   std::vector<std::string> times;
   ml::DatasetSchema schema;
   schema.label = ctx.Config().fields.label;
@@ -206,8 +286,148 @@ std::string Decide(const EvaluateArgs& a, const Scored& ch, const std::optional<
   return why.str();
 }
 
+// Time to failure: a regression model's error on the held-out devices' readings (its own
+// features; targets with the challenger's horizon), next to the constant predictor (the
+// challenger's training targets' mean).
+struct TtfHoldout {
+  std::set<std::string> devices;
+  double horizon_h = 0, baseline = 0;
+};
+
+Result<Scored> ScoreTtf(const std::vector<uint8_t>& bytes, const EvaluateArgs& a,
+                        const TtfHoldout& h, const std::string& label, const std::string& metric) {
+  auto model = ml::Model::FromBytes(bytes);
+  if (!model.ok()) return model.status();
+  const ml::ModelMetadata& md = (*model)->metadata();
+  if (md.task != "time_to_failure") {
+    return Status(errc::invalid_argument,
+                  "not a time-to-failure model (metadata task `" + md.task + "`)");
+  }
+  TtfRowsRequest req;
+  req.data_csv = a.step.File("data.csv");
+  req.maintenance_json = a.step.File("maintenance.json");
+  req.features = md.feature_names();
+  req.label_column = label;
+  req.horizon_h = h.horizon_h;
+  req.devices = h.devices;
+  auto rows = LoadTtfRows(req);
+  if (!rows.ok()) return rows.status();
+  if (rows->data.rows == 0) return Status(errc::invalid_argument, "no held-out rows");
+  auto predictions = ml::ScoreRows(bytes, rows->data);
+  if (!predictions.ok()) return predictions.status();
+  if (predictions->size() != rows->data.rows) {
+    return Status(errc::invalid_argument, "the model has more than one output");
+  }
+  const ml::RegressionReport r =
+      ml::EvaluateRegression(*predictions, rows->data.target, h.baseline);
+  Json report = Json::parse(ml::ToJson(r), nullptr, false);
+  report["baseline_mae"] = r.baseline_mae;
+  report["baseline_rmse"] = r.baseline_rmse;
+  Scored s;
+  s.report.samples = r.samples;
+  s.value = metric == "rmse" ? r.rmse : r.mae;
+  s.info = {{"sha256", (*model)->sha256()},
+            {"report", report},
+            {metric, s.value},
+            {"baseline_" + metric, metric == "rmse" ? r.baseline_rmse : r.baseline_mae}};
+  return s;
+}
+
+// Errors are hours, so lower is better: promoted when the challenger's error is at most `floor`
+// times the constant predictor's on the same rows and at most (1 + margin) times the champion's.
+std::string DecideTtf(const EvaluateArgs& a, const std::string& metric, const Scored& ch,
+                      const std::optional<Scored>& champ, const Json& champ_info, bool* promoted) {
+  std::ostringstream why;
+  const std::string who = champ_info.contains("version")
+                              ? json::StringOr(champ_info, "name", "?") + "@" +
+                                    std::to_string(json::Int(champ_info, "version").value_or(0))
+                              : "the champion";
+  const double baseline = json::Number(ch.info, "baseline_" + metric).value_or(0);
+  *promoted = false;
+  if (!(ch.value <= a.floor * baseline)) {
+    why << "not promoted: challenger " << metric << " " << ch.value << " h is above " << a.floor
+        << " x the constant predictor's " << baseline << " h (floor)";
+  } else if (champ && ch.value > champ->value * (1 + a.margin)) {
+    why << "not promoted: challenger " << metric << " " << ch.value << " h is worse than " << who
+        << "'s " << champ->value << " h by more than " << a.margin * 100 << " %";
+  } else {
+    *promoted = true;
+    why << "promoted: challenger " << metric << " " << ch.value << " h (constant predictor "
+        << baseline << " h)";
+    if (champ) {
+      why << " vs " << who << "'s " << champ->value << " h (margin " << a.margin << ", floor "
+          << a.floor << ")";
+    } else {
+      why << ", no champion yet (floor " << a.floor << ")";
+    }
+  }
+  return why.str();
+}
+
+int RunEvaluateTtf(EvaluateArgs& a, Context& ctx, const Json& train) {
+  constexpr const char* kStep = "evaluate";
+  // The pipeline's default metric is a classifier's: a time-to-failure model is judged on its
+  // error in hours, mae unless rmse is asked for.
+  const std::string metric = a.metric == "rmse" ? "rmse" : "mae";
+  if (!(a.floor > 0) || !(a.margin >= 0)) {
+    return Usage(kStep, "time to failure: --floor must be > 0 and --margin >= 0");
+  }
+  TtfHoldout h;
+  const Json* devices = json::Find(train, "holdout_devices");
+  const Json* test = json::Find(train, "test");
+  const Json* baseline = test ? json::Find(*test, "baseline") : nullptr;
+  if (devices == nullptr || !devices->is_array() || baseline == nullptr) {
+    return Fail(kStep, a.step.File("train.json") + " has no holdout_devices or test baseline");
+  }
+  for (const auto& d : *devices) {
+    if (d.is_string()) h.devices.insert(d.get<std::string>());
+  }
+  h.horizon_h = json::Number(train, "horizon_h").value_or(0);
+  h.baseline = json::Number(*baseline, "value").value_or(0);
+  std::ifstream in(a.step.File("challenger.tflite"), std::ios::binary);
+  const std::vector<uint8_t> bytes(std::istreambuf_iterator<char>(in), {});
+  const std::string label = ctx.Config().fields.label;
+  auto challenger = ScoreTtf(bytes, a, h, label, metric);
+  if (!challenger.ok()) return Fail(kStep, "challenger: " + challenger.status().message());
+  const std::string model = ModelName(a.step, ctx);
+  Json champ_info = nullptr;
+  auto champ_bytes = Champion(a, model, ctx, champ_info);
+  if (!champ_bytes.ok()) return Fail(kStep, "champion: " + champ_bytes.status().message());
+  std::optional<Scored> champion;
+  if (*champ_bytes) {
+    auto s = ScoreTtf(**champ_bytes, a, h, label, metric);
+    if (!s.ok()) return Fail(kStep, "champion cannot be scored: " + s.status().message());
+    champion = *s;
+    champ_info.update(s->info);
+  }
+  bool promoted = false;
+  const std::string why = DecideTtf(a, metric, *challenger, champion, champ_info, &promoted);
+  Json report = {{"task", "time_to_failure"},
+                 {"metric", metric},
+                 {"margin", a.margin},
+                 {"floor", a.floor},
+                 {"horizon_h", h.horizon_h},
+                 {"holdout_devices", h.devices},
+                 {"holdout_rows", challenger->report.samples},
+                 {"challenger", challenger->info},
+                 {"champion", champ_info},
+                 {"promoted", promoted},
+                 {"reason", why}};
+  if (Status s = WriteJson(a.step.File("evaluate.json"), report); !s.ok()) {
+    return Fail(kStep, s.message());
+  }
+  std::cout << why << "\n";
+  return promoted ? pipeline::kStepOk : pipeline::kStepStop;
+}
+
 int RunEvaluate(EvaluateArgs& a, Context& ctx) {
   constexpr const char* kStep = "evaluate";
+  if (auto train = ReadJson(a.step.File("train.json")); train.ok() && IsTimeToFailure(*train)) {
+    if (a.metric != "mae" && a.metric != "rmse" && !MetricOf({}, a.metric).ok()) {
+      return Usage(kStep, "--metric: mae, rmse (time to failure) or a classifier's metric");
+    }
+    return RunEvaluateTtf(a, ctx, *train);
+  }
   if (!MetricOf({}, a.metric).ok()) return Usage(kStep, MetricOf({}, a.metric).status().message());
   auto holdout_from = HoldoutFrom(a.step);
   if (!holdout_from.ok()) return Fail(kStep, holdout_from.status().message());
@@ -251,11 +471,18 @@ void AddEvaluateStep(CLI::App& step_cmd, Context& ctx) {
                       "Challenger vs the serving champion on the held-out rows: evaluate.json; "
                       "exit 3 = not promoted",
                       a->step);
-  cmd->add_option("--metric", a->metric, "f1, accuracy, precision, recall or roc_auc")
+  cmd->add_option("--metric", a->metric,
+                  "f1, accuracy, precision, recall or roc_auc; a time-to-failure model: mae "
+                  "(used for any classifier metric) or rmse")
       ->capture_default_str();
-  cmd->add_option("--margin", a->margin, "How much worse than the champion is still promoted")
+  cmd->add_option("--margin", a->margin,
+                  "How much worse than the champion is still promoted (time to failure: a "
+                  "fraction of the champion's error)")
       ->capture_default_str();
-  cmd->add_option("--floor", a->floor, "The metric's minimum")->capture_default_str();
+  cmd->add_option("--floor", a->floor,
+                  "The metric's minimum (time to failure: the largest error as a fraction of "
+                  "the constant predictor's)")
+      ->capture_default_str();
   cmd->add_option("--champion", a->champion,
                   "Champion .tflite file (default: the registry's production version)");
   a->api.AddFlags(cmd);
@@ -271,12 +498,37 @@ struct QuantizeStepArgs {
   size_t calibration_rows = 2000;
 };
 
+// A regression model (time to failure) has no int8 form: the float model is what register
+// uploads (challenger-int8.tflite is a copy), served by the predictor, not the devices.
+int PassThroughRegression(const QuantizeStepArgs& a, const ml::Model& model) {
+  constexpr const char* kStep = "quantize";
+  const std::vector<uint8_t> bytes(model.bytes().begin(), model.bytes().end());
+  if (Status s = WriteBytes(a.step.File("challenger-int8.tflite"), bytes); !s.ok()) {
+    return Fail(kStep, s.message());
+  }
+  const std::string why = "not quantized: a " + model.metadata().task +
+                          " model keeps its float tree thresholds (int8 is for classifiers); "
+                          "challenger-int8.tflite is the float model";
+  Json report = {{"quantized", false},
+                 {"task", model.metadata().task},
+                 {"bytes", bytes.size()},
+                 {"accepted", true},
+                 {"reason", why}};
+  if (Status s = WriteJson(a.step.File("quantize.json"), report); !s.ok()) {
+    return Fail(kStep, s.message());
+  }
+  std::cout << why << "\n";
+  return pipeline::kStepOk;
+}
+
 int RunQuantizeStep(const QuantizeStepArgs& a, Context& ctx) {
   constexpr const char* kStep = "quantize";
-  auto holdout_from = HoldoutFrom(a.step);
-  if (!holdout_from.ok()) return Fail(kStep, holdout_from.status().message());
   auto model = ml::Model::FromFile(a.step.File("challenger.tflite"));
   if (!model.ok()) return Fail(kStep, model.status().message());
+  const std::string& task = (*model)->metadata().task;
+  if (task == "time_to_failure" || task == "regression") return PassThroughRegression(a, **model);
+  auto holdout_from = HoldoutFrom(a.step);
+  if (!holdout_from.ok()) return Fail(kStep, holdout_from.status().message());
   ml::DatasetSchema schema = ml::SchemaFor((*model)->metadata());
   schema.label = ctx.Config().fields.label;
   auto train = LoadRows(a.step.File("data.csv"), schema, RowFilter{"", *holdout_from});

@@ -62,6 +62,12 @@ Json LineageOf(const RegisterArgs& a, const Json& extract, const Json& evaluate,
   if (train) {
     l["recipe"] = json::StringOr(*train, "recipe", "");
     l["seed"] = json::Int(*train, "seed").value_or(0);
+    // The model's task, so the registry tells a time-to-failure model from a fault classifier.
+    l["task"] = json::StringOr(*train, "task", "classification");
+    if (l["task"] == "time_to_failure") {
+      l["horizon_h"] = json::Number(*train, "horizon_h").value_or(0);
+      if (const Json* d = json::Find(*train, "holdout_devices")) l["holdout_devices"] = *d;
+    }
   }
   return l;
 }
@@ -99,6 +105,7 @@ int RunRegister(RegisterArgs& a, Context& ctx) {
                  {"sha256", json::StringOr(*j, "sha256", "")},
                  {"created", r->status == 201},
                  {"parent_version", up.parent_version},
+                 {"task", json::StringOr(lineage, "task", "classification")},
                  {"lineage", lineage}};
   if (Status s = WriteJson(a.step.File("register.json"), report); !s.ok()) {
     return Fail(kStep, s.message());
@@ -132,6 +139,15 @@ Result<Json> WaitForRollout(net::HttpClient& client, const std::string& id, doub
   }
 }
 
+// POST .../versions/N/stage production: the registry publishes the promotion as a model event.
+bool Promote(net::HttpClient& client, const std::string& name, int64_t version) {
+  auto promoted = client.Call("POST",
+                              "/api/v1/models/" + net::HttpClient::Escape(name) + "/versions/" +
+                                  std::to_string(version) + "/stage",
+                              Json{{"stage", "production"}}.dump());
+  return registry::CheckReply(promoted, "promote") == 0;
+}
+
 int RunRolloutStep(RolloutStepArgs& a, Context& ctx) {
   constexpr const char* kStep = "rollout";
   auto reg = ReadJson(a.step.File("register.json"));
@@ -140,6 +156,23 @@ int RunRolloutStep(RolloutStepArgs& a, Context& ctx) {
   const int64_t version = json::Int(*reg, "version").value_or(0);
   ctx.ResolveTokenFile(a.api);
   auto client = a.api.Client();
+  // A time-to-failure model runs in the predictor, beside the fault model, not on the devices:
+  // no OTA canary; production at once, which the predictor loads from the model event.
+  if (json::StringOr(*reg, "task", "classification") == "time_to_failure") {
+    if (!Promote(*client, name, version)) {
+      return Fail(kStep, name + "@" + std::to_string(version) + ": the promotion failed");
+    }
+    const std::string why = name + "@" + std::to_string(version) +
+                            " is in production: a time-to-failure model is served by the "
+                            "predictor (model event), no OTA rollout to the devices";
+    Json report = {{"name", name}, {"version", version},  {"task", "time_to_failure"},
+                   {"ota", false}, {"state", "promoted"}, {"reason", why}};
+    if (Status s = WriteJson(a.step.File("rollout.json"), report); !s.ok()) {
+      return Fail(kStep, s.message());
+    }
+    std::cout << why << "\n";
+    return pipeline::kStepOk;
+  }
   Json body = {{"model", name},
                {"version", version},
                {"canary_percent", a.canary_percent},
@@ -155,14 +188,8 @@ int RunRolloutStep(RolloutStepArgs& a, Context& ctx) {
   if (!end.ok()) return Fail(kStep, end.status().message());
   const std::string state = json::StringOr(*end, "state", "");
   Json report = {{"id", id}, {"name", name}, {"version", version}, {"rollout", *end}};
-  if (state == "completed") {
-    auto promoted = client->Call("POST",
-                                 "/api/v1/models/" + net::HttpClient::Escape(name) + "/versions/" +
-                                     std::to_string(version) + "/stage",
-                                 Json{{"stage", "production"}}.dump());
-    if (registry::CheckReply(promoted, "promote") != 0) {
-      return Fail(kStep, "rollout " + id + " completed but the promotion failed");
-    }
+  if (state == "completed" && !Promote(*client, name, version)) {
+    return Fail(kStep, "rollout " + id + " completed but the promotion failed");
   }
   report["state"] = state;
   if (Status s = WriteJson(a.step.File("rollout.json"), report); !s.ok()) {

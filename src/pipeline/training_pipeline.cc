@@ -40,7 +40,7 @@ Dag TrainingPipeline() {
   d.steps.push_back(
       MakeStep("extract", {},
                {{"window", "7d"}, {"devices", ""}, {"fields", ""}, {"reference_window", "28d"}},
-               10min, 2, {}, {"data.csv", "reference.csv", "extract.json"}));
+               10min, 2, {}, {"data.csv", "reference.csv", "extract.json", "maintenance.json"}));
   d.steps.push_back(MakeStep("validate", {"extract"},
                              {{"min_rows", "1000"},
                               {"max_missing_fraction", "0.01"},
@@ -51,12 +51,12 @@ Dag TrainingPipeline() {
                              {{"psi_threshold", "0.2"}, {"ks_alpha", "0.05"}, {"force", "false"}},
                              5min, 0, {"data.csv", "reference.csv"}, {"drift.json"}));
   d.steps.back().branch = Branch{kStepStop, "no_drift"};
-  d.steps.push_back(MakeStep("train", {"drift"},
-                             {{"recipe", "default"}, {"seed", "42"}, {"holdout_fraction", "0.2"}},
-                             30min, 1, {"data.csv"}, {"challenger.tflite", "train.json"}));
-  d.steps.push_back(MakeStep("evaluate", {"train"},
-                             {{"metric", "f1"}, {"margin", "0.01"}, {"floor", "0.7"}}, 10min, 0,
-                             {"data.csv", "challenger.tflite", "train.json"}, {"evaluate.json"}));
+  d.steps.push_back(MakeStep(
+      "train", {"drift"}, {{"recipe", "default"}, {"seed", "42"}, {"holdout_fraction", "0.2"}},
+      30min, 1, {"data.csv", "maintenance.json"}, {"challenger.tflite", "train.json"}));
+  d.steps.push_back(MakeStep(
+      "evaluate", {"train"}, {{"metric", "f1"}, {"margin", "0.01"}, {"floor", "0.7"}}, 10min, 0,
+      {"data.csv", "maintenance.json", "challenger.tflite", "train.json"}, {"evaluate.json"}));
   d.steps.back().branch = Branch{kStepStop, "not_promoted"};
   d.steps.push_back(MakeStep("quantize", {"evaluate"}, {{"min_agreement", "0.99"}}, 10min, 0,
                              {"data.csv", "challenger.tflite", "train.json"},

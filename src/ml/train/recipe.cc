@@ -193,7 +193,7 @@ Result<TrainJob> RecipeJob(const TrainRecipe& r, DatasetSchema* schema) {
   return job;
 }
 
-Result<TrainJob> StepRecipeJob(const std::string& recipe) {
+Result<TrainJob> StepRecipeJob(const std::string& recipe, TtfOptions* ttf) {
   auto ends_with = [&](std::string_view ext) {
     return recipe.size() > ext.size() &&
            recipe.compare(recipe.size() - ext.size(), ext.size(), ext) == 0;
@@ -201,10 +201,13 @@ Result<TrainJob> StepRecipeJob(const std::string& recipe) {
   if (!ends_with(".yaml") && !ends_with(".yml")) return ParseRecipe(recipe);
   auto r = LoadTrainRecipe(recipe);
   if (!r.ok()) return r.status();
-  if (r->task != "classification") {
+  const bool ttf_task = r->task == "time_to_failure";
+  if (r->task != "classification" && !(ttf_task && ttf != nullptr)) {
     return Status(errc::invalid_argument,
-                  "recipe " + recipe + ": task " + r->task + ": the pipeline trains classifiers");
+                  "recipe " + recipe + ": task " + r->task +
+                      ": the pipeline trains classifiers and time-to-failure models");
   }
+  if (ttf_task) *ttf = r->ttf;
   DatasetSchema unused;  // the pipeline's data comes from the datastore's schema
   return RecipeJob(*r, &unused);
 }

@@ -72,8 +72,11 @@ Result<TrainRecipe> LoadTrainRecipe(const std::string& path);
 Result<TrainJob> RecipeJob(const TrainRecipe& r, DatasetSchema* schema);
 
 // The pipeline train step's `--recipe`: a recipe file (a path ending in .yaml or .yml, read by
-// LoadTrainRecipe; its task must be classification: the pipeline trains the fault model) or the
-// inline text form (ParseRecipe: "fast,epochs=40").
-Result<TrainJob> StepRecipeJob(const std::string& recipe);
+// LoadTrainRecipe) or the inline text form (ParseRecipe: "fast,epochs=40"). A recipe file's task
+// is classification (the fault model) or, when `ttf` is given, time_to_failure: then job.task is
+// "time_to_failure" and `*ttf` gets the recipe's horizon_h (its device and time columns too,
+// which the step replaces with the extract's). Task regression is refused (the datastore has no
+// numeric target column).
+Result<TrainJob> StepRecipeJob(const std::string& recipe, TtfOptions* ttf = nullptr);
 
 }  // namespace aiot::ml

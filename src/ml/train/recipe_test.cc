@@ -97,11 +97,22 @@ TEST_F(RecipeFileTest, MistakesAreReportedWithTheirLine) {
     EXPECT_NE(m.find(want), std::string::npos) << want << " in\n" << m;
   }
   EXPECT_EQ(LoadTrainRecipe(dir_ + "/none.yaml").status().code(), errc::not_found);
-  // A time-to-failure recipe is not for the pipeline (which trains the fault classifier).
-  const std::string ttf = Write("ttf.yaml", "task: time_to_failure\nmaintenance: m.csv\n");
+  // A time-to-failure recipe is for a caller that takes its horizon (the pipeline's train step);
+  // a regression recipe is for none (the datastore has no numeric target column).
+  const std::string ttf = Write("ttf.yaml", "task: time_to_failure\nhorizon_h: 6\ntrees: 80\n");
   auto step = StepRecipeJob(ttf);
   ASSERT_FALSE(step.ok());
-  EXPECT_NE(step.status().message().find("classifiers"), std::string::npos);
+  EXPECT_NE(step.status().message().find("classifiers and time-to-failure models"),
+            std::string::npos);
+  TtfOptions options;
+  step = StepRecipeJob(ttf, &options);
+  ASSERT_TRUE(step.ok()) << step.status().ToString();
+  EXPECT_EQ(step->task, "time_to_failure");
+  EXPECT_EQ(step->family, ModelFamily::kGbdt);
+  EXPECT_EQ(step->gbdt.trees, 80);
+  EXPECT_DOUBLE_EQ(options.horizon_h, 6);
+  const std::string reg = Write("reg.yaml", "task: regression\nlabel: hours\n");
+  EXPECT_FALSE(StepRecipeJob(reg, &options).ok());
 }
 
 }  // namespace
