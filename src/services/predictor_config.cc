@@ -133,7 +133,7 @@ void Validate(config::Checks& checks, const PredictorConfig& c) {
   }
   if (!(c.drift.ks_min_statistic >= 0 && c.drift.ks_min_statistic <= 1)) {
     checks.Fail("drift.ks_min_statistic",
-                fmt::format("({}) must be in [0, 1], e.g. 0.2", c.drift.ks_min_statistic));
+                fmt::format("({}) must be in [0, 1], e.g. 0.25", c.drift.ks_min_statistic));
   }
   if (!(c.drift.ks_alpha > 0 && c.drift.ks_alpha < 1)) {
     checks.Fail("drift.ks_alpha",

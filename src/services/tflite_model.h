@@ -34,7 +34,7 @@ ModelLoader MakeTfliteLoader();
 //    "message":"drift in temperature (PSI 0.41 >= 0.25, KS D 0.3 >= 0.2 and p 1e-12 < 0.00025;
 //    ...) over ...", "reference":{"kind":"live","rows":1000,"since":..},"window":{"samples":1000,
 //    "from":..,"to":..},"thresholds":{"psi":0.25,"ks_alpha":0.001,"ks_alpha_per_feature":0.00025,
-//    "ks_min_statistic":0.2},"features_drifted":[{"name","psi","psi_threshold","ks_statistic",
+//    "ks_min_statistic":0.25},"features_drifted":[{"name","psi","psi_threshold","ks_statistic",
 //    "ks_p_value","ks_alpha","ks_min_statistic","window_mean","reference_mean"}],
 //    "report":{...DriftReport...}}
 // A feature drifts on PSI >= the threshold, or on KS p < alpha / features with D >= the minimum

@@ -86,6 +86,27 @@ TEST(DriftTest, KsNeedsTheMinimumStatistic) {
   EXPECT_TRUE(r.drift);
 }
 
+// The predictor's default effect size (drift.ks_min_statistic 0.25): a fifth of the readings
+// moved (D ~ 0.2, what a fleet in which a fifth of the machines wear out reached, 0.202) is not
+// drift; a new regime that moves nearly all of them (D ~ 0.95) is.
+TEST(DriftTest, KsMinimumStatisticOfThePredictorsDefault) {
+  auto md = Reference(1);
+  DriftConfig cfg;
+  cfg.ks_min_statistic = 0.25;
+  cfg.psi_significant = 10;  // KS alone
+  auto slow = Rows(1000, 540, 740, 5);
+  auto r = CompareToReference(md, slow.data(), 1000, cfg);
+  EXPECT_NEAR(r.features[0].ks_statistic, 0.2, 0.04) << r.ToJson();
+  EXPECT_LT(r.features[0].ks_p_value, 1e-6) << r.ToJson();  // p alone would call it drift
+  EXPECT_FALSE(r.features[0].ks_drift) << r.ToJson();
+  EXPECT_FALSE(r.drift) << r.ToJson();
+  auto regime = Rows(1000, 690, 890, 5);
+  r = CompareToReference(md, regime.data(), 1000, cfg);
+  EXPECT_GE(r.features[0].ks_statistic, 0.94) << r.ToJson();
+  EXPECT_TRUE(r.features[0].ks_drift) << r.ToJson();
+  EXPECT_TRUE(r.drift) << r.ToJson();
+}
+
 TEST(DriftTest, ModeratePsi) {
   auto md = Reference(1);
   auto rows = Rows(5000, 520, 720, 4);  // a 10% shift
