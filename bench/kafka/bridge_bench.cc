@@ -372,6 +372,7 @@ Result RunProducer(const Options& o, int count) {
   auto producer = kafka::Producer::Create(
       {{"bootstrap.servers", (*cluster)->bootstraps()}, {"linger.ms", "1"}},
       [&](const kafka::DeliveryReport& d) {
+        if (d.opaque == nullptr) return;  // a probe
         const auto sent = static_cast<int64_t>(reinterpret_cast<intptr_t>(d.opaque));
         ack_hist.Record(static_cast<uint64_t>(NowNs() - sent) / 1000);
         std::lock_guard lock(mu);
@@ -390,13 +391,18 @@ Result RunProducer(const Options& o, int count) {
   int64_t last_ns = 0;
   const int64_t give_up = NowNs() + int64_t{600} * 1000000000;
   std::atomic<bool> stop{false};
+  std::atomic<bool> probed{false};
   std::thread reader([&] {
     while (static_cast<int>(seen.size()) < count && NowNs() < give_up) {
       auto rec = (*consumer)->Poll(100);
       if (!rec.ok() || !*rec) continue;
       int64_t sent = 0;
       int i = -1;
-      if (std::sscanf((**rec).value.c_str(), "%ld %d", &sent, &i) != 2 || i < 0) continue;
+      if (std::sscanf((**rec).value.c_str(), "%ld %d", &sent, &i) != 2) continue;
+      if (i < 0) {  // the probe: the consumer has joined its group
+        probed = true;
+        continue;
+      }
       if (!seen.insert(i).second) {
         r.duplicates++;
         continue;
@@ -411,6 +417,16 @@ Result RunProducer(const Options& o, int count) {
   const int devices = std::max(16, o.publishers);
   const int window = std::max(1, o.window * std::max(1, o.publishers));
   const std::vector<kafka::Header> headers = {{"mqtt.topic", "bench/d0"}, {"mqtt.qos", "1"}};
+  // As the bridges' runs: start once a probe record is read back (the consumer joined its group).
+  for (const int64_t deadline = NowNs() + int64_t{60} * 1000000000;
+       !probed && NowNs() < deadline;) {
+    const std::string probe = fmt::format("{} -1", NowNs());
+    kafka::OutRecord out;
+    out.topic = "aiot.bench";
+    out.value = probe;
+    (void)(*producer)->Produce(out);
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
   const auto start = Clock::now();
   const int64_t first_ns = NowNs();
   for (int i = 0; i < count; ++i) {
