@@ -8,11 +8,17 @@
 // `rate` msg/s in total; a Kafka consumer in this process reads them back. Latency is publish ->
 // read back from Kafka, an upper bound of publish -> Kafka ack (it adds the consumer's fetch).
 // `--set k=v` (repeatable) is passed to both aiot bridges (e.g. broker.receive_maximum=1000,
-// bridge.kafka.linger.ms=5).
+// bridge.kafka.linger.ms=5). Also printed: publish -> PUBACK at the publishers (for `aiot-broker`
+// the PUBACK follows Kafka's delivery report: the device's view of publish -> Kafka ack; behind
+// mosquitto it is mosquitto's own ack). `--only producer` is the floor: no MQTT, one librdkafka
+// producer in this process (idempotent, acks=all, linger.ms 1 as the bridge's) producing `count`
+// records at `rate` into the same mock cluster; its "PUBACK" column is produce -> delivery report.
+// `--http-port P` (aiot-broker): the bridge's own delivery-latency histogram is printed (stderr).
 //
 //   kafka_bridge_bench [--size 64] [--count 200000] [--rate 0] [--python-count 3000]
 //                      [--publishers 1] [--window 1000] [--qos 1] [--set k=v]...
-//                      [--only aiot|aiot-broker|python] [--fsync interval|always|never]
+//                      [--only aiot|aiot-broker|python|producer] [--fsync interval|always|never]
+//                      [--http-port P]
 #include <utility>  // before asio (Boost 1.74 + g++ 12)
 
 #include <fmt/format.h>
@@ -25,6 +31,7 @@
 #include <atomic>
 #include <chrono>
 #include <condition_variable>
+#include <cstdlib>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -72,9 +79,18 @@ struct Result {
   int count = 0;
   double seconds = 0;
   uint64_t p50_us = 0, p99_us = 0, max_us = 0;
+  uint64_t ack_p50_us = 0, ack_p99_us = 0;  // publish -> PUBACK (producer: -> delivery report)
   size_t duplicates = 0;
   double cpu_s = 0;  // CPU time (user + system) of the bridge process over the whole run
+  std::string load;  // the 1-minute load average at the end of the run
 };
+
+std::string LoadAverage() {
+  std::ifstream in("/proc/loadavg");
+  std::string one;
+  in >> one;
+  return one;
+}
 
 // User + system CPU seconds of a running child, from /proc/<pid>/stat (fields 14 and 15).
 double CpuSeconds(pid_t pid) {
@@ -107,7 +123,7 @@ pid_t Spawn(std::vector<std::string> argv) {
 // Publishes `count` messages from `o.publishers` clients, message i from publisher i % n (max
 // rate: each keeps up to o.window unacknowledged; else paced, o.rate in total). Every client is
 // connected before the first message.
-void Publish(const std::string& url, const Options& o, int count) {
+void Publish(const std::string& url, const Options& o, int count, Result* r) {
   const int n = std::max(1, o.publishers);
   const int devices = std::max(16, n);
   mqtt::testing::IoThread io;
@@ -131,6 +147,7 @@ void Publish(const std::string& url, const Options& o, int count) {
   }
   std::atomic<int> acked{0};
   std::vector<std::thread> threads;
+  std::vector<mqtt::bench::LatencyHistogram> ack_hists(n);  // one per publisher (its io thread)
   for (int p = 0; p < n; ++p) {
     threads.emplace_back([&, p] {
       const auto start = Clock::now();
@@ -149,15 +166,18 @@ void Publish(const std::string& url, const Options& o, int count) {
           std::unique_lock lock(mu);
           cv.wait(lock, [&] { return mine - mine_acked < o.window; });
         }
-        std::string payload = fmt::format("{} {} ", NowNs(), i);
+        const int64_t sent = NowNs();
+        std::string payload = fmt::format("{} {} ", sent, i);
         if (payload.size() < o.size) payload.append(o.size - payload.size(), 'x');
-        (void)clients[p]->Publish(fmt::format("bench/d{}", i % devices), payload,
-                                  {.qos = static_cast<mqtt::QoS>(o.qos)}, [&](std::error_code) {
-                                    acked++;
-                                    std::lock_guard lock(mu);
-                                    ++mine_acked;
-                                    cv.notify_one();
-                                  });
+        (void)clients[p]->Publish(
+            fmt::format("bench/d{}", i % devices), payload, {.qos = static_cast<mqtt::QoS>(o.qos)},
+            [&, sent](std::error_code) {
+              acked++;
+              std::lock_guard lock(mu);
+              ack_hists[p].Record(static_cast<uint64_t>(NowNs() - sent) / 1000);
+              ++mine_acked;
+              cv.notify_one();
+            });
       }
       std::unique_lock lock(mu);
       cv.wait(lock, [&] { return mine_acked == mine; });
@@ -177,6 +197,10 @@ void Publish(const std::string& url, const Options& o, int count) {
   for (auto& t : threads) t.join();
   published = true;
   progress.join();
+  mqtt::bench::LatencyHistogram all;
+  for (const auto& h : ack_hists) all.Merge(h);
+  r->ack_p50_us = all.Percentile(50);
+  r->ack_p99_us = all.Percentile(99);
   for (auto& c : clients) {
     std::promise<void> stopped;
     c->Stop([&] { stopped.set_value(); });
@@ -247,7 +271,9 @@ Result RunOne(const std::string& bridge, const Options& o, int count) {
   std::atomic<bool> publishing_done{false};  // QoS 0 may lose some: then read until 5 s idle
   mqtt::bench::LatencyHistogram hist;
   std::set<int> seen;
-  Result r{bridge, count};
+  Result r;
+  r.bridge = bridge;
+  r.count = count;
   int64_t first_ns = 0, last_ns = 0;
   const int64_t give_up = NowNs() + int64_t{600} * 1000000000;
   std::thread reader([&] {
@@ -303,7 +329,7 @@ Result RunOne(const std::string& bridge, const Options& o, int count) {
     stopped.get_future().wait();
   }
   first_ns = NowNs();
-  Publish(url, o, count);
+  Publish(url, o, count, &r);
   publishing_done = true;
   reader.join();
   if (static_cast<int>(seen.size()) < count) {
@@ -316,9 +342,130 @@ Result RunOne(const std::string& bridge, const Options& o, int count) {
   r.p99_us = hist.Percentile(99);
   r.max_us = hist.max();
   r.cpu_s = CpuSeconds(pid);
+  r.load = LoadAverage();
+  if (bridge == "aiot-broker" && o.http_port > 0) {  // the bridge's own view of the latency
+    const std::string cmd = fmt::format(
+        "curl -s http://127.0.0.1:{}/metrics | grep '^aiot_bridge_delivery_latency_seconds' >&2",
+        o.http_port);
+    (void)std::system(cmd.c_str());
+  }
   ::kill(pid, SIGTERM);
   ::waitpid(pid, nullptr, 0);
   std::filesystem::remove_all(dir);
+  return r;
+}
+
+// The floor: a librdkafka producer as the bridge's (idempotent, acks=all, linger.ms 1) producing
+// `count` records straight into the mock cluster (max rate: up to `window` x `publishers` in
+// flight; else paced at o.rate), read back by the same kind of consumer as the bridges' runs.
+Result RunProducer(const Options& o, int count) {
+  auto cluster = kafka::testing::MockCluster::Start(3);
+  if (!cluster.ok()) throw std::runtime_error(cluster.status().message());
+  (void)(*cluster)->CreateTopic("aiot.bench", 4);
+  Result r;
+  r.bridge = "producer";
+  r.count = count;
+  std::mutex mu;
+  std::condition_variable cv;
+  int delivered = 0;
+  mqtt::bench::LatencyHistogram ack_hist;  // produce -> delivery report (the poll thread)
+  auto producer = kafka::Producer::Create(
+      {{"bootstrap.servers", (*cluster)->bootstraps()}, {"linger.ms", "1"}},
+      [&](const kafka::DeliveryReport& d) {
+        if (d.opaque == nullptr) return;  // a probe
+        const auto sent = static_cast<int64_t>(reinterpret_cast<intptr_t>(d.opaque));
+        ack_hist.Record(static_cast<uint64_t>(NowNs() - sent) / 1000);
+        std::lock_guard lock(mu);
+        ++delivered;
+        cv.notify_all();
+      });
+  if (!producer.ok()) throw std::runtime_error(producer.status().message());
+  auto consumer = kafka::Consumer::Create({{"bootstrap.servers", (*cluster)->bootstraps()},
+                                           {"group.id", "bench-producer"},
+                                           {"auto.offset.reset", "earliest"},
+                                           {"fetch.wait.max.ms", "5"}});
+  if (!consumer.ok()) throw std::runtime_error(consumer.status().message());
+  (void)(*consumer)->Subscribe({"aiot.bench"});
+  mqtt::bench::LatencyHistogram hist;
+  std::set<int> seen;
+  int64_t last_ns = 0;
+  const int64_t give_up = NowNs() + int64_t{600} * 1000000000;
+  std::atomic<bool> stop{false};
+  std::atomic<bool> probed{false};
+  std::thread reader([&] {
+    while (static_cast<int>(seen.size()) < count && NowNs() < give_up) {
+      auto rec = (*consumer)->Poll(100);
+      if (!rec.ok() || !*rec) continue;
+      int64_t sent = 0;
+      int i = -1;
+      if (std::sscanf((**rec).value.c_str(), "%ld %d", &sent, &i) != 2) continue;
+      if (i < 0) {  // the probe: the consumer has joined its group
+        probed = true;
+        continue;
+      }
+      if (!seen.insert(i).second) {
+        r.duplicates++;
+        continue;
+      }
+      last_ns = NowNs();
+      hist.Record(static_cast<uint64_t>((last_ns - sent) / 1000));
+    }
+  });
+  std::thread poller([&] {
+    while (!stop) (*producer)->Poll(1);
+  });
+  const int devices = std::max(16, o.publishers);
+  const int window = std::max(1, o.window * std::max(1, o.publishers));
+  const std::vector<kafka::Header> headers = {{"mqtt.topic", "bench/d0"}, {"mqtt.qos", "1"}};
+  // As the bridges' runs: start once a probe record is read back (the consumer joined its group).
+  for (const int64_t deadline = NowNs() + int64_t{60} * 1000000000;
+       !probed && NowNs() < deadline;) {
+    const std::string probe = fmt::format("{} -1", NowNs());
+    kafka::OutRecord out;
+    out.topic = "aiot.bench";
+    out.value = probe;
+    (void)(*producer)->Produce(out);
+    std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  }
+  const auto start = Clock::now();
+  const int64_t first_ns = NowNs();
+  for (int i = 0; i < count; ++i) {
+    if (o.rate > 0) {
+      std::this_thread::sleep_until(start +
+                                    std::chrono::nanoseconds(int64_t{1000000000} * i / o.rate));
+    }
+    {
+      std::unique_lock lock(mu);
+      cv.wait(lock, [&] { return i - delivered < window; });
+    }
+    const int64_t sent = NowNs();
+    std::string payload = fmt::format("{} {} ", sent, i);
+    if (payload.size() < o.size) payload.append(o.size - payload.size(), 'x');
+    const std::string key = fmt::format("d{}", i % devices);
+    kafka::OutRecord out;
+    out.topic = "aiot.bench";
+    out.key = key;
+    out.value = payload;
+    out.headers = &headers;
+    out.opaque = reinterpret_cast<void*>(static_cast<intptr_t>(sent));
+    while (!(*producer)->Produce(out).ok())
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
+  {
+    std::unique_lock lock(mu);
+    cv.wait(lock, [&] { return delivered == count; });
+  }
+  stop = true;
+  poller.join();
+  reader.join();
+  r.count = static_cast<int>(seen.size());
+  r.seconds = static_cast<double>(last_ns - first_ns) / 1e9;
+  r.p50_us = hist.Percentile(50);
+  r.p99_us = hist.Percentile(99);
+  r.max_us = hist.max();
+  r.ack_p50_us = ack_hist.Percentile(50);
+  r.ack_p99_us = ack_hist.Percentile(99);
+  r.load = LoadAverage();
   return r;
 }
 
@@ -358,20 +505,24 @@ int Main(int argc, char** argv) {
   if (o.only.empty() || o.only == "aiot-broker") {
     results.push_back(RunOne("aiot-broker", o, o.count));
   }
+  if (o.only == "producer") results.push_back(RunProducer(o, o.count));
   if (o.only.empty() || o.only == "python") {
     results.push_back(RunOne("python", o, o.python_count));
   }
   std::cout << fmt::format(
       "publishers {}, window {}, QoS {}{}{}\n"
       "| bridge | size | rate | messages | msg/s | p50 ms | p99 ms | max ms | duplicates | "
-      "bridge CPU µs/msg |\n|---|---|---|---|---|---|---|---|---|---|\n",
+      "bridge CPU µs/msg | PUBACK p50 ms | PUBACK p99 ms | load |\n"
+      "|---|---|---|---|---|---|---|---|---|---|---|---|---|\n",
       o.publishers, o.window, o.qos, o.sets.empty() ? "" : ", --set ", fmt::join(o.sets, " "));
   for (const auto& r : results) {
     std::cout << fmt::format(
-        "| {} | {} B | {} | {} | {:.0f} | {:.2f} | {:.2f} | {:.2f} | {} | {:.1f} |\n", r.bridge,
-        o.size, o.rate ? std::to_string(o.rate) : "max", r.count, r.count / r.seconds,
+        "| {} | {} B | {} | {} | {:.0f} | {:.2f} | {:.2f} | {:.2f} | {} | {:.1f} | {:.2f} | "
+        "{:.2f} | {} |\n",
+        r.bridge, o.size, o.rate ? std::to_string(o.rate) : "max", r.count, r.count / r.seconds,
         r.p50_us / 1e3, r.p99_us / 1e3, r.max_us / 1e3, r.duplicates,
-        r.count > 0 ? r.cpu_s * 1e6 / r.count : 0.0);
+        r.count > 0 ? r.cpu_s * 1e6 / r.count : 0.0, r.ack_p50_us / 1e3, r.ack_p99_us / 1e3,
+        r.load);
   }
   const Result* python = nullptr;
   for (const auto& r : results) {

@@ -244,6 +244,87 @@ Result<uint64_t> DiskBuffer::Append(std::string_view data, int64_t time_ms, bool
   return seq;
 }
 
+AppendBatchResult DiskBuffer::AppendBatch(std::span<AppendItem> items, bool force) {
+  AppendBatchResult r;
+  std::lock_guard lock(mu_);
+  r.first_seq = next_seq_;
+  // Frames are encoded into scratch_ for the active segment and written at once; `from` is the
+  // first item of scratch_. Nothing is accounted before its write succeeded.
+  scratch_.clear();
+  size_t from = 0;
+  auto commit = [&](size_t to) -> Status {
+    if (to == from) return {};
+    if (Status s = WriteAll(scratch_); !s.ok()) return s;
+    Segment& active = segments_.back();
+    if (options_.fsync == FsyncPolicy::kAlways && ::fdatasync(fd_) != 0) {
+      // Written but not known to be on disk: cut it again, as a failed write.
+      if (::ftruncate(fd_, static_cast<off_t>(active.bytes)) == 0) ::lseek(fd_, 0, SEEK_END);
+      return Errno("fdatasync", active.path);
+    }
+    dirty_ = options_.fsync == FsyncPolicy::kInterval;
+    for (size_t i = from; i < to; ++i) {
+      const uint64_t seq = next_seq_++;
+      const size_t frame = FrameSize(items[i].data.size());
+      active.bytes += frame;
+      active.last_seq = seq;
+      total_bytes_ += frame;
+      slots_.push_back({items[i].time_ms, false});
+      unacked_++;
+      pending_.push_back({seq, items[i].time_ms, std::move(items[i].data)});
+      counters_.appended++;
+    }
+    r.appended = to;
+    scratch_.clear();
+    from = to;
+    return {};
+  };
+  uint64_t active_bytes = segments_.back().bytes;  // including scratch_
+  bool active_empty = segments_.back().last_seq < segments_.back().first_seq;
+  uint64_t total = total_bytes_;  // including scratch_
+  bool write_failed = false;
+  size_t i = 0;
+  for (; i < items.size(); ++i) {
+    const std::string& data = items[i].data;
+    if (data.size() > options_.max_record_bytes) {
+      r.status = Status(errc::invalid_argument,
+                        fmt::format("record of {} bytes above the buffer's max_record_bytes {}",
+                                    data.size(), options_.max_record_bytes));
+      break;
+    }
+    const size_t frame = FrameSize(data.size());
+    const bool roll = !active_empty && active_bytes + frame > options_.segment_bytes;
+    const uint64_t need = frame + (roll ? kSegmentMagic.size() : 0);
+    if (!force && total + need > options_.max_bytes) {
+      counters_.full++;
+      r.status = Status(errc::resource_exhausted,
+                        fmt::format("buffer full ({} of {} bytes)", total, options_.max_bytes));
+      break;
+    }
+    if (roll) {
+      if (Status s = commit(i); !s.ok()) {
+        r.status = std::move(s);
+        write_failed = true;
+        break;
+      }
+      if (Status s = OpenActive(); !s.ok()) {
+        r.status = std::move(s);
+        break;
+      }
+      active_bytes = segments_.back().bytes;
+      total = total_bytes_;
+    }
+    EncodeFrame(next_seq_ + (i - from), items[i].time_ms, data, &scratch_);
+    active_bytes += frame;
+    total += frame;
+    active_empty = false;
+  }
+  if (!write_failed) {
+    if (Status s = commit(i); !s.ok()) r.status = std::move(s);
+  }
+  if (r.appended > 0) data_cv_.notify_one();
+  return r;
+}
+
 bool DiskBuffer::WaitForSpace(size_t data_bytes, std::chrono::milliseconds timeout) {
   const uint64_t need = FrameSize(data_bytes) + kSegmentMagic.size();
   std::unique_lock lock(mu_);
@@ -267,6 +348,18 @@ std::vector<BufferEntry> DiskBuffer::Take(size_t max, std::chrono::milliseconds 
 
 void DiskBuffer::Ack(uint64_t seq) {
   std::lock_guard lock(mu_);
+  AckLocked(seq);
+  DeleteAckedSegmentsLocked();
+}
+
+void DiskBuffer::AckMany(std::span<const uint64_t> seqs) {
+  if (seqs.empty()) return;
+  std::lock_guard lock(mu_);
+  for (uint64_t seq : seqs) AckLocked(seq);
+  DeleteAckedSegmentsLocked();
+}
+
+void DiskBuffer::AckLocked(uint64_t seq) {
   if (seq < slot_base_ || seq >= next_seq_) return;
   Slot& slot = slots_[seq - slot_base_];
   if (slot.acked) return;
@@ -277,7 +370,6 @@ void DiskBuffer::Ack(uint64_t seq) {
     slots_.pop_front();
     ++slot_base_;
   }
-  DeleteAckedSegmentsLocked();
 }
 
 void DiskBuffer::DeleteAckedSegmentsLocked() {

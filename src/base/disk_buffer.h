@@ -20,6 +20,7 @@
 #include <deque>
 #include <memory>
 #include <mutex>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -59,6 +60,20 @@ struct BufferEntry {
   std::string data;
 };
 
+// One record of DiskBuffer::AppendBatch; `data` is moved into the buffer once appended.
+struct AppendItem {
+  std::string data;
+  int64_t time_ms = 0;
+};
+
+// What DiskBuffer::AppendBatch did: the first `appended` items were written, with the sequence
+// numbers first_seq, first_seq + 1, ...; `status` says why the next one was not (ok when all were).
+struct AppendBatchResult {
+  uint64_t first_seq = 0;
+  size_t appended = 0;
+  Status status;
+};
+
 struct BufferStats {
   uint64_t bytes = 0;    // segment files
   uint64_t records = 0;  // appended and not acknowledged
@@ -82,12 +97,20 @@ class DiskBuffer {
   // now (WaitForSpace), invalid_argument above max_record_bytes, io_error from the file system.
   // `force` writes it even beyond max_bytes (a record that must not be lost while stopping).
   Result<uint64_t> Append(std::string_view data, int64_t time_ms, bool force = false);
+  // Appends `items` in order under one lock with one write per segment (and, with fsync
+  // `always`, one fdatasync before returning): the batched form of Append. Stops at the first
+  // item that does not fit (resource_exhausted; `force` as in Append), is too large
+  // (invalid_argument) or fails to be written (io_error, nothing of the failed write kept); the
+  // items before it are appended and their data moved out, the rest untouched.
+  AppendBatchResult AppendBatch(std::span<AppendItem> items, bool force = false);
   // Waits until a record of `data_bytes` fits, Wake() or the timeout; true when it fits.
   bool WaitForSpace(size_t data_bytes, std::chrono::milliseconds timeout);
   // Up to `max` records not handed out yet, in order; waits up to `timeout` for the first.
   std::vector<BufferEntry> Take(size_t max, std::chrono::milliseconds timeout);
   // Record `seq` was delivered: segments whose records are all acknowledged are deleted.
   void Ack(uint64_t seq);
+  // Ack for each of `seqs`, under one lock.
+  void AckMany(std::span<const uint64_t> seqs);
   // fdatasync when the interval is due (or `force`), writes the ack checkpoint.
   Status Maintain(bool force = false);
   BufferStats stats() const;
@@ -112,6 +135,7 @@ class DiskBuffer {
   Status OpenActive();  // a new active segment starting at next_seq_
   Status WriteAll(const std::string& bytes);
   void DeleteAckedSegmentsLocked();
+  void AckLocked(uint64_t seq);
   Status WriteCheckpointLocked();
   uint64_t ReadCheckpoint() const;
 

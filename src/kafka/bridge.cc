@@ -35,6 +35,9 @@ constexpr size_t kMaxOutstandingToMqtt = 1000;
 // Inside the broker: QoS 0 records waiting for the intake thread, at most (beyond: dropped).
 // QoS 1/2 are bounded by the broker (a connection's unacknowledged window).
 constexpr size_t kMaxQueuedQos0 = 10000;
+// The intake thread appends at most this much per write.
+constexpr size_t kIntakeBatchRecords = 4096;
+constexpr uint64_t kIntakeBatchBytes = 4u << 20;
 
 }  // namespace
 
@@ -302,6 +305,7 @@ void Bridge::Stop(int flush_ms) {
   if (consumer_thread_.joinable()) consumer_thread_.join();
   if (producer_thread_.joinable()) producer_thread_.join();
   if (flush_ms > 0) (void)producer_->Flush(flush_ms);  // delivery reports ack the buffer
+  ReleaseDelivered();
   (void)buffer_->Maintain(/*force=*/true);
   if (consumer_) consumer_->Close();
 }
@@ -453,22 +457,77 @@ mqtt::broker::IngestVerdict Bridge::Offer(const mqtt::broker::MessagePtr& m,
   return {IngestVerdict::kTaken};
 }
 
-// Inside the broker: appends what the cores handed over, in order.
+// Inside the broker: appends what the cores handed over, in order: everything waiting is taken
+// under one lock and appended with one write (DiskBuffer::AppendBatch), its acks registered under
+// one lock (per record, this thread's lock, write and wake-up were the bridge's largest cost and
+// let a QoS 0 burst overflow the queue).
 void Bridge::IntakeLoop() {
+  std::vector<Intake> batch;
   for (;;) {
-    Intake e;
+    batch.clear();
     {
       std::unique_lock lock(intake_mu_);
       intake_cv_.wait(lock, [this] { return !intake_.empty() || stop_intake_; });
       if (intake_.empty()) return;  // stopping, and everything appended
-      e = std::move(intake_.front());
-      intake_.pop_front();
-      intake_qos0_ -= e.qos0 ? 1 : 0;
+      uint64_t bytes = 0;
+      while (!intake_.empty() && batch.size() < kIntakeBatchRecords && bytes < kIntakeBatchBytes) {
+        bytes += intake_.front().bytes.size();
+        intake_qos0_ -= intake_.front().qos0 ? 1 : 0;
+        batch.push_back(std::move(intake_.front()));
+        intake_.pop_front();
+      }
     }
-    AppendIntake(e);
+    uint64_t framed = 0;
+    for (const Intake& e : batch) framed += FrameSize(e.bytes.size());
+    AppendIntakeBatch(batch);
     {
       std::lock_guard lock(intake_mu_);  // in the buffer now (or dropped): counted there
-      intake_bytes_ -= FrameSize(e.bytes.size());
+      intake_bytes_ -= framed;
+    }
+  }
+}
+
+void Bridge::AppendIntakeBatch(std::vector<Intake>& batch) {
+  const bool ack_now = config_.ack == AckPolicy::kDurable;
+  std::vector<AppendItem> items;
+  items.reserve(batch.size());
+  size_t i = 0;
+  while (i < batch.size()) {
+    bool stopping = false;
+    {
+      std::lock_guard lock(intake_mu_);
+      stopping = stop_intake_;
+    }
+    items.clear();
+    for (size_t k = i; k < batch.size(); ++k) {
+      items.push_back({std::move(batch[k].bytes), batch[k].time_ms});
+    }
+    AppendBatchResult r;
+    {
+      // Awaited before the producer thread can see them (see AppendIntake).
+      std::lock_guard lock(pending_mu_);
+      r = buffer_->AppendBatch(items, /*force=*/stopping);
+      for (size_t k = 0; k < r.appended; ++k) {
+        Intake& e = batch[i + k];
+        pending_[r.first_seq + k] = Pending{ack_now ? nullptr : std::move(e.done), e.t0_ns};
+      }
+    }
+    if (r.appended > 0) {
+      full_ = false;
+      metrics_->buffered += r.appended;
+      if (ack_now) {
+        for (size_t k = 0; k < r.appended; ++k) {
+          if (batch[i + k].done) batch[i + k].done(mqtt::ReasonCode::kSuccess);
+        }
+      }
+    }
+    for (size_t k = r.appended; k < items.size(); ++k) {  // not appended: their bytes back
+      batch[i + k].bytes = std::move(items[k].data);
+    }
+    i += r.appended;
+    if (i < batch.size()) {  // full, too large or an I/O error: this one as before, one by one
+      AppendIntake(batch[i]);
+      ++i;
     }
   }
 }
@@ -551,6 +610,32 @@ void Bridge::Acked(uint64_t seq, mqtt::ReasonCode rc) {
   if (p.done) p.done(rc);
 }
 
+// The records Kafka acknowledged in one Poll: out of the buffer under one lock, their acks found
+// under one lock, then released (per report, two locks each were a good part of the thread's time).
+void Bridge::ReleaseDelivered() {
+  if (delivered_.empty()) return;
+  buffer_->AckMany(delivered_);
+  released_.clear();
+  {
+    std::lock_guard lock(pending_mu_);
+    for (uint64_t seq : delivered_) {
+      auto it = pending_.find(seq);
+      if (it == pending_.end()) continue;  // recovered from a previous run
+      released_.push_back(std::move(it->second));
+      pending_.erase(it);
+    }
+  }
+  const int64_t now = SystemClock::Instance().MonotonicNanos();
+  for (Pending& p : released_) {
+    metrics_->latency.Observe(static_cast<double>(now - p.t0_ns) / 1e9);
+    if (p.done) p.done(mqtt::ReasonCode::kSuccess);
+  }
+  metrics_->n_delivered += delivered_.size();
+  metrics_->delivered.Increment(static_cast<double>(delivered_.size()));
+  delivered_.clear();
+  released_.clear();
+}
+
 // No new Offer after this returns: the gate is removed, then every core runs a no-op (an Offer
 // in progress on a core has finished once that core runs the next closure).
 void Bridge::DetachGate() {
@@ -587,6 +672,7 @@ void Bridge::ProduceLoop() {
       local.pop_front();
     }
     producer_->Poll(!local.empty() ? 10 : (in_flight ? 1 : 0));
+    ReleaseDelivered();
     if (auto f = producer_->FatalError()) SetFatal(*f);
     // Unreachable and nothing in flight (no delivery report will tell): ask for metadata every
     // 2 s; blocks this thread up to 200 ms, when no ack can be waiting on it.
@@ -674,11 +760,7 @@ void Bridge::OnDelivery(const DeliveryReport& r) {
   const auto seq = static_cast<uint64_t>(reinterpret_cast<uintptr_t>(r.opaque));
   if (r.err == RD_KAFKA_RESP_ERR_NO_ERROR) {
     if (kafka_reachable_.load(std::memory_order_relaxed) != 1) SetKafkaReachable(true);
-    if (seq != 0) {
-      Acked(seq);
-      metrics_->n_delivered++;
-      metrics_->delivered.Increment();
-    }
+    if (seq != 0) delivered_.push_back(seq);  // released after Poll, all at once
     return;
   }
   metrics_->n_errors++;

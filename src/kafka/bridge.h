@@ -126,10 +126,12 @@ class Bridge {
                                     mqtt::broker::IngestDone done);
   void IntakeLoop();
   void AppendIntake(Intake& e);
+  void AppendIntakeBatch(std::vector<Intake>& batch);
   size_t DropQueuedQos0();  // when_full: drop_oldest_qos0
   // Record `seq` is done with (delivered, dead-lettered or dropped): out of the buffer, the
   // device's ack released with `rc`, the latency observed.
   void Acked(uint64_t seq, mqtt::ReasonCode rc = mqtt::ReasonCode::kSuccess);
+  void ReleaseDelivered();  // Acked for delivered_ (producer thread)
   void DetachGate();
   void BufferRecord(const std::string& bytes, int64_t time_ms, bool qos0, int64_t t0_ns);
   void ProduceLoop();
@@ -170,6 +172,9 @@ class Bridge {
   std::atomic<bool> full_{false};  // the last append found the buffer full
   std::mutex pending_mu_;
   std::unordered_map<uint64_t, Pending> pending_;  // by buffer sequence number
+  // Producer thread: records delivered in the current Poll, released after it (ReleaseDelivered).
+  std::vector<uint64_t> delivered_;
+  std::vector<Pending> released_;
 
   bool started_ = false;
   std::atomic<bool> stopping_{false};

@@ -6,6 +6,8 @@
 
 namespace aiot::kafka {
 
+using disk::AppendBatchResult;
+using disk::AppendItem;
 using disk::BufferEntry;
 using disk::BufferStats;
 using disk::DiskBuffer;

@@ -70,6 +70,78 @@ TEST_F(DiskBufferTest, HandsOutInOrderAndDeletesSegmentsOnlyWhenAllAcknowledged)
   EXPECT_EQ(b->stats().records, 0u);
 }
 
+std::vector<AppendItem> Items(int from, int to) {
+  std::vector<AppendItem> items;
+  for (int i = from; i < to; ++i) items.push_back({Payload(i), i});
+  return items;
+}
+
+TEST_F(DiskBufferTest, AppendBatchWritesInOrderAcrossSegmentsAndSurvivesReopen) {
+  {
+    auto b = Open();
+    ASSERT_TRUE(b->Append(Payload(0), 0).ok());
+    auto items = Items(1, 150);  // ~16 KiB: rolls over several 4 KiB segments within the batch
+    const AppendBatchResult r = b->AppendBatch(items);
+    ASSERT_TRUE(r.status.ok()) << r.status.message();
+    EXPECT_EQ(r.first_seq, 2u);
+    EXPECT_EQ(r.appended, 149u);
+    EXPECT_TRUE(items[0].data.empty());  // moved into the buffer
+    ASSERT_TRUE(b->Append(Payload(150), 150).ok());
+    EXPECT_GT(Segments().size(), 3u);
+    auto taken = b->Take(1000, milliseconds(0));
+    ASSERT_EQ(taken.size(), 151u);
+    for (int i = 0; i <= 150; ++i) {
+      EXPECT_EQ(taken[i].data, Payload(i));
+      EXPECT_EQ(taken[i].seq, static_cast<uint64_t>(i + 1));
+      EXPECT_EQ(taken[i].time_ms, i);
+    }
+    std::vector<uint64_t> first_half;
+    for (int i = 0; i < 75; ++i) first_half.push_back(taken[i].seq);
+    b->AckMany(first_half);
+    EXPECT_EQ(b->stats().records, 76u);
+    ASSERT_TRUE(b->Maintain(true).ok());
+  }
+  auto b = Open();  // every segment parses cleanly; the acknowledged half is not handed out
+  EXPECT_EQ(b->recovery().cut_segments, 0u);
+  const auto again = Drain(*b);
+  ASSERT_EQ(again.size(), 76u);
+  for (int i = 0; i < 76; ++i) EXPECT_EQ(again[i], Payload(75 + i));
+}
+
+TEST_F(DiskBufferTest, AppendBatchStopsAtTheFirstRecordThatDoesNotFit) {
+  options_.max_bytes = 8192;
+  auto b = Open();
+  auto items = Items(0, 100);
+  const AppendBatchResult r = b->AppendBatch(items);
+  EXPECT_EQ(r.status.code(), make_error_code(errc::resource_exhausted));
+  ASSERT_GT(r.appended, 10u);
+  ASSERT_LT(r.appended, 100u);
+  EXPECT_LE(b->stats().bytes, options_.max_bytes);
+  EXPECT_EQ(items[r.appended].data, Payload(static_cast<int>(r.appended)));  // the rest untouched
+  EXPECT_EQ(b->stats().records, r.appended);
+  // `force` (stopping) writes the rest beyond max_bytes.
+  std::vector<AppendItem> rest(std::make_move_iterator(items.begin() + r.appended),
+                               std::make_move_iterator(items.end()));
+  const AppendBatchResult forced = b->AppendBatch(rest, /*force=*/true);
+  EXPECT_TRUE(forced.status.ok());
+  EXPECT_EQ(forced.first_seq, r.first_seq + r.appended);
+  const auto all = Drain(*b);
+  ASSERT_EQ(all.size(), 100u);
+  for (int i = 0; i < 100; ++i) EXPECT_EQ(all[i], Payload(i));
+}
+
+TEST_F(DiskBufferTest, AppendBatchRefusesAnOversizedRecordAndKeepsThoseBefore) {
+  options_.max_record_bytes = 200;
+  auto b = Open();
+  std::vector<AppendItem> items = Items(0, 3);
+  items.insert(items.begin() + 2, AppendItem{std::string(500, 'y'), 7});
+  const AppendBatchResult r = b->AppendBatch(items);
+  EXPECT_EQ(r.status.code(), make_error_code(errc::invalid_argument));
+  EXPECT_EQ(r.appended, 2u);
+  EXPECT_EQ(items[2].data.size(), 500u);
+  EXPECT_EQ(Drain(*b), (std::vector<std::string>{Payload(0), Payload(1)}));
+}
+
 TEST_F(DiskBufferTest, SurvivesReopenAndResendsOnlyWhatWasNotAcknowledged) {
   {
     auto b = Open();

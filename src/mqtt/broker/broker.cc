@@ -512,6 +512,27 @@ class Shard {
     }
     durable_run_.clear();
   }
+  // The ingest gate's answers (IngestDone, from the Kafka bridge's threads), released like the
+  // durable acks: collected, and one posted closure per batch, not one per message.
+  void PostIngestDone(uint64_t conn, uint16_t packet_id, ReasonCode rc) {
+    bool first;
+    {
+      std::lock_guard lock(ingest_mu_);
+      first = ingest_done_.empty();
+      ingest_done_.push_back({conn, packet_id, rc});
+    }
+    if (first) Post([this] { ReleaseIngestDone(); });
+  }
+  void ReleaseIngestDone() {
+    {
+      std::lock_guard lock(ingest_mu_);
+      ingest_run_.swap(ingest_done_);
+    }
+    for (const IngestAnswer& a : ingest_run_) {
+      if (ServerConnection* c = FindConnection(a.conn)) c->OnIngestDone(a.packet_id, a.rc);
+    }
+    ingest_run_.clear();
+  }
 
   void Tick();
 
@@ -551,6 +572,14 @@ class Shard {
   std::mutex durable_mu_;
   std::vector<DurableAck> durable_acks_;  // guarded by durable_mu_
   std::vector<DurableAck> durable_run_;   // being released (this core)
+  struct IngestAnswer {
+    uint64_t conn = 0;
+    uint16_t packet_id = 0;
+    ReasonCode rc = ReasonCode::kSuccess;
+  };
+  std::mutex ingest_mu_;
+  std::vector<IngestAnswer> ingest_done_;  // guarded by ingest_mu_
+  std::vector<IngestAnswer> ingest_run_;   // being released (this core)
 };
 
 // ---- Session implementation ------------------------------------------------------------------
@@ -1368,12 +1397,8 @@ bool ServerConnection::OfferToIngestGate(IngestGate& gate, const MessagePtr& m, 
                                          bool* gated) {
   IngestDone done;
   if (m->qos > 0) {
-    done = [b = &broker(), core = shard_.index(), conn = conn_id_, packet_id](ReasonCode rc) {
-      b->Post(core, [b, core, conn, packet_id, rc] {
-        if (ServerConnection* c = b->shards_[core]->FindConnection(conn)) {
-          c->OnIngestDone(packet_id, rc);
-        }
-      });
+    done = [shard = &shard_, conn = conn_id_, packet_id](ReasonCode rc) {
+      shard->PostIngestDone(conn, packet_id, rc);
     };
   }
   const IngestVerdict v = gate.Offer(m, std::move(done));
