@@ -37,6 +37,9 @@ struct InterpreterOptions {
   // with TFLite; true = TFLite built with TFLITE_SINGLE_ROUNDING=1 (each result correctly
   // rounded), which is also what Arm NN's CpuRef backend computes (see README).
   bool single_rounding = false;
+  // AIOT_TREE_ENSEMBLE: the optimised kernel on float thresholds even when the trees fit the
+  // binned one (benchmarks, tests; both equal the reference bit for bit).
+  bool float_tree_kernel = false;
 };
 
 // Executes one .tflite subgraph. Create() is TFLite's Prepare: it validates every op (types,
