@@ -567,6 +567,24 @@ BinnedTrees BinTrees(const TreeEnsemble& in) {
   return b;
 }
 
+namespace {
+
+// The number of thresholds in [lo, lo + n) that are <= v (std::upper_bound's index), with a fixed
+// number of steps and selects instead of branches: a row's values make the branches of a plain
+// binary search unpredictable.
+inline uint16_t UpperBound(const float* lo, size_t n, float v) {
+  if (n == 0) return 0;
+  const float* base = lo;
+  while (n > 1) {
+    const size_t half = n / 2;
+    base = v < base[half] ? base : base + half;
+    n -= half;
+  }
+  return static_cast<uint16_t>((base - lo) + (v < *base ? 0 : 1));
+}
+
+}  // namespace
+
 void BinRows(const BinnedTrees& b, const float* in, int n, uint16_t* bins) {
   const size_t f = static_cast<size_t>(b.num_features), slots = b.slot_feature.size();
   const float* t = b.thresholds.data();
@@ -575,11 +593,10 @@ void BinRows(const BinnedTrees& b, const float* in, int n, uint16_t* bins) {
     uint16_t* out = bins + static_cast<size_t>(r) * slots;
     for (size_t s = 0; s < slots; ++s) {
       const float v = x[b.slot_feature[s]];
-      const float* lo = t + b.table_start[s];
-      const float* hi = t + b.table_start[s + 1];
       // The thresholds <= v: v < threshold[k] <=> bin <= k.
-      out[s] =
-          std::isnan(v) ? kMissingBin : static_cast<uint16_t>(std::upper_bound(lo, hi, v) - lo);
+      out[s] = std::isnan(v)
+                   ? kMissingBin
+                   : UpperBound(t + b.table_start[s], b.table_start[s + 1] - b.table_start[s], v);
     }
   }
 }
