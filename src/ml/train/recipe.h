@@ -49,6 +49,7 @@ struct TrainRecipe {
   bool int8 = false, per_channel = false;
   // gbdt (test/validation/seed/balanced above)
   GbdtConfig gbdt;
+  std::string tree_thresholds = "binned";  // binned (options version 2) or float (version 1)
   // auto
   int folds = 3;
   std::string auto_metric = "roc_auc";
