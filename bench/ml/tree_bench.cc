@@ -1,7 +1,8 @@
 // Tree-ensemble inference (the AIOT_TREE_ENSEMBLE operator + LOGISTIC): single-sample latency and
 // batch throughput, reference and optimised kernels (float and binned thresholds), and the
 // operator's size in both encodings. The model is $AIOT_TREE_MODEL (a .tflite from
-// `aiot train --model gbdt`), else a synthetic ensemble of 300 full trees of depth 6 on 4 features.
+// `aiot train --model gbdt`), else a synthetic ensemble of 300 full trees of depth 6 on 4 features
+// ($AIOT_TREE_TREES, $AIOT_TREE_DEPTH change that).
 #include <benchmark/benchmark.h>
 
 #include <cstdlib>
@@ -17,12 +18,18 @@ namespace {
 
 std::shared_ptr<const Model> TreeModel() {
   if (const char* path = std::getenv("AIOT_TREE_MODEL")) return Model::FromFile(path).value();
+  // $AIOT_TREE_TREES / $AIOT_TREE_DEPTH size the synthetic ensemble (the kernel-choice sweep).
+  auto env = [](const char* name, int fallback) {
+    const char* v = std::getenv(name);
+    return v ? std::atoi(v) : fallback;
+  };
+  const int trees = env("AIOT_TREE_TREES", 300), depth = env("AIOT_TREE_DEPTH", 6);
   Rng rng(1);
   TreeEnsemble e;
   e.num_features = 4;
-  for (int t = 0; t < 300; ++t) {
+  for (int t = 0; t < trees; ++t) {
     e.tree_offsets.push_back(static_cast<uint32_t>(e.nodes.size()));
-    const int splits = (1 << 6) - 1;
+    const int splits = (1 << depth) - 1;
     for (int i = 0; i < splits; ++i) {
       e.nodes.push_back({static_cast<int32_t>(rng.Below(4)), static_cast<float>(rng.Uniform()),
                          2 * i + 1, 2 * i + 2, rng.Below(2) == 1});
@@ -51,11 +58,16 @@ std::vector<float> Rows(const Model& model, size_t n, int features) {
 
 // Kernel 0 = reference, 1 = optimised on float thresholds (16-byte nodes), 2 = optimised on binned
 // thresholds (8-byte nodes, 16-bit compares; the default optimised kernel when the trees fit).
+// Kernel 3 = the one the interpreter picks by itself (kernels::PreferBinned).
 ScorerOptions Options(int kernel, int batch) {
-  return {.max_batch = batch, .reference_kernels = kernel == 0, .float_tree_kernel = kernel == 1};
+  return {.max_batch = batch,
+          .reference_kernels = kernel == 0,
+          .tree_kernel = kernel == 1   ? TreeKernel::kFloat
+                         : kernel == 2 ? TreeKernel::kBinned
+                                       : TreeKernel::kAuto};
 }
 const char* KernelName(int kernel) {
-  return kernel == 0 ? "reference" : kernel == 1 ? "float" : "binned";
+  return kernel == 0 ? "reference" : kernel == 1 ? "float" : kernel == 2 ? "binned" : "auto";
 }
 
 void BM_TreeSingle(benchmark::State& state) {
@@ -70,7 +82,7 @@ void BM_TreeSingle(benchmark::State& state) {
   state.SetItemsProcessed(static_cast<int64_t>(state.iterations()));
   state.SetLabel(KernelName(kernel));
 }
-BENCHMARK(BM_TreeSingle)->Arg(0)->Arg(1)->Arg(2)->ArgName("kernel");
+BENCHMARK(BM_TreeSingle)->Arg(0)->Arg(1)->Arg(2)->Arg(3)->ArgName("kernel");
 
 void BM_TreeBatch(benchmark::State& state) {
   const int kernel = static_cast<int>(state.range(0));

@@ -73,6 +73,8 @@ TEST(GbdtFanTest, HeldOutScoresEqualXgboostAndReachTheMlpsAccuracy) {
   std::printf("fan.csv gbdt: %zu nodes; operator options %zu bytes binned (v2), %zu float (v1)\n",
               r->ensemble.nodes.size(), options.size(),
               (*float_model)->graph().ops[0].custom_options.size());
+  // Small enough that the interpreter picks the float-layout kernel by itself (PreferBinned).
+  EXPECT_FALSE(kernels::PreferBinned(r->ensemble)) << r->ensemble.nodes.size() << " nodes";
   EXPECT_LT(options.size(), (*float_model)->graph().ops[0].custom_options.size());
   std::vector<float> rows = test.x;
   Rng rng(9);
@@ -93,8 +95,10 @@ TEST(GbdtFanTest, HeldOutScoresEqualXgboostAndReachTheMlpsAccuracy) {
   }
   const size_t n = rows.size() / test.cols;
   std::vector<float> binned(n), as_float(n), reference(n);
-  auto binned_scorer = Scorer::Create(*model, {.max_batch = 256});
-  auto float_scorer = Scorer::Create(*float_model, {.max_batch = 256, .float_tree_kernel = true});
+  auto binned_scorer =
+      Scorer::Create(*model, {.max_batch = 256, .tree_kernel = TreeKernel::kBinned});
+  auto float_scorer =
+      Scorer::Create(*float_model, {.max_batch = 256, .tree_kernel = TreeKernel::kFloat});
   auto ref_scorer = Scorer::Create(*float_model, {.max_batch = 256, .reference_kernels = true});
   ASSERT_TRUE(binned_scorer.ok() && float_scorer.ok() && ref_scorer.ok());
   (*binned_scorer)->ScoreBatch(rows.data(), n, binned.data());
@@ -115,16 +119,20 @@ TEST(GbdtFanTest, VersionOneModelFileStillLoads) {
   ASSERT_TRUE(model.ok()) << model.status().ToString();
   const auto& options = (*model)->graph().ops[0].custom_options;
   ASSERT_EQ(TreeEnsembleVersion(options.data(), options.size()), kTreeEnsembleVersionFloat);
-  auto fast = Scorer::Create(*model, {.max_batch = 64});
   auto ref = Scorer::Create(*model, {.max_batch = 64, .reference_kernels = true});
-  ASSERT_TRUE(fast.ok() && ref.ok()) << fast.status().ToString();
+  ASSERT_TRUE(ref.ok()) << ref.status().ToString();
   Rng rng(4);
-  std::vector<float> x(64 * static_cast<size_t>((*fast)->num_features()));
+  std::vector<float> x(64 * static_cast<size_t>((*ref)->num_features()));
   for (float& v : x) v = static_cast<float>(rng.Uniform(0, 1000));
-  std::vector<float> a(64), b(64);
-  (*fast)->ScoreBatch(x.data(), 64, a.data());
+  std::vector<float> b(64);
   (*ref)->ScoreBatch(x.data(), 64, b.data());
-  EXPECT_EQ(std::memcmp(a.data(), b.data(), sizeof(float) * 64), 0);
+  for (TreeKernel k : {TreeKernel::kAuto, TreeKernel::kFloat, TreeKernel::kBinned}) {
+    auto fast = Scorer::Create(*model, {.max_batch = 64, .tree_kernel = k});
+    ASSERT_TRUE(fast.ok()) << fast.status().ToString();
+    std::vector<float> a(64);
+    (*fast)->ScoreBatch(x.data(), 64, a.data());
+    EXPECT_EQ(std::memcmp(a.data(), b.data(), sizeof(float) * 64), 0) << static_cast<int>(k);
+  }
 }
 
 }  // namespace

@@ -655,7 +655,9 @@ Status Interpreter::Planner::PrepareTreeEnsemble(const OpSpec& os, const std::st
   nd.trees = it_.trees_.size();
   Trees trees;
   if (!nd.reference) {
-    trees.binned = !options_.float_tree_kernel && kernels::CanBin(*e);
+    trees.binned = options_.tree_kernel == TreeKernel::kBinned  ? kernels::CanBin(*e)
+                   : options_.tree_kernel == TreeKernel::kFloat ? false
+                                                                : kernels::PreferBinned(*e);
     if (trees.binned) {
       trees.bins = kernels::BinTrees(*e);
       trees.scratch.resize(trees.bins.ScratchSize());

@@ -528,6 +528,8 @@ bool CanBin(const TreeEnsemble& e) {
   return used <= kBinnedSlotMask + 1u && TablesFit(tables);
 }
 
+bool PreferBinned(const TreeEnsemble& e) { return e.nodes.size() >= kBinnedMinNodes && CanBin(e); }
+
 BinnedTrees BinTrees(const TreeEnsemble& in) {
   const TreeEnsemble e = BreadthFirst(in);
   const auto tables = ThresholdTables(e);

@@ -63,6 +63,9 @@ Status ValidateTreeEnsemble(const TreeEnsemble& e);
 // distinct thresholds per feature (FitsBinnedEncoding); otherwise version 1 is written. kFloat
 // (version 1) is what readers older than version 2 can load.
 enum class TreeEncoding { kFloat, kBinned };
+// Which optimised kernel scores a tree ensemble (InterpreterOptions::tree_kernel): kAuto by the
+// model's size (kernels::PreferBinned), or forced.
+enum class TreeKernel { kAuto, kFloat, kBinned };
 bool FitsBinnedEncoding(const TreeEnsemble& e);
 
 // The custom_options bytes (little-endian, versioned; README "Tree ensembles"). REQUIRES: a valid
@@ -146,6 +149,15 @@ struct BinnedTrees {
   size_t ScratchSize() const { return kBinnedBlock * std::max<size_t>(slot_feature.size(), 1); }
 };
 bool CanBin(const TreeEnsemble& e);
+// The kernel choice at Prepare (InterpreterOptions::tree_kernel = kAuto), by size alone, nothing
+// timed: binned when the trees fit it (CanBin) and have at least kBinnedMinNodes nodes, i.e. when
+// the float layout's nodes (16 bytes each) no longer fit a 32 KiB L1 data cache. Below that
+// binning each row costs more than the 16-bit compares save (fan.csv's 1,096 nodes: 0.47 vs
+// 0.81 us per sample); above it the binned kernel's 8-byte nodes win (300 depth-6 trees: 2.4-2.7x).
+// Measured crossover and the cases the rule gets wrong: BENCHMARKS.md, "Tree kernel choice".
+// Decisions are the same either way.
+inline constexpr size_t kBinnedMinNodes = 2048;
+bool PreferBinned(const TreeEnsemble& e);
 BinnedTrees BinTrees(const TreeEnsemble& e);  // REQUIRES: CanBin(e)
 // bins[r * slots + s] for the n rows at `in`.
 void BinRows(const BinnedTrees& b, const float* in, int n, uint16_t* bins);

@@ -248,6 +248,73 @@ TEST(TreeEnsembleTest, BinnedKernelIsBitExactWithReference) {
 
 // A model file written before version 2 (the bytes of SmallEnsemble in version 1, frozen here)
 // still loads and scores, through the binned kernel as well as the reference.
+// `trees` full trees of `depth` on 4 features, thresholds uniform in [0, 1) (ml_tree_bench's
+// synthetic ensemble).
+TreeEnsemble FullEnsemble(int trees, int depth) {
+  Rng rng(1);
+  TreeEnsemble e;
+  e.num_features = 4;
+  const int splits = (1 << depth) - 1;
+  for (int t = 0; t < trees; ++t) {
+    e.tree_offsets.push_back(static_cast<uint32_t>(e.nodes.size()));
+    for (int i = 0; i < splits; ++i) {
+      e.nodes.push_back({static_cast<int32_t>(rng.Below(4)), static_cast<float>(rng.Uniform()),
+                         2 * i + 1, 2 * i + 2, rng.Below(2) == 1});
+    }
+    for (int i = 0; i <= splits; ++i) e.nodes.push_back({-1, 0.01f * static_cast<float>(i), 0, 0});
+  }
+  return e;
+}
+
+// The kernel choice at Prepare is by size (kernels::PreferBinned): the float layout for a model
+// the size of fan.csv's (60 trees, 900 nodes here, 1,096 there: in L1 either way, binning costs
+// more than it saves), the binned kernel for 300 depth-6 trees (38,100 nodes); forced choices are
+// obeyed, and every choice scores alike.
+TEST(TreeEnsembleTest, KernelChoiceBySize) {
+  const TreeEnsemble small = FullEnsemble(60, 3);  // 900 nodes
+  const TreeEnsemble large = FullEnsemble(300, 6);
+  ASSERT_TRUE(ValidateTreeEnsemble(small).ok() && ValidateTreeEnsemble(large).ok());
+  ASSERT_TRUE(kernels::CanBin(small) && kernels::CanBin(large));
+  EXPECT_LT(small.nodes.size(), kernels::kBinnedMinNodes);
+  EXPECT_FALSE(kernels::PreferBinned(small));
+  EXPECT_EQ(large.nodes.size(), 38100u);
+  EXPECT_TRUE(kernels::PreferBinned(large));
+  // Beyond the binned limits the rule never asks for it, however large.
+  TreeEnsemble wide = FullEnsemble(1, 1);
+  wide.num_features = 20000;
+  wide.nodes[0].feature = 19999;
+  for (int t = 1; t < 20000; ++t) {
+    wide.tree_offsets.push_back(static_cast<uint32_t>(wide.nodes.size()));
+    wide.nodes.push_back({t, 0.5f, 1, 2, false});
+    wide.nodes.push_back({-1, 0.f, 0, 0});
+    wide.nodes.push_back({-1, 1.f, 0, 0});
+  }
+  ASSERT_TRUE(ValidateTreeEnsemble(wide).ok());
+  ASSERT_GE(wide.nodes.size(), kernels::kBinnedMinNodes);
+  EXPECT_FALSE(kernels::PreferBinned(wide));
+
+  for (const TreeEnsemble* e : {&small, &large}) {
+    GraphSpec g = BuildTreeGraph(*e, ModelMetadata{});
+    auto bytes = WriteTflite(g);
+    ASSERT_TRUE(bytes.ok());
+    auto model = Model::FromBytes(*bytes);
+    ASSERT_TRUE(model.ok());
+    const std::vector<float> x = RandomRows(9, 100, 4);
+    std::vector<float> want(100);
+    auto ref = Scorer::Create(*model, {.max_batch = 100, .reference_kernels = true});
+    ASSERT_TRUE(ref.ok());
+    (*ref)->ScoreBatch(x.data(), 100, want.data());
+    for (TreeKernel k : {TreeKernel::kAuto, TreeKernel::kFloat, TreeKernel::kBinned}) {
+      auto s = Scorer::Create(*model, {.max_batch = 100, .tree_kernel = k});
+      ASSERT_TRUE(s.ok()) << s.status().ToString();
+      std::vector<float> got(100);
+      (*s)->ScoreBatch(x.data(), 100, got.data());
+      EXPECT_EQ(std::memcmp(got.data(), want.data(), sizeof(float) * 100), 0)
+          << e->nodes.size() << " nodes, kernel " << static_cast<int>(k);
+    }
+  }
+}
+
 TEST(TreeEnsembleTest, VersionOneOptionsStillLoad) {
   const std::string hex =
       "41474254010000000200000002000000080000000000003e0100000000000000000000000500000000000000"
