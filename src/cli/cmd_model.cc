@@ -34,7 +34,12 @@ std::string TreeSummary(const ml::OpSpec& op) {
   if (!e.ok()) return ",\"trees\":{\"error\":" + ml::JsonString(e.status().message()) + "}";
   int depth = 0;
   for (size_t t = 0; t < e->num_trees(); ++t) depth = std::max(depth, ml::TreeDepth(*e, t));
+  const uint16_t version =
+      ml::TreeEnsembleVersion(op.custom_options.data(), op.custom_options.size());
   return ",\"trees\":{\"count\":" + std::to_string(e->num_trees()) +
+         ",\"options_version\":" + std::to_string(version) + ",\"thresholds\":\"" +
+         (version == ml::kTreeEnsembleVersionBinned ? "binned" : "float") + "\"" +
+         ",\"options_bytes\":" + std::to_string(op.custom_options.size()) +
          ",\"nodes\":" + std::to_string(e->nodes.size()) +
          ",\"max_depth\":" + std::to_string(depth) +
          ",\"features\":" + std::to_string(e->num_features) +

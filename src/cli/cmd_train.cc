@@ -243,6 +243,12 @@ void AddGbdtOptions(CLI::App* cmd, ml::TrainRecipe& a) {
                   "gbdt: training threads (0 = every core; XGBoost's OpenMP threads slow down "
                   "badly on a busy machine)")
       ->capture_default_str();
+  cmd->add_option("--tree-thresholds", a.tree_thresholds,
+                  "gbdt: how the model file stores split thresholds: binned (operator options "
+                  "version 2, about half the bytes) or float (version 1, for devices running an "
+                  "aiot too old to read version 2); the scores are identical")
+      ->check(CLI::IsMember({"binned", "float"}))
+      ->capture_default_str();
 }
 
 // --derive, --calibrate, --threshold, --readings-per-day.

@@ -38,8 +38,6 @@ CREATE INDEX IF NOT EXISTS maintenance_device ON maintenance(device, at);
 CREATE UNIQUE INDEX IF NOT EXISTS maintenance_key ON maintenance(device, kind, at);
 )sql";
 
-constexpr const char* kKindNames[] = {"failure", "repair", "inspection"};
-
 void AppendNumber(std::string& out, double v) {
   if (std::isnan(v)) return;  // empty cell
   char buf[32];
@@ -76,20 +74,6 @@ Status CheckDevice(std::string_view id) {
 }
 
 }  // namespace
-
-const char* MaintenanceKindName(MaintenanceKind kind) {
-  return kKindNames[static_cast<size_t>(kind)];
-}
-
-bool ParseMaintenanceKind(std::string_view name, MaintenanceKind* out) {
-  for (size_t i = 0; i < std::size(kKindNames); ++i) {
-    if (name == kKindNames[i]) {
-      *out = static_cast<MaintenanceKind>(i);
-      return true;
-    }
-  }
-  return false;
-}
 
 TrainingDatastore::TrainingDatastore(std::string data_dir, DatastoreConfig config,
                                      const Clock& clock)

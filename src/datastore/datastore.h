@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "base/clock.h"
+#include "base/maintenance.h"
 #include "base/result.h"
 #include "base/sqlite.h"
 #include "datastore/datastore_config.h"
@@ -17,11 +18,11 @@
 
 namespace aiot::datastore {
 
-// What a maintenance record says happened to a device: it failed, it was repaired (or replaced),
-// or it was inspected (documentation only: no effect on labels).
-enum class MaintenanceKind { kFailure, kRepair, kInspection };
-const char* MaintenanceKindName(MaintenanceKind kind);  // "failure", "repair", "inspection"
-bool ParseMaintenanceKind(std::string_view name, MaintenanceKind* out);
+// What a maintenance record says happened to a device (failure, repair, inspection): the kinds
+// and their names are base/maintenance.h's, shared with the trainer's record reader.
+using aiot::MaintenanceKind;
+using aiot::MaintenanceKindName;  // "failure", "repair", "inspection"
+using aiot::ParseMaintenanceKind;
 
 // One maintenance record (a CMMS work order, an operator's note, the simulator's report). A
 // record is identified by (device, kind, at): adding the same one again changes nothing, so a

@@ -225,11 +225,16 @@ TEST(DatastoreTest, MaintenanceJson) {
   ASSERT_TRUE(legacy.ok());
   EXPECT_EQ(legacy->kind, MaintenanceKind::kFailure);
   EXPECT_EQ(legacy->device, "fan-2");
-  for (const char* bad : {"", "[]", "{}", R"({"device":1,"at":"2026-01-01T00:00:00Z"})",
-                          R"({"device":"a","kind":"broken","at":"2026-01-01T00:00:00Z"})",
-                          R"({"device":"a","kind":"repair","failure_at":"2026-01-01T00:00:00Z"})",
-                          R"({"device":"a","at":"yesterday"})",
-                          R"({"device":"a","at":"2026-01-01T00:00:00Z","mode":5})"}) {
+  // base/maintenance.h's rules (shared with the trainer's reader): a time without a zone is UTC.
+  auto no_zone = ParseMaintenanceJson(R"({"device":"fan-3","at":"2026-01-01 03:00:00"})");
+  ASSERT_TRUE(no_zone.ok()) << no_zone.status().ToString();
+  EXPECT_EQ(no_zone->at, kT0 + 10800 * kSec);
+  for (const char* bad :
+       {"", "[]", "{}", R"({"device":1,"at":"2026-01-01T00:00:00Z"})",
+        R"({"device":"a","kind":"broken","at":"2026-01-01T00:00:00Z"})",
+        R"({"device":"a","kind":"repair","failure_at":"2026-01-01T00:00:00Z"})",
+        R"({"device":"a","at":"yesterday"})", R"({"device":"","at":"2026-01-01T00:00:00Z"})",
+        R"({"device":"a","at":"2026-01-01T00:00:00Z","mode":5})"}) {
     auto p = ParseMaintenanceJson(bad);
     EXPECT_EQ(p.status().code(), make_error_code(errc::invalid_argument)) << bad;
   }

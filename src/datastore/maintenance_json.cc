@@ -3,6 +3,7 @@
 #include "base/clock.h"
 #include "base/errc.h"
 #include "base/json.h"
+#include "base/maintenance.h"
 
 namespace aiot::datastore {
 namespace {
@@ -12,24 +13,12 @@ Status Bad(std::string what) { return {errc::invalid_argument, std::move(what)};
 }  // namespace
 
 Result<MaintenanceRecord> MaintenanceFromJson(const nlohmann::json& body) {
-  if (!body.is_object()) return Bad("a maintenance record must be a JSON object");
+  MaintenanceFields f;  // device, kind, at: base/maintenance.h's rules, shared with the trainer
+  if (Status st = ReadMaintenanceFields(body, &f); !st.ok()) return st;
   MaintenanceRecord r;
-  auto device = json::String(body, "device");
-  if (!device) device = json::String(body, "deviceID");
-  if (!device) return Bad("`device` must be a string");
-  r.device = std::move(*device);
-  if (json::Has(body, "kind")) {
-    auto kind = json::String(body, "kind");
-    if (!kind || !ParseMaintenanceKind(*kind, &r.kind)) {
-      return Bad("`kind` must be failure, repair or inspection");
-    }
-  }
-  std::string_view at_key = json::Has(body, "at") ? "at" : "failure_at";
-  if (at_key == "failure_at" && r.kind != MaintenanceKind::kFailure) at_key = "at";
-  auto at = json::String(body, at_key);
-  if (!at || !ParseTimestamp(*at, &r.at)) {
-    return Bad("`" + std::string(at_key) + "` must be an RFC 3339 time");
-  }
+  r.device = std::move(f.device);
+  r.kind = f.kind;
+  r.at = f.at;
   for (auto [key, out] : {std::pair{"mode", &r.mode}, std::pair{"note", &r.note}}) {
     if (!json::Has(body, key)) continue;
     auto v = json::String(body, key);

@@ -12,7 +12,9 @@
 //    "note":"replaced bearing 6204"}
 // `device` may be `deviceID` (the telemetry's key); `kind` is failure (the default), repair or
 // inspection; `at` is RFC 3339 (a time without a zone is UTC). `failure_at` is the older form of a
-// failure's `at`. Sans-I/O; the input is hostile: never throws.
+// failure's `at`. Those rules are base/maintenance.h's (`ReadMaintenanceFields`), which the
+// trainer's reader of this JSON (ml/data/ttf.h) uses too. Sans-I/O; the input is hostile: never
+// throws.
 namespace aiot::datastore {
 
 // invalid_argument saying what is wrong (the datastore checks the device id and sizes).

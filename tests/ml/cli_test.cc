@@ -179,10 +179,31 @@ TEST_F(MlCli, TrainsGradientBoostedTrees) {
   ASSERT_TRUE(scored.ok());
   ASSERT_EQ(scored->rows.size(), 3000u);
   ASSERT_EQ(Aiot("tflite inspect " + model, &out), 0) << Stderr();
-  for (const char* s : {"\"op\":\"CUSTOM:AIOT_TREE_ENSEMBLE\"",
-                        "\"trees\":{\"count\":", "\"op\":\"LOGISTIC\"", "\"runnable\":true"}) {
+  for (const char* s : {"\"op\":\"CUSTOM:AIOT_TREE_ENSEMBLE\"", "\"trees\":{\"count\":",
+                        "\"options_version\":2", "\"op\":\"LOGISTIC\"", "\"runnable\":true"}) {
     EXPECT_NE(out.find(s), std::string::npos) << s << " in " << out;
   }
+  // --tree-thresholds float: the same trees as options version 1 (older readers), same scores.
+  const std::string v1 = dir_ + "/trees-v1.tflite";
+  ASSERT_EQ(Aiot("train --data " + csv_ +
+                     " --label status --label-map healthy=0,failing=1 --drop pump_id,recorded_at"
+                     " --model gbdt --trees 80 --max-depth 4 --learning-rate 0.2 --subsample 0.9"
+                     " --min-child-weight 2 --early-stopping-rounds 10 --balanced --threads 1"
+                     " --seed 3 --tree-thresholds float --out " +
+                     v1,
+                 &out),
+            0)
+      << Stderr();
+  ASSERT_EQ(Aiot("tflite inspect " + v1, &out), 0) << Stderr();
+  EXPECT_NE(out.find("\"options_version\":1,\"thresholds\":\"float\""), std::string::npos) << out;
+  std::string scores_v2, scores_v1;
+  ASSERT_EQ(Aiot("score --model " + model + " --data " + csv_, &scores_v2), 0) << Stderr();
+  ASSERT_EQ(Aiot("score --model " + v1 + " --data " + csv_, &scores_v1), 0) << Stderr();
+  EXPECT_EQ(scores_v1, scores_v2);
+  EXPECT_NE(Aiot("train --data " + csv_ +
+                     " --label status --model gbdt --tree-thresholds int8 --out " + v1,
+                 &out),
+            0);
   ASSERT_EQ(Aiot("drift --model " + model + " --data " + csv_, &out), 0) << Stderr();
   EXPECT_NE(out.find("\"drift\":false"), std::string::npos) << out;
   // No int8 form for trees yet: refused, saying so.

@@ -6,8 +6,11 @@
 #include <cmath>
 #include <cstdio>
 #include <cstring>
+#include <string>
+#include <vector>
 
 #include "ml/data/dataset.h"
+#include "ml/data/random.h"
 #include "ml/runtime/model.h"
 #include "ml/train/export.h"
 #include "ml/train/gbdt.h"
@@ -56,6 +59,80 @@ TEST(GbdtFanTest, HeldOutScoresEqualXgboostAndReachTheMlpsAccuracy) {
       ToJson(rep).c_str());
   EXPECT_GE(rep.accuracy, 0.945);  // the reference MLP recipe's floor (fan_train_test.cc)
   EXPECT_GT(rep.roc_auc, 0.95);
+
+  // Binned thresholds (version 2, what BuildTreeGraph writes): the same decisions as the float
+  // model (version 1) on every test row and on rows at, just below and just above each threshold,
+  // NaN and +-inf; the binned kernel, the float-layout kernel and the reference agree bit for bit.
+  const auto& options = (*model)->graph().ops[0].custom_options;
+  ASSERT_EQ(TreeEnsembleVersion(options.data(), options.size()), kTreeEnsembleVersionBinned);
+  auto v1 = WriteTflite(
+      BuildTreeGraph(r->ensemble, ModelMetadata{}, /*regression=*/false, TreeEncoding::kFloat));
+  ASSERT_TRUE(v1.ok());
+  auto float_model = Model::FromBytes(*v1);
+  ASSERT_TRUE(float_model.ok());
+  std::printf("fan.csv gbdt: %zu nodes; operator options %zu bytes binned (v2), %zu float (v1)\n",
+              r->ensemble.nodes.size(), options.size(),
+              (*float_model)->graph().ops[0].custom_options.size());
+  // Small enough that the interpreter picks the float-layout kernel by itself (PreferBinned).
+  EXPECT_FALSE(kernels::PreferBinned(r->ensemble)) << r->ensemble.nodes.size() << " nodes";
+  EXPECT_LT(options.size(), (*float_model)->graph().ops[0].custom_options.size());
+  std::vector<float> rows = test.x;
+  Rng rng(9);
+  const auto tables = ThresholdTables(r->ensemble);
+  for (int i = 0; i < 20000; ++i) {
+    std::vector<float> row(test.x.begin() + (i % test.rows) * test.cols,
+                           test.x.begin() + (i % test.rows + 1) * test.cols);
+    for (size_t f = 0; f < test.cols; ++f) {
+      if (tables[f].empty() || rng.Below(2) == 0) continue;
+      const float t = tables[f][rng.Below(tables[f].size())];
+      const uint64_t k = rng.Below(8);
+      row[f] = k < 3   ? t
+               : k < 5 ? std::nextafter(t, -INFINITY)
+               : k < 7 ? std::nextafter(t, INFINITY)
+                       : (rng.Below(2) ? std::nanf("") : INFINITY);
+    }
+    rows.insert(rows.end(), row.begin(), row.end());
+  }
+  const size_t n = rows.size() / test.cols;
+  std::vector<float> binned(n), as_float(n), reference(n);
+  auto binned_scorer =
+      Scorer::Create(*model, {.max_batch = 256, .tree_kernel = TreeKernel::kBinned});
+  auto float_scorer =
+      Scorer::Create(*float_model, {.max_batch = 256, .tree_kernel = TreeKernel::kFloat});
+  auto ref_scorer = Scorer::Create(*float_model, {.max_batch = 256, .reference_kernels = true});
+  ASSERT_TRUE(binned_scorer.ok() && float_scorer.ok() && ref_scorer.ok());
+  (*binned_scorer)->ScoreBatch(rows.data(), n, binned.data());
+  (*float_scorer)->ScoreBatch(rows.data(), n, as_float.data());
+  (*ref_scorer)->ScoreBatch(rows.data(), n, reference.data());
+  EXPECT_EQ(std::memcmp(binned.data(), reference.data(), n * sizeof(float)), 0);
+  EXPECT_EQ(std::memcmp(as_float.data(), reference.data(), n * sizeof(float)), 0);
+  for (size_t i = 0; i < n; i += 97) {  // one row at a time too (the predictor's path)
+    ASSERT_EQ((*binned_scorer)->Score(rows.data() + i * test.cols), reference[i]) << i;
+  }
+}
+
+// A tree model written before binned thresholds existed (the fuzz corpus' gbdt_float.tflite,
+// version 1) still loads, and both kernels score it alike.
+TEST(GbdtFanTest, VersionOneModelFileStillLoads) {
+  const std::string path = testing::SourceDir() + "/src/ml/fuzz_corpus/tflite/gbdt_float.tflite";
+  auto model = Model::FromFile(path);
+  ASSERT_TRUE(model.ok()) << model.status().ToString();
+  const auto& options = (*model)->graph().ops[0].custom_options;
+  ASSERT_EQ(TreeEnsembleVersion(options.data(), options.size()), kTreeEnsembleVersionFloat);
+  auto ref = Scorer::Create(*model, {.max_batch = 64, .reference_kernels = true});
+  ASSERT_TRUE(ref.ok()) << ref.status().ToString();
+  Rng rng(4);
+  std::vector<float> x(64 * static_cast<size_t>((*ref)->num_features()));
+  for (float& v : x) v = static_cast<float>(rng.Uniform(0, 1000));
+  std::vector<float> b(64);
+  (*ref)->ScoreBatch(x.data(), 64, b.data());
+  for (TreeKernel k : {TreeKernel::kAuto, TreeKernel::kFloat, TreeKernel::kBinned}) {
+    auto fast = Scorer::Create(*model, {.max_batch = 64, .tree_kernel = k});
+    ASSERT_TRUE(fast.ok()) << fast.status().ToString();
+    std::vector<float> a(64);
+    (*fast)->ScoreBatch(x.data(), 64, a.data());
+    EXPECT_EQ(std::memcmp(a.data(), b.data(), sizeof(float) * 64), 0) << static_cast<int>(k);
+  }
 }
 
 }  // namespace

@@ -11,6 +11,7 @@
 #include "base/clock.h"
 #include "base/errc.h"
 #include "base/json.h"
+#include "base/maintenance.h"
 #include "base/sha256.h"
 
 namespace aiot::ml {
@@ -23,6 +24,18 @@ int FirstColumn(const CsvTable& t, std::initializer_list<const char*> names) {
     if (int c = t.Column(n); c >= 0) return c;
   }
   return -1;
+}
+
+MaintenanceEvent::Kind EventKind(MaintenanceKind k) {
+  switch (k) {
+    case MaintenanceKind::kFailure:
+      return MaintenanceEvent::Kind::kFailure;
+    case MaintenanceKind::kRepair:
+      return MaintenanceEvent::Kind::kRepair;
+    case MaintenanceKind::kInspection:
+      break;
+  }
+  return MaintenanceEvent::Kind::kOther;
 }
 
 Status CellError(size_t line, const std::string& column, const std::string& what) {
@@ -59,17 +72,13 @@ Result<std::vector<MaintenanceEvent>> ParseMaintenanceCsv(const CsvTable& t) {
     if (!ParseTimestamp(row[at], &e.at, MissingZone::kUtc)) {
       return CellError(line, t.header[at], "`" + row[at].substr(0, 64) + "` is not a time");
     }
-    const std::string k = kind >= 0 ? row[kind] : "failure";
-    if (k == "failure" || k.empty()) {
-      e.kind = MaintenanceEvent::Kind::kFailure;
-    } else if (k == "repair") {
-      e.kind = MaintenanceEvent::Kind::kRepair;
-    } else if (k == "inspection") {
-      e.kind = MaintenanceEvent::Kind::kOther;
-    } else {
+    const std::string k = kind >= 0 ? row[kind] : "";
+    MaintenanceKind mk = MaintenanceKind::kFailure;  // an empty cell: failure, as in the JSON
+    if (!k.empty() && !ParseMaintenanceKind(k, &mk)) {
       return CellError(line, "kind",
                        "`" + k.substr(0, 64) + "` is not failure, repair or inspection");
     }
+    e.kind = EventKind(mk);
     out.push_back(std::move(e));
   }
   return out;
@@ -134,34 +143,12 @@ Result<std::vector<MaintenanceEvent>> ParseMaintenanceJson(std::string_view text
   size_t n = 0;
   for (const auto& r : *records) {
     ++n;
-    if (!r.is_object()) return RecordError(n, "not a JSON object");
+    MaintenanceFields f;  // base/maintenance.h: the datastore's own rules for these fields
+    if (Status st = ReadMaintenanceFields(r, &f); !st.ok()) return RecordError(n, st.message());
     MaintenanceEvent e;
-    auto device = json::String(r, "device");
-    if (!device) device = json::String(r, "deviceID");
-    if (!device) return RecordError(n, "`device` must be a string");
-    if (device->empty()) return RecordError(n, "empty device id");
-    e.device = std::move(*device);
-    if (json::Has(r, "kind")) {
-      const auto kind = json::String(r, "kind");
-      if (kind && *kind == "failure") {
-        e.kind = MaintenanceEvent::Kind::kFailure;
-      } else if (kind && *kind == "repair") {
-        e.kind = MaintenanceEvent::Kind::kRepair;
-      } else if (kind && *kind == "inspection") {
-        e.kind = MaintenanceEvent::Kind::kOther;
-      } else {
-        return RecordError(n, "`kind` must be failure, repair or inspection");
-      }
-    }
-    const std::string at_key = !json::Has(r, "at") && json::Has(r, "failure_at") &&
-                                       e.kind == MaintenanceEvent::Kind::kFailure
-                                   ? "failure_at"
-                                   : "at";
-    const auto at = json::String(r, at_key);
-    if (!at) return RecordError(n, "`" + at_key + "` must be a string (an RFC 3339 time)");
-    if (!ParseTimestamp(*at, &e.at, MissingZone::kUtc)) {
-      return RecordError(n, "`" + at_key + "`: `" + at->substr(0, 64) + "` is not a time");
-    }
+    e.device = std::move(f.device);
+    e.at = f.at;
+    e.kind = EventKind(f.kind);
     out.push_back(std::move(e));
   }
   return out;

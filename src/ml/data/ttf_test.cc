@@ -156,7 +156,8 @@ TEST(TimeToFailureTest, HostileMaintenanceJsonNamesLineColumnOrRecord) {
   expect("[" + std::string(100000, '['), "not valid JSON");  // deep nesting, unterminated
   expect(R"({"rows":[]})", "`records` array");
   expect(R"({"records":{"device":"a"}})", "must be an array");
-  expect(R"([{"device":"a","at":"2026-01-01T00:00:00Z"}, 7])", "record 2: not a JSON object");
+  expect(R"([{"device":"a","at":"2026-01-01T00:00:00Z"}, 7])",
+         "record 2: a maintenance record must be a JSON object");
   expect(R"([{"device":5,"at":"2026-01-01T00:00:00Z"}])", "record 1: `device`");
   expect(R"([{"device":"","at":"2026-01-01T00:00:00Z"}])", "record 1: empty device id");
   expect(R"([{"device":"a","kind":"exploded","at":"2026-01-01T00:00:00Z"}])", "record 1: `kind`");

@@ -148,7 +148,12 @@ struct Interpreter::Node {
 
 struct Interpreter::Trees {
   TreeEnsemble ensemble;
-  kernels::PackedTrees packed;  // empty with reference kernels
+  // Optimised kernels: binned thresholds when the trees fit (kernels::CanBin), else the float
+  // layout; both empty with reference kernels.
+  bool binned = false;
+  kernels::BinnedTrees bins;
+  std::vector<uint16_t> scratch;  // one block's bins, so Invoke allocates nothing
+  kernels::PackedTrees packed;
 };
 
 // Create()'s steps, as in TFLite's Prepare: check the graph, size the tensors and plan their
@@ -649,7 +654,17 @@ Status Interpreter::Planner::PrepareTreeEnsemble(const OpSpec& os, const std::st
   nd.kind = Kind::kTreeEnsemble;
   nd.trees = it_.trees_.size();
   Trees trees;
-  if (!nd.reference) trees.packed = kernels::PackTrees(*e);
+  if (!nd.reference) {
+    trees.binned = options_.tree_kernel == TreeKernel::kBinned  ? kernels::CanBin(*e)
+                   : options_.tree_kernel == TreeKernel::kFloat ? false
+                                                                : kernels::PreferBinned(*e);
+    if (trees.binned) {
+      trees.bins = kernels::BinTrees(*e);
+      trees.scratch.resize(trees.bins.ScratchSize());
+    } else {
+      trees.packed = kernels::PackTrees(*e);
+    }
+  }
   trees.ensemble = std::move(*e);
   it_.trees_.push_back(std::move(trees));
   return Status::Ok();
@@ -879,9 +894,11 @@ void Interpreter::RunSliceOrConcat(const Node& nd, int batch) {
 void Interpreter::RunTreeEnsemble(const Node& nd, int batch) {
   const auto* x = static_cast<const float*>(tensors_[nd.in].data);
   auto* y = static_cast<float*>(tensors_[nd.out].data);
-  const Trees& t = trees_[nd.trees];
+  Trees& t = trees_[nd.trees];
   if (nd.reference) {
     kernels::TreeEnsembleRef(t.ensemble, x, batch, y);
+  } else if (t.binned) {
+    kernels::TreeEnsembleBinned(t.bins, x, batch, y, t.scratch.data());
   } else {
     kernels::TreeEnsembleOpt(t.packed, x, batch, y);
   }

@@ -37,6 +37,10 @@ struct InterpreterOptions {
   // with TFLite; true = TFLite built with TFLITE_SINGLE_ROUNDING=1 (each result correctly
   // rounded), which is also what Arm NN's CpuRef backend computes (see README).
   bool single_rounding = false;
+  // AIOT_TREE_ENSEMBLE's optimised kernel: kAuto picks per model at Create by its size
+  // (kernels::PreferBinned, no timing); kFloat / kBinned force one (benchmarks, tests; kBinned
+  // only when the trees fit it). All equal the reference bit for bit.
+  TreeKernel tree_kernel = TreeKernel::kAuto;
 };
 
 // Executes one .tflite subgraph. Create() is TFLite's Prepare: it validates every op (types,

@@ -51,6 +51,7 @@ Result<std::unique_ptr<Scorer>> Scorer::Create(std::shared_ptr<const Model> mode
   io.reference_kernels = options.reference_kernels;
   io.max_isa = options.max_isa;
   io.single_rounding = options.single_rounding;
+  io.tree_kernel = options.tree_kernel;
   auto it = Interpreter::Create(model->graph(), io);
   if (!it.ok()) return it.status();
   std::unique_ptr<Scorer> s(new Scorer());

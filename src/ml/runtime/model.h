@@ -42,6 +42,7 @@ struct ScorerOptions {
   bool reference_kernels = false;
   kernels::Isa max_isa = kernels::Isa::kAvxVnni;  // see InterpreterOptions
   bool single_rounding = false;                   // see InterpreterOptions
+  TreeKernel tree_kernel = TreeKernel::kAuto;     // see InterpreterOptions
 };
 
 // Scores raw feature vectors with a model: the one-stop API for the predictor, the device agent

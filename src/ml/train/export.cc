@@ -65,8 +65,8 @@ GraphSpec BuildFloatGraph(const Mlp& m, const ModelMetadata& metadata) {
   return g;
 }
 
-GraphSpec BuildTreeGraph(const TreeEnsemble& trees, const ModelMetadata& metadata,
-                         bool regression) {
+GraphSpec BuildTreeGraph(const TreeEnsemble& trees, const ModelMetadata& metadata, bool regression,
+                         TreeEncoding encoding) {
   GraphSpec g;
   g.name = "main";
   g.description = "aiot " + (metadata.name.empty() ? std::string("model") : metadata.name);
@@ -83,7 +83,7 @@ GraphSpec BuildTreeGraph(const TreeEnsemble& trees, const ModelMetadata& metadat
   OpSpec op;
   op.builtin_code = static_cast<int32_t>(Op::kCustom);
   op.custom_code = kTreeEnsembleOp;
-  op.custom_options = EncodeTreeEnsemble(trees);
+  op.custom_options = EncodeTreeEnsemble(trees, encoding);
   op.inputs = {input};
   op.outputs = {margin};
   g.ops.push_back(std::move(op));

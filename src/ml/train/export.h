@@ -22,8 +22,10 @@ GraphSpec BuildFloatGraph(const Mlp& model, const ModelMetadata& metadata);
 // The float .tflite graph of a tree ensemble. Trees split on raw values, so there is no
 // normalisation: features[1,F] -AIOT_TREE_ENSEMBLE-> margin[1,1] -LOGISTIC-> score[1,1].
 // `regression`: features[1,F] -AIOT_TREE_ENSEMBLE-> prediction[1,1] (the value itself).
+// The operator's options are written binned (version 2, half the bytes) when the trees fit,
+// else as version 1; kFloat writes version 1 always, for readers older than version 2.
 GraphSpec BuildTreeGraph(const TreeEnsemble& trees, const ModelMetadata& metadata,
-                         bool regression = false);
+                         bool regression = false, TreeEncoding encoding = TreeEncoding::kBinned);
 
 // `graph` (built for the raw columns followed by the derived ones, [1, raw_cols + D]) with the
 // derived features computed inside it, so it takes the raw columns [1, raw_cols]:

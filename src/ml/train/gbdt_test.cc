@@ -12,6 +12,7 @@
 #include "base/errc.h"
 #include "ml/data/random.h"
 #include "ml/runtime/model.h"
+#include "ml/tflite/graph.h"
 #include "ml/train/export.h"
 #include "ml/train/metrics.h"
 #include "ml/train/pipeline.h"
@@ -246,6 +247,46 @@ TEST(GbdtTest, TrainAndExportWritesARunnableTreeModel) {
   EXPECT_EQ((*model)->metadata().feature_names().size(), 5u);
   job.int8 = true;
   EXPECT_EQ(TrainAndExport(data, job).error(), errc::unsupported);
+}
+
+// The tree operator's custom_options version in a .tflite file (0 when it has none).
+uint16_t TreeOptionsVersion(const std::vector<uint8_t>& tflite) {
+  auto g = ReadTflite(tflite.data(), tflite.size());
+  if (!g.ok()) return 0;
+  for (const OpSpec& op : g->ops) {
+    if (op.custom_code == kTreeEnsembleOp) {
+      return TreeEnsembleVersion(op.custom_options.data(), op.custom_options.size());
+    }
+  }
+  return 0;
+}
+
+// --tree-thresholds float (TrainJob::tree_encoding) writes options version 1 for older readers;
+// the default writes version 2; the two files give the very same scores.
+TEST(GbdtTest, TreeThresholdsFloatWritesVersionOneWithTheSameScores) {
+  const Dataset data = Synthetic(8, 2000);
+  TrainJob job;
+  job.family = ModelFamily::kGbdt;
+  job.gbdt.trees = 40;
+  job.gbdt.threads = 1;
+  auto binned = TrainAndExport(data, job);
+  ASSERT_TRUE(binned.ok()) << binned.status().ToString();
+  job.tree_encoding = TreeEncoding::kFloat;
+  auto flt = TrainAndExport(data, job);
+  ASSERT_TRUE(flt.ok()) << flt.status().ToString();
+  EXPECT_EQ(TreeOptionsVersion(binned->float_model), kTreeEnsembleVersionBinned);
+  EXPECT_EQ(TreeOptionsVersion(flt->float_model), 1);
+  EXPECT_LT(binned->float_model.size(), flt->float_model.size());
+  auto a = ScoreRows(binned->float_model, data);
+  auto b = ScoreRows(flt->float_model, data);
+  ASSERT_TRUE(a.ok() && b.ok());
+  ASSERT_EQ(a->size(), data.rows);
+  ASSERT_EQ(b->size(), data.rows);
+  for (size_t i = 0; i < data.rows; ++i) {
+    ASSERT_EQ(std::memcmp(&(*a)[i], &(*b)[i], sizeof(float)), 0) << "row " << i;
+  }
+  EXPECT_EQ(binned->test.f1, flt->test.f1);
+  EXPECT_EQ(binned->test.roc_auc, flt->test.roc_auc);
 }
 
 }  // namespace

@@ -114,6 +114,9 @@ bool SetGbdtRecipeKey(TrainJob& job, std::string_view key, std::string_view valu
     ok = number && v > 0 && std::isfinite(v) && ((g.scale_pos_weight = v), true);
   } else if (key == "threads") {
     ok = whole && v <= 1024 && ((g.threads = static_cast<int>(v)), true);
+  } else if (key == "tree_thresholds") {
+    ok = value == "binned" || value == "float";
+    if (ok) job.tree_encoding = value == "float" ? TreeEncoding::kFloat : TreeEncoding::kBinned;
   } else {
     return false;
   }
@@ -192,7 +195,7 @@ Status SetRecipeKey(TrainJob& job, std::string_view key, std::string_view value)
                     "l2, patience, validation, test, balanced, schedule, derive, calibrate, "
                     "threshold, readings_per_day; gbdt: model, trees, depth, eta, "
                     "min_child_weight, subsample, colsample, early_stopping, "
-                    "scale_pos_weight, threads)");
+                    "scale_pos_weight, threads, tree_thresholds)");
 }
 
 }  // namespace
@@ -257,7 +260,7 @@ Result<GraphSpec> TrainGbdtGraph(const Dataset& data, const TrainJob& job,
     out.metadata.task = job.task;
     out.metadata.metrics = {{"gbdt_trees", static_cast<double>(out.trees)}};
   }
-  return BuildTreeGraph(r->ensemble, out.metadata, data.regression());
+  return BuildTreeGraph(r->ensemble, out.metadata, data.regression(), job.tree_encoding);
 }
 
 // MLP / logistic regression on `data`; the float graph and the split.

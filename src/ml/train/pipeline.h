@@ -27,6 +27,10 @@ struct TrainJob {
   ModelFamily family = ModelFamily::kMlp;
   TrainConfig train;  // MLP (and the split settings of every family: test, validation, seed)
   GbdtConfig gbdt;    // GBDT; its test/validation fractions and seed are taken from `train`
+  // GBDT: how the AIOT_TREE_ENSEMBLE options store thresholds. kBinned writes version 2 when the
+  // trees fit it (else version 1); kFloat always version 1, which aiot builds that predate
+  // version 2 can load. The scores are the same either way.
+  TreeEncoding tree_encoding = TreeEncoding::kBinned;
   bool int8 = false;
   QuantizeOptions quantize;
   size_t calibration_rows = 2000;  // training rows used for int8 calibration (0 = all)
@@ -93,8 +97,8 @@ struct TrainOutput {
 // derive (repeatable: "derive=dT = process_temp - air_temp"), calibrate (none/platt/isotonic),
 // threshold (0.5, f1, precision:P, budget:N), readings_per_day (for budget);
 // gradient-boosted trees: model=gbdt, trees, depth, eta, min_child_weight, subsample, colsample,
-// early_stopping (rounds), scale_pos_weight, threads (e.g. "default,model=gbdt,trees=500,depth=4").
-// errc::invalid_argument naming the item.
+// early_stopping (rounds), scale_pos_weight, threads, tree_thresholds (binned/float) (e.g.
+// "default,model=gbdt,trees=500,depth=4"). errc::invalid_argument naming the item.
 Result<TrainJob> ParseRecipe(std::string_view recipe);
 
 // The family --model auto picks on `data` (raw and derived columns): each candidate trained on k-1

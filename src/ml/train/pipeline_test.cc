@@ -25,7 +25,7 @@ TEST(RecipeTest, BasesAndOverrides) {
   EXPECT_TRUE(none->train.hidden.empty());
   auto g = ParseRecipe(
       "default,model=gbdt,trees=500,depth=4,eta=0.05,subsample=0.8,"
-      "early_stopping=30,scale_pos_weight=3,threads=2,balanced=true");
+      "early_stopping=30,scale_pos_weight=3,threads=2,balanced=true,tree_thresholds=float");
   ASSERT_TRUE(g.ok()) << g.status().ToString();
   EXPECT_EQ(g->family, ModelFamily::kGbdt);
   EXPECT_EQ(g->gbdt.trees, 500);
@@ -36,6 +36,8 @@ TEST(RecipeTest, BasesAndOverrides) {
   EXPECT_DOUBLE_EQ(g->gbdt.scale_pos_weight, 3);
   EXPECT_EQ(g->gbdt.threads, 2);
   EXPECT_TRUE(g->gbdt.balanced);
+  EXPECT_EQ(g->tree_encoding, TreeEncoding::kFloat);
+  EXPECT_EQ(ParseRecipe("model=gbdt,tree_thresholds=binned")->tree_encoding, TreeEncoding::kBinned);
   auto o = ParseRecipe(
       "default,model=auto,derive=power = torque * rotation * 0.10472,derive=dT = p - a,"
       "calibrate=isotonic,threshold=budget:2,readings_per_day=96");
@@ -47,8 +49,9 @@ TEST(RecipeTest, BasesAndOverrides) {
   EXPECT_EQ(o->threshold.kind, ThresholdRule::Kind::kBudget);
   EXPECT_DOUBLE_EQ(o->threshold.value, 2);
   EXPECT_DOUBLE_EQ(o->threshold.readings_per_day, 96);
-  for (const char* bad : {"model=forest", "trees=0", "depth=65", "eta=0", "subsample=1.5",
-                          "calibrate=beta", "threshold=f2", "readings_per_day=0"}) {
+  for (const char* bad :
+       {"model=forest", "trees=0", "depth=65", "eta=0", "subsample=1.5", "calibrate=beta",
+        "threshold=f2", "readings_per_day=0", "tree_thresholds=int"}) {
     EXPECT_EQ(ParseRecipe(bad).status().code(), errc::invalid_argument) << bad;
   }
   for (const char* bad : {"slow", "epochs=0", "epochs=x", "hidden=3x", "lr=2", "fast,default",

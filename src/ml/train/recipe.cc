@@ -56,6 +56,10 @@ void Describe(config::Visitor& v, TrainRecipe& r) {
           "gbdt: stop when the validation loss has not improved for N rounds (0 = off).");
   v.Field("scale_pos_weight", g.scale_pos_weight, "gbdt: weight of class 1 against class 0.");
   v.Field("threads", g.threads, config::Range{0, 1024}, "gbdt: training threads (0 = every core).");
+  v.Choice("tree_thresholds", r.tree_thresholds, {"binned", "float"},
+           "gbdt: how the model file stores split thresholds: binned (options version 2, about "
+           "half the bytes) or float (version 1, for devices running an aiot older than version "
+           "2's reader).");
   v.Field("folds", r.folds, config::Range{2, 20}, "auto: cross-validation folds.");
   v.Choice("auto_metric", r.auto_metric, {"roc_auc", "f1"}, "auto: the metric that decides.");
   v.Field("derive", r.derive,
@@ -179,6 +183,7 @@ Result<TrainJob> RecipeJob(const TrainRecipe& r, DatasetSchema* schema) {
   job.task = regression ? r.task : "regression";
   job.gbdt = r.gbdt;
   job.gbdt.balanced = r.balanced;
+  job.tree_encoding = r.tree_thresholds == "float" ? TreeEncoding::kFloat : TreeEncoding::kBinned;
   job.derive = r.derive;
   job.folds = r.folds;
   job.auto_metric = r.auto_metric;

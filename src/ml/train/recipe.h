@@ -32,7 +32,9 @@ struct TrainRecipe {
   // Data
   std::string data, label, drop, features, label_map;
   std::string task = "classification";  // classification, regression, time_to_failure
-  std::string maintenance;              // time_to_failure: the records CSV
+  // time_to_failure: the maintenance records, a file (CSV or the datastore's JSON, told by
+  // content) or the platform API's http(s):// URL (ml/data/ttf.h, src/ml/README.md)
+  std::string maintenance;
   TtfOptions ttf;
   // Model family: mlp, gbdt, auto, or default (mlp for classification, gbdt for regression).
   std::string model = "default";
@@ -47,6 +49,7 @@ struct TrainRecipe {
   bool int8 = false, per_channel = false;
   // gbdt (test/validation/seed/balanced above)
   GbdtConfig gbdt;
+  std::string tree_thresholds = "binned";  // binned (options version 2) or float (version 1)
   // auto
   int folds = 3;
   std::string auto_metric = "roc_auc";

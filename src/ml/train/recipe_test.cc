@@ -42,6 +42,7 @@ TEST_F(RecipeFileTest, EveryKeyReachesTheJob) {
                                  "max_depth: 4\n"
                                  "learning_rate: 0.05\n"
                                  "early_stopping_rounds: 30\n"
+                                 "tree_thresholds: float\n"
                                  "balanced: true\n"
                                  "derive: [\"power = Rotation * Vibration\", \"d = Sound - 40\"]\n"
                                  "calibrate: platt\n"
@@ -61,6 +62,8 @@ TEST_F(RecipeFileTest, EveryKeyReachesTheJob) {
   EXPECT_EQ(job->gbdt.max_depth, 4);
   EXPECT_DOUBLE_EQ(job->gbdt.learning_rate, 0.05);
   EXPECT_EQ(job->gbdt.early_stopping_rounds, 30);
+  EXPECT_EQ(job->tree_encoding, TreeEncoding::kFloat);
+  EXPECT_EQ(TrainJob{}.tree_encoding, TreeEncoding::kBinned);  // the default
   EXPECT_TRUE(job->gbdt.balanced);
   EXPECT_EQ(job->derive.size(), 2u);
   EXPECT_EQ(job->calibration, CalibrationMethod::kPlatt);
@@ -73,6 +76,7 @@ TEST_F(RecipeFileTest, EveryKeyReachesTheJob) {
   ASSERT_TRUE(step.ok()) << step.status().ToString();
   EXPECT_EQ(step->gbdt.trees, 400);
   EXPECT_EQ(step->calibration, CalibrationMethod::kPlatt);
+  EXPECT_EQ(step->tree_encoding, TreeEncoding::kFloat);
   // ... and still takes the inline form.
   auto inline_job = StepRecipeJob("fast,model=gbdt,trees=50");
   ASSERT_TRUE(inline_job.ok()) << inline_job.status().ToString();
