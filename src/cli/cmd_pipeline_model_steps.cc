@@ -364,6 +364,17 @@ std::string DecideTtf(const EvaluateArgs& a, const std::string& metric, const Sc
   return why.str();
 }
 
+// evaluate.json, the decision's reason on stdout, and the exit code the DAG branches on (both
+// tasks: a classifier and a time-to-failure model).
+int FinishEvaluate(const EvaluateArgs& a, const Json& report, const std::string& why,
+                   bool promoted) {
+  if (Status s = WriteJson(a.step.File("evaluate.json"), report); !s.ok()) {
+    return Fail("evaluate", s.message());
+  }
+  std::cout << why << "\n";
+  return promoted ? pipeline::kStepOk : pipeline::kStepStop;
+}
+
 int RunEvaluateTtf(EvaluateArgs& a, Context& ctx, const Json& train) {
   constexpr const char* kStep = "evaluate";
   // The pipeline's default metric is a classifier's: a time-to-failure model is judged on its
@@ -413,11 +424,7 @@ int RunEvaluateTtf(EvaluateArgs& a, Context& ctx, const Json& train) {
                  {"champion", champ_info},
                  {"promoted", promoted},
                  {"reason", why}};
-  if (Status s = WriteJson(a.step.File("evaluate.json"), report); !s.ok()) {
-    return Fail(kStep, s.message());
-  }
-  std::cout << why << "\n";
-  return promoted ? pipeline::kStepOk : pipeline::kStepStop;
+  return FinishEvaluate(a, report, why, promoted);
 }
 
 int RunEvaluate(EvaluateArgs& a, Context& ctx) {
@@ -458,11 +465,7 @@ int RunEvaluate(EvaluateArgs& a, Context& ctx) {
                  {"champion", champ_info},
                  {"promoted", promoted},
                  {"reason", why}};
-  if (Status s = WriteJson(a.step.File("evaluate.json"), report); !s.ok()) {
-    return Fail(kStep, s.message());
-  }
-  std::cout << why << "\n";
-  return promoted ? pipeline::kStepOk : pipeline::kStepStop;
+  return FinishEvaluate(a, report, why, promoted);
 }
 
 void AddEvaluateStep(CLI::App& step_cmd, Context& ctx) {
