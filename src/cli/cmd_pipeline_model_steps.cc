@@ -56,6 +56,18 @@ bool IsTimeToFailure(const Json& train_report) {
   return json::StringOr(train_report, "task", "") == "time_to_failure";
 }
 
+// challenger.tflite and train.json: the trainer's report, the step's arguments and the task's
+// own `fields` (its split).
+Status WriteTrainOutputs(const TrainStepArgs& a, const ml::TrainOutput& out, const Json& fields) {
+  if (Status s = WriteBytes(a.step.File("challenger.tflite"), out.float_model); !s.ok()) return s;
+  Json report = Json::parse(out.ToJson(), nullptr, false);
+  report["recipe"] = a.recipe;
+  report["seed"] = a.seed;
+  report["holdout_fraction"] = a.holdout_fraction;
+  report.update(fields);
+  return WriteJson(a.step.File("train.json"), report);
+}
+
 // A time-to-failure recipe (task: time_to_failure): targets from data.csv and maintenance.json
 // (LoadTtfRows); whole devices are held out for `evaluate` (adjacent readings of one machine are
 // nearly equal, so a time split would score the model on the machines it learnt).
@@ -103,25 +115,17 @@ int RunTtfTrainStep(const TrainStepArgs& a, Context& ctx, const ml::TrainJob& jo
     }
   });
   if (!out.ok()) return Fail(kStep, out.status().message());
-  if (Status s = WriteBytes(a.step.File("challenger.tflite"), out->float_model); !s.ok()) {
-    return Fail(kStep, s.message());
-  }
-  Json report = Json::parse(out->ToJson(), nullptr, false);
-  report["recipe"] = a.recipe;
-  report["seed"] = a.seed;
-  report["holdout_fraction"] = a.holdout_fraction;
-  report["horizon_h"] = ttf.horizon_h;
-  report["holdout_devices"] = held;
-  report["train_rows"] = train.rows;
-  report["holdout_rows"] = split.test.size();
-  report["readings"] = {{"rows", rows->stats.rows},
-                        {"exact", rows->stats.exact},
-                        {"capped", rows->stats.capped},
-                        {"censored", rows->stats.censored},
-                        {"failures", rows->stats.failures}};
-  if (Status s = WriteJson(a.step.File("train.json"), report); !s.ok()) {
-    return Fail(kStep, s.message());
-  }
+  Json fields = {{"horizon_h", ttf.horizon_h},
+                 {"holdout_devices", held},
+                 {"train_rows", train.rows},
+                 {"holdout_rows", split.test.size()},
+                 {"readings",
+                  {{"rows", rows->stats.rows},
+                   {"exact", rows->stats.exact},
+                   {"capped", rows->stats.capped},
+                   {"censored", rows->stats.censored},
+                   {"failures", rows->stats.failures}}}};
+  if (Status s = WriteTrainOutputs(a, *out, fields); !s.ok()) return Fail(kStep, s.message());
   std::cout << "train: challenger.tflite (time to failure), test MAE " << out->test_regression.mae
             << " h vs the constant predictor's " << out->test_regression.baseline_mae << " h on "
             << out->test_regression.samples << " rows\n";
@@ -163,19 +167,10 @@ int RunTrainStep(const TrainStepArgs& a, Context& ctx) {
     }
   });
   if (!out.ok()) return Fail(kStep, out.status().message());
-  if (Status s = WriteBytes(a.step.File("challenger.tflite"), out->float_model); !s.ok()) {
-    return Fail(kStep, s.message());
-  }
-  Json report = Json::parse(out->ToJson(), nullptr, false);
-  report["recipe"] = a.recipe;
-  report["seed"] = a.seed;
-  report["holdout_fraction"] = a.holdout_fraction;
-  report["holdout_from"] = holdout_from;
-  report["train_rows"] = train.rows;
-  report["holdout_rows"] = data->rows - train.rows;
-  if (Status s = WriteJson(a.step.File("train.json"), report); !s.ok()) {
-    return Fail(kStep, s.message());
-  }
+  Json fields = {{"holdout_from", holdout_from},
+                 {"train_rows", train.rows},
+                 {"holdout_rows", data->rows - train.rows}};
+  if (Status s = WriteTrainOutputs(a, *out, fields); !s.ok()) return Fail(kStep, s.message());
   std::cout << "train: challenger.tflite, test f1 " << out->test.f1 << " on " << out->test.samples
             << " rows\n";
   return pipeline::kStepOk;
