@@ -50,8 +50,12 @@ class BrokerProcess {
     argv.insert(argv.end(), {"broker", "--http", fmt::format("127.0.0.1:{}", http_port_)});
     process_ = std::make_unique<kafka_test::AiotProcess>(std::move(argv));
     // The gate is installed before the listeners accept: a connection means the bridge is on.
-    ASSERT_TRUE(process_->Start([&] { return net::testing::TestClient(port_).connected(); }))
-        << "aiot broker did not listen";
+    // --http starts after the MQTT listeners; until it accepts, Metric() would read 0 (a restart's
+    // recovered_records once read 0 that way, with every record then delivered from the buffer).
+    ASSERT_TRUE(process_->Start([&] {
+      return net::testing::TestClient(port_).connected() &&
+             net::testing::TestClient(http_port_).connected();
+    })) << "aiot broker did not listen";
   }
   void Kill9() { process_->Kill9(); }
   // SIGTERM; the exit code.
