@@ -238,20 +238,18 @@ class Connection {
 
   asio::awaitable<void> Run();
 
-  // Called on the context's thread by the sweeper and by stop.
+  // Called on the context's thread by stop.
   // Idle = waiting for a request with nothing received: a request whose bytes are already in
-  // the socket is let through (and answered 503).
+  // the socket is let through (and answered 503). The wait is cancelled rather than the socket
+  // closed: a read that has already taken bytes from the socket (its completion queued, not yet
+  // run) then still completes with them, and that request is answered 503 too; otherwise Run
+  // ends the connection (HTTPS: with close_notify first).
   void CloseIfIdle() {
-    if (phase_ != Phase::kIdle || buffer_.size() != 0) return;
+    if (phase_ != Phase::kIdle || buffer_.size() != 0 || closing_) return;
     boost::system::error_code ec;
     if (socket_.socket().available(ec) != 0 && !ec) return;
-    if (socket_.tls() && !closing_) {
-      // HTTPS: end the wait for a request; Run then sends close_notify before closing.
-      closing_ = true;
-      socket_.socket().cancel(ec);
-      return;
-    }
-    Close();
+    closing_ = true;
+    socket_.socket().cancel(ec);
   }
   void CloseIfExpired(Clock::time_point now) {
     if (now < deadline_) return;
@@ -314,7 +312,7 @@ class Connection {
   std::string allow_;
   std::unique_ptr<char[]> file_buf_;
   Phase phase_ = Phase::kIdle;
-  bool closing_ = false;  // HTTPS: an idle close is under way (close_notify, then close)
+  bool closing_ = false;  // an idle close is under way (the wait cancelled; HTTPS: close_notify)
   Clock::time_point deadline_ = Clock::time_point::max();
 };
 
@@ -507,7 +505,9 @@ Connection::Decision Connection::Decide() {
     d.Answer(ErrorResponse(http::status::not_implemented, "unsupported_transfer_encoding",
                            "only Transfer-Encoding: chunked is supported"));
     d.keep_alive = false;
-  } else if (cs_.stopping) {
+  } else if (cs_.stopping || srv.stopping.load(std::memory_order_relaxed)) {
+    // The server-wide flag too: BeginStop has returned, but this context may not have run its
+    // StopOnContext yet.
     d.Answer(ErrorResponse(http::status::service_unavailable, "shutting_down",
                            "the server is shutting down"));
     d.keep_alive = false;
