@@ -82,7 +82,7 @@ import json, statistics, sys
 d, window, urls = sys.argv[1], int(sys.argv[2]), sys.argv[3:]
 ratios, allfs = {}, []
 print(f"window {window} per publisher; brokers in order mosquitto, none, periodic, every_ack in odd runs, reversed in even runs")
-print("| run | load | loadavg (1/5/15 min) | mosquitto | aiot none | aiot periodic | aiot every_ack | every_ack / none | periodic / mosquitto | fdatasync p50 / mean / p90 ms | bound window / mean |")
+print("| run | load | loadavg (1/5/15 min) | mosquitto | aiot none | aiot periodic | aiot every_ack | every_ack / none | periodic / mosquitto | fdatasync p50 / mean / p90 ms | one publisher's ceiling: window / mean fdatasync |")
 print("|---|---|---|---:|---:|---:|---:|---:|---:|---:|---:|")
 for line in open(d + "/rows"):
     run, n, l1, l5, l15 = line.split()
