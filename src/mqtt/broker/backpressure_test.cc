@@ -18,9 +18,9 @@
 namespace aiot::mqtt::broker {
 namespace {
 
+using aiot::test_support::WaitFor;
 using test::RawClient;
 using test::TestBroker;
-using aiot::test_support::WaitFor;
 
 constexpr int kMessages = 3000;  // three times the session queue limit
 
@@ -67,8 +67,14 @@ void ReceiveAll(RawClient& sub) {
   EXPECT_FALSE(sub.Expect<Publish>(std::chrono::milliseconds(200)).has_value());
 }
 
-TEST(BrokerBackpressure, FastQos1PublisherSlowSubscriberLosesNothingInOrder) {
-  broker::BrokerConfig cfg;  // defaults: queue 1000, in flight 20, Receive Maximum 100
+double BeyondLimit(TestBroker& b) {
+  return CounterValue(b.registry(), "aiot_mqtt_broker_backpressure_total{event=\"beyond_limit\"}");
+}
+
+// A QoS 1 publisher that keeps Receive Maximum messages unacknowledged, a subscriber that starts
+// reading only once the publisher has been held back (and, with `beyond_limit`, once the queue
+// went beyond its limit): every message arrives, once, in order.
+void PublishThroughAHold(const broker::BrokerConfig& cfg, bool beyond_limit) {
   TestBroker broker(cfg, 2);
   ASSERT_TRUE(broker.ok());
   RawClient sub(broker.port(), kMqtt5);
@@ -77,7 +83,7 @@ TEST(BrokerBackpressure, FastQos1PublisherSlowSubscriberLosesNothingInOrder) {
   ASSERT_TRUE(suback.has_value());
   ASSERT_EQ(suback->reason_codes.at(0), ReasonCode::kGrantedQos1);
 
-  // The publisher keeps at most Receive Maximum (100) messages unacknowledged, as clients do.
+  // The publisher keeps at most Receive Maximum messages unacknowledged, as clients do.
   RawClient pub(broker.port(), kMqtt5);
   auto connack = pub.Connect("bp-pub");
   ASSERT_TRUE(connack.has_value());
@@ -102,10 +108,29 @@ TEST(BrokerBackpressure, FastQos1PublisherSlowSubscriberLosesNothingInOrder) {
   // Start reading only once the broker has held the publisher back.
   bool held = WaitFor([&] { return Pauses(broker) > 0; }, std::chrono::seconds(60));
   EXPECT_TRUE(held) << "the publisher was never held back";
+  if (beyond_limit) {
+    EXPECT_TRUE(WaitFor([&] { return BeyondLimit(broker) > 0; }, std::chrono::seconds(60)))
+        << "the queue never went beyond its limit";
+  }
   ReceiveAll(sub);
   publisher.join();
   EXPECT_EQ(acked.load(), kMessages);
   EXPECT_EQ(QueueFullDrops(broker), 0);
+}
+
+TEST(BrokerBackpressure, FastQos1PublisherSlowSubscriberLosesNothingInOrder) {
+  broker::BrokerConfig cfg;  // defaults: queue 1000, in flight 20, Receive Maximum 1000
+  PublishThroughAHold(cfg, false);
+}
+
+// A Receive Maximum larger than the session queue: what the publisher had in flight when the
+// hold reached it exceeds the queue limit; those messages are queued beyond it (counted), not
+// dropped. The whole run (3x the queue) fits in one window, and the subscriber reads nothing
+// until the queue is beyond its limit.
+TEST(BrokerBackpressure, WindowLargerThanTheQueueLosesNothing) {
+  broker::BrokerConfig cfg;
+  cfg.receive_maximum = kMessages;
+  PublishThroughAHold(cfg, true);
 }
 
 // A publisher that ignores the flow-control window (3.1.1 has no Receive Maximum) is not read

@@ -98,10 +98,14 @@ struct Broker::Metrics {
         backpressure_family(prometheus::BuildCounter()
                                 .Name("aiot_mqtt_broker_backpressure_total")
                                 .Help("Publishers held back for congested subscribers (pause), "
-                                      "and holds given up after max_publisher_pause_ms (timeout)")
+                                      "holds given up after max_publisher_pause_ms (timeout), "
+                                      "and messages a held publisher had in flight, queued "
+                                      "beyond the session's limit instead of dropped "
+                                      "(beyond_limit)")
                                 .Register(r)),
         backpressure_pause(backpressure_family.Add({{"event", "pause"}})),
-        backpressure_timeout(backpressure_family.Add({{"event", "timeout"}})) {}
+        backpressure_timeout(backpressure_family.Add({{"event", "timeout"}})),
+        queued_beyond_limit(backpressure_family.Add({{"event", "beyond_limit"}})) {}
 
   prometheus::Family<prometheus::Gauge>& connections_family;
   prometheus::Gauge& connections;
@@ -129,6 +133,7 @@ struct Broker::Metrics {
   prometheus::Family<prometheus::Counter>& backpressure_family;
   prometheus::Counter& backpressure_pause;
   prometheus::Counter& backpressure_timeout;
+  prometheus::Counter& queued_beyond_limit;
 };
 
 // ---- Session ---------------------------------------------------------------------------------
@@ -622,19 +627,27 @@ void Session::Enqueue(Delivery&& d) {
     return;
   }
   SessionContents& sc = state_.Contents();
+  const bool holds = online && !overflowing_ && c.max_publisher_pause_ms != 0;
   if ((c.max_queued_messages != 0 && sc.queue.size() >= c.max_queued_messages) ||
       (c.max_queued_bytes != 0 && sc.queued_bytes + d.msg->Bytes() > c.max_queued_bytes)) {
-    broker().stats_.msgs_dropped++;
-    broker().metrics_->dropped_queue_full.Increment();
-    LogDone(*d.msg, d.qos);
-    if (online && !overflowing_ && c.max_publisher_pause_ms != 0) HoldPublisher(*d.msg);
-    return;
+    // Backpressure instead of loss: a message from a client that is being held back (its acks
+    // withheld) is one it had in flight before the hold reached it, at most its Receive Maximum
+    // (a client ignoring the window is not read beyond that): kept beyond the limit, so a large
+    // Receive Maximum loses nothing at an online subscriber. Without a hold (offline, the hold
+    // timed out, backpressure off, the broker's own messages) the limit is hard.
+    if (!holds || d.msg->publisher_conn == 0) {
+      broker().stats_.msgs_dropped++;
+      broker().metrics_->dropped_queue_full.Increment();
+      LogDone(*d.msg, d.qos);
+      if (holds) HoldPublisher(*d.msg);
+      return;
+    }
+    broker().metrics_->queued_beyond_limit.Increment();
   }
   sc.queued_bytes += d.msg->Bytes();
   const Message& m = *d.msg;
   sc.queue.push_back(std::move(d));
-  if (online && !overflowing_ && c.max_publisher_pause_ms != 0 && AboveHighWatermark())
-    HoldPublisher(m);
+  if (holds && AboveHighWatermark()) HoldPublisher(m);
 }
 
 bool Session::AboveHighWatermark() const {

@@ -107,7 +107,8 @@ void Describe(config::Visitor& v, BrokerConfig& c) {
   v.Field("acl_file", c.acl_file, "Mosquitto ACL file; empty = no topic restrictions");
   v.Field("max_connections", c.max_connections, "maximum client connections; 0 = unlimited");
   v.Field("max_queued_messages", c.max_queued_messages,
-          "messages queued per session beyond the in-flight window; 0 = unlimited");
+          "messages queued per session beyond the in-flight window (an online session also "
+          "keeps what the publishers it holds back had in flight); 0 = unlimited");
   v.Field("max_queued_bytes", c.max_queued_bytes, "bytes queued per session; 0 = unlimited");
   v.Field("max_publisher_pause_ms", c.max_publisher_pause_ms,
           "how long publishers may be held back for a slow subscriber before its session drops "
@@ -118,7 +119,8 @@ void Describe(config::Visitor& v, BrokerConfig& c) {
   v.Field("max_inflight_messages", c.max_inflight_messages,
           "outgoing QoS 1/2 messages in flight per client");
   v.Field("receive_maximum", c.receive_maximum,
-          "incoming QoS 1/2 messages a client may have in flight (CONNACK Receive Maximum)");
+          "incoming QoS 1/2 messages a client may have in flight (CONNACK Receive Maximum); "
+          "with persistence every_ack one publisher gets at most this many per disk sync");
   v.Field("max_packet_size", c.max_packet_size, "largest MQTT packet accepted, bytes");
   v.Field("max_topic_length", c.max_topic_length, "longest topic name or filter, bytes");
   v.Field("max_topic_levels", c.max_topic_levels, "most levels in a topic; 0 = unlimited");
