@@ -413,7 +413,8 @@ TEST_F(BrokerBridgeTest, ControlMessageFromKafkaReachesTheDeviceThroughTheBroker
 // thread had registered its record once left that device's ack held for good: its window, and
 // so the device, stalled.)
 TEST_F(BrokerBridgeTest, ManyDevicesPublishingAtOnceAreAllAcknowledged) {
-  auto broker = StartBroker();
+  // The window set below each device's 300 messages (the default is 1000).
+  auto broker = StartBroker({"broker.receive_maximum=100"});
   ASSERT_TRUE(broker);
   constexpr int kDevices = 16, kEach = 300;
   std::vector<std::shared_ptr<mqtt::Client>> devices;
