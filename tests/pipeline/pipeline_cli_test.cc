@@ -318,10 +318,13 @@ TEST_F(PipelineCliTest, TooLittleDataOrAFailedStepLeavesTheChampionServing) {
   EXPECT_EQ(r.exit_code, 1) << r.output;
   EXPECT_NE(r.output.find("step validate failed (exit 1)"), std::string::npos) << r.output;
   EXPECT_NE(r.output.find("fewer than --min-rows 100000"), std::string::npos) << r.output;
-  // A recipe the train step refuses: exit 2, no retry, the run fails at once.
+  // A recipe that does not parse: validate reads the same `recipe` parameter (a time_to_failure
+  // recipe's target is checked there) and refuses it before train: exit 2, no retry, the run fails
+  // at once.
   r = Aiot(RunArgs("--param recipe=fast,epochs=zero"), url_);
   EXPECT_EQ(r.exit_code, 1) << r.output;
-  EXPECT_NE(r.output.find("step train failed (exit 2)"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("step validate failed (exit 2)"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("--recipe: recipe: `epochs=zero`"), std::string::npos) << r.output;
   RunResult list = Aiot("--set registry.data_dir=" + h_.data_dir() + " pipeline list --json", url_);
   ASSERT_EQ(list.exit_code, 0) << list.output;
   Json runs = Json::parse(list.output)["runs"];
