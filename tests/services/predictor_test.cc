@@ -371,9 +371,23 @@ TEST_F(PredictorTest, ScoringApiAndModelEndpoint) {
   }
   r = testing::Http(port, "POST", "/score", R"({"name":5})");
   EXPECT_EQ(r.status, 400) << r.body;
+  // A slot named: a classifier is refused as the time-to-failure model (422, why), an unknown slot
+  // is the client's mistake (400).
+  r = testing::Http(
+      port, "POST", "/api/v1/predictor/model",
+      json{{"path", dir_.Path("m2.tflite")}, {"name", "fan-mlp@2"}, {"slot", "time_to_failure"}}
+          .dump(),
+      "s3cret-token");
+  EXPECT_EQ(r.status, 422) << r.body;
+  EXPECT_NE(r.body.find("refused as the time-to-failure model"), std::string::npos) << r.body;
+  r = testing::Http(port, "POST", "/api/v1/predictor/model",
+                    json{{"path", dir_.Path("m2.tflite")}, {"slot", "other"}}.dump(),
+                    "s3cret-token");
+  EXPECT_EQ(r.status, 400) << r.body;
   r = testing::Http(port, "POST", "/api/v1/predictor/model", swap, "s3cret-token");
   ASSERT_EQ(r.status, 200) << r.body;
   EXPECT_EQ(json::parse(r.body)["previous"], "fan-mlp@1");
+  EXPECT_EQ(json::parse(r.body)["slot"], "fault");
   r = testing::Http(port, "POST", "/score", R"({"params":[601.2,40.1,151.0,60.0]})");
   EXPECT_EQ(json::parse(r.body)["model"], "fan-mlp@2");
   r = testing::Http(port, "GET", "/api/v1/predictor/model");
