@@ -53,7 +53,8 @@ void Describe(config::Visitor& v, AppConfig& c) {
           "Time-to-failure model the predictor runs beside it (results carry "
           "time_to_failure_h): the registry's production version of this name at start "
           "(unless predictor.ttf_model names a file), then each promotion of it (a pipeline "
-          "run with a time_to_failure recipe). Empty = none.");
+          "run with a time_to_failure recipe; a model of another task promoted under this name "
+          "is refused). `aiot predictor --registry` follows it too. Empty = none.");
   config::Section(v, "log", c.log, "Logging.");
   config::Section(v, "fields", c.fields,
                   "The telemetry field schema every service, the dashboard and training use.");

@@ -443,6 +443,9 @@ Status Platform::Impl::StartPredictor() {
       pc, mqtt::MqttClientConfig{}, runtime.Next(), predictor_models, services::MakeTfliteLoader(),
       registry, SystemClock::Instance(), mqtt::broker::MakeInprocFactory(broker.broker()),
       services::MakeTfliteDriftWatch(pc.drift));
+  // Promotions of either name load into that model's slot only (a classifier promoted as the
+  // time-to-failure model is refused, not served as the fault model).
+  predictor->ServeModelNames(config.model_name, config.ttf_model_name);
   if (Status s = predictor->Start(); !s.ok()) {
     log->error("predictor: {}", s.message());
     return s;
@@ -489,8 +492,8 @@ Status Platform::Impl::StartPlatformServices() {
                                                       &registry);
   ota::RegisterRolloutRoutes(router, rollouts->manager());
   // A promotion (HTTP API, CLI, registry rollback) reaches the predictor as a model event.
-  // The time-to-failure model's promotions too: the predictor tells the two apart by the model's
-  // metadata task.
+  // The time-to-failure model's promotions too: the predictor loads each name into its own slot
+  // and refuses a model whose metadata task does not fit it.
   std::vector<std::string> served = {config.model_name};
   if (!config.ttf_model_name.empty()) served.push_back(config.ttf_model_name);
   registry::PublishModelEvents(models, platform_client, predictor_config.model_events_topic,

@@ -5,6 +5,7 @@
 #include <filesystem>
 #include <iostream>
 #include <map>
+#include <set>
 #include <sstream>
 #include <tuple>
 
@@ -13,10 +14,12 @@
 #include "base/json.h"
 #include "base/sha256.h"
 #include "cli/pipeline_step_io.h"
+#include "cli/pipeline_ttf_io.h"
 #include "datastore/datastore.h"
 #include "datastore/maintenance_json.h"
 #include "ml/data/csv.h"
 #include "ml/drift/drift.h"
+#include "ml/train/recipe.h"
 #include "pipeline/dag.h"
 #include "registry/api_client.h"
 
@@ -248,6 +251,9 @@ struct ValidateArgs {
   double max_missing_fraction = 0.01, min_class_fraction = 0.05;
   // train's time-ordered split: the newest fraction of the complete rows is held out.
   double holdout_fraction = 0.2;
+  // train's recipe: with `task: time_to_failure` the target (hours to the next failure, from
+  // maintenance.json) is checked instead of the classes.
+  std::string recipe = "default";
 };
 
 // Per-column counts of empty and non-numeric cells, per-feature ranges, per-class counts.
@@ -288,14 +294,18 @@ Quality Measure(const ml::CsvTable& t, const std::vector<std::string>& features,
         sum[j] += v, lo[j] = std::min(lo[j], v), hi[j] = std::max(hi[j], v), ++count[j];
       }
     }
-    if (row[label_col].empty()) {
+    if (label_col < 0) {
+      // no label (a time-to-failure run does not need one)
+    } else if (row[label_col].empty()) {
       ++q.missing[label];
       incomplete = true;
     } else {
       ++q.classes[row[label_col]];
     }
     q.rows_with_missing += incomplete;
-    if (!incomplete && time_col >= 0) complete.emplace_back(row[time_col], row[label_col]);
+    if (!incomplete && time_col >= 0) {
+      complete.emplace_back(row[time_col], label_col < 0 ? "" : row[label_col]);
+    }
   }
   // The split as train makes it (the export is by time).
   const size_t holdout =
@@ -314,8 +324,8 @@ Quality Measure(const ml::CsvTable& t, const std::vector<std::string>& features,
   return q;
 }
 
-// The first check that fails, or "".
-std::string FirstFailure(const ValidateArgs& a, const Quality& q, const std::string& label) {
+// The first check of rows and values that fails, or "".
+std::string FirstValueFailure(const ValidateArgs& a, const Quality& q) {
   std::ostringstream why;
   if (static_cast<int64_t>(q.rows) < a.min_rows) {
     why << q.rows << " rows, fewer than --min-rows " << a.min_rows;
@@ -332,6 +342,12 @@ std::string FirstFailure(const ValidateArgs& a, const Quality& q, const std::str
         << ") miss a value, more than --max-missing-fraction " << a.max_missing_fraction;
     return why.str();
   }
+  return "";
+}
+
+// The first check of the classes that fails, or "".
+std::string FirstClassFailure(const ValidateArgs& a, const Quality& q, const std::string& label) {
+  std::ostringstream why;
   if (q.classes.size() < 2) {
     why << "only one class in " << label << " ("
         << (q.classes.empty() ? "none" : q.classes.begin()->first) << "): nothing to learn";
@@ -361,6 +377,79 @@ std::string FirstFailure(const ValidateArgs& a, const Quality& q, const std::str
   return "";
 }
 
+// A time-to-failure run's target: what train will learn from (LoadTtfRows, the recipe's horizon).
+struct TtfQuality {
+  ml::TtfStats stats;
+  double horizon_h = 0;
+  size_t kept = 0;           // readings with a known time to failure (exact + capped)
+  size_t ahead = 0;          // of them, a failure ahead within the horizon (the target < horizon)
+  size_t devices = 0;        // devices with kept readings (train holds out whole devices)
+  size_t devices_ahead = 0;  // devices with readings that have a failure ahead
+  double min_h = 0, max_h = 0, mean_h = 0;
+};
+
+Result<TtfQuality> MeasureTtf(const ValidateArgs& a, const std::string& label, double horizon_h) {
+  TtfRowsRequest req;
+  req.data_csv = a.step.File("data.csv");
+  req.maintenance_json = a.step.File("maintenance.json");
+  req.label_column = label;
+  req.horizon_h = horizon_h;
+  auto rows = LoadTtfRows(req);
+  if (!rows.ok()) return rows.status();
+  TtfQuality t;
+  t.stats = rows->stats;
+  t.horizon_h = horizon_h;
+  t.kept = rows->data.rows;
+  std::set<std::string> devices, devices_ahead;
+  double sum = 0;
+  for (size_t i = 0; i < rows->data.rows; ++i) {
+    const double h = rows->data.target[i];
+    devices.insert(rows->devices[i]);
+    if (horizon_h <= 0 || h < horizon_h) {
+      ++t.ahead;
+      devices_ahead.insert(rows->devices[i]);
+    }
+    t.min_h = i == 0 ? h : std::min(t.min_h, h);
+    t.max_h = i == 0 ? h : std::max(t.max_h, h);
+    sum += h;
+  }
+  t.mean_h = t.kept ? sum / static_cast<double>(t.kept) : 0.0;
+  t.devices = devices.size();
+  t.devices_ahead = devices_ahead.size();
+  return t;
+}
+
+// The first check of a time-to-failure target that fails, or "". The device counts mirror train
+// (at least 3 devices with a known time to failure, whole devices held out).
+std::string FirstTtfFailure(const ValidateArgs& a, const TtfQuality& t) {
+  std::ostringstream why;
+  if (t.stats.failures == 0) {
+    why << "no failure in maintenance.json for the devices of data.csv: no time to failure to "
+           "learn";
+    return why.str();
+  }
+  if (t.devices < 3 || t.kept < 20) {
+    why << t.kept << " readings with a known time to failure on " << t.devices
+        << " devices: train holds out whole devices and needs at least 3 (and 20 readings); "
+           "a longer --window, or a horizon_h that keeps healthy machines' readings";
+    return why.str();
+  }
+  const double ahead = static_cast<double>(t.ahead) / static_cast<double>(t.kept);
+  if (ahead < a.min_class_fraction) {
+    why << "only " << t.ahead << " of " << t.kept << " readings with a known time to failure ("
+        << ahead << ") have a failure ahead within the " << t.horizon_h
+        << " h horizon, below --min-class-fraction " << a.min_class_fraction
+        << ": the target is nearly constant";
+    return why.str();
+  }
+  if (t.devices_ahead < 2) {
+    why << "only " << t.devices_ahead << " device has readings with a failure ahead: with whole "
+        << "devices held out, train or evaluate would see none";
+    return why.str();
+  }
+  return "";
+}
+
 Json QualityJson(const Quality& q) {
   Json ranges = Json::object();
   for (const auto& [f, r] : q.ranges) {
@@ -382,6 +471,10 @@ Json QualityJson(const Quality& q) {
 
 int RunValidate(const ValidateArgs& a, Context& ctx) {
   constexpr const char* kStep = "validate";
+  ml::TtfOptions ttf;
+  auto job = ml::StepRecipeJob(a.recipe, &ttf);
+  if (!job.ok()) return Usage(kStep, "--recipe: " + job.status().message());
+  const bool time_to_failure = job->task == "time_to_failure";
   auto table = ml::ReadCsvFile(a.step.File("data.csv"));
   if (!table.ok()) return Fail(kStep, table.status().message());
   const std::string label = ctx.Config().fields.label;
@@ -390,15 +483,44 @@ int RunValidate(const ValidateArgs& a, Context& ctx) {
     if (c != kDeviceColumn && c != kTimeColumn && c != label) features.push_back(c);
   }
   std::string why;
-  if (table->Column(label) < 0) why = "data.csv has no label column `" + label + "`";
+  if (!time_to_failure && table->Column(label) < 0) {
+    why = "data.csv has no label column `" + label + "`";
+  }
   if (features.empty()) why = "data.csv has no feature columns";
   Quality q;
+  TtfQuality t;
   if (why.empty()) {
     q = Measure(*table, features, label, a.holdout_fraction);
-    why = FirstFailure(a, q, label);
+    why = FirstValueFailure(a, q);
+  }
+  if (why.empty() && time_to_failure) {
+    // The target, not the datastore's class label, is what a time-to-failure model learns.
+    auto measured = MeasureTtf(a, label, ttf.horizon_h);
+    if (!measured.ok()) {
+      why = measured.status().message();
+    } else {
+      t = *measured;
+      why = FirstTtfFailure(a, t);
+    }
+  } else if (why.empty()) {
+    why = FirstClassFailure(a, q, label);
   }
   Json report = QualityJson(q);
-  report["schema"] = {{"features", features}, {"label", label}};
+  report["task"] = time_to_failure ? "time_to_failure" : "classification";
+  if (time_to_failure) {
+    report["target"] = {{"horizon_h", t.horizon_h},
+                        {"readings", t.stats.rows},
+                        {"failures", t.stats.failures},
+                        {"exact", t.stats.exact},
+                        {"capped", t.stats.capped},
+                        {"censored", t.stats.censored},
+                        {"kept", t.kept},
+                        {"failure_ahead", t.ahead},
+                        {"devices", t.devices},
+                        {"devices_with_failure_ahead", t.devices_ahead},
+                        {"hours", {{"min", t.min_h}, {"max", t.max_h}, {"mean", t.mean_h}}}};
+  }
+  report["schema"] = {{"features", features}, {"label", time_to_failure ? "" : label}};
   report["thresholds"] = {{"min_rows", a.min_rows},
                           {"max_missing_fraction", a.max_missing_fraction},
                           {"min_class_fraction", a.min_class_fraction},
@@ -409,15 +531,22 @@ int RunValidate(const ValidateArgs& a, Context& ctx) {
     return Fail(kStep, s.message());
   }
   if (!why.empty()) return Fail(kStep, "data rejected: " + why);
-  std::cout << "validate: " << q.rows << " rows, " << q.classes.size() << " classes, "
-            << q.rows_with_missing << " with a missing value: ok\n";
+  if (time_to_failure) {
+    std::cout << "validate: " << q.rows << " rows; time to failure: " << t.kept << " readings ("
+              << t.ahead << " with a failure ahead) on " << t.devices << " devices, "
+              << t.stats.failures << " failures: ok\n";
+  } else {
+    std::cout << "validate: " << q.rows << " rows, " << q.classes.size() << " classes, "
+              << q.rows_with_missing << " with a missing value: ok\n";
+  }
   return pipeline::kStepOk;
 }
 
 void AddValidate(CLI::App& step_cmd, Context& ctx) {
   auto a = std::make_shared<ValidateArgs>();
   auto* cmd = AddStep(step_cmd, "validate",
-                      "Data quality of data.csv (schema, missing values, ranges, class balance): "
+                      "Data quality of data.csv (schema, missing values, ranges, class balance; "
+                      "for a time_to_failure recipe its target from maintenance.json instead): "
                       "validate.json; exit 1 with the reason when it fails",
                       a->step);
   cmd->add_option("--min-rows", a->min_rows, "Fewest rows to train on")->capture_default_str();
@@ -425,7 +554,12 @@ void AddValidate(CLI::App& step_cmd, Context& ctx) {
                   "Largest fraction of rows with a missing value")
       ->capture_default_str();
   cmd->add_option("--min-class-fraction", a->min_class_fraction,
-                  "Smallest fraction of rows of any class")
+                  "Smallest fraction of rows of any class (time to failure: of readings with a "
+                  "failure ahead within the horizon)")
+      ->capture_default_str();
+  cmd->add_option("--recipe", a->recipe,
+                  "train's recipe: a time_to_failure recipe's target is checked instead of the "
+                  "classes")
       ->capture_default_str();
   cmd->add_option("--holdout-fraction", a->holdout_fraction,
                   "train's held-out newest fraction: every class must be on both sides of it")

@@ -62,6 +62,8 @@ std::optional<PredictorSetup> SetUpPredictor(Context& ctx, const PredictorFlags&
     ctx.ResolveTokenFile(endpoint);
     follow.token = endpoint.EffectiveToken();
     if (follow.model.empty()) follow.model = config.model_name;
+    if (follow.ttf_model.empty()) follow.ttf_model = config.ttf_model_name;
+    if (follow.ttf_model == "none") follow.ttf_model.clear();
     if (follow.token.empty()) {
       log.warn(
           "--registry without a token (--token, --token-file, AIOT_TOKEN): the registry "
@@ -107,6 +109,9 @@ int RunPredictor(Context& ctx, const PredictorFlags& flags) {
   services::ModelHolder models;
   auto predictor = std::make_unique<services::Predictor>(pc, pc.mqtt, runtime.Next(), models,
                                                          services::MakeTfliteLoader(), registry);
+  // Model events naming either model load into its slot only.
+  predictor->ServeModelNames(follow.url.empty() ? config.model_name : follow.model,
+                             follow.url.empty() ? config.ttf_model_name : follow.ttf_model);
   net::Router router;
   std::unique_ptr<net::HttpServer> http;
   if (!flags.http.empty()) {
@@ -125,8 +130,8 @@ int RunPredictor(Context& ctx, const PredictorFlags& flags) {
     predictor->OnPromotion([f = follower.get()] { f->Poke(); });
     Status first = follower->CheckNow();
     if (!first.ok()) {
-      log->warn("no model from the registry at {} yet ({}); checking every {} ms", follow.url,
-                first.message(), follow.poll_ms);
+      log->warn("not every model from the registry at {} yet ({}); checking every {} ms",
+                follow.url, first.message(), follow.poll_ms);
     }
   }
   // A start that failed: what did not start is not stopped (the follower is only destroyed).
@@ -188,6 +193,9 @@ void RegisterPredictor(CLI::App& root, Context& ctx) {
                   "up`): polled, downloaded, verified (sha256, signature) and hot-swapped");
   cmd->add_option("--registry-model", flags->follow.model,
                   "Model to follow (default: model_name of the configuration)");
+  cmd->add_option("--registry-ttf-model", flags->follow.ttf_model,
+                  "Time-to-failure model to follow too, served beside it (default: "
+                  "ttf_model_name of the configuration; none = not followed)");
   cmd->add_option("--registry-poll-ms", flags->follow.poll_ms,
                   "How often to check the production version (a promoted model event on the "
                   "broker checks at once)")

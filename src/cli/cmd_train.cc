@@ -223,8 +223,8 @@ void AddGbdtOptions(CLI::App* cmd, ml::TrainRecipe& a) {
   cmd->add_option("--learning-rate", g.learning_rate, "gbdt: shrinkage per tree (eta)")
       ->capture_default_str();
   cmd->add_option("--min-child-weight", g.min_child_weight,
-                  "gbdt: least hessian sum per leaf (larger: fewer, bigger leaves)")
-      ->capture_default_str();
+                  "gbdt: least hessian sum per leaf (larger: fewer, bigger leaves); default 10 "
+                  "for classification (chosen by cross-validation), 1 for regression");
   cmd->add_option("--subsample", g.subsample, "gbdt: fraction of rows sampled per tree")
       ->capture_default_str();
   cmd->add_option("--colsample", g.colsample, "gbdt: fraction of features sampled per tree")

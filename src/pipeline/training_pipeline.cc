@@ -45,8 +45,9 @@ Dag TrainingPipeline() {
                              {{"min_rows", "1000"},
                               {"max_missing_fraction", "0.01"},
                               {"min_class_fraction", "0.05"},
-                              {"holdout_fraction", "0.2"}},
-                             5min, 0, {"data.csv"}, {"validate.json"}));
+                              {"holdout_fraction", "0.2"},
+                              {"recipe", "default"}},
+                             5min, 0, {"data.csv", "maintenance.json"}, {"validate.json"}));
   d.steps.push_back(MakeStep("drift", {"validate"},
                              {{"psi_threshold", "0.2"}, {"ks_alpha", "0.05"}, {"force", "false"}},
                              5min, 0, {"data.csv", "reference.csv"}, {"drift.json"}));

@@ -25,6 +25,18 @@ const std::shared_ptr<spdlog::logger>& Log() {
 
 }  // namespace
 
+const char* ModelSlotName(ModelSlot slot) {
+  switch (slot) {
+    case ModelSlot::kByTask:
+      return "by task";
+    case ModelSlot::kFault:
+      return "fault";
+    case ModelSlot::kTimeToFailure:
+      return "time-to-failure";
+  }
+  return "?";
+}
+
 void Describe(config::Visitor& v, PredictorServiceConfig& c) {
   Describe(v, static_cast<PredictorConfig&>(c));
   config::Section(v, "mqtt", c.mqtt, "MQTT connection of the predictor (`aiot predictor`).");
@@ -98,6 +110,12 @@ Predictor::Predictor(const PredictorConfig& config, const mqtt::MqttClientConfig
                          .Help("Model loads that failed (the old model stays)")
                          .Register(metrics)
                          .Add({})),
+      wrong_task_(prometheus::BuildCounter()
+                      .Name("aiot_predictor_model_wrong_task_total")
+                      .Help("Models refused because their task does not fit the slot they were "
+                            "sent to (a classifier as the time-to-failure model, or the reverse)")
+                      .Register(metrics)
+                      .Add({})),
       publish_drops_(prometheus::BuildCounter()
                          .Name("aiot_predictor_publish_dropped_total")
                          .Help("Results the MQTT client refused (its queue was full)")
@@ -127,21 +145,14 @@ Predictor::~Predictor() {
 
 Status Predictor::Start() {
   if (!models_.Get() && !config_.model.empty()) {
-    Status st = LoadModel(ModelSource{config_.model, config_.model_name, ""});
+    Status st = LoadModel(ModelSource{config_.model, config_.model_name, "", ModelSlot::kFault});
     if (!st.ok()) return st;
   }
   if (!config_.ttf_model.empty()) {
-    Result<ModelPtr> ttf = loader_ ? loader_(ModelSource{config_.ttf_model, "", ""})
-                                   : Result<ModelPtr>(aiot::errc::unsupported);
-    if (!ttf.ok()) return ttf.status();
-    if (!(*ttf)->time_to_failure()) {
-      return Status(aiot::errc::invalid_argument,
-                    "predictor.ttf_model " + config_.ttf_model +
-                        " is not a time-to-failure model (its metadata task is not "
-                        "time_to_failure)");
+    Status st = LoadModel(ModelSource{config_.ttf_model, "", "", ModelSlot::kTimeToFailure});
+    if (!st.ok()) {
+      return Status(st.error(), "predictor.ttf_model " + config_.ttf_model + ": " + st.message());
     }
-    Log()->info("time-to-failure model {} in service beside the fault model", (*ttf)->name());
-    ttf_models_.Swap(std::move(ttf).value());
   }
   if (!models_.Get()) {
     Log()->warn(
@@ -339,6 +350,13 @@ void Predictor::OnModelEvent(const mqtt::Message& m) {
     Log()->warn("model event `{}` without a `path`: ignored", event);
     return;
   }
+  // A model named like one of the served models goes into that one's slot only.
+  const std::string registry_name = source.name.substr(0, source.name.find('@'));
+  if (!registry_name.empty() && registry_name == ttf_name_) {
+    source.slot = ModelSlot::kTimeToFailure;
+  } else if (!registry_name.empty() && registry_name == fault_name_) {
+    source.slot = ModelSlot::kFault;
+  }
   Status st = LoadModel(source);
   if (!st.ok()) Log()->error("model event `{}`: {}", event, st.message());
 }
@@ -353,7 +371,20 @@ Status Predictor::LoadModel(const ModelSource& source) {
   }
   ModelPtr model = std::move(loaded).value();
   const std::string name = model->name();
-  if (model->time_to_failure()) {
+  const bool ttf = model->time_to_failure();
+  if ((source.slot == ModelSlot::kFault && ttf) ||
+      (source.slot == ModelSlot::kTimeToFailure && !ttf)) {
+    load_failures_.Increment();
+    wrong_task_.Increment();
+    const std::string why =
+        "model " + name + " (" + source.path + ") is " +
+        (ttf ? "a time-to-failure model (metadata task time_to_failure)"
+             : "not a time-to-failure model (its metadata task is not time_to_failure)") +
+        ": refused as the " + ModelSlotName(source.slot) + " model; the serving models stay";
+    Log()->error("{}", why);
+    return Status(errc::invalid_argument, why);
+  }
+  if (ttf) {
     ModelPtr previous = ttf_models_.Swap(std::move(model));
     Log()->info("time-to-failure model {} in service beside the fault model (was {})", name,
                 previous ? previous->name() : "none");
@@ -374,26 +405,42 @@ void Predictor::RegisterRoutes(net::Router& router, const std::string& admin_rol
                 // Network JSON: a field of the wrong type is a 400, never an exception (500).
                 if (!body.ok() || !json::String(*body, "path") ||
                     (json::Has(*body, "name") && !json::String(*body, "name")) ||
-                    (json::Has(*body, "sha256") && !json::String(*body, "sha256"))) {
+                    (json::Has(*body, "sha256") && !json::String(*body, "sha256")) ||
+                    (json::Has(*body, "slot") && !json::String(*body, "slot"))) {
                   return net::ErrorResponse(net::http::status::bad_request, "invalid_argument",
                                             "expected {\"path\":\"/models/x.tflite\",\"name\":"
-                                            "\"fan-mlp@4\",\"sha256\":\"...\"} (name and sha256 "
-                                            "optional)");
+                                            "\"fan-mlp@4\",\"sha256\":\"...\",\"slot\":"
+                                            "\"fault\"} (name, sha256 and slot optional)");
                 }
                 ModelSource source;
                 source.path = json::StringOr(*body, "path", "");
                 source.name = json::StringOr(*body, "name", "");
                 source.sha256 = json::StringOr(*body, "sha256", "");
-                ModelPtr before = models_.Get();
+                const std::string slot = json::StringOr(*body, "slot", "");
+                if (slot == "fault") {
+                  source.slot = ModelSlot::kFault;
+                } else if (slot == "time_to_failure") {
+                  source.slot = ModelSlot::kTimeToFailure;
+                } else if (!slot.empty()) {
+                  return net::ErrorResponse(net::http::status::bad_request, "invalid_argument",
+                                            "`slot` must be fault or time_to_failure");
+                }
+                const ModelPtr before = models_.Get();
+                const ModelPtr ttf_before = ttf_models_.Get();
                 Status st = LoadModel(source);
                 if (!st.ok()) {
                   return net::ErrorResponse(net::http::status::unprocessable_entity,
                                             "invalid_argument",
                                             "cannot load " + source.path + ": " + st.message());
                 }
+                // Which slot it went to: the one whose model changed.
+                const bool ttf = ttf_models_.Get() != ttf_before;
+                const ModelPtr now = ttf ? ttf_models_.Get() : models_.Get();
+                const ModelPtr was = ttf ? ttf_before : before;
                 return net::JsonResponse(nlohmann::json{
-                    {"model", models_.Get()->name()},
-                    {"previous", before ? nlohmann::json(before->name()) : nlohmann::json()}});
+                    {"model", now ? nlohmann::json(now->name()) : nlohmann::json()},
+                    {"previous", was ? nlohmann::json(was->name()) : nlohmann::json()},
+                    {"slot", ttf ? "time_to_failure" : "fault"}});
               }),
               options);
 }

@@ -37,11 +37,20 @@ struct PredictorServiceConfig : PredictorConfig {
 
 void Describe(config::Visitor& v, PredictorServiceConfig& c);
 
+// Which of the predictor's two models a load is meant for.
+enum class ModelSlot {
+  kByTask,         // the model's metadata task decides (time_to_failure: beside the fault model)
+  kFault,          // the fault model: a time-to-failure model is refused
+  kTimeToFailure,  // the time-to-failure model: any other model is refused
+};
+const char* ModelSlotName(ModelSlot slot);  // "by task", "fault", "time-to-failure"
+
 // What to load: a model file and the name to report it under.
 struct ModelSource {
   std::string path;    // local .tflite file
   std::string name;    // "fan-mlp@3"; empty = from the model's metadata or the file name
   std::string sha256;  // optional: refuse the file unless its sha256 (hex) matches
+  ModelSlot slot = ModelSlot::kByTask;
 };
 
 // Loads a model (src/ml's runtime in production: see MakeTfliteLoader in tflite_model.h).
@@ -83,8 +92,19 @@ class Predictor {
 
   // Loads `source` and swaps it in. Thread-safe. A time-to-failure model
   // (ScoringModel::time_to_failure) goes in beside the fault model instead (time_to_failure_h in
-  // every result).
+  // every result). With source.slot kFault or kTimeToFailure a model of the other task is refused
+  // (errc::invalid_argument saying which slot and which task; the serving models stay; counted in
+  // aiot_predictor_model_wrong_task_total and aiot_predictor_model_load_failures_total).
   Status LoadModel(const ModelSource& source);
+
+  // The registry names of the two models (e.g. "fan-mlp" and "fan-ttf"; empty = not known):
+  // model events naming one of them load into its slot only (a classifier promoted under the
+  // time-to-failure name, or the reverse, is refused); other names go by the model's task.
+  // Set before Start().
+  void ServeModelNames(std::string fault, std::string time_to_failure) {
+    fault_name_ = std::move(fault);
+    ttf_name_ = std::move(time_to_failure);
+  }
 
   // With a handler, `promoted` model events only call it (on the client's strand) instead of
   // loading their `path`, which is a file on the registry's host: a predictor following a remote
@@ -136,9 +156,11 @@ class Predictor {
   std::shared_ptr<bool> live_ = std::make_shared<bool>(true);
   std::atomic<uint64_t> received_{0};
   std::function<void()> on_promotion_;
+  std::string fault_name_, ttf_name_;  // ServeModelNames
   std::mutex load_mu_;
   prometheus::Counter& swaps_;
   prometheus::Counter& load_failures_;
+  prometheus::Counter& wrong_task_;
   prometheus::Counter& publish_drops_;
 };
 

@@ -38,6 +38,12 @@ RegistryFollower::RegistryFollower(RegistryFollowConfig config, Predictor& predi
                     .Register(metrics)),
       public_key_pem_(config_.public_key_pem) {
   while (!config_.url.empty() && config_.url.back() == '/') config_.url.pop_back();
+  followed_.emplace_back().model = config_.model;
+  if (!config_.ttf_model.empty()) {
+    Followed& ttf = followed_.emplace_back();
+    ttf.model = config_.ttf_model;
+    ttf.slot = ModelSlot::kTimeToFailure;
+  }
 }
 
 RegistryFollower::~RegistryFollower() { Stop(); }
@@ -51,9 +57,6 @@ Status RegistryFollower::Fail(const char* reason, std::error_code code,
 
 Status RegistryFollower::CheckNow() {
   checks_.Increment();
-  if (!IsValidModelName(config_.model)) {
-    return Fail("reply", errc::invalid_argument, "invalid model name `" + config_.model + "`");
-  }
   net::HttpClientOptions options;
   options.token = config_.token;
   options.timeout = std::chrono::milliseconds(config_.timeout_ms);
@@ -63,44 +66,61 @@ Status RegistryFollower::CheckNow() {
   if (!client.valid()) {
     return Fail("reply", errc::invalid_argument, "the registry URL must be http://host:port");
   }
-  auto ref = FetchProduction(client);
+  Status first = Status::Ok();
+  for (Followed& f : followed_) {
+    client.options().max_body_bytes = 1 << 20;
+    Status st = Check(client, f);
+    if (first.ok() && !st.ok()) first = st;
+  }
+  return first;
+}
+
+Status RegistryFollower::Check(net::HttpClient& client, Followed& f) {
+  if (!IsValidModelName(f.model)) {
+    return Fail("reply", errc::invalid_argument, "invalid model name `" + f.model + "`");
+  }
+  auto ref = FetchProduction(client, f);
   if (!ref.ok()) return ref.status();
   const std::string& sha256 = ref->claim.sha256;
-  if (sha256 == serving_sha256_ || sha256 == refused_sha256_) {
-    return sha256 == serving_sha256_ ? Status::Ok() : Status(errc::permission_denied);
+  if (sha256 == f.serving_sha256 || sha256 == f.refused_sha256) {
+    return sha256 == f.serving_sha256
+               ? Status::Ok()
+               : Status(errc::permission_denied,
+                        f.model + "@" + std::to_string(ref->version) + " was refused");
   }
-  const std::string label = config_.model + "@" + std::to_string(ref->version);
+  const std::string label = f.model + "@" + std::to_string(ref->version);
   if (static_cast<uint64_t>(ref->claim.size) > config_.max_artifact_bytes) {
-    refused_sha256_ = sha256;
+    f.refused_sha256 = sha256;
     return Fail(
         "size", errc::resource_exhausted,
         label + " is " + std::to_string(ref->claim.size) + " bytes, over max_artifact_bytes");
   }
-  auto bytes = DownloadVerified(client, *ref, label);
+  auto bytes = DownloadVerified(client, f, *ref, label);
   if (!bytes.ok()) return bytes.status();
-  return Serve(*bytes, sha256, label);
+  return Serve(f, *bytes, sha256, label);
 }
 
-Result<ModelRef> RegistryFollower::FetchProduction(net::HttpClient& client) {
-  auto r = client.Get("/api/v1/models/" + config_.model + "/production");
+Result<ModelRef> RegistryFollower::FetchProduction(net::HttpClient& client, Followed& f) {
+  auto r = client.Get("/api/v1/models/" + f.model + "/production");
   if (!r.ok()) return Fail("unreachable", r.error(), "unreachable: " + r.status().message());
   if (r->status == 404) {
-    if (!logged_none_) Log()->info("no `{}` in production at {} yet", config_.model, config_.url);
-    logged_none_ = true;
-    return errc::not_found;
+    if (!f.logged_none) Log()->info("no `{}` in production at {} yet", f.model, config_.url);
+    f.logged_none = true;
+    return Status(errc::not_found, "no `" + f.model + "` in production");
   }
   if (r->status != 200) {
     return Fail("status", errc::io_error,
-                "production version of " + config_.model + ": HTTP " + std::to_string(r->status));
+                "production version of " + f.model + ": HTTP " + std::to_string(r->status));
   }
   auto j = r->Json();
   if (!j.ok() || !j->is_object()) return Fail("reply", errc::parse_error, "reply is not JSON");
-  auto ref = ParseModelRef(*j, config_.model);
+  auto ref = ParseModelRef(*j, f.model);
   if (!ref.ok()) return Fail("reply", errc::parse_error, "malformed production reply");
   return ref;
 }
 
-Result<std::string> RegistryFollower::DownloadVerified(net::HttpClient& client, const ModelRef& ref,
+Result<std::string> RegistryFollower::DownloadVerified(net::HttpClient& client, Followed& f,
+                                                       const ModelRef& ref,
                                                        const std::string& label) {
   if (public_key_pem_.empty()) {
     auto key = client.Get("/.well-known/aiot/signing-key");
@@ -111,7 +131,7 @@ Result<std::string> RegistryFollower::DownloadVerified(net::HttpClient& client, 
     public_key_pem_ = key->body;
   }
   client.options().max_body_bytes = static_cast<size_t>(ref.claim.size) + 1;
-  auto artifact = client.Get("/api/v1/models/" + config_.model + "/versions/" +
+  auto artifact = client.Get("/api/v1/models/" + f.model + "/versions/" +
                              std::to_string(ref.version) + "/artifact");
   if (!artifact.ok()) {
     return Fail("download", artifact.error(),
@@ -123,7 +143,7 @@ Result<std::string> RegistryFollower::DownloadVerified(net::HttpClient& client, 
   }
   const ClaimProblem problem = CheckArtifactClaim(public_key_pem_, artifact->body, ref.claim);
   if (problem != ClaimProblem::kNone) {
-    refused_sha256_ = ref.claim.sha256;
+    f.refused_sha256 = ref.claim.sha256;
     // The failure label names the check: "size", "sha256" or "signature".
     Status st = ClaimStatus(problem);
     return Fail(ClaimProblemName(problem), st.error(), label + ": " + st.message());
@@ -131,7 +151,14 @@ Result<std::string> RegistryFollower::DownloadVerified(net::HttpClient& client, 
   return std::move(artifact->body);
 }
 
-Status RegistryFollower::Serve(const std::string& bytes, const std::string& sha256,
+bool RegistryFollower::InUseByAnother(const Followed& f, const std::string& sha256) const {
+  for (const Followed& o : followed_) {
+    if (&o != &f && (o.serving_sha256 == sha256 || o.previous_sha256 == sha256)) return true;
+  }
+  return false;
+}
+
+Status RegistryFollower::Serve(Followed& f, const std::string& bytes, const std::string& sha256,
                                const std::string& label) {
   std::error_code ec;
   const std::filesystem::path dir(config_.model_dir);
@@ -140,18 +167,18 @@ Status RegistryFollower::Serve(const std::string& bytes, const std::string& sha2
   if (!WriteFileAtomic(path.string(), bytes).ok()) {
     return Fail("write", errc::io_error, "cannot write " + path.string());
   }
-  Status st = predictor_.LoadModel(ModelSource{path.string(), label, sha256});
+  Status st = predictor_.LoadModel(ModelSource{path.string(), label, sha256, f.slot});
   if (!st.ok()) {
-    refused_sha256_ = sha256;
-    std::filesystem::remove(path, ec);
+    f.refused_sha256 = sha256;
+    if (!InUseByAnother(f, sha256)) std::filesystem::remove(path, ec);
     return Fail("load", st.error(), label + " does not load: " + st.message());
   }
   // Keep the serving artifact and the one before it.
-  const std::string stale = previous_sha256_;
-  previous_sha256_ = serving_sha256_;
-  serving_sha256_ = sha256;
-  if (!stale.empty() && stale != serving_sha256_ && stale != previous_sha256_) {
-    std::filesystem::remove(dir / (stale + ".tflite"), ec);
+  const std::string stale = f.previous_sha256;
+  f.previous_sha256 = f.serving_sha256;
+  f.serving_sha256 = sha256;
+  if (!stale.empty() && stale != f.serving_sha256 && stale != f.previous_sha256) {
+    if (!InUseByAnother(f, stale)) std::filesystem::remove(dir / (stale + ".tflite"), ec);
   }
   Log()->info("serving {} from the registry at {}", label, config_.url);
   return Status::Ok();

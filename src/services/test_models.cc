@@ -45,10 +45,9 @@ Status WriteFile(const std::string& path, const std::vector<uint8_t>& bytes) {
   return ok ? Status::Ok() : Status(aiot::errc::io_error);
 }
 
-}  // namespace
-
-Status WriteFanTflite(const std::string& path, const std::string& metadata_name, float gain,
-                      float center, bool int8) {
+// The fan model's metadata: features rotation, temperature, vibration, sound with a uniform
+// reference profile around typical healthy readings.
+aiot::ml::ModelMetadata FanMetadata(const std::string& metadata_name) {
   using namespace aiot::ml;
   ModelMetadata md;
   md.name = metadata_name;
@@ -56,7 +55,6 @@ Status WriteFanTflite(const std::string& path, const std::string& metadata_name,
   md.warning_threshold = 0.5f;
   md.critical_threshold = 0.8f;
   const char* names[] = {"rotation", "temperature", "vibration", "sound"};
-  // Reference profile: uniform around typical healthy readings.
   const float means[] = {600, 40, 150, 50};
   const float spread[] = {50, 5, 25, 5};
   std::mt19937 profile_rng(11);
@@ -72,6 +70,42 @@ Status WriteFanTflite(const std::string& path, const std::string& metadata_name,
     md.features.push_back(f);
   }
   md.training_rows = 2000;
+  return md;
+}
+
+}  // namespace
+
+Status WriteFanTtfTflite(const std::string& path, const std::string& metadata_name,
+                         float hours_at_zero) {
+  using namespace aiot::ml;
+  ModelMetadata md = FanMetadata(metadata_name);
+  md.task = "time_to_failure";
+  md.label = "time_to_failure_h";
+  GraphSpec g;
+  g.name = metadata_name;
+  g.tensors.push_back({"features", TensorType::kFloat32, {1, 4}, {}, {}});
+  g.tensors.push_back(
+      {"weights", TensorType::kFloat32, {1, 4}, ToBytes(std::vector<float>{0, 0, 0, -1}), {}});
+  g.tensors.push_back(
+      {"bias", TensorType::kFloat32, {1}, ToBytes(std::vector<float>{hours_at_zero}), {}});
+  g.tensors.push_back({"hours", TensorType::kFloat32, {1, 1}, {}, {}});
+  OpSpec fc;
+  fc.builtin_code = static_cast<int32_t>(Op::kFullyConnected);
+  fc.inputs = {0, 1, 2};
+  fc.outputs = {3};
+  g.ops = {fc};
+  g.inputs = {0};
+  g.outputs = {3};
+  g.metadata.emplace_back(kMetadataName, EncodeMetadata(md));
+  auto bytes = WriteTflite(g);
+  if (!bytes.ok()) return bytes.status();
+  return WriteFile(path, *bytes);
+}
+
+Status WriteFanTflite(const std::string& path, const std::string& metadata_name, float gain,
+                      float center, bool int8) {
+  using namespace aiot::ml;
+  ModelMetadata md = FanMetadata(metadata_name);
   GraphSpec g;
   g.name = metadata_name;
   g.tensors.push_back({"features", TensorType::kFloat32, {1, 4}, {}, {}});
@@ -119,6 +153,9 @@ Status WriteTrainedFanTflite(const std::string& csv_path, const std::string& pat
 }
 #else
 Status WriteFanTflite(const std::string&, const std::string&, float, float, bool) {
+  return aiot::errc::unsupported;
+}
+Status WriteFanTtfTflite(const std::string&, const std::string&, float) {
   return aiot::errc::unsupported;
 }
 Status WriteTrainedFanTflite(const std::string&, const std::string&, int) {

@@ -40,6 +40,12 @@ ModelPtr FanModel(std::string name = "test-fan@1");
 Status WriteFanTflite(const std::string& path, const std::string& metadata_name, float gain = 1.0f,
                       float center = 55.0f, bool int8 = false);
 
+// Writes a real .tflite time-to-failure model (metadata task time_to_failure, label
+// time_to_failure_h, the fan features and profile of WriteFanTflite): hours = `hours_at_zero` -
+// sound, one FULLY_CONNECTED, no LOGISTIC.
+Status WriteFanTtfTflite(const std::string& path, const std::string& metadata_name,
+                         float hours_at_zero = 100.0f);
+
 // Trains an MLP on the reference data set (fan.csv) for `epochs` and writes it as int8 .tflite.
 // For benchmarks: a realistically sized model (60-30-10 hidden units).
 Status WriteTrainedFanTflite(const std::string& csv_path, const std::string& path, int epochs);

@@ -245,6 +245,32 @@ TEST_F(PipelineCliTest, ValidateAndDriftDecide) {
   EXPECT_EQ(split["train_classes"].size(), 2u) << split.dump();
   EXPECT_EQ(Step("validate").exit_code, 0);  // the default 0.2 has both classes on both sides
 
+  // A time_to_failure recipe (train's --recipe, the same run parameter): the target from
+  // maintenance.json is checked, not the datastore's classes (a class fraction of 0.5 rejects
+  // the classes above; here it applies to the readings with a failure ahead: all of them).
+  const std::string ttf = h_.data_dir() + "/ttf.yaml", ttf1 = h_.data_dir() + "/ttf1.yaml";
+  std::ofstream(ttf) << "task: time_to_failure\n";
+  std::ofstream(ttf1) << "task: time_to_failure\nhorizon_h: 1\n";
+  r = Step("validate", "--recipe " + ttf + " --min-class-fraction 0.5");
+  EXPECT_EQ(r.exit_code, 0) << r.output;
+  Json v = ReadJsonFile(File("validate.json"));
+  EXPECT_EQ(v.value("task", ""), "time_to_failure") << v.dump();
+  EXPECT_EQ(v["target"].value("failures", 0), 5) << v.dump();
+  EXPECT_EQ(v["target"].value("devices", 0), 5) << v.dump();  // the five that fail
+  EXPECT_EQ(v["target"].value("failure_ahead", 0), v["target"].value("kept", -1)) << v.dump();
+  // A 1 h horizon: nearly every reading kept is capped at it, the target nearly constant.
+  r = Step("validate", "--recipe " + ttf1);
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_NE(r.output.find("have a failure ahead within the 1 h horizon"), std::string::npos)
+      << r.output;
+  EXPECT_GT(ReadJsonFile(File("validate.json"))["target"].value("capped", 0), 1000);
+  // No failure records in the window: nothing to learn, whatever the classes say.
+  std::ofstream(File("maintenance.json"), std::ios::trunc) << R"({"records":[]})";
+  r = Step("validate", "--recipe " + ttf);
+  EXPECT_EQ(r.exit_code, 1) << r.output;
+  EXPECT_NE(r.output.find("no failure in maintenance.json"), std::string::npos) << r.output;
+  EXPECT_EQ(Step("validate").exit_code, 0);  // the classifier's checks do not read it
+
   // Two healthy-looking windows of the same fleet: no drift (3), unless forced.
   ASSERT_EQ(Step("extract", "--data-dir " + h_.data_dir() + " --window 2d --reference-window 2d")
                 .exit_code,
@@ -292,10 +318,13 @@ TEST_F(PipelineCliTest, TooLittleDataOrAFailedStepLeavesTheChampionServing) {
   EXPECT_EQ(r.exit_code, 1) << r.output;
   EXPECT_NE(r.output.find("step validate failed (exit 1)"), std::string::npos) << r.output;
   EXPECT_NE(r.output.find("fewer than --min-rows 100000"), std::string::npos) << r.output;
-  // A recipe the train step refuses: exit 2, no retry, the run fails at once.
+  // A recipe that does not parse: validate reads the same `recipe` parameter (a time_to_failure
+  // recipe's target is checked there) and refuses it before train: exit 2, no retry, the run fails
+  // at once.
   r = Aiot(RunArgs("--param recipe=fast,epochs=zero"), url_);
   EXPECT_EQ(r.exit_code, 1) << r.output;
-  EXPECT_NE(r.output.find("step train failed (exit 2)"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("step validate failed (exit 2)"), std::string::npos) << r.output;
+  EXPECT_NE(r.output.find("--recipe: recipe: `epochs=zero`"), std::string::npos) << r.output;
   RunResult list = Aiot("--set registry.data_dir=" + h_.data_dir() + " pipeline list --json", url_);
   ASSERT_EQ(list.exit_code, 0) << list.output;
   Json runs = Json::parse(list.output)["runs"];

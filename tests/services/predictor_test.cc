@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 
+#include "base/errc.h"
 #include "harness.h"
 #include "net/http_server.h"
 #include "net/runtime.h"
@@ -230,6 +231,93 @@ TEST_F(PredictorTest, HotSwapByModelEventLosesNothing) {
   predictor->Stop();
 }
 
+// Promotions name the registry model: the one configured as the time-to-failure model loads into
+// that slot only, the fault model's name into the fault slot only. A model of the other task is
+// refused with a clear error, counted, and the serving models stay.
+TEST_F(PredictorTest, ModelOfTheOtherTaskIsRefusedFromANamedSlot) {
+  ASSERT_TRUE(testing::WriteFanTtfTflite(dir_.Path("ttf1.tflite"), "fan-ttf").ok());
+  config_.model = dir_.Path("m1.tflite");
+  config_.model_name = "fan-mlp@1";
+  auto wrong_task = [&] {
+    for (const auto& f : registry_.Collect()) {
+      if (f.name == "aiot_predictor_model_wrong_task_total") return f.metric.at(0).counter.value;
+    }
+    return -1.0;
+  };
+  Predictor predictor(config_, ClientConfig(broker_.url(), "predictor"), io_.io(), models_,
+                      MakeTfliteLoader(), registry_);
+  predictor.ServeModelNames("fan-mlp", "fan-ttf");
+  ASSERT_TRUE(predictor.Start().ok());
+  ASSERT_TRUE(
+      WaitFor([&] { return predictor.client()->state() == mqtt::ConnectionState::kConnected; }));
+  EXPECT_EQ(wrong_task(), 0);
+  Collector out(io_.io(), ClientConfig(broker_.url(), "collector"), {"fan/anomaly"});
+  ASSERT_TRUE(out.WaitSubscribed());
+  Publisher pub(io_.io(), ClientConfig(broker_.url(), "registry"));
+  ASSERT_TRUE(pub.WaitConnected());
+  auto promote = [&](const char* name, int version, const std::string& path) {
+    pub.Publish(
+        "aiot/events/model",
+        json{{"event", "promoted"}, {"name", name}, {"version", version}, {"path", path}}.dump());
+  };
+
+  // A classifier promoted under the time-to-failure name: refused, not served as the fault model.
+  promote("fan-ttf", 2, dir_.Path("m2.tflite"));
+  ASSERT_TRUE(WaitFor([&] { return wrong_task() == 1; })) << wrong_task();
+  // A time-to-failure model promoted under the fault model's name: refused too.
+  promote("fan-mlp", 5, dir_.Path("ttf1.tflite"));
+  ASSERT_TRUE(WaitFor([&] { return wrong_task() == 2; })) << wrong_task();
+  EXPECT_EQ(models_.Get()->name(), "fan-mlp@1");
+  pub.Publish("fan/messages", Reading("fan-1", 50, 1));
+  ASSERT_TRUE(out.WaitCount("fan/anomaly", 1));
+  EXPECT_EQ(out.On("fan/anomaly")[0]["model"], "fan-mlp@1");
+  EXPECT_FALSE(out.On("fan/anomaly")[0].contains("time_to_failure_h")) << out.On("fan/anomaly")[0];
+
+  // The time-to-failure model under its own name goes beside the fault model.
+  promote("fan-ttf", 1, dir_.Path("ttf1.tflite"));
+  ASSERT_TRUE(WaitFor([&] {
+    pub.Publish("fan/messages", Reading("fan-1", 50, 2));
+    auto r = out.On("fan/anomaly");
+    return r.back().contains("ttf_model");
+  }));
+  auto last = out.On("fan/anomaly").back();
+  EXPECT_EQ(last["model"], "fan-mlp@1");
+  EXPECT_EQ(last["ttf_model"], "fan-ttf@1");
+  EXPECT_NEAR(last["time_to_failure_h"].get<double>(), 50.0, 0.01);  // 100 - sound
+  EXPECT_EQ(wrong_task(), 2);
+
+  // Called directly, with the slot named: the same refusal, saying why.
+  Status st = predictor.LoadModel(
+      ModelSource{dir_.Path("m2.tflite"), "fan-mlp@2", "", ModelSlot::kTimeToFailure});
+  EXPECT_EQ(st.error(), make_error_code(errc::invalid_argument));
+  EXPECT_NE(st.message().find("not a time-to-failure model"), std::string::npos) << st.message();
+  EXPECT_NE(st.message().find("refused as the time-to-failure model"), std::string::npos)
+      << st.message();
+  st = predictor.LoadModel(
+      ModelSource{dir_.Path("ttf1.tflite"), "fan-ttf@1", "", ModelSlot::kFault});
+  EXPECT_NE(st.message().find("is a time-to-failure model"), std::string::npos) << st.message();
+  EXPECT_EQ(wrong_task(), 4);
+  EXPECT_EQ(models_.Get()->name(), "fan-mlp@1");
+  predictor.Stop();
+
+  // At start: a classifier as predictor.ttf_model, or a time-to-failure model as
+  // predictor.model, is refused the same way.
+  for (int i = 0; i < 2; ++i) {
+    PredictorConfig bad = config_;
+    ModelHolder models;
+    if (i == 0) bad.ttf_model = dir_.Path("m2.tflite");
+    if (i == 1) bad.model = dir_.Path("ttf1.tflite");
+    prometheus::Registry metrics;
+    Predictor p(bad, ClientConfig(broker_.url(), "predictor-bad"), io_.io(), models,
+                MakeTfliteLoader(), metrics);
+    Status start = p.Start();
+    EXPECT_FALSE(start.ok()) << i;
+    EXPECT_NE(start.message().find(i == 0 ? "predictor.ttf_model" : "is a time-to-failure model"),
+              std::string::npos)
+        << start.message();
+  }
+}
+
 TEST_F(PredictorTest, ScoringApiAndModelEndpoint) {
   config_.model = dir_.Path("m1.tflite");
   config_.model_name = "fan-mlp@1";
@@ -283,9 +371,23 @@ TEST_F(PredictorTest, ScoringApiAndModelEndpoint) {
   }
   r = testing::Http(port, "POST", "/score", R"({"name":5})");
   EXPECT_EQ(r.status, 400) << r.body;
+  // A slot named: a classifier is refused as the time-to-failure model (422, why), an unknown slot
+  // is the client's mistake (400).
+  r = testing::Http(
+      port, "POST", "/api/v1/predictor/model",
+      json{{"path", dir_.Path("m2.tflite")}, {"name", "fan-mlp@2"}, {"slot", "time_to_failure"}}
+          .dump(),
+      "s3cret-token");
+  EXPECT_EQ(r.status, 422) << r.body;
+  EXPECT_NE(r.body.find("refused as the time-to-failure model"), std::string::npos) << r.body;
+  r = testing::Http(port, "POST", "/api/v1/predictor/model",
+                    json{{"path", dir_.Path("m2.tflite")}, {"slot", "other"}}.dump(),
+                    "s3cret-token");
+  EXPECT_EQ(r.status, 400) << r.body;
   r = testing::Http(port, "POST", "/api/v1/predictor/model", swap, "s3cret-token");
   ASSERT_EQ(r.status, 200) << r.body;
   EXPECT_EQ(json::parse(r.body)["previous"], "fan-mlp@1");
+  EXPECT_EQ(json::parse(r.body)["slot"], "fault");
   r = testing::Http(port, "POST", "/score", R"({"params":[601.2,40.1,151.0,60.0]})");
   EXPECT_EQ(json::parse(r.body)["model"], "fan-mlp@2");
   r = testing::Http(port, "GET", "/api/v1/predictor/model");

@@ -97,18 +97,19 @@ double Metric(const std::string& text, const std::string& name) {
 
 class RemoteRegistryTest : public ::testing::Test {
  protected:
-  // Pushes `model_file` as a new version of fan-mlp; returns {version, sha256}.
-  std::pair<int64_t, std::string> Push(const std::string& model_file) {
-    auto r =
-        Http(up_port_, "POST", "/api/v1/models/fan-mlp/versions", ReadFile(model_file), token_);
+  // Pushes `model_file` as a new version of `name`; returns {version, sha256}.
+  std::pair<int64_t, std::string> Push(const std::string& model_file,
+                                       const std::string& name = "fan-mlp") {
+    auto r = Http(up_port_, "POST", "/api/v1/models/" + name + "/versions", ReadFile(model_file),
+                  token_);
     EXPECT_EQ(r.status, 201) << r.body;
     auto j = json::parse(r.body, nullptr, false);
     if (!j.is_object() || !j.contains("version")) return {0, ""};
     return {j["version"].get<int64_t>(), j["sha256"].get<std::string>()};
   }
-  void Promote(int64_t version) {
+  void Promote(int64_t version, const std::string& name = "fan-mlp") {
     auto r =
-        Http(up_port_, "POST", fmt::format("/api/v1/models/fan-mlp/versions/{}/stage", version),
+        Http(up_port_, "POST", fmt::format("/api/v1/models/{}/versions/{}/stage", name, version),
              R"({"stage":"production"})", token_);
     EXPECT_EQ(r.status, 200) << r.body;
   }
@@ -262,6 +263,69 @@ TEST_F(RemoteRegistryTest, PredictorFollowsPromotionsOverHttp) {
   send();
   ASSERT_TRUE(WaitFor([&] { return results().size() == sent; }));
   EXPECT_EQ(results().back()["model"], "fan-mlp@2");
+  EXPECT_EQ(predictor.Stop(), 0);
+}
+
+// With a time-to-failure model configured (--registry-ttf-model, default ttf_model_name) the
+// predictor follows its production version too and serves it beside the fault model; a classifier
+// promoted under that name is refused (counted) and the serving time-to-failure model stays.
+TEST_F(RemoteRegistryTest, PredictorFollowsTheTimeToFailureModelToo) {
+  if (!Mosquitto::Available()) AIOT_SKIP_WITHOUT_PEER("/usr/sbin/mosquitto not installed");
+  ASSERT_NO_FATAL_FAILURE(StartUp(FreePort()));
+  const std::string fault_file = dir_.Path("fault.tflite"), ttf_file = dir_.Path("ttf.tflite");
+  ASSERT_TRUE(testing::WriteFanTflite(fault_file, "fan-mlp", 1.0f, 55.0f, true).ok());
+  ASSERT_TRUE(testing::WriteFanTtfTflite(ttf_file, "fan-ttf", 100.0f).ok());
+  ASSERT_EQ(Push(fault_file).first, 1);
+  Promote(1);
+  ASSERT_EQ(Push(ttf_file, "fan-ttf").first, 1);
+  Promote(1, "fan-ttf");
+
+  Mosquitto broker;
+  ASSERT_TRUE(broker.Start());
+  const uint16_t port = FreePort();
+  Child predictor(PredictorArgs(broker.url(), "200", port, {"--registry-ttf-model", "fan-ttf"}),
+                  dir_.Path("predictor.log"));
+  ASSERT_TRUE(WaitServing(predictor, port, "fan-mlp@1")) << ReadFile(dir_.Path("predictor.log"));
+  IoThread io;
+  Collector out(io.io(), ClientConfig(broker.url(), "collector"), {"fan/anomaly"});
+  ASSERT_TRUE(out.WaitSubscribed());
+  testing::Publisher pub(io.io(), ClientConfig(broker.url(), "publisher"));
+  ASSERT_TRUE(pub.WaitConnected());
+  int seq = 0;
+  auto last_result = [&] {
+    pub.Publish("fan/messages", testing::Reading("fan-7", 50, seq++), 1);
+    auto r = out.On("fan/anomaly");
+    return r.empty() ? json() : r.back();
+  };
+  json r;
+  ASSERT_TRUE(WaitFor([&] {
+    r = last_result();
+    return r.is_object() && r.contains("ttf_model");
+  })) << ReadFile(dir_.Path("predictor.log"));
+  EXPECT_EQ(r["model"], "fan-mlp@1");
+  EXPECT_EQ(r["ttf_model"], "fan-ttf@1");
+  EXPECT_NEAR(r["time_to_failure_h"].get<double>(), 50.0, 0.01);
+
+  // A classifier promoted as fan-ttf@2: downloaded, verified, refused by the predictor's
+  // time-to-failure slot; both serving models stay.
+  ASSERT_EQ(Push(fault_file, "fan-ttf").first, 2);
+  Promote(2, "fan-ttf");
+  ASSERT_TRUE(WaitFor([&] {
+    return Metric(Http(port, "GET", "/metrics").body, "aiot_predictor_model_wrong_task_total") >= 1;
+  })) << ReadFile(dir_.Path("predictor.log"));
+  EXPECT_NE(Http(port, "GET", "/metrics").body.find("reason=\"load\""), std::string::npos);
+  EXPECT_NE(ReadFile(dir_.Path("predictor.log")).find("refused as the time-to-failure model"),
+            std::string::npos)
+      << ReadFile(dir_.Path("predictor.log"));
+  const size_t before = out.Count("fan/anomaly");
+  ASSERT_TRUE(WaitFor([&] {
+    r = last_result();
+    return out.Count("fan/anomaly") > before;
+  }));
+  r = out.On("fan/anomaly").back();
+  EXPECT_EQ(r["model"], "fan-mlp@1");
+  EXPECT_EQ(r["ttf_model"], "fan-ttf@1");
+  EXPECT_EQ(ServingModel(port), "fan-mlp@1");
   EXPECT_EQ(predictor.Stop(), 0);
 }
 

@@ -69,7 +69,9 @@ Status CheckConfig(const Dataset& data, const GbdtConfig& c) {
   if (c.trees < 1 || c.trees > 100000) return bad("trees must be in 1..100000");
   if (c.max_depth < 1 || c.max_depth > kMaxTreeDepth) return bad("max depth must be in 1..64");
   if (!(c.learning_rate > 0 && c.learning_rate <= 1)) return bad("learning rate must be in (0, 1]");
-  if (!(c.min_child_weight >= 0)) return bad("min child weight must be >= 0");
+  if (!(c.min_child_weight >= 0) && c.min_child_weight != kMinChildWeightByObjective) {
+    return bad("min child weight must be >= 0");
+  }
   if (!(c.subsample > 0 && c.subsample <= 1)) return bad("subsample must be in (0, 1]");
   if (!(c.colsample > 0 && c.colsample <= 1)) return bad("colsample must be in (0, 1]");
   if (!(c.lambda >= 0)) return bad("lambda must be >= 0");
@@ -109,7 +111,9 @@ Status SetParams(void* b, const GbdtConfig& c, double spw, const double* base_sc
       {"base_score", base},
       {"max_depth", std::to_string(c.max_depth)},
       {"eta", std::to_string(c.learning_rate)},
-      {"min_child_weight", std::to_string(c.min_child_weight)},
+      {"min_child_weight", std::to_string(c.min_child_weight >= 0 ? c.min_child_weight
+                                          : reg                   ? 1.0
+                                                                  : kClassifierMinChildWeight)},
       {"subsample", std::to_string(c.subsample)},
       {"colsample_bytree", std::to_string(c.colsample)},
       {"lambda", std::to_string(c.lambda)},

@@ -47,7 +47,9 @@ void Describe(config::Visitor& v, TrainRecipe& r) {
   v.Field("trees", g.trees, config::Range{1, 100000}, "gbdt: boosting rounds (most trees).");
   v.Field("max_depth", g.max_depth, config::Range{1, kMaxTreeDepth}, "gbdt: depth of each tree.");
   v.Field("learning_rate", g.learning_rate, "gbdt: shrinkage per tree (eta), (0, 1].");
-  v.Field("min_child_weight", g.min_child_weight, "gbdt: least hessian sum per leaf.");
+  v.Field("min_child_weight", g.min_child_weight,
+          "gbdt: least hessian sum per leaf (-1 = by objective: 10 for classification, 1 for "
+          "regression).");
   v.Field("subsample", g.subsample, "gbdt: fraction of rows sampled per tree, (0, 1].");
   v.Field("colsample", g.colsample, "gbdt: fraction of features sampled per tree, (0, 1].");
   v.Field("lambda", g.lambda, "gbdt: L2 penalty on leaf values.");
@@ -109,7 +111,9 @@ void Validate(config::Checks& c, const TrainRecipe& r) {
   }
   if (!(r.gbdt.subsample > 0 && r.gbdt.subsample <= 1)) c.Fail("subsample", "must be in (0, 1]");
   if (!(r.gbdt.colsample > 0 && r.gbdt.colsample <= 1)) c.Fail("colsample", "must be in (0, 1]");
-  if (!(r.gbdt.min_child_weight >= 0)) c.Fail("min_child_weight", "must be >= 0");
+  if (!(r.gbdt.min_child_weight >= 0) && r.gbdt.min_child_weight != kMinChildWeightByObjective) {
+    c.Fail("min_child_weight", "must be >= 0");
+  }
   if (!(r.gbdt.lambda >= 0)) c.Fail("lambda", "must be >= 0");
   if (!(r.gbdt.scale_pos_weight > 0) || !std::isfinite(r.gbdt.scale_pos_weight)) {
     c.Fail("scale_pos_weight", "must be a positive number");
