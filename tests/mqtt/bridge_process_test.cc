@@ -261,6 +261,8 @@ TEST(MqttBridgeProcess, TwoBridgesEachCarryBothWaysAndForwardInOrderAcrossAResta
         metric("aiot_mqtt_bridge_messages_total{bridge=\"central\",direction=\"in\"").value_or(0),
         kIn);
 
+    // The backup has acknowledged all the a's to its bridge (none is left to resend).
+    ASSERT_TRUE(WaitFor([&] { return metric(of("backup", "buffer", "messages")) == 0.0; }));
     // The backup goes away (its consumer first: the session keeps what arrives for it).
     StopClient(backup_sub);
     StopClient(backup_pub);
@@ -321,11 +323,24 @@ TEST(MqttBridgeProcess, TwoBridgesEachCarryBothWaysAndForwardInOrderAcrossAResta
   persistent.unmatched = &again;
   auto backup_again = ConnectClient(io.io(), backup.url(), persistent);
   ASSERT_TRUE(backup_again);
-  ASSERT_TRUE(WaitFor(
-      [&] { return again.payloads_without("probe").size() >= static_cast<size_t>(kDown + kAfter); },
-      60s))
-      << again.payloads_without("probe").size();
-  EXPECT_EQ(again.payloads_without("probe"), Concat(Numbered("n", kDown), Numbered("q", kAfter)));
+  // What the bridge kept (n, q), in arrival order. The session may also hand the consumer again
+  // the a's it had received but not yet acknowledged when it disconnected (its own QoS 1
+  // redelivery, not the bridge's): those were all delivered before, and are left out.
+  auto kept = [&] {
+    std::vector<std::string> out;
+    for (auto& p : again.payloads()) {
+      if (p.starts_with("n") || p.starts_with("q")) out.push_back(p);
+    }
+    return out;
+  };
+  ASSERT_TRUE(WaitFor([&] { return kept().size() >= static_cast<size_t>(kDown + kAfter); }, 60s))
+      << kept().size();
+  EXPECT_EQ(kept(), Concat(Numbered("n", kDown), Numbered("q", kAfter)));
+  for (auto& p : again.payloads_without("probe")) {
+    if (p.starts_with("a")) {
+      EXPECT_EQ(Starting(at_backup, p).size(), 1u) << p;
+    }
+  }
   EXPECT_GE(
       metric("aiot_mqtt_bridge_messages_total{bridge=\"backup\",direction=\"out\"").value_or(0),
       kDown + kAfter);
