@@ -244,7 +244,8 @@ struct Platform::Impl {
   datastore::TrainingDatastore datastore;
   services::ModelHolder predictor_models;
   services::PredictorConfig predictor_config;  // config.predictor with the model chosen at start
-  std::unique_ptr<mqtt::bridge::Bridge> mqtt_bridge;  // broker.bridge: to a remote MQTT broker
+  // broker.bridge and broker.bridges: to remote MQTT brokers.
+  std::vector<std::unique_ptr<mqtt::bridge::Bridge>> mqtt_bridges;
   std::unique_ptr<kafka::Bridge> bridge;        // bridge.enabled: MQTT <-> Kafka inside the broker
   std::unique_ptr<BridgeStatus> bridge_status;  // GET /api/v1/bridge (the dashboard's panel)
   std::unique_ptr<services::Predictor> predictor;
@@ -294,9 +295,12 @@ Status Platform::Impl::CheckOptions() {
   }
   if (!config.up.broker) {
     // The embedded bridge and the simulated fleet live in the embedded broker.
-    const char* needs = config.bridge.enabled  ? "bridge.enabled (the bridge inside the broker)"
-                        : options.simulate > 0 ? "--simulate (the fleet connects in-process)"
-                                               : nullptr;
+    const char* needs =
+        config.bridge.enabled ? "bridge.enabled (the bridge inside the broker)"
+        : !config.broker.enabled_bridges().empty()
+            ? "broker.bridge / broker.bridges (the MQTT bridges of the embedded broker)"
+        : options.simulate > 0 ? "--simulate (the fleet connects in-process)"
+                               : nullptr;
     if (needs != nullptr) {
       Status s(errc::invalid_argument,
                fmt::format("{} needs the embedded broker, but up.broker is false: run the bridge "
@@ -336,18 +340,22 @@ Status Platform::Impl::StartBridge() {
         return BridgeProbe{bridge->fatal(), bridge->buffer_stats(), bridge->kafka_reachable()};
       });
   RegisterBridgeRoutes(router, *bridge_status);
-  if (config.broker.bridge.enabled()) {  // broker.bridge: to a remote MQTT broker
-    auto mb = mqtt::bridge::Bridge::Create(config.broker.bridge, broker.broker(), runtime.Next(),
-                                           registry);
+  // broker.bridge and broker.bridges: to remote MQTT brokers (in the embedded broker).
+  if (const auto configs = config.broker.enabled_bridges(); !configs.empty()) {
+    auto mb = mqtt::bridge::CreateBridges(
+        configs, broker.broker(), [this]() -> boost::asio::io_context& { return runtime.Next(); },
+        registry);
     if (!mb.ok()) {
-      log::Get("app")->error("broker.bridge: {}", mb.status().message());
+      log::Get("app")->error("broker.bridges: {}", mb.status().message());
       return mb.status();
     }
-    mqtt_bridge = std::move(*mb);
-    mqtt_bridge->Start();
-    log::Get("app")->info("broker.bridge {}: {} ({} topic line(s)), buffer {}",
-                          config.broker.bridge.name, config.broker.bridge.url,
-                          config.broker.bridge.topics.size(), config.broker.bridge.buffer.dir);
+    mqtt_bridges = std::move(*mb);
+    for (auto& b : mqtt_bridges) {
+      b->Start();
+      const mqtt::bridge::BridgeConfig& c = b->config();
+      log::Get("app")->info("bridge {}: {} ({} topic line(s)), buffer {}", c.name, c.url,
+                            c.topics.size(), c.buffer_dir());
+    }
   }
   if (!config.bridge.enabled) return Status::Ok();
   auto b = kafka::Bridge::CreateInBroker(config.bridge, broker.broker(), runtime.Next(), registry);
@@ -626,8 +634,9 @@ void Platform::Stop() {
   if (i.rollouts) i.rollouts->Stop();
   if (i.ingest) i.ingest->Stop();
   Impl::StopClient(i.platform_client);
-  if (i.mqtt_bridge) i.mqtt_bridge->Stop();  // before the broker: its local client is in process
-  if (i.bridge) i.bridge->Stop();            // before the broker: its acks are posted to the cores
+  for (auto& b : i.mqtt_bridges)
+    b->Stop();                     // before the broker: their local clients are in process
+  if (i.bridge) i.bridge->Stop();  // before the broker: its acks are posted to the cores
   i.http.Stop();
   if (i.config.up.broker) i.broker.Stop();
   i.runtime.Stop();

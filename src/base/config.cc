@@ -1,10 +1,13 @@
 #include "base/config.h"
 
+#include "base/config_list.h"
+
 #include <yaml-cpp/yaml.h>
 
 #include <algorithm>
 #include <cctype>
 #include <cerrno>
+#include <charconv>
 #include <cmath>
 #include <cstring>
 #include <fstream>
@@ -21,6 +24,11 @@ std::string Join(const std::vector<std::string>& parts, std::string_view key) {
   }
   out += key;
   return out;
+}
+
+// The key of item `i` of list `key`: "bridges[0]".
+std::string ItemKey(std::string_view key, size_t i) {
+  return std::string(key) + "[" + std::to_string(i) + "]";
 }
 
 std::string Line(std::string_view source, const YAML::Node& node) {
@@ -202,10 +210,11 @@ class ValueReader {
 
 // Applies a YAML document. Every problem is recorded in `checks` and loading goes on, so one run
 // reports them all; where each key was found is recorded as its origin.
-class YamlLoader final : public Visitor {
+class YamlLoader final : public Visitor, public ListVisitor {
  public:
-  YamlLoader(std::string_view source, const YAML::Node& root, Checks& checks)
-      : source_(source), checks_(checks) {
+  // `lines`: problems name `source` with the line (a file), or `source` alone (an override).
+  YamlLoader(std::string_view source, const YAML::Node& root, Checks& checks, bool lines = true)
+      : source_(source), checks_(checks), lines_(lines) {
     frames_.push_back({root, {}});
   }
 
@@ -233,23 +242,47 @@ class YamlLoader final : public Visitor {
   }
   void BeginSection(std::string_view key, std::string_view) override {
     YAML::Node n = Lookup(key);
-    if (n) checks_.SetOrigin(Path(key), Line(source_, n));
+    if (n) checks_.SetOrigin(Path(key), Where(n));
     if (n && !n.IsNull() && !n.IsMap()) {
-      checks_.Add({Path(key), "must be a section (a map of keys)", Line(source_, n)});
+      checks_.Add({Path(key), "must be a section (a map of keys)", Where(n)});
     }
-    path_.emplace_back(key);
-    frames_.push_back({n && n.IsMap() ? n : YAML::Node(), {}});
+    Enter(std::string(key), n && n.IsMap() ? n : YAML::Node());
   }
-  void EndSection() override {
-    CheckUnknown();
-    frames_.pop_back();
-    path_.pop_back();
+  void EndSection() override { Leave(); }
+
+  // A list in the document replaces the list (null empties it); each item is read as a section.
+  void List(std::string_view key, SectionList& list, std::string_view) override {
+    YAML::Node n = Lookup(key);
+    if (!n) return;
+    checks_.SetOrigin(Path(key), Where(n));
+    if (n.IsNull()) {
+      list.Resize(0);
+      return;
+    }
+    if (!n.IsSequence()) {
+      checks_.Add({Path(key), "must be a list of sections (`- key: value` items)", Where(n)});
+      return;
+    }
+    list.Resize(0);
+    list.Resize(n.size());
+    size_t i = 0;
+    for (const auto& item : n) {
+      const std::string name = ItemKey(key, i);
+      checks_.SetOrigin(Path(name), Where(item));
+      if (!item.IsNull() && !item.IsMap()) {
+        checks_.Add({Path(name), "must be a section (a map of keys)", Where(item)});
+      }
+      Enter(name, item.IsMap() ? static_cast<const YAML::Node&>(item) : YAML::Node());
+      list.Item(*this, i);
+      Leave();
+      ++i;
+    }
   }
 
   void Finish() {
     const YAML::Node& root = frames_.back().node;
     if (root && !root.IsNull() && !root.IsMap()) {
-      checks_.Add({"", "the configuration must be a map of sections", Line(source_, root)});
+      checks_.Add({"", "the configuration must be a map of sections", Where(root)});
       return;
     }
     CheckUnknown();
@@ -270,15 +303,28 @@ class YamlLoader final : public Visitor {
   void Apply(std::string_view key, Fn&& read) {
     YAML::Node n = Lookup(key);
     if (!n) return;
-    checks_.SetOrigin(Path(key), Line(source_, n));
-    ValueReader reader(source_, Path(key));
+    checks_.SetOrigin(Path(key), Where(n));
+    ValueReader reader(source_, Path(key), lines_);
     try {
       read(reader, n);
     } catch (const Error& e) {
       for (const auto& p : e.problems()) checks_.Add(p);
     } catch (const YAML::Exception& e) {  // a shape no reader expected: reported, never thrown on
-      checks_.Add(Problem{Path(key), std::string("cannot be read: ") + e.msg, Line(source_, n)});
+      checks_.Add(Problem{Path(key), std::string("cannot be read: ") + e.msg, Where(n)});
     }
+  }
+
+  std::string Where(const YAML::Node& n) const {
+    return lines_ ? Line(source_, n) : std::string(source_);
+  }
+  void Enter(std::string key, const YAML::Node& n) {
+    path_.push_back(std::move(key));
+    frames_.push_back({n, {}});
+  }
+  void Leave() {
+    CheckUnknown();
+    frames_.pop_back();
+    path_.pop_back();
   }
 
   YAML::Node Lookup(std::string_view key) {
@@ -300,7 +346,7 @@ class YamlLoader final : public Visitor {
       std::string what = "unknown key";
       std::string near = NearestMatch(k, f.known);
       if (!near.empty()) what += "; did you mean `" + near + "`?";
-      checks_.Add({Path(k), what, Line(source_, kv.first)});
+      checks_.Add({Path(k), what, Where(kv.first)});
     }
   }
 
@@ -308,12 +354,13 @@ class YamlLoader final : public Visitor {
 
   std::string_view source_;
   Checks& checks_;
+  bool lines_;
   std::vector<std::string> path_;
   std::vector<Frame> frames_;
 };
 
 // Walks the description and applies one value at one dotted path. A bad value throws Error.
-class PathSetter final : public Visitor {
+class PathSetter final : public Visitor, public ListVisitor {
  public:
   PathSetter(std::string_view path, std::string_view raw, const YAML::Node& value,
              std::string_view origin)
@@ -353,6 +400,59 @@ class PathSetter final : public Visitor {
   void BeginSection(std::string_view key, std::string_view) override { path_.emplace_back(key); }
   void EndSection() override { path_.pop_back(); }
 
+  // `list=[{...}, ...]` replaces the list; `list[i].key=value` sets a key of item i (i one past
+  // the end appends an item).
+  void List(std::string_view key, SectionList& list, std::string_view help) override {
+    const std::string path = Join(path_, key);
+    if (target_ == path) {
+      found_ = true;
+      if (!value_.IsNull() && !value_.IsSequence()) {
+        Reader().Fail(value_, "must be a list of sections, e.g. [{key: value, ...}, ...]");
+      }
+      // The value is read by the file's loader, as the document {key: value}.
+      YAML::Node doc(YAML::NodeType::Map);
+      doc[std::string(key)] = value_;
+      Checks checks;
+      YamlLoader loader(origin_, doc, checks, false);
+      loader.List(key, list, help);
+      if (!checks.ok()) {
+        std::vector<Problem> problems = checks.problems();
+        for (auto& p : problems) p.key = Join(path_, p.key);
+        throw Error(std::move(problems));
+      }
+      return;
+    }
+    if (!target_.starts_with(path + "[")) return;
+    const size_t close = target_.find(']', path.size());
+    size_t i = 0;
+    const char* first = target_.data() + path.size() + 1;
+    const char* last = target_.data() + (close == std::string::npos ? path.size() + 1 : close);
+    auto [end, ec] = std::from_chars(first, last, i);
+    if (close == std::string::npos || ec != std::errc() || end != last ||
+        target_.compare(close + 1, 1, ".") != 0) {
+      return;  // not an item key: unknown
+    }
+    const size_t n = list.size();
+    if (i > n) {
+      throw Error({Problem{target_,
+                           "there is no item " + std::to_string(i) + " (the list has " +
+                               std::to_string(n) + "; [" + std::to_string(n) + "] adds one)",
+                           std::string(origin_)}});
+    }
+    if (i == n) list.Resize(n + 1);
+    const bool was_found = found_;
+    path_.push_back(ItemKey(key, i));
+    try {
+      list.Item(*this, i);
+    } catch (...) {
+      path_.pop_back();
+      if (i == n) list.Resize(n);
+      throw;
+    }
+    path_.pop_back();
+    if (i == n && found_ == was_found) list.Resize(n);  // no such key in the item: no item added
+  }
+
   bool found() const { return found_; }
 
  private:
@@ -375,7 +475,7 @@ class PathSetter final : public Visitor {
   bool found_ = false;
 };
 
-class PathCollector final : public Visitor {
+class PathCollector final : public Visitor, public ListVisitor {
  public:
   void Field(std::string_view key, bool&, std::string_view) override { Add(key); }
   void Field(std::string_view key, double&, std::string_view) override { Add(key); }
@@ -399,6 +499,8 @@ class PathCollector final : public Visitor {
   }
   void BeginSection(std::string_view key, std::string_view) override { path_.emplace_back(key); }
   void EndSection() override { path_.pop_back(); }
+  // The list as a whole (an environment variable holds it as YAML flow text).
+  void List(std::string_view key, SectionList&, std::string_view) override { Add(key); }
 
   std::vector<std::string> paths;
 
@@ -408,7 +510,7 @@ class PathCollector final : public Visitor {
 };
 
 // Runs the Validate hooks of every section, in description order.
-class Validator final : public Visitor {
+class Validator final : public Visitor, public ListVisitor {
  public:
   explicit Validator(Checks& checks) : checks_(checks) {}
   void Field(std::string_view, bool&, std::string_view) override {}
@@ -424,6 +526,13 @@ class Validator final : public Visitor {
   void BeginSection(std::string_view key, std::string_view) override { checks_.Enter(key); }
   void EndSection() override { checks_.Leave(); }
   void Check(const std::function<void(Checks&)>& validate) override { validate(checks_); }
+  void List(std::string_view key, SectionList& list, std::string_view) override {
+    for (size_t i = 0; i < list.size(); ++i) {
+      checks_.Enter(ItemKey(key, i));
+      list.Item(*this, i);
+      checks_.Leave();
+    }
+  }
 
  private:
   Checks& checks_;
@@ -482,7 +591,7 @@ std::string FormatDouble(double d) {
   return s;
 }
 
-class YamlPrinter final : public Visitor {
+class YamlPrinter final : public Visitor, public ListVisitor {
  public:
   void Field(std::string_view key, bool& v, std::string_view help) override {
     Emit(key, help, v ? "true" : "false");
@@ -529,10 +638,45 @@ class YamlPrinter final : public Visitor {
   }
   void EndSection() override { --depth_; }
 
+  // A block sequence, an item's keys indented under its `- `. An empty list is `key: []` followed
+  // by a default item, commented out, to show the keys an item takes.
+  void List(std::string_view key, SectionList& list, std::string_view help) override {
+    if (depth_ == 0 && !out_.str().empty()) out_ << "\n";
+    Comment(help);
+    if (list.size() == 0) {
+      out_ << Indent() << key << ": []\n";
+      YamlPrinter example;
+      example.depth_ = 1;
+      example.dash_ = true;
+      list.DefaultItem(example);
+      std::istringstream lines(example.str());
+      out_ << Indent() << "# an item, with its defaults:\n";
+      for (std::string line; std::getline(lines, line);) out_ << Indent() << "# " << line << "\n";
+      return;
+    }
+    out_ << Indent() << key << ":\n";
+    depth_ += 2;  // the keys of an item; its first line starts with "- " one level up
+    for (size_t i = 0; i < list.size(); ++i) {
+      dash_ = true;
+      list.Item(*this, i);
+      if (dash_) out_ << Indent() << "{}\n";  // an item without keys
+      dash_ = false;
+    }
+    depth_ -= 2;
+  }
+
   std::string str() const { return out_.str(); }
 
  private:
-  std::string Indent() const { return std::string(depth_ * 2, ' '); }
+  // The indentation of a line; the first line of a list item starts with its `- `.
+  std::string Indent() {
+    std::string s(depth_ * 2, ' ');
+    if (dash_) {
+      s.replace(s.size() - 2, 2, "- ");
+      dash_ = false;
+    }
+    return s;
+  }
   void Comment(std::string_view help) {
     if (help.empty()) return;
     std::string_view rest = help;
@@ -550,6 +694,7 @@ class YamlPrinter final : public Visitor {
 
   std::ostringstream out_;
   int depth_ = 0;
+  bool dash_ = false;  // the next line opens a list item
 };
 
 YAML::Node ParseValue(std::string_view value) {
@@ -682,8 +827,9 @@ std::string Checks::Origin(const std::string& path) const {
   while (!p.empty()) {
     auto it = origins_.find(p);
     if (it != origins_.end()) return it->second;
-    auto dot = p.rfind('.');
-    p = dot == std::string::npos ? "" : p.substr(0, dot);
+    // "a.b[1].c" -> "a.b[1]" -> "a.b" -> "a".
+    auto cut = p.back() == ']' ? p.rfind('[') : p.rfind('.');
+    p = cut == std::string::npos ? "" : p.substr(0, cut);
   }
   return "";
 }

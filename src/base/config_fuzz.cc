@@ -1,7 +1,7 @@
-// libFuzzer target for configuration files (config::LoadYaml): any text either loads or is
-// refused with config::Error, nothing else escapes (no YAML::Exception, no std::out_of_range from
-// a number, no crash). A document that loads prints (ToYaml) as one that loads again to the same
-// values.
+// libFuzzer target for configuration files (config::LoadYaml, with sections and lists of them): any
+// text either loads or is refused with config::Error, nothing else escapes (no YAML::Exception, no
+// std::out_of_range from a number, no crash). A document that loads prints (ToYaml) as one that
+// loads again to the same values.
 #include <cstddef>
 #include <cstdint>
 #include <cstdlib>
@@ -11,6 +11,7 @@
 #include <vector>
 
 #include "base/config.h"
+#include "base/config_list.h"
 
 namespace {
 
@@ -29,6 +30,7 @@ struct Root {
   std::map<std::string, std::string> tokens;
   uint32_t threads = 0;
   Limits limits;
+  std::vector<Limits> items;  // a list of sections
 };
 
 void Describe(aiot::config::Visitor& v, Limits& c) {
@@ -45,6 +47,7 @@ void Describe(aiot::config::Visitor& v, Root& c) {
   v.Field("tokens", c.tokens, "a map");
   v.Field("threads", c.threads, "an unsigned number");
   aiot::config::Section(v, "limits", c.limits, "a section");
+  aiot::config::Sections(v, "items", c.items, "a list of sections");
 }
 
 }  // namespace

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include "base/config_list.h"
+
 #include "tests/support/config.h"
 
 namespace aiot::config {
@@ -303,6 +305,169 @@ TEST(ConfigTyped, LoadReportsWhereOverridesCameFrom) {
                      "limits.low: must not exceed high (1) (" + path + ":2)"}));
   EXPECT_EQ(r.unknown_env, std::vector<std::string>{"AIOT_LIMITS_NOPE"});
   EXPECT_EQ(t.limits.high, 1);
+}
+
+// Lists of sections (base/config_list.h): items are sections of one struct, with their own
+// Validate; what involves several items is the enclosing section's Validate.
+struct Link {
+  std::string name = "link";
+  std::string url;
+  Limits limits;
+};
+void Describe(Visitor& v, Link& c) {
+  v.Field("name", c.name, "Its name.");
+  v.Field("url", c.url, "Where to.");
+  Section(v, "limits", c.limits, "Its limits.");
+}
+void Validate(Checks& checks, const Link& c) {
+  if (c.url.empty()) checks.Fail("url", "is required");
+}
+struct Links {
+  int keep = 1;
+  std::vector<Link> links;
+};
+void Describe(Visitor& v, Links& c) {
+  v.Field("keep", c.keep, "Kept.");
+  Sections(v, "links", c.links, "The links.");
+}
+void Validate(Checks& checks, const Links& c) {
+  for (size_t i = 1; i < c.links.size(); ++i) {
+    if (c.links[i].name == c.links[0].name)
+      checks.Fail("links[" + std::to_string(i) + "].name", "`" + c.links[i].name + "` is taken");
+  }
+}
+struct WithLinks {
+  Links net;
+};
+void Describe(Visitor& v, WithLinks& c) { Section(v, "net", c.net, "Network."); }
+
+std::vector<std::string> ProblemsOf(const std::string& yaml, WithLinks& w) {
+  return test_support::LoadProblems(yaml, "l.yaml", DescriberFor(w));
+}
+
+TEST(ConfigList, ItemsLoadAsSectionsWithTheirLines) {
+  WithLinks w;
+  EXPECT_TRUE(w.net.links.empty());
+  EXPECT_TRUE(ProblemsOf("net:\n"
+                         "  links:\n"
+                         "    - name: a\n"
+                         "      url: x://1\n"
+                         "      limits: {mode: full, low: 2}\n"
+                         "    - {name: b, url: x://2}\n",
+                         w)
+                  .empty());
+  ASSERT_EQ(w.net.links.size(), 2u);
+  EXPECT_EQ(w.net.links[0].name, "a");
+  EXPECT_EQ(w.net.links[0].limits.mode, Mode::kFull);
+  EXPECT_EQ(w.net.links[0].limits.low, 2);
+  EXPECT_EQ(w.net.links[1].url, "x://2");
+  EXPECT_EQ(w.net.links[1].limits.mode, Mode::kNormal);  // an item's defaults
+  // A list in the file replaces the list; null empties it.
+  EXPECT_TRUE(ProblemsOf("net:\n  links:\n    - {name: c, url: x://3}\n", w).empty());
+  ASSERT_EQ(w.net.links.size(), 1u);
+  EXPECT_EQ(w.net.links[0].name, "c");
+  EXPECT_TRUE(ProblemsOf("net:\n  links:\n", w).empty());
+  EXPECT_TRUE(w.net.links.empty());
+}
+
+TEST(ConfigList, EveryProblemNamesTheItemKeyAndItsLine) {
+  WithLinks w;
+  EXPECT_EQ(ProblemsOf("net:\n"
+                       "  links:\n"
+                       "    - name: a\n"      // 3
+                       "      url: x://1\n"   // 4
+                       "      limits:\n"      // 5
+                       "        qos: 9\n"     // 6
+                       "        high: 0\n"    // 7
+                       "    - name: a\n"      // 8: taken
+                       "      urll: x://2\n"  // 9: unknown, and url missing
+                       "    - 42\n"           // 10: not a section
+                       "    - name: c\n"      // 11
+                       "      url: [x]\n",    // 12: not a string
+                       w),
+            (std::vector<std::string>{
+                "net.links[0].limits.qos: must be between 0 and 1, got `9` (l.yaml:6)",
+                "net.links[1].urll: unknown key; did you mean `url`? (l.yaml:9)",
+                "net.links[2]: must be a section (a map of keys) (l.yaml:10)",
+                "net.links[3].url: must be a string (l.yaml:12)",
+                "net.links[0].limits.low: must not exceed high (0) (l.yaml:6)",
+                "net.links[1].url: is required (l.yaml:8)",
+                "net.links[2].url: is required (l.yaml:10)",
+                "net.links[3].url: is required (l.yaml:12)",
+                "net.links[1].name: `a` is taken (l.yaml:8)",
+            }));
+  WithLinks fresh;
+  EXPECT_EQ(ProblemsOf("net:\n  links: {name: a}\n", fresh),
+            std::vector<std::string>{
+                "net.links: must be a list of sections (`- key: value` items) (l.yaml:2)"});
+}
+
+TEST(ConfigList, OverridesReplaceTheListOrSetOneItemKey) {
+  WithLinks w;
+  ApplyAssignments({"net.links=[{name: a, url: x://1}, {name: b, url: x://2}]"}, DescriberFor(w));
+  ASSERT_EQ(w.net.links.size(), 2u);
+  EXPECT_EQ(w.net.links[1].url, "x://2");
+  ApplyAssignments({"net.links[1].url=x://22", "net.links[0].limits.mode=off",
+                    "net.links[2].name=c", "net.links[2].url=x://3"},
+                   DescriberFor(w));
+  ASSERT_EQ(w.net.links.size(), 3u);
+  EXPECT_EQ(w.net.links[1].url, "x://22");
+  EXPECT_EQ(w.net.links[0].limits.mode, Mode::kOff);
+  EXPECT_EQ(w.net.links[2].name, "c");
+  try {
+    Set("net.links[5].url", "x", DescriberFor(w));
+    ADD_FAILURE() << "an index past the end was accepted";
+  } catch (const Error& e) {
+    EXPECT_STREQ(e.what(),
+                 "net.links[5].url: there is no item 5 (the list has 3; [3] adds one) (--set)");
+  }
+  EXPECT_THROW(Set("net.links[3].nope", "x", DescriberFor(w)), Error);
+  EXPECT_EQ(w.net.links.size(), 3u);  // an unknown key adds no item
+  EXPECT_THROW(Set("net.links[x].url", "x", DescriberFor(w)), Error);
+  try {
+    Set("net.links", "[{name: a, nmae: b}]", DescriberFor(w));
+    ADD_FAILURE();
+  } catch (const Error& e) {
+    EXPECT_STREQ(e.what(), "net.links[0].nmae: unknown key; did you mean `name`? (--set)");
+  }
+  EXPECT_THROW(Set("net.links", "7", DescriberFor(w)), Error);
+  // The environment holds the whole list; a later problem names the variable.
+  Links l;
+  auto unknown = ApplyEnvironment({"AIOT_LINKS=[{name: e}]"}, DescriberFor(l));
+  EXPECT_TRUE(unknown.empty());
+  ASSERT_EQ(l.links.size(), 1u);
+  LoadReport r =
+      Load({.file = "", .env = {"AIOT_NET_LINKS=[{name: e}]"}, .sets = {}}, DescriberFor(w));
+  std::vector<std::string> got;
+  for (const auto& p : r.problems) got.push_back(p.ToString());
+  EXPECT_EQ(got, std::vector<std::string>{"net.links[0].url: is required (AIOT_NET_LINKS)"});
+}
+
+TEST(ConfigList, PrintsAsABlockSequenceAndReadsBack) {
+  WithLinks w;
+  std::string empty = ToYaml(DescriberFor(w));
+  EXPECT_NE(empty.find("  # The links.\n  links: []\n  # an item, with its defaults:\n"
+                       "  # - # Its name.\n  #   name: link\n"),
+            std::string::npos)
+      << empty;
+  WithLinks back;
+  LoadYaml(empty, "printed", DescriberFor(back));
+  EXPECT_TRUE(back.net.links.empty());
+
+  w.net.links.resize(2);
+  w.net.links[0].url = "x://1";
+  w.net.links[0].limits.layers = {3};
+  w.net.links[1].name = "b";
+  w.net.links[1].url = "x://2";
+  std::string yaml = ToYaml(DescriberFor(w));
+  EXPECT_NE(yaml.find("  links:\n    - # Its name.\n      name: link\n"), std::string::npos)
+      << yaml;
+  LoadYaml(yaml, "printed", DescriberFor(back));
+  ASSERT_EQ(back.net.links.size(), 2u);
+  EXPECT_EQ(back.net.links[0].limits.layers, (std::vector<int>{3}));
+  EXPECT_EQ(back.net.links[1].name, "b");
+  EXPECT_EQ(ToYaml(DescriberFor(back)), yaml);
+  EXPECT_EQ(Paths(DescriberFor(w)), (std::vector<std::string>{"net.keep", "net.links"}));
 }
 
 }  // namespace

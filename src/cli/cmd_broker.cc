@@ -53,16 +53,19 @@ int RunBroker(Context& ctx, const std::string& http_listen, bool recover) {
     }
     bridge = std::move(*b);
   }
-  // broker.bridge: to a remote MQTT broker, with store-and-forward.
-  std::unique_ptr<mqtt::bridge::Bridge> mqtt_bridge;
-  if (config.broker.bridge.enabled()) {
-    auto b = mqtt::bridge::Bridge::Create(config.broker.bridge, server.broker(), runtime.Next(),
-                                          registry);
+  // broker.bridge and broker.bridges: to remote MQTT brokers, with store-and-forward.
+  const std::vector<mqtt::bridge::BridgeConfig> mqtt_bridge_configs =
+      config.broker.enabled_bridges();
+  std::vector<std::unique_ptr<mqtt::bridge::Bridge>> mqtt_bridges;
+  if (!mqtt_bridge_configs.empty()) {
+    auto b = mqtt::bridge::CreateBridges(
+        mqtt_bridge_configs, server.broker(),
+        [&runtime]() -> boost::asio::io_context& { return runtime.Next(); }, registry);
     if (!b.ok()) {
-      log->error("broker.bridge: {}", b.status().message());
+      log->error("broker.bridges: {}", b.status().message());
       return b.error() == make_error_code(errc::invalid_argument) ? kExitUsage : kExitFailure;
     }
-    mqtt_bridge = std::move(*b);
+    mqtt_bridges = std::move(*b);
   }
   // --http: /metrics (the broker's and the bridge's), /healthz.
   net::Router router;
@@ -90,11 +93,11 @@ int RunBroker(Context& ctx, const std::string& http_listen, bool recover) {
               config.bridge.buffer.dir);
   }
   runtime.Start();
-  if (mqtt_bridge) {
-    mqtt_bridge->Start();
-    log->info("broker.bridge {}: {} ({} topic line(s)), buffer {}", config.broker.bridge.name,
-              config.broker.bridge.url, config.broker.bridge.topics.size(),
-              config.broker.bridge.buffer.dir);
+  for (auto& b : mqtt_bridges) {
+    b->Start();
+    const mqtt::bridge::BridgeConfig& c = b->config();
+    log->info("bridge {}: {} ({} topic line(s)), buffer {}", c.name, c.url, c.topics.size(),
+              c.buffer_dir());
   }
   int code = kExitOk;
   while (stop_signal.load() == 0) {
@@ -123,8 +126,8 @@ int RunBroker(Context& ctx, const std::string& http_listen, bool recover) {
   // A second signal while stopping means "now".
   std::signal(SIGINT, SIG_DFL);
   std::signal(SIGTERM, SIG_DFL);
-  if (mqtt_bridge) mqtt_bridge->Stop();  // before the broker: its local client is in process
-  if (bridge) bridge->Stop();            // before the broker: its acks are posted to the cores
+  for (auto& b : mqtt_bridges) b->Stop();  // before the broker: their local clients are in process
+  if (bridge) bridge->Stop();              // before the broker: its acks are posted to the cores
   if (http) http->Stop();
   server.Stop();
   runtime.Stop();

@@ -84,7 +84,8 @@ Result<std::unique_ptr<Bridge>> Bridge::Create(const BridgeConfig& config, broke
   Validate(checks, config);
   if (!checks.ok()) {
     const auto& p = checks.problems().front();
-    return Status(errc::invalid_argument, fmt::format("broker.bridge.{}: {}", p.key, p.what));
+    return Status(errc::invalid_argument,
+                  fmt::format("bridge {}: {}: {}", config.name, p.key, p.what));
   }
   std::unique_ptr<Bridge> b(new Bridge(config, registry));
   for (const std::string& spec : config.topics) {
@@ -96,19 +97,23 @@ Result<std::unique_ptr<Bridge>> Bridge::Create(const BridgeConfig& config, broke
   if (!config.password_file.empty()) {
     auto line = ReadFirstLine(config.password_file);
     if (!line.ok()) {
-      return Status(errc::invalid_argument,
-                    "broker.bridge.password_file: cannot read `" + config.password_file + "`");
+      return Status(
+          errc::invalid_argument,
+          "bridge " + config.name + ": password_file: cannot read `" + config.password_file + "`");
     }
     password = std::move(*line);
   }
   disk::DiskBufferOptions bo;
-  bo.dir = config.buffer.dir;
+  bo.dir = config.buffer_dir();
   bo.max_bytes = config.buffer.max_bytes;
   bo.segment_bytes = config.buffer.segment_bytes;
   bo.fsync = config.buffer.fsync;
   bo.fsync_interval_ms = config.buffer.fsync_interval_ms;
   auto buffer = disk::DiskBuffer::Open(bo);
-  if (!buffer.ok()) return buffer.status();
+  if (!buffer.ok()) {
+    return Status(buffer.error(), "bridge " + config.name + ": buffer " + bo.dir + ": " +
+                                      buffer.status().message());
+  }
   b->buffer_ = std::move(*buffer);
   const disk::RecoveryReport& rec = b->buffer_->recovery();
   b->metrics_->recovered.Set(static_cast<double>(rec.records));
@@ -116,7 +121,7 @@ Result<std::unique_ptr<Bridge>> Bridge::Create(const BridgeConfig& config, broke
   auto log = log::Get("mqtt.bridge");
   if (rec.records > 0)
     log->info("bridge {}: {} buffered message(s) to send from {}", config.name, rec.records,
-              config.buffer.dir);
+              bo.dir);
   for (const std::string& p : rec.problems) log->warn("bridge {}: buffer: {}", config.name, p);
 
   // The remote side.
@@ -357,6 +362,18 @@ BridgeStats Bridge::stats() const {
   s.dropped = metrics_->n_dropped.load();
   s.buffer = buffer_->stats();
   return s;
+}
+
+Result<std::vector<std::unique_ptr<Bridge>>> CreateBridges(
+    const std::vector<BridgeConfig>& configs, broker::Broker& broker,
+    const std::function<boost::asio::io_context&()>& next_io, metrics::Registry& registry) {
+  std::vector<std::unique_ptr<Bridge>> out;
+  for (const BridgeConfig& c : configs) {
+    auto b = Bridge::Create(c, broker, next_io(), registry);
+    if (!b.ok()) return b.status();
+    out.push_back(std::move(*b));
+  }
+  return out;
 }
 
 }  // namespace aiot::mqtt::bridge

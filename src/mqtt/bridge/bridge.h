@@ -1,7 +1,9 @@
 #pragma once
 
-// The embedded broker's bridge to a remote MQTT broker (`broker.bridge`), as Mosquitto's bridges:
-// topic lines with directions out / in / both, QoS, local and remote prefixes.
+// The embedded broker's bridges to remote MQTT brokers (`broker.bridge`, `broker.bridges`), as
+// Mosquitto's bridges: topic lines with directions out / in / both, QoS, local and remote
+// prefixes. One Bridge per configured bridge, each with its own clients, sender thread, buffer
+// and metrics (label `bridge`, its name).
 //
 // Out: an in-process client of the local broker subscribes (no-local, retain as published) to
 // each out filter; the handler appends the message to the store-and-forward buffer
@@ -26,6 +28,7 @@
 #include <boost/asio/io_context.hpp>
 #include <condition_variable>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <mutex>
 #include <thread>
@@ -97,5 +100,12 @@ class Bridge {
   bool stopped_ = false;
   std::atomic<bool> connected_{false};
 };
+
+// The bridges of `configs` (BrokerConfig::enabled_bridges()), in order, each on the io_context
+// `next_io` gives; the first one that cannot be created is the error (its message names it), and
+// none is returned then. Start them after the broker, stop them before it.
+Result<std::vector<std::unique_ptr<Bridge>>> CreateBridges(
+    const std::vector<BridgeConfig>& configs, broker::Broker& broker,
+    const std::function<boost::asio::io_context&()>& next_io, metrics::Registry& registry);
 
 }  // namespace aiot::mqtt::bridge

@@ -2,8 +2,10 @@
 
 #include <fmt/format.h>
 
+#include <filesystem>
 #include <fstream>
 #include <sstream>
+#include <utility>
 
 #include "base/errc.h"
 #include "mqtt/client/tcp_transport.h"
@@ -62,7 +64,9 @@ Result<TopicSpec> ParseTopicSpec(std::string_view spec) {
 }
 
 void Describe(config::Visitor& v, BridgeBufferConfig& c) {
-  v.Field("dir", c.dir, "directory of the store-and-forward segment files (created if missing)");
+  v.Field("dir", c.dir,
+          "directory of the store-and-forward segment files (created if missing); empty = "
+          "var/aiot/mqtt-bridge/<name>; one per bridge");
   v.Field("max_bytes", c.max_bytes,
           "most bytes of buffered messages; beyond it new out messages are dropped and counted "
           "(aiot_mqtt_bridge_dropped_total{reason=\"buffer_full\"})");
@@ -75,7 +79,6 @@ void Describe(config::Visitor& v, BridgeBufferConfig& c) {
 }
 
 void Validate(config::Checks& checks, const BridgeBufferConfig& c) {
-  if (c.dir.empty()) checks.Fail("dir", "a bridge needs a buffer directory");
   if (c.max_bytes < (1u << 20)) checks.Fail("max_bytes", "must be at least 1048576 (1 MiB)");
   if (c.segment_bytes == 0 || c.segment_bytes > c.max_bytes)
     checks.Fail("segment_bytes", "must be > 0 and not above max_bytes");
@@ -87,7 +90,9 @@ void Describe(config::Visitor& v, BridgeConfig& c) {
   v.Field("url", c.url,
           "remote broker: mqtt://host:port or mqtts://host:port (TLS, see tls); empty = no bridge "
           "(Mosquitto: address)");
-  v.Field("name", c.name, "the bridge's name in logs and metrics (Mosquitto: connection)");
+  v.Field("name", c.name,
+          "the bridge's name in logs, metrics ({bridge=\"...\"}), client ids and the default "
+          "buffer dir; unique; letters, digits, - _ . (Mosquitto: connection)");
   v.Field("client_id", c.client_id,
           "client id on the remote; empty = aiot-bridge-<name> (Mosquitto: remote_clientid)");
   v.Field("clean_start", c.clean_start,
@@ -120,7 +125,14 @@ void Validate(config::Checks& checks, const BridgeConfig& c) {
   } else if (scheme != "tcp" && scheme != "mqtt" && !IsTlsUrl(c.url)) {
     checks.Fail("url", "`" + c.url + "`: the scheme must be mqtt, tcp, mqtts or ssl");
   }
-  if (c.name.empty()) checks.Fail("name", "must not be empty");
+  if (c.name.empty() || c.name.size() > 64 || c.name.front() == '.' ||
+      c.name.find_first_not_of(
+          "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_.") !=
+          std::string::npos) {
+    checks.Fail("name", "`" + c.name +
+                            "` is not a bridge name: 1 to 64 letters, digits, -, _ or . (not "
+                            "first); it names the metrics, the client ids and the buffer dir");
+  }
   if (c.protocol_version != 4 && c.protocol_version != 5)
     checks.Fail("protocol_version", "must be 4 (3.1.1) or 5");
   if (c.topics.empty()) checks.Fail("topics", "a bridge needs at least one topic line");
@@ -143,6 +155,75 @@ void Validate(config::Checks& checks, const BridgeConfig& c) {
   if (c.reconnect_min_ms == 0) checks.Fail("reconnect_min_ms", "must be > 0");
   if (c.reconnect_max_ms < c.reconnect_min_ms)
     checks.Fail("reconnect_max_ms", "must not be less than reconnect_min_ms");
+}
+
+std::vector<BridgeConfig> EnabledBridges(const BridgeConfig& bridge,
+                                         const std::vector<BridgeConfig>& bridges) {
+  std::vector<BridgeConfig> out;
+  if (bridge.enabled()) out.push_back(bridge);
+  out.insert(out.end(), bridges.begin(), bridges.end());
+  return out;
+}
+
+void ValidateBridges(config::Checks& checks, const BridgeConfig& bridge,
+                     const std::vector<BridgeConfig>& bridges) {
+  namespace fs = std::filesystem;
+  // Each enabled bridge with its key.
+  std::vector<std::pair<std::string, const BridgeConfig*>> all;
+  if (bridge.enabled()) all.emplace_back("bridge", &bridge);
+  for (size_t i = 0; i < bridges.size(); ++i) {
+    const std::string key = "bridges[" + std::to_string(i) + "]";
+    if (!bridges[i].enabled()) {
+      checks.Fail(key + ".url",
+                  "every bridge in broker.bridges needs a url (mqtt://host:port or mqtts://...)");
+      continue;
+    }
+    all.emplace_back(key, &bridges[i]);
+  }
+  auto dir_of = [](const BridgeConfig& c) {
+    std::error_code ec;
+    fs::path p = fs::absolute(c.buffer_dir(), ec);
+    if (ec) p = c.buffer_dir();
+    p = p.lexically_normal();
+    std::string s = p.string();
+    while (s.size() > 1 && s.back() == '/') s.pop_back();
+    return s;
+  };
+  auto inside = [](const std::string& a, const std::string& b) {  // a is b or under b
+    return a == b || (a.size() > b.size() && a.starts_with(b) && a[b.size()] == '/');
+  };
+  // Each problem once per bridge: with the first bridge it clashes with.
+  for (size_t j = 1; j < all.size(); ++j) {
+    const auto& [key, c] = all[j];
+    bool name_told = false, dir_told = false, id_told = false;
+    for (size_t i = 0; i < j; ++i) {
+      const auto& [other_key, other] = all[i];
+      if (c->name == other->name) {
+        if (!name_told) {
+          checks.Fail(key + ".name", "`" + c->name + "` is also the name of broker." + other_key +
+                                         "; each bridge needs its own (it names its metrics, "
+                                         "client ids and default buffer dir)");
+        }
+        name_told = true;
+        continue;  // the same default dir and client id follow from it
+      }
+      const std::string d = dir_of(*c), od = dir_of(*other);
+      if (!dir_told && (inside(d, od) || inside(od, d))) {
+        checks.Fail(key + ".buffer.dir",
+                    "`" + c->buffer_dir() + "` " + (d == od ? "is" : "overlaps") +
+                        " the buffer dir of broker." + other_key + " (`" + other->buffer_dir() +
+                        "`); each bridge needs its own (default var/aiot/mqtt-bridge/<name>)");
+        dir_told = true;
+      }
+      if (!id_told && c->url == other->url &&
+          c->effective_client_id() == other->effective_client_id()) {
+        checks.Fail(key + ".client_id", "`" + c->effective_client_id() + "` on " + c->url +
+                                            " is also broker." + other_key +
+                                            "'s: the two would take each other's session over");
+        id_told = true;
+      }
+    }
+  }
 }
 
 }  // namespace aiot::mqtt::bridge

@@ -1,7 +1,9 @@
 #pragma once
 
-// `broker.bridge`: the embedded broker's bridge to a remote MQTT broker (bridge.h), with
-// Mosquitto's bridge semantics and a store-and-forward buffer on disk.
+// `broker.bridge` and `broker.bridges`: the embedded broker's bridges to remote MQTT brokers
+// (bridge.h), with Mosquitto's bridge semantics and a store-and-forward buffer on disk each.
+// `broker.bridges` is a list of sections (base/config_list.h), as Mosquitto's several
+// `connection` blocks; `broker.bridge` is the one-bridge shorthand, the same keys, run first.
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -37,10 +39,11 @@ struct TopicSpec {
 // The error's message says what is wrong with `spec`.
 Result<TopicSpec> ParseTopicSpec(std::string_view spec);
 
-// `broker.bridge.buffer`: the store-and-forward buffer of the out direction (base/disk_buffer.h:
+// A bridge's `buffer`: the store-and-forward buffer of the out direction (base/disk_buffer.h:
 // segment files with CRC32C frames; survives restarts and kill -9).
 struct BridgeBufferConfig {
-  std::string dir = "var/aiot/mqtt-bridge";
+  // Empty: var/aiot/mqtt-bridge/<name> (BridgeConfig::buffer_dir()). No two bridges share one.
+  std::string dir;
   uint64_t max_bytes = 256ull << 20;
   uint64_t segment_bytes = 16ull << 20;
   disk::FsyncPolicy fsync = disk::FsyncPolicy::kInterval;
@@ -53,7 +56,8 @@ struct BridgeConfig {
   // The remote broker: mqtt://host:port (also tcp://) or mqtts://host:port (TLS with `tls`).
   // Empty: no bridge (the default).
   std::string url;
-  // Mosquitto's `connection`: names the bridge in logs and metrics ({bridge="..."}).
+  // Mosquitto's `connection`: names the bridge in logs and metrics ({bridge="..."}), its client
+  // ids and its default buffer directory; unique among the bridges; letters, digits, - _ .
   std::string name = "bridge";
   // Client id on the remote; empty = "aiot-bridge-<name>". (Mosquitto: remote_clientid.)
   std::string client_id;
@@ -80,11 +84,24 @@ struct BridgeConfig {
   BridgeBufferConfig buffer;
 
   bool enabled() const { return !url.empty(); }
+  // buffer.dir, or var/aiot/mqtt-bridge/<name> when it is empty.
+  std::string buffer_dir() const {
+    return buffer.dir.empty() ? "var/aiot/mqtt-bridge/" + name : buffer.dir;
+  }
   std::string effective_client_id() const {
     return client_id.empty() ? "aiot-bridge-" + name : client_id;
   }
 };
 void Describe(config::Visitor& v, BridgeConfig& c);
 void Validate(config::Checks& checks, const BridgeConfig& c);
+
+// The bridges to run: `bridge` when its url is set, then every item of `bridges`.
+std::vector<BridgeConfig> EnabledBridges(const BridgeConfig& bridge,
+                                         const std::vector<BridgeConfig>& bridges);
+// What involves several bridges, for the enclosing section's Validate (keys `bridge.*` and
+// `bridges[i].*`): every item of `bridges` has a url; names differ; no two buffer directories are
+// the same or one inside the other; no two bridges to the same remote use the same client id.
+void ValidateBridges(config::Checks& checks, const BridgeConfig& bridge,
+                     const std::vector<BridgeConfig>& bridges);
 
 }  // namespace aiot::mqtt::bridge

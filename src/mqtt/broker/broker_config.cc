@@ -7,6 +7,7 @@
 #include <cstring>
 #include <utility>
 
+#include "base/config_list.h"
 #include "base/errc.h"
 
 namespace aiot::mqtt::broker {
@@ -91,6 +92,7 @@ void Validate(config::Checks& checks, const BrokerConfig& c) {
       checks.Fail("listeners", "listener `" + spec + "` needs tls.cert and tls.key");
     }
   }
+  bridge::ValidateBridges(checks, c.bridge, c.bridges);
 }
 
 void Describe(config::Visitor& v, BrokerConfig& c) {
@@ -135,7 +137,12 @@ void Describe(config::Visitor& v, BrokerConfig& c) {
   v.Field("sys_interval", c.sys_interval, "seconds between $SYS updates; 0 disables $SYS");
   config::Section(v, "bridge", c.bridge,
                   "bridge to a remote MQTT broker (Mosquitto bridge semantics) with "
-                  "store-and-forward on disk; off while url is empty");
+                  "store-and-forward on disk; off while url is empty. The shorthand for one "
+                  "bridge: more go in `bridges`");
+  config::Sections(v, "bridges", c.bridges,
+                   "bridges to remote MQTT brokers, as Mosquitto's several `connection` blocks: "
+                   "each item has the keys of `bridge` (above), a url and its own name; buffer "
+                   "dirs default to var/aiot/mqtt-bridge/<name>; run after `bridge`");
 }
 
 }  // namespace aiot::mqtt::broker

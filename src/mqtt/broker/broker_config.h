@@ -131,8 +131,18 @@ struct BrokerConfig {
   bool retain_available = true;
   // Interval between $SYS topic updates, seconds; 0 disables $SYS.
   uint32_t sys_interval = 10;
-  // A bridge to a remote broker with store-and-forward (src/mqtt/bridge); off without a url.
+  // A bridge to a remote broker with store-and-forward (src/mqtt/bridge); off without a url. The
+  // shorthand for one bridge; more go in `bridges`.
   ::aiot::mqtt::bridge::BridgeConfig bridge;
+  // Bridges to remote brokers, as Mosquitto's several `connection` blocks (a site to a central
+  // broker and to a backup, or one per destination): each with the keys of `bridge`, its own name,
+  // buffer dir and metrics, and a url. Run after `bridge`.
+  std::vector<::aiot::mqtt::bridge::BridgeConfig> bridges;
+
+  // The bridges to run: `bridge` (with a url), then `bridges`.
+  std::vector<::aiot::mqtt::bridge::BridgeConfig> enabled_bridges() const {
+    return ::aiot::mqtt::bridge::EnabledBridges(bridge, bridges);
+  }
 };
 
 void Describe(config::Visitor& v, BrokerConfig& c);
