@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include <chrono>
+#include <filesystem>
 #include <future>
 
 #include "base/errc.h"
@@ -123,6 +124,21 @@ Result<std::unique_ptr<Bridge>> Bridge::Create(const BridgeConfig& config, broke
     log->info("bridge {}: {} buffered message(s) to send from {}", config.name, rec.records,
               bo.dir);
   for (const std::string& p : rec.problems) log->warn("bridge {}: buffer: {}", config.name, p);
+  if (config.buffer.dir.empty()) {
+    // Before broker.bridges, the default buffer dir was var/aiot/mqtt-bridge itself: segments left
+    // there are not this bridge's buffer (var/aiot/mqtt-bridge/<name>). Said, never dropped.
+    std::error_code ec;
+    const std::filesystem::path parent = std::filesystem::path(bo.dir).parent_path();
+    for (const auto& e : std::filesystem::directory_iterator(parent, ec)) {
+      if (e.path().extension() == ".seg") {
+        log->warn(
+            "bridge {}: {} holds buffer segments of the former default buffer dir; to send "
+            "them, run this bridge once with buffer.dir: {}",
+            config.name, parent.string(), parent.string());
+        break;
+      }
+    }
+  }
 
   // The remote side.
   MqttClientConfig rc;
