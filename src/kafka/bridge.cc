@@ -234,6 +234,7 @@ Result<std::unique_ptr<Bridge>> Bridge::Create(const BridgeConfig& config,
     return Status(errc::invalid_argument, e.what());
   }
   b->client_->SetMessageHandler([self](const mqtt::Message& m) { self->OnMqttMessage(m); });
+  b->client_->SetBatchFlushHandler([self] { self->FlushMqttBatch(); });
   for (const auto& m : b->mapper_->mappings()) {
     // One handler for all (SetMessageHandler): overlapping filters must not buffer twice.
     b->client_->Subscribe(
@@ -341,8 +342,8 @@ bool Bridge::IsOwnOrigin(const mqtt::UserProperties& props) {
   return false;
 }
 
-Routed Bridge::RouteCounted(const MqttIn& in) {
-  Routed r = mapper_->Route(in);
+RouteInfo Bridge::RouteCounted(const MqttIn& in, std::string* encoded) {
+  const RouteInfo r = mapper_->RouteEncoded(in, encoded);
   if (!r.dead_letter_reason.empty()) {
     metrics_->n_dead++;
     metrics_->dead_letters.Add({{"reason", std::string(r.dead_letter_reason)}}).Increment();
@@ -358,7 +359,8 @@ Routed Bridge::RouteCounted(const MqttIn& in) {
   return r;
 }
 
-// MQTT -> buffer, on the MQTT client's strand. The client sends PUBACK when this returns.
+// MQTT -> buffer, on the MQTT client's strand: the record is queued; the client runs
+// FlushMqttBatch after the messages of one read and only then sends their PUBACKs.
 void Bridge::OnMqttMessage(const mqtt::Message& m) {
   const int64_t t0 = SystemClock::Instance().MonotonicNanos();
   metrics_->received++;
@@ -370,8 +372,42 @@ void Bridge::OnMqttMessage(const mqtt::Message& m) {
   in.retain = m.retain;
   in.user_properties = &m.properties.user_properties;
   in.time_ms = NowMs();
-  Routed r = RouteCounted(in);
-  BufferRecord(EncodeRecord(r.record), in.time_ms, m.qos == mqtt::QoS::kAtMostOnce, t0);
+  Intake& e = mqtt_batch_.emplace_back();
+  RouteCounted(in, &e.bytes);
+  e.time_ms = in.time_ms;
+  e.t0_ns = t0;
+  e.qos0 = m.qos == mqtt::QoS::kAtMostOnce;
+}
+
+// The messages of one read, appended with one write (DiskBuffer::AppendBatch) before the client
+// acknowledges them; what does not fit waits for space one by one (BufferRecord).
+void Bridge::FlushMqttBatch() {
+  size_t i = 0;
+  while (i < mqtt_batch_.size()) {
+    mqtt_items_.clear();
+    for (size_t k = i; k < mqtt_batch_.size(); ++k) {
+      mqtt_items_.push_back({std::move(mqtt_batch_[k].bytes), mqtt_batch_[k].time_ms});
+    }
+    AppendBatchResult r;
+    {
+      std::lock_guard lock(pending_mu_);  // awaited before the producer thread sees them
+      r = buffer_->AppendBatch(mqtt_items_, /*force=*/stopping_.load());
+      for (size_t k = 0; k < r.appended; ++k) {
+        pending_[r.first_seq + k] = Pending{{}, mqtt_batch_[i + k].t0_ns};
+      }
+    }
+    metrics_->buffered += r.appended;
+    for (size_t k = r.appended; k < mqtt_items_.size(); ++k) {  // not appended: bytes back
+      mqtt_batch_[i + k].bytes = std::move(mqtt_items_[k].data);
+    }
+    i += r.appended;
+    if (i < mqtt_batch_.size()) {  // full, too large or an I/O error: this one as before
+      const Intake& e = mqtt_batch_[i];
+      BufferRecord(e.bytes, e.time_ms, e.qos0, e.t0_ns);
+      ++i;
+    }
+  }
+  mqtt_batch_.clear();
 }
 
 void Bridge::BufferRecord(const std::string& bytes, int64_t time_ms, bool qos0, int64_t t0_ns) {
@@ -426,8 +462,8 @@ mqtt::broker::IngestVerdict Bridge::Offer(const mqtt::broker::MessagePtr& m,
   if (mapper_->Match(in.topic) < 0) return {};  // not bridged: the broker's alone
   metrics_->received++;
   const bool qos0 = m->qos == 0;
-  Routed r = RouteCounted(in);
-  Intake e{EncodeRecord(r.record), in.time_ms, t0, qos0, std::move(done)};
+  Intake e{{}, in.time_ms, t0, qos0, std::move(done)};
+  RouteCounted(in, &e.bytes);
   const uint64_t framed = FrameSize(e.bytes.size());
   {
     std::lock_guard lock(intake_mu_);
@@ -693,20 +729,21 @@ void Bridge::ProduceLoop() {
 }
 
 bool Bridge::ProduceEntry(const BufferEntry& e) {
-  auto rec = DecodeRecord(e.data);
-  if (!rec.ok()) {  // passed the CRC, so written by another version or a bug: count and skip
-    Log()->error("buffer record {}: {}", e.seq, rec.status().message());
+  RecordView rec;  // views into e.data, which lives until librdkafka has copied them
+  if (Status s = DecodeRecordView(e.data, &rec, &produce_headers_); !s.ok()) {
+    // Passed the CRC, so written by another version or a bug: count and skip.
+    Log()->error("buffer record {}: {}", e.seq, s.message());
     metrics_->n_dropped++;
     metrics_->dropped.Add({{"reason", "undecodable"}}).Increment();
     Acked(e.seq, mqtt::ReasonCode::kImplementationSpecificError);
     return true;
   }
   OutRecord out;
-  out.topic = rec->topic;
-  if (rec->key) out.key = *rec->key;
-  out.value = rec->value;
-  out.headers = &rec->headers;
-  out.timestamp_ms = rec->timestamp_ms;
+  out.topic = rec.topic;
+  out.key = rec.key;
+  out.value = rec.value;
+  out.header_views = produce_headers_;
+  out.timestamp_ms = rec.timestamp_ms;
   out.opaque = reinterpret_cast<void*>(static_cast<uintptr_t>(e.seq));
   Status s = producer_->Produce(out);
   if (s.ok()) return true;

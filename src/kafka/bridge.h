@@ -2,8 +2,8 @@
 
 // The MQTT <-> Kafka bridge (`aiot bridge`). MQTT -> Kafka: subscribes at QoS 1 to every mapping's
 // filter, turns each message into a Kafka record (Mapper), appends it to the disk buffer, and only
-// then lets the MQTT client acknowledge it (the client sends PUBACK when the message handler
-// returns; the handler returns after DiskBuffer::Append, i.e. once the record is durable as the
+// then lets the MQTT client acknowledge it (the client holds the PUBACKs of the messages of one
+// read until its batch flush handler has appended their records with one write: durable as the
 // fsync policy says). A producer thread drains the buffer in order into an idempotent producer
 // (acks=all) and acknowledges each record in the buffer on its delivery report; a segment is
 // deleted when all its records are acknowledged. When the buffer is full the handler waits for
@@ -119,8 +119,9 @@ class Bridge {
                                                     metrics::Registry& registry);
 
   void OnMqttMessage(const mqtt::Message& m);
-  // The mapper's answer, counted (per mapping or dead letter).
-  Routed RouteCounted(const MqttIn& in);
+  void FlushMqttBatch();
+  // The mapper's answer, counted (per mapping or dead letter); the record encoded into *encoded.
+  RouteInfo RouteCounted(const MqttIn& in, std::string* encoded);
   bool IsOwnOrigin(const mqtt::UserProperties& props);
   mqtt::broker::IngestVerdict Offer(const mqtt::broker::MessagePtr& m,
                                     mqtt::broker::IngestDone done);
@@ -159,6 +160,9 @@ class Bridge {
   std::unique_ptr<Producer> producer_;
   std::unique_ptr<Consumer> consumer_;
   std::shared_ptr<mqtt::Client> client_;
+  // `aiot bridge`: the messages of one read, on the client's strand (FlushMqttBatch).
+  std::vector<Intake> mqtt_batch_;
+  std::vector<AppendItem> mqtt_items_;
   // Inside the broker.
   mqtt::broker::Broker* broker_ = nullptr;
   std::unique_ptr<Gate> gate_;
@@ -175,6 +179,7 @@ class Bridge {
   // Producer thread: records delivered in the current Poll, released after it (ReleaseDelivered).
   std::vector<uint64_t> delivered_;
   std::vector<Pending> released_;
+  std::vector<HeaderView> produce_headers_;  // ProduceEntry's decoded headers (reused)
 
   bool started_ = false;
   std::atomic<bool> stopping_{false};

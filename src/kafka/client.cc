@@ -180,14 +180,31 @@ Status Producer::Produce(const OutRecord& record) {
       rd_kafka_header_add(hdrs, h.name.data(), static_cast<ssize_t>(h.name.size()), h.value.data(),
                           static_cast<ssize_t>(h.value.size()));
     }
+  } else if (record.headers == nullptr && !record.header_views.empty()) {
+    hdrs = rd_kafka_headers_new(record.header_views.size());
+    for (const HeaderView& h : record.header_views) {
+      rd_kafka_header_add(hdrs, h.name.data(), static_cast<ssize_t>(h.name.size()), h.value.data(),
+                          static_cast<ssize_t>(h.value.size()));
+    }
   }
-  const std::string topic(record.topic);
+  // NUL-terminated for librdkafka, on the stack for a valid name (at most 249 characters).
+  char topic_buf[256];
+  std::string long_topic;
+  const char* topic_c = topic_buf;
+  if (record.topic.size() < sizeof topic_buf) {
+    std::memcpy(topic_buf, record.topic.data(), record.topic.size());
+    topic_buf[record.topic.size()] = '\0';
+  } else {
+    long_topic = std::string(record.topic);
+    topic_c = long_topic.c_str();
+  }
+  const std::string_view topic = record.topic;
   // rd_kafka_produceva, not rd_kafka_producev: the RD_KAFKA_V_* macros of the variadic form are GNU
   // statement expressions, which clang's -Wpedantic refuses.
   rd_kafka_vu_t vu[7];
   std::memset(vu, 0, sizeof vu);
   vu[0].vtype = RD_KAFKA_VTYPE_TOPIC;
-  vu[0].u.cstr = topic.c_str();
+  vu[0].u.cstr = topic_c;
   vu[1].vtype = RD_KAFKA_VTYPE_MSGFLAGS;
   vu[1].u.i = RD_KAFKA_MSG_F_COPY;
   vu[2].vtype = RD_KAFKA_VTYPE_VALUE;

@@ -9,6 +9,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <system_error>
@@ -41,13 +42,20 @@ struct Header {
   bool operator==(const Header&) const = default;
 };
 
+// A header by reference (the bytes belong to someone else).
+struct HeaderView {
+  std::string_view name;
+  std::string_view value;
+};
+
 // A record to produce. `opaque` comes back in the delivery report.
 struct OutRecord {
   std::string_view topic;
   std::optional<std::string_view> key;  // nullopt = no key (null)
   std::string_view value;
   const std::vector<Header>* headers = nullptr;
-  int64_t timestamp_ms = 0;  // 0 = now
+  std::span<const HeaderView> header_views;  // used when `headers` is null
+  int64_t timestamp_ms = 0;                  // 0 = now
   void* opaque = nullptr;
 };
 

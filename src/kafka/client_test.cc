@@ -84,6 +84,7 @@ TEST(KafkaClient, ProducesWithHeadersAndOpaquesKcatReadsThemBack) {
                                .key = key,
                                .value = value,
                                .headers = &headers,
+                               .header_views = {},
                                .opaque = reinterpret_cast<void*>(i)})
                     .ok());
   }
@@ -157,6 +158,7 @@ void ProduceRange(Producer& producer, uintptr_t from, uintptr_t to) {
                     .Produce({.topic = "t.faults",
                               .key = "k",
                               .value = "v",
+                              .header_views = {},
                               .opaque = reinterpret_cast<void*>(i)})
                     .ok());
   }

@@ -7,7 +7,6 @@
 #include <nlohmann/json.hpp>
 
 #include "base/errc.h"
-#include "base/json.h"
 #include "mqtt/protocol/reason_code.h"
 #include "mqtt/protocol/topic.h"
 
@@ -114,11 +113,92 @@ Result<KeySpec> ParseKey(std::string_view spec, std::string_view text, std::stri
   return k;
 }
 
-std::string KeyText(const nlohmann::json& v) {
-  if (v.is_string()) return v.get<std::string>();
-  if (v.is_number_integer()) return v.dump();
-  return {};
+// Level `n` (0-based) of an MQTT topic, nullopt when it has fewer levels.
+std::optional<std::string_view> TopicLevel(std::string_view topic, int n) {
+  size_t start = 0;
+  for (int i = 0; i < n; ++i) {
+    const size_t slash = topic.find('/', start);
+    if (slash == std::string_view::npos) return std::nullopt;
+    start = slash + 1;
+  }
+  const size_t end = topic.find('/', start);
+  return topic.substr(start, end == std::string_view::npos ? std::string_view::npos : end - start);
 }
+
+// The key fields of a JSON payload without building the document (nlohmann's SAX interface: the
+// lexer's strings are reused, so nothing is allocated per member): for each wanted name, the text
+// of the last top-level member of that name if it is a string or an integer (its decimal text),
+// "" if it is anything else, as json::Find on the parsed document gives it.
+class KeyFieldScanner {
+ public:
+  explicit KeyFieldScanner(const std::vector<std::string>& fields)
+      : fields_(fields), found_(fields.size()) {}
+  // False when the payload is not valid JSON or not an object.
+  bool Scan(std::string_view payload) {
+    return nlohmann::json::sax_parse(payload, this) && is_object_;
+  }
+  // The first wanted field present with a usable (non-empty) text.
+  std::optional<std::string> Key() {
+    for (auto& f : found_) {
+      if (f && !f->empty()) return std::move(*f);
+    }
+    return std::nullopt;
+  }
+
+  bool null() { return Value({}); }
+  bool boolean(bool) { return Value({}); }
+  bool number_integer(int64_t v) { return Value(fmt::format_int(v).str()); }
+  bool number_unsigned(uint64_t v) { return Value(fmt::format_int(v).str()); }
+  bool number_float(double, const std::string&) { return Value({}); }
+  bool string(std::string& v) { return Value(v); }
+  bool binary(nlohmann::json::binary_t&) { return Value({}); }
+  bool start_object(size_t) {
+    if (depth_ == 0) is_object_ = true;
+    Value({});
+    ++depth_;
+    return true;
+  }
+  bool end_object() {
+    --depth_;
+    return true;
+  }
+  bool start_array(size_t) {
+    Value({});
+    ++depth_;
+    return true;
+  }
+  bool end_array() {
+    --depth_;
+    return true;
+  }
+  bool key(std::string& k) {
+    if (depth_ == 1) {
+      wanted_ = -1;
+      for (size_t i = 0; i < fields_.size(); ++i) {
+        if (fields_[i] == k) {
+          wanted_ = static_cast<int>(i);
+          break;
+        }
+      }
+    }
+    return true;
+  }
+  bool parse_error(size_t, const std::string&, const nlohmann::json::exception&) { return false; }
+
+ private:
+  // A member's value at the top level (a nested object or array counts as "not a key").
+  bool Value(std::string_view text) {
+    if (depth_ == 1 && wanted_ >= 0) found_[wanted_] = std::string(text);
+    if (depth_ == 1) wanted_ = -1;
+    return true;
+  }
+
+  const std::vector<std::string>& fields_;
+  std::vector<std::optional<std::string>> found_;
+  int depth_ = 0;
+  int wanted_ = -1;
+  bool is_object_ = false;
+};
 
 }  // namespace
 
@@ -130,16 +210,15 @@ bool IsValidKafkaTopic(std::string_view topic) {
   return true;
 }
 
-std::optional<std::string> TopicTemplate::Render(
-    const std::vector<std::string_view>& levels) const {
+std::optional<std::string> TopicTemplate::Render(std::string_view mqtt_topic) const {
   std::string out;
   for (const auto& p : parts) {
     if (const auto* s = std::get_if<std::string>(&p)) {
       out += *s;
     } else {
-      const int n = std::get<int>(p);
-      if (n >= static_cast<int>(levels.size())) return std::nullopt;
-      out += levels[n];
+      const auto level = TopicLevel(mqtt_topic, std::get<int>(p));
+      if (!level) return std::nullopt;
+      out += *level;
     }
   }
   return out;
@@ -245,55 +324,122 @@ int Mapper::Match(std::string_view topic) const {
   return -1;
 }
 
-Routed Mapper::Route(const MqttIn& in) const {
-  const int index = Match(in.topic);
-  if (index < 0) return DeadLetter(in, -1, kReasonUnknownTopic, "no mapping matches the topic");
-  const Mapping& m = mappings_[index];
+struct Mapper::Resolved {
+  int mapping = -1;
+  std::string_view dead_letter_reason;  // empty: routed to `topic` with `key`
+  std::string detail;
+  std::string topic;
+  std::optional<std::string_view> key;  // a view of the MQTT topic, or of key_text
+  std::string key_text;
+};
+
+void Mapper::Resolve(const MqttIn& in, Resolved* r) const {
+  r->mapping = Match(in.topic);
+  if (r->mapping < 0) {
+    r->dead_letter_reason = kReasonUnknownTopic;
+    r->detail = "no mapping matches the topic";
+    return;
+  }
+  const Mapping& m = mappings_[r->mapping];
   if (in.payload.size() > max_message_bytes_) {
-    return DeadLetter(
-        in, index, kReasonOversized,
-        fmt::format("{} bytes, above max_message_bytes {}", in.payload.size(), max_message_bytes_));
+    r->dead_letter_reason = kReasonOversized;
+    r->detail =
+        fmt::format("{} bytes, above max_message_bytes {}", in.payload.size(), max_message_bytes_);
+    return;
   }
-  const auto levels = Split(in.topic, '/');
-  auto topic = m.topic.Render(levels);
+  auto topic = m.topic.Render(in.topic);
   if (!topic || !IsValidKafkaTopic(*topic)) {
-    return DeadLetter(in, index, kReasonBadTopic,
-                      fmt::format("the topic template gives \"{}\"", topic.value_or("")));
+    r->dead_letter_reason = kReasonBadTopic;
+    r->detail = fmt::format("the topic template gives \"{}\"", topic.value_or(""));
+    return;
   }
-  Routed r;
-  r.mapping = index;
+  r->topic = std::move(*topic);
   switch (m.key.kind) {
     case KeySpec::Kind::kNone:
       break;
     case KeySpec::Kind::kLevel:
-      if (m.key.level < static_cast<int>(levels.size()))
-        r.record.key = std::string(levels[m.key.level]);
+      r->key = TopicLevel(in.topic, m.key.level);
       break;
     case KeySpec::Kind::kField: {
-      const auto doc = nlohmann::json::parse(in.payload, nullptr, /*allow_exceptions=*/false);
-      if (!doc.is_object()) return DeadLetter(in, index, kReasonMalformed, "not a JSON object");
-      for (const auto& f : m.key.fields) {
-        if (const nlohmann::json* v = json::Find(doc, f)) {
-          std::string k = KeyText(*v);
-          if (!k.empty()) {
-            r.record.key = std::move(k);
-            break;
-          }
-        }
+      KeyFieldScanner scan(m.key.fields);
+      if (!scan.Scan(in.payload)) {
+        r->dead_letter_reason = kReasonMalformed;
+        r->detail = "not a JSON object";
+        return;
       }
-      if (!r.record.key) {
-        return DeadLetter(
-            in, index, kReasonNoKey,
-            fmt::format("no string or integer field {}", fmt::join(m.key.fields, ", ")));
+      auto key = scan.Key();
+      if (!key) {
+        r->dead_letter_reason = kReasonNoKey;
+        r->detail = fmt::format("no string or integer field {}", fmt::join(m.key.fields, ", "));
+        return;
       }
+      r->key_text = std::move(*key);
+      r->key = r->key_text;
       break;
     }
   }
-  r.record.topic = std::move(*topic);
+}
+
+Routed Mapper::Route(const MqttIn& in) const {
+  Resolved d;
+  Resolve(in, &d);
+  if (!d.dead_letter_reason.empty()) {
+    return DeadLetter(in, d.mapping, d.dead_letter_reason, std::move(d.detail));
+  }
+  Routed r;
+  r.mapping = d.mapping;
+  if (d.key) r.record.key = std::string(*d.key);
+  r.record.topic = std::move(d.topic);
   r.record.value = std::string(in.payload);
   r.record.timestamp_ms = in.time_ms;
   r.record.headers = Headers(in);
   return r;
+}
+
+RouteInfo Mapper::RouteEncoded(const MqttIn& in, std::string* out) const {
+  out->clear();
+  Resolved d;
+  Resolve(in, &d);
+  if (!d.dead_letter_reason.empty()) {
+    Routed r = DeadLetter(in, d.mapping, d.dead_letter_reason, std::move(d.detail));
+    *out = EncodeRecord(r.record);
+    return {r.mapping, r.dead_letter_reason};
+  }
+  // Headers() as views: the fixed ones on the stack, user properties' names built only if any.
+  static constexpr std::string_view kDigits[] = {"0", "1", "2"};
+  char time_text[24];
+  const auto time_end = fmt::format_to_n(time_text, sizeof time_text, "{}", in.time_ms).out;
+  std::string qos_text;
+  std::string_view qos = in.qos >= 0 && in.qos <= 2 ? kDigits[in.qos] : std::string_view();
+  if (qos.empty()) {
+    qos_text = std::to_string(in.qos);
+    qos = qos_text;
+  }
+  const size_t n_user = in.user_properties ? in.user_properties->size() : 0;
+  std::vector<std::string> user_names;
+  HeaderView fixed[8];
+  std::vector<HeaderView> more;
+  std::span<HeaderView> headers(fixed, 5 + n_user);
+  if (5 + n_user > std::size(fixed)) {
+    more.resize(5 + n_user);
+    headers = more;
+  }
+  size_t i = 0;
+  headers[i++] = {kHeaderMqttTopic, in.topic};
+  headers[i++] = {kHeaderMqttQos, qos};
+  headers[i++] = {kHeaderMqttRetain, kDigits[in.retain ? 1 : 0]};
+  headers[i++] = {kHeaderMqttTimestamp,
+                  std::string_view(time_text, static_cast<size_t>(time_end - time_text))};
+  if (n_user > 0) {
+    user_names.reserve(n_user);
+    for (const auto& [name, value] : *in.user_properties) {
+      user_names.push_back(std::string(kHeaderUserPrefix) + name);
+      headers[i++] = {user_names.back(), value};
+    }
+  }
+  headers[i++] = {kOriginHeader, origin_};
+  EncodeRecordTo(d.topic, d.key, in.payload, in.time_ms, headers, out);
+  return {d.mapping, {}};
 }
 
 }  // namespace aiot::kafka

@@ -1,5 +1,6 @@
 #include "kafka/mapping.h"
 
+#include <fmt/format.h>
 #include <gtest/gtest.h>
 
 #include "kafka/bridge_config.h"
@@ -112,6 +113,74 @@ TEST(KafkaMapping, BridgeConfigValidateReportsEveryProblem) {
   EXPECT_NE(checks2.problems()[0].what.find("acks is fixed"), std::string::npos);
 }
 
+// The bridges' per-message path (RouteEncoded: no record built, key fields read without a
+// document) gives exactly the bytes of EncodeRecord(Route(in).record), for routed messages, every
+// dead-letter reason and the key-field corner cases (duplicate members: the last counts; nested
+// values, floats and booleans are no key; the first usable field in the configured order).
+TEST(KafkaMapping, RouteEncodedIsRouteEncoded) {
+  Mapper m = MakeMapper({"telemetry/+/+ -> aiot.{2} key={1}", "fan/messages -> aiot.telemetry",
+                         "x/+ -> aiot.{1} key=none", "keys/+ -> k key=field:b,a"},
+                        64);
+  mqtt::UserProperties props = {{"site", "north"}, {"", "empty name"}};
+  mqtt::UserProperties many;
+  for (int i = 0; i < 12; ++i) many.emplace_back(fmt::format("p{}", i), std::to_string(i));
+  const std::vector<std::pair<std::string, std::string>> cases = {
+      {"telemetry/fan-7/vibration", "{}"},
+      {"telemetry/fan-7/", "{}"},
+      {"fan/messages", R"({"deviceID":"fan-0007","rotation":600})"},
+      {"fan/messages", R"({"deviceID":17})"},
+      {"fan/messages", R"({"deviceID":-17})"},
+      {"fan/messages", R"({"deviceID":18446744073709551615})"},
+      {"fan/messages", R"({"deviceID":1.5,"chipID":"c"})"},
+      {"fan/messages", R"({"deviceID":"a","deviceID":"b"})"},
+      {"fan/messages", R"({"deviceID":"a","deviceID":{"x":"y"}})"},
+      {"fan/messages", R"({"x":{"deviceID":"nested"}})"},
+      {"fan/messages", R"({"x":[{"deviceID":"in array"}],"chipID":7})"},
+      {"fan/messages", R"({"deviceID":"","chipID":"c-1"})"},
+      {"fan/messages", R"({"deviceID":"esc"apedé"})"},
+      {"fan/messages", R"({"deviceID":"a"} trailing)"},
+      {"fan/messages", R"({"deviceID":"a")"},
+      {"fan/messages", "[1,2]"},
+      {"fan/messages", "17"},
+      {"fan/messages", ""},
+      {"fan/messages", R"({"deviceID":true})"},
+      {"fan/messages", std::string(65, 'x')},
+      {"keys/1", R"({"a":"A","b":"B"})"},
+      {"keys/1", R"({"a":"A","b":null})"},
+      {"other/topic", "{}"},
+      {"x/has space", "{}"},
+      {"x/ok", "anything"},
+  };
+  const std::vector<const mqtt::UserProperties*> users = {nullptr, &props, &many};
+  for (const mqtt::UserProperties* user : users) {
+    for (int qos = 0; qos <= 2; ++qos) {
+      for (const auto& [topic, payload] : cases) {
+        const MqttIn in{topic, payload, qos, qos == 1, user, 1700000000123};
+        const Routed r = m.Route(in);
+        std::string bytes = "stale";
+        const RouteInfo info = m.RouteEncoded(in, &bytes);
+        EXPECT_EQ(bytes, EncodeRecord(r.record)) << topic << " " << payload;
+        EXPECT_EQ(info.mapping, r.mapping) << topic << " " << payload;
+        EXPECT_EQ(info.dead_letter_reason, r.dead_letter_reason) << topic << " " << payload;
+        RecordView v;
+        std::vector<HeaderView> headers;
+        ASSERT_TRUE(DecodeRecordView(bytes, &v, &headers).ok());
+        EXPECT_EQ(v.topic, r.record.topic);
+        EXPECT_EQ(v.key.has_value(), r.record.key.has_value());
+        ASSERT_EQ(headers.size(), r.record.headers.size());
+      }
+    }
+  }
+  const auto key = [&](std::string_view topic, std::string_view payload) {
+    return m.Route({topic, payload, 1, false, nullptr, 1}).record.key.value_or("<none>");
+  };
+  EXPECT_EQ(key("fan/messages", R"({"deviceID":"a","deviceID":"b"})"), "b");
+  EXPECT_EQ(key("fan/messages", R"({"x":[{"deviceID":"in array"}],"chipID":7})"), "7");
+  EXPECT_EQ(key("fan/messages", R"({"deviceID":18446744073709551615})"), "18446744073709551615");
+  EXPECT_EQ(key("keys/1", R"({"a":"A","b":"B"})"), "B");
+  EXPECT_EQ(key("keys/1", R"({"a":"A","b":null})"), "A");
+}
+
 TEST(KafkaRecord, RoundTripAndHostileBytes) {
   BridgeRecord r{"aiot.telemetry", "fan-1", "{}", {{"a", "b"}, {"c", ""}}, 42};
   auto back = DecodeRecord(EncodeRecord(r));
@@ -122,6 +191,16 @@ TEST(KafkaRecord, RoundTripAndHostileBytes) {
   const std::string bytes = EncodeRecord(r);
   for (size_t n = 0; n < bytes.size(); ++n) EXPECT_FALSE(DecodeRecord(bytes.substr(0, n)).ok());
   EXPECT_FALSE(DecodeRecord(bytes + "x").ok());
+  RecordView v;
+  std::vector<HeaderView> headers;
+  for (size_t n = 0; n < bytes.size(); ++n) {
+    EXPECT_FALSE(DecodeRecordView(bytes.substr(0, n), &v, &headers).ok());
+  }
+  ASSERT_TRUE(DecodeRecordView(bytes, &v, &headers).ok());
+  EXPECT_EQ(v.topic, r.topic);
+  EXPECT_FALSE(v.key);
+  ASSERT_EQ(headers.size(), 2u);
+  EXPECT_EQ(headers[1].name, "c");
 }
 
 }  // namespace

@@ -9,9 +9,11 @@ namespace {
 
 template <typename T>
 void Put(std::string* out, T v) {
+  char b[sizeof(T)];
   for (size_t i = 0; i < sizeof(T); ++i) {
-    out->push_back(static_cast<char>((static_cast<uint64_t>(v) >> (8 * i)) & 0xFF));
+    b[i] = static_cast<char>((static_cast<uint64_t>(v) >> (8 * i)) & 0xFF);
   }
+  out->append(b, sizeof(T));
 }
 
 void PutString(std::string* out, std::string_view s) {
@@ -33,10 +35,10 @@ class Reader {
     *v = static_cast<T>(x);
     return true;
   }
-  bool GetString(std::string* s) {
+  bool GetView(std::string_view* s) {
     uint32_t n = 0;
     if (!Get(&n) || b_.size() - pos_ < n) return false;
-    s->assign(b_.substr(pos_, n));
+    *s = b_.substr(pos_, n);
     pos_ += n;
     return true;
   }
@@ -54,49 +56,76 @@ Status Corrupt(std::string_view what) {
 
 }  // namespace
 
-std::string EncodeRecord(const BridgeRecord& r) {
-  std::string out;
-  size_t size = 1 + 8 + 1 + 16 + r.topic.size() + r.value.size() + (r.key ? r.key->size() : 0);
-  for (const Header& h : r.headers) size += 8 + h.name.size() + h.value.size();
-  out.reserve(size);
-  out.push_back(1);
-  Put<int64_t>(&out, r.timestamp_ms);
-  out.push_back(r.key ? 1 : 0);
-  PutString(&out, r.topic);
-  PutString(&out, r.key ? *r.key : std::string_view());
-  PutString(&out, r.value);
-  Put<uint32_t>(&out, static_cast<uint32_t>(r.headers.size()));
-  for (const Header& h : r.headers) {
-    PutString(&out, h.name);
-    PutString(&out, h.value);
+void EncodeRecordTo(std::string_view topic, std::optional<std::string_view> key,
+                    std::string_view value, int64_t timestamp_ms,
+                    std::span<const HeaderView> headers, std::string* out) {
+  size_t size = 1 + 8 + 1 + 16 + topic.size() + value.size() + (key ? key->size() : 0);
+  for (const HeaderView& h : headers) size += 8 + h.name.size() + h.value.size();
+  out->reserve(out->size() + size);
+  out->push_back(1);
+  Put<int64_t>(out, timestamp_ms);
+  out->push_back(key ? 1 : 0);
+  PutString(out, topic);
+  PutString(out, key ? *key : std::string_view());
+  PutString(out, value);
+  Put<uint32_t>(out, static_cast<uint32_t>(headers.size()));
+  for (const HeaderView& h : headers) {
+    PutString(out, h.name);
+    PutString(out, h.value);
   }
+}
+
+std::string EncodeRecord(const BridgeRecord& r) {
+  std::vector<HeaderView> headers;
+  headers.reserve(r.headers.size());
+  for (const Header& h : r.headers) headers.push_back({h.name, h.value});
+  std::string out;
+  EncodeRecordTo(r.topic, r.key ? std::optional<std::string_view>(*r.key) : std::nullopt, r.value,
+                 r.timestamp_ms, headers, &out);
   return out;
 }
 
-Result<BridgeRecord> DecodeRecord(std::string_view bytes) {
+Status DecodeRecordView(std::string_view bytes, RecordView* out, std::vector<HeaderView>* headers) {
   Reader in(bytes);
   uint8_t version = 0, has_key = 0;
-  BridgeRecord r;
-  std::string key;
+  std::string_view key;
+  headers->clear();
   if (!in.Get(&version)) return Corrupt("empty");
   if (version != 1) return Corrupt(fmt::format("unknown version {}", version));
-  if (!in.Get(&r.timestamp_ms) || !in.Get(&has_key) || has_key > 1 || !in.GetString(&r.topic) ||
-      !in.GetString(&key) || !in.GetString(&r.value)) {
+  if (!in.Get(&out->timestamp_ms) || !in.Get(&has_key) || has_key > 1 || !in.GetView(&out->topic) ||
+      !in.GetView(&key) || !in.GetView(&out->value)) {
     return Corrupt("truncated");
   }
   if (has_key) {
-    r.key = std::move(key);
+    out->key = key;
   } else if (!key.empty()) {
     return Corrupt("a key without the key flag");
+  } else {
+    out->key.reset();
   }
   uint32_t n = 0;
   if (!in.Get(&n) || n > in.remaining() / 8) return Corrupt("bad header count");
-  r.headers.resize(n);
-  for (Header& h : r.headers) {
-    if (!in.GetString(&h.name) || !in.GetString(&h.value)) return Corrupt("truncated header");
+  headers->resize(n);
+  for (HeaderView& h : *headers) {
+    if (!in.GetView(&h.name) || !in.GetView(&h.value)) return Corrupt("truncated header");
   }
   if (!in.done()) return Corrupt("trailing bytes");
-  if (r.topic.empty()) return Corrupt("empty topic");
+  if (out->topic.empty()) return Corrupt("empty topic");
+  return {};
+}
+
+Result<BridgeRecord> DecodeRecord(std::string_view bytes) {
+  RecordView v;
+  std::vector<HeaderView> headers;
+  if (Status s = DecodeRecordView(bytes, &v, &headers); !s.ok()) return s;
+  BridgeRecord r;
+  r.topic = std::string(v.topic);
+  if (v.key) r.key = std::string(*v.key);
+  r.value = std::string(v.value);
+  r.timestamp_ms = v.timestamp_ms;
+  r.headers.reserve(headers.size());
+  for (const HeaderView& h : headers)
+    r.headers.push_back({std::string(h.name), std::string(h.value)});
   return r;
 }
 

@@ -84,6 +84,7 @@ Client::Client(const asio::any_io_executor& executor, MqttClientConfig config,
 Client::~Client() = default;
 
 void Client::SetMessageHandler(MessageHandler handler) { message_handler_ = std::move(handler); }
+void Client::SetBatchFlushHandler(std::function<void()> flush) { batch_flush_ = std::move(flush); }
 void Client::SetConnectionHandler(ConnectionHandler handler) {
   connection_handler_ = std::move(handler);
 }
@@ -284,7 +285,23 @@ void Client::OnTransportConnected() {
   Send(std::move(c));
 }
 
+void Client::OnTransportBatchBegin() { in_batch_ = true; }
+
+void Client::OnTransportBatchEnd() {
+  in_batch_ = false;
+  FlushBatch();
+}
+
+void Client::FlushBatch() {
+  if (batch_unflushed_ && batch_flush_) batch_flush_();
+  batch_unflushed_ = false;
+  for (Packet& ack : held_acks_) Send(std::move(ack));
+  held_acks_.clear();
+}
+
 void Client::OnTransportClosed(std::error_code ec) {
+  FlushBatch();  // what the handlers took is flushed; the acks go nowhere (the link is gone)
+  in_batch_ = false;
   connect_timer_.cancel();
   keepalive_timer_.cancel();
   transport_.reset();
@@ -515,16 +532,28 @@ void Client::HandlePublish(mqtt::Publish&& p) {
       }
     }
     if (!handled && message_handler_) message_handler_(p);
+    batch_unflushed_ = static_cast<bool>(batch_flush_);
   }
+  if (p.qos == QoS::kAtMostOnce) {
+    if (!in_batch_) FlushBatch();
+    return;
+  }
+  Packet ack;
   if (p.qos == QoS::kAtLeastOnce) {
     Puback a;
     a.packet_id = p.packet_id;
-    Send(std::move(a));
-  } else if (p.qos == QoS::kExactlyOnce) {
+    ack = std::move(a);
+  } else {
     Pubrec r;
     r.packet_id = p.packet_id;
-    Send(std::move(r));
+    ack = std::move(r);
   }
+  if (batch_flush_) {
+    held_acks_.push_back(std::move(ack));
+    if (!in_batch_) FlushBatch();
+    return;
+  }
+  Send(std::move(ack));
 }
 
 void Client::HandleAck(PacketType type, uint16_t id, ReasonCode rc) {

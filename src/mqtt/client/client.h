@@ -101,6 +101,12 @@ class Client : public std::enable_shared_from_this<Client>, private TransportHan
 
   void SetMessageHandler(MessageHandler handler);  // messages no Subscribe handler took
   void SetConnectionHandler(ConnectionHandler handler);
+  // Batched acknowledgements: `flush` runs on the strand after the message handlers of the
+  // PUBLISHes decoded from one read (TCP/TLS) and before their PUBACKs / PUBRECs, which then
+  // leave together, in order; also before the connection's end is handled. So a handler may
+  // queue its work and `flush` make it durable once per batch (`aiot bridge`: one buffer write).
+  // With a transport without batches (in-process), after each message. Before Start().
+  void SetBatchFlushHandler(std::function<void()> flush);
 
   void Start();
   // Sends DISCONNECT (normal, so no will) when connected, closes, cancels timers and fails the
@@ -153,6 +159,10 @@ class Client : public std::enable_shared_from_this<Client>, private TransportHan
   void OnTransportPacket(Packet&& packet) override;
   void OnTransportClosed(std::error_code ec) override;
   void OnTransportDrained() override;
+  void OnTransportBatchBegin() override;
+  void OnTransportBatchEnd() override;
+  // Runs the batch flush handler if messages were handed out since, then sends the held acks.
+  void FlushBatch();
 
   void Connect();
   void ScheduleReconnect();
@@ -203,6 +213,10 @@ class Client : public std::enable_shared_from_this<Client>, private TransportHan
   uint8_t version_ = kMqtt5;
 
   std::map<std::string, SubscriptionEntry> subscriptions_;
+  std::function<void()> batch_flush_;
+  bool in_batch_ = false;          // between OnTransportBatchBegin and End
+  bool batch_unflushed_ = false;   // messages handed to handlers since the last flush
+  std::vector<Packet> held_acks_;  // PUBACK / PUBREC waiting for the flush
   std::unordered_map<uint16_t, PendingRequest> pending_subscribes_;
   std::unordered_map<uint16_t, std::pair<std::string, SubscribeDone>> pending_unsubscribes_;
   std::map<uint16_t, Outgoing> inflight_;

@@ -9,6 +9,7 @@
 #include "tests/support/testing.h"
 
 #include <boost/asio/post.hpp>
+#include <iostream>
 #include <set>
 
 #include "base/errc.h"
@@ -36,7 +37,8 @@ struct Tap {
   std::atomic<bool> gate_open{true};
   std::atomic<int> inflight{0};
   std::atomic<int> max_inflight{0};
-  Transport* current = nullptr;  // on the client's strand only
+  Transport* current = nullptr;                // on the client's strand only
+  std::function<void(const Packet&)> on_send;  // on the client's strand, before the send
 
   template <class T>
   int CountSent(const std::function<bool(const T&)>& pred = nullptr) {
@@ -68,6 +70,7 @@ class TapTransport final : public Transport, public TransportHandler {
     inner_->Connect(this);
   }
   void Send(Packet p) override {
+    if (tap_->on_send) tap_->on_send(p);
     {
       std::lock_guard lock(tap_->mu);
       tap_->sent.push_back(p);
@@ -99,6 +102,8 @@ class TapTransport final : public Transport, public TransportHandler {
   }
   void OnTransportClosed(std::error_code ec) override { handler_->OnTransportClosed(ec); }
   void OnTransportDrained() override { handler_->OnTransportDrained(); }
+  void OnTransportBatchBegin() override { handler_->OnTransportBatchBegin(); }
+  void OnTransportBatchEnd() override { handler_->OnTransportBatchEnd(); }
 
  private:
   asio::any_io_executor ex_;
@@ -242,6 +247,57 @@ TEST_P(ClientTest, ManyQos1MessagesRespectInflightWindow) {
   // Per-publisher order is kept.
   auto msgs = inbox.Copy();
   for (int i = 0; i < kCount; ++i) EXPECT_EQ(msgs[i].payload.view(), std::to_string(i));
+}
+
+// SetBatchFlushHandler (`aiot bridge`: records appended once per read): no PUBACK / PUBREC
+// leaves while a message handed to the handler waits for its flush; every message is flushed and
+// acknowledged once.
+TEST_P(ClientTest, BatchFlushRunsBeforeTheAcksOfItsMessages) {
+  auto tap = std::make_shared<Tap>();
+  auto sub = Make(Config("sub-batch"), TapFactory(tap));
+  auto pub = Make(Config("pub-batch"));
+  int unflushed = 0;  // the subscriber's strand only
+  std::atomic<int> handled{0}, flushed{0}, flushes{0}, acks{0}, early_acks{0};
+  tap->on_send = [&](const Packet& p) {
+    if (std::holds_alternative<Puback>(p) || std::holds_alternative<Pubrec>(p)) {
+      ++acks;
+      if (unflushed > 0 || acks > flushed) ++early_acks;
+    }
+  };
+  sub->SetMessageHandler([&](const Message&) {
+    ++unflushed;
+    ++handled;
+  });
+  sub->SetBatchFlushHandler([&] {
+    flushed += unflushed;
+    unflushed = 0;
+    ++flushes;
+  });
+  sub->Start();
+  pub->Start();
+  ASSERT_TRUE(Connected(sub));
+  SubscribeSync(sub, "batch/#", {.qos = QoS::kExactlyOnce}, {});
+  constexpr int kCount = 400;
+  // QoS 1 and 2 mixed on v5; QoS 1 alone on 3.1.1: there a burst of mixed QoS 1/2 to one
+  // subscriber stops at 220 of 400 with mosquitto, with or without a batch flush handler (seen
+  // 2026-12-03, not investigated).
+  const bool v5 = GetParam() == 5;
+  std::atomic<int> published{0};
+  for (int i = 0; i < kCount; ++i) {
+    ASSERT_TRUE(pub->Publish("batch/" + std::to_string(i % 7), std::to_string(i),
+                             {.qos = v5 && i % 2 == 1 ? QoS::kExactlyOnce : QoS::kAtLeastOnce},
+                             [&](std::error_code ec) { published += ec ? 0 : 1; })
+                    .ok());
+  }
+  ASSERT_TRUE(WaitFor([&] { return published == kCount && acks >= kCount; }))
+      << published.load() << " published, " << acks.load() << " acks, " << handled.load()
+      << " handled";
+  EXPECT_EQ(acks.load(), kCount);
+  EXPECT_EQ(handled.load(), kCount);
+  EXPECT_EQ(flushed.load(), kCount);
+  EXPECT_EQ(early_acks.load(), 0);
+  EXPECT_GE(flushes.load(), 1);
+  std::cout << kCount << " messages in " << flushes.load() << " flushes\n";
 }
 
 TEST_P(ClientTest, RetainedMessageDeliveredOnSubscribe) {

@@ -140,11 +140,13 @@ class StreamConnection : public std::enable_shared_from_this<StreamConnection<St
           if (self->finished_) return;
           if (ec) return self->Finish(IsOrderlyEnd(ec) ? std::error_code() : ec);
           self->decoder_.Commit(n);
+          if (self->handler_) self->handler_->OnTransportBatchBegin();
           for (;;) {
             auto r = self->decoder_.Next();
             if (!r.ok()) {
               log::Get("mqtt.client")
                   ->warn("malformed packet from server: {}", r.status().ToString());
+              if (self->handler_) self->handler_->OnTransportBatchEnd();
               return self->Finish(r.error());
             }
             if (!r->has_value()) break;
@@ -152,6 +154,7 @@ class StreamConnection : public std::enable_shared_from_this<StreamConnection<St
             self->handler_->OnTransportPacket(std::move(**r));
             if (self->finished_) return;
           }
+          if (self->handler_) self->handler_->OnTransportBatchEnd();
           self->Read();
         });
   }

@@ -63,6 +63,11 @@ class TransportHandler {
   virtual void OnTransportClosed(std::error_code ec) = 0;
   // The transport's write queue emptied (see QueuedBytes()).
   virtual void OnTransportDrained() {}
+  // Optional: around the packets decoded from one read (the TCP transport), so the client can
+  // answer them together (Client::SetBatchFlushHandler). A transport that never calls them gets
+  // every acknowledgement at once.
+  virtual void OnTransportBatchBegin() {}
+  virtual void OnTransportBatchEnd() {}
 };
 
 class Transport {
