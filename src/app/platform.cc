@@ -516,6 +516,9 @@ Status Platform::Impl::StartPipeline() {
     log->error("pipeline: {}", options.status().message());
     return options.status();
   }
+  options->count_positives = [this](int64_t since_ns) {
+    return datastore.CountPositivesSince(since_ns);
+  };
   pipelines = std::make_unique<pipeline::PipelineService>(config.pipeline, *options);
   if (Status s = pipelines->Open(); !s.ok()) {
     log->error("pipeline runs under {}: {}", config.registry.data_dir, s.message());
