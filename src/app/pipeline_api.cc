@@ -87,6 +87,9 @@ Response ListPipelines(pipeline::PipelineService& service, Request& req) {
          {"triggers",
           {{"drift", t.drift.enabled},
            {"drift_cooldown_s", t.drift.cooldown_s},
+           {"drift_delay_s", t.drift.delay_s},
+           {"drift_since_event", t.drift.since_event},
+           {"drift_min_new_positives", t.drift.min_new_positives},
            {"schedule", t.schedule},
            {"next_scheduled", next},
            {"min_new_rows", t.min_new_rows}}}}}});

@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <boost/asio/io_context.hpp>
+#include <cmath>
 #include <condition_variable>
 #include <filesystem>
 #include <fstream>
@@ -44,6 +45,7 @@
 #include "services/predictor.h"
 #include "services/scoring_api.h"
 #include "services/tflite_model.h"
+#include "sim/device_agent.h"
 #include "sim/fleet.h"
 #include "sim/history.h"
 #include "store/dashboard_routes.h"
@@ -160,6 +162,10 @@ Result<registry::ModelVersion> BootstrapModel(const AppConfig& config,
 
 }  // namespace
 
+// Positive rows since a drift event before the demo's drift run starts: with a 20 % failing
+// fleet, enough for validate's class fraction (0.05) and both sides of train's split.
+constexpr int64_t kDemoMinNewPositives = 500;
+
 AppConfig SimulateDemoDefaults(AppConfig c, const UpOptions& o) {
   if (o.simulate <= 0) return c;
   auto unset = [&o](const std::string& key) { return !o.configured || !o.configured(key); };
@@ -167,11 +173,37 @@ AppConfig SimulateDemoDefaults(AppConfig c, const UpOptions& o) {
   if (unset("fleet.state_dir") && c.fleet.state_dir.empty()) {
     c.fleet.state_dir = (std::filesystem::path(c.registry.data_dir) / "fleet").string();
   }
+  // A fault's length in wall-clock seconds (time_to_failure_s at the fleet's clock).
+  const double fault_wall_s =
+      c.fleet.physics.time_to_failure_s / std::max(1e-9, c.fleet.time_scale);
+  auto whole_s = [](double s) {
+    return std::clamp<int64_t>(static_cast<int64_t>(std::llround(s)), 1, 365 * 86400);
+  };
+  // Labels: the degraded half of a fault, at the load the devices' protection (and the
+  // predictor's actuation) eases a degrading machine to: wear goes with load^3, so a protected
+  // machine stays degraded 1 / protect_load^3 (8) times longer before it fails.
+  const double protected_wear =
+      c.fleet.protect_after > 0 ? std::pow(sim::DeviceAgentConfig{}.protect_load, 3) : 1.0;
   if (unset("datastore.label_window_s")) {
-    const double wall_s =
-        c.fleet.physics.time_to_failure_s / 2 / std::max(1e-9, c.fleet.time_scale);
-    c.datastore.label_window_s =
-        std::clamp<int64_t>(static_cast<int64_t>(std::llround(wall_s)), 1, 365 * 86400);
+    c.datastore.label_window_s = whole_s(fault_wall_s / 2 / protected_wear);
+  }
+  // The failing machines keep failing (repaired, they fail again): their failures label the data
+  // every drift run trains on.
+  if (unset("fleet.physics.recurring_faults")) c.fleet.physics.recurring_faults = true;
+  // A drift run waits two label windows, then until the new regime has labelled failures; it
+  // trains on the data since the event (triggers.drift.since_event, the default) up to a label
+  // window before it starts (label_delay: younger rows' labels are not final): a label window
+  // of the new regime.
+  const int64_t label_s = c.datastore.label_window_s;
+  if (unset("pipeline.triggers.drift.delay_s")) {
+    c.pipeline.triggers.drift.delay_s = std::min<int64_t>(2 * label_s, 86400);
+  }
+  if (unset("pipeline.triggers.drift.min_new_positives")) {
+    c.pipeline.triggers.drift.min_new_positives = kDemoMinNewPositives;
+  }
+  if (unset("pipeline.params")) {
+    c.pipeline.params = {{"label_delay", std::to_string(label_s) + "s"},
+                         {"canary_soak_s", std::to_string(whole_s(std::min(30.0, fault_wall_s)))}};
   }
   return c;
 }
@@ -527,6 +559,9 @@ Status Platform::Impl::StartPipeline() {
     log->error("pipeline: {}", options.status().message());
     return options.status();
   }
+  options->count_positives = [this](int64_t since_ns) {
+    return datastore.CountPositivesSince(since_ns);
+  };
   pipelines = std::make_unique<pipeline::PipelineService>(config.pipeline, *options);
   if (Status s = pipelines->Open(); !s.ok()) {
     log->error("pipeline runs under {}: {}", config.registry.data_dir, s.message());

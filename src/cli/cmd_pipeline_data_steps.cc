@@ -34,7 +34,12 @@ using Json = nlohmann::json;
 struct ExtractArgs {
   StepArgs step;
   std::string window = "7d", reference_window = "28d", devices, fields, data_dir, source = "sqlite";
-  int64_t to = 0;  // unix seconds; 0 = now
+  // The windows end this long before --to: a reading's label is final only once the labelling
+  // horizon after it (datastore.label_window_s) has passed; a younger reading of a machine that
+  // is about to fail still reads healthy. "0s" = end at --to.
+  std::string label_delay = "0s";
+  int64_t to = 0;     // unix seconds; 0 = now
+  int64_t since = 0;  // unix seconds; the current window starts no earlier (0 = to - window)
   registry::ApiEndpoint api;
 };
 
@@ -155,15 +160,25 @@ int RunExtract(ExtractArgs& a, Context& ctx) {
   auto reference = ParseDuration(a.reference_window);
   if (!window.ok()) return Usage(kStep, "--window: " + window.status().message());
   if (!reference.ok()) return Usage(kStep, "--reference-window: " + reference.status().message());
+  Result<int64_t> label_delay = int64_t{0};
+  if (a.label_delay != "0s" && a.label_delay != "0") label_delay = ParseDuration(a.label_delay);
+  if (!label_delay.ok()) {
+    return Usage(kStep, "--label-delay: " + label_delay.status().message() + " or 0s");
+  }
+  if (a.since < 0) return Usage(kStep, "--since: unix seconds, or 0 for none");
   if (a.source != "sqlite" && a.source != "api") return Usage(kStep, "--source: sqlite or api");
   auto dc = StoreConfig(a, ctx);
   if (!dc.ok()) return Usage(kStep, dc.status().message());
   if (Status s = EnsureDir(a.step.run_dir); !s.ok()) return Fail(kStep, s.message());
-  const int64_t to = a.to > 0 ? a.to * 1'000'000'000
-                              : std::chrono::duration_cast<std::chrono::nanoseconds>(
-                                    std::chrono::system_clock::now().time_since_epoch())
-                                    .count();
-  Window data{to - *window, to, "", 0}, ref{to - *window - *reference, to - *window, "", 0};
+  const int64_t to = (a.to > 0 ? a.to * 1'000'000'000
+                               : std::chrono::duration_cast<std::chrono::nanoseconds>(
+                                     std::chrono::system_clock::now().time_since_epoch())
+                                     .count()) -
+                     *label_delay;
+  // --since (a drift run: the drift event) anchors the current window at the new regime; the
+  // reference window is the one before it.
+  const int64_t from = std::max(to - *window, std::min(to, a.since * 1'000'000'000));
+  Window data{from, to, "", 0}, ref{from - *reference, from, "", 0};
   std::string source;
   Result<Json> maintenance = Json();
   if (a.source == "sqlite") {
@@ -209,6 +224,8 @@ int RunExtract(ExtractArgs& a, Context& ctx) {
                            {"truncated", count >= kMaxMaintenanceRecords},
                            {"sha256", Sha256Hex(records)}};
   report["rows"] = data.rows;
+  report["label_delay_s"] = *label_delay / 1'000'000'000;
+  report["since"] = a.since;
   report["data_sha256"] = report["window"]["sha256"];
   if (Status s = WriteJson(a.step.File("extract.json"), report); !s.ok()) {
     return Fail(kStep, s.message());
@@ -234,6 +251,14 @@ void AddExtract(CLI::App& step_cmd, Context& ctx) {
   cmd->add_option("--devices", a->devices, "Comma-separated device ids (default: all)");
   cmd->add_option("--fields", a->fields, "Comma-separated fields (default: the configured ones)");
   cmd->add_option("--to", a->to, "End of the window, unix seconds (default: now)");
+  cmd->add_option("--since", a->since,
+                  "Start the window no earlier than this, unix seconds (a drift run: the drift "
+                  "event; 0 = --to minus --window)")
+      ->capture_default_str();
+  cmd->add_option("--label-delay", a->label_delay,
+                  "End the windows this long before --to, so that every row's label is final "
+                  "(datastore.label_window_s; 0s = at --to)")
+      ->capture_default_str();
   cmd->add_option("--source", a->source, "sqlite (the datastore file) or api (the data API)")
       ->capture_default_str();
   cmd->add_option("--data-dir", a->data_dir,

@@ -69,6 +69,10 @@ std::set<std::string> ConfiguredDemoKeys(Context& ctx) {
     c.fleet.provision_token = flip ? "\x01a" : "\x01b";
     c.ota.public_url = flip ? "\x01a" : "\x01b";
     c.datastore.label_window_s = flip ? -1 : -2;
+    c.fleet.physics.recurring_faults = flip;
+    c.pipeline.triggers.drift.delay_s = flip ? -1 : -2;
+    c.pipeline.triggers.drift.min_new_positives = flip ? -1 : -2;
+    c.pipeline.params = {{"\x01", flip ? "a" : "b"}};
     (void)config::Load(sources, config::DescriberFor(c));  // problems: Config() reported them
     return c;
   };
@@ -82,6 +86,16 @@ std::set<std::string> ConfiguredDemoKeys(Context& ctx) {
   if (a.datastore.label_window_s == b.datastore.label_window_s) {
     keys.insert("datastore.label_window_s");
   }
+  if (a.fleet.physics.recurring_faults == b.fleet.physics.recurring_faults) {
+    keys.insert("fleet.physics.recurring_faults");
+  }
+  if (a.pipeline.triggers.drift.delay_s == b.pipeline.triggers.drift.delay_s) {
+    keys.insert("pipeline.triggers.drift.delay_s");
+  }
+  if (a.pipeline.triggers.drift.min_new_positives == b.pipeline.triggers.drift.min_new_positives) {
+    keys.insert("pipeline.triggers.drift.min_new_positives");
+  }
+  if (a.pipeline.params == b.pipeline.params) keys.insert("pipeline.params");
   return keys;
 }
 

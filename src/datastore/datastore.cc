@@ -224,14 +224,22 @@ Result<std::vector<MaintenanceRecord>> TrainingDatastore::Maintenance(const Main
   return out;
 }
 
+namespace {
+
+// The label of telemetry row `t` (ExportCsv's policy), with ?3 the label window in nanos: one
+// expression for the export and for CountPositivesSince.
+constexpr const char* kLabelSql =
+    "EXISTS (SELECT 1 FROM maintenance f WHERE f.device = t.device AND f.kind = 'failure' "
+    "AND f.at >= t.ts AND f.at <= t.ts + ?3 AND NOT EXISTS (SELECT 1 FROM maintenance r "
+    "WHERE r.device = t.device AND r.kind = 'repair' AND r.at > t.ts AND r.at < f.at))";
+
+}  // namespace
+
 Result<int64_t> TrainingDatastore::ExportCsv(const ExportRequest& req, std::ostream& out) {
   std::string sql = "SELECT t.device, t.ts, ";
   for (const auto& f : config_.fields) sql += "t." + Column(f) + ", ";
-  sql +=
-      "EXISTS (SELECT 1 FROM maintenance f WHERE f.device = t.device AND f.kind = 'failure' "
-      "AND f.at >= t.ts AND f.at <= t.ts + ?3 AND NOT EXISTS (SELECT 1 FROM maintenance r "
-      "WHERE r.device = t.device AND r.kind = 'repair' AND r.at > t.ts AND r.at < f.at)) "
-      "FROM telemetry t WHERE t.ts >= ?1 AND t.ts < ?2";
+  sql += kLabelSql;
+  sql += " FROM telemetry t WHERE t.ts >= ?1 AND t.ts < ?2";
   if (!req.devices.empty()) {
     sql += " AND t.device IN (";
     for (size_t i = 0; i < req.devices.size(); ++i) {
@@ -312,6 +320,17 @@ Result<int64_t> TrainingDatastore::CountRowsSince(int64_t from_ns) {
   auto st = db_.Prepare("SELECT COUNT(*) FROM telemetry WHERE ts >= ?");
   if (!st.ok()) return st.status();
   st->Bind(1, from_ns);
+  auto r = st->Step();
+  if (!r.ok()) return r.status();
+  return st->Int(0);
+}
+
+Result<int64_t> TrainingDatastore::CountPositivesSince(int64_t from_ns) {
+  std::lock_guard lock(mu_);
+  auto st = db_.Prepare(std::string("SELECT COUNT(*) FROM telemetry t WHERE t.ts >= ?1 AND ") +
+                        kLabelSql);
+  if (!st.ok()) return st.status();
+  st->Bind(1, from_ns).Bind(3, config_.label_window_s * 1'000'000'000);
   auto r = st->Step();
   if (!r.ok()) return r.status();
   return st->Int(0);

@@ -93,6 +93,11 @@ class TrainingDatastore {
   // row for training (its label comes from the maintenance records at export). The pipeline's
   // "N new labelled rows since the last run" trigger counts with it.
   Result<int64_t> CountRowsSince(int64_t from_ns);
+  // Of those, the rows labelled positive now (ExportCsv's label: a failure recorded within
+  // label_window_s after the row). A positive is final (its failure is recorded); a younger row of
+  // a machine about to fail counts once its failure arrives. The pipeline's drift trigger waits
+  // for them (triggers.drift.min_new_positives).
+  Result<int64_t> CountPositivesSince(int64_t from_ns);
 
  private:
   Status AddFieldColumns();

@@ -50,6 +50,11 @@ TEST(DatastoreTest, ExportLabelsRowsBeforeFailures) {
   EXPECT_EQ(*ds.CountRowsSince(kT0 + 10 * kSec), 4);
   EXPECT_EQ(*ds.CountRowsSince(kT0 + 10 * kSec + 1), 3);
   EXPECT_EQ(*ds.CountRowsSince(kT0 + 20001 * kSec), 0);
+  // Of them, the positives (the export's label): the two rows within the window before the
+  // failure (the pipeline's drift trigger waits for these).
+  EXPECT_EQ(*ds.CountPositivesSince(kT0), 2);
+  EXPECT_EQ(*ds.CountPositivesSince(kT0 + 7200 * kSec + 1), 1);
+  EXPECT_EQ(*ds.CountPositivesSince(kT0 + 9001 * kSec), 0);
 
   std::ostringstream out;
   auto n = ds.ExportCsv({}, out);

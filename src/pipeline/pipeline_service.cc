@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <filesystem>
 
+#include <fmt/format.h>
+
 #include "base/errc.h"
 #include "base/log.h"
 #include "pipeline/subprocess_step.h"
@@ -157,18 +159,77 @@ void PipelineService::OnDrift(const std::string& model, TimePoint at) {
     log->info("drift event for `{}`: no run ({})", model, d.reason);
     return;
   }
-  if (const int64_t delay = config_.triggers.drift.delay_s; delay > 0) {
-    const int64_t due = clock_.NowNanos() + delay * 1000000000;
+  const int64_t event_ns =
+      std::chrono::duration_cast<std::chrono::nanoseconds>(at.time_since_epoch()).count();
+  const DriftTriggerConfig& dc = config_.triggers.drift;
+  if (dc.delay_s > 0 || (dc.min_new_positives > 0 && options_.count_positives)) {
+    const int64_t due = clock_.NowNanos() + dc.delay_s * 1000000000;
     {
       std::lock_guard lock(mu_);
       drift_due_ns_ = due;
+      drift_event_ns_ = event_ns;
+      drift_check_mono_ = 0;
+      drift_positives_ = -1;
     }
-    log->info("drift event for `{}`: a run starts at {} (triggers.drift.delay_s {})", model,
-              FormatTimestamp(due), delay);
+    log->info("drift event for `{}`: a run starts at {} (triggers.drift.delay_s {}){}", model,
+              FormatTimestamp(due), dc.delay_s,
+              dc.min_new_positives > 0 && options_.count_positives
+                  ? fmt::format(" once {} rows since the event are labelled positive "
+                                "(triggers.drift.min_new_positives)",
+                                dc.min_new_positives)
+                  : "");
     return;
   }
-  auto id = Submit(RunRequest{.model = model, .params = {}, .request_id = {}}, kTriggerDrift);
-  if (!id.ok()) log->info("drift event for `{}`: no new run ({})", model, id.status().message());
+  SubmitDriftRun(event_ns);
+}
+
+// A drift run: with triggers.drift.since_event its window starts at the event (the new regime).
+void PipelineService::SubmitDriftRun(int64_t event_ns) {
+  RunParams params;
+  if (config_.triggers.drift.since_event && event_ns > 0) {
+    params["since"] = std::to_string(event_ns / 1000000000);
+  }
+  auto id = Submit(RunRequest{.model = options_.model, .params = params, .request_id = {}},
+                   kTriggerDrift);
+  if (!id.ok()) {
+    log::Get("pipeline")
+        ->info("drift run of `{}`: no new run ({})", options_.model, id.status().message());
+  }
+}
+
+// A pending drift run is due once delay_s has passed and (triggers.drift.min_new_positives)
+// enough rows since the event are labelled positive, counted at most every 2 s.
+bool PipelineService::DriftRunDue(int64_t* event_ns) {
+  const int64_t need = config_.triggers.drift.min_new_positives;
+  const int64_t mono = clock_.MonotonicNanos();
+  {
+    std::lock_guard lock(mu_);
+    if (drift_due_ns_ <= 0 || clock_.NowNanos() < drift_due_ns_) return false;
+    *event_ns = drift_event_ns_;
+    if (need <= 0 || !options_.count_positives) {
+      drift_due_ns_ = 0;
+      return true;
+    }
+    if (drift_check_mono_ != 0 && mono - drift_check_mono_ < 2'000'000'000) return false;
+    drift_check_mono_ = mono;
+  }
+  auto log = log::Get("pipeline");
+  auto positives = options_.count_positives(*event_ns);
+  if (!positives.ok()) {
+    log->warn("pipeline drift trigger: {}", positives.status().message());
+    return false;
+  }
+  const TriggerDecision d = policy_->OnDriftLabels(options_.model, *positives);
+  std::lock_guard lock(mu_);
+  if (drift_due_ns_ <= 0) return false;  // a concurrent poll took it
+  if (!d.start) {
+    if (*positives != drift_positives_) log->info("drift run waits: {}", d.reason);
+    drift_positives_ = *positives;
+    return false;
+  }
+  log->info("drift run: {}", d.reason);
+  drift_due_ns_ = 0;
+  return true;
 }
 
 void PipelineService::PollTriggers() {
@@ -178,17 +239,7 @@ void PipelineService::PollTriggers() {
     auto id = Submit(RunRequest{.model = model, .params = {}, .request_id = {}}, kTriggerSchedule);
     if (!id.ok()) log->debug("scheduled run of `{}` waits: {}", model, id.status().message());
   }
-  bool drift_due = false;
-  {
-    std::lock_guard lock(mu_);
-    drift_due = drift_due_ns_ > 0 && clock_.NowNanos() >= drift_due_ns_;
-    if (drift_due) drift_due_ns_ = 0;
-  }
-  if (drift_due) {
-    auto id =
-        Submit(RunRequest{.model = options_.model, .params = {}, .request_id = {}}, kTriggerDrift);
-    if (!id.ok()) log->info("delayed drift run: no new run ({})", id.status().message());
-  }
+  if (int64_t event_ns = 0; DriftRunDue(&event_ns)) SubmitDriftRun(event_ns);
   PollRows();
 }
 

@@ -37,6 +37,9 @@ struct ServiceOptions {
   // Labelled rows in the training datastore with a time at or after `since_ns` (unix nanos), for
   // `triggers.min_new_rows`; empty = that trigger is off.
   std::function<Result<int64_t>(int64_t since_ns)> count_rows;
+  // Of those, the rows labelled positive now, for `triggers.drift.min_new_positives`; empty =
+  // a drift run does not wait for positives.
+  std::function<Result<int64_t>(int64_t since_ns)> count_positives;
   // Start the thread that executes runs and polls the clock-driven triggers. Tests turn it off
   // and call PollTriggers() / RunNext() themselves.
   bool worker = true;
@@ -98,6 +101,8 @@ class PipelineService {
  private:
   void Loop();
   void PollRows();
+  bool DriftRunDue(int64_t* event_ns);
+  void SubmitDriftRun(int64_t event_ns);
   bool Ready();  // the lock is held and recovery done
   void Recover();
   void SeedPolicy();
@@ -126,6 +131,9 @@ class PipelineService {
   Runner* current_ = nullptr;         // guarded by mu_
   int64_t current_run_ = 0;           // guarded by mu_
   int64_t drift_due_ns_ = 0;          // guarded by mu_; a delayed drift run starts then; 0 = none
+  int64_t drift_event_ns_ = 0;        // guarded by mu_; the pending drift run's event time
+  int64_t drift_check_mono_ = 0;      // guarded by mu_; when its positives were last counted
+  int64_t drift_positives_ = -1;      // guarded by mu_; their last count (logged when it grows)
   int64_t started_ns_ = 0;            // Start's time: the rows trigger's origin before any run
   bool rows_checked_ = false;         // guarded by mu_
   int64_t last_rows_check_mono_ = 0;  // guarded by mu_

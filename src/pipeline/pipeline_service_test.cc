@@ -67,6 +67,12 @@ class PipelineServiceTest : public ::testing::Test {
       for (int64_t t : row_times_) n += t >= since_ns;
       return n;
     };
+    o.count_positives = [this](int64_t since_ns) -> Result<int64_t> {
+      std::lock_guard lock(rows_mu_);
+      int64_t n = 0;
+      for (int64_t t : positive_times_) n += t >= since_ns;
+      return n;
+    };
     auto s = std::make_unique<PipelineService>(std::move(c), o, clock_);
     EXPECT_TRUE(s->Open().ok());
     EXPECT_TRUE(s->Start().ok());
@@ -83,6 +89,7 @@ class PipelineServiceTest : public ::testing::Test {
   // The labelled rows' times (the training datastore's CountRowsSince, faked).
   std::mutex rows_mu_;
   std::vector<int64_t> row_times_;
+  std::vector<int64_t> positive_times_;  // of them, the positives (CountPositivesSince, faked)
   void AddRows(int64_t n, int64_t at_ns) {
     std::lock_guard lock(rows_mu_);
     row_times_.insert(row_times_.end(), static_cast<size_t>(n), at_ns);
@@ -192,6 +199,62 @@ TEST_F(PipelineServiceTest, ADelayedDriftRunStartsOnceTheDelayPassed) {
   clock_.Advance(60s);
   s->PollTriggers();  // started once
   EXPECT_EQ(s->store().List()->size(), 1u);
+}
+
+// triggers.drift.min_new_positives: after the delay, the drift run waits until enough rows since
+// the event are labelled positive; its window starts at the event (since_event, the default).
+TEST_F(PipelineServiceTest, ADriftRunWaitsForPositivesAndTrainsOnTheDataSinceTheEvent) {
+  PipelineConfig c = Config();
+  c.triggers.drift.delay_s = 10;
+  c.triggers.drift.min_new_positives = 100;
+  auto s = Service(c);
+  const int64_t event_ns = clock_.NowNanos();
+  {
+    std::lock_guard lock(rows_mu_);
+    positive_times_.assign(500, event_ns - 1);  // before the event: the old regime's
+  }
+  s->OnDrift("fan-mlp", std::chrono::system_clock::time_point(std::chrono::nanoseconds(event_ns)));
+  clock_.Advance(10s);
+  s->PollTriggers();
+  EXPECT_TRUE(s->store().List()->empty());  // the delay passed, no positive since the event
+  {
+    std::lock_guard lock(rows_mu_);
+    positive_times_.insert(positive_times_.end(), 99, event_ns + 5'000'000'000);
+  }
+  clock_.Advance(3s);
+  s->PollTriggers();
+  EXPECT_TRUE(s->store().List()->empty());  // 99 < 100
+  {
+    std::lock_guard lock(rows_mu_);
+    positive_times_.push_back(event_ns + 12'000'000'000);
+  }
+  clock_.Advance(3s);
+  s->PollTriggers();
+  auto runs = s->store().List();
+  ASSERT_EQ(runs->size(), 1u);
+  EXPECT_EQ((*runs)[0].trigger, "drift");
+  ASSERT_TRUE(s->RunNext());
+  auto run = s->store().Get((*runs)[0].id);
+  ASSERT_TRUE(run.ok());
+  EXPECT_NE(run->steps[0].log_tail.find("--since " + std::to_string(event_ns / 1000000000)),
+            std::string::npos)
+      << run->steps[0].log_tail;
+
+  // since_event off: the window is the configured one (since 0).
+  PipelineConfig off = Config();
+  off.triggers.drift.since_event = false;
+  s.reset();
+  auto plain = Service(off);
+  clock_.Advance(2h);  // past the first run's cooldown
+  plain->OnDrift("fan-mlp", std::chrono::system_clock::time_point(
+                                std::chrono::nanoseconds(clock_.NowNanos())));
+  ASSERT_TRUE(plain->RunNext());
+  auto second = plain->store().List();
+  ASSERT_EQ(second->size(), 2u);
+  auto r2 =
+      plain->store().Get((*second)[0].id == (*runs)[0].id ? (*second)[1].id : (*second)[0].id);
+  ASSERT_TRUE(r2.ok());
+  EXPECT_NE(r2->steps[0].log_tail.find("--since 0"), std::string::npos) << r2->steps[0].log_tail;
 }
 
 TEST_F(PipelineServiceTest, TheScheduleStartsARunWhenDueOnTheServiceClock) {

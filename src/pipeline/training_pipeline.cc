@@ -37,10 +37,15 @@ Step MakeStep(std::string name, std::vector<std::string> depends,
 Dag TrainingPipeline() {
   Dag d;
   d.name = "continuous-learning";
-  d.steps.push_back(
-      MakeStep("extract", {},
-               {{"window", "7d"}, {"devices", ""}, {"fields", ""}, {"reference_window", "28d"}},
-               10min, 2, {}, {"data.csv", "reference.csv", "extract.json", "maintenance.json"}));
+  d.steps.push_back(MakeStep("extract", {},
+                             {{"window", "7d"},
+                              {"devices", ""},
+                              {"fields", ""},
+                              {"reference_window", "28d"},
+                              {"label_delay", "0s"},
+                              {"since", "0"}},
+                             10min, 2, {},
+                             {"data.csv", "reference.csv", "extract.json", "maintenance.json"}));
   d.steps.push_back(MakeStep("validate", {"extract"},
                              {{"min_rows", "1000"},
                               {"max_missing_fraction", "0.01"},

@@ -34,6 +34,14 @@ void Describe(config::Visitor& v, DriftTriggerConfig& c) {
   v.Field("delay_s", c.delay_s, config::Range{0, 86400},
           "start the run this long (seconds) after the drift event, so that its data window "
           "holds readings (and labels) of the new regime; 0 = at once");
+  v.Field("since_event", c.since_event,
+          "a drift run's data window starts at the drift event (extract's `since`): it trains "
+          "and is evaluated on the new regime only");
+  v.Field("min_new_positives", c.min_new_positives,
+          config::Range{0, std::numeric_limits<int64_t>::max()},
+          "after delay_s, the drift run waits until this many rows since the event are labelled "
+          "positive (a failure recorded after them), so its window holds both classes; 0 = no "
+          "wait");
 }
 
 void Describe(config::Visitor& v, TriggerConfig& c) {
@@ -133,6 +141,18 @@ TriggerDecision TriggerPolicy::OnLabelledRows(const std::string& model,
     return Decide(false, kTriggerRows, counted + ", fewer than " + std::to_string(need));
   }
   return Decide(true, kTriggerRows, counted + " (threshold " + std::to_string(need) + ")");
+}
+
+TriggerDecision TriggerPolicy::OnDriftLabels(const std::string& model,
+                                             int64_t positives_since_event) const {
+  const int64_t need = config_.drift.min_new_positives;
+  std::string counted = std::to_string(positives_since_event) + " positive labelled rows for " +
+                        model + " since the drift event";
+  if (positives_since_event < need) {
+    return Decide(false, kTriggerDrift, counted + ", fewer than " + std::to_string(need));
+  }
+  return Decide(true, kTriggerDrift,
+                counted + " (triggers.drift.min_new_positives " + std::to_string(need) + ")");
 }
 
 void TriggerPolicy::RecordRunStarted(const std::string& model, std::string_view trigger,

@@ -26,6 +26,13 @@ struct DriftTriggerConfig {
   // The run starts this long (seconds) after the drift event that decided it, so that its data
   // window holds readings of the new regime (labels come after the fact); 0 = at once.
   int64_t delay_s = 0;
+  // A drift run trains on the new regime: its extract window starts at the drift event (the
+  // step's `since` parameter), the reference window is the one before it.
+  bool since_event = true;
+  // After delay_s, the run waits until this many rows since the drift event are labelled
+  // positive (the datastore's labels: a failure recorded within the label window after them),
+  // so that validate finds both classes in the new regime; 0 = do not wait.
+  int64_t min_new_positives = 0;
 };
 
 // When the pipeline starts a run by itself (section `triggers`).
@@ -87,6 +94,11 @@ class TriggerPolicy {
   // `count` labelled rows arrived for `model` since its last run (LastRun): start when
   // count >= min_new_rows.
   TriggerDecision OnLabelledRows(const std::string& model, int64_t count_since_last_run) const;
+
+  // A pending drift run of `model` (after triggers.drift.delay_s) whose window holds
+  // `positives_since_event` positive labelled rows: start when they reach
+  // drift.min_new_positives (always when that is 0).
+  TriggerDecision OnDriftLabels(const std::string& model, int64_t positives_since_event) const;
 
   // A run of `model` started at `at` by `trigger` (any trigger, "cli" and "api" included).
   void RecordRunStarted(const std::string& model, std::string_view trigger, TimePoint at);

@@ -131,7 +131,10 @@ void SimulatedDevice::ApplyRegime(const RegimeChange& r) {
   if (std::isfinite(r.vibration_scale)) conditions_.vibration_scale = r.vibration_scale;
   if (std::isfinite(r.sound_db)) conditions_.sound_shift_db = r.sound_db;
   machine_.SetConditions(conditions_);
-  if (r.load > 0) machine_.SetLoad(r.load);
+  if (r.load > 0) {
+    duty_load_ = std::clamp(r.load, 0.1, 1.0);
+    machine_.SetLoad(duty_load_);
+  }
 }
 
 int64_t SimulatedDevice::RegimeAt(size_t i) const {
@@ -163,6 +166,7 @@ void SimulatedDevice::AdvanceTo(int64_t now_nanos) {
     if (down_until_nanos_ != 0 && last_nanos_ >= down_until_nanos_) {
       down_until_nanos_ = 0;
       machine_.Repair();
+      machine_.SetLoad(duty_load_);  // back in service at its duty load
       Report(MaintenanceEvent::Kind::kRepair);
       if (will_fail_ && physics_.recurring_faults) ScheduleOnset(last_nanos_);
     }
@@ -179,6 +183,7 @@ void SimulatedDevice::AdvanceTo(int64_t now_nanos) {
       down_until_nanos_ = last_nanos_ + static_cast<int64_t>(physics_.repair_time_s * kNanos);
       if (down_until_nanos_ <= last_nanos_) {  // instant repair
         machine_.Repair();
+        machine_.SetLoad(duty_load_);
         Report(MaintenanceEvent::Kind::kRepair);
         down_until_nanos_ = 0;
         if (will_fail_ && physics_.recurring_faults) ScheduleOnset(last_nanos_);

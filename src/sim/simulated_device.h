@@ -68,7 +68,7 @@ class SimulatedDevice {
   // Advances without reading (cheap; used to fast-forward).
   void AdvanceTo(int64_t now_nanos);
 
-  // Actuator: load fraction in [0.1, 1].
+  // Actuator: load fraction in [0.1, 1], until the machine is repaired (back at its duty load).
   void SetLoad(double load) { machine_.SetLoad(load); }
 
   const std::string& id() const { return id_; }
@@ -107,6 +107,9 @@ class SimulatedDevice {
   int64_t start_nanos_;
   size_t next_regime_ = 0;          // physics_.regimes[next_regime_] is the next to apply
   OperatingConditions conditions_;  // after the regime changes applied so far
+  // The load the machine runs at in service (1, or the last regime change's): a repair puts it
+  // back there, whatever an actuator eased it to while it degraded.
+  double duty_load_ = 1.0;
 };
 
 }  // namespace aiot::sim

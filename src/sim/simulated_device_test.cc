@@ -102,6 +102,39 @@ TEST(SimulatedDevice, ActuatorLoadDelaysFailure) {
   EXPECT_LT(eased.machine().damage(), 0.7);  // 2 h at load 0.6 = 0.43 h of full-load wear
 }
 
+// An actuator eases a degrading machine; the repair puts it back in service at its duty load (1,
+// or a regime change's), so the next fault wears at the nominal pace until it is eased again.
+TEST(SimulatedDevice, ARepairRestoresTheDutyLoad) {
+  PhysicsConfig p;
+  p.fault_onset_max_s = 0;
+  p.time_to_failure_s = 3600;
+  p.repair_time_s = 600;
+  p.recurring_faults = true;
+  SimulatedDevice d("a", p, 5, true, kStart);
+  d.SetLoad(0.5);
+  int64_t t = kStart;
+  while (d.failures().empty() && t < kStart + 24 * 3600 * kSecond) d.AdvanceTo(t += 60 * kSecond);
+  ASSERT_EQ(d.failures().size(), 1u);
+  EXPECT_DOUBLE_EQ(d.machine().load(), 0.5);  // down, not repaired yet
+  d.AdvanceTo(t += 601 * kSecond);
+  EXPECT_DOUBLE_EQ(d.machine().load(), 1.0);
+
+  FleetConfig fc;
+  fc.regime_changes = {"at=0s load=0.8"};
+  auto duty = PhysicsWithRegimes(fc);
+  ASSERT_TRUE(duty.ok());
+  duty->fault_onset_max_s = 0;
+  duty->time_to_failure_s = 600;
+  duty->repair_time_s = 60;
+  SimulatedDevice r("b", *duty, 5, true, kStart);
+  r.AdvanceTo(kStart + kSecond);
+  r.SetLoad(0.3);
+  t = kStart + kSecond;
+  while (r.failures().empty() && t < kStart + 24 * 3600 * kSecond) r.AdvanceTo(t += 10 * kSecond);
+  r.AdvanceTo(t + 61 * kSecond);
+  EXPECT_DOUBLE_EQ(r.machine().load(), 0.8);
+}
+
 TEST(SimulatedDevice, RejectsBadPhysics) {
   PhysicsConfig p;
   p.window = "triangle";

@@ -41,7 +41,8 @@ constexpr int kChangeAtWallS = 50;  // the regime change, in wall seconds after 
 constexpr int kLabelWindowS = 6;    // ~ the degraded half of a fault, in wall seconds
 constexpr const char* kFaultyFraction = "0.5";  // three machines of six fail again and again
 constexpr int kDelayS = 45;                     // triggers.drift.delay_s
-constexpr int kWindowS = 120;                   // the pipeline's data window: the whole run
+constexpr int kMinPositives = 250;  // triggers.drift.min_new_positives: labels of the new regime
+constexpr int kWindowS = 120;       // the pipeline's data window at most: the whole run
 
 std::string ReadFile(const std::string& path) {
   std::ifstream in(path);
@@ -119,13 +120,18 @@ class PipelineLoopE2eTest : public ::testing::Test {
     c += "  physics:\n    frame_size: 512\n    recurring_faults: true\n"
          "    time_to_failure_s: 5400\n    fault_onset_max_s: 1800\n    repair_time_s: 1800\n";
     c += "pipeline:\n  kill_grace_ms: 500\n";
-    c += "  params: {recipe: fast, window: \"" + std::to_string(kWindowS) +
+    // The window ends kLabelWindowS before the run (label_delay: younger rows' labels are not
+    // final) and starts at the drift event (triggers.drift.since_event, the default): the
+    // challenger trains and is evaluated on the new regime only.
+    c += "  params: {recipe: fast, window: \"" + std::to_string(kWindowS) + "s\", label_delay: \"" +
+         std::to_string(kLabelWindowS) +
          "s\", reference_window: \"1h\", canary_percent: \"34\", canary_soak_s: \"3\", "
          "floor: \"0.3\", holdout_fraction: \"0.3\"}\n";
-    // The run starts kDelayS after the drift event, so that train's part of the window holds
-    // readings of the new regime and its held-out part (the newest 30 %) only those.
+    // The run starts kDelayS after the drift event and once kMinPositives rows since it are
+    // labelled positive, so that both parts of train's time split hold failures of the new regime.
     c += "  triggers:\n    drift:\n      cooldown_s: 600\n      delay_s: " +
-         std::to_string(kDelayS) + "\n";
+         std::to_string(kDelayS) + "\n      min_new_positives: " + std::to_string(kMinPositives) +
+         "\n";
     return c;
   }
 
@@ -298,6 +304,20 @@ TEST_F(PipelineLoopE2eTest, RegimeChangeDriftRetrainCanaryRolloutAndRecovery) {
   ASSERT_EQ(evaluation["promoted"], true) << evaluation.dump(2) << run.dump(2);
   EXPECT_EQ(evaluation["metric"], "f1");
   log_line("evaluate: " + evaluation.value("reason", ""));
+  // Trained on fresh labelled data: extract's window started at the drift event (after the
+  // regime change) and ended label_delay before the run.
+  Json extracted =
+      Json::parse(ReadFile(run.value("run_dir", "") + "/extract.json"), nullptr, false);
+  ASSERT_TRUE(extracted.is_object()) << run.dump(2);
+  const int64_t window_from = extracted["window"].value("from_ns", int64_t{0});
+  EXPECT_GE(window_from, change_at) << extracted.dump(2);
+  EXPECT_LE(window_from, drift_at_) << extracted.dump(2);
+  EXPECT_LE(extracted["window"].value("to_ns", int64_t{0}),
+            run_created - int64_t{kLabelWindowS - 1} * 1000000000)
+      << extracted.dump(2);
+  log_line("trained on " + std::to_string(extracted.value("rows", 0)) + " rows from " +
+           extracted["window"].value("from", "") + " to " + extracted["window"].value("to", "") +
+           "; challenger " + evaluation["challenger"].dump().substr(0, 400));
 
   // 5. Registered; a canary (some devices on the new version, not all), then every device; the
   // run ends completed and the new version is in production and served by the predictor.
@@ -371,6 +391,11 @@ TEST_F(PipelineLoopE2eTest, RegimeChangeDriftRetrainCanaryRolloutAndRecovery) {
   // failure in the period, which the one faulty device does not always have in 30 s.)
   EXPECT_GT(during.FalseAlarmRate(), before.FalseAlarmRate() + 0.2);
   EXPECT_LT(after.FalseAlarmRate(), during.FalseAlarmRate() / 2) << "alert quality did not recover";
+  // And the failures are caught again: F1 after recovery at least 0.8x F1 before the change
+  // (before the drift run trained on the data since the drift event, with final labels, it was
+  // 0.15-0.25 against 0.72-0.76: the challenger saw ~15 s of the new regime).
+  EXPECT_GE(after.F1(), 0.8 * before.F1())
+      << "F1 did not recover: before " << before.Text() << ", after " << after.Text();
   if (after.tp + after.fp > 0) {
     EXPECT_GT(after.Precision(), during.Precision());
   }
