@@ -191,13 +191,14 @@ AppConfig SimulateDemoDefaults(AppConfig c, const UpOptions& o) {
   // every drift run trains on.
   if (unset("fleet.physics.recurring_faults")) c.fleet.physics.recurring_faults = true;
   // A drift run waits two label windows, then until the new regime has labelled failures; it
-  // trains on the data since the event (triggers.drift.since_event, the default) up to a label
+  // trains on the data since the event (triggers.drift.since_event) up to a label
   // window before it starts (label_delay: younger rows' labels are not final): a label window
   // of the new regime.
   const int64_t label_s = c.datastore.label_window_s;
   if (unset("pipeline.triggers.drift.delay_s")) {
     c.pipeline.triggers.drift.delay_s = std::min<int64_t>(2 * label_s, 86400);
   }
+  if (unset("pipeline.triggers.drift.since_event")) c.pipeline.triggers.drift.since_event = true;
   if (unset("pipeline.triggers.drift.min_new_positives")) {
     c.pipeline.triggers.drift.min_new_positives = kDemoMinNewPositives;
   }

@@ -202,9 +202,10 @@ TEST_F(PipelineServiceTest, ADelayedDriftRunStartsOnceTheDelayPassed) {
 }
 
 // triggers.drift.min_new_positives: after the delay, the drift run waits until enough rows since
-// the event are labelled positive; its window starts at the event (since_event, the default).
+// the event are labelled positive; with since_event its window starts at the event.
 TEST_F(PipelineServiceTest, ADriftRunWaitsForPositivesAndTrainsOnTheDataSinceTheEvent) {
   PipelineConfig c = Config();
+  c.triggers.drift.since_event = true;
   c.triggers.drift.delay_s = 10;
   c.triggers.drift.min_new_positives = 100;
   auto s = Service(c);

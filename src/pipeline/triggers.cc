@@ -36,7 +36,8 @@ void Describe(config::Visitor& v, DriftTriggerConfig& c) {
           "holds readings (and labels) of the new regime; 0 = at once");
   v.Field("since_event", c.since_event,
           "a drift run's data window starts at the drift event (extract's `since`): it trains "
-          "and is evaluated on the new regime only");
+          "and is evaluated on the new regime only; use with delay_s or min_new_positives (a run "
+          "started at once finds no rows since the event)");
   v.Field("min_new_positives", c.min_new_positives,
           config::Range{0, std::numeric_limits<int64_t>::max()},
           "after delay_s, the drift run waits until this many rows since the event are labelled "

@@ -27,8 +27,10 @@ struct DriftTriggerConfig {
   // window holds readings of the new regime (labels come after the fact); 0 = at once.
   int64_t delay_s = 0;
   // A drift run trains on the new regime: its extract window starts at the drift event (the
-  // step's `since` parameter), the reference window is the one before it.
-  bool since_event = true;
+  // step's `since` parameter), the reference window is the one before it. Off by default: it
+  // needs delay_s / min_new_positives, or a run started at once finds no rows since the event
+  // and validate refuses it (the demo's defaults turn all three on).
+  bool since_event = false;
   // After delay_s, the run waits until this many rows since the drift event are labelled
   // positive (the datastore's labels: a failure recorded within the label window after them),
   // so that validate finds both classes in the new regime; 0 = do not wait.

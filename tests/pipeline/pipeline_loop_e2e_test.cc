@@ -121,7 +121,7 @@ class PipelineLoopE2eTest : public ::testing::Test {
          "    time_to_failure_s: 5400\n    fault_onset_max_s: 1800\n    repair_time_s: 1800\n";
     c += "pipeline:\n  kill_grace_ms: 500\n";
     // The window ends kLabelWindowS before the run (label_delay: younger rows' labels are not
-    // final) and starts at the drift event (triggers.drift.since_event, the default): the
+    // final) and starts at the drift event (triggers.drift.since_event): the
     // challenger trains and is evaluated on the new regime only.
     c += "  params: {recipe: fast, window: \"" + std::to_string(kWindowS) + "s\", label_delay: \"" +
          std::to_string(kLabelWindowS) +
@@ -129,9 +129,10 @@ class PipelineLoopE2eTest : public ::testing::Test {
          "floor: \"0.3\", holdout_fraction: \"0.3\"}\n";
     // The run starts kDelayS after the drift event and once kMinPositives rows since it are
     // labelled positive, so that both parts of train's time split hold failures of the new regime.
-    c += "  triggers:\n    drift:\n      cooldown_s: 600\n      delay_s: " +
-         std::to_string(kDelayS) + "\n      min_new_positives: " + std::to_string(kMinPositives) +
-         "\n";
+    c +=
+        "  triggers:\n    drift:\n      cooldown_s: 600\n      since_event: true\n      delay_s: " +
+        std::to_string(kDelayS) + "\n      min_new_positives: " + std::to_string(kMinPositives) +
+        "\n";
     return c;
   }
 
