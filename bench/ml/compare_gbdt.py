@@ -23,7 +23,7 @@ import numpy as np
 from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.metrics import f1_score, roc_auc_score
 
-from split_data import split_csv
+from split_data import add_common_args, split_csv
 
 
 def run_aiot(args, train_csv, test_csv, model, extra):
@@ -48,12 +48,8 @@ def run_aiot(args, train_csv, test_csv, model, extra):
 
 
 def main():
-    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     ap = argparse.ArgumentParser()
-    ap.add_argument("--aiot", default=os.path.join(root, "build", "rel", "src", "cli", "aiot"))
-    ap.add_argument("--data", default=os.path.join(root, "..", "shared", "data", "fan-pdm", "fan.csv"))
-    ap.add_argument("--label", default="Faulty")
-    ap.add_argument("--drop", default="DeviceID,Time")
+    add_common_args(ap)
     ap.add_argument("--threads", type=int, default=1)
     ap.add_argument("--skip-mlp", action="store_true")
     ap.add_argument("--aiot-args", default="",

@@ -33,7 +33,7 @@ from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.metrics import f1_score, precision_recall_curve, roc_auc_score
 from sklearn.model_selection import train_test_split
 
-from split_data import split_csv
+from split_data import add_common_args, split_csv
 
 DEFAULT_DERIVE = ["vr = Vibration / Rotation", "tr = Temperature / Rotation",
                   "sv = Sound * Vibration"]
@@ -88,12 +88,8 @@ def sk_run(x, y, tr, te, seed, tune_threshold):
 
 
 def main():
-    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     ap = argparse.ArgumentParser()
-    ap.add_argument("--aiot", default=os.path.join(root, "build", "rel", "src", "cli", "aiot"))
-    ap.add_argument("--data", default=os.path.join(root, "..", "shared", "data", "fan-pdm", "fan.csv"))
-    ap.add_argument("--label", default="Faulty")
-    ap.add_argument("--drop", default="DeviceID,Time")
+    add_common_args(ap)
     ap.add_argument("--seeds", default="1,2,3,4,5")
     ap.add_argument("--derive", action="append", help="derived feature (default: three for fan.csv)")
     args = ap.parse_args()

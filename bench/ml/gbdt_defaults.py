@@ -30,7 +30,7 @@ from sklearn.ensemble import HistGradientBoostingClassifier
 from sklearn.metrics import f1_score, roc_auc_score
 from sklearn.model_selection import StratifiedKFold
 
-from split_data import split_csv
+from split_data import add_common_args, split_csv
 
 # name -> extra `aiot train` flags (on top of --model gbdt)
 GRID = {
@@ -86,12 +86,8 @@ def stats(v):
 
 
 def main():
-    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
     ap = argparse.ArgumentParser()
-    ap.add_argument("--aiot", default=os.path.join(root, "build", "rel", "src", "cli", "aiot"))
-    ap.add_argument("--data", default=os.path.join(root, "..", "shared", "data", "fan-pdm", "fan.csv"))
-    ap.add_argument("--label", default="Faulty")
-    ap.add_argument("--drop", default="DeviceID,Time")
+    add_common_args(ap)
     ap.add_argument("--seeds", default="1,2,3,4,5")
     ap.add_argument("--folds", type=int, default=3)
     ap.add_argument("--configs", help="NAME=FLAGS;NAME=FLAGS (default: the built-in grid)")

@@ -43,3 +43,13 @@ def split_csv(path, label, drop=(), features=None, test_size=0.33, seed=42, dtyp
             for i in idx:
                 f.write(lines[i] + "\n")
     return s
+
+
+def add_common_args(ap):
+    """The arguments every fan.csv comparison takes: the aiot binary, the data, its label and the
+    columns that are not features (defaults: this checkout's build and ../shared's fan.csv)."""
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    ap.add_argument("--aiot", default=os.path.join(root, "build", "rel", "src", "cli", "aiot"))
+    ap.add_argument("--data", default=os.path.join(root, "..", "shared", "data", "fan-pdm", "fan.csv"))
+    ap.add_argument("--label", default="Faulty")
+    ap.add_argument("--drop", default="DeviceID,Time")
