@@ -315,7 +315,8 @@ TEST_P(ClientTest, BatchFlushRunsBeforeTheAcksOfItsMessages) {
 TEST_P(ClientTest, MixedQos12BurstReachesAQos2SubscriberOnce) {
   broker_ = std::make_unique<Mosquitto>(0, kMosquittoUnlimitedInflight);
   ASSERT_TRUE(broker_->Start());
-  auto sub = Make(Config("sub-mixed"));
+  auto tap = std::make_shared<Tap>();
+  auto sub = Make(Config("sub-mixed"), TapFactory(tap));
   auto pub = Make(Config("pub-mixed"));
   std::mutex mu;
   std::map<std::string, int> seen;  // payload -> deliveries
@@ -336,19 +337,26 @@ TEST_P(ClientTest, MixedQos12BurstReachesAQos2SubscriberOnce) {
                              [&](std::error_code ec) { published += ec ? 0 : 1; })
                     .ok());
   }
-  const bool all = WaitFor([&] { return published == kCount && received >= kCount; });
+  // Every exchange completed on the subscriber's side: PUBACK for the QoS 1 half; PUBREC, then
+  // PUBCOMP for each PUBREL, for the QoS 2 half.
+  const auto pubcomps = [&] { return tap->CountSent<Pubcomp>(); };
+  const bool all = WaitFor(
+      [&] { return published == kCount && received >= kCount && pubcomps() >= kCount / 2; });
   std::string log;
   if (!all) {
     std::ifstream in(broker_->dir() + "/mosquitto.log");
     log.assign(std::istreambuf_iterator<char>(in), {});
   }
-  ASSERT_TRUE(all) << published.load() << " published, " << received.load()
-                   << " received; mosquitto's log:\n"
+  ASSERT_TRUE(all) << published.load() << " published, " << received.load() << " received, "
+                   << pubcomps() << " PUBCOMPs sent; mosquitto's log:\n"
                    << log;
   std::lock_guard lock(mu);
   EXPECT_EQ(seen.size(), static_cast<size_t>(kCount));
   for (int i = 0; i < kCount; ++i) EXPECT_EQ(seen[std::to_string(i)], 1) << "message " << i;
   EXPECT_EQ(sub->stats().received, static_cast<uint64_t>(kCount));
+  EXPECT_EQ(tap->CountSent<Puback>(), kCount / 2);
+  EXPECT_EQ(tap->CountSent<Pubrec>(), kCount / 2);
+  EXPECT_EQ(pubcomps(), kCount / 2);
 }
 
 TEST_P(ClientTest, RetainedMessageDeliveredOnSubscribe) {
