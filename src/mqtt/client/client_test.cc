@@ -9,7 +9,10 @@
 #include "tests/support/testing.h"
 
 #include <boost/asio/post.hpp>
+#include <fstream>
 #include <iostream>
+#include <iterator>
+#include <map>
 #include <set>
 
 #include "base/errc.h"
@@ -249,10 +252,20 @@ TEST_P(ClientTest, ManyQos1MessagesRespectInflightWindow) {
   for (int i = 0; i < kCount; ++i) EXPECT_EQ(msgs[i].payload.view(), std::to_string(i));
 }
 
+// mosquitto 2.0.11 (Debian 12) with its default max_inflight_messages 20 stops sending a mixed
+// QoS 1/2 burst to a 3.1.1 subscriber: after the first 20 QoS 1 messages it sends only the QoS 2
+// ones, every message acknowledged, the rest of the QoS 1 ones stay queued: 220-226 of 400 with
+// this client, 242 with mosquitto_sub as the subscriber, nothing dropped in its log. An
+// inflight-quota fault of mosquitto (inflight-quota fixes are listed for 2.0.13; no newer mosquitto
+// tried), not of the client; `max_inflight_messages 0` (no limit) avoids it (src/mqtt/README.md).
+constexpr const char* kMosquittoUnlimitedInflight = "max_inflight_messages 0\nlog_type all\n";
+
 // SetBatchFlushHandler (`aiot bridge`: records appended once per read): no PUBACK / PUBREC
 // leaves while a message handed to the handler waits for its flush; every message is flushed and
 // acknowledged once.
 TEST_P(ClientTest, BatchFlushRunsBeforeTheAcksOfItsMessages) {
+  broker_ = std::make_unique<Mosquitto>(0, kMosquittoUnlimitedInflight);
+  ASSERT_TRUE(broker_->Start());
   auto tap = std::make_shared<Tap>();
   auto sub = Make(Config("sub-batch"), TapFactory(tap));
   auto pub = Make(Config("pub-batch"));
@@ -278,14 +291,11 @@ TEST_P(ClientTest, BatchFlushRunsBeforeTheAcksOfItsMessages) {
   ASSERT_TRUE(Connected(sub));
   SubscribeSync(sub, "batch/#", {.qos = QoS::kExactlyOnce}, {});
   constexpr int kCount = 400;
-  // QoS 1 and 2 mixed on v5; QoS 1 alone on 3.1.1: there a burst of mixed QoS 1/2 to one
-  // subscriber stops at 220 of 400 with mosquitto, with or without a batch flush handler (seen
-  // 2026-12-03, not investigated).
-  const bool v5 = GetParam() == 5;
+  // QoS 1 and 2 mixed (on 3.1.1 mosquitto needs kMosquittoUnlimitedInflight for that).
   std::atomic<int> published{0};
   for (int i = 0; i < kCount; ++i) {
     ASSERT_TRUE(pub->Publish("batch/" + std::to_string(i % 7), std::to_string(i),
-                             {.qos = v5 && i % 2 == 1 ? QoS::kExactlyOnce : QoS::kAtLeastOnce},
+                             {.qos = i % 2 == 1 ? QoS::kExactlyOnce : QoS::kAtLeastOnce},
                              [&](std::error_code ec) { published += ec ? 0 : 1; })
                     .ok());
   }
@@ -298,6 +308,55 @@ TEST_P(ClientTest, BatchFlushRunsBeforeTheAcksOfItsMessages) {
   EXPECT_EQ(early_acks.load(), 0);
   EXPECT_GE(flushes.load(), 1);
   std::cout << kCount << " messages in " << flushes.load() << " flushes\n";
+}
+
+// A burst of QoS 1 and 2 alternating to one QoS 2 subscriber: each message arrives once (the
+// receive-side QoS 2 state: PUBREC, PUBREL, PUBCOMP).
+TEST_P(ClientTest, MixedQos12BurstReachesAQos2SubscriberOnce) {
+  broker_ = std::make_unique<Mosquitto>(0, kMosquittoUnlimitedInflight);
+  ASSERT_TRUE(broker_->Start());
+  auto tap = std::make_shared<Tap>();
+  auto sub = Make(Config("sub-mixed"), TapFactory(tap));
+  auto pub = Make(Config("pub-mixed"));
+  std::mutex mu;
+  std::map<std::string, int> seen;  // payload -> deliveries
+  std::atomic<int> received{0};
+  sub->Start();
+  pub->Start();
+  ASSERT_TRUE(Connected(sub));
+  SubscribeSync(sub, "mixed/#", {.qos = QoS::kExactlyOnce}, [&](const Message& m) {
+    std::lock_guard lock(mu);
+    ++seen[std::string(m.payload.view())];
+    ++received;
+  });
+  constexpr int kCount = 400;
+  std::atomic<int> published{0};
+  for (int i = 0; i < kCount; ++i) {
+    ASSERT_TRUE(pub->Publish("mixed/" + std::to_string(i % 7), std::to_string(i),
+                             {.qos = i % 2 == 1 ? QoS::kExactlyOnce : QoS::kAtLeastOnce},
+                             [&](std::error_code ec) { published += ec ? 0 : 1; })
+                    .ok());
+  }
+  // Every exchange completed on the subscriber's side: PUBACK for the QoS 1 half; PUBREC, then
+  // PUBCOMP for each PUBREL, for the QoS 2 half.
+  const auto pubcomps = [&] { return tap->CountSent<Pubcomp>(); };
+  const bool all = WaitFor(
+      [&] { return published == kCount && received >= kCount && pubcomps() >= kCount / 2; });
+  std::string log;
+  if (!all) {
+    std::ifstream in(broker_->dir() + "/mosquitto.log");
+    log.assign(std::istreambuf_iterator<char>(in), {});
+  }
+  ASSERT_TRUE(all) << published.load() << " published, " << received.load() << " received, "
+                   << pubcomps() << " PUBCOMPs sent; mosquitto's log:\n"
+                   << log;
+  std::lock_guard lock(mu);
+  EXPECT_EQ(seen.size(), static_cast<size_t>(kCount));
+  for (int i = 0; i < kCount; ++i) EXPECT_EQ(seen[std::to_string(i)], 1) << "message " << i;
+  EXPECT_EQ(sub->stats().received, static_cast<uint64_t>(kCount));
+  EXPECT_EQ(tap->CountSent<Puback>(), kCount / 2);
+  EXPECT_EQ(tap->CountSent<Pubrec>(), kCount / 2);
+  EXPECT_EQ(pubcomps(), kCount / 2);
 }
 
 TEST_P(ClientTest, RetainedMessageDeliveredOnSubscribe) {
