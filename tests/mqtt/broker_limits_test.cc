@@ -275,5 +275,36 @@ TEST(BrokerLimits, DisconnectReachesAClientThatKeepsWriting) {
   EXPECT_EQ(n, 0) << std::strerror(errno);
 }
 
+// 3.1.1 has no Receive Maximum: a client with more QoS 2 in flight than the broker's
+// receive_maximum is not disconnected (v5 is, with 0x93: the conformance test). Each PUBLISH gets
+// its PUBREC, and the PUBRELs complete them.
+TEST(BrokerLimits, V311ClientBeyondReceiveMaximumIsServed) {
+  broker::BrokerConfig cfg;
+  cfg.receive_maximum = 5;
+  TestBroker b(cfg);
+  ASSERT_TRUE(b.ok());
+  auto c = Connected(b, "wide", kMqtt311);
+  constexpr uint16_t kN = 20;
+  for (uint16_t id = 1; id <= kN; ++id) {
+    Publish p;
+    p.topic = "wide/t";
+    p.payload = std::string("x");
+    p.qos = QoS::kExactlyOnce;
+    p.packet_id = id;
+    ASSERT_TRUE(c->Send(p)) << id;
+  }
+  for (uint16_t id = 1; id <= kN; ++id) {
+    auto rec = c->Expect<Pubrec>();
+    ASSERT_TRUE(rec) << "no PUBREC for " << id << " (disconnected?)";
+    EXPECT_EQ(rec->packet_id, id);
+  }
+  for (uint16_t id = 1; id <= kN; ++id) {
+    ASSERT_TRUE(c->Send(Pubrel{id, ReasonCode::kSuccess, {}})) << id;
+    auto comp = c->Expect<Pubcomp>();
+    ASSERT_TRUE(comp) << id;
+    EXPECT_EQ(comp->packet_id, id);
+  }
+}
+
 }  // namespace
 }  // namespace aiot::mqtt::test

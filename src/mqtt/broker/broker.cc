@@ -1354,7 +1354,11 @@ void ServerConnection::HandlePublish(Publish&& p) {
       if (!HoldsAck(p.packet_id)) Send(Ack<Pubrec>(p.packet_id));  // else it goes when released
       return;
     }
-    if (st.View().inflight_in.size() >= broker().config_.receive_maximum) {  // [MQTT-3.3.4-7]
+    // [MQTT-3.3.4-7]: only a v5 client was told our Receive Maximum (CONNACK). 3.1.1 has none:
+    // paho's max_inflight_messages_set(1000) is a valid client, and closing it made it reconnect
+    // and resend (clean session: QoS 2 duplicates) over and over. Its in-flight QoS 2 is bounded
+    // by the packet-id space, as in 3.1.1 brokers.
+    if (version_ == kMqtt5 && st.View().inflight_in.size() >= broker().config_.receive_maximum) {
       Kill(ReasonCode::kReceiveMaximumExceeded, "receive maximum exceeded");
       return;
     }
