@@ -14,11 +14,13 @@
 // producer in this process (idempotent, acks=all, linger.ms 1 as the bridge's) producing `count`
 // records at `rate` into the same mock cluster; its "PUBACK" column is produce -> delivery report.
 // `--http-port P` (aiot-broker): the bridge's own delivery-latency histogram is printed (stderr).
+// `--producer-set k=v` (repeatable): a librdkafka property of the `producer` run's producer (e.g.
+// linger.ms=5, batch.size=16384); `--mock-brokers N`: brokers of the mock cluster (3).
 //
 //   kafka_bridge_bench [--size 64] [--count 200000] [--rate 0] [--python-count 3000]
 //                      [--publishers 1] [--window 1000] [--qos 1] [--set k=v]...
 //                      [--only aiot|aiot-broker|python|producer] [--fsync interval|always|never]
-//                      [--http-port P]
+//                      [--http-port P] [--producer-set k=v]... [--mock-brokers 3]
 #include <utility>  // before asio (Boost 1.74 + g++ 12)
 
 #include <fmt/format.h>
@@ -72,6 +74,8 @@ struct Options {
   int qos = 1;
   std::vector<std::string> sets;  // --set k=v for the aiot bridges
   int http_port = 0;              // aiot-broker serves /metrics there (watching a run)
+  std::vector<std::pair<std::string, std::string>> producer_sets;  // --producer-set (producer)
+  int mock_brokers = 3;                                            // --mock-brokers
 };
 
 struct Result {
@@ -215,7 +219,7 @@ Result RunOne(const std::string& bridge, const Options& o, int count) {
     if (!mosquitto.Start()) throw std::runtime_error("mosquitto did not start");
     url = mosquitto.url();
   }
-  auto cluster = kafka::testing::MockCluster::Start(3);
+  auto cluster = kafka::testing::MockCluster::Start(o.mock_brokers);
   if (!cluster.ok()) throw std::runtime_error(cluster.status().message());
   (void)(*cluster)->CreateTopic("aiot.bench", 4);
   const std::string dir = fmt::format("/tmp/aiot-bridge-bench-{}", ::getpid());
@@ -359,7 +363,7 @@ Result RunOne(const std::string& bridge, const Options& o, int count) {
 // `count` records straight into the mock cluster (max rate: up to `window` x `publishers` in
 // flight; else paced at o.rate), read back by the same kind of consumer as the bridges' runs.
 Result RunProducer(const Options& o, int count) {
-  auto cluster = kafka::testing::MockCluster::Start(3);
+  auto cluster = kafka::testing::MockCluster::Start(o.mock_brokers);
   if (!cluster.ok()) throw std::runtime_error(cluster.status().message());
   (void)(*cluster)->CreateTopic("aiot.bench", 4);
   Result r;
@@ -369,16 +373,16 @@ Result RunProducer(const Options& o, int count) {
   std::condition_variable cv;
   int delivered = 0;
   mqtt::bench::LatencyHistogram ack_hist;  // produce -> delivery report (the poll thread)
-  auto producer = kafka::Producer::Create(
-      {{"bootstrap.servers", (*cluster)->bootstraps()}, {"linger.ms", "1"}},
-      [&](const kafka::DeliveryReport& d) {
-        if (d.opaque == nullptr) return;  // a probe
-        const auto sent = static_cast<int64_t>(reinterpret_cast<intptr_t>(d.opaque));
-        ack_hist.Record(static_cast<uint64_t>(NowNs() - sent) / 1000);
-        std::lock_guard lock(mu);
-        ++delivered;
-        cv.notify_all();
-      });
+  kafka::Properties props = {{"bootstrap.servers", (*cluster)->bootstraps()}, {"linger.ms", "1"}};
+  for (const auto& [k, v] : o.producer_sets) props[k] = v;
+  auto producer = kafka::Producer::Create(props, [&](const kafka::DeliveryReport& d) {
+    if (d.opaque == nullptr) return;  // a probe
+    const auto sent = static_cast<int64_t>(reinterpret_cast<intptr_t>(d.opaque));
+    ack_hist.Record(static_cast<uint64_t>(NowNs() - sent) / 1000);
+    std::lock_guard lock(mu);
+    ++delivered;
+    cv.notify_all();
+  });
   if (!producer.ok()) throw std::runtime_error(producer.status().message());
   auto consumer = kafka::Consumer::Create({{"bootstrap.servers", (*cluster)->bootstraps()},
                                            {"group.id", "bench-producer"},
@@ -495,6 +499,10 @@ int Main(int argc, char** argv) {
       o.http_port = std::stoi(v);
     else if (k == "--set")
       o.sets.push_back(v);
+    else if (k == "--producer-set" && v.find('=') != std::string::npos)
+      o.producer_sets.emplace_back(v.substr(0, v.find('=')), v.substr(v.find('=') + 1));
+    else if (k == "--mock-brokers")
+      o.mock_brokers = std::stoi(v);
     else {
       std::cerr << "unknown option " << k << "\n";
       return 2;

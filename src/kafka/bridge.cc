@@ -342,8 +342,8 @@ bool Bridge::IsOwnOrigin(const mqtt::UserProperties& props) {
   return false;
 }
 
-RouteInfo Bridge::RouteCounted(const MqttIn& in, std::string* encoded) {
-  const RouteInfo r = mapper_->RouteEncoded(in, encoded);
+RouteInfo Bridge::RouteCounted(const MqttIn& in, std::string* encoded, int matched) {
+  const RouteInfo r = mapper_->RouteEncoded(in, encoded, matched);
   if (!r.dead_letter_reason.empty()) {
     metrics_->n_dead++;
     metrics_->dead_letters.Add({{"reason", std::string(r.dead_letter_reason)}}).Increment();
@@ -393,7 +393,7 @@ void Bridge::FlushMqttBatch() {
       std::lock_guard lock(pending_mu_);  // awaited before the producer thread sees them
       r = buffer_->AppendBatch(mqtt_items_, /*force=*/stopping_.load());
       for (size_t k = 0; k < r.appended; ++k) {
-        pending_[r.first_seq + k] = Pending{{}, mqtt_batch_[i + k].t0_ns};
+        pending_.Put(r.first_seq + k, Pending{{}, mqtt_batch_[i + k].t0_ns});
       }
     }
     metrics_->buffered += r.appended;
@@ -418,7 +418,7 @@ void Bridge::BufferRecord(const std::string& bytes, int64_t time_ms, bool qos0, 
     {
       std::lock_guard lock(pending_mu_);  // awaited before the producer thread sees it
       seq = buffer_->Append(bytes, time_ms, /*force=*/stopping_.load());
-      if (seq.ok()) pending_[*seq] = Pending{{}, t0_ns};
+      if (seq.ok()) pending_.Put(*seq, Pending{{}, t0_ns});
     }
     if (seq.ok()) {
       metrics_->buffered++;
@@ -459,14 +459,24 @@ mqtt::broker::IngestVerdict Bridge::Offer(const mqtt::broker::MessagePtr& m,
   in.retain = m->retain;
   in.user_properties = &m->properties.user_properties;
   in.time_ms = NowMs();
-  if (mapper_->Match(in.topic) < 0) return {};  // not bridged: the broker's alone
+  const int mapping = mapper_->Match(in.topic);
+  if (mapping < 0) return {};  // not bridged: the broker's alone
   metrics_->received++;
   const bool qos0 = m->qos == 0;
+  // Encoded here, copied below into a string the producer thread has finished with (spare_):
+  // no allocation per record on this core, freed on the producer thread.
+  thread_local std::string encoded;
+  encoded.clear();
+  RouteCounted(in, &encoded, mapping);
   Intake e{{}, in.time_ms, t0, qos0, std::move(done)};
-  RouteCounted(in, &e.bytes);
-  const uint64_t framed = FrameSize(e.bytes.size());
+  const uint64_t framed = FrameSize(encoded.size());
   {
     std::lock_guard lock(intake_mu_);
+    if (!spare_.empty()) {
+      e.bytes = std::move(spare_.back());
+      spare_.pop_back();
+    }
+    e.bytes.assign(encoded);
     // refuse: what the buffer holds, plus what waits for the intake thread, would not fit.
     if (config_.when_full == WhenFull::kRefuse &&
         (full_.load() ||
@@ -545,7 +555,7 @@ void Bridge::AppendIntakeBatch(std::vector<Intake>& batch) {
       r = buffer_->AppendBatch(items, /*force=*/stopping);
       for (size_t k = 0; k < r.appended; ++k) {
         Intake& e = batch[i + k];
-        pending_[r.first_seq + k] = Pending{ack_now ? nullptr : std::move(e.done), e.t0_ns};
+        pending_.Put(r.first_seq + k, Pending{ack_now ? nullptr : std::move(e.done), e.t0_ns});
       }
     }
     if (r.appended > 0) {
@@ -583,7 +593,7 @@ void Bridge::AppendIntake(Intake& e) {
       // and an ack not found is one never released (the device's window then stalls for good).
       std::lock_guard lock(pending_mu_);
       seq = buffer_->Append(e.bytes, e.time_ms, /*force=*/stopping);
-      if (seq.ok()) pending_[*seq] = Pending{ack_now ? nullptr : std::move(e.done), e.t0_ns};
+      if (seq.ok()) pending_.Put(*seq, Pending{ack_now ? nullptr : std::move(e.done), e.t0_ns});
     }
     if (seq.ok()) {
       full_ = false;
@@ -631,15 +641,48 @@ size_t Bridge::DropQueuedQos0() {
   return dropped;
 }
 
+void Bridge::PendingBySeq::Grow(size_t span) {
+  size_t cap = ring_.empty() ? 1024 : ring_.size();
+  while (cap < span) cap *= 2;
+  std::vector<Slot> ring(cap);
+  for (uint64_t s = base_; s < end_; ++s) {
+    Slot& from = ring_[s & (ring_.size() - 1)];
+    if (from.used) ring[s & (cap - 1)] = std::move(from);
+  }
+  ring_ = std::move(ring);
+}
+
+void Bridge::PendingBySeq::Put(uint64_t seq, Pending p) {
+  if (used_ == 0) base_ = end_ = seq;
+  const uint64_t lo = std::min(base_, seq), hi = std::max(end_, seq + 1);
+  if (hi - lo > ring_.size()) Grow(hi - lo);
+  base_ = lo;
+  end_ = hi;
+  Slot& slot = ring_[seq & (ring_.size() - 1)];
+  if (!slot.used) ++used_;
+  slot.p = std::move(p);
+  slot.used = true;
+}
+
+bool Bridge::PendingBySeq::Take(uint64_t seq, Pending* out) {
+  if (used_ == 0 || seq < base_ || seq >= end_) return false;
+  Slot& slot = ring_[seq & (ring_.size() - 1)];
+  if (!slot.used) return false;
+  *out = std::move(slot.p);
+  slot.p = Pending{};
+  slot.used = false;
+  --used_;
+  const uint64_t mask = ring_.size() - 1;
+  while (base_ < end_ && !ring_[base_ & mask].used) ++base_;  // the oldest awaited first
+  return true;
+}
+
 void Bridge::Acked(uint64_t seq, mqtt::ReasonCode rc) {
   buffer_->Ack(seq);
   Pending p;
   {
     std::lock_guard lock(pending_mu_);
-    auto it = pending_.find(seq);
-    if (it == pending_.end()) return;  // recovered from a previous run
-    p = std::move(it->second);
-    pending_.erase(it);
+    if (!pending_.Take(seq, &p)) return;  // recovered from a previous run
   }
   metrics_->latency.Observe(
       static_cast<double>(SystemClock::Instance().MonotonicNanos() - p.t0_ns) / 1e9);
@@ -655,10 +698,9 @@ void Bridge::ReleaseDelivered() {
   {
     std::lock_guard lock(pending_mu_);
     for (uint64_t seq : delivered_) {
-      auto it = pending_.find(seq);
-      if (it == pending_.end()) continue;  // recovered from a previous run
-      released_.push_back(std::move(it->second));
-      pending_.erase(it);
+      Pending p;
+      if (!pending_.Take(seq, &p)) continue;  // recovered from a previous run
+      released_.push_back(std::move(p));
     }
   }
   const int64_t now = SystemClock::Instance().MonotonicNanos();
@@ -704,9 +746,20 @@ void Bridge::ProduceLoop() {
       }
     }
     while (!local.empty() && !fatal()) {
-      if (!ProduceEntry(local.front())) break;
+      if (!ProduceEntry(local.front())) break;  // librdkafka has copied it
+      if (broker_ != nullptr && local.front().data.capacity() <= kSpareMaxBytes) {
+        recycled_.push_back(std::move(local.front().data));
+      }
       local.pop_front();
     }
+    if (!recycled_.empty()) {  // back to Offer's cores, one lock for the batch
+      std::lock_guard lock(intake_mu_);
+      while (!recycled_.empty() && spare_.size() < kSpareMax) {
+        spare_.push_back(std::move(recycled_.back()));
+        recycled_.pop_back();
+      }
+    }
+    recycled_.clear();
     producer_->Poll(!local.empty() ? 10 : (in_flight ? 1 : 0));
     ReleaseDelivered();
     if (auto f = producer_->FatalError()) SetFatal(*f);

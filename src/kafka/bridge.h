@@ -114,6 +114,28 @@ class Bridge {
     mqtt::broker::IngestDone done;
     int64_t t0_ns = 0;
   };
+  // The awaited records by buffer sequence number: a ring indexed by seq (the buffer hands out
+  // consecutive numbers, awaited in increasing order; acks come in any order). Slots are reused,
+  // not allocated per record (a hash-map node per record was allocated by the intake thread and
+  // freed by the producer thread).
+  class PendingBySeq {
+   public:
+    void Put(uint64_t seq, Pending p);
+    // Moves the record's Pending out; false when not awaited (recovered from a previous run).
+    bool Take(uint64_t seq, Pending* out);
+    size_t size() const { return used_; }
+
+   private:
+    struct Slot {
+      Pending p;
+      bool used = false;
+    };
+    void Grow(size_t span);
+    std::vector<Slot> ring_;  // capacity a power of two; seq's slot is seq & (size - 1)
+    uint64_t base_ = 0;       // the lowest seq that may be in use
+    uint64_t end_ = 0;        // one past the highest seq put
+    size_t used_ = 0;
+  };
   // Everything but the MQTT side.
   static Result<std::unique_ptr<Bridge>> CreateCore(const BridgeConfig& config,
                                                     metrics::Registry& registry);
@@ -121,7 +143,7 @@ class Bridge {
   void OnMqttMessage(const mqtt::Message& m);
   void FlushMqttBatch();
   // The mapper's answer, counted (per mapping or dead letter); the record encoded into *encoded.
-  RouteInfo RouteCounted(const MqttIn& in, std::string* encoded);
+  RouteInfo RouteCounted(const MqttIn& in, std::string* encoded, int matched = -1);
   bool IsOwnOrigin(const mqtt::UserProperties& props);
   mqtt::broker::IngestVerdict Offer(const mqtt::broker::MessagePtr& m,
                                     mqtt::broker::IngestDone done);
@@ -170,12 +192,17 @@ class Bridge {
   std::mutex intake_mu_;
   std::condition_variable intake_cv_;
   std::deque<Intake> intake_;
+  // Record strings the producer thread is done with, reused by Offer (guarded by intake_mu_).
+  static constexpr size_t kSpareMax = 16384;
+  static constexpr size_t kSpareMaxBytes = 4096;
+  std::vector<std::string> spare_;
+  std::vector<std::string> recycled_;  // producer thread
   size_t intake_qos0_ = 0;
   uint64_t intake_bytes_ = 0;      // framed size of intake_'s records
   bool stop_intake_ = false;       // guarded by intake_mu_
   std::atomic<bool> full_{false};  // the last append found the buffer full
   std::mutex pending_mu_;
-  std::unordered_map<uint64_t, Pending> pending_;  // by buffer sequence number
+  PendingBySeq pending_;  // by buffer sequence number
   // Producer thread: records delivered in the current Poll, released after it (ReleaseDelivered).
   std::vector<uint64_t> delivered_;
   std::vector<Pending> released_;

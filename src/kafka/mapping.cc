@@ -333,8 +333,8 @@ struct Mapper::Resolved {
   std::string key_text;
 };
 
-void Mapper::Resolve(const MqttIn& in, Resolved* r) const {
-  r->mapping = Match(in.topic);
+void Mapper::Resolve(const MqttIn& in, Resolved* r, int matched) const {
+  r->mapping = matched >= 0 ? matched : Match(in.topic);
   if (r->mapping < 0) {
     r->dead_letter_reason = kReasonUnknownTopic;
     r->detail = "no mapping matches the topic";
@@ -396,10 +396,10 @@ Routed Mapper::Route(const MqttIn& in) const {
   return r;
 }
 
-RouteInfo Mapper::RouteEncoded(const MqttIn& in, std::string* out) const {
+RouteInfo Mapper::RouteEncoded(const MqttIn& in, std::string* out, int matched) const {
   out->clear();
   Resolved d;
-  Resolve(in, &d);
+  Resolve(in, &d, matched);
   if (!d.dead_letter_reason.empty()) {
     Routed r = DeadLetter(in, d.mapping, d.dead_letter_reason, std::move(d.detail));
     *out = EncodeRecord(r.record);

@@ -112,7 +112,8 @@ class Mapper {
   // Route, encoded straight into `*out` (replaced): the bytes of EncodeRecord(Route(in).record),
   // without building the record (the bridges' per-message path: no allocation but `*out`'s for
   // a mapped message without v5 user properties). Thread-safe, as Route.
-  RouteInfo RouteEncoded(const MqttIn& in, std::string* out) const;
+  // `matched`: Match(in.topic) when the caller has it already (>= 0), else -1.
+  RouteInfo RouteEncoded(const MqttIn& in, std::string* out, int matched = -1) const;
   // The index of that mapping, -1 for none.
   int Match(std::string_view topic) const;
   const std::vector<Mapping>& mappings() const { return mappings_; }
@@ -120,7 +121,7 @@ class Mapper {
  private:
   struct Resolved;
   // Everything Route decides: the mapping, a dead-letter reason, or the topic and key.
-  void Resolve(const MqttIn& in, Resolved* r) const;
+  void Resolve(const MqttIn& in, Resolved* r, int matched = -1) const;
   std::vector<Header> Headers(const MqttIn& in) const;
   Routed DeadLetter(const MqttIn& in, int mapping, std::string_view reason,
                     std::string detail) const;

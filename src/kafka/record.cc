@@ -2,23 +2,32 @@
 
 #include <fmt/format.h>
 
+#include <bit>
+#include <cstring>
+
 #include "base/errc.h"
 
 namespace aiot::kafka {
 namespace {
 
+// Little-endian on disk; on a little-endian host one memcpy (g++ 12 did not merge the byte loops:
+// they were half of DecodeRecordView's instructions).
 template <typename T>
-void Put(std::string* out, T v) {
-  char b[sizeof(T)];
-  for (size_t i = 0; i < sizeof(T); ++i) {
-    b[i] = static_cast<char>((static_cast<uint64_t>(v) >> (8 * i)) & 0xFF);
+char* PutAt(char* p, T v) {
+  if constexpr (std::endian::native == std::endian::little) {
+    std::memcpy(p, &v, sizeof(T));
+  } else {
+    for (size_t i = 0; i < sizeof(T); ++i) {
+      p[i] = static_cast<char>((static_cast<uint64_t>(v) >> (8 * i)) & 0xFF);
+    }
   }
-  out->append(b, sizeof(T));
+  return p + sizeof(T);
 }
 
-void PutString(std::string* out, std::string_view s) {
-  Put<uint32_t>(out, static_cast<uint32_t>(s.size()));
-  out->append(s);
+char* PutStringAt(char* p, std::string_view s) {
+  p = PutAt<uint32_t>(p, static_cast<uint32_t>(s.size()));
+  if (!s.empty()) std::memcpy(p, s.data(), s.size());
+  return p + s.size();
 }
 
 class Reader {
@@ -27,12 +36,16 @@ class Reader {
   template <typename T>
   bool Get(T* v) {
     if (b_.size() - pos_ < sizeof(T)) return false;
-    uint64_t x = 0;
-    for (size_t i = 0; i < sizeof(T); ++i) {
-      x |= static_cast<uint64_t>(static_cast<uint8_t>(b_[pos_ + i])) << (8 * i);
+    if constexpr (std::endian::native == std::endian::little) {
+      std::memcpy(v, b_.data() + pos_, sizeof(T));
+    } else {
+      uint64_t x = 0;
+      for (size_t i = 0; i < sizeof(T); ++i) {
+        x |= static_cast<uint64_t>(static_cast<uint8_t>(b_[pos_ + i])) << (8 * i);
+      }
+      *v = static_cast<T>(x);
     }
     pos_ += sizeof(T);
-    *v = static_cast<T>(x);
     return true;
   }
   bool GetView(std::string_view* s) {
@@ -59,19 +72,23 @@ Status Corrupt(std::string_view what) {
 void EncodeRecordTo(std::string_view topic, std::optional<std::string_view> key,
                     std::string_view value, int64_t timestamp_ms,
                     std::span<const HeaderView> headers, std::string* out) {
+  // The exact size, then written in place (per field, std::string::append's checks were most
+  // of the encoding's cost on the broker's cores).
   size_t size = 1 + 8 + 1 + 16 + topic.size() + value.size() + (key ? key->size() : 0);
   for (const HeaderView& h : headers) size += 8 + h.name.size() + h.value.size();
-  out->reserve(out->size() + size);
-  out->push_back(1);
-  Put<int64_t>(out, timestamp_ms);
-  out->push_back(key ? 1 : 0);
-  PutString(out, topic);
-  PutString(out, key ? *key : std::string_view());
-  PutString(out, value);
-  Put<uint32_t>(out, static_cast<uint32_t>(headers.size()));
+  const size_t start = out->size();
+  out->resize(start + size);
+  char* p = out->data() + start;
+  *p++ = 1;
+  p = PutAt<int64_t>(p, timestamp_ms);
+  *p++ = key ? 1 : 0;
+  p = PutStringAt(p, topic);
+  p = PutStringAt(p, key ? *key : std::string_view());
+  p = PutStringAt(p, value);
+  p = PutAt<uint32_t>(p, static_cast<uint32_t>(headers.size()));
   for (const HeaderView& h : headers) {
-    PutString(out, h.name);
-    PutString(out, h.value);
+    p = PutStringAt(p, h.name);
+    p = PutStringAt(p, h.value);
   }
 }
 
