@@ -137,6 +137,7 @@ def main():
         row = {}
         for m in ("roc_auc", "f1"):
             row["cv_" + m] = stats([r[m] for r in cv[n]])
+            row["cv_" + m + "_per_seed"] = [round(r[m], 4) for r in cv[n]]
             if n != "sklearn_hgb":
                 row["cv_" + m + "_minus_sk"] = stats(
                     [a[m] - s[m] for a, s in zip(cv[n], cv["sklearn_hgb"])])

@@ -219,7 +219,20 @@ void AddGbdtOptions(CLI::App* cmd, ml::TrainRecipe& a) {
       ->capture_default_str();
   ml::GbdtConfig& g = a.gbdt;
   cmd->add_option("--trees", g.trees, "gbdt: boosting rounds (most trees)")->capture_default_str();
-  cmd->add_option("--max-depth", g.max_depth, "gbdt: depth of each tree")->capture_default_str();
+  cmd->add_option("--max-depth", g.max_depth,
+                  "gbdt: depth of each tree (0 = no limit: lossguide with --max-leaves 2..65)")
+      ->capture_default_str();
+  cmd->add_option("--grow-policy", g.grow_policy,
+                  "gbdt: depthwise (level by level) or lossguide (leaf-wise: the leaf with the "
+                  "highest loss reduction first, as LightGBM and scikit-learn's HGB)")
+      ->check(CLI::IsMember({"depthwise", "lossguide"}))
+      ->capture_default_str();
+  cmd->add_option("--max-leaves", g.max_leaves, "gbdt: most leaves per tree (0 = no limit)")
+      ->capture_default_str();
+  cmd->add_option("--parallel-trees", g.parallel_trees,
+                  "gbdt: trees per round fitted to the same gradients and averaged (XGBoost's "
+                  "num_parallel_tree; with --subsample/--colsample < 1, 1..100)")
+      ->capture_default_str();
   cmd->add_option("--learning-rate", g.learning_rate, "gbdt: shrinkage per tree (eta)")
       ->capture_default_str();
   cmd->add_option("--min-child-weight", g.min_child_weight,

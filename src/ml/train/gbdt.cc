@@ -67,7 +67,19 @@ Status CheckConfig(const Dataset& data, const GbdtConfig& c) {
                                          std::to_string(data.num_classes()) + " classes)");
   }
   if (c.trees < 1 || c.trees > 100000) return bad("trees must be in 1..100000");
-  if (c.max_depth < 1 || c.max_depth > kMaxTreeDepth) return bad("max depth must be in 1..64");
+  if (c.grow_policy != "depthwise" && c.grow_policy != "lossguide") {
+    return bad("grow policy must be depthwise or lossguide (not \"" + c.grow_policy + "\")");
+  }
+  if (c.max_leaves < 0 || c.max_leaves > (1 << 20)) return bad("max leaves must be in 0..1048576");
+  if (c.max_depth == 0) {
+    if (c.grow_policy != "lossguide" || c.max_leaves < 2 || c.max_leaves > kMaxTreeDepth + 1) {
+      return bad("max depth 0 (no limit) needs grow policy lossguide and max leaves in 2..65");
+    }
+  } else if (c.max_depth < 1 || c.max_depth > kMaxTreeDepth) {
+    return bad("max depth must be in 1..64 (0: no limit, lossguide only)");
+  }
+  if (c.parallel_trees < 1 || c.parallel_trees > 100)
+    return bad("parallel trees must be in 1..100");
   if (!(c.learning_rate > 0 && c.learning_rate <= 1)) return bad("learning rate must be in (0, 1]");
   if (!(c.min_child_weight >= 0) && c.min_child_weight != kMinChildWeightByObjective) {
     return bad("min child weight must be >= 0");
@@ -110,6 +122,9 @@ Status SetParams(void* b, const GbdtConfig& c, double spw, const double* base_sc
       {"eval_metric", reg ? "mae" : "error"},
       {"base_score", base},
       {"max_depth", std::to_string(c.max_depth)},
+      {"grow_policy", c.grow_policy},
+      {"max_leaves", std::to_string(c.max_leaves)},
+      {"num_parallel_tree", std::to_string(c.parallel_trees)},
       {"eta", std::to_string(c.learning_rate)},
       {"min_child_weight", std::to_string(c.min_child_weight >= 0 ? c.min_child_weight
                                           : reg                   ? 1.0

@@ -17,8 +17,18 @@ inline constexpr double kMinChildWeightByObjective = -1;
 inline constexpr double kClassifierMinChildWeight = 10;
 
 struct GbdtConfig {
-  int trees = 300;             // boosting rounds (one tree each for binary classification)
-  int max_depth = 6;           // 1..kMaxTreeDepth
+  int trees = 300;  // boosting rounds (one tree each for binary classification)
+  // 1..kMaxTreeDepth; 0 = no depth limit, only with grow_policy "lossguide" and max_leaves in
+  // 2..kMaxTreeDepth + 1 (a tree of L leaves is at most L - 1 deep, within the kernels' limit).
+  int max_depth = 6;
+  // XGBoost's grow_policy: "depthwise" (level by level, split the nodes nearest the root first)
+  // or "lossguide" (leaf-wise: split the leaf with the highest loss reduction first, as LightGBM
+  // and scikit-learn's HistGradientBoosting do).
+  std::string grow_policy = "depthwise";
+  int max_leaves = 0;  // most leaves per tree, 0 = no limit (XGBoost's max_leaves)
+  // Trees per boosting round fitted to the same gradients, each on its own subsample/colsample
+  // draw, averaged (XGBoost's num_parallel_tree: a boosted random forest). 1 = plain boosting.
+  int parallel_trees = 1;
   double learning_rate = 0.1;  // shrinkage (XGBoost's eta)
   // Least hessian sum per leaf (classification: each row adds p(1-p) <= 0.25; regression: 1).
   // kMinChildWeightByObjective: 10 for binary classification (chosen by cross-validation on the

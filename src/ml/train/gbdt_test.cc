@@ -8,6 +8,7 @@
 #include <memory>
 #include <set>
 #include <string>
+#include <tuple>
 
 #include "base/errc.h"
 #include "ml/data/random.h"
@@ -41,12 +42,13 @@ Dataset Synthetic(uint64_t seed, size_t rows) {
 }
 
 // aiot's runtime on a tree model file: the scores of `x` (rows x cols).
-std::vector<float> AiotScores(const TreeEnsemble& e, const float* x, size_t rows) {
+std::vector<float> AiotScores(const TreeEnsemble& e, const float* x, size_t rows,
+                              TreeKernel kernel = TreeKernel::kAuto) {
   auto bytes = WriteTflite(BuildTreeGraph(e, ModelMetadata{}));
   EXPECT_TRUE(bytes.ok());
   auto model = Model::FromBytes(*bytes);
   EXPECT_TRUE(model.ok());
-  auto scorer = Scorer::Create(*model, {.max_batch = 256});
+  auto scorer = Scorer::Create(*model, {.max_batch = 256, .tree_kernel = kernel});
   EXPECT_TRUE(scorer.ok()) << scorer.status().ToString();
   std::vector<float> out(rows);
   (*scorer)->ScoreBatch(x, rows, out.data());
@@ -94,6 +96,73 @@ TEST(GbdtTest, TrainedTreesScoreLikeXgboost) {
   auto again = TrainGbdt(data, cfg);
   ASSERT_TRUE(again.ok());
   EXPECT_EQ(EncodeTreeEnsemble(again->ensemble), EncodeTreeEnsemble(r->ensemble));
+}
+
+// Leaf-wise trees (grow_policy lossguide, no depth limit, at most 31 leaves: scikit-learn HGB's
+// shape) and boosted forests (num_parallel_tree) convert and score like XGBoost: lopsided trees
+// deeper than the depthwise default, several trees per round.
+TEST(GbdtTest, LossguideAndParallelTreesScoreLikeXgboost) {
+  const Dataset data = Synthetic(7, 4000);
+  GbdtConfig cfg;
+  cfg.trees = 60;
+  cfg.max_depth = 0;
+  cfg.grow_policy = "lossguide";
+  cfg.max_leaves = 31;
+  cfg.min_child_weight = 1;
+  cfg.threads = 1;
+  auto r = TrainGbdt(data, cfg);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  const TreeEnsemble& e = r->ensemble;
+  int deepest = 0;
+  size_t most_leaves = 0;
+  for (size_t t = 0; t < e.num_trees(); ++t) {
+    const size_t begin = e.tree_offsets[t];
+    const size_t end = begin + e.TreeSize(t);  // children are relative to `begin`
+    std::vector<int> depth(end - begin, 0);
+    size_t leaves = 0;
+    for (size_t n = begin; n < end; ++n) {
+      const TreeNode& nd = e.nodes[n];
+      if (nd.is_leaf()) {
+        ++leaves;
+        deepest = std::max(deepest, depth[n - begin]);
+      } else {
+        depth[static_cast<size_t>(nd.left)] = depth[static_cast<size_t>(nd.right)] =
+            depth[n - begin] + 1;
+      }
+    }
+    most_leaves = std::max(most_leaves, leaves);
+  }
+  EXPECT_LE(most_leaves, 31u);
+  EXPECT_GT(deepest, 6) << "leaf-wise trees should grow deeper than the depthwise default";
+  const Dataset test = data.Subset(r->split.test);
+  ExpectSameAsXgboost(r->booster, e, test.x.data(), test.rows, 5);
+  // Both optimised kernels take these shapes, bit-exact with each other.
+  const std::vector<float> binned = AiotScores(e, test.x.data(), test.rows, TreeKernel::kBinned);
+  EXPECT_EQ(binned, AiotScores(e, test.x.data(), test.rows, TreeKernel::kFloat));
+
+  GbdtConfig forest;
+  forest.trees = 40;
+  forest.parallel_trees = 3;
+  forest.subsample = 0.8;
+  forest.threads = 1;
+  auto f = TrainGbdt(data, forest);
+  ASSERT_TRUE(f.ok()) << f.status().ToString();
+  EXPECT_EQ(f->ensemble.num_trees(), 3u * static_cast<size_t>(f->best_round));
+  ExpectSameAsXgboost(f->booster, f->ensemble, test.x.data(), test.rows, 5);
+  EXPECT_EQ(AiotScores(f->ensemble, test.x.data(), test.rows, TreeKernel::kBinned),
+            AiotScores(f->ensemble, test.x.data(), test.rows, TreeKernel::kFloat));
+
+  for (auto [depth, policy, leaves] :
+       {std::tuple{0, "depthwise", 31}, std::tuple{0, "lossguide", 0},
+        std::tuple{0, "lossguide", 66}, std::tuple{6, "leafwise", 0}}) {
+    GbdtConfig bad;
+    bad.max_depth = depth;
+    bad.grow_policy = policy;
+    bad.max_leaves = leaves;
+    auto b = TrainGbdt(data, bad);
+    ASSERT_FALSE(b.ok()) << depth << " " << policy << " " << leaves;
+    EXPECT_EQ(b.error(), errc::invalid_argument);
+  }
 }
 
 // Regression (the time-to-failure models): XGBoost's squared-error trees from the training mean,

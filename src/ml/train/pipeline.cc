@@ -81,9 +81,9 @@ DatasetSchema SchemaFor(const ModelMetadata& md) {
 
 namespace {
 
-// The gbdt keys: model, trees, depth, eta, min_child_weight, subsample, colsample,
-// early_stopping, scale_pos_weight, threads. True when `key` is one (`st` then says whether its
-// value was valid).
+// The gbdt keys: model, trees, depth, grow_policy, max_leaves, parallel_trees, eta,
+// min_child_weight, subsample, colsample, early_stopping, scale_pos_weight, threads. True when
+// `key` is one (`st` then says whether its value was valid).
 bool SetGbdtRecipeKey(TrainJob& job, std::string_view key, std::string_view value, Status& st) {
   double v = 0;
   const bool number = ParseNumber(value, &v);
@@ -100,7 +100,14 @@ bool SetGbdtRecipeKey(TrainJob& job, std::string_view key, std::string_view valu
   } else if (key == "trees") {
     ok = whole && v >= 1 && v <= 100000 && ((g.trees = static_cast<int>(v)), true);
   } else if (key == "depth") {
-    ok = whole && v >= 1 && v <= kMaxTreeDepth && ((g.max_depth = static_cast<int>(v)), true);
+    ok = whole && v <= kMaxTreeDepth && ((g.max_depth = static_cast<int>(v)), true);
+  } else if (key == "grow_policy") {
+    ok = value == "depthwise" || value == "lossguide";
+    if (ok) g.grow_policy = std::string(value);
+  } else if (key == "max_leaves") {
+    ok = whole && v <= (1 << 20) && ((g.max_leaves = static_cast<int>(v)), true);
+  } else if (key == "parallel_trees") {
+    ok = whole && v >= 1 && v <= 100 && ((g.parallel_trees = static_cast<int>(v)), true);
   } else if (key == "eta") {
     ok = number && v > 0 && v <= 1 && ((g.learning_rate = v), true);
   } else if (key == "min_child_weight") {

@@ -96,8 +96,9 @@ struct TrainOutput {
 // batch, lr, l2, patience, validation, test, balanced (true/false), schedule (cosine/constant),
 // derive (repeatable: "derive=dT = process_temp - air_temp"), calibrate (none/platt/isotonic),
 // threshold (0.5, f1, precision:P, budget:N), readings_per_day (for budget);
-// gradient-boosted trees: model=gbdt, trees, depth, eta, min_child_weight, subsample, colsample,
-// early_stopping (rounds), scale_pos_weight, threads, tree_thresholds (binned/float) (e.g.
+// gradient-boosted trees: model=gbdt, trees, depth, grow_policy (depthwise/lossguide), max_leaves,
+// parallel_trees, eta, min_child_weight, subsample, colsample, early_stopping (rounds),
+// scale_pos_weight, threads, tree_thresholds (binned/float) (e.g.
 // "default,model=gbdt,trees=500,depth=4"). errc::invalid_argument naming the item.
 Result<TrainJob> ParseRecipe(std::string_view recipe);
 

@@ -38,6 +38,12 @@ TEST(RecipeTest, BasesAndOverrides) {
   EXPECT_TRUE(g->gbdt.balanced);
   EXPECT_EQ(g->tree_encoding, TreeEncoding::kFloat);
   EXPECT_EQ(ParseRecipe("model=gbdt,tree_thresholds=binned")->tree_encoding, TreeEncoding::kBinned);
+  auto lg = ParseRecipe("model=gbdt,depth=0,grow_policy=lossguide,max_leaves=31,parallel_trees=2");
+  ASSERT_TRUE(lg.ok()) << lg.status().ToString();
+  EXPECT_EQ(lg->gbdt.max_depth, 0);
+  EXPECT_EQ(lg->gbdt.grow_policy, "lossguide");
+  EXPECT_EQ(lg->gbdt.max_leaves, 31);
+  EXPECT_EQ(lg->gbdt.parallel_trees, 2);
   auto o = ParseRecipe(
       "default,model=auto,derive=power = torque * rotation * 0.10472,derive=dT = p - a,"
       "calibrate=isotonic,threshold=budget:2,readings_per_day=96");
@@ -51,7 +57,8 @@ TEST(RecipeTest, BasesAndOverrides) {
   EXPECT_DOUBLE_EQ(o->threshold.readings_per_day, 96);
   for (const char* bad :
        {"model=forest", "trees=0", "depth=65", "eta=0", "subsample=1.5", "calibrate=beta",
-        "threshold=f2", "readings_per_day=0", "tree_thresholds=int"}) {
+        "threshold=f2", "readings_per_day=0", "tree_thresholds=int", "grow_policy=leafwise",
+        "max_leaves=-1", "parallel_trees=0"}) {
     EXPECT_EQ(ParseRecipe(bad).status().code(), errc::invalid_argument) << bad;
   }
   for (const char* bad : {"slow", "epochs=0", "epochs=x", "hidden=3x", "lr=2", "fast,default",

@@ -45,7 +45,14 @@ void Describe(config::Visitor& v, TrainRecipe& r) {
   v.Field("per_channel", r.per_channel, "Per-channel int8 weights.");
   GbdtConfig& g = r.gbdt;
   v.Field("trees", g.trees, config::Range{1, 100000}, "gbdt: boosting rounds (most trees).");
-  v.Field("max_depth", g.max_depth, config::Range{1, kMaxTreeDepth}, "gbdt: depth of each tree.");
+  v.Field("max_depth", g.max_depth, config::Range{0, kMaxTreeDepth},
+          "gbdt: depth of each tree (0 = no limit: lossguide with max_leaves 2..65).");
+  v.Choice("grow_policy", g.grow_policy, {"depthwise", "lossguide"},
+           "gbdt: depthwise (level by level) or lossguide (leaf-wise, best loss reduction first).");
+  v.Field("max_leaves", g.max_leaves, config::Range{0, 1 << 20},
+          "gbdt: most leaves per tree (0 = no limit).");
+  v.Field("parallel_trees", g.parallel_trees, config::Range{1, 100},
+          "gbdt: trees per round fitted to the same gradients and averaged (num_parallel_tree).");
   v.Field("learning_rate", g.learning_rate, "gbdt: shrinkage per tree (eta), (0, 1].");
   v.Field("min_child_weight", g.min_child_weight,
           "gbdt: least hessian sum per leaf (-1 = by objective: 10 for classification, 1 for "

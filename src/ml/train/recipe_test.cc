@@ -40,6 +40,9 @@ TEST_F(RecipeFileTest, EveryKeyReachesTheJob) {
                                  "model: gbdt\n"
                                  "trees: 400\n"
                                  "max_depth: 4\n"
+                                 "grow_policy: lossguide\n"
+                                 "max_leaves: 15\n"
+                                 "parallel_trees: 2\n"
                                  "learning_rate: 0.05\n"
                                  "early_stopping_rounds: 30\n"
                                  "tree_thresholds: float\n"
@@ -60,6 +63,9 @@ TEST_F(RecipeFileTest, EveryKeyReachesTheJob) {
   EXPECT_EQ(job->family, ModelFamily::kGbdt);
   EXPECT_EQ(job->gbdt.trees, 400);
   EXPECT_EQ(job->gbdt.max_depth, 4);
+  EXPECT_EQ(job->gbdt.grow_policy, "lossguide");
+  EXPECT_EQ(job->gbdt.max_leaves, 15);
+  EXPECT_EQ(job->gbdt.parallel_trees, 2);
   EXPECT_DOUBLE_EQ(job->gbdt.learning_rate, 0.05);
   EXPECT_EQ(job->gbdt.early_stopping_rounds, 30);
   EXPECT_EQ(job->tree_encoding, TreeEncoding::kFloat);
