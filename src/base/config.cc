@@ -210,7 +210,7 @@ class ValueReader {
 
 // Applies a YAML document. Every problem is recorded in `checks` and loading goes on, so one run
 // reports them all; where each key was found is recorded as its origin.
-class YamlLoader final : public Visitor, public ListVisitor {
+class YamlLoader final : public Visitor {
  public:
   // `lines`: problems name `source` with the line (a file), or `source` alone (an override).
   YamlLoader(std::string_view source, const YAML::Node& root, Checks& checks, bool lines = true)
@@ -360,7 +360,7 @@ class YamlLoader final : public Visitor, public ListVisitor {
 };
 
 // Walks the description and applies one value at one dotted path. A bad value throws Error.
-class PathSetter final : public Visitor, public ListVisitor {
+class PathSetter final : public Visitor {
  public:
   PathSetter(std::string_view path, std::string_view raw, const YAML::Node& value,
              std::string_view origin)
@@ -475,7 +475,7 @@ class PathSetter final : public Visitor, public ListVisitor {
   bool found_ = false;
 };
 
-class PathCollector final : public Visitor, public ListVisitor {
+class PathCollector final : public Visitor {
  public:
   void Field(std::string_view key, bool&, std::string_view) override { Add(key); }
   void Field(std::string_view key, double&, std::string_view) override { Add(key); }
@@ -510,7 +510,7 @@ class PathCollector final : public Visitor, public ListVisitor {
 };
 
 // Runs the Validate hooks of every section, in description order.
-class Validator final : public Visitor, public ListVisitor {
+class Validator final : public Visitor {
  public:
   explicit Validator(Checks& checks) : checks_(checks) {}
   void Field(std::string_view, bool&, std::string_view) override {}
@@ -591,7 +591,7 @@ std::string FormatDouble(double d) {
   return s;
 }
 
-class YamlPrinter final : public Visitor, public ListVisitor {
+class YamlPrinter final : public Visitor {
  public:
   void Field(std::string_view key, bool& v, std::string_view help) override {
     Emit(key, help, v ? "true" : "false");

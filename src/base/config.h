@@ -103,6 +103,8 @@ struct Range {
   int64_t max;
 };
 
+class SectionList;  // a list of sections, config_list.h
+
 class Visitor {
  public:
   virtual ~Visitor() = default;
@@ -184,6 +186,9 @@ class Visitor {
                       const std::vector<std::string>& allowed, std::string_view help) = 0;
   virtual void BeginSection(std::string_view key, std::string_view help) = 0;
   virtual void EndSection() = 0;
+  // A list of sections (a YAML sequence of maps); described with config::Sections of
+  // config_list.h, which says what each visitor does with it.
+  virtual void List(std::string_view key, SectionList& list, std::string_view help) = 0;
   // The current section's (or the root's) Validate; only the validating pass runs it.
   virtual void Check(const std::function<void(Checks&)>& validate) { (void)validate; }
 

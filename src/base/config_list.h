@@ -24,11 +24,8 @@
 // and comments as commented-out YAML. What involves several items (names that must differ) is
 // the enclosing section's Validate.
 //
-// (The visitors are config.cc's; they implement ListVisitor besides Visitor. Folding List() into
-// Visitor is a mechanical change left for when config.h is next touched, as every module
-// includes it.)
+// Sections() hands the list to the visitor's List() (config.h), which every visitor implements.
 #include <cstddef>
-#include <stdexcept>
 #include <string_view>
 #include <vector>
 
@@ -47,13 +44,6 @@ class SectionList {
   virtual void Item(Visitor& v, size_t i) = 0;
   // Describes a default-constructed item (for the commented example of `aiot config defaults`).
   virtual void DefaultItem(Visitor& v) = 0;
-};
-
-// Implemented by every visitor of base/config.cc.
-class ListVisitor {
- public:
-  virtual ~ListVisitor() = default;
-  virtual void List(std::string_view key, SectionList& list, std::string_view help) = 0;
 };
 
 // Describes the list of sections `key` holding `items`.
@@ -76,10 +66,8 @@ void Sections(Visitor& v, std::string_view key, std::vector<T>& items, std::stri
    private:
     std::vector<T>& items_;
   };
-  auto* lists = dynamic_cast<ListVisitor*>(&v);
-  if (lists == nullptr) throw std::logic_error("config: this visitor cannot visit lists");
   Items list(items);
-  lists->List(key, list, help);
+  v.List(key, list, help);
 }
 
 }  // namespace aiot::config

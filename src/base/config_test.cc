@@ -470,5 +470,71 @@ TEST(ConfigList, PrintsAsABlockSequenceAndReadsBack) {
   EXPECT_EQ(Paths(DescriberFor(w)), (std::vector<std::string>{"net.keep", "net.links"}));
 }
 
+// A visitor of its own (not one of config.cc's) sees lists through Visitor::List, and walks the
+// items as sections with SectionList::Item.
+class KeyLister final : public Visitor {
+ public:
+  void Field(std::string_view key, bool&, std::string_view) override { Add(key); }
+  void Field(std::string_view key, double&, std::string_view) override { Add(key); }
+  void Field(std::string_view key, std::string& v, std::string_view) override {
+    Add(std::string(key) + "=" + v);
+  }
+  void Field(std::string_view key, std::vector<std::string>&, std::string_view) override {
+    Add(key);
+  }
+  void Field(std::string_view key, std::map<std::string, std::string>&, std::string_view) override {
+    Add(key);
+  }
+  void Integer(std::string_view key, int64_t&, int64_t, int64_t, std::string_view) override {
+    Add(key);
+  }
+  void IntegerList(std::string_view key, std::vector<int64_t>&, int64_t, int64_t,
+                   std::string_view) override {
+    Add(key);
+  }
+  void Choice(std::string_view key, std::string&, const std::vector<std::string>&,
+              std::string_view) override {
+    Add(key);
+  }
+  void BeginSection(std::string_view key, std::string_view) override { path_.emplace_back(key); }
+  void EndSection() override { path_.pop_back(); }
+  void List(std::string_view key, SectionList& list, std::string_view) override {
+    for (size_t i = 0; i < list.size(); ++i) {
+      path_.push_back(std::string(key) + "[" + std::to_string(i) + "]");
+      list.Item(*this, i);
+      path_.pop_back();
+    }
+  }
+  void Check(const std::function<void(Checks&)>&) override { ++checks; }
+
+  std::vector<std::string> keys;
+  int checks = 0;
+
+ private:
+  void Add(std::string_view key) {
+    std::string k;
+    for (const auto& p : path_) k += p + ".";
+    keys.push_back(k + std::string(key));
+  }
+  std::vector<std::string> path_;
+};
+
+TEST(ConfigList, AVisitorOfItsOwnWalksTheItems) {
+  Links l;
+  l.links.resize(2);
+  l.links[0].name = "a";
+  l.links[1].name = "b";
+  KeyLister v;
+  DescriberFor(l)(v);
+  EXPECT_EQ(v.keys, (std::vector<std::string>{
+                        "keep", "links[0].name=a", "links[0].url=", "links[0].limits.mode",
+                        "links[0].limits.qos", "links[0].limits.layers", "links[0].limits.low",
+                        "links[0].limits.high", "links[1].name=b",
+                        "links[1].url=", "links[1].limits.mode", "links[1].limits.qos",
+                        "links[1].limits.layers", "links[1].limits.low", "links[1].limits.high"}));
+  // Each item's Validate, each item's limits' Validate, and the list's enclosing section's.
+  EXPECT_EQ(v.checks, 5);
+}
+
 }  // namespace
 }  // namespace aiot::config

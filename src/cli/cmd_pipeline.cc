@@ -68,7 +68,14 @@ void AddExport(CLI::App& pipeline, Context& ctx) {
   cmd->add_option("--artifact-repository-configmap", o.artifact_repository_configmap,
                   "ConfigMap of the artifact repository (default: the namespace's default)");
   cmd->add_option("--artifact-repository-key", o.artifact_repository_key, "Key in that ConfigMap");
-  cmd->callback([&ctx, a] { ctx.run = [a] { return RunExport(*a); }; });
+  // The Sensor passes the drift event's time as `since` when the embedded runner would
+  // (pipeline.triggers.drift.since_event, e.g. `aiot --set ...since_event=true pipeline export`).
+  cmd->callback([&ctx, a] {
+    ctx.run = [&ctx, a] {
+      a->options.drift_since_event = ctx.Config().pipeline.triggers.drift.since_event;
+      return RunExport(*a);
+    };
+  });
 }
 
 void AddSteps(CLI::App& pipeline, Context& ctx) {

@@ -375,28 +375,40 @@ Json EventSource(const Dag& dag, const ArgoOptions& o, const std::string& base) 
               {"spec", spec}};
 }
 
-// Submits a Workflow from the WorkflowTemplate; the event's `model` (JSON body) picks the model.
+// The Sensor's Go template (Argo Events: sprig functions on `.Input`, the event's data) that turns
+// the drift event body's `window.to` (RFC 3339) into unix seconds. mustToDate fails on a missing
+// or malformed time (toDate would give year 1), and a failed template falls back to `value`.
+constexpr const char* kSinceTemplate =
+    "{{ mustToDate \"2006-01-02T15:04:05Z07:00\" .Input.body.window.to | unixEpoch }}";
+
+// Submits a Workflow from the WorkflowTemplate; the event's `model` (JSON body) picks the model,
+// and with drift_since_event its time is the parameter `since`.
 Json Sensor(const Dag& dag, const ArgoOptions& o, const std::string& base) {
   Json wf_meta = {{"generateName", base + "-"}};
   if (!o.namespace_name.empty()) wf_meta["namespace"] = o.namespace_name;
+  Json arguments = Json::array({{{"name", "model"}, {"value", o.model}}});
+  Json parameters = Json::array(
+      {{{"src", {{"dependencyName", kEventName}, {"dataKey", "body.model"}, {"value", o.model}}},
+        {"dest", "spec.arguments.parameters.0.value"}}});
+  if (o.drift_since_event) {
+    arguments.push_back({{"name", "since"}, {"value", "0"}});
+    parameters.push_back(
+        {{"src",
+          {{"dependencyName", kEventName}, {"dataTemplate", kSinceTemplate}, {"value", "0"}}},
+         {"dest", "spec.arguments.parameters.1.value"}});
+  }
   Json workflow = {
       {"apiVersion", kApiVersion},
       {"kind", "Workflow"},
       {"metadata", wf_meta},
       {"spec",
-       {{"workflowTemplateRef", {{"name", base}}},
-        {"arguments", {{"parameters", Json::array({{{"name", "model"}, {"value", o.model}}})}}}}}};
-  Json trigger = {
-      {"template",
-       {{"name", "submit-" + base},
-        {"argoWorkflow",
-         {{"operation", "submit"},
-          {"source", {{"resource", workflow}}},
-          {"parameters",
-           Json::array(
-               {{{"src",
-                  {{"dependencyName", kEventName}, {"dataKey", "body.model"}, {"value", o.model}}},
-                 {"dest", "spec.arguments.parameters.0.value"}}})}}}}}};
+       {{"workflowTemplateRef", {{"name", base}}}, {"arguments", {{"parameters", arguments}}}}}};
+  Json trigger = {{"template",
+                   {{"name", "submit-" + base},
+                    {"argoWorkflow",
+                     {{"operation", "submit"},
+                      {"source", {{"resource", workflow}}},
+                      {"parameters", parameters}}}}}};
   Json spec;
   spec["dependencies"] = Json::array(
       {{{"name", kEventName}, {"eventSourceName", base + "-drift"}, {"eventName", kEventName}}});
@@ -437,6 +449,11 @@ Result<std::vector<ArgoObject>> ExportArgo(const Dag& dag, const ArgoOptions& op
     return Bad(std::string("a step may not be named `") + kEntrypoint + "` (the DAG template)");
   }
   if (Status s = CheckArtifactNames(dag); !s.ok()) return s;
+  if (options.drift_since_event &&
+      std::none_of(dag.steps.begin(), dag.steps.end(),
+                   [](const Step& s) { return s.params.count("since") > 0; })) {
+    return Bad("drift_since_event: no step of the pipeline takes a `since` parameter");
+  }
   auto wt = WorkflowTemplate(dag, options, base);
   if (!wt.ok()) return wt.status();
   return std::vector<ArgoObject>{Object(*wt), Object(CronWorkflow(dag, options, base)),

@@ -21,6 +21,11 @@ struct ArgoOptions {
   std::string kafka_topic = "aiot-drift";
   int webhook_port = 12000;
   std::string webhook_endpoint = "/drift";
+  // pipeline.triggers.drift.since_event: the Sensor also passes the drift event's time as the
+  // workflow parameter `since` (unix seconds; extract's window starts there), as the embedded
+  // runner does. The time is the event body's `window.to` (when the predictor found the drift,
+  // RFC 3339); "0" (no start) when the body has none. The Dag must take a `since` parameter.
+  bool drift_since_event = false;
   // Where step artifacts go: empty: the namespace's default artifact repository; else
   // `artifactRepositoryRef` to key `artifact_repository_key` of this ConfigMap.
   std::string artifact_repository_configmap;

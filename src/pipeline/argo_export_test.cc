@@ -248,5 +248,47 @@ TEST(ArgoExportTest, DagsItCannotRenderAreRefused) {
   EXPECT_THAT(ErrorOf({}, twice), HasSubstr("parameter `window` has two defaults"));
 }
 
+// pipeline.triggers.drift.since_event: the Sensor passes the drift event's time (its body's
+// window.to, as unix seconds) as the workflow parameter `since`, as the embedded runner does;
+// without it only the model.
+TEST(ArgoExportTest, SensorPassesTheDriftEventTimeAsSinceWithSinceEvent) {
+  auto trigger_of = [](std::map<std::string, YAML::Node> objects) {
+    return objects["Sensor"]["spec"]["triggers"][0]["template"]["argoWorkflow"];
+  };
+  const YAML::Node plain = trigger_of(ExportOf(TrainingPipeline()));
+  EXPECT_EQ(plain["parameters"].size(), 1u);
+  EXPECT_EQ(plain["source"]["resource"]["spec"]["arguments"]["parameters"].size(), 1u);
+
+  ArgoOptions o;
+  o.drift_since_event = true;
+  auto objects = ExportOf(TrainingPipeline(), o);
+  const YAML::Node trigger = trigger_of(objects);
+  const YAML::Node args = trigger["source"]["resource"]["spec"]["arguments"]["parameters"];
+  ASSERT_EQ(args.size(), 2u);
+  EXPECT_EQ(args[1]["name"].as<std::string>(), "since");
+  EXPECT_EQ(args[1]["value"].as<std::string>(), "0");
+  ASSERT_EQ(trigger["parameters"].size(), 2u);
+  const YAML::Node since = trigger["parameters"][1];
+  EXPECT_EQ(since["dest"].as<std::string>(), "spec.arguments.parameters.1.value");
+  EXPECT_EQ(since["src"]["dependencyName"].as<std::string>(), "drift");
+  EXPECT_EQ(since["src"]["dataTemplate"].as<std::string>(),
+            "{{ mustToDate \"2006-01-02T15:04:05Z07:00\" .Input.body.window.to | unixEpoch }}");
+  EXPECT_EQ(since["src"]["value"].as<std::string>(), "0");  // the body has no time
+  // `since` is the WorkflowTemplate's parameter that extract's `--since` reads.
+  bool declared = false;
+  for (const auto& p : objects["WorkflowTemplate"]["spec"]["arguments"]["parameters"]) {
+    declared |= p["name"].as<std::string>() == "since";
+  }
+  EXPECT_TRUE(declared);
+  // A Dag without a `since` parameter cannot honour it.
+  Dag no_since = TrainingPipeline();
+  for (Step& s : no_since.steps) {
+    s.params.erase("since");
+    std::erase_if(s.argv,
+                  [](const std::string& a) { return a.find("since") != std::string::npos; });
+  }
+  EXPECT_THAT(ErrorOf(o, no_since), HasSubstr("no step of the pipeline takes a `since`"));
+}
+
 }  // namespace
 }  // namespace aiot::pipeline

@@ -134,6 +134,10 @@ function checkExport(label, objects) {
       const target = p.dest.split(".").reduce((o, k) => (o === undefined ? o : o[k]), wf);
       assert(target !== undefined, `parameter dest ${p.dest} is not in the Workflow`);
     }
+     const declared = new Set(wt.spec.arguments.parameters.map((p) => p.name));
+    for (const p of wf.spec.arguments.parameters) {
+      assert(declared.has(p.name), `the Workflow passes ${p.name}, not a parameter of the template`);
+    }
   });
 }
 
@@ -165,6 +169,21 @@ const webhook = exportTo(path.join(args.out, "webhook"), []);
 checkExport("webhook", webhook);
 checkBroken(webhook);
 checkExport("kafka", exportTo(path.join(args.out, "kafka"), ["--kafka", "kafka-0:9092,kafka-1:9092"]));
+// pipeline.triggers.drift.since_event: the Sensor also passes the event's time as `since`.
+const sinceEvent = exportTo(path.join(args.out, "since-event"),
+  ["--kafka", "kafka-0:9092", "--set", "pipeline.triggers.drift.since_event=true"]);
+checkExport("since_event", sinceEvent);
+check("since_event: the Sensor passes the drift event's window.to as the Workflow's since", () => {
+  const trigger = sinceEvent.Sensor.spec.triggers[0].template.argoWorkflow;
+  const wfArgs = trigger.source.resource.spec.arguments.parameters;
+  const at = wfArgs.findIndex((a) => a.name === "since");
+  const p = trigger.parameters.find((x) => x.dest === `spec.arguments.parameters.${at}.value`);
+  assert(p, "no Sensor parameter writes since");
+  assert(p.src.dataTemplate.includes(".Input.body.window.to") && p.src.value === "0", JSON.stringify(p.src));
+  const plain = exportTo(path.join(args.out, "kafka"), ["--kafka", "kafka-0:9092"]);
+  assert(!plain.Sensor.spec.triggers[0].template.argoWorkflow.source.resource.spec.arguments.parameters
+    .some((a) => a.name === "since"), "since passed although since_event is off");
+});
 check("bad schedule: export exits 2 with the reason", () => {
   let status = 0, stderr = "";
   try {

@@ -1,7 +1,8 @@
 // broker.bridge across a kill -9 of aiot: `aiot broker` (a child process) buffers what is
 // published while the remote mosquitto is down, is killed with SIGKILL, restarted, and delivers
 // everything in order once the remote is up. broker.bridges: two bridges in one `aiot broker`,
-// each to its own mosquitto, one of them down across a restart of aiot.
+// each to its own mosquitto, one of them down across a restart of aiot; and the same two bridges
+// in `aiot up`'s embedded broker.
 #include <fmt/format.h>
 #include <gtest/gtest.h>
 #include <sys/stat.h>
@@ -16,6 +17,7 @@
 #include "mqtt/client/test_util.h"
 #include "tests/kafka/aiot_process.h"
 #include "tests/mqtt/bridge_testing.h"
+#include "tests/support/temp_dir.h"
 #include "tests/support/testing.h"
 
 namespace aiot::mqtt {
@@ -348,6 +350,114 @@ TEST(MqttBridgeProcess, TwoBridgesEachCarryBothWaysAndForwardInOrderAcrossAResta
   for (auto& c : {pub, central_sub, central_pub, backup_again}) StopClient(c);
   std::error_code ec;
   fs::remove_all(dir, ec);
+}
+
+// broker.bridges in `aiot up` (its embedded broker), not only in `aiot broker`: two bridges, each
+// to its own mosquitto with its own topic lines. Telemetry d/# goes out to central only, alerts/#
+// to the backup only, commands come in from central; each remote gets what its lines say, in
+// order, and nothing else; both bridges show in aiot up's /metrics.
+TEST(MqttBridgeProcess, AiotUpRunsTwoBridgesOfItsEmbeddedBroker) {
+  if (!testing::Mosquitto::Available()) AIOT_SKIP_WITHOUT_PEER("mosquitto is not installed");
+  test_support::TempDir dir("aiot-up-bridges");
+  testing::Mosquitto central, backup;
+  ASSERT_TRUE(central.Start());
+  ASSERT_TRUE(backup.Start());
+  const uint16_t port = FreePort();
+  const uint16_t http = FreePort();
+  const std::string yaml = dir.File("aiot.yaml");
+  {
+    std::ofstream out(yaml);
+    out << fmt::format(
+        "http:\n"
+        "  listen: \"127.0.0.1:{}\"\n"
+        "registry:\n"
+        "  data_dir: {}\n"
+        "store:\n"
+        "  path: {}\n"
+        "bootstrap:\n"
+        "  enabled: false\n"
+        "broker:\n"
+        "  listeners: [\"127.0.0.1:{}\"]\n"
+        "  bridges:\n"
+        "    - name: central\n"
+        "      url: mqtt://127.0.0.1:{}\n"
+        "      topics: ['d/# out 1 \"\" site/', 'cmd/# in 1 central/ site/']\n"
+        "      buffer: {{dir: {}}}\n"
+        "    - name: backup\n"
+        "      url: mqtt://127.0.0.1:{}\n"
+        "      topics: ['alerts/# out 1 \"\" site/']\n"
+        "      buffer: {{dir: {}}}\n",
+        http, dir.File("var"), dir.File("telemetry.db"), port, central.port(), dir.File("central"),
+        backup.port(), dir.File("backup"));
+    ASSERT_TRUE(out.good());
+  }
+  auto metric = [&](const std::string& name) { return MetricAt(http, name); };
+  auto connected = [&](const std::string& bridge) {
+    return metric("aiot_mqtt_bridge_connected{bridge=\"" + bridge + "\"}").value_or(-1) == 1;
+  };
+  auto messages = [&](const std::string& bridge, const std::string& direction) {
+    return metric(fmt::format("aiot_mqtt_bridge_messages_total{{bridge=\"{}\",direction=\"{}\"",
+                              bridge, direction))
+        .value_or(0);
+  };
+  testing::IoThread io;
+  constexpr int kOut = 100, kIn = 40;
+  Received at_central, at_backup;
+  auto central_sub = ConnectClient(io.io(), central.url());
+  auto backup_sub = ConnectClient(io.io(), backup.url());
+  auto central_pub = ConnectClient(io.io(), central.url());
+  ASSERT_TRUE(central_sub && backup_sub && central_pub);
+  ASSERT_TRUE(SubscribeInto(*central_sub, "site/#", at_central));
+  ASSERT_TRUE(SubscribeInto(*backup_sub, "site/#", at_backup));
+
+  AiotProcess up({"--log-level", "warn", "--config", yaml, "up"});
+  ASSERT_TRUE(up.Start([&] { return connected("central") && connected("backup"); }, 120s))
+      << "aiot up did not start with both bridges connected";
+  auto pub = ConnectClient(io.io(), fmt::format("tcp://127.0.0.1:{}", port));
+  ASSERT_TRUE(pub);
+  Received local;
+  ASSERT_TRUE(SubscribeInto(*pub, "+/cmd/#", local));
+  ASSERT_TRUE(ProbeThrough(*pub, "d/probe", "probe-d", at_central));
+  ASSERT_TRUE(ProbeThrough(*pub, "alerts/probe", "probe-a", at_backup));
+  ASSERT_TRUE(ProbeThrough(*central_pub, "site/cmd/probe", "probe-c", local));
+
+  for (const auto& p : Numbered("d", kOut))
+    ASSERT_TRUE(pub->Publish("d/x", p, {.qos = QoS::kAtLeastOnce}).ok());
+  for (const auto& p : Numbered("a", kOut))
+    ASSERT_TRUE(pub->Publish("alerts/x", p, {.qos = QoS::kAtLeastOnce}).ok());
+  for (const auto& p : Numbered("c", kIn))
+    ASSERT_TRUE(central_pub->Publish("site/cmd/x", p, {.qos = QoS::kAtLeastOnce}).ok());
+  ASSERT_TRUE(WaitFor(
+      [&] {
+        return Starting(at_central, "d").size() >= kOut &&
+               Starting(at_backup, "a").size() >= kOut && Starting(local, "c").size() >= kIn;
+      },
+      60s))
+      << Starting(at_central, "d").size() << " " << Starting(at_backup, "a").size() << " "
+      << Starting(local, "c").size();
+  EXPECT_EQ(Starting(at_central, "d"), Numbered("d", kOut));
+  EXPECT_EQ(Starting(at_backup, "a"), Numbered("a", kOut));
+  EXPECT_EQ(Starting(local, "c"), Numbered("c", kIn));
+  // Each remote got its own lines' topics only, under the remote prefix (central's subscriber
+  // also sees the commands published on central, site/cmd/...).
+  for (const auto& t : at_central.topics())
+    EXPECT_TRUE(t.starts_with("site/d/") || t.starts_with("site/cmd/")) << t;
+  for (const auto& t : at_backup.topics()) EXPECT_TRUE(t.starts_with("site/alerts/")) << t;
+  for (const auto& t : local.topics()) EXPECT_TRUE(t.starts_with("central/cmd/")) << t;
+  // aiot up's /metrics: both bridges connected, with what each carried.
+  EXPECT_TRUE(connected("central"));
+  EXPECT_TRUE(connected("backup"));
+  // (A message is counted out once the remote has acknowledged it, which may follow its delivery.)
+  EXPECT_TRUE(WaitFor([&] { return messages("central", "out") >= kOut; }))
+      << messages("central", "out");
+  EXPECT_TRUE(WaitFor([&] { return messages("backup", "out") >= kOut; }))
+      << messages("backup", "out");
+  EXPECT_TRUE(WaitFor([&] { return messages("central", "in") >= kIn; }))
+      << messages("central", "in");
+  EXPECT_EQ(messages("backup", "in"), 0);
+  StopClient(pub);
+  EXPECT_EQ(up.Terminate(), 0);
+  for (auto& c : {central_sub, backup_sub, central_pub}) StopClient(c);
 }
 
 }  // namespace
