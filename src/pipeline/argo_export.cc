@@ -381,14 +381,23 @@ Json EventSource(const Dag& dag, const ArgoOptions& o, const std::string& base) 
 constexpr const char* kSinceTemplate =
     "{{ mustToDate \"2006-01-02T15:04:05Z07:00\" .Input.body.window.to | unixEpoch }}";
 
-// Submits a Workflow from the WorkflowTemplate; the event's `model` (JSON body) picks the model,
-// and with drift_since_event its time is the parameter `since`.
+// The Sensor's Go template for the model: the drift event body's `model` without its
+// `@version` ("fan-mlp@3" -> "fan-mlp"), as the embedded runner strips it. A missing model fails
+// the template (splitList takes a string) and an empty one renders empty: both fall back to
+// `value`. No dataKey beside it: Argo Events would fall back to that, the model with its version.
+constexpr const char* kModelTemplate = "{{ .Input.body.model | splitList \"@\" | first }}";
+
+// Submits a Workflow from the WorkflowTemplate on a drift event whose body says `drift: true`
+// (the predictor also publishes `drift: false` when drift ends, which the embedded runner
+// ignores); the event's `model` without its version picks the model, and with drift_since_event
+// its time is the parameter `since`.
 Json Sensor(const Dag& dag, const ArgoOptions& o, const std::string& base) {
   Json wf_meta = {{"generateName", base + "-"}};
   if (!o.namespace_name.empty()) wf_meta["namespace"] = o.namespace_name;
   Json arguments = Json::array({{{"name", "model"}, {"value", o.model}}});
   Json parameters = Json::array(
-      {{{"src", {{"dependencyName", kEventName}, {"dataKey", "body.model"}, {"value", o.model}}},
+      {{{"src",
+         {{"dependencyName", kEventName}, {"dataTemplate", kModelTemplate}, {"value", o.model}}},
         {"dest", "spec.arguments.parameters.0.value"}}});
   if (o.drift_since_event) {
     arguments.push_back({{"name", "since"}, {"value", "0"}});
@@ -410,8 +419,14 @@ Json Sensor(const Dag& dag, const ArgoOptions& o, const std::string& base) {
                       {"source", {{"resource", workflow}}},
                       {"parameters", parameters}}}}}};
   Json spec;
-  spec["dependencies"] = Json::array(
-      {{{"name", kEventName}, {"eventSourceName", base + "-drift"}, {"eventName", kEventName}}});
+  spec["dependencies"] =
+      Json::array({{{"name", kEventName},
+                    {"eventSourceName", base + "-drift"},
+                    {"eventName", kEventName},
+                    {"filters",
+                     {{"data", Json::array({{{"path", "body.drift"},
+                                             {"type", "bool"},
+                                             {"value", Json::array({"true"})}}})}}}}});
   spec["triggers"] = Json::array({trigger});
   return Json{{"apiVersion", kApiVersion},
               {"kind", "Sensor"},

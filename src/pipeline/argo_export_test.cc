@@ -248,6 +248,29 @@ TEST(ArgoExportTest, DagsItCannotRenderAreRefused) {
   EXPECT_THAT(ErrorOf({}, twice), HasSubstr("parameter `window` has two defaults"));
 }
 
+// The predictor publishes `drift: false` when drift ends and `model` as "name@version": the
+// Sensor runs on `drift: true` only and passes the model without its version, as the embedded
+// runner (PipelineTopics::OnDriftEvent) does.
+TEST(ArgoExportTest, SensorRunsOnDriftTrueOnlyAndPassesTheModelWithoutVersion) {
+  ArgoOptions o;
+  o.model = "fan-mlp";
+  auto objects = ExportOf(TrainingPipeline(), o);
+  const YAML::Node dep = objects["Sensor"]["spec"]["dependencies"][0];
+  ASSERT_EQ(dep["filters"]["data"].size(), 1u);
+  const YAML::Node filter = dep["filters"]["data"][0];
+  EXPECT_EQ(filter["path"].as<std::string>(), "body.drift");
+  EXPECT_EQ(filter["type"].as<std::string>(), "bool");
+  ASSERT_EQ(filter["value"].size(), 1u);
+  EXPECT_EQ(filter["value"][0].as<std::string>(), "true");
+  const YAML::Node model =
+      objects["Sensor"]["spec"]["triggers"][0]["template"]["argoWorkflow"]["parameters"][0];
+  EXPECT_EQ(model["dest"].as<std::string>(), "spec.arguments.parameters.0.value");
+  EXPECT_EQ(model["src"]["dataTemplate"].as<std::string>(),
+            "{{ .Input.body.model | splitList \"@\" | first }}");
+  EXPECT_FALSE(model["src"]["dataKey"]);  // Argo Events would fall back to it, version and all
+  EXPECT_EQ(model["src"]["value"].as<std::string>(), "fan-mlp");
+}
+
 // pipeline.triggers.drift.since_event: the Sensor passes the drift event's time (its body's
 // window.to, as unix seconds) as the workflow parameter `since`, as the embedded runner does;
 // without it only the model.

@@ -7,7 +7,7 @@ here="$(cd "$(dirname "$0")" && pwd)"
 aiot="${1:-$here/../../../build/rel/src/cli/aiot}"
 out="${2:-$here/argo}"
 rm -rf "$out"
-# since_event off: the Sensor passes the drift event's model only. With it on, the Sensor would also
+# since_event off: the Sensor passes the drift event's model (without @version) only. With it on, the Sensor would also
 # pass the event's time as `since`, but it submits at once (Argo has no counterpart of the
 # runner's triggers.drift.delay_s / min_new_positives), and a run started at the event finds few
 # rows since it (docs/deployment.md).
