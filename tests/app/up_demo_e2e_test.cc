@@ -59,10 +59,7 @@ TEST(AiotUp, DemoDefaultsRetrainPromoteAndRollOutOnDrift) {
        "--set",       "bootstrap.epochs=15"},
       /*capture=*/false, (dir / "up.log").string());
   ASSERT_GT(up.pid, 0);
-  auto read_log = [&] {
-    std::ifstream in(dir / "up.log");
-    return std::string(std::istreambuf_iterator<char>(in), {});
-  };
+  auto read_log = [&] { return aiot::test_support::ReadWholeFile(dir / "up.log"); };
   ASSERT_TRUE(aiot::test_support::WaitFor(
       [&] { return read_log().find("aiot is up") != std::string::npos; }, std::chrono::seconds(300),
       std::chrono::milliseconds(100)))

@@ -64,10 +64,7 @@ TEST(AiotUp, FailingMachineIsAlertedSlowedAndReportsItsActuator) {
        "--set",       "predictor.actuation.payload={\"actuator\":\"valve\",\"load\":0.3}"},
       /*capture=*/false, (dir / "up.log").string());
   ASSERT_GT(up.pid, 0);
-  auto ReadLog = [&] {
-    std::ifstream in(dir / "up.log");
-    return std::string(std::istreambuf_iterator<char>(in), {});
-  };
+  auto ReadLog = [&] { return aiot::test_support::ReadWholeFile(dir / "up.log"); };
   bool ready = false;
   for (int i = 0; i < 1800 && !ready; ++i) {  // bootstrap training on a loaded machine: <= 180 s
     ready = ReadLog().find("aiot is up") != std::string::npos;

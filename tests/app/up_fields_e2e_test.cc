@@ -24,6 +24,7 @@
 namespace {
 
 namespace fs = std::filesystem;
+using aiot::test_support::ReadWholeFile;
 using aiot::test_support::WaitFor;
 using aiot::up_test::Child;
 using aiot::up_test::FreePort;
@@ -58,11 +59,6 @@ void WriteConfig(const fs::path& path, const fs::path& dir) {
   out << "fields:\n  features: [current, voltage, temperature]\n"
       << "bootstrap:\n  data: " << (dir / "train.csv").string() << "\n  epochs: 40\n"
       << "  hidden: [8]\n";
-}
-
-std::string ReadFile(const fs::path& path) {
-  std::ifstream in(path);
-  return std::string(std::istreambuf_iterator<char>(in), {});
 }
 
 class AiotUpFields : public ::testing::Test {
@@ -100,12 +96,12 @@ TEST_F(AiotUpFields, MotorReadingsAreScoredStoredAndExportedWithTheirFieldNames)
        "dashboard.web_root=" + source_dir + "/web", "--set", "datastore.flush_interval_ms=100"},
       /*capture=*/false, log.string());
   ASSERT_GT(up.pid, 0);
-  ASSERT_TRUE(WaitFor([&] { return ReadFile(log).find("aiot is up") != std::string::npos; },
+  ASSERT_TRUE(WaitFor([&] { return ReadWholeFile(log).find("aiot is up") != std::string::npos; },
                       std::chrono::seconds(180), std::chrono::milliseconds(100)))
       << "aiot up did not come up:\n"
-      << ReadFile(log);
+      << ReadWholeFile(log);
   {
-    const std::string text = ReadFile(log);
+    const std::string text = ReadWholeFile(log);
     EXPECT_NE(text.find("training a 3-feature MLP (current, voltage, temperature)"),
               std::string::npos)
         << text;
@@ -148,7 +144,7 @@ TEST_F(AiotUpFields, MotorReadingsAreScoredStoredAndExportedWithTheirFieldNames)
     }
   }
   sub.Stop(SIGTERM);
-  ASSERT_EQ(scores.size(), 2u) << "readings were not scored on fan/anomaly\n" << ReadFile(log);
+  ASSERT_EQ(scores.size(), 2u) << "readings were not scored on fan/anomaly\n" << ReadWholeFile(log);
   EXPECT_LT(scores["motor-1"], 0.5) << "the healthy motor";
   EXPECT_GT(scores["motor-2"], 0.5) << "the failing motor";
 
@@ -188,7 +184,7 @@ TEST_F(AiotUpFields, MotorReadingsAreScoredStoredAndExportedWithTheirFieldNames)
   EXPECT_NE(csv.find(",9.2,231,71.5,0\n"), std::string::npos) << csv;
 
   EXPECT_EQ(up.Stop(SIGINT), 0) << "aiot up did not exit cleanly";
-  if (HasFailure()) std::cerr << "aiot up log:\n" << ReadFile(log);
+  if (HasFailure()) std::cerr << "aiot up log:\n" << ReadWholeFile(log);
 }
 
 // The simulated fleet is made of fans: with the motor's fields `--simulate` is refused, saying

@@ -39,6 +39,7 @@ using namespace std::chrono_literals;
 using Json = nlohmann::json;
 using platform_test::kAdminToken;
 using platform_test::PlatformHarness;
+using test_support::ReadWholeFile;
 using test_support::RunResult;
 using test_support::WaitFor;
 
@@ -67,18 +68,13 @@ Json ReadJsonFile(const std::string& path) {
   return j.is_discarded() ? Json() : j;
 }
 
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string((std::istreambuf_iterator<char>(in)), {});
-}
-
 // Processes whose parent is `parent` (from /proc).
 std::vector<pid_t> ChildrenOf(pid_t parent) {
   std::vector<pid_t> out;
   for (const auto& e : std::filesystem::directory_iterator("/proc")) {
     const std::string name = e.path().filename();
     if (name.find_first_not_of("0123456789") != std::string::npos) continue;
-    std::string stat = ReadFile(e.path().string() + "/stat");
+    std::string stat = ReadWholeFile(e.path().string() + "/stat");
     const size_t paren = stat.rfind(')');
     if (paren == std::string::npos) continue;
     int ppid = 0;
@@ -91,7 +87,7 @@ std::vector<pid_t> ChildrenOf(pid_t parent) {
 }
 
 bool Alive(pid_t pid) {
-  std::string stat = ReadFile("/proc/" + std::to_string(pid) + "/stat");
+  std::string stat = ReadWholeFile("/proc/" + std::to_string(pid) + "/stat");
   const size_t paren = stat.rfind(')');
   return paren != std::string::npos && paren + 2 < stat.size() && stat[paren + 2] != 'Z';
 }
@@ -166,7 +162,7 @@ TEST_F(PipelineCliTest, EveryStepWritesItsFilesAndRegisterIsIdempotent) {
   ASSERT_EQ(r.exit_code, 0) << r.output;
   Json extract = ReadJsonFile(File("extract.json"));
   EXPECT_EQ(extract.value("rows", 0), 10 * 6 * 144) << extract.dump();
-  EXPECT_EQ(extract.value("data_sha256", ""), Sha256Hex(ReadFile(File("data.csv"))));
+  EXPECT_EQ(extract.value("data_sha256", ""), Sha256Hex(ReadWholeFile(File("data.csv"))));
   EXPECT_EQ(extract["reference_window"].value("rows", -1), 0);
 
   r = Step("validate");
@@ -206,7 +202,7 @@ TEST_F(PipelineCliTest, EveryStepWritesItsFilesAndRegisterIsIdempotent) {
   ASSERT_EQ(version, 1);
   auto stored = h_.models->Get("fan-mlp", version);
   ASSERT_TRUE(stored.ok());
-  EXPECT_EQ(stored->sha256, Sha256Hex(ReadFile(File("challenger-int8.tflite"))));
+  EXPECT_EQ(stored->sha256, Sha256Hex(ReadWholeFile(File("challenger-int8.tflite"))));
   EXPECT_EQ(stored->training_data_hash, extract.value("data_sha256", ""));
   Json lineage = Json::parse(stored->parameters_json);
   EXPECT_EQ(lineage.value("pipeline_run_id", ""), "17");
@@ -358,7 +354,7 @@ void KillRunnerDuring(
       [&] {
         children.clear();
         for (pid_t c : ChildrenOf(runner)) {
-          if (ReadFile("/proc/" + std::to_string(c) + "/cmdline").find(marker) !=
+          if (ReadWholeFile("/proc/" + std::to_string(c) + "/cmdline").find(marker) !=
               std::string::npos) {
             children.push_back(c);
           }
@@ -411,7 +407,7 @@ TEST_F(PipelineCliTest, KillDuringTrainThenTheRunResumes) {
   // One model registered, whole: the bytes the run produced.
   ASSERT_EQ(Versions(), 1u);
   EXPECT_EQ(h_.models->Get("fan-mlp", 1)->sha256,
-            Sha256Hex(ReadFile(h_.data_dir() + "/pipeline-runs/1/challenger-int8.tflite")));
+            Sha256Hex(ReadWholeFile(h_.data_dir() + "/pipeline-runs/1/challenger-int8.tflite")));
 }
 
 // A TCP forwarder in front of the registry that holds the model upload (POST .../versions)
@@ -504,7 +500,7 @@ TEST_F(PipelineCliTest, KillDuringRegisterLeavesNoPartialModel) {
                                      "--param min_agreement=0.9"),
                              proxy.url(), h_.data_dir() + "/run1.log");
   KillRunnerDuring(runner, db, "register", [&] { return proxy.stalled(); });
-  ASSERT_TRUE(proxy.stalled()) << ReadFile(h_.data_dir() + "/run1.log");
+  ASSERT_TRUE(proxy.stalled()) << ReadWholeFile(h_.data_dir() + "/run1.log");
   EXPECT_EQ(Versions(), 0u);
   // The registry dropped the half upload: no artifact without its row.
   EXPECT_TRUE(WaitFor(
@@ -535,7 +531,7 @@ TEST_F(PipelineCliTest, KillDuringRegisterLeavesNoPartialModel) {
   EXPECT_EQ(register_interrupted, 1);
   EXPECT_EQ(register_ok, 1);
   EXPECT_EQ(h_.models->Get("fan-mlp", 1)->sha256,
-            Sha256Hex(ReadFile(h_.data_dir() + "/pipeline-runs/1/challenger-int8.tflite")));
+            Sha256Hex(ReadWholeFile(h_.data_dir() + "/pipeline-runs/1/challenger-int8.tflite")));
 }
 
 TEST_F(PipelineCliTest, CancelEndsARunningRun) {
@@ -554,7 +550,7 @@ TEST_F(PipelineCliTest, CancelEndsARunningRun) {
   EXPECT_EQ(c.exit_code, 0) << c.output;
   int status = 0;
   ASSERT_EQ(::waitpid(runner, &status, 0), runner);
-  EXPECT_EQ(WEXITSTATUS(status), 1) << ReadFile(h_.data_dir() + "/run1.log");
+  EXPECT_EQ(WEXITSTATUS(status), 1) << ReadWholeFile(h_.data_dir() + "/run1.log");
   auto run = store.Get(1);
   ASSERT_TRUE(run.ok());
   EXPECT_EQ(run->status, pipeline::RunStatus::kCancelled);

@@ -44,11 +44,6 @@ constexpr int kDelayS = 45;                     // triggers.drift.delay_s
 constexpr int kMinPositives = 250;  // triggers.drift.min_new_positives: labels of the new regime
 constexpr int kWindowS = 120;       // the pipeline's data window at most: the whole run
 
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
-
 int64_t WallNs() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(
              std::chrono::system_clock::now().time_since_epoch())
@@ -227,8 +222,9 @@ TEST_F(PipelineLoopE2eTest, RegimeChangeDriftRetrainCanaryRolloutAndRecovery) {
                               /*capture=*/false, log);
   ASSERT_GT(up_.pid, 0);
   ASSERT_TRUE(test_support::WaitFor(
-      [&] { return ReadFile(log).find("aiot is up") != std::string::npos; }, 240s, 100ms))
-      << ReadFile(log);
+      [&] { return test_support::ReadWholeFile(log).find("aiot is up") != std::string::npos; },
+      240s, 100ms))
+      << test_support::ReadWholeFile(log);
   const int64_t fleet_start = WallNs();  // the fleet starts right after "aiot is up"
   const int64_t change_at = fleet_start + int64_t{kChangeAtWallS} * 1000000000;
   change_at_ = change_at;
@@ -267,7 +263,7 @@ TEST_F(PipelineLoopE2eTest, RegimeChangeDriftRetrainCanaryRolloutAndRecovery) {
   log_line("regime change (vibration x1.6)");
 
   // 2. Drift detected (an event on the topic, naming vibration).
-  ASSERT_TRUE(Until([&] { return drift_at_ != 0; }, 120s)) << ReadFile(log);
+  ASSERT_TRUE(Until([&] { return drift_at_ != 0; }, 120s)) << test_support::ReadWholeFile(log);
   log_line("drift event: " + drift_event_.dump().substr(0, 300));
   EXPECT_GT(drift_at_, change_at);
   EXPECT_NE(drift_event_.dump().find("vibration"), std::string::npos) << drift_event_.dump();
@@ -299,16 +295,16 @@ TEST_F(PipelineLoopE2eTest, RegimeChangeDriftRetrainCanaryRolloutAndRecovery) {
     return st == "failed" || st == "succeeded" || st == "cancelled";
   };
   ASSERT_TRUE(Until([&] { return step_done("evaluate"); }, 240s)) << run.dump(2);
-  Json evaluation =
-      Json::parse(ReadFile(run.value("run_dir", "") + "/evaluate.json"), nullptr, false);
+  Json evaluation = Json::parse(
+      test_support::ReadWholeFile(run.value("run_dir", "") + "/evaluate.json"), nullptr, false);
   ASSERT_TRUE(evaluation.is_object()) << run.dump(2);
   ASSERT_EQ(evaluation["promoted"], true) << evaluation.dump(2) << run.dump(2);
   EXPECT_EQ(evaluation["metric"], "f1");
   log_line("evaluate: " + evaluation.value("reason", ""));
   // Trained on fresh labelled data: extract's window started at the drift event (after the
   // regime change) and ended label_delay before the run.
-  Json extracted =
-      Json::parse(ReadFile(run.value("run_dir", "") + "/extract.json"), nullptr, false);
+  Json extracted = Json::parse(
+      test_support::ReadWholeFile(run.value("run_dir", "") + "/extract.json"), nullptr, false);
   ASSERT_TRUE(extracted.is_object()) << run.dump(2);
   const int64_t window_from = extracted["window"].value("from_ns", int64_t{0});
   EXPECT_GE(window_from, change_at) << extracted.dump(2);
@@ -323,8 +319,8 @@ TEST_F(PipelineLoopE2eTest, RegimeChangeDriftRetrainCanaryRolloutAndRecovery) {
   // 5. Registered; a canary (some devices on the new version, not all), then every device; the
   // run ends completed and the new version is in production and served by the predictor.
   ASSERT_TRUE(Until([&] { return step_done("register"); }, 120s)) << run.dump(2);
-  Json registered =
-      Json::parse(ReadFile(run.value("run_dir", "") + "/register.json"), nullptr, false);
+  Json registered = Json::parse(
+      test_support::ReadWholeFile(run.value("run_dir", "") + "/register.json"), nullptr, false);
   ASSERT_TRUE(registered.contains("version")) << registered.dump();
   const int new_version = registered["version"];
   const std::string new_label = "fan-mlp@" + std::to_string(new_version);
@@ -354,7 +350,8 @@ TEST_F(PipelineLoopE2eTest, RegimeChangeDriftRetrainCanaryRolloutAndRecovery) {
   EXPECT_EQ(run["status"], "succeeded") << run.dump(2);
   EXPECT_EQ(run["decision"], "completed") << run.dump(2);
   // The rollout went canary first: the canary_percent (34 %) of the fleet, then the rest.
-  Json rollout = Json::parse(ReadFile(run.value("run_dir", "") + "/rollout.json"), nullptr, false);
+  Json rollout = Json::parse(
+      test_support::ReadWholeFile(run.value("run_dir", "") + "/rollout.json"), nullptr, false);
   int canaries = 0, ok = 0;
   for (const auto& d : rollout["rollout"]["devices"]) {
     canaries += d.value("canary", false);

@@ -30,13 +30,9 @@ namespace {
 
 using namespace std::chrono_literals;
 using Json = nlohmann::json;
+using test_support::ReadWholeFile;
 using test_support::WaitFor;
 namespace fs = std::filesystem;
-
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path);
-  return std::string(std::istreambuf_iterator<char>(in), {});
-}
 
 class PipelineUpCrashTest : public ::testing::Test {
  protected:
@@ -77,9 +73,9 @@ class PipelineUpCrashTest : public ::testing::Test {
     }
     up_ = up_test::Child::Spawn(argv, /*capture=*/false, log_);
     ASSERT_GT(up_.pid, 0);
-    ASSERT_TRUE(WaitFor([&] { return ReadFile(log_).find("aiot is up") != std::string::npos; },
+    ASSERT_TRUE(WaitFor([&] { return ReadWholeFile(log_).find("aiot is up") != std::string::npos; },
                         180s, 100ms))
-        << ReadFile(log_);
+        << ReadWholeFile(log_);
     std::string token;
     std::getline(std::ifstream(var_ + "/admin.token"), token);
     ASSERT_FALSE(token.empty());
@@ -98,12 +94,12 @@ class PipelineUpCrashTest : public ::testing::Test {
   void KillWhileHeldIn(int64_t run_id, const std::string& step, const std::string& file) {
     ASSERT_TRUE(WaitFor([&] { return fs::exists(file); }, 300s, 50ms))
         << "the run never reached " << step << "\n"
-        << Get("/api/v1/pipelines/runs/" + std::to_string(run_id)).dump(2) << ReadFile(log_);
+        << Get("/api/v1/pipelines/runs/" + std::to_string(run_id)).dump(2) << ReadWholeFile(log_);
     Json run = Get("/api/v1/pipelines/runs/" + std::to_string(run_id));
     ASSERT_FALSE(run["steps"].empty()) << run.dump(2);
     EXPECT_EQ(run["steps"].back()["step"], step) << run.dump(2);
     EXPECT_EQ(run["steps"].back()["status"], "running") << run.dump(2);
-    const pid_t step_pid = std::stoi(ReadFile(file));
+    const pid_t step_pid = std::stoi(ReadWholeFile(file));
     EXPECT_EQ(up_.Stop(SIGKILL), 128 + SIGKILL);
     // PR_SET_PDEATHSIG: the step does not outlive the runner.
     EXPECT_TRUE(WaitFor([&] { return ::kill(step_pid, 0) != 0; }, 30s, 20ms));
@@ -139,18 +135,18 @@ TEST_F(PipelineUpCrashTest, KillNineInTrainAndInRegisterLeavesNoPartialModelAndT
 
   // Restart: recovery resumes the run (train has a retry); this time it is held in register.
   ASSERT_NO_FATAL_FAILURE(Start("register:" + held_register));
-  EXPECT_NE(ReadFile(log_).find("pipeline run " + std::to_string(id) +
-                                " (fan-mlp) resumes: interrupted in step train"),
+  EXPECT_NE(ReadWholeFile(log_).find("pipeline run " + std::to_string(id) +
+                                     " (fan-mlp) resumes: interrupted in step train"),
             std::string::npos)
-      << ReadFile(log_);
+      << ReadWholeFile(log_);
   ASSERT_NO_FATAL_FAILURE(KillWhileHeldIn(id, "register", held_register));
 
   // Restart without a hold: the run resumes at register and ends.
   ASSERT_NO_FATAL_FAILURE(Start(""));
-  EXPECT_NE(ReadFile(log_).find("pipeline run " + std::to_string(id) +
-                                " (fan-mlp) resumes: interrupted in step register"),
+  EXPECT_NE(ReadWholeFile(log_).find("pipeline run " + std::to_string(id) +
+                                     " (fan-mlp) resumes: interrupted in step register"),
             std::string::npos)
-      << ReadFile(log_);
+      << ReadWholeFile(log_);
   Json run;
   ASSERT_TRUE(WaitFor(
       [&] {

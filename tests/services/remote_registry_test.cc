@@ -23,6 +23,7 @@
 namespace aiot::services {
 namespace {
 
+using aiot::test_support::ReadWholeFile;
 using aiot::test_support::WaitFor;
 using mqtt::testing::FreePort;
 using mqtt::testing::IoThread;
@@ -74,13 +75,6 @@ class Child {
   int exit_ = -1;
 };
 
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
-
 // The first sample of `name` (with any labels) in a Prometheus text exposition, or -1.
 double Metric(const std::string& text, const std::string& name) {
   std::istringstream in(text);
@@ -100,8 +94,8 @@ class RemoteRegistryTest : public ::testing::Test {
   // Pushes `model_file` as a new version of `name`; returns {version, sha256}.
   std::pair<int64_t, std::string> Push(const std::string& model_file,
                                        const std::string& name = "fan-mlp") {
-    auto r = Http(up_port_, "POST", "/api/v1/models/" + name + "/versions", ReadFile(model_file),
-                  token_);
+    auto r = Http(up_port_, "POST", "/api/v1/models/" + name + "/versions",
+                  ReadWholeFile(model_file), token_);
     EXPECT_EQ(r.status, 201) << r.body;
     auto j = json::parse(r.body, nullptr, false);
     if (!j.is_object() || !j.contains("version")) return {0, ""};
@@ -133,7 +127,7 @@ class RemoteRegistryTest : public ::testing::Test {
     ASSERT_TRUE(
         WaitFor([&] { return up_->running() && Http(up_port_, "GET", "/healthz").status == 200; },
                 std::chrono::seconds(60)))
-        << ReadFile(dir_.Path("up.log"));
+        << ReadWholeFile(dir_.Path("up.log"));
     ASSERT_TRUE(WaitFor([&] { return std::filesystem::exists(token_file_); }));
     std::getline(std::ifstream(token_file_), token_);
     ASSERT_FALSE(token_.empty());
@@ -196,7 +190,8 @@ TEST_F(RemoteRegistryTest, PredictorFollowsPromotionsOverHttp) {
   ASSERT_TRUE(broker.Start());
   const uint16_t port = FreePort();
   Child predictor(PredictorArgs(broker.url(), "200", port), dir_.Path("predictor.log"));
-  ASSERT_TRUE(WaitServing(predictor, port, "fan-mlp@1")) << ReadFile(dir_.Path("predictor.log"));
+  ASSERT_TRUE(WaitServing(predictor, port, "fan-mlp@1"))
+      << ReadWholeFile(dir_.Path("predictor.log"));
 
   IoThread io;
   Collector out(io.io(), ClientConfig(broker.url(), "collector"), {"fan/anomaly"});
@@ -235,7 +230,7 @@ TEST_F(RemoteRegistryTest, PredictorFollowsPromotionsOverHttp) {
     send();
     auto r = results();
     return !r.empty() && r.back()["model"] == "fan-mlp@2";
-  })) << ReadFile(dir_.Path("predictor.log"));
+  })) << ReadWholeFile(dir_.Path("predictor.log"));
   ASSERT_TRUE(pub.WaitAcked());
   ASSERT_TRUE(WaitFor([&] { return results().size() >= sent; }));
   EXPECT_EQ(results().size(), sent);  // none dropped, none twice
@@ -248,7 +243,7 @@ TEST_F(RemoteRegistryTest, PredictorFollowsPromotionsOverHttp) {
   ASSERT_EQ(v3, 3);
   {
     const std::string artifact = data_dir_ + "/artifacts/" + sha3;
-    std::string bytes = ReadFile(artifact);
+    std::string bytes = ReadWholeFile(artifact);
     ASSERT_FALSE(bytes.empty());
     bytes[bytes.size() / 2] ^= 0x5a;
     std::ofstream(artifact, std::ios::binary | std::ios::trunc) << bytes;
@@ -285,7 +280,8 @@ TEST_F(RemoteRegistryTest, PredictorFollowsTheTimeToFailureModelToo) {
   const uint16_t port = FreePort();
   Child predictor(PredictorArgs(broker.url(), "200", port, {"--registry-ttf-model", "fan-ttf"}),
                   dir_.Path("predictor.log"));
-  ASSERT_TRUE(WaitServing(predictor, port, "fan-mlp@1")) << ReadFile(dir_.Path("predictor.log"));
+  ASSERT_TRUE(WaitServing(predictor, port, "fan-mlp@1"))
+      << ReadWholeFile(dir_.Path("predictor.log"));
   IoThread io;
   Collector out(io.io(), ClientConfig(broker.url(), "collector"), {"fan/anomaly"});
   ASSERT_TRUE(out.WaitSubscribed());
@@ -301,7 +297,7 @@ TEST_F(RemoteRegistryTest, PredictorFollowsTheTimeToFailureModelToo) {
   ASSERT_TRUE(WaitFor([&] {
     r = last_result();
     return r.is_object() && r.contains("ttf_model");
-  })) << ReadFile(dir_.Path("predictor.log"));
+  })) << ReadWholeFile(dir_.Path("predictor.log"));
   EXPECT_EQ(r["model"], "fan-mlp@1");
   EXPECT_EQ(r["ttf_model"], "fan-ttf@1");
   EXPECT_NEAR(r["time_to_failure_h"].get<double>(), 50.0, 0.01);
@@ -312,11 +308,11 @@ TEST_F(RemoteRegistryTest, PredictorFollowsTheTimeToFailureModelToo) {
   Promote(2, "fan-ttf");
   ASSERT_TRUE(WaitFor([&] {
     return Metric(Http(port, "GET", "/metrics").body, "aiot_predictor_model_wrong_task_total") >= 1;
-  })) << ReadFile(dir_.Path("predictor.log"));
+  })) << ReadWholeFile(dir_.Path("predictor.log"));
   EXPECT_NE(Http(port, "GET", "/metrics").body.find("reason=\"load\""), std::string::npos);
-  EXPECT_NE(ReadFile(dir_.Path("predictor.log")).find("refused as the time-to-failure model"),
+  EXPECT_NE(ReadWholeFile(dir_.Path("predictor.log")).find("refused as the time-to-failure model"),
             std::string::npos)
-      << ReadFile(dir_.Path("predictor.log"));
+      << ReadWholeFile(dir_.Path("predictor.log"));
   const size_t before = out.Count("fan/anomaly");
   ASSERT_TRUE(WaitFor([&] {
     r = last_result();
@@ -345,16 +341,17 @@ TEST_F(RemoteRegistryTest, PromotedEventOnTheSharedBrokerTriggersTheFetch) {
   Child predictor(PredictorArgs(fmt::format("tcp://127.0.0.1:{}", mqtt_port), "600000", port,
                                 {"--client-id", "remote-predictor"}),
                   dir_.Path("predictor.log"));
-  ASSERT_TRUE(WaitServing(predictor, port, "fan-mlp@1")) << ReadFile(dir_.Path("predictor.log"));
+  ASSERT_TRUE(WaitServing(predictor, port, "fan-mlp@1"))
+      << ReadWholeFile(dir_.Path("predictor.log"));
   // Subscribed to the model events once it logged the broker connection.
   ASSERT_TRUE(WaitFor([&] {
-    return ReadFile(dir_.Path("predictor.log")).find("connected to the broker") !=
+    return ReadWholeFile(dir_.Path("predictor.log")).find("connected to the broker") !=
            std::string::npos;
-  })) << ReadFile(dir_.Path("predictor.log"));
+  })) << ReadWholeFile(dir_.Path("predictor.log"));
   ASSERT_EQ(Push(v2_file).first, 2);
   Promote(2);
   ASSERT_TRUE(WaitFor([&] { return ServingModel(port) == "fan-mlp@2"; }, std::chrono::seconds(30)))
-      << ReadFile(dir_.Path("predictor.log"));
+      << ReadWholeFile(dir_.Path("predictor.log"));
   EXPECT_EQ(Metric(Http(port, "GET", "/metrics").body, "aiot_predictor_model_load_failures_total"),
             0);
   EXPECT_EQ(predictor.Stop(), 0);

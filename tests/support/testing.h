@@ -1,7 +1,7 @@
 #pragma once
 
 // Test support shared by every test (header-only, linked by aiot_test): waiting on a condition,
-// a free loopback port, and skipping a test whose external peer is missing.
+// a free loopback port, a whole file's text, and skipping a test whose external peer is missing.
 #include <arpa/inet.h>
 #include <gtest/gtest.h>
 #include <netinet/in.h>
@@ -12,6 +12,10 @@
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <iterator>
+#include <string>
 #include <thread>
 
 namespace aiot::test_support {
@@ -27,6 +31,13 @@ bool WaitFor(Pred&& pred, std::chrono::milliseconds timeout = std::chrono::secon
     std::this_thread::sleep_for(poll);
   }
   return true;
+}
+
+// The whole file as bytes; empty when it is missing or unreadable (a log a process may not have
+// written yet, shown in a failure message).
+inline std::string ReadWholeFile(const std::filesystem::path& path) {
+  std::ifstream in(path, std::ios::binary);
+  return std::string(std::istreambuf_iterator<char>(in), {});
 }
 
 // A TCP port on 127.0.0.1 that was free a moment ago, for a server the test starts as another
