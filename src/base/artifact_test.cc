@@ -68,19 +68,33 @@ TEST(File, WriteFileAtomicReplacesWholeFiles) {
       std::filesystem::temp_directory_path() / ("aiot-file-" + std::to_string(::getpid()));
   std::filesystem::create_directories(dir);
   const std::string path = (dir / "f").string();
-  auto read = [&] {
-    std::ifstream in(path, std::ios::binary);
-    std::stringstream s;
-    s << in.rdbuf();
-    return s.str();
-  };
   ASSERT_TRUE(WriteFileAtomic(path, "first").ok());
-  EXPECT_EQ(read(), "first");
+  EXPECT_EQ(*ReadWholeFile(path), "first");
   const std::string big(1 << 20, 'b');
   ASSERT_TRUE(WriteFileAtomic(path, big).ok());
-  EXPECT_EQ(read(), big);
+  EXPECT_EQ(*ReadWholeFile(path), big);
   EXPECT_FALSE(std::filesystem::exists(path + ".tmp"));
-  EXPECT_EQ(WriteFileAtomic((dir / "missing" / "f").string(), "x").error(), errc::io_error);
+  const std::string missing = (dir / "missing" / "f").string();
+  const Status st = WriteFileAtomic(missing, "x");
+  EXPECT_EQ(st.error(), errc::io_error);
+  // The message names the file and why.
+  EXPECT_EQ(st.message(), "cannot create " + missing + ".tmp: No such file or directory");
+  std::filesystem::remove_all(dir);
+}
+
+TEST(File, ReadWholeFileReadsBytesAndNamesAMissingFile) {
+  const auto dir =
+      std::filesystem::temp_directory_path() / ("aiot-read-" + std::to_string(::getpid()));
+  std::filesystem::create_directories(dir);
+  const std::string path = (dir / "bin").string();
+  const std::string bytes("a\0b\r\n\xff", 6);
+  ASSERT_TRUE(WriteFileAtomic(path, bytes).ok());
+  EXPECT_EQ(*ReadWholeFile(path), bytes);
+  const auto missing = ReadWholeFile((dir / "nope").string());
+  EXPECT_EQ(missing.error(), errc::not_found);
+  EXPECT_EQ(missing.status().message(),
+            "cannot open " + (dir / "nope").string() + ": No such file or directory");
+  EXPECT_EQ(ReadWholeFile(dir.string()).error(), errc::io_error);  // a directory opens, reads fail
   std::filesystem::remove_all(dir);
 }
 

@@ -1,4 +1,5 @@
 #include "base/disk_buffer.h"
+#include "base/file.h"
 
 #include <fcntl.h>
 #include <fmt/format.h>
@@ -9,8 +10,6 @@
 #include <cerrno>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 
 #include "base/disk_segment.h"
 #include "base/errc.h"
@@ -26,14 +25,6 @@ Status Errno(std::string_view what, const std::string& path) {
 }
 
 std::string SegmentName(uint64_t first_seq) { return fmt::format("{:020d}.seg", first_seq); }
-
-Result<std::string> ReadAll(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return Errno("open", path);
-  std::ostringstream s;
-  s << in.rdbuf();
-  return s.str();
-}
 
 void SyncDir(const std::string& dir) {
   const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY);
@@ -70,7 +61,7 @@ DiskBuffer::~DiskBuffer() {
 }
 
 uint64_t DiskBuffer::ReadCheckpoint() const {
-  auto bytes = ReadAll(options_.dir + "/" + kCheckpointFile);
+  auto bytes = ReadWholeFile(options_.dir + "/" + kCheckpointFile);
   if (!bytes.ok() || bytes->size() < 12) return 0;
   const std::string_view v(*bytes);
   uint64_t seq = 0;
@@ -107,7 +98,7 @@ Status DiskBuffer::Recover() {
 }
 
 Status DiskBuffer::RecoverSegment(const std::string& path, uint64_t checkpoint) {
-  auto bytes = ReadAll(path);
+  auto bytes = ReadWholeFile(path);
   if (!bytes.ok()) return bytes.status();
   const ParsedSegment parsed = ParseSegment(*bytes, options_.max_record_bytes + kFrameFixedBytes);
   if (parsed.end != SegmentEnd::kClean) {

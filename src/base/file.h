@@ -11,6 +11,10 @@ namespace aiot {
 // or the whole new one: a temporary file beside it, fsync, rename. `mode` applies to a new file.
 Status WriteFileAtomic(const std::string& path, std::string_view data, unsigned mode = 0644);
 
+// The whole file, bytes as they are: not_found when it does not exist, io_error when it cannot be
+// opened otherwise or a read fails (a directory); the message names the path and why.
+Result<std::string> ReadWholeFile(const std::string& path);
+
 // The first line of a one-line secret file (a token, a password), without its line ending and
 // trailing spaces; io_error when the file cannot be read or is empty.
 Result<std::string> ReadFirstLine(const std::string& path);

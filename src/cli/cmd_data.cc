@@ -1,7 +1,7 @@
 // `aiot data export`: training data from the platform's datastore as CSV for `aiot train`.
-#include <fstream>
 #include <iostream>
 
+#include "base/file.h"
 #include "cli/command.h"
 #include "registry/api_client.h"
 
@@ -39,7 +39,10 @@ void RegisterData(CLI::App& root, Context& ctx) {
       if (args->out.empty()) {
         std::cout << r->body;
       } else {
-        std::ofstream(args->out, std::ios::binary) << r->body;
+        if (Status s = WriteFileAtomic(args->out, r->body); !s.ok()) {
+          std::cerr << "aiot: data export: " << s.message() << "\n";
+          return kExitFailure;
+        }
         std::cerr << "wrote " << r->header("x-aiot-rows") << " rows to " << args->out << "\n";
       }
       return kExitOk;

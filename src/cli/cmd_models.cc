@@ -1,10 +1,9 @@
 // `aiot models list|show|push|promote|rollback|download`: the model registry's HTTP API.
 #include <cstdio>
-#include <fstream>
 #include <iostream>
 #include <nlohmann/json.hpp>
-#include <sstream>
 
+#include "base/file.h"
 #include "base/json.h"
 #include "cli/command.h"
 #include "registry/api_client.h"
@@ -96,12 +95,13 @@ void AddModelsPush(CLI::App* cmd, Context& ctx, const std::shared_ptr<ModelsArgs
   push->callback([&ctx, args] {
     ctx.run = [&ctx, args] {
       ctx.ResolveTokenFile(args->api);
-      std::ifstream in(args->file, std::ios::binary);
-      std::ostringstream bytes;
-      bytes << in.rdbuf();
-      registry::VersionUpload up{
-          args->name,  bytes.str(), args->metrics, args->parameters, args->training_data_hash,
-          args->parent};
+      auto bytes = ReadWholeFile(args->file);
+      if (!bytes.ok()) {
+        std::cerr << "aiot: models push: " << bytes.status().message() << "\n";
+        return kExitFailure;
+      }
+      registry::VersionUpload up{args->name,       std::move(*bytes),        args->metrics,
+                                 args->parameters, args->training_data_hash, args->parent};
       auto r = registry::PushVersion(*args->api.Client(), up);
       auto j = registry::ReadReply(r, "models push");
       if (!j) return kExitFailure;
@@ -167,7 +167,10 @@ void AddModelsDownload(CLI::App* cmd, Context& ctx, const std::shared_ptr<Models
         std::cerr << "aiot: models download: " << body.status().message() << "; not written\n";
         return kExitFailure;
       }
-      std::ofstream(args->out, std::ios::binary) << *body;
+      if (Status s = WriteFileAtomic(args->out, *body); !s.ok()) {
+        std::cerr << "aiot: models download: " << s.message() << "\n";
+        return kExitFailure;
+      }
       std::cout << "wrote " << args->out << " (" << body->size() << " bytes, signature verified)\n";
       return kExitOk;
     };

@@ -234,10 +234,10 @@ Result<std::optional<std::vector<uint8_t>>> Champion(EvaluateArgs& a, const std:
                                                      Context& ctx, Json& info) {
   using Bytes = std::vector<uint8_t>;
   if (!a.champion.empty()) {
-    std::ifstream in(a.champion, std::ios::binary);
-    if (!in) return Status(errc::not_found, "cannot open --champion " + a.champion);
+    auto bytes = ReadWholeFile(a.champion);
+    if (!bytes.ok()) return bytes.status().Prefix("--champion");
     info = {{"source", "file"}, {"path", a.champion}};
-    return std::optional<Bytes>(Bytes(std::istreambuf_iterator<char>(in), {}));
+    return std::optional<Bytes>(Bytes(bytes->begin(), bytes->end()));
   }
   ctx.ResolveTokenFile(a.api);
   auto client = a.api.Client();

@@ -2,12 +2,11 @@
 // broker (mosquitto or `aiot broker`), like the reference's predictor + scoring containers. With
 // --registry it follows the production model of a model registry on another host over HTTP.
 #include <csignal>
-#include <fstream>
 #include <iostream>
 #include <optional>
-#include <sstream>
 
 #include "app/app_config.h"
+#include "base/file.h"
 #include "base/log.h"
 #include "base/metrics.h"
 #include "cli/command.h"
@@ -70,10 +69,12 @@ std::optional<PredictorSetup> SetUpPredictor(Context& ctx, const PredictorFlags&
           "will refuse");
     }
     if (!flags.public_key_file.empty()) {
-      std::ifstream in(flags.public_key_file);
-      std::ostringstream pem;
-      pem << in.rdbuf();
-      follow.public_key_pem = pem.str();
+      auto pem = ReadWholeFile(flags.public_key_file);
+      if (!pem.ok()) {
+        log.error("--public-key: {}", pem.status().message());
+        return std::nullopt;
+      }
+      follow.public_key_pem = std::move(*pem);
       if (follow.public_key_pem.find("BEGIN PUBLIC KEY") == std::string::npos) {
         log.error("--public-key {}: not a PEM public key", flags.public_key_file);
         return std::nullopt;

@@ -1,7 +1,7 @@
 // `aiot quantize`: post-training int8 quantization of a float aiot model.
-#include <fstream>
 #include <iostream>
 
+#include "base/file.h"
 #include "cli/command.h"
 #include "ml/data/dataset.h"
 #include "ml/runtime/model.h"
@@ -44,10 +44,10 @@ int RunQuantize(const QuantizeArgs& a) {
     std::cerr << "aiot quantize: " << q.status().message() << "\n";
     return kExitFailure;
   }
-  std::ofstream f(a.out, std::ios::binary | std::ios::trunc);
-  f.write(reinterpret_cast<const char*>(q->data()), static_cast<std::streamsize>(q->size()));
-  if (!f) {
-    std::cerr << "aiot quantize: cannot write " << a.out << "\n";
+  if (Status s = WriteFileAtomic(
+          a.out, std::string_view(reinterpret_cast<const char*>(q->data()), q->size()));
+      !s.ok()) {
+    std::cerr << "aiot quantize: " << s.message() << "\n";
     return kExitFailure;
   }
   // Agreement with the float model on all rows of the data.

@@ -3,11 +3,11 @@
 
 #include <cmath>
 #include <cstdio>
-#include <fstream>
 #include <iostream>
 #include <map>
 
 #include "base/errc.h"
+#include "base/file.h"
 #include "cli/command.h"
 #include "ml/data/dataset.h"
 #include "ml/data/ttf.h"
@@ -64,10 +64,9 @@ std::string Clock(double seconds) {
   return buf;
 }
 
-bool WriteFile(const std::string& path, const std::vector<uint8_t>& bytes) {
-  std::ofstream f(path, std::ios::binary | std::ios::trunc);
-  f.write(reinterpret_cast<const char*>(bytes.data()), static_cast<std::streamsize>(bytes.size()));
-  return static_cast<bool>(f);
+Status WriteFile(const std::string& path, const std::vector<uint8_t>& bytes) {
+  return WriteFileAtomic(
+      path, std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()));
 }
 
 // Progress on stderr: a bar on a terminal, about 25 plain lines otherwise.
@@ -105,15 +104,15 @@ std::string Int8Path(const ml::TrainRecipe& a) {
 
 // The model files, the metrics JSON on stdout and the --report file.
 int WriteOutputs(const ml::TrainRecipe& a, const ml::TrainOutput& out) {
-  if (!WriteFile(a.out, out.float_model)) {
-    std::cerr << "aiot train: cannot write " << a.out << "\n";
+  if (Status s = WriteFile(a.out, out.float_model); !s.ok()) {
+    std::cerr << "aiot train: " << s.message() << "\n";
     return kExitFailure;
   }
   std::string int8_path;
   if (a.int8) {
     int8_path = Int8Path(a);
-    if (!WriteFile(int8_path, out.int8_model)) {
-      std::cerr << "aiot train: cannot write " << int8_path << "\n";
+    if (Status s = WriteFile(int8_path, out.int8_model); !s.ok()) {
+      std::cerr << "aiot train: " << s.message() << "\n";
       return kExitFailure;
     }
   }
@@ -123,10 +122,8 @@ int WriteOutputs(const ml::TrainRecipe& a, const ml::TrainOutput& out) {
           (a.int8 ? ",\"int8\":" + ml::JsonString(int8_path) : std::string()) + "}}";
   std::cout << json << "\n";
   if (!a.report.empty()) {
-    std::ofstream r(a.report, std::ios::trunc);
-    r << json << "\n";
-    if (!r) {
-      std::cerr << "aiot train: cannot write " << a.report << "\n";
+    if (Status s = WriteFileAtomic(a.report, json + "\n"); !s.ok()) {
+      std::cerr << "aiot train: " << s.message() << "\n";
       return kExitFailure;
     }
   }

@@ -6,10 +6,9 @@
 
 #include <chrono>
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 
 #include "base/errc.h"
+#include "base/file.h"
 #include "base/version.h"
 
 namespace aiot::pipeline {
@@ -49,25 +48,14 @@ Status SaveRunParams(const std::string& runs_dir, int64_t run_id, const RunParam
   std::error_code ec;
   std::filesystem::create_directories(dir, ec);
   if (ec) return Status(errc::io_error, "cannot create " + dir.string() + ": " + ec.message());
-  const std::string path = ParamsFile(runs_dir, run_id);
-  const std::string tmp = path + ".tmp";
-  {
-    std::ofstream out(tmp, std::ios::trunc);
-    out << Json(params).dump(2) << "\n";
-    if (!out) return Status(errc::io_error, "cannot write " + tmp);
-  }
-  std::filesystem::rename(tmp, path, ec);
-  if (ec) return Status(errc::io_error, "cannot write " + path + ": " + ec.message());
-  return Status::Ok();
+  return WriteFileAtomic(ParamsFile(runs_dir, run_id), Json(params).dump(2) + "\n");
 }
 
 RunParams LoadRunParams(const std::string& runs_dir, int64_t run_id) {
   RunParams out;
-  std::ifstream in(ParamsFile(runs_dir, run_id));
-  if (!in) return out;
-  std::stringstream text;
-  text << in.rdbuf();
-  const Json j = Json::parse(text.str(), nullptr, false);
+  auto text = ReadWholeFile(ParamsFile(runs_dir, run_id));
+  if (!text.ok()) return out;
+  const Json j = Json::parse(*text, nullptr, false);
   if (!j.is_object()) return out;
   for (const auto& [k, v] : j.items()) {
     if (v.is_string()) out[k] = v.get<std::string>();

@@ -4,9 +4,7 @@
 #include <boost/asio/post.hpp>
 #include <cmath>
 #include <filesystem>
-#include <fstream>
 #include <random>
-#include <sstream>
 
 #include <fmt/format.h>
 
@@ -184,10 +182,8 @@ DeviceAgent::DeviceAgent(DeviceAgentConfig config, std::shared_ptr<mqtt::Client>
       fetch_timer_(client_->executor()) {
   public_key_pem_ = config_.public_key_pem;
   if (public_key_pem_.empty() && !config_.public_key_file.empty()) {
-    std::ifstream in(config_.public_key_file);
-    std::ostringstream s;
-    s << in.rdbuf();
-    public_key_pem_ = s.str();
+    auto pem = ReadWholeFile(config_.public_key_file);
+    if (pem.ok()) public_key_pem_ = std::move(*pem);
     if (public_key_pem_.empty()) {
       Log()->warn("{}: cannot read public key file {}", config_.id, config_.public_key_file);
     }

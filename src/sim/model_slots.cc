@@ -1,8 +1,6 @@
 #include "sim/model_slots.h"
 
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 
 #include <nlohmann/json.hpp>
 
@@ -14,15 +12,6 @@
 
 namespace aiot::sim {
 namespace {
-
-bool ReadFile(const std::filesystem::path& path, std::string* out) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return false;
-  std::ostringstream s;
-  s << in.rdbuf();
-  *out = s.str();
-  return true;
-}
 
 std::string InfoJson(const ModelInfo& i) {
   return nlohmann::json{{"name", i.name}, {"version", i.version}, {"sha256", i.sha256}}.dump();
@@ -51,21 +40,19 @@ ModelSlots::ModelSlots(ModelLoader loader, std::string dir)
 // unreadable or the artifact is not the one installed, the loader's error when it fails to load.
 Status ModelSlots::Load(const char* stem, Slot* slot) {
   const std::filesystem::path d(dir_);
-  std::string info_text, bytes;
-  if (!ReadFile(d / (std::string(stem) + ".json"), &info_text) ||
-      !ReadFile(d / (std::string(stem) + ".model"), &bytes)) {
-    return errc::not_found;
-  }
-  if (!ParseInfo(info_text, &slot->info)) {
+  auto info_text = ReadWholeFile((d / (std::string(stem) + ".json")).string());
+  auto bytes = ReadWholeFile((d / (std::string(stem) + ".model")).string());
+  if (!info_text.ok() || !bytes.ok()) return errc::not_found;
+  if (!ParseInfo(*info_text, &slot->info)) {
     return Status(errc::corrupted, std::string(stem) + " model: unreadable info");
   }
   // A file on disk is only trusted if it is what we verified when installing it.
-  if (Sha256Hex(bytes) != slot->info.sha256) {
+  if (Sha256Hex(*bytes) != slot->info.sha256) {
     return Status(errc::corrupted, std::string(stem) + " model: sha256 mismatch");
   }
-  auto m = loader_(bytes);
+  auto m = loader_(*bytes);
   if (!m.ok()) return m.status().Prefix(std::string(stem) + " model");
-  slot->bytes = std::move(bytes);
+  slot->bytes = std::move(*bytes);
   slot->model = std::move(*m);
   return Status::Ok();
 }

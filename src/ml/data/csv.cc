@@ -4,10 +4,9 @@
 #include <charconv>
 #include <cmath>
 #include <cstdio>
-#include <fstream>
-#include <sstream>
 
 #include "base/errc.h"
+#include "base/file.h"
 
 namespace aiot::ml {
 namespace {
@@ -142,11 +141,9 @@ Result<CsvTable> ParseCsv(std::string_view text) {
 }
 
 Result<CsvTable> ReadCsvFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return Status(errc::not_found, "cannot open " + path);
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  auto r = ParseCsv(ss.str());
+  auto text = ReadWholeFile(path);
+  if (!text.ok()) return text.status();
+  auto r = ParseCsv(*text);
   if (!r.ok()) return r.status().Prefix(path);
   return r;
 }

@@ -4,11 +4,10 @@
 
 #include <algorithm>
 #include <cmath>
-#include <fstream>
 #include <set>
-#include <sstream>
 
 #include "base/errc.h"
+#include "base/file.h"
 #include "base/sha256.h"
 #include "ml/data/random.h"
 
@@ -195,16 +194,13 @@ Result<Dataset> BuildDataset(const CsvTable& table, const DatasetSchema& schema)
 }
 
 Result<Dataset> LoadDataset(const std::string& path, const DatasetSchema& schema) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return Status(errc::not_found, "cannot open " + path);
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  const std::string bytes = ss.str();
-  auto table = ParseCsv(bytes);
+  auto bytes = ReadWholeFile(path);
+  if (!bytes.ok()) return bytes.status();
+  auto table = ParseCsv(*bytes);
   if (!table.ok()) return table.status().Prefix(path);
   auto data = BuildDataset(*table, schema);
   if (!data.ok()) return data.status().Prefix(path);
-  data->sha256 = Sha256Hex(bytes);
+  data->sha256 = Sha256Hex(*bytes);
   return data;
 }
 

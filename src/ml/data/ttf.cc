@@ -2,14 +2,13 @@
 
 #include <algorithm>
 #include <cmath>
-#include <fstream>
 #include <limits>
 #include <map>
 #include <nlohmann/json.hpp>
-#include <sstream>
 
 #include "base/clock.h"
 #include "base/errc.h"
+#include "base/file.h"
 #include "base/json.h"
 #include "base/maintenance.h"
 #include "base/sha256.h"
@@ -41,14 +40,6 @@ MaintenanceEvent::Kind EventKind(MaintenanceKind k) {
 Status CellError(size_t line, const std::string& column, const std::string& what) {
   return Status(errc::parse_error,
                 "line " + std::to_string(line) + ", column `" + column + "`: " + what);
-}
-
-Result<std::string> ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return Status(errc::not_found, "cannot open " + path);
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
 }
 
 }  // namespace
@@ -163,7 +154,7 @@ Result<std::vector<MaintenanceEvent>> ParseMaintenanceRecords(std::string_view b
 }
 
 Result<std::vector<MaintenanceEvent>> ReadMaintenanceRecords(const std::string& path) {
-  auto bytes = ReadFile(path);
+  auto bytes = ReadWholeFile(path);
   if (!bytes.ok()) return bytes.status();
   auto events = ParseMaintenanceRecords(*bytes);
   if (!events.ok()) return events.status().Prefix(path);
@@ -242,7 +233,7 @@ Result<Dataset> LoadTimeToFailureDataset(const std::string& path, DatasetSchema 
   if (!(options.horizon_h >= 0) || !std::isfinite(options.horizon_h)) {
     return Status(errc::invalid_argument, "the time-to-failure horizon must be >= 0 hours");
   }
-  auto bytes = ReadFile(path);
+  auto bytes = ReadWholeFile(path);
   if (!bytes.ok()) return bytes.status();
   auto table = ParseCsv(*bytes);
   if (!table.ok()) return table.status().Prefix(path);
@@ -288,7 +279,7 @@ Result<Dataset> LoadTimeToFailureDataset(const std::string& path, DatasetSchema 
 }
 
 Result<Dataset> LoadRegressionDataset(const std::string& path, DatasetSchema schema) {
-  auto bytes = ReadFile(path);
+  auto bytes = ReadWholeFile(path);
   if (!bytes.ok()) return bytes.status();
   auto table = ParseCsv(*bytes);
   if (!table.ok()) return table.status().Prefix(path);

@@ -3,10 +3,9 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 
-#include <fstream>
-#include <sstream>
 
 #include "base/errc.h"
+#include "base/file.h"
 #include "mqtt/protocol/topic.h"
 
 namespace aiot::mqtt::broker {
@@ -71,19 +70,10 @@ std::vector<std::string_view> Split(std::string_view s, char sep) {
   return parts;
 }
 
-Result<std::string> ReadFile(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) return {errc::not_found, "cannot open " + path};
-  std::ostringstream ss;
-  ss << in.rdbuf();
-  if (in.bad()) return {errc::io_error, "cannot read " + path};
-  return ss.str();
-}
-
 // Reads `path` and parses it with `parse`; a parse error's message is prefixed with the path.
 template <typename T, typename Parse>
 Result<T> LoadFile(const std::string& path, Parse&& parse) {
-  auto text = ReadFile(path);
+  auto text = ReadWholeFile(path);
   if (!text.ok()) return text.status();
   Result<T> f = parse(*text);
   if (!f.ok()) return f.status().Prefix(path);

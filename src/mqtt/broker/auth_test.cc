@@ -251,7 +251,7 @@ TEST(AuthPolicy, NothingConfigured) {
       AuthResult::kUnknownUser);
   auto missing = AuthPolicy::Load({.password_file = "", .acl_file = "/nonexistent/acl"}, nullptr);
   ASSERT_FALSE(missing.ok());
-  EXPECT_EQ(missing.status().message(), "cannot open /nonexistent/acl");
+  EXPECT_EQ(missing.status().message(), "cannot open /nonexistent/acl: No such file or directory");
 }
 
 }  // namespace
