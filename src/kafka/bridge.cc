@@ -6,6 +6,7 @@
 #include <deque>
 #include <future>
 #include <nlohmann/json.hpp>
+#include <utility>
 
 #include "base/clock.h"
 #include "base/errc.h"
@@ -555,7 +556,9 @@ void Bridge::AppendIntakeBatch(std::vector<Intake>& batch) {
       r = buffer_->AppendBatch(items, /*force=*/stopping);
       for (size_t k = 0; k < r.appended; ++k) {
         Intake& e = batch[i + k];
-        pending_.Put(r.first_seq + k, Pending{ack_now ? nullptr : std::move(e.done), e.t0_ns});
+        pending_.Put(
+            r.first_seq + k,
+            Pending{ack_now ? mqtt::broker::IngestDone{} : std::exchange(e.done, {}), e.t0_ns});
       }
     }
     if (r.appended > 0) {
@@ -593,7 +596,9 @@ void Bridge::AppendIntake(Intake& e) {
       // and an ack not found is one never released (the device's window then stalls for good).
       std::lock_guard lock(pending_mu_);
       seq = buffer_->Append(e.bytes, e.time_ms, /*force=*/stopping);
-      if (seq.ok()) pending_.Put(*seq, Pending{ack_now ? nullptr : std::move(e.done), e.t0_ns});
+      if (seq.ok())
+        pending_.Put(*seq, Pending{ack_now ? mqtt::broker::IngestDone{} : std::exchange(e.done, {}),
+                                   e.t0_ns});
     }
     if (seq.ok()) {
       full_ = false;
