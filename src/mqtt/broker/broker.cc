@@ -511,7 +511,7 @@ class Shard final : public IngestAnswerSink {
       if (!a.pubcomp) {
         c->OnIngestDone(a.packet_id, ReasonCode::kSuccess);
       } else if (c->phase_ != ServerConnection::Phase::kClosing) {
-        c->Send(Ack<Pubcomp>(a.packet_id));
+        c->SendAckPacket(PacketType::kPubcomp, a.packet_id);
       }
     }
     durable_run_.clear();
@@ -749,7 +749,7 @@ void Session::ResendInflight() {
   if (state_.contents == nullptr) return;
   for (auto& [id, f] : state_.contents->inflight_out) {
     if (f.stage == InflightOut::Stage::kAwaitPubcomp) {
-      conn_->Send(Ack<Pubrel>(id));
+      conn_->SendAckPacket(PacketType::kPubrel, id);
     } else {
       conn_->SendPublish(f.delivery, id, true);
     }
@@ -762,7 +762,7 @@ void Session::OnAck(PacketType type, uint16_t packet_id, ReasonCode rc) {
   if (type == PacketType::kPubrec) {
     if (it == inflight.end()) {
       // [MQTT-4.3.3-?]: answer so the client can finish its state; v5 says which id was unknown.
-      conn_->Send(Ack<Pubrel>(packet_id, ReasonCode::kPacketIdentifierNotFound));
+      conn_->SendAckPacket(PacketType::kPubrel, packet_id, ReasonCode::kPacketIdentifierNotFound);
       return;
     }
     Persister* log = it->second.msg_id != 0 ? PersistLog() : nullptr;
@@ -773,7 +773,7 @@ void Session::OnAck(PacketType type, uint16_t packet_id, ReasonCode rc) {
       if (log) log->Append(RecPubrec{key_, packet_id});
       it->second.stage = InflightOut::Stage::kAwaitPubcomp;
       it->second.delivery.msg.reset();  // payload no longer needed [MQTT-4.3.3-?]
-      conn_->Send(Ack<Pubrel>(packet_id));
+      conn_->SendAckPacket(PacketType::kPubrel, packet_id);
       return;
     }
   } else if (it != inflight.end()) {
@@ -852,6 +852,26 @@ ServerConnection::~ServerConnection() { broker().stats_.sockets--; }
 void ServerConnection::Send(const Packet& packet) {
   if (phase_ == Phase::kClosing && !std::holds_alternative<Disconnect>(packet)) return;
   link_.Send(packet, version_ == 0 ? kMqtt5 : version_);
+}
+
+void ServerConnection::SendAckPacket(PacketType type, uint16_t packet_id, ReasonCode rc) {
+  if (phase_ == Phase::kClosing) return;
+  link_.SendAck(type, packet_id, rc, version_ == 0 ? kMqtt5 : version_);
+}
+
+void Link::SendAck(PacketType type, uint16_t packet_id, ReasonCode rc, uint8_t version) {
+  switch (type) {
+    case PacketType::kPuback:
+      return Send(Ack<Puback>(packet_id, rc), version);
+    case PacketType::kPubrec:
+      return Send(Ack<Pubrec>(packet_id, rc), version);
+    case PacketType::kPubrel:
+      return Send(Ack<Pubrel>(packet_id, rc), version);
+    case PacketType::kPubcomp:
+      return Send(Ack<Pubcomp>(packet_id, rc), version);
+    default:
+      AIOT_CHECK(false, "SendAck of a packet that is not an ack");
+  }
 }
 
 void ServerConnection::Kill(ReasonCode rc, const char* reason) {
@@ -1350,8 +1370,9 @@ void ServerConnection::HandlePublish(Publish&& p) {
   const uint8_t qos = Qos(p.qos);
   SessionState& st = session_->state();
   if (qos == 2) {
-    if (st.View().inflight_in.contains(p.packet_id)) {             // a resend: already routed once
-      if (!HoldsAck(p.packet_id)) Send(Ack<Pubrec>(p.packet_id));  // else it goes when released
+    if (st.View().inflight_in.contains(p.packet_id)) {  // a resend: already routed once
+      if (!HoldsAck(p.packet_id))
+        SendAckPacket(PacketType::kPubrec, p.packet_id);  // else it goes when released
       return;
     }
     // [MQTT-3.3.4-7]: only a v5 client was told our Receive Maximum (CONNACK). 3.1.1 has none:
@@ -1502,10 +1523,10 @@ void ServerConnection::DropUnauthorizedPublish(uint16_t packet_id, uint8_t qos) 
   broker().metrics_->dropped_not_authorized.Increment();
   ReasonCode rc = version_ == kMqtt5 ? ReasonCode::kNotAuthorized : ReasonCode::kSuccess;
   if (qos == 1) {
-    Send(Ack<Puback>(packet_id, rc));
+    SendAckPacket(PacketType::kPuback, packet_id, rc);
   } else if (qos == 2) {
     if (version_ != kMqtt5) session_->state().Contents().inflight_in.insert(packet_id);  // PUBREL
-    Send(Ack<Pubrec>(packet_id, rc));
+    SendAckPacket(PacketType::kPubrec, packet_id, rc);
   }
 }
 
@@ -1551,7 +1572,7 @@ void ServerConnection::SendFlowAck(PacketType type, uint16_t packet_id, uint8_t 
 
 void ServerConnection::SendAck(PacketType type, uint16_t packet_id, ReasonCode rc) {
   if (type == PacketType::kPuback) {
-    Send(Ack<Puback>(packet_id, rc));
+    SendAckPacket(PacketType::kPuback, packet_id, rc);
     return;
   }
   // A PUBREC with an error ends the QoS 2 exchange: no PUBREL follows.
@@ -1559,7 +1580,7 @@ void ServerConnection::SendAck(PacketType type, uint16_t packet_id, ReasonCode r
       session_->state().Contents().inflight_in.erase(packet_id) > 0) {
     if (Persister* p = session_->PersistLog()) p->Append(RecPubrel{session_->key(), packet_id});
   }
-  Send(Ack<Pubrec>(packet_id, rc));
+  SendAckPacket(PacketType::kPubrec, packet_id, rc);
 }
 
 void ServerConnection::AdjustPause(int delta) {

@@ -43,6 +43,9 @@ class Link {
   virtual ~Link() = default;
   // Queues `packet` for the peer. `version` is the connection's protocol version.
   virtual void Send(const Packet& packet, uint8_t version) = 0;
+  // A PUBACK / PUBREC / PUBREL / PUBCOMP without properties, as Send of that packet (the
+  // default); a link that encodes writes its bytes directly (EncodeAck), without a Packet.
+  virtual void SendAck(PacketType type, uint16_t packet_id, ReasonCode rc, uint8_t version);
   // Flushes what was sent, then closes; the binding then calls ServerConnection::OnClosed.
   virtual void Close() = 0;
   // Bytes queued but not yet written to the peer (0 if the link does not queue).
@@ -192,6 +195,7 @@ class ServerConnection {
   // Server-initiated close: DISCONNECT with `rc` for v5 (if CONNECT was accepted), then close.
   void Kill(ReasonCode rc, const char* reason);
   void Send(const Packet& packet);
+  void SendAckPacket(PacketType type, uint16_t packet_id, ReasonCode rc = ReasonCode::kSuccess);
   void SendPublish(const Delivery& d, uint16_t packet_id, bool dup);
   // PUBACK / PUBREC for an incoming QoS 1/2 PUBLISH: sent now, or held while a subscriber this
   // connection publishes to is congested (acks keep the order of the PUBLISHes [MQTT-4.6.0-2]).
