@@ -16,6 +16,8 @@
 // `--http-port P` (aiot-broker): the bridge's own delivery-latency histogram is printed (stderr).
 // `--producer-set k=v` (repeatable): a librdkafka property of the `producer` run's producer (e.g.
 // linger.ms=5, batch.size=16384); `--mock-brokers N`: brokers of the mock cluster (3).
+// Environment AIOT_BENCH_BIN: the aiot binary to run (default this build's), e.g. a copy of
+// main's for before/after in one sitting, or a script running it under valgrind --tool=callgrind.
 //
 //   kafka_bridge_bench [--size 64] [--count 200000] [--rate 0] [--python-count 3000]
 //                      [--publishers 1] [--window 1000] [--qos 1] [--set k=v]...
@@ -225,8 +227,12 @@ Result RunOne(const std::string& bridge, const Options& o, int count) {
   const std::string dir = fmt::format("/tmp/aiot-bridge-bench-{}", ::getpid());
   std::filesystem::remove_all(dir);
   pid_t pid;
+  // AIOT_BENCH_BIN: another aiot binary (a copy of main's, for before/after in one sitting; a
+  // script that execs valgrind) instead of this build's.
+  const char* env_bin = std::getenv("AIOT_BENCH_BIN");
+  const std::string aiot_bin = env_bin != nullptr && *env_bin != '\0' ? env_bin : AIOT_BIN;
   if (bridge == "aiot") {
-    std::vector<std::string> argv = {AIOT_BIN, "--log-level", "warn", "--set",
+    std::vector<std::string> argv = {aiot_bin, "--log-level", "warn", "--set",
                                      "bridge.buffer.fsync=" + o.fsync};
     for (const auto& kv : o.sets) argv.insert(argv.end(), {"--set", kv});
     argv.insert(argv.end(),
@@ -237,7 +243,7 @@ Result RunOne(const std::string& bridge, const Options& o, int count) {
   } else if (bridge == "aiot-broker") {
     const int port = mqtt::testing::FreePort();
     url = fmt::format("tcp://127.0.0.1:{}", port);
-    std::vector<std::string> argv = {AIOT_BIN,
+    std::vector<std::string> argv = {aiot_bin,
                                      "--log-level",
                                      "warn",
                                      "--set",

@@ -327,14 +327,22 @@ bool DiskBuffer::WaitForSpace(size_t data_bytes, std::chrono::milliseconds timeo
 
 std::vector<BufferEntry> DiskBuffer::Take(size_t max, std::chrono::milliseconds timeout) {
   std::vector<BufferEntry> out;
+  TakeInto(max, timeout, &out);
+  return out;
+}
+
+size_t DiskBuffer::TakeInto(size_t max, std::chrono::milliseconds timeout,
+                            std::vector<BufferEntry>* out) {
   std::unique_lock lock(mu_);
   const uint64_t gen = wake_generation_;
   data_cv_.wait_for(lock, timeout, [&] { return !pending_.empty() || wake_generation_ != gen; });
-  while (!pending_.empty() && out.size() < max) {
-    out.push_back(std::move(pending_.front()));
+  const size_t n = std::min(max, pending_.size());
+  out->reserve(out->size() + n);
+  for (size_t i = 0; i < n; ++i) {
+    out->push_back(std::move(pending_.front()));
     pending_.pop_front();
   }
-  return out;
+  return n;
 }
 
 void DiskBuffer::Ack(uint64_t seq) {

@@ -107,6 +107,9 @@ class DiskBuffer {
   bool WaitForSpace(size_t data_bytes, std::chrono::milliseconds timeout);
   // Up to `max` records not handed out yet, in order; waits up to `timeout` for the first.
   std::vector<BufferEntry> Take(size_t max, std::chrono::milliseconds timeout);
+  // As Take, appended to `*out` (a caller that reuses the vector allocates nothing per batch);
+  // returns the number appended.
+  size_t TakeInto(size_t max, std::chrono::milliseconds timeout, std::vector<BufferEntry>* out);
   // Record `seq` was delivered: segments whose records are all acknowledged are deleted.
   void Ack(uint64_t seq);
   // Ack for each of `seqs`, under one lock.

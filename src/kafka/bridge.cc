@@ -6,6 +6,7 @@
 #include <deque>
 #include <future>
 #include <nlohmann/json.hpp>
+#include <utility>
 
 #include "base/clock.h"
 #include "base/errc.h"
@@ -555,7 +556,9 @@ void Bridge::AppendIntakeBatch(std::vector<Intake>& batch) {
       r = buffer_->AppendBatch(items, /*force=*/stopping);
       for (size_t k = 0; k < r.appended; ++k) {
         Intake& e = batch[i + k];
-        pending_.Put(r.first_seq + k, Pending{ack_now ? nullptr : std::move(e.done), e.t0_ns});
+        pending_.Put(
+            r.first_seq + k,
+            Pending{ack_now ? mqtt::broker::IngestDone{} : std::exchange(e.done, {}), e.t0_ns});
       }
     }
     if (r.appended > 0) {
@@ -593,7 +596,9 @@ void Bridge::AppendIntake(Intake& e) {
       // and an ack not found is one never released (the device's window then stalls for good).
       std::lock_guard lock(pending_mu_);
       seq = buffer_->Append(e.bytes, e.time_ms, /*force=*/stopping);
-      if (seq.ok()) pending_.Put(*seq, Pending{ack_now ? nullptr : std::move(e.done), e.t0_ns});
+      if (seq.ok())
+        pending_.Put(*seq, Pending{ack_now ? mqtt::broker::IngestDone{} : std::exchange(e.done, {}),
+                                   e.t0_ns});
     }
     if (seq.ok()) {
       full_ = false;
@@ -731,7 +736,10 @@ void Bridge::DetachGate() {
 
 // Buffer -> Kafka, on the producer thread (delivery reports are served here too, by Poll).
 void Bridge::ProduceLoop() {
-  std::deque<BufferEntry> local;  // taken from the buffer, not yet accepted by librdkafka
+  // Taken from the buffer, not yet accepted by librdkafka: local[next..]. Reused (cleared when
+  // all are accepted), so a batch allocates nothing here.
+  std::vector<BufferEntry> local;
+  size_t next = 0;
   auto last_gauges = std::chrono::steady_clock::now();
   auto last_probe = last_gauges;
   while (!stop_threads_) {
@@ -740,17 +748,17 @@ void Bridge::ProduceLoop() {
     // report up to 50 ms, so a device with a window of broker.receive_maximum got one window per
     // 50 ms: ~2,000 msg/s at 100); wait in Poll instead (woken by the first report, or 1 ms).
     const bool in_flight = producer_->InFlight() > 0;
-    if (local.empty() && !fatal()) {
-      for (auto& e : buffer_->Take(1024, in_flight ? milliseconds(0) : milliseconds(50))) {
-        local.push_back(std::move(e));
-      }
+    if (next == local.size() && !fatal()) {
+      local.clear();
+      next = 0;
+      buffer_->TakeInto(1024, in_flight ? milliseconds(0) : milliseconds(50), &local);
     }
-    while (!local.empty() && !fatal()) {
-      if (!ProduceEntry(local.front())) break;  // librdkafka has copied it
-      if (broker_ != nullptr && local.front().data.capacity() <= kSpareMaxBytes) {
-        recycled_.push_back(std::move(local.front().data));
+    while (next < local.size() && !fatal()) {
+      if (!ProduceEntry(local[next])) break;  // librdkafka has copied it
+      if (broker_ != nullptr && local[next].data.capacity() <= kSpareMaxBytes) {
+        recycled_.push_back(std::move(local[next].data));
       }
-      local.pop_front();
+      ++next;
     }
     if (!recycled_.empty()) {  // back to Offer's cores, one lock for the batch
       std::lock_guard lock(intake_mu_);
@@ -760,12 +768,13 @@ void Bridge::ProduceLoop() {
       }
     }
     recycled_.clear();
-    producer_->Poll(!local.empty() ? 10 : (in_flight ? 1 : 0));
+    const bool waiting = next < local.size();  // librdkafka's queue was full
+    producer_->Poll(waiting ? 10 : (in_flight ? 1 : 0));
     ReleaseDelivered();
     if (auto f = producer_->FatalError()) SetFatal(*f);
     // Unreachable and nothing in flight (no delivery report will tell): ask for metadata every
     // 2 s; blocks this thread up to 200 ms, when no ack can be waiting on it.
-    if (kafka_reachable_ != 1 && !in_flight && local.empty() &&
+    if (kafka_reachable_ != 1 && !in_flight && !waiting &&
         std::chrono::steady_clock::now() - last_probe >= std::chrono::seconds(2)) {
       if (producer_->Reachable(200)) SetKafkaReachable(true);
       last_probe = std::chrono::steady_clock::now();

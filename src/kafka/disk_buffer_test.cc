@@ -70,6 +70,21 @@ TEST_F(DiskBufferTest, HandsOutInOrderAndDeletesSegmentsOnlyWhenAllAcknowledged)
   EXPECT_EQ(b->stats().records, 0u);
 }
 
+// TakeInto appends up to `max` to the caller's vector, in order, and hands each record out once.
+TEST_F(DiskBufferTest, TakeIntoAppendsInOrderUpToMax) {
+  auto b = Open();
+  for (int i = 0; i < 10; ++i) ASSERT_TRUE(b->Append(Payload(i), i).ok());
+  std::vector<BufferEntry> out;
+  EXPECT_EQ(b->TakeInto(4, milliseconds(0), &out), 4u);
+  EXPECT_EQ(b->TakeInto(100, milliseconds(0), &out), 6u);
+  EXPECT_EQ(b->TakeInto(100, milliseconds(0), &out), 0u);
+  ASSERT_EQ(out.size(), 10u);
+  for (int i = 0; i < 10; ++i) {
+    EXPECT_EQ(out[i].data, Payload(i));
+    EXPECT_EQ(out[i].seq, out[0].seq + static_cast<uint64_t>(i));
+  }
+}
+
 std::vector<AppendItem> Items(int from, int to) {
   std::vector<AppendItem> items;
   for (int i = from; i < to; ++i) items.push_back({Payload(i), i});

@@ -327,7 +327,7 @@ class SessionTable {
 
 // Everything one core owns: its sessions, its connections and its outgoing cross-core batches.
 // REQUIRES: every method runs on this core, except Post.
-class Shard {
+class Shard final : public IngestAnswerSink {
  public:
   Shard(Broker& broker, uint32_t index, Executor* exec)
       : broker_(broker), index_(index), exec_(exec) {}
@@ -366,15 +366,6 @@ class Shard {
       return nullptr;
     return conns_[slot].get();
   }
-  // A connection by IngestToken (the low 24 bits of its sequence and of its slot).
-  ServerConnection* FindConnectionByToken(uint64_t token) const {
-    const uint32_t slot = static_cast<uint32_t>(token >> 16) & 0xFFFFFF;
-    if (slot >= conns_.size() || conns_[slot] == nullptr) return nullptr;
-    const uint64_t id = conns_[slot]->conn_id_;
-    if (static_cast<uint32_t>(id) != slot || ((id >> 32) & 0xFFFFFF) != token >> 40) return nullptr;
-    return conns_[slot].get();
-  }
-
   Session* FindSession(SessionKey key) { return sessions_.Find(key); }
   Session* AddSession(std::unique_ptr<Session> s) {
     Session* raw = s.get();
@@ -520,30 +511,19 @@ class Shard {
       if (!a.pubcomp) {
         c->OnIngestDone(a.packet_id, ReasonCode::kSuccess);
       } else if (c->phase_ != ServerConnection::Phase::kClosing) {
-        c->Send(Ack<Pubcomp>(a.packet_id));
+        c->SendAckPacket(PacketType::kPubcomp, a.packet_id);
       }
     }
     durable_run_.clear();
   }
   // The ingest gate's answers (IngestDone, from the Kafka bridge's threads), released like the
   // durable acks: collected, and one posted closure per batch, not one per message.
-  void PostIngestDone(uint64_t conn, uint16_t packet_id, ReasonCode rc) {
+  void PostIngestAnswer(uint64_t conn, uint16_t packet_id, ReasonCode rc) override {
     bool first;
     {
       std::lock_guard lock(ingest_mu_);
       first = ingest_done_.empty();
       ingest_done_.push_back({conn, packet_id, rc});
-    }
-    if (first) Post([this] { ReleaseIngestDone(); });
-  }
-  // As PostIngestDone, the connection and packet id packed in one word (ServerConnection::
-  // OfferToIngestGate): the answer's closure then fits std::function's inline storage.
-  void PostIngestToken(uint64_t token, ReasonCode rc) {
-    bool first;
-    {
-      std::lock_guard lock(ingest_mu_);
-      first = ingest_done_.empty();
-      ingest_done_.push_back({token, static_cast<uint16_t>(token), rc, true});
     }
     if (first) Post([this] { ReleaseIngestDone(); });
   }
@@ -553,8 +533,8 @@ class Shard {
       ingest_run_.swap(ingest_done_);
     }
     for (const IngestAnswer& a : ingest_run_) {
-      ServerConnection* c = a.token ? FindConnectionByToken(a.conn) : FindConnection(a.conn);
-      if (c != nullptr) c->OnIngestDone(a.packet_id, a.rc);
+      // Gone, or the slot now holds another connection: the client resends after reconnecting.
+      if (ServerConnection* c = FindConnection(a.conn)) c->OnIngestDone(a.packet_id, a.rc);
     }
     ingest_run_.clear();
   }
@@ -598,10 +578,9 @@ class Shard {
   std::vector<DurableAck> durable_acks_;  // guarded by durable_mu_
   std::vector<DurableAck> durable_run_;   // being released (this core)
   struct IngestAnswer {
-    uint64_t conn = 0;  // the connection's id, or its IngestToken (`token`)
+    uint64_t conn = 0;  // the connection's id
     uint16_t packet_id = 0;
     ReasonCode rc = ReasonCode::kSuccess;
-    bool token = false;
   };
   std::mutex ingest_mu_;
   std::vector<IngestAnswer> ingest_done_;  // guarded by ingest_mu_
@@ -770,7 +749,7 @@ void Session::ResendInflight() {
   if (state_.contents == nullptr) return;
   for (auto& [id, f] : state_.contents->inflight_out) {
     if (f.stage == InflightOut::Stage::kAwaitPubcomp) {
-      conn_->Send(Ack<Pubrel>(id));
+      conn_->SendAckPacket(PacketType::kPubrel, id);
     } else {
       conn_->SendPublish(f.delivery, id, true);
     }
@@ -783,7 +762,7 @@ void Session::OnAck(PacketType type, uint16_t packet_id, ReasonCode rc) {
   if (type == PacketType::kPubrec) {
     if (it == inflight.end()) {
       // [MQTT-4.3.3-?]: answer so the client can finish its state; v5 says which id was unknown.
-      conn_->Send(Ack<Pubrel>(packet_id, ReasonCode::kPacketIdentifierNotFound));
+      conn_->SendAckPacket(PacketType::kPubrel, packet_id, ReasonCode::kPacketIdentifierNotFound);
       return;
     }
     Persister* log = it->second.msg_id != 0 ? PersistLog() : nullptr;
@@ -794,7 +773,7 @@ void Session::OnAck(PacketType type, uint16_t packet_id, ReasonCode rc) {
       if (log) log->Append(RecPubrec{key_, packet_id});
       it->second.stage = InflightOut::Stage::kAwaitPubcomp;
       it->second.delivery.msg.reset();  // payload no longer needed [MQTT-4.3.3-?]
-      conn_->Send(Ack<Pubrel>(packet_id));
+      conn_->SendAckPacket(PacketType::kPubrel, packet_id);
       return;
     }
   } else if (it != inflight.end()) {
@@ -873,6 +852,26 @@ ServerConnection::~ServerConnection() { broker().stats_.sockets--; }
 void ServerConnection::Send(const Packet& packet) {
   if (phase_ == Phase::kClosing && !std::holds_alternative<Disconnect>(packet)) return;
   link_.Send(packet, version_ == 0 ? kMqtt5 : version_);
+}
+
+void ServerConnection::SendAckPacket(PacketType type, uint16_t packet_id, ReasonCode rc) {
+  if (phase_ == Phase::kClosing) return;
+  link_.SendAck(type, packet_id, rc, version_ == 0 ? kMqtt5 : version_);
+}
+
+void Link::SendAck(PacketType type, uint16_t packet_id, ReasonCode rc, uint8_t version) {
+  switch (type) {
+    case PacketType::kPuback:
+      return Send(Ack<Puback>(packet_id, rc), version);
+    case PacketType::kPubrec:
+      return Send(Ack<Pubrec>(packet_id, rc), version);
+    case PacketType::kPubrel:
+      return Send(Ack<Pubrel>(packet_id, rc), version);
+    case PacketType::kPubcomp:
+      return Send(Ack<Pubcomp>(packet_id, rc), version);
+    default:
+      AIOT_CHECK(false, "SendAck of a packet that is not an ack");
+  }
 }
 
 void ServerConnection::Kill(ReasonCode rc, const char* reason) {
@@ -1371,8 +1370,9 @@ void ServerConnection::HandlePublish(Publish&& p) {
   const uint8_t qos = Qos(p.qos);
   SessionState& st = session_->state();
   if (qos == 2) {
-    if (st.View().inflight_in.contains(p.packet_id)) {             // a resend: already routed once
-      if (!HoldsAck(p.packet_id)) Send(Ack<Pubrec>(p.packet_id));  // else it goes when released
+    if (st.View().inflight_in.contains(p.packet_id)) {  // a resend: already routed once
+      if (!HoldsAck(p.packet_id))
+        SendAckPacket(PacketType::kPubrec, p.packet_id);  // else it goes when released
       return;
     }
     // [MQTT-3.3.4-7]: only a v5 client was told our Receive Maximum (CONNACK). 3.1.1 has none:
@@ -1433,22 +1433,9 @@ void ServerConnection::HandlePublish(Publish&& p) {
 
 bool ServerConnection::OfferToIngestGate(IngestGate& gate, const MessagePtr& m, uint16_t packet_id,
                                          bool* gated) {
-  IngestDone done;
-  const uint32_t slot = static_cast<uint32_t>(conn_id_);
-  if (m->qos > 0 && slot < (1u << 24)) {
-    // 16 bytes of capture: held in std::function's inline storage, no allocation per message
-    // (it was allocated here and freed on the gate's thread, filling this core's malloc arena
-    // with chunks from another thread). The low 24 bits of the connection's sequence number: a
-    // stale answer matches a new connection of the slot only 2^24 connections later.
-    const uint64_t token =
-        ((conn_id_ >> 32) & 0xFFFFFF) << 40 | uint64_t{slot} << 16 | uint64_t{packet_id};
-    done = [shard = &shard_, token](ReasonCode rc) { shard->PostIngestToken(token, rc); };
-  } else if (m->qos > 0) {
-    done = [shard = &shard_, conn = conn_id_, packet_id](ReasonCode rc) {
-      shard->PostIngestDone(conn, packet_id, rc);
-    };
-  }
-  const IngestVerdict v = gate.Offer(m, std::move(done));
+  IngestDone done;  // QoS 0: empty
+  if (m->qos > 0) done = {&shard_, conn_id_, packet_id};
+  const IngestVerdict v = gate.Offer(m, done);
   if (v.kind != IngestVerdict::kRefuse) {
     *gated = v.kind == IngestVerdict::kTaken && m->qos > 0;
     return true;
@@ -1536,10 +1523,10 @@ void ServerConnection::DropUnauthorizedPublish(uint16_t packet_id, uint8_t qos) 
   broker().metrics_->dropped_not_authorized.Increment();
   ReasonCode rc = version_ == kMqtt5 ? ReasonCode::kNotAuthorized : ReasonCode::kSuccess;
   if (qos == 1) {
-    Send(Ack<Puback>(packet_id, rc));
+    SendAckPacket(PacketType::kPuback, packet_id, rc);
   } else if (qos == 2) {
     if (version_ != kMqtt5) session_->state().Contents().inflight_in.insert(packet_id);  // PUBREL
-    Send(Ack<Pubrec>(packet_id, rc));
+    SendAckPacket(PacketType::kPubrec, packet_id, rc);
   }
 }
 
@@ -1585,7 +1572,7 @@ void ServerConnection::SendFlowAck(PacketType type, uint16_t packet_id, uint8_t 
 
 void ServerConnection::SendAck(PacketType type, uint16_t packet_id, ReasonCode rc) {
   if (type == PacketType::kPuback) {
-    Send(Ack<Puback>(packet_id, rc));
+    SendAckPacket(PacketType::kPuback, packet_id, rc);
     return;
   }
   // A PUBREC with an error ends the QoS 2 exchange: no PUBREL follows.
@@ -1593,7 +1580,7 @@ void ServerConnection::SendAck(PacketType type, uint16_t packet_id, ReasonCode r
       session_->state().Contents().inflight_in.erase(packet_id) > 0) {
     if (Persister* p = session_->PersistLog()) p->Append(RecPubrel{session_->key(), packet_id});
   }
-  Send(Ack<Pubrec>(packet_id, rc));
+  SendAckPacket(PacketType::kPubrec, packet_id, rc);
 }
 
 void ServerConnection::AdjustPause(int delta) {

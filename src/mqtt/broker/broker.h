@@ -43,6 +43,9 @@ class Link {
   virtual ~Link() = default;
   // Queues `packet` for the peer. `version` is the connection's protocol version.
   virtual void Send(const Packet& packet, uint8_t version) = 0;
+  // A PUBACK / PUBREC / PUBREL / PUBCOMP without properties, as Send of that packet (the
+  // default); a link that encodes writes its bytes directly (EncodeAck), without a Packet.
+  virtual void SendAck(PacketType type, uint16_t packet_id, ReasonCode rc, uint8_t version);
   // Flushes what was sent, then closes; the binding then calls ServerConnection::OnClosed.
   virtual void Close() = 0;
   // Bytes queued but not yet written to the peer (0 if the link does not queue).
@@ -74,15 +77,34 @@ class Session;
 //   kSuccess acknowledges, any other reason code refuses (v5: that code in the PUBACK / PUBREC;
 //   3.1.1 has none: the connection is closed, so the client sends the message again). `done` is
 //   called at most once, from any thread (the broker posts it to the connection's core; a
-//   connection gone by then is ignored: its client resends). Acks keep the order of the
-//   PUBLISHes [MQTT-4.6.0-2]. For QoS 0 `done` is empty.
+//   connection gone or replaced by then is ignored: its client resends). Acks keep the order of
+//   the PUBLISHes [MQTT-4.6.0-2]. For QoS 0 `done` is empty.
 // - kRefuse: neither routed nor taken; refused with `reason` as above (QoS 0: dropped).
 struct IngestVerdict {
   enum Kind : uint8_t { kPass, kTaken, kRefuse };
   Kind kind = kPass;
   ReasonCode reason = ReasonCode::kSuccess;
 };
-using IngestDone = std::function<void(ReasonCode)>;
+// Where a gate's answer goes: the publisher's core (a Shard).
+class IngestAnswerSink {
+ public:
+  // From any thread: posts the answer for (conn, packet_id) to the sink's core.
+  virtual void PostIngestAnswer(uint64_t conn, uint16_t packet_id, ReasonCode rc) = 0;
+
+ protected:
+  ~IngestAnswerSink() = default;
+};
+// A gate's answer for one PUBLISH: the publisher's core, its connection id (which a later
+// connection of the same slot does not share) and the packet id. Plain data (24 bytes, copied
+// without allocating), so a gate that holds many of them across threads costs no malloc/free.
+struct IngestDone {
+  IngestAnswerSink* sink = nullptr;  // null: nothing to answer (QoS 0)
+  uint64_t conn = 0;
+  uint16_t packet_id = 0;
+
+  explicit operator bool() const { return sink != nullptr; }
+  void operator()(ReasonCode rc) const { sink->PostIngestAnswer(conn, packet_id, rc); }
+};
 class IngestGate {
  public:
   virtual ~IngestGate() = default;
@@ -173,6 +195,7 @@ class ServerConnection {
   // Server-initiated close: DISCONNECT with `rc` for v5 (if CONNECT was accepted), then close.
   void Kill(ReasonCode rc, const char* reason);
   void Send(const Packet& packet);
+  void SendAckPacket(PacketType type, uint16_t packet_id, ReasonCode rc = ReasonCode::kSuccess);
   void SendPublish(const Delivery& d, uint16_t packet_id, bool dup);
   // PUBACK / PUBREC for an incoming QoS 1/2 PUBLISH: sent now, or held while a subscriber this
   // connection publishes to is congested (acks keep the order of the PUBLISHes [MQTT-4.6.0-2]).

@@ -88,13 +88,20 @@ class TcpLink final : public Link {
   // completion handler runs are collected and go out together in the next write. A connection
   // whose writes the socket takes at once keeps no write buffer.
   void Send(const Packet& packet, uint8_t version) override {
+    SendEncoded(TypeOf(packet), [&](std::string* to) { return Encode(packet, version, to); });
+  }
+  void SendAck(PacketType type, uint16_t packet_id, ReasonCode rc, uint8_t version) override {
+    SendEncoded(type, [&](std::string* to) { return EncodeAck(type, packet_id, rc, version, to); });
+  }
+
+  template <class EncodeFn>
+  void SendEncoded(PacketType type, EncodeFn encode) {
     if (finished_) return;
     std::string* to = writing_ ? &Buffers().out : &CoreWriteScratch();
     if (!writing_) to->clear();
-    auto r = Encode(packet, version, to);
+    auto r = encode(to);
     if (!r.ok()) {
-      Log()->warn("cannot encode {} for a client: {}", PacketTypeName(TypeOf(packet)),
-                  r.status().message());
+      Log()->warn("cannot encode {} for a client: {}", PacketTypeName(type), r.status().message());
       return;
     }
     if (writing_) return;

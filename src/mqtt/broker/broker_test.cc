@@ -673,6 +673,36 @@ TEST_F(BrokerCore, IngestGateWithholdsAcksUntilDoneInPublishOrder) {
   broker_.SetIngestGate(nullptr);
 }
 
+// The gate's answer names the connection, not its slot: a connection gone before its answer
+// gets nothing, and the next connection in the same slot (same client, same packet id) is not
+// acknowledged by the old answer, only by its own.
+TEST_F(BrokerCore, IngestGateAnswerForAGoneConnectionIsNotSentToItsSuccessor) {
+  RecordingGate gate;
+  broker_.SetIngestGate(&gate);
+  FakeLink l1, l2;
+  ServerConnection* c1 = Open(0, l1, "dev");
+  c1->OnPacket(Pub("k/1", "a", 1, 1));
+  Drain();
+  c1->OnClosed();  // before Kafka's answer: the client resends after reconnecting
+  Drain();
+  ServerConnection* c2 = Open(0, l2, "dev");
+  c2->OnPacket(Pub("k/1", "a", 1, 1));
+  Drain();
+  ASSERT_EQ(gate.dones.size(), 2u);
+  // The same slot (low 32 bits), another connection: only the id's sequence tells them apart.
+  EXPECT_EQ(static_cast<uint32_t>(gate.dones[0].conn), static_cast<uint32_t>(gate.dones[1].conn));
+  EXPECT_NE(gate.dones[0].conn, gate.dones[1].conn);
+  gate.dones[0](ReasonCode::kSuccess);  // the old connection's answer
+  Drain();
+  EXPECT_TRUE(l1.All<Puback>().empty());
+  EXPECT_TRUE(l2.All<Puback>().empty());  // no stray ack for the resent message
+  gate.dones[1](ReasonCode::kSuccess);
+  Drain();
+  ASSERT_EQ(l2.All<Puback>().size(), 1u);
+  EXPECT_EQ(l2.All<Puback>()[0].packet_id, 1);
+  broker_.SetIngestGate(nullptr);
+}
+
 TEST_F(BrokerCore, IngestGateRefusalClosesA311Connection) {
   RecordingGate gate;
   broker_.SetIngestGate(&gate);

@@ -105,10 +105,15 @@ class StreamLink final : public Link {
 
   void Send(const Packet& packet, uint8_t version) override {
     if (finished_) return;
-    auto r = Encode(packet, version, &out_);
+    Sent(TypeOf(packet), Encode(packet, version, &out_));
+  }
+  void SendAck(PacketType type, uint16_t packet_id, ReasonCode rc, uint8_t version) override {
+    if (finished_) return;
+    Sent(type, EncodeAck(type, packet_id, rc, version, &out_));
+  }
+  void Sent(PacketType type, const Result<size_t>& r) {
     if (!r.ok()) {
-      Log()->warn("cannot encode {} for a client: {}", PacketTypeName(TypeOf(packet)),
-                  r.status().message());
+      Log()->warn("cannot encode {} for a client: {}", PacketTypeName(type), r.status().message());
       return;
     }
     if (!writing_ && ready_) WriteOut();

@@ -37,14 +37,15 @@ void StartStreamLink(ListenerSpec::Kind kind, Socket socket,
 // decoder.
 template <class Reading>
 void DecodePackets(Decoder& decoder, Reading reading) {
+  Packet packet;  // decoded in place (Decoder::NextInto), handed to the connection by reference
   while (ServerConnection* conn = reading()) {
-    auto r = decoder.Next();
+    auto r = decoder.NextInto(&packet);
     if (!r.ok()) {
       conn->OnProtocolError(ToReasonCode(r.error()), r.status().message().c_str());
       break;
     }
-    if (!r->has_value()) break;
-    conn->OnPacket(std::move(**r));
+    if (!*r) break;
+    conn->OnPacket(std::move(packet));
     if (decoder.protocol_version() != 0) continue;
     if (ServerConnection* after = reading(); after != nullptr && after->version() != 0)
       decoder.set_protocol_version(after->version());

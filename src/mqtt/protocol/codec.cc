@@ -551,7 +551,23 @@ size_t BodySize(const Packet& packet, uint8_t v) {
 
 }  // namespace
 
-bool Properties::empty() const { return *this == Properties{}; }
+// Field by field, not `*this == Properties{}` (which built, compared and destroyed a default
+// Properties on every encode of an ack). A field added to Properties must be added here: the
+// size check below fails until it is (and Properties.EmptyMatchesDefault tests the result).
+bool Properties::empty() const {
+#if defined(__GLIBCXX__) && __SIZEOF_POINTER__ == 8
+  static_assert(sizeof(Properties) == 488, "a field was added to Properties: add it to empty()");
+#endif
+  return !payload_format_indicator && !message_expiry_interval && !content_type &&
+         !response_topic && !correlation_data && subscription_identifiers.empty() &&
+         !session_expiry_interval && !assigned_client_identifier && !server_keep_alive &&
+         !authentication_method && !authentication_data && !request_problem_information &&
+         !will_delay_interval && !request_response_information && !response_information &&
+         !server_reference && !reason_string && !receive_maximum && !topic_alias_maximum &&
+         !topic_alias && !maximum_qos && !retain_available && user_properties.empty() &&
+         !maximum_packet_size && !wildcard_subscription_available &&
+         !subscription_identifier_available && !shared_subscription_available;
+}
 
 const char* PropertyName(PropertyId id) { return Info(static_cast<uint8_t>(id)).name; }
 
@@ -582,6 +598,26 @@ Result<size_t> Encode(const Packet& packet, uint8_t version, std::string* out) {
   Vbi(a, static_cast<uint32_t>(body));
   std::visit([&](const auto& p) { Body(a, p, version); }, packet);
   return out->size() - before;
+}
+
+Result<size_t> EncodeAck(PacketType type, uint16_t packet_id, ReasonCode rc, uint8_t version,
+                         std::string* out) {
+  if (version != kMqtt311 && version != kMqtt5) return ReasonCode::kUnsupportedProtocolVersion;
+  if (type != PacketType::kPuback && type != PacketType::kPubrec && type != PacketType::kPubrel &&
+      type != PacketType::kPubcomp) {
+    return ReasonCode::kProtocolError;
+  }
+  if (packet_id == 0) return ReasonCode::kProtocolError;
+  // As Body(PublishResponse): the reason code only in v5, and omitted there when it is success
+  // (no properties here) [3.4.2.1].
+  const bool with_rc = version == kMqtt5 && rc != ReasonCode::kSuccess;
+  const char bytes[5] = {
+      static_cast<char>(static_cast<uint8_t>(type) << 4 | (type == PacketType::kPubrel ? 0x02 : 0)),
+      static_cast<char>(with_rc ? 3 : 2), static_cast<char>(packet_id >> 8),
+      static_cast<char>(packet_id & 0xFF), static_cast<char>(rc)};
+  const size_t n = with_rc ? 5 : 4;
+  out->append(bytes, n);
+  return n;
 }
 
 Result<size_t> EncodePublishHeader(const Publish& publish, uint8_t version, std::string* out) {
@@ -1123,7 +1159,7 @@ Status Fail(const Failure& f) { return Status(make_error_code(f.rc), f.detail); 
 
 }  // namespace
 
-Result<Packet> DecodePacket(uint8_t first_byte, std::string_view body, uint8_t version) {
+Status DecodePacketInto(uint8_t first_byte, std::string_view body, uint8_t version, Packet* out) {
   const uint8_t type = first_byte >> 4;
   const uint8_t flags = first_byte & 0x0F;
   const bool v5 = version == kMqtt5;
@@ -1140,61 +1176,66 @@ Result<Packet> DecodePacket(uint8_t first_byte, std::string_view body, uint8_t v
     return Fail({ReasonCode::kMalformedPacket, "invalid fixed header flags [MQTT-2.1.3-1]"});
   }
   MaybeFailure f;
-  Packet packet;
   switch (pt) {
     case PacketType::kConnect:
-      f = DecodeConnect(r, &packet.emplace<Connect>());
+      f = DecodeConnect(r, &out->emplace<Connect>());
       break;
     case PacketType::kConnack:
-      f = DecodeConnack(r, v5, &packet.emplace<Connack>());
+      f = DecodeConnack(r, v5, &out->emplace<Connack>());
       break;
     case PacketType::kPublish:
-      f = DecodePublish(r, flags, v5, &packet.emplace<Publish>());
+      f = DecodePublish(r, flags, v5, &out->emplace<Publish>());
       break;
     case PacketType::kPuback:
-      f = DecodeAck(r, v5, &packet.emplace<Puback>());
+      f = DecodeAck(r, v5, &out->emplace<Puback>());
       break;
     case PacketType::kPubrec:
-      f = DecodeAck(r, v5, &packet.emplace<Pubrec>());
+      f = DecodeAck(r, v5, &out->emplace<Pubrec>());
       break;
     case PacketType::kPubrel:
-      f = DecodeAck(r, v5, &packet.emplace<Pubrel>());
+      f = DecodeAck(r, v5, &out->emplace<Pubrel>());
       break;
     case PacketType::kPubcomp:
-      f = DecodeAck(r, v5, &packet.emplace<Pubcomp>());
+      f = DecodeAck(r, v5, &out->emplace<Pubcomp>());
       break;
     case PacketType::kSubscribe:
-      f = DecodeSubscribe(r, v5, &packet.emplace<Subscribe>());
+      f = DecodeSubscribe(r, v5, &out->emplace<Subscribe>());
       break;
     case PacketType::kSuback:
-      f = DecodeSuback(r, v5, &packet.emplace<Suback>());
+      f = DecodeSuback(r, v5, &out->emplace<Suback>());
       break;
     case PacketType::kUnsubscribe:
-      f = DecodeUnsubscribe(r, v5, &packet.emplace<Unsubscribe>());
+      f = DecodeUnsubscribe(r, v5, &out->emplace<Unsubscribe>());
       break;
     case PacketType::kUnsuback:
-      f = DecodeUnsuback(r, v5, &packet.emplace<Unsuback>());
+      f = DecodeUnsuback(r, v5, &out->emplace<Unsuback>());
       break;
     case PacketType::kPingreq:
-      packet.emplace<Pingreq>();
+      out->emplace<Pingreq>();
       if (!r.empty()) f = Failure{ReasonCode::kMalformedPacket, "PINGREQ with a body"};
       break;
     case PacketType::kPingresp:
-      packet.emplace<Pingresp>();
+      out->emplace<Pingresp>();
       if (!r.empty()) f = Failure{ReasonCode::kMalformedPacket, "PINGRESP with a body"};
       break;
     case PacketType::kDisconnect:
-      f = DecodeReasonAndProps(r, v5, pt, &packet.emplace<Disconnect>());
+      f = DecodeReasonAndProps(r, v5, pt, &out->emplace<Disconnect>());
       break;
     case PacketType::kAuth:
       if (!v5) {
         f = Failure{ReasonCode::kMalformedPacket, "AUTH in MQTT 3.1.1"};
         break;
       }
-      f = DecodeReasonAndProps(r, v5, pt, &packet.emplace<Auth>());
+      f = DecodeReasonAndProps(r, v5, pt, &out->emplace<Auth>());
       break;
   }
   if (f) return Fail(*f);
+  return {};
+}
+
+Result<Packet> DecodePacket(uint8_t first_byte, std::string_view body, uint8_t version) {
+  Packet packet;
+  if (Status s = DecodePacketInto(first_byte, body, version, &packet); !s.ok()) return s;
   return packet;
 }
 
@@ -1230,16 +1271,16 @@ Status Decoder::Fail(ReasonCode rc, const char* detail) {
   return error_;
 }
 
-Result<std::optional<Packet>> Decoder::Next() {
+Result<bool> Decoder::NextInto(Packet* out) {
   if (!error_.ok()) return error_;
   const size_t avail = end_ - start_;
-  if (avail < 2) return std::optional<Packet>();
+  if (avail < 2) return false;
   const auto* p = reinterpret_cast<const uint8_t*>(buffer_.data() + start_);
   uint32_t remaining = 0;
   size_t header = 0;
   for (size_t i = 0;; ++i) {
     if (i == 4) return Fail(ReasonCode::kMalformedPacket, "remaining length longer than 4 bytes");
-    if (1 + i >= avail) return std::optional<Packet>();  // need more header bytes
+    if (1 + i >= avail) return false;  // need more header bytes
     const uint8_t b = p[1 + i];
     remaining |= static_cast<uint32_t>(b & 0x7F) << (7 * i);
     if (!(b & 0x80)) {
@@ -1257,20 +1298,27 @@ Result<std::optional<Packet>> Decoder::Next() {
   const uint8_t type = p[0] >> 4;
   if (options_.protocol_version == 0 && type != static_cast<uint8_t>(PacketType::kConnect))
     return Fail(ReasonCode::kProtocolError, "first packet is not CONNECT [MQTT-3.1.0-1]");
-  if (avail < total) return std::optional<Packet>();
+  if (avail < total) return false;
   const std::string_view body(buffer_.data() + start_ + header, remaining);
   const uint8_t version = options_.protocol_version ? options_.protocol_version : kMqtt5;
-  Result<Packet> r = DecodePacket(p[0], body, version);
-  if (!r) {
-    error_ = r.status();
+  if (Status s = DecodePacketInto(p[0], body, version, out); !s.ok()) {
+    error_ = std::move(s);
     return error_;
   }
   start_ += total;
   if (start_ == end_) start_ = end_ = 0;
   if (options_.protocol_version == 0) {
-    if (const auto* c = std::get_if<Connect>(&*r)) options_.protocol_version = c->protocol_version;
+    if (const auto* c = std::get_if<Connect>(out)) options_.protocol_version = c->protocol_version;
   }
-  return std::optional<Packet>(std::move(*r));
+  return true;
+}
+
+Result<std::optional<Packet>> Decoder::Next() {
+  Packet packet;
+  Result<bool> r = NextInto(&packet);
+  if (!r.ok()) return r.status();
+  if (!*r) return std::optional<Packet>();
+  return std::optional<Packet>(std::move(packet));
 }
 
 }  // namespace aiot::mqtt

@@ -43,6 +43,12 @@ Result<size_t> EncodedSize(const Packet& packet, uint8_t version);
 // shared payload. Returns the header size; the packet size is that plus publish.payload.size().
 Result<size_t> EncodePublishHeader(const Publish& publish, uint8_t version, std::string* out);
 
+// PUBACK / PUBREC / PUBREL / PUBCOMP without properties (`type` one of those four): appends the
+// same bytes as Encode(PublishResponse<type>{packet_id, rc}, version), without building the
+// packet (a Packet variant holds a Properties of several hundred bytes). The same errors.
+Result<size_t> EncodeAck(PacketType type, uint16_t packet_id, ReasonCode rc, uint8_t version,
+                         std::string* out);
+
 // Appends a Variable Byte Integer (value <= kMaxRemainingLength). Returns bytes written (1-4).
 size_t EncodeVariableByteInteger(uint32_t value, std::string* out);
 size_t VariableByteIntegerSize(uint32_t value);
@@ -53,6 +59,9 @@ size_t VariableByteIntegerSize(uint32_t value);
 // bytes). `version` is kMqtt311 or kMqtt5; for CONNECT it is ignored (the packet says). On
 // error the code is the reason code and the message says what was wrong ("invalid QoS 3").
 Result<Packet> DecodePacket(uint8_t first_byte, std::string_view body, uint8_t version);
+// As DecodePacket, into `*out` (whatever it held is replaced; unspecified after an error): a
+// caller that keeps one Packet decodes into it without moving the packet out of a Result.
+Status DecodePacketInto(uint8_t first_byte, std::string_view body, uint8_t version, Packet* out);
 
 struct DecoderOptions {
   // Largest accepted packet including the fixed header (v5 "Maximum Packet Size"). Checked as
@@ -88,6 +97,10 @@ class Decoder {
   // message saying what was wrong) when the stream is malformed, a packet exceeds
   // max_packet_size, or a packet other than CONNECT arrives before the protocol version is known.
   Result<std::optional<Packet>> Next();
+  // As Next, decoded in place into `*out`: true when a packet was decoded into it, false when
+  // more bytes are needed (`*out` untouched). Saves moving the packet (a PUBLISH with its
+  // Properties is several hundred bytes) out through Result and optional.
+  Result<bool> NextInto(Packet* out);
 
   uint8_t protocol_version() const { return options_.protocol_version; }
   void set_protocol_version(uint8_t v) { options_.protocol_version = v; }

@@ -2,7 +2,9 @@
 
 #include <gtest/gtest.h>
 
+#include <functional>
 #include <random>
+#include <vector>
 
 #include "mqtt/protocol/test_packets.h"
 
@@ -307,6 +309,80 @@ TEST(Properties, NamesForEveryId) {
     if (PropertyName(static_cast<PropertyId>(id))) ++named;
   }
   EXPECT_EQ(named, 27);
+}
+
+// empty() checks the fields one by one: each field set makes it false, as `== Properties{}` did.
+TEST(Properties, EmptyMatchesDefault) {
+  EXPECT_TRUE(Properties{}.empty());
+  std::vector<std::function<void(Properties&)>> set = {
+      [](Properties& p) { p.payload_format_indicator = 0; },
+      [](Properties& p) { p.message_expiry_interval = 1; },
+      [](Properties& p) { p.content_type = ""; },
+      [](Properties& p) { p.response_topic = "r"; },
+      [](Properties& p) { p.correlation_data = "c"; },
+      [](Properties& p) { p.subscription_identifiers.push_back(1); },
+      [](Properties& p) { p.session_expiry_interval = 0; },
+      [](Properties& p) { p.assigned_client_identifier = "a"; },
+      [](Properties& p) { p.server_keep_alive = 0; },
+      [](Properties& p) { p.authentication_method = "m"; },
+      [](Properties& p) { p.authentication_data = "d"; },
+      [](Properties& p) { p.request_problem_information = 0; },
+      [](Properties& p) { p.will_delay_interval = 0; },
+      [](Properties& p) { p.request_response_information = 0; },
+      [](Properties& p) { p.response_information = "i"; },
+      [](Properties& p) { p.server_reference = "s"; },
+      [](Properties& p) { p.reason_string = "why"; },
+      [](Properties& p) { p.receive_maximum = 1; },
+      [](Properties& p) { p.topic_alias_maximum = 0; },
+      [](Properties& p) { p.topic_alias = 1; },
+      [](Properties& p) { p.maximum_qos = 0; },
+      [](Properties& p) { p.retain_available = 0; },
+      [](Properties& p) { p.user_properties.emplace_back("k", "v"); },
+      [](Properties& p) { p.maximum_packet_size = 9; },
+      [](Properties& p) { p.wildcard_subscription_available = 0; },
+      [](Properties& p) { p.subscription_identifier_available = 0; },
+      [](Properties& p) { p.shared_subscription_available = 0; },
+  };
+  for (size_t i = 0; i < set.size(); ++i) {
+    Properties p;
+    set[i](p);
+    EXPECT_FALSE(p.empty()) << "field " << i;
+    EXPECT_FALSE(p == Properties{}) << "field " << i;
+  }
+}
+
+// EncodeAck: the bytes Encode writes for the same PublishResponse, both versions, every type.
+template <class T>
+void ExpectAckLikeEncode(uint16_t id, ReasonCode rc, uint8_t v) {
+  T a;
+  a.packet_id = id;
+  a.reason_code = rc;
+  std::string fast = "x";  // appends
+  auto r = EncodeAck(T::kPacketType, id, rc, v, &fast);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(fast, "x" + EncodeOrDie(a, v));
+  EXPECT_EQ(*r, fast.size() - 1);
+}
+
+TEST(Codec, EncodeAckWritesWhatEncodeWrites) {
+  for (uint8_t v : {kMqtt311, kMqtt5}) {
+    for (uint16_t id : {uint16_t{1}, uint16_t{0x1234}, uint16_t{0xFFFF}}) {
+      for (ReasonCode rc :
+           {ReasonCode::kSuccess, ReasonCode::kQuotaExceeded,
+            ReasonCode::kImplementationSpecificError, ReasonCode::kPacketIdentifierNotFound}) {
+        SCOPED_TRACE(::testing::Message() << "v" << int{v} << " id " << id << " rc " << int(rc));
+        ExpectAckLikeEncode<Puback>(id, rc, v);
+        ExpectAckLikeEncode<Pubrec>(id, rc, v);
+        ExpectAckLikeEncode<Pubrel>(id, rc, v);
+        ExpectAckLikeEncode<Pubcomp>(id, rc, v);
+      }
+    }
+  }
+  std::string out;
+  EXPECT_FALSE(EncodeAck(PacketType::kPuback, 0, ReasonCode::kSuccess, kMqtt5, &out).ok());
+  EXPECT_FALSE(EncodeAck(PacketType::kPublish, 1, ReasonCode::kSuccess, kMqtt5, &out).ok());
+  EXPECT_FALSE(EncodeAck(PacketType::kPuback, 1, ReasonCode::kSuccess, 3, &out).ok());
+  EXPECT_TRUE(out.empty());
 }
 
 }  // namespace
