@@ -1,5 +1,4 @@
 #include "base/disk_buffer.h"
-#include "base/file.h"
 
 #include <fcntl.h>
 #include <fmt/format.h>
@@ -13,6 +12,7 @@
 
 #include "base/disk_segment.h"
 #include "base/errc.h"
+#include "base/file.h"
 #include "base/log.h"
 
 namespace aiot::disk {

@@ -39,6 +39,11 @@ Status WriteFileAtomic(const std::string& path, std::string_view data, unsigned 
   return st;
 }
 
+Status WriteFileAtomic(const std::string& path, const std::vector<uint8_t>& bytes, unsigned mode) {
+  return WriteFileAtomic(
+      path, std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()), mode);
+}
+
 Result<std::string> ReadWholeFile(const std::string& path) {
   const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) {

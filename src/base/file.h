@@ -1,7 +1,9 @@
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "base/result.h"
 
@@ -10,6 +12,9 @@ namespace aiot {
 // Writes `data` to `path` so that a reader (or a restart after a crash) sees either the old file
 // or the whole new one: a temporary file beside it, fsync, rename. `mode` applies to a new file.
 Status WriteFileAtomic(const std::string& path, std::string_view data, unsigned mode = 0644);
+// The same for bytes (a model file).
+Status WriteFileAtomic(const std::string& path, const std::vector<uint8_t>& bytes,
+                       unsigned mode = 0644);
 
 // The whole file, bytes as they are: not_found when it does not exist, io_error when it cannot be
 // opened otherwise or a read fails (a directory); the message names the path and why.

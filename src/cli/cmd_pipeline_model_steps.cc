@@ -26,11 +26,6 @@ namespace {
 
 using Json = nlohmann::json;
 
-Status WriteBytes(const std::string& path, const std::vector<uint8_t>& bytes) {
-  return WriteFileAtomic(
-      path, std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()));
-}
-
 // The time-ordered split train.json recorded: rows at or after `holdout_from` are held out.
 Result<std::string> HoldoutFrom(const StepArgs& step) {
   auto train = ReadJson(step.File("train.json"));
@@ -59,7 +54,8 @@ bool IsTimeToFailure(const Json& train_report) {
 // challenger.tflite and train.json: the trainer's report, the step's arguments and the task's
 // own `fields` (its split).
 Status WriteTrainOutputs(const TrainStepArgs& a, const ml::TrainOutput& out, const Json& fields) {
-  if (Status s = WriteBytes(a.step.File("challenger.tflite"), out.float_model); !s.ok()) return s;
+  if (Status s = WriteFileAtomic(a.step.File("challenger.tflite"), out.float_model); !s.ok())
+    return s;
   Json report = Json::parse(out.ToJson(), nullptr, false);
   report["recipe"] = a.recipe;
   report["seed"] = a.seed;
@@ -501,7 +497,7 @@ struct QuantizeStepArgs {
 int PassThroughRegression(const QuantizeStepArgs& a, const ml::Model& model) {
   constexpr const char* kStep = "quantize";
   const std::vector<uint8_t> bytes(model.bytes().begin(), model.bytes().end());
-  if (Status s = WriteBytes(a.step.File("challenger-int8.tflite"), bytes); !s.ok()) {
+  if (Status s = WriteFileAtomic(a.step.File("challenger-int8.tflite"), bytes); !s.ok()) {
     return Fail(kStep, s.message());
   }
   const std::string why = "not quantized: a " + model.metadata().task +
@@ -546,7 +542,7 @@ int RunQuantizeStep(const QuantizeStepArgs& a, Context& ctx) {
   const ml::Agreement agree =
       ml::DecisionAgreement(*fs, *qs, k, (*model)->metadata().decision_threshold);
   const bool accepted = agree.decisions >= a.min_agreement;
-  if (Status s = WriteBytes(a.step.File("challenger-int8.tflite"), *q); !s.ok()) {
+  if (Status s = WriteFileAtomic(a.step.File("challenger-int8.tflite"), *q); !s.ok()) {
     return Fail(kStep, s.message());
   }
   std::ostringstream why;

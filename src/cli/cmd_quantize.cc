@@ -44,9 +44,7 @@ int RunQuantize(const QuantizeArgs& a) {
     std::cerr << "aiot quantize: " << q.status().message() << "\n";
     return kExitFailure;
   }
-  if (Status s = WriteFileAtomic(
-          a.out, std::string_view(reinterpret_cast<const char*>(q->data()), q->size()));
-      !s.ok()) {
+  if (Status s = WriteFileAtomic(a.out, *q); !s.ok()) {
     std::cerr << "aiot quantize: " << s.message() << "\n";
     return kExitFailure;
   }

@@ -64,11 +64,6 @@ std::string Clock(double seconds) {
   return buf;
 }
 
-Status WriteFile(const std::string& path, const std::vector<uint8_t>& bytes) {
-  return WriteFileAtomic(
-      path, std::string_view(reinterpret_cast<const char*>(bytes.data()), bytes.size()));
-}
-
 // Progress on stderr: a bar on a terminal, about 25 plain lines otherwise.
 ml::ProgressFn Progress(bool quiet, bool tty, const char* unit) {
   return [quiet, tty, unit](const ml::EpochStats& s, int total) {
@@ -104,14 +99,14 @@ std::string Int8Path(const ml::TrainRecipe& a) {
 
 // The model files, the metrics JSON on stdout and the --report file.
 int WriteOutputs(const ml::TrainRecipe& a, const ml::TrainOutput& out) {
-  if (Status s = WriteFile(a.out, out.float_model); !s.ok()) {
+  if (Status s = WriteFileAtomic(a.out, out.float_model); !s.ok()) {
     std::cerr << "aiot train: " << s.message() << "\n";
     return kExitFailure;
   }
   std::string int8_path;
   if (a.int8) {
     int8_path = Int8Path(a);
-    if (Status s = WriteFile(int8_path, out.int8_model); !s.ok()) {
+    if (Status s = WriteFileAtomic(int8_path, out.int8_model); !s.ok()) {
       std::cerr << "aiot train: " << s.message() << "\n";
       return kExitFailure;
     }

@@ -3,7 +3,6 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 
-
 #include "base/errc.h"
 #include "base/file.h"
 #include "mqtt/protocol/topic.h"
