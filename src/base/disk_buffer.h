@@ -114,7 +114,8 @@ class DiskBuffer {
   void Ack(uint64_t seq);
   // Ack for each of `seqs`, under one lock.
   void AckMany(std::span<const uint64_t> seqs);
-  // fdatasync when the interval is due (or `force`), writes the ack checkpoint.
+  // fdatasync when the interval is due (or `force`), writes the ack checkpoint. The fdatasync
+  // runs without the buffer's lock: Append, Take and Ack go on meanwhile.
   Status Maintain(bool force = false);
   BufferStats stats() const;
   // Wakes every waiter of Take and WaitForSpace (shutdown).
