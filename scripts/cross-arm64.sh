@@ -29,17 +29,19 @@ done
 arm64_pkgs=(
   libssl-dev libspdlog-dev libfmt-dev libsqlite3-dev libflatbuffers-dev librdkafka-dev zlib1g-dev
   libgtest-dev libgmock-dev libbenchmark-dev libboost-dev libkissfft-dev
-  libyaml-cpp0.7 libsimdjson14 libprometheus-cpp-core1.0
+  libyaml-cpp0.7 libsimdjson14 libprometheus-cpp-core1.0 libjemalloc2
 )
 # These -dev packages are not Multi-Arch: same in Debian 12: installing the arm64 one REMOVES the
 # amd64 one (and breaks the native build). They are unpacked into a sysroot instead
 # (build/arm64-sysroot, searched by cmake/toolchain-aarch64.cmake); their headers are the same.
 # Their CMake files name the shared libraries relative to the sysroot: those are unpacked too.
+# libjemalloc-dev (AIOT_MALLOC=jemalloc, cmake/malloc.cmake) is not Multi-Arch: same either; its
+# library libjemalloc2 is (installed as arm64 too, for qemu's loader).
 # libxgboost0 needs libdmlc0 (not installed as arm64: without it the link of anything using
 # aiot_ml_gbdt, e.g. ml_unit_tests, fails with undefined dmlc:: references).
 sysroot_pkgs=(libyaml-cpp-dev libsimdjson-dev prometheus-cpp-dev libyaml-cpp0.7 libsimdjson14
   libprometheus-cpp-core1.0 libprometheus-cpp-pull1.0 libprometheus-cpp-push1.0 libxgboost-dev
-  libxgboost0 libdmlc0)
+  libxgboost0 libdmlc0 libjemalloc-dev libjemalloc2)
 host_pkgs=(g++-aarch64-linux-gnu qemu-user-static)
 sudo=""
 [[ $(id -u) -ne 0 ]] && sudo="sudo"

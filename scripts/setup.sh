@@ -17,7 +17,7 @@ build_pkgs=(
   build-essential cmake ninja-build ccache pkg-config git
   libboost-dev libssl-dev libyaml-cpp-dev nlohmann-json3-dev libsimdjson-dev libspdlog-dev libfmt-dev
   libcli11-dev libsqlite3-dev libeigen3-dev libkissfft-dev libflatbuffers-dev flatbuffers-compiler
-  librdkafka-dev prometheus-cpp-dev zlib1g-dev libgtest-dev libgmock-dev libbenchmark-dev libxgboost-dev
+  librdkafka-dev prometheus-cpp-dev zlib1g-dev libjemalloc-dev libgtest-dev libgmock-dev libbenchmark-dev libxgboost-dev
 )
 test_pkgs=(
   clang libclang-rt-14-dev curl sqlite3 mosquitto mosquitto-clients python3-paho-mqtt wrk nginx-light

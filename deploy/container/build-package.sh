@@ -14,7 +14,7 @@ apt-get install -y -q --no-install-recommends \
   build-essential cmake ninja-build pkg-config git file dpkg-dev ca-certificates nodejs npm \
   libboost-dev libssl-dev libyaml-cpp-dev nlohmann-json3-dev libsimdjson-dev libspdlog-dev libfmt-dev \
   libcli11-dev libsqlite3-dev libeigen3-dev libkissfft-dev libflatbuffers-dev flatbuffers-compiler \
-  librdkafka-dev prometheus-cpp-dev zlib1g-dev libxgboost-dev
+  librdkafka-dev prometheus-cpp-dev zlib1g-dev libxgboost-dev libjemalloc-dev
 cd /src
 (cd web && npm ci --no-audit --no-fund)
 cmake --preset release -B /build -DAIOT_BUILD_TESTS=OFF -DAIOT_BUILD_BENCH=OFF -DAIOT_WERROR=OFF

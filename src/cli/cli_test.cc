@@ -16,6 +16,7 @@
 #include <mutex>
 #include <string>
 #include <thread>
+#include "base/allocator.h"
 #include "tests/support/testing.h"
 
 namespace {
@@ -63,6 +64,31 @@ TEST(Cli, VersionPrintsVersionCommitAndBuild) {
   EXPECT_NE(r.out.find("\"version\":\"0."), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("\"commit\":"), std::string::npos);
   EXPECT_NE(r.out.find("\"build\":"), std::string::npos);
+}
+
+// AIOT_MALLOC (cmake/malloc.cmake): the binary reports the allocator it really runs with, found at
+// run time (jemalloc's mallctl("version") answers), so a link that silently dropped jemalloc fails
+// here.
+TEST(Cli, VersionNamesTheAllocatorTheBinaryRuns) {
+  Outcome r = Aiot("version --json");
+  ASSERT_EQ(r.code, 0) << r.out;
+  const std::string expected = std::string(AIOT_EXPECT_MALLOC) == "jemalloc"
+                                   ? "\"allocator\":\"jemalloc 5."
+                                   : "\"allocator\":\"glibc ";
+  EXPECT_NE(r.out.find(expected), std::string::npos)
+      << "AIOT_MALLOC=" << AIOT_EXPECT_MALLOC << ": " << r.out;
+  Outcome text = Aiot("version");
+  EXPECT_NE(text.out.find(", allocator "), std::string::npos) << text.out;
+}
+
+// The tests themselves run with the allocator that ships (every executable links it).
+TEST(Cli, TestsRunWithTheShippedAllocator) {
+  const std::string name = aiot::AllocatorName();
+  if (std::string(AIOT_EXPECT_MALLOC) == "jemalloc") {
+    EXPECT_EQ(name.rfind("jemalloc ", 0), 0u) << name;
+  } else {
+    EXPECT_EQ(name.find("jemalloc"), std::string::npos) << name;
+  }
 }
 
 TEST(Cli, ConfigDefaultsIsCommentedAndValid) {

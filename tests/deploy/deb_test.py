@@ -4,7 +4,8 @@
 Builds the .deb with CPack from the current build into a temporary directory, then:
   - its name is aiot_<version>_<arch>.deb; `dpkg-deb -I` names the package, the architecture,
     its dependencies; the maintainer scripts create the aiot system user and /var/lib/aiot;
-    /etc/aiot/aiot.yaml is a conffile;
+    /etc/aiot/aiot.yaml is a conffile; with --malloc jemalloc (AIOT_MALLOC, cmake/malloc.cmake) it
+    depends on libjemalloc2 and the packaged binary reports jemalloc as its allocator;
   - `dpkg-deb -c` lists the binary, the dashboard (with uPlot), the unit, the configuration and the
     docs, and no node_modules; the binary is stripped and names no source web/ path;
   - the unit passes `systemd-analyze verify` in a temporary root holding the extracted package
@@ -16,7 +17,7 @@ Builds the .deb with CPack from the current build into a temporary directory, th
     /healthz and the dashboard from the extracted share/aiot/web (a marker added to the extracted
     index.html is served; the log names that directory), and on SIGTERM says STOPPING=1 and exits 0.
 Exit 0: passed; 1: failed; 77: dpkg-deb/systemd-analyze missing (1 with AIOT_REQUIRE_PEERS=1).
-  deb_test.py --build-dir BUILD --source-dir SRC [--cpack CPACK]
+  deb_test.py --build-dir BUILD --source-dir SRC [--cpack CPACK] [--malloc jemalloc|system]
 """
 import argparse
 import http.client
@@ -63,7 +64,7 @@ def build_package(args, out):
     return os.path.join(out, debs[0])
 
 
-def check_metadata(deb, tmp):
+def check_metadata(deb, tmp, malloc):
     arch = run(["dpkg", "--print-architecture"]).stdout.strip()
     name = os.path.basename(deb)
     check(re.fullmatch(rf"aiot_\d+\.\d+\.\d+_{arch}\.deb", name) is not None,
@@ -75,6 +76,8 @@ def check_metadata(deb, tmp):
     check(fields.get("Version", "") in name, "Version matches the file name")
     depends = fields.get("Depends", "")
     check("adduser" in depends and "libc6" in depends, f"Depends: adduser and shared libraries ({depends})")
+    check(("libjemalloc2" in depends) == (malloc == "jemalloc"),
+          f"Depends names libjemalloc2 exactly when AIOT_MALLOC=jemalloc ({malloc}): {depends}")
     control = os.path.join(tmp, "control")
     run(["dpkg-deb", "-e", deb, control])
     with open(os.path.join(control, "conffiles")) as f:
@@ -139,6 +142,12 @@ def check_unit(root):
     level = re.search(r"Overall exposure level for aiot.service: ([0-9.]+)", r.stdout + r.stderr)
     check(r.returncode == 0 and level is not None,
           f"systemd-analyze security: exposure {level.group(1) if level else '?'} <= 2.5")
+
+
+def check_allocator(root, malloc):
+    r = run([os.path.join(root, "usr/bin/aiot"), "version", "--json"])
+    want = '"allocator":"jemalloc ' if malloc == "jemalloc" else '"allocator":"glibc '
+    check(r.returncode == 0 and want in r.stdout, f"aiot version: allocator {malloc}: {r.stdout}{r.stderr}")
 
 
 def check_config(root):
@@ -226,17 +235,19 @@ def main():
     ap.add_argument("--build-dir", required=True)
     ap.add_argument("--source-dir", required=True)
     ap.add_argument("--cpack", default="cpack")
+    ap.add_argument("--malloc", default="system", choices=["jemalloc", "system"])
     args = ap.parse_args()
     args.build_dir = os.path.realpath(args.build_dir)
     args.source_dir = os.path.realpath(args.source_dir)
     require_tools()
     with tempfile.TemporaryDirectory(prefix="aiot_deb_test_") as tmp:
         deb = build_package(args, os.path.join(tmp, "out"))
-        check_metadata(deb, tmp)
+        check_metadata(deb, tmp, args.malloc)
         check_contents(deb)
         root = os.path.join(tmp, "root")
         run(["dpkg-deb", "-x", deb, root])
         check_binary(root, args.source_dir)
+        check_allocator(root, args.malloc)
         check_unit(root)
         check_config(root)
         check_running(root, tmp)
