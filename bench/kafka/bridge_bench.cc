@@ -111,6 +111,7 @@ struct Result {
   uint64_t p50_us = 0, p99_us = 0, max_us = 0;
   uint64_t ack_p50_us = 0, ack_p99_us = 0;  // publish -> PUBACK (producer: -> delivery report)
   int64_t last_ack_ns = 0;                  // the last PUBACK (delivery report)
+  bool read_back_after = false;             // read back once the run was over: no read-back latency
   size_t duplicates = 0;
   double cpu_s = 0;  // CPU time (user + system) of the bridge process over the whole run
   std::string load;  // the 1-minute load average at the end of the run
@@ -343,6 +344,7 @@ Result RunOne(const std::string& bridge, const Options& o, int count) {
   int64_t first_ns = 0, last_ns = 0;
   const int64_t give_up = NowNs() + int64_t{600} * 1000000000;
   const bool after = o.read_back_after && bridge == "aiot-broker";
+  r.read_back_after = after;
   auto read_back = [&] {
     int64_t last_read = NowNs();
     while (!done && NowNs() < give_up) {
@@ -610,8 +612,7 @@ int Main(int argc, char** argv) {
       o.sets.empty() ? "" : ", --set ", fmt::join(o.sets, " "));
   for (const auto& r : results) {
     const auto ms = [&](uint64_t us) {  // "-": read back after the run, no latency
-      return o.read_back_after && r.bridge == "aiot-broker" ? std::string("-")
-                                                            : fmt::format("{:.2f}", us / 1e3);
+      return r.read_back_after ? std::string("-") : fmt::format("{:.2f}", us / 1e3);
     };
     std::cout << fmt::format(
         "| {} | {} B | {} | {} | {:.0f} | {} | {} | {} | {} | {:.1f} | {:.2f} | "

@@ -804,17 +804,15 @@ void Bridge::ProduceLoop() {
 // after a kill -9, at most those records are sent again (at-least-once).
 void Bridge::MaintainLoop() {
   log::RateLimiter limiter;
-  std::unique_lock lock(maintain_mu_);
-  while (!stop_maintain_) {
-    lock.unlock();
+  for (;;) {
     if (Status s = buffer_->Maintain(); !s.ok()) {
       if (uint64_t suppressed = 0;
           limiter.Allow(SystemClock::Instance().MonotonicNanos(), &suppressed)) {
         Log()->error("buffer: {} ({} similar suppressed)", s.message(), suppressed);
       }
     }
-    lock.lock();
-    maintain_cv_.wait_for(lock, milliseconds(20), [this] { return stop_maintain_; });
+    std::unique_lock lock(maintain_mu_);
+    if (maintain_cv_.wait_for(lock, milliseconds(20), [this] { return stop_maintain_; })) return;
   }
 }
 

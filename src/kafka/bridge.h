@@ -80,7 +80,8 @@ class Bridge {
   Bridge(const Bridge&) = delete;
   Bridge& operator=(const Bridge&) = delete;
 
-  // Starts the producer and consumer threads and the MQTT client.
+  // Starts the intake (inside the broker), producer, buffer-maintenance and consumer threads and
+  // the MQTT client.
   void Start();
   // Stops the MQTT client, gives Kafka up to `flush_ms` for what is in flight, stops the threads.
   // What is not delivered stays in the buffer for the next start.
